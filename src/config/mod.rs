@@ -1,0 +1,5 @@
+//! Rule files: model, loading, validation. (Being written under issue 2.)
+
+pub mod model;
+
+pub use model::*;

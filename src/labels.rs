@@ -1,0 +1,275 @@
+//! The one label-set type used everywhere: query results, alerts, recorded series,
+//! remote-write payloads and the HTTP API.
+//!
+//! A `Labels` is immutable, sorted by name, cheap to clone (one `Arc`) and carries its
+//! fingerprint, computed once. Alert identity is the fingerprint of the final label set,
+//! so hashing must be stable across runs and platforms: it is xxh3 over the sorted pairs
+//! with separator bytes that cannot occur in valid UTF-8.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+/// The metric-name label.
+pub const METRIC_NAME: &str = "__name__";
+
+/// One name/value pair. Strings are shared so that building derived label sets (rule
+/// labels on top of query labels) copies pointers, not bytes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Label {
+    pub name: Arc<str>,
+    pub value: Arc<str>,
+}
+
+/// A sorted, de-duplicated, immutable set of labels with a precomputed fingerprint.
+#[derive(Clone)]
+pub struct Labels {
+    pairs: Arc<[Label]>,
+    fingerprint: u64,
+}
+
+impl Labels {
+    /// The empty set.
+    pub fn empty() -> Self {
+        Self::from_sorted(Vec::new())
+    }
+
+    /// Builds a set from arbitrary pairs. Later duplicates win, as when labels are
+    /// applied on top of each other; empty values are dropped, because Prometheus treats
+    /// an empty label value as an absent label.
+    pub fn from_pairs<N, V, I>(pairs: I) -> Self
+    where
+        N: Into<Arc<str>>,
+        V: Into<Arc<str>>,
+        I: IntoIterator<Item = (N, V)>,
+    {
+        let mut b = LabelsBuilder::default();
+        for (n, v) in pairs {
+            b.set(n, v);
+        }
+        b.build()
+    }
+
+    fn from_sorted(pairs: Vec<Label>) -> Self {
+        let fingerprint = fingerprint_of(&pairs);
+        Labels {
+            pairs: pairs.into(),
+            fingerprint,
+        }
+    }
+
+    /// Stable 64-bit hash of the whole set; equal sets have equal fingerprints.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .binary_search_by(|l| (*l.name).cmp(name))
+            .ok()
+            .map(|i| &*self.pairs[i].value)
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &Label> {
+        self.pairs.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// A builder seeded with this set, for applying changes.
+    pub fn to_builder(&self) -> LabelsBuilder {
+        LabelsBuilder {
+            pairs: self.pairs.to_vec(),
+        }
+    }
+
+    /// The set without `__name__`, as alerting rules see query results.
+    pub fn without_metric_name(&self) -> Labels {
+        if self.get(METRIC_NAME).is_none() {
+            return self.clone();
+        }
+        let mut b = self.to_builder();
+        b.del(METRIC_NAME);
+        b.build()
+    }
+}
+
+fn fingerprint_of(pairs: &[Label]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for l in pairs {
+        h.update(l.name.as_bytes());
+        h.update(&[0xff]);
+        h.update(l.value.as_bytes());
+        h.update(&[0xfe]);
+    }
+    h.digest()
+}
+
+impl Default for Labels {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        self.fingerprint == other.fingerprint && self.pairs == other.pairs
+    }
+}
+
+impl Eq for Labels {}
+
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.fingerprint);
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    /// Orders like Prometheus' `labels.Compare`: pair by pair, then by length.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.pairs.iter().cmp(other.pairs.iter())
+    }
+}
+
+impl fmt::Display for Labels {
+    /// Prometheus' text form: `{a="1", b="2"}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, l) in self.pairs.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}={:?}", l.name, &*l.value)?;
+        }
+        f.write_str("}")
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Labels {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.pairs.len()))?;
+        for l in self.pairs.iter() {
+            m.serialize_entry(&*l.name, &*l.value)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Labels {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m: std::collections::BTreeMap<String, String> = serde::Deserialize::deserialize(d)?;
+        Ok(Labels::from_pairs(m))
+    }
+}
+
+/// Accumulates changes to a label set; `build` sorts once and fingerprints once.
+#[derive(Default, Clone, Debug)]
+pub struct LabelsBuilder {
+    pairs: Vec<Label>,
+}
+
+impl LabelsBuilder {
+    pub fn with_capacity(n: usize) -> Self {
+        LabelsBuilder {
+            pairs: Vec::with_capacity(n),
+        }
+    }
+
+    /// Sets a label, replacing any previous value. An empty value deletes the label,
+    /// matching Prometheus' rule that `foo=""` is the same as no `foo`.
+    pub fn set(&mut self, name: impl Into<Arc<str>>, value: impl Into<Arc<str>>) -> &mut Self {
+        let name = name.into();
+        let value = value.into();
+        match self.pairs.iter().position(|l| l.name == name) {
+            Some(i) if value.is_empty() => {
+                self.pairs.remove(i);
+            }
+            Some(i) => self.pairs[i].value = value,
+            None if value.is_empty() => {}
+            None => self.pairs.push(Label { name, value }),
+        }
+        self
+    }
+
+    pub fn del(&mut self, name: &str) -> &mut Self {
+        self.pairs.retain(|l| &*l.name != name);
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|l| &*l.name == name)
+            .map(|l| &*l.value)
+    }
+
+    pub fn build(mut self) -> Labels {
+        self.pairs.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Labels::from_sorted(self.pairs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_does_not_change_identity() {
+        let a = Labels::from_pairs([("b", "2"), ("a", "1")]);
+        let b = Labels::from_pairs([("a", "1"), ("b", "2")]);
+        assert_eq!(a, b);
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.to_string(), r#"{a="1", b="2"}"#);
+    }
+
+    #[test]
+    fn different_sets_differ() {
+        let a = Labels::from_pairs([("a", "1b")]);
+        let b = Labels::from_pairs([("a1", "b")]);
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn empty_value_deletes_and_later_wins() {
+        let l = Labels::from_pairs([("a", "1"), ("b", "2"), ("a", "3"), ("b", "")]);
+        assert_eq!(l.get("a"), Some("3"));
+        assert_eq!(l.get("b"), None);
+        assert_eq!(l.len(), 1);
+    }
+
+    #[test]
+    fn drops_metric_name() {
+        let l = Labels::from_pairs([("__name__", "up"), ("job", "x")]);
+        assert_eq!(l.without_metric_name(), Labels::from_pairs([("job", "x")]));
+    }
+
+    #[test]
+    fn json_is_a_map() {
+        let l = Labels::from_pairs([("z", "1"), ("a", "\"q\"")]);
+        assert_eq!(
+            serde_json::to_string(&l).unwrap(),
+            r#"{"a":"\"q\"","z":"1"}"#
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! tocsin: a Prometheus-compatible alerting and recording rule evaluator.
+
+pub mod config;
+pub mod labels;
+pub mod sample;
+pub mod template;
