@@ -1,6 +1,8 @@
 //! tocsin: a Prometheus-compatible alerting and recording rule evaluator.
 
+pub mod cli;
 pub mod config;
+pub mod flags_doc;
 pub mod labels;
 pub mod sample;
 pub mod template;

@@ -1,0 +1,308 @@
+//! Command-line flags, under vmalert's names.
+//!
+//! vmalert users paste their command lines as they are, so flags are accepted in Go's
+//! styles (`-flag=value`, `-flag value`) as well as `--flag=value`. Go's single-dash long
+//! flags are rewritten to double-dash before clap sees them (see [`normalize_args`]);
+//! clap then does the parsing, the help text and the "did you mean" suggestions.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// tocsin: Prometheus-compatible alerting and recording rule evaluator (vmalert flags).
+#[derive(Debug, Parser)]
+#[command(name = "tocsin", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check rule files like `promtool check rules`: exit 0 when all are valid, 1 if not.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Rule files to check (globs are expanded by the shell).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Validate `expr` as PromQL (set to false for MetricsQL rules).
+    #[arg(long = "rule.validateExpressions", default_value = "true", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub validate_expressions: bool,
+    /// Validate label and annotation templates.
+    #[arg(long = "rule.validateTemplates", default_value = "true", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub validate_templates: bool,
+}
+
+/// Flags of the evaluator itself (no subcommand).
+#[derive(Debug, Args, Clone)]
+pub struct RunFlags {
+    /// Rule files, globs (`**` allowed) or comma-separated lists of them.
+    #[arg(long = "rule", value_name = "PATH")]
+    pub rule: Vec<String>,
+    /// Files with `{{ define }}` blocks usable from every rule's templates.
+    #[arg(long = "rule.templates", value_name = "PATH")]
+    pub rule_templates: Vec<String>,
+    /// Only load and validate the rule files, then exit (0 if valid, 1 if not).
+    #[arg(long = "dryRun", default_value = "false", action = ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", require_equals = true)]
+    pub dry_run: bool,
+    /// Validate rule expressions as PromQL (turn off for MetricsQL).
+    #[arg(long = "rule.validateExpressions", default_value = "true", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub validate_expressions: bool,
+    /// Validate label and annotation templates.
+    #[arg(long = "rule.validateTemplates", default_value = "true", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub validate_templates: bool,
+    /// Default evaluation interval for groups without `interval`.
+    #[arg(long = "evaluationInterval", default_value = "1m", value_parser = parse_go_duration)]
+    pub evaluation_interval: Duration,
+    /// Address of the HTTP server (API, UI, /metrics). `:8880` means all interfaces.
+    #[arg(long = "httpListenAddr", default_value = ":8880")]
+    pub http_listen_addr: String,
+    /// URL under which tocsin is reachable; used in `generatorURL` and `$externalURL`.
+    #[arg(long = "external.url", value_name = "URL")]
+    pub external_url: Option<String>,
+    /// `name=value` label added to every alert and recorded series.
+    #[arg(long = "external.label", value_name = "NAME=VALUE", value_parser = parse_label_pair)]
+    pub external_label: Vec<(String, String)>,
+    /// Minimum level to log: INFO, WARN, ERROR, FATAL, PANIC (vmalert's), or DEBUG.
+    #[arg(long = "loggerLevel", default_value = "INFO", value_parser = parse_log_level)]
+    pub logger_level: String,
+    /// Log format: `default` (text) or `json`.
+    #[arg(long = "loggerFormat", default_value = "default", value_parser = ["default", "json"])]
+    pub logger_format: String,
+}
+
+/// Rewrites Go-style flags (`-name`, `-name=value`) into clap's `--name` form.
+///
+/// A token is rewritten when it starts with a single dash followed by a letter and is
+/// longer than two characters: `-rule=x` → `--rule=x`, `-dryRun` → `--dryRun`. Short
+/// flags (`-h`, `-V`) and values that look negative (`-7d`, `-1`) stay as they are.
+pub fn normalize_args<I, T>(args: I) -> Vec<OsString>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let mut out = Vec::new();
+    let mut rest_is_positional = false;
+    for (i, a) in args.into_iter().enumerate() {
+        let a: OsString = a.into();
+        if i == 0 || rest_is_positional {
+            out.push(a);
+            continue;
+        }
+        let Some(s) = a.to_str() else {
+            out.push(a);
+            continue;
+        };
+        if s == "--" {
+            rest_is_positional = true;
+            out.push(a);
+            continue;
+        }
+        let b = s.as_bytes();
+        let go_long = b.len() > 2 && b[0] == b'-' && b[1].is_ascii_alphabetic();
+        if go_long {
+            out.push(OsString::from(format!("-{s}")));
+        } else {
+            out.push(a);
+        }
+    }
+    out
+}
+
+/// Splits vmalert's comma-separated list values (`-rule=a.yml,b/*.yml`) while keeping
+/// commas inside glob braces (`{a,b}.yml`) and brackets intact.
+pub fn split_list(values: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in values {
+        let mut depth = 0i32;
+        let mut cur = String::new();
+        for c in v.chars() {
+            match c {
+                '{' | '[' => depth += 1,
+                '}' | ']' => depth -= 1,
+                _ => {}
+            }
+            if c == ',' && depth <= 0 {
+                if !cur.trim().is_empty() {
+                    out.push(cur.trim().to_string());
+                }
+                cur.clear();
+            } else {
+                cur.push(c);
+            }
+        }
+        if !cur.trim().is_empty() {
+            out.push(cur.trim().to_string());
+        }
+    }
+    out
+}
+
+/// Parses a duration as Go's `time.ParseDuration` does (`1m30s`, `1.5h`, `300ms`), plus
+/// the `d`, `w` and `y` units that VictoriaMetrics flags also accept. A bare `0` is zero.
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let err = || format!("invalid duration {s:?}: use a number with a unit, like 30s, 1m or 1h30m");
+    let t = s.trim();
+    if t == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if t.is_empty() || t.starts_with('-') {
+        return Err(err());
+    }
+    let mut total = 0f64;
+    let mut rest = t.strip_prefix('+').unwrap_or(t);
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(err)?;
+        if num_len == 0 {
+            return Err(err());
+        }
+        let n: f64 = rest[..num_len].parse().map_err(|_| err())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let secs = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            "w" => 7.0 * 86400.0,
+            "y" => 365.0 * 86400.0,
+            _ => return Err(err()),
+        };
+        total += n * secs;
+        rest = &rest[unit_len..];
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| err())
+}
+
+fn parse_label_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((n, v)) if !n.is_empty() => Ok((n.to_string(), v.to_string())),
+        _ => Err(format!("invalid label {s:?}: use name=value")),
+    }
+}
+
+fn parse_log_level(s: &str) -> Result<String, String> {
+    let up = s.to_ascii_uppercase();
+    match up.as_str() {
+        "DEBUG" | "INFO" | "WARN" | "ERROR" | "FATAL" | "PANIC" => Ok(up),
+        _ => Err(format!(
+            "invalid level {s:?}: use one of DEBUG, INFO, WARN, ERROR, FATAL, PANIC"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut v = vec!["tocsin"];
+        v.extend_from_slice(args);
+        Cli::try_parse_from(normalize_args(v))
+    }
+
+    #[test]
+    fn accepts_go_and_gnu_styles() {
+        let c = parse(&[
+            "-rule=a.yml",
+            "-rule",
+            "b.yml",
+            "--rule=c.yml",
+            "-dryRun",
+            "-evaluationInterval=30s",
+            "-external.label=cluster=eu",
+            "-external.label",
+            "replica=a",
+        ])
+        .unwrap();
+        assert_eq!(c.run.rule, ["a.yml", "b.yml", "c.yml"]);
+        assert!(c.run.dry_run);
+        assert_eq!(c.run.evaluation_interval, Duration::from_secs(30));
+        assert_eq!(
+            c.run.external_label,
+            [
+                ("cluster".into(), "eu".into()),
+                ("replica".into(), "a".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn defaults_match_vmalert() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.run.evaluation_interval, Duration::from_secs(60));
+        assert_eq!(c.run.http_listen_addr, ":8880");
+        assert!(!c.run.dry_run);
+        assert!(c.run.validate_expressions);
+    }
+
+    #[test]
+    fn bool_flags_take_explicit_values() {
+        let c = parse(&["-dryRun=false", "-rule.validateExpressions=false"]).unwrap();
+        assert!(!c.run.dry_run);
+        assert!(!c.run.validate_expressions);
+    }
+
+    #[test]
+    fn unknown_flag_suggests_the_closest() {
+        let e = parse(&["-evalutionInterval=1m"]).unwrap_err().to_string();
+        assert!(e.contains("evaluationInterval"), "{e}");
+    }
+
+    #[test]
+    fn check_subcommand() {
+        let c = parse(&["check", "a.yml", "b.yml"]).unwrap();
+        match c.command {
+            Some(Command::Check(a)) => assert_eq!(a.files, ["a.yml", "b.yml"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_go_duration("1.5h").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            parse_go_duration("300ms").unwrap(),
+            Duration::from_millis(300)
+        );
+        assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
+        assert!(parse_go_duration("10").is_err());
+        assert!(parse_go_duration("-1s").is_err());
+        assert!(parse_go_duration("1x").is_err());
+    }
+
+    #[test]
+    fn lists_split_on_commas_outside_braces() {
+        let v = split_list(&["a.yml,rules/{x,y}.yml".into(), " b.yml ".into()]);
+        assert_eq!(v, ["a.yml", "rules/{x,y}.yml", "b.yml"]);
+    }
+
+    #[test]
+    fn negative_looking_values_are_not_flags() {
+        let n = normalize_args(["tocsin", "-rule", "-7d", "-h"]);
+        assert_eq!(n, ["tocsin", "--rule", "-7d", "-h"].map(OsString::from));
+    }
+}
