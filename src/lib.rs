@@ -5,4 +5,5 @@ pub mod config;
 pub mod flags_doc;
 pub mod labels;
 pub mod sample;
+pub mod schedule;
 pub mod template;
