@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod flags_doc;
 pub mod labels;
+pub mod logging;
 pub mod sample;
 pub mod schedule;
 pub mod template;
