@@ -4,3 +4,4 @@ pub mod config;
 pub mod labels;
 pub mod sample;
 pub mod template;
+pub mod web;

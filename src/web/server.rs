@@ -1,0 +1,298 @@
+//! The hyper 1 server: accept loop, routing, methods, path prefix, graceful shutdown.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::WebOptions;
+use super::api::{Api, Reply};
+use super::filter::Query;
+use super::model::StateSource;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("invalid -httpListenAddr {addr:?}: {reason}")]
+    BadListenAddr { addr: String, reason: String },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How long in-flight requests may take to finish after cancellation.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A bound, not yet running server; binding first lets callers (and tests using port
+/// 0) learn the address before serving.
+pub struct Server {
+    listener: TcpListener,
+    api: Arc<Api>,
+    prefix: String,
+}
+
+/// Resolves vmalert's listen address forms: `:8880` (all interfaces), `host:port`,
+/// `[v6]:port`.
+pub async fn resolve_listen_addr(addr: &str) -> Result<SocketAddr, WebError> {
+    let bad = |reason: &str| WebError::BadListenAddr {
+        addr: addr.to_string(),
+        reason: reason.to_string(),
+    };
+    if let Some(port) = addr.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| bad("port is not a number"))?;
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    if let Ok(sa) = addr.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    let mut it = tokio::net::lookup_host(addr)
+        .await
+        .map_err(|e| bad(&e.to_string()))?;
+    it.next().ok_or_else(|| bad("host resolves to no address"))
+}
+
+/// `-http.pathPrefix` as a leading-slash, no-trailing-slash string, or empty.
+fn normalize_prefix(p: &str) -> String {
+    let t = p.trim_matches('/');
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!("/{t}")
+    }
+}
+
+impl Server {
+    /// Binds `opts.listen_addr`.
+    pub async fn bind(
+        opts: WebOptions,
+        state: Arc<dyn StateSource>,
+        registry: Arc<Registry>,
+    ) -> Result<Server, WebError> {
+        let addr = resolve_listen_addr(&opts.listen_addr).await?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| WebError::Bind {
+                addr: opts.listen_addr.clone(),
+                source,
+            })?;
+        let prefix = normalize_prefix(&opts.path_prefix);
+        let api = Arc::new(Api {
+            state,
+            registry,
+            external_url: opts.external_url.trim_end_matches('/').to_string(),
+            reload_auth_key: opts.reload_auth_key,
+            path_prefix: prefix.clone(),
+            started: SystemTime::now(),
+        });
+        Ok(Server {
+            listener,
+            api,
+            prefix,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `cancel` fires, then stops accepting, lets in-flight requests
+    /// finish (up to a few seconds) and returns.
+    pub async fn run(self, cancel: CancellationToken) {
+        let tracker = TaskTracker::new();
+        let prefix: Arc<str> = self.prefix.into();
+        loop {
+            let (stream, _peer) = tokio::select! {
+                _ = cancel.cancelled() => break,
+                r = self.listener.accept() => match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // Usually EMFILE; back off briefly instead of spinning.
+                        tracing::warn!(error = %e, "accepting HTTP connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let api = Arc::clone(&self.api);
+            let prefix = Arc::clone(&prefix);
+            let cancel = cancel.clone();
+            tracker.spawn(async move {
+                let svc = service_fn(move |req| {
+                    let api = Arc::clone(&api);
+                    let prefix = Arc::clone(&prefix);
+                    async move { Ok::<_, Infallible>(handle(&api, &prefix, req).await) }
+                });
+                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+                tokio::pin!(conn);
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(e) = r {
+                            tracing::debug!(error = %e, "HTTP connection ended with an error");
+                        }
+                    }
+                    _ = cancel.cancelled() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
+            });
+        }
+        drop(self.listener);
+        tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("HTTP connections still open after the shutdown grace period");
+        }
+    }
+}
+
+fn to_response(r: Reply) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(r.body));
+    *resp.status_mut() = r.status;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(r.content_type));
+    if let Some(allow) = r.allow {
+        resp.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(allow));
+    }
+    resp
+}
+
+/// Which methods an endpoint takes.
+#[derive(Clone, Copy)]
+enum Methods {
+    Read,
+    Reload,
+}
+
+impl Methods {
+    fn allows(self, m: &Method) -> bool {
+        match self {
+            Methods::Read => m == Method::GET || m == Method::HEAD,
+            Methods::Reload => m == Method::GET || m == Method::POST || m == Method::PUT,
+        }
+    }
+
+    fn allow_header(self) -> &'static str {
+        match self {
+            Methods::Read => "GET, HEAD",
+            Methods::Reload => "GET, POST, PUT",
+        }
+    }
+}
+
+async fn handle(api: &Api, prefix: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let full = req.uri().path();
+    let path = match full.strip_prefix(prefix) {
+        Some("") => "/",
+        Some(p) if p.starts_with('/') => p,
+        _ => return to_response(not_found(full)),
+    };
+    let q = Query::parse(req.uri().query());
+    let route = match path {
+        "/" | "/vmalert" | "/vmalert/" => Some(Methods::Read),
+        "/-/reload" => Some(Methods::Reload),
+        "/api/v1/rules"
+        | "/vmalert/api/v1/rules"
+        | "/api/v1/alerts"
+        | "/vmalert/api/v1/alerts"
+        | "/api/v1/rule"
+        | "/vmalert/api/v1/rule"
+        | "/api/v1/alert"
+        | "/vmalert/api/v1/alert"
+        | "/api/v1/group"
+        | "/vmalert/api/v1/group"
+        | "/api/v1/status"
+        | "/api/v1/status/runtimeinfo"
+        | "/metrics"
+        | "/-/healthy"
+        | "/health"
+        | "/-/ready" => Some(Methods::Read),
+        _ => None,
+    };
+    let Some(methods) = route else {
+        return to_response(not_found(full));
+    };
+    if !methods.allows(req.method()) {
+        let mut r = Reply::text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {} not allowed for {full}\n", req.method()),
+        );
+        r.allow = Some(methods.allow_header());
+        return to_response(r);
+    }
+    let reply = match path
+        .strip_prefix("/vmalert")
+        .filter(|p| p.starts_with("/api/"))
+        .unwrap_or(path)
+    {
+        "/" | "/vmalert" | "/vmalert/" => api.index(),
+        "/api/v1/rules" => api.rules(&q),
+        "/api/v1/alerts" => api.alerts(&q),
+        "/api/v1/rule" => api.rule(&q),
+        "/api/v1/alert" => api.alert(&q),
+        "/api/v1/group" => api.group(&q),
+        "/api/v1/status" => api.status(),
+        "/api/v1/status/runtimeinfo" => api.runtime_info(),
+        "/metrics" => api.metrics(),
+        "/-/healthy" | "/health" => Reply::text(StatusCode::OK, "OK"),
+        "/-/ready" => api.ready(),
+        "/-/reload" => match api.check_reload_auth(&q) {
+            Ok(()) => api.reload().await,
+            Err(r) => r,
+        },
+        _ => not_found(full),
+    };
+    to_response(reply)
+}
+
+fn not_found(path: &str) -> Reply {
+    Reply::text(
+        StatusCode::NOT_FOUND,
+        format!("404 page not found: {path}\n"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn listen_addr_forms() {
+        assert_eq!(
+            resolve_listen_addr(":8880").await.unwrap(),
+            "0.0.0.0:8880".parse().unwrap()
+        );
+        assert_eq!(
+            resolve_listen_addr("127.0.0.1:9").await.unwrap(),
+            "127.0.0.1:9".parse().unwrap()
+        );
+        assert!(resolve_listen_addr(":x").await.is_err());
+    }
+
+    #[test]
+    fn prefix_normalized() {
+        assert_eq!(normalize_prefix(""), "");
+        assert_eq!(normalize_prefix("/"), "");
+        assert_eq!(normalize_prefix("a/"), "/a");
+        assert_eq!(normalize_prefix("/a/b/"), "/a/b");
+    }
+}
