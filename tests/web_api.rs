@@ -16,7 +16,7 @@ fn is_go_time(s: &str) -> bool {
         .is_match(s)
 }
 
-fn rule<'a>(v: &'a Value, group: usize, idx: usize) -> &'a Value {
+fn rule(v: &Value, group: usize, idx: usize) -> &Value {
     &v["data"]["groups"][group]["rules"][idx]
 }
 
