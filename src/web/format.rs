@@ -4,7 +4,7 @@
 use std::fmt::{self, Write as _};
 use std::time::SystemTime;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::{Serialize, Serializer};
 
 /// A time in Go's `time.RFC3339Nano` layout, as `encoding/json` writes a `time.Time`:
@@ -19,15 +19,24 @@ impl fmt::Display for GoTime {
             return f.write_str("0001-01-01T00:00:00Z");
         };
         let dt: DateTime<Utc> = t.into();
-        write!(f, "{}", dt.format("%Y-%m-%dT%H:%M:%S"))?;
-        let nanos = dt.timestamp_subsec_nanos();
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            dt.year(),
+            dt.month(),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second()
+        )?;
+        let mut nanos = dt.timestamp_subsec_nanos();
         if nanos > 0 {
-            let mut digits = format!("{nanos:09}");
-            while digits.ends_with('0') {
-                digits.pop();
+            let mut width = 9;
+            while nanos.is_multiple_of(10) {
+                nanos /= 10;
+                width -= 1;
             }
-            f.write_char('.')?;
-            f.write_str(&digits)?;
+            write!(f, ".{nanos:0width$}")?;
         }
         f.write_char('Z')
     }
