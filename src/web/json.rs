@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 use super::format::{GoExp, GoFloat, GoTime};
-use super::model::{AlertState, AlertStatus, GroupStatus, RuleStatus, StateUpdate};
+use super::model::{AlertState, AlertStatus, GroupStatus, Health, RuleStatus, StateUpdate};
 
 /// What every rendering needs besides the snapshot.
 #[derive(Clone, Copy)]
@@ -154,8 +154,13 @@ impl Serialize for RuleJson<'_> {
             m.serialize_entry("labels", &r.labels)?;
         }
         m.serialize_entry("health", r.health.as_str())?;
-        if let Some(e) = r.last_error.as_deref().filter(|e| !e.is_empty()) {
-            m.serialize_entry("lastError", e)?;
+        match r.last_error.as_deref().filter(|e| !e.is_empty()) {
+            Some(e) => m.serialize_entry("lastError", e)?,
+            // The compliance spec requires a non-empty lastError when health is "err".
+            None if r.health == Health::Err => {
+                m.serialize_entry("lastError", "evaluation failed")?
+            }
+            None => {}
         }
         m.serialize_entry("evaluationTime", &secs(r.evaluation_time))?;
         m.serialize_entry("lastEvaluation", &GoTime(r.last_evaluation))?;
@@ -326,6 +331,32 @@ impl Serialize for AlertsData<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::web::model::RuleKindStatus;
+
+    fn render(r: &RuleStatus) -> serde_json::Value {
+        let g = GroupStatus::new("f.yml", "g", Duration::from_secs(60));
+        let ctx = Ctx {
+            external_url: "",
+            exclude_alerts: false,
+        };
+        let j = RuleJson {
+            g: &g,
+            r,
+            ctx,
+            with_updates: false,
+        };
+        serde_json::to_value(&j).unwrap()
+    }
+
+    #[test]
+    fn last_error_is_never_empty_for_err_health() {
+        let mut r = RuleStatus::new(1, "r", "up", RuleKindStatus::Recording);
+        assert!(render(&r).get("lastError").is_none());
+        r.health = Health::Err;
+        assert_eq!(render(&r)["lastError"], "evaluation failed");
+        r.last_error = Some("boom".into());
+        assert_eq!(render(&r)["lastError"], "boom");
+    }
 
     #[test]
     fn source_link_escapes_like_go() {
