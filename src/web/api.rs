@@ -137,7 +137,7 @@ impl Api {
             let e = ParamError {
                 param: "group_next_token",
                 message: format!(
-                    "invalid group_next_token {:?}. were rule groups changed?",
+                    "invalid group_next_token '{}'. were rule groups changed?",
                     f.next_token.as_deref().unwrap_or("")
                 ),
             };
