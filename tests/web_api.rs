@@ -266,6 +266,13 @@ async fn unknown_paths_and_wrong_methods() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 405);
     let r = c
+        .head(format!("{}/api/v1/rules", srv.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.text().await.unwrap(), "", "HEAD has no body");
+    let r = c
         .get(format!("{}/-/healthy", srv.base))
         .send()
         .await
@@ -333,6 +340,17 @@ async fn reload_auth_readiness_and_status() {
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(fake.reloads.load(Ordering::SeqCst), 1);
     assert_eq!(ready().await, 200);
+
+    // vmalert reads authKey with Go's FormValue, so a form body works too.
+    let r = c
+        .post(format!("{b}/-/reload"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("authKey=s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(fake.reloads.load(Ordering::SeqCst), 2);
 
     fake.fail.store(true, Ordering::SeqCst);
     let r = c

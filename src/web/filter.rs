@@ -39,6 +39,11 @@ impl Query {
         Query(out)
     }
 
+    /// Appends the pairs of `other` (form fields after query parameters).
+    pub fn extend(&mut self, other: Query) {
+        self.0.extend(other.0);
+    }
+
     /// First value of `key`, if present (even if empty).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0

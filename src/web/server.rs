@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -37,6 +37,12 @@ pub enum WebError {
 
 /// How long in-flight requests may take to finish after cancellation.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Clients must send their request headers within this time (slow-loris guard).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Largest form body accepted on `/-/reload` (it only carries `authKey`).
+const MAX_FORM_BODY: usize = 64 * 1024;
 
 /// A bound, not yet running server; binding first lets callers (and tests using port
 /// 0) learn the address before serving.
@@ -138,7 +144,10 @@ impl Server {
                     let prefix = Arc::clone(&prefix);
                     async move { Ok::<_, Infallible>(handle(&api, &prefix, req).await) }
                 });
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), svc);
                 tokio::pin!(conn);
                 tokio::select! {
                     r = conn.as_mut() => {
@@ -206,7 +215,7 @@ async fn handle(api: &Api, prefix: &str, req: Request<Incoming>) -> Response<Ful
         Some(p) if p.starts_with('/') => p,
         _ => return to_response(not_found(full)),
     };
-    let q = Query::parse(req.uri().query());
+    let mut q = Query::parse(req.uri().query());
     let route = match path {
         "/" | "/vmalert" | "/vmalert/" => Some(Methods::Read),
         "/-/reload" => Some(Methods::Reload),
@@ -255,13 +264,41 @@ async fn handle(api: &Api, prefix: &str, req: Request<Incoming>) -> Response<Ful
         "/metrics" => api.metrics(),
         "/-/healthy" | "/health" => Reply::text(StatusCode::OK, "OK"),
         "/-/ready" => api.ready(),
-        "/-/reload" => match api.check_reload_auth(&q) {
+        "/-/reload" => match read_form(req, &mut q)
+            .await
+            .and_then(|()| api.check_reload_auth(&q))
+        {
             Ok(()) => api.reload().await,
             Err(r) => r,
         },
         _ => not_found(full),
     };
     to_response(reply)
+}
+
+/// Adds the fields of an `application/x-www-form-urlencoded` body to `q`, as Go's
+/// `Request.FormValue` (which vmalert uses for `authKey`) sees them.
+async fn read_form(req: Request<Incoming>, q: &mut Query) -> Result<(), Reply> {
+    let is_form = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok(());
+    }
+    let body = Limited::new(req.into_body(), MAX_FORM_BODY)
+        .collect()
+        .await
+        .map_err(|e| {
+            Reply::text(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read request body: {e}\n"),
+            )
+        })?
+        .to_bytes();
+    q.extend(Query::parse(Some(&String::from_utf8_lossy(&body))));
+    Ok(())
 }
 
 fn not_found(path: &str) -> Reply {
