@@ -459,3 +459,32 @@ async fn shutdown_finishes_with_open_keepalive_connection() {
         "no longer listening"
     );
 }
+
+#[tokio::test]
+async fn gzip_when_accepted() {
+    use std::io::Read as _;
+    let srv = start(
+        Fake::new(fixture(), true),
+        Registry::default(),
+        WebOptions::default(),
+    )
+    .await;
+    let url = format!("{}/api/v1/rules", srv.base);
+    let plain = reqwest::get(&url).await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain: Value = serde_json::from_str(&plain.text().await.unwrap()).unwrap();
+    let r = reqwest::Client::new()
+        .get(&url)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let z = r.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&z[..])
+        .read_to_string(&mut text)
+        .expect("valid gzip");
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), plain);
+    srv.shutdown().await;
+}
