@@ -72,6 +72,20 @@ pub async fn resolve_listen_addr(addr: &str) -> Result<SocketAddr, WebError> {
     it.next().ok_or_else(|| bad("host resolves to no address"))
 }
 
+/// Binds `addr`. For the all-interfaces address it first tries the IPv6 wildcard,
+/// which on Linux also accepts IPv4 (as Go's `:port` does) unless the host sets
+/// `net.ipv6.bindv6only`, and falls back to IPv4
+/// alone where IPv6 is unavailable.
+async fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    if addr.ip() == std::net::Ipv4Addr::UNSPECIFIED {
+        let v6 = SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, addr.port()));
+        if let Ok(l) = TcpListener::bind(v6).await {
+            return Ok(l);
+        }
+    }
+    TcpListener::bind(addr).await
+}
+
 /// `-http.pathPrefix` as a leading-slash, no-trailing-slash string, or empty.
 fn normalize_prefix(p: &str) -> String {
     let t = p.trim_matches('/');
@@ -90,12 +104,10 @@ impl Server {
         registry: Arc<Registry>,
     ) -> Result<Server, WebError> {
         let addr = resolve_listen_addr(&opts.listen_addr).await?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| WebError::Bind {
-                addr: opts.listen_addr.clone(),
-                source,
-            })?;
+        let listener = bind_listener(addr).await.map_err(|source| WebError::Bind {
+            addr: opts.listen_addr.clone(),
+            source,
+        })?;
         let prefix = normalize_prefix(&opts.path_prefix);
         let api = Arc::new(Api {
             state,
