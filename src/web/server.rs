@@ -72,12 +72,12 @@ pub async fn resolve_listen_addr(addr: &str) -> Result<SocketAddr, WebError> {
     it.next().ok_or_else(|| bad("host resolves to no address"))
 }
 
-/// Binds `addr`. For the all-interfaces address it first tries the IPv6 wildcard,
+/// Binds `addr`. For vmalert's `:port` form it first tries the IPv6 wildcard,
 /// which on Linux also accepts IPv4 (as Go's `:port` does) unless the host sets
 /// `net.ipv6.bindv6only`, and falls back to IPv4
 /// alone where IPv6 is unavailable.
-async fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    if addr.ip() == std::net::Ipv4Addr::UNSPECIFIED {
+async fn bind_listener(addr: SocketAddr, all_interfaces: bool) -> std::io::Result<TcpListener> {
+    if all_interfaces {
         let v6 = SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, addr.port()));
         if let Ok(l) = TcpListener::bind(v6).await {
             return Ok(l);
@@ -104,10 +104,13 @@ impl Server {
         registry: Arc<Registry>,
     ) -> Result<Server, WebError> {
         let addr = resolve_listen_addr(&opts.listen_addr).await?;
-        let listener = bind_listener(addr).await.map_err(|source| WebError::Bind {
-            addr: opts.listen_addr.clone(),
-            source,
-        })?;
+        let all_interfaces = opts.listen_addr.starts_with(':');
+        let listener = bind_listener(addr, all_interfaces)
+            .await
+            .map_err(|source| WebError::Bind {
+                addr: opts.listen_addr.clone(),
+                source,
+            })?;
         let prefix = normalize_prefix(&opts.path_prefix);
         let api = Arc::new(Api {
             state,
