@@ -265,98 +265,106 @@ fn to_response_enc(r: Reply, gzipped: bool) -> Response<Full<Bytes>> {
     resp
 }
 
-/// Which methods an endpoint takes.
-#[derive(Clone, Copy)]
-enum Methods {
-    Read,
+/// Every endpoint; vmalert's `/vmalert/api/...` aliases map to the same ones.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Endpoint {
+    Index,
+    Rules,
+    Alerts,
+    Rule,
+    Alert,
+    Group,
+    Status,
+    RuntimeInfo,
+    Metrics,
+    Healthy,
+    Ready,
     Reload,
 }
 
-impl Methods {
-    fn allows(self, m: &Method) -> bool {
+impl Endpoint {
+    fn route(path: &str) -> Option<Endpoint> {
+        let api = path
+            .strip_prefix("/vmalert")
+            .filter(|p| p.starts_with("/api/"))
+            .unwrap_or(path);
+        Some(match api {
+            "/" | "/vmalert" | "/vmalert/" => Endpoint::Index,
+            "/api/v1/rules" => Endpoint::Rules,
+            "/api/v1/alerts" => Endpoint::Alerts,
+            "/api/v1/rule" => Endpoint::Rule,
+            "/api/v1/alert" => Endpoint::Alert,
+            "/api/v1/group" => Endpoint::Group,
+            "/api/v1/status" => Endpoint::Status,
+            "/api/v1/status/runtimeinfo" => Endpoint::RuntimeInfo,
+            "/metrics" => Endpoint::Metrics,
+            "/-/healthy" | "/health" => Endpoint::Healthy,
+            "/-/ready" => Endpoint::Ready,
+            "/-/reload" => Endpoint::Reload,
+            _ => return None,
+        })
+    }
+
+    /// The `Allow` header value; reading endpoints take GET and HEAD, `/-/reload`
+    /// takes GET (vmalert) and POST/PUT (Prometheus).
+    fn allow(self) -> &'static str {
         match self {
-            Methods::Read => m == Method::GET || m == Method::HEAD,
-            Methods::Reload => m == Method::GET || m == Method::POST || m == Method::PUT,
+            Endpoint::Reload => "GET, POST, PUT",
+            _ => "GET, HEAD",
         }
     }
 
-    fn allow_header(self) -> &'static str {
+    fn allows(self, m: &Method) -> bool {
         match self {
-            Methods::Read => "GET, HEAD",
-            Methods::Reload => "GET, POST, PUT",
+            Endpoint::Reload => m == Method::GET || m == Method::POST || m == Method::PUT,
+            _ => m == Method::GET || m == Method::HEAD,
         }
     }
 }
 
 async fn handle(api: &Api, prefix: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let full = req.uri().path();
-    let path = match full.strip_prefix(prefix) {
-        Some("") => "/",
-        Some(p) if p.starts_with('/') => p,
-        _ => return to_response(not_found(full)),
+    let route = match full.strip_prefix(prefix) {
+        Some("") => Endpoint::route("/"),
+        Some(p) if p.starts_with('/') => Endpoint::route(p),
+        _ => None,
     };
+    let Some(endpoint) = route else {
+        return to_response(not_found(full));
+    };
+    if !endpoint.allows(req.method()) {
+        let mut r = Reply::text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {} not allowed for {full}\n", req.method()),
+        );
+        r.allow = Some(endpoint.allow());
+        return to_response(r);
+    }
     let mut q = Query::parse(req.uri().query());
     let accept_gzip = req
         .headers()
         .get(ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(accepts_gzip);
-    let route = match path {
-        "/" | "/vmalert" | "/vmalert/" => Some(Methods::Read),
-        "/-/reload" => Some(Methods::Reload),
-        "/api/v1/rules"
-        | "/vmalert/api/v1/rules"
-        | "/api/v1/alerts"
-        | "/vmalert/api/v1/alerts"
-        | "/api/v1/rule"
-        | "/vmalert/api/v1/rule"
-        | "/api/v1/alert"
-        | "/vmalert/api/v1/alert"
-        | "/api/v1/group"
-        | "/vmalert/api/v1/group"
-        | "/api/v1/status"
-        | "/api/v1/status/runtimeinfo"
-        | "/metrics"
-        | "/-/healthy"
-        | "/health"
-        | "/-/ready" => Some(Methods::Read),
-        _ => None,
-    };
-    let Some(methods) = route else {
-        return to_response(not_found(full));
-    };
-    if !methods.allows(req.method()) {
-        let mut r = Reply::text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("method {} not allowed for {full}\n", req.method()),
-        );
-        r.allow = Some(methods.allow_header());
-        return to_response(r);
-    }
-    let reply = match path
-        .strip_prefix("/vmalert")
-        .filter(|p| p.starts_with("/api/"))
-        .unwrap_or(path)
-    {
-        "/" | "/vmalert" | "/vmalert/" => api.index(),
-        "/api/v1/rules" => api.rules(&q),
-        "/api/v1/alerts" => api.alerts(&q),
-        "/api/v1/rule" => api.rule(&q),
-        "/api/v1/alert" => api.alert(&q),
-        "/api/v1/group" => api.group(&q),
-        "/api/v1/status" => api.status(),
-        "/api/v1/status/runtimeinfo" => api.runtime_info(),
-        "/metrics" => api.metrics(),
-        "/-/healthy" | "/health" => Reply::text(StatusCode::OK, "OK"),
-        "/-/ready" => api.ready(),
-        "/-/reload" => match read_form(req, &mut q)
+    let reply = match endpoint {
+        Endpoint::Index => api.index(),
+        Endpoint::Rules => api.rules(&q),
+        Endpoint::Alerts => api.alerts(&q),
+        Endpoint::Rule => api.rule(&q),
+        Endpoint::Alert => api.alert(&q),
+        Endpoint::Group => api.group(&q),
+        Endpoint::Status => api.status(),
+        Endpoint::RuntimeInfo => api.runtime_info(),
+        Endpoint::Metrics => api.metrics(),
+        Endpoint::Healthy => Reply::text(StatusCode::OK, "OK"),
+        Endpoint::Ready => api.ready(),
+        Endpoint::Reload => match read_form(req, &mut q)
             .await
             .and_then(|()| api.check_reload_auth(&q))
         {
             Ok(()) => api.reload().await,
             Err(r) => r,
         },
-        _ => not_found(full),
     };
     let (reply, gzipped) = maybe_gzip(reply, accept_gzip).await;
     to_response_enc(reply, gzipped)
@@ -432,6 +440,20 @@ mod tests {
             .read_to_string(&mut out)
             .unwrap();
         assert_eq!(out, body);
+    }
+
+    #[test]
+    fn routes_and_aliases() {
+        assert_eq!(
+            Endpoint::route("/vmalert/api/v1/rules"),
+            Some(Endpoint::Rules)
+        );
+        assert_eq!(Endpoint::route("/api/v1/rules"), Some(Endpoint::Rules));
+        assert_eq!(Endpoint::route("/vmalert"), Some(Endpoint::Index));
+        assert_eq!(Endpoint::route("/vmalert/metrics"), None);
+        assert_eq!(Endpoint::route("/api/v1/rules/"), None);
+        assert!(Endpoint::Reload.allows(&Method::POST));
+        assert!(!Endpoint::Rules.allows(&Method::POST));
     }
 
     #[test]
