@@ -8,6 +8,7 @@
 mod api;
 mod filter;
 mod format;
+mod from_config;
 mod json;
 pub mod metrics;
 mod model;
@@ -19,6 +20,7 @@ use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
 pub use format::{GoExp, GoFloat, GoTime};
+pub use from_config::DEFAULT_UPDATE_ENTRIES;
 pub use json::source_link;
 pub use model::{
     AlertState, AlertStatus, AlertingStatus, BoxFuture, GroupStatus, Health, ReloadStatus,
