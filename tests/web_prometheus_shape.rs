@@ -5,10 +5,9 @@
 
 mod web_support;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use prometheus_client::registry::Registry;
 use serde_json::Value;
@@ -17,6 +16,8 @@ use tocsin::web::{
     AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
     WebOptions,
 };
+use web_support::peers::{KillOnDrop, free_port, peer_binary, poll_json};
+use web_support::shape::Shape;
 use web_support::{Fake, get_json, start, t0};
 
 /// Keys we add on top of Prometheus', per object kind (vmalert's API fields).
@@ -82,63 +83,13 @@ const RULES: &str = r#"groups:
         expr: (label_replace(vector(1), "a", "1", "", "") or label_replace(vector(1), "a", "2", "", "")) + on() (label_replace(vector(1), "b", "1", "", "") or label_replace(vector(1), "b", "2", "", ""))
 "#;
 
-fn prometheus_binary() -> Option<PathBuf> {
-    let dir = std::env::var_os("TOCSIN_PEERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".peers/usr/bin"));
-    let bin = dir.join("prometheus");
-    if bin.is_file() {
-        return Some(bin);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("prometheus peer not found at {} (CI=true)", bin.display());
-    }
-    eprintln!(
-        "SKIP: prometheus peer not found at {}; run integration/install-peers.sh or set TOCSIN_PEERS_DIR",
-        bin.display()
-    );
-    None
-}
-
-/// Kills the child process when dropped, also on panic.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Prometheus' rules once every rule has been evaluated with the expected outcome.
-async fn wait_for_prometheus(base: &str, deadline: Instant) -> Value {
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/api/v1/rules")).await
-            && let Ok(text) = r.text().await
-            && let Ok(v) = serde_json::from_str::<Value>(&text)
-        {
-            let rules = &v["data"]["groups"][0]["rules"];
-            if rules[0]["health"] == "ok"
-                && rules[1]["state"] == "firing"
-                && rules[2]["state"] == "pending"
-                && rules[3]["health"] == "err"
-            {
-                return v;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "prometheus did not evaluate the rules in time"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// Whether every rule has been evaluated with the expected outcome.
+fn settled(v: &Value) -> bool {
+    let rules = &v["data"]["groups"][0]["rules"];
+    rules[0]["health"] == "ok"
+        && rules[1]["state"] == "firing"
+        && rules[2]["state"] == "pending"
+        && rules[3]["health"] == "err"
 }
 
 /// Our snapshot of the same rules in the same states.
@@ -203,103 +154,31 @@ fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
     vec![Arc::new(g)]
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
+const NONE: &[(&str, &[&str])] = &[];
 
-/// The object kind at `path`, from the name of the array it sits in.
-fn kind_of(path: &str) -> &'static str {
-    let last = path.rsplit('.').next().unwrap_or("");
-    if last.starts_with("groups[") {
-        "group"
-    } else if last.starts_with("rules[") {
-        "rule"
-    } else if last.starts_with("alerts[") {
-        "alert"
-    } else {
-        ""
+/// Every alert `value` string in a rules or alerts response, in order.
+fn values(v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(m) => {
+                if let (Some(Value::String(s)), Some(_)) = (m.get("value"), m.get("activeAt")) {
+                    out.push(s.clone());
+                }
+                stack.extend(m.values());
+            }
+            Value::Array(a) => stack.extend(a.iter()),
+            _ => {}
+        }
     }
-}
-
-fn extras_for(kind: &str) -> &'static [&'static str] {
-    VM_EXTRAS
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .map(|(_, e)| *e)
-        .unwrap_or(&[])
-}
-
-/// Records every difference in keys, value types and array lengths; collects the
-/// extra keys we emit.
-fn compare(
-    path: &str,
-    prom: &Value,
-    ours: &Value,
-    diffs: &mut Vec<String>,
-    seen_extras: &mut Vec<String>,
-) {
-    match (prom, ours) {
-        (Value::Object(p), Value::Object(o)) => {
-            for (k, pv) in p {
-                match o.get(k) {
-                    Some(ov) => compare(&format!("{path}.{k}"), pv, ov, diffs, seen_extras),
-                    None => diffs.push(format!("{path}.{k}: missing in ours")),
-                }
-            }
-            let kind = kind_of(path);
-            for k in o.keys().filter(|k| !p.contains_key(*k)) {
-                if extras_for(kind).contains(&k.as_str()) {
-                    seen_extras.push(format!("{kind}.{k}"));
-                } else {
-                    diffs.push(format!(
-                        "{path}.{k}: extra in ours, not a documented vmalert field"
-                    ));
-                }
-            }
-        }
-        (Value::Array(p), Value::Array(o)) => {
-            if p.len() != o.len() {
-                diffs.push(format!(
-                    "{path}: {} elements in Prometheus, {} in ours",
-                    p.len(),
-                    o.len()
-                ));
-            }
-            for (i, (pv, ov)) in p.iter().zip(o).enumerate() {
-                compare(&format!("{path}[{i}]"), pv, ov, diffs, seen_extras);
-            }
-        }
-        (p, o) if type_name(p) != type_name(o) => {
-            diffs.push(format!(
-                "{path}: {} in Prometheus, {} in ours",
-                type_name(p),
-                type_name(o)
-            ));
-        }
-        (Value::String(p), Value::String(o)) => {
-            let time =
-                regex::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z$").unwrap();
-            let exp = regex::Regex::new(r"^-?\d(\.\d+)?e[+-]\d{2,3}$").unwrap();
-            for re in [&time, &exp] {
-                if re.is_match(p) != re.is_match(o) {
-                    diffs.push(format!("{path}: format differs: {p:?} vs {o:?}"));
-                }
-            }
-        }
-        _ => {}
-    }
+    out.sort();
+    out
 }
 
 #[tokio::test]
 async fn rules_and_alerts_match_prometheus_shape() {
-    let Some(bin) = prometheus_binary() else {
+    let Some(bin) = peer_binary("prometheus") else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -324,7 +203,12 @@ async fn rules_and_alerts_match_prometheus_shape() {
         .expect("start prometheus");
     let _guard = KillOnDrop(child);
     let prom = format!("http://127.0.0.1:{port}");
-    let prom_rules = wait_for_prometheus(&prom, Instant::now() + Duration::from_secs(60)).await;
+    let prom_rules = poll_json(
+        &format!("{prom}/api/v1/rules"),
+        Duration::from_secs(60),
+        settled,
+    )
+    .await;
     let (_, prom_alerts) = get_json(&format!("{prom}/api/v1/alerts")).await;
     let (prom_bad_status, prom_bad) = get_json(&format!("{prom}/api/v1/rules?type=foo")).await;
 
@@ -338,23 +222,37 @@ async fn rules_and_alerts_match_prometheus_shape() {
     let (_, our_alerts) = get_json(&format!("{}/api/v1/alerts", srv.base)).await;
     let (our_bad_status, our_bad) = get_json(&format!("{}/api/v1/rules?type=foo", srv.base)).await;
 
-    let mut diffs = Vec::new();
-    let mut extras = Vec::new();
-    compare("rules", &prom_rules, &our_rules, &mut diffs, &mut extras);
-    compare("alerts", &prom_alerts, &our_alerts, &mut diffs, &mut extras);
-    compare("error", &prom_bad, &our_bad, &mut diffs, &mut extras);
+    let mut shape = Shape::new(VM_EXTRAS, NONE);
+    shape.compare("rules", &prom_rules, &our_rules);
+    shape.compare("alerts", &prom_alerts, &our_alerts);
+    shape.compare("error", &prom_bad, &our_bad);
+    assert!(
+        shape.diffs.is_empty(),
+        "shape differences:\n{}",
+        shape.diffs.join("\n")
+    );
+    // Sanity: the comparison did walk into groups, rules and alerts.
+    for k in ["group.id", "rule.datasourceType", "alert.rule_id"] {
+        assert!(
+            shape.seen_extras.iter().any(|e| e == k),
+            "did not reach {k}; saw {:?}",
+            shape.seen_extras
+        );
+    }
+    assert_eq!(
+        values(&prom_rules),
+        values(&our_rules),
+        "alert value strings"
+    );
+    assert_eq!(
+        values(&prom_alerts),
+        values(&our_alerts),
+        "alert value strings"
+    );
     assert_eq!(prom_bad_status, our_bad_status, "status of a bad request");
     assert_eq!(
         prom_bad["error"], our_bad["error"],
         "error text of a bad request"
     );
-    assert!(diffs.is_empty(), "shape differences:\n{}", diffs.join("\n"));
-    // Sanity: the comparison did walk into groups, rules and alerts.
-    for k in ["group.id", "rule.datasourceType", "alert.rule_id"] {
-        assert!(
-            extras.iter().any(|e| e == k),
-            "did not reach {k}; saw {extras:?}"
-        );
-    }
     srv.shutdown().await;
 }

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod peers;
+pub mod shape;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
