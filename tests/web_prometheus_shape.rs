@@ -37,20 +37,21 @@ const VM_EXTRAS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "rule",
+        "alerting",
         &[
             "keep_firing_for",
-            "datasourceType",
-            "lastSamples",
-            "lastSeriesFetched",
-            "id",
-            "group_id",
-            "group_name",
-            "file",
-            "debug",
-            "max_updates_entries",
+            RULE_EXTRAS[0],
+            RULE_EXTRAS[1],
+            RULE_EXTRAS[2],
+            RULE_EXTRAS[3],
+            RULE_EXTRAS[4],
+            RULE_EXTRAS[5],
+            RULE_EXTRAS[6],
+            RULE_EXTRAS[7],
+            RULE_EXTRAS[8],
         ],
     ),
+    ("recording", RULE_EXTRAS),
     (
         "alert",
         &[
@@ -64,6 +65,19 @@ const VM_EXTRAS: &[(&str, &[&str])] = &[
             "stabilizing",
         ],
     ),
+];
+
+/// vmalert's fields on both kinds of rule.
+const RULE_EXTRAS: &[&str] = &[
+    "datasourceType",
+    "lastSamples",
+    "lastSeriesFetched",
+    "id",
+    "group_id",
+    "group_name",
+    "file",
+    "debug",
+    "max_updates_entries",
 ];
 
 const RULES: &str = r#"groups:
@@ -232,7 +246,12 @@ async fn rules_and_alerts_match_prometheus_shape() {
         shape.diffs.join("\n")
     );
     // Sanity: the comparison did walk into groups, rules and alerts.
-    for k in ["group.id", "rule.datasourceType", "alert.rule_id"] {
+    for k in [
+        "group.id",
+        "alerting.datasourceType",
+        "recording.datasourceType",
+        "alert.rule_id",
+    ] {
         assert!(
             shape.seen_extras.iter().any(|e| e == k),
             "did not reach {k}; saw {:?}",

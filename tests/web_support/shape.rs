@@ -4,7 +4,8 @@
 
 use serde_json::Value;
 
-/// Per object kind (`group`, `rule`, `alert`), the keys allowed to differ.
+/// Per object kind (`group`, `alerting`, `recording`, `alert`), the keys allowed to
+/// differ.
 pub type KeyLists = &'static [(&'static str, &'static [&'static str])];
 
 pub struct Shape {
@@ -28,13 +29,18 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// The object kind at `path`, from the name of the array it sits in.
-fn kind_of(path: &str) -> &'static str {
+/// The object kind at `path`: `group`, `alert`, or for rules their `type` (`alerting`,
+/// `recording`), from the name of the array the object sits in.
+fn kind_of(path: &str, obj: &serde_json::Map<String, Value>) -> &'static str {
     let last = path.rsplit('.').next().unwrap_or("");
     if last.starts_with("groups[") {
         "group"
     } else if last.starts_with("rules[") {
-        "rule"
+        match obj.get("type").and_then(Value::as_str) {
+            Some("alerting") => "alerting",
+            Some("recording") => "recording",
+            _ => "rule",
+        }
     } else if last.starts_with("alerts[") {
         "alert"
     } else {
@@ -62,7 +68,7 @@ impl Shape {
     pub fn compare(&mut self, path: &str, theirs: &Value, ours: &Value) {
         match (theirs, ours) {
             (Value::Object(t), Value::Object(o)) => {
-                let kind = kind_of(path);
+                let kind = kind_of(path, o);
                 for (k, tv) in t {
                     match o.get(k) {
                         Some(ov) => self.compare(&format!("{path}.{k}"), tv, ov),
