@@ -3,6 +3,7 @@
 //! Borrowing wrappers implement `Serialize` by hand, so a response is one pass over the
 //! snapshot into a byte buffer, with no intermediate `serde_json::Value`.
 
+use std::fmt;
 use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -72,7 +73,7 @@ impl Serialize for GroupJson<'_> {
         m.serialize_entry("evaluationTime", &secs(g.evaluation_time))?;
         m.serialize_entry("lastEvaluation", &GoTime(g.last_evaluation))?;
         // vmalert extras.
-        m.serialize_entry("id", &g.id.to_string())?;
+        m.serialize_entry("id", &Id(g.id))?;
         m.serialize_entry("type", g.datasource_type)?;
         m.serialize_entry("concurrency", &g.concurrency)?;
         if !g.labels.is_empty() {
@@ -181,8 +182,8 @@ impl Serialize for RuleJson<'_> {
         if let Some(n) = r.last_series_fetched {
             m.serialize_entry("lastSeriesFetched", &n)?;
         }
-        m.serialize_entry("id", &r.id.to_string())?;
-        m.serialize_entry("group_id", &g.id.to_string())?;
+        m.serialize_entry("id", &Id(r.id))?;
+        m.serialize_entry("group_id", &Id(g.id))?;
         m.serialize_entry("group_name", &*g.name)?;
         m.serialize_entry("file", &*g.file)?;
         m.serialize_entry("debug", &r.debug)?;
@@ -230,15 +231,43 @@ const QUERY_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// Prometheus' generator URL for an expression: `<external>/graph?g0.expr=…&g0.tab=1`.
+/// Prometheus' generator URL for an expression: `<external>/graph?g0.expr=…&g0.tab=1`,
+/// the expression escaped like Go's `url.QueryEscape`.
 pub fn source_link(external_url: &str, expr: &str) -> String {
-    let expr = utf8_percent_encode(expr, QUERY_ESCAPE)
-        .to_string()
-        .replace("%20", "+");
-    format!(
-        "{}/graph?g0.expr={expr}&g0.tab=1",
-        external_url.trim_end_matches('/')
-    )
+    SourceLink { external_url, expr }.to_string()
+}
+
+/// [`source_link`] written straight into the output, without an intermediate string.
+struct SourceLink<'a> {
+    external_url: &'a str,
+    expr: &'a str,
+}
+
+impl fmt::Display for SourceLink<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.external_url.trim_end_matches('/'))?;
+        f.write_str("/graph?g0.expr=")?;
+        for chunk in utf8_percent_encode(self.expr, QUERY_ESCAPE) {
+            f.write_str(if chunk == "%20" { "+" } else { chunk })?;
+        }
+        f.write_str("&g0.tab=1")
+    }
+}
+
+impl Serialize for SourceLink<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// vmalert's IDs: decimal in a JSON string (so JavaScript does not round them),
+/// written without allocating.
+struct Id(u64);
+
+impl Serialize for Id {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
 }
 
 impl Serialize for AlertJson<'_> {
@@ -254,12 +283,18 @@ impl Serialize for AlertJson<'_> {
         }
         m.serialize_entry("value", &GoExp(a.value))?;
         // vmalert extras.
-        m.serialize_entry("id", &a.id.to_string())?;
-        m.serialize_entry("rule_id", &r.id.to_string())?;
-        m.serialize_entry("group_id", &g.id.to_string())?;
+        m.serialize_entry("id", &Id(a.id))?;
+        m.serialize_entry("rule_id", &Id(r.id))?;
+        m.serialize_entry("group_id", &Id(g.id))?;
         m.serialize_entry("name", &*r.name)?;
         m.serialize_entry("expression", &*r.query)?;
-        m.serialize_entry("source", &source_link(self.ctx.external_url, &r.query))?;
+        m.serialize_entry(
+            "source",
+            &SourceLink {
+                external_url: self.ctx.external_url,
+                expr: &r.query,
+            },
+        )?;
         m.serialize_entry("restored", &a.restored)?;
         m.serialize_entry(
             "stabilizing",
