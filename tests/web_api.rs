@@ -386,7 +386,20 @@ async fn metrics_text_includes_registry_and_process() {
     let c: Counter = Counter::default();
     c.inc_by(7);
     reg.register("tocsin_test_events", "Events for the test.", c);
-    let srv = start(Fake::new(fixture(), true), reg, WebOptions::default()).await;
+    let http = tocsin::web::metrics::HttpMetrics::register(&mut reg);
+    let srv = start(
+        Fake::new(fixture(), true),
+        reg,
+        WebOptions {
+            http_metrics: Some(http),
+            ..WebOptions::default()
+        },
+    )
+    .await;
+    reqwest::get(format!("{}/api/v1/rules", srv.base))
+        .await
+        .unwrap();
+    reqwest::get(format!("{}/nope", srv.base)).await.unwrap();
     let r = reqwest::get(format!("{}/metrics", srv.base)).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert!(
@@ -397,6 +410,14 @@ async fn metrics_text_includes_registry_and_process() {
     );
     let text = r.text().await.unwrap();
     assert!(text.contains("tocsin_test_events_total 7"), "{text}");
+    assert!(
+        text.contains(r#"tocsin_http_requests_total{path="/api/v1/rules",code="200"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"tocsin_http_requests_total{path="other",code="404"} 1"#),
+        "{text}"
+    );
     if std::path::Path::new("/proc/self/stat").exists() {
         let rss = text
             .lines()

@@ -84,6 +84,7 @@ pub struct Api {
     pub registry: Arc<Registry>,
     pub external_url: String,
     pub reload_auth_key: Option<String>,
+    pub http_metrics: Option<super::metrics::HttpMetrics>,
     /// Normalized `-http.pathPrefix` (`""` or `/x`), for links in HTML.
     pub path_prefix: String,
     pub started: SystemTime,

@@ -4,6 +4,11 @@
 
 use std::fmt::Write as _;
 
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
 /// The content type prometheus-client's text encoder produces.
@@ -18,6 +23,46 @@ pub fn encode(registry: &Registry) -> Result<String, std::fmt::Error> {
     }
     prometheus_client::encoding::text::encode_eof(&mut out)?;
     Ok(out)
+}
+
+type PathCode = [(&'static str, String); 2];
+type PathOnly = [(&'static str, String); 1];
+
+/// The server's own request metrics, registered by the application into the registry
+/// it hands to the server (the server cannot register into a shared `Registry`).
+#[derive(Clone, Debug, Default)]
+pub struct HttpMetrics {
+    requests: Family<PathCode, Counter>,
+    seconds: Family<PathOnly, Counter<f64, AtomicU64>>,
+}
+
+impl HttpMetrics {
+    /// Registers `tocsin_http_requests_total{path,code}` and
+    /// `tocsin_http_request_duration_seconds_total{path}`.
+    pub fn register(registry: &mut Registry) -> HttpMetrics {
+        let m = HttpMetrics::default();
+        registry.register(
+            "tocsin_http_requests",
+            "HTTP requests served, by endpoint and status code.",
+            m.requests.clone(),
+        );
+        registry.register(
+            "tocsin_http_request_duration_seconds",
+            "Total time spent serving HTTP requests, by endpoint.",
+            m.seconds.clone(),
+        );
+        m
+    }
+
+    /// Counts one request; `path` is the endpoint's canonical path (or `other`).
+    pub fn observe(&self, path: &'static str, code: u16, took: Duration) {
+        self.requests
+            .get_or_create(&[("path", path.to_string()), ("code", code.to_string())])
+            .inc();
+        self.seconds
+            .get_or_create(&[("path", path.to_string())])
+            .inc_by(took.as_secs_f64());
+    }
 }
 
 /// A point-in-time reading of this process from `/proc/self`.

@@ -39,6 +39,9 @@ pub struct WebOptions {
     pub path_prefix: String,
     /// `-external.url`: base of the alert `source` links.
     pub external_url: String,
+    /// Request counters, if the application registered them (see
+    /// [`metrics::HttpMetrics::register`]).
+    pub http_metrics: Option<metrics::HttpMetrics>,
 }
 
 impl Default for WebOptions {
@@ -48,6 +51,7 @@ impl Default for WebOptions {
             reload_auth_key: None,
             path_prefix: String::new(),
             external_url: String::new(),
+            http_metrics: None,
         }
     }
 }

@@ -117,6 +117,7 @@ impl Server {
             registry,
             external_url: opts.external_url.trim_end_matches('/').to_string(),
             reload_auth_key: opts.reload_auth_key,
+            http_metrics: opts.http_metrics,
             path_prefix: prefix.clone(),
             started: SystemTime::now(),
         });
@@ -305,6 +306,24 @@ impl Endpoint {
         })
     }
 
+    /// The canonical path, for metrics labels.
+    fn name(self) -> &'static str {
+        match self {
+            Endpoint::Index => "/",
+            Endpoint::Rules => "/api/v1/rules",
+            Endpoint::Alerts => "/api/v1/alerts",
+            Endpoint::Rule => "/api/v1/rule",
+            Endpoint::Alert => "/api/v1/alert",
+            Endpoint::Group => "/api/v1/group",
+            Endpoint::Status => "/api/v1/status",
+            Endpoint::RuntimeInfo => "/api/v1/status/runtimeinfo",
+            Endpoint::Metrics => "/metrics",
+            Endpoint::Healthy => "/-/healthy",
+            Endpoint::Ready => "/-/ready",
+            Endpoint::Reload => "/-/reload",
+        }
+    }
+
     /// The `Allow` header value; reading endpoints take GET and HEAD, `/-/reload`
     /// takes GET (vmalert) and POST/PUT (Prometheus).
     fn allow(self) -> &'static str {
@@ -323,6 +342,20 @@ impl Endpoint {
 }
 
 async fn handle(api: &Api, prefix: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let started = std::time::Instant::now();
+    let (endpoint, resp) = dispatch(api, prefix, req).await;
+    if let Some(m) = &api.http_metrics {
+        let name = endpoint.map_or("other", Endpoint::name);
+        m.observe(name, resp.status().as_u16(), started.elapsed());
+    }
+    resp
+}
+
+async fn dispatch(
+    api: &Api,
+    prefix: &str,
+    req: Request<Incoming>,
+) -> (Option<Endpoint>, Response<Full<Bytes>>) {
     let full = req.uri().path();
     let route = match full.strip_prefix(prefix) {
         Some("") => Endpoint::route("/"),
@@ -330,7 +363,7 @@ async fn handle(api: &Api, prefix: &str, req: Request<Incoming>) -> Response<Ful
         _ => None,
     };
     let Some(endpoint) = route else {
-        return to_response(not_found(full));
+        return (None, to_response(not_found(full)));
     };
     if !endpoint.allows(req.method()) {
         let mut r = Reply::text(
@@ -338,7 +371,7 @@ async fn handle(api: &Api, prefix: &str, req: Request<Incoming>) -> Response<Ful
             format!("method {} not allowed for {full}\n", req.method()),
         );
         r.allow = Some(endpoint.allow());
-        return to_response(r);
+        return (Some(endpoint), to_response(r));
     }
     let mut q = Query::parse(req.uri().query());
     let accept_gzip = req
@@ -367,7 +400,7 @@ async fn handle(api: &Api, prefix: &str, req: Request<Incoming>) -> Response<Ful
         },
     };
     let (reply, gzipped) = maybe_gzip(reply, accept_gzip).await;
-    to_response_enc(reply, gzipped)
+    (Some(endpoint), to_response_enc(reply, gzipped))
 }
 
 /// Adds the fields of an `application/x-www-form-urlencoded` body to `q`, as Go's
