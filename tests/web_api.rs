@@ -67,7 +67,10 @@ async fn rules_have_prometheus_fields_types_and_formats() {
     assert_eq!(alerts[0]["activeAt"], "2023-11-14T22:13:20.5Z");
     assert_eq!(alerts[0]["labels"]["instance"], "a");
     assert_eq!(alerts[0]["annotations"]["summary"], "load is 1");
-    assert!(alerts[0].get("keepFiringSince").is_none());
+    assert_eq!(alerts[0]["keepFiringSince"], "2023-11-14T22:14:50.5Z");
+    assert_eq!(alerts[0]["stabilizing"], true);
+    assert!(alerts[1].get("keepFiringSince").is_none());
+    assert_eq!(alerts[1]["stabilizing"], false);
     assert_eq!(alerts[1]["state"], "pending");
     assert_eq!(alerts[1]["value"], "2.5e-01");
 

@@ -81,6 +81,7 @@ pub fn fixture() -> Vec<Arc<GroupStatus>> {
         1.0,
     );
     firing.annotations = Labels::from_pairs([("summary", "load is 1")]);
+    firing.keep_firing_since = Some(t0() + Duration::from_secs(90));
     let mut pending = AlertStatus::new(
         Labels::from_pairs([
             ("alertname", "HighLoad"),
