@@ -8,3 +8,4 @@ pub mod logging;
 pub mod sample;
 pub mod schedule;
 pub mod template;
+pub mod web;

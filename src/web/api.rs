@@ -1,0 +1,429 @@
+//! Endpoint handlers. Each takes the parsed query and returns a [`Reply`]; routing,
+//! methods and the path prefix live in `server.rs`.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+use super::filter::{self, AlertsFilter, ParamError, Query, RulesFilter};
+use super::format::{GoTime, html_escape};
+use super::json::{AlertJson, AlertsData, ApiError, Ctx, GroupJson, RuleJson, RulesData, Success};
+use super::model::{GroupStatus, StateSource};
+
+/// A finished response: status, content type, body, and an optional `Allow` header.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: Bytes,
+    pub allow: Option<&'static str>,
+}
+
+impl Reply {
+    pub fn text(status: StatusCode, body: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: Bytes::from(body.into()),
+            allow: None,
+        }
+    }
+
+    fn html(body: String) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            content_type: "text/html; charset=utf-8",
+            body: Bytes::from(body),
+            allow: None,
+        }
+    }
+
+    /// Serializes `v`; a serializer failure (which our types cannot produce) becomes
+    /// a Prometheus `internal` error rather than a panic.
+    pub fn json<T: Serialize>(status: StatusCode, v: &T) -> Reply {
+        let mut buf = Vec::with_capacity(4096);
+        match serde_json::to_writer(&mut buf, v) {
+            Ok(()) => Reply {
+                status,
+                content_type: "application/json",
+                body: Bytes::from(buf),
+                allow: None,
+            },
+            Err(e) => Reply::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                &e.to_string(),
+            ),
+        }
+    }
+
+    /// Prometheus' error envelope with the given HTTP status and `errorType`.
+    pub fn error(status: StatusCode, error_type: &str, error: &str) -> Reply {
+        let body = serde_json::to_vec(&ApiError { error_type, error }).unwrap_or_default();
+        Reply {
+            status,
+            content_type: "application/json",
+            body: Bytes::from(body),
+            allow: None,
+        }
+    }
+
+    fn bad_data(e: &ParamError) -> Reply {
+        Reply::error(StatusCode::BAD_REQUEST, "bad_data", &e.to_string())
+    }
+}
+
+/// Everything the handlers share.
+pub struct Api {
+    pub state: Arc<dyn StateSource>,
+    pub registry: Arc<Registry>,
+    pub external_url: String,
+    pub reload_auth_key: Option<String>,
+    pub http_metrics: Option<super::metrics::HttpMetrics>,
+    /// Normalized `-http.pathPrefix` (`""` or `/x`), for links in HTML.
+    pub path_prefix: String,
+    pub started: SystemTime,
+}
+
+impl Api {
+    fn ctx(&self, exclude_alerts: bool) -> Ctx<'_> {
+        Ctx {
+            external_url: &self.external_url,
+            exclude_alerts,
+        }
+    }
+
+    /// `GET /api/v1/rules`.
+    pub fn rules(&self, q: &Query) -> Reply {
+        let f = match RulesFilter::parse(q) {
+            Ok(f) => f,
+            Err(e) => return Reply::bad_data(&e),
+        };
+        let groups = self.state.groups();
+        let ctx = self.ctx(f.exclude_alerts);
+        let mut out = Vec::new();
+        let mut next_token = None;
+        let mut found_token = f.next_token.is_none();
+        for g in groups.iter() {
+            if !found_token {
+                if Some(filter::group_token(g)) != f.next_token {
+                    continue;
+                }
+                found_token = true;
+            }
+            if !f.groups.matches(g) {
+                continue;
+            }
+            let rules: Vec<_> = g
+                .rules
+                .iter()
+                .map(|r| &**r)
+                .filter(|r| f.matches(r))
+                .collect();
+            if rules.is_empty() {
+                continue;
+            }
+            if f.group_limit.is_some_and(|n| out.len() == n) {
+                next_token = Some(filter::group_token(g));
+                break;
+            }
+            out.push(GroupJson { g, rules, ctx });
+        }
+        if !found_token {
+            let e = ParamError {
+                param: "group_next_token",
+                message: format!(
+                    "invalid group_next_token '{}'. were rule groups changed?",
+                    f.next_token.as_deref().unwrap_or("")
+                ),
+            };
+            return Reply::bad_data(&e);
+        }
+        Reply::json(
+            StatusCode::OK,
+            &Success(RulesData {
+                groups: out,
+                next_token,
+            }),
+        )
+    }
+
+    /// `GET /api/v1/alerts`: every pending and firing alert.
+    pub fn alerts(&self, q: &Query) -> Reply {
+        let f = match AlertsFilter::parse(q) {
+            Ok(f) => f,
+            Err(e) => return Reply::bad_data(&e),
+        };
+        let groups = self.state.groups();
+        let ctx = self.ctx(false);
+        let mut alerts = Vec::new();
+        for g in groups.iter().filter(|g| f.groups.matches(g)) {
+            for r in &g.rules {
+                for a in r.active_alerts().filter(|a| f.matches_alert(&a.labels)) {
+                    alerts.push(AlertJson { g, r, a, ctx });
+                }
+            }
+        }
+        Reply::json(StatusCode::OK, &Success(AlertsData { alerts }))
+    }
+
+    fn find_group<'a>(
+        groups: &'a [Arc<GroupStatus>],
+        q: &Query,
+    ) -> Result<&'a Arc<GroupStatus>, Reply> {
+        let id = filter::parse_id(q, "group_id").map_err(|e| Reply::bad_data(&e))?;
+        groups.iter().find(|g| g.id == id).ok_or_else(|| {
+            Reply::error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                &format!("can't find group with id {id}"),
+            )
+        })
+    }
+
+    /// vmalert's `GET /api/v1/group?group_id=`: one group, not enveloped.
+    pub fn group(&self, q: &Query) -> Reply {
+        let groups = self.state.groups();
+        let g = match Self::find_group(&groups, q) {
+            Ok(g) => g,
+            Err(r) => return r,
+        };
+        let rules = g.rules.iter().map(|r| &**r).collect();
+        Reply::json(
+            StatusCode::OK,
+            &GroupJson {
+                g,
+                rules,
+                ctx: self.ctx(false),
+            },
+        )
+    }
+
+    /// vmalert's `GET /api/v1/rule?group_id=&rule_id=`: one rule with its `updates`.
+    pub fn rule(&self, q: &Query) -> Reply {
+        let groups = self.state.groups();
+        let g = match Self::find_group(&groups, q) {
+            Ok(g) => g,
+            Err(r) => return r,
+        };
+        let id = match filter::parse_id(q, "rule_id") {
+            Ok(id) => id,
+            Err(e) => return Reply::bad_data(&e),
+        };
+        let Some(r) = g.rules.iter().find(|r| r.id == id) else {
+            let msg = format!("can't find rule with id {id} in group {:?}", &*g.name);
+            return Reply::error(StatusCode::NOT_FOUND, "not_found", &msg);
+        };
+        Reply::json(
+            StatusCode::OK,
+            &RuleJson {
+                g,
+                r,
+                ctx: self.ctx(false),
+                with_updates: true,
+            },
+        )
+    }
+
+    /// vmalert's `GET /api/v1/alert?group_id=&alert_id=`: one active alert.
+    pub fn alert(&self, q: &Query) -> Reply {
+        let groups = self.state.groups();
+        let g = match Self::find_group(&groups, q) {
+            Ok(g) => g,
+            Err(r) => return r,
+        };
+        let id = match filter::parse_id(q, "alert_id") {
+            Ok(id) => id,
+            Err(e) => return Reply::bad_data(&e),
+        };
+        for r in &g.rules {
+            if let Some(a) = r.active_alerts().find(|a| a.id == id) {
+                let ctx = self.ctx(false);
+                return Reply::json(StatusCode::OK, &AlertJson { g, r, a, ctx });
+            }
+        }
+        let msg = format!("can't find alert with id {id} in group {:?}", &*g.name);
+        Reply::error(StatusCode::NOT_FOUND, "not_found", &msg)
+    }
+
+    /// `GET /api/v1/status`: the outcome of the last rule (re)load.
+    pub fn status(&self) -> Reply {
+        let s = self.state.reload_status();
+        let ready = self.state.ready();
+        Reply::json(StatusCode::OK, &Success(ReloadJson { s: &s, ready }))
+    }
+
+    /// `GET /api/v1/status/runtimeinfo`: the subset of Prometheus' runtime info that
+    /// means something here.
+    pub fn runtime_info(&self) -> Reply {
+        let s = self.state.reload_status();
+        let cwd = std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        Reply::json(
+            StatusCode::OK,
+            &Success(RuntimeJson {
+                start: self.started,
+                cwd,
+                reload_ok: s.success,
+                last_config: s.last_success,
+            }),
+        )
+    }
+
+    /// `GET /metrics`.
+    pub fn metrics(&self) -> Reply {
+        match super::metrics::encode(&self.registry) {
+            Ok(text) => Reply {
+                status: StatusCode::OK,
+                content_type: super::metrics::CONTENT_TYPE,
+                body: Bytes::from(text),
+                allow: None,
+            },
+            Err(e) => Reply::text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("encoding metrics: {e}\n"),
+            ),
+        }
+    }
+
+    /// `/-/ready`: 200 once rules were loaded, 503 before.
+    pub fn ready(&self) -> Reply {
+        if self.state.ready() {
+            Reply::text(StatusCode::OK, "OK")
+        } else {
+            Reply::text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable: rules not loaded yet\n",
+            )
+        }
+    }
+
+    /// Checks `-reloadAuthKey` against the `authKey` query parameter.
+    pub fn check_reload_auth(&self, q: &Query) -> Result<(), Reply> {
+        let Some(want) = self.reload_auth_key.as_deref().filter(|k| !k.is_empty()) else {
+            return Ok(());
+        };
+        match q.get("authKey") {
+            None | Some("") => Err(Reply::text(
+                StatusCode::UNAUTHORIZED,
+                "missing authKey query arg; -reloadAuthKey is set\n",
+            )),
+            Some(got) if constant_time_eq(got.as_bytes(), want.as_bytes()) => Ok(()),
+            Some(_) => Err(Reply::text(
+                StatusCode::FORBIDDEN,
+                "the provided authKey doesn't match -reloadAuthKey\n",
+            )),
+        }
+    }
+
+    /// `/-/reload`, after the auth check.
+    pub async fn reload(&self) -> Reply {
+        match self.state.reload().await {
+            Ok(()) => Reply::text(StatusCode::OK, "OK\n"),
+            Err(e) => Reply::text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("failed to reload rules: {e}\n"),
+            ),
+        }
+    }
+
+    /// `/`: a minimal page listing groups and API links; the real UI comes later.
+    pub fn index(&self) -> Reply {
+        let p = html_escape(&self.path_prefix);
+        let mut h = String::with_capacity(4096);
+        h.push_str("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>tocsin</title></head><body>\n<h1>tocsin</h1>\n<ul>\n");
+        for (path, what) in [
+            ("api/v1/rules", "groups and rules (JSON)"),
+            ("api/v1/alerts", "active alerts (JSON)"),
+            ("api/v1/status", "last rule reload"),
+            ("metrics", "metrics"),
+            ("-/reload", "reload rules"),
+        ] {
+            h.push_str(&format!(
+                "<li><a href=\"{p}/{path}\">{path}</a> &mdash; {what}</li>\n"
+            ));
+        }
+        h.push_str("</ul>\n<h2>Groups</h2>\n<table border=\"1\"><tr><th>group</th><th>file</th><th>rules</th><th>firing</th><th>pending</th><th>errors</th><th>last evaluation</th></tr>\n");
+        for g in self.state.groups() {
+            let (mut firing, mut pending, mut errors) = (0, 0, 0);
+            for r in &g.rules {
+                for a in r.active_alerts() {
+                    match a.state {
+                        super::model::AlertState::Firing => firing += 1,
+                        _ => pending += 1,
+                    }
+                }
+                if r.health == super::model::Health::Err {
+                    errors += 1;
+                }
+            }
+            h.push_str(&format!(
+                "<tr><td><a href=\"{p}/api/v1/group?group_id={}\">{}</a></td><td>{}</td><td>{}</td><td>{firing}</td><td>{pending}</td><td>{errors}</td><td>{}</td></tr>\n",
+                g.id,
+                html_escape(&g.name),
+                html_escape(&g.file),
+                g.rules.len(),
+                GoTime(g.last_evaluation),
+            ));
+        }
+        h.push_str("</table>\n</body></html>\n");
+        Reply::html(h)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+struct ReloadJson<'a> {
+    s: &'a super::model::ReloadStatus,
+    ready: bool,
+}
+
+impl Serialize for ReloadJson<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let s = self.s;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("reloadSuccess", &s.success)?;
+        m.serialize_entry(
+            "lastReloadAttempt",
+            &s.last_attempt.map(|t| GoTime(Some(t))),
+        )?;
+        m.serialize_entry(
+            "lastReloadSuccess",
+            &s.last_success.map(|t| GoTime(Some(t))),
+        )?;
+        if let Some(e) = &s.error {
+            m.serialize_entry("lastError", e)?;
+        }
+        m.serialize_entry("ready", &self.ready)?;
+        m.end()
+    }
+}
+
+struct RuntimeJson {
+    start: SystemTime,
+    cwd: String,
+    reload_ok: bool,
+    last_config: Option<SystemTime>,
+}
+
+impl Serialize for RuntimeJson {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(4))?;
+        m.serialize_entry("startTime", &GoTime(Some(self.start)))?;
+        m.serialize_entry("CWD", &self.cwd)?;
+        m.serialize_entry("reloadConfigSuccess", &self.reload_ok)?;
+        m.serialize_entry("lastConfigTime", &GoTime(self.last_config))?;
+        m.end()
+    }
+}

@@ -1,0 +1,214 @@
+//! Initial snapshots built from the loaded rule set, so that `/api/v1/rules` lists every
+//! group and rule (health `unknown`) from the moment rules are loaded, before the first
+//! evaluation. Group tasks then publish updated copies of these.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::model::{AlertingStatus, GroupStatus, RuleKindStatus, RuleStatus};
+use crate::config::{DatasourceType, Group, Rule, RuleKind};
+use crate::labels::Labels;
+
+/// How many past evaluations vmalert keeps per rule when `update_entries_limit` is
+/// not set (its `-rule.updateEntriesLimit` default).
+pub const DEFAULT_UPDATE_ENTRIES: usize = 20;
+
+impl GroupStatus {
+    /// The never-evaluated snapshot of `group`; `default_interval` is
+    /// `-evaluationInterval`, used when the group sets none.
+    pub fn from_config(group: &Group, default_interval: Duration) -> GroupStatus {
+        let file = group.file.display().to_string();
+        let mut g = GroupStatus::new(
+            &file,
+            &group.name,
+            group.interval.unwrap_or(default_interval),
+        );
+        g.limit = group.limit;
+        g.concurrency = group.concurrency.max(1);
+        g.datasource_type = match group.datasource_type {
+            DatasourceType::Prometheus => "prometheus",
+        };
+        g.labels = group.labels.clone();
+        g.params = group
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        g.headers = group
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        g.notifier_headers = group
+            .notifier_headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        g.eval_offset = group.eval_offset;
+        g.eval_delay = group.eval_delay;
+        let mut seen = HashSet::new();
+        g.rules = group
+            .rules
+            .iter()
+            .map(|r| {
+                let mut id = RuleStatus::id_for(r);
+                // Identical rules in one group would share an ID; keep IDs unique.
+                if !seen.insert(id) {
+                    id ^= (r.index as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                    seen.insert(id);
+                }
+                Arc::new(RuleStatus::from_config(r, id))
+            })
+            .collect();
+        g
+    }
+}
+
+impl RuleStatus {
+    /// The conventional rule ID: a stable hash of kind, name, expression and labels, so
+    /// links survive reloads that do not change the rule.
+    pub fn id_for(rule: &Rule) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(if matches!(rule.kind, RuleKind::Alerting(_)) {
+            b"a"
+        } else {
+            b"r"
+        });
+        h.update(rule.name().as_bytes());
+        h.update(&[0xff]);
+        h.update(rule.expr.as_bytes());
+        for (k, v) in &rule.labels {
+            h.update(&[0xfe]);
+            h.update(k.as_bytes());
+            h.update(&[0xff]);
+            h.update(v.source().as_bytes());
+        }
+        h.digest()
+    }
+
+    /// The never-evaluated snapshot of `rule`, labels and annotations as written.
+    pub fn from_config(rule: &Rule, id: u64) -> RuleStatus {
+        let kind = match &rule.kind {
+            RuleKind::Alerting(a) => RuleKindStatus::Alerting(AlertingStatus {
+                for_: a.for_,
+                keep_firing_for: a.keep_firing_for,
+                annotations: Labels::from_pairs(
+                    a.annotations.iter().map(|(k, t)| (k.as_str(), t.source())),
+                ),
+                alerts: Vec::new(),
+            }),
+            RuleKind::Recording(_) => RuleKindStatus::Recording,
+        };
+        let mut r = RuleStatus::new(id, rule.name(), &rule.expr, kind);
+        r.labels = Labels::from_pairs(rule.labels.iter().map(|(k, t)| (k.as_str(), t.source())));
+        r.debug = rule.debug;
+        r.max_updates = rule.update_entries_limit.unwrap_or(DEFAULT_UPDATE_ENTRIES);
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{AlertingSpec, RecordingSpec};
+    use crate::template::Template;
+    use crate::web::Health;
+
+    fn rule(kind: RuleKind, expr: &str, index: usize) -> Rule {
+        Rule {
+            kind,
+            expr: expr.into(),
+            labels: vec![(
+                "severity".into(),
+                Template::parse("severity", "page").unwrap(),
+            )],
+            debug: false,
+            update_entries_limit: None,
+            index,
+            line: index + 3,
+        }
+    }
+
+    fn group(rules: Vec<Rule>) -> Group {
+        Group {
+            file: "/etc/rules/a.yml".into(),
+            name: "node".into(),
+            line: 2,
+            interval: None,
+            query_offset: None,
+            limit: 5,
+            labels: Labels::from_pairs([("team", "infra")]),
+            eval_offset: Some(Duration::from_secs(10)),
+            eval_delay: None,
+            eval_alignment: None,
+            concurrency: 2,
+            datasource_type: DatasourceType::Prometheus,
+            params: vec![("nocache".into(), "1".into())],
+            headers: vec![("X-Tenant".into(), "a".into())],
+            notifier_headers: Vec::new(),
+            debug: false,
+            rules,
+            checksum: 0,
+        }
+    }
+
+    #[test]
+    fn snapshot_mirrors_the_config() {
+        let alert = RuleKind::Alerting(AlertingSpec {
+            name: "Down".into(),
+            for_: Duration::from_secs(300),
+            keep_firing_for: Duration::ZERO,
+            annotations: vec![(
+                "summary".into(),
+                Template::parse("summary", "{{ $labels.instance }} down").unwrap(),
+            )],
+        });
+        let rec = RuleKind::Recording(RecordingSpec {
+            name: "job:up:sum".into(),
+        });
+        let g = GroupStatus::from_config(
+            &group(vec![
+                rule(alert.clone(), "up == 0", 0),
+                rule(rec, "sum(up)", 1),
+                rule(alert, "up == 0", 2),
+            ]),
+            Duration::from_secs(60),
+        );
+        assert_eq!(&*g.name, "node");
+        assert_eq!(&*g.file, "/etc/rules/a.yml");
+        assert_eq!(g.interval, Duration::from_secs(60));
+        assert_eq!((g.limit, g.concurrency), (5, 2));
+        assert_eq!(g.params, ["nocache=1"]);
+        assert_eq!(g.headers, ["X-Tenant: a"]);
+        assert_eq!(g.rules.len(), 3);
+        let down = &g.rules[0];
+        assert_eq!(down.health, Health::Unknown);
+        assert_eq!(down.labels.get("severity"), Some("page"));
+        let a = down.alerting().unwrap();
+        assert_eq!(a.for_, Duration::from_secs(300));
+        assert_eq!(
+            a.annotations.get("summary"),
+            Some("{{ $labels.instance }} down")
+        );
+        assert!(!g.rules[1].is_alerting());
+        assert_eq!(g.rules[1].max_updates, DEFAULT_UPDATE_ENTRIES);
+        let ids: HashSet<u64> = g.rules.iter().map(|r| r.id).collect();
+        assert_eq!(ids.len(), 3, "duplicate rules still get distinct IDs");
+        let same_but_moved = rule(
+            RuleKind::Alerting(AlertingSpec {
+                name: "Down".into(),
+                for_: Duration::ZERO,
+                keep_firing_for: Duration::ZERO,
+                annotations: Vec::new(),
+            }),
+            "up == 0",
+            7,
+        );
+        assert_eq!(
+            g.rules[0].id,
+            RuleStatus::id_for(&same_but_moved),
+            "the ID ignores for, annotations and position"
+        );
+    }
+}

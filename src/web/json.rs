@@ -1,0 +1,403 @@
+//! JSON bodies written straight from the snapshots: Prometheus' field names, order,
+//! omitempty rules and formats first, then vmalert's extra fields (see docs/api.md).
+//! Borrowing wrappers implement `Serialize` by hand, so a response is one pass over the
+//! snapshot into a byte buffer, with no intermediate `serde_json::Value`.
+
+use std::fmt;
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+
+use super::format::{GoExp, GoFloat, GoTime};
+use super::model::{AlertState, AlertStatus, GroupStatus, Health, RuleStatus, StateUpdate};
+
+/// What every rendering needs besides the snapshot.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    /// `-external.url`, without a trailing slash, for vmalert's alert `source` link.
+    pub external_url: &'a str,
+    /// Prometheus' `exclude_alerts=true`: rules carry `"alerts": null`.
+    pub exclude_alerts: bool,
+}
+
+fn secs(d: Duration) -> GoFloat {
+    GoFloat(d.as_secs_f64())
+}
+
+/// `{"status":"success","data":…}`.
+pub struct Success<T>(pub T);
+
+impl<T: Serialize> Serialize for Success<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("status", "success")?;
+        m.serialize_entry("data", &self.0)?;
+        m.end()
+    }
+}
+
+/// Prometheus' error envelope.
+pub struct ApiError<'a> {
+    pub error_type: &'a str,
+    pub error: &'a str,
+}
+
+impl Serialize for ApiError<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("status", "error")?;
+        m.serialize_entry("errorType", self.error_type)?;
+        m.serialize_entry("error", self.error)?;
+        m.end()
+    }
+}
+
+/// A group with the rules that passed the filter.
+pub struct GroupJson<'a> {
+    pub g: &'a GroupStatus,
+    pub rules: Vec<&'a RuleStatus>,
+    pub ctx: Ctx<'a>,
+}
+
+impl Serialize for GroupJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let g = self.g;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("name", &*g.name)?;
+        m.serialize_entry("file", &*g.file)?;
+        m.serialize_entry("rules", &RuleList(&self.rules, g, self.ctx))?;
+        m.serialize_entry("interval", &secs(g.interval))?;
+        m.serialize_entry("limit", &g.limit)?;
+        m.serialize_entry("evaluationTime", &secs(g.evaluation_time))?;
+        m.serialize_entry("lastEvaluation", &GoTime(g.last_evaluation))?;
+        // vmalert extras.
+        m.serialize_entry("id", &Id(g.id))?;
+        m.serialize_entry("type", g.datasource_type)?;
+        m.serialize_entry("concurrency", &g.concurrency)?;
+        if !g.labels.is_empty() {
+            m.serialize_entry("labels", &g.labels)?;
+        }
+        if !g.params.is_empty() {
+            m.serialize_entry("params", &g.params)?;
+        }
+        if !g.headers.is_empty() {
+            m.serialize_entry("headers", &g.headers)?;
+        }
+        if !g.notifier_headers.is_empty() {
+            m.serialize_entry("notifier_headers", &g.notifier_headers)?;
+        }
+        if let Some(d) = g.eval_offset.filter(|d| !d.is_zero()) {
+            m.serialize_entry("eval_offset", &secs(d))?;
+        }
+        if let Some(d) = g.eval_delay.filter(|d| !d.is_zero()) {
+            m.serialize_entry("eval_delay", &secs(d))?;
+        }
+        m.end()
+    }
+}
+
+struct RuleList<'a>(&'a [&'a RuleStatus], &'a GroupStatus, Ctx<'a>);
+
+impl Serialize for RuleList<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for r in self.0 {
+            seq.serialize_element(&RuleJson {
+                g: self.1,
+                r,
+                ctx: self.2,
+                with_updates: false,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+/// One rule; `with_updates` adds vmalert's `updates` list (`/api/v1/rule`).
+pub struct RuleJson<'a> {
+    pub g: &'a GroupStatus,
+    pub r: &'a RuleStatus,
+    pub ctx: Ctx<'a>,
+    pub with_updates: bool,
+}
+
+impl Serialize for RuleJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (g, r) = (self.g, self.r);
+        let mut m = s.serialize_map(None)?;
+        let alerting = r.alerting();
+        if let Some(a) = alerting {
+            let state = r.state().unwrap_or(AlertState::Inactive);
+            m.serialize_entry("state", state.as_str())?;
+            m.serialize_entry("name", &*r.name)?;
+            m.serialize_entry("query", &*r.query)?;
+            m.serialize_entry("duration", &secs(a.for_))?;
+            m.serialize_entry("keepFiringFor", &secs(a.keep_firing_for))?;
+            m.serialize_entry("labels", &r.labels)?;
+            m.serialize_entry("annotations", &a.annotations)?;
+            if self.ctx.exclude_alerts {
+                m.serialize_entry("alerts", &())?;
+            } else {
+                m.serialize_entry(
+                    "alerts",
+                    &AlertList {
+                        g,
+                        r,
+                        ctx: self.ctx,
+                    },
+                )?;
+            }
+        } else {
+            m.serialize_entry("name", &*r.name)?;
+            m.serialize_entry("query", &*r.query)?;
+            m.serialize_entry("labels", &r.labels)?;
+        }
+        m.serialize_entry("health", r.health.as_str())?;
+        match r.last_error.as_deref().filter(|e| !e.is_empty()) {
+            Some(e) => m.serialize_entry("lastError", e)?,
+            // The compliance spec requires a non-empty lastError when health is "err".
+            None if r.health == Health::Err => {
+                m.serialize_entry("lastError", "evaluation failed")?
+            }
+            None => {}
+        }
+        m.serialize_entry("evaluationTime", &secs(r.evaluation_time))?;
+        m.serialize_entry("lastEvaluation", &GoTime(r.last_evaluation))?;
+        m.serialize_entry(
+            "type",
+            if alerting.is_some() {
+                "alerting"
+            } else {
+                "recording"
+            },
+        )?;
+        // vmalert extras.
+        if let Some(a) = alerting {
+            m.serialize_entry("keep_firing_for", &secs(a.keep_firing_for))?;
+        }
+        m.serialize_entry("datasourceType", g.datasource_type)?;
+        m.serialize_entry("lastSamples", &r.last_samples)?;
+        if let Some(n) = r.last_series_fetched {
+            m.serialize_entry("lastSeriesFetched", &n)?;
+        }
+        m.serialize_entry("id", &Id(r.id))?;
+        m.serialize_entry("group_id", &Id(g.id))?;
+        m.serialize_entry("group_name", &*g.name)?;
+        m.serialize_entry("file", &*g.file)?;
+        m.serialize_entry("debug", &r.debug)?;
+        m.serialize_entry("max_updates_entries", &r.max_updates)?;
+        if self.with_updates {
+            m.serialize_entry("updates", &Updates(&r.updates))?;
+        }
+        m.end()
+    }
+}
+
+struct AlertList<'a> {
+    g: &'a GroupStatus,
+    r: &'a RuleStatus,
+    ctx: Ctx<'a>,
+}
+
+impl Serialize for AlertList<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for a in self.r.active_alerts() {
+            seq.serialize_element(&AlertJson {
+                g: self.g,
+                r: self.r,
+                a,
+                ctx: self.ctx,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+/// One alert: Prometheus' fields, then vmalert's.
+pub struct AlertJson<'a> {
+    pub g: &'a GroupStatus,
+    pub r: &'a RuleStatus,
+    pub a: &'a AlertStatus,
+    pub ctx: Ctx<'a>,
+}
+
+/// What Go's `url.QueryEscape` leaves alone.
+const QUERY_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Prometheus' generator URL for an expression: `<external>/graph?g0.expr=…&g0.tab=1`,
+/// the expression escaped like Go's `url.QueryEscape`.
+pub fn source_link(external_url: &str, expr: &str) -> String {
+    SourceLink { external_url, expr }.to_string()
+}
+
+/// [`source_link`] written straight into the output, without an intermediate string.
+struct SourceLink<'a> {
+    external_url: &'a str,
+    expr: &'a str,
+}
+
+impl fmt::Display for SourceLink<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.external_url.trim_end_matches('/'))?;
+        f.write_str("/graph?g0.expr=")?;
+        for chunk in utf8_percent_encode(self.expr, QUERY_ESCAPE) {
+            f.write_str(if chunk == "%20" { "+" } else { chunk })?;
+        }
+        f.write_str("&g0.tab=1")
+    }
+}
+
+impl Serialize for SourceLink<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// vmalert's IDs: decimal in a JSON string (so JavaScript does not round them),
+/// written without allocating.
+struct Id(u64);
+
+impl Serialize for Id {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl Serialize for AlertJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (g, r, a) = (self.g, self.r, self.a);
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("labels", &a.labels)?;
+        m.serialize_entry("annotations", &a.annotations)?;
+        m.serialize_entry("state", a.state.as_str())?;
+        m.serialize_entry("activeAt", &GoTime(Some(a.active_at)))?;
+        if let Some(t) = a.keep_firing_since {
+            m.serialize_entry("keepFiringSince", &GoTime(Some(t)))?;
+        }
+        m.serialize_entry("value", &GoExp(a.value))?;
+        // vmalert extras.
+        m.serialize_entry("id", &Id(a.id))?;
+        m.serialize_entry("rule_id", &Id(r.id))?;
+        m.serialize_entry("group_id", &Id(g.id))?;
+        m.serialize_entry("name", &*r.name)?;
+        m.serialize_entry("expression", &*r.query)?;
+        m.serialize_entry(
+            "source",
+            &SourceLink {
+                external_url: self.ctx.external_url,
+                expr: &r.query,
+            },
+        )?;
+        m.serialize_entry("restored", &a.restored)?;
+        m.serialize_entry(
+            "stabilizing",
+            &(a.state == AlertState::Firing && a.keep_firing_since.is_some()),
+        )?;
+        m.end()
+    }
+}
+
+struct Updates<'a>(&'a [StateUpdate]);
+
+impl Serialize for Updates<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for u in self.0 {
+            seq.serialize_element(&UpdateJson(u))?;
+        }
+        seq.end()
+    }
+}
+
+struct UpdateJson<'a>(&'a StateUpdate);
+
+impl Serialize for UpdateJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let u = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("time", &GoTime(Some(u.time)))?;
+        m.serialize_entry("at", &GoTime(Some(u.at)))?;
+        m.serialize_entry("duration", &secs(u.duration))?;
+        m.serialize_entry("samples", &u.samples)?;
+        m.serialize_entry("series_fetched", &u.series_fetched)?;
+        m.serialize_entry("error", &u.error.as_deref())?;
+        m.serialize_entry("curl", u.curl.as_deref().unwrap_or(""))?;
+        m.end()
+    }
+}
+
+/// `data` of `/api/v1/rules`.
+pub struct RulesData<'a> {
+    pub groups: Vec<GroupJson<'a>>,
+    pub next_token: Option<String>,
+}
+
+impl Serialize for RulesData<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("groups", &self.groups)?;
+        if let Some(t) = &self.next_token {
+            m.serialize_entry("groupNextToken", t)?;
+        }
+        m.end()
+    }
+}
+
+/// `data` of `/api/v1/alerts`.
+pub struct AlertsData<'a> {
+    pub alerts: Vec<AlertJson<'a>>,
+}
+
+impl Serialize for AlertsData<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry("alerts", &self.alerts)?;
+        m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::model::RuleKindStatus;
+
+    fn render(r: &RuleStatus) -> serde_json::Value {
+        let g = GroupStatus::new("f.yml", "g", Duration::from_secs(60));
+        let ctx = Ctx {
+            external_url: "",
+            exclude_alerts: false,
+        };
+        let j = RuleJson {
+            g: &g,
+            r,
+            ctx,
+            with_updates: false,
+        };
+        serde_json::to_value(&j).unwrap()
+    }
+
+    #[test]
+    fn last_error_is_never_empty_for_err_health() {
+        let mut r = RuleStatus::new(1, "r", "up", RuleKindStatus::Recording);
+        assert!(render(&r).get("lastError").is_none());
+        r.health = Health::Err;
+        assert_eq!(render(&r)["lastError"], "evaluation failed");
+        r.last_error = Some("boom".into());
+        assert_eq!(render(&r)["lastError"], "boom");
+    }
+
+    #[test]
+    fn source_link_escapes_like_go() {
+        assert_eq!(
+            source_link("http://x:9/", "up{job=\"a b\"} > 0"),
+            "http://x:9/graph?g0.expr=up%7Bjob%3D%22a+b%22%7D+%3E+0&g0.tab=1"
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! The HTTP server: Prometheus' and vmalert's rule/alert API, `/metrics`, health,
+//! readiness and `/-/reload`.
+//!
+//! The server never reaches into the rule engine. It renders [`GroupStatus`] snapshots
+//! that the rest of tocsin publishes through a [`StateSource`] (for instance a
+//! [`StatusBoard`]), so API load never contends with evaluation. See `docs/api.md`.
+
+mod api;
+mod filter;
+mod format;
+mod from_config;
+mod json;
+pub mod metrics;
+mod model;
+mod server;
+
+use std::sync::Arc;
+
+use prometheus_client::registry::Registry;
+use tokio_util::sync::CancellationToken;
+
+pub use format::{GoExp, GoFloat, GoTime};
+pub use from_config::DEFAULT_UPDATE_ENTRIES;
+pub use json::source_link;
+pub use model::{
+    AlertState, AlertStatus, AlertingStatus, BoxFuture, GroupStatus, Health, ReloadStatus,
+    RuleKindStatus, RuleStatus, StateSource, StateUpdate, StatusBoard,
+};
+pub use server::{Server, WebError, resolve_listen_addr};
+
+/// Server options, named after vmalert's flags.
+#[derive(Debug, Clone)]
+pub struct WebOptions {
+    /// `-httpListenAddr`: `:8880` (all interfaces), `host:port` or `[v6]:port`.
+    pub listen_addr: String,
+    /// `-reloadAuthKey`: when set, `/-/reload` requires `?authKey=<key>`.
+    pub reload_auth_key: Option<String>,
+    /// `-http.pathPrefix`: every path is served under this prefix.
+    pub path_prefix: String,
+    /// `-external.url`: base of the alert `source` links.
+    pub external_url: String,
+    /// Request counters, if the application registered them (see
+    /// [`metrics::HttpMetrics::register`]).
+    pub http_metrics: Option<metrics::HttpMetrics>,
+}
+
+impl Default for WebOptions {
+    fn default() -> Self {
+        WebOptions {
+            listen_addr: ":8880".to_string(),
+            reload_auth_key: None,
+            path_prefix: String::new(),
+            external_url: String::new(),
+            http_metrics: None,
+        }
+    }
+}
+
+/// Binds `opts.listen_addr` and serves until `cancel` fires (then shuts down
+/// gracefully). Fails only if the address is invalid or cannot be bound.
+pub async fn serve(
+    opts: WebOptions,
+    state: Arc<dyn StateSource>,
+    registry: Arc<Registry>,
+    cancel: CancellationToken,
+) -> Result<(), WebError> {
+    let server = Server::bind(opts, state, registry).await?;
+    tracing::info!(addr = ?server.local_addr().ok(), "HTTP server listening");
+    server.run(cancel).await;
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! The API stays fast with 20,000 rules: serializing straight from snapshots must not
+//! turn quadratic. The bound is generous (debug build, shared machine); the figures
+//! are printed for the record.
+
+mod web_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prometheus_client::registry::Registry;
+use tocsin::labels::Labels;
+use tocsin::web::{
+    AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
+    WebOptions,
+};
+use web_support::{Fake, start, t0};
+
+/// 200 groups x 100 rules; every other rule alerting with two alerts.
+fn big_snapshot() -> Vec<Arc<GroupStatus>> {
+    (0..200)
+        .map(|gi| {
+            let mut g = GroupStatus::new(
+                &format!("/rules/f{}.yml", gi % 10),
+                &format!("group-{gi}"),
+                Duration::from_secs(30),
+            );
+            g.last_evaluation = Some(t0());
+            g.rules = (0..100u64)
+                .map(|ri| {
+                    let name = format!("rule_{gi}_{ri}");
+                    let kind = if ri % 2 == 0 {
+                        let alerts = (0..2)
+                            .map(|ai| {
+                                let labels = Labels::from_pairs([
+                                    ("alertname", name.as_str()),
+                                    ("instance", &format!("host-{ai}:9100")),
+                                    ("job", "node"),
+                                    ("severity", "warning"),
+                                ]);
+                                let mut a =
+                                    AlertStatus::new(labels, AlertState::Firing, t0(), 0.93);
+                                a.annotations =
+                                    Labels::from_pairs([("summary", "disk almost full on host")]);
+                                a
+                            })
+                            .collect();
+                        RuleKindStatus::Alerting(AlertingStatus {
+                            for_: Duration::from_secs(300),
+                            alerts,
+                            ..Default::default()
+                        })
+                    } else {
+                        RuleKindStatus::Recording
+                    };
+                    let mut r = RuleStatus::new(
+                        ri,
+                        &name,
+                        "sum by (job) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m]))",
+                        kind,
+                    );
+                    r.health = Health::Ok;
+                    r.last_evaluation = Some(t0());
+                    Arc::new(r)
+                })
+                .collect();
+            Arc::new(g)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_thousand_rules() {
+    let srv = start(
+        Fake::new(big_snapshot(), true),
+        Registry::default(),
+        WebOptions::default(),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    for (path, want_len) in [
+        ("/api/v1/rules", 0usize),
+        ("/api/v1/alerts", 20_000),
+        ("/api/v1/rules?type=record&rule_group[]=group-7", 0),
+    ] {
+        let mut best = Duration::MAX;
+        let mut bytes = 0;
+        let mut body = String::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            body = client
+                .get(format!("{}{path}", srv.base))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            best = best.min(t.elapsed());
+            bytes = body.len();
+        }
+        println!("{path}: {bytes} bytes, best of 3: {best:?}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if want_len > 0 {
+            assert_eq!(v["data"]["alerts"].as_array().unwrap().len(), want_len);
+        }
+        assert!(best < Duration::from_secs(5), "{path} took {best:?}");
+    }
+    let (_, v) = web_support::get_json(&format!("{}/api/v1/rules", srv.base)).await;
+    let rules: usize = v["data"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["rules"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(rules, 20_000);
+    srv.shutdown().await;
+}

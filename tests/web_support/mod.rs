@@ -1,0 +1,219 @@
+//! Shared helpers for the web tests: a fake StateSource with a fixed snapshot and a
+//! server that is cancelled when the guard drops (also on panic).
+
+#![allow(dead_code)]
+
+pub mod peers;
+pub mod shape;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use prometheus_client::registry::Registry;
+use tocsin::labels::Labels;
+use tocsin::web::{
+    AlertState, AlertStatus, AlertingStatus, BoxFuture, GroupStatus, Health, ReloadStatus,
+    RuleKindStatus, RuleStatus, Server, StateSource, StateUpdate, StatusBoard, WebOptions,
+};
+use tokio_util::sync::CancellationToken;
+
+/// 2023-11-14T22:13:20.5Z
+pub fn t0() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_500)
+}
+
+/// A StateSource over a StatusBoard whose reload succeeds unless `fail` is set.
+pub struct Fake {
+    pub board: StatusBoard,
+    pub fail: AtomicBool,
+    pub reloads: AtomicUsize,
+}
+
+impl Fake {
+    pub fn new(groups: Vec<Arc<GroupStatus>>, loaded: bool) -> Arc<Fake> {
+        let board = StatusBoard::new();
+        board.replace(groups);
+        if loaded {
+            board.record_reload(t0(), Ok(()));
+        }
+        Arc::new(Fake {
+            board,
+            fail: AtomicBool::new(false),
+            reloads: AtomicUsize::new(0),
+        })
+    }
+}
+
+impl StateSource for Fake {
+    fn groups(&self) -> Vec<Arc<GroupStatus>> {
+        self.board.snapshot()
+    }
+
+    fn reload_status(&self) -> ReloadStatus {
+        self.board.reload_status()
+    }
+
+    fn reload(&self) -> BoxFuture<Result<(), String>> {
+        self.reloads.fetch_add(1, Ordering::SeqCst);
+        let result = if self.fail.load(Ordering::SeqCst) {
+            Err("rules/bad.yml:3:5: group \"x\": unknown field \"exp\"".to_string())
+        } else {
+            Ok(())
+        };
+        self.board.record_reload(SystemTime::now(), result.clone());
+        Box::pin(async move { result })
+    }
+}
+
+/// Alerting rule with a firing and a pending alert (plus an inactive one that must not
+/// show), a recording rule, and an alerting rule that errors; a second group in
+/// another file with one recording rule.
+pub fn fixture() -> Vec<Arc<GroupStatus>> {
+    let mut firing = AlertStatus::new(
+        Labels::from_pairs([
+            ("alertname", "HighLoad"),
+            ("instance", "a"),
+            ("severity", "page"),
+        ]),
+        AlertState::Firing,
+        t0(),
+        1.0,
+    );
+    firing.annotations = Labels::from_pairs([("summary", "load is 1")]);
+    firing.keep_firing_since = Some(t0() + Duration::from_secs(90));
+    let mut pending = AlertStatus::new(
+        Labels::from_pairs([
+            ("alertname", "HighLoad"),
+            ("instance", "b"),
+            ("severity", "page"),
+        ]),
+        AlertState::Pending,
+        t0() + Duration::from_secs(30),
+        0.25,
+    );
+    pending.annotations = Labels::from_pairs([("summary", "load is 0.25")]);
+    let inactive = AlertStatus::new(
+        Labels::from_pairs([
+            ("alertname", "HighLoad"),
+            ("instance", "c"),
+            ("severity", "page"),
+        ]),
+        AlertState::Inactive,
+        t0(),
+        3.0,
+    );
+    let mut high = RuleStatus::new(
+        11,
+        "HighLoad",
+        "load > 0.2",
+        RuleKindStatus::Alerting(AlertingStatus {
+            for_: Duration::from_secs(60),
+            keep_firing_for: Duration::from_secs(90),
+            annotations: Labels::from_pairs([("summary", "load is {{ $value }}")]),
+            alerts: vec![firing, pending, inactive],
+        }),
+    );
+    high.labels = Labels::from_pairs([("severity", "page")]);
+    high.health = Health::Ok;
+    high.evaluation_time = Duration::from_micros(1500);
+    high.last_evaluation = Some(t0() + Duration::from_secs(60));
+    high.last_samples = 3;
+    high.updates = vec![StateUpdate {
+        time: t0() + Duration::from_secs(60),
+        at: t0() + Duration::from_secs(60),
+        duration: Duration::from_micros(1500),
+        samples: 3,
+        series_fetched: Some(3),
+        error: None,
+        curl: None,
+    }];
+
+    let mut rec = RuleStatus::new(
+        12,
+        "job:load:avg",
+        "avg by (job) (load)",
+        RuleKindStatus::Recording,
+    );
+    rec.health = Health::Ok;
+    rec.last_evaluation = Some(t0() + Duration::from_secs(60));
+    rec.last_samples = 2;
+
+    let mut broken = RuleStatus::new(
+        13,
+        "Broken",
+        "a + on() b",
+        RuleKindStatus::Alerting(AlertingStatus::default()),
+    );
+    broken.health = Health::Err;
+    broken.last_error = Some("many-to-many matching not allowed".into());
+    broken.last_evaluation = Some(t0() + Duration::from_secs(60));
+
+    let mut g1 = GroupStatus::new("/rules/a.yml", "node", Duration::from_secs(30));
+    g1.limit = 10;
+    g1.evaluation_time = Duration::from_millis(3);
+    g1.last_evaluation = Some(t0() + Duration::from_secs(60));
+    g1.rules = vec![Arc::new(high), Arc::new(rec), Arc::new(broken)];
+
+    let mut g2 = GroupStatus::new("/rules/b.yml", "other", Duration::from_millis(1500));
+    g2.rules = vec![Arc::new(RuleStatus::new(
+        21,
+        "other:sum",
+        "sum(x)",
+        RuleKindStatus::Recording,
+    ))];
+    vec![Arc::new(g1), Arc::new(g2)]
+}
+
+/// A running server; cancelled on drop.
+pub struct Running {
+    pub base: String,
+    cancel: CancellationToken,
+    pub handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Cancels and waits for the server to stop.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(h) = self.handle.take() {
+            tokio::time::timeout(Duration::from_secs(10), h)
+                .await
+                .expect("server stops after cancel")
+                .expect("server task did not panic");
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+pub async fn start(state: Arc<dyn StateSource>, registry: Registry, opts: WebOptions) -> Running {
+    let opts = WebOptions {
+        listen_addr: "127.0.0.1:0".into(),
+        ..opts
+    };
+    let server = Server::bind(opts, state, Arc::new(registry))
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = server.local_addr().expect("local addr");
+    let cancel = CancellationToken::new();
+    let handle = tokio::spawn(server.run(cancel.clone()));
+    Running {
+        base: format!("http://{addr}"),
+        cancel,
+        handle: Some(handle),
+    }
+}
+
+/// GET `url` and parse the body as JSON; returns status and body.
+pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let resp = reqwest::get(url).await.expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, v)
+}
