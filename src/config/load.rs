@@ -146,6 +146,8 @@ pub fn load_str(
     let raw = parse_yaml(&text).map_err(|e| vec![yaml_error(path, e)])?;
     let mut errors = Vec::new();
     let groups = validate_file(path, raw, opts, &mut errors);
+    // File order reads best; the sort is stable, so one line keeps its check order.
+    errors.sort_by_key(|e| e.line);
     if errors.is_empty() {
         Ok(groups)
     } else {
@@ -184,18 +186,27 @@ fn yaml_error(path: &Path, e: serde_saphyr::Error) -> LoadError {
         .location()
         .map(|l| (l.line() as usize, l.column() as usize))
         .unwrap_or((0, 0));
-    let mut msg = e.without_snippet().to_string();
-    // The position is printed in front already; drop the library's own prefix.
-    if let Some(rest) = msg.strip_prefix("error: ") {
-        msg = rest.to_string();
-    }
-    if let Some(idx) = msg.find(": ").filter(|_| msg.starts_with("line ")) {
-        msg = msg[idx + 2..].to_string();
-    }
-    let msg = msg.lines().next().unwrap_or_default().to_string();
+    let full = e.without_snippet().to_string();
+    let first = full.lines().next().unwrap_or_default();
+    // The position is printed in front already; drop the library's own copy of it.
+    let msg = first
+        .strip_prefix("error: ")
+        .unwrap_or(first)
+        .split(" at line ")
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let msg = match msg.as_str() {
         "expected mapping start" if line == 1 && col == 1 => {
-            "expected a mapping with a `groups:` list at the top of the file".to_string()
+            "the top level must be a mapping with a `groups:` list".to_string()
+        }
+        "expected sequence start" => "expected a list here".to_string(),
+        "expected mapping start" => "expected a mapping (key: value) here".to_string(),
+        "expected string scalar" => "expected a string here".to_string(),
+        m if m.starts_with("duplicate mapping key") => {
+            let key = m.split(": ").nth(1).unwrap_or_default();
+            let key = key.split(',').next().unwrap_or_default();
+            format!("key {key:?} appears twice in the same mapping; keep one")
         }
         _ => msg,
     };
