@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
 /// A value with its 1-based position in the file.
@@ -63,7 +63,7 @@ pub(crate) struct RawRule {
 #[derive(Debug, Default)]
 pub(crate) struct RawMap(pub Vec<(S<String>, S<String>)>);
 
-/// vmalert `params`: each name maps to one value or a list of values (Go `url.Values`).
+/// vmalert `params`: each name maps to a list of values (Go `url.Values`).
 #[derive(Debug, Default)]
 pub(crate) struct RawParams(pub Vec<(S<String>, Vec<String>)>);
 
@@ -163,44 +163,6 @@ impl<'de> Deserialize<'de> for RawMap {
     }
 }
 
-/// One `params` value: a string or a list of strings.
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl<'de> Deserialize<'de> for OneOrMany {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = OneOrMany;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or a list of strings")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
-                Ok(OneOrMany::One(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<OneOrMany, E> {
-                Ok(OneOrMany::One(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<OneOrMany, E> {
-                Ok(OneOrMany::One(v.to_string()))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<OneOrMany, E> {
-                Ok(OneOrMany::One(v.to_string()))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<OneOrMany, A::Error> {
-                let mut out = Vec::new();
-                while let Some(v) = s.next_element::<String>()? {
-                    out.push(v);
-                }
-                Ok(OneOrMany::Many(out))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 impl<'de> Deserialize<'de> for RawParams {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -215,11 +177,8 @@ impl<'de> Deserialize<'de> for RawParams {
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawParams, A::Error> {
                 let mut out = Vec::new();
                 while let Some(k) = m.next_key::<S<String>>()? {
-                    let vals = match m.next_value::<OneOrMany>()? {
-                        OneOrMany::One(v) => vec![v],
-                        OneOrMany::Many(v) => v,
-                    };
-                    out.push((k, vals));
+                    // Always a list, as Go's url.Values is: `name: [v1, v2]`.
+                    out.push((k, m.next_value::<Vec<String>>()?));
                 }
                 Ok(RawParams(out))
             }
