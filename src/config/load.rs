@@ -203,6 +203,10 @@ fn yaml_error(path: &Path, e: serde_saphyr::Error) -> LoadError {
         "expected sequence start" => "expected a list here".to_string(),
         "expected mapping start" => "expected a mapping (key: value) here".to_string(),
         "expected string scalar" => "expected a string here".to_string(),
+        m if m.starts_with("budget breached: Depth") || m.contains("recursion limit") => {
+            "nested too deeply (over 64 levels; a rule file needs 6)".to_string()
+        }
+        m if m.starts_with("budget breached") => format!("file too large or complex: {m}"),
         m if m.starts_with("duplicate mapping key") => {
             let key = m.split(": ").nth(1).unwrap_or_default();
             let key = key.split(',').next().unwrap_or_default();
