@@ -6,7 +6,7 @@
 //! problem (stderr), then an empty line. The exit code is 0 when every file is valid and
 //! 1 otherwise. Unlike promtool, every argument may also be a glob.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -87,9 +87,12 @@ fn check_file(file: &Path, opts: &LoadOptions, lint: bool, out: &mut CheckOutput
     out.stdout.push('\n');
 }
 
+/// What makes two rules duplicates: kind (alerting?), name and sorted labels.
+type RuleIdentity<'a> = (bool, &'a str, Vec<(&'a str, &'a str)>);
+
 /// Rules of the file that repeat an earlier rule's kind, name and labels.
 fn duplicates(groups: &[Arc<Group>]) -> Vec<(&Group, &config::Rule)> {
-    let mut seen: HashMap<(bool, &str, Vec<(&str, &str)>), ()> = HashMap::new();
+    let mut seen: HashSet<RuleIdentity<'_>> = HashSet::new();
     let mut dups = Vec::new();
     for g in groups {
         for r in &g.rules {
@@ -100,7 +103,7 @@ fn duplicates(groups: &[Arc<Group>]) -> Vec<(&Group, &config::Rule)> {
                 .map(|(k, v)| (k.as_str(), v.source()))
                 .collect();
             labels.sort_unstable();
-            if seen.insert((is_alert, r.name(), labels), ()).is_some() {
+            if !seen.insert((is_alert, r.name(), labels)) {
                 dups.push((&**g, r));
             }
         }

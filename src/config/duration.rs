@@ -117,7 +117,7 @@ pub fn format_duration(d: Duration) -> String {
         ("ms", 1, false),
     ];
     for (unit, size, only_exact) in steps {
-        if only_exact && ms % size != 0 {
+        if only_exact && !ms.is_multiple_of(size) {
             continue;
         }
         let n = ms / size;

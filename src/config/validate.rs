@@ -105,15 +105,15 @@ fn validate_group(
     if let (Some(o), Some(_)) = (&g.eval_offset, &g.eval_delay) {
         sink.push(pos(o), None, ErrorKind::EvalOffsetWithDelay);
     }
-    if let (Some(off), Some(iv)) = (eval_offset, interval) {
-        if off > iv {
-            let kind = ErrorKind::EvalOffsetTooLarge {
-                offset: format_duration(off),
-                interval: format_duration(iv),
-            };
-            let at = g.eval_offset.as_ref().map(pos).unwrap_or_default();
-            sink.push(at, None, kind);
-        }
+    if let (Some(off), Some(iv)) = (eval_offset, interval)
+        && off > iv
+    {
+        let kind = ErrorKind::EvalOffsetTooLarge {
+            offset: format_duration(off),
+            interval: format_duration(iv),
+        };
+        let at = g.eval_offset.as_ref().map(pos).unwrap_or_default();
+        sink.push(at, None, kind);
     }
     // Prometheus treats a negative limit as "no limit"; keep that reading.
     let limit = g.limit.as_ref().map_or(0, |l| l.value.max(0) as usize);
