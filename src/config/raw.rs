@@ -21,7 +21,7 @@ pub(crate) fn pos<T>(s: &S<T>) -> (usize, usize) {
 /// A whole rule file.
 #[derive(Debug, Default)]
 pub(crate) struct RawFile {
-    pub groups: Option<Vec<S<RawGroup>>>,
+    pub groups: Option<Vec<S<Box<RawGroup>>>>,
     pub unknown: Vec<S<String>>,
 }
 
@@ -32,7 +32,7 @@ pub(crate) struct RawGroup {
     pub query_offset: Option<S<String>>,
     pub limit: Option<S<i64>>,
     pub labels: Option<S<RawMap>>,
-    pub rules: Option<Vec<S<RawRule>>>,
+    pub rules: Option<Vec<S<Box<RawRule>>>>,
     pub eval_offset: Option<S<String>>,
     pub eval_delay: Option<S<String>>,
     pub eval_alignment: Option<S<bool>>,

@@ -59,7 +59,7 @@ fn non_empty(v: &Option<S<String>>) -> Option<&S<String>> {
 pub(crate) fn validate_rule(
     sink: &mut Sink<'_>,
     index: usize,
-    raw: &S<RawRule>,
+    raw: &S<Box<RawRule>>,
     opts: &LoadOptions,
 ) -> Option<Rule> {
     let rule_pos = pos(raw);

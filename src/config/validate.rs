@@ -84,7 +84,7 @@ fn validate_group(
     sink: &mut Sink<'_>,
     name: String,
     line: usize,
-    raw: &S<RawGroup>,
+    raw: &S<Box<RawGroup>>,
     opts: &LoadOptions,
 ) -> Option<Group> {
     let g = &raw.value;
