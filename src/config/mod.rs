@@ -1,5 +1,21 @@
-//! Rule files: model, loading, validation. (Being written under issue 2.)
+//! Rule files: the validated model, loading (patterns, `%{ENV}`, YAML), validation with
+//! promtool parity, durations, and the group checksum the reload diff uses.
+//!
+//! Entry points: [`load`] for the evaluator and reloads (all-or-nothing), [`load_file`]
+//! and [`expand_patterns`] for `tocsin check`, which reports file by file.
 
+mod checksum;
+pub mod duration;
+pub mod env;
+mod error;
+mod load;
 pub mod model;
+pub mod names;
+mod raw;
+mod rule;
+mod validate;
 
+pub use duration::{DurationError, format_duration, parse_duration};
+pub use error::{ErrorKind, LoadError, LoadErrors, RuleRef};
+pub use load::{LoadOptions, expand_patterns, load, load_file, load_str};
 pub use model::*;

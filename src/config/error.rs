@@ -1,0 +1,180 @@
+//! Load and validation errors: one value per problem, each knowing its file, position,
+//! group and rule, so that `tocsin check` and reload logs can print them one per line
+//! with enough context to fix the file without guessing.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::duration::DurationError;
+
+/// Which rule an error is about: 0-based index in its group (printed 1-based, as
+/// promtool does) and its alert or record name (may be empty when missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRef {
+    pub index: usize,
+    pub name: String,
+}
+
+/// One problem found while loading rule files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadError {
+    /// The file, or `None` for a problem with a `-rule` pattern itself.
+    pub file: Option<PathBuf>,
+    /// 1-based position in the file; 0 when not known (the file as a whole).
+    pub line: usize,
+    pub col: usize,
+    pub group: Option<String>,
+    pub rule: Option<RuleRef>,
+    pub kind: ErrorKind,
+}
+
+/// What went wrong. The texts keep promtool's wording where one exists (people search
+/// for it) and add what to do about it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ErrorKind {
+    #[error(
+        "no file matches the pattern {0:?}; check the path and that the shell did not expand it"
+    )]
+    NoMatch(String),
+    #[error("invalid file pattern {pattern:?}: {message}")]
+    BadPattern { pattern: String, message: String },
+    #[error("cannot read the file: {0}")]
+    Io(String),
+    #[error("the file is not UTF-8 text (is it a binary file?)")]
+    NotUtf8,
+    #[error("environment variable {0} is not set; set it or remove %{{{0}}} from the file")]
+    MissingEnv(String),
+    #[error("not a valid rule file: {0}")]
+    Yaml(String),
+    #[error("unknown field {field:?} in {context}; valid fields are: {valid}")]
+    UnknownField {
+        field: String,
+        context: &'static str,
+        valid: &'static str,
+    },
+    #[error("group name must not be empty; give every group a `name`")]
+    EmptyGroupName,
+    #[error(
+        "groupname: {name:?} is repeated in the same file (first at line {first_line}); group names must be unique per file"
+    )]
+    DuplicateGroup { name: String, first_line: usize },
+    #[error(
+        "invalid `{field}`: {error}; write e.g. 30s, 5m or 1h30m (units y w d h m s ms, largest first, whole numbers)"
+    )]
+    BadDuration {
+        field: &'static str,
+        error: DurationError,
+    },
+    #[error("`{field}` must not be negative (got {value})")]
+    Negative { field: &'static str, value: i64 },
+    #[error(
+        "unsupported datasource type {0:?}: tocsin speaks the Prometheus query API only; remove `type` or set it to `prometheus`"
+    )]
+    UnsupportedType(String),
+    #[error("invalid `{field}` entry {value:?}: expected \"Name: value\"")]
+    BadHeader { field: &'static str, value: String },
+    #[error("`eval_offset` cannot be used with `eval_delay`; keep only one of them")]
+    EvalOffsetWithDelay,
+    #[error("`eval_offset` ({offset}) must not be larger than `interval` ({interval})")]
+    EvalOffsetTooLarge { offset: String, interval: String },
+    #[error("only one of 'record' and 'alert' must be set; split it into two rules")]
+    BothRecordAndAlert,
+    #[error("one of 'record' or 'alert' must be set")]
+    NeitherRecordNorAlert,
+    #[error("field 'expr' must be set in rule")]
+    MissingExpr,
+    #[error(
+        "could not parse expression: {0} (set -rule.validateExpressions=false to skip this check for MetricsQL)"
+    )]
+    BadExpr(String),
+    #[error(
+        "invalid field '{0}' in recording rule; only alerting rules take it: remove it, or make this an `alert:` rule"
+    )]
+    RecordingField(&'static str),
+    #[error(
+        "invalid recording rule name: {0}; a metric name matches [a-zA-Z_:][a-zA-Z0-9_:]* (put labels under `labels:`, not in braces)"
+    )]
+    BadRecordName(String),
+    #[error(
+        "invalid label name: {0}; label names match [a-zA-Z_][a-zA-Z0-9_]*, and __name__ cannot be set (use `record:` to name a series)"
+    )]
+    BadLabelName(String),
+    #[error("invalid annotation name: {0}; annotation names match [a-zA-Z_][a-zA-Z0-9_]*")]
+    BadAnnotationName(String),
+    #[error("{what} {name:?}: template error at {line}:{col} of the value: {message}")]
+    BadTemplate {
+        what: &'static str,
+        name: String,
+        line: usize,
+        col: usize,
+        message: String,
+    },
+}
+
+impl LoadError {
+    /// An error about a whole file (no position).
+    pub(crate) fn file(file: &std::path::Path, kind: ErrorKind) -> Self {
+        LoadError {
+            file: Some(file.to_path_buf()),
+            line: 0,
+            col: 0,
+            group: None,
+            rule: None,
+            kind,
+        }
+    }
+}
+
+impl fmt::Display for LoadError {
+    /// `file:line:col: group "g", rule 2, "name": message`, leaving out what is unknown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}:", file.display())?;
+            if self.line > 0 {
+                write!(f, "{}:{}:", self.line, self.col)?;
+            }
+            f.write_str(" ")?;
+        }
+        match (&self.group, &self.rule) {
+            (Some(g), Some(r)) => write!(f, "group {g:?}, rule {}, {:?}: ", r.index + 1, r.name)?,
+            (Some(g), None) => write!(f, "group {g:?}: ")?,
+            (None, Some(r)) => write!(f, "rule {}, {:?}: ", r.index + 1, r.name)?,
+            (None, None) => {}
+        }
+        write!(f, "{}", self.kind)
+    }
+}
+
+/// Every problem found in one load, in file order. Loading is all-or-nothing: if this
+/// is returned, nothing was loaded.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoadErrors(pub Vec<LoadError>);
+
+impl LoadErrors {
+    pub fn iter(&self) -> impl Iterator<Item = &LoadError> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for LoadErrors {
+    /// One error per line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadErrors {}

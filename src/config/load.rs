@@ -1,0 +1,222 @@
+//! Loading: expand `-rule` patterns, read each file, substitute `%{ENV}`, parse YAML into
+//! the raw layer, validate, and build the immutable [`RuleSet`]. All-or-nothing: any
+//! problem anywhere means an error listing every problem and no rule set.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::env::substitute_env;
+use super::error::{ErrorKind, LoadError, LoadErrors};
+use super::model::{Group, RuleSet};
+use super::raw::RawFile;
+use super::validate::validate_file;
+
+/// Switches that loosen validation, mirroring vmalert's flags.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// `-rule.validateExpressions`: parse every `expr` as PromQL. Off for MetricsQL users,
+    /// whose expressions the PromQL parser would reject.
+    pub validate_expressions: bool,
+    /// `-rule.validateTemplates`: reject label and annotation templates that do not
+    /// compile. When off, such a template is kept as literal text.
+    pub validate_templates: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            validate_expressions: true,
+            validate_templates: true,
+        }
+    }
+}
+
+/// Loads and validates every file the patterns name. Patterns are paths or globs
+/// (`*`, `?`, `[..]`, and `**` for any depth); a glob that matches nothing is an error
+/// naming it, as is a plain path that does not exist.
+pub fn load(patterns: &[String], opts: &LoadOptions) -> Result<RuleSet, LoadErrors> {
+    let (files, mut errors) = expand_patterns(patterns);
+    let mut groups = Vec::new();
+    for f in &files {
+        match load_file(f, opts) {
+            Ok(g) => groups.extend(g),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(LoadErrors(errors));
+    }
+    Ok(RuleSet { groups, files })
+}
+
+fn has_glob_meta(p: &str) -> bool {
+    p.contains(['*', '?', '['])
+}
+
+/// Expands patterns to files in order (pattern order, then sorted glob order), without
+/// duplicates; returns the files found and one error per pattern that found none.
+pub fn expand_patterns(patterns: &[String]) -> (Vec<PathBuf>, Vec<LoadError>) {
+    let mut files = Vec::new();
+    let mut seen = HashSet::new();
+    let mut errors = Vec::new();
+    let pattern_error = |kind| LoadError {
+        file: None,
+        line: 0,
+        col: 0,
+        group: None,
+        rule: None,
+        kind,
+    };
+    for pattern in patterns {
+        if !has_glob_meta(pattern) {
+            let p = PathBuf::from(pattern);
+            if seen.insert(p.clone()) {
+                files.push(p);
+            }
+            continue;
+        }
+        let paths = match glob::glob(pattern) {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(pattern_error(ErrorKind::BadPattern {
+                    pattern: pattern.clone(),
+                    message: e.msg.to_string(),
+                }));
+                continue;
+            }
+        };
+        let mut matched = 0;
+        for entry in paths {
+            match entry {
+                Ok(p) if p.is_dir() => {}
+                Ok(p) => {
+                    matched += 1;
+                    if seen.insert(p.clone()) {
+                        files.push(p);
+                    }
+                }
+                Err(e) => {
+                    let path = e.path().to_path_buf();
+                    errors.push(LoadError::file(&path, ErrorKind::Io(e.error().to_string())));
+                }
+            }
+        }
+        if matched == 0 {
+            errors.push(pattern_error(ErrorKind::NoMatch(pattern.clone())));
+        }
+    }
+    (files, errors)
+}
+
+/// Reads and validates one file; every problem in it is returned.
+pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<Vec<Arc<Group>>, Vec<LoadError>> {
+    let bytes = std::fs::read(path).map_err(|e| vec![LoadError::file(path, io_kind(&e))])?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| vec![LoadError::file(path, ErrorKind::NotUtf8)])?;
+    load_str(path, &text, opts)
+}
+
+fn io_kind(e: &std::io::Error) -> ErrorKind {
+    let msg = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (check the file's owner and mode)".to_string()
+        }
+        std::io::ErrorKind::IsADirectory => "it is a directory; name files, or use a glob".into(),
+        _ => e.to_string(),
+    };
+    ErrorKind::Io(msg)
+}
+
+/// Validates rule-file text as if read from `path` (used by tests and by callers that
+/// hold the text already).
+pub fn load_str(
+    path: &Path,
+    text: &str,
+    opts: &LoadOptions,
+) -> Result<Vec<Arc<Group>>, Vec<LoadError>> {
+    let text = substitute_env(text).map_err(|(line, col, name)| {
+        vec![LoadError {
+            line,
+            col,
+            ..LoadError::file(path, ErrorKind::MissingEnv(name))
+        }]
+    })?;
+    let raw = parse_yaml(&text).map_err(|e| vec![yaml_error(path, e)])?;
+    let mut errors = Vec::new();
+    let groups = validate_file(path, raw, opts, &mut errors);
+    // File order reads best; the sort is stable, so one line keeps its check order.
+    errors.sort_by_key(|e| e.line);
+    if errors.is_empty() {
+        Ok(groups)
+    } else {
+        Err(errors)
+    }
+}
+
+fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    // Large generated rule files are legitimate; nesting deeper than 64 never is.
+    budget.max_events = 100_000_000;
+    budget.max_nodes = 50_000_000;
+    budget.max_total_scalar_bytes = 512 * 1024 * 1024;
+    let mut o = serde_saphyr::Options::default();
+    o.budget = Some(budget);
+    o.with_snippet = false;
+    o
+}
+
+/// Parses every YAML document of the file (vmalert allows several) into one raw file.
+fn parse_yaml(text: &str) -> Result<RawFile, serde_saphyr::Error> {
+    let docs: Vec<Option<RawFile>> =
+        serde_saphyr::from_str_multiple_with_options(text, yaml_options())?;
+    let mut out = RawFile::default();
+    for doc in docs.into_iter().flatten() {
+        out.unknown.extend(doc.unknown);
+        if let Some(g) = doc.groups {
+            out.groups.get_or_insert_with(Vec::new).extend(g);
+        }
+    }
+    Ok(out)
+}
+
+fn yaml_error(path: &Path, e: serde_saphyr::Error) -> LoadError {
+    let (line, col) = e
+        .location()
+        .map(|l| (l.line() as usize, l.column() as usize))
+        .unwrap_or((0, 0));
+    let full = e.without_snippet().to_string();
+    let first = full.lines().next().unwrap_or_default();
+    // The position is printed in front already; drop the library's own copy of it.
+    let msg = first
+        .strip_prefix("error: ")
+        .unwrap_or(first)
+        .split(" at line ")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let msg = match msg.as_str() {
+        "expected mapping start" if line == 1 && col == 1 => {
+            "the top level must be a mapping with a `groups:` list".to_string()
+        }
+        "expected sequence start" => "expected a list here".to_string(),
+        "expected mapping start" => "expected a mapping (key: value) here".to_string(),
+        "expected string scalar" => "expected a string here".to_string(),
+        m if m.starts_with("budget breached: Depth") || m.contains("recursion limit") => {
+            "nested too deeply (over 64 levels; a rule file needs 6)".to_string()
+        }
+        m if m.starts_with("budget breached") => format!("file too large or complex: {m}"),
+        m if m.starts_with("duplicate mapping key") => {
+            let key = m.split(": ").nth(1).unwrap_or_default();
+            let key = key.split(',').next().unwrap_or_default();
+            format!("key {key:?} appears twice in the same mapping; keep one")
+        }
+        _ => msg,
+    };
+    LoadError {
+        line,
+        col,
+        ..LoadError::file(path, ErrorKind::Yaml(msg))
+    }
+}

@@ -1,0 +1,209 @@
+//! Validation of one rule: the checks of Prometheus' rulefmt plus vmalert's rule fields.
+//! Every problem is reported; a rule with any problem yields no `Rule`.
+
+use std::time::Duration;
+
+use super::LoadOptions;
+use super::duration::parse_duration;
+use super::error::{ErrorKind, LoadError, RuleRef};
+use super::model::{AlertingSpec, RecordingSpec, Rule, RuleKind};
+use super::names::{is_valid_label_name, is_valid_metric_name, literal_template};
+use super::raw::{RawMap, RawRule, S, pos};
+use crate::template::Template;
+
+/// Where errors go, with the file/group context already filled in.
+pub(crate) struct Sink<'a> {
+    pub file: &'a std::path::Path,
+    pub group: Option<String>,
+    pub errors: &'a mut Vec<LoadError>,
+}
+
+impl Sink<'_> {
+    pub fn push(&mut self, at: (usize, usize), rule: Option<&RuleRef>, kind: ErrorKind) {
+        self.errors.push(LoadError {
+            file: Some(self.file.to_path_buf()),
+            line: at.0,
+            col: at.1,
+            group: self.group.clone(),
+            rule: rule.cloned(),
+            kind,
+        });
+    }
+}
+
+pub(crate) const RULE_FIELDS: &str = "record, alert, expr, for, keep_firing_for, labels, \
+                                      annotations, debug, update_entries_limit";
+
+/// Parses an optional duration field, reporting a bad one; `None` when absent or bad.
+pub(crate) fn duration_field(
+    sink: &mut Sink<'_>,
+    rule: Option<&RuleRef>,
+    field: &'static str,
+    value: &Option<S<String>>,
+) -> Option<Duration> {
+    let v = value.as_ref()?;
+    match parse_duration(v.value.trim()) {
+        Ok(d) => Some(d),
+        Err(error) => {
+            sink.push(pos(v), rule, ErrorKind::BadDuration { field, error });
+            None
+        }
+    }
+}
+
+fn non_empty(v: &Option<S<String>>) -> Option<&S<String>> {
+    v.as_ref().filter(|s| !s.value.is_empty())
+}
+
+/// Checks one rule; returns it only if it has no problem.
+pub(crate) fn validate_rule(
+    sink: &mut Sink<'_>,
+    index: usize,
+    raw: &S<Box<RawRule>>,
+    opts: &LoadOptions,
+) -> Option<Rule> {
+    let rule_pos = pos(raw);
+    let r = &raw.value;
+    let before = sink.errors.len();
+    let record = non_empty(&r.record);
+    let alert = non_empty(&r.alert);
+    let name = alert
+        .or(record)
+        .map(|s| s.value.clone())
+        .unwrap_or_default();
+    let rref = RuleRef { index, name };
+    let rr = Some(&rref);
+
+    for key in &r.unknown {
+        let kind = ErrorKind::UnknownField {
+            field: key.value.clone(),
+            context: "rule",
+            valid: RULE_FIELDS,
+        };
+        sink.push(pos(key), rr, kind);
+    }
+    match (record, alert) {
+        (Some(_), Some(a)) => sink.push(pos(a), rr, ErrorKind::BothRecordAndAlert),
+        (None, None) => sink.push(rule_pos, rr, ErrorKind::NeitherRecordNorAlert),
+        _ => {}
+    }
+    let expr = r.expr.as_ref().map(|e| (e.value.trim(), pos(e)));
+    match expr {
+        None | Some(("", _)) => sink.push(rule_pos, rr, ErrorKind::MissingExpr),
+        Some((text, at)) if opts.validate_expressions => {
+            if let Err(e) = promql_parser::parser::parse(text) {
+                sink.push(at, rr, ErrorKind::BadExpr(e));
+            }
+        }
+        Some(_) => {}
+    }
+    let for_ = duration_field(sink, rr, "for", &r.for_).unwrap_or_default();
+    let keep = duration_field(sink, rr, "keep_firing_for", &r.keep_firing_for).unwrap_or_default();
+    let annotations_given = r
+        .annotations
+        .as_ref()
+        .is_some_and(|a| !a.value.0.is_empty());
+
+    if let Some(rec) = record.filter(|_| alert.is_none()) {
+        if annotations_given {
+            sink.push(rule_pos, rr, ErrorKind::RecordingField("annotations"));
+        }
+        if r.for_.is_some() && !for_.is_zero() {
+            sink.push(rule_pos, rr, ErrorKind::RecordingField("for"));
+        }
+        if r.keep_firing_for.is_some() && !keep.is_zero() {
+            sink.push(rule_pos, rr, ErrorKind::RecordingField("keep_firing_for"));
+        }
+        if !is_valid_metric_name(&rec.value) {
+            sink.push(pos(rec), rr, ErrorKind::BadRecordName(rec.value.clone()));
+        }
+    }
+    let is_alert = alert.is_some();
+    let labels = check_map(sink, rr, &r.labels, "label", is_alert, opts);
+    let annotations = check_map(sink, rr, &r.annotations, "annotation", true, opts);
+    let update_entries_limit = match &r.update_entries_limit {
+        Some(v) if v.value < 0 => {
+            let kind = ErrorKind::Negative {
+                field: "update_entries_limit",
+                value: v.value,
+            };
+            sink.push(pos(v), rr, kind);
+            None
+        }
+        Some(v) => Some(v.value as usize),
+        None => None,
+    };
+
+    if sink.errors.len() != before {
+        return None;
+    }
+    let kind = match (alert, record) {
+        (Some(a), _) => RuleKind::Alerting(AlertingSpec {
+            name: a.value.clone(),
+            for_,
+            keep_firing_for: keep,
+            annotations,
+        }),
+        (None, Some(rec)) => RuleKind::Recording(RecordingSpec {
+            name: rec.value.clone(),
+        }),
+        (None, None) => return None,
+    };
+    Some(Rule {
+        kind,
+        expr: expr.map(|(t, _)| t.to_string()).unwrap_or_default(),
+        labels,
+        debug: r.debug.as_ref().is_some_and(|d| d.value),
+        update_entries_limit,
+        index,
+        line: rule_pos.0,
+    })
+}
+
+/// Checks names (and, when `templated`, template syntax) of labels or annotations and
+/// compiles the values.
+fn check_map(
+    sink: &mut Sink<'_>,
+    rr: Option<&RuleRef>,
+    map: &Option<S<RawMap>>,
+    what: &'static str,
+    templated: bool,
+    opts: &LoadOptions,
+) -> Vec<(String, Template)> {
+    let Some(map) = map else { return Vec::new() };
+    let mut out = Vec::with_capacity(map.value.0.len());
+    for (k, v) in &map.value.0 {
+        let name_ok = is_valid_label_name(&k.value) && (what != "label" || k.value != "__name__");
+        if !name_ok {
+            let kind = match what {
+                "label" => ErrorKind::BadLabelName(k.value.clone()),
+                _ => ErrorKind::BadAnnotationName(k.value.clone()),
+            };
+            sink.push(pos(k), rr, kind);
+            continue;
+        }
+        let compiled = if templated {
+            match Template::parse(&k.value, &v.value) {
+                Ok(t) => Ok(t),
+                Err(e) if opts.validate_templates => Err(e),
+                Err(_) => literal_template(&k.value, &v.value),
+            }
+        } else {
+            literal_template(&k.value, &v.value)
+        };
+        match compiled {
+            Ok(t) => out.push((k.value.clone(), t)),
+            Err(e) => {
+                let kind = ErrorKind::BadTemplate {
+                    what,
+                    name: k.value.clone(),
+                    line: e.line,
+                    col: e.col,
+                    message: e.message,
+                };
+                sink.push(pos(v), rr, kind);
+            }
+        }
+    }
+    out
+}

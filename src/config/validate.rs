@@ -1,0 +1,214 @@
+//! Validation of a parsed file: group-level checks (Prometheus' and vmalert's), then
+//! every rule. All problems of a file are collected; groups are only produced when the
+//! whole file is clean, so callers never see half a file.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::LoadOptions;
+use super::checksum::group_checksum;
+use super::duration::format_duration;
+use super::error::{ErrorKind, LoadError};
+use super::model::{DatasourceType, Group};
+use super::names::is_valid_label_name;
+use super::raw::{RawFile, RawGroup, S, pos};
+use super::rule::{Sink, duration_field, validate_rule};
+use crate::labels::Labels;
+
+const GROUP_FIELDS: &str = "name, interval, query_offset, limit, labels, rules, eval_offset, \
+                            eval_delay, eval_alignment, concurrency, type, params, headers, \
+                            notifier_headers, debug";
+
+/// Validates one file; pushes every problem to `errors` and returns the groups (only
+/// meaningful when no error was pushed).
+pub(crate) fn validate_file(
+    file: &Path,
+    raw: RawFile,
+    opts: &LoadOptions,
+    errors: &mut Vec<LoadError>,
+) -> Vec<Arc<Group>> {
+    for key in &raw.unknown {
+        let (line, col) = pos(key);
+        errors.push(LoadError {
+            line,
+            col,
+            ..LoadError::file(
+                file,
+                ErrorKind::UnknownField {
+                    field: key.value.clone(),
+                    context: "the file (top level)",
+                    valid: "groups",
+                },
+            )
+        });
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut groups = Vec::new();
+    for g in raw.groups.unwrap_or_default() {
+        let name = g
+            .value
+            .name
+            .as_ref()
+            .map(|n| n.value.clone())
+            .unwrap_or_default();
+        let name_pos = g.value.name.as_ref().map(pos).unwrap_or_else(|| pos(&g));
+        let mut sink = Sink {
+            file,
+            group: Some(name.clone()),
+            errors,
+        };
+        if name.is_empty() {
+            sink.group = None;
+            sink.push(pos(&g), None, ErrorKind::EmptyGroupName);
+            sink.group = Some(name.clone());
+        } else if let Some(first_line) = seen.get(&name) {
+            let kind = ErrorKind::DuplicateGroup {
+                name: name.clone(),
+                first_line: *first_line,
+            };
+            sink.group = None;
+            sink.push(name_pos, None, kind);
+            sink.group = Some(name.clone());
+        } else {
+            seen.insert(name.clone(), name_pos.0);
+        }
+        if let Some(group) = validate_group(&mut sink, name, name_pos.0, &g, opts) {
+            groups.push(Arc::new(group));
+        }
+    }
+    groups
+}
+
+fn validate_group(
+    sink: &mut Sink<'_>,
+    name: String,
+    line: usize,
+    raw: &S<Box<RawGroup>>,
+    opts: &LoadOptions,
+) -> Option<Group> {
+    let g = &raw.value;
+    let before = sink.errors.len();
+    for key in &g.unknown {
+        let kind = ErrorKind::UnknownField {
+            field: key.value.clone(),
+            context: "group",
+            valid: GROUP_FIELDS,
+        };
+        sink.push(pos(key), None, kind);
+    }
+    // Zero means "the default interval", as in Prometheus and vmalert.
+    let interval = duration_field(sink, None, "interval", &g.interval).filter(|d| !d.is_zero());
+    let query_offset = duration_field(sink, None, "query_offset", &g.query_offset);
+    let eval_offset = duration_field(sink, None, "eval_offset", &g.eval_offset);
+    let eval_delay = duration_field(sink, None, "eval_delay", &g.eval_delay);
+    if let (Some(o), Some(_)) = (&g.eval_offset, &g.eval_delay) {
+        sink.push(pos(o), None, ErrorKind::EvalOffsetWithDelay);
+    }
+    if let (Some(off), Some(iv)) = (eval_offset, interval)
+        && off > iv
+    {
+        let kind = ErrorKind::EvalOffsetTooLarge {
+            offset: format_duration(off),
+            interval: format_duration(iv),
+        };
+        let at = g.eval_offset.as_ref().map(pos).unwrap_or_default();
+        sink.push(at, None, kind);
+    }
+    // Prometheus treats a negative limit as "no limit"; keep that reading.
+    let limit = g.limit.as_ref().map_or(0, |l| l.value.max(0) as usize);
+    let concurrency = match &g.concurrency {
+        Some(c) if c.value < 0 => {
+            let kind = ErrorKind::Negative {
+                field: "concurrency",
+                value: c.value,
+            };
+            sink.push(pos(c), None, kind);
+            1
+        }
+        // vmalert reads 0 as the default, 1.
+        Some(c) => (c.value as usize).max(1),
+        None => 1,
+    };
+    let datasource_type = match &g.type_ {
+        Some(t) if !t.value.is_empty() && t.value != "prometheus" => {
+            sink.push(pos(t), None, ErrorKind::UnsupportedType(t.value.clone()));
+            DatasourceType::Prometheus
+        }
+        _ => DatasourceType::Prometheus,
+    };
+    let mut labels = Vec::new();
+    if let Some(map) = &g.labels {
+        for (k, v) in &map.value.0 {
+            if !is_valid_label_name(&k.value) || k.value == "__name__" {
+                sink.push(pos(k), None, ErrorKind::BadLabelName(k.value.clone()));
+            } else {
+                labels.push((k.value.clone(), v.value.clone()));
+            }
+        }
+    }
+    let headers = headers_of(sink, "headers", &g.headers);
+    let notifier_headers = headers_of(sink, "notifier_headers", &g.notifier_headers);
+    let params = g.params.as_ref().map_or_else(Vec::new, |p| {
+        p.value
+            .0
+            .iter()
+            .flat_map(|(k, vs)| vs.iter().map(move |v| (k.value.clone(), v.clone())))
+            .collect()
+    });
+    let mut rules = Vec::new();
+    for (i, r) in g.rules.iter().flatten().enumerate() {
+        if let Some(rule) = validate_rule(sink, i, r, opts) {
+            rules.push(rule);
+        }
+    }
+    if sink.errors.len() != before {
+        return None;
+    }
+    let mut group = Group {
+        file: sink.file.to_path_buf(),
+        name,
+        line,
+        interval,
+        query_offset,
+        limit,
+        labels: Labels::from_pairs(labels),
+        eval_offset,
+        eval_delay,
+        eval_alignment: g.eval_alignment.as_ref().map(|b| b.value),
+        concurrency,
+        datasource_type,
+        params,
+        headers,
+        notifier_headers,
+        debug: g.debug.as_ref().is_some_and(|d| d.value),
+        rules,
+        checksum: 0,
+    };
+    group.checksum = group_checksum(&group);
+    Some(group)
+}
+
+/// `"Name: value"` strings into pairs; a missing colon or empty name is an error.
+fn headers_of(
+    sink: &mut Sink<'_>,
+    field: &'static str,
+    raw: &Option<S<Vec<S<String>>>>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for h in raw.iter().flat_map(|l| l.value.iter()) {
+        match h.value.split_once(':') {
+            Some((n, v)) if !n.trim().is_empty() => {
+                out.push((n.trim().to_string(), v.trim().to_string()));
+            }
+            _ => {
+                let kind = ErrorKind::BadHeader {
+                    field,
+                    value: h.value.clone(),
+                };
+                sink.push(pos(h), None, kind);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,275 @@
+//! Every validation error kind: what a user sees for a broken rule file, including the
+//! position, group, rule index and name, and that all errors of a file are reported.
+
+use std::path::Path;
+
+use tocsin::config::{ErrorKind, LoadError, LoadOptions, load_str};
+
+fn errors(text: &str) -> Vec<LoadError> {
+    errors_with(text, &LoadOptions::default())
+}
+
+fn errors_with(text: &str, opts: &LoadOptions) -> Vec<LoadError> {
+    match load_str(Path::new("rules.yml"), text, opts) {
+        Ok(groups) => panic!("expected errors, loaded {} groups", groups.len()),
+        Err(e) => e,
+    }
+}
+
+/// The one error of `text`, printed.
+fn one(text: &str) -> String {
+    let e = errors(text);
+    assert_eq!(e.len(), 1, "expected one error, got: {e:#?}");
+    e[0].to_string()
+}
+
+fn rule(body: &str) -> String {
+    format!("groups:\n  - name: g\n    rules:\n{body}")
+}
+
+#[test]
+fn both_record_and_alert() {
+    let msg = one(&rule(
+        "      - record: a\n        alert: B\n        expr: up\n",
+    ));
+    assert_eq!(
+        msg,
+        "rules.yml:5:16: group \"g\", rule 1, \"B\": only one of 'record' and 'alert' must be set; split it into two rules"
+    );
+}
+
+#[test]
+fn neither_record_nor_alert() {
+    let msg = one(&rule("      - expr: up\n"));
+    assert!(
+        msg.starts_with("rules.yml:4:9: group \"g\", rule 1, \"\": one of 'record' or 'alert'"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn missing_and_empty_expr() {
+    let msg = one(&rule("      - alert: A\n"));
+    assert!(
+        msg.ends_with("rule 1, \"A\": field 'expr' must be set in rule"),
+        "{msg}"
+    );
+    let msg = one(&rule("      - alert: A\n        expr: '  '\n"));
+    assert!(msg.contains("field 'expr' must be set"), "{msg}");
+}
+
+#[test]
+fn unparsable_expr_points_at_the_expression() {
+    let msg = one(&rule("      - record: a\n        expr: sum(\n"));
+    assert!(
+        msg.starts_with("rules.yml:5:15: group \"g\", rule 1, \"a\": could not parse expression: "),
+        "{msg}"
+    );
+}
+
+#[test]
+fn expression_check_can_be_switched_off_for_metricsql() {
+    let text = rule("      - record: a\n        expr: sum(rate(x)) keep_metric_names\n");
+    assert!(!errors(&text).is_empty());
+    let opts = LoadOptions {
+        validate_expressions: false,
+        ..LoadOptions::default()
+    };
+    let groups = load_str(Path::new("r.yml"), &text, &opts).expect("loads without PromQL check");
+    assert_eq!(groups[0].rules[0].expr, "sum(rate(x)) keep_metric_names");
+}
+
+#[test]
+fn recording_rules_reject_alerting_fields() {
+    let e = errors(&rule(
+        "      - record: a\n        expr: up\n        for: 5m\n        keep_firing_for: 1m\n        annotations:\n          s: x\n",
+    ));
+    let kinds: Vec<_> = e.iter().map(|e| e.kind.clone()).collect();
+    assert!(kinds.contains(&ErrorKind::RecordingField("for")));
+    assert!(kinds.contains(&ErrorKind::RecordingField("keep_firing_for")));
+    assert!(kinds.contains(&ErrorKind::RecordingField("annotations")));
+    assert_eq!(e.len(), 3);
+}
+
+#[test]
+fn invalid_record_names() {
+    for name in ["'foo{a=\"b\"}'", "foo-bar", "1x", "'a b'"] {
+        let msg = one(&rule(&format!(
+            "      - record: {name}\n        expr: up\n"
+        )));
+        assert!(msg.contains("invalid recording rule name"), "{msg}");
+        assert!(msg.contains("put labels under `labels:`"), "{msg}");
+    }
+}
+
+#[test]
+fn invalid_label_names_in_rules_and_groups() {
+    let e = errors(&rule(
+        "      - alert: A\n        expr: up\n        labels:\n          __name__: x\n          0bad: y\n          ok_1: z\n",
+    ));
+    let printed: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+    assert_eq!(e.len(), 2, "{printed:#?}");
+    assert!(
+        printed[0].starts_with(
+            "rules.yml:7:11: group \"g\", rule 1, \"A\": invalid label name: __name__"
+        )
+    );
+    assert!(
+        printed[1]
+            .starts_with("rules.yml:8:11: group \"g\", rule 1, \"A\": invalid label name: 0bad")
+    );
+    let msg = one("groups:\n  - name: g\n    labels:\n      a-b: x\n    rules: []\n");
+    assert!(
+        msg.starts_with("rules.yml:4:7: group \"g\": invalid label name: a-b"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn invalid_annotation_name() {
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up\n        annotations:\n          runbook-url: x\n",
+    ));
+    assert!(
+        msg.contains("rule 1, \"A\": invalid annotation name: runbook-url"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn group_names_empty_missing_and_repeated() {
+    let msg = one("groups:\n  - name: ''\n    rules: []\n");
+    assert!(msg.contains("group name must not be empty"), "{msg}");
+    let msg = one("groups:\n  - rules: []\n");
+    assert!(msg.contains("group name must not be empty"), "{msg}");
+    let msg = one("groups:\n  - name: a\n    rules: []\n  - name: a\n    rules: []\n");
+    assert_eq!(
+        msg,
+        "rules.yml:4:11: groupname: \"a\" is repeated in the same file (first at line 2); group names must be unique per file"
+    );
+}
+
+#[test]
+fn unknown_fields_at_every_level_are_all_reported() {
+    let e = errors(
+        "groups:\n  - name: g\n    evaluation_interval: 1m\n    rules:\n      - alert: A\n        expr: up\n        severity: page\n        sev2: x\nrule_files: []\n",
+    );
+    let printed: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+    assert_eq!(e.len(), 4, "{printed:#?}");
+    assert!(printed[0].starts_with("rules.yml:3:5: group \"g\": unknown field \"evaluation_interval\" in group; valid fields are: name, interval"));
+    assert!(printed[1].starts_with(
+        "rules.yml:7:9: group \"g\", rule 1, \"A\": unknown field \"severity\" in rule"
+    ));
+    assert!(printed[2].contains("\"sev2\""));
+    assert!(printed[3].starts_with("rules.yml:9:1: unknown field \"rule_files\""));
+}
+
+#[test]
+fn bad_durations_say_how_to_write_one() {
+    for (field, value) in [
+        ("for", "1.5m"),
+        ("for", "300"),
+        ("for", "-1m"),
+        ("keep_firing_for", "1m1h"),
+        ("for", "5min"),
+        ("for", "294y"),
+    ] {
+        let msg = one(&rule(&format!(
+            "      - alert: A\n        expr: up\n        {field}: {value}\n"
+        )));
+        assert!(msg.starts_with("rules.yml:6:"), "{msg}");
+        assert!(msg.contains(&format!("invalid `{field}`")), "{msg}");
+        assert!(msg.contains("write e.g. 30s, 5m or 1h30m"), "{msg}");
+    }
+    for field in ["interval", "query_offset", "eval_offset", "eval_delay"] {
+        let msg = one(&format!(
+            "groups:\n  - name: g\n    {field}: 1.5h\n    rules: []\n"
+        ));
+        assert!(
+            msg.starts_with(&format!(
+                "rules.yml:3:{}: group \"g\": invalid `{field}`",
+                field.len() + 7
+            )),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn vmalert_group_checks() {
+    let msg = one("groups:\n  - name: g\n    eval_offset: 1m\n    eval_delay: 1m\n    rules: []\n");
+    assert!(
+        msg.contains("`eval_offset` cannot be used with `eval_delay`"),
+        "{msg}"
+    );
+    let msg = one("groups:\n  - name: g\n    interval: 1m\n    eval_offset: 90s\n    rules: []\n");
+    assert!(
+        msg.contains("`eval_offset` (1m30s) must not be larger than `interval` (1m)"),
+        "{msg}"
+    );
+    for t in ["graphite", "vlogs"] {
+        let msg = one(&format!(
+            "groups:\n  - name: g\n    type: {t}\n    rules: []\n"
+        ));
+        assert!(
+            msg.contains("tocsin speaks the Prometheus query API only"),
+            "{msg}"
+        );
+    }
+    let msg = one("groups:\n  - name: g\n    headers: [NoColon]\n    rules: []\n");
+    assert!(
+        msg.contains("invalid `headers` entry \"NoColon\": expected \"Name: value\""),
+        "{msg}"
+    );
+    let msg = one("groups:\n  - name: g\n    notifier_headers: [': v']\n    rules: []\n");
+    assert!(msg.contains("invalid `notifier_headers` entry"), "{msg}");
+    let msg = one("groups:\n  - name: g\n    concurrency: -1\n    rules: []\n");
+    assert!(msg.contains("`concurrency` must not be negative"), "{msg}");
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up\n        update_entries_limit: -3\n",
+    ));
+    assert!(
+        msg.contains("`update_entries_limit` must not be negative (got -3)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn all_errors_of_a_file_are_reported_in_file_order() {
+    let text = "groups:\n  - name: first\n    rules:\n      - record: bad{name}\n        expr: sum(\n        for: 5m\n      - alert: NoExpr\n        labels:\n          __name__: x\n  - name: first\n    rules:\n      - alert: X\n        expr: up\n        unknown: 1\n";
+    let e = errors(text);
+    let lines: Vec<usize> = e.iter().map(|e| e.line).collect();
+    assert_eq!(
+        e.len(),
+        7,
+        "{:#?}",
+        e.iter().map(|e| e.to_string()).collect::<Vec<_>>()
+    );
+    assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
+    let second = e
+        .iter()
+        .find(|e| e.kind == ErrorKind::MissingExpr)
+        .expect("missing expr");
+    assert_eq!(
+        second.rule.as_ref().map(|r| (r.index, r.name.as_str())),
+        Some((1, "NoExpr"))
+    );
+}
+
+#[test]
+fn template_errors_name_the_label_or_annotation() {
+    // The template engine decides what fails; whatever it rejects must be reported with
+    // the key's name and the value's position, and must stop the load.
+    let text = rule(
+        "      - alert: A\n        expr: up\n        annotations:\n          summary: \"{{ if }}\"\n",
+    );
+    if let Err(e) = load_str(Path::new("rules.yml"), &text, &LoadOptions::default()) {
+        let msg = e[0].to_string();
+        assert!(msg.starts_with("rules.yml:7:20: group \"g\", rule 1, \"A\": annotation \"summary\": template error at"), "{msg}");
+        let lax = LoadOptions {
+            validate_templates: false,
+            ..LoadOptions::default()
+        };
+        assert!(load_str(Path::new("rules.yml"), &text, &lax).is_ok());
+    }
+}
