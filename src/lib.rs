@@ -1,5 +1,6 @@
 //! tocsin: a Prometheus-compatible alerting and recording rule evaluator.
 
+pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;

@@ -1,6 +1,8 @@
-fn main() {
-    // Wiring arrives with the loader and the engine; parse flags so -help works today.
-    let _ = <tocsin::cli::Cli as clap::Parser>::parse_from(tocsin::cli::normalize_args(
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = <tocsin::cli::Cli as clap::Parser>::parse_from(tocsin::cli::normalize_args(
         std::env::args_os(),
     ));
+    tocsin::app::main(cli)
 }
