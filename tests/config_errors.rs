@@ -103,6 +103,12 @@ fn invalid_record_names() {
 }
 
 #[test]
+fn names_with_line_breaks_still_print_on_one_line() {
+    let msg = one(&rule("      - record: \"a\\nb\"\n        expr: up\n"));
+    assert!(msg.contains("invalid recording rule name: a\\nb;"), "{msg}");
+}
+
+#[test]
 fn invalid_label_names_in_rules_and_groups() {
     let e = errors(&rule(
         "      - alert: A\n        expr: up\n        labels:\n          __name__: x\n          0bad: y\n          ok_1: z\n",

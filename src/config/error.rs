@@ -171,7 +171,13 @@ impl fmt::Display for LoadError {
             (None, Some(r)) => write!(f, "rule {}, {:?}: ", r.index + 1, r.name)?,
             (None, None) => {}
         }
-        write!(f, "{}", self.kind)
+        // One problem, one line: names and parser messages may hold line breaks.
+        let msg = self.kind.to_string();
+        if msg.contains(['\n', '\r']) {
+            f.write_str(&msg.replace('\n', "\\n").replace('\r', "\\r"))
+        } else {
+            f.write_str(&msg)
+        }
     }
 }
 
