@@ -4,7 +4,8 @@
 //! Output follows promtool's shape so scripts that read it keep working: `Checking F` on
 //! stdout, then `  SUCCESS: N rules found` (stdout) or `  FAILED:` and one line per
 //! problem (stderr), then an empty line. The exit code is 0 when every file is valid and
-//! 1 otherwise. Unlike promtool, every argument may also be a glob.
+//! 1 otherwise; with `lint_fatal`, 3 when files are valid but the lint found something
+//! (promtool's `--lint-fatal`). Unlike promtool, every argument may also be a glob.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -21,14 +22,38 @@ pub struct CheckOutput {
     pub exit_code: i32,
 }
 
+/// How `tocsin check` checks, mirroring promtool's `check rules` flags.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Expression and template checks (vmalert's `-rule.validate*` flags).
+    pub load: LoadOptions,
+    /// promtool `--lint=duplicate-rules` (its default): warn about repeated rules.
+    pub lint_duplicates: bool,
+    /// promtool `--lint-fatal`: lint findings make the exit code 3.
+    pub lint_fatal: bool,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            load: LoadOptions::default(),
+            lint_duplicates: true,
+            lint_fatal: false,
+        }
+    }
+}
+
+/// Exit code when the only problems are lint findings and `lint_fatal` is set.
+pub const LINT_EXIT_CODE: i32 = 3;
+
 /// Checks each file (or glob) independently and reports per file, as promtool does.
-/// `lint_duplicates` enables promtool's duplicate-rules lint: a warning, not a failure.
-pub fn check_rules(args: &[String], opts: &LoadOptions, lint_duplicates: bool) -> CheckOutput {
+pub fn check_rules(args: &[String], opts: &CheckOptions) -> CheckOutput {
     let mut out = CheckOutput {
         stdout: String::new(),
         stderr: String::new(),
         exit_code: 0,
     };
+    let mut lint_found = false;
     for arg in args {
         let (files, errors) = config::expand_patterns(std::slice::from_ref(arg));
         if !errors.is_empty() {
@@ -41,21 +66,27 @@ pub fn check_rules(args: &[String], opts: &LoadOptions, lint_duplicates: bool) -
             out.exit_code = 1;
         }
         for file in files {
-            check_file(&file, opts, lint_duplicates, &mut out);
+            lint_found |= check_file(&file, opts, &mut out);
         }
+    }
+    if lint_found && opts.lint_fatal && out.exit_code == 0 {
+        out.exit_code = LINT_EXIT_CODE;
     }
     out
 }
 
-fn check_file(file: &Path, opts: &LoadOptions, lint: bool, out: &mut CheckOutput) {
+/// Checks one file; returns whether the lint found something.
+fn check_file(file: &Path, opts: &CheckOptions, out: &mut CheckOutput) -> bool {
     let _ = writeln!(out.stdout, "Checking {}", file.display());
-    match config::load_file(file, opts) {
+    let mut lint_found = false;
+    match config::load_file(file, &opts.load) {
         Ok(groups) => {
             let n: usize = groups.iter().map(|g| g.rules.len()).sum();
             let _ = writeln!(out.stdout, "  SUCCESS: {n} rules found");
-            if lint {
+            if opts.lint_duplicates {
                 let dups = duplicates(&groups);
-                if !dups.is_empty() {
+                lint_found = !dups.is_empty();
+                if lint_found {
                     let _ = writeln!(
                         out.stderr,
                         "  WARNING: {} duplicate rule(s) found: same name and labels, so they \
@@ -85,6 +116,7 @@ fn check_file(file: &Path, opts: &LoadOptions, lint: bool, out: &mut CheckOutput
         }
     }
     out.stdout.push('\n');
+    lint_found
 }
 
 /// What makes two rules duplicates: kind (alerting?), name and sorted labels.

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use tocsin::check::check_rules;
+use tocsin::check::{CheckOptions, check_rules};
 use tocsin::config::LoadOptions;
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -29,8 +29,7 @@ fn success_and_failure_per_file_like_promtool() {
     );
     let out = check_rules(
         &[good.clone(), bad.clone(), empty.clone()],
-        &LoadOptions::default(),
-        true,
+        &CheckOptions::default(),
     );
     assert_eq!(
         out.stdout,
@@ -46,9 +45,27 @@ fn success_and_failure_per_file_like_promtool() {
     );
     assert_eq!(out.exit_code, 1);
 
-    let out = check_rules(&[good, empty], &LoadOptions::default(), true);
+    let out = check_rules(&[good.clone(), empty], &CheckOptions::default());
     assert_eq!(out.exit_code, 0);
     assert!(out.stderr.is_empty());
+    // Only broken expressions: skipped when expression checks are off (MetricsQL).
+    let metricsql = write(
+        dir.path(),
+        "mql.yml",
+        "groups:\n  - name: g\n    rules:\n      - record: a\n        expr: sum(x) keep_metric_names\n",
+    );
+    let lax = CheckOptions {
+        load: LoadOptions {
+            validate_expressions: false,
+            ..LoadOptions::default()
+        },
+        ..CheckOptions::default()
+    };
+    assert_eq!(
+        check_rules(std::slice::from_ref(&metricsql), &CheckOptions::default()).exit_code,
+        1
+    );
+    assert_eq!(check_rules(&[metricsql, good], &lax).exit_code, 0);
 }
 
 #[test]
@@ -56,11 +73,7 @@ fn missing_files_and_empty_globs_fail() {
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = format!("{}/missing.yml", dir.path().display());
     let glob = format!("{}/*.rules", dir.path().display());
-    let out = check_rules(
-        &[missing.clone(), glob.clone()],
-        &LoadOptions::default(),
-        true,
-    );
+    let out = check_rules(&[missing.clone(), glob.clone()], &CheckOptions::default());
     assert_eq!(out.exit_code, 1);
     assert_eq!(
         out.stdout,
@@ -88,7 +101,7 @@ fn duplicate_rules_are_a_warning_not_a_failure() {
             "groups:\n  - name: g\n    rules:\n{rule}{rule}      - alert: A\n        expr: up == 0\n"
         ),
     );
-    let out = check_rules(std::slice::from_ref(&dup), &LoadOptions::default(), true);
+    let out = check_rules(std::slice::from_ref(&dup), &CheckOptions::default());
     assert_eq!(out.exit_code, 0);
     assert!(out.stdout.contains("SUCCESS: 3 rules found"));
     assert!(
@@ -104,6 +117,18 @@ fn duplicate_rules_are_a_warning_not_a_failure() {
         "{}",
         out.stderr
     );
-    let quiet = check_rules(&[dup], &LoadOptions::default(), false);
-    assert!(quiet.stderr.is_empty());
+    let quiet = CheckOptions {
+        lint_duplicates: false,
+        ..CheckOptions::default()
+    };
+    assert!(
+        check_rules(std::slice::from_ref(&dup), &quiet)
+            .stderr
+            .is_empty()
+    );
+    let fatal = CheckOptions {
+        lint_fatal: true,
+        ..CheckOptions::default()
+    };
+    assert_eq!(check_rules(&[dup], &fatal).exit_code, 3);
 }

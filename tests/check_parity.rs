@@ -7,8 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tocsin::check::check_rules;
-use tocsin::config::LoadOptions;
+use tocsin::check::{CheckOptions, check_rules};
 
 fn corpus(dir: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -45,11 +44,11 @@ fn peer(name: &str) -> Option<PathBuf> {
 }
 
 fn ours_accepts(file: &Path) -> bool {
-    let out = check_rules(
-        &[file.display().to_string()],
-        &LoadOptions::default(),
-        false,
-    );
+    let opts = CheckOptions {
+        lint_duplicates: false,
+        ..CheckOptions::default()
+    };
+    let out = check_rules(&[file.display().to_string()], &opts);
     out.exit_code == 0
 }
 

@@ -103,6 +103,12 @@ fn invalid_record_names() {
 }
 
 #[test]
+fn names_with_line_breaks_still_print_on_one_line() {
+    let msg = one(&rule("      - record: \"a\\nb\"\n        expr: up\n"));
+    assert!(msg.contains("invalid recording rule name: a\\nb;"), "{msg}");
+}
+
+#[test]
 fn invalid_label_names_in_rules_and_groups() {
     let e = errors(&rule(
         "      - alert: A\n        expr: up\n        labels:\n          __name__: x\n          0bad: y\n          ok_1: z\n",
@@ -272,4 +278,19 @@ fn template_errors_name_the_label_or_annotation() {
         };
         assert!(load_str(Path::new("rules.yml"), &text, &lax).is_ok());
     }
+}
+
+#[test]
+fn yaml_type_errors_name_their_group_and_rule() {
+    let text = "groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: up\n      - alert: Why\n        expr: up\n        labels: [1]\n    interval: [5]\n";
+    let msg = one(text);
+    assert_eq!(
+        msg,
+        "rules.yml:8:17: group \"a\", rule 2, \"Why\": not a valid rule file: expected a mapping (key: value) here"
+    );
+    let msg = one("groups:\n  - name: a\n    rules: []\n    interval: [5]\n");
+    assert_eq!(
+        msg,
+        "rules.yml:4:15: group \"a\": not a valid rule file: expected a string here"
+    );
 }

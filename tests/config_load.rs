@@ -218,3 +218,19 @@ fn reading_a_file_from_disk_matches_reading_its_text() {
     assert_eq!(from_disk[0].checksum, from_text[0].checksum);
     assert_eq!(from_disk[0].file, Path::new(&p));
 }
+
+/// The checksum must not change between runs, builds or machines (no random seed, no
+/// HashMap order). A deliberate encoding change must bump the "tocsin-group-v1" tag in
+/// src/config/checksum.rs and this value.
+#[test]
+fn checksum_is_the_same_in_every_process() {
+    let text =
+        "groups:\n  - name: g\n    interval: 1m\n    rules:\n      - record: a\n        expr: up\n";
+    let g = &load_str(Path::new("rules/a.yml"), text, &LoadOptions::default()).expect("valid")[0];
+    assert_eq!(
+        g.checksum, GOLDEN,
+        "checksum encoding changed: {:#x}",
+        g.checksum
+    );
+}
+const GOLDEN: u64 = 0xdfdb_6b56_2ac4_952e;

@@ -46,7 +46,7 @@ pub enum ErrorKind {
     MissingEnv(String),
     #[error("not a valid rule file: {0}")]
     Yaml(String),
-    #[error("unknown field {field:?} in {context}; valid fields are: {valid}")]
+    #[error("{}", unknown_field_message(field, context, valid))]
     UnknownField {
         field: String,
         context: &'static str,
@@ -111,6 +111,36 @@ pub enum ErrorKind {
     },
 }
 
+/// Names the valid field closest to a misspelt one, if any is close.
+fn unknown_field_message(field: &str, context: &str, valid: &str) -> String {
+    let closest = valid
+        .split(", ")
+        .map(|v| (edit_distance(field, v), v))
+        .filter(|(d, v)| *d <= 2 && *d < v.len() / 2 + 1)
+        .min();
+    match closest {
+        Some((_, v)) => format!(
+            "unknown field {field:?} in {context}; did you mean {v:?}? valid fields are: {valid}"
+        ),
+        None => format!("unknown field {field:?} in {context}; valid fields are: {valid}"),
+    }
+}
+
+/// Levenshtein distance over chars; field names are short, so O(n·m) is nothing.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 impl LoadError {
     /// An error about a whole file (no position).
     pub(crate) fn file(file: &std::path::Path, kind: ErrorKind) -> Self {
@@ -141,7 +171,13 @@ impl fmt::Display for LoadError {
             (None, Some(r)) => write!(f, "rule {}, {:?}: ", r.index + 1, r.name)?,
             (None, None) => {}
         }
-        write!(f, "{}", self.kind)
+        // One problem, one line: names and parser messages may hold line breaks.
+        let msg = self.kind.to_string();
+        if msg.contains(['\n', '\r']) {
+            f.write_str(&msg.replace('\n', "\\n").replace('\r', "\\r"))
+        } else {
+            f.write_str(&msg)
+        }
     }
 }
 
@@ -178,3 +214,20 @@ impl fmt::Display for LoadErrors {
 }
 
 impl std::error::Error for LoadErrors {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_field_names_only() {
+        let valid = "record, alert, expr, for, labels, annotations";
+        let msg = unknown_field_message("anotations", "rule", valid);
+        assert!(msg.contains("did you mean \"annotations\"?"), "{msg}");
+        let msg = unknown_field_message("exp", "rule", valid);
+        assert!(msg.contains("did you mean \"expr\"?"), "{msg}");
+        let msg = unknown_field_message("severity", "rule", valid);
+        assert!(!msg.contains("did you mean"), "{msg}");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::context::locate;
 use super::env::substitute_env;
-use super::error::{ErrorKind, LoadError, LoadErrors};
+use super::error::{ErrorKind, LoadError, LoadErrors, RuleRef};
 use super::model::{Group, RuleSet};
 use super::raw::RawFile;
 use super::validate::validate_file;
@@ -143,7 +144,7 @@ pub fn load_str(
             ..LoadError::file(path, ErrorKind::MissingEnv(name))
         }]
     })?;
-    let raw = parse_yaml(&text).map_err(|e| vec![yaml_error(path, e)])?;
+    let raw = parse_yaml(&text).map_err(|e| vec![yaml_error(path, &text, e)])?;
     let mut errors = Vec::new();
     let groups = validate_file(path, raw, opts, &mut errors);
     // File order reads best; the sort is stable, so one line keeps its check order.
@@ -181,7 +182,7 @@ fn parse_yaml(text: &str) -> Result<RawFile, serde_saphyr::Error> {
     Ok(out)
 }
 
-fn yaml_error(path: &Path, e: serde_saphyr::Error) -> LoadError {
+fn yaml_error(path: &Path, text: &str, e: serde_saphyr::Error) -> LoadError {
     let (line, col) = e
         .location()
         .map(|l| (l.line() as usize, l.column() as usize))
@@ -214,9 +215,14 @@ fn yaml_error(path: &Path, e: serde_saphyr::Error) -> LoadError {
         }
         _ => msg,
     };
+    let ctx = (line > 0).then(|| locate(text, line)).flatten();
     LoadError {
         line,
         col,
+        group: ctx.as_ref().map(|c| c.group.clone()),
+        rule: ctx
+            .and_then(|c| c.rule)
+            .map(|(index, name)| RuleRef { index, name }),
         ..LoadError::file(path, ErrorKind::Yaml(msg))
     }
 }

@@ -5,6 +5,7 @@
 //! and [`expand_patterns`] for `tocsin check`, which reports file by file.
 
 mod checksum;
+mod context;
 pub mod duration;
 pub mod env;
 mod error;
