@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::check::check_rules;
+use crate::check::{CheckOptions, check_rules};
 use crate::cli::{CheckArgs, Cli, Command, RunFlags, split_list};
 use crate::config::{self, LoadOptions};
 
@@ -17,11 +17,15 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 fn check(args: &CheckArgs) -> ExitCode {
-    let opts = LoadOptions {
-        validate_expressions: args.validate_expressions,
-        validate_templates: args.validate_templates,
+    let opts = CheckOptions {
+        load: LoadOptions {
+            validate_expressions: args.validate_expressions,
+            validate_templates: args.validate_templates,
+        },
+        lint_duplicates: args.lint != "none",
+        lint_fatal: args.lint_fatal,
     };
-    let out = check_rules(&args.files, &opts, true);
+    let out = check_rules(&args.files, &opts);
     print!("{}", out.stdout);
     eprint!("{}", out.stderr);
     ExitCode::from(out.exit_code.clamp(0, 255) as u8)

@@ -40,6 +40,14 @@ pub struct CheckArgs {
     #[arg(long = "rule.validateTemplates", default_value = "true", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub validate_templates: bool,
+    /// promtool's lint: `duplicate-rules` warns about rules repeated in a group, `none`
+    /// turns it off.
+    #[arg(long = "lint", default_value = "duplicate-rules", value_parser = ["duplicate-rules", "none"])]
+    pub lint: String,
+    /// Make lint findings fatal (exit code 3), as promtool's `--lint-fatal`.
+    #[arg(long = "lint-fatal", default_value = "false", action = ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", require_equals = true)]
+    pub lint_fatal: bool,
 }
 
 /// Flags of the evaluator itself (no subcommand).
