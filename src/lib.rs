@@ -7,6 +7,7 @@ pub mod config;
 pub mod flags_doc;
 pub mod labels;
 pub mod logging;
+pub mod manager;
 pub mod sample;
 pub mod schedule;
 pub mod template;
