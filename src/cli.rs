@@ -89,7 +89,157 @@ pub struct RunFlags {
     /// Log format: `default` (text) or `json`.
     #[arg(long = "loggerFormat", default_value = "default", value_parser = ["default", "json"])]
     pub logger_format: String,
+
+    /// Prometheus-compatible query API to evaluate rules against (a path prefix such as
+    /// `/select/0/prometheus` is kept).
+    #[arg(long = "datasource.url", value_name = "URL")]
+    pub datasource_url: Option<String>,
+    /// Timeout of one datasource query.
+    #[arg(long = "datasource.queryTimeout", default_value = "30s", value_parser = parse_go_duration)]
+    pub datasource_query_timeout: Duration,
+    /// vmalert's `-datasource.lookback`: query at `now - lookback` (0 = off).
+    #[arg(long = "datasource.lookback", default_value = "0", value_parser = parse_go_duration)]
+    pub datasource_lookback: Duration,
+    /// vmalert's `-datasource.queryStep`, sent as the `step` parameter (0 = group interval).
+    #[arg(long = "datasource.queryStep", default_value = "5m", value_parser = parse_go_duration)]
+    pub datasource_query_step: Duration,
+    #[command(flatten)]
+    pub datasource_auth: DatasourceAuth,
+
+    /// Alertmanager URL to send alerts to. Repeatable; all are sent to in parallel.
+    #[arg(long = "notifier.url", value_name = "URL")]
+    pub notifier_url: Vec<String>,
+    /// Timeout of one request to Alertmanager.
+    #[arg(long = "notifier.sendTimeout", default_value = "10s", value_parser = parse_go_duration)]
+    pub notifier_send_timeout: Duration,
+    #[command(flatten)]
+    pub notifier_auth: NotifierAuth,
+
+    /// Remote-write endpoint for recorded series, `ALERTS` and `ALERTS_FOR_STATE`
+    /// (`/api/v1/write` is appended unless `-remoteWrite.disablePathAppend`).
+    #[arg(long = "remoteWrite.url", value_name = "URL")]
+    pub remote_write_url: Option<String>,
+    /// Do not append `/api/v1/write` to `-remoteWrite.url`.
+    #[arg(long = "remoteWrite.disablePathAppend", default_value = "false", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub remote_write_disable_path_append: bool,
+    /// Samples held in memory waiting to be sent; when full, new samples are dropped and
+    /// counted.
+    #[arg(long = "remoteWrite.maxQueueSize", default_value = "100000")]
+    pub remote_write_max_queue_size: usize,
+    /// Maximum series per remote-write request.
+    #[arg(long = "remoteWrite.maxBatchSize", default_value = "1000")]
+    pub remote_write_max_batch_size: usize,
+    /// Parallel remote-write senders.
+    #[arg(long = "remoteWrite.concurrency", default_value = "1")]
+    pub remote_write_concurrency: usize,
+    /// Send what is queued at least this often.
+    #[arg(long = "remoteWrite.flushInterval", default_value = "5s", value_parser = parse_go_duration)]
+    pub remote_write_flush_interval: Duration,
+    /// Timeout of one remote-write request.
+    #[arg(long = "remoteWrite.sendTimeout", default_value = "30s", value_parser = parse_go_duration)]
+    pub remote_write_send_timeout: Duration,
+    /// First back-off after a failed remote write (doubles each retry).
+    #[arg(long = "remoteWrite.retryMinInterval", default_value = "1s", value_parser = parse_go_duration)]
+    pub remote_write_retry_min_interval: Duration,
+    /// Give up retrying one batch after this long, dropping and counting it.
+    #[arg(long = "remoteWrite.retryMaxTime", default_value = "30s", value_parser = parse_go_duration)]
+    pub remote_write_retry_max_time: Duration,
+    #[command(flatten)]
+    pub remote_write_auth: RemoteWriteAuth,
+
+    /// Prometheus-compatible query API to restore alert state from `ALERTS_FOR_STATE` at
+    /// start-up.
+    #[arg(long = "remoteRead.url", value_name = "URL")]
+    pub remote_read_url: Option<String>,
+    /// How far back to look for `ALERTS_FOR_STATE` when restoring.
+    #[arg(long = "remoteRead.lookback", default_value = "1h", value_parser = parse_go_duration)]
+    pub remote_read_lookback: Duration,
+    #[command(flatten)]
+    pub remote_read_auth: RemoteReadAuth,
+
+    /// Minimum time before re-sending a firing alert to Alertmanager.
+    #[arg(long = "rule.resendDelay", default_value = "1m", value_parser = parse_go_duration)]
+    pub rule_resend_delay: Duration,
+    /// Cap on how far in the future an alert's `endsAt` may lie (0 = no cap).
+    #[arg(long = "rule.maxResolveDuration", default_value = "0", value_parser = parse_go_duration)]
+    pub rule_max_resolve_duration: Duration,
+    /// How long resolved alerts are kept (and re-sent as resolved).
+    #[arg(long = "rule.resolvedRetention", default_value = "15m", value_parser = parse_go_duration)]
+    pub rule_resolved_retention: Duration,
+    /// Do not add the `alertgroup` label (the group name) to alerts.
+    #[arg(long = "disableAlertgroupLabel", default_value = "false", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub disable_alertgroup_label: bool,
+
+    /// Key required by `/-/reload` (as `?authKey=`); empty means no key.
+    #[arg(long = "reloadAuthKey", default_value = "")]
+    pub reload_auth_key: String,
+    /// Prefix for every HTTP path served (for running behind a proxy).
+    #[arg(long = "http.pathPrefix", default_value = "")]
+    pub http_path_prefix: String,
+    /// Re-read the rule files this often even without a change event (0 = off).
+    #[arg(long = "configCheckInterval", alias = "rule.configCheckInterval", default_value = "0",
+          value_parser = parse_go_duration)]
+    pub config_check_interval: Duration,
+    /// On SIGTERM, how long to wait for in-flight evaluations and queued alerts and
+    /// samples before exiting.
+    #[arg(long = "shutdownTimeout", default_value = "10s", value_parser = parse_go_duration)]
+    pub shutdown_timeout: Duration,
 }
+
+/// Declares the auth/TLS flag family vmalert gives every HTTP endpoint
+/// (`-<prefix>.basicAuth.username`, `-<prefix>.bearerToken`, `-<prefix>.tlsCAFile`, …).
+/// `$t` is `String` for single-endpoint flags and `Vec<String>` for `-notifier.*`, whose
+/// values pair up with the `-notifier.url` at the same position, as in vmalert.
+macro_rules! endpoint_auth_flags {
+    ($name:ident, $prefix:literal, $t:ty) => {
+        #[doc = concat!("Authentication and TLS for `-", $prefix, ".url`.")]
+        #[derive(Debug, Args, Clone, Default)]
+        pub struct $name {
+            /// Basic-auth user name.
+            #[arg(id = concat!($prefix, ".basicAuth.username"), long = concat!($prefix, ".basicAuth.username"))]
+            pub basic_auth_username: $t,
+            /// Basic-auth password.
+            #[arg(id = concat!($prefix, ".basicAuth.password"), long = concat!($prefix, ".basicAuth.password"))]
+            pub basic_auth_password: $t,
+            /// File holding the basic-auth password (re-read when it changes).
+            #[arg(id = concat!($prefix, ".basicAuth.passwordFile"), long = concat!($prefix, ".basicAuth.passwordFile"))]
+            pub basic_auth_password_file: $t,
+            /// Bearer token for the `Authorization` header.
+            #[arg(id = concat!($prefix, ".bearerToken"), long = concat!($prefix, ".bearerToken"))]
+            pub bearer_token: $t,
+            /// File holding the bearer token (re-read when it changes).
+            #[arg(id = concat!($prefix, ".bearerTokenFile"), long = concat!($prefix, ".bearerTokenFile"))]
+            pub bearer_token_file: $t,
+            /// Extra HTTP headers, `'Name: value^^Name2: value2'`.
+            #[arg(id = concat!($prefix, ".headers"), long = concat!($prefix, ".headers"))]
+            pub headers: $t,
+            /// CA certificate file to verify the server.
+            #[arg(id = concat!($prefix, ".tlsCAFile"), long = concat!($prefix, ".tlsCAFile"))]
+            pub tls_ca_file: $t,
+            /// Client certificate file.
+            #[arg(id = concat!($prefix, ".tlsCertFile"), long = concat!($prefix, ".tlsCertFile"))]
+            pub tls_cert_file: $t,
+            /// Client key file.
+            #[arg(id = concat!($prefix, ".tlsKeyFile"), long = concat!($prefix, ".tlsKeyFile"))]
+            pub tls_key_file: $t,
+            /// Server name to verify the certificate against.
+            #[arg(id = concat!($prefix, ".tlsServerName"), long = concat!($prefix, ".tlsServerName"))]
+            pub tls_server_name: $t,
+            /// Skip certificate verification (testing only).
+            #[arg(id = concat!($prefix, ".tlsInsecureSkipVerify"), long = concat!($prefix, ".tlsInsecureSkipVerify"), default_value = "false",
+                  action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true",
+                  require_equals = true)]
+            pub tls_insecure_skip_verify: bool,
+        }
+    };
+}
+
+endpoint_auth_flags!(DatasourceAuth, "datasource", Option<String>);
+endpoint_auth_flags!(RemoteWriteAuth, "remoteWrite", Option<String>);
+endpoint_auth_flags!(RemoteReadAuth, "remoteRead", Option<String>);
+endpoint_auth_flags!(NotifierAuth, "notifier", Vec<String>);
 
 /// Rewrites Go-style flags (`-name`, `-name=value`) into clap's `--name` form.
 ///
