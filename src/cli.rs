@@ -106,7 +106,7 @@ pub struct RunFlags {
     #[command(flatten)]
     pub datasource_auth: DatasourceAuth,
 
-    /// Alertmanager URL to send alerts to. Repeatable; all are sent to in parallel.
+    /// Alertmanager URL to send alerts to; all are sent to in parallel.
     #[arg(long = "notifier.url", value_name = "URL")]
     pub notifier_url: Vec<String>,
     /// Timeout of one request to Alertmanager.
