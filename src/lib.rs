@@ -8,6 +8,7 @@ pub mod flags_doc;
 pub mod labels;
 pub mod logging;
 pub mod manager;
+pub mod reload;
 pub mod sample;
 pub mod schedule;
 pub mod template;

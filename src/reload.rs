@@ -1,0 +1,266 @@
+//! Reload triggers: a file watcher, SIGHUP, `/-/reload` and a periodic safety net all
+//! end up as one "reload requested" signal for the manager.
+//!
+//! The watcher watches the *parent directories* of the rule files and of the fixed part
+//! of every `-rule` glob, not the files themselves: editors save by writing a temporary
+//! file and renaming it over the original, and Kubernetes ConfigMaps swap a `..data`
+//! symlink, and both replace the inode a file watch would be attached to. Events are
+//! debounced (a burst of thousands of events becomes one reload), and the manager
+//! reloads only when the loaded content actually differs, so a spurious event costs one
+//! read of the files and nothing else.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Why a reload was requested (for logs and metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    FileChange,
+    Signal,
+    Http,
+    Periodic,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::FileChange => "file_change",
+            Trigger::Signal => "sighup",
+            Trigger::Http => "http",
+            Trigger::Periodic => "periodic",
+        }
+    }
+}
+
+/// Errors starting the watcher. Not fatal for the process: the other triggers still work.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("cannot watch {dir}: {source}")]
+    Watch {
+        dir: PathBuf,
+        #[source]
+        source: notify::Error,
+    },
+    #[error("cannot start the file watcher: {0}")]
+    Start(#[source] notify::Error),
+}
+
+/// The directories to watch for a set of `-rule` patterns and the files they matched:
+/// each file's parent, and for globs the deepest directory without glob characters
+/// (watched recursively when the glob has `**` or several levels).
+pub fn watch_roots(patterns: &[String], files: &[PathBuf]) -> Vec<(PathBuf, RecursiveMode)> {
+    let mut dirs: BTreeSet<(PathBuf, bool)> = BTreeSet::new();
+    for f in files {
+        if let Some(p) = f.parent() {
+            dirs.insert((non_empty(p), false));
+        }
+    }
+    for pat in patterns {
+        let path = Path::new(pat);
+        let mut base = PathBuf::new();
+        let mut rest = 0;
+        for c in path.components() {
+            let s = c.as_os_str().to_string_lossy();
+            if rest > 0 || s.contains(['*', '?', '[', '{']) {
+                rest += 1;
+            } else {
+                base.push(c);
+            }
+        }
+        if rest == 0 {
+            // A plain path: its parent is already covered when it exists; watch the
+            // parent anyway so that a file created later is noticed.
+            if let Some(p) = path.parent() {
+                dirs.insert((non_empty(p), false));
+            }
+        } else {
+            dirs.insert((non_empty(&base), rest > 1 || pat.contains("**")));
+        }
+    }
+    // A recursive watch on a directory covers its subdirectories.
+    let recursive: Vec<PathBuf> = dirs
+        .iter()
+        .filter(|(_, r)| *r)
+        .map(|(d, _)| d.clone())
+        .collect();
+    dirs.into_iter()
+        .filter(|(d, r)| *r || !recursive.iter().any(|rd| d.starts_with(rd)))
+        .map(|(d, r)| {
+            (
+                d,
+                if r {
+                    RecursiveMode::Recursive
+                } else {
+                    RecursiveMode::NonRecursive
+                },
+            )
+        })
+        .collect()
+}
+
+fn non_empty(p: &Path) -> PathBuf {
+    if p.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        p.to_path_buf()
+    }
+}
+
+/// A running watcher; dropping it stops the watch.
+pub struct FileWatcher {
+    _watcher: notify::RecommendedWatcher,
+}
+
+/// Watches `roots` and sends one `Trigger::FileChange` per burst of events, at most one
+/// per `debounce`. Directories that do not exist are skipped (and reported).
+pub fn watch(
+    roots: &[(PathBuf, RecursiveMode)],
+    debounce: Duration,
+    tx: mpsc::Sender<Trigger>,
+    cancel: CancellationToken,
+) -> Result<(FileWatcher, Vec<WatchError>), WatchError> {
+    let (raw_tx, mut raw_rx) = mpsc::unbounded_channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        if let Ok(ev) = ev
+            && !matches!(ev.kind, notify::EventKind::Access(_))
+        {
+            let _ = raw_tx.send(());
+        }
+    })
+    .map_err(WatchError::Start)?;
+    let mut problems = Vec::new();
+    for (dir, mode) in roots {
+        if let Err(source) = watcher.watch(dir, *mode) {
+            problems.push(WatchError::Watch {
+                dir: dir.clone(),
+                source,
+            });
+        }
+    }
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                ev = raw_rx.recv() => {
+                    if ev.is_none() { return; }
+                }
+            }
+            // Debounce: wait until the burst is over, swallowing its events.
+            let quiet = tokio::time::sleep(debounce);
+            tokio::pin!(quiet);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = &mut quiet => break,
+                    ev = raw_rx.recv() => {
+                        if ev.is_none() { return; }
+                    }
+                }
+            }
+            if tx.try_send(Trigger::FileChange).is_err() {
+                // A reload is already pending; it will read the latest files.
+            }
+        }
+    });
+    Ok((FileWatcher { _watcher: watcher }, problems))
+}
+
+/// Sends `Trigger::Signal` on every SIGHUP until cancelled.
+pub fn on_sighup(tx: mpsc::Sender<Trigger>, cancel: CancellationToken) -> std::io::Result<()> {
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                s = hup.recv() => {
+                    if s.is_none() { return; }
+                    let _ = tx.try_send(Trigger::Signal);
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Sends `Trigger::Periodic` every `every` (vmalert's `-configCheckInterval`).
+pub fn periodic(every: Duration, tx: mpsc::Sender<Trigger>, cancel: CancellationToken) {
+    if every.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut t = tokio::time::interval(every);
+        t.tick().await;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = t.tick() => { let _ = tx.try_send(Trigger::Periodic); }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_cover_parents_and_glob_bases() {
+        let roots = watch_roots(
+            &[
+                "rules/a.yml".into(),
+                "conf/*.yml".into(),
+                "deep/**/*.yml".into(),
+            ],
+            &[
+                PathBuf::from("rules/a.yml"),
+                PathBuf::from("conf/x.yml"),
+                PathBuf::from("deep/q/z.yml"),
+            ],
+        );
+        let names: Vec<(String, bool)> = roots
+            .iter()
+            .map(|(d, m)| {
+                (
+                    d.display().to_string(),
+                    matches!(m, RecursiveMode::Recursive),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("conf".to_string(), false),
+                ("deep".to_string(), true),
+                ("rules".to_string(), false)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_changes_is_one_trigger() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = mpsc::channel(1);
+        let cancel = CancellationToken::new();
+        let (_w, problems) = watch(
+            &[(dir.path().to_path_buf(), RecursiveMode::NonRecursive)],
+            Duration::from_millis(100),
+            tx,
+            cancel.clone(),
+        )
+        .unwrap();
+        assert!(problems.is_empty());
+        for i in 0..200 {
+            std::fs::write(dir.path().join(format!("f{}.yml", i % 5)), "x").unwrap();
+        }
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        assert_eq!(got.unwrap(), Some(Trigger::FileChange));
+        let more = tokio::time::timeout(Duration::from_millis(400), rx.recv()).await;
+        assert!(more.is_err(), "one burst must give one trigger");
+        cancel.cancel();
+    }
+}
