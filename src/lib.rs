@@ -12,4 +12,5 @@ pub mod reload;
 pub mod sample;
 pub mod schedule;
 pub mod template;
+pub mod timeparse;
 pub mod web;
