@@ -9,6 +9,9 @@ use super::parse::{Arg, Branch, Cmd, Node, Pipe};
 use super::value::Value;
 use super::{Context, Library};
 
+/// How Go names the type of Prometheus' template data in errors.
+const ROOT_TYPE: &str = "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value float64 }";
+
 /// Nodes, range iterations and function calls allowed per render.
 pub const MAX_STEPS: u64 = 1_000_000;
 /// Output allowed per render, in bytes.
@@ -125,6 +128,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 if p.decl.is_empty() {
                     match v {
                         Value::Missing => self.out.push_str("<no value>"),
+                        Value::Root => self.write_root(),
                         v => v.write_v(&mut self.out),
                     }
                 }
@@ -166,6 +170,22 @@ impl<'a, 'c> Env<'a, 'c> {
             Node::Continue(_) => return Ok(Flow::Continue),
         }
         Ok(Flow::Normal)
+    }
+
+    /// Prints the data struct as Go's `%v` does: `{map[…] map[…] url value}`.
+    fn write_root(&mut self) {
+        let c = self.ctx;
+        let mut out = std::mem::take(&mut self.out);
+        out.push('{');
+        Value::Labels(c.labels.clone()).write_v(&mut out);
+        out.push(' ');
+        Value::Labels(c.external_labels.clone()).write_v(&mut out);
+        out.push(' ');
+        out.push_str(c.external_url);
+        out.push(' ');
+        Value::Float(c.value).write_v(&mut out);
+        out.push('}');
+        self.out = out;
     }
 
     fn branch(&mut self, dot: &Value, b: &Branch, with: bool) -> EResult<Flow> {
@@ -302,11 +322,9 @@ impl<'a, 'c> Env<'a, 'c> {
             msg,
         };
         match v {
-            Value::Root => self.root_field(name).ok_or_else(|| {
-                bad(format!(
-                    "can't evaluate field {name} in type *template.tmplData"
-                ))
-            }),
+            Value::Root => self
+                .root_field(name)
+                .ok_or_else(|| bad(format!("can't evaluate field {name} in type {ROOT_TYPE}"))),
             Value::Labels(l) => Ok(Value::Str(
                 l.get(name).map_or_else(|| Arc::from(""), Arc::from),
             )),
@@ -315,7 +333,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 "Labels" => Ok(Value::Labels(s.labels.clone())),
                 "Value" => Ok(Value::Float(s.value)),
                 _ => Err(bad(format!(
-                    "can't evaluate field {name} in type *template.sample"
+                    "can't evaluate field {name} in type template.sample"
                 ))),
             },
             Value::Time(ns) => match name {
@@ -366,7 +384,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 at,
             });
         }
-        self.arg(dot, first, c.pos)
+        self.arg(dot, first, c.arg_pos[0])
     }
 
     fn arg(&mut self, dot: &Value, a: &Arg, pos: usize) -> EResult<Value> {
@@ -406,6 +424,8 @@ impl<'a, 'c> Env<'a, 'c> {
                 let c = Cmd {
                     pos,
                     args: vec![a.clone()],
+                    arg_pos: vec![pos],
+                    arg_text: vec![name.clone()],
                 };
                 return self.call(dot, name, &c, None);
             }
@@ -416,7 +436,7 @@ impl<'a, 'c> Env<'a, 'c> {
         self.step(c.pos)?;
         let err = |msg: String| ExecError {
             pos: c.pos,
-            at: name.to_string(),
+            at: c.text(),
             msg,
         };
         // `and` / `or` evaluate lazily, as Go does since 1.18.
@@ -450,9 +470,33 @@ impl<'a, 'c> Env<'a, 'c> {
         if let Some(l) = last {
             args.push(l);
         }
+        let explicit = c.args.len() - 1;
         funcs::call(self, name, &args).map_err(|e| match e {
             FuncError::Call(m) => err(format!("error calling {name}: {m}")),
             FuncError::Arg(m) => err(m),
+            FuncError::Type {
+                index,
+                expected,
+                got,
+            } => {
+                if index >= explicit {
+                    return err(format!(
+                        "wrong type for value; expected {expected}; got {got}"
+                    ));
+                }
+                let (pos, text) = (c.arg_pos[index + 1], c.arg_text[index + 1].clone());
+                let msg = match &c.args[index + 1] {
+                    Arg::Str(_) | Arg::Int(_) | Arg::Float(_) | Arg::Bool(_) => {
+                        if matches!(expected, "string" | "float64" | "int" | "bool") {
+                            format!("expected {expected}; found {text}")
+                        } else {
+                            format!("can't handle {text} for arg of type {expected}")
+                        }
+                    }
+                    _ => format!("wrong type for value; expected {expected}; got {got}"),
+                };
+                ExecError { pos, at: text, msg }
+            }
         })
     }
 }

@@ -18,6 +18,12 @@ use super::value::{Kind, Value};
 pub enum FuncError {
     Call(String),
     Arg(String),
+    /// Argument `index` has the wrong type (Go reports it at the argument).
+    Type {
+        index: usize,
+        expected: &'static str,
+        got: &'static str,
+    },
 }
 
 type FResult = Result<Value, FuncError>;
@@ -99,11 +105,32 @@ fn want(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
     Ok(())
 }
 
-fn wrong(expected: &str, got: &Value) -> FuncError {
-    FuncError::Arg(format!(
-        "wrong type for value; expected {expected}; got {}",
-        got.type_name()
-    ))
+fn wrong(expected: &'static str, got: &Value) -> FuncError {
+    FuncError::Type {
+        index: usize::MAX,
+        expected,
+        got: got.type_name(),
+    }
+}
+
+/// Attaches the argument index to a type error.
+fn at(i: usize, e: FuncError) -> FuncError {
+    match e {
+        FuncError::Type { expected, got, .. } => FuncError::Type {
+            index: i,
+            expected,
+            got,
+        },
+        other => other,
+    }
+}
+
+fn str_at(a: &[Value], i: usize) -> Result<&str, FuncError> {
+    string(&a[i]).map_err(|e| at(i, e))
+}
+
+fn sample_at(a: &[Value], i: usize) -> Result<&crate::sample::Sample, FuncError> {
+    sample(&a[i]).map_err(|e| at(i, e))
 }
 
 fn string(v: &Value) -> Result<&str, FuncError> {
@@ -116,7 +143,7 @@ fn string(v: &Value) -> Result<&str, FuncError> {
 fn sample(v: &Value) -> Result<&crate::sample::Sample, FuncError> {
     match v {
         Value::Sample(s) => Ok(s),
-        other => Err(wrong("*template.sample", other)),
+        other => Err(wrong("template.sample", other)),
     }
 }
 
@@ -186,13 +213,8 @@ fn regex(pattern: &str) -> Result<Regex, FuncError> {
     if let Some(r) = REGEX_CACHE.with(|c| c.borrow().get(pattern).cloned()) {
         return Ok(r);
     }
-    let r = Regex::new(pattern).map_err(|e| {
-        FuncError::Call(format!(
-            "regexp: Compile({}): {}",
-            printf::go_quote(pattern),
-            e.to_string().replace('\n', " ")
-        ))
-    })?;
+    let r = Regex::new(pattern)
+        .map_err(|e| FuncError::Call(go_regex_error(pattern, &e.to_string())))?;
     REGEX_CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= 256 {
@@ -201,6 +223,33 @@ fn regex(pattern: &str) -> Result<Regex, FuncError> {
         c.insert(pattern.to_string(), r.clone());
     });
     Ok(r)
+}
+
+/// Words a regex compile error as Go's `regexp.MustCompile` panic does, for the common
+/// syntax errors; others keep the regex crate's description.
+fn go_regex_error(pattern: &str, rust: &str) -> String {
+    let quoted = if pattern.contains('`') {
+        printf::go_quote(pattern)
+    } else {
+        format!("`{pattern}`")
+    };
+    let detail = if rust.contains("unclosed character class") {
+        let from = pattern.rfind('[').map_or(pattern, |i| &pattern[i..]);
+        format!("missing closing ]: `{from}`")
+    } else if rust.contains("unclosed group") {
+        format!("missing closing ): `{pattern}`")
+    } else if rust.contains("unopened group") {
+        format!("unexpected ): `{pattern}`")
+    } else if rust.contains("repetition operator missing expression") {
+        let op = pattern
+            .chars()
+            .find(|c| matches!(c, '*' | '+' | '?'))
+            .unwrap_or('*');
+        format!("missing argument to repetition operator: `{op}`")
+    } else {
+        rust.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    format!("regexp: Compile({quoted}): error parsing regexp: {detail}")
 }
 
 /// Calls function `name` with evaluated arguments (pipeline value last).
@@ -235,7 +284,7 @@ pub fn call(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
                     "wrong number of args for printf: want at least 1 got 0".into(),
                 ));
             }
-            s(printf::sprintf(string(&a[0])?, &a[1..]))
+            s(printf::sprintf(str_at(a, 0)?, &a[1..]))
         }
         "urlquery" => s(escape::query_escape(&eval_args(a))),
         "html" => s(escape::html_escape(&eval_args(a))),
@@ -409,6 +458,13 @@ fn eq(a: &Value, others: &[Value]) -> Result<bool, FuncError> {
                 (Value::Uint(x), Value::Uint(y)) => x == y,
                 _ if k1 == Kind::Int => int_of(a) == int_of(b),
                 _ if k1 == Kind::Invalid => true,
+                (_, Value::Labels(_) | Value::Map(_) | Value::List(_) | Value::Root) => {
+                    return Err(FuncError::Call(format!(
+                        "non-comparable type {}: {}",
+                        b.to_v(),
+                        b.type_name()
+                    )));
+                }
                 _ => return Err(FuncError::Call("invalid type for comparison".into())),
             }
         };
@@ -452,7 +508,7 @@ fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
     match name {
         "query" => {
             want(name, a, 1)?;
-            let q = string(&a[0])?;
+            let q = str_at(a, 0)?;
             let Some(querier) = ctx.querier else {
                 return Err(FuncError::Call(
                     "query is not available: no datasource for templates".into(),
@@ -477,21 +533,21 @@ fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
                 Value::List(l) => l.first().cloned().ok_or_else(|| {
                     FuncError::Call("first() called on vector with no elements".into())
                 }),
-                other => Err(wrong("template.queryResult", other)),
+                other => Err(at(0, wrong("template.queryResult", other))),
             }
         }
         "label" => {
             want(name, a, 2)?;
-            let l = string(&a[0])?;
-            s(sample(&a[1])?.labels.get(l).unwrap_or(""))
+            let l = str_at(a, 0)?;
+            s(sample_at(a, 1)?.labels.get(l).unwrap_or(""))
         }
         "value" => {
             want(name, a, 1)?;
-            Ok(Value::Float(sample(&a[0])?.value))
+            Ok(Value::Float(sample_at(a, 0)?.value))
         }
         "strvalue" => {
             want(name, a, 1)?;
-            s(sample(&a[0])?.labels.get("__value__").unwrap_or(""))
+            s(sample_at(a, 0)?.labels.get("__value__").unwrap_or(""))
         }
         "args" => {
             let m: BTreeMap<String, Value> = a
@@ -503,9 +559,9 @@ fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
         }
         "sortByLabel" => {
             want(name, a, 2)?;
-            let l = string(&a[0])?;
+            let l = str_at(a, 0)?;
             let Value::List(list) = &a[1] else {
-                return Err(wrong("template.queryResult", &a[1]));
+                return Err(at(1, wrong("template.queryResult", &a[1])));
             };
             let mut v: Vec<Value> = list.to_vec();
             let key = |x: &Value| match x {
@@ -517,13 +573,13 @@ fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
         }
         "reReplaceAll" => {
             want(name, a, 3)?;
-            let re = regex(string(&a[0])?)?;
-            s(re.replace_all(string(&a[2])?, string(&a[1])?).into_owned())
+            let re = regex(str_at(a, 0)?)?;
+            s(re.replace_all(str_at(a, 2)?, str_at(a, 1)?).into_owned())
         }
         "match" => {
             want(name, a, 2)?;
-            let re = regex(string(&a[0])?)?;
-            Ok(Value::Bool(re.is_match(string(&a[1])?)))
+            let re = regex(str_at(a, 0)?)?;
+            Ok(Value::Bool(re.is_match(str_at(a, 1)?)))
         }
         "title" => one_str(name, a, escape::title),
         "toUpper" => one_str(name, a, |x| x.to_uppercase()),
@@ -553,12 +609,12 @@ fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
         }
         "parseDuration" => {
             want(name, a, 1)?;
-            let ms = humanize::parse_prom_duration(string(&a[0])?).map_err(FuncError::Call)?;
+            let ms = humanize::parse_prom_duration(str_at(a, 0)?).map_err(FuncError::Call)?;
             Ok(Value::Float(ms as f64 / 1000.0))
         }
         "parseDurationTime" => {
             want(name, a, 1)?;
-            let ms = humanize::parse_prom_duration(string(&a[0])?).map_err(FuncError::Call)?;
+            let ms = humanize::parse_prom_duration(str_at(a, 0)?).map_err(FuncError::Call)?;
             Ok(Value::Duration(ms.saturating_mul(1_000_000)))
         }
         "toTime" => {
@@ -598,7 +654,7 @@ fn go_float_to_i64(v: f64) -> i64 {
 
 fn one_str(name: &str, a: &[Value], f: impl Fn(&str) -> String) -> FResult {
     want(name, a, 1)?;
-    s(f(string(&a[0])?))
+    s(f(str_at(a, 0)?))
 }
 
 fn one_float(name: &str, a: &[Value], f: impl Fn(f64) -> Result<String, String>) -> FResult {

@@ -87,10 +87,20 @@ fn line_col(text: &str, pos: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
+/// Length of `{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}`,
+/// which Prometheus prepends to alert templates, shifting Go's error columns on line 1.
+const PROMETHEUS_DEFS_LEN: usize = 112;
+
+/// 0-based byte column of `pos` within its line, as Go reports execution errors.
+fn line_byte_col(text: &str, pos: usize) -> usize {
+    let pos = pos.min(text.len());
+    pos - text[..pos].rfind('\n').map_or(0, |i| i + 1)
+}
+
 /// Compiles text into a tree plus its `define`s; shared by templates and the library.
 fn compile(text: &str, predeclared: &[&str]) -> Result<parse::Parsed, TemplateError> {
     let toks = lex::lex(text).map_err(|e| TemplateError::at(text, e.pos, e.msg))?;
-    parse::parse(&toks, text.len(), &funcs::is_function, predeclared)
+    parse::parse(&toks, text, &funcs::is_function, predeclared)
         .map_err(|e| TemplateError::at(text, e.pos, e.msg))
 }
 
@@ -151,9 +161,12 @@ impl Template {
             Ok(()) => Ok(env.out),
             Err(e) => {
                 let name = &inner.name;
-                let (line, col) = line_col(&inner.source, e.pos);
-                // Go reports a 0-based byte column.
-                let col = col - 1;
+                let (line, col_chars) = line_col(&inner.source, e.pos);
+                // Go reports a 0-based byte column; Prometheus prepends 112 bytes of
+                // variable definitions to line 1 of every alert template.
+                let col = line_byte_col(&inner.source, e.pos)
+                    + if line == 1 { PROMETHEUS_DEFS_LEN } else { 0 };
+                let _ = col_chars;
                 let at = if e.at.is_empty() {
                     String::new()
                 } else {

@@ -43,6 +43,17 @@ pub struct Pipe {
 pub struct Cmd {
     pub pos: usize,
     pub args: Vec<Arg>,
+    /// Start offset of each argument, for error positions.
+    pub arg_pos: Vec<usize>,
+    /// Source text of each argument, as Go names nodes in errors.
+    pub arg_text: Vec<String>,
+}
+
+impl Cmd {
+    /// The command as Go prints it in "executing … at <…>".
+    pub fn text(&self) -> String {
+        self.arg_text.join(" ")
+    }
 }
 
 /// An operand.
@@ -98,7 +109,10 @@ enum End {
 struct Parser<'a> {
     toks: &'a [Tok],
     i: usize,
+    src: &'a str,
     src_len: usize,
+    /// Error position of the operand just parsed, when it is not its first token.
+    node_pos: Option<usize>,
     vars: Vec<String>,
     range_depth: usize,
     defines: HashMap<String, Arc<Vec<Node>>>,
@@ -109,14 +123,16 @@ struct Parser<'a> {
 /// Parses a token stream; `is_func` says whether a name is a known function.
 pub fn parse(
     toks: &[Tok],
-    src_len: usize,
+    src: &str,
     is_func: &dyn Fn(&str) -> bool,
     predeclared: &[&str],
 ) -> PResult<Parsed> {
     let mut p = Parser {
         toks,
         i: 0,
-        src_len,
+        src,
+        src_len: src.len(),
+        node_pos: None,
         vars: std::iter::once("$")
             .chain(predeclared.iter().copied())
             .map(String::from)
@@ -354,7 +370,8 @@ impl Parser<'_> {
         })
     }
 
-    fn template_call(&mut self, pos: usize) -> PResult<Node> {
+    fn template_call(&mut self, _kw_pos: usize) -> PResult<Node> {
+        let pos = self.peek().map_or(self.src_len, |t| t.pos);
         let name = self.template_name("template")?;
         let pipe = if matches!(self.peek().map(|t| &t.kind), Some(TokKind::Close)) {
             self.i += 1;
@@ -469,6 +486,8 @@ impl Parser<'_> {
     fn command(&mut self) -> PResult<Cmd> {
         let pos = self.peek().map_or(self.src_len, |t| t.pos);
         let mut args = Vec::new();
+        let mut arg_pos = Vec::new();
+        let mut arg_text = Vec::new();
         loop {
             match self.peek().map(|t| &t.kind) {
                 None => return perr(self.src_len, "unclosed action"),
@@ -479,12 +498,27 @@ impl Parser<'_> {
                 let t = self.next()?;
                 return perr(t.pos, format!("missing space before {}", describe(&t.kind)));
             }
+            let start = self.peek().map_or(self.src_len, |t| t.pos);
             args.push(self.operand()?);
+            let end = self.peek().map_or(self.src_len, |t| t.pos);
+            arg_pos.push(self.node_pos.unwrap_or(start));
+            arg_text.push(
+                self.src
+                    .get(start..end)
+                    .unwrap_or("")
+                    .trim_end()
+                    .to_string(),
+            );
         }
         if args.is_empty() {
             return perr(pos, "empty command");
         }
-        Ok(Cmd { pos, args })
+        Ok(Cmd {
+            pos,
+            args,
+            arg_pos,
+            arg_text,
+        })
     }
 
     fn fields(&mut self) -> Vec<String> {
@@ -502,6 +536,7 @@ impl Parser<'_> {
     }
 
     fn operand(&mut self) -> PResult<Arg> {
+        self.node_pos = None;
         let t = self.next()?;
         let arg = match t.kind {
             TokKind::Dot => Arg::Dot,
@@ -514,6 +549,11 @@ impl Parser<'_> {
                 if !self.vars.iter().any(|v| *v == name) {
                     return perr(t.pos, format!("undefined variable {name:?}"));
                 }
+                // Go positions a variable with fields at its first field.
+                self.node_pos = self
+                    .peek()
+                    .filter(|n| !n.spaced && matches!(n.kind, TokKind::Field(_)))
+                    .map(|n| n.pos);
                 let f = self.fields();
                 return Ok(Arg::Var(name, f));
             }
@@ -547,6 +587,10 @@ impl Parser<'_> {
             },
             other => return perr(t.pos, format!("unexpected {} in operand", describe(&other))),
         };
+        self.node_pos = self
+            .peek()
+            .filter(|n| !n.spaced && matches!(n.kind, TokKind::Field(_)))
+            .map(|n| n.pos);
         let f = self.fields();
         if f.is_empty() {
             Ok(arg)

@@ -73,7 +73,7 @@ impl Value {
             Value::Labels(_) => "map[string]string",
             Value::Map(_) => "map[string]interface {}",
             Value::List(_) => "template.queryResult",
-            Value::Sample(_) => "*template.sample",
+            Value::Sample(_) => "template.sample",
             Value::Time(_) => "*time.Time",
             Value::Duration(_) => "time.Duration",
             Value::Root => "*template.tmplData",
@@ -146,7 +146,7 @@ impl Value {
                 out.push(']');
             }
             Value::Sample(s) => {
-                out.push_str("&{");
+                out.push('{');
                 write_labels_map(out, &s.labels);
                 out.push(' ');
                 out.push_str(&gofmt::format_v(s.value));
