@@ -85,6 +85,9 @@ pub struct ParseError {
 
 type PResult<T> = Result<T, ParseError>;
 
+/// Maximum nesting of blocks and parentheses.
+const MAX_NESTING: usize = 100;
+
 fn perr<T>(pos: usize, msg: impl Into<String>) -> PResult<T> {
     Err(ParseError {
         pos,
@@ -111,6 +114,9 @@ struct Parser<'a> {
     i: usize,
     src: &'a str,
     src_len: usize,
+    /// Current nesting of blocks and parentheses, bounded so that hostile input cannot
+    /// exhaust the stack of the parser or the evaluator.
+    depth: usize,
     /// Error position of the operand just parsed, when it is not its first token.
     node_pos: Option<usize>,
     vars: Vec<String>,
@@ -133,6 +139,7 @@ pub fn parse(
         src,
         src_len: src.len(),
         node_pos: None,
+        depth: 0,
         vars: std::iter::once("$")
             .chain(predeclared.iter().copied())
             .map(String::from)
@@ -255,6 +262,24 @@ impl Parser<'_> {
     }
 
     fn control(&mut self, kw: &str) -> PResult<Node> {
+        self.enter()?;
+        let r = self.control_inner(kw);
+        self.depth -= 1;
+        r
+    }
+
+    fn enter(&mut self) -> PResult<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return perr(
+                self.peek().map_or(self.src_len, |t| t.pos),
+                format!("nesting deeper than {MAX_NESTING} levels"),
+            );
+        }
+        Ok(())
+    }
+
+    fn control_inner(&mut self, kw: &str) -> PResult<Node> {
         let mark = self.vars.len();
         let pipe = self.pipeline(kw, kw == "range")?;
         if kw == "range" {
@@ -352,6 +377,13 @@ impl Parser<'_> {
     }
 
     fn block(&mut self, pos: usize) -> PResult<Node> {
+        self.enter()?;
+        let r = self.block_inner(pos);
+        self.depth -= 1;
+        r
+    }
+
+    fn block_inner(&mut self, pos: usize) -> PResult<Node> {
         let name = self.template_name("block")?;
         let pipe = self.pipeline("block", false)?;
         let saved = std::mem::replace(&mut self.vars, vec!["$".to_string()]);
@@ -564,7 +596,10 @@ impl Parser<'_> {
                 msg: format!("bad number syntax: {s:?}"),
             })?,
             TokKind::LParen => {
-                let p = self.pipeline("parenthesized pipeline", false)?;
+                self.enter()?;
+                let p = self.pipeline("parenthesized pipeline", false);
+                self.depth -= 1;
+                let p = p?;
                 Arg::Pipe(Box::new(p))
             }
             TokKind::Ident(name) => match name.as_str() {
