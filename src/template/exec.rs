@@ -42,6 +42,8 @@ pub struct Env<'a, 'c> {
     pub defines: &'a HashMap<String, Arc<Vec<Node>>>,
     pub library: Option<&'a Library>,
     pub out: String,
+    /// `$` of the template being executed.
+    root: Value,
     vars: Vec<(String, Value)>,
     steps: u64,
     depth: usize,
@@ -78,7 +80,8 @@ impl<'a, 'c> Env<'a, 'c> {
             defines,
             library,
             out: String::with_capacity(cap),
-            vars: vec![("$".to_string(), Value::Root)],
+            root: Value::Root,
+            vars: Vec::new(),
             steps: 0,
             depth: 0,
             queries: 0,
@@ -160,9 +163,11 @@ impl<'a, 'c> Env<'a, 'c> {
                     });
                 }
                 self.depth += 1;
-                let saved = std::mem::replace(&mut self.vars, vec![("$".to_string(), d.clone())]);
+                let saved = std::mem::take(&mut self.vars);
+                let saved_root = std::mem::replace(&mut self.root, d.clone());
                 let r = self.list(&d, &body);
                 self.vars = saved;
+                self.root = saved_root;
                 self.depth -= 1;
                 r?;
             }
@@ -286,16 +291,33 @@ impl<'a, 'c> Env<'a, 'c> {
             slot.1 = v;
         } else {
             // A predefined variable being reassigned: it lives in the outermost scope.
-            self.vars
-                .insert(1.min(self.vars.len()), (name.to_string(), v));
+            self.vars.insert(0, (name.to_string(), v));
         }
     }
 
     fn var(&self, name: &str) -> Option<Value> {
+        if name == "$" {
+            return Some(self.root.clone());
+        }
         if let Some((_, v)) = self.vars.iter().rev().find(|(n, _)| n == name) {
             return Some(v.clone());
         }
         ctx_var(self.ctx, name)
+    }
+
+    /// `$labels.x` / `$externalLabels.x` straight from the context, without building
+    /// intermediate values: the most common action in alert templates.
+    fn label_var(&self, name: &str, fields: &[String]) -> Option<Value> {
+        let [field] = fields else { return None };
+        let labels = match name {
+            "$labels" => self.ctx.labels,
+            "$externalLabels" => self.ctx.external_labels,
+            _ => return None,
+        };
+        if self.vars.iter().any(|(n, _)| n == name) {
+            return None;
+        }
+        Some(label_value(labels, field))
     }
 
     fn root_field(&self, name: &str) -> Option<Value> {
@@ -325,9 +347,7 @@ impl<'a, 'c> Env<'a, 'c> {
             Value::Root => self
                 .root_field(name)
                 .ok_or_else(|| bad(format!("can't evaluate field {name} in type {ROOT_TYPE}"))),
-            Value::Labels(l) => Ok(Value::Str(
-                l.get(name).map_or_else(|| Arc::from(""), Arc::from),
-            )),
+            Value::Labels(l) => Ok(label_value(&l, name)),
             Value::Map(m) => Ok(m.get(name).cloned().unwrap_or(Value::Missing)),
             Value::Sample(s) => match name {
                 "Labels" => Ok(Value::Labels(s.labels.clone())),
@@ -403,6 +423,9 @@ impl<'a, 'c> Env<'a, 'c> {
             Arg::Float(f) => Value::Float(*f),
             Arg::Field(f) => self.fields(dot.clone(), f, pos, &describe(a))?,
             Arg::Var(name, f) => {
+                if let Some(v) = self.label_var(name, f) {
+                    return Ok(v);
+                }
                 let v = self.var(name).ok_or_else(|| ExecError {
                     pos,
                     at: name.clone(),
@@ -498,6 +521,15 @@ impl<'a, 'c> Env<'a, 'c> {
                 ExecError { pos, at: text, msg }
             }
         })
+    }
+}
+
+/// A label's value as a shared string (missing labels are `""`, as Go's zero value).
+fn label_value(l: &crate::labels::Labels, name: &str) -> Value {
+    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    match l.iter().find(|p| &*p.name == name) {
+        Some(p) => Value::Str(p.value.clone()),
+        None => Value::Str(EMPTY.get_or_init(|| Arc::from("")).clone()),
     }
 }
 

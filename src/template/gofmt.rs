@@ -10,11 +10,13 @@ struct Digits {
     dp: i32,
 }
 
-fn digits_from_exp(s: &str) -> Digits {
+fn digits_from_exp(s: String) -> Digits {
     // `s` is Rust's `{:e}` form of a non-negative finite number: `1.2345e6`.
-    let (mant, exp) = s.split_once('e').unwrap_or((s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let mut d: Vec<u8> = mant.bytes().filter(u8::is_ascii_digit).collect();
+    let e = s.find('e').unwrap_or(s.len());
+    let exp: i32 = s.get(e + 1..).and_then(|x| x.parse().ok()).unwrap_or(0);
+    let mut d = s.into_bytes();
+    d.truncate(e);
+    d.retain(u8::is_ascii_digit);
     while d.last() == Some(&b'0') {
         d.pop();
     }
@@ -31,7 +33,7 @@ fn shortest(v: f64) -> Digits {
             dp: 0,
         };
     }
-    digits_from_exp(&format!("{:e}", v.abs()))
+    digits_from_exp(format!("{:e}", v.abs()))
 }
 
 fn rounded(v: f64, n: usize) -> Digits {
@@ -41,7 +43,7 @@ fn rounded(v: f64, n: usize) -> Digits {
             dp: 0,
         };
     }
-    digits_from_exp(&format!("{:.*e}", n.saturating_sub(1), v.abs()))
+    digits_from_exp(format!("{:.*e}", n.saturating_sub(1), v.abs()))
 }
 
 fn fmt_e(out: &mut String, dg: &Digits, prec: usize, upper: bool) {

@@ -21,7 +21,7 @@ pub fn humanize(mut v: f64) -> String {
             prefix = p;
             v /= 1000.0;
         }
-        return format!("{}{prefix}", g4(v));
+        return with_suffix(g4(v), prefix);
     }
     let mut prefix = "";
     for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
@@ -31,7 +31,12 @@ pub fn humanize(mut v: f64) -> String {
         prefix = p;
         v *= 1000.0;
     }
-    format!("{}{prefix}", g4(v))
+    with_suffix(g4(v), prefix)
+}
+
+fn with_suffix(mut s: String, suffix: &str) -> String {
+    s.push_str(suffix);
+    s
 }
 
 /// `humanize1024`: binary prefixes.
@@ -47,7 +52,7 @@ pub fn humanize1024(mut v: f64) -> String {
         prefix = p;
         v /= 1024.0;
     }
-    format!("{}{prefix}", g4(v))
+    with_suffix(g4(v), prefix)
 }
 
 /// `humanizeDuration`: seconds to `1d 1h 0m 0s`, `1.5s`, `123.5ms`.
