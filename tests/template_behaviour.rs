@@ -376,7 +376,7 @@ fn random_templates_never_panic() {
         let n = 1 + rng.next() % 14;
         let mut s = String::new();
         for _ in 0..n {
-            if rng.next() % 10 == 0 {
+            if rng.next().is_multiple_of(10) {
                 // An arbitrary byte sequence made valid UTF-8.
                 let b = [rng.next() as u8, rng.next() as u8];
                 s.push_str(&String::from_utf8_lossy(&b));

@@ -423,8 +423,7 @@ fn slice(a: &[Value]) -> FResult {
             if idx.len() == 3 {
                 return Err(FuncError::Call("cannot 3-index slice a string".into()));
             }
-            st.get(ix[0]..ix[1])
-                .map_or_else(|| Ok(Value::str("")), |x| s(x))
+            st.get(ix[0]..ix[1]).map_or_else(|| Ok(Value::str("")), s)
         }
         Value::List(l) => Ok(Value::List(Arc::new(l[ix[0]..ix[1]].to_vec()))),
         _ => unreachable_slice(),

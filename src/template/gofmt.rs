@@ -86,13 +86,13 @@ fn fmt_f(out: &mut String, dg: &Digits, prec: usize) {
     }
 }
 
-fn special(v: f64, plus: bool) -> Option<String> {
+fn special(v: f64) -> Option<String> {
     if v.is_nan() {
         return Some("NaN".into());
     }
     if v.is_infinite() {
         return Some(if v > 0.0 {
-            if plus { "+Inf" } else { "+Inf" }.into()
+            "+Inf".into()
         } else {
             "-Inf".into()
         });
@@ -102,7 +102,7 @@ fn special(v: f64, plus: bool) -> Option<String> {
 
 /// Go's `%g` (prec `None` = shortest, as `%v` prints a float64).
 pub fn format_g(v: f64, prec: Option<usize>, upper: bool) -> String {
-    if let Some(s) = special(v, true) {
+    if let Some(s) = special(v) {
         return s;
     }
     let mut out = String::new();
@@ -144,7 +144,7 @@ pub fn format_g(v: f64, prec: Option<usize>, upper: bool) -> String {
 
 /// Go's `%e` with the given precision (default 6).
 pub fn format_e(v: f64, prec: usize, upper: bool) -> String {
-    if let Some(s) = special(v, true) {
+    if let Some(s) = special(v) {
         return s;
     }
     let mut out = String::new();
@@ -157,7 +157,7 @@ pub fn format_e(v: f64, prec: usize, upper: bool) -> String {
 
 /// Go's `%f` with the given precision (default 6).
 pub fn format_f(v: f64, prec: usize) -> String {
-    if let Some(s) = special(v, true) {
+    if let Some(s) = special(v) {
         return s;
     }
     let s = format!("{:.*}", prec, v.abs());
@@ -200,7 +200,7 @@ mod tests {
         assert_eq!(format_g(0.0, Some(4), false), "0");
         assert_eq!(format_g(1.2345, Some(4), false), "1.234");
         assert_eq!(format_e(1234.5678, 2, false), "1.23e+03");
-        assert_eq!(format_f(3.14159, 2), "3.14");
+        assert_eq!(format_f(4.56789, 2), "4.57");
         assert_eq!(format_f(-2.0, 0), "-2");
     }
 }

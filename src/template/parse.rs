@@ -105,7 +105,7 @@ pub struct Parsed {
 /// Why a list ended.
 enum End {
     Eof,
-    End,
+    Close,
     Else(usize),
 }
 
@@ -152,7 +152,7 @@ pub fn parse(
     let (root, end) = p.list(true)?;
     match end {
         End::Eof => {}
-        End::End => return perr(p.last_pos(), "unexpected {{end}}"),
+        End::Close => return perr(p.last_pos(), "unexpected {{end}}"),
         End::Else(pos) => return perr(pos, "unexpected {{else}}"),
     }
     Ok(Parsed {
@@ -212,7 +212,7 @@ impl Parser<'_> {
                         "end" => {
                             self.i += 1;
                             self.expect_close("end")?;
-                            return Ok((nodes, End::End));
+                            return Ok((nodes, End::Close));
                         }
                         "else" => {
                             self.i += 1;
@@ -291,7 +291,7 @@ impl Parser<'_> {
         }
         let else_list = match end {
             End::Eof => return perr(self.src_len, format!("unexpected EOF in {{{{{kw}}}}}")),
-            End::End => None,
+            End::Close => None,
             End::Else(pos) => {
                 // `{{else if …}}` / `{{else with …}}` chain into a nested node sharing our {{end}}.
                 let chained = match self.peek() {
@@ -311,7 +311,7 @@ impl Parser<'_> {
                     self.expect_close("else")?;
                     let (el, end2) = self.list(false)?;
                     match end2 {
-                        End::End => {}
+                        End::Close => {}
                         End::Else(p) => return perr(p, "expected end; found {{else}}"),
                         End::Eof => return perr(pos, format!("unexpected EOF in {{{{{kw}}}}}")),
                     }
@@ -352,7 +352,7 @@ impl Parser<'_> {
         self.vars = saved;
         self.range_depth = saved_range;
         match end {
-            End::End => {}
+            End::Close => {}
             _ => return perr(pos, "unexpected EOF in define clause"),
         }
         self.add_define(pos, name, body)
@@ -391,7 +391,7 @@ impl Parser<'_> {
         let (body, end) = self.list(false)?;
         self.vars = saved;
         self.range_depth = saved_range;
-        if !matches!(end, End::End) {
+        if !matches!(end, End::Close) {
             return perr(pos, "unexpected EOF in block clause");
         }
         self.add_define(pos, name.clone(), body)?;
@@ -423,14 +423,9 @@ impl Parser<'_> {
         if let Some(TokKind::Var(_)) = self.peek().map(|t| &t.kind) {
             let save = self.i;
             let mut names = Vec::new();
-            loop {
-                match self.peek().map(|t| t.kind.clone()) {
-                    Some(TokKind::Var(v)) => {
-                        self.i += 1;
-                        names.push(v);
-                    }
-                    _ => break,
-                }
+            while let Some(TokKind::Var(v)) = self.peek().map(|t| t.kind.clone()) {
+                self.i += 1;
+                names.push(v);
                 match self.peek().map(|t| t.kind.clone()) {
                     Some(TokKind::Comma) if multi_decl && names.len() < 2 => {
                         self.i += 1;
@@ -456,10 +451,8 @@ impl Parser<'_> {
             }
             if decl.is_empty() {
                 self.i = save;
-            } else if is_assign {
-                if !self.vars.iter().any(|v| *v == decl[0]) {
-                    return perr(pos, format!("undefined variable {:?}", decl[0]));
-                }
+            } else if is_assign && !self.vars.contains(&decl[0]) {
+                return perr(pos, format!("undefined variable {:?}", decl[0]));
             }
         }
         if matches!(
@@ -472,27 +465,26 @@ impl Parser<'_> {
         let mut cmds = Vec::new();
         loop {
             let c = self.command()?;
-            if !cmds.is_empty() {
-                if let Some(first) = c.args.first() {
-                    if matches!(
-                        first,
-                        Arg::Bool(_)
-                            | Arg::Dot
-                            | Arg::Nil
-                            | Arg::Int(_)
-                            | Arg::Float(_)
-                            | Arg::Pipe(_)
-                            | Arg::Str(_)
-                    ) {
-                        return perr(
-                            c.pos,
-                            format!(
-                                "non executable command in pipeline stage {}",
-                                cmds.len() + 1
-                            ),
-                        );
-                    }
-                }
+            if !cmds.is_empty()
+                && let Some(first) = c.args.first()
+                && matches!(
+                    first,
+                    Arg::Bool(_)
+                        | Arg::Dot
+                        | Arg::Nil
+                        | Arg::Int(_)
+                        | Arg::Float(_)
+                        | Arg::Pipe(_)
+                        | Arg::Str(_)
+                )
+            {
+                return perr(
+                    c.pos,
+                    format!(
+                        "non executable command in pipeline stage {}",
+                        cmds.len() + 1
+                    ),
+                );
             }
             cmds.push(c);
             let t = self.next()?;
@@ -578,7 +570,7 @@ impl Parser<'_> {
                 return Ok(Arg::Field(f));
             }
             TokKind::Var(name) => {
-                if !self.vars.iter().any(|v| *v == name) {
+                if !self.vars.contains(&name) {
                     return perr(t.pos, format!("undefined variable {name:?}"));
                 }
                 // Go positions a variable with fields at its first field.

@@ -310,8 +310,8 @@ mod tests {
     #[test]
     fn verbs() {
         let f = |x: f64| Value::Float(x);
-        assert_eq!(sprintf("%.2f", &[f(3.14159)]), "3.14");
-        assert_eq!(sprintf("%5.1f|", &[f(3.14159)]), "  3.1|");
+        assert_eq!(sprintf("%.2f", &[f(4.56789)]), "4.57");
+        assert_eq!(sprintf("%5.1f|", &[f(4.56789)]), "  4.6|");
         assert_eq!(sprintf("%d", &[Value::Int(42)]), "42");
         assert_eq!(sprintf("%d", &[f(1.5)]), "%!d(float64=1.5)");
         assert_eq!(sprintf("%s %s", &[Value::str("a")]), "a %!s(MISSING)");
