@@ -1,0 +1,207 @@
+//! String helpers with Go's exact behaviour: URL/HTML/JS/JSON escaping, `strings.Title`,
+//! and `net.SplitHostPort` for `stripPort` / `stripDomain`.
+
+use std::fmt::Write;
+
+fn percent(out: &mut String, b: u8) {
+    let _ = write!(out, "%{b:02X}");
+}
+
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+}
+
+/// Go's `url.QueryEscape`.
+pub fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if unreserved(b) {
+            out.push(b as char);
+        } else if b == b' ' {
+            out.push('+');
+        } else {
+            percent(&mut out, b);
+        }
+    }
+    out
+}
+
+/// Go's `url.PathEscape` (escapes a path segment: `/`, `;`, `,`, `?` included).
+pub fn path_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if unreserved(b) || matches!(b, b'$' | b'&' | b'+' | b':' | b'=' | b'@') {
+            out.push(b as char);
+        } else {
+            percent(&mut out, b);
+        }
+    }
+    out
+}
+
+/// Go's `template.HTMLEscapeString` (and `html.EscapeString`, same output).
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\0' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Go's `template.JSEscapeString`.
+pub fn js_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '<' => out.push_str("\\u003C"),
+            '>' => out.push_str("\\u003E"),
+            '&' => out.push_str("\\u0026"),
+            '=' => out.push_str("\\u003D"),
+            c if (c as u32) < 0x20 || c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Go's `json.Marshal` of a string (quotes included; `<`, `>`, `&` escaped).
+pub fn json_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn is_separator(c: char) -> bool {
+    if c.is_ascii() {
+        return !(c.is_ascii_alphanumeric() || c == '_');
+    }
+    if c.is_alphanumeric() {
+        return false;
+    }
+    c.is_whitespace()
+}
+
+/// Go's (deprecated but still used by Prometheus) `strings.Title`.
+pub fn title(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev = ' ';
+    for c in s.chars() {
+        if is_separator(prev) {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        prev = c;
+    }
+    out
+}
+
+/// Go's `net.SplitHostPort`; `None` where Go returns an error.
+pub fn split_host_port(hp: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = hp.strip_prefix('[') {
+        let end = rest.find(']')?;
+        let host = &rest[..end];
+        let after = &rest[end + 1..];
+        let port = after.strip_prefix(':')?;
+        if port.contains([':', '[', ']']) || host.contains(['[', ']']) {
+            return None;
+        }
+        return Some((host, port));
+    }
+    let i = hp.rfind(':')?;
+    let (host, port) = (&hp[..i], &hp[i + 1..]);
+    if host.contains([':', '[', ']']) || port.contains(['[', ']']) {
+        return None;
+    }
+    Some((host, port))
+}
+
+fn join_host_port(host: &str, port: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Prometheus' `stripPort`.
+pub fn strip_port(hp: &str) -> String {
+    match split_host_port(hp) {
+        Some((h, _)) => h.to_string(),
+        None => hp.to_string(),
+    }
+}
+
+/// Prometheus' `stripDomain`: keeps IPs, drops everything after the first dot of a name.
+pub fn strip_domain(hp: &str) -> String {
+    let (host, port) = split_host_port(hp).unwrap_or((hp, ""));
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return hp.to_string();
+    }
+    let short = host.split('.').next().unwrap_or(host);
+    if port.is_empty() {
+        short.to_string()
+    } else {
+        join_host_port(short, port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_escapes() {
+        assert_eq!(query_escape("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
+        assert_eq!(path_escape("a b/c"), "a%20b%2Fc");
+        assert_eq!(
+            html_escape("<a href='x'>&\""),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&#34;"
+        );
+        assert_eq!(js_escape("a'b<"), "a\\'b\\u003C");
+        assert_eq!(json_escape("a\"b\n<"), "\"a\\\"b\\n\\u003c\"");
+        assert_eq!(title("hello wORLD foo_bar x.y"), "Hello WORLD Foo_bar X.Y");
+    }
+
+    #[test]
+    fn host_port() {
+        assert_eq!(strip_port("foo.example.com:9100"), "foo.example.com");
+        assert_eq!(strip_port("[::1]:9100"), "::1");
+        assert_eq!(strip_port("foo"), "foo");
+        assert_eq!(strip_domain("foo.example.com:9100"), "foo:9100");
+        assert_eq!(strip_domain("192.168.0.1:9100"), "192.168.0.1:9100");
+        assert_eq!(strip_domain("foo.example.com"), "foo");
+    }
+}

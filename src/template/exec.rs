@@ -1,0 +1,586 @@
+//! Walks the parsed tree against a [`Context`], with Go's scoping and control flow and
+//! hard bounds on work (steps, output size, nesting, queries).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::funcs::{self, FuncError};
+use super::parse::{Arg, Branch, Cmd, Node, Pipe};
+use super::value::Value;
+use super::{Context, Library};
+
+/// How Go names the type of Prometheus' template data in errors.
+const ROOT_TYPE: &str = "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value float64 }";
+
+/// Nodes, range iterations and function calls allowed per render.
+pub const MAX_STEPS: u64 = 1_000_000;
+/// Output allowed per render, in bytes.
+pub const MAX_OUTPUT: usize = 1 << 20;
+/// `{{template}}` nesting allowed per render.
+pub const MAX_DEPTH: usize = 100;
+/// `query` calls allowed per render.
+pub const MAX_QUERIES: usize = 100;
+
+/// An execution error at a node.
+#[derive(Debug)]
+pub struct ExecError {
+    pub pos: usize,
+    pub at: String,
+    pub msg: String,
+}
+
+enum Flow {
+    Normal,
+    Break,
+    Continue,
+}
+
+type EResult<T> = Result<T, ExecError>;
+
+pub struct Env<'a, 'c> {
+    pub ctx: &'a Context<'c>,
+    pub defines: &'a HashMap<String, Arc<Vec<Node>>>,
+    pub library: Option<&'a Library>,
+    pub out: String,
+    /// `$` of the template being executed.
+    root: Value,
+    vars: Vec<(String, Value)>,
+    steps: u64,
+    depth: usize,
+    pub queries: usize,
+}
+
+const PREDEFINED: &[&str] = &[
+    "$labels",
+    "$value",
+    "$externalLabels",
+    "$externalURL",
+    "$expr",
+    "$activeAt",
+    "$for",
+    "$alertID",
+    "$groupID",
+    "$type",
+];
+
+/// Variables every alert template may use without declaring them.
+pub fn predefined() -> &'static [&'static str] {
+    PREDEFINED
+}
+
+impl<'a, 'c> Env<'a, 'c> {
+    pub fn new(
+        ctx: &'a Context<'c>,
+        defines: &'a HashMap<String, Arc<Vec<Node>>>,
+        library: Option<&'a Library>,
+        cap: usize,
+    ) -> Self {
+        Env {
+            ctx,
+            defines,
+            library,
+            out: String::with_capacity(cap),
+            root: Value::Root,
+            vars: Vec::new(),
+            steps: 0,
+            depth: 0,
+            queries: 0,
+        }
+    }
+
+    pub fn run(&mut self, nodes: &[Node]) -> EResult<()> {
+        let dot = Value::Root;
+        self.list(&dot, nodes).map(|_| ())
+    }
+
+    fn step(&mut self, pos: usize) -> EResult<()> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return Err(ExecError {
+                pos,
+                at: String::new(),
+                msg: format!("template evaluation exceeded {MAX_STEPS} steps"),
+            });
+        }
+        if self.out.len() > MAX_OUTPUT {
+            return Err(ExecError {
+                pos,
+                at: String::new(),
+                msg: format!("template output exceeded {MAX_OUTPUT} bytes"),
+            });
+        }
+        Ok(())
+    }
+
+    fn list(&mut self, dot: &Value, nodes: &[Node]) -> EResult<Flow> {
+        for n in nodes {
+            match self.node(dot, n)? {
+                Flow::Normal => {}
+                f => return Ok(f),
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn node(&mut self, dot: &Value, n: &Node) -> EResult<Flow> {
+        match n {
+            Node::Text(t) => self.out.push_str(t),
+            Node::Action(p) => {
+                self.step(p.pos)?;
+                let v = self.pipe(dot, p, true)?;
+                if p.decl.is_empty() {
+                    match v {
+                        Value::Missing => self.out.push_str("<no value>"),
+                        Value::Root => self.write_root(),
+                        v => v.write_v(&mut self.out),
+                    }
+                }
+            }
+            Node::If(b) => return self.branch(dot, b, false),
+            Node::With(b) => return self.branch(dot, b, true),
+            Node::Range(b) => return self.range(dot, b),
+            Node::Template { pos, name, pipe } => {
+                self.step(*pos)?;
+                let d = match pipe {
+                    Some(p) => self.pipe(dot, p, true)?,
+                    None => Value::Missing,
+                };
+                let body = self
+                    .defines
+                    .get(name)
+                    .or_else(|| self.library.and_then(|l| l.get(name)))
+                    .cloned()
+                    .ok_or_else(|| ExecError {
+                        pos: *pos,
+                        at: format!("{{{{template {name:?}}}}}"),
+                        msg: format!("template {name:?} not defined"),
+                    })?;
+                if self.depth >= MAX_DEPTH {
+                    return Err(ExecError {
+                        pos: *pos,
+                        at: format!("{{{{template {name:?}}}}}"),
+                        msg: format!("exceeded maximum template depth ({MAX_DEPTH})"),
+                    });
+                }
+                self.depth += 1;
+                let saved = std::mem::take(&mut self.vars);
+                let saved_root = std::mem::replace(&mut self.root, d.clone());
+                let r = self.list(&d, &body);
+                self.vars = saved;
+                self.root = saved_root;
+                self.depth -= 1;
+                r?;
+            }
+            Node::Break(_) => return Ok(Flow::Break),
+            Node::Continue(_) => return Ok(Flow::Continue),
+        }
+        Ok(Flow::Normal)
+    }
+
+    /// Prints the data struct as Go's `%v` does: `{map[…] map[…] url value}`.
+    fn write_root(&mut self) {
+        let c = self.ctx;
+        let mut out = std::mem::take(&mut self.out);
+        out.push('{');
+        Value::Labels(c.labels.clone()).write_v(&mut out);
+        out.push(' ');
+        Value::Labels(c.external_labels.clone()).write_v(&mut out);
+        out.push(' ');
+        out.push_str(c.external_url);
+        out.push(' ');
+        Value::Float(c.value).write_v(&mut out);
+        out.push('}');
+        self.out = out;
+    }
+
+    fn branch(&mut self, dot: &Value, b: &Branch, with: bool) -> EResult<Flow> {
+        self.step(b.pipe.pos)?;
+        let mark = self.vars.len();
+        let v = self.pipe(dot, &b.pipe, true)?;
+        let r = if v.is_true() {
+            if with {
+                self.list(&v, &b.list)
+            } else {
+                self.list(dot, &b.list)
+            }
+        } else if let Some(el) = &b.else_list {
+            self.vars.truncate(mark);
+            self.list(dot, el)
+        } else {
+            Ok(Flow::Normal)
+        };
+        self.vars.truncate(mark);
+        r
+    }
+
+    fn range(&mut self, dot: &Value, b: &Branch) -> EResult<Flow> {
+        self.step(b.pipe.pos)?;
+        let mark = self.vars.len();
+        let v = self.pipe(dot, &b.pipe, false)?;
+        let items: Vec<(Value, Value)> = match &v {
+            Value::List(l) => l
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (Value::Int(i as i64), e.clone()))
+                .collect(),
+            Value::Labels(l) => l
+                .iter()
+                .map(|p| (Value::Str(p.name.clone()), Value::Str(p.value.clone())))
+                .collect(),
+            Value::Map(m) => m.iter().map(|(k, e)| (Value::str(k), e.clone())).collect(),
+            Value::Missing => Vec::new(),
+            other => {
+                return Err(ExecError {
+                    pos: b.pipe.pos,
+                    at: "range".into(),
+                    msg: format!("range can't iterate over {}", other.to_v()),
+                });
+            }
+        };
+        let mut result = Ok(Flow::Normal);
+        if items.is_empty() {
+            if let Some(el) = &b.else_list {
+                result = self.list(dot, el).map(|_| Flow::Normal);
+            }
+        } else {
+            for (k, e) in items {
+                self.step(b.pipe.pos)?;
+                self.vars.truncate(mark);
+                match b.pipe.decl.len() {
+                    0 => {}
+                    1 => self.vars.push((b.pipe.decl[0].clone(), e.clone())),
+                    _ => {
+                        self.vars.push((b.pipe.decl[0].clone(), k));
+                        self.vars.push((b.pipe.decl[1].clone(), e.clone()));
+                    }
+                }
+                match self.list(&e, &b.list) {
+                    Ok(Flow::Break) => break,
+                    Ok(_) => {}
+                    Err(er) => {
+                        result = Err(er);
+                        break;
+                    }
+                }
+            }
+        }
+        self.vars.truncate(mark);
+        result
+    }
+
+    fn pipe(&mut self, dot: &Value, p: &Pipe, declare: bool) -> EResult<Value> {
+        let mut last: Option<Value> = None;
+        for c in &p.cmds {
+            last = Some(self.cmd(dot, c, last)?);
+        }
+        let v = last.unwrap_or(Value::Missing);
+        if declare {
+            for name in &p.decl {
+                if p.is_assign {
+                    self.assign(name, v.clone());
+                } else {
+                    self.vars.push((name.clone(), v.clone()));
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    fn assign(&mut self, name: &str, v: Value) {
+        if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+            slot.1 = v;
+        } else {
+            // A predefined variable being reassigned: it lives in the outermost scope.
+            self.vars.insert(0, (name.to_string(), v));
+        }
+    }
+
+    fn var(&self, name: &str) -> Option<Value> {
+        if name == "$" {
+            return Some(self.root.clone());
+        }
+        if let Some((_, v)) = self.vars.iter().rev().find(|(n, _)| n == name) {
+            return Some(v.clone());
+        }
+        ctx_var(self.ctx, name)
+    }
+
+    /// `$labels.x` / `$externalLabels.x` straight from the context, without building
+    /// intermediate values: the most common action in alert templates.
+    fn label_var(&self, name: &str, fields: &[String]) -> Option<Value> {
+        let [field] = fields else { return None };
+        let labels = match name {
+            "$labels" => self.ctx.labels,
+            "$externalLabels" => self.ctx.external_labels,
+            _ => return None,
+        };
+        if self.vars.iter().any(|(n, _)| n == name) {
+            return None;
+        }
+        Some(label_value(labels, field))
+    }
+
+    fn root_field(&self, name: &str) -> Option<Value> {
+        let var = match name {
+            "Labels" => "$labels",
+            "Value" => "$value",
+            "ExternalLabels" => "$externalLabels",
+            "ExternalURL" => "$externalURL",
+            "Expr" => "$expr",
+            "ActiveAt" => "$activeAt",
+            "For" => "$for",
+            "AlertID" => "$alertID",
+            "GroupID" => "$groupID",
+            "Type" => "$type",
+            _ => return None,
+        };
+        ctx_var(self.ctx, var)
+    }
+
+    fn field(&self, v: Value, name: &str, pos: usize, at: &str) -> EResult<Value> {
+        let bad = |msg: String| ExecError {
+            pos,
+            at: at.to_string(),
+            msg,
+        };
+        match v {
+            Value::Root => self
+                .root_field(name)
+                .ok_or_else(|| bad(format!("can't evaluate field {name} in type {ROOT_TYPE}"))),
+            Value::Labels(l) => Ok(label_value(&l, name)),
+            Value::Map(m) => Ok(m.get(name).cloned().unwrap_or(Value::Missing)),
+            Value::Sample(s) => match name {
+                "Labels" => Ok(Value::Labels(s.labels.clone())),
+                "Value" => Ok(Value::Float(s.value)),
+                _ => Err(bad(format!(
+                    "can't evaluate field {name} in type template.sample"
+                ))),
+            },
+            Value::Time(ns) => match name {
+                "Unix" => Ok(Value::Int(ns.div_euclid(1_000_000_000) as i64)),
+                "UnixMilli" => Ok(Value::Int(ns.div_euclid(1_000_000) as i64)),
+                "UnixNano" => Ok(Value::Int(ns as i64)),
+                "UTC" => Ok(Value::Time(ns)),
+                "String" => Ok(Value::string(super::value::format_go_time(ns))),
+                _ => Err(bad(format!(
+                    "can't evaluate field {name} in type *time.Time"
+                ))),
+            },
+            Value::Duration(d) => match name {
+                "Seconds" => Ok(Value::Float(d as f64 / 1e9)),
+                "Minutes" => Ok(Value::Float(d as f64 / 6e10)),
+                "Hours" => Ok(Value::Float(d as f64 / 3.6e12)),
+                "Milliseconds" => Ok(Value::Int(d / 1_000_000)),
+                "String" => Ok(Value::string(super::value::format_go_duration(d))),
+                _ => Err(bad(format!(
+                    "can't evaluate field {name} in type time.Duration"
+                ))),
+            },
+            Value::Missing => Err(bad(format!("nil pointer evaluating interface {{}}.{name}"))),
+            other => Err(bad(format!(
+                "can't evaluate field {name} in type {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    fn fields(&self, mut v: Value, names: &[String], pos: usize, at: &str) -> EResult<Value> {
+        for n in names {
+            v = self.field(v, n, pos, at)?;
+        }
+        Ok(v)
+    }
+
+    fn cmd(&mut self, dot: &Value, c: &Cmd, last: Option<Value>) -> EResult<Value> {
+        let first = &c.args[0];
+        if let Arg::Func(name) = first {
+            return self.call(dot, name, c, last);
+        }
+        if c.args.len() > 1 || last.is_some() {
+            let at = describe(first);
+            return Err(ExecError {
+                pos: c.pos,
+                msg: format!("can't give argument to non-function {at}"),
+                at,
+            });
+        }
+        self.arg(dot, first, c.arg_pos[0])
+    }
+
+    fn arg(&mut self, dot: &Value, a: &Arg, pos: usize) -> EResult<Value> {
+        Ok(match a {
+            Arg::Dot => dot.clone(),
+            Arg::Nil => {
+                return Err(ExecError {
+                    pos,
+                    at: "nil".into(),
+                    msg: "nil is not a command".into(),
+                });
+            }
+            Arg::Bool(b) => Value::Bool(*b),
+            Arg::Str(s) => Value::Str(s.clone()),
+            Arg::Int(i) => Value::Int(*i),
+            Arg::Float(f) => Value::Float(*f),
+            Arg::Field(f) => self.fields(dot.clone(), f, pos, &describe(a))?,
+            Arg::Var(name, f) => {
+                if let Some(v) = self.label_var(name, f) {
+                    return Ok(v);
+                }
+                let v = self.var(name).ok_or_else(|| ExecError {
+                    pos,
+                    at: name.clone(),
+                    msg: format!("undefined variable: {name}"),
+                })?;
+                self.fields(v, f, pos, &describe(a))?
+            }
+            Arg::Chain(inner, f) => {
+                let v = self.arg(dot, inner, pos)?;
+                self.fields(v, f, pos, &describe(a))?
+            }
+            Arg::Pipe(p) => {
+                let mark = self.vars.len();
+                let v = self.pipe(dot, p, true)?;
+                self.vars.truncate(mark);
+                v
+            }
+            Arg::Func(name) => {
+                let c = Cmd {
+                    pos,
+                    args: vec![a.clone()],
+                    arg_pos: vec![pos],
+                    arg_text: vec![name.clone()],
+                };
+                return self.call(dot, name, &c, None);
+            }
+        })
+    }
+
+    fn call(&mut self, dot: &Value, name: &str, c: &Cmd, last: Option<Value>) -> EResult<Value> {
+        self.step(c.pos)?;
+        let err = |msg: String| ExecError {
+            pos: c.pos,
+            at: c.text(),
+            msg,
+        };
+        // `and` / `or` evaluate lazily, as Go does since 1.18.
+        if name == "and" || name == "or" {
+            let n = c.args.len() - 1 + usize::from(last.is_some());
+            if n == 0 {
+                return Err(err(format!(
+                    "wrong number of args for {name}: want at least 1 got 0"
+                )));
+            }
+            let mut v = Value::Missing;
+            for a in &c.args[1..] {
+                v = self.arg(dot, a, c.pos)?;
+                if v.is_true() != (name == "and") {
+                    return Ok(v);
+                }
+            }
+            if let Some(l) = last {
+                v = l;
+            }
+            return Ok(v);
+        }
+        let mut args = Vec::with_capacity(c.args.len());
+        for a in &c.args[1..] {
+            if matches!(a, Arg::Nil) {
+                args.push(Value::Missing);
+                continue;
+            }
+            args.push(self.arg(dot, a, c.pos)?);
+        }
+        if let Some(l) = last {
+            args.push(l);
+        }
+        let explicit = c.args.len() - 1;
+        funcs::call(self, name, &args).map_err(|e| match e {
+            FuncError::Call(m) => err(format!("error calling {name}: {m}")),
+            FuncError::Arg(m) => err(m),
+            FuncError::Type {
+                index,
+                expected,
+                got,
+            } => {
+                if index >= explicit {
+                    return err(format!(
+                        "wrong type for value; expected {expected}; got {got}"
+                    ));
+                }
+                let (pos, text) = (c.arg_pos[index + 1], c.arg_text[index + 1].clone());
+                let msg = match &c.args[index + 1] {
+                    Arg::Str(_) | Arg::Int(_) | Arg::Float(_) | Arg::Bool(_) => {
+                        if matches!(expected, "string" | "float64" | "int" | "bool") {
+                            format!("expected {expected}; found {text}")
+                        } else {
+                            format!("can't handle {text} for arg of type {expected}")
+                        }
+                    }
+                    _ => format!("wrong type for value; expected {expected}; got {got}"),
+                };
+                ExecError { pos, at: text, msg }
+            }
+        })
+    }
+}
+
+/// A label's value as a shared string (missing labels are `""`, as Go's zero value).
+fn label_value(l: &crate::labels::Labels, name: &str) -> Value {
+    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    match l.iter().find(|p| &*p.name == name) {
+        Some(p) => Value::Str(p.value.clone()),
+        None => Value::Str(EMPTY.get_or_init(|| Arc::from("")).clone()),
+    }
+}
+
+/// A predefined variable's value, straight from the context.
+fn ctx_var(c: &Context<'_>, name: &str) -> Option<Value> {
+    Some(match name {
+        "$labels" => Value::Labels(c.labels.clone()),
+        "$value" => Value::Float(c.value),
+        "$externalLabels" => Value::Labels(c.external_labels.clone()),
+        "$externalURL" => Value::str(c.external_url),
+        "$expr" => Value::str(c.expr),
+        "$activeAt" => time_value(c.active_at),
+        "$for" => Value::Duration(c.for_.as_nanos().min(i64::MAX as u128) as i64),
+        "$alertID" => Value::Uint(c.alert_id),
+        "$groupID" => Value::Uint(c.group_id),
+        "$type" => Value::str(c.rule_type),
+        _ => return None,
+    })
+}
+
+fn time_value(t: Option<std::time::SystemTime>) -> Value {
+    match t {
+        Some(t) => match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => Value::Time(d.as_nanos() as i128),
+            Err(e) => Value::Time(-(e.duration().as_nanos() as i128)),
+        },
+        // Go's zero time.Time.
+        None => Value::Time(-62_135_596_800_000_000_000),
+    }
+}
+
+/// How Go names a node in "executing … at <…>".
+fn describe(a: &Arg) -> String {
+    match a {
+        Arg::Dot => ".".into(),
+        Arg::Nil => "nil".into(),
+        Arg::Bool(b) => b.to_string(),
+        Arg::Str(s) => format!("{s:?}"),
+        Arg::Int(i) => i.to_string(),
+        Arg::Float(f) => f.to_string(),
+        Arg::Field(f) => f.iter().map(|x| format!(".{x}")).collect(),
+        Arg::Var(n, f) => format!(
+            "{n}{}",
+            f.iter().map(|x| format!(".{x}")).collect::<String>()
+        ),
+        Arg::Func(n) => n.clone(),
+        Arg::Chain(inner, f) => format!(
+            "{}{}",
+            describe(inner),
+            f.iter().map(|x| format!(".{x}")).collect::<String>()
+        ),
+        Arg::Pipe(_) => "(…)".into(),
+    }
+}

@@ -1,0 +1,676 @@
+//! Every function a template may call: Go's builtins, Prometheus' list and vmalert's
+//! extras. Argument checking follows Go's messages so errors read the same.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use regex::Regex;
+
+use super::escape;
+use super::exec::{Env, MAX_QUERIES};
+use super::humanize;
+use super::printf;
+use super::value::{Kind, Value};
+
+/// A function failure: `Call` errors are prefixed "error calling NAME:", `Arg` errors
+/// (wrong count or type) are reported as they are.
+pub enum FuncError {
+    Call(String),
+    Arg(String),
+    /// Argument `index` has the wrong type (Go reports it at the argument).
+    Type {
+        index: usize,
+        expected: &'static str,
+        got: &'static str,
+    },
+}
+
+type FResult = Result<Value, FuncError>;
+
+/// All function names, for load-time "function not defined" errors.
+pub const FUNCTIONS: &[&str] = &[
+    // Go builtins
+    "and",
+    "or",
+    "not",
+    "len",
+    "index",
+    "slice",
+    "print",
+    "printf",
+    "println",
+    "urlquery",
+    "html",
+    "js",
+    "call",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    // Prometheus
+    "query",
+    "first",
+    "label",
+    "value",
+    "strvalue",
+    "args",
+    "sortByLabel",
+    "reReplaceAll",
+    "match",
+    "title",
+    "toUpper",
+    "toLower",
+    "stripPort",
+    "stripDomain",
+    "safeHtml",
+    "urlQueryEscape",
+    "graphLink",
+    "tableLink",
+    "pathPrefix",
+    "externalURL",
+    "parseDuration",
+    "toTime",
+    "toDuration",
+    "now",
+    "humanize",
+    "humanize1024",
+    "humanizeDuration",
+    "humanizePercentage",
+    "humanizeTimestamp",
+    // vmalert
+    "jsonEscape",
+    "quotesEscape",
+    "htmlEscape",
+    "pathEscape",
+    "queryEscape",
+    "crlfEscape",
+    "parseDurationTime",
+];
+
+/// Whether `name` is a function templates may call.
+pub fn is_function(name: &str) -> bool {
+    FUNCTIONS.contains(&name)
+}
+
+fn want(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
+    if args.len() != n {
+        return Err(FuncError::Arg(format!(
+            "wrong number of args for {name}: want {n} got {}",
+            args.len()
+        )));
+    }
+    Ok(())
+}
+
+fn wrong(expected: &'static str, got: &Value) -> FuncError {
+    FuncError::Type {
+        index: usize::MAX,
+        expected,
+        got: got.type_name(),
+    }
+}
+
+/// Attaches the argument index to a type error.
+fn at(i: usize, e: FuncError) -> FuncError {
+    match e {
+        FuncError::Type { expected, got, .. } => FuncError::Type {
+            index: i,
+            expected,
+            got,
+        },
+        other => other,
+    }
+}
+
+fn str_at(a: &[Value], i: usize) -> Result<&str, FuncError> {
+    string(&a[i]).map_err(|e| at(i, e))
+}
+
+fn sample_at(a: &[Value], i: usize) -> Result<&crate::sample::Sample, FuncError> {
+    sample(&a[i]).map_err(|e| at(i, e))
+}
+
+fn string(v: &Value) -> Result<&str, FuncError> {
+    match v {
+        Value::Str(s) => Ok(s),
+        other => Err(wrong("string", other)),
+    }
+}
+
+fn sample(v: &Value) -> Result<&crate::sample::Sample, FuncError> {
+    match v {
+        Value::Sample(s) => Ok(s),
+        other => Err(wrong("template.sample", other)),
+    }
+}
+
+/// Prometheus' `convertToFloat`.
+fn float(v: &Value) -> Result<f64, FuncError> {
+    match v {
+        Value::Float(f) => Ok(*f),
+        Value::Int(i) => Ok(*i as f64),
+        Value::Uint(i) => Ok(*i as f64),
+        Value::Str(s) => parse_go_float(s).ok_or_else(|| {
+            FuncError::Call(format!(
+                "strconv.ParseFloat: parsing {}: invalid syntax",
+                printf::go_quote(s)
+            ))
+        }),
+        other => Err(FuncError::Call(format!(
+            "can't convert {} to float",
+            other.type_name()
+        ))),
+    }
+}
+
+fn parse_go_float(s: &str) -> Option<f64> {
+    match s.to_ascii_lowercase().trim_start_matches(['+', '-']) {
+        "inf" | "infinity" => {
+            return Some(if s.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            });
+        }
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    let clean = s.replace('_', "");
+    if clean
+        .bytes()
+        .any(|b| b.is_ascii_alphabetic() && !matches!(b, b'e' | b'E'))
+    {
+        return None;
+    }
+    clean.parse().ok()
+}
+
+fn int(v: &Value) -> Result<i64, FuncError> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        Value::Uint(u) => {
+            i64::try_from(*u).map_err(|_| FuncError::Call("index out of range".into()))
+        }
+        other => Err(FuncError::Call(format!(
+            "cannot index slice/array with type {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn s(v: impl Into<Arc<str>>) -> FResult {
+    Ok(Value::Str(v.into()))
+}
+
+thread_local! {
+    static REGEX_CACHE: RefCell<HashMap<String, Regex>> = RefCell::new(HashMap::new());
+}
+
+fn regex(pattern: &str) -> Result<Regex, FuncError> {
+    if let Some(r) = REGEX_CACHE.with(|c| c.borrow().get(pattern).cloned()) {
+        return Ok(r);
+    }
+    let r = Regex::new(pattern)
+        .map_err(|e| FuncError::Call(go_regex_error(pattern, &e.to_string())))?;
+    REGEX_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= 256 {
+            c.clear();
+        }
+        c.insert(pattern.to_string(), r.clone());
+    });
+    Ok(r)
+}
+
+/// Words a regex compile error as Go's `regexp.MustCompile` panic does, for the common
+/// syntax errors; others keep the regex crate's description.
+fn go_regex_error(pattern: &str, rust: &str) -> String {
+    let quoted = if pattern.contains('`') {
+        printf::go_quote(pattern)
+    } else {
+        format!("`{pattern}`")
+    };
+    let detail = if rust.contains("unclosed character class") {
+        let from = pattern.rfind('[').map_or(pattern, |i| &pattern[i..]);
+        format!("missing closing ]: `{from}`")
+    } else if rust.contains("unclosed group") {
+        format!("missing closing ): `{pattern}`")
+    } else if rust.contains("unopened group") {
+        format!("unexpected ): `{pattern}`")
+    } else if rust.contains("repetition operator missing expression") {
+        let op = pattern
+            .chars()
+            .find(|c| matches!(c, '*' | '+' | '?'))
+            .unwrap_or('*');
+        format!("missing argument to repetition operator: `{op}`")
+    } else {
+        rust.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    format!("regexp: Compile({quoted}): error parsing regexp: {detail}")
+}
+
+/// Calls function `name` with evaluated arguments (pipeline value last).
+pub fn call(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
+    match name {
+        "not" => {
+            want(name, a, 1)?;
+            Ok(Value::Bool(!a[0].is_true()))
+        }
+        "len" => {
+            want(name, a, 1)?;
+            Ok(Value::Int(match &a[0] {
+                Value::Str(s) => s.len(),
+                Value::Labels(l) => l.len(),
+                Value::Map(m) => m.len(),
+                Value::List(l) => l.len(),
+                other => {
+                    return Err(FuncError::Call(format!(
+                        "len of type {}",
+                        other.type_name()
+                    )));
+                }
+            } as i64))
+        }
+        "index" => index(a),
+        "slice" => slice(a),
+        "print" => s(printf::sprint(a)),
+        "println" => s(printf::sprintln(a)),
+        "printf" => {
+            if a.is_empty() {
+                return Err(FuncError::Arg(
+                    "wrong number of args for printf: want at least 1 got 0".into(),
+                ));
+            }
+            s(printf::sprintf(str_at(a, 0)?, &a[1..]))
+        }
+        "urlquery" => s(escape::query_escape(&eval_args(a))),
+        "html" => s(escape::html_escape(&eval_args(a))),
+        "js" => s(escape::js_escape(&eval_args(a))),
+        "call" => Err(FuncError::Call(
+            "call of non-function: templates here have no function values".into(),
+        )),
+        "eq" => {
+            if a.is_empty() {
+                return Err(FuncError::Arg(
+                    "wrong number of args for eq: want at least 1 got 0".into(),
+                ));
+            }
+            eq(&a[0], &a[1..]).map(Value::Bool)
+        }
+        "ne" => {
+            want(name, a, 2)?;
+            eq(&a[0], &a[1..]).map(|b| Value::Bool(!b))
+        }
+        "lt" | "le" | "gt" | "ge" => {
+            want(name, a, 2)?;
+            let lt = lt(&a[0], &a[1])?;
+            let r = match name {
+                "lt" => lt,
+                "ge" => !lt,
+                _ => {
+                    let le = lt || eq(&a[0], &a[1..])?;
+                    if name == "le" { le } else { !le }
+                }
+            };
+            Ok(Value::Bool(r))
+        }
+        _ => prometheus(env, name, a),
+    }
+}
+
+/// Go's `evalArgs`: a single string as is, else `fmt.Sprint`.
+fn eval_args(a: &[Value]) -> String {
+    match a {
+        [Value::Str(s)] => s.to_string(),
+        _ => printf::sprint(a),
+    }
+}
+
+fn index(a: &[Value]) -> FResult {
+    let Some((first, keys)) = a.split_first() else {
+        return Err(FuncError::Arg(
+            "wrong number of args for index: want at least 1 got 0".into(),
+        ));
+    };
+    let mut v = first.clone();
+    for k in keys {
+        v = match &v {
+            Value::Labels(l) => match k {
+                Value::Str(key) => Value::Str(Arc::from(l.get(key).unwrap_or(""))),
+                other => {
+                    return Err(FuncError::Call(format!(
+                        "value has type {}; should be string",
+                        other.type_name()
+                    )));
+                }
+            },
+            Value::Map(m) => match k {
+                Value::Str(key) => m.get(&**key).cloned().unwrap_or(Value::Missing),
+                other => {
+                    return Err(FuncError::Call(format!(
+                        "value has type {}; should be string",
+                        other.type_name()
+                    )));
+                }
+            },
+            Value::List(l) => {
+                let i = int(k)?;
+                if i < 0 || i as usize >= l.len() {
+                    return Err(FuncError::Call(format!("index out of range: {i}")));
+                }
+                l[i as usize].clone()
+            }
+            Value::Str(st) => {
+                let i = int(k)?;
+                if i < 0 || i as usize >= st.len() {
+                    return Err(FuncError::Call(format!("index out of range: {i}")));
+                }
+                Value::Int(st.as_bytes()[i as usize] as i64)
+            }
+            Value::Missing => return Err(FuncError::Call("index of untyped nil".into())),
+            other => {
+                return Err(FuncError::Call(format!(
+                    "can't index item of type {}",
+                    other.type_name()
+                )));
+            }
+        };
+    }
+    Ok(v)
+}
+
+fn slice(a: &[Value]) -> FResult {
+    let Some((first, idx)) = a.split_first() else {
+        return Err(FuncError::Arg(
+            "wrong number of args for slice: want at least 1 got 0".into(),
+        ));
+    };
+    if idx.len() > 3 {
+        return Err(FuncError::Call(format!(
+            "too many slice indexes: {}",
+            idx.len()
+        )));
+    }
+    let len = match first {
+        Value::Str(st) => st.len(),
+        Value::List(l) => l.len(),
+        other => {
+            return Err(FuncError::Call(format!(
+                "can't slice item of type {}",
+                other.type_name()
+            )));
+        }
+    };
+    let mut ix = [0usize, len, len];
+    for (n, v) in idx.iter().enumerate() {
+        let i = int(v)?;
+        if i < 0 || i as usize > len {
+            return Err(FuncError::Call(format!("index out of range: {i}")));
+        }
+        ix[n] = i as usize;
+    }
+    if ix[0] > ix[1] {
+        return Err(FuncError::Call(format!(
+            "invalid slice index: {} > {}",
+            ix[0], ix[1]
+        )));
+    }
+    match first {
+        Value::Str(st) => {
+            if idx.len() == 3 {
+                return Err(FuncError::Call("cannot 3-index slice a string".into()));
+            }
+            st.get(ix[0]..ix[1]).map_or_else(|| Ok(Value::str("")), s)
+        }
+        Value::List(l) => Ok(Value::List(Arc::new(l[ix[0]..ix[1]].to_vec()))),
+        _ => unreachable_slice(),
+    }
+}
+
+fn unreachable_slice() -> FResult {
+    Err(FuncError::Call("can't slice item".into()))
+}
+
+/// Go's `eq`: basic kinds only; int vs float is an error, missing values compare unequal.
+fn eq(a: &Value, others: &[Value]) -> Result<bool, FuncError> {
+    if others.is_empty() {
+        return Err(FuncError::Call("missing argument for comparison".into()));
+    }
+    for b in others {
+        let (k1, k2) = (a.kind(), b.kind());
+        let truth = if k1 != k2 {
+            match (a, b) {
+                (Value::Int(x), Value::Uint(y)) | (Value::Uint(y), Value::Int(x)) => {
+                    *x >= 0 && *x as u64 == *y
+                }
+                _ if k1 == Kind::Invalid || k2 == Kind::Invalid => false,
+                _ => return Err(FuncError::Call("incompatible types for comparison".into())),
+            }
+        } else {
+            match (a, b) {
+                (Value::Bool(x), Value::Bool(y)) => x == y,
+                (Value::Float(x), Value::Float(y)) => x == y,
+                (Value::Str(x), Value::Str(y)) => x == y,
+                (Value::Uint(x), Value::Uint(y)) => x == y,
+                _ if k1 == Kind::Int => int_of(a) == int_of(b),
+                _ if k1 == Kind::Invalid => true,
+                (_, Value::Labels(_) | Value::Map(_) | Value::List(_) | Value::Root) => {
+                    return Err(FuncError::Call(format!(
+                        "non-comparable type {}: {}",
+                        b.to_v(),
+                        b.type_name()
+                    )));
+                }
+                _ => return Err(FuncError::Call("invalid type for comparison".into())),
+            }
+        };
+        if truth {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn int_of(v: &Value) -> i64 {
+    match v {
+        Value::Int(i) | Value::Duration(i) => *i,
+        _ => 0,
+    }
+}
+
+fn lt(a: &Value, b: &Value) -> Result<bool, FuncError> {
+    let (k1, k2) = (a.kind(), b.kind());
+    if matches!(k1, Kind::Invalid | Kind::Other) || matches!(k2, Kind::Invalid | Kind::Other) {
+        return Err(FuncError::Call("invalid type for comparison".into()));
+    }
+    if k1 != k2 {
+        return match (a, b) {
+            (Value::Int(x), Value::Uint(y)) => Ok(*x < 0 || (*x as u64) < *y),
+            (Value::Uint(x), Value::Int(y)) => Ok(*y >= 0 && *x < *y as u64),
+            _ => Err(FuncError::Call("incompatible types for comparison".into())),
+        };
+    }
+    Ok(match (a, b) {
+        (Value::Float(x), Value::Float(y)) => x < y,
+        (Value::Str(x), Value::Str(y)) => x < y,
+        (Value::Uint(x), Value::Uint(y)) => x < y,
+        (Value::Bool(_), _) => return Err(FuncError::Call("invalid type for comparison".into())),
+        _ => int_of(a) < int_of(b),
+    })
+}
+
+fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
+    let ctx = env.ctx;
+    match name {
+        "query" => {
+            want(name, a, 1)?;
+            let q = str_at(a, 0)?;
+            let Some(querier) = ctx.querier else {
+                return Err(FuncError::Call(
+                    "query is not available: no datasource for templates".into(),
+                ));
+            };
+            env.queries += 1;
+            if env.queries > MAX_QUERIES {
+                return Err(FuncError::Call(format!(
+                    "more than {MAX_QUERIES} queries in one template"
+                )));
+            }
+            let res = querier.query(q).map_err(FuncError::Call)?;
+            Ok(Value::List(Arc::new(
+                res.into_iter()
+                    .map(|s| Value::Sample(Arc::new(s)))
+                    .collect(),
+            )))
+        }
+        "first" => {
+            want(name, a, 1)?;
+            match &a[0] {
+                Value::List(l) => l.first().cloned().ok_or_else(|| {
+                    FuncError::Call("first() called on vector with no elements".into())
+                }),
+                other => Err(at(0, wrong("template.queryResult", other))),
+            }
+        }
+        "label" => {
+            want(name, a, 2)?;
+            let l = str_at(a, 0)?;
+            s(sample_at(a, 1)?.labels.get(l).unwrap_or(""))
+        }
+        "value" => {
+            want(name, a, 1)?;
+            Ok(Value::Float(sample_at(a, 0)?.value))
+        }
+        "strvalue" => {
+            want(name, a, 1)?;
+            s(sample_at(a, 0)?.labels.get("__value__").unwrap_or(""))
+        }
+        "args" => {
+            let m: BTreeMap<String, Value> = a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("arg{i}"), v.clone()))
+                .collect();
+            Ok(Value::Map(Arc::new(m)))
+        }
+        "sortByLabel" => {
+            want(name, a, 2)?;
+            let l = str_at(a, 0)?;
+            let Value::List(list) = &a[1] else {
+                return Err(at(1, wrong("template.queryResult", &a[1])));
+            };
+            let mut v: Vec<Value> = list.to_vec();
+            let key = |x: &Value| match x {
+                Value::Sample(s) => s.labels.get(l).unwrap_or("").to_string(),
+                _ => String::new(),
+            };
+            v.sort_by_key(key);
+            Ok(Value::List(Arc::new(v)))
+        }
+        "reReplaceAll" => {
+            want(name, a, 3)?;
+            let re = regex(str_at(a, 0)?)?;
+            s(re.replace_all(str_at(a, 2)?, str_at(a, 1)?).into_owned())
+        }
+        "match" => {
+            want(name, a, 2)?;
+            let re = regex(str_at(a, 0)?)?;
+            Ok(Value::Bool(re.is_match(str_at(a, 1)?)))
+        }
+        "title" => one_str(name, a, escape::title),
+        "toUpper" => one_str(name, a, |x| x.to_uppercase()),
+        "toLower" => one_str(name, a, |x| x.to_lowercase()),
+        "stripPort" => one_str(name, a, escape::strip_port),
+        "stripDomain" => one_str(name, a, escape::strip_domain),
+        "safeHtml" => one_str(name, a, str::to_string),
+        "urlQueryEscape" | "queryEscape" => one_str(name, a, escape::query_escape),
+        "pathEscape" => one_str(name, a, escape::path_escape),
+        "htmlEscape" => one_str(name, a, escape::html_escape),
+        "jsonEscape" => one_str(name, a, escape::json_escape),
+        "quotesEscape" => one_str(name, a, |x| x.replace('"', "\\\"")),
+        "crlfEscape" => one_str(name, a, |x| x.replace('\n', "\\n").replace('\r', "\\r")),
+        "graphLink" => one_str(name, a, |e| {
+            format!("/graph?g0.expr={}&g0.tab=0", escape::query_escape(e))
+        }),
+        "tableLink" => one_str(name, a, |e| {
+            format!("/graph?g0.expr={}&g0.tab=1", escape::query_escape(e))
+        }),
+        "pathPrefix" => {
+            want(name, a, 0)?;
+            s(url_path(ctx.external_url))
+        }
+        "externalURL" => {
+            want(name, a, 0)?;
+            s(ctx.external_url)
+        }
+        "parseDuration" => {
+            want(name, a, 1)?;
+            let ms = humanize::parse_prom_duration(str_at(a, 0)?).map_err(FuncError::Call)?;
+            Ok(Value::Float(ms as f64 / 1000.0))
+        }
+        "parseDurationTime" => {
+            want(name, a, 1)?;
+            let ms = humanize::parse_prom_duration(str_at(a, 0)?).map_err(FuncError::Call)?;
+            Ok(Value::Duration(ms.saturating_mul(1_000_000)))
+        }
+        "toTime" => {
+            want(name, a, 1)?;
+            let v = float(&a[0])?;
+            match humanize::float_to_time(v).map_err(FuncError::Call)? {
+                Some(ns) => Ok(Value::Time(ns)),
+                None => Err(FuncError::Call("value is NaN or Inf".into())),
+            }
+        }
+        "toDuration" => {
+            want(name, a, 1)?;
+            let v = float(&a[0])?;
+            Ok(Value::Duration(go_float_to_i64(v * 1e9)))
+        }
+        "now" => {
+            want(name, a, 0)?;
+            let t = ctx.eval_time.unwrap_or_else(std::time::SystemTime::now);
+            let secs = match t.duration_since(std::time::UNIX_EPOCH) {
+                Ok(d) => d.as_millis() as f64 / 1000.0,
+                Err(e) => -(e.duration().as_millis() as f64) / 1000.0,
+            };
+            Ok(Value::Float(secs))
+        }
+        "humanize" => one_float(name, a, |v| Ok(humanize::humanize(v))),
+        "humanize1024" => one_float(name, a, |v| Ok(humanize::humanize1024(v))),
+        "humanizeDuration" => one_float(name, a, |v| Ok(humanize::humanize_duration(v))),
+        "humanizePercentage" => one_float(name, a, |v| Ok(humanize::humanize_percentage(v))),
+        "humanizeTimestamp" => one_float(name, a, humanize::humanize_timestamp),
+        _ => Err(FuncError::Arg(format!("function {name:?} not defined"))),
+    }
+}
+
+fn go_float_to_i64(v: f64) -> i64 {
+    if v.is_nan() { i64::MIN } else { v as i64 }
+}
+
+fn one_str(name: &str, a: &[Value], f: impl Fn(&str) -> String) -> FResult {
+    want(name, a, 1)?;
+    s(f(str_at(a, 0)?))
+}
+
+fn one_float(name: &str, a: &[Value], f: impl Fn(f64) -> Result<String, String>) -> FResult {
+    want(name, a, 1)?;
+    let v = float(&a[0])?;
+    s(f(v).map_err(FuncError::Call)?)
+}
+
+/// The path of a URL (`http://host:9090/prom/` → `/prom/`).
+fn url_path(u: &str) -> &str {
+    let rest = match u.find("://") {
+        Some(i) => &u[i + 3..],
+        None => return u,
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    match rest.find('/') {
+        Some(i) => &rest[i..],
+        None => "",
+    }
+}

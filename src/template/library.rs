@@ -1,0 +1,90 @@
+//! vmalert's `-rule.templates`: files of `{{ define "name" }}` blocks that any rule's
+//! templates can call with `{{ template "name" . }}`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::parse::Node;
+
+/// Named templates shared by all rules; loaded once, swapped whole on reload.
+#[derive(Debug, Default, Clone)]
+pub struct Library {
+    defines: HashMap<String, Arc<Vec<Node>>>,
+}
+
+/// Why the template library failed to load.
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("bad glob pattern {pattern:?}: {message}")]
+    Pattern { pattern: String, message: String },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{err}")]
+    Parse {
+        path: PathBuf,
+        err: super::TemplateError,
+    },
+    #[error("{path}: template {name:?} is defined more than once")]
+    Duplicate { path: PathBuf, name: String },
+}
+
+impl Library {
+    /// Loads every file matching the glob patterns (vmalert accepts globs), in sorted
+    /// order. Text outside `define` blocks is ignored, as in vmalert.
+    pub fn load(patterns: &[String]) -> Result<Library, LibraryError> {
+        let mut files = Vec::new();
+        for p in patterns {
+            let paths = glob::glob(p).map_err(|e| LibraryError::Pattern {
+                pattern: p.clone(),
+                message: e.to_string(),
+            })?;
+            for path in paths.flatten() {
+                files.push(path);
+            }
+        }
+        files.sort();
+        files.dedup();
+        let mut lib = Library::default();
+        for f in files {
+            let text = std::fs::read_to_string(&f).map_err(|source| LibraryError::Read {
+                path: f.clone(),
+                source,
+            })?;
+            lib.add(&f, &text)?;
+        }
+        Ok(lib)
+    }
+
+    /// Adds the `define`s of one text (named by `path` in errors).
+    pub fn add(&mut self, path: &Path, text: &str) -> Result<(), LibraryError> {
+        let parsed = super::compile(text, &[]).map_err(|err| LibraryError::Parse {
+            path: path.to_path_buf(),
+            err,
+        })?;
+        for (name, body) in parsed.defines {
+            if self.defines.insert(name.clone(), body).is_some() {
+                return Err(LibraryError::Duplicate {
+                    path: path.to_path_buf(),
+                    name,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Names of the defined templates, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.defines.keys().map(String::as_str).collect();
+        v.sort_unstable();
+        v
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Arc<Vec<Node>>> {
+        self.defines.get(name)
+    }
+}

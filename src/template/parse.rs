@@ -1,0 +1,691 @@
+//! Parses tokens into the tree the evaluator walks, checking at load time everything
+//! Go checks at parse time: syntax, known functions, declared variables, `break`
+//! placement, `define` nesting.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::lex::{Tok, TokKind};
+
+/// A node of the template tree.
+#[derive(Debug, Clone)]
+pub enum Node {
+    Text(Arc<str>),
+    Action(Pipe),
+    If(Box<Branch>),
+    With(Box<Branch>),
+    Range(Box<Branch>),
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
+    Break(usize),
+    Continue(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct Branch {
+    pub pipe: Pipe,
+    pub list: Vec<Node>,
+    pub else_list: Option<Vec<Node>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pipe {
+    pub pos: usize,
+    pub decl: Vec<String>,
+    pub is_assign: bool,
+    pub cmds: Vec<Cmd>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    pub pos: usize,
+    pub args: Vec<Arg>,
+    /// Start offset of each argument, for error positions.
+    pub arg_pos: Vec<usize>,
+    /// Source text of each argument, as Go names nodes in errors.
+    pub arg_text: Vec<String>,
+}
+
+impl Cmd {
+    /// The command as Go prints it in "executing … at <…>".
+    pub fn text(&self) -> String {
+        self.arg_text.join(" ")
+    }
+}
+
+/// An operand.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Dot,
+    Nil,
+    Bool(bool),
+    Str(Arc<str>),
+    Int(i64),
+    Float(f64),
+    /// `.A.B` on dot.
+    Field(Vec<String>),
+    /// `$x.A.B`.
+    Var(String, Vec<String>),
+    /// A function name.
+    Func(String),
+    /// `(pipe).A.B`.
+    Chain(Box<Arg>, Vec<String>),
+    Pipe(Box<Pipe>),
+}
+
+/// A parse error at a byte offset.
+#[derive(Debug)]
+pub struct ParseError {
+    pub pos: usize,
+    pub msg: String,
+}
+
+type PResult<T> = Result<T, ParseError>;
+
+/// Maximum nesting of blocks and parentheses.
+const MAX_NESTING: usize = 100;
+
+fn perr<T>(pos: usize, msg: impl Into<String>) -> PResult<T> {
+    Err(ParseError {
+        pos,
+        msg: msg.into(),
+    })
+}
+
+/// The parsed main tree plus the `{{define}}`d (and `{{block}}`) templates.
+pub struct Parsed {
+    pub root: Vec<Node>,
+    pub defines: HashMap<String, Arc<Vec<Node>>>,
+    pub uses_query: bool,
+}
+
+/// Why a list ended.
+enum End {
+    Eof,
+    Close,
+    Else(usize),
+}
+
+struct Parser<'a> {
+    toks: &'a [Tok],
+    i: usize,
+    src: &'a str,
+    src_len: usize,
+    /// Current nesting of blocks and parentheses, bounded so that hostile input cannot
+    /// exhaust the stack of the parser or the evaluator.
+    depth: usize,
+    /// Error position of the operand just parsed, when it is not its first token.
+    node_pos: Option<usize>,
+    vars: Vec<String>,
+    range_depth: usize,
+    defines: HashMap<String, Arc<Vec<Node>>>,
+    is_func: &'a dyn Fn(&str) -> bool,
+    uses_query: bool,
+}
+
+/// Parses a token stream; `is_func` says whether a name is a known function.
+pub fn parse(
+    toks: &[Tok],
+    src: &str,
+    is_func: &dyn Fn(&str) -> bool,
+    predeclared: &[&str],
+) -> PResult<Parsed> {
+    let mut p = Parser {
+        toks,
+        i: 0,
+        src,
+        src_len: src.len(),
+        node_pos: None,
+        depth: 0,
+        vars: std::iter::once("$")
+            .chain(predeclared.iter().copied())
+            .map(String::from)
+            .collect(),
+        range_depth: 0,
+        defines: HashMap::new(),
+        is_func,
+        uses_query: false,
+    };
+    let (root, end) = p.list(true)?;
+    match end {
+        End::Eof => {}
+        End::Close => return perr(p.last_pos(), "unexpected {{end}}"),
+        End::Else(pos) => return perr(pos, "unexpected {{else}}"),
+    }
+    Ok(Parsed {
+        root,
+        defines: p.defines,
+        uses_query: p.uses_query,
+    })
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.i)
+    }
+
+    fn last_pos(&self) -> usize {
+        self.toks
+            .get(self.i.saturating_sub(1))
+            .map_or(self.src_len, |t| t.pos)
+    }
+
+    fn next(&mut self) -> PResult<Tok> {
+        match self.toks.get(self.i) {
+            Some(t) => {
+                self.i += 1;
+                Ok(t.clone())
+            }
+            None => perr(self.src_len, "unexpected EOF"),
+        }
+    }
+
+    fn expect_close(&mut self, ctx: &str) -> PResult<()> {
+        let t = self.next()?;
+        if t.kind != TokKind::Close {
+            return perr(t.pos, format!("unexpected {} in {ctx}", describe(&t.kind)));
+        }
+        Ok(())
+    }
+
+    /// Parses nodes until EOF, `{{end}}` or `{{else}}` (the latter two consumed up to
+    /// the keyword; `{{end}}`'s closing delimiter is consumed too).
+    fn list(&mut self, top: bool) -> PResult<(Vec<Node>, End)> {
+        let mut nodes = Vec::new();
+        while let Some(t) = self.peek().cloned() {
+            self.i += 1;
+            match t.kind {
+                TokKind::Text(s) => nodes.push(Node::Text(s)),
+                TokKind::Open => {
+                    let kw = match self.peek() {
+                        Some(Tok {
+                            kind: TokKind::Ident(s),
+                            ..
+                        }) => s.clone(),
+                        _ => String::new(),
+                    };
+                    let kpos = self.peek().map_or(t.pos, |k| k.pos);
+                    match kw.as_str() {
+                        "end" => {
+                            self.i += 1;
+                            self.expect_close("end")?;
+                            return Ok((nodes, End::Close));
+                        }
+                        "else" => {
+                            self.i += 1;
+                            return Ok((nodes, End::Else(kpos)));
+                        }
+                        "if" | "with" | "range" => {
+                            self.i += 1;
+                            nodes.push(self.control(&kw)?);
+                        }
+                        "define" => {
+                            self.i += 1;
+                            if !top {
+                                return perr(kpos, "unexpected <define> in command");
+                            }
+                            self.define(kpos)?;
+                        }
+                        "block" => {
+                            self.i += 1;
+                            nodes.push(self.block(kpos)?);
+                        }
+                        "template" => {
+                            self.i += 1;
+                            nodes.push(self.template_call(kpos)?);
+                        }
+                        "break" | "continue" => {
+                            self.i += 1;
+                            if self.range_depth == 0 {
+                                return perr(kpos, format!("{{{{{kw}}}}} outside {{{{range}}}}"));
+                            }
+                            self.expect_close(&kw)?;
+                            nodes.push(if kw == "break" {
+                                Node::Break(kpos)
+                            } else {
+                                Node::Continue(kpos)
+                            });
+                        }
+                        _ => {
+                            let pipe = self.pipeline("command", true)?;
+                            nodes.push(Node::Action(pipe));
+                        }
+                    }
+                }
+                other => return perr(t.pos, format!("unexpected {}", describe(&other))),
+            }
+        }
+        Ok((nodes, End::Eof))
+    }
+
+    fn control(&mut self, kw: &str) -> PResult<Node> {
+        self.enter()?;
+        let r = self.control_inner(kw);
+        self.depth -= 1;
+        r
+    }
+
+    fn enter(&mut self) -> PResult<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return perr(
+                self.peek().map_or(self.src_len, |t| t.pos),
+                format!("nesting deeper than {MAX_NESTING} levels"),
+            );
+        }
+        Ok(())
+    }
+
+    fn control_inner(&mut self, kw: &str) -> PResult<Node> {
+        let mark = self.vars.len();
+        let pipe = self.pipeline(kw, kw == "range")?;
+        if kw == "range" {
+            self.range_depth += 1;
+        }
+        let (list, end) = self.list(false)?;
+        if kw == "range" {
+            self.range_depth -= 1;
+        }
+        let else_list = match end {
+            End::Eof => return perr(self.src_len, format!("unexpected EOF in {{{{{kw}}}}}")),
+            End::Close => None,
+            End::Else(pos) => {
+                // `{{else if …}}` / `{{else with …}}` chain into a nested node sharing our {{end}}.
+                let chained = match self.peek() {
+                    Some(Tok {
+                        kind: TokKind::Ident(s),
+                        ..
+                    }) if (s == "if" && kw == "if") || (s == "with" && kw == "with") => {
+                        Some(s.clone())
+                    }
+                    _ => None,
+                };
+                self.vars.truncate(mark);
+                if let Some(k) = chained {
+                    self.i += 1;
+                    Some(vec![self.control(&k)?])
+                } else {
+                    self.expect_close("else")?;
+                    let (el, end2) = self.list(false)?;
+                    match end2 {
+                        End::Close => {}
+                        End::Else(p) => return perr(p, "expected end; found {{else}}"),
+                        End::Eof => return perr(pos, format!("unexpected EOF in {{{{{kw}}}}}")),
+                    }
+                    Some(el)
+                }
+            }
+        };
+        self.vars.truncate(mark);
+        let b = Box::new(Branch {
+            pipe,
+            list,
+            else_list,
+        });
+        Ok(match kw {
+            "if" => Node::If(b),
+            "with" => Node::With(b),
+            _ => Node::Range(b),
+        })
+    }
+
+    fn template_name(&mut self, ctx: &str) -> PResult<String> {
+        let t = self.next()?;
+        match t.kind {
+            TokKind::Str(s) => Ok(s.to_string()),
+            other => perr(
+                t.pos,
+                format!("unexpected {} in {ctx} clause", describe(&other)),
+            ),
+        }
+    }
+
+    fn define(&mut self, pos: usize) -> PResult<()> {
+        let name = self.template_name("define")?;
+        self.expect_close("define")?;
+        let saved = std::mem::replace(&mut self.vars, vec!["$".to_string()]);
+        let saved_range = std::mem::replace(&mut self.range_depth, 0);
+        let (body, end) = self.list(false)?;
+        self.vars = saved;
+        self.range_depth = saved_range;
+        match end {
+            End::Close => {}
+            _ => return perr(pos, "unexpected EOF in define clause"),
+        }
+        self.add_define(pos, name, body)
+    }
+
+    fn add_define(&mut self, pos: usize, name: String, body: Vec<Node>) -> PResult<()> {
+        if let Some(old) = self.defines.get(&name) {
+            // Go allows redefinition only when one side is empty.
+            if !old.is_empty()
+                && !body
+                    .iter()
+                    .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()))
+            {
+                return perr(
+                    pos,
+                    format!("template: multiple definition of template {name:?}"),
+                );
+            }
+        }
+        self.defines.insert(name, Arc::new(body));
+        Ok(())
+    }
+
+    fn block(&mut self, pos: usize) -> PResult<Node> {
+        self.enter()?;
+        let r = self.block_inner(pos);
+        self.depth -= 1;
+        r
+    }
+
+    fn block_inner(&mut self, pos: usize) -> PResult<Node> {
+        let name = self.template_name("block")?;
+        let pipe = self.pipeline("block", false)?;
+        let saved = std::mem::replace(&mut self.vars, vec!["$".to_string()]);
+        let saved_range = std::mem::replace(&mut self.range_depth, 0);
+        let (body, end) = self.list(false)?;
+        self.vars = saved;
+        self.range_depth = saved_range;
+        if !matches!(end, End::Close) {
+            return perr(pos, "unexpected EOF in block clause");
+        }
+        self.add_define(pos, name.clone(), body)?;
+        Ok(Node::Template {
+            pos,
+            name,
+            pipe: Some(pipe),
+        })
+    }
+
+    fn template_call(&mut self, _kw_pos: usize) -> PResult<Node> {
+        let pos = self.peek().map_or(self.src_len, |t| t.pos);
+        let name = self.template_name("template")?;
+        let pipe = if matches!(self.peek().map(|t| &t.kind), Some(TokKind::Close)) {
+            self.i += 1;
+            None
+        } else {
+            Some(self.pipeline("template", false)?)
+        };
+        Ok(Node::Template { pos, name, pipe })
+    }
+
+    /// Parses a pipeline up to and including the closing delimiter (or `)` when nested).
+    fn pipeline(&mut self, ctx: &str, multi_decl: bool) -> PResult<Pipe> {
+        let pos = self.peek().map_or(self.src_len, |t| t.pos);
+        let mut decl = Vec::new();
+        let mut is_assign = false;
+        // Declarations: `$x :=`, `$x =`, `$i, $v :=` (range only).
+        if let Some(TokKind::Var(_)) = self.peek().map(|t| &t.kind) {
+            let save = self.i;
+            let mut names = Vec::new();
+            while let Some(TokKind::Var(v)) = self.peek().map(|t| t.kind.clone()) {
+                self.i += 1;
+                names.push(v);
+                match self.peek().map(|t| t.kind.clone()) {
+                    Some(TokKind::Comma) if multi_decl && names.len() < 2 => {
+                        self.i += 1;
+                        continue;
+                    }
+                    Some(TokKind::Declare) => {
+                        self.i += 1;
+                        decl = names.clone();
+                        break;
+                    }
+                    Some(TokKind::Assign) if names.len() == 1 => {
+                        self.i += 1;
+                        is_assign = true;
+                        decl = names.clone();
+                        break;
+                    }
+                    Some(TokKind::Comma) => {
+                        let p = self.peek().map_or(pos, |t| t.pos);
+                        return perr(p, "too many declarations in command");
+                    }
+                    _ => break,
+                }
+            }
+            if decl.is_empty() {
+                self.i = save;
+            } else if is_assign && !self.vars.contains(&decl[0]) {
+                return perr(pos, format!("undefined variable {:?}", decl[0]));
+            }
+        }
+        if matches!(
+            self.peek().map(|t| &t.kind),
+            Some(TokKind::Close) | Some(TokKind::RParen) | None
+        ) {
+            let p = self.peek().map_or(self.src_len, |t| t.pos);
+            return perr(p, format!("missing value for {ctx}"));
+        }
+        let mut cmds = Vec::new();
+        loop {
+            let c = self.command()?;
+            if !cmds.is_empty()
+                && let Some(first) = c.args.first()
+                && matches!(
+                    first,
+                    Arg::Bool(_)
+                        | Arg::Dot
+                        | Arg::Nil
+                        | Arg::Int(_)
+                        | Arg::Float(_)
+                        | Arg::Pipe(_)
+                        | Arg::Str(_)
+                )
+            {
+                return perr(
+                    c.pos,
+                    format!(
+                        "non executable command in pipeline stage {}",
+                        cmds.len() + 1
+                    ),
+                );
+            }
+            cmds.push(c);
+            let t = self.next()?;
+            match t.kind {
+                TokKind::Close | TokKind::RParen => break,
+                TokKind::Pipe => {}
+                other => return perr(t.pos, format!("unexpected {} in {ctx}", describe(&other))),
+            }
+        }
+        if !is_assign {
+            for d in &decl {
+                self.vars.push(d.clone());
+            }
+        }
+        Ok(Pipe {
+            pos,
+            decl,
+            is_assign,
+            cmds,
+        })
+    }
+
+    fn command(&mut self) -> PResult<Cmd> {
+        let pos = self.peek().map_or(self.src_len, |t| t.pos);
+        let mut args = Vec::new();
+        let mut arg_pos = Vec::new();
+        let mut arg_text = Vec::new();
+        loop {
+            match self.peek().map(|t| &t.kind) {
+                None => return perr(self.src_len, "unclosed action"),
+                Some(TokKind::Close) | Some(TokKind::RParen) | Some(TokKind::Pipe) => break,
+                _ => {}
+            }
+            if !args.is_empty() && !self.peek().is_some_and(|t| t.spaced) {
+                let t = self.next()?;
+                return perr(t.pos, format!("missing space before {}", describe(&t.kind)));
+            }
+            let start = self.peek().map_or(self.src_len, |t| t.pos);
+            args.push(self.operand()?);
+            let end = self.peek().map_or(self.src_len, |t| t.pos);
+            arg_pos.push(self.node_pos.unwrap_or(start));
+            arg_text.push(
+                self.src
+                    .get(start..end)
+                    .unwrap_or("")
+                    .trim_end()
+                    .to_string(),
+            );
+        }
+        if args.is_empty() {
+            return perr(pos, "empty command");
+        }
+        Ok(Cmd {
+            pos,
+            args,
+            arg_pos,
+            arg_text,
+        })
+    }
+
+    fn fields(&mut self) -> Vec<String> {
+        let mut f = Vec::new();
+        while let Some(Tok {
+            kind: TokKind::Field(name),
+            spaced: false,
+            ..
+        }) = self.peek()
+        {
+            f.push(name.clone());
+            self.i += 1;
+        }
+        f
+    }
+
+    fn operand(&mut self) -> PResult<Arg> {
+        self.node_pos = None;
+        let t = self.next()?;
+        let arg = match t.kind {
+            TokKind::Dot => Arg::Dot,
+            TokKind::Field(name) => {
+                let mut f = vec![name];
+                f.extend(self.fields());
+                return Ok(Arg::Field(f));
+            }
+            TokKind::Var(name) => {
+                if !self.vars.contains(&name) {
+                    return perr(t.pos, format!("undefined variable {name:?}"));
+                }
+                // Go positions a variable with fields at its first field.
+                self.node_pos = self
+                    .peek()
+                    .filter(|n| !n.spaced && matches!(n.kind, TokKind::Field(_)))
+                    .map(|n| n.pos);
+                let f = self.fields();
+                return Ok(Arg::Var(name, f));
+            }
+            TokKind::Str(s) => Arg::Str(s),
+            TokKind::Char(c) => Arg::Int(c as i64),
+            TokKind::Num(s) => number(&s).ok_or_else(|| ParseError {
+                pos: t.pos,
+                msg: format!("bad number syntax: {s:?}"),
+            })?,
+            TokKind::LParen => {
+                self.enter()?;
+                let p = self.pipeline("parenthesized pipeline", false);
+                self.depth -= 1;
+                let p = p?;
+                Arg::Pipe(Box::new(p))
+            }
+            TokKind::Ident(name) => match name.as_str() {
+                "true" => Arg::Bool(true),
+                "false" => Arg::Bool(false),
+                "nil" => Arg::Nil,
+                "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block"
+                | "break" | "continue" => {
+                    return perr(t.pos, format!("unexpected <{name}> in command"));
+                }
+                _ => {
+                    if !(self.is_func)(&name) {
+                        return perr(t.pos, format!("function {name:?} not defined"));
+                    }
+                    if name == "query" {
+                        self.uses_query = true;
+                    }
+                    Arg::Func(name)
+                }
+            },
+            other => return perr(t.pos, format!("unexpected {} in operand", describe(&other))),
+        };
+        self.node_pos = self
+            .peek()
+            .filter(|n| !n.spaced && matches!(n.kind, TokKind::Field(_)))
+            .map(|n| n.pos);
+        let f = self.fields();
+        if f.is_empty() {
+            Ok(arg)
+        } else {
+            if matches!(
+                arg,
+                Arg::Bool(_) | Arg::Nil | Arg::Int(_) | Arg::Float(_) | Arg::Str(_)
+            ) {
+                return perr(t.pos, "unexpected . after term");
+            }
+            Ok(Arg::Chain(Box::new(arg), f))
+        }
+    }
+}
+
+/// Go's number constants: integers stay `int`, anything with `.`, `e` or `p` (not hex)
+/// becomes `float64`.
+fn number(s: &str) -> Option<Arg> {
+    let clean: String = s.chars().filter(|c| *c != '_').collect();
+    let (neg, body) = match clean.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, clean.strip_prefix('+').unwrap_or(&clean)),
+    };
+    let lower = body.to_ascii_lowercase();
+    let int = if let Some(h) = lower.strip_prefix("0x") {
+        i64::from_str_radix(h, 16).ok()
+    } else if let Some(o) = lower.strip_prefix("0o") {
+        i64::from_str_radix(o, 8).ok()
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        i64::from_str_radix(b, 2).ok()
+    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit())
+    {
+        i64::from_str_radix(&lower[1..], 8).ok()
+    } else if lower.bytes().all(|c| c.is_ascii_digit()) {
+        lower.parse().ok()
+    } else {
+        None
+    };
+    if let Some(i) = int {
+        return Some(Arg::Int(if neg { -i } else { i }));
+    }
+    if lower.starts_with("0x") {
+        return None;
+    }
+    let f: f64 = lower.parse().ok()?;
+    if !f.is_finite() {
+        return None;
+    }
+    Some(Arg::Float(if neg { -f } else { f }))
+}
+
+fn describe(k: &TokKind) -> String {
+    match k {
+        TokKind::Text(_) => "text".into(),
+        TokKind::Open => "\"{{\"".into(),
+        TokKind::Close => "\"}}\"".into(),
+        TokKind::Ident(s) => format!("<{s}>"),
+        TokKind::Field(s) => format!("<.{s}>"),
+        TokKind::Dot => "<.>".into(),
+        TokKind::Var(s) => format!("<{s}>"),
+        TokKind::Str(s) => format!("{s:?}"),
+        TokKind::Num(s) => format!("<{s}>"),
+        TokKind::Char(c) => format!("{c:?}"),
+        TokKind::LParen => "\"(\"".into(),
+        TokKind::RParen => "\")\"".into(),
+        TokKind::Pipe => "\"|\"".into(),
+        TokKind::Declare => "\":=\"".into(),
+        TokKind::Assign => "\"=\"".into(),
+        TokKind::Comma => "\",\"".into(),
+    }
+}
