@@ -140,10 +140,8 @@ fn newer_fields_follow_their_folder() {
     }
 }
 
-/// promtool rejects these broken templates; tocsin will once the real template engine
-/// (issue 3) replaces the placeholder, which accepts everything today.
+/// promtool rejects these broken templates at load time, and so must tocsin.
 #[test]
-#[ignore = "needs the real template engine (issue 3); the placeholder parses everything"]
 fn promtool_and_tocsin_agree_on_broken_templates() {
     let Some(promtool) = peer("promtool") else {
         return;

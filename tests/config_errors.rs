@@ -264,12 +264,14 @@ fn all_errors_of_a_file_are_reported_in_file_order() {
 
 #[test]
 fn template_errors_name_the_label_or_annotation() {
-    // The template engine decides what fails; whatever it rejects must be reported with
-    // the key's name and the value's position, and must stop the load.
+    // A broken template must be reported with the key's name and the value's position,
+    // and must stop the load.
     let text = rule(
         "      - alert: A\n        expr: up\n        annotations:\n          summary: \"{{ if }}\"\n",
     );
-    if let Err(e) = load_str(Path::new("rules.yml"), &text, &LoadOptions::default()) {
+    {
+        let e = load_str(Path::new("rules.yml"), &text, &LoadOptions::default())
+            .expect_err("`{{ if }}` has no condition and must be rejected");
         let msg = e[0].to_string();
         assert!(msg.starts_with("rules.yml:7:20: group \"g\", rule 1, \"A\": annotation \"summary\": template error at"), "{msg}");
         let lax = LoadOptions {
