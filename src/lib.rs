@@ -9,6 +9,7 @@ pub mod labels;
 pub mod logging;
 pub mod manager;
 pub mod reload;
+pub mod rule;
 pub mod sample;
 pub mod schedule;
 pub mod template;

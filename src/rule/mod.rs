@@ -1,0 +1,243 @@
+//! The semantic core: alerting and recording rules as pure state machines.
+//!
+//! A rule's `step` takes a query result and explicit timestamps and returns the series to
+//! write; alerting rules also say which alerts are due for (re)sending. Nothing here reads
+//! the clock or does I/O, so live evaluation, replay and tests share this code.
+
+pub mod alert;
+pub mod alerting;
+pub mod deps;
+pub mod recording;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use alert::{Alert, AlertState, Notification};
+pub use alerting::AlertingRule;
+pub use recording::RecordingRule;
+
+use crate::config;
+use crate::labels::Labels;
+use crate::sample::Sample;
+use crate::template::{Library, TemplateQuerier};
+
+/// The bit pattern Prometheus uses for a staleness marker: a NaN that ordinary
+/// computations never produce, telling queries the series ended here.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// The staleness-marker value.
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+/// True for a staleness marker (not for other NaNs).
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// Settings a rule takes from its group and from the command line.
+#[derive(Debug, Clone)]
+pub struct RuleContext {
+    pub group_name: String,
+    pub file: String,
+    /// Group `labels`: added to every output, overridden by rule labels.
+    pub group_labels: Labels,
+    /// `-external.label`s: added to alerts sent and series written when absent.
+    pub external_labels: Labels,
+    pub external_url: String,
+    pub interval: Duration,
+    /// Group `limit` (0 = none).
+    pub limit: usize,
+    pub resend_delay: Duration,
+    /// `-rule.maxResolveDuration` (zero = no cap).
+    pub max_resolve_duration: Duration,
+    /// `-rule.resolvedRetention`.
+    pub resolved_retention: Duration,
+    /// vmalert adds `alertgroup=<group name>` to alerts unless this is set.
+    pub disable_alertgroup_label: bool,
+    /// Stable id of the group (for `$groupID`).
+    pub group_id: u64,
+    /// `-rule.templates` definitions.
+    pub library: Option<Arc<Library>>,
+}
+
+impl Default for RuleContext {
+    fn default() -> Self {
+        RuleContext {
+            group_name: String::new(),
+            file: String::new(),
+            group_labels: Labels::empty(),
+            external_labels: Labels::empty(),
+            external_url: String::new(),
+            interval: Duration::from_secs(60),
+            limit: 0,
+            resend_delay: Duration::from_secs(60),
+            max_resolve_duration: Duration::ZERO,
+            resolved_retention: Duration::from_secs(15 * 60),
+            disable_alertgroup_label: false,
+            group_id: 0,
+            library: None,
+        }
+    }
+}
+
+/// Health of a rule after its last evaluation, as `/api/v1/rules` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Health {
+    #[default]
+    Unknown,
+    Ok,
+    Err,
+}
+
+/// What one evaluation step produced.
+#[derive(Debug, Default)]
+pub struct StepOutput {
+    /// Series to write: results, `ALERTS`, `ALERTS_FOR_STATE` and staleness markers.
+    pub series: Vec<Sample>,
+    /// The error that made this evaluation fail, if any (also kept as `last_error`).
+    pub error: Option<String>,
+    /// Number of samples the query returned.
+    pub samples: usize,
+}
+
+/// Evaluation timestamps of one step, in milliseconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvalTime {
+    /// The scheduled evaluation time: alert state times (`activeAt`, …) use it.
+    pub ts_ms: i64,
+    /// The time the query ran at (`ts - query_offset`); written series carry it.
+    pub query_ts_ms: i64,
+}
+
+impl EvalTime {
+    /// Both timestamps equal, as without `query_offset`.
+    pub fn at(ts_ms: i64) -> EvalTime {
+        EvalTime {
+            ts_ms,
+            query_ts_ms: ts_ms,
+        }
+    }
+}
+
+/// Either kind of rule, so a group holds one list in file order.
+#[derive(Debug)]
+pub enum Rule {
+    Alerting(AlertingRule),
+    Recording(RecordingRule),
+}
+
+impl Rule {
+    /// Builds the runtime rule for a validated definition.
+    pub fn new(spec: &config::Rule, ctx: Arc<RuleContext>) -> Rule {
+        match &spec.kind {
+            config::RuleKind::Alerting(_) => Rule::Alerting(AlertingRule::new(spec, ctx)),
+            config::RuleKind::Recording(_) => Rule::Recording(RecordingRule::new(spec, ctx)),
+        }
+    }
+
+    pub fn spec(&self) -> &config::Rule {
+        match self {
+            Rule::Alerting(r) => r.spec(),
+            Rule::Recording(r) => r.spec(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.spec().name()
+    }
+
+    pub fn expr(&self) -> &str {
+        &self.spec().expr
+    }
+
+    /// Feeds one query result (or the query's error) at `t`.
+    pub fn step(
+        &mut self,
+        result: Result<Vec<Sample>, String>,
+        t: EvalTime,
+        querier: Option<&dyn TemplateQuerier>,
+    ) -> StepOutput {
+        match self {
+            Rule::Alerting(r) => r.step(result, t, querier),
+            Rule::Recording(r) => r.step(result, t),
+        }
+    }
+
+    /// True when templates of this rule call `query` (render off the async runtime).
+    pub fn uses_query_templates(&self) -> bool {
+        let s = self.spec();
+        let in_labels = s.labels.iter().any(|(_, t)| t.uses_query());
+        match &s.kind {
+            config::RuleKind::Alerting(a) => {
+                in_labels || a.annotations.iter().any(|(_, t)| t.uses_query())
+            }
+            config::RuleKind::Recording(_) => in_labels,
+        }
+    }
+
+    /// Staleness markers at `ts_ms` for every series this rule wrote last time: used
+    /// when a rule or group is removed, so its series end at once.
+    pub fn stale_series(&mut self, ts_ms: i64) -> Vec<Sample> {
+        let written = match self {
+            Rule::Alerting(r) => r.take_written(),
+            Rule::Recording(r) => r.take_written(),
+        };
+        staleness_markers(written.into_values(), ts_ms)
+    }
+
+    pub fn health(&self) -> Health {
+        match self {
+            Rule::Alerting(r) => r.health(),
+            Rule::Recording(r) => r.health(),
+        }
+    }
+
+    pub fn last_error(&self) -> Option<&str> {
+        match self {
+            Rule::Alerting(r) => r.last_error(),
+            Rule::Recording(r) => r.last_error(),
+        }
+    }
+}
+
+/// Adds `extra` labels to `base` where `base` has no label of that name.
+pub(crate) fn add_missing(base: &Labels, extra: &Labels) -> Labels {
+    if extra.is_empty() || extra.iter().all(|l| base.get(&l.name).is_some()) {
+        return base.clone();
+    }
+    let mut b = base.to_builder();
+    for l in extra.iter() {
+        if base.get(&l.name).is_none() {
+            b.set(l.name.clone(), l.value.clone());
+        }
+    }
+    b.build()
+}
+
+/// Markers for series that were written before and are absent now.
+pub(crate) fn staleness_markers(gone: impl Iterator<Item = Labels>, ts_ms: i64) -> Vec<Sample> {
+    gone.map(|labels| Sample {
+        labels,
+        value: stale_nan(),
+        timestamp_ms: ts_ms,
+    })
+    .collect()
+}
+
+/// Tracks which series a rule wrote at its last successful evaluation, to emit
+/// staleness markers for the ones that disappear.
+pub(crate) fn diff_written(
+    previous: &mut HashMap<u64, Labels>,
+    current: HashMap<u64, Labels>,
+    ts_ms: i64,
+    out: &mut Vec<Sample>,
+) {
+    let gone = previous
+        .drain()
+        .filter(|(fp, _)| !current.contains_key(fp))
+        .map(|(_, l)| l);
+    out.extend(staleness_markers(gone, ts_ms));
+    *previous = current;
+}
