@@ -346,13 +346,12 @@ impl AlertingRule {
         self.for_ms = fresh.for_ms;
         self.keep_firing_for_ms = fresh.keep_firing_for_ms;
         for a in self.active.values_mut() {
-            if a.state == AlertState::Firing {
-                if let Some(fired) = a.fired_at_ms
-                    && fired - a.active_at_ms < self.for_ms
-                {
-                    a.state = AlertState::Pending;
-                    a.fired_at_ms = None;
-                }
+            if a.state == AlertState::Firing
+                && let Some(fired) = a.fired_at_ms
+                && fired - a.active_at_ms < self.for_ms
+            {
+                a.state = AlertState::Pending;
+                a.fired_at_ms = None;
             }
         }
     }

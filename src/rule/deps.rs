@@ -35,7 +35,7 @@ fn walk(e: &Expr, names: &mut BTreeSet<String>) -> bool {
         Expr::NumberLiteral(_) | Expr::StringLiteral(_) => true,
         Expr::VectorSelector(vs) => selector(vs, names),
         Expr::MatrixSelector(ms) => selector(&ms.vs, names),
-        Expr::Call(c) => c.args.args.iter().fold(true, |ok, a| walk(a, names) && ok),
+        Expr::Call(c) => c.args.args.iter().all(|a| walk(a, names)),
         Expr::Extension(_) => false,
     }
 }
