@@ -327,9 +327,24 @@ fn raising_for_above_an_alerts_age_returns_it_to_pending() {
     let text = "groups:\n- name: g\n  rules:\n  - alert: U\n    expr: up == 0\n    for: 1m\n";
     let gs = load_str(std::path::Path::new("r.yml"), text, &LoadOptions::default()).unwrap();
     r.update(&gs[0].rules[0], Arc::new(ctx()));
+    step(&mut r, vec![up("a")], T0 + 20 * S);
     assert_eq!(states(&r), [("a".into(), AlertState::Pending)]);
     step(&mut r, vec![up("a")], T0 + 60 * S);
     assert_eq!(states(&r), [("a".into(), AlertState::Firing)]);
+}
+
+#[test]
+fn raising_for_below_an_alerts_age_keeps_it_firing() {
+    let mut r = rule("  - alert: U\n    expr: up == 0\n    for: 10s\n");
+    step(&mut r, vec![up("a")], T0);
+    step(&mut r, vec![up("a")], T0 + 10 * S);
+    let text = "groups:\n- name: g\n  rules:\n  - alert: U\n    expr: up == 0\n    for: 1m\n";
+    let gs = load_str(std::path::Path::new("r.yml"), text, &LoadOptions::default()).unwrap();
+    r.update(&gs[0].rules[0], Arc::new(ctx()));
+    step(&mut r, vec![up("a")], T0 + 120 * S);
+    let a = r.alerts().next().unwrap();
+    assert_eq!(a.state, AlertState::Firing);
+    assert_eq!(a.fired_at_ms, Some(T0 + 10 * S), "no new startsAt, no new page");
 }
 
 #[test]

@@ -30,6 +30,9 @@ pub struct AlertingRule {
     written: HashMap<u64, Labels>,
     health: Health,
     last_error: Option<String>,
+    /// Set by `update`: at the next step, firing alerts younger than `for` go back to
+    /// pending (their age is only known then).
+    recheck_for: bool,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -62,6 +65,7 @@ impl AlertingRule {
             written: HashMap::new(),
             health: Health::Unknown,
             last_error: None,
+            recheck_for: false,
         }
     }
 
@@ -125,6 +129,14 @@ impl AlertingRule {
             }
         }
         let ts = t.ts_ms;
+        if std::mem::take(&mut self.recheck_for) {
+            for a in self.active.values_mut() {
+                if a.state == AlertState::Firing && ts - a.active_at_ms < self.for_ms {
+                    a.state = AlertState::Pending;
+                    a.fired_at_ms = None;
+                }
+            }
+        }
         for (fp, a) in fresh.iter() {
             match self.active.get_mut(fp) {
                 Some(existing) if existing.state != AlertState::Inactive => {
@@ -345,15 +357,7 @@ impl AlertingRule {
         self.ctx = fresh.ctx;
         self.for_ms = fresh.for_ms;
         self.keep_firing_for_ms = fresh.keep_firing_for_ms;
-        for a in self.active.values_mut() {
-            if a.state == AlertState::Firing
-                && let Some(fired) = a.fired_at_ms
-                && fired - a.active_at_ms < self.for_ms
-            {
-                a.state = AlertState::Pending;
-                a.fired_at_ms = None;
-            }
-        }
+        self.recheck_for = true;
     }
 }
 
