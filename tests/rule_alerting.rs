@@ -344,7 +344,11 @@ fn raising_for_below_an_alerts_age_keeps_it_firing() {
     step(&mut r, vec![up("a")], T0 + 120 * S);
     let a = r.alerts().next().unwrap();
     assert_eq!(a.state, AlertState::Firing);
-    assert_eq!(a.fired_at_ms, Some(T0 + 10 * S), "no new startsAt, no new page");
+    assert_eq!(
+        a.fired_at_ms,
+        Some(T0 + 10 * S),
+        "no new startsAt, no new page"
+    );
 }
 
 #[test]

@@ -1,0 +1,59 @@
+//! An in-memory datasource for tests: answers are set per expression and can be
+//! changed while a test runs.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::{BoxFuture, InstantQuery, Querier, QueryError, RangeQuery, RangeSeries};
+use crate::sample::Sample;
+
+/// Answers instant queries from a table; unknown expressions answer an empty vector.
+#[derive(Default)]
+pub struct FakeQuerier {
+    answers: Mutex<HashMap<String, Result<Vec<Sample>, QueryError>>>,
+    /// Every instant query received, in order.
+    pub log: Mutex<Vec<InstantQuery>>,
+}
+
+impl FakeQuerier {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets what `expr` answers from now on.
+    pub fn set(&self, expr: &str, answer: Result<Vec<Sample>, QueryError>) {
+        if let Ok(mut m) = self.answers.lock() {
+            m.insert(expr.to_string(), answer);
+        }
+    }
+
+    /// The queries received so far.
+    pub fn queries(&self) -> Vec<InstantQuery> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl Querier for FakeQuerier {
+    fn instant<'a>(
+        &'a self,
+        q: &'a InstantQuery,
+    ) -> BoxFuture<'a, Result<Vec<Sample>, QueryError>> {
+        Box::pin(async move {
+            if let Ok(mut l) = self.log.lock() {
+                l.push(q.clone());
+            }
+            self.answers
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&q.expr).cloned())
+                .unwrap_or(Ok(Vec::new()))
+        })
+    }
+
+    fn range<'a>(
+        &'a self,
+        _q: &'a RangeQuery,
+    ) -> BoxFuture<'a, Result<Vec<RangeSeries>, QueryError>> {
+        Box::pin(async move { Ok(Vec::new()) })
+    }
+}

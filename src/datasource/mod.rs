@@ -1,0 +1,305 @@
+//! The datasource: a Prometheus HTTP API client behind an object-safe trait, so that
+//! live evaluation, replay and tests can swap where answers come from.
+
+mod decode;
+pub mod fake;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::http::{self, AuthOptions, ClientError};
+use crate::labels::Labels;
+use crate::sample::Sample;
+
+pub use decode::{decode_instant, decode_range};
+
+/// A boxed future, to keep [`Querier`] usable as `Arc<dyn Querier>`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One instant query.
+#[derive(Debug, Clone, Default)]
+pub struct InstantQuery {
+    pub expr: String,
+    /// Evaluation timestamp, milliseconds since the epoch.
+    pub time_ms: i64,
+    /// Extra query-string parameters (group `params`).
+    pub params: Vec<(String, String)>,
+    /// Extra HTTP headers (group `headers`).
+    pub headers: Vec<(String, String)>,
+}
+
+/// One range query (for replay).
+#[derive(Debug, Clone, Default)]
+pub struct RangeQuery {
+    pub expr: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub step_ms: i64,
+    pub params: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// A series of a range answer.
+pub type RangeSeries = (Labels, Vec<(i64, f64)>);
+
+/// Why a query failed. Messages are what `lastError` shows, so they say precisely what
+/// went wrong and where.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum QueryError {
+    #[error("cannot reach {url}: {message}")]
+    Unreachable { url: String, message: String },
+    #[error("query to {url} timed out after {timeout:?}")]
+    Timeout { url: String, timeout: Duration },
+    #[error("{url} answered {status}: {message}")]
+    Status {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{url} answered with {what} instead of JSON: {snippet:?}")]
+    NotJson {
+        url: String,
+        what: &'static str,
+        snippet: String,
+    },
+    #[error("cannot decode the answer of {url}: {message}")]
+    Decode { url: String, message: String },
+    #[error("query returned a {got} result; rules need a vector or a scalar")]
+    ResultType { got: String },
+    #[error("query failed ({error_type}): {error}")]
+    Failed { error_type: String, error: String },
+    #[error("invalid request: {0}")]
+    Request(String),
+}
+
+/// Where rules get their answers from.
+pub trait Querier: Send + Sync {
+    fn instant<'a>(&'a self, q: &'a InstantQuery)
+    -> BoxFuture<'a, Result<Vec<Sample>, QueryError>>;
+    fn range<'a>(
+        &'a self,
+        q: &'a RangeQuery,
+    ) -> BoxFuture<'a, Result<Vec<RangeSeries>, QueryError>>;
+}
+
+/// `-datasource.*` settings.
+#[derive(Debug, Clone)]
+pub struct DatasourceOptions {
+    /// Base URL; `/api/v1/query` is appended (a path prefix is kept).
+    pub url: String,
+    pub auth: AuthOptions,
+    pub query_timeout: Duration,
+    /// vmalert `-datasource.lookback`: query at `time - lookback`.
+    pub lookback: Duration,
+    /// vmalert `-datasource.queryStep`: sent as `step` (VictoriaMetrics uses it).
+    pub query_step: Duration,
+}
+
+impl Default for DatasourceOptions {
+    fn default() -> Self {
+        DatasourceOptions {
+            url: String::new(),
+            auth: AuthOptions::default(),
+            query_timeout: Duration::from_secs(30),
+            lookback: Duration::ZERO,
+            query_step: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Request counters of a datasource client.
+#[derive(Clone)]
+pub struct DatasourceMetrics {
+    pub requests: Counter,
+    pub errors: Counter,
+    pub duration: Histogram,
+}
+
+impl DatasourceMetrics {
+    /// Creates the metrics and registers them (when a registry is given).
+    pub fn new(registry: Option<&mut Registry>) -> Self {
+        let m = DatasourceMetrics {
+            requests: Counter::default(),
+            errors: Counter::default(),
+            duration: Histogram::new(
+                [
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                ]
+                .into_iter(),
+            ),
+        };
+        if let Some(r) = registry {
+            r.register(
+                "tocsin_datasource_requests",
+                "Queries sent to the datasource",
+                m.requests.clone(),
+            );
+            r.register(
+                "tocsin_datasource_errors",
+                "Queries that failed (network, HTTP status, decoding or query errors)",
+                m.errors.clone(),
+            );
+            r.register(
+                "tocsin_datasource_request_duration_seconds",
+                "Time from sending a query to decoding its answer",
+                m.duration.clone(),
+            );
+        }
+        m
+    }
+}
+
+/// The Prometheus HTTP API client.
+pub struct PromClient {
+    client: reqwest::Client,
+    query_url: String,
+    range_url: String,
+    opts: DatasourceOptions,
+    metrics: DatasourceMetrics,
+}
+
+impl PromClient {
+    pub fn new(opts: DatasourceOptions, metrics: DatasourceMetrics) -> Result<Self, ClientError> {
+        let client = http::client("datasource", &opts.auth, opts.query_timeout)?;
+        let base = opts.url.trim_end_matches('/').to_string();
+        Ok(PromClient {
+            client,
+            query_url: format!("{base}/api/v1/query"),
+            range_url: format!("{base}/api/v1/query_range"),
+            opts,
+            metrics,
+        })
+    }
+
+    async fn post(
+        &self,
+        url: &str,
+        form: Vec<(String, String)>,
+        headers: &[(String, String)],
+    ) -> Result<bytes::Bytes, QueryError> {
+        let started = Instant::now();
+        self.metrics.requests.inc();
+        let r = self.post_inner(url, form, headers).await;
+        self.metrics
+            .duration
+            .observe(started.elapsed().as_secs_f64());
+        if r.is_err() {
+            self.metrics.errors.inc();
+        }
+        r
+    }
+
+    async fn post_inner(
+        &self,
+        url: &str,
+        form: Vec<(String, String)>,
+        headers: &[(String, String)],
+    ) -> Result<bytes::Bytes, QueryError> {
+        let extra = http::header_map(headers).map_err(|e| QueryError::Request(e.to_string()))?;
+        let resp = self
+            .client
+            .post(url)
+            .headers(extra)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(url, e))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(url, e))?;
+        if !status.is_success() {
+            return Err(decode::status_error(url, status.as_u16(), &body));
+        }
+        Ok(body)
+    }
+
+    fn transport_error(&self, url: &str, e: reqwest::Error) -> QueryError {
+        if e.is_timeout() {
+            QueryError::Timeout {
+                url: url.to_string(),
+                timeout: self.opts.query_timeout,
+            }
+        } else {
+            let mut message = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                message = format!("{message}: {s}");
+                src = s.source();
+            }
+            QueryError::Unreachable {
+                url: url.to_string(),
+                message,
+            }
+        }
+    }
+
+    fn step_param(&self) -> Option<(String, String)> {
+        (!self.opts.query_step.is_zero()).then(|| {
+            (
+                "step".to_string(),
+                format!("{}s", self.opts.query_step.as_secs()),
+            )
+        })
+    }
+}
+
+/// Seconds with millisecond precision, as the `time` parameter wants.
+pub fn format_ts(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let a = ms.unsigned_abs();
+    format!("{sign}{}.{:03}", a / 1000, a % 1000)
+}
+
+impl Querier for PromClient {
+    fn instant<'a>(
+        &'a self,
+        q: &'a InstantQuery,
+    ) -> BoxFuture<'a, Result<Vec<Sample>, QueryError>> {
+        Box::pin(async move {
+            let t = q.time_ms - self.opts.lookback.as_millis() as i64;
+            let mut form = vec![
+                ("query".to_string(), q.expr.clone()),
+                ("time".to_string(), format_ts(t)),
+            ];
+            form.extend(self.step_param());
+            form.extend(q.params.iter().cloned());
+            let body = self.post(&self.query_url, form, &q.headers).await?;
+            decode_instant(&self.query_url, &body, q.time_ms)
+        })
+    }
+
+    fn range<'a>(
+        &'a self,
+        q: &'a RangeQuery,
+    ) -> BoxFuture<'a, Result<Vec<RangeSeries>, QueryError>> {
+        Box::pin(async move {
+            let mut form = vec![
+                ("query".to_string(), q.expr.clone()),
+                ("start".to_string(), format_ts(q.start_ms)),
+                ("end".to_string(), format_ts(q.end_ms)),
+                ("step".to_string(), format!("{}ms", q.step_ms)),
+            ];
+            form.extend(q.params.iter().cloned());
+            let body = self.post(&self.range_url, form, &q.headers).await?;
+            decode_range(&self.range_url, &body)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_have_millisecond_precision() {
+        assert_eq!(format_ts(1_700_000_000_123), "1700000000.123");
+        assert_eq!(format_ts(5), "0.005");
+    }
+}
