@@ -126,12 +126,9 @@ impl DatasourceMetrics {
         let m = DatasourceMetrics {
             requests: Counter::default(),
             errors: Counter::default(),
-            duration: Histogram::new(
-                [
-                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-                ]
-                .into_iter(),
-            ),
+            duration: Histogram::new([
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
         };
         if let Some(r) = registry {
             r.register(
