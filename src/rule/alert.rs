@@ -4,7 +4,7 @@ use crate::labels::Labels;
 
 /// Prometheus' alert states. `Inactive` alerts are resolved ones kept for the resolved
 /// retention so that Alertmanager keeps hearing that they are resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum AlertState {
     Inactive,
     Pending,

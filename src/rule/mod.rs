@@ -91,6 +91,17 @@ pub enum Health {
     Err,
 }
 
+impl Health {
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Unknown => "unknown",
+            Health::Ok => "ok",
+            Health::Err => "err",
+        }
+    }
+}
+
 /// What one evaluation step produced.
 #[derive(Debug, Default)]
 pub struct StepOutput {

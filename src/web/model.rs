@@ -10,43 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::labels::Labels;
 
-/// Rule health as Prometheus reports it: `unknown` until the first evaluation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Health {
-    #[default]
-    Unknown,
-    Ok,
-    Err,
-}
-
-impl Health {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Health::Unknown => "unknown",
-            Health::Ok => "ok",
-            Health::Err => "err",
-        }
-    }
-}
-
-/// State of one alert instance. Inactive (resolved) alerts are kept by the rule for
-/// resending but the API lists only pending and firing ones, as Prometheus does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum AlertState {
-    Inactive,
-    Pending,
-    Firing,
-}
-
-impl AlertState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertState::Inactive => "inactive",
-            AlertState::Pending => "pending",
-            AlertState::Firing => "firing",
-        }
-    }
-}
+/// Health and alert states are the rule core's own types.
+pub use crate::rule::{AlertState, Health};
 
 /// One alert instance of an alerting rule.
 #[derive(Debug, Clone)]
