@@ -366,3 +366,21 @@ fn restored_active_at_keeps_the_for_clock() {
     step(&mut r, vec![up("a")], T0 + 5 * S);
     assert_eq!(states(&r), [("a".into(), AlertState::Firing)]);
 }
+
+#[test]
+fn an_alert_firing_before_a_restart_keeps_its_start_time() {
+    let mut r = rule(FOR_30S);
+    let labels = Labels::from_pairs([
+        ("alertgroup", "g"),
+        ("alertname", "Down"),
+        ("instance", "a"),
+        ("severity", "page"),
+    ]);
+    // Active since T0-100s; with for 30s on a 10s grid it fired at T0-70s.
+    r.restore(labels, T0 - 100 * S);
+    step(&mut r, vec![up("a")], T0);
+    let a = r.alerts().next().unwrap();
+    assert_eq!(a.state, AlertState::Firing);
+    assert_eq!(a.fired_at_ms, Some(T0 - 70 * S));
+    assert_eq!(r.alerts_to_send(T0)[0].starts_at_ms, T0 - 70 * S);
+}

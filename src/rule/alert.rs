@@ -42,6 +42,8 @@ pub struct Alert {
     pub keep_firing_since_ms: Option<i64>,
     /// Until when Alertmanager should consider the alert firing without news from us.
     pub valid_until_ms: Option<i64>,
+    /// Restored from `ALERTS_FOR_STATE` at start-up rather than first seen by us.
+    pub restored: bool,
 }
 
 impl Alert {

@@ -178,7 +178,13 @@ impl AlertingRule {
             active_count += 1;
             if a.state == AlertState::Pending && ts - a.active_at_ms >= self.for_ms {
                 a.state = AlertState::Firing;
-                a.fired_at_ms = Some(ts);
+                a.fired_at_ms = Some(if a.restored {
+                    // It fired before the restart (or would have): keep the time it
+                    // fired then, so Alertmanager sees the same startsAt.
+                    first_tick_after(a.active_at_ms, self.for_ms, ms(self.ctx.interval)).min(ts)
+                } else {
+                    ts
+                });
             }
             let (alerts_series, for_state) = alert_series(a, &self.ctx.external_labels);
             series.insert(alerts_series.fingerprint(), (alerts_series, 1.0));
@@ -263,6 +269,7 @@ impl AlertingRule {
             last_sent_at_ms: None,
             keep_firing_since_ms: None,
             valid_until_ms: None,
+            restored: false,
         }
     }
 
@@ -344,6 +351,7 @@ impl AlertingRule {
             last_sent_at_ms: None,
             keep_firing_since_ms: None,
             valid_until_ms: None,
+            restored: true,
         });
     }
 
@@ -359,6 +367,16 @@ impl AlertingRule {
         self.keep_firing_for_ms = fresh.keep_firing_for_ms;
         self.recheck_for = true;
     }
+}
+
+/// The first evaluation at or after `active_at + for` on a grid of `interval` through
+/// `active_at`: when the alert fired, or would have, without the restart.
+fn first_tick_after(active_at: i64, for_ms: i64, interval: i64) -> i64 {
+    if interval <= 0 {
+        return active_at + for_ms;
+    }
+    let ticks = (for_ms + interval - 1) / interval;
+    active_at + ticks * interval
 }
 
 /// Group labels first, then rule labels, so rule labels win on a name clash.

@@ -1,0 +1,469 @@
+//! One task per group: wait for the next tick, evaluate the rules (in file order, or
+//! concurrently where the dependency analysis allows), write series, send alerts,
+//! publish a snapshot for the API.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::engine::{Engine, GroupLabel, RuleLabel};
+use super::status;
+use crate::config::Group;
+use crate::datasource::{InstantQuery, Querier};
+use crate::rule::{self, EvalTime, Rule, deps};
+use crate::sample::Sample;
+use crate::schedule::Schedule;
+use crate::template::TemplateQuerier;
+use crate::web::{GroupStatus, RuleStatus};
+
+/// Messages from the manager to a running group.
+pub enum Control {
+    /// Apply a changed definition of the same group (same file and name).
+    Update(Arc<Group>),
+    /// Stop; `resolve` sends the group's firing alerts as resolved and ends its series
+    /// with staleness markers (the group was removed from the files).
+    Stop {
+        resolve: bool,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A running group's state.
+pub struct GroupRunner {
+    def: Arc<Group>,
+    rules: Vec<Option<Rule>>,
+    deps: Vec<Vec<usize>>,
+    schedule: Schedule,
+    engine: Arc<Engine>,
+    status: GroupStatus,
+    labels: GroupLabel,
+}
+
+/// What one rule's evaluation reports back to the group.
+struct Report {
+    index: usize,
+    rule: Rule,
+    started: SystemTime,
+    elapsed: Duration,
+    samples: usize,
+    error: Option<String>,
+}
+
+impl GroupRunner {
+    pub fn new(def: Arc<Group>, engine: Arc<Engine>) -> GroupRunner {
+        let status = GroupStatus::from_config(&def, engine.settings.default_interval);
+        let ctx = Arc::new(engine.settings.context_for(&def, status.id));
+        let rules = def
+            .rules
+            .iter()
+            .map(|r| Some(Rule::new(r, ctx.clone())))
+            .collect();
+        let labels = GroupLabel {
+            group: def.name.clone(),
+            file: def.file.display().to_string(),
+        };
+        GroupRunner {
+            deps: deps::dependencies(&def.rules),
+            schedule: schedule_of(&def, &engine),
+            rules,
+            def,
+            engine,
+            status,
+            labels,
+        }
+    }
+
+    /// The group's id (as the API shows it).
+    pub fn id(&self) -> u64 {
+        self.status.id
+    }
+
+    /// Mutable access to the rules, for restoring state before the first evaluation.
+    pub fn rules_mut(&mut self) -> impl Iterator<Item = &mut Rule> {
+        self.rules.iter_mut().flatten()
+    }
+
+    /// The group definition.
+    pub fn def(&self) -> &Arc<Group> {
+        &self.def
+    }
+
+    /// Publishes the never-evaluated snapshot.
+    pub fn publish_initial(&self) {
+        self.engine.board.publish(Arc::new(self.status.clone()));
+    }
+
+    /// Runs until cancelled or stopped.
+    pub async fn run(mut self, mut ctl: mpsc::Receiver<Control>, cancel: CancellationToken) {
+        let mut next = self.schedule.next_at_or_after(now_ms());
+        loop {
+            let wait = Duration::from_millis((next - now_ms()).max(0) as u64);
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return,
+                msg = ctl.recv() => match msg {
+                    Some(Control::Update(def)) => {
+                        self.update(def);
+                        next = self.schedule.next_at_or_after(now_ms());
+                    }
+                    Some(Control::Stop { resolve, done }) => {
+                        if resolve {
+                            self.retire().await;
+                        }
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => return,
+                },
+                _ = tokio::time::sleep(wait) => {
+                    self.evaluate(next).await;
+                    let (n, missed) = self.schedule.next_after(next, now_ms());
+                    if missed > 0 {
+                        self.engine.metrics.missed.get_or_create(&self.labels).inc_by(missed);
+                        tracing::warn!(group = %self.def.name, missed, "evaluation took longer than the interval; skipped ticks");
+                    }
+                    next = n;
+                }
+            }
+        }
+    }
+
+    /// Evaluates every rule at `ts_ms` and publishes the result.
+    pub async fn evaluate(&mut self, ts_ms: i64) {
+        let started = Instant::now();
+        let t = EvalTime {
+            ts_ms,
+            query_ts_ms: self.schedule.query_ts(ts_ms),
+        };
+        let n = self.rules.len();
+        let limit = self.def.concurrency.max(1);
+        let mut done = vec![false; n];
+        let mut running = 0usize;
+        let mut next = 0usize;
+        let mut set: JoinSet<Report> = JoinSet::new();
+        let mut task_index = HashMap::new();
+        let mut reports = Vec::with_capacity(n);
+        let mut finished = 0usize;
+        while finished < n {
+            // Start every rule (in order) whose dependencies are done, up to the limit.
+            while next < n && running < limit && self.deps[next].iter().all(|&d| done[d]) {
+                let Some(rule) = self.rules[next].take() else {
+                    next += 1;
+                    continue;
+                };
+                let flush = deps::is_read_later(&self.deps, next);
+                let h = set.spawn(eval_one(
+                    next,
+                    rule,
+                    t,
+                    self.engine.clone(),
+                    self.def.clone(),
+                    flush,
+                ));
+                task_index.insert(h.id(), next);
+                running += 1;
+                next += 1;
+            }
+            let Some(joined) = set.join_next().await else {
+                break;
+            };
+            running -= 1;
+            finished += 1;
+            match joined {
+                Ok(rep) => {
+                    done[rep.index] = true;
+                    reports.push(rep);
+                }
+                Err(e) => {
+                    // A rule task panicked (a bug): rebuild the rule from its definition
+                    // so the group keeps all its rules, and report the failure.
+                    let Some(&i) = task_index.get(&e.id()) else {
+                        continue;
+                    };
+                    tracing::error!(group = %self.def.name, rule = i, "rule evaluation task failed: {e}");
+                    done[i] = true;
+                    let ctx = Arc::new(self.engine.settings.context_for(&self.def, self.status.id));
+                    reports.push(Report {
+                        index: i,
+                        rule: Rule::new(&self.def.rules[i], ctx),
+                        started: SystemTime::now(),
+                        elapsed: Duration::ZERO,
+                        samples: 0,
+                        error: Some(format!("internal error: {e}")),
+                    });
+                }
+            }
+        }
+        let at = UNIX_EPOCH + Duration::from_millis(ts_ms.max(0) as u64);
+        for rep in reports {
+            self.record(&rep, at);
+            self.rules[rep.index] = Some(rep.rule);
+        }
+        let elapsed = started.elapsed();
+        self.status.evaluation_time = elapsed;
+        self.status.last_evaluation = Some(at);
+        self.engine
+            .metrics
+            .iterations
+            .get_or_create(&self.labels)
+            .inc();
+        self.engine
+            .metrics
+            .duration_ms
+            .get_or_create(&self.labels)
+            .set(elapsed.as_millis() as i64);
+        self.engine.board.publish(Arc::new(self.status.clone()));
+    }
+
+    /// Updates the rule's snapshot and metrics after an evaluation.
+    fn record(&mut self, rep: &Report, at: SystemTime) {
+        let Some(slot) = self.status.rules.get_mut(rep.index) else {
+            return;
+        };
+        let label = RuleLabel {
+            group: self.def.name.clone(),
+            file: self.labels.file.clone(),
+            rule: rep.rule.name().to_string(),
+        };
+        let m = &self.engine.metrics;
+        if rep.error.is_some() {
+            m.rule_errors.get_or_create(&label).inc();
+        }
+        m.rule_samples.get_or_create(&label).set(rep.samples as i64);
+        if let Rule::Alerting(a) = &rep.rule {
+            let (firing, pending) = status::count_states(a);
+            m.alerts_firing.get_or_create(&label).set(firing);
+            m.alerts_pending.get_or_create(&label).set(pending);
+        }
+        *slot = Arc::new(status::rule_status(
+            slot,
+            &rep.rule,
+            at,
+            rep.started,
+            rep.elapsed,
+            rep.samples,
+            rep.error.as_deref(),
+            &self.def.params,
+            self.schedule.query_ts(
+                at.duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0),
+            ),
+        ));
+    }
+
+    /// Applies a changed definition in place: rules with the same identity (kind, name,
+    /// expression, labels) keep their state; others start fresh; removed ones are
+    /// retired (alerts resolved, series ended).
+    fn update(&mut self, def: Arc<Group>) {
+        let new_status = GroupStatus::from_config(&def, self.engine.settings.default_interval);
+        let ctx = Arc::new(self.engine.settings.context_for(&def, new_status.id));
+        let mut old: HashMap<u64, Vec<(Rule, Arc<RuleStatus>)>> = HashMap::new();
+        for (r, s) in self
+            .rules
+            .drain(..)
+            .zip(self.status.rules.drain(..))
+            .filter_map(|(r, s)| r.map(|r| (r, s)))
+        {
+            old.entry(RuleStatus::id_for(r.spec()))
+                .or_default()
+                .push((r, s));
+        }
+        let mut rules = Vec::with_capacity(def.rules.len());
+        let mut statuses = Vec::with_capacity(def.rules.len());
+        for (spec, fresh_status) in def.rules.iter().zip(new_status.rules.iter()) {
+            let id = RuleStatus::id_for(spec);
+            match old
+                .get_mut(&id)
+                .and_then(|v| (!v.is_empty()).then(|| v.remove(0)))
+            {
+                Some((mut r, s)) => {
+                    match &mut r {
+                        Rule::Alerting(a) => a.update(spec, ctx.clone()),
+                        Rule::Recording(rr) => rr.update(spec, ctx.clone()),
+                    }
+                    statuses.push(status::carry_over(fresh_status, &s));
+                    rules.push(Some(r));
+                }
+                None => {
+                    statuses.push(fresh_status.clone());
+                    rules.push(Some(Rule::new(spec, ctx.clone())));
+                }
+            }
+        }
+        let removed: Vec<Rule> = old.into_values().flatten().map(|(r, _)| r).collect();
+        let ts = now_ms();
+        for r in removed {
+            retire_rule(r, ts, &self.engine, &self.def);
+        }
+        self.status = new_status;
+        self.status.rules = statuses;
+        self.deps = deps::dependencies(&def.rules);
+        self.schedule = schedule_of(&def, &self.engine);
+        self.rules = rules;
+        self.def = def;
+        self.engine.board.publish(Arc::new(self.status.clone()));
+    }
+
+    /// Ends the group: firing alerts sent as resolved, series ended by markers.
+    async fn retire(&mut self) {
+        let ts = now_ms();
+        for r in self.rules.drain(..).flatten() {
+            retire_rule(r, ts, &self.engine, &self.def);
+        }
+        let m = &self.engine.metrics;
+        m.iterations.remove(&self.labels);
+        m.missed.remove(&self.labels);
+        m.duration_ms.remove(&self.labels);
+    }
+}
+
+fn retire_rule(mut r: Rule, ts: i64, engine: &Engine, def: &Group) {
+    if let (Rule::Alerting(a), Some(n)) = (&mut r, &engine.notifier) {
+        let resolved = a.resolve_all(ts);
+        n.send(&resolved, &def.notifier_headers);
+    }
+    let stale = r.stale_series(ts);
+    if let Some(w) = &engine.writer {
+        w.push(stale);
+    }
+    let label = RuleLabel {
+        group: def.name.clone(),
+        file: def.file.display().to_string(),
+        rule: r.name().to_string(),
+    };
+    let m = &engine.metrics;
+    m.rule_errors.remove(&label);
+    m.rule_samples.remove(&label);
+    m.alerts_firing.remove(&label);
+    m.alerts_pending.remove(&label);
+}
+
+fn schedule_of(def: &Group, engine: &Engine) -> Schedule {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(def.file.as_os_str().as_encoded_bytes());
+    h.update(&[0xff]);
+    h.update(def.name.as_bytes());
+    Schedule::new(
+        def.interval.unwrap_or(engine.settings.default_interval),
+        def.eval_offset,
+        def.query_offset,
+        def.eval_delay,
+        def.eval_alignment,
+        h.digest(),
+    )
+}
+
+/// Lets templates' `query` reach the datasource from a blocking thread.
+struct BlockingQuerier {
+    handle: tokio::runtime::Handle,
+    querier: Arc<dyn Querier>,
+    time_ms: i64,
+    params: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+}
+
+impl TemplateQuerier for BlockingQuerier {
+    fn query(&self, expr: &str) -> Result<Vec<Sample>, String> {
+        let q = InstantQuery {
+            expr: expr.to_string(),
+            time_ms: self.time_ms,
+            params: self.params.clone(),
+            headers: self.headers.clone(),
+        };
+        self.handle
+            .block_on(self.querier.instant(&q))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Queries, steps the rule, writes its series and sends its alerts.
+async fn eval_one(
+    index: usize,
+    mut rule: Rule,
+    t: EvalTime,
+    engine: Arc<Engine>,
+    def: Arc<Group>,
+    flush_writes: bool,
+) -> Report {
+    let started_at = SystemTime::now();
+    let started = Instant::now();
+    let q = InstantQuery {
+        expr: rule.expr().to_string(),
+        time_ms: t.query_ts_ms,
+        params: def.params.clone(),
+        headers: def.headers.clone(),
+    };
+    let result = engine.querier.instant(&q).await.map_err(|e| e.to_string());
+    let (mut rule, out) = if rule.uses_query_templates() {
+        let bq = BlockingQuerier {
+            handle: tokio::runtime::Handle::current(),
+            querier: engine.querier.clone(),
+            time_ms: t.query_ts_ms,
+            params: def.params.clone(),
+            headers: def.headers.clone(),
+        };
+        let joined = tokio::task::spawn_blocking(move || {
+            let out = rule.step(result, t, Some(&bq));
+            (rule, out)
+        })
+        .await;
+        match joined {
+            Ok(x) => x,
+            Err(e) => {
+                // The rule was moved into the failed task; rebuild it from its spec.
+                let spec = def.rules[index].clone();
+                let ctx = Arc::new(engine.settings.context_for(&def, 0));
+                let r = Rule::new(&spec, ctx);
+                (
+                    r,
+                    rule::StepOutput {
+                        error: Some(format!("template rendering failed: {e}")),
+                        ..Default::default()
+                    },
+                )
+            }
+        }
+    } else {
+        let out = rule.step(result, t, None);
+        (rule, out)
+    };
+    if let Some(e) = &out.error {
+        tracing::warn!(group = %def.name, rule = %rule.name(), "evaluation failed: {e}");
+    }
+    if let Some(w) = &engine.writer {
+        if flush_writes {
+            if let Err(e) = w.write_now(&out.series).await {
+                tracing::error!(group = %def.name, rule = %rule.name(), "a later rule reads this rule's series, but writing them failed: {e}");
+            }
+        } else {
+            w.push(out.series);
+        }
+    }
+    if out.error.is_none()
+        && let (Rule::Alerting(a), Some(n)) = (&mut rule, &engine.notifier)
+    {
+        let due = a.alerts_to_send(t.ts_ms);
+        n.send(&due, &def.notifier_headers);
+    }
+    Report {
+        index,
+        rule,
+        started: started_at,
+        elapsed: started.elapsed(),
+        samples: out.samples,
+        error: out.error,
+    }
+}
