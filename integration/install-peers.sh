@@ -12,12 +12,22 @@ need=()
 [ -x "$dest/usr/bin/prometheus" ] || need+=(prometheus)
 [ -x "$dest/usr/bin/prometheus-alertmanager" ] || need+=(prometheus-alertmanager)
 [ -x "$dest/usr/bin/vmalert" ] || need+=(victoria-metrics)
-[ ${#need[@]} -eq 0 ] && exit 0
-if ! (cd "$dest/debs" && apt-get download "${need[@]}" >/dev/null 2>&1); then
-  apt-get update -qq >/dev/null
-  (cd "$dest/debs" && apt-get download "${need[@]}" >/dev/null 2>&1)
+if [ ${#need[@]} -gt 0 ]; then
+  if ! (cd "$dest/debs" && apt-get download "${need[@]}" >/dev/null 2>&1); then
+    apt-get update -qq >/dev/null
+    (cd "$dest/debs" && apt-get download "${need[@]}" >/dev/null 2>&1)
+  fi
+  for deb in "$dest"/debs/*.deb; do
+    dpkg -x "$deb" "$dest"
+  done
+  rm -rf "$dest/debs"
 fi
-for deb in "$dest"/debs/*.deb; do
-  dpkg -x "$deb" "$dest"
+# Debian's Alertmanager looks for its notification templates at a fixed path; without
+# them every config load fails ("failed to parse templates").
+tdir=/usr/share/prometheus/alertmanager
+for t in "$dest$tdir"/*.tmpl; do
+  [ -f "$tdir/$(basename "$t")" ] && continue
+  if ! { mkdir -p "$tdir" && cp "$t" "$tdir/"; } 2>/dev/null; then
+    echo "install-peers: cannot install $tdir/$(basename "$t") (run as root); Alertmanager will reject its config" >&2
+  fi
 done
-rm -rf "$dest/debs"

@@ -37,6 +37,23 @@ impl Trigger {
     }
 }
 
+/// A request to reload, with an optional reply for callers that wait (`/-/reload`).
+#[derive(Debug)]
+pub struct ReloadRequest {
+    pub trigger: Trigger,
+    pub reply: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+}
+
+impl ReloadRequest {
+    /// A request nobody waits for.
+    pub fn fire_and_forget(trigger: Trigger) -> Self {
+        ReloadRequest {
+            trigger,
+            reply: None,
+        }
+    }
+}
+
 /// Errors starting the watcher. Not fatal for the process: the other triggers still work.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
@@ -121,7 +138,7 @@ pub struct FileWatcher {
 pub fn watch(
     roots: &[(PathBuf, RecursiveMode)],
     debounce: Duration,
-    tx: mpsc::Sender<Trigger>,
+    tx: mpsc::Sender<ReloadRequest>,
     cancel: CancellationToken,
 ) -> Result<(FileWatcher, Vec<WatchError>), WatchError> {
     let (raw_tx, mut raw_rx) = mpsc::unbounded_channel::<()>();
@@ -162,7 +179,10 @@ pub fn watch(
                     }
                 }
             }
-            if tx.try_send(Trigger::FileChange).is_err() {
+            if tx
+                .try_send(ReloadRequest::fire_and_forget(Trigger::FileChange))
+                .is_err()
+            {
                 // A reload is already pending; it will read the latest files.
             }
         }
@@ -171,7 +191,10 @@ pub fn watch(
 }
 
 /// Sends `Trigger::Signal` on every SIGHUP until cancelled.
-pub fn on_sighup(tx: mpsc::Sender<Trigger>, cancel: CancellationToken) -> std::io::Result<()> {
+pub fn on_sighup(
+    tx: mpsc::Sender<ReloadRequest>,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     tokio::spawn(async move {
         loop {
@@ -179,7 +202,7 @@ pub fn on_sighup(tx: mpsc::Sender<Trigger>, cancel: CancellationToken) -> std::i
                 _ = cancel.cancelled() => return,
                 s = hup.recv() => {
                     if s.is_none() { return; }
-                    let _ = tx.try_send(Trigger::Signal);
+                    let _ = tx.try_send(ReloadRequest::fire_and_forget(Trigger::Signal));
                 }
             }
         }
@@ -188,7 +211,7 @@ pub fn on_sighup(tx: mpsc::Sender<Trigger>, cancel: CancellationToken) -> std::i
 }
 
 /// Sends `Trigger::Periodic` every `every` (vmalert's `-configCheckInterval`).
-pub fn periodic(every: Duration, tx: mpsc::Sender<Trigger>, cancel: CancellationToken) {
+pub fn periodic(every: Duration, tx: mpsc::Sender<ReloadRequest>, cancel: CancellationToken) {
     if every.is_zero() {
         return;
     }
@@ -198,7 +221,7 @@ pub fn periodic(every: Duration, tx: mpsc::Sender<Trigger>, cancel: Cancellation
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                _ = t.tick() => { let _ = tx.try_send(Trigger::Periodic); }
+                _ = t.tick() => { let _ = tx.try_send(ReloadRequest::fire_and_forget(Trigger::Periodic)); }
             }
         }
     });
@@ -258,7 +281,7 @@ mod tests {
             std::fs::write(dir.path().join(format!("f{}.yml", i % 5)), "x").unwrap();
         }
         let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
-        assert_eq!(got.unwrap(), Some(Trigger::FileChange));
+        assert_eq!(got.unwrap().map(|r| r.trigger), Some(Trigger::FileChange));
         let more = tokio::time::timeout(Duration::from_millis(400), rx.recv()).await;
         assert!(more.is_err(), "one burst must give one trigger");
         cancel.cancel();

@@ -1,5 +1,8 @@
 //! Wiring: turns parsed flags into running parts, and runs the subcommands.
 
+mod options;
+mod run;
+
 use std::process::ExitCode;
 
 use crate::check::{CheckOptions, check_rules};
@@ -62,7 +65,23 @@ fn dry_run(flags: &RunFlags) -> ExitCode {
     }
 }
 
-fn run(_flags: RunFlags) -> ExitCode {
-    eprintln!("the evaluator is not wired yet: use `tocsin check` or -dryRun");
-    ExitCode::from(2)
+fn run(flags: RunFlags) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run::run(flags)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("tocsin: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }
