@@ -54,13 +54,19 @@ struct Batch {
     series: Vec<TimeSeries>,
 }
 
+/// The relative virtual time the run ends: upstream stops writing when the last case ends.
+pub fn end_of(cases: &[Case]) -> i64 {
+    cases.iter().map(|c| c.test_until).max().unwrap_or(0)
+}
+
 fn batches(cases: &[Case]) -> Vec<Batch> {
+    let end = end_of(cases);
     let mut all: Vec<(i64, Vec<Label>, f64)> = Vec::new();
     for c in cases {
         for s in &c.series {
             let labels: Vec<Label> =
                 s.labels.iter().map(|(k, v)| Label { name: k.clone(), value: v.clone() }).collect();
-            for &(t, v) in &s.samples {
+            for &(t, v) in s.samples.iter().filter(|(t, _)| *t <= end) {
                 all.push((t, labels.clone(), v));
             }
         }
@@ -96,9 +102,10 @@ async fn send(client: &reqwest::Client, url: &str, body: Vec<u8>) -> Result<(), 
     }
 }
 
-/// Counts the samples the cases will write.
+/// Counts the samples the cases will write before the run ends.
 pub fn count(cases: &[Case]) -> usize {
-    cases.iter().flat_map(|c| &c.series).map(|s| s.samples.len()).sum()
+    let end = end_of(cases);
+    cases.iter().flat_map(|c| &c.series).map(|s| s.samples.iter().filter(|(t, _)| *t <= end).count()).sum()
 }
 
 /// Writes the first batch now (fixing the virtual zero, returned), then the rest in a task

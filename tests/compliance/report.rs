@@ -115,12 +115,18 @@ impl fmt::Display for Report {
         let mut sorted = self.failures.clone();
         sorted.sort_by(|a, b| a.case.cmp(&b.case).then(a.check.cmp(&b.check)));
         let mut last = String::new();
-        for x in &sorted {
+        let mut i = 0;
+        while i < sorted.len() {
+            let x = &sorted[i];
+            // Identical findings (typically a train of missed resends) print once, counted.
+            let same = sorted[i..].iter().take_while(|y| y.case == x.case && y.check == x.check && y.detail == x.detail).count();
             if x.case != last {
                 writeln!(f, "\n--- case {} ---", x.case)?;
                 last = x.case.clone();
             }
-            writeln!(f, "  [{}] at {}: {}", x.check, x.at, x.detail)?;
+            let times = if same > 1 { format!(" (and {} more times, last at {})", same - 1, sorted[i + same - 1].at) } else { String::new() };
+            writeln!(f, "  [{}] at {}: {}{times}", x.check, x.at, x.detail)?;
+            i += same;
         }
         writeln!(f, "\n{} failures in {} of 4 cases", self.failures.len(), self.failed_cases().len())
     }

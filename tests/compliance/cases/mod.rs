@@ -160,7 +160,10 @@ impl Case {
         let ends_at_delta = 4 * RESEND_DELAY_MS.max(GI_MS);
         let mut out = Vec::new();
         for tr in &self.trains {
-            let until = tr.until.unwrap_or_else(|| tr.resolved_at.unwrap_or(tr.from) + retention);
+            // Resends due after the case ends can never be checked; leaving them out keeps a
+            // long (unscaled) retention from flooding the report with re-timed resends.
+            let horizon = self.test_until + RESEND_DELAY_MS;
+            let until = tr.until.unwrap_or_else(|| tr.resolved_at.unwrap_or(tr.from) + retention).min(horizon);
             let mut ts = tr.from;
             while ts < until {
                 let first = ts == tr.from;
