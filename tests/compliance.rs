@@ -30,7 +30,10 @@ fn vmalert_style_argv(program: String, s: &EvaluatorSetup) -> Vec<String> {
     ]
 }
 
-async fn run_or_skip(name: &str, argv: harness::ArgvBuilder<'_>) -> Option<harness::report::Report> {
+async fn run_or_skip(
+    name: &str,
+    argv: harness::ArgvBuilder<'_>,
+) -> Option<harness::report::Report> {
     match harness::run(name, argv).await {
         Ok(Outcome::Ran(report)) => {
             println!("{report}");
@@ -47,23 +50,42 @@ async fn run_or_skip(name: &str, argv: harness::ArgvBuilder<'_>) -> Option<harne
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vmalert_reference() {
     let Some(bin) = harness::peers::peer("vmalert") else {
-        harness::skip_or_fail(&format!("vmalert not found in {}", harness::peers::peers_dir().display()));
+        harness::skip_or_fail(&format!(
+            "vmalert not found in {}",
+            harness::peers::peers_dir().display()
+        ));
         return;
     };
     let argv = move |s: &EvaluatorSetup| vmalert_style_argv(bin.display().to_string(), s);
-    let Some(report) = run_or_skip("vmalert", &argv).await else { return };
+    let Some(report) = run_or_skip("vmalert", &argv).await else {
+        return;
+    };
     // Informative: vmalert may fail checks, but the harness itself must have worked.
     let problems = report.health.problems();
-    assert!(problems.is_empty(), "the harness did not work against vmalert: {problems:?}");
-    println!("vmalert failed checks in cases: {:?}", report.failed_cases());
+    assert!(
+        problems.is_empty(),
+        "the harness did not work against vmalert: {problems:?}"
+    );
+    println!(
+        "vmalert failed checks in cases: {:?}",
+        report.failed_cases()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "engine not wired yet"]
 async fn tocsin_is_compliant() {
     let argv = |s: &EvaluatorSetup| vmalert_style_argv(env!("CARGO_BIN_EXE_tocsin").to_string(), s);
-    let Some(report) = run_or_skip("tocsin", &argv).await else { return };
+    let Some(report) = run_or_skip("tocsin", &argv).await else {
+        return;
+    };
     let problems = report.health.problems();
-    assert!(problems.is_empty(), "the harness did not work against tocsin: {problems:?}");
-    assert!(report.failures.is_empty(), "tocsin is not compliant:\n{report}");
+    assert!(
+        problems.is_empty(),
+        "the harness did not work against tocsin: {problems:?}"
+    );
+    assert!(
+        report.failures.is_empty(),
+        "tocsin is not compliant:\n{report}"
+    );
 }

@@ -46,16 +46,26 @@ pub struct ApiGroup {
 
 fn labels_of(v: &Value) -> Labels {
     v.as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn str_of(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn time_of(v: &Value, key: &str, tb: &Timebase) -> Option<i64> {
-    v.get(key).and_then(Value::as_str).and_then(parse_rfc3339_ms).map(|ms| tb.to_virtual(ms))
+    v.get(key)
+        .and_then(Value::as_str)
+        .and_then(parse_rfc3339_ms)
+        .map(|ms| tb.to_virtual(ms))
 }
 
 fn secs_to_virtual_ms(v: Option<&Value>, tb: &Timebase) -> i64 {
@@ -87,7 +97,9 @@ pub fn parse_alerts(body: &str, tb: &Timebase) -> Result<BTreeMap<String, Vec<Ap
     let mut out: BTreeMap<String, Vec<ApiAlert>> = BTreeMap::new();
     for a in data["alerts"].as_array().into_iter().flatten() {
         let a = parse_alert(a, tb);
-        out.entry(a.labels.get("rulegroup").cloned().unwrap_or_default()).or_default().push(a);
+        out.entry(a.labels.get("rulegroup").cloned().unwrap_or_default())
+            .or_default()
+            .push(a);
     }
     Ok(out)
 }
@@ -112,7 +124,12 @@ pub fn parse_rules(body: &str, tb: &Timebase) -> Result<BTreeMap<String, ApiGrou
                 state: str_of(r, "state"),
                 last_error: str_of(r, "lastError"),
                 last_evaluation: time_of(r, "lastEvaluation", tb),
-                alerts: r["alerts"].as_array().into_iter().flatten().map(|a| parse_alert(a, tb)).collect(),
+                alerts: r["alerts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|a| parse_alert(a, tb))
+                    .collect(),
             })
             .collect();
         let group = ApiGroup {
@@ -136,8 +153,13 @@ pub fn parse_metrics(body: &str) -> Result<BTreeMap<String, Vec<MetricSample>>, 
     for s in data["result"].as_array().into_iter().flatten() {
         let labels = labels_of(&s["metric"]);
         let ts = s["value"][0].as_f64().unwrap_or(-1.0) as i64;
-        let val: f64 = s["value"][1].as_str().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
-        out.entry(labels.get("rulegroup").cloned().unwrap_or_default()).or_default().push((labels, ts, val));
+        let val: f64 = s["value"][1]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN);
+        out.entry(labels.get("rulegroup").cloned().unwrap_or_default())
+            .or_default()
+            .push((labels, ts, val));
     }
     Ok(out)
 }
@@ -153,7 +175,9 @@ fn fmt_alert(a: &ApiAlert, tb: &Timebase) -> String {
         fmt_labels(&a.labels),
         a.state,
         a.value,
-        a.active_at.map(|t| tb.label(t)).unwrap_or_else(|| "missing".into()),
+        a.active_at
+            .map(|t| tb.label(t))
+            .unwrap_or_else(|| "missing".into()),
         fmt_labels(&a.annotations)
     )
 }
@@ -175,7 +199,11 @@ fn alerts_equal(exp: &[ExpAlert], act: &[ApiAlert], tb: &Timebase) -> Result<(),
     if exp.len() != act.len() {
         let e: Vec<String> = exp.iter().map(|a| fmt_exp(a, tb)).collect();
         let a: Vec<String> = act.iter().map(|a| fmt_alert(a, tb)).collect();
-        return Err(format!("expected {} alerts {e:?}, got {} {a:?}", exp.len(), act.len()));
+        return Err(format!(
+            "expected {} alerts {e:?}, got {} {a:?}",
+            exp.len(),
+            act.len()
+        ));
     }
     let mut exp = exp.to_vec();
     let mut act = act.to_vec();
@@ -195,7 +223,11 @@ fn alerts_equal(exp: &[ExpAlert], act: &[ApiAlert], tb: &Timebase) -> Result<(),
             None
         };
         if let Some(field) = field {
-            return Err(format!("{field} mismatch: expected {}, got {}", fmt_exp(e, tb), fmt_alert(a, tb)));
+            return Err(format!(
+                "{field} mismatch: expected {}, got {}",
+                fmt_exp(e, tb),
+                fmt_alert(a, tb)
+            ));
         }
     }
     for (e, a) in exp.iter().zip(&act) {
@@ -220,9 +252,15 @@ fn alerts_equal(exp: &[ExpAlert], act: &[ApiAlert], tb: &Timebase) -> Result<(),
 
 fn combine(kind: &str, phases: &[&Phase], errs: Vec<String>) -> String {
     if errs.len() == 1 {
-        return format!("{kind} (expected snapshot '{}'): {}", phases[0].name, errs[0]);
+        return format!(
+            "{kind} (expected snapshot '{}'): {}",
+            phases[0].name, errs[0]
+        );
     }
-    let mut s = format!("{kind}: none of the {} possible snapshots matched:", errs.len());
+    let mut s = format!(
+        "{kind}: none of the {} possible snapshots matched:",
+        errs.len()
+    );
     for (p, e) in phases.iter().zip(errs) {
         s.push_str(&format!("\n      ('{}') {e}", p.name));
     }
@@ -247,7 +285,13 @@ pub fn check_alerts(case: &Case, now: i64, act: &[ApiAlert], tb: &Timebase) -> R
 }
 
 /// Upstream `CheckMetrics`: the `ALERTS` series of the snapshot, value 1, at query time.
-pub fn check_metrics(case: &Case, now: i64, query_s: i64, act: &[MetricSample], tb: &Timebase) -> Result<(), String> {
+pub fn check_metrics(
+    case: &Case,
+    now: i64,
+    query_s: i64,
+    act: &[MetricSample],
+    tb: &Timebase,
+) -> Result<(), String> {
     let phases = candidates(case, tb.rel(now));
     let mut got: Vec<&MetricSample> = act.iter().collect();
     got.sort_by(|a, b| a.0.cmp(&b.0));
@@ -265,19 +309,30 @@ pub fn check_metrics(case: &Case, now: i64, query_s: i64, act: &[MetricSample], 
             .collect();
         want.sort();
         let ok = want.len() == got.len()
-            && want.iter().zip(&got).all(|(w, g)| *w == g.0 && g.1 == query_s && g.2 == 1.0);
+            && want
+                .iter()
+                .zip(&got)
+                .all(|(w, g)| *w == g.0 && g.1 == query_s && g.2 == 1.0);
         if ok {
             return Ok(());
         }
-        let w: Vec<String> = want.iter().map(|l| format!("{} 1 @{query_s}", fmt_labels(l))).collect();
-        let g: Vec<String> = got.iter().map(|s| format!("{} {} @{}", fmt_labels(&s.0), s.2, s.1)).collect();
+        let w: Vec<String> = want
+            .iter()
+            .map(|l| format!("{} 1 @{query_s}", fmt_labels(l)))
+            .collect();
+        let g: Vec<String> = got
+            .iter()
+            .map(|s| format!("{} {} @{}", fmt_labels(&s.0), s.2, s.1))
+            .collect();
         errs.push(format!("expected {w:?}, got {g:?}"));
     }
     Err(combine("ALERTS series", &phases, errs))
 }
 
 fn normalize_query(q: &str) -> String {
-    promql_parser::parser::parse(q).map(|e| e.to_string()).unwrap_or_else(|_| format!("<unparsable> {q}"))
+    promql_parser::parser::parse(q)
+        .map(|e| e.to_string())
+        .unwrap_or_else(|_| format!("<unparsable> {q}"))
 }
 
 /// Upstream `CheckRuleGroup`: group fields, each rule's static fields and derived state,
@@ -296,10 +351,16 @@ pub fn check_rules(
     let cutoff = now - MAX_RTT_MS - GI_MS;
     let want_interval = super::timebase::parse_duration_ms(&def.interval).unwrap_or(0);
     if act.name != def.name {
-        return Err(format!("wrong group name, expected {:?}, got {:?}", def.name, act.name));
+        return Err(format!(
+            "wrong group name, expected {:?}, got {:?}",
+            def.name, act.name
+        ));
     }
     if act.interval_ms != want_interval {
-        return Err(format!("wrong group interval, expected {}ms, got {}ms (virtual)", want_interval, act.interval_ms));
+        return Err(format!(
+            "wrong group interval, expected {}ms, got {}ms (virtual)",
+            want_interval, act.interval_ms
+        ));
     }
     match act.last_evaluation {
         Some(t) if t >= cutoff => {}
@@ -307,24 +368,38 @@ pub fn check_rules(
             return Err(format!(
                 "expected a group evaluation after {}, last evaluation was {}",
                 tb.label(cutoff),
-                other.map(|t| tb.label(t)).unwrap_or_else(|| "missing".into())
+                other
+                    .map(|t| tb.label(t))
+                    .unwrap_or_else(|| "missing".into())
             ));
         }
     }
     if act.rules.len() != def.rules.len() {
-        return Err(format!("different number of rules, expected {}, got {}", def.rules.len(), act.rules.len()));
+        return Err(format!(
+            "different number of rules, expected {}, got {}",
+            def.rules.len(),
+            act.rules.len()
+        ));
     }
     let mut act_rules: Vec<&super::checks::ApiRule> = act.rules.iter().collect();
     act_rules.sort_by(|a, b| a.name.cmp(&b.name).then(a.labels.cmp(&b.labels)));
     let mut defs: Vec<_> = def.rules.iter().collect();
     defs.sort_by(|a, b| a.alert.cmp(&b.alert).then(a.labels.cmp(&b.labels)));
-    let act_alerts: Vec<ApiAlert> = act.rules.iter().flat_map(|r| r.alerts.iter().cloned()).collect();
+    let act_alerts: Vec<ApiAlert> = act
+        .rules
+        .iter()
+        .flat_map(|r| r.alerts.iter().cloned())
+        .collect();
 
     let phases = candidates(case, tb.rel(now));
     let mut errs = Vec::new();
     'phase: for p in &phases {
         for (d, a) in defs.iter().zip(&act_rules) {
-            let mine: Vec<&ExpAlert> = p.alerts.iter().filter(|x| x.labels.get("alertname") == Some(&d.alert)).collect();
+            let mine: Vec<&ExpAlert> = p
+                .alerts
+                .iter()
+                .filter(|x| x.labels.get("alertname") == Some(&d.alert))
+                .collect();
             let state = if mine.iter().any(|x| x.state == "firing") {
                 "firing"
             } else if mine.is_empty() {
@@ -339,11 +414,19 @@ pub fn check_rules(
             } else if normalize_query(&d.expr) != normalize_query(&a.query) {
                 Some(("query", d.expr.clone(), a.query.clone()))
             } else if d.for_ms() != a.duration_ms {
-                Some(("duration", format!("{}ms", d.for_ms()), format!("{}ms (virtual)", a.duration_ms)))
+                Some((
+                    "duration",
+                    format!("{}ms", d.for_ms()),
+                    format!("{}ms (virtual)", a.duration_ms),
+                ))
             } else if d.labels != a.labels {
                 Some(("labels", fmt_labels(&d.labels), fmt_labels(&a.labels)))
             } else if d.annotations != a.annotations {
-                Some(("annotations", fmt_labels(&d.annotations), fmt_labels(&a.annotations)))
+                Some((
+                    "annotations",
+                    fmt_labels(&d.annotations),
+                    fmt_labels(&a.annotations),
+                ))
             } else if a.health != "ok" {
                 Some(("health", "ok".into(), a.health.clone()))
             } else if a.kind != "alerting" {
@@ -354,7 +437,10 @@ pub fn check_rules(
                 None
             };
             if let Some((field, want, got)) = mismatch {
-                errs.push(format!("rule {:?}: {field} expected {want:?}, got {got:?}", d.alert));
+                errs.push(format!(
+                    "rule {:?}: {field} expected {want:?}, got {got:?}",
+                    d.alert
+                ));
                 continue 'phase;
             }
             match a.last_evaluation {
@@ -364,7 +450,9 @@ pub fn check_rules(
                         "rule {:?}: expected an evaluation after {}, last was {}",
                         a.name,
                         tb.label(cutoff),
-                        other.map(|t| tb.label(t)).unwrap_or_else(|| "missing".into())
+                        other
+                            .map(|t| tb.label(t))
+                            .unwrap_or_else(|| "missing".into())
                     ));
                     continue 'phase;
                 }
@@ -380,5 +468,9 @@ pub fn check_rules(
 
 /// Human-readable virtual + real time of a check.
 pub fn at(tb: &Timebase, virtual_ms: i64) -> String {
-    format!("{} (wall {})", tb.label(virtual_ms), fmt_ms(tb.to_real(virtual_ms)))
+    format!(
+        "{} (wall {})",
+        tb.label(virtual_ms),
+        fmt_ms(tb.to_real(virtual_ms))
+    )
 }

@@ -80,13 +80,23 @@ impl Running {
     fn fail(&mut self, case: &str, check: Check, at: i64, detail: String) {
         if self.failed.insert((case.to_string(), check)) {
             let at = checks::at(&self.tb, at);
-            self.failures.push(Failure { case: case.to_string(), check, at, detail });
+            self.failures.push(Failure {
+                case: case.to_string(),
+                check,
+                at,
+                detail,
+            });
         }
     }
 
     async fn get(&mut self, url: &str) -> Option<String> {
         self.health.polls += 1;
-        let r = self.client.get(url).timeout(Duration::from_secs(5)).send().await;
+        let r = self
+            .client
+            .get(url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
         match r {
             Ok(r) if r.status().is_success() => r.text().await.ok(),
             _ => {
@@ -99,7 +109,12 @@ impl Running {
     /// One round of the three periodic checks, as upstream's three loops do it.
     async fn poll(&mut self, cases: &[Case], defs: &BTreeMap<String, rules_file::GroupDef>) {
         let tb = self.tb;
-        let live = |now: i64| -> Vec<&Case> { cases.iter().filter(|c| tb.rel(now) <= c.test_until).collect() };
+        let live = |now: i64| -> Vec<&Case> {
+            cases
+                .iter()
+                .filter(|c| tb.rel(now) <= c.test_until)
+                .collect()
+        };
 
         let now = tb.now();
         if let Some(body) = self.get(&format!("{}/api/v1/alerts", self.eval_url)).await {
@@ -120,7 +135,9 @@ impl Running {
         if let Some(body) = self.get(&format!("{}/api/v1/rules", self.eval_url)).await {
             if let Ok(by_group) = checks::parse_rules(&body, &tb) {
                 for c in live(now) {
-                    let Some(def) = defs.get(c.group) else { continue };
+                    let Some(def) = defs.get(c.group) else {
+                        continue;
+                    };
                     if let Err(e) = checks::check_rules(c, def, now, by_group.get(c.group), &tb) {
                         self.fail(c.group, Check::RulesApi, now, e);
                     }
@@ -154,13 +171,19 @@ pub async fn run(evaluator: &str, argv: ArgvBuilder<'_>) -> Result<Outcome, Stri
     let started = Instant::now();
     let scale = scale_from_env();
     let Some(prom_bin) = peers::peer("prometheus") else {
-        return Ok(Outcome::Skipped(format!("prometheus not found in {}", peers::peers_dir().display())));
+        return Ok(Outcome::Skipped(format!(
+            "prometheus not found in {}",
+            peers::peers_dir().display()
+        )));
     };
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let (_prom, prom_url) = peers::start_prometheus(&prom_bin, dir.path(), scale).await?;
 
     let receiver = receiver::Receiver::default();
-    let am_port = receiver.start().await.map_err(|e| format!("alert receiver: {e}"))?;
+    let am_port = receiver
+        .start()
+        .await
+        .map_err(|e| format!("alert receiver: {e}"))?;
 
     let rules_path = dir.path().join("rules.yaml");
     std::fs::write(&rules_path, rules_file::scaled_text(scale)?).map_err(|e| e.to_string())?;
@@ -175,23 +198,41 @@ pub async fn run(evaluator: &str, argv: ArgvBuilder<'_>) -> Result<Outcome, Stri
     let args = argv(&setup);
     match args.first() {
         Some(p) if PathBuf::from(p).is_file() => {}
-        other => return Ok(Outcome::Skipped(format!("evaluator binary {other:?} not found"))),
+        other => {
+            return Ok(Outcome::Skipped(format!(
+                "evaluator binary {other:?} not found"
+            )));
+        }
     }
-    let mut eval = ChildGuard::spawn(evaluator, &args, dir.path()).map_err(|e| format!("cannot start {evaluator}: {e}"))?;
+    let mut eval = ChildGuard::spawn(evaluator, &args, dir.path())
+        .map_err(|e| format!("cannot start {evaluator}: {e}"))?;
     let eval_url = format!("http://127.0.0.1:{}", setup.listen_port);
     if !peers::wait_ok(&format!("{eval_url}/api/v1/rules"), Duration::from_secs(30)).await {
-        return Err(format!("{evaluator} did not serve /api/v1/rules:\n{}", eval.log_tail(30)));
+        return Err(format!(
+            "{evaluator} did not serve /api/v1/rules:\n{}",
+            eval.log_tail(30)
+        ));
     }
 
     let cases = cases::all();
     for c in &cases {
         println!("case {}: {}", c.group, c.description);
     }
-    let defs: BTreeMap<String, rules_file::GroupDef> =
-        rules_file::upstream_groups()?.into_iter().map(|g| (g.name.clone(), g)).collect();
-    let stats = remote_write::WriteStats { total: remote_write::count(&cases), ..Default::default() };
-    let (tb, writer) =
-        remote_write::start(format!("{prom_url}/api/v1/write"), &cases, scale, stats.clone()).await;
+    let defs: BTreeMap<String, rules_file::GroupDef> = rules_file::upstream_groups()?
+        .into_iter()
+        .map(|g| (g.name.clone(), g))
+        .collect();
+    let stats = remote_write::WriteStats {
+        total: remote_write::count(&cases),
+        ..Default::default()
+    };
+    let (tb, writer) = remote_write::start(
+        format!("{prom_url}/api/v1/write"),
+        &cases,
+        scale,
+        stats.clone(),
+    )
+    .await;
     let expected = cases
         .iter()
         .flat_map(|c| c.expected_notifications(tb.zero_real_ms, tb.resolved_retention_ms()))
@@ -205,7 +246,10 @@ pub async fn run(evaluator: &str, argv: ArgvBuilder<'_>) -> Result<Outcome, Stri
         prom_url,
         failures: Vec::new(),
         failed: BTreeSet::new(),
-        health: Health { samples_total: stats.total, ..Default::default() },
+        health: Health {
+            samples_total: stats.total,
+            ..Default::default()
+        },
     };
     let end = cases.iter().map(|c| c.test_until).max().unwrap_or(0);
     // Upstream waits half a sample interval, then checks once per group interval.
@@ -227,12 +271,22 @@ pub async fn run(evaluator: &str, argv: ArgvBuilder<'_>) -> Result<Outcome, Stri
         }
         k += 1;
     }
-    if tokio::time::timeout(Duration::from_secs(10), writer).await.is_err() {
-        run.health.last_write_error.get_or_insert("writer still running at the end".into());
+    if tokio::time::timeout(Duration::from_secs(10), writer)
+        .await
+        .is_err()
+    {
+        run.health
+            .last_write_error
+            .get_or_insert("writer still running at the end".into());
     }
 
-    let (errors, never, received, bad) = receiver.finish();
-    collect_reception(&mut run, errors, never);
+    let receiver::Finished {
+        errors,
+        never_received,
+        received,
+        bad_requests,
+    } = receiver.finish();
+    collect_reception(&mut run, errors, never_received);
     run.health.samples_written = stats.written.load(Ordering::SeqCst);
     run.health.failed_writes = stats.failed_requests.load(Ordering::SeqCst);
     if let Ok(e) = stats.last_error.lock()
@@ -241,7 +295,7 @@ pub async fn run(evaluator: &str, argv: ArgvBuilder<'_>) -> Result<Outcome, Stri
         run.health.last_write_error = e.clone();
     }
     run.health.alerts_received = received.len();
-    run.health.bad_alert_posts = bad;
+    run.health.bad_alert_posts = bad_requests;
     run.health.evaluator_log_tail = eval.log_tail(30);
     Ok(Outcome::Ran(Report {
         evaluator: evaluator.to_string(),
@@ -260,7 +314,12 @@ fn collect_reception(
     let tb = run.tb;
     let state = |resolved: bool| if resolved { "resolved" } else { "firing" };
     let mut push = |case: &str, check: Check, at: i64, detail: String| {
-        run.failures.push(Failure { case: case.to_string(), check, at: checks::at(&tb, at), detail });
+        run.failures.push(Failure {
+            case: case.to_string(),
+            check,
+            at: checks::at(&tb, at),
+            detail,
+        });
     };
     let mut facing = BTreeSet::new();
     for (group, e) in errors {
@@ -279,7 +338,12 @@ fn collect_reception(
             push(&group, Check::ReceptionMissed, m.ts, detail);
         }
         for (t, ex, a, why) in e.mismatched {
-            push(&group, Check::ReceptionMismatch, t, format!("expected {} for {:?}: {why}", state(ex.resolved), a.labels));
+            push(
+                &group,
+                Check::ReceptionMismatch,
+                t,
+                format!("expected {} for {:?}: {why}", state(ex.resolved), a.labels),
+            );
         }
         for (t, a) in e.unexpected {
             let detail = format!(
@@ -294,7 +358,11 @@ fn collect_reception(
         if facing.contains(&group) {
             continue;
         }
-        let detail = format!("{} notification for {:?} was never received", state(n.resolved), n.labels);
+        let detail = format!(
+            "{} notification for {:?} was never received",
+            state(n.resolved),
+            n.labels
+        );
         push(&group, Check::ReceptionNeverReceived, n.ts, detail);
     }
 }

@@ -38,9 +38,20 @@ impl ChildGuard {
         let log = dir.join(format!("{name}.log"));
         let out = File::create(&log)?;
         let err = out.try_clone()?;
-        let (prog, args) = argv.split_first().ok_or_else(|| std::io::Error::other("empty argv"))?;
-        let child = Command::new(prog).args(args).stdin(Stdio::null()).stdout(out).stderr(err).spawn()?;
-        Ok(Self { name: name.to_string(), child, log })
+        let (prog, args) = argv
+            .split_first()
+            .ok_or_else(|| std::io::Error::other("empty argv"))?;
+        let child = Command::new(prog)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()?;
+        Ok(Self {
+            name: name.to_string(),
+            child,
+            log,
+        })
     }
 
     /// `Some(status)` if the process has exited.
@@ -56,7 +67,11 @@ impl ChildGuard {
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
-        format!("[{} log]\n{}", self.name, all[all.len().saturating_sub(lines)..].join("\n"))
+        format!(
+            "[{} log]\n{}",
+            self.name,
+            all[all.len().saturating_sub(lines)..].join("\n")
+        )
     }
 }
 
@@ -84,7 +99,11 @@ pub async fn wait_ok(url: &str, timeout: Duration) -> bool {
 
 /// Starts Prometheus with the remote-write receiver on, no scrape jobs, and the lookback
 /// delta scaled like every other duration. Returns the guard and its base URL.
-pub async fn start_prometheus(bin: &Path, dir: &Path, scale: f64) -> Result<(ChildGuard, String), String> {
+pub async fn start_prometheus(
+    bin: &Path,
+    dir: &Path,
+    scale: f64,
+) -> Result<(ChildGuard, String), String> {
     let cfg = dir.join("prometheus.yml");
     std::fs::write(&cfg, "global: {}\nscrape_configs: []\n").map_err(|e| e.to_string())?;
     let port = free_port().map_err(|e| e.to_string())?;
@@ -97,10 +116,14 @@ pub async fn start_prometheus(bin: &Path, dir: &Path, scale: f64) -> Result<(Chi
         "--web.enable-remote-write-receiver".to_string(),
         format!("--query.lookback-delta={lookback_ms}ms"),
     ];
-    let guard = ChildGuard::spawn("prometheus", &argv, dir).map_err(|e| format!("cannot start prometheus: {e}"))?;
+    let guard = ChildGuard::spawn("prometheus", &argv, dir)
+        .map_err(|e| format!("cannot start prometheus: {e}"))?;
     let url = format!("http://127.0.0.1:{port}");
     if !wait_ok(&format!("{url}/-/ready"), Duration::from_secs(30)).await {
-        return Err(format!("prometheus did not become ready:\n{}", guard.log_tail(20)));
+        return Err(format!(
+            "prometheus did not become ready:\n{}",
+            guard.log_tail(20)
+        ));
     }
     Ok((guard, url))
 }

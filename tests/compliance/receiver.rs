@@ -52,6 +52,17 @@ struct State {
     bad_requests: usize,
 }
 
+/// What the receiver saw, for the final report.
+#[derive(Default)]
+pub struct Finished {
+    pub errors: BTreeMap<String, GroupErrors>,
+    /// First notifications (not resends) still expected when the run ended.
+    pub never_received: Vec<ExpectedNotification>,
+    /// Every alert received: (real unix ms, alert).
+    pub received: Vec<(i64, AmAlert)>,
+    pub bad_requests: usize,
+}
+
 /// Shared handle on the receiver.
 #[derive(Clone, Default)]
 pub struct Receiver {
@@ -87,7 +98,10 @@ impl ExpectedNotification {
     fn can_be_ignored(&self, retention: i64) -> bool {
         self.past_retention(retention)
             || self.next_state.is_some_and(|n| self.time_can_be_ignored(n))
-            || (!self.resolved && self.resolved_time.is_some_and(|r| self.time_can_be_ignored(r)))
+            || (!self.resolved
+                && self
+                    .resolved_time
+                    .is_some_and(|r| self.time_can_be_ignored(r)))
     }
 
     /// Must be absent: its time is past the next state.
@@ -98,10 +112,16 @@ impl ExpectedNotification {
     /// Upstream `ExpectedAlert.Matches`, with virtual times.
     fn matches(&self, now: i64, a: &AmAlert, tb: &Timebase) -> Result<(), String> {
         if self.labels != a.labels {
-            return Err(format!("labels mismatch, expected {:?}, got {:?}", self.labels, a.labels));
+            return Err(format!(
+                "labels mismatch, expected {:?}, got {:?}",
+                self.labels, a.labels
+            ));
         }
         if self.annotations != a.annotations {
-            return Err(format!("annotations mismatch, expected {:?}, got {:?}", self.annotations, a.annotations));
+            return Err(format!(
+                "annotations mismatch, expected {:?}, got {:?}",
+                self.annotations, a.annotations
+            ));
         }
         if !self.within_twice_rtt(self.ts, now) {
             return Err(format!(
@@ -111,20 +131,30 @@ impl ExpectedNotification {
                 tb.label(now)
             ));
         }
-        let virt = |s: &Option<String>| s.as_deref().and_then(parse_rfc3339_ms).map(|ms| tb.to_virtual(ms));
-        if let Some(st) = virt(&a.starts_at) {
-            if !within(self.starts_at, st, self.tolerance) {
-                return Err(format!(
-                    "startsAt expected in ({}, {}), got {}",
-                    tb.label(self.starts_at),
-                    tb.label(self.starts_at + self.tolerance),
-                    tb.label(st)
-                ));
-            }
+        let virt = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(parse_rfc3339_ms)
+                .map(|ms| tb.to_virtual(ms))
+        };
+        if let Some(st) = virt(&a.starts_at)
+            && !within(self.starts_at, st, self.tolerance)
+        {
+            return Err(format!(
+                "startsAt expected in ({}, {}), got {}",
+                tb.label(self.starts_at),
+                tb.label(self.starts_at + self.tolerance),
+                tb.label(st)
+            ));
         }
         if let Some(end) = virt(&a.ends_at) {
-            let exp = if self.resolved { self.resolved_time.unwrap_or(now) } else { now + self.ends_at_delta };
-            if !within(exp, end, self.tolerance) && !within(exp - 2 * MAX_RTT_MS, end, self.tolerance) {
+            let exp = if self.resolved {
+                self.resolved_time.unwrap_or(now)
+            } else {
+                now + self.ends_at_delta
+            };
+            if !within(exp, end, self.tolerance)
+                && !within(exp - 2 * MAX_RTT_MS, end, self.tolerance)
+            {
                 return Err(format!(
                     "endsAt expected in ({}, {}), got {}",
                     tb.label(exp - 2 * MAX_RTT_MS),
@@ -134,7 +164,8 @@ impl ExpectedNotification {
             }
         }
         if let Some(u) = a.generator_url.as_deref().filter(|u| !u.is_empty()) {
-            let base = reqwest::Url::parse("http://generator.invalid/").map_err(|e| e.to_string())?;
+            let base =
+                reqwest::Url::parse("http://generator.invalid/").map_err(|e| e.to_string())?;
             if base.join(u).is_err() {
                 return Err(format!("generatorURL {u:?} does not parse as a URL"));
             }
@@ -160,7 +191,11 @@ impl State {
 
     fn add_missed(&mut self, missed: Vec<ExpectedNotification>) {
         for m in missed {
-            self.errors.entry(group_of(&m.labels)).or_default().missed.push(m);
+            self.errors
+                .entry(group_of(&m.labels))
+                .or_default()
+                .missed
+                .push(m);
         }
     }
 
@@ -196,7 +231,11 @@ impl State {
         let Some(tb) = self.tb else {
             for a in alerts {
                 self.received.push((now_real, a.clone()));
-                self.errors.entry(group_of(&a.labels)).or_default().unexpected.push((now_real, a));
+                self.errors
+                    .entry(group_of(&a.labels))
+                    .or_default()
+                    .unexpected
+                    .push((now_real, a));
             }
             return;
         };
@@ -211,7 +250,11 @@ impl State {
             let exp = self.sweep(now, Some(&id));
             let group = group_of(&al.labels);
             if exp.is_empty() {
-                self.errors.entry(group).or_default().unexpected.push((now, al));
+                self.errors
+                    .entry(group)
+                    .or_default()
+                    .unexpected
+                    .push((now, al));
                 continue;
             }
             let mut first_err = None;
@@ -246,7 +289,11 @@ impl State {
                 None => {
                     add_back.extend(exp.iter().cloned());
                     if let Some((ex, e)) = first_err {
-                        self.errors.entry(group).or_default().mismatched.push((now, ex, al, e));
+                        self.errors
+                            .entry(group)
+                            .or_default()
+                            .mismatched
+                            .push((now, ex, al, e));
                     }
                 }
             }
@@ -281,7 +328,9 @@ impl Receiver {
                         let me = me.clone();
                         async move { Ok::<_, Infallible>(me.serve(req).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
                 });
             }
         });
@@ -327,15 +376,25 @@ impl Receiver {
 
     /// Final verdict inputs: per-group errors, first notifications never received, every
     /// received alert, and the count of unparsable POSTs.
-    pub fn finish(&self) -> (BTreeMap<String, GroupErrors>, Vec<ExpectedNotification>, Vec<(i64, AmAlert)>, usize) {
+    pub fn finish(&self) -> Finished {
         let Ok(mut st) = self.state.lock() else {
-            return (BTreeMap::new(), Vec::new(), Vec::new(), 0);
+            return Finished::default();
         };
-        let mut pending: Vec<ExpectedNotification> =
-            st.expected.values().flatten().filter(|e| !e.resend).cloned().collect();
+        let mut pending: Vec<ExpectedNotification> = st
+            .expected
+            .values()
+            .flatten()
+            .filter(|e| !e.resend)
+            .cloned()
+            .collect();
         pending.sort_by_key(|e| e.ts);
         let errors = std::mem::take(&mut st.errors);
-        (errors, pending, st.received.clone(), st.bad_requests)
+        Finished {
+            errors,
+            never_received: pending,
+            received: st.received.clone(),
+            bad_requests: st.bad_requests,
+        }
     }
 }
 

@@ -64,8 +64,14 @@ fn batches(cases: &[Case]) -> Vec<Batch> {
     let mut all: Vec<(i64, Vec<Label>, f64)> = Vec::new();
     for c in cases {
         for s in &c.series {
-            let labels: Vec<Label> =
-                s.labels.iter().map(|(k, v)| Label { name: k.clone(), value: v.clone() }).collect();
+            let labels: Vec<Label> = s
+                .labels
+                .iter()
+                .map(|(k, v)| Label {
+                    name: k.clone(),
+                    value: v.clone(),
+                })
+                .collect();
             for &(t, v) in s.samples.iter().filter(|(t, _)| *t <= end) {
                 all.push((t, labels.clone(), v));
             }
@@ -75,10 +81,19 @@ fn batches(cases: &[Case]) -> Vec<Batch> {
     let mut out: Vec<Batch> = Vec::new();
     for (t, labels, value) in all {
         if out.last().is_none_or(|b| b.rel != t) {
-            out.push(Batch { rel: t, series: Vec::new() });
+            out.push(Batch {
+                rel: t,
+                series: Vec::new(),
+            });
         }
         if let Some(b) = out.last_mut() {
-            b.series.push(TimeSeries { labels, samples: vec![Sample { value, timestamp: 0 }] });
+            b.series.push(TimeSeries {
+                labels,
+                samples: vec![Sample {
+                    value,
+                    timestamp: 0,
+                }],
+            });
         }
     }
     out
@@ -105,13 +120,25 @@ async fn send(client: &reqwest::Client, url: &str, body: Vec<u8>) -> Result<(), 
 /// Counts the samples the cases will write before the run ends.
 pub fn count(cases: &[Case]) -> usize {
     let end = end_of(cases);
-    cases.iter().flat_map(|c| &c.series).map(|s| s.samples.iter().filter(|(t, _)| *t <= end).count()).sum()
+    cases
+        .iter()
+        .flat_map(|c| &c.series)
+        .map(|s| s.samples.iter().filter(|(t, _)| *t <= end).count())
+        .sum()
 }
 
 /// Writes the first batch now (fixing the virtual zero, returned), then the rest in a task
 /// on schedule. Sample timestamps are the real wall times of their virtual slots.
-pub async fn start(url: String, cases: &[Case], scale: f64, stats: WriteStats) -> (Timebase, tokio::task::JoinHandle<()>) {
-    let tb = Timebase { zero_real_ms: now_real_ms(), scale };
+pub async fn start(
+    url: String,
+    cases: &[Case],
+    scale: f64,
+    stats: WriteStats,
+) -> (Timebase, tokio::task::JoinHandle<()>) {
+    let tb = Timebase {
+        zero_real_ms: now_real_ms(),
+        scale,
+    };
     let client = reqwest::Client::new();
     let mut list = batches(cases).into_iter();
     let write = |b: Batch| {
@@ -128,7 +155,9 @@ pub async fn start(url: String, cases: &[Case], scale: f64, stats: WriteStats) -
             })
             .collect();
         let raw = WriteRequest { timeseries: series }.encode_to_vec();
-        let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap_or_default();
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&raw)
+            .unwrap_or_default();
         (ts, n, body)
     };
     let do_send = {

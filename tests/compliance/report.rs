@@ -68,10 +68,16 @@ impl Health {
             p.push("no alert was received".into());
         }
         if self.polls == 0 || self.failed_polls * 2 > self.polls {
-            p.push(format!("{} of {} API polls failed", self.failed_polls, self.polls));
+            p.push(format!(
+                "{} of {} API polls failed",
+                self.failed_polls, self.polls
+            ));
         }
         if let Some(e) = &self.evaluator_exit {
-            p.push(format!("evaluator exited early ({e}); log tail:\n{}", self.evaluator_log_tail));
+            p.push(format!(
+                "evaluator exited early ({e}); log tail:\n{}",
+                self.evaluator_log_tail
+            ));
         }
         p
     }
@@ -99,7 +105,11 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "=== Alert generator compliance: {} (time scale {}, {:.0}s) ===", self.evaluator, self.scale, self.real_seconds)?;
+        writeln!(
+            f,
+            "=== Alert generator compliance: {} (time scale {}, {:.0}s) ===",
+            self.evaluator, self.scale, self.real_seconds
+        )?;
         let h = &self.health;
         writeln!(
             f,
@@ -119,15 +129,31 @@ impl fmt::Display for Report {
         while i < sorted.len() {
             let x = &sorted[i];
             // Identical findings (typically a train of missed resends) print once, counted.
-            let same = sorted[i..].iter().take_while(|y| y.case == x.case && y.check == x.check && y.detail == x.detail).count();
+            let same = sorted[i..]
+                .iter()
+                .take_while(|y| y.case == x.case && y.check == x.check && y.detail == x.detail)
+                .count();
             if x.case != last {
                 writeln!(f, "\n--- case {} ---", x.case)?;
                 last = x.case.clone();
             }
-            let times = if same > 1 { format!(" (and {} more times, last at {})", same - 1, sorted[i + same - 1].at) } else { String::new() };
+            let times = if same > 1 {
+                format!(
+                    " (and {} more times, last at {})",
+                    same - 1,
+                    sorted[i + same - 1].at
+                )
+            } else {
+                String::new()
+            };
             writeln!(f, "  [{}] at {}: {}{times}", x.check, x.at, x.detail)?;
             i += same;
         }
-        writeln!(f, "\n{} failures in {} of 4 cases", self.failures.len(), self.failed_cases().len())
+        writeln!(
+            f,
+            "\n{} failures in {} of 4 cases",
+            self.failures.len(),
+            self.failed_cases().len()
+        )
     }
 }

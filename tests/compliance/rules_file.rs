@@ -38,7 +38,10 @@ pub struct RuleDef {
 impl RuleDef {
     /// The `for` duration in (virtual) milliseconds.
     pub fn for_ms(&self) -> i64 {
-        self.for_.as_deref().and_then(parse_duration_ms).unwrap_or(0)
+        self.for_
+            .as_deref()
+            .and_then(parse_duration_ms)
+            .unwrap_or(0)
     }
 }
 
@@ -55,11 +58,14 @@ pub fn scaled_text(scale: f64) -> Result<String, String> {
     let mut out = String::with_capacity(UPSTREAM.len());
     for line in UPSTREAM.lines() {
         let trimmed = line.trim_start();
-        let key = ["interval:", "for:"].into_iter().find(|k| trimmed.starts_with(k));
+        let key = ["interval:", "for:"]
+            .into_iter()
+            .find(|k| trimmed.starts_with(k));
         match key {
             Some(k) => {
                 let value = trimmed[k.len()..].trim();
-                let ms = parse_duration_ms(value).ok_or_else(|| format!("cannot scale duration {value:?}"))?;
+                let ms = parse_duration_ms(value)
+                    .ok_or_else(|| format!("cannot scale duration {value:?}"))?;
                 let scaled = ((ms as f64 * scale).round() as i64).max(1);
                 let indent = &line[..line.len() - trimmed.len()];
                 out.push_str(&format!("{indent}{k} {scaled}ms\n"));

@@ -33,12 +33,12 @@ pub fn now_real_ms() -> i64 {
 
 impl Timebase {
     /// Virtual unix ms for a real unix ms. The virtual zero equals the real zero.
-    pub fn to_virtual(&self, real_ms: i64) -> i64 {
+    pub fn to_virtual(self, real_ms: i64) -> i64 {
         self.zero_real_ms + ((real_ms - self.zero_real_ms) as f64 / self.scale).round() as i64
     }
 
     /// Real unix ms for a virtual unix ms.
-    pub fn to_real(&self, virtual_ms: i64) -> i64 {
+    pub fn to_real(self, virtual_ms: i64) -> i64 {
         self.zero_real_ms + ((virtual_ms - self.zero_real_ms) as f64 * self.scale).round() as i64
     }
 
@@ -105,7 +105,10 @@ mod tests {
 
     #[test]
     fn virtual_time_round_trips() {
-        let tb = Timebase { zero_real_ms: 1_000_000, scale: 0.1 };
+        let tb = Timebase {
+            zero_real_ms: 1_000_000,
+            scale: 0.1,
+        };
         assert_eq!(tb.to_virtual(1_003_000), 1_030_000);
         assert_eq!(tb.to_real(1_030_000), 1_003_000);
         assert_eq!(parse_duration_ms("3m"), Some(180_000));

@@ -26,7 +26,10 @@ pub const SOURCE_METRIC: &str = "alert_generator_test_suite";
 
 /// Builds a label set from pairs.
 pub fn lbl(pairs: &[(&str, &str)]) -> Labels {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Time of the n-th sample.
@@ -57,7 +60,9 @@ pub struct Phase {
 impl Phase {
     /// Whether this snapshot is acceptable at relative virtual time `t`.
     pub fn possible_at(&self, t: i64) -> bool {
-        self.windows.iter().any(|&(s, e)| t > s && t <= e + 2 * MAX_RTT_MS)
+        self.windows
+            .iter()
+            .any(|&(s, e)| t > s && t <= e + 2 * MAX_RTT_MS)
     }
 }
 
@@ -151,7 +156,11 @@ pub fn sample_slice(values: &[&str]) -> Vec<(i64, f64)> {
 
 /// The labels of a case's input series for one alerting rule.
 pub fn metric_labels(group: &str, alertname: &str) -> Labels {
-    lbl(&[("__name__", SOURCE_METRIC), ("rulegroup", group), ("alertname", alertname)])
+    lbl(&[
+        ("__name__", SOURCE_METRIC),
+        ("rulegroup", group),
+        ("alertname", alertname),
+    ])
 }
 
 impl Case {
@@ -163,13 +172,20 @@ impl Case {
             // Resends due after the case ends can never be checked; leaving them out keeps a
             // long (unscaled) retention from flooding the report with re-timed resends.
             let horizon = self.test_until + RESEND_DELAY_MS;
-            let until = tr.until.unwrap_or_else(|| tr.resolved_at.unwrap_or(tr.from) + retention).min(horizon);
+            let until = tr
+                .until
+                .unwrap_or_else(|| tr.resolved_at.unwrap_or(tr.from) + retention)
+                .min(horizon);
             let mut ts = tr.from;
             while ts < until {
                 let first = ts == tr.from;
                 // The first resolved notification may come one interval late: the alert is
                 // only seen resolved at the evaluation after the value drops.
-                let tolerance = if tr.resolved && first { 2 * GI_MS } else { GI_MS };
+                let tolerance = if tr.resolved && first {
+                    2 * GI_MS
+                } else {
+                    GI_MS
+                };
                 out.push(ExpectedNotification {
                     ordering_id: out.len() + 1,
                     tolerance,
@@ -190,6 +206,35 @@ impl Case {
     }
 }
 
+/// Shorthand for an expected API alert.
+pub fn alert(
+    labels: &Labels,
+    annotations: Labels,
+    state: &'static str,
+    value: f64,
+    active_at: i64,
+) -> ExpAlert {
+    ExpAlert {
+        labels: labels.clone(),
+        annotations,
+        state,
+        value,
+        active_at,
+    }
+}
+
+/// Shorthand for a phase.
+pub fn phase(name: &'static str, windows: &[(i64, i64)], alerts: Vec<ExpAlert>) -> Phase {
+    Phase {
+        name,
+        windows: windows.to_vec(),
+        alerts,
+    }
+}
+
+/// One second, the slack upstream subtracts from window starts.
+pub const S: i64 = 1_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,7 +245,10 @@ mod tests {
             .into_iter()
             .map(|(_, v)| v)
             .collect();
-        assert_eq!(got, vec![1.0, 1.0, 1.0, 1.0, 6.0, 11.0, 16.0, 9.0, 8.0, 6.0, 4.0]);
+        assert_eq!(
+            got,
+            vec![1.0, 1.0, 1.0, 1.0, 6.0, 11.0, 16.0, 9.0, 8.0, 6.0, 4.0]
+        );
     }
 
     #[test]
@@ -212,16 +260,3 @@ mod tests {
         assert_eq!(by["PendingAndResolved_AlwaysInactive"], nth(60));
     }
 }
-
-/// Shorthand for an expected API alert.
-pub fn alert(labels: &Labels, annotations: Labels, state: &'static str, value: f64, active_at: i64) -> ExpAlert {
-    ExpAlert { labels: labels.clone(), annotations, state, value, active_at }
-}
-
-/// Shorthand for a phase.
-pub fn phase(name: &'static str, windows: &[(i64, i64)], alerts: Vec<ExpAlert>) -> Phase {
-    Phase { name, windows: windows.to_vec(), alerts }
-}
-
-/// One second, the slack upstream subtracts from window starts.
-pub const S: i64 = 1_000;

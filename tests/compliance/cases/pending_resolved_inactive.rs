@@ -12,15 +12,29 @@ pub fn case() -> Case {
     let labels = lbl(&[("alertname", pending), ("foo", "bar"), ("rulegroup", group)]);
     let ann = lbl(&[("description", "SimpleAlert is firing")]);
     let phases = vec![
-        phase("inactive", &[(0, nth(8) + GI_MS), (nth(19), nth(240))], vec![]),
-        phase("pending", &[(nth(8) - S, nth(19) + GI_MS)], vec![alert(&labels, ann, "pending", 11.0, nth(8))]),
+        phase(
+            "inactive",
+            &[(0, nth(8) + GI_MS), (nth(19), nth(240))],
+            vec![],
+        ),
+        phase(
+            "pending",
+            &[(nth(8) - S, nth(19) + GI_MS)],
+            vec![alert(&labels, ann, "pending", 11.0, nth(8))],
+        ),
     ];
     Case {
         group,
         description: "pending->inactive; a rule that never becomes active; no notifications at all",
         series: vec![
-            Series { labels: metric_labels(group, pending), samples: samples.clone() },
-            Series { labels: metric_labels(group, inactive), samples },
+            Series {
+                labels: metric_labels(group, pending),
+                samples: samples.clone(),
+            },
+            Series {
+                labels: metric_labels(group, inactive),
+                samples,
+            },
         ],
         test_until,
         phases,
