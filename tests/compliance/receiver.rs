@@ -403,3 +403,118 @@ fn respond(code: u16) -> Response<Full<Bytes>> {
     *r.status_mut() = hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::OK);
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{Case, GI_MS, Train, lbl};
+    use super::*;
+
+    const ZERO: i64 = 1_000_000_000;
+
+    fn labels() -> Labels {
+        lbl(&[("alertname", "A"), ("rulegroup", "G")])
+    }
+
+    /// Fires at 60 s, resolves at 180 s; the run ends at 300 s.
+    fn state() -> State {
+        let train = |resolved, from, until, next_state| Train {
+            labels: labels(),
+            annotations: lbl(&[("d", "x")]),
+            resolved,
+            from,
+            until,
+            starts_at: 60_000,
+            next_state,
+            resolved_at: Some(180_000),
+            first_is_resend: false,
+        };
+        let case = Case {
+            group: "G",
+            description: "",
+            series: vec![],
+            test_until: 300_000,
+            phases: vec![],
+            trains: vec![
+                train(false, 60_000, Some(180_000), Some(180_000)),
+                train(true, 180_000, None, None),
+            ],
+        };
+        let tb = Timebase {
+            zero_real_ms: ZERO,
+            scale: 1.0,
+        };
+        let mut st = State {
+            tb: Some(tb),
+            retention: tb.resolved_retention_ms(),
+            ..Default::default()
+        };
+        st.add_expected(case.expected_notifications(ZERO, st.retention));
+        st
+    }
+
+    fn rfc(ms: i64) -> Option<String> {
+        chrono::DateTime::from_timestamp_millis(ZERO + ms).map(|t| t.to_rfc3339())
+    }
+
+    /// What a compliant evaluator evaluating at 2 s past each interval would send at `eval`.
+    fn send(st: &mut State, eval: i64, resolved: bool, annotation: &str) {
+        let alert = AmAlert {
+            labels: labels(),
+            annotations: lbl(&[("d", annotation)]),
+            starts_at: rfc(62_000),
+            ends_at: rfc(if resolved {
+                182_000
+            } else {
+                eval + 4 * GI_MS.max(RESEND_DELAY_MS)
+            }),
+            generator_url: Some("http://localhost/graph".into()),
+        };
+        st.handle(ZERO + eval + 300, vec![alert]);
+    }
+
+    fn problems(st: &State) -> usize {
+        st.errors
+            .values()
+            .map(|e| e.missed.len() + e.unexpected.len() + e.mismatched.len())
+            .sum()
+    }
+
+    #[test]
+    fn compliant_sequence_has_no_findings() {
+        let mut st = state();
+        for (eval, resolved) in [
+            (62_000, false),
+            (122_000, false),
+            (182_000, true),
+            (242_000, true),
+        ] {
+            send(&mut st, eval, resolved, "x");
+            st.sweep(ZERO + eval + 1_000, None);
+        }
+        st.sweep(ZERO + 290_000, None);
+        assert_eq!(problems(&st), 0, "{:?}", st.errors);
+    }
+
+    #[test]
+    fn skipped_resend_is_reported_missed() {
+        let mut st = state();
+        send(&mut st, 62_000, false, "x");
+        send(&mut st, 182_000, true, "x");
+        send(&mut st, 242_000, true, "x");
+        st.sweep(ZERO + 290_000, None);
+        let e = &st.errors["G"];
+        assert_eq!(e.missed.len(), 1, "{e:?}");
+        assert!(e.missed[0].resend && !e.missed[0].resolved);
+    }
+
+    #[test]
+    fn wrong_annotations_and_strays_are_reported() {
+        let mut st = state();
+        send(&mut st, 62_000, false, "other");
+        send(&mut st, 20_000, false, "x");
+        let e = &st.errors["G"];
+        assert_eq!(e.mismatched.len(), 1);
+        assert!(e.mismatched[0].3.contains("annotations"));
+        assert_eq!(e.unexpected.len(), 1);
+    }
+}
