@@ -233,9 +233,12 @@ pub async fn run(evaluator: &str, argv: ArgvBuilder<'_>) -> Result<Outcome, Stri
         stats.clone(),
     )
     .await;
+    let run_end = remote_write::end_of(&cases);
     let expected = cases
         .iter()
-        .flat_map(|c| c.expected_notifications(tb.zero_real_ms, tb.resolved_retention_ms()))
+        .flat_map(|c| {
+            c.expected_notifications(tb.zero_real_ms, tb.resolved_retention_ms(), run_end)
+        })
         .collect();
     receiver.arm(tb, expected);
 

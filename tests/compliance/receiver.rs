@@ -448,7 +448,7 @@ mod tests {
             retention: tb.resolved_retention_ms(),
             ..Default::default()
         };
-        st.add_expected(case.expected_notifications(ZERO, st.retention));
+        st.add_expected(case.expected_notifications(ZERO, st.retention, case.test_until));
         st
     }
 

@@ -164,14 +164,20 @@ pub fn metric_labels(group: &str, alertname: &str) -> Labels {
 }
 
 impl Case {
-    /// Expands the trains into the expected notifications, absolute virtual ms.
-    pub fn expected_notifications(&self, zero: i64, retention: i64) -> Vec<ExpectedNotification> {
+    /// Expands the trains into the expected notifications, absolute virtual ms. `run_end`
+    /// is the relative end of the whole run: the receiver keeps judging alerts until then.
+    pub fn expected_notifications(
+        &self,
+        zero: i64,
+        retention: i64,
+        run_end: i64,
+    ) -> Vec<ExpectedNotification> {
         let ends_at_delta = 4 * RESEND_DELAY_MS.max(GI_MS);
         let mut out = Vec::new();
         for tr in &self.trains {
-            // Resends due after the case ends can never be checked; leaving them out keeps a
+            // Resends due after the run ends can never be checked; leaving them out keeps a
             // long (unscaled) retention from flooding the report with re-timed resends.
-            let horizon = self.test_until + RESEND_DELAY_MS;
+            let horizon = run_end + RESEND_DELAY_MS;
             let until = tr
                 .until
                 .unwrap_or_else(|| tr.resolved_at.unwrap_or(tr.from) + retention)
