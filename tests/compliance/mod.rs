@@ -207,11 +207,25 @@ pub async fn run(evaluator: &str, argv: ArgvBuilder<'_>) -> Result<Outcome, Stri
     let mut eval = ChildGuard::spawn(evaluator, &args, dir.path())
         .map_err(|e| format!("cannot start {evaluator}: {e}"))?;
     let eval_url = format!("http://127.0.0.1:{}", setup.listen_port);
-    if !peers::wait_ok(&format!("{eval_url}/api/v1/rules"), Duration::from_secs(30)).await {
-        return Err(format!(
-            "{evaluator} did not serve /api/v1/rules:\n{}",
-            eval.log_tail(30)
-        ));
+    let ready_by = Instant::now() + Duration::from_secs(30);
+    while !peers::wait_ok(
+        &format!("{eval_url}/api/v1/rules"),
+        Duration::from_millis(500),
+    )
+    .await
+    {
+        if let Some(status) = eval.exited() {
+            return Err(format!(
+                "{evaluator} exited ({status}):\n{}",
+                eval.log_tail(30)
+            ));
+        }
+        if Instant::now() > ready_by {
+            return Err(format!(
+                "{evaluator} did not serve /api/v1/rules:\n{}",
+                eval.log_tail(30)
+            ));
+        }
     }
 
     let cases = cases::all();
