@@ -1,0 +1,100 @@
+//! Prometheus Alert Generator Compliance, re-implemented as a cargo test (issue 4).
+//!
+//! `vmalert_reference` proves the harness against vmalert 1.79 (informative: vmalert is not
+//! fully compliant); `tocsin_is_compliant` requires every check to pass for tocsin.
+//! Run: `cargo test --test compliance -- --include-ignored --nocapture`
+//! (`TOCSIN_COMPLIANCE_SCALE=0.1` is the default time scale; 1.0 is the official timing).
+
+#[path = "compliance/mod.rs"]
+mod harness;
+
+use harness::{EvaluatorSetup, Outcome, timebase::go_duration};
+
+/// The flags every vmalert-compatible evaluator takes, with every duration scaled.
+fn core_argv(program: String, s: &EvaluatorSetup) -> Vec<String> {
+    vec![
+        program,
+        format!("-rule={}", s.rules_file.display()),
+        format!("-datasource.url={}", s.datasource_url),
+        format!("-remoteWrite.url={}", s.datasource_url),
+        format!("-remoteRead.url={}", s.datasource_url),
+        format!("-notifier.url={}", s.notifier_url),
+        format!("-httpListenAddr=127.0.0.1:{}", s.listen_port),
+        format!("-external.url=http://127.0.0.1:{}", s.listen_port),
+        format!("-evaluationInterval={}", go_duration(s.evaluation_interval)),
+        format!("-rule.resendDelay={}", go_duration(s.resend_delay)),
+    ]
+}
+
+/// vmalert as the official suite's test-vm-vmalert.yaml runs it: the core flags plus the
+/// three that switch vmalert's non-Prometheus defaults off.
+fn vmalert_argv(program: String, s: &EvaluatorSetup) -> Vec<String> {
+    let mut argv = core_argv(program, s);
+    argv.extend([
+        "-datasource.queryTimeAlignment=false".to_string(),
+        "-disableAlertgroupLabel=true".to_string(),
+        "-remoteWrite.maxBatchSize=1".to_string(),
+    ]);
+    argv
+}
+
+async fn run_or_skip(
+    name: &str,
+    argv: harness::ArgvBuilder<'_>,
+) -> Option<harness::report::Report> {
+    match harness::run(name, argv).await {
+        Ok(Outcome::Ran(report)) => {
+            println!("{report}");
+            Some(report)
+        }
+        Ok(Outcome::Skipped(reason)) => {
+            harness::skip_or_fail(&reason);
+            None
+        }
+        Err(e) => panic!("compliance harness could not run against {name}: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vmalert_reference() {
+    let Some(bin) = harness::peers::peer("vmalert") else {
+        harness::skip_or_fail(&format!(
+            "vmalert not found in {}",
+            harness::peers::peers_dir().display()
+        ));
+        return;
+    };
+    let argv = move |s: &EvaluatorSetup| vmalert_argv(bin.display().to_string(), s);
+    let Some(report) = run_or_skip("vmalert", &argv).await else {
+        return;
+    };
+    // Informative: vmalert may fail checks, but the harness itself must have worked.
+    let problems = report.health.problems();
+    assert!(
+        problems.is_empty(),
+        "the harness did not work against vmalert: {problems:?}"
+    );
+    println!(
+        "vmalert failed checks in cases: {:?}",
+        report.failed_cases()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "engine not wired yet"]
+async fn tocsin_is_compliant() {
+    // tocsin must be compliant with its defaults: only the core flags, no vmalert switches.
+    let argv = |s: &EvaluatorSetup| core_argv(env!("CARGO_BIN_EXE_tocsin").to_string(), s);
+    let Some(report) = run_or_skip("tocsin", &argv).await else {
+        return;
+    };
+    let problems = report.health.problems();
+    assert!(
+        problems.is_empty(),
+        "the harness did not work against tocsin: {problems:?}"
+    );
+    assert!(
+        report.failures.is_empty(),
+        "tocsin is not compliant:\n{report}"
+    );
+}
