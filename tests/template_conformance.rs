@@ -101,7 +101,10 @@ fn conformance_table_matches_prometheus() {
                 continue;
             }
         };
+        // vmalert's `$expr` is the rule's expression; the generated rules use `case_<id>`.
+        let expr = format!("case_{}", c.id);
         let ctx = Context {
+            expr: &expr,
             external_labels: &ext,
             external_url: &env.external_url,
             querier: Some(&querier),

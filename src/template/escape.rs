@@ -68,7 +68,8 @@ pub fn js_escape(s: &str) -> String {
             '>' => out.push_str("\\u003E"),
             '&' => out.push_str("\\u0026"),
             '=' => out.push_str("\\u003D"),
-            c if (c as u32) < 0x20 || c.is_control() => {
+            // ASCII controls, and non-ASCII runes Go does not consider printable.
+            c if (c as u32) < 0x20 || (!c.is_ascii() && (c.is_control() || c.is_whitespace())) => {
                 let _ = write!(out, "\\u{:04X}", c as u32);
             }
             c => out.push(c),
@@ -77,10 +78,20 @@ pub fn js_escape(s: &str) -> String {
     out
 }
 
-/// Go's `json.Marshal` of a string (quotes included; `<`, `>`, `&` escaped).
+/// vmalert's `jsonEscape`: a JSON string literal, quotes included, escaped the way
+/// VictoriaMetrics escapes JSON (`<` and `'` as `\u003c`/`\u0027`; `>`, `&`, DEL and
+/// non-ASCII kept), as vmalert 1.79 was observed to produce.
 pub fn json_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
+    out.push_str(&quotes_escape(s));
+    out.push('"');
+    out
+}
+
+/// vmalert's `quotesEscape`: the body of [`json_escape`] without the quotes.
+pub fn quotes_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -89,17 +100,29 @@ pub fn json_escape(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
+            '\'' => out.push_str("\\u0027"),
             c if (c as u32) < 0x20 => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
         }
     }
-    out.push('"');
+    out
+}
+
+/// vmalert's `htmlEscape` (`&quot;` for a double quote, unlike Go's `html` builtin).
+pub fn vm_html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
     out
 }
 
@@ -191,7 +214,7 @@ mod tests {
             "&lt;a href=&#39;x&#39;&gt;&amp;&#34;"
         );
         assert_eq!(js_escape("a'b<"), "a\\'b\\u003C");
-        assert_eq!(json_escape("a\"b\n<"), "\"a\\\"b\\n\\u003c\"");
+        assert_eq!(json_escape("a\"b\n<>&'"), "\"a\\\"b\\n\\u003c>&\\u0027\"");
         assert_eq!(title("hello wORLD foo_bar x.y"), "Hello WORLD Foo_bar X.Y");
     }
 

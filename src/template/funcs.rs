@@ -588,9 +588,9 @@ fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
         "safeHtml" => one_str(name, a, str::to_string),
         "urlQueryEscape" | "queryEscape" => one_str(name, a, escape::query_escape),
         "pathEscape" => one_str(name, a, escape::path_escape),
-        "htmlEscape" => one_str(name, a, escape::html_escape),
+        "htmlEscape" => one_str(name, a, escape::vm_html_escape),
         "jsonEscape" => one_str(name, a, escape::json_escape),
-        "quotesEscape" => one_str(name, a, |x| x.replace('"', "\\\"")),
+        "quotesEscape" => one_str(name, a, escape::quotes_escape),
         "crlfEscape" => one_str(name, a, |x| x.replace('\n', "\\n").replace('\r', "\\r")),
         "graphLink" => one_str(name, a, |e| {
             format!("/graph?g0.expr={}&g0.tab=0", escape::query_escape(e))
