@@ -51,6 +51,19 @@ impl TemplateQuerier for FakeQuerier {
     }
 }
 
+fn fake_querier(env: &SeriesFile) -> FakeQuerier {
+    FakeQuerier(
+        env.series
+            .iter()
+            .map(|s| Sample {
+                labels: Labels::from_pairs(s.labels.clone()),
+                value: s.value,
+                timestamp_ms: 0,
+            })
+            .collect(),
+    )
+}
+
 fn data_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/templates")
 }
@@ -74,16 +87,7 @@ fn conformance_table_matches_prometheus() {
     let (cases, env) = load();
     assert!(cases.len() >= 200, "table has {} cases", cases.len());
     let ext = Labels::from_pairs(env.external_labels.clone());
-    let querier = FakeQuerier(
-        env.series
-            .iter()
-            .map(|s| Sample {
-                labels: Labels::from_pairs(s.labels.clone()),
-                value: s.value,
-                timestamp_ms: 0,
-            })
-            .collect(),
-    );
+    let querier = fake_querier(&env);
     let mut failures = Vec::new();
     for c in &cases {
         // Prometheus hands alert templates the raw sample labels, `__name__` included.
@@ -125,4 +129,172 @@ fn conformance_table_matches_prometheus() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// Where the peer binaries are: `$TOCSIN_PEERS_DIR` or `<repo>/.peers/usr/bin`.
+fn peers_dir() -> std::path::PathBuf {
+    std::env::var_os("TOCSIN_PEERS_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".peers/usr/bin"))
+}
+
+/// A YAML double-quoted scalar (JSON syntax is valid YAML).
+fn yq(s: &str) -> String {
+    serde_json::to_string(s).expect("string serializes")
+}
+
+fn selector(name: &str, labels: &BTreeMap<String, String>) -> String {
+    let inner: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}={}", yq(v)))
+        .collect();
+    format!("{name}{{{}}}", inner.join(","))
+}
+
+/// Decodes the Go-quoted string that starts at `s` (just after the opening quote).
+fn go_unquote(s: &str) -> Option<String> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => return String::from_utf8(out).ok(),
+            b'\\' => {
+                let e = *b.get(i + 1)?;
+                i += 2;
+                match e {
+                    b'n' => out.push(b'\n'),
+                    b't' => out.push(b'\t'),
+                    b'r' => out.push(b'\r'),
+                    b'a' => out.push(7),
+                    b'b' => out.push(8),
+                    b'f' => out.push(12),
+                    b'v' => out.push(11),
+                    b'\\' | b'"' | b'\'' => out.push(e),
+                    b'x' | b'u' | b'U' => {
+                        let n = match e {
+                            b'x' => 2,
+                            b'u' => 4,
+                            _ => 8,
+                        };
+                        let code = u32::from_str_radix(s.get(i..i + n)?, 16).ok()?;
+                        i += n;
+                        if e == b'x' {
+                            out.push(code as u8);
+                        } else {
+                            let mut buf = [0u8; 4];
+                            out.extend_from_slice(
+                                char::from_u32(code)?.encode_utf8(&mut buf).as_bytes(),
+                            );
+                        }
+                    }
+                    _ => return None,
+                }
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    None
+}
+
+/// Re-derives a sample of the table live from promtool and compares our output with it
+/// directly, so the check does not rest on the stored expectations alone.
+#[test]
+fn sample_rederived_live_from_promtool() {
+    let promtool = peers_dir().join("promtool");
+    if !promtool.exists() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("promtool not found at {} (CI=true)", promtool.display());
+        }
+        eprintln!(
+            "SKIP: promtool not found at {}; run integration/install-peers.sh",
+            promtool.display()
+        );
+        return;
+    }
+    let (cases, env) = load();
+    let sample: Vec<&Case> = cases
+        .iter()
+        .filter(|c| c.source.starts_with("promtool"))
+        .step_by(7)
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rules = String::from("groups:\n- name: live\n  rules:\n");
+    let mut test = format!(
+        "rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n- interval: 1m\n  external_labels: {}\n  external_url: {}\n  input_series:\n",
+        serde_json::to_string(&env.external_labels).expect("labels"),
+        yq(&env.external_url)
+    );
+    for s in &env.series {
+        let mut l = s.labels.clone();
+        let name = l.remove("__name__").unwrap_or_default();
+        test += &format!(
+            "  - series: {}\n    values: {}\n",
+            yq(&selector(&name, &l)),
+            yq(&s.value.to_string())
+        );
+    }
+    for c in &sample {
+        rules += &format!(
+            "  - alert: {}\n    expr: case_{}\n    annotations:\n      a: {}\n",
+            c.id,
+            c.id,
+            yq(&c.template)
+        );
+        test += &format!(
+            "  - series: {}\n    values: {}\n",
+            yq(&selector(&format!("case_{}", c.id), &c.labels)),
+            yq(&c.value)
+        );
+    }
+    test += "  alert_rule_test:\n";
+    for c in &sample {
+        test += &format!(
+            "  - eval_time: 0m\n    alertname: {}\n    exp_alerts: [{{exp_labels: {{}}, exp_annotations: {{a: \"__never__\"}}}}]\n",
+            c.id
+        );
+    }
+    std::fs::write(dir.path().join("rules.yml"), rules).expect("write rules");
+    std::fs::write(dir.path().join("test.yml"), test).expect("write test");
+    let out = std::process::Command::new(&promtool)
+        .args(["test", "rules", "test.yml"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run promtool");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+
+    let ext = Labels::from_pairs(env.external_labels.clone());
+    let mut checked = 0;
+    for c in &sample {
+        let marker = format!("alertname: {}, time:", c.id);
+        let start = text
+            .find(&marker)
+            .unwrap_or_else(|| panic!("{}: no promtool report:\n{text}", c.id));
+        let got_at = start + text[start..].find("got:[").expect("got section");
+        let ann = got_at
+            + text[got_at..]
+                .find("Annotations:{a=\"")
+                .expect("annotation")
+            + "Annotations:{a=\"".len();
+        let promtool_out = go_unquote(&text[ann..]).expect("quoted annotation");
+
+        let mut labels = c.labels.clone();
+        labels.insert("__name__".into(), format!("case_{}", c.id));
+        let labels = Labels::from_pairs(labels);
+        let t = Template::parse(&format!("__alert_{}", c.id), &c.template).expect("parses");
+        let querier = fake_querier(&env);
+        let ctx = Context {
+            external_labels: &ext,
+            external_url: &env.external_url,
+            querier: Some(&querier),
+            ..Context::new(&labels, c.value.parse().expect("value"))
+        };
+        assert_eq!(t.render(&ctx), promtool_out, "{}: {:?}", c.id, c.template);
+        checked += 1;
+    }
+    assert!(checked >= 40, "only {checked} live cases");
 }
