@@ -29,7 +29,8 @@ def q(s):
     return out
 def sel(name, labels):
     return name + "{" + ",".join(f"{k}={q(v)}" for k, v in sorted(labels.items())) + "}"
-live = [c for c in cases if c["source"].startswith("promtool")]
+live = [c for c in cases if c["source"].startswith("promtool") and c["kind"] != "parse_error"]
+parse_live = [c for c in cases if c["source"].startswith("promtool") and c["kind"] == "parse_error"]
 rules = ["groups:", "- name: cases", "  rules:"]
 test = ["rule_files: [rules.yml]", "evaluation_interval: 1m", "tests:", "- interval: 1m",
         f"  external_labels: {q(env['external_labels'])}", f"  external_url: {q(env['external_url'])}", "  input_series:"]
@@ -82,6 +83,22 @@ if missing:
     sys.exit(f"no promtool output for {len(missing)} cases: {missing[:20]}")
 for c in live:
     c["expected"] = got[c["id"]]
+
+# Parse errors: `promtool check rules` names each failing rule's template error; the
+# expected text is "LINE: MESSAGE" (Go reports no column).
+if parse_live:
+    prules = ["groups:", "- name: parse", "  rules:"]
+    for c in parse_live:
+        prules += [f"  - alert: {c['id']}", "    expr: up", "    annotations:", f"      a: {q(c['template'])}"]
+    open(f"{work}/parse.yml", "w").write("\n".join(prules) + "\n")
+    pout = subprocess.run([promtool, "check", "rules", "parse.yml"], cwd=work, capture_output=True, text=True)
+    ptext = pout.stdout + pout.stderr
+    perr = {m.group(1): m.group(2) for m in re.finditer(r'"(c\d+)": annotation "a": template: __alert_c\d+:(.*)', ptext)}
+    pmissing = [c["id"] for c in parse_live if c["id"] not in perr]
+    if pmissing:
+        sys.exit(f"promtool accepted templates listed as parse errors: {pmissing}")
+    for c in parse_live:
+        c["expected"] = perr[c["id"]]
 
 def free_port():
     with socket.socket() as s:
@@ -147,5 +164,5 @@ if vm_live:
 with open(f"{data}/cases.jsonl", "w", encoding="utf-8") as f:
     for c in cases:
         f.write(json.dumps(c, ensure_ascii=False) + "\n")
-print(f"updated {len(live)} cases from promtool, {len(vm_live)} from vmalert; {len(cases) - len(live) - len(vm_live)} kept")
+print(f"updated {len(live) + len(parse_live)} cases from promtool, {len(vm_live)} from vmalert; {len(cases) - len(live) - len(parse_live) - len(vm_live)} kept")
 PY

@@ -277,7 +277,7 @@ impl<'a, 'c> Env<'a, 'c> {
         if declare {
             for name in &p.decl {
                 if p.is_assign {
-                    self.assign(name, v.clone());
+                    self.assign(p, name, v.clone())?;
                 } else {
                     self.vars.push((name.clone(), v.clone()));
                 }
@@ -286,13 +286,25 @@ impl<'a, 'c> Env<'a, 'c> {
         Ok(v)
     }
 
-    fn assign(&mut self, name: &str, v: Value) {
+    fn assign(&mut self, p: &Pipe, name: &str, v: Value) -> EResult<()> {
         if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
             slot.1 = v;
+        } else if ctx_var(self.ctx, name).is_none() {
+            // Go reports this at the pipeline's last command.
+            let (pos, at) = p
+                .cmds
+                .last()
+                .map_or((p.pos, String::new()), |c| (c.pos, c.text()));
+            return Err(ExecError {
+                pos,
+                at,
+                msg: format!("undefined variable: {name}"),
+            });
         } else {
             // A predefined variable being reassigned: it lives in the outermost scope.
             self.vars.insert(0, (name.to_string(), v));
         }
+        Ok(())
     }
 
     fn var(&self, name: &str) -> Option<Value> {

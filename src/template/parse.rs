@@ -250,7 +250,7 @@ impl Parser<'_> {
                             });
                         }
                         _ => {
-                            let pipe = self.pipeline("command", true)?;
+                            let pipe = self.pipeline("command", false)?;
                             nodes.push(Node::Action(pipe));
                         }
                     }
@@ -290,9 +290,9 @@ impl Parser<'_> {
             self.range_depth -= 1;
         }
         let else_list = match end {
-            End::Eof => return perr(self.src_len, format!("unexpected EOF in {{{{{kw}}}}}")),
+            End::Eof => return perr(self.src_len, "unexpected EOF".to_string()),
             End::Close => None,
-            End::Else(pos) => {
+            End::Else(_) => {
                 // `{{else if …}}` / `{{else with …}}` chain into a nested node sharing our {{end}}.
                 let chained = match self.peek() {
                     Some(Tok {
@@ -313,7 +313,7 @@ impl Parser<'_> {
                     match end2 {
                         End::Close => {}
                         End::Else(p) => return perr(p, "expected end; found {{else}}"),
-                        End::Eof => return perr(pos, format!("unexpected EOF in {{{{{kw}}}}}")),
+                        End::Eof => return perr(self.src_len, "unexpected EOF"),
                     }
                     Some(el)
                 }
@@ -353,7 +353,7 @@ impl Parser<'_> {
         self.range_depth = saved_range;
         match end {
             End::Close => {}
-            _ => return perr(pos, "unexpected EOF in define clause"),
+            _ => return perr(self.src_len, "unexpected EOF"),
         }
         self.add_define(pos, name, body)
     }
@@ -392,7 +392,7 @@ impl Parser<'_> {
         self.vars = saved;
         self.range_depth = saved_range;
         if !matches!(end, End::Close) {
-            return perr(pos, "unexpected EOF in block clause");
+            return perr(self.src_len, "unexpected EOF");
         }
         self.add_define(pos, name.clone(), body)?;
         Ok(Node::Template {
@@ -444,7 +444,7 @@ impl Parser<'_> {
                     }
                     Some(TokKind::Comma) => {
                         let p = self.peek().map_or(pos, |t| t.pos);
-                        return perr(p, "too many declarations in command");
+                        return perr(p, format!("too many declarations in {ctx}"));
                     }
                     _ => break,
                 }
@@ -452,7 +452,8 @@ impl Parser<'_> {
             if decl.is_empty() {
                 self.i = save;
             } else if is_assign && !self.vars.contains(&decl[0]) {
-                return perr(pos, format!("undefined variable {:?}", decl[0]));
+                // Go accepts this at parse time and fails when executing it.
+                self.vars.push(decl[0].clone());
             }
         }
         if matches!(
@@ -490,6 +491,16 @@ impl Parser<'_> {
             let t = self.next()?;
             match t.kind {
                 TokKind::Close | TokKind::RParen => break,
+                // Go accepts a trailing `|` before the closing delimiter.
+                TokKind::Pipe
+                    if matches!(
+                        self.peek().map(|t| &t.kind),
+                        Some(TokKind::Close) | Some(TokKind::RParen)
+                    ) =>
+                {
+                    self.i += 1;
+                    break;
+                }
                 TokKind::Pipe => {}
                 other => return perr(t.pos, format!("unexpected {} in {ctx}", describe(&other))),
             }
@@ -515,6 +526,9 @@ impl Parser<'_> {
         loop {
             match self.peek().map(|t| &t.kind) {
                 None => return perr(self.src_len, "unclosed action"),
+                Some(TokKind::Pipe) if args.is_empty() => {
+                    return perr(pos, "unexpected \"|\" in command");
+                }
                 Some(TokKind::Close) | Some(TokKind::RParen) | Some(TokKind::Pipe) => break,
                 _ => {}
             }
@@ -585,7 +599,7 @@ impl Parser<'_> {
             TokKind::Char(c) => Arg::Int(c as i64),
             TokKind::Num(s) => number(&s).ok_or_else(|| ParseError {
                 pos: t.pos,
-                msg: format!("bad number syntax: {s:?}"),
+                msg: format!("illegal number syntax: {s:?}"),
             })?,
             TokKind::LParen => {
                 self.enter()?;
