@@ -141,14 +141,53 @@ pub fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut prev = ' ';
     for c in s.chars() {
-        if is_separator(prev) {
-            out.extend(c.to_uppercase());
-        } else {
-            out.push(c);
-        }
+        out.push(if is_separator(prev) { to_title(c) } else { c });
         prev = c;
     }
     out
+}
+
+/// Go's `unicode.ToUpper`: the simple one-rune mapping (`ß` stays `ß`), unlike Rust's
+/// full mapping (`SS`).
+fn to_upper_rune(c: char) -> char {
+    let mut it = c.to_uppercase();
+    match (it.next(), it.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToLower` (simple mapping, no final-sigma rule).
+fn to_lower_rune(c: char) -> char {
+    if c == '\u{130}' {
+        return 'i';
+    }
+    let mut it = c.to_lowercase();
+    match (it.next(), it.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToTitle`: differs from upper case only for the Latin digraphs.
+fn to_title(c: char) -> char {
+    match c {
+        '\u{1C4}'..='\u{1C6}' => '\u{1C5}',
+        '\u{1C7}'..='\u{1C9}' => '\u{1C8}',
+        '\u{1CA}'..='\u{1CC}' => '\u{1CB}',
+        '\u{1F1}'..='\u{1F3}' => '\u{1F2}',
+        c => to_upper_rune(c),
+    }
+}
+
+/// Go's `strings.ToUpper`.
+pub fn to_upper(s: &str) -> String {
+    s.chars().map(to_upper_rune).collect()
+}
+
+/// Go's `strings.ToLower`.
+pub fn to_lower(s: &str) -> String {
+    s.chars().map(to_lower_rune).collect()
 }
 
 /// Go's `net.SplitHostPort`; `None` where Go returns an error.

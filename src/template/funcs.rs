@@ -143,7 +143,7 @@ fn string(v: &Value) -> Result<&str, FuncError> {
 fn sample(v: &Value) -> Result<&crate::sample::Sample, FuncError> {
     match v {
         Value::Sample(s) => Ok(s),
-        other => Err(wrong("template.sample", other)),
+        other => Err(wrong("*template.sample", other)),
     }
 }
 
@@ -581,8 +581,8 @@ fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
             Ok(Value::Bool(re.is_match(str_at(a, 1)?)))
         }
         "title" => one_str(name, a, escape::title),
-        "toUpper" => one_str(name, a, |x| x.to_uppercase()),
-        "toLower" => one_str(name, a, |x| x.to_lowercase()),
+        "toUpper" => one_str(name, a, escape::to_upper),
+        "toLower" => one_str(name, a, escape::to_lower),
         "stripPort" => one_str(name, a, escape::strip_port),
         "stripDomain" => one_str(name, a, escape::strip_domain),
         "safeHtml" => one_str(name, a, str::to_string),

@@ -73,7 +73,7 @@ impl Value {
             Value::Labels(_) => "map[string]string",
             Value::Map(_) => "map[string]interface {}",
             Value::List(_) => "template.queryResult",
-            Value::Sample(_) => "template.sample",
+            Value::Sample(_) => "*template.sample",
             Value::Time(_) => "*time.Time",
             Value::Duration(_) => "time.Duration",
             Value::Root => "*template.tmplData",
