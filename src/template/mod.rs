@@ -18,6 +18,8 @@
 //! (`tokio::task::spawn_blocking`), never on an async worker. Work per render is bounded
 //! (steps, output size, nesting depth and number of queries; see [`exec`]).
 
+mod ast;
+mod builtins;
 mod escape;
 pub mod exec;
 mod funcs;
