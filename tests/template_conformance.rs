@@ -38,12 +38,33 @@ struct Series {
 /// that name, in label order.
 struct FakeQuerier(Vec<Sample>);
 
+/// Parses the selectors the cases use: `name` or `name{l="v",…}` (equality only).
+fn parse_selector(expr: &str) -> Option<Vec<(String, String)>> {
+    let (name, rest) = match expr.find('{') {
+        Some(i) => (&expr[..i], expr[i + 1..].strip_suffix('}')?),
+        None => (expr, ""),
+    };
+    let mut m = vec![("__name__".to_string(), name.trim().to_string())];
+    for pair in rest.split(',').filter(|p| !p.trim().is_empty()) {
+        let (k, v) = pair.split_once('=')?;
+        m.push((k.trim().to_string(), serde_json::from_str(v.trim()).ok()?));
+    }
+    Some(m)
+}
+
 impl TemplateQuerier for FakeQuerier {
     fn query(&self, expr: &str) -> Result<Vec<Sample>, String> {
+        let Some(matchers) = parse_selector(expr) else {
+            return Err(format!("test querier cannot evaluate {expr:?}"));
+        };
         let mut v: Vec<Sample> = self
             .0
             .iter()
-            .filter(|s| s.labels.get("__name__") == Some(expr))
+            .filter(|s| {
+                matchers
+                    .iter()
+                    .all(|(k, val)| s.labels.get(k) == Some(val.as_str()))
+            })
             .cloned()
             .collect();
         v.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -86,6 +107,8 @@ fn load() -> (Vec<Case>, SeriesFile) {
 fn conformance_table_matches_prometheus() {
     let (cases, env) = load();
     assert!(cases.len() >= 200, "table has {} cases", cases.len());
+    let ids: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids.len(), cases.len(), "case ids must be unique");
     let ext = Labels::from_pairs(env.external_labels.clone());
     let querier = fake_querier(&env);
     let mut failures = Vec::new();
