@@ -392,3 +392,17 @@ fn random_templates_never_panic() {
     // The generator must exercise the evaluator too, not only parse errors.
     assert!(parsed > 500, "only {parsed} random templates parsed");
 }
+
+/// Compiled templates and the library are shared across evaluation tasks and threads.
+#[test]
+fn templates_and_library_are_shareable_across_threads() {
+    fn shareable<T: Clone + Send + Sync + std::fmt::Debug + 'static>() {}
+    shareable::<Template>();
+    shareable::<Library>();
+    let t = Template::parse("t", "{{ $labels.job }}").unwrap();
+    let handle = std::thread::spawn(move || {
+        let labels = Labels::from_pairs([("job", "from-thread")]);
+        t.render(&Context::new(&labels, 0.0))
+    });
+    assert_eq!(handle.join().unwrap(), "from-thread");
+}
