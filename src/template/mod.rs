@@ -163,12 +163,11 @@ impl Template {
             Ok(()) => Ok(env.out),
             Err(e) => {
                 let name = &inner.name;
-                let (line, col_chars) = line_col(&inner.source, e.pos);
+                let (line, _) = line_col(&inner.source, e.pos);
                 // Go reports a 0-based byte column; Prometheus prepends 112 bytes of
                 // variable definitions to line 1 of every alert template.
                 let col = line_byte_col(&inner.source, e.pos)
                     + if line == 1 { PROMETHEUS_DEFS_LEN } else { 0 };
-                let _ = col_chars;
                 let at = if e.at.is_empty() {
                     String::new()
                 } else {
