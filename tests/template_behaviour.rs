@@ -235,6 +235,26 @@ fn library_defines_are_callable_from_rules() {
 }
 
 #[test]
+fn errors_inside_library_definitions_point_into_their_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lib.tmpl");
+    std::fs::write(&path, "{{ define \"num\" }}\n  {{ humanize . }}{{ end }}").unwrap();
+    let lib = Library::load(&[path.display().to_string()]).unwrap();
+    let labels = Labels::empty();
+    let ctx = Context {
+        library: Some(&lib),
+        ..Context::new(&labels, 0.0)
+    };
+    let t = Template::parse("__alert_X", "{{ template \"num\" \"abc\" }}").unwrap();
+    let out = t.render(&ctx);
+    let want = format!(
+        "<error expanding template: error executing template __alert_X: template: {}:2:5: executing \"num\" at <humanize .>: error calling humanize: strconv.ParseFloat: parsing \"abc\": invalid syntax>",
+        path.display()
+    );
+    assert_eq!(out, want);
+}
+
+#[test]
 fn library_reports_parse_errors_and_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

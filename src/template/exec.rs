@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::data::{ctx_var, describe, label_value};
 use super::funcs::{self, FuncError};
 use super::parse::{Arg, Branch, Cmd, Node, Pipe};
 use super::value::Value;
@@ -22,11 +23,15 @@ pub const MAX_DEPTH: usize = 100;
 pub const MAX_QUERIES: usize = 100;
 
 /// An execution error at a node.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ExecError {
     pub pos: usize,
     pub at: String,
     pub msg: String,
+    /// The `{{define}}`d template executing when the error happened (Go names it).
+    pub tmpl: Option<String>,
+    /// For a `-rule.templates` definition: its file and text, to place `pos`.
+    pub lib: Option<(Arc<str>, Arc<str>)>,
 }
 
 enum Flow {
@@ -100,6 +105,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 pos,
                 at: String::new(),
                 msg: format!("template evaluation exceeded {MAX_STEPS} steps"),
+                ..Default::default()
             });
         }
         if self.out.len() > MAX_OUTPUT {
@@ -107,6 +113,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 pos,
                 at: String::new(),
                 msg: format!("template output exceeded {MAX_OUTPUT} bytes"),
+                ..Default::default()
             });
         }
         Ok(())
@@ -145,21 +152,26 @@ impl<'a, 'c> Env<'a, 'c> {
                     Some(p) => self.pipe(dot, p, true)?,
                     None => Value::Missing,
                 };
-                let body = self
-                    .defines
-                    .get(name)
-                    .or_else(|| self.library.and_then(|l| l.get(name)))
-                    .cloned()
-                    .ok_or_else(|| ExecError {
-                        pos: *pos,
-                        at: format!("{{{{template {name:?}}}}}"),
-                        msg: format!("template {name:?} not defined"),
-                    })?;
+                let (body, lib) = match self.defines.get(name) {
+                    Some(b) => (b.clone(), None),
+                    None => match self.library.and_then(|l| l.get(name)) {
+                        Some(d) => (d.body.clone(), Some((d.file.clone(), d.text.clone()))),
+                        None => {
+                            return Err(ExecError {
+                                pos: *pos,
+                                at: format!("{{{{template {name:?}}}}}"),
+                                msg: format!("template {name:?} not defined"),
+                                ..Default::default()
+                            });
+                        }
+                    },
+                };
                 if self.depth >= MAX_DEPTH {
                     return Err(ExecError {
                         pos: *pos,
                         at: format!("{{{{template {name:?}}}}}"),
                         msg: format!("exceeded maximum template depth ({MAX_DEPTH})"),
+                        ..Default::default()
                     });
                 }
                 self.depth += 1;
@@ -169,7 +181,14 @@ impl<'a, 'c> Env<'a, 'c> {
                 self.vars = saved;
                 self.root = saved_root;
                 self.depth -= 1;
-                r?;
+                // The innermost template names the error, as in Go.
+                r.map_err(|mut e| {
+                    if e.tmpl.is_none() {
+                        e.tmpl = Some(name.clone());
+                        e.lib = lib;
+                    }
+                    e
+                })?;
             }
             Node::Break(_) => return Ok(Flow::Break),
             Node::Continue(_) => return Ok(Flow::Continue),
@@ -234,6 +253,7 @@ impl<'a, 'c> Env<'a, 'c> {
                     pos: b.pipe.pos,
                     at: "range".into(),
                     msg: format!("range can't iterate over {}", other.to_v()),
+                    ..Default::default()
                 });
             }
         };
@@ -299,6 +319,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 pos,
                 at,
                 msg: format!("undefined variable: {name}"),
+                ..Default::default()
             });
         } else {
             // A predefined variable being reassigned: it lives in the outermost scope.
@@ -354,6 +375,7 @@ impl<'a, 'c> Env<'a, 'c> {
             pos,
             at: at.to_string(),
             msg,
+            ..Default::default()
         };
         match v {
             Value::Root => self
@@ -414,6 +436,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 pos: c.pos,
                 msg: format!("can't give argument to non-function {at}"),
                 at,
+                ..Default::default()
             });
         }
         self.arg(dot, first, c.arg_pos[0])
@@ -427,6 +450,7 @@ impl<'a, 'c> Env<'a, 'c> {
                     pos,
                     at: "nil".into(),
                     msg: "nil is not a command".into(),
+                    ..Default::default()
                 });
             }
             Arg::Bool(b) => Value::Bool(*b),
@@ -442,6 +466,7 @@ impl<'a, 'c> Env<'a, 'c> {
                     pos,
                     at: name.clone(),
                     msg: format!("undefined variable: {name}"),
+                    ..Default::default()
                 })?;
                 self.fields(v, f, pos, &describe(a))?
             }
@@ -473,6 +498,7 @@ impl<'a, 'c> Env<'a, 'c> {
             pos: c.pos,
             at: c.text(),
             msg,
+            ..Default::default()
         };
         // `and` / `or` evaluate lazily, as Go does since 1.18.
         if name == "and" || name == "or" {
@@ -530,69 +556,13 @@ impl<'a, 'c> Env<'a, 'c> {
                     }
                     _ => format!("wrong type for value; expected {expected}; got {got}"),
                 };
-                ExecError { pos, at: text, msg }
+                ExecError {
+                    pos,
+                    at: text,
+                    msg,
+                    ..Default::default()
+                }
             }
         })
-    }
-}
-
-/// A label's value as a shared string (missing labels are `""`, as Go's zero value).
-fn label_value(l: &crate::labels::Labels, name: &str) -> Value {
-    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
-    match l.iter().find(|p| &*p.name == name) {
-        Some(p) => Value::Str(p.value.clone()),
-        None => Value::Str(EMPTY.get_or_init(|| Arc::from("")).clone()),
-    }
-}
-
-/// A predefined variable's value, straight from the context.
-fn ctx_var(c: &Context<'_>, name: &str) -> Option<Value> {
-    Some(match name {
-        "$labels" => Value::Labels(c.labels.clone()),
-        "$value" => Value::Float(c.value),
-        "$externalLabels" => Value::Labels(c.external_labels.clone()),
-        "$externalURL" => Value::str(c.external_url),
-        "$expr" => Value::str(c.expr),
-        "$activeAt" => time_value(c.active_at),
-        "$for" => Value::Duration(c.for_.as_nanos().min(i64::MAX as u128) as i64),
-        "$alertID" => Value::Uint(c.alert_id),
-        "$groupID" => Value::Uint(c.group_id),
-        "$type" => Value::str(c.rule_type),
-        _ => return None,
-    })
-}
-
-fn time_value(t: Option<std::time::SystemTime>) -> Value {
-    match t {
-        Some(t) => match t.duration_since(std::time::UNIX_EPOCH) {
-            Ok(d) => Value::Time(d.as_nanos() as i128),
-            Err(e) => Value::Time(-(e.duration().as_nanos() as i128)),
-        },
-        // Go's zero time.Time.
-        None => Value::Time(-62_135_596_800_000_000_000),
-    }
-}
-
-/// How Go names a node in "executing … at <…>".
-fn describe(a: &Arg) -> String {
-    match a {
-        Arg::Dot => ".".into(),
-        Arg::Nil => "nil".into(),
-        Arg::Bool(b) => b.to_string(),
-        Arg::Str(s) => format!("{s:?}"),
-        Arg::Int(i) => i.to_string(),
-        Arg::Float(f) => f.to_string(),
-        Arg::Field(f) => f.iter().map(|x| format!(".{x}")).collect(),
-        Arg::Var(n, f) => format!(
-            "{n}{}",
-            f.iter().map(|x| format!(".{x}")).collect::<String>()
-        ),
-        Arg::Func(n) => n.clone(),
-        Arg::Chain(inner, f) => format!(
-            "{}{}",
-            describe(inner),
-            f.iter().map(|x| format!(".{x}")).collect::<String>()
-        ),
-        Arg::Pipe(_) => "(…)".into(),
     }
 }

@@ -20,6 +20,7 @@
 
 mod ast;
 mod builtins;
+mod data;
 mod escape;
 pub mod exec;
 mod funcs;
@@ -163,18 +164,23 @@ impl Template {
             Ok(()) => Ok(env.out),
             Err(e) => {
                 let name = &inner.name;
-                let (line, _) = line_col(&inner.source, e.pos);
                 // Go reports a 0-based byte column; Prometheus prepends 112 bytes of
-                // variable definitions to line 1 of every alert template.
-                let col = line_byte_col(&inner.source, e.pos)
-                    + if line == 1 { PROMETHEUS_DEFS_LEN } else { 0 };
+                // variable definitions to line 1 of every alert template. A library
+                // definition is placed in its own file.
+                let (file, text, defs_len) = match &e.lib {
+                    Some((file, text)) => (&**file, &**text, 0),
+                    None => (name.as_str(), inner.source.as_str(), PROMETHEUS_DEFS_LEN),
+                };
+                let (line, _) = line_col(text, e.pos);
+                let col = line_byte_col(text, e.pos) + if line == 1 { defs_len } else { 0 };
+                let executing = e.tmpl.as_deref().unwrap_or(name);
                 let at = if e.at.is_empty() {
                     String::new()
                 } else {
                     format!(" at <{}>", e.at)
                 };
                 Err(format!(
-                    "error executing template {name}: template: {name}:{line}:{col}: executing {name:?}{at}: {}",
+                    "error executing template {name}: template: {file}:{line}:{col}: executing {executing:?}{at}: {}",
                     e.msg
                 ))
             }
