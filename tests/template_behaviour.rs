@@ -83,6 +83,32 @@ fn deep_nesting_is_a_parse_error_not_a_stack_overflow() {
 }
 
 #[test]
+fn extreme_printf_widths_and_precisions_are_bounded() {
+    for verb in ["e", "f", "g", "d"] {
+        let t = format!("{{{{ printf \"%*.*{verb}\" 99999999 99999999 1.5 }}}}");
+        let out = render(&t);
+        assert!(out.len() <= 3_000_100, "{verb}: {} bytes", out.len());
+    }
+    // Precisions beyond what Rust's formatter accepts (u16::MAX) still work.
+    let out = render("{{ printf \"%.70000f|%.70000e\" 1.5 2.5 }}");
+    assert!(
+        out.starts_with("1.5000") && out.contains("|2.5000") && out.ends_with("e+00"),
+        "{}",
+        &out[..40]
+    );
+    assert_eq!(out.len(), 2 + 70000 + 1 + 2 + 70000 + 4);
+    // Output beyond the per-render limit is an error, not unbounded memory.
+    let out = render(
+        "{{ range $i, $e := args 1 2 3 4 5 6 7 8 9 10 }}{{ printf \"%999999d\" 1 }}{{ end }}",
+    );
+    assert!(
+        out.contains("template output exceeded"),
+        "{}",
+        &out[..out.len().min(200)]
+    );
+}
+
+#[test]
 fn multibyte_text_positions_count_characters() {
     let (l, c, _) = parse_err("héé {{ bad }}");
     assert_eq!((l, c), (1, 8));
