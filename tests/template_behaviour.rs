@@ -413,6 +413,19 @@ fn random_templates_never_panic() {
         "{{ else }}",
         "{{ range $i, $v := . }}",
         "{{ template \"t\" . }}",
+        "\"%.70000e\"",
+        "\"%*.*g\"",
+        "99999",
+        "1e308",
+        "-0.0",
+        "\"%-+# 0x\"",
+        "\"%[1]d %!\"",
+        "humanize1024",
+        "toUpper",
+        "stripDomain",
+        "jsonEscape",
+        "sortByLabel",
+        "{{ define \"t\" }}",
     ];
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let labels = Labels::from_pairs([("job", "x")]);
