@@ -431,7 +431,18 @@ fn random_templates_never_panic() {
     let labels = Labels::from_pairs([("job", "x")]);
     let ctx = Context::new(&labels, 3.0);
     let mut parsed = 0;
-    for _ in 0..20_000 {
+    // TOCSIN_FUZZ_ITERS / TOCSIN_FUZZ_SEED allow longer or different runs locally.
+    let iters: u64 = std::env::var("TOCSIN_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    if let Some(seed) = std::env::var("TOCSIN_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        rng = Rng(seed | 1);
+    }
+    for _ in 0..iters {
         let n = 1 + rng.next() % 14;
         let mut s = String::new();
         for _ in 0..n {
