@@ -434,7 +434,7 @@ fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
         "toDuration" => {
             want(name, a, 1)?;
             let v = float(&a[0])?;
-            Ok(Value::Duration(go_float_to_i64(v * 1e9)))
+            Ok(Value::Duration(humanize::go_f64_to_i64(v * 1e9)))
         }
         "now" => {
             want(name, a, 0)?;
@@ -452,10 +452,6 @@ fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
         "humanizeTimestamp" => one_float(name, a, humanize::humanize_timestamp),
         _ => Err(FuncError::Arg(format!("function {name:?} not defined"))),
     }
-}
-
-fn go_float_to_i64(v: f64) -> i64 {
-    if v.is_nan() { i64::MIN } else { v as i64 }
 }
 
 fn one_str(name: &str, a: &[Value], f: impl Fn(&str) -> String) -> FResult {
