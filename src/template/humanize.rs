@@ -42,7 +42,7 @@ fn with_suffix(mut s: String, suffix: &str) -> String {
 /// Go's `int64(f)` as compiled for amd64 (the reference binaries): NaN and values
 /// outside the int64 range become MinInt64 instead of saturating as Rust's `as` does.
 pub fn go_f64_to_i64(v: f64) -> i64 {
-    if v.is_nan() || v >= 9_223_372_036_854_775_808.0 || v < -9_223_372_036_854_775_808.0 {
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v) {
         i64::MIN
     } else {
         v as i64
