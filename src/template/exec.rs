@@ -10,6 +10,19 @@ use super::parse::{Arg, Branch, Cmd, Node, Pipe};
 use super::value::Value;
 use super::{Context, Library};
 
+/// Go's `%v` of Prometheus' template data: `{map[…] map[…] url value}`.
+fn root_struct(c: &Context<'_>, out: &mut String) {
+    out.push('{');
+    Value::Labels(c.labels.clone()).write_v(out);
+    out.push(' ');
+    Value::Labels(c.external_labels.clone()).write_v(out);
+    out.push(' ');
+    out.push_str(c.external_url);
+    out.push(' ');
+    Value::Float(c.value).write_v(out);
+    out.push('}');
+}
+
 /// How Go names the type of Prometheus' template data in errors.
 const ROOT_TYPE: &str = "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value float64 }";
 
@@ -198,17 +211,8 @@ impl<'a, 'c> Env<'a, 'c> {
 
     /// Prints the data struct as Go's `%v` does: `{map[…] map[…] url value}`.
     fn write_root(&mut self) {
-        let c = self.ctx;
         let mut out = std::mem::take(&mut self.out);
-        out.push('{');
-        Value::Labels(c.labels.clone()).write_v(&mut out);
-        out.push(' ');
-        Value::Labels(c.external_labels.clone()).write_v(&mut out);
-        out.push(' ');
-        out.push_str(c.external_url);
-        out.push(' ');
-        Value::Float(c.value).write_v(&mut out);
-        out.push('}');
+        root_struct(self.ctx, &mut out);
         self.out = out;
     }
 
@@ -530,6 +534,17 @@ impl<'a, 'c> Env<'a, 'c> {
         }
         if let Some(l) = last {
             args.push(l);
+        }
+        // The fmt family prints the data struct itself; nothing else can use it.
+        if matches!(
+            name,
+            "print" | "printf" | "println" | "html" | "js" | "urlquery"
+        ) {
+            for a in args.iter_mut().filter(|a| matches!(a, Value::Root)) {
+                let mut s = String::new();
+                root_struct(self.ctx, &mut s);
+                *a = Value::string(s);
+            }
         }
         let explicit = c.args.len() - 1;
         funcs::call(self, name, &args).map_err(|e| match e {
