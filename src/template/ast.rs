@@ -15,11 +15,12 @@ pub enum Node {
         name: String,
         pipe: Option<Pipe>,
     },
-    Break(usize),
-    Continue(usize),
+    Break,
+    Continue,
 }
 
 #[derive(Debug, Clone)]
+/// `if`/`with`/`range`: the pipeline, the body, and the `{{else}}` part.
 pub struct Branch {
     pub pipe: Pipe,
     pub list: Vec<Node>,
@@ -27,6 +28,7 @@ pub struct Branch {
 }
 
 #[derive(Debug, Clone)]
+/// A pipeline with its optional declaration (`$x :=`) or assignment (`$x =`).
 pub struct Pipe {
     pub pos: usize,
     pub decl: Vec<String>,
@@ -35,6 +37,7 @@ pub struct Pipe {
 }
 
 #[derive(Debug, Clone)]
+/// One stage of a pipeline: a function call or a single operand.
 pub struct Cmd {
     pub pos: usize,
     pub args: Vec<Arg>,

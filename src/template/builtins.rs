@@ -15,6 +15,7 @@ pub(crate) fn eval_args(a: &[Value]) -> String {
     }
 }
 
+/// Go's `index`: map keys (missing → zero value) and list/string positions.
 pub(crate) fn index(a: &[Value]) -> FResult {
     let Some((first, keys)) = a.split_first() else {
         return Err(FuncError::Arg(
@@ -68,6 +69,7 @@ pub(crate) fn index(a: &[Value]) -> FResult {
     Ok(v)
 }
 
+/// Go's `slice` over strings (bytes) and lists.
 pub(crate) fn slice(a: &[Value]) -> FResult {
     let Some((first, idx)) = a.split_first() else {
         return Err(FuncError::Arg(
@@ -112,12 +114,11 @@ pub(crate) fn slice(a: &[Value]) -> FResult {
             st.get(ix[0]..ix[1]).map_or_else(|| Ok(Value::str("")), s)
         }
         Value::List(l) => Ok(Value::List(Arc::new(l[ix[0]..ix[1]].to_vec()))),
-        _ => unreachable_slice(),
+        other => Err(FuncError::Call(format!(
+            "can't slice item of type {}",
+            other.type_name()
+        ))),
     }
-}
-
-fn unreachable_slice() -> FResult {
-    Err(FuncError::Call("can't slice item".into()))
 }
 
 /// Go's `eq`: basic kinds only; int vs float is an error, missing values compare unequal.
@@ -167,6 +168,7 @@ fn int_of(v: &Value) -> i64 {
     }
 }
 
+/// Go's `lt`, the base of `le`, `gt`, `ge`: basic kinds only, same kind required.
 pub(crate) fn lt(a: &Value, b: &Value) -> Result<bool, FuncError> {
     let (k1, k2) = (a.kind(), b.kind());
     if matches!(k1, Kind::Invalid | Kind::Other) || matches!(k2, Kind::Invalid | Kind::Other) {

@@ -55,6 +55,7 @@ enum Flow {
 
 type EResult<T> = Result<T, ExecError>;
 
+/// State of one render: output, variable scopes, budgets.
 pub struct Env<'a, 'c> {
     pub ctx: &'a Context<'c>,
     pub defines: &'a HashMap<String, Arc<Vec<Node>>>,
@@ -87,6 +88,7 @@ pub fn predefined() -> &'static [&'static str] {
 }
 
 impl<'a, 'c> Env<'a, 'c> {
+    /// `cap` pre-sizes the output, usually to the template's length.
     pub fn new(
         ctx: &'a Context<'c>,
         defines: &'a HashMap<String, Arc<Vec<Node>>>,
@@ -106,6 +108,7 @@ impl<'a, 'c> Env<'a, 'c> {
         }
     }
 
+    /// Executes the main tree with the alert data as dot.
     pub fn run(&mut self, nodes: &[Node]) -> EResult<()> {
         let dot = Value::Root;
         self.list(&dot, nodes).map(|_| ())
@@ -203,8 +206,8 @@ impl<'a, 'c> Env<'a, 'c> {
                     e
                 })?;
             }
-            Node::Break(_) => return Ok(Flow::Break),
-            Node::Continue(_) => return Ok(Flow::Continue),
+            Node::Break => return Ok(Flow::Break),
+            Node::Continue => return Ok(Flow::Continue),
         }
         Ok(Flow::Normal)
     }

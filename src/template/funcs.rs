@@ -27,6 +27,7 @@ pub enum FuncError {
     },
 }
 
+/// What every template function returns.
 pub(crate) type FResult = Result<Value, FuncError>;
 
 /// All function names, for load-time "function not defined" errors.
@@ -189,6 +190,7 @@ fn parse_go_float(s: &str) -> Option<f64> {
     clean.parse().ok()
 }
 
+/// Wraps a string result.
 pub(crate) fn s(v: impl Into<Arc<str>>) -> FResult {
     Ok(Value::Str(v.into()))
 }

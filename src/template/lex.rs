@@ -13,6 +13,7 @@ pub struct Tok {
 }
 
 #[derive(Clone, Debug, PartialEq)]
+/// Token kinds; text runs already have trimming applied.
 pub enum TokKind {
     Text(Arc<str>),
     Open,

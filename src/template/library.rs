@@ -99,6 +99,7 @@ impl Library {
         v
     }
 
+    /// A definition by name, for `{{ template }}` at render time.
     pub(crate) fn get(&self, name: &str) -> Option<&Def> {
         self.defines.get(name)
     }

@@ -3,7 +3,7 @@
 //! Rule files written for Prometheus and vmalert template their annotations in Go's
 //! template language with Prometheus' function set; operators expect the rendered text
 //! to be byte-identical. This is our own implementation (lexer → parser → tree walker
-//! over a small [`value::Value`] enum) rather than a general crate, because the output
+//! over a small `Value` enum) rather than a general crate, because the output
 //! rules that matter (Go's `%v` for floats, `printf` verbs, `missingkey=zero`, the
 //! humanize family) are Go-specific and must be exact. See docs/templates.md.
 //!
@@ -16,13 +16,14 @@
 //! Templates that call `query` ([`Template::uses_query`]) block on the datasource while
 //! rendering: callers must render them on a blocking thread
 //! (`tokio::task::spawn_blocking`), never on an async worker. Work per render is bounded
-//! (steps, output size, nesting depth and number of queries; see [`exec`]).
+//! (steps, output size, nesting depth and number of queries; see [`MAX_STEPS`] and
+//! its siblings).
 
 mod ast;
 mod builtins;
 mod data;
 mod escape;
-pub mod exec;
+mod exec;
 mod funcs;
 mod gofmt;
 mod humanize;
@@ -30,7 +31,7 @@ mod lex;
 mod library;
 mod parse;
 mod printf;
-pub mod value;
+mod value;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -41,6 +42,7 @@ use std::time::{Duration, SystemTime};
 use crate::labels::Labels;
 use crate::sample::Sample;
 
+pub use exec::{MAX_DEPTH, MAX_OUTPUT, MAX_QUERIES, MAX_STEPS};
 pub use funcs::FUNCTIONS;
 pub use library::{Library, LibraryError};
 

@@ -177,9 +177,9 @@ impl Parser<'_> {
                             }
                             self.expect_close(&kw)?;
                             nodes.push(if kw == "break" {
-                                Node::Break(kpos)
+                                Node::Break
                             } else {
-                                Node::Continue(kpos)
+                                Node::Continue
                             });
                         }
                         _ => {

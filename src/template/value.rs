@@ -53,10 +53,12 @@ pub enum Kind {
 }
 
 impl Value {
+    /// A string value (copies `s` into a shared string).
     pub fn str(s: &str) -> Value {
         Value::Str(Arc::from(s))
     }
 
+    /// A string value from an owned string.
     pub fn string(s: String) -> Value {
         Value::Str(Arc::from(s))
     }
@@ -80,6 +82,7 @@ impl Value {
         }
     }
 
+    /// The comparison kind (`time.Duration` compares as an integer, as in Go).
     pub fn kind(&self) -> Kind {
         match self {
             Value::Missing => Kind::Invalid,
