@@ -126,6 +126,19 @@ fn static_and_query_flags() {
 
     let t = Template::parse("t", "{{ $value }}").unwrap();
     assert!(!t.is_static());
+
+    // Static means the output is the source verbatim; comments and trimming are not.
+    for text in [
+        "{{/* note */}}",
+        "a {{- /* c */ -}} b",
+        "{{ define \"x\" }}y{{ end }}",
+    ] {
+        let t = Template::parse("t", text).unwrap();
+        assert!(!t.is_static(), "{text}");
+        assert_ne!(t.render(&Context::new(&Labels::empty(), 0.0)), text);
+    }
+    let t = Template::parse("t", "").unwrap();
+    assert!(t.is_static());
     assert!(!t.uses_query());
 
     // Only a call of the function counts, not the word in text.

@@ -113,9 +113,14 @@ impl Template {
     /// Compiles `text`; `name` names it in error messages (e.g. `summary`).
     pub fn parse(name: &str, text: &str) -> Result<Template, TemplateError> {
         let parsed = compile(text, exec::predefined())?;
+        // Static means "renders to its source verbatim", so callers may use `source()`
+        // directly; a comment-only template is not static (it renders to "").
         let is_static = parsed.defines.is_empty()
-            && parsed.root.iter().all(|n| matches!(n, Node::Text(_)))
-            && parsed.root.len() <= 1;
+            && match parsed.root.as_slice() {
+                [] => text.is_empty(),
+                [Node::Text(t)] => **t == *text,
+                _ => false,
+            };
         Ok(Template {
             inner: Arc::new(Inner {
                 name: name.to_string(),
@@ -189,7 +194,8 @@ impl Template {
         }
     }
 
-    /// True when the template has no actions (renders to its source at no cost).
+    /// True when the template has no actions: it renders to exactly [`Template::source`],
+    /// at no cost.
     pub fn is_static(&self) -> bool {
         self.inner.is_static
     }
