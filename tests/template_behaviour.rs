@@ -115,6 +115,32 @@ fn multibyte_text_positions_count_characters() {
 }
 
 #[test]
+fn run_time_mistakes_are_accepted_but_reported_as_warnings() {
+    // Prometheus loads these (they fail only when executed), so parsing succeeds...
+    let t = Template::parse(
+        "t",
+        "{{ humanize }}\n{{ $value | humanize 1 }} {{ toUpper 5 }} {{ if false }}{{ reReplaceAll \"a\" \"b\" }}{{ end }}",
+    )
+    .expect("accepted like Prometheus");
+    // ...and the loader can log what will fail.
+    let w: Vec<String> = t.warnings().iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        w,
+        vec![
+            "1:4: wrong number of args for humanize: want 1 got 0",
+            "2:13: wrong number of args for humanize: want 1 got 2",
+            "2:38: toUpper: expected string; found 5",
+            "2:60: wrong number of args for reReplaceAll: want 3 got 2",
+        ]
+    );
+    // The first one fails at run time with Go's message.
+    assert!(render("{{ humanize }}").contains("wrong number of args for humanize: want 1 got 0"));
+    // Correct templates have no warnings.
+    let ok = Template::parse("t", "{{ $value | humanize }} {{ reReplaceAll \"a\" \"b\" $labels.job }} {{ printf \"%d\" 1 2 }}").unwrap();
+    assert!(ok.warnings().is_empty(), "{:?}", ok.warnings());
+}
+
+#[test]
 fn static_and_query_flags() {
     let t = Template::parse("t", "no actions here").unwrap();
     assert!(t.is_static());

@@ -29,6 +29,7 @@ mod gofmt;
 mod humanize;
 mod lex;
 mod library;
+mod lint;
 mod parse;
 mod printf;
 mod value;
@@ -198,6 +199,23 @@ impl Template {
     /// at no cost.
     pub fn is_static(&self) -> bool {
         self.inner.is_static
+    }
+
+    /// Mistakes that will fail when executed (wrong argument counts for fixed-arity
+    /// functions, number constants where a string is needed). Prometheus loads such
+    /// templates, so `parse` accepts them; the loader can log these as warnings
+    /// (positions 1-based, as for parse errors).
+    pub fn warnings(&self) -> Vec<TemplateError> {
+        let inner = &*self.inner;
+        let mut w = Vec::new();
+        lint::lint(&inner.root, &mut w);
+        for body in inner.defines.values() {
+            lint::lint(body, &mut w);
+        }
+        w.sort_by_key(|x| x.pos);
+        w.into_iter()
+            .map(|x| TemplateError::at(&inner.source, x.pos, x.message))
+            .collect()
     }
 
     /// True when the template calls `query` (must be rendered off the async runtime).
