@@ -160,7 +160,12 @@ fn conformance_table_matches_prometheus() {
         };
         // A template the reference rendered without error must not draw a warning.
         if !c.expected.starts_with("<error expanding template") && !t.warnings().is_empty() {
-            failures.push(format!("{} false warning {:?}: {:?}", c.id, t.warnings(), c.template));
+            failures.push(format!(
+                "{} false warning {:?}: {:?}",
+                c.id,
+                t.warnings(),
+                c.template
+            ));
         }
         let got = t.render(&ctx);
         if got != c.expected {
