@@ -3,8 +3,11 @@
 # Prometheus: every case whose source is "promtool-2.42" becomes an alerting rule whose
 # annotation holds the template; `promtool test rules` reports the annotation it got
 # (the test expects a value no template produces), and that text is stored as expected.
-# Cases from other sources (vmalert-only functions) are left untouched.
-# Needs python3 and promtool ($TOCSIN_PEERS_DIR or <repo>/.peers/usr/bin).
+# Cases whose source is "vmalert-1.79" (vmalert-only functions) are rendered by a real
+# vmalert 1.79 evaluating rules against a throwaway victoria-metrics holding the case
+# series, and read back from vmalert's /api/v1/alerts. Cases from other sources are left
+# untouched. Needs python3, promtool, vmalert and victoria-metrics ($TOCSIN_PEERS_DIR or
+# <repo>/.peers/usr/bin). Servers listen on 127.0.0.1 on free ports and are killed on exit.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 peers="${TOCSIN_PEERS_DIR:-$repo/.peers/usr/bin}"
@@ -12,15 +15,22 @@ promtool="$peers/promtool"
 [ -x "$promtool" ] || { echo "promtool not found at $promtool (run integration/install-peers.sh)" >&2; exit 1; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-python3 - "$repo/tests/data/templates" "$work" "$promtool" <<'PY'
-import json, subprocess, sys, re
-data, work, promtool = sys.argv[1], sys.argv[2], sys.argv[3]
+python3 - "$repo/tests/data/templates" "$work" "$promtool" "$peers" <<'PY'
+import json, os, re, socket, subprocess, sys, time, urllib.request
+data, work, promtool, peers = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 cases = [json.loads(l) for l in open(f"{data}/cases.jsonl", encoding="utf-8") if l.strip()]
 env = json.load(open(f"{data}/series.json", encoding="utf-8"))
-q = lambda s: json.dumps(s, ensure_ascii=True)
+def q(s):
+    """A YAML double-quoted scalar (JSON syntax; astral characters kept raw, not as
+    surrogate pairs, and characters YAML cannot hold raw escaped)."""
+    out = json.dumps(s, ensure_ascii=False)
+    for ch in ("\x7f", "\x85", "\u2028", "\u2029", "\ufeff"):
+        out = out.replace(ch, "\\u%04x" % ord(ch))
+    return out
 def sel(name, labels):
     return name + "{" + ",".join(f"{k}={q(v)}" for k, v in sorted(labels.items())) + "}"
-live = [c for c in cases if c["source"].startswith("promtool")]
+live = [c for c in cases if c["source"].startswith("promtool") and c["kind"] != "parse_error"]
+parse_live = [c for c in cases if c["source"].startswith("promtool") and c["kind"] == "parse_error"]
 rules = ["groups:", "- name: cases", "  rules:"]
 test = ["rule_files: [rules.yml]", "evaluation_interval: 1m", "tests:", "- interval: 1m",
         f"  external_labels: {q(env['external_labels'])}", f"  external_url: {q(env['external_url'])}", "  input_series:"]
@@ -73,8 +83,86 @@ if missing:
     sys.exit(f"no promtool output for {len(missing)} cases: {missing[:20]}")
 for c in live:
     c["expected"] = got[c["id"]]
+
+# Parse errors: `promtool check rules` names each failing rule's template error; the
+# expected text is "LINE: MESSAGE" (Go reports no column).
+if parse_live:
+    prules = ["groups:", "- name: parse", "  rules:"]
+    for c in parse_live:
+        prules += [f"  - alert: {c['id']}", "    expr: up", "    annotations:", f"      a: {q(c['template'])}"]
+    open(f"{work}/parse.yml", "w").write("\n".join(prules) + "\n")
+    pout = subprocess.run([promtool, "check", "rules", "parse.yml"], cwd=work, capture_output=True, text=True)
+    ptext = pout.stdout + pout.stderr
+    perr = {m.group(1): m.group(2) for m in re.finditer(r'"(c\d+)": annotation "a": template: __alert_c\d+:(.*)', ptext)}
+    pmissing = [c["id"] for c in parse_live if c["id"] not in perr]
+    if pmissing:
+        sys.exit(f"promtool accepted templates listed as parse errors: {pmissing}")
+    for c in parse_live:
+        c["expected"] = perr[c["id"]]
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+def http(url, body=None):
+    with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=10) as r:
+        return r.read().decode()
+
+vm_live = [c for c in cases if c["source"] == "vmalert-1.79"]
+if vm_live:
+    vm_port, alert_port = free_port(), free_port()
+    procs = []
+    try:
+        procs.append(subprocess.Popen([f"{peers}/victoria-metrics", f"-storageDataPath={work}/vmdata",
+                                       f"-httpListenAddr=127.0.0.1:{vm_port}", "-loggerLevel=ERROR"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        base = f"http://127.0.0.1:{vm_port}"
+        for _ in range(100):
+            try:
+                http(f"{base}/health"); break
+            except OSError:
+                time.sleep(0.1)
+        # Samples a minute old: victoria-metrics hides the newest 30s from queries.
+        ts = int(time.time() * 1000) - 60_000
+        lines = []
+        for s in env["series"]:
+            labels = dict(s["labels"]); name = labels.pop("__name__")
+            lines.append(f"{sel(name, labels)} {s['value']} {ts}")
+        for c in vm_live:
+            lines.append(f"{sel('case_' + c['id'], c['labels'])} {c['value']} {ts}")
+        http(f"{base}/api/v1/import/prometheus", "\n".join(lines).encode())
+        http(f"{base}/internal/force_flush")
+        vrules = ["groups:", "- name: cases", "  interval: 1s", "  rules:"]
+        for c in vm_live:
+            vrules += [f"  - alert: {c['id']}", f"    expr: case_{c['id']}", "    annotations:", f"      a: {q(c['template'])}"]
+        open(f"{work}/vmrules.yml", "w").write("\n".join(vrules) + "\n")
+        args = [f"{peers}/vmalert", f"-rule={work}/vmrules.yml", f"-datasource.url={base}",
+                "-notifier.url=http://127.0.0.1:1", f"-httpListenAddr=127.0.0.1:{alert_port}",
+                "-evaluationInterval=1s", f"-external.url={env['external_url']}", "-loggerLevel=ERROR"]
+        args += [f"-external.label={k}={v}" for k, v in env["external_labels"].items()]
+        procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=open(f"{work}/vmalert.log", "w")))
+        vgot = {}
+        for _ in range(150):
+            time.sleep(0.2)
+            try:
+                alerts = json.loads(http(f"http://127.0.0.1:{alert_port}/api/v1/alerts"))["data"]["alerts"] or []
+            except OSError:
+                continue
+            vgot = {a["name"]: a["annotations"].get("a", "") for a in alerts}
+            if all(c["id"] in vgot for c in vm_live):
+                break
+        missing = [c["id"] for c in vm_live if c["id"] not in vgot]
+        if missing:
+            sys.stderr.write(open(f"{work}/vmalert.log").read()[-4000:])
+            sys.exit(f"no vmalert output for {missing}")
+        for c in vm_live:
+            c["expected"] = vgot[c["id"]]
+    finally:
+        for p in procs:
+            p.kill(); p.wait()
 with open(f"{data}/cases.jsonl", "w", encoding="utf-8") as f:
     for c in cases:
         f.write(json.dumps(c, ensure_ascii=False) + "\n")
-print(f"updated {len(live)} cases from promtool; {len(cases) - len(live)} cases from other sources kept")
+print(f"updated {len(live) + len(parse_live)} cases from promtool, {len(vm_live)} from vmalert; {len(cases) - len(live) - len(parse_live) - len(vm_live)} kept")
 PY

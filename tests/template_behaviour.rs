@@ -50,8 +50,8 @@ fn parse_errors_carry_line_and_column() {
     let (_, _, m) = parse_err("{{/* open");
     assert!(m.contains("unclosed comment"), "{m}");
 
-    let (_, _, m) = parse_err("{{ $x = 1 }}");
-    assert!(m.contains("undefined variable"), "{m}");
+    // As in Go, assigning an undeclared variable fails only when executed.
+    assert!(render("{{ $x = 1 }}").contains("undefined variable: $x"));
 
     let (_, _, m) = parse_err("{{ (1 }}");
     assert!(m.contains("paren"), "{m}");
@@ -83,9 +83,61 @@ fn deep_nesting_is_a_parse_error_not_a_stack_overflow() {
 }
 
 #[test]
+fn extreme_printf_widths_and_precisions_are_bounded() {
+    for verb in ["e", "f", "g", "d"] {
+        let t = format!("{{{{ printf \"%*.*{verb}\" 99999999 99999999 1.5 }}}}");
+        let out = render(&t);
+        assert!(out.len() <= 3_000_100, "{verb}: {} bytes", out.len());
+    }
+    // Precisions beyond what Rust's formatter accepts (u16::MAX) still work.
+    let out = render("{{ printf \"%.70000f|%.70000e\" 1.5 2.5 }}");
+    assert!(
+        out.starts_with("1.5000") && out.contains("|2.5000") && out.ends_with("e+00"),
+        "{}",
+        &out[..40]
+    );
+    assert_eq!(out.len(), 2 + 70000 + 1 + 2 + 70000 + 4);
+    // Output beyond the per-render limit is an error, not unbounded memory.
+    let out = render(
+        "{{ range $i, $e := args 1 2 3 4 5 6 7 8 9 10 }}{{ printf \"%999999d\" 1 }}{{ end }}",
+    );
+    assert!(
+        out.contains("template output exceeded"),
+        "{}",
+        &out[..out.len().min(200)]
+    );
+}
+
+#[test]
 fn multibyte_text_positions_count_characters() {
     let (l, c, _) = parse_err("héé {{ bad }}");
     assert_eq!((l, c), (1, 8));
+}
+
+#[test]
+fn run_time_mistakes_are_accepted_but_reported_as_warnings() {
+    // Prometheus loads these (they fail only when executed), so parsing succeeds...
+    let t = Template::parse(
+        "t",
+        "{{ humanize }}\n{{ $value | humanize 1 }} {{ toUpper 5 }} {{ if false }}{{ reReplaceAll \"a\" \"b\" }}{{ end }}",
+    )
+    .expect("accepted like Prometheus");
+    // ...and the loader can log what will fail.
+    let w: Vec<String> = t.warnings().iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        w,
+        vec![
+            "1:4: wrong number of args for humanize: want 1 got 0",
+            "2:13: wrong number of args for humanize: want 1 got 2",
+            "2:38: toUpper: expected string; found 5",
+            "2:60: wrong number of args for reReplaceAll: want 3 got 2",
+        ]
+    );
+    // The first one fails at run time with Go's message.
+    assert!(render("{{ humanize }}").contains("wrong number of args for humanize: want 1 got 0"));
+    // Correct templates have no warnings.
+    let ok = Template::parse("t", "{{ $value | humanize }} {{ reReplaceAll \"a\" \"b\" $labels.job }} {{ printf \"%d\" 1 2 }}").unwrap();
+    assert!(ok.warnings().is_empty(), "{:?}", ok.warnings());
 }
 
 #[test]
@@ -100,6 +152,19 @@ fn static_and_query_flags() {
 
     let t = Template::parse("t", "{{ $value }}").unwrap();
     assert!(!t.is_static());
+
+    // Static means the output is the source verbatim; comments and trimming are not.
+    for text in [
+        "{{/* note */}}",
+        "a {{- /* c */ -}} b",
+        "{{ define \"x\" }}y{{ end }}",
+    ] {
+        let t = Template::parse("t", text).unwrap();
+        assert!(!t.is_static(), "{text}");
+        assert_ne!(t.render(&Context::new(&Labels::empty(), 0.0)), text);
+    }
+    let t = Template::parse("t", "").unwrap();
+    assert!(t.is_static());
     assert!(!t.uses_query());
 
     // Only a call of the function counts, not the word in text.
@@ -235,6 +300,26 @@ fn library_defines_are_callable_from_rules() {
 }
 
 #[test]
+fn errors_inside_library_definitions_point_into_their_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lib.tmpl");
+    std::fs::write(&path, "{{ define \"num\" }}\n  {{ humanize . }}{{ end }}").unwrap();
+    let lib = Library::load(&[path.display().to_string()]).unwrap();
+    let labels = Labels::empty();
+    let ctx = Context {
+        library: Some(&lib),
+        ..Context::new(&labels, 0.0)
+    };
+    let t = Template::parse("__alert_X", "{{ template \"num\" \"abc\" }}").unwrap();
+    let out = t.render(&ctx);
+    let want = format!(
+        "<error expanding template: error executing template __alert_X: template: {}:2:5: executing \"num\" at <humanize .>: error calling humanize: strconv.ParseFloat: parsing \"abc\": invalid syntax>",
+        path.display()
+    );
+    assert_eq!(out, want);
+}
+
+#[test]
 fn library_reports_parse_errors_and_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -367,12 +452,36 @@ fn random_templates_never_panic() {
         "{{ else }}",
         "{{ range $i, $v := . }}",
         "{{ template \"t\" . }}",
+        "\"%.70000e\"",
+        "\"%*.*g\"",
+        "99999",
+        "1e308",
+        "-0.0",
+        "\"%-+# 0x\"",
+        "\"%[1]d %!\"",
+        "humanize1024",
+        "toUpper",
+        "stripDomain",
+        "jsonEscape",
+        "sortByLabel",
+        "{{ define \"t\" }}",
     ];
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let labels = Labels::from_pairs([("job", "x")]);
     let ctx = Context::new(&labels, 3.0);
     let mut parsed = 0;
-    for _ in 0..20_000 {
+    // TOCSIN_FUZZ_ITERS / TOCSIN_FUZZ_SEED allow longer or different runs locally.
+    let iters: u64 = std::env::var("TOCSIN_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    if let Some(seed) = std::env::var("TOCSIN_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        rng = Rng(seed | 1);
+    }
+    for _ in 0..iters {
         let n = 1 + rng.next() % 14;
         let mut s = String::new();
         for _ in 0..n {
@@ -391,4 +500,18 @@ fn random_templates_never_panic() {
     }
     // The generator must exercise the evaluator too, not only parse errors.
     assert!(parsed > 500, "only {parsed} random templates parsed");
+}
+
+/// Compiled templates and the library are shared across evaluation tasks and threads.
+#[test]
+fn templates_and_library_are_shareable_across_threads() {
+    fn shareable<T: Clone + Send + Sync + std::fmt::Debug + 'static>() {}
+    shareable::<Template>();
+    shareable::<Library>();
+    let t = Template::parse("t", "{{ $labels.job }}").unwrap();
+    let handle = std::thread::spawn(move || {
+        let labels = Labels::from_pairs([("job", "from-thread")]);
+        t.render(&Context::new(&labels, 0.0))
+    });
+    assert_eq!(handle.join().unwrap(), "from-thread");
 }

@@ -68,7 +68,8 @@ pub fn js_escape(s: &str) -> String {
             '>' => out.push_str("\\u003E"),
             '&' => out.push_str("\\u0026"),
             '=' => out.push_str("\\u003D"),
-            c if (c as u32) < 0x20 || c.is_control() => {
+            // ASCII controls, and non-ASCII runes Go does not consider printable.
+            c if (c as u32) < 0x20 || (!c.is_ascii() && (c.is_control() || c.is_whitespace())) => {
                 let _ = write!(out, "\\u{:04X}", c as u32);
             }
             c => out.push(c),
@@ -77,10 +78,20 @@ pub fn js_escape(s: &str) -> String {
     out
 }
 
-/// Go's `json.Marshal` of a string (quotes included; `<`, `>`, `&` escaped).
+/// vmalert's `jsonEscape`: a JSON string literal, quotes included, escaped the way
+/// VictoriaMetrics escapes JSON (`<` and `'` as `\u003c`/`\u0027`; `>`, `&`, DEL and
+/// non-ASCII kept), as vmalert 1.79 was observed to produce.
 pub fn json_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
+    out.push_str(&quotes_escape(s));
+    out.push('"');
+    out
+}
+
+/// vmalert's `quotesEscape`: the body of [`json_escape`] without the quotes.
+pub fn quotes_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -89,17 +100,29 @@ pub fn json_escape(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
+            '\'' => out.push_str("\\u0027"),
             c if (c as u32) < 0x20 => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
         }
     }
-    out.push('"');
+    out
+}
+
+/// vmalert's `htmlEscape` (`&quot;` for a double quote, unlike Go's `html` builtin).
+pub fn vm_html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
     out
 }
 
@@ -118,14 +141,53 @@ pub fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut prev = ' ';
     for c in s.chars() {
-        if is_separator(prev) {
-            out.extend(c.to_uppercase());
-        } else {
-            out.push(c);
-        }
+        out.push(if is_separator(prev) { to_title(c) } else { c });
         prev = c;
     }
     out
+}
+
+/// Go's `unicode.ToUpper`: the simple one-rune mapping (`ß` stays `ß`), unlike Rust's
+/// full mapping (`SS`).
+fn to_upper_rune(c: char) -> char {
+    let mut it = c.to_uppercase();
+    match (it.next(), it.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToLower` (simple mapping, no final-sigma rule).
+fn to_lower_rune(c: char) -> char {
+    if c == '\u{130}' {
+        return 'i';
+    }
+    let mut it = c.to_lowercase();
+    match (it.next(), it.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToTitle`: differs from upper case only for the Latin digraphs.
+fn to_title(c: char) -> char {
+    match c {
+        '\u{1C4}'..='\u{1C6}' => '\u{1C5}',
+        '\u{1C7}'..='\u{1C9}' => '\u{1C8}',
+        '\u{1CA}'..='\u{1CC}' => '\u{1CB}',
+        '\u{1F1}'..='\u{1F3}' => '\u{1F2}',
+        c => to_upper_rune(c),
+    }
+}
+
+/// Go's `strings.ToUpper`.
+pub fn to_upper(s: &str) -> String {
+    s.chars().map(to_upper_rune).collect()
+}
+
+/// Go's `strings.ToLower`.
+pub fn to_lower(s: &str) -> String {
+    s.chars().map(to_lower_rune).collect()
 }
 
 /// Go's `net.SplitHostPort`; `None` where Go returns an error.
@@ -191,7 +253,7 @@ mod tests {
             "&lt;a href=&#39;x&#39;&gt;&amp;&#34;"
         );
         assert_eq!(js_escape("a'b<"), "a\\'b\\u003C");
-        assert_eq!(json_escape("a\"b\n<"), "\"a\\\"b\\n\\u003c\"");
+        assert_eq!(json_escape("a\"b\n<>&'"), "\"a\\\"b\\n\\u003c>&\\u0027\"");
         assert_eq!(title("hello wORLD foo_bar x.y"), "Hello WORLD Foo_bar X.Y");
     }
 

@@ -4,10 +4,24 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::data::{ctx_var, describe, label_value};
 use super::funcs::{self, FuncError};
 use super::parse::{Arg, Branch, Cmd, Node, Pipe};
 use super::value::Value;
 use super::{Context, Library};
+
+/// Go's `%v` of Prometheus' template data: `{map[…] map[…] url value}`.
+fn root_struct(c: &Context<'_>, out: &mut String) {
+    out.push('{');
+    Value::Labels(c.labels.clone()).write_v(out);
+    out.push(' ');
+    Value::Labels(c.external_labels.clone()).write_v(out);
+    out.push(' ');
+    out.push_str(c.external_url);
+    out.push(' ');
+    Value::Float(c.value).write_v(out);
+    out.push('}');
+}
 
 /// How Go names the type of Prometheus' template data in errors.
 const ROOT_TYPE: &str = "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value float64 }";
@@ -22,11 +36,15 @@ pub const MAX_DEPTH: usize = 100;
 pub const MAX_QUERIES: usize = 100;
 
 /// An execution error at a node.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ExecError {
     pub pos: usize,
     pub at: String,
     pub msg: String,
+    /// The `{{define}}`d template executing when the error happened (Go names it).
+    pub tmpl: Option<String>,
+    /// For a `-rule.templates` definition: its file and text, to place `pos`.
+    pub lib: Option<(Arc<str>, Arc<str>)>,
 }
 
 enum Flow {
@@ -37,6 +55,7 @@ enum Flow {
 
 type EResult<T> = Result<T, ExecError>;
 
+/// State of one render: output, variable scopes, budgets.
 pub struct Env<'a, 'c> {
     pub ctx: &'a Context<'c>,
     pub defines: &'a HashMap<String, Arc<Vec<Node>>>,
@@ -69,6 +88,7 @@ pub fn predefined() -> &'static [&'static str] {
 }
 
 impl<'a, 'c> Env<'a, 'c> {
+    /// `cap` pre-sizes the output, usually to the template's length.
     pub fn new(
         ctx: &'a Context<'c>,
         defines: &'a HashMap<String, Arc<Vec<Node>>>,
@@ -88,6 +108,7 @@ impl<'a, 'c> Env<'a, 'c> {
         }
     }
 
+    /// Executes the main tree with the alert data as dot.
     pub fn run(&mut self, nodes: &[Node]) -> EResult<()> {
         let dot = Value::Root;
         self.list(&dot, nodes).map(|_| ())
@@ -100,6 +121,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 pos,
                 at: String::new(),
                 msg: format!("template evaluation exceeded {MAX_STEPS} steps"),
+                ..Default::default()
             });
         }
         if self.out.len() > MAX_OUTPUT {
@@ -107,6 +129,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 pos,
                 at: String::new(),
                 msg: format!("template output exceeded {MAX_OUTPUT} bytes"),
+                ..Default::default()
             });
         }
         Ok(())
@@ -145,21 +168,26 @@ impl<'a, 'c> Env<'a, 'c> {
                     Some(p) => self.pipe(dot, p, true)?,
                     None => Value::Missing,
                 };
-                let body = self
-                    .defines
-                    .get(name)
-                    .or_else(|| self.library.and_then(|l| l.get(name)))
-                    .cloned()
-                    .ok_or_else(|| ExecError {
-                        pos: *pos,
-                        at: format!("{{{{template {name:?}}}}}"),
-                        msg: format!("template {name:?} not defined"),
-                    })?;
+                let (body, lib) = match self.defines.get(name) {
+                    Some(b) => (b.clone(), None),
+                    None => match self.library.and_then(|l| l.get(name)) {
+                        Some(d) => (d.body.clone(), Some((d.file.clone(), d.text.clone()))),
+                        None => {
+                            return Err(ExecError {
+                                pos: *pos,
+                                at: format!("{{{{template {name:?}}}}}"),
+                                msg: format!("template {name:?} not defined"),
+                                ..Default::default()
+                            });
+                        }
+                    },
+                };
                 if self.depth >= MAX_DEPTH {
                     return Err(ExecError {
                         pos: *pos,
                         at: format!("{{{{template {name:?}}}}}"),
                         msg: format!("exceeded maximum template depth ({MAX_DEPTH})"),
+                        ..Default::default()
                     });
                 }
                 self.depth += 1;
@@ -169,27 +197,25 @@ impl<'a, 'c> Env<'a, 'c> {
                 self.vars = saved;
                 self.root = saved_root;
                 self.depth -= 1;
-                r?;
+                // The innermost template names the error, as in Go.
+                r.map_err(|mut e| {
+                    if e.tmpl.is_none() {
+                        e.tmpl = Some(name.clone());
+                        e.lib = lib;
+                    }
+                    e
+                })?;
             }
-            Node::Break(_) => return Ok(Flow::Break),
-            Node::Continue(_) => return Ok(Flow::Continue),
+            Node::Break => return Ok(Flow::Break),
+            Node::Continue => return Ok(Flow::Continue),
         }
         Ok(Flow::Normal)
     }
 
     /// Prints the data struct as Go's `%v` does: `{map[…] map[…] url value}`.
     fn write_root(&mut self) {
-        let c = self.ctx;
         let mut out = std::mem::take(&mut self.out);
-        out.push('{');
-        Value::Labels(c.labels.clone()).write_v(&mut out);
-        out.push(' ');
-        Value::Labels(c.external_labels.clone()).write_v(&mut out);
-        out.push(' ');
-        out.push_str(c.external_url);
-        out.push(' ');
-        Value::Float(c.value).write_v(&mut out);
-        out.push('}');
+        root_struct(self.ctx, &mut out);
         self.out = out;
     }
 
@@ -234,6 +260,7 @@ impl<'a, 'c> Env<'a, 'c> {
                     pos: b.pipe.pos,
                     at: "range".into(),
                     msg: format!("range can't iterate over {}", other.to_v()),
+                    ..Default::default()
                 });
             }
         };
@@ -277,7 +304,7 @@ impl<'a, 'c> Env<'a, 'c> {
         if declare {
             for name in &p.decl {
                 if p.is_assign {
-                    self.assign(name, v.clone());
+                    self.assign(p, name, v.clone())?;
                 } else {
                     self.vars.push((name.clone(), v.clone()));
                 }
@@ -286,13 +313,26 @@ impl<'a, 'c> Env<'a, 'c> {
         Ok(v)
     }
 
-    fn assign(&mut self, name: &str, v: Value) {
+    fn assign(&mut self, p: &Pipe, name: &str, v: Value) -> EResult<()> {
         if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
             slot.1 = v;
+        } else if ctx_var(self.ctx, name).is_none() {
+            // Go reports this at the pipeline's last command.
+            let (pos, at) = p
+                .cmds
+                .last()
+                .map_or((p.pos, String::new()), |c| (c.pos, c.text()));
+            return Err(ExecError {
+                pos,
+                at,
+                msg: format!("undefined variable: {name}"),
+                ..Default::default()
+            });
         } else {
             // A predefined variable being reassigned: it lives in the outermost scope.
             self.vars.insert(0, (name.to_string(), v));
         }
+        Ok(())
     }
 
     fn var(&self, name: &str) -> Option<Value> {
@@ -342,6 +382,7 @@ impl<'a, 'c> Env<'a, 'c> {
             pos,
             at: at.to_string(),
             msg,
+            ..Default::default()
         };
         match v {
             Value::Root => self
@@ -402,6 +443,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 pos: c.pos,
                 msg: format!("can't give argument to non-function {at}"),
                 at,
+                ..Default::default()
             });
         }
         self.arg(dot, first, c.arg_pos[0])
@@ -415,6 +457,7 @@ impl<'a, 'c> Env<'a, 'c> {
                     pos,
                     at: "nil".into(),
                     msg: "nil is not a command".into(),
+                    ..Default::default()
                 });
             }
             Arg::Bool(b) => Value::Bool(*b),
@@ -430,6 +473,7 @@ impl<'a, 'c> Env<'a, 'c> {
                     pos,
                     at: name.clone(),
                     msg: format!("undefined variable: {name}"),
+                    ..Default::default()
                 })?;
                 self.fields(v, f, pos, &describe(a))?
             }
@@ -461,6 +505,7 @@ impl<'a, 'c> Env<'a, 'c> {
             pos: c.pos,
             at: c.text(),
             msg,
+            ..Default::default()
         };
         // `and` / `or` evaluate lazily, as Go does since 1.18.
         if name == "and" || name == "or" {
@@ -493,6 +538,17 @@ impl<'a, 'c> Env<'a, 'c> {
         if let Some(l) = last {
             args.push(l);
         }
+        // The fmt family prints the data struct itself; nothing else can use it.
+        if matches!(
+            name,
+            "print" | "printf" | "println" | "html" | "js" | "urlquery"
+        ) {
+            for a in args.iter_mut().filter(|a| matches!(a, Value::Root)) {
+                let mut s = String::new();
+                root_struct(self.ctx, &mut s);
+                *a = Value::string(s);
+            }
+        }
         let explicit = c.args.len() - 1;
         funcs::call(self, name, &args).map_err(|e| match e {
             FuncError::Call(m) => err(format!("error calling {name}: {m}")),
@@ -518,69 +574,13 @@ impl<'a, 'c> Env<'a, 'c> {
                     }
                     _ => format!("wrong type for value; expected {expected}; got {got}"),
                 };
-                ExecError { pos, at: text, msg }
+                ExecError {
+                    pos,
+                    at: text,
+                    msg,
+                    ..Default::default()
+                }
             }
         })
-    }
-}
-
-/// A label's value as a shared string (missing labels are `""`, as Go's zero value).
-fn label_value(l: &crate::labels::Labels, name: &str) -> Value {
-    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
-    match l.iter().find(|p| &*p.name == name) {
-        Some(p) => Value::Str(p.value.clone()),
-        None => Value::Str(EMPTY.get_or_init(|| Arc::from("")).clone()),
-    }
-}
-
-/// A predefined variable's value, straight from the context.
-fn ctx_var(c: &Context<'_>, name: &str) -> Option<Value> {
-    Some(match name {
-        "$labels" => Value::Labels(c.labels.clone()),
-        "$value" => Value::Float(c.value),
-        "$externalLabels" => Value::Labels(c.external_labels.clone()),
-        "$externalURL" => Value::str(c.external_url),
-        "$expr" => Value::str(c.expr),
-        "$activeAt" => time_value(c.active_at),
-        "$for" => Value::Duration(c.for_.as_nanos().min(i64::MAX as u128) as i64),
-        "$alertID" => Value::Uint(c.alert_id),
-        "$groupID" => Value::Uint(c.group_id),
-        "$type" => Value::str(c.rule_type),
-        _ => return None,
-    })
-}
-
-fn time_value(t: Option<std::time::SystemTime>) -> Value {
-    match t {
-        Some(t) => match t.duration_since(std::time::UNIX_EPOCH) {
-            Ok(d) => Value::Time(d.as_nanos() as i128),
-            Err(e) => Value::Time(-(e.duration().as_nanos() as i128)),
-        },
-        // Go's zero time.Time.
-        None => Value::Time(-62_135_596_800_000_000_000),
-    }
-}
-
-/// How Go names a node in "executing … at <…>".
-fn describe(a: &Arg) -> String {
-    match a {
-        Arg::Dot => ".".into(),
-        Arg::Nil => "nil".into(),
-        Arg::Bool(b) => b.to_string(),
-        Arg::Str(s) => format!("{s:?}"),
-        Arg::Int(i) => i.to_string(),
-        Arg::Float(f) => f.to_string(),
-        Arg::Field(f) => f.iter().map(|x| format!(".{x}")).collect(),
-        Arg::Var(n, f) => format!(
-            "{n}{}",
-            f.iter().map(|x| format!(".{x}")).collect::<String>()
-        ),
-        Arg::Func(n) => n.clone(),
-        Arg::Chain(inner, f) => format!(
-            "{}{}",
-            describe(inner),
-            f.iter().map(|x| format!(".{x}")).collect::<String>()
-        ),
-        Arg::Pipe(_) => "(…)".into(),
     }
 }

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use regex::Regex;
 
+use super::builtins::{eq, eval_args, index, lt, slice};
 use super::escape;
 use super::exec::{Env, MAX_QUERIES};
 use super::humanize;
 use super::printf;
-use super::value::{Kind, Value};
+use super::value::Value;
 
 /// A function failure: `Call` errors are prefixed "error calling NAME:", `Arg` errors
 /// (wrong count or type) are reported as they are.
@@ -26,7 +27,8 @@ pub enum FuncError {
     },
 }
 
-type FResult = Result<Value, FuncError>;
+/// What every template function returns.
+pub(crate) type FResult = Result<Value, FuncError>;
 
 /// All function names, for load-time "function not defined" errors.
 pub const FUNCTIONS: &[&str] = &[
@@ -143,7 +145,7 @@ fn string(v: &Value) -> Result<&str, FuncError> {
 fn sample(v: &Value) -> Result<&crate::sample::Sample, FuncError> {
     match v {
         Value::Sample(s) => Ok(s),
-        other => Err(wrong("template.sample", other)),
+        other => Err(wrong("*template.sample", other)),
     }
 }
 
@@ -188,20 +190,8 @@ fn parse_go_float(s: &str) -> Option<f64> {
     clean.parse().ok()
 }
 
-fn int(v: &Value) -> Result<i64, FuncError> {
-    match v {
-        Value::Int(i) => Ok(*i),
-        Value::Uint(u) => {
-            i64::try_from(*u).map_err(|_| FuncError::Call("index out of range".into()))
-        }
-        other => Err(FuncError::Call(format!(
-            "cannot index slice/array with type {}",
-            other.type_name()
-        ))),
-    }
-}
-
-fn s(v: impl Into<Arc<str>>) -> FResult {
+/// Wraps a string result.
+pub(crate) fn s(v: impl Into<Arc<str>>) -> FResult {
     Ok(Value::Str(v.into()))
 }
 
@@ -321,187 +311,6 @@ pub fn call(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
     }
 }
 
-/// Go's `evalArgs`: a single string as is, else `fmt.Sprint`.
-fn eval_args(a: &[Value]) -> String {
-    match a {
-        [Value::Str(s)] => s.to_string(),
-        _ => printf::sprint(a),
-    }
-}
-
-fn index(a: &[Value]) -> FResult {
-    let Some((first, keys)) = a.split_first() else {
-        return Err(FuncError::Arg(
-            "wrong number of args for index: want at least 1 got 0".into(),
-        ));
-    };
-    let mut v = first.clone();
-    for k in keys {
-        v = match &v {
-            Value::Labels(l) => match k {
-                Value::Str(key) => Value::Str(Arc::from(l.get(key).unwrap_or(""))),
-                other => {
-                    return Err(FuncError::Call(format!(
-                        "value has type {}; should be string",
-                        other.type_name()
-                    )));
-                }
-            },
-            Value::Map(m) => match k {
-                Value::Str(key) => m.get(&**key).cloned().unwrap_or(Value::Missing),
-                other => {
-                    return Err(FuncError::Call(format!(
-                        "value has type {}; should be string",
-                        other.type_name()
-                    )));
-                }
-            },
-            Value::List(l) => {
-                let i = int(k)?;
-                if i < 0 || i as usize >= l.len() {
-                    return Err(FuncError::Call(format!("index out of range: {i}")));
-                }
-                l[i as usize].clone()
-            }
-            Value::Str(st) => {
-                let i = int(k)?;
-                if i < 0 || i as usize >= st.len() {
-                    return Err(FuncError::Call(format!("index out of range: {i}")));
-                }
-                Value::Int(st.as_bytes()[i as usize] as i64)
-            }
-            Value::Missing => return Err(FuncError::Call("index of untyped nil".into())),
-            other => {
-                return Err(FuncError::Call(format!(
-                    "can't index item of type {}",
-                    other.type_name()
-                )));
-            }
-        };
-    }
-    Ok(v)
-}
-
-fn slice(a: &[Value]) -> FResult {
-    let Some((first, idx)) = a.split_first() else {
-        return Err(FuncError::Arg(
-            "wrong number of args for slice: want at least 1 got 0".into(),
-        ));
-    };
-    if idx.len() > 3 {
-        return Err(FuncError::Call(format!(
-            "too many slice indexes: {}",
-            idx.len()
-        )));
-    }
-    let len = match first {
-        Value::Str(st) => st.len(),
-        Value::List(l) => l.len(),
-        other => {
-            return Err(FuncError::Call(format!(
-                "can't slice item of type {}",
-                other.type_name()
-            )));
-        }
-    };
-    let mut ix = [0usize, len, len];
-    for (n, v) in idx.iter().enumerate() {
-        let i = int(v)?;
-        if i < 0 || i as usize > len {
-            return Err(FuncError::Call(format!("index out of range: {i}")));
-        }
-        ix[n] = i as usize;
-    }
-    if ix[0] > ix[1] {
-        return Err(FuncError::Call(format!(
-            "invalid slice index: {} > {}",
-            ix[0], ix[1]
-        )));
-    }
-    match first {
-        Value::Str(st) => {
-            if idx.len() == 3 {
-                return Err(FuncError::Call("cannot 3-index slice a string".into()));
-            }
-            st.get(ix[0]..ix[1]).map_or_else(|| Ok(Value::str("")), s)
-        }
-        Value::List(l) => Ok(Value::List(Arc::new(l[ix[0]..ix[1]].to_vec()))),
-        _ => unreachable_slice(),
-    }
-}
-
-fn unreachable_slice() -> FResult {
-    Err(FuncError::Call("can't slice item".into()))
-}
-
-/// Go's `eq`: basic kinds only; int vs float is an error, missing values compare unequal.
-fn eq(a: &Value, others: &[Value]) -> Result<bool, FuncError> {
-    if others.is_empty() {
-        return Err(FuncError::Call("missing argument for comparison".into()));
-    }
-    for b in others {
-        let (k1, k2) = (a.kind(), b.kind());
-        let truth = if k1 != k2 {
-            match (a, b) {
-                (Value::Int(x), Value::Uint(y)) | (Value::Uint(y), Value::Int(x)) => {
-                    *x >= 0 && *x as u64 == *y
-                }
-                _ if k1 == Kind::Invalid || k2 == Kind::Invalid => false,
-                _ => return Err(FuncError::Call("incompatible types for comparison".into())),
-            }
-        } else {
-            match (a, b) {
-                (Value::Bool(x), Value::Bool(y)) => x == y,
-                (Value::Float(x), Value::Float(y)) => x == y,
-                (Value::Str(x), Value::Str(y)) => x == y,
-                (Value::Uint(x), Value::Uint(y)) => x == y,
-                _ if k1 == Kind::Int => int_of(a) == int_of(b),
-                _ if k1 == Kind::Invalid => true,
-                (_, Value::Labels(_) | Value::Map(_) | Value::List(_) | Value::Root) => {
-                    return Err(FuncError::Call(format!(
-                        "non-comparable type {}: {}",
-                        b.to_v(),
-                        b.type_name()
-                    )));
-                }
-                _ => return Err(FuncError::Call("invalid type for comparison".into())),
-            }
-        };
-        if truth {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-fn int_of(v: &Value) -> i64 {
-    match v {
-        Value::Int(i) | Value::Duration(i) => *i,
-        _ => 0,
-    }
-}
-
-fn lt(a: &Value, b: &Value) -> Result<bool, FuncError> {
-    let (k1, k2) = (a.kind(), b.kind());
-    if matches!(k1, Kind::Invalid | Kind::Other) || matches!(k2, Kind::Invalid | Kind::Other) {
-        return Err(FuncError::Call("invalid type for comparison".into()));
-    }
-    if k1 != k2 {
-        return match (a, b) {
-            (Value::Int(x), Value::Uint(y)) => Ok(*x < 0 || (*x as u64) < *y),
-            (Value::Uint(x), Value::Int(y)) => Ok(*y >= 0 && *x < *y as u64),
-            _ => Err(FuncError::Call("incompatible types for comparison".into())),
-        };
-    }
-    Ok(match (a, b) {
-        (Value::Float(x), Value::Float(y)) => x < y,
-        (Value::Str(x), Value::Str(y)) => x < y,
-        (Value::Uint(x), Value::Uint(y)) => x < y,
-        (Value::Bool(_), _) => return Err(FuncError::Call("invalid type for comparison".into())),
-        _ => int_of(a) < int_of(b),
-    })
-}
-
 fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
     let ctx = env.ctx;
     match name {
@@ -581,16 +390,16 @@ fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
             Ok(Value::Bool(re.is_match(str_at(a, 1)?)))
         }
         "title" => one_str(name, a, escape::title),
-        "toUpper" => one_str(name, a, |x| x.to_uppercase()),
-        "toLower" => one_str(name, a, |x| x.to_lowercase()),
+        "toUpper" => one_str(name, a, escape::to_upper),
+        "toLower" => one_str(name, a, escape::to_lower),
         "stripPort" => one_str(name, a, escape::strip_port),
         "stripDomain" => one_str(name, a, escape::strip_domain),
         "safeHtml" => one_str(name, a, str::to_string),
         "urlQueryEscape" | "queryEscape" => one_str(name, a, escape::query_escape),
         "pathEscape" => one_str(name, a, escape::path_escape),
-        "htmlEscape" => one_str(name, a, escape::html_escape),
+        "htmlEscape" => one_str(name, a, escape::vm_html_escape),
         "jsonEscape" => one_str(name, a, escape::json_escape),
-        "quotesEscape" => one_str(name, a, |x| x.replace('"', "\\\"")),
+        "quotesEscape" => one_str(name, a, escape::quotes_escape),
         "crlfEscape" => one_str(name, a, |x| x.replace('\n', "\\n").replace('\r', "\\r")),
         "graphLink" => one_str(name, a, |e| {
             format!("/graph?g0.expr={}&g0.tab=0", escape::query_escape(e))
@@ -627,7 +436,7 @@ fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
         "toDuration" => {
             want(name, a, 1)?;
             let v = float(&a[0])?;
-            Ok(Value::Duration(go_float_to_i64(v * 1e9)))
+            Ok(Value::Duration(humanize::go_f64_to_i64(v * 1e9)))
         }
         "now" => {
             want(name, a, 0)?;
@@ -645,10 +454,6 @@ fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
         "humanizeTimestamp" => one_float(name, a, humanize::humanize_timestamp),
         _ => Err(FuncError::Arg(format!("function {name:?} not defined"))),
     }
-}
-
-fn go_float_to_i64(v: f64) -> i64 {
-    if v.is_nan() { i64::MIN } else { v as i64 }
 }
 
 fn one_str(name: &str, a: &[Value], f: impl Fn(&str) -> String) -> FResult {

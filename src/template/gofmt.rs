@@ -43,8 +43,17 @@ fn rounded(v: f64, n: usize) -> Digits {
             dp: 0,
         };
     }
-    digits_from_exp(format!("{:.*e}", n.saturating_sub(1), v.abs()))
+    // An f64's exact decimal expansion has at most 767 significant digits; beyond that
+    // every digit is zero (and Rust's formatter rejects precisions over u16::MAX).
+    digits_from_exp(format!(
+        "{:.*e}",
+        n.saturating_sub(1).min(MAX_EXACT),
+        v.abs()
+    ))
 }
+
+/// Enough digits for the exact value of any f64.
+const MAX_EXACT: usize = 1100;
 
 fn fmt_e(out: &mut String, dg: &Digits, prec: usize, upper: bool) {
     out.push(dg.d.first().map_or('0', |&c| c as char));
@@ -160,7 +169,9 @@ pub fn format_f(v: f64, prec: usize) -> String {
     if let Some(s) = special(v) {
         return s;
     }
-    let s = format!("{:.*}", prec, v.abs());
+    let mut s = format!("{:.*}", prec.min(MAX_EXACT), v.abs());
+    // Digits past the exact expansion are zeros.
+    s.extend(std::iter::repeat_n('0', prec.saturating_sub(MAX_EXACT)));
     if v.is_sign_negative() {
         format!("-{s}")
     } else {

@@ -39,6 +39,16 @@ fn with_suffix(mut s: String, suffix: &str) -> String {
     s
 }
 
+/// Go's `int64(f)` as compiled for amd64 (the reference binaries): NaN and values
+/// outside the int64 range become MinInt64 instead of saturating as Rust's `as` does.
+pub fn go_f64_to_i64(v: f64) -> i64 {
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v) {
+        i64::MIN
+    } else {
+        v as i64
+    }
+}
+
 /// `humanize1024`: binary prefixes.
 pub fn humanize1024(mut v: f64) -> String {
     if v.abs() <= 1.0 || !v.is_finite() {
@@ -69,7 +79,7 @@ pub fn humanize_duration(mut v: f64) -> String {
             sign = "-";
             v = -v;
         }
-        let d = v as i64;
+        let d = go_f64_to_i64(v);
         let seconds = d % 60;
         let minutes = (d / 60) % 60;
         let hours = (d / 60 / 60) % 24;

@@ -13,6 +13,7 @@ pub struct Tok {
 }
 
 #[derive(Clone, Debug, PartialEq)]
+/// Token kinds; text runs already have trimming applied.
 pub enum TokKind {
     Text(Arc<str>),
     Open,
@@ -174,7 +175,7 @@ fn lex_action(src: &str, mut i: usize, toks: &mut Vec<Tok>) -> Result<(usize, bo
             }
             b')' => {
                 if depth == 0 {
-                    return err(i, "unexpected right paren");
+                    return err(i, "unexpected \")\" in command");
                 }
                 depth -= 1;
                 i += 1;
@@ -361,7 +362,7 @@ fn lex_char(src: &str, start: usize) -> Result<(char, usize), LexError> {
         let mut it = body.chars();
         match (it.next(), it.next()) {
             (Some(c), None) => c,
-            _ => return err(start, "invalid character constant"),
+            _ => return err(start, format!("malformed character constant: '{body}'")),
         }
     };
     Ok((ch, start + 1 + end + 1))

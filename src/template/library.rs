@@ -10,7 +10,15 @@ use super::parse::Node;
 /// Named templates shared by all rules; loaded once, swapped whole on reload.
 #[derive(Debug, Default, Clone)]
 pub struct Library {
-    defines: HashMap<String, Arc<Vec<Node>>>,
+    defines: HashMap<String, Def>,
+}
+
+/// One library definition, with the file it came from (for error positions).
+#[derive(Debug, Clone)]
+pub(crate) struct Def {
+    pub body: Arc<Vec<Node>>,
+    pub file: Arc<str>,
+    pub text: Arc<str>,
 }
 
 /// Why the template library failed to load.
@@ -66,8 +74,15 @@ impl Library {
             path: path.to_path_buf(),
             err,
         })?;
+        let file: Arc<str> = Arc::from(path.display().to_string());
+        let text: Arc<str> = Arc::from(text);
         for (name, body) in parsed.defines {
-            if self.defines.insert(name.clone(), body).is_some() {
+            let def = Def {
+                body,
+                file: file.clone(),
+                text: text.clone(),
+            };
+            if self.defines.insert(name.clone(), def).is_some() {
                 return Err(LibraryError::Duplicate {
                     path: path.to_path_buf(),
                     name,
@@ -84,7 +99,8 @@ impl Library {
         v
     }
 
-    pub(crate) fn get(&self, name: &str) -> Option<&Arc<Vec<Node>>> {
+    /// A definition by name, for `{{ template }}` at render time.
+    pub(crate) fn get(&self, name: &str) -> Option<&Def> {
         self.defines.get(name)
     }
 }

@@ -3,7 +3,7 @@
 //! Rule files written for Prometheus and vmalert template their annotations in Go's
 //! template language with Prometheus' function set; operators expect the rendered text
 //! to be byte-identical. This is our own implementation (lexer → parser → tree walker
-//! over a small [`value::Value`] enum) rather than a general crate, because the output
+//! over a small `Value` enum) rather than a general crate, because the output
 //! rules that matter (Go's `%v` for floats, `printf` verbs, `missingkey=zero`, the
 //! humanize family) are Go-specific and must be exact. See docs/templates.md.
 //!
@@ -16,18 +16,23 @@
 //! Templates that call `query` ([`Template::uses_query`]) block on the datasource while
 //! rendering: callers must render them on a blocking thread
 //! (`tokio::task::spawn_blocking`), never on an async worker. Work per render is bounded
-//! (steps, output size, nesting depth and number of queries; see [`exec`]).
+//! (steps, output size, nesting depth and number of queries; see [`MAX_STEPS`] and
+//! its siblings).
 
+mod ast;
+mod builtins;
+mod data;
 mod escape;
-pub mod exec;
+mod exec;
 mod funcs;
 mod gofmt;
 mod humanize;
 mod lex;
 mod library;
+mod lint;
 mod parse;
 mod printf;
-pub mod value;
+mod value;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -38,6 +43,7 @@ use std::time::{Duration, SystemTime};
 use crate::labels::Labels;
 use crate::sample::Sample;
 
+pub use exec::{MAX_DEPTH, MAX_OUTPUT, MAX_QUERIES, MAX_STEPS};
 pub use funcs::FUNCTIONS;
 pub use library::{Library, LibraryError};
 
@@ -108,9 +114,14 @@ impl Template {
     /// Compiles `text`; `name` names it in error messages (e.g. `summary`).
     pub fn parse(name: &str, text: &str) -> Result<Template, TemplateError> {
         let parsed = compile(text, exec::predefined())?;
+        // Static means "renders to its source verbatim", so callers may use `source()`
+        // directly; a comment-only template is not static (it renders to "").
         let is_static = parsed.defines.is_empty()
-            && parsed.root.iter().all(|n| matches!(n, Node::Text(_)))
-            && parsed.root.len() <= 1;
+            && match parsed.root.as_slice() {
+                [] => text.is_empty(),
+                [Node::Text(t)] => **t == *text,
+                _ => false,
+            };
         Ok(Template {
             inner: Arc::new(Inner {
                 name: name.to_string(),
@@ -161,28 +172,50 @@ impl Template {
             Ok(()) => Ok(env.out),
             Err(e) => {
                 let name = &inner.name;
-                let (line, col_chars) = line_col(&inner.source, e.pos);
                 // Go reports a 0-based byte column; Prometheus prepends 112 bytes of
-                // variable definitions to line 1 of every alert template.
-                let col = line_byte_col(&inner.source, e.pos)
-                    + if line == 1 { PROMETHEUS_DEFS_LEN } else { 0 };
-                let _ = col_chars;
+                // variable definitions to line 1 of every alert template. A library
+                // definition is placed in its own file.
+                let (file, text, defs_len) = match &e.lib {
+                    Some((file, text)) => (&**file, &**text, 0),
+                    None => (name.as_str(), inner.source.as_str(), PROMETHEUS_DEFS_LEN),
+                };
+                let (line, _) = line_col(text, e.pos);
+                let col = line_byte_col(text, e.pos) + if line == 1 { defs_len } else { 0 };
+                let executing = e.tmpl.as_deref().unwrap_or(name);
                 let at = if e.at.is_empty() {
                     String::new()
                 } else {
                     format!(" at <{}>", e.at)
                 };
                 Err(format!(
-                    "error executing template {name}: template: {name}:{line}:{col}: executing {name:?}{at}: {}",
+                    "error executing template {name}: template: {file}:{line}:{col}: executing {executing:?}{at}: {}",
                     e.msg
                 ))
             }
         }
     }
 
-    /// True when the template has no actions (renders to its source at no cost).
+    /// True when the template has no actions: it renders to exactly [`Template::source`],
+    /// at no cost.
     pub fn is_static(&self) -> bool {
         self.inner.is_static
+    }
+
+    /// Mistakes that will fail when executed (wrong argument counts for fixed-arity
+    /// functions, number constants where a string is needed). Prometheus loads such
+    /// templates, so `parse` accepts them; the loader can log these as warnings
+    /// (positions 1-based, as for parse errors).
+    pub fn warnings(&self) -> Vec<TemplateError> {
+        let inner = &*self.inner;
+        let mut w = Vec::new();
+        lint::lint(&inner.root, &mut w);
+        for body in inner.defines.values() {
+            lint::lint(body, &mut w);
+        }
+        w.sort_by_key(|x| x.pos);
+        w.into_iter()
+            .map(|x| TemplateError::at(&inner.source, x.pos, x.message))
+            .collect()
     }
 
     /// True when the template calls `query` (must be rendered off the async runtime).

@@ -5,76 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::ast::number;
+pub use super::ast::{Arg, Branch, Cmd, Node, Pipe};
 use super::lex::{Tok, TokKind};
-
-/// A node of the template tree.
-#[derive(Debug, Clone)]
-pub enum Node {
-    Text(Arc<str>),
-    Action(Pipe),
-    If(Box<Branch>),
-    With(Box<Branch>),
-    Range(Box<Branch>),
-    Template {
-        pos: usize,
-        name: String,
-        pipe: Option<Pipe>,
-    },
-    Break(usize),
-    Continue(usize),
-}
-
-#[derive(Debug, Clone)]
-pub struct Branch {
-    pub pipe: Pipe,
-    pub list: Vec<Node>,
-    pub else_list: Option<Vec<Node>>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Pipe {
-    pub pos: usize,
-    pub decl: Vec<String>,
-    pub is_assign: bool,
-    pub cmds: Vec<Cmd>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Cmd {
-    pub pos: usize,
-    pub args: Vec<Arg>,
-    /// Start offset of each argument, for error positions.
-    pub arg_pos: Vec<usize>,
-    /// Source text of each argument, as Go names nodes in errors.
-    pub arg_text: Vec<String>,
-}
-
-impl Cmd {
-    /// The command as Go prints it in "executing … at <…>".
-    pub fn text(&self) -> String {
-        self.arg_text.join(" ")
-    }
-}
-
-/// An operand.
-#[derive(Debug, Clone)]
-pub enum Arg {
-    Dot,
-    Nil,
-    Bool(bool),
-    Str(Arc<str>),
-    Int(i64),
-    Float(f64),
-    /// `.A.B` on dot.
-    Field(Vec<String>),
-    /// `$x.A.B`.
-    Var(String, Vec<String>),
-    /// A function name.
-    Func(String),
-    /// `(pipe).A.B`.
-    Chain(Box<Arg>, Vec<String>),
-    Pipe(Box<Pipe>),
-}
 
 /// A parse error at a byte offset.
 #[derive(Debug)]
@@ -244,13 +177,13 @@ impl Parser<'_> {
                             }
                             self.expect_close(&kw)?;
                             nodes.push(if kw == "break" {
-                                Node::Break(kpos)
+                                Node::Break
                             } else {
-                                Node::Continue(kpos)
+                                Node::Continue
                             });
                         }
                         _ => {
-                            let pipe = self.pipeline("command", true)?;
+                            let pipe = self.pipeline("command", false)?;
                             nodes.push(Node::Action(pipe));
                         }
                     }
@@ -290,9 +223,9 @@ impl Parser<'_> {
             self.range_depth -= 1;
         }
         let else_list = match end {
-            End::Eof => return perr(self.src_len, format!("unexpected EOF in {{{{{kw}}}}}")),
+            End::Eof => return perr(self.src_len, "unexpected EOF".to_string()),
             End::Close => None,
-            End::Else(pos) => {
+            End::Else(_) => {
                 // `{{else if …}}` / `{{else with …}}` chain into a nested node sharing our {{end}}.
                 let chained = match self.peek() {
                     Some(Tok {
@@ -313,7 +246,7 @@ impl Parser<'_> {
                     match end2 {
                         End::Close => {}
                         End::Else(p) => return perr(p, "expected end; found {{else}}"),
-                        End::Eof => return perr(pos, format!("unexpected EOF in {{{{{kw}}}}}")),
+                        End::Eof => return perr(self.src_len, "unexpected EOF"),
                     }
                     Some(el)
                 }
@@ -353,7 +286,7 @@ impl Parser<'_> {
         self.range_depth = saved_range;
         match end {
             End::Close => {}
-            _ => return perr(pos, "unexpected EOF in define clause"),
+            _ => return perr(self.src_len, "unexpected EOF"),
         }
         self.add_define(pos, name, body)
     }
@@ -392,7 +325,7 @@ impl Parser<'_> {
         self.vars = saved;
         self.range_depth = saved_range;
         if !matches!(end, End::Close) {
-            return perr(pos, "unexpected EOF in block clause");
+            return perr(self.src_len, "unexpected EOF");
         }
         self.add_define(pos, name.clone(), body)?;
         Ok(Node::Template {
@@ -444,7 +377,7 @@ impl Parser<'_> {
                     }
                     Some(TokKind::Comma) => {
                         let p = self.peek().map_or(pos, |t| t.pos);
-                        return perr(p, "too many declarations in command");
+                        return perr(p, format!("too many declarations in {ctx}"));
                     }
                     _ => break,
                 }
@@ -452,7 +385,8 @@ impl Parser<'_> {
             if decl.is_empty() {
                 self.i = save;
             } else if is_assign && !self.vars.contains(&decl[0]) {
-                return perr(pos, format!("undefined variable {:?}", decl[0]));
+                // Go accepts this at parse time and fails when executing it.
+                self.vars.push(decl[0].clone());
             }
         }
         if matches!(
@@ -490,6 +424,16 @@ impl Parser<'_> {
             let t = self.next()?;
             match t.kind {
                 TokKind::Close | TokKind::RParen => break,
+                // Go accepts a trailing `|` before the closing delimiter.
+                TokKind::Pipe
+                    if matches!(
+                        self.peek().map(|t| &t.kind),
+                        Some(TokKind::Close) | Some(TokKind::RParen)
+                    ) =>
+                {
+                    self.i += 1;
+                    break;
+                }
                 TokKind::Pipe => {}
                 other => return perr(t.pos, format!("unexpected {} in {ctx}", describe(&other))),
             }
@@ -515,6 +459,9 @@ impl Parser<'_> {
         loop {
             match self.peek().map(|t| &t.kind) {
                 None => return perr(self.src_len, "unclosed action"),
+                Some(TokKind::Pipe) if args.is_empty() => {
+                    return perr(pos, "unexpected \"|\" in command");
+                }
                 Some(TokKind::Close) | Some(TokKind::RParen) | Some(TokKind::Pipe) => break,
                 _ => {}
             }
@@ -585,7 +532,7 @@ impl Parser<'_> {
             TokKind::Char(c) => Arg::Int(c as i64),
             TokKind::Num(s) => number(&s).ok_or_else(|| ParseError {
                 pos: t.pos,
-                msg: format!("bad number syntax: {s:?}"),
+                msg: format!("illegal number syntax: {s:?}"),
             })?,
             TokKind::LParen => {
                 self.enter()?;
@@ -631,42 +578,6 @@ impl Parser<'_> {
             Ok(Arg::Chain(Box::new(arg), f))
         }
     }
-}
-
-/// Go's number constants: integers stay `int`, anything with `.`, `e` or `p` (not hex)
-/// becomes `float64`.
-fn number(s: &str) -> Option<Arg> {
-    let clean: String = s.chars().filter(|c| *c != '_').collect();
-    let (neg, body) = match clean.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, clean.strip_prefix('+').unwrap_or(&clean)),
-    };
-    let lower = body.to_ascii_lowercase();
-    let int = if let Some(h) = lower.strip_prefix("0x") {
-        i64::from_str_radix(h, 16).ok()
-    } else if let Some(o) = lower.strip_prefix("0o") {
-        i64::from_str_radix(o, 8).ok()
-    } else if let Some(b) = lower.strip_prefix("0b") {
-        i64::from_str_radix(b, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit())
-    {
-        i64::from_str_radix(&lower[1..], 8).ok()
-    } else if lower.bytes().all(|c| c.is_ascii_digit()) {
-        lower.parse().ok()
-    } else {
-        None
-    };
-    if let Some(i) = int {
-        return Some(Arg::Int(if neg { -i } else { i }));
-    }
-    if lower.starts_with("0x") {
-        return None;
-    }
-    let f: f64 = lower.parse().ok()?;
-    if !f.is_finite() {
-        return None;
-    }
-    Some(Arg::Float(if neg { -f } else { f }))
 }
 
 fn describe(k: &TokKind) -> String {

@@ -6,6 +6,21 @@ use std::fmt::Write;
 use super::gofmt;
 use super::value::Value;
 
+/// `%v` as `fmt` prints it: unlike template output, `fmt` does not dereference the
+/// `*sample` that `first` returns, so it shows `&{…}`.
+fn write_fmt_v(v: &Value, out: &mut String) {
+    if let Value::Sample(_) = v {
+        out.push('&');
+    }
+    v.write_v(out);
+}
+
+fn fmt_v(v: &Value) -> String {
+    let mut s = String::new();
+    write_fmt_v(v, &mut s);
+    s
+}
+
 /// `fmt.Sprint`: spaces between operands when neither side is a string.
 pub fn sprint(args: &[Value]) -> String {
     let mut out = String::new();
@@ -13,7 +28,7 @@ pub fn sprint(args: &[Value]) -> String {
         if i > 0 && !matches!(a, Value::Str(_)) && !matches!(args[i - 1], Value::Str(_)) {
             out.push(' ');
         }
-        a.write_v(&mut out);
+        write_fmt_v(a, &mut out);
     }
     out
 }
@@ -25,7 +40,7 @@ pub fn sprintln(args: &[Value]) -> String {
         if i > 0 {
             out.push(' ');
         }
-        a.write_v(&mut out);
+        write_fmt_v(a, &mut out);
     }
     out.push('\n');
     out
@@ -77,6 +92,21 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             out.push('%');
             continue;
         }
+        if verb == 'T' {
+            match args.get(argi) {
+                Some(a) => {
+                    argi += 1;
+                    let t = if matches!(a, Value::Missing) {
+                        "<nil>"
+                    } else {
+                        a.type_name()
+                    };
+                    out.push_str(&pad(t.to_string(), sp, false));
+                }
+                None => out.push_str("%!T(MISSING)"),
+            }
+            continue;
+        }
         let Some(arg) = args.get(argi) else {
             let _ = write!(out, "%!{verb}(MISSING)");
             continue;
@@ -93,7 +123,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             match a {
                 Value::Missing => out.push_str("<nil>"),
                 _ => {
-                    let _ = write!(out, "{}={}", a.type_name(), a.to_v());
+                    let _ = write!(out, "{}={}", a.type_name(), fmt_v(a));
                 }
             }
         }
@@ -128,7 +158,7 @@ fn read_num(
 fn bad(verb: char, arg: &Value) -> String {
     match arg {
         Value::Missing => format!("%!{verb}(<nil>)"),
-        _ => format!("%!{verb}({}={})", arg.type_name(), arg.to_v()),
+        _ => format!("%!{verb}({}={})", arg.type_name(), fmt_v(arg)),
     }
 }
 
@@ -170,6 +200,10 @@ fn float_verb(verb: char, sp: Spec, f: f64) -> String {
     let s = match verb {
         'e' | 'E' => gofmt::format_e(f, sp.prec.unwrap_or(6), verb == 'E'),
         'f' | 'F' => gofmt::format_f(f, sp.prec.unwrap_or(6)),
+        'g' | 'G' if sp.sharp => sharp_g(
+            gofmt::format_g(f, Some(sp.prec.unwrap_or(6)), verb == 'G'),
+            sp.prec.unwrap_or(6),
+        ),
         'g' | 'G' => gofmt::format_g(f, sp.prec, verb == 'G'),
         _ => gofmt::format_g(f, sp.prec, false),
     };
@@ -226,6 +260,7 @@ fn str_verb(verb: char, sp: Spec, s: &str) -> Option<String> {
         _ => s.to_string(),
     };
     Some(match verb {
+        'v' if sp.sharp => pad(go_quote(&s), sp, false),
         's' | 'v' => pad(s, sp, false),
         'q' => pad(go_quote(&s), sp, false),
         'x' => pad(s.bytes().map(|b| format!("{b:02x}")).collect(), sp, false),
@@ -263,12 +298,41 @@ fn format_one(verb: char, sp: Spec, arg: &Value) -> String {
         },
         Value::Labels(_) | Value::Map(_) | Value::List(_) | Value::Sample(_) | Value::Root => {
             match verb {
-                'v' | 's' => Some(pad(arg.to_v(), sp, false)),
+                'v' | 's' => Some(pad(fmt_v(arg), sp, false)),
                 _ => None,
             }
         }
     };
     r.unwrap_or_else(|| bad(verb, arg))
+}
+
+/// `%#g`: Go keeps trailing zeros up to the precision and always shows a decimal point.
+fn sharp_g(s: String, prec: usize) -> String {
+    if s.contains("Inf") || s.contains("NaN") {
+        return s;
+    }
+    let (mut mant, exp) = match s.find(['e', 'E']) {
+        Some(i) => (s[..i].to_string(), s[i..].to_string()),
+        None => (s.clone(), String::new()),
+    };
+    if !mant.contains('.') {
+        mant.push('.');
+    }
+    let digits = mant.bytes().filter(u8::is_ascii_digit).count();
+    let leading_zeros = mant
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .take_while(|&b| b == b'0')
+        .count();
+    let sig = if digits == leading_zeros {
+        digits
+    } else {
+        digits - leading_zeros
+    };
+    for _ in sig..prec.max(1) {
+        mant.push('0');
+    }
+    mant + &exp
 }
 
 /// Go's `strconv.Quote`.

@@ -53,10 +53,12 @@ pub enum Kind {
 }
 
 impl Value {
+    /// A string value (copies `s` into a shared string).
     pub fn str(s: &str) -> Value {
         Value::Str(Arc::from(s))
     }
 
+    /// A string value from an owned string.
     pub fn string(s: String) -> Value {
         Value::Str(Arc::from(s))
     }
@@ -73,13 +75,14 @@ impl Value {
             Value::Labels(_) => "map[string]string",
             Value::Map(_) => "map[string]interface {}",
             Value::List(_) => "template.queryResult",
-            Value::Sample(_) => "template.sample",
+            Value::Sample(_) => "*template.sample",
             Value::Time(_) => "*time.Time",
             Value::Duration(_) => "time.Duration",
             Value::Root => "*template.tmplData",
         }
     }
 
+    /// The comparison kind (`time.Duration` compares as an integer, as in Go).
     pub fn kind(&self) -> Kind {
         match self {
             Value::Missing => Kind::Invalid,
