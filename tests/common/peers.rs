@@ -178,7 +178,10 @@ pub async fn start_alertmanager(bin: &Path, dir: &Path) -> Result<(ChildGuard, S
 }
 
 /// Starts single-node VictoriaMetrics on a free port; returns the guard and base URL.
-pub async fn start_victoria_metrics(bin: &Path, dir: &Path) -> Result<(ChildGuard, String), String> {
+pub async fn start_victoria_metrics(
+    bin: &Path,
+    dir: &Path,
+) -> Result<(ChildGuard, String), String> {
     let port = free_port().map_err(|e| e.to_string())?;
     let argv = vec![
         bin.display().to_string(),
@@ -201,7 +204,10 @@ pub async fn start_victoria_metrics(bin: &Path, dir: &Path) -> Result<(ChildGuar
 
 /// Starts Prometheus scraping nothing, with the remote-write receiver on and a default
 /// lookback.
-pub async fn start_plain_prometheus(bin: &Path, dir: &Path) -> Result<(ChildGuard, String), String> {
+pub async fn start_plain_prometheus(
+    bin: &Path,
+    dir: &Path,
+) -> Result<(ChildGuard, String), String> {
     start_prometheus(bin, dir, 1.0).await
 }
 
@@ -215,7 +221,8 @@ pub async fn poll_json(
     let start = Instant::now();
     loop {
         if let Ok(r) = reqwest::get(url).await
-            && let Ok(v) = r.json::<serde_json::Value>().await
+            && let Ok(text) = r.text().await
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
             && done(&v)
         {
             return Some(v);
@@ -225,4 +232,47 @@ pub async fn poll_json(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Starts the tocsin binary with `args` (plus `-httpListenAddr` on a free port) and
+/// waits until its API is ready; returns the guard and its base URL.
+pub async fn start_tocsin(
+    args: &[String],
+    dir: &Path,
+    name: &str,
+) -> Result<(ChildGuard, String), String> {
+    let port = free_port().map_err(|e| e.to_string())?;
+    let mut argv = vec![env!("CARGO_BIN_EXE_tocsin").to_string()];
+    argv.extend(args.iter().cloned());
+    argv.push(format!("-httpListenAddr=127.0.0.1:{port}"));
+    let mut guard =
+        ChildGuard::spawn(name, &argv, dir).map_err(|e| format!("cannot start tocsin: {e}"))?;
+    let url = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if let Some(status) = guard.exited() {
+            return Err(format!("tocsin exited ({status}):\n{}", guard.log_tail(30)));
+        }
+        if wait_ok(&format!("{url}/-/ready"), Duration::from_millis(200)).await {
+            return Ok((guard, url));
+        }
+    }
+    Err(format!(
+        "tocsin did not become ready:\n{}",
+        guard.log_tail(30)
+    ))
+}
+
+/// Sends SIGTERM and waits for the exit status (at most `timeout`).
+pub fn terminate(guard: &mut ChildGuard, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let pid = guard.child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Ok(Some(s)) = guard.child.try_wait() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
 }

@@ -1,0 +1,282 @@
+//! tocsin against real servers: alerts reach real Alertmanager and resolve; recorded
+//! series land in real VictoriaMetrics and Prometheus and read back; a chained rule sees
+//! its predecessor's output in the same cycle.
+
+#[path = "common/peers.rs"]
+mod peers;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use peers::{
+    peer_or_skip, poll_json, start_alertmanager, start_plain_prometheus, start_tocsin,
+    start_victoria_metrics, terminate,
+};
+use serde_json::Value;
+use tocsin::labels::Labels;
+use tocsin::remote_write::proto;
+use tocsin::sample::Sample;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Writes one sample of `name{labels}` into a remote-write receiver.
+async fn push(url: &str, name: &str, labels: &[(&str, &str)], value: f64) {
+    let mut pairs = vec![("__name__", name)];
+    pairs.extend_from_slice(labels);
+    let body = proto::encode(&[Sample {
+        labels: Labels::from_pairs(pairs),
+        value,
+        timestamp_ms: now_ms(),
+    }]);
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v1/write"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .expect("remote write reaches the receiver");
+    assert!(r.status().is_success(), "remote write: {}", r.status());
+}
+
+fn alerts_named<'a>(am: &'a Value, name: &str) -> Vec<&'a Value> {
+    am.as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|x| x["labels"]["alertname"] == name)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_alertmanager_and_resolve() {
+    let (Some(prom), Some(am_bin)) = (
+        peer_or_skip("prometheus"),
+        peer_or_skip("prometheus-alertmanager"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
+    let (_a, am_url) = start_alertmanager(&am_bin, dir.path()).await.unwrap();
+    push(&prom_url, "demo_errors", &[("service", "api")], 5.0).await;
+
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        r#"groups:
+  - name: e2e
+    interval: 1s
+    rules:
+      - alert: TooManyErrors
+        expr: demo_errors > 1
+        for: 2s
+        labels: { severity: page }
+        annotations:
+          summary: "{{ $labels.service }} has {{ $value }} errors"
+"#,
+    )
+    .unwrap();
+    let (mut t, url) = start_tocsin(
+        &[
+            format!("-rule={}", rules.display()),
+            format!("-datasource.url={prom_url}"),
+            format!("-notifier.url={am_url}"),
+            "-external.url=http://tocsin.example:8880".into(),
+            "-external.label=cluster=e2e".into(),
+            "-rule.resendDelay=1s".into(),
+        ],
+        dir.path(),
+        "tocsin",
+    )
+    .await
+    .unwrap();
+
+    // Pending first, visible in tocsin's API but not at Alertmanager.
+    let pending = poll_json(
+        &format!("{url}/api/v1/alerts"),
+        Duration::from_secs(10),
+        |v| v["data"]["alerts"][0]["state"] == "pending",
+    )
+    .await
+    .expect("the alert goes pending");
+    assert_eq!(pending["data"]["alerts"][0]["labels"]["severity"], "page");
+
+    // Then firing at Alertmanager, with the annotation rendered and external labels.
+    let am = poll_json(
+        &format!("{am_url}/api/v2/alerts"),
+        Duration::from_secs(15),
+        |v| !alerts_named(v, "TooManyErrors").is_empty(),
+    )
+    .await
+    .unwrap_or_else(|| panic!("alert never reached Alertmanager:\n{}", t.log_tail(30)));
+    let a = alerts_named(&am, "TooManyErrors")[0];
+    assert_eq!(a["annotations"]["summary"], "api has 5 errors");
+    assert_eq!(a["labels"]["cluster"], "e2e");
+    assert_eq!(a["labels"]["alertgroup"], "e2e");
+    assert!(
+        a["generatorURL"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://tocsin.example:8880/graph?g0.expr=demo_errors")
+    );
+    assert_eq!(a["status"]["state"], "active");
+
+    // The condition clears: the alert is resolved at Alertmanager.
+    push(&prom_url, "demo_errors", &[("service", "api")], 0.0).await;
+    poll_json(
+        &format!("{am_url}/api/v2/alerts"),
+        Duration::from_secs(15),
+        |v| alerts_named(v, "TooManyErrors").is_empty(),
+    )
+    .await
+    .unwrap_or_else(|| panic!("alert never resolved:\n{}", t.log_tail(30)));
+
+    let status = terminate(&mut t, Duration::from_secs(15)).expect("tocsin stops on SIGTERM");
+    assert!(status.success(), "exit status {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_series_land_in_victoria_metrics() {
+    let Some(vm) = peer_or_skip("victoria-metrics") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_v, vm_url) = start_victoria_metrics(&vm, dir.path()).await.unwrap();
+    push(&vm_url, "demo_requests", &[("code", "200")], 30.0).await;
+    push(&vm_url, "demo_requests", &[("code", "500")], 12.0).await;
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        r#"groups:
+  - name: vm
+    interval: 1s
+    rules:
+      - record: code:demo_requests:sum
+        expr: sum by (code) (demo_requests)
+        labels: { source: tocsin }
+"#,
+    )
+    .unwrap();
+    let (mut t, _url) = start_tocsin(
+        &[
+            format!("-rule={}", rules.display()),
+            format!("-datasource.url={vm_url}"),
+            format!("-remoteWrite.url={vm_url}"),
+            "-remoteWrite.flushInterval=200ms".into(),
+        ],
+        dir.path(),
+        "tocsin",
+    )
+    .await
+    .unwrap();
+    let q = format!("{vm_url}/api/v1/query?query=code:demo_requests:sum");
+    let v = poll_json(&q, Duration::from_secs(20), |v| {
+        v["data"]["result"].as_array().is_some_and(|r| r.len() == 2)
+    })
+    .await
+    .unwrap_or_else(|| panic!("recorded series never arrived:\n{}", t.log_tail(30)));
+    let mut got: Vec<(String, String, String)> = v["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["metric"]["code"].as_str().unwrap().to_string(),
+                s["metric"]["source"].as_str().unwrap().to_string(),
+                s["value"][1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("200".into(), "tocsin".into(), "30".into()),
+            ("500".into(), "tocsin".into(), "12".into())
+        ]
+    );
+    let status = terminate(&mut t, Duration::from_secs(15)).expect("tocsin stops on SIGTERM");
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chained_rule_sees_its_predecessor_in_the_same_cycle() {
+    let Some(prom) = peer_or_skip("prometheus") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
+    push(&prom_url, "demo_load", &[("host", "a")], 7.0).await;
+    // A long interval, and the group's only evaluation pinned a few seconds from now:
+    // the alert can only fire if tocsin makes the recorded series visible before the
+    // second rule queries, in the same cycle.
+    let offset_s = (now_ms() / 1000 + 4) % 3600;
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        format!(
+            r#"groups:
+  - name: chain
+    interval: 1h
+    eval_offset: {offset_s}s
+    rules:
+      - record: host:demo_load:max
+        expr: max by (host) (demo_load)
+      - alert: HighLoad
+        expr: host:demo_load:max > 5
+"#
+        ),
+    )
+    .unwrap();
+    let (t, url) = start_tocsin(
+        &[
+            format!("-rule={}", rules.display()),
+            format!("-datasource.url={prom_url}"),
+            format!("-remoteWrite.url={prom_url}"),
+        ],
+        dir.path(),
+        "tocsin",
+    )
+    .await
+    .unwrap();
+    let v = poll_json(
+        &format!("{url}/api/v1/alerts"),
+        Duration::from_secs(15),
+        |v| {
+            v["data"]["alerts"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        },
+    )
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "the chained alert did not fire in the first cycle:\n{}",
+            t.log_tail(30)
+        )
+    });
+    let a = &v["data"]["alerts"][0];
+    assert_eq!(a["labels"]["alertname"], "HighLoad");
+    assert_eq!(a["labels"]["host"], "a");
+    assert_eq!(a["state"], "firing");
+    let rules = poll_json(
+        &format!("{url}/api/v1/rules"),
+        Duration::from_secs(5),
+        |_| true,
+    )
+    .await
+    .unwrap();
+    let evaluated: Vec<&Value> = rules["data"]["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["health"] == "ok")
+        .collect();
+    assert_eq!(evaluated.len(), 2, "both rules ran once: {rules}");
+}
