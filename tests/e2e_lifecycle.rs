@@ -1,0 +1,384 @@
+//! Hot reload, restarts and shutdown with real files on disk and real servers: what runs
+//! and what state each alert keeps, seen through the HTTP API and Alertmanager.
+
+#[path = "common/peers.rs"]
+mod peers;
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use peers::{
+    ChildGuard, peer_or_skip, poll_json, start_alertmanager, start_plain_prometheus, start_tocsin,
+    terminate,
+};
+use serde_json::Value;
+
+fn group(name: &str, rules: &[&str]) -> String {
+    let mut s = format!("  - name: {name}\n    interval: 1s\n    rules:\n");
+    for r in rules {
+        s.push_str(&format!("      - alert: {r}\n        expr: vector(1)\n"));
+    }
+    s
+}
+
+fn file(groups: &[String]) -> String {
+    format!("groups:\n{}", groups.concat())
+}
+
+/// Rule names per group, as `/api/v1/rules` lists them.
+fn names(v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for g in v["data"]["groups"].as_array().into_iter().flatten() {
+        for r in g["rules"].as_array().into_iter().flatten() {
+            out.push(format!(
+                "{}/{}",
+                g["name"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+async fn wait_rules(url: &str, want: &[&str], t: &ChildGuard, what: &str) -> Value {
+    let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    let started = Instant::now();
+    let v = poll_json(
+        &format!("{url}/api/v1/rules"),
+        Duration::from_secs(10),
+        |v| names(v) == want,
+    )
+    .await
+    .unwrap_or_else(|| panic!("{what}: rules never became {want:?}\n{}", t.log_tail(30)));
+    eprintln!("{what}: visible after {:?}", started.elapsed());
+    v
+}
+
+fn active_at(v: &Value, alert: &str) -> Option<String> {
+    v["data"]["alerts"]
+        .as_array()?
+        .iter()
+        .find(|a| a["labels"]["alertname"] == alert)
+        .map(|a| a["activeAt"].as_str().unwrap_or("").to_string())
+}
+
+/// Writes `text` to `path` the way editors do: a temporary file renamed over it.
+fn rename_save(path: &Path, text: &str) {
+    let tmp = path.with_extension("swp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_reload_trigger_and_bad_input() {
+    let Some(prom) = peer_or_skip("prometheus") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
+    let rules_dir = dir.path().join("rules");
+    std::fs::create_dir(&rules_dir).unwrap();
+    let a = rules_dir.join("a.yml");
+    std::fs::write(&a, file(&[group("g1", &["A1"])])).unwrap();
+
+    // ConfigMap layout: cm/..data -> ..v1, cm/c.yml -> ..data/c.yml
+    let cm = dir.path().join("cm");
+    std::fs::create_dir_all(cm.join("..v1")).unwrap();
+    std::fs::write(cm.join("..v1/c.yml"), file(&[group("cm", &["C1"])])).unwrap();
+    std::os::unix::fs::symlink("..v1", cm.join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/c.yml", cm.join("c.yml")).unwrap();
+
+    let (t, url) = start_tocsin(
+        &[
+            format!("-rule={}/*.yml", rules_dir.display()),
+            format!("-rule={}", cm.join("c.yml").display()),
+            format!("-datasource.url={prom_url}"),
+            "-reloadAuthKey=s3cret".into(),
+        ],
+        dir.path(),
+        "tocsin",
+    )
+    .await
+    .unwrap();
+    wait_rules(&url, &["cm/C1", "g1/A1"], &t, "start").await;
+    let first = poll_json(
+        &format!("{url}/api/v1/alerts"),
+        Duration::from_secs(10),
+        |v| active_at(v, "A1").is_some(),
+    )
+    .await
+    .expect("A1 becomes active");
+    let a1_since = active_at(&first, "A1").unwrap();
+
+    // 1. An in-place edit adds a rule; A1 keeps its state (same identity).
+    std::fs::write(&a, file(&[group("g1", &["A1", "A2"])])).unwrap();
+    wait_rules(&url, &["cm/C1", "g1/A1", "g1/A2"], &t, "edit").await;
+    let v = poll_json(
+        &format!("{url}/api/v1/alerts"),
+        Duration::from_secs(5),
+        |v| active_at(v, "A2").is_some(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        active_at(&v, "A1").unwrap(),
+        a1_since,
+        "A1 kept its activeAt"
+    );
+
+    // 2. An editor's rename-save.
+    rename_save(&a, &file(&[group("g1", &["A1", "A3"])]));
+    wait_rules(&url, &["cm/C1", "g1/A1", "g1/A3"], &t, "rename-save").await;
+
+    // 3. A ConfigMap update: a new ..vN directory and an atomic ..data swap.
+    std::fs::create_dir_all(cm.join("..v2")).unwrap();
+    std::fs::write(cm.join("..v2/c.yml"), file(&[group("cm", &["C2"])])).unwrap();
+    std::os::unix::fs::symlink("..v2", cm.join("..data_tmp")).unwrap();
+    std::fs::rename(cm.join("..data_tmp"), cm.join("..data")).unwrap();
+    wait_rules(&url, &["cm/C2", "g1/A1", "g1/A3"], &t, "configmap swap").await;
+
+    // 4. A new file matching the glob joins; 5. a deleted one leaves.
+    let b = rules_dir.join("b.yml");
+    std::fs::write(&b, file(&[group("g2", &["B1"])])).unwrap();
+    wait_rules(&url, &["cm/C2", "g1/A1", "g1/A3", "g2/B1"], &t, "new file").await;
+    std::fs::remove_file(&b).unwrap();
+    wait_rules(&url, &["cm/C2", "g1/A1", "g1/A3"], &t, "deleted file").await;
+
+    // 6. An invalid file: nothing changes, the error is reported everywhere.
+    std::fs::write(
+        &a,
+        "groups:\n  - name: g1\n    rules:\n      - alert: Broken\n        expr: sum(\n",
+    )
+    .unwrap();
+    let status = poll_json(
+        &format!("{url}/api/v1/status"),
+        Duration::from_secs(10),
+        |v| v.to_string().contains("a.yml"),
+    )
+    .await
+    .unwrap_or_else(|| panic!("reload error never shown:\n{}", t.log_tail(30)));
+    let text = status.to_string();
+    assert!(
+        text.contains("Broken") && text.contains("5:"),
+        "error names file, line, rule: {text}"
+    );
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "tocsin_config_last_reload_successful 0"),
+        "reload gauge dropped to 0"
+    );
+    wait_rules(
+        &url,
+        &["cm/C2", "g1/A1", "g1/A3"],
+        &t,
+        "invalid file keeps old rules",
+    )
+    .await;
+    // A half-written file caught mid-save must not do harm either: an empty file is valid
+    // (no groups) and is a real change, so write the good content back directly.
+    std::fs::write(&a, file(&[group("g1", &["A1", "A3"])])).unwrap();
+    poll_json(&format!("{url}/metrics"), Duration::from_secs(10), |_| true).await;
+    let ok = poll_json(
+        &format!("{url}/api/v1/status"),
+        Duration::from_secs(10),
+        |v| !v.to_string().contains("Broken"),
+    )
+    .await;
+    assert!(ok.is_some(), "a fixed file clears the error");
+
+    // 7. /-/reload is guarded by -reloadAuthKey.
+    let c = reqwest::Client::new();
+    let r = c.post(format!("{url}/-/reload")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c
+        .post(format!("{url}/-/reload?authKey=wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c
+        .post(format!("{url}/-/reload?authKey=s3cret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_groups_resolve_their_alerts_at_once() {
+    let (Some(prom), Some(am_bin)) = (
+        peer_or_skip("prometheus"),
+        peer_or_skip("prometheus-alertmanager"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
+    let (_a, am_url) = start_alertmanager(&am_bin, dir.path()).await.unwrap();
+    let rules = dir.path().join("r.yml");
+    std::fs::write(
+        &rules,
+        file(&[group("keep", &["Kept"]), group("gone", &["Removed"])]),
+    )
+    .unwrap();
+    let (t, _url) = start_tocsin(
+        &[
+            format!("-rule={}", rules.display()),
+            format!("-datasource.url={prom_url}"),
+            format!("-notifier.url={am_url}"),
+            "-rule.resendDelay=1h".into(),
+        ],
+        dir.path(),
+        "tocsin",
+    )
+    .await
+    .unwrap();
+    let has = |v: &Value, n: &str| {
+        v.as_array()
+            .is_some_and(|a| a.iter().any(|x| x["labels"]["alertname"] == n))
+    };
+    poll_json(
+        &format!("{am_url}/api/v2/alerts"),
+        Duration::from_secs(15),
+        |v| has(v, "Kept") && has(v, "Removed"),
+    )
+    .await
+    .unwrap_or_else(|| panic!("alerts never arrived:\n{}", t.log_tail(30)));
+    std::fs::write(&rules, file(&[group("keep", &["Kept"])])).unwrap();
+    // With resendDelay=1h, endsAt lies 4h ahead: only an explicit resolution removes it.
+    poll_json(
+        &format!("{am_url}/api/v2/alerts"),
+        Duration::from_secs(10),
+        |v| has(v, "Kept") && !has(v, "Removed"),
+    )
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "the removed group's alert stayed active:\n{}",
+            t.log_tail(30)
+        )
+    });
+}
+
+fn secs_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+fn parse_rfc3339(s: &str) -> f64 {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|d| d.timestamp_millis() as f64 / 1000.0)
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_keep_the_for_clock_and_the_start_time() {
+    let (Some(prom), Some(am_bin)) = (
+        peer_or_skip("prometheus"),
+        peer_or_skip("prometheus-alertmanager"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
+    let (_a, am_url) = start_alertmanager(&am_bin, dir.path()).await.unwrap();
+    let rules = dir.path().join("r.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: restart\n    interval: 1s\n    rules:\n      - alert: Slow\n        expr: vector(1)\n        for: 8s\n      - alert: Fast\n        expr: vector(1)\n",
+    )
+    .unwrap();
+    let args = vec![
+        format!("-rule={}", rules.display()),
+        format!("-datasource.url={prom_url}"),
+        format!("-remoteWrite.url={prom_url}"),
+        format!("-remoteRead.url={prom_url}"),
+        format!("-notifier.url={am_url}"),
+        "-remoteWrite.flushInterval=200ms".into(),
+    ];
+    let (mut t, url) = start_tocsin(&args, dir.path(), "tocsin-1").await.unwrap();
+    let v = poll_json(
+        &format!("{url}/api/v1/alerts"),
+        Duration::from_secs(10),
+        |v| active_at(v, "Slow").is_some(),
+    )
+    .await
+    .unwrap();
+    let slow_since = parse_rfc3339(&active_at(&v, "Slow").unwrap());
+    let am = poll_json(
+        &format!("{am_url}/api/v2/alerts"),
+        Duration::from_secs(10),
+        |v| {
+            v.as_array()
+                .is_some_and(|a| a.iter().any(|x| x["labels"]["alertname"] == "Fast"))
+        },
+    )
+    .await
+    .unwrap();
+    let fast_starts = am
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["labels"]["alertname"] == "Fast")
+        .map(|x| parse_rfc3339(x["startsAt"].as_str().unwrap()))
+        .unwrap();
+
+    // Restart about 3 s into the 8 s `for`.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let status = terminate(&mut t, Duration::from_secs(15)).expect("stops on SIGTERM");
+    assert!(status.success());
+    drop(t);
+    let (t2, url2) = start_tocsin(&args, dir.path(), "tocsin-2").await.unwrap();
+
+    let v = poll_json(
+        &format!("{url2}/api/v1/alerts"),
+        Duration::from_secs(15),
+        |v| {
+            v["data"]["alerts"].as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|x| x["labels"]["alertname"] == "Slow" && x["state"] == "firing")
+            })
+        },
+    )
+    .await
+    .unwrap_or_else(|| panic!("Slow never fired after the restart:\n{}", t2.log_tail(30)));
+    let restored = parse_rfc3339(&active_at(&v, "Slow").unwrap());
+    assert!(
+        (restored - slow_since).abs() < 1.01,
+        "activeAt survived the restart: {slow_since} vs {restored}"
+    );
+    let fired_after = secs_now() - slow_since;
+    assert!(
+        fired_after < 12.0,
+        "Slow fired {fired_after:.1}s after it went pending: the restart reset its for clock"
+    );
+    let am = poll_json(
+        &format!("{am_url}/api/v2/alerts"),
+        Duration::from_secs(5),
+        |_| true,
+    )
+    .await
+    .unwrap_or_default();
+    let text = am.to_string();
+    let fast_after = am
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .find(|x| x["labels"]["alertname"] == "Fast")
+        .map(|x| parse_rfc3339(x["startsAt"].as_str().unwrap()))
+        .unwrap_or_else(|| panic!("Fast missing at Alertmanager: {text}"));
+    assert!(
+        (fast_after - fast_starts).abs() < 1.01,
+        "Fast kept its startsAt across the restart: {fast_starts} vs {fast_after}"
+    );
+}
