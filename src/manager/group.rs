@@ -211,6 +211,9 @@ impl GroupRunner {
             self.record(&rep, at);
             self.rules[rep.index] = Some(rep.rule);
         }
+        if let Some(w) = &self.engine.writer {
+            w.send_soon();
+        }
         let elapsed = started.elapsed();
         self.status.evaluation_time = elapsed;
         self.status.last_evaluation = Some(at);

@@ -189,6 +189,16 @@ impl RemoteWriter {
         }
     }
 
+    /// Asks the flusher to send what is queued now instead of at the next flush interval:
+    /// called at the end of each group evaluation, so `ALERTS` and recorded series become
+    /// queryable right after the evaluation that produced them (as with Prometheus' local
+    /// storage), while one group's samples still travel in few requests.
+    pub fn send_soon(&self) {
+        if self.queued() > 0 {
+            self.shared.wake.notify_one();
+        }
+    }
+
     /// Writes samples now, bypassing the queue, and returns once the endpoint accepted
     /// them: used when a later rule of the group reads these series in the same cycle.
     pub async fn write_now(&self, samples: &[Sample]) -> Result<(), WriteError> {
