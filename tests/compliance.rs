@@ -56,6 +56,7 @@ async fn run_or_skip(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "informative reference run (about 4 minutes); run with --include-ignored"]
 async fn vmalert_reference() {
     let Some(bin) = harness::peers::peer("vmalert") else {
         harness::skip_or_fail(&format!(
