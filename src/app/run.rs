@@ -293,12 +293,26 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("SIGTERM handler")?;
     let mut current = set;
+    let mut loaded_from = config::sources_fingerprint(&patterns);
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
             req = reload_rx.recv() => {
                 let Some(req) = req else { break };
+                let fp = {
+                    let p = patterns.clone();
+                    tokio::task::spawn_blocking(move || config::sources_fingerprint(&p)).await.ok().flatten()
+                };
+                if fp.is_some() && fp == loaded_from {
+                    // Same files, same bytes: nothing to do (and nothing to log).
+                    board.record_reload(SystemTime::now(), Ok(()));
+                    reload_metrics.record(true);
+                    if let Some(r) = req.reply {
+                        let _ = r.send(Ok(()));
+                    }
+                    continue;
+                }
                 let result = match load_rules(patterns.clone(), load_options(&f)).await {
                     Err(e) => Err(e),
                     Ok(set) if remote_write_url.is_none() && needs_remote_write(&set).is_some() => {
@@ -310,6 +324,7 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
                             tracing::info!(trigger = req.trigger.as_str(), added = a.added, removed = a.removed, changed = a.changed, unchanged = a.unchanged, "rules reloaded");
                         }
                         current = set;
+                        loaded_from = fp;
                         Ok(())
                     }
                 };

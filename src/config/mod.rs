@@ -18,5 +18,5 @@ mod validate;
 
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::{ErrorKind, LoadError, LoadErrors, RuleRef};
-pub use load::{LoadOptions, expand_patterns, load, load_file, load_str};
+pub use load::{LoadOptions, expand_patterns, load, load_file, load_str, sources_fingerprint};
 pub use model::*;
