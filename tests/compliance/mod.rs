@@ -288,10 +288,11 @@ pub async fn run(evaluator: &str, argv: ArgvBuilder<'_>) -> Result<Outcome, Stri
         }
         k += 1;
     }
-    if tokio::time::timeout(Duration::from_secs(10), writer)
-        .await
-        .is_err()
-    {
+    // The last samples are due at the very end, after the last check: give the writer
+    // until then plus a 10 s delivery margin.
+    let last_due = tb.to_real(tb.zero_real_ms + end) - now_real_ms();
+    let grace = Duration::from_millis(last_due.max(0) as u64) + Duration::from_secs(10);
+    if tokio::time::timeout(grace, writer).await.is_err() {
         run.health
             .last_write_error
             .get_or_insert("writer still running at the end".into());
