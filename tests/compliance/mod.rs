@@ -6,6 +6,7 @@
 
 pub mod cases;
 pub mod checks;
+#[path = "../common/peers.rs"]
 pub mod peers;
 pub mod receiver;
 pub mod remote_write;

@@ -1,30 +1,18 @@
-//! Real peer processes for shape tests: locating binaries, free ports, and a guard
-//! that kills the process on drop (also on panic).
+//! The web shape tests' view of the shared peer helpers (tests/common/peers.rs), in the
+//! shapes those tests use.
 
 use std::path::PathBuf;
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-/// The peer binary `name`, from `$TOCSIN_PEERS_DIR` or `<repo>/.peers/usr/bin`. When it
-/// is missing: panics if `CI=true`, else prints a skip message and returns `None`.
+#[path = "../common/peers.rs"]
+mod common;
+
+/// The peer binary `name`; panics under `CI=true` when missing, else skips.
 pub fn peer_binary(name: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("TOCSIN_PEERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".peers/usr/bin"));
-    let bin = dir.join(name);
-    if bin.is_file() {
-        return Some(bin);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{name} peer not found at {} (CI=true)", bin.display());
-    }
-    eprintln!(
-        "SKIP: {name} peer not found at {}; run integration/install-peers.sh or set TOCSIN_PEERS_DIR",
-        bin.display()
-    );
-    None
+    common::peer_or_skip(name)
 }
 
 /// Kills the child process when dropped, also on panic.
@@ -39,27 +27,12 @@ impl Drop for KillOnDrop {
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    common::free_port().expect("free port")
 }
 
 /// Polls `url` until its JSON satisfies `done`; panics after `timeout`.
 pub async fn poll_json(url: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Ok(r) = reqwest::get(url).await
-            && let Ok(text) = r.text().await
-            && let Ok(v) = serde_json::from_str::<Value>(&text)
-            && done(&v)
-        {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{url} did not reach the expected state in {timeout:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    common::poll_json(url, timeout, done)
+        .await
+        .unwrap_or_else(|| panic!("{url} did not reach the expected state in {timeout:?}"))
 }
