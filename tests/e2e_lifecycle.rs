@@ -382,3 +382,70 @@ async fn restarts_keep_the_for_clock_and_the_start_time() {
         "Fast kept its startsAt across the restart: {fast_starts} vs {fast_after}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_file_changes_keep_the_old_rules_running() {
+    let Some(prom) = peer_or_skip("prometheus") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
+    let rules_dir = dir.path().join("rules");
+    std::fs::create_dir(&rules_dir).unwrap();
+    let a = rules_dir.join("a.yml");
+    std::fs::write(&a, file(&[group("g", &["Keep"])])).unwrap();
+    let (t, url) = start_tocsin(
+        &[
+            format!("-rule={}", a.display()),
+            format!("-datasource.url={prom_url}"),
+            // A datasource that is down during restore must not stop the start-up.
+            "-remoteRead.url=http://127.0.0.1:9".into(),
+        ],
+        dir.path(),
+        "tocsin",
+    )
+    .await
+    .unwrap();
+    wait_rules(&url, &["g/Keep"], &t, "start").await;
+    let failed = |what: &'static str| {
+        let url = url.clone();
+        async move {
+            poll_json(
+                &format!("{url}/api/v1/status"),
+                Duration::from_secs(10),
+                |v| v.to_string().contains("a.yml") && !v.to_string().contains("\"success\":true"),
+            )
+            .await
+            .unwrap_or_else(|| panic!("{what}: the failed reload was not reported"))
+        }
+    };
+
+    // The file replaced by a directory.
+    std::fs::remove_file(&a).unwrap();
+    std::fs::create_dir(&a).unwrap();
+    failed("directory").await;
+    wait_rules(&url, &["g/Keep"], &t, "directory keeps old rules").await;
+
+    // A symlink loop.
+    std::fs::remove_dir(&a).unwrap();
+    std::os::unix::fs::symlink(&a, &a).unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{url}/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500, "a reload that fails says so");
+    let body = r.text().await.unwrap();
+    assert!(body.contains("a.yml"), "{body}");
+    wait_rules(&url, &["g/Keep"], &t, "symlink loop keeps old rules").await;
+
+    // Thousands of change events in a second: one reload, the right content.
+    std::fs::remove_file(&a).unwrap();
+    for i in 0..2000 {
+        let names: Vec<String> = vec![format!("Storm{}", i % 7)];
+        let n: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+        std::fs::write(&a, file(&[group("g", &n)])).unwrap();
+    }
+    std::fs::write(&a, file(&[group("g", &["Final"])])).unwrap();
+    wait_rules(&url, &["g/Final"], &t, "event storm").await;
+}
