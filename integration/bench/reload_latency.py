@@ -34,7 +34,7 @@ def start(rule_glob, tmp):
     dead = free_port()
     log = open(os.path.join(tmp, f"tocsin-{port}.log"), "w")
     p = subprocess.Popen([binary, f"-rule={rule_glob}", f"-datasource.url=http://127.0.0.1:{dead}",
-                          f"-httpListenAddr=127.0.0.1:{port}", "-loggerLevel=ERROR"],
+                          f"-remoteWrite.url=http://127.0.0.1:{dead}", f"-httpListenAddr=127.0.0.1:{port}", "-loggerLevel=ERROR"],
                          stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):
