@@ -14,11 +14,18 @@ tmp=$(mktemp -d)
 pids=()
 cleanup() {
   trap - INT TERM EXIT
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 150); do
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 ./target/release/tocsin check rules/*.yml
 
@@ -66,4 +73,5 @@ MSG
   -remoteRead.url=http://127.0.0.1:19090 -external.url=http://127.0.0.1:8880 \
   -httpListenAddr=127.0.0.1:8880 -evaluationInterval=15s &
 pids+=($!)
-wait "${pids[@]}"
+# Returns when tocsin exits, or when Ctrl-C / SIGTERM runs the traps above.
+wait "${pids[-1]}"
