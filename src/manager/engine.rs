@@ -86,6 +86,8 @@ pub struct RuleLabel {
 /// Evaluation metrics.
 #[derive(Clone, Default)]
 pub struct EvalMetrics {
+    /// Rule evaluations over all groups (one per rule per group iteration).
+    pub rule_evaluations: Counter,
     pub iterations: Family<GroupLabel, Counter>,
     pub missed: Family<GroupLabel, Counter>,
     pub duration_ms: Family<GroupLabel, Gauge>,
@@ -97,6 +99,11 @@ pub struct EvalMetrics {
 
 impl EvalMetrics {
     pub fn register(&self, r: &mut Registry) {
+        r.register(
+            "tocsin_rule_evaluations",
+            "Rule evaluations, over all rules",
+            self.rule_evaluations.clone(),
+        );
         r.register(
             "tocsin_group_iterations",
             "Evaluations of a group",

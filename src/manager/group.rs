@@ -241,6 +241,7 @@ impl GroupRunner {
             rule: rep.rule.name().to_string(),
         };
         let m = &self.engine.metrics;
+        m.rule_evaluations.inc();
         if rep.error.is_some() {
             m.rule_errors.get_or_create(&label).inc();
         }
