@@ -429,7 +429,8 @@ async fn eval_one(
             Err(e) => {
                 // The rule was moved into the failed task; rebuild it from its spec.
                 let spec = def.rules[index].clone();
-                let ctx = Arc::new(engine.settings.context_for(&def, 0));
+                let id = GroupStatus::id_for(&def.file.display().to_string(), &def.name);
+                let ctx = Arc::new(engine.settings.context_for(&def, id));
                 let r = Rule::new(&spec, ctx);
                 (
                     r,
