@@ -187,3 +187,36 @@ fn from_after_to_is_refused() {
     let e = plan(&groups(RULES), &RuleSettings::default(), &o).unwrap_err();
     assert!(e.to_string().contains("is after to"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_query_at_the_evaluation_timestamp() {
+    let rules = r#"
+groups:
+- name: q
+  interval: 1m
+  rules:
+  - alert: WithQuery
+    expr: x > 5
+    labels:
+      owner: '{{ with query "owner" }}{{ . | first | label "team" }}{{ end }}'
+"#;
+    let f = fake();
+    f.set(
+        "owner",
+        Ok(vec![tocsin::sample::Sample {
+            labels: Labels::from_pairs([("team", "db")]),
+            value: 1.0,
+            timestamp_ms: 0,
+        }]),
+    );
+    let o = opts(1000);
+    let settings = RuleSettings::default();
+    let plans = plan(&groups(rules), &settings, &o).expect("plannable");
+    let out = replay(&plans, &settings, f.clone(), None, &o).await;
+    assert!(out.complete(), "{:?}", out.rules);
+    let iv = &out.rules[0].intervals[0];
+    assert_eq!(iv.labels.get("owner"), Some("db"));
+    // One template query per active sample, each at the evaluation timestamp.
+    let times: Vec<i64> = f.queries().iter().map(|q| (q.time_ms - T0) / MIN).collect();
+    assert_eq!(times, vec![2, 3, 4, 5, 8, 9]);
+}
