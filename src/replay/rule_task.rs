@@ -88,6 +88,10 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
     };
     let templated_queries = st.rule.uses_query_templates();
     let mut in_flight: Option<JoinHandle<WriteOutcome>> = None;
+    // Set once the datasource stayed unreachable through all retries: later windows are
+    // not queried (each would only wait through the same retries), but still stepped
+    // and counted as failed.
+    let mut given_up: Option<String> = None;
     for w in 0..plan.windows() {
         let win = plan.window(w);
         for d in deps.iter_mut() {
@@ -98,15 +102,27 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
             tokio::time::sleep(shared.rules_delay).await;
         }
         let permit = shared.permits.clone().acquire_owned().await.ok();
-        let answers = fetch(
-            &shared,
-            &group,
-            st.rule.expr(),
-            &win,
-            query_offset_ms,
-            &mut st.report,
-        )
-        .await;
+        let answers = match &given_up {
+            Some(e) => Err(e.clone()),
+            None => {
+                let a = fetch(
+                    &shared,
+                    &group,
+                    st.rule.expr(),
+                    &win,
+                    query_offset_ms,
+                    &mut st.report,
+                )
+                .await;
+                if let Err((e, true)) = &a {
+                    st.report.problem(format!(
+                        "later windows were not queried: the datasource stayed unreachable ({e})"
+                    ));
+                    given_up = Some(e.clone());
+                }
+                a.map_err(|(e, _)| e)
+            }
+        };
         let (next, series) = if templated_queries {
             let tq = TemplateSource {
                 handle: tokio::runtime::Handle::current(),
@@ -196,7 +212,8 @@ fn window_text(win: &Window) -> String {
 }
 
 /// One range query for the window, retried on transient errors; cut into per-step
-/// answers, or the error every step of the window then sees.
+/// answers, or the error every step of the window then sees and whether it was a
+/// transient one that outlasted every retry.
 async fn fetch(
     shared: &Shared,
     group: &Group,
@@ -204,7 +221,7 @@ async fn fetch(
     win: &Window,
     offset_ms: i64,
     report: &mut RuleReport,
-) -> Result<Vec<Vec<Sample>>, String> {
+) -> Result<Vec<Vec<Sample>>, (String, bool)> {
     let mut params = group.params.clone();
     // VictoriaMetrics otherwise may align the range to its cache grid.
     params.push(("nocache".to_string(), "1".to_string()));
@@ -234,7 +251,7 @@ async fn fetch(
                 );
                 tracing::error!(group = %group.name, rule = %report.rule, "{msg}");
                 report.problem(msg);
-                return Err(e.to_string());
+                return Err((e.to_string(), transient(&e)));
             }
         }
     }
