@@ -25,6 +25,69 @@ pub struct Cli {
 pub enum Command {
     /// Check rule files like `promtool check rules`: exit 0 when all are valid, 1 if not.
     Check(CheckArgs),
+    /// Evaluate rules over a past range and write what they would have produced
+    /// (recorded series, `ALERTS`, `ALERTS_FOR_STATE`), or report when alerts were
+    /// pending and firing (`--report`).
+    Replay(Box<ReplayArgs>),
+}
+
+/// `tocsin replay`: a friendlier spelling of vmalert's `-replay.timeFrom` mode.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Start of the range: RFC 3339, unix seconds, or relative to now (`-7d`). Defaults
+    /// to `-replay.timeFrom`.
+    #[arg(long = "from", allow_hyphen_values = true, value_name = "TIME")]
+    pub from: Option<String>,
+    /// End of the range (same forms as `--from`); defaults to `-replay.timeTo`, else now.
+    #[arg(long = "to", allow_hyphen_values = true, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Write nothing: print, per alerting rule, when each alert was pending and firing.
+    #[arg(long = "report", default_value = "false", action = ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", require_equals = true)]
+    pub report: bool,
+    /// Format of the `--report` output.
+    #[arg(long = "format", default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+/// vmalert's `-replay.*` flags: with `-replay.timeFrom` set, tocsin replays instead of
+/// running live.
+#[derive(Debug, Args, Clone)]
+pub struct ReplayFlags {
+    /// Replay rules from this time (RFC 3339, unix seconds or `-7d`) instead of running
+    /// live, then exit.
+    #[arg(
+        long = "replay.timeFrom",
+        allow_hyphen_values = true,
+        value_name = "TIME"
+    )]
+    pub time_from: Option<String>,
+    /// End of the replay range (default: now).
+    #[arg(
+        long = "replay.timeTo",
+        allow_hyphen_values = true,
+        value_name = "TIME"
+    )]
+    pub time_to: Option<String>,
+    /// Evaluation timestamps fetched by one range query (window size).
+    #[arg(long = "replay.maxDatapointsPerQuery", default_value = "1000")]
+    pub max_datapoints_per_query: usize,
+    /// Pause before a rule queries series that earlier rules of its group just wrote,
+    /// for storages that make writes searchable with a delay.
+    #[arg(long = "replay.rulesDelay", default_value = "1s", value_parser = parse_go_duration)]
+    pub rules_delay: Duration,
+    /// Attempts per range query and per remote-write batch before giving up on a window.
+    #[arg(long = "replay.ruleRetryAttempts", default_value = "5")]
+    pub rule_retry_attempts: usize,
+    /// Hide the progress bars (they are also hidden when stderr is not a terminal).
+    #[arg(long = "replay.disableProgressBar", default_value = "false", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub disable_progress_bar: bool,
+    /// Query windows fetched and evaluated at once, across rules and groups.
+    #[arg(long = "replay.ruleEvaluationConcurrency", default_value = "1")]
+    pub rule_evaluation_concurrency: usize,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +249,8 @@ pub struct RunFlags {
     /// samples before exiting.
     #[arg(long = "shutdownTimeout", default_value = "10s", value_parser = parse_go_duration)]
     pub shutdown_timeout: Duration,
+    #[command(flatten)]
+    pub replay: ReplayFlags,
 }
 
 /// Declares the auth/TLS flag family vmalert gives every HTTP endpoint
@@ -433,6 +498,49 @@ mod tests {
             Some(Command::Check(a)) => assert_eq!(a.files, ["a.yml", "b.yml"]),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn replay_subcommand_takes_relative_times_and_run_flags() {
+        let c = parse(&[
+            "replay",
+            "--from",
+            "-7d",
+            "--to=-1h",
+            "-rule=a.yml",
+            "-datasource.url=http://ds",
+            "--report",
+            "--format=json",
+        ])
+        .unwrap();
+        match c.command {
+            Some(Command::Replay(a)) => {
+                assert_eq!(a.from.as_deref(), Some("-7d"));
+                assert_eq!(a.to.as_deref(), Some("-1h"));
+                assert!(a.report);
+                assert_eq!(a.format, "json");
+                assert_eq!(a.run.rule, ["a.yml"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn vmalert_replay_flags() {
+        let c = parse(&[
+            "-replay.timeFrom=2026-11-01T00:00:00Z",
+            "-replay.maxDatapointsPerQuery=500",
+            "-replay.disableProgressBar",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.run.replay.time_from.as_deref(),
+            Some("2026-11-01T00:00:00Z")
+        );
+        assert_eq!(c.run.replay.max_datapoints_per_query, 500);
+        assert!(c.run.replay.disable_progress_bar);
+        assert_eq!(c.run.replay.rules_delay, Duration::from_secs(1));
+        assert_eq!(c.run.replay.rule_retry_attempts, 5);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod manager;
 pub mod notifier;
 pub mod reload;
 pub mod remote_write;
+pub mod replay;
 pub mod rule;
 pub mod sample;
 pub mod schedule;

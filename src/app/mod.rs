@@ -6,14 +6,29 @@ mod run;
 use std::process::ExitCode;
 
 use crate::check::{CheckOptions, check_rules};
-use crate::cli::{CheckArgs, Cli, Command, RunFlags, split_list};
+use crate::cli::{CheckArgs, Cli, Command, ReplayArgs, RunFlags, split_list};
 use crate::config::{self, LoadOptions};
 
 /// Entry point after flag parsing; returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
-    crate::logging::init(&cli.run.logger_level, &cli.run.logger_format);
+    let log = match &cli.command {
+        Some(Command::Replay(a)) => &a.run,
+        _ => &cli.run,
+    };
+    crate::logging::init(&log.logger_level, &log.logger_format);
     match cli.command {
         Some(Command::Check(args)) => check(&args),
+        Some(Command::Replay(args)) => replay(*args),
+        None if cli.run.replay.time_from.is_some() => {
+            let args = ReplayArgs {
+                from: None,
+                to: None,
+                report: false,
+                format: "table".into(),
+                run: cli.run,
+            };
+            replay(args)
+        }
         None if cli.run.dry_run => dry_run(&cli.run),
         None => run(cli.run),
     }
@@ -82,6 +97,76 @@ fn run(flags: RunFlags) -> ExitCode {
             tracing::error!("{e:#}");
             eprintln!("tocsin: {e:#}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `tocsin replay` and vmalert's `-replay.timeFrom` mode.
+fn replay(args: ReplayArgs) -> ExitCode {
+    use crate::replay::launch::{self, Launch, ReportFormat};
+    let f = &args.run;
+    let Some(from) = args.from.clone().or_else(|| f.replay.time_from.clone()) else {
+        eprintln!("replay needs --from (or -replay.timeFrom)");
+        return ExitCode::from(2);
+    };
+    let build = || -> Result<Launch, crate::http::ClientError> {
+        Ok(Launch {
+            patterns: split_list(&f.rule),
+            load: load_options(f),
+            rule_templates: f.rule_templates.clone(),
+            from,
+            to: args.to.clone().or_else(|| f.replay.time_to.clone()),
+            datasource: match f.datasource_url.as_deref().filter(|u| !u.is_empty()) {
+                Some(u) => Some(options::datasource(f, u)?),
+                None => None,
+            },
+            remote_write: match f.remote_write_url.as_deref().filter(|u| !u.is_empty()) {
+                Some(u) => Some(options::remote_write(f, u)?),
+                None => None,
+            },
+            settings: crate::manager::RuleSettings {
+                default_interval: f.evaluation_interval,
+                external_labels: crate::labels::Labels::from_pairs(
+                    f.external_label.iter().cloned(),
+                ),
+                external_url: f.external_url.clone().unwrap_or_default(),
+                resend_delay: f.rule_resend_delay,
+                max_resolve_duration: f.rule_max_resolve_duration,
+                resolved_retention: f.rule_resolved_retention,
+                disable_alertgroup_label: f.disable_alertgroup_label,
+                library: None,
+            },
+            flags: f.replay.clone(),
+            report: args.report.then_some(if args.format == "json" {
+                ReportFormat::Json
+            } else {
+                ReportFormat::Table
+            }),
+        })
+    };
+    let l = match build() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("tocsin replay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(launch::run(l)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("tocsin replay: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -13,6 +13,9 @@ pub struct FakeQuerier {
     answers: Mutex<HashMap<String, Result<Vec<Sample>, QueryError>>>,
     /// Every instant query received, in order.
     pub log: Mutex<Vec<InstantQuery>>,
+    ranges: Mutex<HashMap<String, Result<Vec<RangeSeries>, QueryError>>>,
+    /// Every range query received, in order.
+    pub range_log: Mutex<Vec<RangeQuery>>,
 }
 
 impl FakeQuerier {
@@ -25,6 +28,19 @@ impl FakeQuerier {
         if let Ok(mut m) = self.answers.lock() {
             m.insert(expr.to_string(), answer);
         }
+    }
+
+    /// Sets what range queries of `expr` answer from now on: the points of each series
+    /// that fall in the queried range are returned, as a datasource would.
+    pub fn set_range(&self, expr: &str, answer: Result<Vec<RangeSeries>, QueryError>) {
+        if let Ok(mut m) = self.ranges.lock() {
+            m.insert(expr.to_string(), answer);
+        }
+    }
+
+    /// The range queries received so far.
+    pub fn range_queries(&self) -> Vec<RangeQuery> {
+        self.range_log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// The queries received so far.
@@ -52,8 +68,29 @@ impl Querier for FakeQuerier {
 
     fn range<'a>(
         &'a self,
-        _q: &'a RangeQuery,
+        q: &'a RangeQuery,
     ) -> BoxFuture<'a, Result<Vec<RangeSeries>, QueryError>> {
-        Box::pin(async move { Ok(Vec::new()) })
+        Box::pin(async move {
+            if let Ok(mut l) = self.range_log.lock() {
+                l.push(q.clone());
+            }
+            let answer = self
+                .ranges
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&q.expr).cloned())
+                .unwrap_or(Ok(Vec::new()))?;
+            Ok(answer
+                .into_iter()
+                .map(|(labels, points)| {
+                    let inside = points
+                        .into_iter()
+                        .filter(|(t, _)| *t >= q.start_ms && *t <= q.end_ms)
+                        .collect::<Vec<_>>();
+                    (labels, inside)
+                })
+                .filter(|(_, p)| !p.is_empty())
+                .collect())
+        })
     }
 }

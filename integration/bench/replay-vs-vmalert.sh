@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Replay (backfill) speed: vmalert -replay.* against `tocsin replay` on the same rules,
+# range and datasource. A single-node VictoriaMetrics holds generated data (SERIES
+# series, one sample a minute, DAYS days); each evaluator writes into its own
+# VictoriaMetrics, and the two outputs are compared sample by sample afterwards.
+# Measures wall time, the evaluator's CPU (user+sys) and peak RSS with /usr/bin/time -v.
+# Usage: integration/bench/replay-vs-vmalert.sh [DAYS] [SERIES] [CONCURRENCY] [MAXPOINTS]
+#        (defaults 7, 200, 2, 1000; CONCURRENCY is tocsin's
+#        -replay.ruleEvaluationConcurrency — vmalert 1.79 has no such flag and replays
+#        rules one after another; MAXPOINTS is -replay.maxDatapointsPerQuery for both.
+#        vmalert 1.79 restarts `for` at every window boundary, so its ALERTS differ from
+#        tocsin's (and Prometheus') for alerts pending across a boundary; recorded series
+#        must be identical.)
+# Exit status 3 when the two outputs differ.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DAYS=${1:-7}
+SERIES=${2:-200}
+CONC=${3:-2}
+MAXPTS=${4:-1000}
+PEERS=${TOCSIN_PEERS_DIR:-$PWD/.peers/usr/bin}
+for b in vmalert victoria-metrics; do
+  [[ -x $PEERS/$b ]] || { echo "missing $PEERS/$b: run integration/install-peers.sh" >&2; exit 1; }
+done
+[[ -x /usr/bin/time ]] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start_vm() { # name → prints URL
+  local port; port=$(free_port)
+  "$PEERS/victoria-metrics" -storageDataPath="$work/$1" -httpListenAddr=127.0.0.1:$port \
+    -search.latencyOffset=0s -search.disableCache -retentionPeriod=100y >"$work/$1.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+  echo "http://127.0.0.1:$port"
+}
+SRC=$(start_vm source); OUT_VM=$(start_vm out-vmalert); OUT_T=$(start_vm out-tocsin)
+
+now=$(date +%s)
+to=$(( (now - 3600) / 3600 * 3600 ))
+from=$(( to - DAYS * 86400 ))
+echo "generating $SERIES series x $((DAYS * 1440 + 1)) minutes into VictoriaMetrics…"
+python3 - "$from" "$to" "$SERIES" > "$work/data.prom" <<'PY'
+import math, sys
+start, end, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+out = sys.stdout
+for i in range(n):
+    job = f"job{i % 10}"
+    phase = i * 0.37
+    lines = []
+    for t in range(start, end + 1, 60):
+        m = (t - start) // 60
+        v = 0.5 + 0.45 * math.sin(m / 90.0 + phase) + (0.2 if (m + i * 17) % 600 < 20 else 0.0)
+        lines.append(f'load{{instance="i{i}",job="{job}"}} {v:.4f} {t * 1000}\n')
+    out.write("".join(lines))
+PY
+curl -sf --data-binary @"$work/data.prom" "$SRC/api/v1/import/prometheus"
+curl -sf "$SRC/internal/force_flush" >/dev/null
+echo "imported $(wc -l < "$work/data.prom") samples"
+
+cat > "$work/rules.yml" <<'YML'
+groups:
+- name: bench
+  interval: 1m
+  rules:
+  - record: instance:load:avg5m
+    expr: avg_over_time(load[5m])
+  - record: job:load:sum
+    expr: sum by (job) (load)
+  - record: job:load:max
+    expr: max by (job) (load)
+  - alert: LoadHigh
+    expr: load > 1.0
+    for: 5m
+    labels:
+      severity: warning
+  - alert: JobLoadHigh
+    expr: sum by (job) (load) > 16
+    for: 10m
+YML
+
+from_rfc=$(date -u -d "@$from" +%Y-%m-%dT%H:%M:%SZ)
+to_rfc=$(date -u -d "@$to" +%Y-%m-%dT%H:%M:%SZ)
+cargo build --release --quiet --bin tocsin
+TOCSIN=$PWD/target/release/tocsin
+
+measure() { # name cmd… → prints "wall cpu rss"
+  local name=$1; shift
+  /usr/bin/time -v -o "$work/$name.time" "$@" >"$work/$name.out" 2>&1 || {
+    echo "$name failed:" >&2; tail -20 "$work/$name.out" >&2; exit 1; }
+  python3 - "$work/$name.time" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+g = lambda k: re.search(re.escape(k) + r":\s*(.+)", t).group(1).strip()
+wall = g("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":")
+secs = sum(float(x) * 60 ** i for i, x in enumerate(reversed(wall)))
+cpu = float(g("User time (seconds)")) + float(g("System time (seconds)"))
+rss = int(g("Maximum resident set size (kbytes)")) / 1024
+print(f"{secs:.2f} {cpu:.2f} {rss:.1f}")
+PY
+}
+
+echo "replaying $from_rfc .. $to_rfc ($DAYS days, 5 rules, 1m interval)"
+read -r vm_wall vm_cpu vm_rss < <(measure vmalert "$PEERS/vmalert" -rule="$work/rules.yml" \
+  -datasource.url="$SRC" -remoteWrite.url="$OUT_VM" \
+  -replay.timeFrom="$from_rfc" -replay.timeTo="$to_rfc" -replay.rulesDelay=0 \
+  -remoteWrite.maxQueueSize=10000000 \
+  -replay.maxDatapointsPerQuery="$MAXPTS" -replay.disableProgressBar -datasource.queryStep=1m -httpListenAddr=127.0.0.1:$(free_port))
+read -r t_wall t_cpu t_rss < <(measure tocsin "$TOCSIN" replay --from="$from_rfc" --to="$to_rfc" \
+  -rule="$work/rules.yml" -datasource.url="$SRC" -remoteWrite.url="$OUT_T" \
+  -replay.rulesDelay=0 -replay.disableProgressBar -replay.ruleEvaluationConcurrency="$CONC" \
+  -replay.maxDatapointsPerQuery="$MAXPTS")
+tail -3 "$work/tocsin.out"
+
+curl -sf "$OUT_VM/internal/force_flush" >/dev/null; curl -sf "$OUT_T/internal/force_flush" >/dev/null
+sleep 2
+for o in vmalert:$OUT_VM tocsin:$OUT_T; do
+  curl -sf "${o#*:}/api/v1/export" -d 'match[]={__name__=~"instance:.*|job:.*|ALERTS|ALERTS_FOR_STATE"}' > "$work/${o%%:*}.export"
+done
+same=0
+python3 - "$work/vmalert.export" "$work/tocsin.export" <<'PY' || same=$?
+import json, math, sys
+def load(p):
+    s = set()
+    for line in open(p):
+        d = json.loads(line)
+        key = tuple(sorted(d["metric"].items()))
+        for t, v in zip(d["timestamps"], d["values"]):
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                continue  # staleness markers: vmalert's replay writes none
+            s.add((key, t, round(float(v), 9)))
+    return s
+a, b = load(sys.argv[1]), load(sys.argv[2])
+rec = lambda s: {x for x in s if not x[0][0][1].startswith("ALERTS")}
+print(f"recorded samples: vmalert {len(rec(a))}, tocsin {len(rec(b))}, identical: {rec(a) == rec(b)}")
+print(f"samples: vmalert {len(a)}, tocsin {len(b)}, only vmalert {len(a - b)}, only tocsin {len(b - a)}")
+for x in sorted(a - b)[:5]: print("  only vmalert:", x)
+for x in sorted(b - a)[:5]: print("  only tocsin:", x)
+sys.exit(0 if a == b else 3)
+PY
+printf '%-8s %9s %9s %9s\n' tool "wall s" "cpu s" "rss MiB"
+printf '%-8s %9s %9s %9s\n' vmalert "$vm_wall" "$vm_cpu" "$vm_rss" tocsin "$t_wall" "$t_cpu" "$t_rss"
+python3 -c "print(f'tocsin: {float($vm_cpu)/max(float($t_cpu),0.01):.1f}x less CPU, {float($vm_wall)/max(float($t_wall),0.01):.1f}x less wall time, {float($vm_rss)/max(float($t_rss),0.1):.1f}x less RSS')"
+echo "versions: vmalert and victoria-metrics from $(ls "$PEERS/../share/doc" 2>/dev/null | tr '\n' ' ')(Debian packages; see integration/install-peers.sh), tocsin $(git rev-parse --short HEAD)"
+exit $same

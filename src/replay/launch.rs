@@ -1,0 +1,180 @@
+//! From parsed flags to a finished replay: load rules, plan, say what will happen,
+//! replay, print the report and the summary.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{ReplayOptions, plan, replay, report};
+use crate::cli::{ReplayFlags, split_list};
+use crate::config::{self, LoadOptions};
+use crate::datasource::{DatasourceMetrics, DatasourceOptions, PromClient, Querier};
+use crate::manager::RuleSettings;
+use crate::remote_write::{RemoteWriteMetrics, RemoteWriteOptions, RemoteWriter};
+use crate::rule::deps;
+use crate::template::Library;
+use crate::timeparse::parse_time;
+
+/// How `--report` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Json,
+}
+
+/// Everything a replay run needs, already taken from the flags.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub patterns: Vec<String>,
+    pub load: LoadOptions,
+    pub rule_templates: Vec<String>,
+    pub from: String,
+    pub to: Option<String>,
+    pub datasource: Option<DatasourceOptions>,
+    pub remote_write: Option<RemoteWriteOptions>,
+    pub settings: RuleSettings,
+    pub flags: ReplayFlags,
+    /// `Some` in report mode: nothing is written.
+    pub report: Option<ReportFormat>,
+}
+
+/// Why a replay could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("the rule files are invalid:\n{0}")]
+    Rules(String),
+    #[error(transparent)]
+    Plan(#[from] super::PlanError),
+    #[error("{what}: {message}")]
+    Setup { what: &'static str, message: String },
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Runs the replay; `Ok(true)` when everything was evaluated and written.
+pub async fn run(l: Launch) -> Result<bool, LaunchError> {
+    let now = now_ms();
+    let from_ms =
+        parse_time(&l.from, now).map_err(|e| LaunchError::Usage(format!("--from: {e}")))?;
+    let to_ms = match &l.to {
+        Some(t) if !t.is_empty() => {
+            parse_time(t, now).map_err(|e| LaunchError::Usage(format!("--to: {e}")))?
+        }
+        _ => now,
+    };
+    if l.patterns.is_empty() {
+        return Err(LaunchError::Usage(
+            "replay needs -rule naming the rule files".into(),
+        ));
+    }
+    let Some(ds) = l.datasource.clone() else {
+        return Err(LaunchError::Usage(
+            "replay needs -datasource.url to run range queries against".into(),
+        ));
+    };
+    if l.report.is_none() && l.remote_write.is_none() {
+        return Err(LaunchError::Usage(
+            "replay writes its results through -remoteWrite.url; set it, or use --report to only see when alerts were pending and firing".into(),
+        ));
+    }
+    let patterns = l.patterns.clone();
+    let load = l.load.clone();
+    let set = tokio::task::spawn_blocking(move || {
+        config::load(&patterns, &load).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| LaunchError::Rules(e.to_string()))?
+    .map_err(LaunchError::Rules)?;
+    let mut settings = l.settings.clone();
+    if !l.rule_templates.is_empty() {
+        let lib =
+            Library::load(&split_list(&l.rule_templates)).map_err(|e| LaunchError::Setup {
+                what: "-rule.templates",
+                message: e.to_string(),
+            })?;
+        settings.library = Some(Arc::new(lib));
+    }
+    let opts = ReplayOptions {
+        from_ms,
+        to_ms,
+        max_points: l.flags.max_datapoints_per_query,
+        rules_delay: l.flags.rules_delay,
+        retry_attempts: l.flags.rule_retry_attempts,
+        concurrency: l.flags.rule_evaluation_concurrency,
+        progress: !l.flags.disable_progress_bar,
+        write_batch: l
+            .remote_write
+            .as_ref()
+            .map(|w| w.max_batch_size.max(1000))
+            .unwrap_or(10_000),
+        ..ReplayOptions::default()
+    };
+    let plans = plan(&set.groups, &settings, &opts)?;
+    let windows: u64 = plans
+        .iter()
+        .map(|p| p.plan.windows() * p.group.rules.len() as u64)
+        .sum();
+    let evals: u64 = plans
+        .iter()
+        .map(|p| p.plan.count * p.group.rules.len() as u64)
+        .sum();
+    eprintln!(
+        "replaying {} groups ({} rules) from {} to {}: {} rule evaluations in {} range queries",
+        plans.len(),
+        set.rule_count(),
+        super::window::fmt_ms(from_ms),
+        super::window::fmt_ms(to_ms),
+        evals,
+        windows
+    );
+    if l.report.is_some() {
+        for g in &set.groups {
+            let d = deps::dependencies(&g.rules);
+            if let Some(i) = (0..d.len()).find(|&i| !d[i].is_empty()) {
+                eprintln!(
+                    "note: in report mode nothing is written, so rule {:?} of group {:?} does not see what earlier rules of its group would have written",
+                    g.rules[i].name(),
+                    g.name
+                );
+            }
+        }
+    }
+    let querier: Arc<dyn Querier> = Arc::new(
+        PromClient::new(ds, DatasourceMetrics::new(None)).map_err(|e| LaunchError::Setup {
+            what: "-datasource.*",
+            message: e.to_string(),
+        })?,
+    );
+    let cancel = CancellationToken::new();
+    let writer = match (&l.report, &l.remote_write) {
+        (None, Some(w)) => Some(
+            RemoteWriter::start(w.clone(), RemoteWriteMetrics::default(), cancel.clone()).map_err(
+                |e| LaunchError::Setup {
+                    what: "-remoteWrite.*",
+                    message: e.to_string(),
+                },
+            )?,
+        ),
+        _ => None,
+    };
+    let wrote = writer.is_some();
+    let outcome = replay(&plans, &settings, querier, writer, &opts).await;
+    cancel.cancel();
+    match l.report {
+        Some(ReportFormat::Table) => print!("{}", report::to_table(&outcome.rules)),
+        Some(ReportFormat::Json) => println!("{}", report::to_json(from_ms, to_ms, &outcome.rules)),
+        None => {}
+    }
+    eprint!("{}", report::summary(&outcome.rules, wrote));
+    let ok = outcome.complete();
+    if !ok {
+        eprintln!(
+            "replay incomplete: see the errors above; some evaluations or samples are missing"
+        );
+    }
+    Ok(ok)
+}

@@ -1,0 +1,177 @@
+//! Replay (backfill): evaluates rules over a past range with the live engine's rule
+//! code, feeding each evaluation timestamp the instant answer cut out of a range query,
+//! and writes recorded series, `ALERTS` and `ALERTS_FOR_STATE` through remote write —
+//! or, in report mode, only says when each alert was pending and firing.
+//!
+//! Every rule is its own task walking the range window by window; a rule that reads
+//! earlier rules of its group waits until they have written (and the target
+//! acknowledged) the same window. Query windows of all rules share one bound
+//! (`-replay.ruleEvaluationConcurrency`), so memory follows the window size, not the
+//! range.
+
+pub mod launch;
+mod progress;
+pub mod report;
+mod rule_task;
+pub mod window;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+
+use crate::config::Group;
+use crate::datasource::Querier;
+use crate::manager::RuleSettings;
+use crate::remote_write::RemoteWriter;
+use crate::rule::{Rule, deps};
+use crate::web::GroupStatus;
+
+pub use report::{AlertInterval, RuleReport};
+pub use window::{Plan, PlanError};
+
+/// The `-replay.*` settings.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Evaluation timestamps per range query (`-replay.maxDatapointsPerQuery`).
+    pub max_points: usize,
+    /// Pause before a rule queries a window its group's earlier rules just wrote
+    /// (`-replay.rulesDelay`), for storages that make writes searchable with a delay.
+    pub rules_delay: Duration,
+    /// Attempts per range query and per remote-write batch (`-replay.ruleRetryAttempts`).
+    pub retry_attempts: usize,
+    /// Wait before the n-th retry is n times this.
+    pub retry_backoff: Duration,
+    /// Windows fetched and evaluated at once (`-replay.ruleEvaluationConcurrency`).
+    pub concurrency: usize,
+    pub progress: bool,
+    /// Samples per remote-write request.
+    pub write_batch: usize,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            from_ms: 0,
+            to_ms: 0,
+            max_points: 1000,
+            rules_delay: Duration::from_secs(1),
+            retry_attempts: 5,
+            retry_backoff: Duration::from_secs(1),
+            concurrency: 1,
+            progress: false,
+            write_batch: 10_000,
+        }
+    }
+}
+
+/// The plan of one group.
+#[derive(Debug, Clone)]
+pub struct GroupPlan {
+    pub group: Arc<Group>,
+    pub plan: Plan,
+}
+
+/// Plans every group; fails on the first group whose range cannot be replayed.
+pub fn plan(
+    groups: &[Arc<Group>],
+    settings: &RuleSettings,
+    opts: &ReplayOptions,
+) -> Result<Vec<GroupPlan>, PlanError> {
+    groups
+        .iter()
+        .map(|g| {
+            let interval = g.interval.unwrap_or(settings.default_interval);
+            Ok(GroupPlan {
+                group: g.clone(),
+                plan: Plan::new(&g.name, opts.from_ms, opts.to_ms, interval, opts.max_points)?,
+            })
+        })
+        .collect()
+}
+
+/// What a replay did, per rule in file order.
+#[derive(Debug, Clone)]
+pub struct ReplayOutcome {
+    pub rules: Vec<RuleReport>,
+}
+
+impl ReplayOutcome {
+    /// True when every evaluation succeeded and every sample was written.
+    pub fn complete(&self) -> bool {
+        self.rules
+            .iter()
+            .all(|r| r.errors == 0 && r.samples_unwritten == 0 && r.problems.is_empty())
+    }
+}
+
+/// Replays the planned groups. `writer` is `None` in report mode.
+pub async fn replay(
+    plans: &[GroupPlan],
+    settings: &RuleSettings,
+    querier: Arc<dyn Querier>,
+    writer: Option<RemoteWriter>,
+    opts: &ReplayOptions,
+) -> ReplayOutcome {
+    let shared = Arc::new(rule_task::Shared {
+        querier,
+        writer,
+        permits: Arc::new(Semaphore::new(opts.concurrency.max(1))),
+        rules_delay: opts.rules_delay,
+        retry_attempts: opts.retry_attempts.max(1),
+        retry_backoff: opts.retry_backoff,
+        write_batch: opts.write_batch.max(1),
+    });
+    let total: u64 = plans
+        .iter()
+        .map(|p| p.plan.count * p.group.rules.len() as u64)
+        .sum();
+    let progress = progress::Progress::new(opts.progress, total);
+    let mut handles = Vec::new();
+    for p in plans {
+        let g = &p.group;
+        let id = GroupStatus::id_for(&g.file.display().to_string(), &g.name);
+        let ctx = Arc::new(settings.context_for(g, id));
+        let dep_lists = deps::dependencies(&g.rules);
+        let bar = progress.group(&g.name, p.plan.count * g.rules.len() as u64);
+        let mut receivers: Vec<watch::Receiver<u64>> = Vec::with_capacity(g.rules.len());
+        for (i, spec) in g.rules.iter().enumerate() {
+            let (done, rx) = watch::channel(0u64);
+            let deps: Vec<_> = dep_lists[i]
+                .iter()
+                .filter_map(|&d| receivers.get(d).cloned())
+                .collect();
+            receivers.push(rx);
+            let job = rule_task::RuleJob {
+                group: g.clone(),
+                rule: Rule::new(spec, ctx.clone()),
+                plan: p.plan,
+                query_offset_ms: g
+                    .query_offset
+                    .map(|d| i64::try_from(d.as_millis()).unwrap_or(0))
+                    .unwrap_or(0),
+                deps,
+                done,
+                read_later: deps::is_read_later(&dep_lists, i),
+                bar: bar.clone(),
+            };
+            handles.push(tokio::spawn(rule_task::run(job, shared.clone())));
+        }
+    }
+    let mut rules = Vec::with_capacity(handles.len());
+    for h in handles {
+        match h.await {
+            Ok(r) => rules.push(r),
+            Err(e) => {
+                let mut r = RuleReport::default();
+                r.errors += 1;
+                r.problem(format!("internal error: a rule task failed: {e}"));
+                rules.push(r);
+            }
+        }
+    }
+    progress.finish();
+    ReplayOutcome { rules }
+}

@@ -1,0 +1,283 @@
+//! Replay against real Prometheus, checked by Prometheus' own rule evaluation: a known
+//! series set is turned into TSDB blocks (`promtool tsdb create-blocks-from
+//! openmetrics`), Prometheus serves them and receives what tocsin's replay writes, and
+//! `promtool test rules` — evaluating the same rules on the same series with Prometheus'
+//! engine — must find exactly the firing alerts and recorded values tocsin wrote, at
+//! every evaluation timestamp.
+
+#[path = "common/peers.rs"]
+mod peers;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use peers::{ChildGuard, free_port, peer_or_skip, wait_ok};
+
+const RULES: &str = r#"groups:
+- name: replay
+  interval: 1m
+  rules:
+  - record: job:x:sum
+    expr: sum by (job) (x)
+  - alert: JobHigh
+    expr: job:x:sum > 15
+    for: 3m
+    labels:
+      severity: page
+  - alert: InstanceHigh
+    expr: x > 5
+    for: 2m
+    keep_firing_for: 2m
+    labels:
+      who: 'instance {{ $labels.instance }}'
+"#;
+
+const MINUTES: i64 = 60;
+
+/// Value of `x` for an instance at minute `m`, or `None` where the series has no sample.
+fn value(instance: &str, m: i64) -> Option<f64> {
+    match instance {
+        "a" => Some(if (5..20).contains(&m) || (30..33).contains(&m) {
+            10.0
+        } else {
+            1.0
+        }),
+        _ if (45..60).contains(&m) => None,
+        _ => Some(if (10..40).contains(&m) { 10.0 } else { 2.0 }),
+    }
+}
+
+fn openmetrics(t0_s: i64) -> String {
+    let mut s = String::from("# TYPE x gauge\n");
+    for inst in ["a", "b"] {
+        for m in 0..=MINUTES {
+            if let Some(v) = value(inst, m) {
+                let _ = writeln!(
+                    s,
+                    "x{{instance=\"{inst}\",job=\"j\"}} {v} {}",
+                    t0_s + m * 60
+                );
+            }
+        }
+    }
+    s.push_str("# EOF\n");
+    s
+}
+
+fn promtool_series() -> String {
+    let mut s = String::new();
+    for inst in ["a", "b"] {
+        let vals: Vec<String> = (0..=MINUTES)
+            .map(|m| value(inst, m).map_or("_".to_string(), |v| v.to_string()))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  - series: 'x{{instance=\"{inst}\",job=\"j\"}}'\n    values: '{}'",
+            vals.join(" ")
+        );
+    }
+    s
+}
+
+/// Raw samples of `selector` in the range, by minute offset: label sets (without the
+/// labels promtool does not expect) and values.
+type ByMinute = BTreeMap<i64, Vec<(BTreeMap<String, String>, f64)>>;
+
+async fn raw(url: &str, selector: &str, t0_s: i64, drop: &[&str]) -> ByMinute {
+    let end = t0_s + MINUTES * 60;
+    let q = format!("{selector}[{}s]", MINUTES * 60 + 1);
+    let text = reqwest::Client::new()
+        .post(format!("{url}/api/v1/query"))
+        .form(&[("query", q.as_str()), ("time", &end.to_string())])
+        .send()
+        .await
+        .expect("query prometheus")
+        .text()
+        .await
+        .expect("answer");
+    let r: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(r["status"], "success", "{r}");
+    let mut out = ByMinute::new();
+    for s in r["data"]["result"].as_array().into_iter().flatten() {
+        let mut labels = BTreeMap::new();
+        for (k, v) in s["metric"].as_object().into_iter().flatten() {
+            if !drop.contains(&k.as_str()) {
+                labels.insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+            }
+        }
+        for p in s["values"].as_array().into_iter().flatten() {
+            let t = p[0].as_f64().unwrap_or_default() as i64;
+            let v: f64 = p[1]
+                .as_str()
+                .unwrap_or_default()
+                .parse()
+                .unwrap_or(f64::NAN);
+            assert_eq!((t - t0_s) % 60, 0, "sample off the evaluation grid: {p}");
+            out.entry((t - t0_s) / 60)
+                .or_default()
+                .push((labels.clone(), v));
+        }
+    }
+    out
+}
+
+fn yaml_map(m: &BTreeMap<String, String>) -> String {
+    let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}: {v:?}")).collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+fn prom_selector(name: &str, m: &BTreeMap<String, String>) -> String {
+    let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{name}{{{}}}", parts.join(","))
+}
+
+async fn start_prometheus(bin: &Path, dir: &Path) -> (ChildGuard, String) {
+    let cfg = dir.join("prometheus.yml");
+    // Replay writes into the time range the blocks already cover: accept it.
+    std::fs::write(
+        &cfg,
+        "global: {}\nscrape_configs: []\nstorage:\n  tsdb:\n    out_of_order_time_window: 30d\n",
+    )
+    .expect("write config");
+    let port = free_port().expect("port");
+    let argv = vec![
+        bin.display().to_string(),
+        format!("--config.file={}", cfg.display()),
+        format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--web.enable-remote-write-receiver".to_string(),
+    ];
+    let guard = ChildGuard::spawn("prometheus", &argv, dir).expect("start prometheus");
+    let url = format!("http://127.0.0.1:{port}");
+    assert!(
+        wait_ok(&format!("{url}/-/ready"), Duration::from_secs(30)).await,
+        "prometheus not ready:\n{}",
+        guard.log_tail(20)
+    );
+    (guard, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_alerts_and_records_match_promtool() {
+    let (Some(prom), Some(promtool)) = (peer_or_skip("prometheus"), peer_or_skip("promtool"))
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let now_s = chrono::Utc::now().timestamp();
+    let t0_s = (now_s - 5 * 3600) / 3600 * 3600;
+
+    std::fs::write(d.join("data.om"), openmetrics(t0_s)).expect("write data");
+    let made = std::process::Command::new(&promtool)
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(d.join("data.om"))
+        .arg(d.join("tsdb"))
+        .output()
+        .expect("run promtool");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let (mut guard, url) = start_prometheus(&prom, d).await;
+    std::fs::write(d.join("rules.yml"), RULES).expect("write rules");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .arg("replay")
+        .arg(format!("--from={t0_s}"))
+        .arg(format!("--to={}", t0_s + MINUTES * 60))
+        .arg(format!("-rule={}", d.join("rules.yml").display()))
+        .arg(format!("-datasource.url={url}"))
+        .arg(format!("-remoteWrite.url={url}"))
+        .args([
+            "-replay.rulesDelay=0",
+            "-disableAlertgroupLabel",
+            "-replay.maxDatapointsPerQuery=25",
+        ])
+        .output()
+        .expect("run tocsin replay");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "replay failed:\n{stderr}\n{}",
+        guard.log_tail(20)
+    );
+
+    let alerts = raw(
+        &url,
+        r#"ALERTS{alertstate="firing"}"#,
+        t0_s,
+        &["__name__", "alertstate"],
+    )
+    .await;
+    let records = raw(&url, "job:x:sum", t0_s, &[]).await;
+    let _ = guard.exited();
+    assert!(
+        alerts.len() > 10 && records.len() == (MINUTES + 1) as usize,
+        "too little was written to compare (alerts at {} minutes, records at {}):\n{stderr}",
+        alerts.len(),
+        records.len()
+    );
+
+    // promtool checks every evaluation timestamp against what tocsin wrote.
+    let mut test = format!(
+        "rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n- interval: 1m\n  input_series:\n{}  alert_rule_test:\n",
+        promtool_series()
+    );
+    for m in 0..=MINUTES {
+        for name in ["JobHigh", "InstanceHigh"] {
+            let _ = writeln!(
+                test,
+                "  - eval_time: {m}m\n    alertname: {name}\n    exp_alerts:"
+            );
+            for (labels, _) in alerts.get(&m).into_iter().flatten() {
+                if labels.get("alertname").map(String::as_str) != Some(name) {
+                    continue;
+                }
+                let mut l = labels.clone();
+                l.remove("alertname");
+                let _ = writeln!(test, "    - exp_labels: {}", yaml_map(&l));
+            }
+            if !alerts
+                .get(&m)
+                .into_iter()
+                .flatten()
+                .any(|(l, _)| l.get("alertname").map(String::as_str) == Some(name))
+            {
+                test = test.trim_end_matches("    exp_alerts:\n").to_string();
+                test.push_str("    exp_alerts: []\n");
+            }
+        }
+    }
+    test.push_str("  promql_expr_test:\n");
+    for m in 0..=MINUTES {
+        let _ = writeln!(
+            test,
+            "  - expr: job:x:sum\n    eval_time: {m}m\n    exp_samples:"
+        );
+        for (labels, v) in records.get(&m).into_iter().flatten() {
+            let mut l = labels.clone();
+            l.remove("__name__");
+            let _ = writeln!(
+                test,
+                "    - labels: '{}'\n      value: {v}",
+                prom_selector("job:x:sum", &l)
+            );
+        }
+    }
+    std::fs::write(d.join("test.yml"), &test).expect("write test");
+    let checked = std::process::Command::new(&promtool)
+        .current_dir(d)
+        .args(["test", "rules", "test.yml"])
+        .output()
+        .expect("run promtool test rules");
+    assert!(
+        checked.status.success(),
+        "promtool disagrees with what tocsin wrote:\n{}\n{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}

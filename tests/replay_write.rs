@@ -1,0 +1,146 @@
+//! Replay's writes: every sample acknowledged by the target is counted as written, and
+//! a target that rejects samples makes the replay incomplete, naming rule and window.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use tocsin::config::{LoadOptions, load_str};
+use tocsin::datasource::fake::FakeQuerier;
+use tocsin::labels::Labels;
+use tocsin::manager::RuleSettings;
+use tocsin::remote_write::{RemoteWriteMetrics, RemoteWriteOptions, RemoteWriter};
+use tocsin::replay::{ReplayOptions, plan, replay};
+
+const T0: i64 = 1_700_000_000_000;
+const MIN: i64 = 60_000;
+
+/// A remote-write endpoint answering every request with `status`; counts requests.
+async fn endpoint(status: &'static str) -> (String, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", l.local_addr().expect("addr"));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let h = h.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 1 << 20];
+                let mut got = Vec::new();
+                // Read headers and the announced body, then answer.
+                loop {
+                    let Ok(n) = s.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .and_then(|v| v.trim().parse::<usize>().ok())
+                            })
+                            .unwrap_or(0);
+                        if got.len() >= end + 4 + len {
+                            h.fetch_add(1, Ordering::SeqCst);
+                            let resp = format!(
+                                "HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nno"
+                            );
+                            let _ = s.write_all(resp.as_bytes()).await;
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (url, hits)
+}
+
+async fn run(url: &str) -> tocsin::replay::ReplayOutcome {
+    let groups = load_str(
+        std::path::Path::new("r.yml"),
+        "groups:\n- name: g\n  interval: 1m\n  rules:\n  - record: r\n    expr: x\n",
+        &LoadOptions::default(),
+    )
+    .expect("valid");
+    let f = Arc::new(FakeQuerier::new());
+    let points = (0..10).map(|m| (T0 + m * MIN, m as f64)).collect();
+    f.set_range(
+        "x",
+        Ok(vec![(Labels::from_pairs([("__name__", "x")]), points)]),
+    );
+    let o = ReplayOptions {
+        from_ms: T0,
+        to_ms: T0 + 9 * MIN,
+        max_points: 4,
+        retry_attempts: 2,
+        retry_backoff: Duration::from_millis(1),
+        write_batch: 3,
+        ..ReplayOptions::default()
+    };
+    let writer = RemoteWriter::start(
+        RemoteWriteOptions {
+            url: url.to_string(),
+            retry_min_interval: Duration::from_millis(10),
+            retry_max_time: Duration::from_millis(50),
+            ..RemoteWriteOptions::default()
+        },
+        RemoteWriteMetrics::default(),
+        CancellationToken::new(),
+    )
+    .expect("writer");
+    let settings = RuleSettings::default();
+    let plans = plan(&groups, &settings, &o).expect("plan");
+    replay(&plans, &settings, f, Some(writer), &o).await
+}
+
+#[tokio::test]
+async fn acknowledged_samples_are_counted_as_written() {
+    let (url, hits) = endpoint("204 No Content").await;
+    let out = run(&url).await;
+    assert!(out.complete(), "{:?}", out.rules);
+    assert_eq!(out.rules[0].samples_written, 10);
+    // Windows of 4, 4 and 2 samples in batches of 3: 2 + 2 + 1 requests.
+    assert_eq!(hits.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn a_rejecting_target_makes_the_replay_incomplete() {
+    let (url, _) = endpoint("400 Bad Request").await;
+    let out = run(&url).await;
+    assert!(!out.complete());
+    let r = &out.rules[0];
+    assert_eq!((r.samples_written, r.samples_unwritten), (0, 10));
+    assert!(
+        r.problems[0].starts_with("window 2023-11-14T22:13:20Z..2023-11-14T22:16:20Z")
+            && r.problems[0].contains("400"),
+        "{:?}",
+        r.problems
+    );
+}
+
+#[tokio::test]
+async fn an_unavailable_target_is_retried_then_reported() {
+    let (url, hits) = endpoint("503 Service Unavailable").await;
+    let out = run(&url).await;
+    let r = &out.rules[0];
+    assert_eq!(r.samples_unwritten, 10);
+    assert!(!out.complete());
+    // Each window's first batch is attempted (with the writer's own retries) twice
+    // (-replay.ruleRetryAttempts=2); the rest of the window is not tried.
+    assert!(
+        hits.load(Ordering::SeqCst) >= 6,
+        "{}",
+        hits.load(Ordering::SeqCst)
+    );
+}
