@@ -80,16 +80,21 @@ fn dry_run(flags: &RunFlags) -> ExitCode {
     }
 }
 
-fn run(flags: RunFlags) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+/// The multi-threaded runtime both long-running modes use.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
+        .map_err(|e| {
             eprintln!("cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+            ExitCode::from(1)
+        })
+}
+
+fn run(flags: RunFlags) -> ExitCode {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
     match rt.block_on(run::run(flags)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -124,18 +129,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
                 Some(u) => Some(options::remote_write(f, u)?),
                 None => None,
             },
-            settings: crate::manager::RuleSettings {
-                default_interval: f.evaluation_interval,
-                external_labels: crate::labels::Labels::from_pairs(
-                    f.external_label.iter().cloned(),
-                ),
-                external_url: f.external_url.clone().unwrap_or_default(),
-                resend_delay: f.rule_resend_delay,
-                max_resolve_duration: f.rule_max_resolve_duration,
-                resolved_retention: f.rule_resolved_retention,
-                disable_alertgroup_label: f.disable_alertgroup_label,
-                library: None,
-            },
+            settings: options::rule_settings(f, None),
             flags: f.replay.clone(),
             report: args.report.then_some(if args.format == "json" {
                 ReportFormat::Json
@@ -151,15 +145,9 @@ fn replay(args: ReplayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     match rt.block_on(launch::run(l)) {
         Ok(true) => ExitCode::SUCCESS,

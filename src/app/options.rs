@@ -64,6 +64,23 @@ fn notifier_auth(a: &NotifierAuth, i: usize) -> Result<AuthOptions, ClientError>
     })
 }
 
+/// The rule settings that come from flags (`-rule.templates` loaded by the caller).
+pub fn rule_settings(
+    f: &RunFlags,
+    library: Option<std::sync::Arc<crate::template::Library>>,
+) -> crate::manager::RuleSettings {
+    crate::manager::RuleSettings {
+        default_interval: f.evaluation_interval,
+        external_labels: crate::labels::Labels::from_pairs(f.external_label.iter().cloned()),
+        external_url: f.external_url.clone().unwrap_or_default(),
+        resend_delay: f.rule_resend_delay,
+        max_resolve_duration: f.rule_max_resolve_duration,
+        resolved_retention: f.rule_resolved_retention,
+        disable_alertgroup_label: f.disable_alertgroup_label,
+        library,
+    }
+}
+
 pub fn datasource(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientError> {
     Ok(DatasourceOptions {
         url: url.to_string(),

@@ -18,7 +18,7 @@ use crate::config::{self, LoadOptions, RuleKind, RuleSet};
 use crate::datasource::{DatasourceMetrics, PromClient, Querier};
 use crate::labels::Labels;
 use crate::manager::restore::Restorer;
-use crate::manager::{Engine, EvalMetrics, Manager, RuleSettings};
+use crate::manager::{Engine, EvalMetrics, Manager};
 use crate::notifier::{Notifier, NotifierMetrics};
 use crate::reload::{self, ReloadRequest, Trigger};
 use crate::remote_write::{RemoteWriteMetrics, RemoteWriter};
@@ -223,16 +223,7 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
         notifier: notifier.clone(),
         writer: writer.clone(),
         board: board.clone(),
-        settings: RuleSettings {
-            default_interval: f.evaluation_interval,
-            external_labels: Labels::from_pairs(f.external_label.iter().cloned()),
-            external_url: f.external_url.clone().unwrap_or_default(),
-            resend_delay: f.rule_resend_delay,
-            max_resolve_duration: f.rule_max_resolve_duration,
-            resolved_retention: f.rule_resolved_retention,
-            disable_alertgroup_label: f.disable_alertgroup_label,
-            library,
-        },
+        settings: options::rule_settings(&f, library),
         metrics: eval_metrics,
     });
     let mut manager = Manager::new(engine, groups_cancel.clone());
