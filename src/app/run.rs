@@ -283,7 +283,6 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("SIGTERM handler")?;
-    let mut current = set;
     let mut loaded_from = config::sources_fingerprint(&patterns);
     loop {
         tokio::select! {
@@ -314,7 +313,6 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
                         if a.added + a.removed + a.changed > 0 {
                             tracing::info!(trigger = req.trigger.as_str(), added = a.added, removed = a.removed, changed = a.changed, unchanged = a.unchanged, "rules reloaded");
                         }
-                        current = set;
                         loaded_from = fp;
                         Ok(())
                     }
@@ -371,7 +369,6 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
     io_cancel.cancel();
     web_cancel.cancel();
     let _ = web_task.await;
-    drop(current);
     tracing::info!("stopped");
     Ok(())
 }
