@@ -1,15 +1,11 @@
 //! Turning rule state into the API's snapshots after each evaluation.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use crate::labels::Labels;
-use crate::rule::{AlertState, AlertingRule, Rule};
+use crate::rule::{AlertState, AlertingRule, Rule, system_time};
 use crate::web::{AlertStatus, RuleKindStatus, RuleStatus, StateUpdate};
-
-fn system_time(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
-}
 
 /// (firing, pending) alert counts.
 pub fn count_states(a: &AlertingRule) -> (i64, i64) {

@@ -67,6 +67,20 @@ impl Alert {
     }
 }
 
+impl Alert {
+    /// What is sent for this alert: `startsAt` is when it fired, external labels are
+    /// added where the alert has none of that name.
+    pub fn notification(&self, ends_at_ms: i64, external: &Labels, url: &str) -> Notification {
+        Notification {
+            labels: super::add_missing(&self.labels, external),
+            annotations: self.annotations.clone(),
+            starts_at_ms: self.fired_at_ms.unwrap_or(self.active_at_ms),
+            ends_at_ms,
+            generator_url: url.to_string(),
+        }
+    }
+}
+
 /// An alert as sent to Alertmanager (the notifier turns it into the wire format).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {

@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::alert::{Alert, AlertState, Notification};
-use super::{EvalTime, Health, RuleContext, StepOutput, add_missing, diff_written};
+use super::{
+    EvalTime, Health, Outcome, RuleContext, StepOutput, add_missing, diff_written, system_time,
+};
 use crate::config::{self, RuleKind};
 use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
 use crate::sample::Sample;
@@ -28,8 +30,7 @@ pub struct AlertingRule {
     active: HashMap<u64, Alert>,
     /// Series written at the last successful evaluation (fingerprint → labels).
     written: HashMap<u64, Labels>,
-    health: Health,
-    last_error: Option<String>,
+    outcome: Outcome,
     /// Set by `update`: at the next step, firing alerts younger than `for` go back to
     /// pending (their age is only known then).
     recheck_for: bool,
@@ -37,14 +38,6 @@ pub struct AlertingRule {
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn system_time(ms: i64) -> SystemTime {
-    if ms >= 0 {
-        UNIX_EPOCH + Duration::from_millis(ms as u64)
-    } else {
-        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
-    }
 }
 
 impl AlertingRule {
@@ -63,8 +56,7 @@ impl AlertingRule {
             keep_firing_for_ms,
             active: HashMap::new(),
             written: HashMap::new(),
-            health: Health::Unknown,
-            last_error: None,
+            outcome: Outcome::default(),
             recheck_for: false,
         }
     }
@@ -78,11 +70,11 @@ impl AlertingRule {
     }
 
     pub fn health(&self) -> Health {
-        self.health
+        self.outcome.health()
     }
 
     pub fn last_error(&self) -> Option<&str> {
-        self.last_error.as_deref()
+        self.outcome.last_error()
     }
 
     /// The alerts held: pending, firing and resolved ones within the retention.
@@ -97,16 +89,6 @@ impl AlertingRule {
         }
     }
 
-    fn fail(&mut self, error: String, samples: usize) -> StepOutput {
-        self.health = Health::Err;
-        self.last_error = Some(error.clone());
-        StepOutput {
-            series: Vec::new(),
-            error: Some(error),
-            samples,
-        }
-    }
-
     /// One evaluation. Errors leave the alerts as they were (except `limit`, which
     /// clears them, as Prometheus does) and produce no series.
     pub fn step(
@@ -117,7 +99,7 @@ impl AlertingRule {
     ) -> StepOutput {
         let samples = match result {
             Ok(s) => s,
-            Err(e) => return self.fail(e, 0),
+            Err(e) => return self.outcome.fail(e, 0),
         };
         let n = samples.len();
         let mut fresh: HashMap<u64, Alert> = HashMap::with_capacity(n);
@@ -125,7 +107,7 @@ impl AlertingRule {
             let alert = self.alert_for(s, t, querier);
             let fp = alert.labels.fingerprint();
             if fresh.insert(fp, alert).is_some() {
-                return self.fail(DUPLICATE_LABELSET.to_string(), n);
+                return self.outcome.fail(DUPLICATE_LABELSET.to_string(), n);
             }
         }
         let ts = t.ts_ms;
@@ -202,11 +184,10 @@ impl AlertingRule {
                 "exceeded limit of {} with {} alerts",
                 self.ctx.limit, active_count
             );
-            return self.fail(e, n);
+            return self.outcome.fail(e, n);
         }
 
-        self.health = Health::Ok;
-        self.last_error = None;
+        self.outcome.succeed();
         let mut out = Vec::with_capacity(series.len());
         let mut now_written = HashMap::with_capacity(series.len());
         for (fp, (labels, value)) in series {
@@ -291,13 +272,11 @@ impl AlertingRule {
                 valid_until = valid_until.min(ts_ms + max_resolve);
             }
             a.valid_until_ms = Some(valid_until);
-            out.push(Notification {
-                labels: add_missing(&a.labels, &self.ctx.external_labels),
-                annotations: a.annotations.clone(),
-                starts_at_ms: a.fired_at_ms.unwrap_or(a.active_at_ms),
-                ends_at_ms: a.resolved_at_ms.unwrap_or(valid_until),
-                generator_url: url.clone(),
-            });
+            out.push(a.notification(
+                a.resolved_at_ms.unwrap_or(valid_until),
+                &self.ctx.external_labels,
+                &url,
+            ));
         }
         out
     }
@@ -306,27 +285,12 @@ impl AlertingRule {
     /// rule is removed, so Alertmanager hears at once that its alerts ended instead of
     /// waiting for `endsAt`.
     pub fn resolve_all(&mut self, ts_ms: i64) -> Vec<Notification> {
-        self.active.retain(|_, a| a.state != AlertState::Pending);
-        for a in self.active.values_mut() {
-            if a.state == AlertState::Firing {
-                a.state = AlertState::Inactive;
-                a.resolved_at_ms = Some(ts_ms);
-            }
-        }
-        let out = self
-            .active
-            .values()
-            .filter(|a| a.resolved_at_ms == Some(ts_ms))
-            .map(|a| Notification {
-                labels: add_missing(&a.labels, &self.ctx.external_labels),
-                annotations: a.annotations.clone(),
-                starts_at_ms: a.fired_at_ms.unwrap_or(a.active_at_ms),
-                ends_at_ms: ts_ms,
-                generator_url: generator_url(&self.ctx.external_url, &self.spec.expr),
-            })
-            .collect();
-        self.active.clear();
-        out
+        let url = generator_url(&self.ctx.external_url, &self.spec.expr);
+        self.active
+            .drain()
+            .filter(|(_, a)| a.state == AlertState::Firing)
+            .map(|(_, a)| a.notification(ts_ms, &self.ctx.external_labels, &url))
+            .collect()
     }
 
     /// Takes the set of series written last time (for staleness markers on removal).

@@ -36,6 +36,16 @@ pub fn is_stale_nan(v: f64) -> bool {
     v.to_bits() == STALE_NAN_BITS
 }
 
+/// Milliseconds since the epoch as a `SystemTime` (negative values before the epoch).
+pub fn system_time(ms: i64) -> std::time::SystemTime {
+    let epoch = std::time::UNIX_EPOCH;
+    if ms >= 0 {
+        epoch + Duration::from_millis(ms as u64)
+    } else {
+        epoch - Duration::from_millis(ms.unsigned_abs())
+    }
+}
+
 /// Settings a rule takes from its group and from the command line.
 #[derive(Debug, Clone)]
 pub struct RuleContext {
@@ -99,6 +109,39 @@ impl Health {
             Health::Ok => "ok",
             Health::Err => "err",
         }
+    }
+}
+
+/// A rule's health after its last evaluation, shared by both kinds of rule.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    health: Health,
+    last_error: Option<String>,
+}
+
+impl Outcome {
+    pub(crate) fn health(&self) -> Health {
+        self.health
+    }
+
+    pub(crate) fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    /// Records a failed evaluation; the step produces nothing.
+    pub(crate) fn fail(&mut self, error: String, samples: usize) -> StepOutput {
+        self.health = Health::Err;
+        self.last_error = Some(error.clone());
+        StepOutput {
+            series: Vec::new(),
+            error: Some(error),
+            samples,
+        }
+    }
+
+    pub(crate) fn succeed(&mut self) {
+        self.health = Health::Ok;
+        self.last_error = None;
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{EvalTime, Health, RuleContext, StepOutput, add_missing, diff_written};
+use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, add_missing, diff_written};
 use crate::config;
 use crate::labels::{Labels, METRIC_NAME};
 use crate::sample::Sample;
@@ -22,8 +22,7 @@ pub struct RecordingRule {
     /// Group labels, then rule labels (literal values), in application order.
     labels: Vec<(String, String)>,
     written: HashMap<u64, Labels>,
-    health: Health,
-    last_error: Option<String>,
+    outcome: Outcome,
 }
 
 impl RecordingRule {
@@ -46,8 +45,7 @@ impl RecordingRule {
             ctx,
             labels,
             written: HashMap::new(),
-            health: Health::Unknown,
-            last_error: None,
+            outcome: Outcome::default(),
         }
     }
 
@@ -56,21 +54,11 @@ impl RecordingRule {
     }
 
     pub fn health(&self) -> Health {
-        self.health
+        self.outcome.health()
     }
 
     pub fn last_error(&self) -> Option<&str> {
-        self.last_error.as_deref()
-    }
-
-    fn fail(&mut self, error: String, samples: usize) -> StepOutput {
-        self.health = Health::Err;
-        self.last_error = Some(error.clone());
-        StepOutput {
-            series: Vec::new(),
-            error: Some(error),
-            samples,
-        }
+        self.outcome.last_error()
     }
 
     /// One evaluation: on success the renamed samples plus staleness markers for series
@@ -78,7 +66,7 @@ impl RecordingRule {
     pub fn step(&mut self, result: Result<Vec<Sample>, String>, t: EvalTime) -> StepOutput {
         let samples = match result {
             Ok(s) => s,
-            Err(e) => return self.fail(e, 0),
+            Err(e) => return self.outcome.fail(e, 0),
         };
         let n = samples.len();
         let mut out = Vec::with_capacity(n + 1);
@@ -94,7 +82,7 @@ impl RecordingRule {
                 .insert(labels.fingerprint(), labels.clone())
                 .is_some()
             {
-                return self.fail(DUPLICATE_SERIES.to_string(), n);
+                return self.outcome.fail(DUPLICATE_SERIES.to_string(), n);
             }
             out.push(Sample {
                 labels,
@@ -103,13 +91,12 @@ impl RecordingRule {
             });
         }
         if self.ctx.limit > 0 && n > self.ctx.limit {
-            return self.fail(
+            return self.outcome.fail(
                 format!("exceeded limit of {} with {} series", self.ctx.limit, n),
                 n,
             );
         }
-        self.health = Health::Ok;
-        self.last_error = None;
+        self.outcome.succeed();
         diff_written(&mut self.written, now_written, t.query_ts_ms, &mut out);
         StepOutput {
             series: out,
