@@ -13,11 +13,9 @@ use tokio_util::sync::CancellationToken;
 use super::engine::{Engine, GroupLabel, RuleLabel};
 use super::status;
 use crate::config::Group;
-use crate::datasource::{InstantQuery, Querier};
+use crate::datasource::{BlockingQuerier, InstantQuery};
 use crate::rule::{self, EvalTime, Rule, deps};
-use crate::sample::Sample;
 use crate::schedule::Schedule;
-use crate::template::TemplateQuerier;
 use crate::web::{GroupStatus, RuleStatus};
 
 /// Messages from the manager to a running group.
@@ -370,29 +368,6 @@ fn schedule_of(def: &Group, engine: &Engine) -> Schedule {
     )
 }
 
-/// Lets templates' `query` reach the datasource from a blocking thread.
-struct BlockingQuerier {
-    handle: tokio::runtime::Handle,
-    querier: Arc<dyn Querier>,
-    time_ms: i64,
-    params: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-}
-
-impl TemplateQuerier for BlockingQuerier {
-    fn query(&self, expr: &str) -> Result<Vec<Sample>, String> {
-        let q = InstantQuery {
-            expr: expr.to_string(),
-            time_ms: self.time_ms,
-            params: self.params.clone(),
-            headers: self.headers.clone(),
-        };
-        self.handle
-            .block_on(self.querier.instant(&q))
-            .map_err(|e| e.to_string())
-    }
-}
-
 /// Queries, steps the rule, writes its series and sends its alerts.
 async fn eval_one(
     index: usize,
@@ -415,12 +390,11 @@ async fn eval_one(
         let bq = BlockingQuerier {
             handle: tokio::runtime::Handle::current(),
             querier: engine.querier.clone(),
-            time_ms: t.query_ts_ms,
             params: def.params.clone(),
             headers: def.headers.clone(),
         };
         let joined = tokio::task::spawn_blocking(move || {
-            let out = rule.step(result, t, Some(&bq));
+            let out = rule.step(result, t, Some(&bq.at(t.query_ts_ms)));
             (rule, out)
         })
         .await;

@@ -13,11 +13,10 @@ use super::progress::GroupBar;
 use super::report::{RuleReport, Tracker};
 use super::window::{Plan, Window, fmt_ms, slice};
 use crate::config::Group;
-use crate::datasource::{InstantQuery, Querier, QueryError, RangeQuery};
+use crate::datasource::{BlockingQuerier, Querier, QueryError, RangeQuery};
 use crate::remote_write::{RemoteWriter, WriteError};
 use crate::rule::{EvalTime, Rule};
 use crate::sample::Sample;
-use crate::template::TemplateQuerier;
 
 /// What all rule tasks share.
 pub(super) struct Shared {
@@ -124,7 +123,7 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
             }
         };
         let (next, series) = if templated_queries {
-            let tq = TemplateSource {
+            let tq = BlockingQuerier {
                 handle: tokio::runtime::Handle::current(),
                 querier: shared.querier.clone(),
                 params: group.params.clone(),
@@ -263,7 +262,7 @@ fn step_window(
     answers: Result<Vec<Vec<Sample>>, String>,
     win: &Window,
     offset_ms: i64,
-    tq: Option<&TemplateSource>,
+    tq: Option<&BlockingQuerier>,
 ) -> Vec<Sample> {
     let mut series = Vec::new();
     let (mut answers, failed) = match answers {
@@ -280,13 +279,7 @@ fn step_window(
             None => Ok(answers.get_mut(i).map(std::mem::take).unwrap_or_default()),
         };
         let out = match tq {
-            Some(src) => {
-                let at = AtTime {
-                    src,
-                    time_ms: t.query_ts_ms,
-                };
-                st.rule.step(result, t, Some(&at))
-            }
+            Some(src) => st.rule.step(result, t, Some(&src.at(t.query_ts_ms))),
             None => st.rule.step(result, t, None),
         };
         st.report.evaluations += 1;
@@ -354,33 +347,4 @@ async fn write_window(
         }
     }
     out
-}
-
-/// Reaches the datasource for templates' `query` from a blocking thread.
-struct TemplateSource {
-    handle: tokio::runtime::Handle,
-    querier: Arc<dyn Querier>,
-    params: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-}
-
-/// Answers templates' `query` at the evaluation's query time, as live evaluation does.
-struct AtTime<'a> {
-    src: &'a TemplateSource,
-    time_ms: i64,
-}
-
-impl TemplateQuerier for AtTime<'_> {
-    fn query(&self, expr: &str) -> Result<Vec<Sample>, String> {
-        let q = InstantQuery {
-            expr: expr.to_string(),
-            time_ms: self.time_ms,
-            params: self.src.params.clone(),
-            headers: self.src.headers.clone(),
-        };
-        self.src
-            .handle
-            .block_on(self.src.querier.instant(&q))
-            .map_err(|e| e.to_string())
-    }
 }
