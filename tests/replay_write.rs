@@ -109,9 +109,12 @@ async fn acknowledged_samples_are_counted_as_written() {
     let (url, hits) = endpoint("204 No Content").await;
     let out = run(&url).await;
     assert!(out.complete(), "{:?}", out.rules);
-    assert_eq!(out.rules[0].samples_written, 10);
-    // Windows of 4, 4 and 2 samples in batches of 3: 2 + 2 + 1 requests.
-    assert_eq!(hits.load(Ordering::SeqCst), 5);
+    // Ten recorded samples, and the staleness marker that ends the series at the first
+    // evaluation after the range (which lies in the past).
+    assert_eq!(out.rules[0].samples_written, 11);
+    // Windows of 4, 4 and 2 samples in batches of 3: 2 + 2 + 1 requests, then the
+    // marker.
+    assert_eq!(hits.load(Ordering::SeqCst), 6);
 }
 
 #[tokio::test]
@@ -120,7 +123,7 @@ async fn a_rejecting_target_makes_the_replay_incomplete() {
     let out = run(&url).await;
     assert!(!out.complete());
     let r = &out.rules[0];
-    assert_eq!((r.samples_written, r.samples_unwritten), (0, 10));
+    assert_eq!((r.samples_written, r.samples_unwritten), (0, 11));
     assert!(
         r.problems[0].starts_with("window 2023-11-14T22:13:20Z..2023-11-14T22:16:20Z")
             && r.problems[0].contains("400"),
@@ -134,7 +137,7 @@ async fn an_unavailable_target_is_retried_then_reported() {
     let (url, hits) = endpoint("503 Service Unavailable").await;
     let out = run(&url).await;
     let r = &out.rules[0];
-    assert_eq!(r.samples_unwritten, 10);
+    assert_eq!(r.samples_unwritten, 11);
     assert!(!out.complete());
     // Each window's first batch is attempted (with the writer's own retries) twice
     // (-replay.ruleRetryAttempts=2); the rest of the window is not tried.

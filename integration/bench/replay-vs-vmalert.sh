@@ -28,16 +28,21 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start_vm() { # name → prints URL
-  local port; port=$(free_port)
+# BENCH_PORT_BASE=N: use ports N…N+3 (for shared machines with assigned ranges);
+# otherwise any free ports.
+port_for() { # index
+  if [[ -n ${BENCH_PORT_BASE:-} ]]; then echo $(( BENCH_PORT_BASE + $1 )); return; fi
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+start_vm() { # name port-index → prints URL
+  local port; port=$(port_for "$2")
   "$PEERS/victoria-metrics" -storageDataPath="$work/$1" -httpListenAddr=127.0.0.1:$port \
     -search.latencyOffset=0s -search.disableCache -retentionPeriod=100y >"$work/$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
   echo "http://127.0.0.1:$port"
 }
-SRC=$(start_vm source); OUT_VM=$(start_vm out-vmalert); OUT_T=$(start_vm out-tocsin)
+SRC=$(start_vm source 0); OUT_VM=$(start_vm out-vmalert 1); OUT_T=$(start_vm out-tocsin 2)
 
 now=$(date +%s)
 to=$(( (now - 3600) / 3600 * 3600 ))
@@ -108,7 +113,7 @@ read -r vm_wall vm_cpu vm_rss < <(measure vmalert "$PEERS/vmalert" -rule="$work/
   -datasource.url="$SRC" -remoteWrite.url="$OUT_VM" \
   -replay.timeFrom="$from_rfc" -replay.timeTo="$to_rfc" -replay.rulesDelay=0 \
   -remoteWrite.maxQueueSize=10000000 \
-  -replay.maxDatapointsPerQuery="$MAXPTS" -replay.disableProgressBar -datasource.queryStep=1m -httpListenAddr=127.0.0.1:$(free_port))
+  -replay.maxDatapointsPerQuery="$MAXPTS" -replay.disableProgressBar -datasource.queryStep=1m -httpListenAddr=127.0.0.1:$(port_for 3))
 read -r t_wall t_cpu t_rss < <(measure tocsin "$TOCSIN" replay --from="$from_rfc" --to="$to_rfc" \
   -rule="$work/rules.yml" -datasource.url="$SRC" -remoteWrite.url="$OUT_T" \
   -replay.rulesDelay=0 -replay.disableProgressBar -replay.ruleEvaluationConcurrency="$CONC" \

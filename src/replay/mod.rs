@@ -28,7 +28,7 @@ use crate::rule::{Rule, deps};
 use crate::web::GroupStatus;
 
 pub use report::{AlertInterval, RuleReport};
-pub use window::{Plan, PlanError};
+pub use window::{Plan, PlanError, Timing};
 
 /// The `-replay.*` settings.
 #[derive(Debug, Clone)]
@@ -83,10 +83,10 @@ pub fn plan(
     groups
         .iter()
         .map(|g| {
-            let interval = g.interval.unwrap_or(settings.default_interval);
+            let timing = Timing::of(g, settings.default_interval);
             Ok(GroupPlan {
                 group: g.clone(),
-                plan: Plan::new(&g.name, opts.from_ms, opts.to_ms, interval, opts.max_points)?,
+                plan: Plan::new(&g.name, opts.from_ms, opts.to_ms, timing, opts.max_points)?,
             })
         })
         .collect()
@@ -123,6 +123,7 @@ pub async fn replay(
         retry_attempts: opts.retry_attempts.max(1),
         retry_backoff: opts.retry_backoff,
         write_batch: opts.write_batch.max(1),
+        now_ms: chrono::Utc::now().timestamp_millis(),
     });
     let total: u64 = plans
         .iter()
@@ -147,14 +148,9 @@ pub async fn replay(
             let job = rule_task::RuleJob {
                 group: g.clone(),
                 rule: Rule::new(spec, ctx.clone()),
-                plan: p.plan,
-                query_offset_ms: g
-                    .query_offset
-                    .map(|d| i64::try_from(d.as_millis()).unwrap_or(0))
-                    .unwrap_or(0),
+                plan: p.plan.clone(),
                 deps,
                 done,
-                read_later: deps::is_read_later(&dep_lists, i),
                 bar: bar.clone(),
             };
             handles.push(tokio::spawn(rule_task::run(job, shared.clone())));
