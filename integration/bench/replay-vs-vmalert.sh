@@ -90,7 +90,7 @@ YML
 from_rfc=$(date -u -d "@$from" +%Y-%m-%dT%H:%M:%SZ)
 to_rfc=$(date -u -d "@$to" +%Y-%m-%dT%H:%M:%SZ)
 cargo build --release --quiet --bin tocsin
-TOCSIN=$PWD/target/release/tocsin
+TOCSIN=${CARGO_TARGET_DIR:-$PWD/target}/release/tocsin
 
 measure() { # name cmd… → prints "wall cpu rss"
   local name=$1; shift

@@ -15,6 +15,10 @@ use crate::rule::deps;
 use crate::template::Library;
 use crate::timeparse::parse_time;
 
+/// Samples per remote-write request at least: a replay writes far more than live
+/// evaluation, and larger requests repeat each series' labels less often.
+pub const MIN_WRITE_BATCH: usize = 10_000;
+
 /// How `--report` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -109,8 +113,8 @@ pub async fn run(l: Launch) -> Result<bool, LaunchError> {
         write_batch: l
             .remote_write
             .as_ref()
-            .map(|w| w.max_batch_size.max(1000))
-            .unwrap_or(10_000),
+            .map(|w| w.max_batch_size.max(MIN_WRITE_BATCH))
+            .unwrap_or(MIN_WRITE_BATCH),
         ..ReplayOptions::default()
     };
     let plans = plan(&set.groups, &settings, &opts)?;
