@@ -85,7 +85,8 @@ pub struct ReplayFlags {
     #[arg(long = "replay.disableProgressBar", default_value = "false", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub disable_progress_bar: bool,
-    /// Query windows fetched and evaluated at once, across rules and groups.
+    /// Query windows evaluated at once, across rules and groups; as many more are
+    /// fetched ahead.
     #[arg(long = "replay.ruleEvaluationConcurrency", default_value = "1")]
     pub rule_evaluation_concurrency: usize,
 }

@@ -118,7 +118,8 @@ pub async fn replay(
     let shared = Arc::new(rule_task::Shared {
         querier,
         writer,
-        permits: Arc::new(Semaphore::new(opts.concurrency.max(1))),
+        fetch_permits: Arc::new(Semaphore::new(opts.concurrency.max(1))),
+        eval_permits: Arc::new(Semaphore::new(opts.concurrency.max(1))),
         rules_delay: opts.rules_delay,
         retry_attempts: opts.retry_attempts.max(1),
         retry_backoff: opts.retry_backoff,

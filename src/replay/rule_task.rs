@@ -29,7 +29,11 @@ const WRITE_QUEUE: usize = 2;
 pub(super) struct Shared {
     pub querier: Arc<dyn Querier>,
     pub writer: Option<RemoteWriter>,
-    pub permits: Arc<Semaphore>,
+    /// Windows being fetched or fetched and waiting to be evaluated.
+    pub fetch_permits: Arc<Semaphore>,
+    /// Windows being evaluated. With `fetch_permits`, at most twice the concurrency
+    /// windows are in memory, and fetching overlaps with evaluating even at 1.
+    pub eval_permits: Arc<Semaphore>,
     pub rules_delay: Duration,
     pub retry_attempts: usize,
     pub retry_backoff: Duration,
@@ -97,7 +101,7 @@ struct Fetched {
     answers: Result<Slicer, (String, bool)>,
     retries: u64,
     problems: Vec<String>,
-    /// Held while the window is evaluated: it bounds the windows in memory.
+    /// Held until the window's evaluation starts: it bounds the windows in memory.
     permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -189,7 +193,10 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
         for p in fetched.problems {
             st.report.problem(p);
         }
-        let _permit = fetched.permit;
+        // Evaluation takes its own permit, then frees the fetch permit for the next
+        // query to start.
+        let _permit = shared.eval_permits.clone().acquire_owned().await.ok();
+        drop(fetched.permit);
         let mut answers = match fetched.answers {
             Ok(s) => Answers::Ok(s),
             Err((error, down)) => {
@@ -329,7 +336,7 @@ fn window_text(win: &Window) -> String {
     format!("window {}..{}", fmt_ms(win.start_ms), fmt_ms(win.end_ms()))
 }
 
-/// Waits until the rules this one reads have written the window, takes a permit, and
+/// Waits until the rules this one reads have written the window, takes a fetch permit, and
 /// runs the window's range query, retrying transient errors.
 async fn fetch_window(
     shared: Arc<Shared>,
@@ -347,7 +354,7 @@ async fn fetch_window(
     if !deps.is_empty() && !shared.rules_delay.is_zero() {
         tokio::time::sleep(shared.rules_delay).await;
     }
-    let permit = shared.permits.clone().acquire_owned().await.ok();
+    let permit = shared.fetch_permits.clone().acquire_owned().await.ok();
     let mut params = group.params.clone();
     // VictoriaMetrics otherwise may align the range to its cache grid.
     params.push(("nocache".to_string(), "1".to_string()));
