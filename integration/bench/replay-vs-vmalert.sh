@@ -11,7 +11,9 @@
 #        vmalert 1.79 restarts `for` at every window boundary, so its ALERTS differ from
 #        tocsin's (and Prometheus') for alerts pending across a boundary; recorded series
 #        must be identical.)
-# Exit status 3 when the two outputs differ.
+# Environment: BENCH_PORT_BASE=N to use ports N…N+3 (else any free ports);
+# CARGO_TARGET_DIR is honoured.
+# Exit status 3 when the two outputs differ (ALERTS do, see docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DAYS=${1:-7}
