@@ -218,7 +218,7 @@ impl GroupRunner {
         let m = &self.engine.metrics;
         m.iterations.get_or_create(&self.labels).inc();
         // At 0 from the first evaluation, so that the first skipped tick is an increase.
-        m.missed.get_or_create(&self.labels);
+        let _ = m.missed.get_or_create(&self.labels);
         self.engine
             .metrics
             .duration_ms
