@@ -219,6 +219,10 @@ pub struct RunFlags {
     /// How far back to look for `ALERTS_FOR_STATE` when restoring.
     #[arg(long = "remoteRead.lookback", default_value = "1h", value_parser = parse_go_duration)]
     pub remote_read_lookback: Duration,
+    /// Do not append `/api/v1/query` to `-remoteRead.url`: the URL is the full query path.
+    #[arg(long = "remoteRead.disablePathAppend", default_value = "false", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub remote_read_disable_path_append: bool,
     #[command(flatten)]
     pub remote_read_auth: RemoteReadAuth,
 
@@ -252,6 +256,8 @@ pub struct RunFlags {
     pub shutdown_timeout: Duration,
     #[command(flatten)]
     pub replay: ReplayFlags,
+    #[command(flatten)]
+    pub compat: crate::compat_flags::CompatFlags,
 }
 
 /// Declares the auth/TLS flag family vmalert gives every HTTP endpoint

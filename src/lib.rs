@@ -3,6 +3,7 @@
 pub mod app;
 pub mod check;
 pub mod cli;
+pub mod compat_flags;
 pub mod config;
 pub mod datasource;
 pub mod flags_doc;

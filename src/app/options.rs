@@ -91,7 +91,16 @@ pub fn datasource(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientEr
     })
 }
 
+/// With `-remoteRead.disablePathAppend` the URL already ends in the query path; the
+/// client appends `/api/v1/query` itself, so the path is taken off here once.
 pub fn remote_read(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientError> {
+    let url = if f.remote_read_disable_path_append {
+        url.trim_end_matches('/')
+            .strip_suffix("/api/v1/query")
+            .unwrap_or(url)
+    } else {
+        url
+    };
     Ok(DatasourceOptions {
         url: url.to_string(),
         auth: remote_read_auth(&f.remote_read_auth)?,

@@ -175,6 +175,9 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
     let querier: Arc<dyn Querier> = Arc::new(
         PromClient::new(options::datasource(&f, &ds_url)?, ds_metrics).context("-datasource.*")?,
     );
+    for (flag, why) in f.compat.given() {
+        tracing::warn!(flag, "vmalert flag accepted but has no effect: {why}");
+    }
     let notifier_urls = split_list(&f.notifier_url);
     let notifier = if notifier_urls.is_empty() {
         tracing::warn!("no -notifier.url: alerts are evaluated but not sent anywhere");

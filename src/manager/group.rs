@@ -215,11 +215,10 @@ impl GroupRunner {
         let elapsed = started.elapsed();
         self.status.evaluation_time = elapsed;
         self.status.last_evaluation = Some(at);
-        self.engine
-            .metrics
-            .iterations
-            .get_or_create(&self.labels)
-            .inc();
+        let m = &self.engine.metrics;
+        m.iterations.get_or_create(&self.labels).inc();
+        // At 0 from the first evaluation, so that the first skipped tick is an increase.
+        let _ = m.missed.get_or_create(&self.labels);
         self.engine
             .metrics
             .duration_ms
@@ -240,8 +239,13 @@ impl GroupRunner {
         };
         let m = &self.engine.metrics;
         m.rule_evaluations.inc();
-        if rep.error.is_some() {
-            m.rule_errors.get_or_create(&label).inc();
+        // Created on the first evaluation even without an error, so that the first
+        // error is an increase from 0 that `increase()`-based alerts can see.
+        {
+            let errors = m.rule_errors.get_or_create(&label);
+            if rep.error.is_some() {
+                errors.inc();
+            }
         }
         m.rule_samples.get_or_create(&label).set(rep.samples as i64);
         if let Rule::Alerting(a) = &rep.rule {

@@ -182,6 +182,13 @@ impl Notifier {
             metrics,
         };
         for t in n.targets.iter() {
+            // Every target's series exist from the start at 0, so that the first error
+            // or drop is an increase that `increase()`-based alerts can see.
+            let m = &n.metrics;
+            let _ = m.sent.get_or_create(&t.addr);
+            let _ = m.errors.get_or_create(&t.addr);
+            let _ = m.dropped.get_or_create(&t.addr);
+            let _ = m.queue_length.get_or_create(&t.addr);
             let me = n.clone();
             let t = t.clone();
             let cancel = cancel.clone();

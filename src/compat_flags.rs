@@ -1,0 +1,155 @@
+//! vmalert flags that tocsin accepts so that a vmalert command line runs unchanged, but
+//! that change nothing here: tuning knobs of VictoriaMetrics' Go runtime and HTTP stack,
+//! log shaping, and service-discovery settings for `-notifier.config`, which tocsin does
+//! not have. Each one that is set is named in a start-up warning, so nobody believes a
+//! setting took effect when it did not.
+//!
+//! Flags whose silent acceptance could mislead about security or results
+//! (`-httpAuth.*`, `-tls*`, `-*.oauth2.*`, `-datasource.roundDigits`, …) are not here:
+//! they stay unknown, and tocsin refuses to start with them. `docs/migration.md` lists
+//! every vmalert flag and what tocsin does with it.
+
+use clap::Args;
+
+/// Declares the accepted-but-inert flags. A flag given as `bool` takes Go's bool forms
+/// (`-flag`, `-flag=true`, `-flag=false`); any other takes one value of any form.
+macro_rules! inert_flags {
+    ($( $field:ident: $kind:tt = $name:literal, $why:literal; )*) => {
+        /// vmalert flags accepted for compatibility; none of them has an effect.
+        #[derive(Debug, Args, Clone, Default)]
+        pub struct CompatFlags {
+            $(
+                #[doc = concat!("Accepted for vmalert compatibility; no effect: ", $why)]
+                #[arg(long = $name, value_name = inert_flags!(@value $kind),
+                      num_args = inert_flags!(@nargs $kind),
+                      default_missing_value = "true",
+                      require_equals = inert_flags!(@eq $kind), hide_default_value = true)]
+                pub $field: Option<String>,
+            )*
+        }
+
+        impl CompatFlags {
+            /// The flags given on the command line, with the reason each is inert.
+            pub fn given(&self) -> Vec<(&'static str, &'static str)> {
+                let mut out = Vec::new();
+                $( if self.$field.is_some() { out.push(($name, $why)); } )*
+                out
+            }
+        }
+    };
+    (@value bool) => { "BOOL" };
+    (@value value) => { "VALUE" };
+    (@nargs bool) => { 0..=1 };
+    (@nargs value) => { 1 };
+    (@eq bool) => { true };
+    (@eq value) => { false };
+}
+
+inert_flags! {
+    datasource_disable_keep_alive: bool = "datasource.disableKeepAlive",
+        "tocsin keeps connections alive and reuses them";
+    datasource_max_idle_connections: value = "datasource.maxIdleConnections",
+        "the connection pool grows as needed";
+    datasource_show_url: bool = "datasource.showURL",
+        "URLs are shown in the API and UI already";
+    remote_read_show_url: bool = "remoteRead.showURL",
+        "URLs are not logged";
+    remote_write_show_url: bool = "remoteWrite.showURL",
+        "URLs are not logged";
+    notifier_suppress_duplicate_target_errors: bool = "notifier.suppressDuplicateTargetErrors",
+        "only relevant with -notifier.config, which tocsin does not have";
+    enable_tcp6: bool = "enableTCP6",
+        "tocsin listens and connects over IPv4 and IPv6 as the addresses say";
+    envflag_enable: bool = "envflag.enable",
+        "flags are read from the command line only";
+    envflag_prefix: value = "envflag.prefix",
+        "flags are read from the command line only";
+    fs_disable_mmap: bool = "fs.disableMmap",
+        "tocsin maps no files";
+    memory_allowed_bytes: value = "memory.allowedBytes",
+        "tocsin has no caches sized by available memory";
+    memory_allowed_percent: value = "memory.allowedPercent",
+        "tocsin has no caches sized by available memory";
+    http_conn_timeout: value = "http.connTimeout",
+        "connections to tocsin's HTTP server are not recycled on a timer";
+    http_idle_conn_timeout: value = "http.idleConnTimeout",
+        "idle connections are closed by the client";
+    http_disable_response_compression: bool = "http.disableResponseCompression",
+        "responses are not compressed";
+    http_max_graceful_shutdown_duration: value = "http.maxGracefulShutdownDuration",
+        "use -shutdownTimeout";
+    http_shutdown_delay: value = "http.shutdownDelay",
+        "use -shutdownTimeout";
+    logger_disable_timestamps: bool = "loggerDisableTimestamps",
+        "log lines always carry a timestamp";
+    logger_errors_per_second_limit: value = "loggerErrorsPerSecondLimit",
+        "logging is not rate-limited";
+    logger_warns_per_second_limit: value = "loggerWarnsPerSecondLimit",
+        "logging is not rate-limited";
+    logger_output: value = "loggerOutput",
+        "logs go to stderr";
+    logger_timezone: value = "loggerTimezone",
+        "log timestamps are in UTC";
+    remote_read_ignore_restore_errors: bool = "remoteRead.ignoreRestoreErrors",
+        "a failed restore is always logged and evaluation starts anyway (vmalert's default)";
+    promscrape_consul_wait_time: value = "promscrape.consul.waitTime",
+        "only relevant with -notifier.config, which tocsin does not have";
+    promscrape_consul_sd_check_interval: value = "promscrape.consulSDCheckInterval",
+        "only relevant with -notifier.config, which tocsin does not have";
+    promscrape_discovery_concurrency: value = "promscrape.discovery.concurrency",
+        "only relevant with -notifier.config, which tocsin does not have";
+    promscrape_discovery_concurrent_wait_time: value = "promscrape.discovery.concurrentWaitTime",
+        "only relevant with -notifier.config, which tocsin does not have";
+    promscrape_dns_sd_check_interval: value = "promscrape.dnsSDCheckInterval",
+        "only relevant with -notifier.config, which tocsin does not have";
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, normalize_args};
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut argv = vec!["tocsin"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(normalize_args(argv))
+    }
+
+    #[test]
+    fn inert_flags_are_accepted_in_go_forms_and_reported() {
+        let cli = parse(&[
+            "-fs.disableMmap",
+            "-loggerTimezone=Europe/Berlin",
+            "-memory.allowedPercent",
+            "60",
+            "-datasource.disableKeepAlive=false",
+        ])
+        .unwrap();
+        let names: Vec<&str> = cli.run.compat.given().iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "datasource.disableKeepAlive",
+                "fs.disableMmap",
+                "memory.allowedPercent",
+                "loggerTimezone"
+            ]
+        );
+        assert!(parse(&[]).unwrap().run.compat.given().is_empty());
+    }
+
+    #[test]
+    fn security_flags_stay_unknown() {
+        for flag in [
+            "-httpAuth.username=a",
+            "-tls",
+            "-datasource.oauth2.clientID=x",
+        ] {
+            assert!(
+                parse(&[flag]).is_err(),
+                "{flag} must be refused, not ignored"
+            );
+        }
+    }
+}

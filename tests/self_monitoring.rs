@@ -1,0 +1,122 @@
+//! The self-monitoring promise of docs/operations.md: every `tocsin_*` metric that the
+//! shipped rule file `rules/tocsin-self.yml` and the metrics table name is exposed by a
+//! running tocsin wired to real Prometheus and Alertmanager, and vmalert's inert flags
+//! are named in a start-up warning.
+
+#[path = "common/peers.rs"]
+mod peers;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+fn tocsin_names(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(pos) = text[i..].find("tocsin_") {
+        let start = i + pos;
+        let prev_ok =
+            start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let mut end = start;
+        while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+            end += 1;
+        }
+        if prev_ok && end > start + "tocsin_".len() {
+            out.insert(text[start..end].to_owned());
+        }
+        i = end;
+    }
+    out
+}
+
+/// Metric family names as exposed in `# TYPE` lines (counters without `_total`).
+fn families(exposition: &str) -> BTreeSet<String> {
+    exposition
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_and_alerted_on_metrics_exist() {
+    let (Some(prom), Some(am)) = (
+        peers::peer_or_skip("prometheus"),
+        peers::peer_or_skip("prometheus-alertmanager"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, prom_url) = peers::start_plain_prometheus(&prom, dir.path())
+        .await
+        .unwrap();
+    let (_a, am_url) = peers::start_alertmanager(&am, dir.path()).await.unwrap();
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/tocsin-self.yml");
+    let rule_text = std::fs::read_to_string(shipped).unwrap();
+    // The shipped file, evaluated every second so that the per-rule series appear soon.
+    let fast = rule_text.replace("interval: 30s", "interval: 1s");
+    assert_ne!(fast, rule_text, "the shipped file sets a 30s interval");
+    let rules = dir.path().join("tocsin-self.yml");
+    std::fs::write(&rules, fast).unwrap();
+    let rules = rules.display();
+    let args: Vec<String> = vec![
+        format!("-rule={rules}"),
+        format!("-datasource.url={prom_url}"),
+        format!("-notifier.url={am_url}"),
+        format!("-remoteWrite.url={prom_url}"),
+        format!("-remoteRead.url={prom_url}"),
+        "-fs.disableMmap".into(),
+        "-memory.allowedPercent=60".into(),
+    ];
+    let (mut t, url) = peers::start_tocsin(&args, dir.path(), "tocsin")
+        .await
+        .unwrap();
+
+    // Per-rule series exist once each rule has been evaluated.
+    let mut exposition = String::new();
+    for _ in 0..100 {
+        exposition = reqwest::get(format!("{url}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if exposition.contains("tocsin_rule_errors_total{") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let have = families(&exposition);
+    let exposed = |name: &str| {
+        have.contains(name)
+            || name
+                .strip_suffix("_total")
+                .is_some_and(|n| have.contains(n))
+    };
+
+    let ops = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md"))
+        .unwrap();
+    let wanted: BTreeSet<String> = tocsin_names(&rule_text)
+        .into_iter()
+        .chain(tocsin_names(&ops))
+        .collect();
+    assert!(wanted.len() >= 10, "names found: {wanted:?}");
+    let missing: Vec<&String> = wanted.iter().filter(|n| !exposed(n)).collect();
+    assert!(
+        missing.is_empty(),
+        "named in rules/tocsin-self.yml or docs/operations.md but not exposed: {missing:?}\nexposed: {have:?}"
+    );
+
+    // The inert flags were named at start-up.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = t.log_tail(200);
+    for flag in ["fs.disableMmap", "memory.allowedPercent"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("has no effect") && l.contains(flag)),
+            "no start-up warning naming -{flag}:\n{log}"
+        );
+    }
+    peers::terminate(&mut t, Duration::from_secs(10));
+}
