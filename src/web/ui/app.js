@@ -593,28 +593,33 @@
 
   // ---------- Config ----------
 
+  /** The answer of the last "Reload rules now", shown once on the next Config render. */
+  let reloadReply = null;
+
   async function configPage() {
     const [s, rt] = await Promise.all([api("/api/v1/status"), api("/api/v1/status/runtimeinfo")]);
-    const out = h("div", { id: "reload-result" });
     const reload = h("button", {
       type: "button",
       onclick: async () => {
         reload.disabled = true;
-        out.replaceChildren(h("p", { class: "muted" }, "Reloading…"));
+        reload.textContent = "Reloading…";
         try {
           const resp = await fetch(`${PREFIX}/-/reload`, { method: "POST" });
-          const text = await resp.text();
-          cache = new Map();
-          if (resp.ok) { render(); return; }
-          out.replaceChildren(h("pre", { class: "error" }, resp.status === 401 || resp.status === 403
-            ? `${text}\nReload with the key: curl -X POST '${location.origin}${PREFIX}/-/reload?authKey=…'` : text));
+          const text = (await resp.text()).trim();
+          reloadReply = resp.ok ? { ok: true, text: "Rules reloaded." } : {
+            ok: false,
+            text: resp.status === 401 || resp.status === 403
+              ? `${text}\nReload with the key instead: curl -X POST '${location.origin}${PREFIX}/-/reload?authKey=…'`
+              : text,
+          };
         } catch (e) {
-          out.replaceChildren(h("pre", { class: "error" }, e.message));
-        } finally {
-          reload.disabled = false;
+          reloadReply = { ok: false, text: `cannot reach tocsin: ${e.message}` };
         }
+        refresh();
       },
     }, "Reload rules now");
+    const reply = reloadReply;
+    reloadReply = null;
     return h("div", {}, h("h1", {}, "Configuration"),
       s.reloadSuccess
         ? h("div", { class: "banner ok", id: "reload-status" }, "The last reload of the rule files succeeded.")
@@ -626,7 +631,10 @@
         h("dt", {}, "Started"), h("dd", {}, when(rt.startTime)),
         h("dt", {}, "Working directory"), h("dd", { class: "mono" }, rt.CWD))),
       s.lastError ? [h("h2", {}, "Last reload error"), h("pre", { class: "error", id: "reload-error" }, s.lastError)] : "",
-      h("p", {}, reload), out);
+      h("p", {}, reload, " ", h("span", { class: "muted" }, "Rule files are also reloaded when they change, on SIGHUP and on POST /-/reload.")),
+      reply && !reply.ok && reply.text !== `failed to reload rules: ${s.lastError}`
+        ? h("pre", { class: "error", id: "reload-reply" }, reply.text) : "",
+      reply && reply.ok ? h("p", { class: "banner ok", id: "reload-reply" }, reply.text) : "");
   }
 
   // ---------- wiring ----------
