@@ -342,11 +342,12 @@ impl Api {
         }
     }
 
-    /// `/` and `/vmalert/`: the status UI's page.
-    pub fn index(&self) -> Reply {
+    /// `/` and `/vmalert/`: the status UI's page. `local_path` is the request path
+    /// after the prefix.
+    pub fn index(&self, local_path: &str) -> Reply {
         Reply::cached(
             "text/html; charset=utf-8",
-            Bytes::from(super::ui::index_html(&self.path_prefix)),
+            Bytes::from(super::ui::index_html(&self.path_prefix, local_path)),
         )
     }
 

@@ -299,9 +299,11 @@ impl Endpoint {
         if ui::is_static_path(path) {
             return Some(Endpoint::Static);
         }
-        let api = path
-            .strip_prefix("/vmalert")
-            .filter(|p| p.starts_with("/api/"))
+        // vmalert's `/vmalert/api/…` and VictoriaMetrics' `/prometheus/api/…` (which its
+        // `-vmalert.proxyURL` forwards unchanged) are the same API.
+        let api = ["/vmalert", "/prometheus"]
+            .iter()
+            .find_map(|p| path.strip_prefix(p).filter(|p| p.starts_with("/api/")))
             .unwrap_or(path);
         Some(match api {
             "/" | "/vmalert" | "/vmalert/" => Endpoint::Index,
@@ -403,7 +405,7 @@ async fn dispatch(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let reply = match endpoint {
-        Endpoint::Index => api.index(),
+        Endpoint::Index => api.index(local.unwrap_or_default()),
         Endpoint::Static => api.asset(local.unwrap_or_default()),
         Endpoint::Notifiers => api.notifiers(),
         Endpoint::Rules => api.rules(&q),
@@ -531,6 +533,10 @@ mod tests {
             Some(Endpoint::Notifiers)
         );
         assert_eq!(Endpoint::route("/vmalert/metrics"), None);
+        assert_eq!(
+            Endpoint::route("/prometheus/api/v1/alerts"),
+            Some(Endpoint::Alerts)
+        );
         assert_eq!(Endpoint::route("/api/v1/rules/"), None);
         assert!(Endpoint::Reload.allows(&Method::POST));
         assert!(!Endpoint::Rules.allows(&Method::POST));

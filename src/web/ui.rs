@@ -14,9 +14,15 @@ pub struct Asset {
     pub content_type: &'static str,
 }
 
-/// `-http.pathPrefix` goes where this marker stands in `index.html`, so that asset and
-/// API URLs work under any prefix and under `/vmalert/`.
-const PREFIX_MARKER: &str = "{{prefix}}";
+/// Where the page was served from (`-http.pathPrefix`, plus `/vmalert` when the page was
+/// asked for there) goes where this marker stands in `index.html`. Asset and API URLs are
+/// built on it, so the page also works behind VictoriaMetrics' `-vmalert.proxyURL`, which
+/// forwards only `/vmalert/…` (and the API paths) to us.
+const BASE_MARKER: &str = "{{base}}";
+
+/// `-http.pathPrefix` alone, for the links that exist only at the root (`/metrics`,
+/// `/-/reload`).
+const ROOT_MARKER: &str = "{{root}}";
 
 const INDEX: &str = include_str!("ui/index.html");
 
@@ -47,9 +53,16 @@ pub fn is_static_path(path: &str) -> bool {
     rest.starts_with("/static/")
 }
 
-/// The page, with the path prefix filled in.
-pub fn index_html(prefix: &str) -> String {
-    INDEX.replace(PREFIX_MARKER, &html_escape(prefix))
+/// The page for a request of `local_path` (the path after `prefix`).
+pub fn index_html(prefix: &str, local_path: &str) -> String {
+    let base = if local_path.starts_with("/vmalert") {
+        format!("{prefix}/vmalert")
+    } else {
+        prefix.to_string()
+    };
+    INDEX
+        .replace(BASE_MARKER, &html_escape(&base))
+        .replace(ROOT_MARKER, &html_escape(prefix))
 }
 
 /// A strong validator for `body`: the same bytes always give the same tag, and a new
@@ -84,9 +97,12 @@ mod tests {
 
     #[test]
     fn index_carries_the_prefix_escaped() {
-        let h = index_html("/a\"b");
-        assert!(h.contains("/a&quot;b/static/app.js"));
-        assert!(!h.contains(PREFIX_MARKER));
+        let h = index_html("/a\"b", "/");
+        assert!(h.contains("\"/a&quot;b/static/app.js\""));
+        assert!(!h.contains(BASE_MARKER) && !h.contains(ROOT_MARKER));
+        let h = index_html("/p", "/vmalert/");
+        assert!(h.contains("\"/p/vmalert/static/app.js\""));
+        assert!(h.contains("\"/p/metrics\""));
     }
 
     #[test]

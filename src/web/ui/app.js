@@ -11,7 +11,10 @@
 "use strict";
 
 (() => {
-  const PREFIX = document.documentElement.dataset.prefix || "";
+  // API calls go under BASE (the path prefix, plus /vmalert when the page was served
+  // there); /-/reload exists only under ROOT (the path prefix).
+  const BASE = document.documentElement.dataset.base || "";
+  const ROOT = document.documentElement.dataset.root || "";
   const GROUPS_PER_PAGE = 50;
   const ALERTS_PER_PAGE = 100;
   const main = document.getElementById("main");
@@ -44,7 +47,7 @@
   async function api(path) {
     let resp;
     try {
-      resp = await fetch(PREFIX + path, { headers: { Accept: "application/json" } });
+      resp = await fetch(BASE + path, { headers: { Accept: "application/json" } });
     } catch (e) {
       throw new ApiError(`cannot reach tocsin: ${e.message}`);
     }
@@ -604,12 +607,12 @@
         reload.disabled = true;
         reload.textContent = "Reloading…";
         try {
-          const resp = await fetch(`${PREFIX}/-/reload`, { method: "POST" });
+          const resp = await fetch(`${ROOT}/-/reload`, { method: "POST" });
           const text = (await resp.text()).trim();
           reloadReply = resp.ok ? { ok: true, text: "Rules reloaded." } : {
             ok: false,
             text: resp.status === 401 || resp.status === 403
-              ? `${text}\nReload with the key instead: curl -X POST '${location.origin}${PREFIX}/-/reload?authKey=…'`
+              ? `${text}\nReload with the key instead: curl -X POST '${location.origin}${ROOT}/-/reload?authKey=…'`
               : text,
           };
         } catch (e) {
