@@ -352,6 +352,7 @@ impl Notifier {
             }
             Err(e) => {
                 self.metrics.errors.get_or_create(&t.addr).inc_by(n);
+                let e = http::error_chain(&e);
                 tracing::error!(target = %t.url, "cannot send {n} alerts: {e}");
                 t.set_last_error(Some(format!("cannot send {n} alerts: {e}")));
             }

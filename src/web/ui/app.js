@@ -424,7 +424,7 @@
       h("span", { class: "right" }, counts,
         h("span", { class: "muted" }, `${rules.length === x.rules.length ? "" : rules.length + " of "}${x.rules.length} rule${x.rules.length === 1 ? "" : "s"} · every ${span(g.interval)} · `),
         h("span", { class: "muted" }, "evaluated "), when(g.lastEvaluation),
-        h("span", { class: "muted" }, ` in ${seconds(g.evaluationTime)}`))));
+        parseTime(g.lastEvaluation) === null ? "" : h("span", { class: "muted" }, ` in ${seconds(g.evaluationTime)}`))));
     let filled = false;
     const fill = () => {
       if (filled) return;
