@@ -163,6 +163,10 @@ describe("status UI", { skip: req.skip }, () => {
     assert.match(curl, /^curl .*query=up\{job="prometheus"\} == 1.*time=/);
     assert.match(await page.locator("h1").innerText(), /PrometheusUp\s+firing\s+ok/);
     await screenshots(page, "rule");
+    // Its group link leads to that group alone, opened.
+    await page.getByRole("link", { name: "availability" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("details.group").length === 1);
+    assert.equal(await page.locator("details.group[open]").getAttribute("data-group"), "availability");
   });
 
   it("shows each notifier with its send, error and drop counts", async () => {

@@ -234,6 +234,16 @@
     return out;
   }
 
+  /** The Group filter: part of a name, or the exact name in double quotes. */
+  function groupMatcher(text) {
+    const t = (text || "").trim();
+    if (!t) return null;
+    const exact = /^"(.*)"$/.exec(t);
+    if (exact) return (name) => name === exact[1];
+    const low = t.toLowerCase();
+    return (name) => name.toLowerCase().includes(low);
+  }
+
   function words(text) {
     return (text || "").toLowerCase().split(/\s+/).filter(Boolean);
   }
@@ -374,11 +384,11 @@
 
   function drawGroups(groups, args, results) {
     const { fn, active } = ruleMatcher(args);
-    const gq = (args.get("group") || "").toLowerCase();
+    const gq = groupMatcher(args.get("group"));
     const shown = [];
     let nRules = 0, nFiring = 0, nPending = 0, nErr = 0;
     for (const x of groups) {
-      if (gq && !x.gname.includes(gq)) continue;
+      if (gq && !gq(x.g.name)) continue;
       const rules = active ? x.rules.filter(fn) : x.rules;
       if (active && !rules.length) continue;
       shown.push({ x, rules });
@@ -485,16 +495,17 @@
     const ws = words(args.get("search"));
     const lm = labelMatchers(args.get("labels"));
     const state = args.get("state") || "";
-    const gq = (args.get("group") || "").toLowerCase();
+    const gq = groupMatcher(args.get("group"));
     const shown = all.filter((x) =>
       (!state || x.a.state === state) &&
-      (!gq || x.g.name.toLowerCase().includes(gq)) &&
+      (!gq || gq(x.g.name)) &&
       ws.every((w) => x.text.includes(w)) &&
       lm.every((m) => m(x.a.labels)));
     const firing = shown.filter((x) => x.a.state === "firing").length;
     const pg = pager(shown.length, ALERTS_PER_PAGE, args, () => drawAlerts(all, args, results));
     const rows = shown.slice(pg.start, pg.start + ALERTS_PER_PAGE).map(({ a, rule, g }) => h("tr", { "data-alert": a.labels.alertname || rule.name },
-      h("td", {}, ruleLink(g.id, rule.id, a.labels.alertname || rule.name), h("div", { class: "muted" }, g.name)),
+      h("td", {}, ruleLink(g.id, rule.id, a.labels.alertname || rule.name), h("div", {},
+        h("a", { class: "muted", href: `#/groups?group=${encodeURIComponent(`"${g.name}"`)}` }, g.name))),
       h("td", {}, badge(a.state)),
       h("td", {}, labelChips(a.labels, "alertname")),
       h("td", {}, annotations(a.annotations)),
@@ -526,7 +537,7 @@
     const alerting = rule.type === "alerting";
     const updates = (rule.updates || []).slice().sort((a, b) => (parseTime(b.time) || 0) - (parseTime(a.time) || 0));
     const kv = [
-      ["Group", h("a", { href: `#/groups?group=${encodeURIComponent(rule.group_name)}` }, rule.group_name)],
+      ["Group", h("a", { href: `#/groups?group=${encodeURIComponent(`"${rule.group_name}"`)}` }, rule.group_name)],
       ["File", h("span", { class: "mono" }, rule.file)],
       ["Query", h("div", {}, h("pre", { id: "rule-query" }, rule.query), copyButton(rule.query))],
     ];
