@@ -1,4 +1,4 @@
-//! The status UI: one HTML page, a stylesheet and a script, compiled into the binary so
+//! The status UI: one HTML page, a stylesheet and a few script modules, compiled into the binary so
 //! that tocsin needs no files next to it and fetches nothing from the internet.
 //!
 //! The page is a plain client of the JSON API (`/api/v1/rules`, `/api/v1/alerts`,
@@ -26,13 +26,17 @@ const ROOT_MARKER: &str = "{{root}}";
 
 const INDEX: &str = include_str!("ui/index.html");
 
-/// The files served under `/static/`.
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// The files served under `/static/`: the page's script modules (`app.js` imports the
+/// others), its stylesheet and its icon.
 fn static_asset(name: &str) -> Option<Asset> {
     let (body, content_type): (&'static [u8], _) = match name {
-        "app.js" => (
-            include_bytes!("ui/app.js"),
-            "text/javascript; charset=utf-8",
-        ),
+        "app.js" => (include_bytes!("ui/app.js"), JS),
+        "lib.js" => (include_bytes!("ui/lib.js"), JS),
+        "groups.js" => (include_bytes!("ui/groups.js"), JS),
+        "alerts.js" => (include_bytes!("ui/alerts.js"), JS),
+        "status.js" => (include_bytes!("ui/status.js"), JS),
         "app.css" => (include_bytes!("ui/app.css"), "text/css; charset=utf-8"),
         "favicon.svg" => (include_bytes!("ui/favicon.svg"), "image/svg+xml"),
         _ => return None,
