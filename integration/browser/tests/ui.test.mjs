@@ -159,6 +159,12 @@ describe("status UI", { skip: req.skip }, () => {
     const first = await page.locator("#rule-updates tbody tr").first().locator("td").allInnerTexts();
     assert.equal(first[3].trim(), "1", "the last evaluation returned one sample");
     assert.equal(first[4].trim(), "—", "and no error");
+    // The API lists evaluations newest first, as vmalert does.
+    const [gid, rid] = new URL(page.url()).hash.split("/").slice(2);
+    const api = await (await fetch(`${tocsin.url}/api/v1/rule?group_id=${gid}&rule_id=${rid}`)).json();
+    const times = api.updates.map((u) => Date.parse(u.time));
+    assert.ok(times.length >= 2, `evaluations recorded: ${times.length}`);
+    assert.deepEqual(times, [...times].sort((a, b) => b - a), "newest first");
     const curl = await page.locator("#rule-curl").innerText();
     assert.match(curl, /^curl .*query=up\{job="prometheus"\} == 1.*time=/);
     assert.match(await page.locator("h1").innerText(), /PrometheusUp\s+firing\s+ok/);
