@@ -1,7 +1,7 @@
 // The Alerts page: pending and firing alerts, firing first and newest first.
 
 import {
-  annotations, badge, cached, filterForm, groupMatcher, h, labelChips, labelMatchers, pager, parseTime, ruleLink, when,
+  announce, annotations, badge, cached, filterForm, groupMatcher, h, labelChips, labelMatchers, pager, parseTime, ruleLink, when,
   words,
 } from "./lib.js";
 
@@ -45,6 +45,7 @@ function drawAlerts(all, args, results) {
     ws.every((w) => x.text.includes(w)) &&
     lm.every((m) => m(x.a.labels)));
   const firing = shown.filter((x) => x.a.state === "firing").length;
+  announce(`${firing} firing, ${shown.length - firing} pending`);
   const pg = pager(shown.length, ALERTS_PER_PAGE, args, () => drawAlerts(all, args, results));
   const rows = shown.slice(pg.start, pg.start + ALERTS_PER_PAGE).map(({ a, rule, g }) => h("tr", { "data-alert": a.labels.alertname || rule.name },
     h("td", {}, ruleLink(g.id, rule.id, a.labels.alertname || rule.name), h("div", {},

@@ -3,7 +3,7 @@
 // when it is opened (or when a filter is active, which keeps the rendered set small).
 
 import {
-  badge, cached, filterForm, groupMatcher, h, labelMatchers, pager, parseTime, ruleLink, seconds, span, when, words,
+  announce, badge, cached, filterForm, groupMatcher, h, labelMatchers, pager, parseTime, ruleLink, seconds, span, when, words,
 } from "./lib.js";
 
 const GROUPS_PER_PAGE = 50;
@@ -115,6 +115,7 @@ function drawGroups(groups, args, results) {
   const list = h("div", { class: "group-list" }, slice.map(({ x, rules }) => groupBlock(x, rules, expand)));
   if (!slice.length) list.append(h("p", { class: "muted" }, groups.length ? "No rule matches these filters." : "No rule groups are loaded."));
   results.replaceChildren(summary, list, pg.nav);
+  announce(`${shown.length} groups, ${nRules} rules`);
 }
 
 function toggleAll(results, open) {

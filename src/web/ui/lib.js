@@ -14,6 +14,12 @@ export function clearCache() {
   cache = new Map();
 }
 
+/** Tells screen readers what a filter left (the page's status region). */
+export function announce(text) {
+  const el = document.getElementById("announce");
+  if (el && el.textContent !== text) el.textContent = text;
+}
+
 /** Asks the app to reload data and redraw the current page. */
 export function requestRefresh() {
   window.dispatchEvent(new Event("tocsin:refresh"));
