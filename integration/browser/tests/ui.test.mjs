@@ -86,6 +86,7 @@ describe("status UI", { skip: req.skip }, () => {
     browser = await launchBrowser(req.need.chromium);
     page = await browser.context.newPage();
     page.on("pageerror", (e) => pageErrors.push(e.message));
+    page.setDefaultTimeout(10000); // what a person would wait; a broken page fails fast
   });
 
   afterEach(() => {
@@ -108,6 +109,8 @@ describe("status UI", { skip: req.skip }, () => {
     assert.match(text, /team=observability/);
     assert.match(text, /127\.0\.0\.1:\d+ is up/, "templated summary annotation");
     assert.match(text, /up is 1/, "templated description");
+    const cells = (await row.locator("td").allInnerTexts()).map((c) => c.trim());
+    assert.equal(cells[4], "1", "the value, as a number rather than Prometheus' 1e+00");
     // The pending alert is listed too, after the firing one.
     const pending = page.locator('tr[data-alert="SlowBurn"]');
     assert.match(await pending.innerText(), /pending/);

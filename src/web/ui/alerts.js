@@ -1,7 +1,7 @@
 // The Alerts page: pending and firing alerts, firing first and newest first.
 
 import {
-  announce, annotations, badge, cached, filterForm, groupMatcher, h, labelChips, labelMatchers, pager, parseTime, ruleLink, when,
+  announce, annotations, badge, cached, filterForm, groupMatcher, h, labelChips, labelMatchers, pager, parseTime, ruleLink, value, when,
   words,
 } from "./lib.js";
 
@@ -53,7 +53,7 @@ function drawAlerts(all, args, results) {
     h("td", {}, badge(a.state)),
     h("td", {}, labelChips(a.labels, "alertname")),
     h("td", {}, annotations(a.annotations)),
-    h("td", { class: "num mono" }, a.value),
+    h("td", { class: "num mono" }, value(a.value)),
     h("td", {}, when(a.activeAt))));
   results.replaceChildren(
     h("p", { class: "summary" }, h("strong", {}, firing), " firing, ", h("strong", {}, shown.length - firing), " pending",

@@ -120,6 +120,12 @@ export function span(sec) {
   return parts.join("") || `${sec}s`;
 }
 
+/** An alert value (Prometheus' "1e+00" strings) as a person reads it: "1", "0.25". */
+export function value(v) {
+  const n = Number(v);
+  return h("span", { title: v }, Number.isFinite(n) ? String(n) : v);
+}
+
 export function badge(text, kind) {
   return h("span", { class: `badge b-${kind || text}` }, text);
 }

@@ -1,7 +1,7 @@
 // The Rule, Notifiers and Config pages: one object each, straight from the API.
 
 import {
-  annotations, api, badge, copyButton, h, labelChips, parseTime, requestRefresh, ROOT, seconds, span, when,
+  annotations, api, badge, copyButton, h, labelChips, parseTime, requestRefresh, ROOT, seconds, span, value, when,
 } from "./lib.js";
 
 export async function rulePage(r) {
@@ -39,7 +39,7 @@ export async function rulePage(r) {
     parts.push(alerts.length
       ? h("table", {}, h("thead", {}, h("tr", {}, ["State", "Labels", "Annotations", "Value", "Active since"].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, alerts.map((a) => h("tr", {}, h("td", {}, badge(a.state)), h("td", {}, labelChips(a.labels, "alertname")),
-          h("td", {}, annotations(a.annotations)), h("td", { class: "num mono" }, a.value), h("td", {}, when(a.activeAt))))))
+          h("td", {}, annotations(a.annotations)), h("td", { class: "num mono" }, value(a.value)), h("td", {}, when(a.activeAt))))))
       : h("p", { class: "muted" }, "No pending or firing alert."));
   }
   parts.push(h("h2", {}, "Reproduce the last evaluation"));
