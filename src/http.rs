@@ -193,6 +193,19 @@ pub fn client(
     b.build().map_err(ClientError::Build)
 }
 
+/// A transport error with its causes (`error sending request for url (…): client error
+/// (Connect): tcp connect error: Connection refused`): reqwest's own message names only
+/// the request, which tells an operator nothing.
+pub fn error_chain(e: &reqwest::Error) -> String {
+    let mut message = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        message = format!("{message}: {s}");
+        src = s.source();
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

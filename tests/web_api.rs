@@ -282,12 +282,59 @@ async fn unknown_paths_and_wrong_methods() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.text().await.unwrap(), "OK");
-    let r = c.get(format!("{}/", srv.base)).send().await.unwrap();
+    // The status UI: a page that loads its script and stylesheet from /static/ (the
+    // browser tests in integration/browser/ check what it shows).
+    for (path, assets) in [("/", "/static/"), ("/vmalert/", "/vmalert/static/")] {
+        let r = c.get(format!("{}{path}", srv.base)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let html = r.text().await.unwrap();
+        assert!(html.contains(&format!("\"{assets}app.js\"")), "{html}");
+        assert!(html.contains(&format!("\"{assets}app.css\"")), "{html}");
+    }
+    let r = c
+        .get(format!("{}/static/app.js", srv.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    let html = r.text().await.unwrap();
-    assert!(
-        html.contains("node") && html.contains("/rules/b.yml"),
-        "{html}"
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+    let tag = r.headers()["etag"].clone();
+    let r = c
+        .get(format!("{}/vmalert/static/app.js", srv.base))
+        .header("If-None-Match", tag.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 304, "unchanged asset revalidates");
+    assert_eq!(r.headers()["etag"], tag);
+    let r = c
+        .get(format!("{}/static/app.css", srv.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
+    let r = c
+        .get(format!("{}/static/nope.js", srv.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    // No notifier behind this fake: an empty list, in vmalert's envelope.
+    let (status, v) = get_json(&format!("{}/api/v1/notifiers", srv.base)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        v,
+        serde_json::json!({"status": "success", "data": {"notifiers": []}})
     );
     srv.shutdown().await;
 }
@@ -452,6 +499,15 @@ async fn path_prefix_moves_every_endpoint() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
     let r = reqwest::get(format!("{}/alerting", srv.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("\"/alerting/static/app.js\"") && html.contains("data-base=\"/alerting\""),
+        "the UI's URLs carry the prefix: {html}"
+    );
+    let r = reqwest::get(format!("{}/alerting/static/app.js", srv.base))
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);

@@ -2,6 +2,8 @@
 //! Prometheus serving equivalent rules: same keys and value types at every level, the
 //! same time and value formats. Our extra keys are vmalert's fields, listed in
 //! `VM_EXTRAS` and in docs/api.md; any other difference fails the test.
+//! `web_shapes_vs_prometheus.rs` does the same with the tocsin binary evaluating the
+//! same rule file as Prometheus.
 
 mod web_support;
 
@@ -17,94 +19,9 @@ use tocsin::web::{
     WebOptions,
 };
 use web_support::peers::{KillOnDrop, free_port, peer_binary, poll_json};
+use web_support::prometheus::{NONE, RULES, VM_EXTRAS, settled};
 use web_support::shape::Shape;
 use web_support::{Fake, get_json, start, t0};
-
-/// Keys we add on top of Prometheus', per object kind (vmalert's API fields).
-const VM_EXTRAS: &[(&str, &[&str])] = &[
-    (
-        "group",
-        &[
-            "id",
-            "type",
-            "concurrency",
-            "labels",
-            "params",
-            "headers",
-            "notifier_headers",
-            "eval_offset",
-            "eval_delay",
-        ],
-    ),
-    (
-        "alerting",
-        &[
-            "keep_firing_for",
-            RULE_EXTRAS[0],
-            RULE_EXTRAS[1],
-            RULE_EXTRAS[2],
-            RULE_EXTRAS[3],
-            RULE_EXTRAS[4],
-            RULE_EXTRAS[5],
-            RULE_EXTRAS[6],
-            RULE_EXTRAS[7],
-            RULE_EXTRAS[8],
-        ],
-    ),
-    ("recording", RULE_EXTRAS),
-    (
-        "alert",
-        &[
-            "id",
-            "rule_id",
-            "group_id",
-            "name",
-            "expression",
-            "source",
-            "restored",
-            "stabilizing",
-        ],
-    ),
-];
-
-/// vmalert's fields on both kinds of rule.
-const RULE_EXTRAS: &[&str] = &[
-    "datasourceType",
-    "lastSamples",
-    "lastSeriesFetched",
-    "id",
-    "group_id",
-    "group_name",
-    "file",
-    "debug",
-    "max_updates_entries",
-];
-
-const RULES: &str = r#"groups:
-  - name: shape
-    rules:
-      - record: job:one
-        expr: vector(1)
-        labels: {team: a}
-      - alert: Always
-        expr: vector(1)
-        labels: {severity: page}
-        annotations: {summary: "value {{ $value }}"}
-      - alert: Waiting
-        expr: vector(2)
-        for: 1h
-      - alert: Broken
-        expr: (label_replace(vector(1), "a", "1", "", "") or label_replace(vector(1), "a", "2", "", "")) + on() (label_replace(vector(1), "b", "1", "", "") or label_replace(vector(1), "b", "2", "", ""))
-"#;
-
-/// Whether every rule has been evaluated with the expected outcome.
-fn settled(v: &Value) -> bool {
-    let rules = &v["data"]["groups"][0]["rules"];
-    rules[0]["health"] == "ok"
-        && rules[1]["state"] == "firing"
-        && rules[2]["state"] == "pending"
-        && rules[3]["health"] == "err"
-}
 
 /// Our snapshot of the same rules in the same states.
 fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
@@ -167,8 +84,6 @@ fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
     g.rules = rules.into_iter().map(Arc::new).collect();
     vec![Arc::new(g)]
 }
-
-const NONE: &[(&str, &[&str])] = &[];
 
 /// Every alert `value` string in a rules or alerts response, in order.
 fn values(v: &Value) -> Vec<String> {

@@ -81,6 +81,7 @@ fn unix_now() -> i64 {
 struct AppState {
     board: Arc<StatusBoard>,
     reload_tx: mpsc::Sender<ReloadRequest>,
+    notifier: Option<Notifier>,
 }
 
 impl StateSource for AppState {
@@ -90,6 +91,13 @@ impl StateSource for AppState {
 
     fn reload_status(&self) -> ReloadStatus {
         self.board.reload_status()
+    }
+
+    fn notifiers(&self) -> Vec<web::NotifierStatus> {
+        self.notifier
+            .as_ref()
+            .map(Notifier::status)
+            .unwrap_or_default()
     }
 
     fn reload(&self) -> BoxFuture<Result<(), String>> {
@@ -245,6 +253,7 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
     let state = Arc::new(AppState {
         board: board.clone(),
         reload_tx: reload_tx.clone(),
+        notifier: notifier.clone(),
     });
     let web_opts = web::WebOptions {
         listen_addr: f.http_listen_addr.clone(),

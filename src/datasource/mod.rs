@@ -226,15 +226,9 @@ impl PromClient {
                 timeout: self.opts.query_timeout,
             }
         } else {
-            let mut message = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                message = format!("{message}: {s}");
-                src = s.source();
-            }
             QueryError::Unreachable {
                 url: url.to_string(),
-                message,
+                message: crate::http::error_chain(&e),
             }
         }
     }

@@ -61,19 +61,20 @@ pub fn rule_status(
         st.alerts = alert_statuses(a);
     }
     if s.max_updates > 0 {
-        if s.updates.len() >= s.max_updates {
-            let excess = s.updates.len() + 1 - s.max_updates;
-            s.updates.drain(..excess);
-        }
-        s.updates.push(StateUpdate {
-            time: started,
-            at,
-            duration: elapsed,
-            samples,
-            series_fetched: Some(samples),
-            error: s.last_error.clone(),
-            curl: Some(Arc::from(reproduce(rule.expr(), query_ts_ms, params))),
-        });
+        // Newest first, as vmalert lists them (and `RuleStatus::updates` promises).
+        s.updates.truncate(s.max_updates - 1);
+        s.updates.insert(
+            0,
+            StateUpdate {
+                time: started,
+                at,
+                duration: elapsed,
+                samples,
+                series_fetched: Some(samples),
+                error: s.last_error.clone(),
+                curl: Some(Arc::from(reproduce(rule.expr(), query_ts_ms, params))),
+            },
+        );
     }
     s
 }

@@ -132,6 +132,16 @@ struct Target {
     queue: Mutex<VecDeque<Item>>,
     wake: Notify,
     addr: AddrLabel,
+    /// Why the most recent POST failed; cleared by the next success (status page).
+    last_error: Mutex<Option<String>>,
+}
+
+impl Target {
+    fn set_last_error(&self, e: Option<String>) {
+        if let Ok(mut g) = self.last_error.lock() {
+            *g = e;
+        }
+    }
 }
 
 /// Handle to all targets; cheap to clone.
@@ -150,6 +160,8 @@ pub struct TargetStatus {
     pub errors: u64,
     pub dropped: u64,
     pub queued: usize,
+    /// Why the most recent POST failed, if it did.
+    pub last_error: Option<String>,
 }
 
 impl Notifier {
@@ -173,6 +185,7 @@ impl Notifier {
                 url,
                 client,
                 queue: Mutex::new(VecDeque::new()),
+                last_error: Mutex::new(None),
                 wake: Notify::new(),
             }));
         }
@@ -264,6 +277,7 @@ impl Notifier {
                 errors: self.metrics.errors.get_or_create(&t.addr).get(),
                 dropped: self.metrics.dropped.get_or_create(&t.addr).get(),
                 queued: t.queue.lock().map(|q| q.len()).unwrap_or(0),
+                last_error: t.last_error.lock().ok().and_then(|e| e.clone()),
             })
             .collect()
     }
@@ -313,6 +327,7 @@ impl Notifier {
             Err(e) => {
                 self.metrics.errors.get_or_create(&t.addr).inc_by(n);
                 tracing::error!(target = %t.url, "cannot encode {n} alerts: {e}");
+                t.set_last_error(Some(format!("cannot encode {n} alerts: {e}")));
                 return;
             }
         };
@@ -327,6 +342,7 @@ impl Notifier {
         match req.send().await {
             Ok(r) if r.status().is_success() => {
                 self.metrics.sent.get_or_create(&t.addr).inc_by(n);
+                t.set_last_error(None);
             }
             Ok(r) => {
                 let status = r.status();
@@ -339,10 +355,13 @@ impl Notifier {
                     .collect();
                 self.metrics.errors.get_or_create(&t.addr).inc_by(n);
                 tracing::error!(target = %t.url, %status, "Alertmanager rejected {n} alerts: {body}");
+                t.set_last_error(Some(format!("Alertmanager answered {status}: {body}")));
             }
             Err(e) => {
                 self.metrics.errors.get_or_create(&t.addr).inc_by(n);
+                let e = http::error_chain(&e);
                 tracing::error!(target = %t.url, "cannot send {n} alerts: {e}");
+                t.set_last_error(Some(format!("cannot send {n} alerts: {e}")));
             }
         }
     }

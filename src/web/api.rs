@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use super::filter::{self, AlertsFilter, ParamError, Query, RulesFilter};
-use super::format::{GoTime, html_escape};
+use super::format::GoTime;
 use super::json::{AlertJson, AlertsData, ApiError, Ctx, GroupJson, RuleJson, RulesData, Success};
 use super::model::{GroupStatus, StateSource};
 
@@ -22,6 +22,9 @@ pub struct Reply {
     pub content_type: &'static str,
     pub body: Bytes,
     pub allow: Option<&'static str>,
+    /// Set on the UI's files: an `ETag`, which also makes the reply revalidate
+    /// (`Cache-Control: no-cache`) instead of expiring.
+    pub etag: Option<String>,
 }
 
 impl Reply {
@@ -31,14 +34,17 @@ impl Reply {
             content_type: "text/plain; charset=utf-8",
             body: Bytes::from(body.into()),
             allow: None,
+            etag: None,
         }
     }
 
-    fn html(body: String) -> Reply {
+    /// A reply tagged with its `ETag`, for the UI's files.
+    fn cached(content_type: &'static str, body: Bytes) -> Reply {
         Reply {
             status: StatusCode::OK,
-            content_type: "text/html; charset=utf-8",
-            body: Bytes::from(body),
+            content_type,
+            etag: Some(super::ui::etag(&body)),
+            body,
             allow: None,
         }
     }
@@ -53,6 +59,7 @@ impl Reply {
                 content_type: "application/json",
                 body: Bytes::from(buf),
                 allow: None,
+                etag: None,
             },
             Err(e) => Reply::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -70,6 +77,7 @@ impl Reply {
             content_type: "application/json",
             body: Bytes::from(body),
             allow: None,
+            etag: None,
         }
     }
 
@@ -284,6 +292,7 @@ impl Api {
                 content_type: super::metrics::CONTENT_TYPE,
                 body: Bytes::from(text),
                 allow: None,
+                etag: None,
             },
             Err(e) => Reply::text(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -333,47 +342,28 @@ impl Api {
         }
     }
 
-    /// `/`: a minimal page listing groups and API links; the real UI comes later.
-    pub fn index(&self) -> Reply {
-        let p = html_escape(&self.path_prefix);
-        let mut h = String::with_capacity(4096);
-        h.push_str("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>tocsin</title></head><body>\n<h1>tocsin</h1>\n<ul>\n");
-        for (path, what) in [
-            ("api/v1/rules", "groups and rules (JSON)"),
-            ("api/v1/alerts", "active alerts (JSON)"),
-            ("api/v1/status", "last rule reload"),
-            ("metrics", "metrics"),
-            ("-/reload", "reload rules"),
-        ] {
-            h.push_str(&format!(
-                "<li><a href=\"{p}/{path}\">{path}</a> &mdash; {what}</li>\n"
-            ));
+    /// `/` and `/vmalert/`: the status UI's page. `local_path` is the request path
+    /// after the prefix.
+    pub fn index(&self, local_path: &str) -> Reply {
+        Reply::cached(
+            "text/html; charset=utf-8",
+            Bytes::from(super::ui::index_html(&self.path_prefix, local_path)),
+        )
+    }
+
+    /// `/static/<file>`: the UI's script, stylesheet and icon.
+    pub fn asset(&self, path: &str) -> Reply {
+        match super::ui::asset_for_path(path) {
+            Some(a) => Reply::cached(a.content_type, Bytes::from_static(a.body)),
+            None => Reply::text(StatusCode::NOT_FOUND, format!("no such file: {path}\n")),
         }
-        h.push_str("</ul>\n<h2>Groups</h2>\n<table border=\"1\"><tr><th>group</th><th>file</th><th>rules</th><th>firing</th><th>pending</th><th>errors</th><th>last evaluation</th></tr>\n");
-        for g in self.state.groups() {
-            let (mut firing, mut pending, mut errors) = (0, 0, 0);
-            for r in &g.rules {
-                for a in r.active_alerts() {
-                    match a.state {
-                        super::model::AlertState::Firing => firing += 1,
-                        _ => pending += 1,
-                    }
-                }
-                if r.health == super::model::Health::Err {
-                    errors += 1;
-                }
-            }
-            h.push_str(&format!(
-                "<tr><td><a href=\"{p}/api/v1/group?group_id={}\">{}</a></td><td>{}</td><td>{}</td><td>{firing}</td><td>{pending}</td><td>{errors}</td><td>{}</td></tr>\n",
-                g.id,
-                html_escape(&g.name),
-                html_escape(&g.file),
-                g.rules.len(),
-                GoTime(g.last_evaluation),
-            ));
-        }
-        h.push_str("</table>\n</body></html>\n");
-        Reply::html(h)
+    }
+
+    /// `GET /api/v1/notifiers`: vmalert's list of notifiers and their targets, with
+    /// tocsin's delivery counters on each target.
+    pub fn notifiers(&self) -> Reply {
+        let targets = self.state.notifiers();
+        Reply::json(StatusCode::OK, &Success(NotifiersJson(&targets)))
     }
 }
 
@@ -424,6 +414,53 @@ impl Serialize for RuntimeJson {
         m.serialize_entry("CWD", &self.cwd)?;
         m.serialize_entry("reloadConfigSuccess", &self.reload_ok)?;
         m.serialize_entry("lastConfigTime", &GoTime(self.last_config))?;
+        m.end()
+    }
+}
+
+/// `data` of `/api/v1/notifiers`: vmalert's `{"notifiers":[{"kind","targets"}]}`, every
+/// `-notifier.url` being a `static` target.
+struct NotifiersJson<'a>(&'a [super::model::NotifierStatus]);
+
+impl Serialize for NotifiersJson<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(1))?;
+        let kinds: &[NotifierKind<'_>] = if self.0.is_empty() {
+            &[]
+        } else {
+            &[NotifierKind(self.0)]
+        };
+        m.serialize_entry("notifiers", kinds)?;
+        m.end()
+    }
+}
+
+struct NotifierKind<'a>(&'a [super::model::NotifierStatus]);
+
+impl Serialize for NotifierKind<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(2))?;
+        m.serialize_entry("kind", "static")?;
+        let targets: Vec<TargetJson<'_>> = self.0.iter().map(TargetJson).collect();
+        m.serialize_entry("targets", &targets)?;
+        m.end()
+    }
+}
+
+struct TargetJson<'a>(&'a super::model::NotifierStatus);
+
+impl Serialize for TargetJson<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let t = self.0;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("address", &t.url)?;
+        m.serialize_entry("labels", &serde_json::Map::new())?;
+        m.serialize_entry("lastError", t.last_error.as_deref().unwrap_or(""))?;
+        // tocsin's counters.
+        m.serialize_entry("sent", &t.sent)?;
+        m.serialize_entry("errors", &t.errors)?;
+        m.serialize_entry("dropped", &t.dropped)?;
+        m.serialize_entry("queued", &t.queued)?;
         m.end()
     }
 }

@@ -1,5 +1,6 @@
 //! The HTTP server: Prometheus' and vmalert's rule/alert API, `/metrics`, health,
-//! readiness and `/-/reload`.
+//! readiness, `/-/reload`, and the status UI (`ui`: static assets built into the binary
+//! that read the same API from the browser).
 //!
 //! The server never reaches into the rule engine. It renders [`GroupStatus`] snapshots
 //! that the rest of tocsin publishes through a [`StateSource`] (for instance a
@@ -13,6 +14,7 @@ mod json;
 pub mod metrics;
 mod model;
 mod server;
+mod ui;
 
 use std::sync::Arc;
 
@@ -23,8 +25,8 @@ pub use format::{GoExp, GoFloat, GoTime};
 pub use from_config::DEFAULT_UPDATE_ENTRIES;
 pub use json::source_link;
 pub use model::{
-    AlertState, AlertStatus, AlertingStatus, BoxFuture, GroupStatus, Health, ReloadStatus,
-    RuleKindStatus, RuleStatus, StateSource, StateUpdate, StatusBoard,
+    AlertState, AlertStatus, AlertingStatus, BoxFuture, GroupStatus, Health, NotifierStatus,
+    ReloadStatus, RuleKindStatus, RuleStatus, StateSource, StateUpdate, StatusBoard,
 };
 pub use server::{Server, WebError, resolve_listen_addr};
 

@@ -10,6 +10,9 @@ use std::time::{Duration, SystemTime};
 
 use crate::labels::Labels;
 
+/// A notifier target's counters: the notifier's own status type.
+pub use crate::notifier::TargetStatus as NotifierStatus;
+
 /// Health and alert states are the rule core's own types.
 pub use crate::rule::{AlertState, Health};
 
@@ -261,6 +264,12 @@ pub trait StateSource: Send + Sync + 'static {
     /// Whether `/-/ready` answers 200: by default, once rules were loaded once.
     fn ready(&self) -> bool {
         self.reload_status().last_success.is_some()
+    }
+
+    /// Alertmanager targets with their counters, for `/api/v1/notifiers` and the UI's
+    /// Notifiers page; none by default (alerts are not sent anywhere).
+    fn notifiers(&self) -> Vec<NotifierStatus> {
+        Vec::new()
     }
 }
 

@@ -7,7 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY};
+use hyper::header::{
+    ACCEPT_ENCODING, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, HeaderValue,
+    IF_NONE_MATCH, VARY,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -21,6 +24,7 @@ use super::WebOptions;
 use super::api::{Api, Reply};
 use super::filter::Query;
 use super::model::StateSource;
+use super::ui;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -263,6 +267,11 @@ fn to_response_enc(r: Reply, gzipped: bool) -> Response<Full<Bytes>> {
         resp.headers_mut()
             .insert(ALLOW, HeaderValue::from_static(allow));
     }
+    if let Some(tag) = r.etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        resp.headers_mut().insert(ETAG, tag);
+        resp.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
     resp
 }
 
@@ -270,6 +279,8 @@ fn to_response_enc(r: Reply, gzipped: bool) -> Response<Full<Bytes>> {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Endpoint {
     Index,
+    Static,
+    Notifiers,
     Rules,
     Alerts,
     Rule,
@@ -285,14 +296,20 @@ enum Endpoint {
 
 impl Endpoint {
     fn route(path: &str) -> Option<Endpoint> {
-        let api = path
-            .strip_prefix("/vmalert")
-            .filter(|p| p.starts_with("/api/"))
+        if ui::is_static_path(path) {
+            return Some(Endpoint::Static);
+        }
+        // vmalert's `/vmalert/api/…` and VictoriaMetrics' `/prometheus/api/…` (which its
+        // `-vmalert.proxyURL` forwards unchanged) are the same API.
+        let api = ["/vmalert", "/prometheus"]
+            .iter()
+            .find_map(|p| path.strip_prefix(p).filter(|p| p.starts_with("/api/")))
             .unwrap_or(path);
         Some(match api {
             "/" | "/vmalert" | "/vmalert/" => Endpoint::Index,
             "/api/v1/rules" => Endpoint::Rules,
             "/api/v1/alerts" => Endpoint::Alerts,
+            "/api/v1/notifiers" => Endpoint::Notifiers,
             "/api/v1/rule" => Endpoint::Rule,
             "/api/v1/alert" => Endpoint::Alert,
             "/api/v1/group" => Endpoint::Group,
@@ -310,6 +327,8 @@ impl Endpoint {
     fn name(self) -> &'static str {
         match self {
             Endpoint::Index => "/",
+            Endpoint::Static => "/static/",
+            Endpoint::Notifiers => "/api/v1/notifiers",
             Endpoint::Rules => "/api/v1/rules",
             Endpoint::Alerts => "/api/v1/alerts",
             Endpoint::Rule => "/api/v1/rule",
@@ -357,11 +376,12 @@ async fn dispatch(
     req: Request<Incoming>,
 ) -> (Option<Endpoint>, Response<Full<Bytes>>) {
     let full = req.uri().path();
-    let route = match full.strip_prefix(prefix) {
-        Some("") => Endpoint::route("/"),
-        Some(p) if p.starts_with('/') => Endpoint::route(p),
+    let local = match full.strip_prefix(prefix) {
+        Some("") => Some("/"),
+        Some(p) if p.starts_with('/') => Some(p),
         _ => None,
     };
+    let route = local.and_then(Endpoint::route);
     let Some(endpoint) = route else {
         return (None, to_response(not_found(full)));
     };
@@ -379,8 +399,15 @@ async fn dispatch(
         .get(ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(accepts_gzip);
+    let if_none_match = req
+        .headers()
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let reply = match endpoint {
-        Endpoint::Index => api.index(),
+        Endpoint::Index => api.index(local.unwrap_or_default()),
+        Endpoint::Static => api.asset(local.unwrap_or_default()),
+        Endpoint::Notifiers => api.notifiers(),
         Endpoint::Rules => api.rules(&q),
         Endpoint::Alerts => api.alerts(&q),
         Endpoint::Rule => api.rule(&q),
@@ -399,6 +426,18 @@ async fn dispatch(
             Err(r) => r,
         },
     };
+    if let (Some(tag), Some(header)) = (&reply.etag, &if_none_match)
+        && ui::none_match(header, tag)
+    {
+        let mut resp = to_response(Reply::text(StatusCode::NOT_MODIFIED, ""));
+        resp.headers_mut().remove(CONTENT_TYPE);
+        if let Ok(v) = HeaderValue::from_str(tag) {
+            resp.headers_mut().insert(ETAG, v);
+        }
+        resp.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        return (Some(endpoint), resp);
+    }
     let (reply, gzipped) = maybe_gzip(reply, accept_gzip).await;
     (Some(endpoint), to_response_enc(reply, gzipped))
 }
@@ -483,7 +522,21 @@ mod tests {
         );
         assert_eq!(Endpoint::route("/api/v1/rules"), Some(Endpoint::Rules));
         assert_eq!(Endpoint::route("/vmalert"), Some(Endpoint::Index));
+        assert_eq!(Endpoint::route("/vmalert/"), Some(Endpoint::Index));
+        assert_eq!(Endpoint::route("/static/app.js"), Some(Endpoint::Static));
+        assert_eq!(
+            Endpoint::route("/vmalert/static/app.js"),
+            Some(Endpoint::Static)
+        );
+        assert_eq!(
+            Endpoint::route("/vmalert/api/v1/notifiers"),
+            Some(Endpoint::Notifiers)
+        );
         assert_eq!(Endpoint::route("/vmalert/metrics"), None);
+        assert_eq!(
+            Endpoint::route("/prometheus/api/v1/alerts"),
+            Some(Endpoint::Alerts)
+        );
         assert_eq!(Endpoint::route("/api/v1/rules/"), None);
         assert!(Endpoint::Reload.allows(&Method::POST));
         assert!(!Endpoint::Rules.allows(&Method::POST));

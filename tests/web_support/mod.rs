@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod peers;
+pub mod prometheus;
 pub mod shape;
 
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 #[path = "../common/peers.rs"]
-mod common;
+pub mod common;
 
 /// The peer binary `name`; panics under `CI=true` when missing, else skips.
 pub fn peer_binary(name: &str) -> Option<PathBuf> {

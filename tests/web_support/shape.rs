@@ -18,7 +18,8 @@ pub struct Shape {
     pub seen_extras: Vec<String>,
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// The JSON type of `v`, as the comparison reports it.
+pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "bool",

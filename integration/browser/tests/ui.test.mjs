@@ -1,0 +1,291 @@
+// The status UI in a real browser: headless Chromium against the tocsin binary, which
+// evaluates rules against a real Prometheus and sends alerts to a real Alertmanager.
+// Every check is about what a person sees on the page. Screenshots of every page, light
+// and dark, go to integration/browser/screenshots/.
+
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, afterEach, before, describe, it } from "node:test";
+
+import {
+  SCREENSHOTS, freePort, launchBrowser, requirements, screenshots, startAlertmanager,
+  startPrometheus, startTocsin, tempDir, waitFor,
+} from "../lib/harness.mjs";
+
+const RULES = `groups:
+  - name: availability
+    interval: 1s
+    rules:
+      - alert: PrometheusUp
+        expr: up{job="prometheus"} == 1
+        labels: {severity: page, team: observability}
+        annotations:
+          summary: "{{ $labels.instance }} is up"
+          description: "up is {{ $value }}"
+      - alert: SlowBurn
+        expr: vector(1)
+        for: 1h
+        labels: {severity: ticket}
+      - record: job:up:sum
+        expr: sum by (job) (up)
+  - name: broken
+    interval: 1s
+    rules:
+      - alert: DuplicateSeries
+        expr: (label_replace(vector(1), "a", "1", "", "") or label_replace(vector(1), "a", "2", "", "")) + on() (label_replace(vector(1), "b", "1", "", "") or label_replace(vector(1), "b", "2", "", ""))
+`;
+
+/** The same shape as /work/shared/bench/mkrules.py G R INTERVAL (half alerting, half recording). */
+function manyRules(groups, rules, interval) {
+  const out = ["groups:"];
+  for (let g = 0; g < groups; g++) {
+    out.push(`  - name: group-${g}`, `    interval: ${interval}`, "    rules:");
+    for (let r = 0; r < rules; r++) {
+      if (r % 2 === 0) {
+        out.push(`      - alert: BenchAlert${g}_${r}`, `        expr: up{job="bench", rule="${r}"} == 0`, "        for: 10s",
+          "        labels:", "          severity: warning", "          shard: \"{{ $labels.zone }}\"", "        annotations:",
+          "          summary: \"{{ $labels.instance }} of {{ $labels.job }} is down ({{ $value | humanize }})\"");
+      } else {
+        out.push(`      - record: bench:up:rule${g}_${r}`, `        expr: up{job="bench", rule="${r}"}`);
+      }
+    }
+  }
+  return out.join("\n") + "\n";
+}
+
+const req = requirements();
+
+describe("status UI", { skip: req.skip }, () => {
+  let dir, prom, am, tocsin, browser, page, rulesFile, deadPort;
+  const pageErrors = [];
+
+  before(async () => {
+    dir = tempDir("main");
+    prom = await startPrometheus(req.need.prometheus, dir);
+    am = await startAlertmanager(req.need.alertmanager, dir);
+    deadPort = await freePort(); // nothing listens here: that notifier errors
+    rulesFile = path.join(dir, "rules.yml");
+    fs.writeFileSync(rulesFile, RULES);
+    tocsin = await startTocsin(req.need.tocsin, [
+      `-rule=${rulesFile}`,
+      `-datasource.url=${prom.url}`,
+      `-remoteWrite.url=${prom.url}/api/v1/write`,
+      `-notifier.url=${am.url}`,
+      `-notifier.url=http://127.0.0.1:${deadPort}`,
+      "-notifier.sendTimeout=2s",
+      "-evaluationInterval=1s",
+    ], dir);
+    // An alert fires and has been sent once before the browser looks.
+    await waitFor(`${tocsin.url}/api/v1/alerts`, tocsin.proc, {
+      check: (b) => JSON.parse(b).data.alerts.some((a) => a.labels.alertname === "PrometheusUp" && a.state === "firing"),
+    });
+    await waitFor(`${tocsin.url}/api/v1/notifiers`, tocsin.proc, {
+      check: (b) => JSON.parse(b).data.notifiers[0].targets.every((t) => t.sent + t.errors > 0),
+    });
+    browser = await launchBrowser(req.need.chromium);
+    page = await browser.context.newPage();
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    page.setDefaultTimeout(10000); // what a person would wait; a broken page fails fast
+  });
+
+  afterEach(() => {
+    assert.deepEqual(pageErrors.splice(0), [], "no script errors on the page");
+  });
+
+  after(async () => {
+    await browser?.close();
+    for (const p of [tocsin, am, prom]) await p?.proc.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("shows a firing alert with its labels and annotations on the Alerts page", async () => {
+    await page.goto(`${tocsin.url}/#/alerts`);
+    const row = page.locator('tr[data-alert="PrometheusUp"]');
+    await row.waitFor();
+    assert.match(await row.locator(".badge").first().innerText(), /firing/);
+    const text = await row.innerText();
+    assert.match(text, /severity=page/);
+    assert.match(text, /team=observability/);
+    assert.match(text, /127\.0\.0\.1:\d+ is up/, "templated summary annotation");
+    assert.match(text, /up is 1/, "templated description");
+    const cells = (await row.locator("td").allInnerTexts()).map((c) => c.trim());
+    assert.equal(cells[4], "1", "the value, as a number rather than Prometheus' 1e+00");
+    // The pending alert is listed too, after the firing one.
+    const pending = page.locator('tr[data-alert="SlowBurn"]');
+    assert.match(await pending.innerText(), /pending/);
+    assert.match(await page.locator("#alert-count").innerText(), /^1$/, "nav badge counts firing alerts");
+    await screenshots(page, "alerts");
+  });
+
+  it("lists groups, and a filter narrows the list", async () => {
+    await page.goto(`${tocsin.url}/#/groups`);
+    await page.locator("details.group").first().waitFor();
+    assert.deepEqual(await page.locator("details.group").evaluateAll((ds) => ds.map((d) => d.dataset.group)),
+      ["availability", "broken"]);
+    assert.match(await page.locator("#groups-summary").innerText(), /2 groups, 4 rules/);
+    await screenshots(page, "groups");
+
+    // Typing a rule name leaves one group with one rule, shown expanded.
+    await page.getByLabel("Search name, query or group").fill("slowburn");
+    await page.waitForFunction(() => document.querySelectorAll("details.group").length === 1);
+    assert.match(await page.locator("#groups-summary").innerText(), /1 group, 1 rule/);
+    const rows = page.locator("details.group[open] tr[data-rule]");
+    assert.deepEqual(await rows.evaluateAll((rs) => rs.map((r) => r.dataset.rule)), ["SlowBurn"]);
+    assert.match(page.url(), /search=slowburn/, "the filter is in the URL");
+    await screenshots(page, "groups-filtered");
+
+    // The state filter: only the unhealthy rule, with its error in full.
+    await page.getByLabel("Search name, query or group").fill("");
+    await page.getByLabel("State").selectOption("unhealthy");
+    await page.waitForFunction(() => document.querySelectorAll("details.group").length === 1
+      && document.querySelector("details.group").dataset.group === "broken");
+    assert.match(await page.locator('tr[data-rule="DuplicateSeries"]').innerText(), /duplicate series/);
+
+    // A label filter.
+    await page.getByLabel("State").selectOption("");
+    await page.getByLabel("Labels").fill("severity=ticket");
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll("tr[data-rule]")].map((r) => r.dataset.rule);
+      return rows.length === 1 && rows[0] === "SlowBurn";
+    });
+    assert.match(await page.locator("#groups-summary").innerText(), /1 group, 1 rule/);
+  });
+
+  it("shows a rule's last evaluations and the query that reproduces them", async () => {
+    await page.goto(`${tocsin.url}/#/groups?search=PrometheusUp`);
+    await page.getByRole("link", { name: "PrometheusUp" }).click();
+    await page.locator("#rule-updates").waitFor();
+    assert.equal(await page.locator("#rule-query").innerText(), 'up{job="prometheus"} == 1');
+    const n = await page.locator("#rule-updates tbody tr").count();
+    assert.ok(n >= 1, `at least one evaluation listed, saw ${n}`);
+    const first = await page.locator("#rule-updates tbody tr").first().locator("td").allInnerTexts();
+    assert.equal(first[3].trim(), "1", "the last evaluation returned one sample");
+    assert.equal(first[4].trim(), "—", "and no error");
+    // The API lists evaluations newest first, as vmalert does.
+    const [gid, rid] = new URL(page.url()).hash.split("/").slice(2);
+    const api = await (await fetch(`${tocsin.url}/api/v1/rule?group_id=${gid}&rule_id=${rid}`)).json();
+    const times = api.updates.map((u) => Date.parse(u.time));
+    assert.ok(times.length >= 2, `evaluations recorded: ${times.length}`);
+    assert.deepEqual(times, [...times].sort((a, b) => b - a), "newest first");
+    const curl = await page.locator("#rule-curl").innerText();
+    assert.match(curl, /^curl .*query=up\{job="prometheus"\} == 1.*time=/);
+    assert.match(await page.locator("h1").innerText(), /PrometheusUp\s+firing\s+ok/);
+    await screenshots(page, "rule");
+    // Its group link leads to that group alone, opened.
+    await page.getByRole("link", { name: "availability" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("details.group").length === 1);
+    assert.equal(await page.locator("details.group[open]").getAttribute("data-group"), "availability");
+  });
+
+  it("shows each notifier with its send, error and drop counts", async () => {
+    await page.goto(`${tocsin.url}/#/notifiers`);
+    const good = page.locator(`tr[data-address="${am.url}/api/v2/alerts"]`);
+    const bad = page.locator(`tr[data-address="http://127.0.0.1:${deadPort}/api/v2/alerts"]`);
+    await good.waitFor();
+    const cells = async (row) => (await row.locator("td").allInnerTexts()).map((s) => s.trim());
+    const [, , sent, errors, dropped] = await cells(good);
+    assert.ok(Number(sent) >= 1, `alerts sent to Alertmanager: ${sent}`);
+    assert.equal(errors, "0");
+    assert.equal(dropped, "0");
+    const b = await cells(bad);
+    assert.ok(Number(b[3]) >= 1, `errors towards the dead notifier: ${b[3]}`);
+    assert.match(b[6], /cannot send .*refused/i, "the last error is shown with its cause");
+    await screenshots(page, "notifiers");
+  });
+
+  it("shows a failed reload's error on the Config page while the old rules keep running", async () => {
+    await page.goto(`${tocsin.url}/#/config`);
+    await page.locator("#reload-status").waitFor();
+    assert.match(await page.locator("#reload-status").innerText(), /succeeded/);
+    await screenshots(page, "config");
+
+    fs.writeFileSync(rulesFile, RULES.replace("expr: vector(1)", "expr: vector(1\n        bogus: key"));
+    await page.getByRole("button", { name: "Reload rules now" }).click();
+    const err = page.locator("#reload-error");
+    await err.waitFor();
+    assert.match(await page.locator("#reload-status").innerText(), /failed; the previous rules keep running/);
+    assert.match(await err.innerText(), /rules\.yml/, "the error names the file");
+    await screenshots(page, "config-error");
+
+    // The old rules still evaluate: the alert keeps firing with fresh evaluations.
+    const before = JSON.parse(await (await fetch(`${tocsin.url}/api/v1/rules?rule_name[]=PrometheusUp`)).text());
+    const t0 = Date.parse(before.data.groups[0].rules[0].lastEvaluation);
+    await waitFor(`${tocsin.url}/api/v1/rules?rule_name[]=PrometheusUp`, tocsin.proc, {
+      check: (b) => Date.parse(JSON.parse(b).data.groups[0].rules[0].lastEvaluation) > t0,
+    });
+    await page.goto(`${tocsin.url}/#/alerts`);
+    await page.locator('tr[data-alert="PrometheusUp"]').waitFor();
+
+    fs.writeFileSync(rulesFile, RULES);
+    const ok = await fetch(`${tocsin.url}/-/reload`, { method: "POST" });
+    assert.equal(ok.status, 200);
+  });
+
+  it("serves the same UI under /vmalert/ with the assets cached by ETag", async () => {
+    await page.goto(`${tocsin.url}/vmalert/#/groups`);
+    await page.locator("details.group").first().waitFor();
+    const r = await fetch(`${tocsin.url}/vmalert/static/app.js`);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get("content-type"), /javascript/);
+    const tag = r.headers.get("etag");
+    assert.ok(tag);
+    const again = await fetch(`${tocsin.url}/static/app.js`, { headers: { "If-None-Match": tag } });
+    assert.equal(again.status, 304);
+  });
+
+  it("keyboard: '/' focuses the search box and links are reachable with Tab", async () => {
+    await page.goto(`${tocsin.url}/#/groups`);
+    await page.locator("details.group").first().waitFor();
+    await page.keyboard.press("/");
+    assert.equal(await page.evaluate(() => document.activeElement.name), "search");
+    await page.locator("details.group > summary").first().focus();
+    await page.keyboard.press("Enter");
+    assert.equal(await page.locator("details.group").first().evaluate((d) => d.open), true);
+  });
+});
+
+describe("status UI with 10,000 rules", { skip: req.skip }, () => {
+  let dir, prom, tocsin, browser;
+
+  before(async () => {
+    dir = tempDir("10k");
+    prom = await startPrometheus(req.need.prometheus, dir);
+    fs.writeFileSync(path.join(dir, "rules.yml"), manyRules(500, 20, "10s"));
+    tocsin = await startTocsin(req.need.tocsin, [
+      `-rule=${path.join(dir, "rules.yml")}`,
+      `-datasource.url=${prom.url}`,
+      `-remoteWrite.url=${prom.url}/api/v1/write`,
+    ], dir, "tocsin-10k");
+    browser = await launchBrowser(req.need.chromium);
+  });
+
+  after(async () => {
+    await browser?.close();
+    for (const p of [tocsin, prom]) await p?.proc.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("renders the first page of groups and filters quickly", async () => {
+    const page = await browser.context.newPage();
+    const t0 = Date.now();
+    await page.goto(`${tocsin.url}/#/groups`);
+    await page.locator("details.group").first().waitFor();
+    const firstPage = Date.now() - t0;
+    assert.equal(await page.locator("details.group").count(), 50, "50 groups per page");
+    assert.match(await page.locator("#groups-summary").innerText(), /500 groups, 10000 rules.*page 1 of 10/);
+    const inPage = await page.evaluate(() => ({ fetch: Number(document.body.dataset.fetchMs), render: Number(document.body.dataset.renderMs) }));
+    await screenshots(page, "groups-10k");
+
+    const t1 = Date.now();
+    await page.getByLabel("Search name, query or group").fill("benchalert499_18");
+    await page.waitForFunction(() => document.querySelectorAll("tr[data-rule]").length === 1);
+    const filtered = Date.now() - t1;
+
+    const timings = { firstPageMs: firstPage, fetchMs: inPage.fetch, indexAndRenderMs: inPage.render, filterMs: filtered };
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    fs.writeFileSync(path.join(SCREENSHOTS, "timings-10k.json"), JSON.stringify(timings, null, 2) + "\n");
+    console.log(`10k rules: ${JSON.stringify(timings)}`);
+    await page.close();
+  });
+});

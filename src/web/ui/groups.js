@@ -1,0 +1,164 @@
+// The Groups page. With 10,000 rules it indexes /api/v1/rules once per fetch, filters
+// before rendering, shows 50 groups per page collapsed, and renders a group's rules only
+// when it is opened (or when a filter is active, which keeps the rendered set small).
+
+import {
+  announce, badge, cached, filterForm, groupMatcher, h, labelMatchers, pager, parseTime, ruleLink, seconds, span, when, words,
+} from "./lib.js";
+
+const GROUPS_PER_PAGE = 50;
+const openGroups = new Set(); // group ids the user opened, kept across refreshes
+
+/** Flattens /api/v1/rules once per fetch into something cheap to filter. */
+let rulesIndex = { src: null, groups: [] };
+function indexRules(data) {
+  if (rulesIndex.src === data) return rulesIndex.groups;
+  const groups = data.groups.map((g) => {
+    const gname = g.name.toLowerCase();
+    const rules = g.rules.map((r) => ({
+      r,
+      text: `${r.name}\n${r.query}\n${gname}`.toLowerCase(),
+      state: r.type === "recording" ? "recording" : r.state,
+    }));
+    let firing = 0, pending = 0, errors = 0;
+    for (const x of rules) {
+      if (x.r.health === "err") errors++;
+      for (const a of x.r.alerts || []) {
+        if (a.state === "firing") firing++; else if (a.state === "pending") pending++;
+      }
+    }
+    return { g, gname, rules, firing, pending, errors };
+  });
+  rulesIndex = { src: data, groups };
+  return groups;
+}
+
+function ruleMatcher(args) {
+  const ws = words(args.get("search"));
+  const lm = labelMatchers(args.get("labels"));
+  const state = args.get("state") || "";
+  const type = args.get("type") || "";
+  const active = ws.length || lm.length || state || type;
+  const fn = (x) => {
+    if (type && x.r.type !== type) return false;
+    if (state) {
+      if (state === "unhealthy") { if (x.r.health !== "err") return false; }
+      else if (state === "ok") { if (x.r.health !== "ok") return false; }
+      else if (x.state !== state) return false;
+    }
+    for (const w of ws) if (!x.text.includes(w)) return false;
+    if (lm.length) {
+      const sets = [x.r.labels || {}, ...(x.r.alerts || []).map((a) => a.labels)];
+      if (!sets.some((ls) => lm.every((m) => m(ls)))) return false;
+    }
+    return true;
+  };
+  return { fn, active };
+}
+
+export async function groupsPage(r) {
+  const t0 = performance.now();
+  const data = await cached("/api/v1/rules");
+  const t1 = performance.now();
+  const groups = indexRules(data);
+  const args = r.args;
+  const results = h("div", { id: "group-results" });
+  const names = h("datalist", { id: "group-names" }, groups.slice(0, 5000).map((x) => h("option", { value: x.g.name })));
+  const fields = [
+    { name: "search", label: "Search name, query or group", placeholder: "e.g. HighLoad" },
+    { name: "labels", label: "Labels", placeholder: "severity=page job=~api.*" },
+    { name: "group", label: "Group", placeholder: "group name", list: "group-names" },
+    { name: "state", label: "State", options: [["", "any"], ["firing", "firing"], ["pending", "pending"], ["inactive", "inactive"], ["unhealthy", "unhealthy"], ["ok", "healthy"]] },
+    { name: "type", label: "Type", options: [["", "any"], ["alerting", "alerting"], ["recording", "recording"]] },
+  ];
+  const draw = () => drawGroups(groups, args, results);
+  const page = h("div", {},
+    h("h1", {}, "Groups"),
+    filterForm(fields, args, draw), names,
+    results);
+  draw();
+  document.body.dataset.fetchMs = (t1 - t0).toFixed(1);
+  document.body.dataset.renderMs = (performance.now() - t1).toFixed(1);
+  return page;
+}
+
+function drawGroups(groups, args, results) {
+  const { fn, active } = ruleMatcher(args);
+  const gq = groupMatcher(args.get("group"));
+  const shown = [];
+  let nRules = 0, nFiring = 0, nPending = 0, nErr = 0;
+  for (const x of groups) {
+    if (gq && !gq(x.g.name)) continue;
+    const rules = active ? x.rules.filter(fn) : x.rules;
+    if (active && !rules.length) continue;
+    shown.push({ x, rules });
+    nRules += rules.length;
+    for (const y of rules) {
+      if (y.r.health === "err") nErr++;
+      if (y.state === "firing") nFiring++; else if (y.state === "pending") nPending++;
+    }
+  }
+  const pg = pager(shown.length, GROUPS_PER_PAGE, args, () => drawGroups(groups, args, results));
+  const slice = shown.slice(pg.start, pg.start + GROUPS_PER_PAGE);
+  const expand = active || gq ? slice.length <= GROUPS_PER_PAGE : false;
+  const summary = h("p", { class: "summary", id: "groups-summary" },
+    h("strong", {}, shown.length), ` group${shown.length === 1 ? "" : "s"}, `,
+    h("strong", {}, nRules), ` rule${nRules === 1 ? "" : "s"}`,
+    nFiring ? [", ", h("strong", {}, nFiring), " firing"] : "",
+    nPending ? [", ", h("strong", {}, nPending), " pending"] : "",
+    nErr ? [", ", h("strong", {}, nErr), " unhealthy"] : "",
+    active || gq ? ` (filtered from ${groups.length} groups)` : "",
+    pg.pagesN > 1 ? ` · page ${pg.cur} of ${pg.pagesN}` : "",
+    " · ",
+    h("button", { type: "button", onclick: () => toggleAll(results, true) }, "Expand all"), " ",
+    h("button", { type: "button", onclick: () => toggleAll(results, false) }, "Collapse all"));
+  const list = h("div", { class: "group-list" }, slice.map(({ x, rules }) => groupBlock(x, rules, expand)));
+  if (!slice.length) list.append(h("p", { class: "muted" }, groups.length ? "No rule matches these filters." : "No rule groups are loaded."));
+  results.replaceChildren(summary, list, pg.nav);
+  announce(`${shown.length} groups, ${nRules} rules`);
+}
+
+function toggleAll(results, open) {
+  for (const d of results.querySelectorAll("details.group")) d.open = open;
+}
+
+function groupBlock(x, rules, expand) {
+  const g = x.g;
+  const d = h("details", { class: "group", "data-group": g.name, id: `group-${g.id}` });
+  const counts = [];
+  if (x.firing) counts.push(badge(`${x.firing} firing`, "firing"));
+  if (x.pending) counts.push(badge(`${x.pending} pending`, "pending"));
+  if (x.errors) counts.push(badge(`${x.errors} unhealthy`, "err"));
+  d.append(h("summary", {},
+    h("span", { class: "name" }, g.name),
+    h("span", { class: "file" }, g.file),
+    h("span", { class: "right" }, counts,
+      h("span", { class: "muted" }, `${rules.length === x.rules.length ? "" : rules.length + " of "}${x.rules.length} rule${x.rules.length === 1 ? "" : "s"} · every ${span(g.interval)} · `),
+      h("span", { class: "muted" }, "evaluated "), when(g.lastEvaluation),
+      parseTime(g.lastEvaluation) === null ? "" : h("span", { class: "muted" }, ` in ${seconds(g.evaluationTime)}`))));
+  let filled = false;
+  const fill = () => {
+    if (filled) return;
+    filled = true;
+    d.append(h("div", { class: "body" }, rulesTable(g, rules.map((y) => y.r))));
+  };
+  d.addEventListener("toggle", () => {
+    if (d.open) { openGroups.add(g.id); fill(); } else openGroups.delete(g.id);
+  });
+  if (expand || openGroups.has(g.id)) { fill(); d.open = true; }
+  return d;
+}
+
+function rulesTable(g, rules) {
+  return h("table", {},
+    h("thead", {}, h("tr", {}, ["Rule", "State", "Health", "Query", "Last evaluation", "Duration", "Samples", "Error"].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, rules.map((r) => h("tr", { "data-rule": r.name },
+      h("td", {}, ruleLink(g.id, r.id, r.name)),
+      h("td", {}, r.type === "recording" ? badge("recording") : badge(r.state)),
+      h("td", {}, badge(r.health, r.health === "err" ? "err" : r.health)),
+      h("td", { class: "query" }, h("code", {}, r.query.length > 240 ? r.query.slice(0, 240) + "…" : r.query)),
+      h("td", {}, when(r.lastEvaluation)),
+      h("td", { class: "num" }, seconds(r.evaluationTime)),
+      h("td", { class: "num" }, r.lastSamples ?? ""),
+      h("td", {}, r.lastError ? h("span", { class: "error" }, r.lastError) : "")))));
+}

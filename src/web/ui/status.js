@@ -1,0 +1,126 @@
+// The Rule, Notifiers and Config pages: one object each, straight from the API.
+
+import {
+  annotations, api, badge, copyButton, h, labelChips, parseTime, requestRefresh, ROOT, seconds, span, value, when,
+} from "./lib.js";
+
+export async function rulePage(r) {
+  const [, gid, rid] = r.parts;
+  if (!gid || !rid) throw new Error("a rule's address is #/rule/<group_id>/<rule_id>");
+  const rule = await api(`/api/v1/rule?group_id=${encodeURIComponent(gid)}&rule_id=${encodeURIComponent(rid)}`);
+  const alerting = rule.type === "alerting";
+  const updates = (rule.updates || []).slice().sort((a, b) => (parseTime(b.time) || 0) - (parseTime(a.time) || 0));
+  const kv = [
+    ["Group", h("a", { href: `#/groups?group=${encodeURIComponent(`"${rule.group_name}"`)}` }, rule.group_name)],
+    ["File", h("span", { class: "mono" }, rule.file)],
+    ["Query", h("div", {}, h("pre", { id: "rule-query" }, rule.query), copyButton(rule.query))],
+  ];
+  if (alerting) {
+    kv.push(["For", span(rule.duration)]);
+    if (rule.keepFiringFor) kv.push(["Keep firing for", span(rule.keepFiringFor)]);
+  }
+  kv.push(["Labels", labelChips(rule.labels)]);
+  if (alerting) kv.push(["Annotations", annotations(rule.annotations)]);
+  kv.push(
+    ["Last evaluation", when(rule.lastEvaluation)],
+    ["Evaluation time", seconds(rule.evaluationTime)],
+    ["Samples", String(rule.lastSamples ?? "")]);
+  if (rule.lastError) kv.push(["Last error", h("pre", { class: "error" }, rule.lastError)]);
+  const curl = updates.find((u) => u.curl)?.curl;
+  const parts = [
+    h("h1", {}, rule.name, " ",
+      alerting ? badge(rule.state) : badge("recording"), " ",
+      badge(rule.health, rule.health === "err" ? "err" : rule.health)),
+    h("div", { class: "panel" }, h("dl", { class: "kv" }, kv.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))),
+  ];
+  if (alerting) {
+    const alerts = rule.alerts || [];
+    parts.push(h("h2", {}, `Alerts (${alerts.length})`));
+    parts.push(alerts.length
+      ? h("table", {}, h("thead", {}, h("tr", {}, ["State", "Labels", "Annotations", "Value", "Active since"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, alerts.map((a) => h("tr", {}, h("td", {}, badge(a.state)), h("td", {}, labelChips(a.labels, "alertname")),
+          h("td", {}, annotations(a.annotations)), h("td", { class: "num mono" }, value(a.value)), h("td", {}, when(a.activeAt))))))
+      : h("p", { class: "muted" }, "No pending or firing alert."));
+  }
+  parts.push(h("h2", {}, "Reproduce the last evaluation"));
+  parts.push(curl
+    ? h("div", {}, h("p", { class: "muted" }, "The datasource request of the most recent evaluation; put your -datasource.url in place of <datasource>."),
+      h("pre", { id: "rule-curl" }, curl), copyButton(curl))
+    : h("p", { class: "muted" }, "Not evaluated yet, or this rule keeps no history (update_entries_limit: 0)."));
+  parts.push(h("h2", {}, `Last evaluations (${updates.length})`));
+  parts.push(updates.length
+    ? h("table", { id: "rule-updates" },
+      h("thead", {}, h("tr", {}, ["Ran", "Query time", "Duration", "Samples", "Error"].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, updates.map((u) => h("tr", {},
+        h("td", {}, h("time", { datetime: u.time, title: u.time }, new Date(parseTime(u.time)).toLocaleString())),
+        h("td", { class: "mono" }, u.at),
+        h("td", { class: "num" }, seconds(u.duration)),
+        h("td", { class: "num" }, u.samples),
+        h("td", {}, u.error ? h("span", { class: "error" }, u.error) : h("span", { class: "muted" }, "—"))))))
+    : h("p", { class: "muted" }, "No evaluation recorded yet."));
+  return h("div", {}, parts);
+}
+
+// ---------- Notifiers ----------
+
+export async function notifiersPage() {
+  const data = await api("/api/v1/notifiers");
+  const targets = data.notifiers.flatMap((n) => n.targets.map((t) => ({ ...t, kind: n.kind })));
+  return h("div", {}, h("h1", {}, "Notifiers"),
+    targets.length
+      ? h("table", { id: "notifiers" },
+        h("thead", {}, h("tr", {}, ["Address", "Kind", "Sent", "Errors", "Dropped", "Queued", "Last error"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, targets.map((t) => h("tr", { "data-address": t.address },
+          h("td", { class: "mono" }, t.address), h("td", {}, t.kind),
+          h("td", { class: "num" }, t.sent), h("td", { class: "num" }, t.errors),
+          h("td", { class: "num" }, t.dropped), h("td", { class: "num" }, t.queued),
+          h("td", {}, t.lastError ? h("span", { class: "error" }, t.lastError) : h("span", { class: "muted" }, "—"))))))
+      : h("p", { class: "muted" }, "No -notifier.url is set: alerts are evaluated but not sent anywhere."),
+    h("p", { class: "muted" }, "Sent: alerts Alertmanager accepted. Errors: alerts in requests that failed. Dropped: alerts pushed out of a full queue."));
+}
+
+// ---------- Config ----------
+
+/** The answer of the last "Reload rules now", shown once on the next Config render. */
+let reloadReply = null;
+
+export async function configPage() {
+  const [s, rt] = await Promise.all([api("/api/v1/status"), api("/api/v1/status/runtimeinfo")]);
+  const reload = h("button", {
+    type: "button",
+    onclick: async () => {
+      reload.disabled = true;
+      reload.textContent = "Reloading…";
+      try {
+        const resp = await fetch(`${ROOT}/-/reload`, { method: "POST" });
+        const text = (await resp.text()).trim();
+        reloadReply = resp.ok ? { ok: true, text: "Rules reloaded." } : {
+          ok: false,
+          text: resp.status === 401 || resp.status === 403
+            ? `${text}\nReload with the key instead: curl -X POST '${location.origin}${ROOT}/-/reload?authKey=…'`
+            : text,
+        };
+      } catch (e) {
+        reloadReply = { ok: false, text: `cannot reach tocsin: ${e.message}` };
+      }
+      requestRefresh();
+    },
+  }, "Reload rules now");
+  const reply = reloadReply;
+  reloadReply = null;
+  return h("div", {}, h("h1", {}, "Configuration"),
+    s.reloadSuccess
+      ? h("div", { class: "banner ok", id: "reload-status" }, "The last reload of the rule files succeeded.")
+      : h("div", { class: "banner err", id: "reload-status", role: "alert" }, "The last reload of the rule files failed; the previous rules keep running."),
+    h("div", { class: "panel" }, h("dl", { class: "kv" },
+      h("dt", {}, "Last reload attempt"), h("dd", {}, s.lastReloadAttempt ? when(s.lastReloadAttempt) : "none"),
+      h("dt", {}, "Last successful load"), h("dd", {}, s.lastReloadSuccess ? when(s.lastReloadSuccess) : "none"),
+      h("dt", {}, "Ready"), h("dd", {}, s.ready ? "yes" : "no (rules not loaded yet)"),
+      h("dt", {}, "Started"), h("dd", {}, when(rt.startTime)),
+      h("dt", {}, "Working directory"), h("dd", { class: "mono" }, rt.CWD))),
+    s.lastError ? [h("h2", {}, "Last reload error"), h("pre", { class: "error", id: "reload-error" }, s.lastError)] : "",
+    h("p", {}, reload, " ", h("span", { class: "muted" }, "Rule files are also reloaded when they change, on SIGHUP and on POST /-/reload.")),
+    reply && !reply.ok && reply.text !== `failed to reload rules: ${s.lastError}`
+      ? h("pre", { class: "error", id: "reload-reply" }, reply.text) : "",
+    reply && reply.ok ? h("p", { class: "banner ok", id: "reload-reply" }, reply.text) : "");
+}
