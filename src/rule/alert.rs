@@ -1,6 +1,12 @@
 //! One alert instance of an alerting rule, and what is sent for it.
 
-use crate::labels::Labels;
+use std::sync::Arc;
+
+use crate::labels::{Labels, METRIC_NAME};
+
+/// Rendered annotations in the rule's order, empty values kept; shared between the
+/// alert, the render cache and notifications, so resending copies a pointer.
+pub type Annotations = Arc<[(String, String)]>;
 
 /// Prometheus' alert states. `Inactive` alerts are resolved ones kept for the resolved
 /// retention so that Alertmanager keeps hearing that they are resolved.
@@ -28,8 +34,8 @@ pub struct Alert {
     /// Final labels (sample labels, group and rule labels, `alertname`, `alertgroup`),
     /// without external labels, as `/api/v1/alerts` shows them.
     pub labels: Labels,
-    /// Rendered annotations, in name order; empty values are kept.
-    pub annotations: Vec<(String, String)>,
+    /// Rendered annotations, in the rule's order; empty values are kept.
+    pub annotations: Annotations,
     pub state: AlertState,
     /// The query value that produced the alert at its last evaluation.
     pub value: f64,
@@ -44,6 +50,77 @@ pub struct Alert {
     pub valid_until_ms: Option<i64>,
     /// Restored from `ALERTS_FOR_STATE` at start-up rather than first seen by us.
     pub restored: bool,
+    /// The rule's evaluation attempt that last saw this alert in the query result.
+    pub(crate) seen: u64,
+    /// Labels of the alert's own series, built when first needed; see [`SeriesLabels`].
+    pub(crate) series: Option<SeriesLabels>,
+}
+
+/// The label sets an alert writes and sends, kept with the alert so that steady-state
+/// evaluations build none. Valid for the state and external labels they were built
+/// with: rebuilt when the state changes; dropped with the alert (whose labels never
+/// change) and when the rule is updated (external labels may have changed).
+#[derive(Debug, Clone)]
+pub(crate) struct SeriesLabels {
+    state: AlertState,
+    /// Alert labels plus external labels where absent: what is sent.
+    pub(crate) sent: Labels,
+    /// `ALERTS{…, alertstate}`.
+    pub(crate) alerts: Labels,
+    /// `ALERTS_FOR_STATE{…}`.
+    pub(crate) for_state: Labels,
+}
+
+impl Alert {
+    /// A new alert, first seen at `active_at_ms`.
+    pub(crate) fn new(
+        labels: Labels,
+        annotations: Annotations,
+        value: f64,
+        active_at_ms: i64,
+    ) -> Alert {
+        Alert {
+            labels,
+            annotations,
+            state: AlertState::Pending,
+            value,
+            active_at_ms,
+            fired_at_ms: None,
+            resolved_at_ms: None,
+            last_sent_at_ms: None,
+            keep_firing_since_ms: None,
+            valid_until_ms: None,
+            restored: false,
+            seen: 0,
+            series: None,
+        }
+    }
+
+    /// The alert's series and sent label sets for its current state.
+    pub(crate) fn series_labels(&mut self, external: &Labels) -> &SeriesLabels {
+        let state = self.state;
+        let (sent, for_state) = match self.series.take() {
+            Some(s) if s.state == state => return self.series.insert(s),
+            // Only `ALERTS` carries the state.
+            Some(s) => (s.sent, s.for_state),
+            None => {
+                let sent = super::add_missing(&self.labels, external);
+                let mut b = sent.to_builder();
+                b.set(METRIC_NAME, "ALERTS_FOR_STATE");
+                let for_state = b.build();
+                (sent, for_state)
+            }
+        };
+        let mut b = sent.to_builder();
+        b.set(METRIC_NAME, "ALERTS");
+        b.set("alertstate", state.as_str());
+        self.series.insert(SeriesLabels {
+            state,
+            alerts: b.build(),
+            sent,
+            for_state,
+        })
+    }
 }
 
 impl Alert {
@@ -70,13 +147,18 @@ impl Alert {
 impl Alert {
     /// What is sent for this alert: `startsAt` is when it fired, external labels are
     /// added where the alert has none of that name.
-    pub fn notification(&self, ends_at_ms: i64, external: &Labels, url: &str) -> Notification {
+    pub fn notification(
+        &mut self,
+        ends_at_ms: i64,
+        external: &Labels,
+        url: &Arc<str>,
+    ) -> Notification {
         Notification {
-            labels: super::add_missing(&self.labels, external),
+            labels: self.series_labels(external).sent.clone(),
             annotations: self.annotations.clone(),
             starts_at_ms: self.fired_at_ms.unwrap_or(self.active_at_ms),
             ends_at_ms,
-            generator_url: url.to_string(),
+            generator_url: url.clone(),
         }
     }
 }
@@ -86,8 +168,8 @@ impl Alert {
 pub struct Notification {
     /// Final labels plus external labels where absent.
     pub labels: Labels,
-    pub annotations: Vec<(String, String)>,
+    pub annotations: Annotations,
     pub starts_at_ms: i64,
     pub ends_at_ms: i64,
-    pub generator_url: String,
+    pub generator_url: Arc<str>,
 }
