@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::labels::{Labels, METRIC_NAME};
+use super::shared;
+use crate::labels::Labels;
 
 /// Rendered annotations in the rule's order, empty values kept; shared between the
 /// alert, the render cache and notifications, so resending copies a pointer.
@@ -23,6 +24,15 @@ impl AlertState {
             AlertState::Inactive => "inactive",
             AlertState::Pending => "pending",
             AlertState::Firing => "firing",
+        }
+    }
+
+    /// The state's name as a shared string, for label sets.
+    pub(crate) fn shared_str(self) -> Arc<str> {
+        match self {
+            AlertState::Inactive => super::shared::inactive(),
+            AlertState::Pending => super::shared::pending(),
+            AlertState::Firing => super::shared::firing(),
         }
     }
 }
@@ -106,14 +116,14 @@ impl Alert {
             None => {
                 let sent = super::add_missing(&self.labels, external);
                 let mut b = sent.to_builder();
-                b.set(METRIC_NAME, "ALERTS_FOR_STATE");
+                b.set(shared::metric_name(), shared::alerts_for_state());
                 let for_state = b.build();
                 (sent, for_state)
             }
         };
         let mut b = sent.to_builder();
-        b.set(METRIC_NAME, "ALERTS");
-        b.set("alertstate", state.as_str());
+        b.set(shared::metric_name(), shared::alerts());
+        b.set(shared::alertstate(), state.shared_str());
         self.series.insert(SeriesLabels {
             state,
             alerts: b.build(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::alert::{Alert, AlertState, Annotations, Notification};
-use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, Written, system_time};
+use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, Written, shared, system_time};
 use crate::config::{self, RuleKind};
 use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
 use crate::sample::Sample;
@@ -22,7 +22,9 @@ pub struct AlertingRule {
     spec: config::Rule,
     ctx: Arc<RuleContext>,
     /// Rule labels with group labels merged under them, in application order.
-    labels: Vec<(String, Template)>,
+    labels: Vec<LabelTemplate>,
+    /// `alertname` and, unless disabled, `alertgroup`, as added to every alert.
+    identity: Vec<(Arc<str>, Arc<str>)>,
     /// What the label templates, and the annotation templates, read besides labels.
     label_inputs: Inputs,
     annotation_inputs: Inputs,
@@ -58,6 +60,15 @@ struct Rendered {
     seen: u64,
 }
 
+/// A rule label: its name, and its value when the template is static, shared by all
+/// alerts of the rule.
+#[derive(Debug)]
+struct LabelTemplate {
+    name: Arc<str>,
+    template: Template,
+    fixed: Option<Arc<str>>,
+}
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -79,11 +90,23 @@ impl AlertingRule {
             ),
             RuleKind::Recording(_) => (0, 0, Inputs::default()),
         };
-        let labels = merged_labels(&ctx.group_labels, &spec.labels);
+        let labels: Vec<LabelTemplate> = merged_labels(&ctx.group_labels, &spec.labels)
+            .into_iter()
+            .map(|(name, template)| LabelTemplate {
+                name: name.into(),
+                fixed: template.is_static().then(|| template.source().into()),
+                template,
+            })
+            .collect();
+        let mut identity = vec![(shared::alertname(), Arc::from(spec.name()))];
+        if !ctx.disable_alertgroup_label {
+            identity.push((shared::alertgroup(), Arc::from(ctx.group_name.as_str())));
+        }
         AlertingRule {
-            label_inputs: inputs_of(labels.iter().map(|(_, t)| t)),
+            label_inputs: inputs_of(labels.iter().map(|l| &l.template)),
             annotation_inputs,
             labels,
+            identity,
             generator_url: generator_url(&ctx.external_url, &spec.expr).into(),
             spec: spec.clone(),
             ctx,
@@ -330,12 +353,14 @@ impl AlertingRule {
         let tctx = self.template_context(s, t, querier);
         let mut b: LabelsBuilder = s.labels.to_builder();
         b.del(METRIC_NAME);
-        for (name, tmpl) in &self.labels {
-            b.set(name.as_str(), render(tmpl, &tctx));
+        for l in &self.labels {
+            match &l.fixed {
+                Some(v) => b.set(l.name.clone(), v.clone()),
+                None => b.set(l.name.clone(), l.template.render(&tctx)),
+            };
         }
-        b.set("alertname", self.spec.name());
-        if !self.ctx.disable_alertgroup_label {
-            b.set("alertgroup", self.ctx.group_name.as_str());
+        for (name, value) in &self.identity {
+            b.set(name.clone(), value.clone());
         }
         b.build()
     }
@@ -351,7 +376,12 @@ impl AlertingRule {
         tctx.alert_id = labels.fingerprint();
         self.annotations()
             .iter()
-            .map(|(name, tmpl)| (name.clone(), render(tmpl, &tctx)))
+            .map(|(name, tmpl)| {
+                let mut text = render(tmpl, &tctx);
+                // Kept until the alert's inputs change: hold no spare capacity.
+                text.shrink_to_fit();
+                (name.clone(), text)
+            })
             .collect()
     }
 
@@ -416,6 +446,7 @@ impl AlertingRule {
     pub fn update(&mut self, spec: &config::Rule, ctx: Arc<RuleContext>) {
         let fresh = AlertingRule::new(spec, ctx);
         self.labels = fresh.labels;
+        self.identity = fresh.identity;
         self.label_inputs = fresh.label_inputs;
         self.annotation_inputs = fresh.annotation_inputs;
         self.generator_url = fresh.generator_url;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, add_missing, stale_sample};
 use crate::config;
-use crate::labels::{Labels, METRIC_NAME};
+use crate::labels::Labels;
 use crate::sample::Sample;
 use crate::template::Context;
 
@@ -19,8 +19,9 @@ pub const DUPLICATE_SERIES: &str =
 pub struct RecordingRule {
     spec: config::Rule,
     ctx: Arc<RuleContext>,
-    /// Group labels, then rule labels (literal values), in application order.
-    labels: Vec<(String, String)>,
+    /// `__name__`, then group labels, then rule labels (literal values), in
+    /// application order; shared by every series the rule writes.
+    labels: Vec<(Arc<str>, Arc<str>)>,
     /// Output label sets by fingerprint of the query series they were made from, each
     /// with the evaluation attempt that last produced it. Output labels depend only on
     /// the input labels and the rule's fixed labels, so an entry stays valid until its
@@ -40,16 +41,18 @@ impl RecordingRule {
     pub fn new(spec: &config::Rule, ctx: Arc<RuleContext>) -> RecordingRule {
         let empty = Labels::empty();
         let render_ctx = Context::new(&empty, 0.0);
-        let mut labels: Vec<(String, String)> = ctx
-            .group_labels
-            .iter()
-            .filter(|l| !spec.labels.iter().any(|(n, _)| n.as_str() == &*l.name))
-            .map(|l| (l.name.to_string(), l.value.to_string()))
-            .collect();
+        let mut labels: Vec<(Arc<str>, Arc<str>)> =
+            vec![(super::shared::metric_name(), Arc::from(spec.name()))];
+        labels.extend(
+            ctx.group_labels
+                .iter()
+                .filter(|l| !spec.labels.iter().any(|(n, _)| n.as_str() == &*l.name))
+                .map(|l| (l.name.clone(), l.value.clone())),
+        );
         labels.extend(
             spec.labels
                 .iter()
-                .map(|(n, t)| (n.clone(), t.render(&render_ctx))),
+                .map(|(n, t)| (Arc::from(n.as_str()), Arc::from(t.render(&render_ctx)))),
         );
         RecordingRule {
             spec: spec.clone(),
@@ -145,9 +148,8 @@ impl RecordingRule {
     /// The series a query series is recorded as.
     fn output_labels(&self, input: &Labels) -> Labels {
         let mut b = input.to_builder();
-        b.set(METRIC_NAME, self.spec.name());
         for (name, value) in &self.labels {
-            b.set(name.as_str(), value.as_str());
+            b.set(name.clone(), value.clone());
         }
         add_missing(&b.build(), &self.ctx.external_labels)
     }

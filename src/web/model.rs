@@ -437,4 +437,17 @@ mod tests {
         assert_eq!(r.last_success, Some(t0));
         assert_eq!(r.error.as_deref(), Some("bad"));
     }
+
+    #[test]
+    fn reproduce_quotes_for_the_shell() {
+        let r = Reproduce {
+            expr: "up{job='a b'}".into(),
+            time_ms: 1_700_000_000_250,
+            params: Arc::from([("nocache".to_string(), "1".to_string())]),
+        };
+        assert_eq!(
+            r.to_string(),
+            r"curl -s --data-urlencode 'query=up{job='\''a b'\''}' --data-urlencode 'time=1700000000.250' --data-urlencode 'nocache=1' <datasource>/api/v1/query"
+        );
+    }
 }
