@@ -215,19 +215,14 @@ fn templated_labels_create_distinct_alerts_and_annotations_render() {
         .find(|a| a.labels.get("instance") == Some("a"))
         .unwrap();
     assert_eq!(
-        *a.annotations,
+        a.annotations.to_vec(),
         [("summary".to_string(), "a is 0".to_string())]
     );
 }
 
 fn annotation(r: &AlertingRule, name: &str) -> String {
     let a = r.alerts().next().expect("one alert");
-    let (_, v) = a
-        .annotations
-        .iter()
-        .find(|(n, _)| n == name)
-        .expect("annotation");
-    v.clone()
+    a.annotations.get(name).expect("annotation").to_string()
 }
 
 #[test]

@@ -173,7 +173,7 @@ fn generator_url_and_payload() {
         assert_eq!(s.labels.get("severity"), Some("page"), "{}", s.labels);
     }
     assert_eq!(
-        *sent[0].annotations,
+        sent[0].annotations.to_vec(),
         vec![("summary".to_string(), "instance down".to_string())]
     );
 }

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::labels::Labels;
 use crate::rule::{AlertState, AlertingRule, Rule, system_time};
 use crate::web::{AlertStatus, AlertingStatus, Reproduce, RuleKindStatus, RuleStatus, StateUpdate};
 
@@ -27,8 +26,7 @@ fn alert_statuses(a: &AlertingRule) -> Vec<AlertStatus> {
                 system_time(x.active_at_ms),
                 x.value,
             );
-            s.annotations =
-                Labels::from_pairs(x.annotations.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            s.annotations = x.annotations.as_labels().clone();
             s.keep_firing_since = x.keep_firing_since_ms.map(system_time);
             s
         })

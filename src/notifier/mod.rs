@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::http::{self, AuthOptions, ClientError};
-use crate::rule::Notification;
+use crate::rule::{Annotations, Notification};
 
 /// One Alertmanager target's settings.
 #[derive(Debug, Clone)]
@@ -110,16 +110,12 @@ fn rfc3339(ms: i64) -> String {
 }
 
 /// Annotations as a JSON object in name order (a later duplicate name wins).
-struct AnnotationMap<'a>(&'a [(String, String)]);
+struct AnnotationMap<'a>(&'a Annotations);
 
 impl Serialize for AnnotationMap<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let sorted: std::collections::BTreeMap<&str, &str> = self
-            .0
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let sorted: std::collections::BTreeMap<&str, &str> = self.0.iter().collect();
         let mut m = s.serialize_map(Some(sorted.len()))?;
         for (k, v) in sorted {
             m.serialize_entry(k, v)?;
@@ -368,7 +364,7 @@ mod tests {
     fn wire_format_matches_alertmanager_v2() {
         let n = Notification {
             labels: Labels::from_pairs([("alertname", "A")]),
-            annotations: Arc::from([("summary".to_string(), "s".to_string())]),
+            annotations: Annotations::new(vec![("summary".into(), "s".into())]),
             starts_at_ms: 1_700_000_000_000,
             ends_at_ms: 1_700_000_240_500,
             generator_url: "http://x/graph".into(),

@@ -5,9 +5,54 @@ use std::sync::Arc;
 use super::shared;
 use crate::labels::Labels;
 
-/// Rendered annotations in the rule's order, empty values kept; shared between the
-/// alert, the render cache and notifications, so resending copies a pointer.
-pub type Annotations = Arc<[(String, String)]>;
+/// Rendered annotations, shared between the alert, the render cache, notifications and
+/// API snapshots, so that resending or publishing an alert copies pointers.
+#[derive(Debug, Clone, Default)]
+pub struct Annotations {
+    /// In the rule's order, empty values kept: what is sent.
+    pairs: Arc<[(Arc<str>, Arc<str>)]>,
+    /// The same as a label set (empty values dropped), as the API shows them; the
+    /// strings are shared with `pairs`.
+    view: Labels,
+}
+
+impl Annotations {
+    pub fn new(pairs: Vec<(Arc<str>, Arc<str>)>) -> Annotations {
+        let view = Labels::from_pairs(pairs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Annotations {
+            pairs: pairs.into(),
+            view,
+        }
+    }
+
+    /// Name and value pairs in the rule's order, empty values included.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &str)> + ExactSizeIterator {
+        self.pairs.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    /// The value of annotation `name` (the last one, should a name repeat).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+
+    /// As owned pairs, for comparisons.
+    pub fn to_vec(&self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// As a label set, as the API shows them.
+    pub fn as_labels(&self) -> &Labels {
+        &self.view
+    }
+}
+
+impl PartialEq for Annotations {
+    fn eq(&self, other: &Self) -> bool {
+        self.pairs == other.pairs
+    }
+}
 
 /// Prometheus' alert states. `Inactive` alerts are resolved ones kept for the resolved
 /// retention so that Alertmanager keeps hearing that they are resolved.

@@ -23,6 +23,8 @@ pub struct AlertingRule {
     ctx: Arc<RuleContext>,
     /// Rule labels with group labels merged under them, in application order.
     labels: Vec<LabelTemplate>,
+    /// Annotation names, shared by all alerts.
+    annotation_names: Vec<Arc<str>>,
     /// `alertname` and, unless disabled, `alertgroup`, as added to every alert.
     identity: Vec<(Arc<str>, Arc<str>)>,
     /// What the label templates, and the annotation templates, read besides labels.
@@ -102,7 +104,16 @@ impl AlertingRule {
         if !ctx.disable_alertgroup_label {
             identity.push((shared::alertgroup(), Arc::from(ctx.group_name.as_str())));
         }
+        let annotation_names = match &spec.kind {
+            RuleKind::Alerting(a) => a
+                .annotations
+                .iter()
+                .map(|(n, _)| n.as_str().into())
+                .collect(),
+            RuleKind::Recording(_) => Vec::new(),
+        };
         AlertingRule {
+            annotation_names,
             label_inputs: inputs_of(labels.iter().map(|l| &l.template)),
             annotation_inputs,
             labels,
@@ -374,15 +385,13 @@ impl AlertingRule {
     ) -> Annotations {
         let mut tctx = self.template_context(s, t, querier);
         tctx.alert_id = labels.fingerprint();
-        self.annotations()
+        let pairs = self
+            .annotations()
             .iter()
-            .map(|(name, tmpl)| {
-                let mut text = render(tmpl, &tctx);
-                // Kept until the alert's inputs change: hold no spare capacity.
-                text.shrink_to_fit();
-                (name.clone(), text)
-            })
-            .collect()
+            .zip(&self.annotation_names)
+            .map(|((_, tmpl), name)| (name.clone(), Arc::from(render(tmpl, &tctx))))
+            .collect();
+        Annotations::new(pairs)
     }
 
     /// The alerts due for (re)sending at `ts_ms`, marked as sent. Call after `step`
@@ -434,7 +443,7 @@ impl AlertingRule {
     pub fn restore(&mut self, labels: Labels, active_at_ms: i64) {
         let fp = labels.fingerprint();
         self.active.entry(fp).or_insert_with(|| {
-            let mut a = Alert::new(labels, Annotations::from([]), 0.0, active_at_ms);
+            let mut a = Alert::new(labels, Annotations::default(), 0.0, active_at_ms);
             a.restored = true;
             a
         });
@@ -447,6 +456,7 @@ impl AlertingRule {
         let fresh = AlertingRule::new(spec, ctx);
         self.labels = fresh.labels;
         self.identity = fresh.identity;
+        self.annotation_names = fresh.annotation_names;
         self.label_inputs = fresh.label_inputs;
         self.annotation_inputs = fresh.annotation_inputs;
         self.generator_url = fresh.generator_url;
