@@ -228,6 +228,13 @@ impl GroupRunner {
             self.record(&rep, at);
             self.rules[rep.index] = Some(rep.rule);
         }
+        // Wake the writer now rather than at its flush interval: the alert generator
+        // compliance specification reads `ALERTS` right after the evaluation that wrote
+        // them (Prometheus writes to its local storage at once); one group's series
+        // still travel together. Tried without it: compliance failed.
+        if let Some(w) = &self.engine.writer {
+            w.send_soon();
+        }
         let elapsed = started.elapsed();
         self.status.evaluation_time = elapsed;
         self.status.last_evaluation = Some(at);
