@@ -277,7 +277,7 @@ async fn full_remote_write_queue_counts_what_it_drops_and_flush_drains() {
 fn alert(i: usize) -> Notification {
     Notification {
         labels: Labels::from_pairs([("alertname", format!("A{i}"))]),
-        annotations: vec![],
+        annotations: Default::default(),
         starts_at_ms: 1_700_000_000_000,
         ends_at_ms: 1_700_000_240_000,
         generator_url: "http://x/graph".into(),

@@ -215,9 +215,60 @@ fn templated_labels_create_distinct_alerts_and_annotations_render() {
         .find(|a| a.labels.get("instance") == Some("a"))
         .unwrap();
     assert_eq!(
-        a.annotations,
+        a.annotations.to_vec(),
         [("summary".to_string(), "a is 0".to_string())]
     );
+}
+
+/// The annotation of the one active alert (a label change leaves the old alert behind,
+/// resolved, in an order the rule does not define).
+fn annotation(r: &AlertingRule, name: &str) -> String {
+    let mut active = r.alerts().filter(|a| a.state != AlertState::Inactive);
+    let a = active.next().expect("one active alert");
+    assert!(active.next().is_none(), "more than one active alert");
+    a.annotations.get(name).expect("annotation").to_string()
+}
+
+#[test]
+fn renderings_follow_value_labels_and_clock_across_evaluations() {
+    // Rendered labels and annotations are reused between evaluations; each must still
+    // show what its templates read at this evaluation.
+    let mut r = rule(concat!(
+        "  - alert: T\n    expr: x > 0\n    labels:\n      sev: '{{ if gt $value 5.0 }}high{{ else }}low{{ end }}'\n",
+        "    annotations:\n      value: 'v={{ $value }}'\n      who: '{{ $labels.instance }}'\n",
+        "      at: '{{ now | humanizeTimestamp }}'\n"
+    ));
+    let x = |v: f64| sample(&[("__name__", "x"), ("instance", "a")], v);
+    step(&mut r, vec![x(1.0)], T0);
+    assert_eq!(annotation(&r, "value"), "v=1");
+    assert_eq!(annotation(&r, "who"), "a");
+    let at0 = annotation(&r, "at");
+    step(&mut r, vec![x(1.0)], T0 + 60 * S);
+    assert_eq!(annotation(&r, "value"), "v=1");
+    assert_ne!(
+        annotation(&r, "at"),
+        at0,
+        "`now` is read at every evaluation"
+    );
+    step(&mut r, vec![x(7.0)], T0 + 120 * S);
+    assert_eq!(annotation(&r, "value"), "v=7");
+    let sev: Vec<_> = r
+        .alerts()
+        .filter(|a| a.state != AlertState::Inactive)
+        .map(|a| a.labels.get("sev").unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        sev,
+        ["high"],
+        "a label template reading $value is re-rendered"
+    );
+    let mut r = rule(concat!(
+        "  - alert: U\n    expr: x > 0\n",
+        "    annotations:\n      value: 'v={{ $value }}'\n"
+    ));
+    step(&mut r, vec![x(1.0)], T0);
+    step(&mut r, vec![x(2.0)], T0 + 60 * S);
+    assert_eq!(annotation(&r, "value"), "v=2");
 }
 
 fn series_named<'a>(out: &'a tocsin::rule::StepOutput, name: &str) -> Vec<&'a Sample> {
@@ -274,7 +325,7 @@ fn resend_cadence_ends_at_and_generator_url() {
     );
     assert_eq!(n.labels.get("cluster"), Some("eu"));
     assert_eq!(
-        n.generator_url,
+        &*n.generator_url,
         "http://tocsin:8880/graph?g0.expr=up+%3D%3D+0&g0.tab=1"
     );
     assert!(r.alerts().next().unwrap().labels.get("cluster").is_none());

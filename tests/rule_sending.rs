@@ -152,7 +152,7 @@ fn generator_url_and_payload() {
     let out = step_at(&mut r, firing_input(), T0);
     let sent = r.alerts_to_send(T0);
     assert_eq!(
-        sent[0].generator_url,
+        &*sent[0].generator_url,
         "http://tocsin.example:8880/graph?g0.expr=up%7Bjob%3D%22node%22%7D+%3D%3D+0&g0.tab=1"
     );
     // External labels are added where absent and never override a rule label.
@@ -173,7 +173,7 @@ fn generator_url_and_payload() {
         assert_eq!(s.labels.get("severity"), Some("page"), "{}", s.labels);
     }
     assert_eq!(
-        sent[0].annotations,
+        sent[0].annotations.to_vec(),
         vec![("summary".to_string(), "instance down".to_string())]
     );
 }

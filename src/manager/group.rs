@@ -10,6 +10,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+
 use super::engine::{Engine, GroupLabel, RuleLabel};
 use super::status;
 use crate::config::Group;
@@ -47,6 +50,23 @@ pub struct GroupRunner {
     engine: Arc<Engine>,
     status: GroupStatus,
     labels: GroupLabel,
+    /// The group's `params`, shared by every rule's evaluation records.
+    params: Arc<[(String, String)]>,
+    /// Per-rule metric handles, looked up at a rule's first evaluation; see
+    /// [`RuleMetrics`].
+    metrics: Vec<Option<RuleMetrics>>,
+}
+
+/// A rule's metric series, kept so that an evaluation updates them without building
+/// label sets or locking the metric families. Valid while the rule keeps its index and
+/// name: rebuilt on every group update.
+struct RuleMetrics {
+    /// Created at 0 on the first evaluation, so that the first error is an increase
+    /// that `increase()`-based alerts can see.
+    errors: Counter,
+    samples: Gauge,
+    /// Firing and pending alert counts (alerting rules only).
+    states: Option<(Gauge, Gauge)>,
 }
 
 /// What one rule's evaluation reports back to the group.
@@ -75,6 +95,8 @@ impl GroupRunner {
         GroupRunner {
             deps: deps::dependencies(&def.rules),
             schedule: schedule_of(&def, &engine),
+            params: def.params.clone().into(),
+            metrics: def.rules.iter().map(|_| None).collect(),
             rules,
             def,
             engine,
@@ -209,6 +231,10 @@ impl GroupRunner {
             self.record(&rep, at);
             self.rules[rep.index] = Some(rep.rule);
         }
+        // Wake the writer now rather than at its flush interval: the alert generator
+        // compliance specification reads `ALERTS` right after the evaluation that wrote
+        // them (Prometheus writes to its local storage at once); one group's series
+        // still travel together. Tried without it: compliance failed.
         if let Some(w) = &self.engine.writer {
             w.send_soon();
         }
@@ -232,26 +258,33 @@ impl GroupRunner {
         let Some(slot) = self.status.rules.get_mut(rep.index) else {
             return;
         };
-        let label = RuleLabel {
-            group: self.def.name.clone(),
-            file: self.labels.file.clone(),
-            rule: rep.rule.name().to_string(),
-        };
         let m = &self.engine.metrics;
-        m.rule_evaluations.inc();
-        // Created on the first evaluation even without an error, so that the first
-        // error is an increase from 0 that `increase()`-based alerts can see.
-        {
-            let errors = m.rule_errors.get_or_create(&label);
-            if rep.error.is_some() {
-                errors.inc();
+        let handles = self.metrics[rep.index].get_or_insert_with(|| {
+            let label = RuleLabel {
+                group: self.def.name.clone(),
+                file: self.labels.file.clone(),
+                rule: rep.rule.name().to_string(),
+            };
+            RuleMetrics {
+                errors: m.rule_errors.get_or_create(&label).clone(),
+                samples: m.rule_samples.get_or_create(&label).clone(),
+                states: matches!(rep.rule, Rule::Alerting(_)).then(|| {
+                    (
+                        m.alerts_firing.get_or_create(&label).clone(),
+                        m.alerts_pending.get_or_create(&label).clone(),
+                    )
+                }),
             }
+        });
+        m.rule_evaluations.inc();
+        if rep.error.is_some() {
+            handles.errors.inc();
         }
-        m.rule_samples.get_or_create(&label).set(rep.samples as i64);
-        if let Rule::Alerting(a) = &rep.rule {
-            let (firing, pending) = status::count_states(a);
-            m.alerts_firing.get_or_create(&label).set(firing);
-            m.alerts_pending.get_or_create(&label).set(pending);
+        handles.samples.set(rep.samples as i64);
+        if let (Rule::Alerting(a), Some((firing, pending))) = (&rep.rule, &handles.states) {
+            let (f, p) = status::count_states(a);
+            firing.set(f);
+            pending.set(p);
         }
         *slot = Arc::new(status::rule_status(
             slot,
@@ -261,7 +294,7 @@ impl GroupRunner {
             rep.elapsed,
             rep.samples,
             rep.error.as_deref(),
-            &self.def.params,
+            &self.params,
             self.schedule.query_ts(
                 at.duration_since(UNIX_EPOCH)
                     .map(|d| d.as_millis() as i64)
@@ -318,6 +351,8 @@ impl GroupRunner {
         self.status.rules = statuses;
         self.deps = deps::dependencies(&def.rules);
         self.schedule = schedule_of(&def, &self.engine);
+        self.params = def.params.clone().into();
+        self.metrics = def.rules.iter().map(|_| None).collect();
         self.rules = rules;
         self.def = def;
         self.engine.board.publish(Arc::new(self.status.clone()));

@@ -3,9 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::labels::Labels;
 use crate::rule::{AlertState, AlertingRule, Rule, system_time};
-use crate::web::{AlertStatus, RuleKindStatus, RuleStatus, StateUpdate};
+use crate::web::{AlertStatus, AlertingStatus, Reproduce, RuleKindStatus, RuleStatus, StateUpdate};
 
 /// (firing, pending) alert counts.
 pub fn count_states(a: &AlertingRule) -> (i64, i64) {
@@ -27,8 +26,7 @@ fn alert_statuses(a: &AlertingRule) -> Vec<AlertStatus> {
                 system_time(x.active_at_ms),
                 x.value,
             );
-            s.annotations =
-                Labels::from_pairs(x.annotations.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            s.annotations = x.annotations.as_labels().clone();
             s.keep_firing_since = x.keep_firing_since_ms.map(system_time);
             s
         })
@@ -37,7 +35,8 @@ fn alert_statuses(a: &AlertingRule) -> Vec<AlertStatus> {
     v
 }
 
-/// The rule's snapshot after an evaluation at `at`, derived from the previous one.
+/// The rule's snapshot after an evaluation at `at`, derived from the previous one
+/// (copying only what the evaluation did not replace).
 #[allow(clippy::too_many_arguments)]
 pub fn rule_status(
     prev: &RuleStatus,
@@ -47,54 +46,57 @@ pub fn rule_status(
     elapsed: Duration,
     samples: usize,
     error: Option<&str>,
-    params: &[(String, String)],
+    params: &Arc<[(String, String)]>,
     query_ts_ms: i64,
 ) -> RuleStatus {
-    let mut s = prev.clone();
-    s.health = rule.health();
-    s.last_error = error.map(Arc::from);
-    s.evaluation_time = elapsed;
-    s.last_evaluation = Some(at);
-    s.last_samples = samples;
-    s.last_series_fetched = Some(samples);
-    if let (RuleKindStatus::Alerting(st), Rule::Alerting(a)) = (&mut s.kind, rule) {
-        st.alerts = alert_statuses(a);
-    }
-    if s.max_updates > 0 {
+    let last_error: Option<Arc<str>> = error.map(Arc::from);
+    let kind = match (&prev.kind, rule) {
+        (RuleKindStatus::Alerting(st), Rule::Alerting(a)) => {
+            RuleKindStatus::Alerting(AlertingStatus {
+                for_: st.for_,
+                keep_firing_for: st.keep_firing_for,
+                annotations: st.annotations.clone(),
+                alerts: alert_statuses(a),
+            })
+        }
+        (k, _) => k.clone(),
+    };
+    let mut updates = Vec::new();
+    if prev.max_updates > 0 {
         // Newest first, as vmalert lists them (and `RuleStatus::updates` promises).
-        s.updates.truncate(s.max_updates - 1);
-        s.updates.insert(
-            0,
-            StateUpdate {
-                time: started,
-                at,
-                duration: elapsed,
-                samples,
-                series_fetched: Some(samples),
-                error: s.last_error.clone(),
-                curl: Some(Arc::from(reproduce(rule.expr(), query_ts_ms, params))),
-            },
-        );
+        let keep = prev.updates.len().min(prev.max_updates - 1);
+        updates.reserve_exact(keep + 1);
+        updates.push(StateUpdate {
+            time: started,
+            at,
+            duration: elapsed,
+            samples,
+            series_fetched: Some(samples),
+            error: last_error.clone(),
+            curl: Some(Reproduce {
+                expr: prev.query.clone(),
+                time_ms: query_ts_ms,
+                params: params.clone(),
+            }),
+        });
+        updates.extend_from_slice(&prev.updates[..keep]);
     }
-    s
-}
-
-/// The exact request that reproduces an evaluation, for the rule's page.
-fn reproduce(expr: &str, query_ts_ms: i64, params: &[(String, String)]) -> String {
-    let mut q = format!(
-        "curl -s --data-urlencode 'query={}' --data-urlencode 'time={}'",
-        expr.replace('\'', r"'\''"),
-        crate::datasource::format_ts(query_ts_ms)
-    );
-    for (k, v) in params {
-        q.push_str(&format!(
-            " --data-urlencode '{}={}'",
-            k.replace('\'', r"'\''"),
-            v.replace('\'', r"'\''")
-        ));
+    RuleStatus {
+        id: prev.id,
+        name: prev.name.clone(),
+        query: prev.query.clone(),
+        labels: prev.labels.clone(),
+        health: rule.health(),
+        last_error,
+        evaluation_time: elapsed,
+        last_evaluation: Some(at),
+        last_samples: samples,
+        last_series_fetched: Some(samples),
+        debug: prev.debug,
+        max_updates: prev.max_updates,
+        updates,
+        kind,
     }
-    q.push_str(" <datasource>/api/v1/query");
-    q
 }
 
 /// A rule kept across a reload keeps its evaluation history in the new snapshot.

@@ -20,8 +20,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::http::{self, AuthOptions, ClientError};
-use crate::labels::Labels;
-use crate::rule::Notification;
+use crate::rule::{Annotations, Notification};
 
 /// One Alertmanager target's settings.
 #[derive(Debug, Clone)]
@@ -93,17 +92,15 @@ impl NotifierMetrics {
     }
 }
 
-/// Alertmanager's v2 alert.
-#[derive(Debug, Clone, Serialize)]
-pub struct WireAlert {
-    pub labels: Labels,
-    pub annotations: std::collections::BTreeMap<String, String>,
-    #[serde(rename = "startsAt")]
-    pub starts_at: String,
-    #[serde(rename = "endsAt")]
-    pub ends_at: String,
-    #[serde(rename = "generatorURL")]
-    pub generator_url: String,
+/// Alertmanager's v2 alert, written straight from the notification when a batch is
+/// encoded: queuing an alert for every target copies a few pointers, not its text.
+#[derive(Debug, Clone)]
+pub struct WireAlert(pub Notification);
+
+impl From<&Notification> for WireAlert {
+    fn from(n: &Notification) -> Self {
+        WireAlert(n.clone())
+    }
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -112,15 +109,32 @@ fn rfc3339(ms: i64) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-impl From<&Notification> for WireAlert {
-    fn from(n: &Notification) -> Self {
-        WireAlert {
-            labels: n.labels.clone(),
-            annotations: n.annotations.iter().cloned().collect(),
-            starts_at: rfc3339(n.starts_at_ms),
-            ends_at: rfc3339(n.ends_at_ms),
-            generator_url: n.generator_url.clone(),
+/// Annotations as a JSON object in name order (a later duplicate name wins).
+struct AnnotationMap<'a>(&'a Annotations);
+
+impl Serialize for AnnotationMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let sorted: std::collections::BTreeMap<&str, &str> = self.0.iter().collect();
+        let mut m = s.serialize_map(Some(sorted.len()))?;
+        for (k, v) in sorted {
+            m.serialize_entry(k, v)?;
         }
+        m.end()
+    }
+}
+
+impl Serialize for WireAlert {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let n = &self.0;
+        let mut m = s.serialize_struct("WireAlert", 5)?;
+        m.serialize_field("labels", &n.labels)?;
+        m.serialize_field("annotations", &AnnotationMap(&n.annotations))?;
+        m.serialize_field("startsAt", &rfc3339(n.starts_at_ms))?;
+        m.serialize_field("endsAt", &rfc3339(n.ends_at_ms))?;
+        m.serialize_field("generatorURL", &*n.generator_url)?;
+        m.end()
     }
 }
 
@@ -370,12 +384,13 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::labels::Labels;
 
     #[test]
     fn wire_format_matches_alertmanager_v2() {
         let n = Notification {
             labels: Labels::from_pairs([("alertname", "A")]),
-            annotations: vec![("summary".into(), "s".into())],
+            annotations: Annotations::new(vec![("summary".into(), "s".into())]),
             starts_at_ms: 1_700_000_000_000,
             ends_at_ms: 1_700_000_240_500,
             generator_url: "http://x/graph".into(),

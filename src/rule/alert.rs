@@ -1,6 +1,58 @@
 //! One alert instance of an alerting rule, and what is sent for it.
 
+use std::sync::Arc;
+
+use super::shared;
 use crate::labels::Labels;
+
+/// Rendered annotations, shared between the alert, the render cache, notifications and
+/// API snapshots, so that resending or publishing an alert copies pointers.
+#[derive(Debug, Clone, Default)]
+pub struct Annotations {
+    /// In the rule's order, empty values kept: what is sent.
+    pairs: Arc<[(Arc<str>, Arc<str>)]>,
+    /// The same as a label set (empty values dropped), as the API shows them; the
+    /// strings are shared with `pairs`.
+    view: Labels,
+}
+
+impl Annotations {
+    pub fn new(pairs: Vec<(Arc<str>, Arc<str>)>) -> Annotations {
+        let view = Labels::from_pairs(pairs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Annotations {
+            pairs: pairs.into(),
+            view,
+        }
+    }
+
+    /// Name and value pairs in the rule's order, empty values included.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &str)> + ExactSizeIterator {
+        self.pairs.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    /// The value of annotation `name` (the last one, should a name repeat).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+
+    /// As owned pairs, for comparisons.
+    pub fn to_vec(&self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// As a label set, as the API shows them.
+    pub fn as_labels(&self) -> &Labels {
+        &self.view
+    }
+}
+
+impl PartialEq for Annotations {
+    fn eq(&self, other: &Self) -> bool {
+        self.pairs == other.pairs
+    }
+}
 
 /// Prometheus' alert states. `Inactive` alerts are resolved ones kept for the resolved
 /// retention so that Alertmanager keeps hearing that they are resolved.
@@ -19,6 +71,15 @@ impl AlertState {
             AlertState::Firing => "firing",
         }
     }
+
+    /// The state's name as a shared string, for label sets.
+    pub(crate) fn shared_str(self) -> Arc<str> {
+        match self {
+            AlertState::Inactive => super::shared::inactive(),
+            AlertState::Pending => super::shared::pending(),
+            AlertState::Firing => super::shared::firing(),
+        }
+    }
 }
 
 /// One alert: identified by the fingerprint of its final label set. Times are
@@ -28,8 +89,8 @@ pub struct Alert {
     /// Final labels (sample labels, group and rule labels, `alertname`, `alertgroup`),
     /// without external labels, as `/api/v1/alerts` shows them.
     pub labels: Labels,
-    /// Rendered annotations, in name order; empty values are kept.
-    pub annotations: Vec<(String, String)>,
+    /// Rendered annotations, in the rule's order; empty values are kept.
+    pub annotations: Annotations,
     pub state: AlertState,
     /// The query value that produced the alert at its last evaluation.
     pub value: f64,
@@ -44,6 +105,77 @@ pub struct Alert {
     pub valid_until_ms: Option<i64>,
     /// Restored from `ALERTS_FOR_STATE` at start-up rather than first seen by us.
     pub restored: bool,
+    /// The rule's evaluation attempt that last saw this alert in the query result.
+    pub(crate) seen: u64,
+    /// Labels of the alert's own series, built when first needed; see [`SeriesLabels`].
+    pub(crate) series: Option<SeriesLabels>,
+}
+
+/// The label sets an alert writes and sends, kept with the alert so that steady-state
+/// evaluations build none. Valid for the state and external labels they were built
+/// with: rebuilt when the state changes; dropped with the alert (whose labels never
+/// change) and when the rule is updated (external labels may have changed).
+#[derive(Debug, Clone)]
+pub(crate) struct SeriesLabels {
+    state: AlertState,
+    /// Alert labels plus external labels where absent: what is sent.
+    pub(crate) sent: Labels,
+    /// `ALERTS{…, alertstate}`.
+    pub(crate) alerts: Labels,
+    /// `ALERTS_FOR_STATE{…}`.
+    pub(crate) for_state: Labels,
+}
+
+impl Alert {
+    /// A new alert, first seen at `active_at_ms`.
+    pub(crate) fn new(
+        labels: Labels,
+        annotations: Annotations,
+        value: f64,
+        active_at_ms: i64,
+    ) -> Alert {
+        Alert {
+            labels,
+            annotations,
+            state: AlertState::Pending,
+            value,
+            active_at_ms,
+            fired_at_ms: None,
+            resolved_at_ms: None,
+            last_sent_at_ms: None,
+            keep_firing_since_ms: None,
+            valid_until_ms: None,
+            restored: false,
+            seen: 0,
+            series: None,
+        }
+    }
+
+    /// The alert's series and sent label sets for its current state.
+    pub(crate) fn series_labels(&mut self, external: &Labels) -> &SeriesLabels {
+        let state = self.state;
+        let (sent, for_state) = match self.series.take() {
+            Some(s) if s.state == state => return self.series.insert(s),
+            // Only `ALERTS` carries the state.
+            Some(s) => (s.sent, s.for_state),
+            None => {
+                let sent = super::add_missing(&self.labels, external);
+                let mut b = sent.to_builder();
+                b.set(shared::metric_name(), shared::alerts_for_state());
+                let for_state = b.build();
+                (sent, for_state)
+            }
+        };
+        let mut b = sent.to_builder();
+        b.set(shared::metric_name(), shared::alerts());
+        b.set(shared::alertstate(), state.shared_str());
+        self.series.insert(SeriesLabels {
+            state,
+            alerts: b.build(),
+            sent,
+            for_state,
+        })
+    }
 }
 
 impl Alert {
@@ -70,13 +202,18 @@ impl Alert {
 impl Alert {
     /// What is sent for this alert: `startsAt` is when it fired, external labels are
     /// added where the alert has none of that name.
-    pub fn notification(&self, ends_at_ms: i64, external: &Labels, url: &str) -> Notification {
+    pub fn notification(
+        &mut self,
+        ends_at_ms: i64,
+        external: &Labels,
+        url: &Arc<str>,
+    ) -> Notification {
         Notification {
-            labels: super::add_missing(&self.labels, external),
+            labels: self.series_labels(external).sent.clone(),
             annotations: self.annotations.clone(),
             starts_at_ms: self.fired_at_ms.unwrap_or(self.active_at_ms),
             ends_at_ms,
-            generator_url: url.to_string(),
+            generator_url: url.clone(),
         }
     }
 }
@@ -86,8 +223,8 @@ impl Alert {
 pub struct Notification {
     /// Final labels plus external labels where absent.
     pub labels: Labels,
-    pub annotations: Vec<(String, String)>,
+    pub annotations: Annotations,
     pub starts_at_ms: i64,
     pub ends_at_ms: i64,
-    pub generator_url: String,
+    pub generator_url: Arc<str>,
 }

@@ -5,14 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::alert::{Alert, AlertState, Notification};
-use super::{
-    EvalTime, Health, Outcome, RuleContext, StepOutput, add_missing, diff_written, system_time,
-};
+use super::alert::{Alert, AlertState, Annotations, Notification};
+use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, Written, shared, system_time};
 use crate::config::{self, RuleKind};
 use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
 use crate::sample::Sample;
-use crate::template::{Context, Template, TemplateQuerier};
+use crate::template::{Context, Inputs, Template, TemplateQuerier};
 
 /// The error Prometheus reports when two samples map to one alert.
 pub const DUPLICATE_LABELSET: &str =
@@ -24,38 +22,111 @@ pub struct AlertingRule {
     spec: config::Rule,
     ctx: Arc<RuleContext>,
     /// Rule labels with group labels merged under them, in application order.
-    labels: Vec<(String, Template)>,
+    labels: Vec<LabelTemplate>,
+    /// Annotation names, shared by all alerts.
+    annotation_names: Vec<Arc<str>>,
+    /// `alertname` and, unless disabled, `alertgroup`, as added to every alert.
+    identity: Vec<(Arc<str>, Arc<str>)>,
+    /// What the label templates, and the annotation templates, read besides labels.
+    label_inputs: Inputs,
+    annotation_inputs: Inputs,
+    /// `generatorURL` of every notification.
+    generator_url: Arc<str>,
     for_ms: i64,
     keep_firing_for_ms: i64,
     active: HashMap<u64, Alert>,
-    /// Series written at the last successful evaluation (fingerprint → labels).
-    written: HashMap<u64, Labels>,
+    /// Renderings by fingerprint of the query series they were made for.
+    rendered: HashMap<u64, Rendered>,
+    /// Numbers evaluations, to tell what the current one saw.
+    attempt: u64,
+    /// Series written at the last successful evaluation.
+    written: Written,
     outcome: Outcome,
     /// Set by `update`: at the next step, firing alerts younger than `for` go back to
     /// pending (their age is only known then).
     recheck_for: bool,
 }
 
+/// Labels and annotations rendered for one query series, reused while it comes back
+/// unchanged. A rendering is valid for its series' label set (the cache key); it is
+/// invalidated by a different value when a template reads `$value`, is never kept when a
+/// template reads volatile inputs ([`Inputs::volatile`]: `query`, `now`, `$activeAt`,
+/// library definitions), is dropped when its series is absent from a successful
+/// evaluation, and the whole cache is dropped when the rule is updated.
+#[derive(Debug)]
+struct Rendered {
+    value_bits: u64,
+    labels: Labels,
+    annotations: Annotations,
+    /// The evaluation attempt that last used it.
+    seen: u64,
+}
+
+/// A rule label: its name, and its value when the template is static, shared by all
+/// alerts of the rule.
+#[derive(Debug)]
+struct LabelTemplate {
+    name: Arc<str>,
+    template: Template,
+    fixed: Option<Arc<str>>,
+}
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// What all templates of a list read together.
+fn inputs_of<'a>(templates: impl Iterator<Item = &'a Template>) -> Inputs {
+    templates.fold(Inputs::default(), |acc, t| acc.union(t.inputs()))
 }
 
 impl AlertingRule {
     /// Builds the rule; `spec` must be an alerting rule (a recording rule yields a rule
     /// that never fires, which cannot happen with a validated rule set).
     pub fn new(spec: &config::Rule, ctx: Arc<RuleContext>) -> AlertingRule {
-        let (for_ms, keep_firing_for_ms) = match &spec.kind {
-            RuleKind::Alerting(a) => (ms(a.for_), ms(a.keep_firing_for)),
-            RuleKind::Recording(_) => (0, 0),
+        let (for_ms, keep_firing_for_ms, annotation_inputs) = match &spec.kind {
+            RuleKind::Alerting(a) => (
+                ms(a.for_),
+                ms(a.keep_firing_for),
+                inputs_of(a.annotations.iter().map(|(_, t)| t)),
+            ),
+            RuleKind::Recording(_) => (0, 0, Inputs::default()),
+        };
+        let labels: Vec<LabelTemplate> = merged_labels(&ctx.group_labels, &spec.labels)
+            .into_iter()
+            .map(|(name, template)| LabelTemplate {
+                name: name.into(),
+                fixed: template.is_static().then(|| template.source().into()),
+                template,
+            })
+            .collect();
+        let mut identity = vec![(shared::alertname(), Arc::from(spec.name()))];
+        if !ctx.disable_alertgroup_label {
+            identity.push((shared::alertgroup(), Arc::from(ctx.group_name.as_str())));
+        }
+        let annotation_names = match &spec.kind {
+            RuleKind::Alerting(a) => a
+                .annotations
+                .iter()
+                .map(|(n, _)| n.as_str().into())
+                .collect(),
+            RuleKind::Recording(_) => Vec::new(),
         };
         AlertingRule {
-            labels: merged_labels(&ctx.group_labels, &spec.labels),
+            annotation_names,
+            label_inputs: inputs_of(labels.iter().map(|l| &l.template)),
+            annotation_inputs,
+            labels,
+            identity,
+            generator_url: generator_url(&ctx.external_url, &spec.expr).into(),
             spec: spec.clone(),
             ctx,
             for_ms,
             keep_firing_for_ms,
             active: HashMap::new(),
-            written: HashMap::new(),
+            rendered: HashMap::new(),
+            attempt: 0,
+            written: Written::default(),
             outcome: Outcome::default(),
             recheck_for: false,
         }
@@ -101,14 +172,18 @@ impl AlertingRule {
             Ok(s) => s,
             Err(e) => return self.outcome.fail(e, 0),
         };
+        self.attempt += 1;
+        let attempt = self.attempt;
         let n = samples.len();
-        let mut fresh: HashMap<u64, Alert> = HashMap::with_capacity(n);
+        // (alert fingerprint, value, labels, annotations) for every sample.
+        let mut found: Vec<(u64, f64, Labels, Annotations)> = Vec::with_capacity(n);
         for s in &samples {
-            let alert = self.alert_for(s, t, querier);
-            let fp = alert.labels.fingerprint();
-            if fresh.insert(fp, alert).is_some() {
-                return self.outcome.fail(DUPLICATE_LABELSET.to_string(), n);
-            }
+            let (labels, annotations) = self.rendering(s, t, querier);
+            found.push((labels.fingerprint(), s.value, labels, annotations));
+        }
+        found.sort_unstable_by_key(|f| f.0);
+        if found.windows(2).any(|w| w[0].0 == w[1].0) {
+            return self.outcome.fail(DUPLICATE_LABELSET.to_string(), n);
         }
         let ts = t.ts_ms;
         if std::mem::take(&mut self.recheck_for) {
@@ -119,14 +194,17 @@ impl AlertingRule {
                 }
             }
         }
-        for (fp, a) in fresh.iter() {
-            match self.active.get_mut(fp) {
+        for (fp, value, labels, annotations) in found {
+            match self.active.get_mut(&fp) {
                 Some(existing) if existing.state != AlertState::Inactive => {
-                    existing.value = a.value;
-                    existing.annotations = a.annotations.clone();
+                    existing.value = value;
+                    existing.annotations = annotations;
+                    existing.seen = attempt;
                 }
                 _ => {
-                    self.active.insert(*fp, a.clone());
+                    let mut a = Alert::new(labels, annotations, value, ts);
+                    a.seen = attempt;
+                    self.active.insert(fp, a);
                 }
             }
         }
@@ -134,9 +212,9 @@ impl AlertingRule {
         let mut active_count = 0usize;
         let retention = ms(self.ctx.resolved_retention);
         let mut to_delete = Vec::new();
-        let mut series = HashMap::new();
+        let mut out = Vec::with_capacity(2 * self.active.len());
         for (fp, a) in self.active.iter_mut() {
-            if !fresh.contains_key(fp) {
+            if a.seen != attempt {
                 let mut keep_firing = false;
                 if a.state == AlertState::Firing && self.keep_firing_for_ms > 0 {
                     let since = *a.keep_firing_since_ms.get_or_insert(ts);
@@ -168,12 +246,18 @@ impl AlertingRule {
                     ts
                 });
             }
-            let (alerts_series, for_state) = alert_series(a, &self.ctx.external_labels);
-            series.insert(alerts_series.fingerprint(), (alerts_series, 1.0));
-            series.insert(
-                for_state.fingerprint(),
-                (for_state, (a.active_at_ms / 1000) as f64),
-            );
+            let active_at_s = (a.active_at_ms / 1000) as f64;
+            let series = a.series_labels(&self.ctx.external_labels);
+            out.push(Sample {
+                labels: series.alerts.clone(),
+                value: 1.0,
+                timestamp_ms: t.query_ts_ms,
+            });
+            out.push(Sample {
+                labels: series.for_state.clone(),
+                value: active_at_s,
+                timestamp_ms: t.query_ts_ms,
+            });
         }
         for fp in to_delete {
             self.active.remove(&fp);
@@ -188,17 +272,8 @@ impl AlertingRule {
         }
 
         self.outcome.succeed();
-        let mut out = Vec::with_capacity(series.len());
-        let mut now_written = HashMap::with_capacity(series.len());
-        for (fp, (labels, value)) in series {
-            out.push(Sample {
-                labels: labels.clone(),
-                value,
-                timestamp_ms: t.query_ts_ms,
-            });
-            now_written.insert(fp, labels);
-        }
-        diff_written(&mut self.written, now_written, t.query_ts_ms, &mut out);
+        self.rendered.retain(|_, r| r.seen == attempt);
+        self.written.replace(&mut out, t.query_ts_ms);
         StepOutput {
             series: out,
             error: None,
@@ -206,8 +281,61 @@ impl AlertingRule {
         }
     }
 
-    /// Builds the alert a sample stands for (labels and annotations rendered).
-    fn alert_for(&self, s: &Sample, t: EvalTime, querier: Option<&dyn TemplateQuerier>) -> Alert {
+    /// The labels and annotations of the alert a sample stands for: reused from the
+    /// render cache when still valid (see [`Rendered`]), else rendered (and cached).
+    fn rendering(
+        &mut self,
+        s: &Sample,
+        t: EvalTime,
+        querier: Option<&dyn TemplateQuerier>,
+    ) -> (Labels, Annotations) {
+        let key = s.labels.fingerprint();
+        let bits = s.value.to_bits();
+        let (li, ai) = (self.label_inputs, self.annotation_inputs);
+        let cached = self
+            .rendered
+            .get(&key)
+            .filter(|r| !li.volatile && (!li.value || r.value_bits == bits));
+        let (labels, annotations) = match cached {
+            Some(r) if !ai.volatile && (!ai.value || r.value_bits == bits) => {
+                let hit = (r.labels.clone(), r.annotations.clone());
+                if let Some(r) = self.rendered.get_mut(&key) {
+                    r.seen = self.attempt;
+                }
+                return hit;
+            }
+            Some(r) => {
+                let labels = r.labels.clone();
+                let annotations = self.render_annotations(&labels, s, t, querier);
+                (labels, annotations)
+            }
+            None => {
+                let labels = self.render_labels(s, t, querier);
+                let annotations = self.render_annotations(&labels, s, t, querier);
+                (labels, annotations)
+            }
+        };
+        if !li.volatile && !ai.volatile {
+            self.rendered.insert(
+                key,
+                Rendered {
+                    value_bits: bits,
+                    labels: labels.clone(),
+                    annotations: annotations.clone(),
+                    seen: self.attempt,
+                },
+            );
+        }
+        (labels, annotations)
+    }
+
+    /// The template data for a sample.
+    fn template_context<'a>(
+        &'a self,
+        s: &'a Sample,
+        t: EvalTime,
+        querier: Option<&'a dyn TemplateQuerier>,
+    ) -> Context<'a> {
         let for_ = match &self.spec.kind {
             RuleKind::Alerting(a) => a.for_,
             RuleKind::Recording(_) => Duration::ZERO,
@@ -222,36 +350,48 @@ impl AlertingRule {
         tctx.library = self.ctx.library.as_deref();
         tctx.eval_time = Some(system_time(t.ts_ms));
         tctx.active_at = Some(system_time(t.ts_ms));
+        tctx
+    }
 
+    /// The alert's final labels: the sample's without `__name__`, rule labels rendered,
+    /// `alertname` and `alertgroup`.
+    fn render_labels(
+        &self,
+        s: &Sample,
+        t: EvalTime,
+        querier: Option<&dyn TemplateQuerier>,
+    ) -> Labels {
+        let tctx = self.template_context(s, t, querier);
         let mut b: LabelsBuilder = s.labels.to_builder();
         b.del(METRIC_NAME);
-        for (name, tmpl) in &self.labels {
-            b.set(name.as_str(), render(tmpl, &tctx));
+        for l in &self.labels {
+            match &l.fixed {
+                Some(v) => b.set(l.name.clone(), v.clone()),
+                None => b.set(l.name.clone(), l.template.render(&tctx)),
+            };
         }
-        b.set("alertname", self.spec.name());
-        if !self.ctx.disable_alertgroup_label {
-            b.set("alertgroup", self.ctx.group_name.as_str());
+        for (name, value) in &self.identity {
+            b.set(name.clone(), value.clone());
         }
-        let labels = b.build();
+        b.build()
+    }
+
+    fn render_annotations(
+        &self,
+        labels: &Labels,
+        s: &Sample,
+        t: EvalTime,
+        querier: Option<&dyn TemplateQuerier>,
+    ) -> Annotations {
+        let mut tctx = self.template_context(s, t, querier);
         tctx.alert_id = labels.fingerprint();
-        let annotations = self
+        let pairs = self
             .annotations()
             .iter()
-            .map(|(name, tmpl)| (name.clone(), render(tmpl, &tctx)))
+            .zip(&self.annotation_names)
+            .map(|((_, tmpl), name)| (name.clone(), Arc::from(render(tmpl, &tctx))))
             .collect();
-        Alert {
-            labels,
-            annotations,
-            state: AlertState::Pending,
-            value: s.value,
-            active_at_ms: t.ts_ms,
-            fired_at_ms: None,
-            resolved_at_ms: None,
-            last_sent_at_ms: None,
-            keep_firing_since_ms: None,
-            valid_until_ms: None,
-            restored: false,
-        }
+        Annotations::new(pairs)
     }
 
     /// The alerts due for (re)sending at `ts_ms`, marked as sent. Call after `step`
@@ -260,7 +400,7 @@ impl AlertingRule {
         let resend = ms(self.ctx.resend_delay);
         let delta = ms(self.ctx.interval).max(resend);
         let max_resolve = ms(self.ctx.max_resolve_duration);
-        let url = generator_url(&self.ctx.external_url, &self.spec.expr);
+        let url = &self.generator_url;
         let mut out = Vec::new();
         for a in self.active.values_mut() {
             if !a.needs_sending(ts_ms, resend) {
@@ -272,11 +412,8 @@ impl AlertingRule {
                 valid_until = valid_until.min(ts_ms + max_resolve);
             }
             a.valid_until_ms = Some(valid_until);
-            out.push(a.notification(
-                a.resolved_at_ms.unwrap_or(valid_until),
-                &self.ctx.external_labels,
-                &url,
-            ));
+            let ends_at = a.resolved_at_ms.unwrap_or(valid_until);
+            out.push(a.notification(ends_at, &self.ctx.external_labels, url));
         }
         out
     }
@@ -285,17 +422,18 @@ impl AlertingRule {
     /// rule is removed, so Alertmanager hears at once that its alerts ended instead of
     /// waiting for `endsAt`.
     pub fn resolve_all(&mut self, ts_ms: i64) -> Vec<Notification> {
-        let url = generator_url(&self.ctx.external_url, &self.spec.expr);
+        let url = &self.generator_url;
+        let external = &self.ctx.external_labels;
         self.active
             .drain()
             .filter(|(_, a)| a.state == AlertState::Firing)
-            .map(|(_, a)| a.notification(ts_ms, &self.ctx.external_labels, &url))
+            .map(|(_, mut a)| a.notification(ts_ms, external, url))
             .collect()
     }
 
     /// Takes the set of series written last time (for staleness markers on removal).
-    pub(crate) fn take_written(&mut self) -> HashMap<u64, Labels> {
-        std::mem::take(&mut self.written)
+    pub(crate) fn take_written(&mut self) -> Vec<Labels> {
+        self.written.take()
     }
 
     /// Restores `ActiveAt` of an alert from `ALERTS_FOR_STATE` at start-up: the alert is
@@ -304,18 +442,10 @@ impl AlertingRule {
     /// alert's labels (without `__name__` and without external labels).
     pub fn restore(&mut self, labels: Labels, active_at_ms: i64) {
         let fp = labels.fingerprint();
-        self.active.entry(fp).or_insert(Alert {
-            labels,
-            annotations: Vec::new(),
-            state: AlertState::Pending,
-            value: 0.0,
-            active_at_ms,
-            fired_at_ms: None,
-            resolved_at_ms: None,
-            last_sent_at_ms: None,
-            keep_firing_since_ms: None,
-            valid_until_ms: None,
-            restored: true,
+        self.active.entry(fp).or_insert_with(|| {
+            let mut a = Alert::new(labels, Annotations::default(), 0.0, active_at_ms);
+            a.restored = true;
+            a
         });
     }
 
@@ -325,11 +455,21 @@ impl AlertingRule {
     pub fn update(&mut self, spec: &config::Rule, ctx: Arc<RuleContext>) {
         let fresh = AlertingRule::new(spec, ctx);
         self.labels = fresh.labels;
+        self.identity = fresh.identity;
+        self.annotation_names = fresh.annotation_names;
+        self.label_inputs = fresh.label_inputs;
+        self.annotation_inputs = fresh.annotation_inputs;
+        self.generator_url = fresh.generator_url;
         self.spec = fresh.spec;
         self.ctx = fresh.ctx;
         self.for_ms = fresh.for_ms;
         self.keep_firing_for_ms = fresh.keep_firing_for_ms;
         self.recheck_for = true;
+        // Templates and external labels may have changed.
+        self.rendered.clear();
+        for a in self.active.values_mut() {
+            a.series = None;
+        }
     }
 }
 
@@ -368,18 +508,6 @@ fn render(t: &Template, ctx: &Context<'_>) -> String {
     } else {
         t.render(ctx)
     }
-}
-
-/// `ALERTS{…, alertstate}` and `ALERTS_FOR_STATE{…}` labels for an alert.
-fn alert_series(a: &Alert, external: &Labels) -> (Labels, Labels) {
-    let base = add_missing(&a.labels, external);
-    let mut b = base.to_builder();
-    b.set(METRIC_NAME, "ALERTS");
-    b.set("alertstate", a.state.as_str());
-    let alerts = b.build();
-    let mut b = base.to_builder();
-    b.set(METRIC_NAME, "ALERTS_FOR_STATE");
-    (alerts, b.build())
 }
 
 /// Prometheus' link back to the expression: `<external URL>/graph?g0.expr=…&g0.tab=1`.

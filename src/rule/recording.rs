@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, add_missing, diff_written};
+use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, add_missing, stale_sample};
 use crate::config;
-use crate::labels::{Labels, METRIC_NAME};
+use crate::labels::Labels;
 use crate::sample::Sample;
 use crate::template::Context;
 
@@ -19,9 +19,21 @@ pub const DUPLICATE_SERIES: &str =
 pub struct RecordingRule {
     spec: config::Rule,
     ctx: Arc<RuleContext>,
-    /// Group labels, then rule labels (literal values), in application order.
-    labels: Vec<(String, String)>,
-    written: HashMap<u64, Labels>,
+    /// `__name__`, then group labels, then rule labels (literal values), in
+    /// application order; shared by every series the rule writes.
+    labels: Vec<(Arc<str>, Arc<str>)>,
+    /// Output label sets by fingerprint of the query series they were made from, each
+    /// with the evaluation attempt that last produced it. Output labels depend only on
+    /// the input labels and the rule's fixed labels, so an entry stays valid until its
+    /// series is absent from a successful evaluation (then it is removed, with a
+    /// staleness marker); `update` retires the whole map. Between evaluations it is
+    /// exactly what the last successful one wrote.
+    outputs: HashMap<u64, (Labels, u64)>,
+    /// Series written under an earlier definition, ended at the next successful
+    /// evaluation unless written again.
+    retired: Vec<Labels>,
+    /// Numbers evaluations, to tell what the current one produced.
+    attempt: u64,
     outcome: Outcome,
 }
 
@@ -29,22 +41,26 @@ impl RecordingRule {
     pub fn new(spec: &config::Rule, ctx: Arc<RuleContext>) -> RecordingRule {
         let empty = Labels::empty();
         let render_ctx = Context::new(&empty, 0.0);
-        let mut labels: Vec<(String, String)> = ctx
-            .group_labels
-            .iter()
-            .filter(|l| !spec.labels.iter().any(|(n, _)| n.as_str() == &*l.name))
-            .map(|l| (l.name.to_string(), l.value.to_string()))
-            .collect();
+        let mut labels: Vec<(Arc<str>, Arc<str>)> =
+            vec![(super::shared::metric_name(), Arc::from(spec.name()))];
+        labels.extend(
+            ctx.group_labels
+                .iter()
+                .filter(|l| !spec.labels.iter().any(|(n, _)| n.as_str() == &*l.name))
+                .map(|l| (l.name.clone(), l.value.clone())),
+        );
         labels.extend(
             spec.labels
                 .iter()
-                .map(|(n, t)| (n.clone(), t.render(&render_ctx))),
+                .map(|(n, t)| (Arc::from(n.as_str()), Arc::from(t.render(&render_ctx)))),
         );
         RecordingRule {
             spec: spec.clone(),
             ctx,
             labels,
-            written: HashMap::new(),
+            outputs: HashMap::new(),
+            retired: Vec::new(),
+            attempt: 0,
             outcome: Outcome::default(),
         }
     }
@@ -68,27 +84,34 @@ impl RecordingRule {
             Ok(s) => s,
             Err(e) => return self.outcome.fail(e, 0),
         };
+        self.attempt += 1;
+        let attempt = self.attempt;
         let n = samples.len();
         let mut out = Vec::with_capacity(n + 1);
-        let mut now_written = HashMap::with_capacity(n);
+        let mut made = Vec::new();
         for s in samples {
-            let mut b = s.labels.to_builder();
-            b.set(METRIC_NAME, self.spec.name());
-            for (name, value) in &self.labels {
-                b.set(name.as_str(), value.as_str());
-            }
-            let labels = add_missing(&b.build(), &self.ctx.external_labels);
-            if now_written
-                .insert(labels.fingerprint(), labels.clone())
-                .is_some()
-            {
-                return self.outcome.fail(DUPLICATE_SERIES.to_string(), n);
-            }
+            let key = s.labels.fingerprint();
+            let labels = match self.outputs.get_mut(&key) {
+                Some((labels, seen)) => {
+                    *seen = attempt;
+                    labels.clone()
+                }
+                None => {
+                    let labels = self.output_labels(&s.labels);
+                    made.push((key, labels.clone()));
+                    labels
+                }
+            };
             out.push(Sample {
                 labels,
                 value: s.value,
                 timestamp_ms: t.query_ts_ms,
             });
+        }
+        let mut fps: Vec<u64> = out.iter().map(|s| s.labels.fingerprint()).collect();
+        fps.sort_unstable();
+        if fps.windows(2).any(|w| w[0] == w[1]) {
+            return self.outcome.fail(DUPLICATE_SERIES.to_string(), n);
         }
         if self.ctx.limit > 0 && n > self.ctx.limit {
             return self.outcome.fail(
@@ -97,7 +120,24 @@ impl RecordingRule {
             );
         }
         self.outcome.succeed();
-        diff_written(&mut self.written, now_written, t.query_ts_ms, &mut out);
+        for (key, labels) in made {
+            self.outputs.insert(key, (labels, attempt));
+        }
+        let written_now = |l: &Labels| fps.binary_search(&l.fingerprint()).is_ok();
+        let ts = t.query_ts_ms;
+        if self.outputs.len() > n {
+            self.outputs.retain(|_, (labels, seen)| {
+                if *seen != attempt && !written_now(labels) {
+                    out.push(stale_sample(labels.clone(), ts));
+                }
+                *seen == attempt
+            });
+        }
+        for labels in std::mem::take(&mut self.retired) {
+            if !written_now(&labels) {
+                out.push(stale_sample(labels, ts));
+            }
+        }
         StepOutput {
             series: out,
             error: None,
@@ -105,15 +145,26 @@ impl RecordingRule {
         }
     }
 
-    pub(crate) fn take_written(&mut self) -> HashMap<u64, Labels> {
-        std::mem::take(&mut self.written)
+    /// The series a query series is recorded as.
+    fn output_labels(&self, input: &Labels) -> Labels {
+        let mut b = input.to_builder();
+        for (name, value) in &self.labels {
+            b.set(name.clone(), value.clone());
+        }
+        add_missing(&b.build(), &self.ctx.external_labels)
+    }
+
+    pub(crate) fn take_written(&mut self) -> Vec<Labels> {
+        let mut all = std::mem::take(&mut self.retired);
+        all.extend(self.outputs.drain().map(|(_, (l, _))| l));
+        all
     }
 
     /// Applies a changed definition; recording rules hold no state worth keeping
     /// beyond the series written, which stay so that vanished ones still get markers.
     pub fn update(&mut self, spec: &config::Rule, ctx: Arc<RuleContext>) {
-        let written = std::mem::take(&mut self.written);
+        let written = self.take_written();
         *self = RecordingRule::new(spec, ctx);
-        self.written = written;
+        self.retired = written;
     }
 }

@@ -27,6 +27,7 @@ mod exec;
 mod funcs;
 mod gofmt;
 mod humanize;
+mod inputs;
 mod lex;
 mod library;
 mod lint;
@@ -45,6 +46,7 @@ use crate::sample::Sample;
 
 pub use exec::{MAX_DEPTH, MAX_OUTPUT, MAX_QUERIES, MAX_STEPS};
 pub use funcs::FUNCTIONS;
+pub use inputs::Inputs;
 pub use library::{Library, LibraryError};
 
 use parse::Node;
@@ -63,6 +65,7 @@ struct Inner {
     defines: HashMap<String, Arc<Vec<Node>>>,
     is_static: bool,
     uses_query: bool,
+    inputs: Inputs,
 }
 
 /// A template that failed to parse; `line`/`col` are 1-based within the template text.
@@ -122,6 +125,7 @@ impl Template {
                 [Node::Text(t)] => **t == *text,
                 _ => false,
             };
+        let inputs = inputs::of(&parsed.root, &parsed.defines);
         Ok(Template {
             inner: Arc::new(Inner {
                 name: name.to_string(),
@@ -130,6 +134,7 @@ impl Template {
                 defines: parsed.defines,
                 is_static,
                 uses_query: parsed.uses_query,
+                inputs,
             }),
         })
     }
@@ -216,6 +221,12 @@ impl Template {
         w.into_iter()
             .map(|x| TemplateError::at(&inner.source, x.pos, x.message))
             .collect()
+    }
+
+    /// What the output depends on besides the labels and the rule's constants: a caller
+    /// may reuse an earlier rendering for the same labels unless these changed.
+    pub fn inputs(&self) -> Inputs {
+        self.inner.inputs
     }
 
     /// True when the template calls `query` (must be rendered off the async runtime).

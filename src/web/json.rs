@@ -328,7 +328,8 @@ impl Serialize for UpdateJson<'_> {
         m.serialize_entry("samples", &u.samples)?;
         m.serialize_entry("series_fetched", &u.series_fetched)?;
         m.serialize_entry("error", &u.error.as_deref())?;
-        m.serialize_entry("curl", u.curl.as_deref().unwrap_or(""))?;
+        let curl = u.curl.as_ref().map(|c| c.to_string()).unwrap_or_default();
+        m.serialize_entry("curl", &curl)?;
         m.end()
     }
 }

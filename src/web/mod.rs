@@ -26,7 +26,7 @@ pub use from_config::DEFAULT_UPDATE_ENTRIES;
 pub use json::source_link;
 pub use model::{
     AlertState, AlertStatus, AlertingStatus, BoxFuture, GroupStatus, Health, NotifierStatus,
-    ReloadStatus, RuleKindStatus, RuleStatus, StateSource, StateUpdate, StatusBoard,
+    ReloadStatus, Reproduce, RuleKindStatus, RuleStatus, StateSource, StateUpdate, StatusBoard,
 };
 pub use server::{Server, WebError, resolve_listen_addr};
 

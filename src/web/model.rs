@@ -84,8 +84,35 @@ pub struct StateUpdate {
     pub samples: usize,
     pub series_fetched: Option<usize>,
     pub error: Option<Arc<str>>,
-    /// A curl command reproducing the datasource request, if the querier offers one.
-    pub curl: Option<Arc<str>>,
+    /// What reproduces the datasource request, if the querier offers one.
+    pub curl: Option<Reproduce>,
+}
+
+/// The inputs of a curl command reproducing an evaluation's query. Kept instead of the
+/// command, which is formatted only when the API shows it: rules keep up to
+/// `update_entries_limit` of these each, and most are never looked at.
+#[derive(Debug, Clone)]
+pub struct Reproduce {
+    pub expr: Arc<str>,
+    pub time_ms: i64,
+    /// The group's `params`.
+    pub params: Arc<[(String, String)]>,
+}
+
+impl std::fmt::Display for Reproduce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let quote = |s: &str| s.replace('\'', r"'\''");
+        write!(
+            f,
+            "curl -s --data-urlencode 'query={}' --data-urlencode 'time={}'",
+            quote(&self.expr),
+            crate::datasource::format_ts(self.time_ms)
+        )?;
+        for (k, v) in self.params.iter() {
+            write!(f, " --data-urlencode '{}={}'", quote(k), quote(v))?;
+        }
+        f.write_str(" <datasource>/api/v1/query")
+    }
 }
 
 /// One rule's status after its last evaluation.
@@ -418,5 +445,18 @@ mod tests {
         assert!(!r.success);
         assert_eq!(r.last_success, Some(t0));
         assert_eq!(r.error.as_deref(), Some("bad"));
+    }
+
+    #[test]
+    fn reproduce_quotes_for_the_shell() {
+        let r = Reproduce {
+            expr: "up{job='a b'}".into(),
+            time_ms: 1_700_000_000_250,
+            params: Arc::from([("nocache".to_string(), "1".to_string())]),
+        };
+        assert_eq!(
+            r.to_string(),
+            r"curl -s --data-urlencode 'query=up{job='\''a b'\''}' --data-urlencode 'time=1700000000.250' --data-urlencode 'nocache=1' <datasource>/api/v1/query"
+        );
     }
 }
