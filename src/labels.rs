@@ -75,6 +75,28 @@ impl Labels {
         self.pairs.iter()
     }
 
+    /// The pairs, sorted by name.
+    pub fn as_slice(&self) -> &[Label] {
+        &self.pairs
+    }
+
+    /// Takes pairs as a decoder produces them. When they are strictly sorted by name and
+    /// hold no empty value — what Prometheus and VictoriaMetrics send — the vector is used
+    /// as it is, without the builder's search per label and sort; otherwise the builder's
+    /// rules apply (later duplicates win, empty values are dropped).
+    pub fn from_vec(pairs: Vec<Label>) -> Labels {
+        let canonical = pairs.windows(2).all(|w| w[0].name < w[1].name)
+            && pairs.iter().all(|l| !l.value.is_empty());
+        if canonical {
+            return Self::from_sorted(pairs);
+        }
+        let mut b = LabelsBuilder::with_capacity(pairs.len());
+        for l in pairs {
+            b.set(l.name, l.value);
+        }
+        b.build()
+    }
+
     pub fn len(&self) -> usize {
         self.pairs.len()
     }
@@ -102,11 +124,18 @@ impl Labels {
 }
 
 fn fingerprint_of(pairs: &[Label]) -> u64 {
+    fingerprint_sorted(pairs.iter().map(|l| (&*l.name, &*l.value)))
+}
+
+/// The fingerprint a `Labels` of these pairs has. The pairs must be sorted by name, with
+/// no duplicate names and no empty values (as in a built set), so that a caller can look
+/// a label set up by identity before, or instead of, building it.
+pub fn fingerprint_sorted<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    for l in pairs {
-        h.update(l.name.as_bytes());
+    for (name, value) in pairs {
+        h.update(name.as_bytes());
         h.update(&[0xff]);
-        h.update(l.value.as_bytes());
+        h.update(value.as_bytes());
         h.update(&[0xfe]);
     }
     h.digest()
