@@ -52,9 +52,9 @@ METRICS = {
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def scrape(url):
+def scrape(url, timeout=5):
     try:
-        with urllib.request.urlopen(url, timeout=5) as r:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
             return r.read().decode("utf-8", "replace")
     except OSError:
         return None
@@ -141,22 +141,29 @@ def measure(name, binary, args, http_port, secs, warmup, logdir):
             if wait_metrics(url, p) is None:
                 raise RuntimeError(f"{name} did not start; see {logdir}/{name}.log")
             time.sleep(warmup)
-            c0, e0 = cpu_seconds(p.pid), metric_sum(scrape(url), m["evals"]) or 0
+            # An overloaded evaluator answers /metrics slowly: wait for it, and read the
+            # CPU counter right after each answer so both cover the same window.
+            e0 = metric_sum(scrape(url, timeout=20), m["evals"])
+            c0 = cpu_seconds(p.pid)
             time.sleep(secs)
             if p.poll() is not None:
                 raise RuntimeError(f"{name} exited while measured; see {logdir}/{name}.log")
-            c1, text = cpu_seconds(p.pid), scrape(url)
-            e1 = metric_sum(text, m["evals"]) or 0
+            text = scrape(url, timeout=20)
+            c1 = cpu_seconds(p.pid)
+            e1 = metric_sum(text, m["evals"])
             rss = peak_rss_kb(p.pid)
         finally:
             stop(p)
-    evals = e1 - e0
+    # None when /metrics did not answer in time: the evaluator is overloaded.
+    evals = e1 - e0 if e0 is not None and e1 is not None else float("nan")
     return {
         "cpu_s": c1 - c0,
         "evals": evals,
         "us_per_eval": (c1 - c0) * 1e6 / evals if evals else float("nan"),
+        "cores": (c1 - c0) / secs,
         "rss_mb": rss / 1024,
-        "missed": metric_sum(text, m["missed"]) or 0,
+        # tocsin shows a group's missed counter once it has missed a tick: absent is 0.
+        "missed": (metric_sum(text, m["missed"]) or 0) if text else float("nan"),
         "errors": metric_sum(text, m["errors"]) or 0,
         "alerts_sent": metric_sum(text, m["alerts_sent"]) or 0,
         "rw_samples": metric_sum(text, m["rw_samples"]) or 0,
@@ -194,11 +201,16 @@ class Mock:
             if scrape(self.url) is not None:
                 return
             time.sleep(0.05)
+        self.close()
         raise RuntimeError(f"nginx did not start; see {self.dir}/error.log")
 
     def close(self):
         self.p.terminate()
         self.p.wait()
+
+
+def num(x):
+    return "n/a" if x is None or x != x else str(int(x))
 
 
 def ratio(a, b):
@@ -228,6 +240,7 @@ def main():
     a = ap.parse_args()
     work = a.work or tempfile.mkdtemp(prefix="tocsin-bench-")
     os.makedirs(work, exist_ok=True)
+    os.chmod(work, 0o755)  # nginx workers may run as another user
     evaluators = [("tocsin", a.tocsin), ("vmalert", a.vmalert)]
     keys = [k.strip().upper() for k in a.scenarios.split(",") if k.strip()]
     http_port = a.port + 10
@@ -248,8 +261,9 @@ def main():
                 res[name] = measure(name, binary, args, http_port, a.secs, a.warmup, work)
                 r = res[name]
                 details.append(
-                    f"| {key} | {name} | {int(r['evals'])} | {r['cpu_s']:.2f} | "
-                    f"{int(r['errors'])} | {int(r['alerts_sent'])} | {int(r['rw_samples'])} |")
+                    f"| {key} | {name} | {num(r['evals'])} | {r['cpu_s']:.2f} | "
+                    f"{int(r['errors'])} | {int(r['alerts_sent'])} | {int(r['rw_samples'])} | "
+                    f"{r['cores']:.2f} |")
                 print(f"  {key} {name}: {r}", file=sys.stderr, flush=True)
         finally:
             mock.close()
@@ -258,7 +272,7 @@ def main():
             f"| {key}: {desc} | {t['us_per_eval']:.1f} | {v['us_per_eval']:.1f} | "
             f"**{ratio(t['us_per_eval'], v['us_per_eval']):.3f}** | {t['rss_mb']:.1f} | "
             f"{v['rss_mb']:.1f} | **{ratio(t['rss_mb'], v['rss_mb']):.3f}** | "
-            f"{int(t['missed'])} / {int(v['missed'])} |")
+            f"{num(t['missed'])} / {num(v['missed'])} |")
 
     print("| scenario | tocsin CPU µs/eval | vmalert CPU µs/eval | ratio | tocsin peak RSS MB "
           "| vmalert peak RSS MB | ratio | missed iterations tocsin / vmalert |")
@@ -266,10 +280,11 @@ def main():
     print("\n".join(rows))
     if details:
         print("\nSanity counters over the measured window (errors, alerts sent and "
-              "remote-write samples are totals since start):\n")
+              "remote-write samples are totals since start; n/a: /metrics did not answer "
+              "within 20 s, the evaluator was overloaded):\n")
         print("| scenario | evaluator | rule evaluations | CPU s | rule errors | "
-              "alerts sent | remote-write samples |")
-        print("|---|---|---|---|---|---|---|")
+              "alerts sent | remote-write samples | cores busy |")
+        print("|---|---|---|---|---|---|---|---|")
         print("\n".join(details))
 
     if "S" in keys:
