@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 /// The metric-name label.
 pub const METRIC_NAME: &str = "__name__";
@@ -75,6 +76,33 @@ impl Labels {
         self.pairs.iter()
     }
 
+    /// The pairs, sorted by name.
+    pub fn as_slice(&self) -> &[Label] {
+        &self.pairs
+    }
+
+    /// Takes the pairs a decoder collected in `buf`, leaving it empty with its capacity
+    /// for the next set. When they are strictly sorted by name and hold no empty value —
+    /// what Prometheus and VictoriaMetrics send — they are moved into the set as they are,
+    /// in one allocation, without the builder's search per label and sort; otherwise the
+    /// builder's rules apply (later duplicates win, empty values are dropped).
+    pub fn from_buffer(buf: &mut Vec<Label>) -> Labels {
+        let canonical = buf.windows(2).all(|w| w[0].name < w[1].name)
+            && buf.iter().all(|l| !l.value.is_empty());
+        if !canonical {
+            let mut b = LabelsBuilder::with_capacity(buf.len());
+            for l in buf.drain(..) {
+                b.set(l.name, l.value);
+            }
+            return b.build();
+        }
+        let fingerprint = fingerprint_of(buf);
+        Labels {
+            pairs: buf.drain(..).collect(),
+            fingerprint,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.pairs.len()
     }
@@ -95,21 +123,60 @@ impl Labels {
         if self.get(METRIC_NAME).is_none() {
             return self.clone();
         }
-        let mut b = self.to_builder();
-        b.del(METRIC_NAME);
-        b.build()
+        // Removing a pair keeps the rest sorted: no builder, no sort.
+        Self::from_sorted(
+            self.pairs
+                .iter()
+                .filter(|l| &*l.name != METRIC_NAME)
+                .cloned()
+                .collect(),
+        )
     }
 }
 
 fn fingerprint_of(pairs: &[Label]) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    for l in pairs {
-        h.update(l.name.as_bytes());
-        h.update(&[0xff]);
-        h.update(l.value.as_bytes());
-        h.update(&[0xfe]);
+    fingerprint_sorted(pairs.iter().map(|l| (&*l.name, &*l.value)))
+}
+
+/// The fingerprint a `Labels` of these pairs has. The pairs must be sorted by name, with
+/// no duplicate names and no empty values (as in a built set), so that a caller can look
+/// a label set up by identity before, or instead of, building it.
+pub fn fingerprint_sorted<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
+    // xxh3 over the concatenation. Most label sets fit the stack buffer and are hashed in
+    // one call, several times faster than feeding the streaming hasher piece by piece;
+    // both give the same value, so larger sets switch to streaming where they overflow.
+    const SEP_NAME: u8 = 0xff;
+    const SEP_PAIR: u8 = 0xfe;
+    let mut buf = [0u8; 512];
+    let mut len = 0;
+    let mut stream: Option<Xxh3> = None;
+    for (name, value) in pairs {
+        let need = name.len() + value.len() + 2;
+        if stream.is_none() && len + need <= buf.len() {
+            buf[len..len + name.len()].copy_from_slice(name.as_bytes());
+            len += name.len();
+            buf[len] = SEP_NAME;
+            len += 1;
+            buf[len..len + value.len()].copy_from_slice(value.as_bytes());
+            len += value.len();
+            buf[len] = SEP_PAIR;
+            len += 1;
+            continue;
+        }
+        let h = stream.get_or_insert_with(|| {
+            let mut h = Xxh3::new();
+            h.update(&buf[..len]);
+            h
+        });
+        h.update(name.as_bytes());
+        h.update(&[SEP_NAME]);
+        h.update(value.as_bytes());
+        h.update(&[SEP_PAIR]);
     }
-    h.digest()
+    match stream {
+        Some(h) => h.digest(),
+        None => xxh3_64(&buf[..len]),
+    }
 }
 
 impl Default for Labels {
@@ -256,6 +323,49 @@ mod tests {
         assert_eq!(l.get("a"), Some("3"));
         assert_eq!(l.get("b"), None);
         assert_eq!(l.len(), 1);
+    }
+
+    #[test]
+    fn fingerprint_is_stable_across_sizes() {
+        // The value of the streaming hasher over name 0xff value 0xfe per pair, whether
+        // the set fits the one-shot buffer or not: alert identities must not change.
+        fn streamed(l: &Labels) -> u64 {
+            let mut h = Xxh3::new();
+            for p in l.iter() {
+                h.update(p.name.as_bytes());
+                h.update(&[0xff]);
+                h.update(p.value.as_bytes());
+                h.update(&[0xfe]);
+            }
+            h.digest()
+        }
+        for n in [0usize, 1, 8, 40, 200] {
+            let l = Labels::from_pairs((0..n).map(|i| (format!("name{i:03}"), "v".repeat(i))));
+            assert_eq!(l.fingerprint(), streamed(&l), "{n} labels");
+        }
+        let fixed = Labels::from_pairs([("a", "1"), ("b", "2")]);
+        assert_eq!(fixed.fingerprint(), streamed(&fixed));
+        assert_eq!(fixed.fingerprint(), 0x99bc_f541_592c_8122);
+    }
+
+    #[test]
+    fn from_buffer_takes_canonical_pairs_and_fixes_others() {
+        let pair = |n: &str, v: &str| Label {
+            name: n.into(),
+            value: v.into(),
+        };
+        let want = Labels::from_pairs([("a", "1"), ("b", "2")]);
+        let mut buf = vec![pair("a", "1"), pair("b", "2")];
+        assert_eq!(Labels::from_buffer(&mut buf), want);
+        assert!(buf.is_empty());
+        buf.extend([
+            pair("b", "2"),
+            pair("a", "0"),
+            pair("a", "1"),
+            pair("c", ""),
+        ]);
+        assert_eq!(Labels::from_buffer(&mut buf), want);
+        assert!(buf.is_empty());
     }
 
     #[test]

@@ -1,15 +1,19 @@
-//! Decoding Prometheus API answers straight into `Labels` and samples: borrowed
-//! strings where the JSON has no escapes, no intermediate `serde_json::Value`.
+//! Decoding Prometheus API answers straight into `Labels` and samples, in one pass over
+//! the bytes: borrowed strings where the JSON has no escapes, no intermediate
+//! `serde_json::Value`, and label strings shared between consecutive series when they
+//! repeat (names always, values often), so that decoding allocates little and the label
+//! sets it produces take little memory.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Deserialize;
-use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::{QueryError, RangeSeries};
-use crate::labels::{Labels, LabelsBuilder};
+use crate::labels::{Label, Labels};
 use crate::sample::Sample;
 
 #[derive(Deserialize)]
@@ -24,46 +28,230 @@ struct Envelope<'a> {
     error: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+/// `data` of an answer. Prometheus and VictoriaMetrics write `resultType` before `result`,
+/// so the result is decoded as it is read; should an answer put it after, `result` is
+/// kept raw and decoded once its type is known.
 struct Data<'a> {
-    #[serde(rename = "resultType", borrow)]
     result_type: Cow<'a, str>,
-    #[serde(borrow)]
-    result: &'a RawValue,
+    result: Decoded,
 }
 
-#[derive(Deserialize)]
-struct VectorItem {
-    metric: MetricLabels,
-    value: Point,
+enum Decoded {
+    Vector(Vec<Sample>),
+    Scalar(Point),
+    Matrix(Vec<RangeSeries>),
+    /// A result type rules cannot use (`string`), left undecoded.
+    Other,
 }
 
-#[derive(Deserialize)]
-struct MatrixItem {
-    metric: MetricLabels,
-    values: Vec<Point>,
-}
-
-/// A label map decoded directly into a sorted `Labels`.
-struct MetricLabels(Labels);
-
-impl<'de> Deserialize<'de> for MetricLabels {
+impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = MetricLabels;
+            type Value = Data<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a map of label names to values")
+                f.write_str("an object with resultType and result")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<MetricLabels, A::Error> {
-                let mut b = LabelsBuilder::with_capacity(m.size_hint().unwrap_or(8));
-                while let Some((k, v)) = m.next_entry::<Cow<'de, str>, Cow<'de, str>>()? {
-                    b.set(&*k, &*v);
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Data<'de>, A::Error> {
+                let mut result_type: Option<Cow<'de, str>> = None;
+                let mut result = None;
+                let mut raw: Option<&'de RawValue> = None;
+                while let Some(key) = m.next_key::<Cow<'de, str>>()? {
+                    match &*key {
+                        "resultType" => result_type = Some(m.next_value()?),
+                        "result" => match result_type.as_deref() {
+                            Some(t) => result = Some(m.next_value_seed(ResultSeed(t))?),
+                            None => raw = Some(m.next_value()?),
+                        },
+                        _ => {
+                            m.next_value::<IgnoredAny>()?;
+                        }
+                    }
                 }
-                Ok(MetricLabels(b.build()))
+                let result_type =
+                    result_type.ok_or_else(|| de::Error::missing_field("resultType"))?;
+                let result = match (result, raw) {
+                    (Some(r), _) => r,
+                    (None, Some(raw)) => {
+                        let mut d = serde_json::Deserializer::from_str(raw.get());
+                        ResultSeed(&result_type)
+                            .deserialize(&mut d)
+                            .map_err(de::Error::custom)?
+                    }
+                    (None, None) => return Err(de::Error::missing_field("result")),
+                };
+                Ok(Data {
+                    result_type,
+                    result,
+                })
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// Decodes `result` according to `resultType`.
+struct ResultSeed<'t>(&'t str);
+
+impl<'de> DeserializeSeed<'de> for ResultSeed<'_> {
+    type Value = Decoded;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Decoded, D::Error> {
+        Ok(match self.0 {
+            "vector" => Decoded::Vector(d.deserialize_seq(SeriesList::<VectorKind>::new())?),
+            "matrix" => Decoded::Matrix(d.deserialize_seq(SeriesList::<MatrixKind>::new())?),
+            "scalar" => Decoded::Scalar(Point::deserialize(d)?),
+            _ => {
+                IgnoredAny::deserialize(d)?;
+                Decoded::Other
+            }
+        })
+    }
+}
+
+/// What one element of a vector or matrix holds besides its labels, and what it becomes.
+trait SeriesKind {
+    const FIELD: &'static str;
+    type Payload: for<'de> Deserialize<'de>;
+    type Item;
+    fn item(labels: Labels, payload: Self::Payload) -> Self::Item;
+}
+
+struct VectorKind;
+impl SeriesKind for VectorKind {
+    const FIELD: &'static str = "value";
+    type Payload = Point;
+    type Item = Sample;
+    fn item(labels: Labels, p: Point) -> Sample {
+        Sample {
+            labels,
+            value: p.1,
+            timestamp_ms: p.0,
+        }
+    }
+}
+
+struct MatrixKind;
+impl SeriesKind for MatrixKind {
+    const FIELD: &'static str = "values";
+    type Payload = Points;
+    type Item = RangeSeries;
+    fn item(labels: Labels, p: Points) -> RangeSeries {
+        (labels, p.0)
+    }
+}
+
+/// The `result` array; remembers the previous series' labels so that the next one can
+/// share its strings.
+struct SeriesList<K> {
+    prev: Labels,
+    buf: Vec<Label>,
+    kind: std::marker::PhantomData<K>,
+}
+
+impl<K> SeriesList<K> {
+    fn new() -> Self {
+        SeriesList {
+            prev: Labels::empty(),
+            buf: Vec::new(),
+            kind: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'de, K: SeriesKind> Visitor<'de> for SeriesList<K> {
+    type Value = Vec<K::Item>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of series")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut s: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(s.size_hint().unwrap_or(0));
+        while let Some(item) = s.next_element_seed(SeriesSeed::<K> {
+            prev: &mut self.prev,
+            buf: &mut self.buf,
+            kind: std::marker::PhantomData,
+        })? {
+            out.push(item);
+        }
+        Ok(out)
+    }
+}
+
+/// One `{"metric": {...}, "value(s)": ...}` element.
+struct SeriesSeed<'p, K> {
+    prev: &'p mut Labels,
+    buf: &'p mut Vec<Label>,
+    kind: std::marker::PhantomData<K>,
+}
+
+impl<'de, K: SeriesKind> DeserializeSeed<'de> for SeriesSeed<'_, K> {
+    type Value = K::Item;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<K::Item, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, K: SeriesKind> Visitor<'de> for SeriesSeed<'_, K> {
+    type Value = K::Item;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a series with metric and {}", K::FIELD)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<K::Item, A::Error> {
+        let mut labels = None;
+        let mut payload = None;
+        while let Some(key) = m.next_key::<Cow<'de, str>>()? {
+            if key == "metric" {
+                let l = m.next_value_seed(MetricSeed {
+                    prev: self.prev,
+                    buf: &mut *self.buf,
+                })?;
+                *self.prev = l.clone();
+                labels = Some(l);
+            } else if key == K::FIELD {
+                payload = Some(m.next_value()?);
+            } else {
+                m.next_value::<IgnoredAny>()?;
+            }
+        }
+        let payload = payload.ok_or_else(|| de::Error::missing_field(K::FIELD))?;
+        Ok(K::item(labels.unwrap_or_default(), payload))
+    }
+}
+
+/// A label map decoded into a `Labels`; a name or value equal to the previous series'
+/// at the same position reuses its string instead of allocating a new one. Pairs are
+/// collected in a buffer reused from series to series.
+struct MetricSeed<'p> {
+    prev: &'p Labels,
+    buf: &'p mut Vec<Label>,
+}
+
+impl<'de> DeserializeSeed<'de> for MetricSeed<'_> {
+    type Value = Labels;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Labels, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MetricSeed<'_> {
+    type Value = Labels;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of label names to values")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Labels, A::Error> {
+        let (prev, pairs) = (self.prev.as_slice(), &mut *self.buf);
+        pairs.clear();
+        while let Some((k, v)) = m.next_entry::<Cow<'de, str>, Cow<'de, str>>()? {
+            let p = prev.get(pairs.len());
+            let share = |old: Option<&Arc<str>>, new: &str| match old {
+                Some(o) if **o == *new => o.clone(),
+                _ => Arc::from(new),
+            };
+            pairs.push(Label {
+                name: share(p.map(|p| &p.name), &k),
+                value: share(p.map(|p| &p.value), &v),
+            });
+        }
+        Ok(Labels::from_buffer(pairs))
     }
 }
 
@@ -88,6 +276,29 @@ impl<'de> Deserialize<'de> for Point {
                 let value = parse_value(&v)
                     .ok_or_else(|| de::Error::custom(format!("invalid sample value {v:?}")))?;
                 Ok(Point((ts * 1000.0).round() as i64, value))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// The `values` of a matrix series, decoded straight into `(ms, value)` pairs.
+struct Points(Vec<(i64, f64)>);
+
+impl<'de> Deserialize<'de> for Points {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Points;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of [timestamp, \"value\"] pairs")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Points, A::Error> {
+                let mut out = Vec::with_capacity(s.size_hint().unwrap_or(0));
+                while let Some(Point(t, v)) = s.next_element()? {
+                    out.push((t, v));
+                }
+                Ok(Points(out))
             }
         }
         d.deserialize_seq(V)
@@ -136,7 +347,13 @@ pub(super) fn status_error(url: &str, status: u16, body: &[u8]) -> QueryError {
 }
 
 fn envelope<'a>(url: &str, body: &'a [u8]) -> Result<Data<'a>, QueryError> {
-    let env: Envelope<'a> = serde_json::from_slice(body).map_err(|e| {
+    // Checking the whole body is UTF-8 in one (vectorised) pass spares the parser a
+    // check per string; invalid bodies go through the byte parser for its error message.
+    let parsed = match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    };
+    let env: Envelope<'a> = parsed.map_err(|e| {
         if looks_like_html(body) {
             QueryError::NotJson {
                 url: url.to_string(),
@@ -178,41 +395,19 @@ fn envelope<'a>(url: &str, body: &'a [u8]) -> Result<Data<'a>, QueryError> {
     })
 }
 
-fn decode_err(url: &str, e: serde_json::Error) -> QueryError {
-    QueryError::Decode {
-        url: url.to_string(),
-        message: e.to_string(),
-    }
-}
-
 /// Decodes an instant-query answer: a vector, or a scalar (one sample with no labels,
 /// stamped `time_ms`).
 pub fn decode_instant(url: &str, body: &[u8], time_ms: i64) -> Result<Vec<Sample>, QueryError> {
     let data = envelope(url, body)?;
-    match &*data.result_type {
-        "vector" => {
-            let items: Vec<VectorItem> =
-                serde_json::from_str(data.result.get()).map_err(|e| decode_err(url, e))?;
-            Ok(items
-                .into_iter()
-                .map(|i| Sample {
-                    labels: i.metric.0,
-                    value: i.value.1,
-                    timestamp_ms: i.value.0,
-                })
-                .collect())
-        }
-        "scalar" => {
-            let p: Point =
-                serde_json::from_str(data.result.get()).map_err(|e| decode_err(url, e))?;
-            Ok(vec![Sample {
-                labels: Labels::empty(),
-                value: p.1,
-                timestamp_ms: if p.0 == 0 { time_ms } else { p.0 },
-            }])
-        }
-        other => Err(QueryError::ResultType {
-            got: other.to_string(),
+    match data.result {
+        Decoded::Vector(samples) => Ok(samples),
+        Decoded::Scalar(p) => Ok(vec![Sample {
+            labels: Labels::empty(),
+            value: p.1,
+            timestamp_ms: if p.0 == 0 { time_ms } else { p.0 },
+        }]),
+        Decoded::Matrix(_) | Decoded::Other => Err(QueryError::ResultType {
+            got: data.result_type.into_owned(),
         }),
     }
 }
@@ -220,22 +415,12 @@ pub fn decode_instant(url: &str, body: &[u8], time_ms: i64) -> Result<Vec<Sample
 /// Decodes a range-query answer (a matrix).
 pub fn decode_range(url: &str, body: &[u8]) -> Result<Vec<RangeSeries>, QueryError> {
     let data = envelope(url, body)?;
-    if data.result_type != "matrix" {
-        return Err(QueryError::ResultType {
+    match data.result {
+        Decoded::Matrix(series) => Ok(series),
+        _ => Err(QueryError::ResultType {
             got: data.result_type.into_owned(),
-        });
+        }),
     }
-    let items: Vec<MatrixItem> =
-        serde_json::from_str(data.result.get()).map_err(|e| decode_err(url, e))?;
-    Ok(items
-        .into_iter()
-        .map(|i| {
-            (
-                i.metric.0,
-                i.values.into_iter().map(|p| (p.0, p.1)).collect(),
-            )
-        })
-        .collect())
 }
 
 #[cfg(test)]
@@ -315,6 +500,132 @@ mod tests {
         );
         let e = status_error(U, 500, b"internal").to_string();
         assert!(e.ends_with("answered 500: internal"), "{e}");
+    }
+
+    #[test]
+    fn escapes_and_unicode_in_labels() {
+        let body = r#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"a":"line\nbreak \"q\" back\\slash \u00e9\u4e2d","b":"été 中文 🚨"},"value":[1,"2"]}]}}"#;
+        let s = decode_instant(U, body.as_bytes(), 0).unwrap();
+        assert_eq!(
+            s[0].labels.get("a"),
+            Some("line\nbreak \"q\" back\\slash é中")
+        );
+        assert_eq!(s[0].labels.get("b"), Some("été 中文 🚨"));
+    }
+
+    #[test]
+    fn values_in_every_spelling() {
+        let body = br#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"v":"a"},"value":[1,"NaN"]},
+            {"metric":{"v":"b"},"value":[1,"+Inf"]},
+            {"metric":{"v":"c"},"value":[1,"Inf"]},
+            {"metric":{"v":"d"},"value":[1,"-Inf"]},
+            {"metric":{"v":"e"},"value":[1,"1e-3"]},
+            {"metric":{"v":"f"},"value":[1,"-0.5"]},
+            {"metric":{"v":"g"},"value":[1,"12345678901234567890"]}]}}"#;
+        let v: Vec<f64> = decode_instant(U, body, 0)
+            .unwrap()
+            .iter()
+            .map(|s| s.value)
+            .collect();
+        assert!(v[0].is_nan());
+        assert_eq!(
+            v[1..],
+            [
+                f64::INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                0.001,
+                -0.5,
+                1.2345678901234567e19
+            ]
+        );
+        let bad = br#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{},"value":[1,"one"]}]}}"#;
+        let e = decode_instant(U, bad, 0).unwrap_err().to_string();
+        assert!(e.contains("invalid sample value \"one\""), "{e}");
+    }
+
+    #[test]
+    fn empty_results_and_empty_label_values() {
+        let body = br#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+        assert!(decode_instant(U, body, 0).unwrap().is_empty());
+        let body = br#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
+        assert!(decode_range(U, body).unwrap().is_empty());
+        // An empty value is an absent label, as in Prometheus.
+        let body = br#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"a":"","b":"1"},"value":[1,"1"]}]}}"#;
+        let s = decode_instant(U, body, 0).unwrap();
+        assert_eq!(s[0].labels, Labels::from_pairs([("b", "1")]));
+    }
+
+    #[test]
+    fn unsorted_and_repeated_labels_build_the_same_set() {
+        let body = br#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"job":"x","__name__":"up","instance":"i1"},"value":[1,"1"]},
+            {"metric":{"__name__":"up","instance":"i2","job":"x"},"value":[1,"1"]},
+            {"metric":{"__name__":"up","instance":"i3","job":"y","job":"x"},"value":[1,"1"]}]}}"#;
+        let s = decode_instant(U, body, 0).unwrap();
+        for (i, sample) in s.iter().enumerate() {
+            let want = Labels::from_pairs([
+                ("__name__", "up"),
+                ("instance", &*format!("i{}", i + 1)),
+                ("job", "x"),
+            ]);
+            assert_eq!(sample.labels, want);
+            assert_eq!(sample.labels.fingerprint(), want.fingerprint());
+        }
+    }
+
+    #[test]
+    fn warnings_infos_and_unknown_fields_are_ignored() {
+        let body = br#"{"status":"success","warnings":["result truncated"],"infos":["x"],
+            "data":{"resultType":"vector","stats":{"a":[1,{"b":2}]},"result":[
+            {"metric":{"a":"1"},"value":[1,"3"],"histogram":null}]}}"#;
+        let s = decode_instant(U, body, 0).unwrap();
+        assert_eq!(s[0].value, 3.0);
+    }
+
+    #[test]
+    fn result_before_result_type_still_decodes() {
+        let body = br#"{"data":{"result":[{"value":[1,"4"],"metric":{"a":"1"}}],
+            "resultType":"vector"},"status":"success"}"#;
+        let s = decode_instant(U, body, 0).unwrap();
+        assert_eq!(s[0].value, 4.0);
+        assert_eq!(s[0].labels.get("a"), Some("1"));
+        let body = br#"{"status":"success","data":{"result":[1,"x"],"resultType":"string"}}"#;
+        let e = decode_instant(U, body, 0).unwrap_err().to_string();
+        assert!(e.contains("string"), "{e}");
+    }
+
+    #[test]
+    fn malformed_answers_are_errors_not_panics() {
+        for body in [
+            &br#"{"status":"success","data":{"resultType":"vector"}}"#[..],
+            br#"{"status":"success","data":{"result":[]}}"#,
+            br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{}}]}}"#,
+            br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1]}]}}"#,
+            br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":1},"value":[1,"1"]}]}}"#,
+            br#"{"status":"success","data":{"resultType":"vector","result":{}}}"#,
+            br#"{"status":"success"}"#,
+            b"",
+            b"\xff\xfe",
+        ] {
+            assert!(decode_instant(U, body, 0).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn repeated_strings_are_shared_between_series() {
+        let body = br#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"__name__":"up","job":"api","pod":"a"},"value":[1,"1"]},
+            {"metric":{"__name__":"up","job":"api","pod":"b"},"value":[1,"1"]}]}}"#;
+        let s = decode_instant(U, body, 0).unwrap();
+        let (a, b) = (s[0].labels.as_slice(), s[1].labels.as_slice());
+        assert!(Arc::ptr_eq(&a[1].value, &b[1].value), "job value shared");
+        assert!(Arc::ptr_eq(&a[2].name, &b[2].name), "pod name shared");
+        assert_eq!(b[2].value.as_ref(), "b");
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! Prometheus remote write 1.0 messages, written by hand with prost's derive (no
 //! protoc at build time). Field numbers follow prometheus/prompb/types.proto.
 
-use crate::labels::Labels;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use prost::encoding::{encode_varint, encoded_len_varint};
+
 use crate::sample::Sample as OurSample;
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -34,39 +38,134 @@ pub struct Sample {
     pub timestamp: i64,
 }
 
-fn labels(l: &Labels) -> Vec<Label> {
-    l.iter()
-        .map(|l| Label {
-            name: l.name.to_string(),
-            value: l.value.to_string(),
-        })
-        .collect()
+/// Encodes samples as one snappy-compressed (block format) WriteRequest. Samples of the
+/// same series are grouped into one TimeSeries, in the order they came, as receivers
+/// expect.
+///
+/// The protobuf is written by hand, straight from our shared label strings, instead of
+/// through the prost structs above: those would copy every label name and value into a
+/// `String` of its own for each batch. The layout is the one the structs describe.
+pub fn encode(samples: &[OurSample]) -> Vec<u8> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        write_request(samples, &mut scratch.raw);
+        scratch
+            .snappy
+            .compress_vec(&scratch.raw)
+            .unwrap_or_default()
+    })
 }
 
-/// Encodes samples as one snappy-compressed (block format) WriteRequest. Samples of the
-/// same series are grouped into one TimeSeries, as receivers expect.
-pub fn encode(samples: &[OurSample]) -> Vec<u8> {
-    use prost::Message as _;
-    let mut series: Vec<TimeSeries> = Vec::with_capacity(samples.len());
-    let mut index = std::collections::HashMap::with_capacity(samples.len());
-    for s in samples {
-        let i = *index.entry(s.labels.fingerprint()).or_insert_with(|| {
-            series.push(TimeSeries {
-                labels: labels(&s.labels),
-                samples: Vec::with_capacity(1),
-            });
-            series.len() - 1
-        });
-        series[i].samples.push(Sample {
-            value: s.value,
-            timestamp: s.timestamp_ms,
-        });
+/// Per-thread buffers reused from one batch to the next: the uncompressed message and
+/// snappy's hash table.
+struct Scratch {
+    raw: Vec<u8>,
+    snappy: snap::raw::Encoder,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch {
+        raw: Vec::new(),
+        snappy: snap::raw::Encoder::new(),
+    });
+}
+
+/// Protobuf field keys: field number << 3 | wire type (0 varint, 1 fixed 64-bit,
+/// 2 length-delimited).
+const KEY_TIMESERIES: u8 = 1 << 3 | 2;
+const KEY_LABEL: u8 = 1 << 3 | 2;
+const KEY_SAMPLE: u8 = 2 << 3 | 2;
+const KEY_NAME: u8 = 1 << 3 | 2;
+const KEY_VALUE_STR: u8 = 2 << 3 | 2;
+const KEY_VALUE_F64: u8 = 1 << 3 | 1;
+const KEY_TIMESTAMP: u8 = 2 << 3;
+
+fn delimited_len(len: usize) -> usize {
+    1 + encoded_len_varint(len as u64) + len
+}
+
+fn label_len(name: &str, value: &str) -> usize {
+    delimited_len(name.len()) + delimited_len(value.len())
+}
+
+fn sample_len(s: &OurSample) -> usize {
+    1 + 8 + 1 + encoded_len_varint(s.timestamp_ms as u64)
+}
+
+fn put_delimited(buf: &mut Vec<u8>, key: u8, len: usize) {
+    buf.push(key);
+    encode_varint(len as u64, buf);
+}
+
+fn put_str(buf: &mut Vec<u8>, key: u8, s: &str) {
+    put_delimited(buf, key, s.len());
+    buf.extend_from_slice(s.as_bytes());
+}
+
+/// Writes the uncompressed WriteRequest into `buf` (cleared first).
+fn write_request(samples: &[OurSample], buf: &mut Vec<u8>) {
+    buf.clear();
+    let (order, series_of) = group_by_series(samples);
+    for series in order.chunk_by(|&a, &b| series_of[a] == series_of[b]) {
+        let labels = &samples[series[0]].labels;
+        let labels_len: usize = labels
+            .iter()
+            .map(|l| delimited_len(label_len(&l.name, &l.value)))
+            .sum();
+        let samples_len: usize = series
+            .iter()
+            .map(|&i| delimited_len(sample_len(&samples[i])))
+            .sum();
+        put_delimited(buf, KEY_TIMESERIES, labels_len + samples_len);
+        for l in labels.iter() {
+            put_delimited(buf, KEY_LABEL, label_len(&l.name, &l.value));
+            put_str(buf, KEY_NAME, &l.name);
+            put_str(buf, KEY_VALUE_STR, &l.value);
+        }
+        for &i in series {
+            let s = &samples[i];
+            put_delimited(buf, KEY_SAMPLE, sample_len(s));
+            buf.push(KEY_VALUE_F64);
+            buf.extend_from_slice(&s.value.to_bits().to_le_bytes());
+            buf.push(KEY_TIMESTAMP);
+            encode_varint(s.timestamp_ms as u64, buf);
+        }
     }
-    let req = WriteRequest { timeseries: series };
-    let raw = req.encode_to_vec();
-    snap::raw::Encoder::new()
-        .compress_vec(&raw)
-        .unwrap_or_default()
+}
+
+/// The sample indices in the order to write them — grouped by series, series in order
+/// of first appearance, each series' samples in their order — and each sample's series
+/// number. Within a batch a series usually appears once, which needs no reordering.
+fn group_by_series(samples: &[OurSample]) -> (Vec<usize>, Vec<usize>) {
+    let mut first: HashMap<u64, usize, BuildHasherDefault<Prehashed>> =
+        HashMap::with_capacity_and_hasher(samples.len(), Default::default());
+    let mut series_of = Vec::with_capacity(samples.len());
+    for s in samples {
+        let next = first.len();
+        series_of.push(*first.entry(s.labels.fingerprint()).or_insert(next));
+    }
+    let mut order: Vec<usize> = (0..samples.len()).collect();
+    if first.len() < samples.len() {
+        order.sort_by_key(|&i| series_of[i]); // stable
+    }
+    (order, series_of)
+}
+
+/// Hashing for keys that are already hashes (label-set fingerprints): passes them on.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// Decodes a snappy-compressed WriteRequest (used by tests and fakes).
@@ -81,6 +180,70 @@ pub fn decode(body: &[u8]) -> Result<WriteRequest, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::labels::Labels;
+    use prost::Message as _;
+
+    fn sample(labels: &Labels, value: f64, timestamp_ms: i64) -> OurSample {
+        OurSample {
+            labels: labels.clone(),
+            value,
+            timestamp_ms,
+        }
+    }
+
+    /// The message as prost's derived encoder writes it from the structs.
+    fn by_prost(series: Vec<(&Labels, Vec<(f64, i64)>)>) -> WriteRequest {
+        WriteRequest {
+            timeseries: series
+                .into_iter()
+                .map(|(l, s)| TimeSeries {
+                    labels: l
+                        .iter()
+                        .map(|l| Label {
+                            name: l.name.to_string(),
+                            value: l.value.to_string(),
+                        })
+                        .collect(),
+                    samples: s
+                        .into_iter()
+                        .map(|(value, timestamp)| Sample { value, timestamp })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn hand_encoding_matches_the_message_definition() {
+        let a = Labels::from_pairs([("__name__", "x"), ("unicode", "été 🚨"), ("z", "1")]);
+        let long = "v".repeat(300); // lengths past one varint byte
+        let b = Labels::from_pairs([("__name__", "y"), ("long", long.as_str())]);
+        let c = Labels::empty();
+        let samples = vec![
+            sample(&a, 1.5, 1_700_000_000_000),
+            sample(&b, 0.0, 0),
+            sample(&c, -2.0, -5_000),
+            sample(&a, f64::INFINITY, 1_700_000_010_000),
+            sample(&b, -0.0, 1),
+        ];
+        let mut raw = Vec::new();
+        write_request(&samples, &mut raw);
+        let want = by_prost(vec![
+            (
+                &a,
+                vec![(1.5, 1_700_000_000_000), (f64::INFINITY, 1_700_000_010_000)],
+            ),
+            (&b, vec![(0.0, 0), (-0.0, 1)]),
+            (&c, vec![(-2.0, -5_000)]),
+        ]);
+        assert_eq!(WriteRequest::decode(raw.as_slice()).unwrap(), want);
+        // Only default-valued fields, which prost leaves out, make the bytes differ.
+        let d = Labels::from_pairs([("a", "1")]);
+        let mut raw = Vec::new();
+        write_request(&[sample(&d, 3.0, 7)], &mut raw);
+        assert_eq!(raw, by_prost(vec![(&d, vec![(3.0, 7)])]).encode_to_vec());
+        assert!(decode(&encode(&[])).unwrap().timeseries.is_empty());
+    }
 
     #[test]
     fn round_trip_groups_series() {
