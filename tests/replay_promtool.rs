@@ -89,12 +89,11 @@ fn promtool_series() -> String {
 /// labels promtool does not expect) and values.
 type ByMinute = BTreeMap<i64, Vec<(BTreeMap<String, String>, f64)>>;
 
-async fn raw(url: &str, selector: &str, t0_s: i64, drop: &[&str]) -> ByMinute {
-    let end = t0_s + MINUTES * 60;
-    let q = format!("{selector}[{}s]", MINUTES * 60 + 1);
+/// Prometheus' answer to an instant query of `expr` at `time_s`; fails unless it succeeded.
+async fn query(url: &str, expr: &str, time_s: impl ToString) -> serde_json::Value {
     let text = reqwest::Client::new()
         .post(format!("{url}/api/v1/query"))
-        .form(&[("query", q.as_str()), ("time", &end.to_string())])
+        .form(&[("query", expr), ("time", &time_s.to_string())])
         .send()
         .await
         .expect("query prometheus")
@@ -103,6 +102,13 @@ async fn raw(url: &str, selector: &str, t0_s: i64, drop: &[&str]) -> ByMinute {
         .expect("answer");
     let r: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(r["status"], "success", "{r}");
+    r
+}
+
+async fn raw(url: &str, selector: &str, t0_s: i64, drop: &[&str]) -> ByMinute {
+    let end = t0_s + MINUTES * 60;
+    let q = format!("{selector}[{}s]", MINUTES * 60 + 1);
+    let r = query(url, &q, end).await;
     let mut out = ByMinute::new();
     for s in r["data"]["result"].as_array().into_iter().flatten() {
         let mut labels = BTreeMap::new();
@@ -134,17 +140,7 @@ async fn instant(
     t_s: f64,
     drop: &[&str],
 ) -> Vec<(BTreeMap<String, String>, f64)> {
-    let text = reqwest::Client::new()
-        .post(format!("{url}/api/v1/query"))
-        .form(&[("query", expr), ("time", &t_s.to_string())])
-        .send()
-        .await
-        .expect("query prometheus")
-        .text()
-        .await
-        .expect("answer");
-    let r: serde_json::Value = serde_json::from_str(&text).expect("json");
-    assert_eq!(r["status"], "success", "{r}");
+    let r = query(url, expr, t_s).await;
     let mut out = Vec::new();
     for s in r["data"]["result"].as_array().into_iter().flatten() {
         let labels: BTreeMap<String, String> = s["metric"]
@@ -403,16 +399,7 @@ async fn points(
 ) -> BTreeMap<String, Vec<(i64, f64)>> {
     let mut out: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
     let q = format!("{selector}[{}s]", end_s - t0_s + 1);
-    let text = reqwest::Client::new()
-        .post(format!("{url}/api/v1/query"))
-        .form(&[("query", q.as_str()), ("time", &end_s.to_string())])
-        .send()
-        .await
-        .expect("query prometheus")
-        .text()
-        .await
-        .expect("answer");
-    let r: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let r = query(url, &q, end_s).await;
     for s in r["data"]["result"].as_array().into_iter().flatten() {
         let inst = s["metric"]["instance"]
             .as_str()
