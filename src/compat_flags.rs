@@ -16,11 +16,12 @@ use clap::Args;
 macro_rules! inert_flags {
     ($( $field:ident: $kind:tt = $name:literal, $why:literal; )*) => {
         /// vmalert flags accepted for compatibility; none of them has an effect.
+        #[allow(missing_docs)]
         #[derive(Debug, Args, Clone, Default)]
         pub struct CompatFlags {
             $(
-                #[doc = concat!("Accepted for vmalert compatibility; no effect: ", $why)]
                 #[arg(long = $name, value_name = inert_flags!(@value $kind),
+                      help = concat!("vmalert's; accepted, no effect: ", $why),
                       num_args = inert_flags!(@nargs $kind),
                       default_missing_value = "true",
                       require_equals = inert_flags!(@eq $kind), hide_default_value = true)]
@@ -51,7 +52,7 @@ inert_flags! {
     datasource_max_idle_connections: value = "datasource.maxIdleConnections",
         "the connection pool grows as needed";
     datasource_show_url: bool = "datasource.showURL",
-        "URLs are shown in the API and UI already";
+        "tocsin never shows the datasource URL, which may carry credentials";
     remote_read_show_url: bool = "remoteRead.showURL",
         "URLs are not logged";
     remote_write_show_url: bool = "remoteWrite.showURL",
