@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use tocsin::config::{DatasourceType, ErrorKind, LoadOptions, RuleKind, load, load_file, load_str};
+use tocsin::template::Context;
 
 const EVERY_FIELD: &str = include_str!("data/rules/tocsin/valid/every_field.yml");
 
@@ -234,3 +235,40 @@ fn checksum_is_the_same_in_every_process() {
     );
 }
 const GOLDEN: u64 = 0xdfdb_6b56_2ac4_952e;
+
+/// Parsed templates are shared between rules with the same text; a broken text repeated
+/// is still reported at every place it occurs, and equal texts under other keys or in
+/// recording rules keep their own meaning.
+#[test]
+fn repeated_templates_each_report_their_errors() {
+    let text = concat!(
+        "groups:\n  - name: g\n    rules:\n",
+        "      - alert: A\n        expr: up == 0\n        annotations: {s: '{{ $labels.x }} down', b: '{{ .Broken'}\n",
+        "      - alert: B\n        expr: up == 0\n        annotations: {s: '{{ $labels.x }} down', b: '{{ .Broken'}\n",
+    );
+    let errs = load_str(Path::new("t.yml"), text, &LoadOptions::default()).unwrap_err();
+    let lines: Vec<usize> = errs
+        .iter()
+        .filter(|e| matches!(e.kind, ErrorKind::BadTemplate { .. }))
+        .map(|e| e.line)
+        .collect();
+    assert_eq!(lines, [6, 9], "one error per broken copy: {errs:?}");
+
+    let ok = concat!(
+        "groups:\n  - name: g\n    rules:\n",
+        "      - alert: A\n        expr: up == 0\n        labels: {s: '{{ 1 }}'}\n",
+        "      - record: r\n        expr: up\n        labels: {s: '{{ 1 }}'}\n",
+    );
+    let groups = load_str(Path::new("t.yml"), ok, &LoadOptions::default()).expect("valid");
+    let rules = &groups[0].rules;
+    assert_eq!(rules.len(), 2);
+    assert!(matches!(rules[1].kind, RuleKind::Recording(_)));
+    let empty = tocsin::labels::Labels::empty();
+    let render = |i: usize| rules[i].labels[0].1.render(&Context::new(&empty, 0.0));
+    assert_eq!(render(0), "1", "an alerting rule's label is a template");
+    assert_eq!(
+        render(1),
+        "{{ 1 }}",
+        "a recording rule's label is literal text"
+    );
+}

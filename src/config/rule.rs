@@ -16,7 +16,16 @@ pub(crate) struct Sink<'a> {
     pub file: &'a std::path::Path,
     pub group: Option<String>,
     pub errors: &'a mut Vec<LoadError>,
+    /// Templates parsed so far in this file, by (key, text, templated). Rules generated
+    /// from one pattern repeat the same annotation texts hundreds of times; one parsed
+    /// copy (a `Template` is a shared handle) saves the parsing and the memory of the
+    /// others. Only successful parses are kept, so every broken copy is still reported
+    /// at its own position.
+    pub templates: &'a mut TemplateCache,
 }
+
+/// See [`Sink::templates`].
+pub(crate) type TemplateCache = std::collections::HashMap<(String, String, bool), Template>;
 
 impl Sink<'_> {
     pub fn push(&mut self, at: (usize, usize), rule: Option<&RuleRef>, kind: ErrorKind) {
@@ -182,7 +191,10 @@ fn check_map(
             sink.push(pos(k), rr, kind);
             continue;
         }
-        let compiled = if templated {
+        let key = (k.value.clone(), v.value.clone(), templated);
+        let compiled = if let Some(t) = sink.templates.get(&key) {
+            Ok(t.clone())
+        } else if templated {
             match Template::parse(&k.value, &v.value) {
                 Ok(t) => Ok(t),
                 Err(e) if opts.validate_templates => Err(e),
@@ -191,6 +203,9 @@ fn check_map(
         } else {
             literal_template(&k.value, &v.value)
         };
+        if let Ok(t) = &compiled {
+            sink.templates.entry(key).or_insert_with(|| t.clone());
+        }
         match compiled {
             Ok(t) => out.push((k.value.clone(), t)),
             Err(e) => {

@@ -13,7 +13,7 @@ use super::error::{ErrorKind, LoadError};
 use super::model::{DatasourceType, Group};
 use super::names::is_valid_label_name;
 use super::raw::{RawFile, RawGroup, S, pos};
-use super::rule::{Sink, duration_field, validate_rule};
+use super::rule::{Sink, TemplateCache, duration_field, validate_rule};
 use crate::labels::Labels;
 
 const GROUP_FIELDS: &str = "name, interval, query_offset, limit, labels, rules, eval_offset, \
@@ -44,6 +44,7 @@ pub(crate) fn validate_file(
         });
     }
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut templates = TemplateCache::new();
     let mut groups = Vec::new();
     for g in raw.groups.unwrap_or_default() {
         let name = g
@@ -57,6 +58,7 @@ pub(crate) fn validate_file(
             file,
             group: Some(name.clone()),
             errors,
+            templates: &mut templates,
         };
         if name.is_empty() {
             sink.group = None;
