@@ -7,7 +7,6 @@
 
 mod web_support;
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,8 +17,8 @@ use tocsin::web::{
     AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
     WebOptions,
 };
-use web_support::peers::{KillOnDrop, free_port, peer_binary, poll_json};
-use web_support::prometheus::{NONE, RULES, VM_EXTRAS, settled};
+use web_support::peers::peer_binary;
+use web_support::prometheus::{NONE, VM_EXTRAS, start_settled};
 use web_support::shape::Shape;
 use web_support::{Fake, get_json, start, t0};
 
@@ -111,34 +110,9 @@ async fn rules_and_alerts_match_prometheus_shape() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
-    std::fs::write(
-        dir.path().join("prometheus.yml"),
-        "global: {evaluation_interval: 1s}\nrule_files: [rules.yml]\n",
-    )
-    .unwrap();
-    let port = free_port();
-    let child = Command::new(&bin)
-        .current_dir(dir.path())
-        .arg("--config.file=prometheus.yml")
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let _guard = KillOnDrop(child);
-    let prom = format!("http://127.0.0.1:{port}");
-    let prom_rules = poll_json(
-        &format!("{prom}/api/v1/rules"),
-        Duration::from_secs(60),
-        settled,
-    )
-    .await;
-    let (_, prom_alerts) = get_json(&format!("{prom}/api/v1/alerts")).await;
+    let p = start_settled(&bin, dir.path()).await;
+    let prom = p.url.clone();
+    let (prom_rules, prom_alerts) = (p.rules.clone(), p.alerts.clone());
     let (prom_bad_status, prom_bad) = get_json(&format!("{prom}/api/v1/rules?type=foo")).await;
 
     let srv = start(

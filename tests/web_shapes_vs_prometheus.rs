@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use web_support::get_json;
 use web_support::peers::{common, free_port, peer_binary, poll_json};
-use web_support::prometheus::{NONE, RULES, VM_EXTRAS, settled};
+use web_support::prometheus::{NONE, VM_EXTRAS, settled, start_settled};
 use web_support::shape::{Shape, type_name};
 
 /// Fields Grafana's Prometheus data source reads from `/api/v1/rules` and
@@ -181,36 +181,9 @@ async fn live_tocsin_answers_like_prometheus_on_the_same_rules() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let rules = dir.path().join("rules.yml");
-    std::fs::write(&rules, RULES).unwrap();
-    std::fs::write(
-        dir.path().join("prometheus.yml"),
-        format!(
-            "global: {{evaluation_interval: 1s}}\nrule_files: [{:?}]\n",
-            rules.display().to_string()
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let argv: Vec<String> = vec![
-        prom_bin.display().to_string(),
-        format!(
-            "--config.file={}",
-            dir.path().join("prometheus.yml").display()
-        ),
-        format!("--storage.tsdb.path={}", dir.path().join("data").display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        "--web.enable-remote-write-receiver".into(),
-    ];
-    let _prom = common::ChildGuard::spawn("prometheus", &argv, dir.path()).expect("prometheus");
-    let prom = format!("http://127.0.0.1:{port}");
-    let prom_rules = poll_json(
-        &format!("{prom}/api/v1/rules"),
-        Duration::from_secs(60),
-        settled,
-    )
-    .await;
-    let (_, prom_alerts) = get_json(&format!("{prom}/api/v1/alerts")).await;
+    let p = start_settled(&prom_bin, dir.path()).await;
+    let (prom, rules) = (p.url.clone(), p.rules_file.clone());
+    let (prom_rules, prom_alerts) = (p.rules.clone(), p.alerts.clone());
 
     let (tocsin_guard, tocsin) = common::start_tocsin(
         &[

@@ -91,3 +91,62 @@ pub fn settled(v: &Value) -> bool {
 
 /// No keys allowed to be missing.
 pub const NONE: &[(&str, &[&str])] = &[];
+
+/// A real Prometheus evaluating [`RULES`] every second (remote-write receiver on, so a
+/// tocsin can write back into it), with its API answers once the rules have settled.
+pub struct SettledPrometheus {
+    pub url: String,
+    pub rules: Value,
+    pub alerts: Value,
+    /// Where `RULES` was written (`dir/rules.yml`).
+    pub rules_file: std::path::PathBuf,
+    _guard: super::peers::KillOnDrop,
+}
+
+/// Starts Prometheus from `bin` in `dir` on [`RULES`] and waits until they settle.
+pub async fn start_settled(bin: &std::path::Path, dir: &std::path::Path) -> SettledPrometheus {
+    use std::process::{Command, Stdio};
+    let rules_file = dir.join("rules.yml");
+    std::fs::write(&rules_file, RULES).unwrap();
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        format!(
+            "global: {{evaluation_interval: 1s}}\nrule_files: [{:?}]\n",
+            rules_file.display().to_string()
+        ),
+    )
+    .unwrap();
+    let port = super::peers::free_port();
+    let child = Command::new(bin)
+        .current_dir(dir)
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--web.enable-remote-write-receiver")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    let guard = super::peers::KillOnDrop(child);
+    let url = format!("http://127.0.0.1:{port}");
+    let rules = super::peers::poll_json(
+        &format!("{url}/api/v1/rules"),
+        std::time::Duration::from_secs(60),
+        settled,
+    )
+    .await;
+    let (_, alerts) = super::get_json(&format!("{url}/api/v1/alerts")).await;
+    SettledPrometheus {
+        url,
+        rules,
+        alerts,
+        rules_file,
+        _guard: guard,
+    }
+}
