@@ -245,9 +245,7 @@ impl GroupRunner {
         m.iterations.get_or_create(&self.labels).inc();
         // At 0 from the first evaluation, so that the first skipped tick is an increase.
         let _ = m.missed.get_or_create(&self.labels);
-        self.engine
-            .metrics
-            .duration_ms
+        m.duration_ms
             .get_or_create(&self.labels)
             .set(elapsed.as_millis() as i64);
         self.engine.board.publish(Arc::new(self.status.clone()));
