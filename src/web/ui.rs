@@ -4,7 +4,7 @@
 //! The page is a plain client of the JSON API (`/api/v1/rules`, `/api/v1/alerts`,
 //! `/api/v1/rule`, `/api/v1/notifiers`, `/api/v1/status`): whatever the UI shows, a script
 //! can read the same way. Routing between its pages happens in the browser (`#/groups`,
-//! `#/alerts`, …), so the server only hands out these three files. See `docs/ui.md`.
+//! `#/alerts`, …), so the server only hands out the page and its static files. See `docs/ui.md`.
 
 use super::format::html_escape;
 
