@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./integration/install-peers.sh
 export TOCSIN_PEERS_DIR="$PWD/.peers/usr/bin"
+export TOCSIN_PEERS_SID_DIR="$PWD/.peers/sid/usr/bin"
 cargo build --locked
 cargo test --locked "$@"
 # A focused run (`run-tests.sh --test web_api`) skips the browser tests.
