@@ -34,6 +34,10 @@ sidneed=()
 [ -x "$sid/usr/bin/promtool" ] || sidneed+=(promtool)
 [ -x "$sid/usr/bin/prometheus-alertmanager" ] || sidneed+=(prometheus-alertmanager)
 [ -x "$sid/usr/bin/vmalert" ] || sidneed+=(victoria-metrics)
+# Prometheus' Go sources: PromQL's own test suite (promql/promqltest/testdata/*.test) and
+# promtool's rule-test files (cmd/promtool/testdata), the reference for tocsin's engine.
+[ -d "$sid/usr/share/gocode/src/github.com/prometheus/prometheus/promql/promqltest/testdata" ] \
+  || sidneed+=(golang-github-prometheus-prometheus-dev)
 if [ ${#sidneed[@]} -gt 0 ]; then
   apt_dir="$dest/sid-apt"
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/parts" \
