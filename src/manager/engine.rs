@@ -10,6 +10,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use crate::clock::Clock;
 use crate::config::Group;
 use crate::datasource::Querier;
 use crate::labels::Labels;
@@ -150,4 +151,7 @@ pub struct Engine {
     pub board: Arc<StatusBoard>,
     pub settings: RuleSettings,
     pub metrics: EvalMetrics,
+    /// Where "now" comes from: the wall clock when running, tokio's (pausable) clock in
+    /// tests.
+    pub clock: Clock,
 }
