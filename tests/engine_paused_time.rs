@@ -13,9 +13,10 @@ use tocsin::datasource::fake::FakeQuerier;
 use tocsin::datasource::{BoxFuture, InstantQuery, Querier, QueryError, RangeQuery, RangeSeries};
 use tocsin::labels::Labels;
 use tocsin::manager::restore::Restorer;
-use tocsin::manager::{Engine, EvalMetrics, Manager, RuleSettings};
+use tocsin::manager::{Engine, EvalMetrics, Manager};
+use tocsin::rule::RuleSettings;
 use tocsin::sample::Sample;
-use tocsin::web::{AlertState, RuleStatus, StatusBoard};
+use tocsin::status::{AlertState, RuleStatus, StatusBoard};
 use tokio_util::sync::CancellationToken;
 
 const SEC: i64 = 1000;
