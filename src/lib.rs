@@ -3,6 +3,7 @@
 pub mod app;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod compat_flags;
 pub mod config;
 pub mod datasource;
@@ -18,6 +19,7 @@ pub mod replay;
 pub mod rule;
 pub mod sample;
 pub mod schedule;
+pub mod status;
 pub mod template;
 pub mod timeparse;
 pub mod web;

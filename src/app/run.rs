@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::options;
 use crate::cli::{RunFlags, split_list};
+use crate::clock::Clock;
 use crate::config::{self, LoadOptions, RuleKind, RuleSet};
 use crate::datasource::{DatasourceMetrics, PromClient, Querier};
 use crate::labels::Labels;
@@ -22,8 +23,11 @@ use crate::manager::{Engine, EvalMetrics, Manager};
 use crate::notifier::{Notifier, NotifierMetrics};
 use crate::reload::{self, ReloadRequest, Trigger};
 use crate::remote_write::{RemoteWriteMetrics, RemoteWriter};
+use crate::status::{
+    BoxFuture, GroupStatus, NotifierStatus, ReloadStatus, StateSource, StatusBoard,
+};
 use crate::template::Library;
-use crate::web::{self, BoxFuture, GroupStatus, ReloadStatus, StateSource, StatusBoard};
+use crate::web;
 
 /// Config-reload metrics, named like Prometheus' own.
 #[derive(Clone, Default)]
@@ -93,7 +97,7 @@ impl StateSource for AppState {
         self.board.reload_status()
     }
 
-    fn notifiers(&self) -> Vec<web::NotifierStatus> {
+    fn notifiers(&self) -> Vec<NotifierStatus> {
         self.notifier
             .as_ref()
             .map(Notifier::status)
@@ -236,6 +240,7 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
         board: board.clone(),
         settings: options::rule_settings(&f, library),
         metrics: eval_metrics,
+        clock: Clock::System,
     });
     let mut manager = Manager::new(engine, groups_cancel.clone());
     let applied = manager.apply(&set, restorer.as_ref()).await;

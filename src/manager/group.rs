@@ -4,22 +4,23 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 
 use super::engine::{Engine, GroupLabel, RuleLabel};
-use super::status;
+use crate::clock::Clock;
 use crate::config::Group;
 use crate::datasource::{BlockingQuerier, InstantQuery};
-use crate::rule::{self, EvalTime, Rule, deps};
+use crate::rule::{self, EvalTime, Rule, RuleContext, deps};
 use crate::schedule::Schedule;
-use crate::web::{GroupStatus, RuleStatus};
+use crate::status::{self, GroupStatus, RuleStatus};
 
 /// Messages from the manager to a running group.
 pub enum Control {
@@ -31,14 +32,6 @@ pub enum Control {
         resolve: bool,
         done: oneshot::Sender<()>,
     },
-}
-
-/// Milliseconds since the epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// A running group's state.
@@ -82,7 +75,7 @@ struct Report {
 impl GroupRunner {
     pub fn new(def: Arc<Group>, engine: Arc<Engine>) -> GroupRunner {
         let status = GroupStatus::from_config(&def, engine.settings.default_interval);
-        let ctx = Arc::new(engine.settings.context_for(&def, status.id));
+        let ctx = Arc::new(RuleContext::for_group(&def, &engine.settings));
         let rules = def
             .rules
             .iter()
@@ -105,14 +98,14 @@ impl GroupRunner {
         }
     }
 
-    /// The group's id (as the API shows it).
-    pub fn id(&self) -> u64 {
-        self.status.id
-    }
-
     /// Mutable access to the rules, for restoring state before the first evaluation.
     pub fn rules_mut(&mut self) -> impl Iterator<Item = &mut Rule> {
         self.rules.iter_mut().flatten()
+    }
+
+    /// The clock the group reads the time from.
+    pub fn clock(&self) -> Clock {
+        self.engine.clock
     }
 
     /// The group definition.
@@ -127,16 +120,16 @@ impl GroupRunner {
 
     /// Runs until cancelled or stopped.
     pub async fn run(mut self, mut ctl: mpsc::Receiver<Control>, cancel: CancellationToken) {
-        let mut next = self.schedule.next_at_or_after(now_ms());
+        let clock = self.engine.clock;
+        let mut next = self.schedule.next_at_or_after(clock.now_ms());
         loop {
-            let wait = Duration::from_millis((next - now_ms()).max(0) as u64);
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return,
                 msg = ctl.recv() => match msg {
                     Some(Control::Update(def)) => {
                         self.update(def);
-                        next = self.schedule.next_at_or_after(now_ms());
+                        next = self.schedule.next_at_or_after(clock.now_ms());
                     }
                     Some(Control::Stop { resolve, done }) => {
                         if resolve {
@@ -147,9 +140,9 @@ impl GroupRunner {
                     }
                     None => return,
                 },
-                _ = tokio::time::sleep(wait) => {
+                _ = clock.sleep_until_ms(next) => {
                     self.evaluate(next).await;
-                    let (n, missed) = self.schedule.next_after(next, now_ms());
+                    let (n, missed) = self.schedule.next_after(next, clock.now_ms());
                     if missed > 0 {
                         self.engine.metrics.missed.get_or_create(&self.labels).inc_by(missed);
                         tracing::warn!(group = %self.def.name, missed, "evaluation took longer than the interval; skipped ticks");
@@ -214,11 +207,11 @@ impl GroupRunner {
                     };
                     tracing::error!(group = %self.def.name, rule = i, "rule evaluation task failed: {e}");
                     done[i] = true;
-                    let ctx = Arc::new(self.engine.settings.context_for(&self.def, self.status.id));
+                    let ctx = Arc::new(RuleContext::for_group(&self.def, &self.engine.settings));
                     reports.push(Report {
                         index: i,
                         rule: Rule::new(&self.def.rules[i], ctx),
-                        started: SystemTime::now(),
+                        started: self.engine.clock.now(),
                         elapsed: Duration::ZERO,
                         samples: 0,
                         error: Some(format!("internal error: {e}")),
@@ -284,21 +277,20 @@ impl GroupRunner {
             firing.set(f);
             pending.set(p);
         }
-        *slot = Arc::new(status::rule_status(
-            slot,
-            &rep.rule,
+        let evaluation = status::Evaluation {
             at,
-            rep.started,
-            rep.elapsed,
-            rep.samples,
-            rep.error.as_deref(),
-            &self.params,
-            self.schedule.query_ts(
+            query_ts_ms: self.schedule.query_ts(
                 at.duration_since(UNIX_EPOCH)
                     .map(|d| d.as_millis() as i64)
                     .unwrap_or(0),
             ),
-        ));
+            started: rep.started,
+            elapsed: rep.elapsed,
+            samples: rep.samples,
+            error: rep.error.as_deref(),
+            params: &self.params,
+        };
+        *slot = Arc::new(status::rule_status(slot, &rep.rule, &evaluation));
     }
 
     /// Applies a changed definition in place: rules with the same identity (kind, name,
@@ -306,7 +298,7 @@ impl GroupRunner {
     /// retired (alerts resolved, series ended).
     fn update(&mut self, def: Arc<Group>) {
         let new_status = GroupStatus::from_config(&def, self.engine.settings.default_interval);
-        let ctx = Arc::new(self.engine.settings.context_for(&def, new_status.id));
+        let ctx = Arc::new(RuleContext::for_group(&def, &self.engine.settings));
         let mut old: HashMap<u64, Vec<(Rule, Arc<RuleStatus>)>> = HashMap::new();
         for (r, s) in self
             .rules
@@ -314,14 +306,12 @@ impl GroupRunner {
             .zip(self.status.rules.drain(..))
             .filter_map(|(r, s)| r.map(|r| (r, s)))
         {
-            old.entry(RuleStatus::id_for(r.spec()))
-                .or_default()
-                .push((r, s));
+            old.entry(r.spec().id()).or_default().push((r, s));
         }
         let mut rules = Vec::with_capacity(def.rules.len());
         let mut statuses = Vec::with_capacity(def.rules.len());
         for (spec, fresh_status) in def.rules.iter().zip(new_status.rules.iter()) {
-            let id = RuleStatus::id_for(spec);
+            let id = spec.id();
             match old
                 .get_mut(&id)
                 .and_then(|v| (!v.is_empty()).then(|| v.remove(0)))
@@ -341,7 +331,7 @@ impl GroupRunner {
             }
         }
         let removed: Vec<Rule> = old.into_values().flatten().map(|(r, _)| r).collect();
-        let ts = now_ms();
+        let ts = self.engine.clock.now_ms();
         for r in removed {
             retire_rule(r, ts, &self.engine, &self.def);
         }
@@ -358,7 +348,7 @@ impl GroupRunner {
 
     /// Ends the group: firing alerts sent as resolved, series ended by markers.
     async fn retire(&mut self) {
-        let ts = now_ms();
+        let ts = self.engine.clock.now_ms();
         for r in self.rules.drain(..).flatten() {
             retire_rule(r, ts, &self.engine, &self.def);
         }
@@ -391,17 +381,13 @@ fn retire_rule(mut r: Rule, ts: i64, engine: &Engine, def: &Group) {
 }
 
 fn schedule_of(def: &Group, engine: &Engine) -> Schedule {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(def.file.as_os_str().as_encoded_bytes());
-    h.update(&[0xff]);
-    h.update(def.name.as_bytes());
     Schedule::new(
         def.interval.unwrap_or(engine.settings.default_interval),
         def.eval_offset,
         def.query_offset,
         def.eval_delay,
         def.eval_alignment,
-        h.digest(),
+        def.id(),
     )
 }
 
@@ -414,7 +400,7 @@ async fn eval_one(
     def: Arc<Group>,
     flush_writes: bool,
 ) -> Report {
-    let started_at = SystemTime::now();
+    let started_at = engine.clock.now();
     let started = Instant::now();
     let q = InstantQuery {
         expr: rule.expr().to_string(),
@@ -440,8 +426,7 @@ async fn eval_one(
             Err(e) => {
                 // The rule was moved into the failed task; rebuild it from its spec.
                 let spec = def.rules[index].clone();
-                let id = GroupStatus::id_for(&def.file.display().to_string(), &def.name);
-                let ctx = Arc::new(engine.settings.context_for(&def, id));
+                let ctx = Arc::new(RuleContext::for_group(&def, &engine.settings));
                 let r = Rule::new(&spec, ctx);
                 (
                     r,

@@ -95,7 +95,7 @@ impl Timing {
         Timing {
             for_ms,
             keep_firing_for_ms,
-            retention_ms: ms(ctx.resolved_retention),
+            retention_ms: ms(ctx.settings.resolved_retention),
             interval_ms: ms(ctx.interval),
         }
     }
@@ -132,7 +132,7 @@ impl AlertingRule {
         };
         let labels = LabelTemplate::all(&ctx.group_labels, &spec.labels);
         let mut identity = vec![(shared::alertname(), Arc::from(spec.name()))];
-        if !ctx.disable_alertgroup_label {
+        if !ctx.settings.disable_alertgroup_label {
             identity.push((shared::alertgroup(), Arc::from(ctx.group_name.as_str())));
         }
         AlertingRule {
@@ -141,7 +141,7 @@ impl AlertingRule {
             annotation_inputs,
             labels,
             identity,
-            generator_url: generator_url(&ctx.external_url, &spec.expr).into(),
+            generator_url: generator_url(&ctx.settings.external_url, &spec.expr).into(),
             timing: Timing::new(spec, &ctx),
             spec: spec.clone(),
             ctx,
@@ -305,7 +305,7 @@ impl AlertingRule {
     /// Returns how many are active.
     fn advance_and_emit(&mut self, t: EvalTime, series: &mut Vec<Sample>) -> usize {
         let (attempt, timing) = (self.attempt, self.timing);
-        let external = &self.ctx.external_labels;
+        let external = &self.ctx.settings.external_labels;
         let mut active = 0;
         self.active.retain(|_, a| {
             let fate = advance(a, a.seen == attempt, t.ts_ms, &timing);
@@ -321,9 +321,9 @@ impl AlertingRule {
     /// The alerts due for (re)sending at `ts_ms`, marked as sent. Call after `step`
     /// succeeded; Prometheus sends nothing for a failed evaluation.
     pub fn alerts_to_send(&mut self, ts_ms: i64) -> Vec<Notification> {
-        let resend = ms(self.ctx.resend_delay);
+        let resend = ms(self.ctx.settings.resend_delay);
         let delta = ms(self.ctx.interval).max(resend);
-        let max_resolve = ms(self.ctx.max_resolve_duration);
+        let max_resolve = ms(self.ctx.settings.max_resolve_duration);
         let url = &self.generator_url;
         let mut out = Vec::new();
         for a in self.active.values_mut() {
@@ -337,7 +337,7 @@ impl AlertingRule {
             }
             a.valid_until_ms = Some(valid_until);
             let ends_at = a.resolved_at_ms.unwrap_or(valid_until);
-            out.push(a.notification(ends_at, &self.ctx.external_labels, url));
+            out.push(a.notification(ends_at, &self.ctx.settings.external_labels, url));
         }
         out
     }
@@ -347,7 +347,7 @@ impl AlertingRule {
     /// waiting for `endsAt`.
     pub fn resolve_all(&mut self, ts_ms: i64) -> Vec<Notification> {
         let url = &self.generator_url;
-        let external = &self.ctx.external_labels;
+        let external = &self.ctx.settings.external_labels;
         self.active
             .drain()
             .filter(|(_, a)| a.state == AlertState::Firing)

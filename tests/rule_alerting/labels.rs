@@ -55,10 +55,8 @@ fn empty_rule_label_value_deletes_the_label() {
 
 #[test]
 fn alertgroup_label_when_enabled() {
-    let c = RuleContext {
-        disable_alertgroup_label: false,
-        ..ctx()
-    };
+    let mut c = ctx();
+    c.settings.disable_alertgroup_label = false;
     let mut r = AlertingRule::new(&alerting("HighLoad", "load > 1", 0, 0, &[]), arc(c));
     step_at(&mut r, one("a"), T0);
     assert_eq!(only(&r).labels.get("alertgroup"), Some("g"));

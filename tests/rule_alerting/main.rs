@@ -84,12 +84,13 @@ fn only(r: &AlertingRule) -> Alert {
 
 /// A group with a 10 s interval and the `alertgroup` label on.
 fn group_ctx() -> RuleContext {
-    RuleContext {
+    let mut c = RuleContext {
         interval: Duration::from_secs(10),
-        resend_delay: Duration::from_secs(60),
-        disable_alertgroup_label: false,
         ..ctx()
-    }
+    };
+    c.settings.resend_delay = Duration::from_secs(60);
+    c.settings.disable_alertgroup_label = false;
+    c
 }
 
 /// The alerting rule `spec` in `group_ctx()`.

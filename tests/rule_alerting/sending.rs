@@ -17,10 +17,9 @@ fn firing_input() -> Result<Vec<Sample>, String> {
 
 /// A context whose resend delay is the one these tests reason about.
 fn ctx_resend() -> RuleContext {
-    RuleContext {
-        resend_delay: RESEND,
-        ..ctx()
-    }
+    let mut c = ctx();
+    c.settings.resend_delay = RESEND;
+    c
 }
 
 fn rule_in(c: RuleContext, for_s: u64) -> AlertingRule {
@@ -132,10 +131,8 @@ fn ends_at_uses_the_larger_interval_and_the_resolve_cap() {
     step_at(&mut r, firing_input(), T0);
     assert_eq!(r.alerts_to_send(T0)[0].ends_at_ms, T0 + 20 * MIN);
 
-    let capped = RuleContext {
-        max_resolve_duration: Duration::from_secs(120),
-        ..c
-    };
+    let mut capped = c;
+    capped.settings.max_resolve_duration = Duration::from_secs(120);
     let mut r = rule_in(capped, 0);
     step_at(&mut r, firing_input(), T0);
     assert_eq!(r.alerts_to_send(T0)[0].ends_at_ms, T0 + 2 * MIN);
@@ -143,11 +140,9 @@ fn ends_at_uses_the_larger_interval_and_the_resolve_cap() {
 
 #[test]
 fn generator_url_and_payload() {
-    let c = RuleContext {
-        external_url: "http://tocsin.example:8880/".into(),
-        external_labels: ls(&[("cluster", "eu1"), ("severity", "none")]),
-        ..ctx_resend()
-    };
+    let mut c = ctx_resend();
+    c.settings.external_url = "http://tocsin.example:8880/".into();
+    c.settings.external_labels = ls(&[("cluster", "eu1"), ("severity", "none")]);
     let mut r = rule_in(c, 0);
     let out = step_at(&mut r, firing_input(), T0);
     let sent = r.alerts_to_send(T0);
@@ -180,11 +175,9 @@ fn generator_url_and_payload() {
 
 #[test]
 fn resend_cadence_ends_at_and_generator_url() {
-    let c = RuleContext {
-        external_url: "http://tocsin:8880".into(),
-        external_labels: Labels::from_pairs([("cluster", "eu")]),
-        ..group_ctx()
-    };
+    let mut c = group_ctx();
+    c.settings.external_url = "http://tocsin:8880".into();
+    c.settings.external_labels = Labels::from_pairs([("cluster", "eu")]);
     let mut r = AlertingRule::new(&alerting("R", "up == 0", 0, 0, &[]), arc(c));
     step(&mut r, vec![up("a")], T0);
     let sent = r.alerts_to_send(T0);
@@ -225,10 +218,8 @@ fn pending_is_not_sent_after_its_first_step() {
 
 #[test]
 fn max_resolve_duration_caps_ends_at() {
-    let c = RuleContext {
-        max_resolve_duration: Duration::from_secs(30),
-        ..group_ctx()
-    };
+    let mut c = group_ctx();
+    c.settings.max_resolve_duration = Duration::from_secs(30);
     let mut r = AlertingRule::new(&alerting("M", "up == 0", 0, 0, &[]), arc(c));
     step(&mut r, vec![up("a")], T0);
     assert_eq!(r.alerts_to_send(T0)[0].ends_at_ms, T0 + 30 * SEC);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::rule_support::*;
 use super::*;
-use tocsin::rule::{AlertState, AlertingRule, Health, RuleContext};
+use tocsin::rule::{AlertState, AlertingRule, Health};
 
 #[test]
 fn pending_then_firing_at_exactly_for() {
@@ -165,10 +165,8 @@ fn resolved_alert_is_dropped_after_retention() {
 
 #[test]
 fn custom_resolved_retention() {
-    let c = RuleContext {
-        resolved_retention: Duration::from_secs(60),
-        ..ctx()
-    };
+    let mut c = ctx();
+    c.settings.resolved_retention = Duration::from_secs(60);
     let mut r = AlertingRule::new(&alerting("HighLoad", "load > 1", 0, 0, &[]), arc(c));
     step_at(&mut r, one("a"), T0);
     step_at(&mut r, none(), T0 + MIN);

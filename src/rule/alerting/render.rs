@@ -116,13 +116,13 @@ impl AlertingRule {
             RuleKind::Recording(_) => Duration::ZERO,
         };
         let mut tctx = Context::new(&s.labels, s.value);
-        tctx.external_labels = &self.ctx.external_labels;
-        tctx.external_url = &self.ctx.external_url;
+        tctx.external_labels = &self.ctx.settings.external_labels;
+        tctx.external_url = &self.ctx.settings.external_url;
         tctx.expr = &self.spec.expr;
         tctx.for_ = for_;
         tctx.group_id = self.ctx.group_id;
         tctx.querier = querier;
-        tctx.library = self.ctx.library.as_deref();
+        tctx.library = self.ctx.settings.library.as_deref();
         tctx.eval_time = Some(system_time(t.ts_ms));
         tctx.active_at = Some(system_time(t.ts_ms));
         tctx
