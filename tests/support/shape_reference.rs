@@ -1,5 +1,6 @@
-//! What both Prometheus shape tests share: the rule file they load, when its evaluation
-//! has settled, and the keys tocsin adds on top of Prometheus' (vmalert's fields).
+//! What the shape tests against Prometheus share: the rule file they load, a real
+//! Prometheus settled on it, and the keys tocsin adds on top of Prometheus' (vmalert's
+//! fields).
 
 use serde_json::Value;
 
@@ -100,48 +101,33 @@ pub struct SettledPrometheus {
     pub alerts: Value,
     /// Where `RULES` was written (`dir/rules.yml`).
     pub rules_file: std::path::PathBuf,
-    _guard: super::peers::KillOnDrop,
+    _guard: super::peers::ChildGuard,
 }
 
 /// Starts Prometheus from `bin` in `dir` on [`RULES`] and waits until they settle.
 pub async fn start_settled(bin: &std::path::Path, dir: &std::path::Path) -> SettledPrometheus {
-    use std::process::{Command, Stdio};
     let rules_file = dir.join("rules.yml");
     std::fs::write(&rules_file, RULES).unwrap();
+    let config = dir.join("prometheus.yml");
     std::fs::write(
-        dir.join("prometheus.yml"),
+        &config,
         format!(
             "global: {{evaluation_interval: 1s}}\nrule_files: [{:?}]\n",
             rules_file.display().to_string()
         ),
     )
     .unwrap();
-    let port = super::peers::free_port();
-    let child = Command::new(bin)
-        .current_dir(dir)
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--web.enable-remote-write-receiver")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let guard = super::peers::KillOnDrop(child);
-    let url = format!("http://127.0.0.1:{port}");
-    let rules = super::peers::poll_json(
+    let (guard, url) = super::servers::start_prometheus_with(bin, dir, &config, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rules = super::http::poll_json(
         &format!("{url}/api/v1/rules"),
         std::time::Duration::from_secs(60),
         settled,
     )
-    .await;
-    let (_, alerts) = super::get_json(&format!("{url}/api/v1/alerts")).await;
+    .await
+    .unwrap_or_else(|| panic!("Prometheus' rules did not settle:\n{}", guard.log_tail(20)));
+    let (_, alerts) = super::http::get_json(&format!("{url}/api/v1/alerts")).await;
     SettledPrometheus {
         url,
         rules,

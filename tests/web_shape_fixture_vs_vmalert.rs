@@ -3,22 +3,21 @@
 //! is present with the same JSON type, except the documented differences below (also
 //! in docs/api.md, "Differences from vmalert").
 
-mod web_support;
+mod support;
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::registry::Registry;
 use serde_json::Value;
+use support::http::{get_json, poll_json};
+use support::peers::{free_port, peer_or_skip};
+use support::servers::{spawn_ready, start_victoria_metrics};
+use support::shape::Shape;
+use support::web::{server, t0};
 use tocsin::labels::Labels;
 use tocsin::status::{
     AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
 };
-use tocsin::web::WebOptions;
-use web_support::peers::{KillOnDrop, free_port, peer_binary, poll_json};
-use web_support::shape::Shape;
-use web_support::{Fake, get_json, start, t0};
 
 /// vmalert keys we leave out: Prometheus omits an empty `lastError`, and recording
 /// rules have no `state` or `duration`.
@@ -140,63 +139,47 @@ fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
 #[tokio::test]
 async fn rules_and_alerts_match_vmalert_shape() {
     let (Some(vm_bin), Some(vmalert_bin)) =
-        (peer_binary("victoria-metrics"), peer_binary("vmalert"))
+        (peer_or_skip("victoria-metrics"), peer_or_skip("vmalert"))
     else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
-    let vm_port = free_port();
-    let vm = Command::new(&vm_bin)
-        .current_dir(dir.path())
-        .arg(format!(
-            "-storageDataPath={}",
-            dir.path().join("vm").display()
-        ))
-        .arg(format!("-httpListenAddr=127.0.0.1:{vm_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start victoria-metrics");
-    let _vm = KillOnDrop(vm);
-    let vm_url = format!("http://127.0.0.1:{vm_port}");
-    poll_json(
-        &format!("{vm_url}/api/v1/query?query=1"),
-        Duration::from_secs(30),
-        |v| v["status"] == "success",
-    )
-    .await;
-
+    let (_vm, vm_url) = start_victoria_metrics(&vm_bin, dir.path(), &[])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let port = free_port();
-    let vmalert = Command::new(&vmalert_bin)
-        .current_dir(dir.path())
-        .arg("-rule=rules.yml")
-        .arg(format!("-datasource.url={vm_url}"))
-        .arg(format!("-remoteWrite.url={vm_url}"))
-        // Nothing listens there: sending fails quietly, which does not matter here.
-        .arg(format!("-notifier.url=http://127.0.0.1:{}", free_port()))
-        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-        .arg("-evaluationInterval=1s")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start vmalert");
-    let _vmalert = KillOnDrop(vmalert);
     let base = format!("http://127.0.0.1:{port}");
+    let argv = vec![
+        vmalert_bin.display().to_string(),
+        format!("-rule={}", dir.path().join("rules.yml").display()),
+        format!("-datasource.url={vm_url}"),
+        format!("-remoteWrite.url={vm_url}"),
+        // Nothing listens there: sending fails quietly, which does not matter here.
+        format!("-notifier.url=http://127.0.0.1:{}", free_port()),
+        format!("-httpListenAddr=127.0.0.1:{port}"),
+        "-evaluationInterval=1s".to_string(),
+    ];
+    let vmalert = spawn_ready(
+        "vmalert",
+        &argv,
+        dir.path(),
+        &base,
+        "/health",
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let vm_rules = poll_json(
         &format!("{base}/api/v1/rules"),
         Duration::from_secs(60),
         settled,
     )
-    .await;
+    .await
+    .unwrap_or_else(|| panic!("vmalert's rules did not settle:\n{}", vmalert.log_tail(20)));
     let (_, vm_alerts) = get_json(&format!("{base}/api/v1/alerts")).await;
 
-    let srv = start(
-        Fake::new(equivalent_snapshot(), true),
-        Registry::default(),
-        WebOptions::default(),
-    )
-    .await;
+    let srv = server().groups(equivalent_snapshot()).start().await;
     let (_, our_rules) = get_json(&format!("{}/api/v1/rules", srv.base)).await;
     let (_, our_alerts) = get_json(&format!("{}/api/v1/alerts", srv.base)).await;
 

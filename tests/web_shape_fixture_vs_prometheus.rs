@@ -2,25 +2,24 @@
 //! Prometheus serving equivalent rules: same keys and value types at every level, the
 //! same time and value formats. Our extra keys are vmalert's fields, listed in
 //! `VM_EXTRAS` and in docs/api.md; any other difference fails the test.
-//! `web_shapes_vs_prometheus.rs` does the same with the tocsin binary evaluating the
+//! `web_shape_live_vs_prometheus.rs` does the same with the tocsin binary evaluating the
 //! same rule file as Prometheus.
 
-mod web_support;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::registry::Registry;
 use serde_json::Value;
+use support::http::get_json;
+use support::peers::peer_or_skip;
+use support::shape::Shape;
+use support::shape_reference::{NONE, VM_EXTRAS, start_settled};
+use support::web::{server, t0};
 use tocsin::labels::Labels;
 use tocsin::status::{
     AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
 };
-use tocsin::web::WebOptions;
-use web_support::peers::peer_binary;
-use web_support::prometheus::{NONE, VM_EXTRAS, start_settled};
-use web_support::shape::Shape;
-use web_support::{Fake, get_json, start, t0};
 
 /// Our snapshot of the same rules in the same states.
 fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
@@ -106,7 +105,7 @@ fn values(v: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn rules_and_alerts_match_prometheus_shape() {
-    let Some(bin) = peer_binary("prometheus") else {
+    let Some(bin) = peer_or_skip("prometheus") else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -115,12 +114,7 @@ async fn rules_and_alerts_match_prometheus_shape() {
     let (prom_rules, prom_alerts) = (p.rules.clone(), p.alerts.clone());
     let (prom_bad_status, prom_bad) = get_json(&format!("{prom}/api/v1/rules?type=foo")).await;
 
-    let srv = start(
-        Fake::new(equivalent_snapshot(), true),
-        Registry::default(),
-        WebOptions::default(),
-    )
-    .await;
+    let srv = server().groups(equivalent_snapshot()).start().await;
     let (_, our_rules) = get_json(&format!("{}/api/v1/rules", srv.base)).await;
     let (_, our_alerts) = get_json(&format!("{}/api/v1/alerts", srv.base)).await;
     let (our_bad_status, our_bad) = get_json(&format!("{}/api/v1/rules?type=foo", srv.base)).await;
