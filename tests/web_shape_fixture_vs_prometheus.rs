@@ -14,52 +14,13 @@ use serde_json::Value;
 use support::http::get_json;
 use support::peers::peer_or_skip;
 use support::shape::Shape;
-use support::shape_reference::{NONE, VM_EXTRAS, start_settled};
+use support::shape_reference::{NONE, VM_EXTRAS, common_snapshot, start_settled};
 use support::web::{server, t0};
-use tocsin::labels::Labels;
-use tocsin::status::{
-    AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
-};
+use tocsin::status::{AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus};
 
 /// Our snapshot of the same rules in the same states.
 fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
     let at = Some(t0() + Duration::from_secs(5));
-    let mut rec = RuleStatus::new(1, "job:one", "vector(1)", RuleKindStatus::Recording);
-    rec.labels = Labels::from_pairs([("team", "a")]);
-    let mut firing = AlertStatus::new(
-        Labels::from_pairs([("alertname", "Always"), ("severity", "page")]),
-        AlertState::Firing,
-        t0(),
-        1.0,
-    );
-    firing.annotations = Labels::from_pairs([("summary", "value 1")]);
-    let pending = AlertStatus::new(
-        Labels::from_pairs([("alertname", "Waiting")]),
-        AlertState::Pending,
-        t0(),
-        2.0,
-    );
-    let mut always = RuleStatus::new(
-        2,
-        "Always",
-        "vector(1)",
-        RuleKindStatus::Alerting(AlertingStatus {
-            annotations: Labels::from_pairs([("summary", "value {{ $value }}")]),
-            alerts: vec![firing],
-            ..Default::default()
-        }),
-    );
-    always.labels = Labels::from_pairs([("severity", "page")]);
-    let waiting = RuleStatus::new(
-        3,
-        "Waiting",
-        "vector(2)",
-        RuleKindStatus::Alerting(AlertingStatus {
-            for_: Duration::from_secs(3600),
-            alerts: vec![pending],
-            ..Default::default()
-        }),
-    );
     let mut broken = RuleStatus::new(
         4,
         "Broken",
@@ -68,7 +29,8 @@ fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
     );
     broken.health = Health::Err;
     broken.last_error = Some("found duplicate series for the match group".into());
-    let mut rules = vec![rec, always, waiting, broken];
+    let mut rules = common_snapshot(t0(), &[]);
+    rules.push(broken);
     for r in &mut rules {
         if r.health != Health::Err {
             r.health = Health::Ok;

@@ -13,11 +13,9 @@ use support::http::{get_json, poll_json};
 use support::peers::{free_port, peer_or_skip};
 use support::servers::{spawn_ready, start_victoria_metrics};
 use support::shape::Shape;
+use support::shape_reference::{COMMON_RULES, common_snapshot};
 use support::web::{server, t0};
-use tocsin::labels::Labels;
-use tocsin::status::{
-    AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
-};
+use tocsin::status::{GroupStatus, Health};
 
 /// vmalert keys we leave out: Prometheus omits an empty `lastError`, and recording
 /// rules have no `state` or `duration`.
@@ -57,21 +55,6 @@ const EXTRAS: &[(&str, &[&str])] = &[
     ("alert", &["stabilizing"]),
 ];
 
-const RULES: &str = r#"groups:
-  - name: shape
-    rules:
-      - record: job:one
-        expr: vector(1)
-        labels: {team: a}
-      - alert: Always
-        expr: vector(1)
-        labels: {severity: page}
-        annotations: {summary: "value {{ $value }}"}
-      - alert: Waiting
-        expr: vector(2)
-        for: 1h
-"#;
-
 fn settled(v: &Value) -> bool {
     let rules = &v["data"]["groups"][0]["rules"];
     rules[0]["health"] == "ok"
@@ -84,47 +67,7 @@ fn settled(v: &Value) -> bool {
 /// label on alerts as vmalert adds it.
 fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
     let at = Some(t0() + Duration::from_secs(5));
-    let mut rec = RuleStatus::new(1, "job:one", "vector(1)", RuleKindStatus::Recording);
-    rec.labels = Labels::from_pairs([("team", "a")]);
-    let mut firing = AlertStatus::new(
-        Labels::from_pairs([
-            ("alertgroup", "shape"),
-            ("alertname", "Always"),
-            ("severity", "page"),
-        ]),
-        AlertState::Firing,
-        t0(),
-        1.0,
-    );
-    firing.annotations = Labels::from_pairs([("summary", "value 1")]);
-    let mut always = RuleStatus::new(
-        2,
-        "Always",
-        "vector(1)",
-        RuleKindStatus::Alerting(AlertingStatus {
-            annotations: Labels::from_pairs([("summary", "value {{ $value }}")]),
-            alerts: vec![firing],
-            ..Default::default()
-        }),
-    );
-    always.labels = Labels::from_pairs([("severity", "page")]);
-    let pending = AlertStatus::new(
-        Labels::from_pairs([("alertgroup", "shape"), ("alertname", "Waiting")]),
-        AlertState::Pending,
-        t0(),
-        2.0,
-    );
-    let waiting = RuleStatus::new(
-        3,
-        "Waiting",
-        "vector(2)",
-        RuleKindStatus::Alerting(AlertingStatus {
-            for_: Duration::from_secs(3600),
-            alerts: vec![pending],
-            ..Default::default()
-        }),
-    );
-    let mut rules = vec![rec, always, waiting];
+    let mut rules = common_snapshot(t0(), &[("alertgroup", "shape")]);
     for r in &mut rules {
         r.health = Health::Ok;
         r.last_evaluation = at;
@@ -144,7 +87,7 @@ async fn rules_and_alerts_match_vmalert_shape() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
+    std::fs::write(dir.path().join("rules.yml"), COMMON_RULES).unwrap();
     let (_vm, vm_url) = start_victoria_metrics(&vm_bin, dir.path(), &[])
         .await
         .unwrap_or_else(|e| panic!("{e}"));
