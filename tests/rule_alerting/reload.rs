@@ -71,15 +71,20 @@ fn restored_active_at_counts_toward_for_and_is_written_back() {
     assert_eq!(for_state, Some(((T0 - 9 * MIN) / 1000) as f64));
 }
 
+/// The labels of `Down`'s alert for `instance`, as `ALERTS_FOR_STATE` keeps them.
+fn down_labels(instance: &str) -> Labels {
+    Labels::from_pairs([
+        ("alertgroup", "g"),
+        ("alertname", "Down"),
+        ("instance", instance),
+        ("severity", "page"),
+    ])
+}
+
 #[test]
 fn restored_active_at_keeps_the_for_clock() {
     let mut r = down_for_30s();
-    let labels = Labels::from_pairs([
-        ("alertgroup", "g"),
-        ("alertname", "Down"),
-        ("instance", "a"),
-        ("severity", "page"),
-    ]);
+    let labels = down_labels("a");
     r.restore(labels, T0 - 25 * SEC);
     step(&mut r, vec![up("a")], T0);
     assert_eq!(states(&r), [("a".into(), AlertState::Pending)]);
@@ -90,12 +95,7 @@ fn restored_active_at_keeps_the_for_clock() {
 #[test]
 fn an_alert_firing_before_a_restart_keeps_its_start_time() {
     let mut r = down_for_30s();
-    let labels = Labels::from_pairs([
-        ("alertgroup", "g"),
-        ("alertname", "Down"),
-        ("instance", "a"),
-        ("severity", "page"),
-    ]);
+    let labels = down_labels("a");
     // Active since T0-100s; with for 30s on a 10s grid it fired at T0-70s.
     r.restore(labels, T0 - 100 * SEC);
     step(&mut r, vec![up("a")], T0);
