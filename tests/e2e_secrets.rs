@@ -3,8 +3,7 @@
 //! `authKey` query parameters) while the peers are down, answer 401 or answer 500;
 //! then every answer of its HTTP server and its whole log are searched for the secrets.
 
-#[path = "common/peers.rs"]
-mod peers;
+mod support;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -16,6 +15,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use support::peers::free_port;
+use support::servers::start_tocsin;
 
 /// How the fake peers fail.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -98,7 +99,7 @@ async fn peers(mode: Mode) -> Peers {
 
 /// A URL where nothing listens.
 fn closed_port_url() -> String {
-    format!("http://127.0.0.1:{}", peers::free_port().unwrap())
+    format!("http://127.0.0.1:{}", free_port())
 }
 
 const RULES: &str = "groups:
@@ -289,7 +290,7 @@ async fn run(mode: Mode, source: Source, datasource_down: bool) {
     client_flags("remoteWrite", &other("/rw"), source, dir.path(), &mut s);
     client_flags("remoteRead", &other("/rr"), source, dir.path(), &mut s);
 
-    let (mut tocsin, base) = peers::start_tocsin(&s.args, dir.path(), "tocsin")
+    let (mut tocsin, base) = start_tocsin(&s.args, dir.path(), "tocsin")
         .await
         .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
     let failed_everywhere = wait_until(&base, |rules, notifiers, metrics| {
@@ -300,7 +301,7 @@ async fn run(mode: Mode, source: Source, datasource_down: bool) {
     })
     .await;
     let answers = all_answers(&base).await;
-    peers::terminate(&mut tocsin, Duration::from_secs(10));
+    tocsin.terminate(Duration::from_secs(10));
     let log = std::fs::read_to_string(&tocsin.log).unwrap_or_default();
     let context = format!("{mode:?}, datasource down: {datasource_down}\n{log}");
     assert!(failed_everywhere, "the clients did not all fail: {context}");
