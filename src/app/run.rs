@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::options;
 use super::state::{AppState, ReloadMetrics};
 use crate::cli::{RunFlags, split_list};
+use crate::clock::Clock;
 use crate::config::{self, LoadOptions, RuleKind, RuleSet};
 use crate::datasource::{DatasourceMetrics, PromClient, Querier};
 use crate::labels::Labels;
@@ -136,6 +137,7 @@ async fn start(f: &RunFlags) -> anyhow::Result<Running> {
         board: board.clone(),
         settings,
         metrics: eval_metrics,
+        clock: Clock::System,
     });
     let mut manager = Manager::new(engine, cancel.child_token());
     let applied = manager.apply(&set, io.restorer.as_ref()).await;
