@@ -14,7 +14,8 @@ use prometheus_client::registry::Registry;
 use serde_json::Value;
 use tocsin::labels::Labels;
 use tocsin::status::{
-    AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
+    AlertState, AlertStatus, AlertingStatus, Annotations, GroupStatus, Health, RuleKindStatus,
+    RuleStatus,
 };
 use tocsin::web::WebOptions;
 use web_support::peers::peer_binary;
@@ -33,7 +34,8 @@ fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
         t0(),
         1.0,
     );
-    firing.annotations = Labels::from_pairs([("summary", "value 1")]);
+    // An annotation whose template renders empty is kept, as Prometheus keeps it.
+    firing.annotations = Annotations::from_pairs([("summary", "value 1"), ("runbook", "")]);
     let pending = AlertStatus::new(
         Labels::from_pairs([("alertname", "Waiting")]),
         AlertState::Pending,
@@ -45,7 +47,10 @@ fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
         "Always",
         "vector(1)",
         RuleKindStatus::Alerting(AlertingStatus {
-            annotations: Labels::from_pairs([("summary", "value {{ $value }}")]),
+            annotations: Annotations::from_pairs([
+                ("summary", "value {{ $value }}"),
+                ("runbook", "{{ if false }}x{{ end }}"),
+            ]),
             alerts: vec![firing],
             ..Default::default()
         }),

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use prometheus_client::registry::Registry;
 use tocsin::labels::Labels;
 use tocsin::status::{
-    AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
+    AlertState, AlertStatus, AlertingStatus, Annotations, GroupStatus, Health, RuleKindStatus,
+    RuleStatus,
 };
 use tocsin::web::WebOptions;
 use web_support::{Fake, start, t0};
@@ -39,8 +40,10 @@ fn big_snapshot() -> Vec<Arc<GroupStatus>> {
                                 ]);
                                 let mut a =
                                     AlertStatus::new(labels, AlertState::Firing, t0(), 0.93);
-                                a.annotations =
-                                    Labels::from_pairs([("summary", "disk almost full on host")]);
+                                a.annotations = Annotations::from_pairs([(
+                                    "summary",
+                                    "disk almost full on host",
+                                )]);
                                 a
                             })
                             .collect();

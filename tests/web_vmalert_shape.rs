@@ -13,7 +13,8 @@ use prometheus_client::registry::Registry;
 use serde_json::Value;
 use tocsin::labels::Labels;
 use tocsin::status::{
-    AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
+    AlertState, AlertStatus, AlertingStatus, Annotations, GroupStatus, Health, RuleKindStatus,
+    RuleStatus,
 };
 use tocsin::web::WebOptions;
 use web_support::peers::{KillOnDrop, free_port, peer_binary, poll_json};
@@ -97,13 +98,13 @@ fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
         t0(),
         1.0,
     );
-    firing.annotations = Labels::from_pairs([("summary", "value 1")]);
+    firing.annotations = Annotations::from_pairs([("summary", "value 1")]);
     let mut always = RuleStatus::new(
         2,
         "Always",
         "vector(1)",
         RuleKindStatus::Alerting(AlertingStatus {
-            annotations: Labels::from_pairs([("summary", "value {{ $value }}")]),
+            annotations: Annotations::from_pairs([("summary", "value {{ $value }}")]),
             alerts: vec![firing],
             ..Default::default()
         }),

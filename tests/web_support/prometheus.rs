@@ -72,7 +72,7 @@ pub const RULES: &str = r#"groups:
       - alert: Always
         expr: vector(1)
         labels: {severity: page}
-        annotations: {summary: "value {{ $value }}"}
+        annotations: {summary: "value {{ $value }}", runbook: "{{ if false }}x{{ end }}"}
       - alert: Waiting
         expr: vector(2)
         for: 1h
