@@ -265,19 +265,21 @@ fn start_io(
     })
 }
 
-/// Binds the HTTP server and serves until `cancel` fires.
+/// Binds the HTTP server (its request metrics registered in `registry`) and serves
+/// until `cancel` fires.
 async fn start_web(
     f: &RunFlags,
     state: Arc<AppState>,
-    registry: Registry,
+    mut registry: Registry,
     cancel: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
+    let http_metrics = web::metrics::HttpMetrics::register(&mut registry);
     let web_opts = web::WebOptions {
         listen_addr: f.http_listen_addr.clone(),
         reload_auth_key: Some(f.reload_auth_key.clone()).filter(|k| !k.is_empty()),
         path_prefix: f.http_path_prefix.clone(),
         external_url: f.external_url.clone().unwrap_or_default(),
-        http_metrics: None,
+        http_metrics: Some(http_metrics),
     };
     let server = web::Server::bind(web_opts, state, Arc::new(registry))
         .await

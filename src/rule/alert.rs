@@ -36,7 +36,6 @@ impl Annotations {
         )
     }
 
-
     /// Name and value pairs in the rule's order, empty values included.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &str)> + ExactSizeIterator {
         self.pairs.iter().map(|(k, v)| (&**k, &**v))
