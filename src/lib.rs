@@ -12,6 +12,7 @@ pub mod labels;
 pub mod logging;
 pub mod manager;
 pub mod notifier;
+pub mod promql;
 pub mod reload;
 pub mod remote_write;
 pub mod replay;
