@@ -54,6 +54,10 @@ pub struct EngineOptions {
     /// The step of subqueries that give none (Prometheus: the global evaluation
     /// interval; promtool: the test's evaluation interval; PromQL tests: 1m).
     pub default_subquery_step_ms: i64,
+    /// The most samples (and subquery steps) one evaluation may read (an instant query,
+    /// or one step of a range query); beyond it the query fails, so that no query runs
+    /// unbounded (Prometheus' `--query.max-samples`, 50 million by default).
+    pub max_samples: u64,
 }
 
 impl Default for EngineOptions {
@@ -62,6 +66,7 @@ impl Default for EngineOptions {
             lookback_delta_ms: 5 * 60 * 1000,
             delayed_name_removal: false,
             default_subquery_step_ms: 60 * 1000,
+            max_samples: 50_000_000,
         }
     }
 }
@@ -171,6 +176,7 @@ impl Engine {
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut ts = start_ms;
         while ts <= end_ms {
+            ev.reset_charge();
             let elems = match ev.eval(expr, ts)? {
                 Val::Scalar(f) => vec![Elem {
                     labels: Labels::empty(),
@@ -306,4 +312,62 @@ fn finish_matrix(m: Vec<MSeries>) -> Result<Vec<Series>, PromqlError> {
     }
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        let e = Engine::new(EngineOptions {
+            max_samples: 100_000,
+            ..EngineOptions::default()
+        });
+        let l = Labels::from_pairs([("__name__", "x")]);
+        e.add_series(&l, (0..100).map(|i| (i * 60_000, i as f64)));
+        e
+    }
+
+    #[test]
+    fn runaway_queries_stop_with_an_error() {
+        let e = engine();
+        let err = e
+            .instant("max_over_time(max_over_time(x[1d:1s])[1d:1s])", 6_000_000)
+            .unwrap_err();
+        assert!(err.to_string().contains("too many samples"), "{err}");
+        let err = e.instant("count_over_time(x[10y:1ms])", 0).unwrap_err();
+        assert!(err.to_string().contains("exceeds the limit"), "{err}");
+        let err = e.range("x", 0, 100_000_000, 1).unwrap_err();
+        assert!(err.to_string().contains("11,000 points"), "{err}");
+    }
+
+    #[test]
+    fn bad_queries_say_what_is_wrong() {
+        let e = engine();
+        let err = e.instant("no_such_function(x)", 0).unwrap_err();
+        assert!(matches!(err, PromqlError::Parse(_)), "{err}");
+        assert!(err.to_string().contains("no_such_function"), "{err}");
+        let err = e.range("x[5m]", 0, 60_000, 60_000).unwrap_err();
+        assert!(err.to_string().contains("range vector"), "{err}");
+    }
+
+    #[test]
+    fn instant_and_range_answers() {
+        let e = engine();
+        let r = e.instant("x offset 1m", 600_000).unwrap();
+        let Value::Vector(v) = r.value else {
+            panic!("{:?}", r.value)
+        };
+        assert_eq!(v[0].value, 9.0);
+        assert_eq!(v[0].timestamp_ms, 600_000);
+        let r = e.range("x * 2", 0, 120_000, 60_000).unwrap();
+        let Value::Matrix(m) = r.value else {
+            panic!("{:?}", r.value)
+        };
+        assert_eq!(m[0].labels, Labels::empty());
+        assert_eq!(m[0].points, vec![(0, 0.0), (60_000, 2.0), (120_000, 4.0)]);
+        let r = e.instant("rate(x[5m])", 600_000).unwrap();
+        assert_eq!(r.infos.len(), 1, "{:?}", r.infos);
+        assert!(r.infos[0].starts_with("PromQL info: metric might not be a counter"));
+    }
 }

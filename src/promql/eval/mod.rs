@@ -13,7 +13,7 @@ mod functions;
 mod selector;
 mod topk;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use promql_parser::parser::{AtModifier, Expr, Offset};
 
@@ -88,6 +88,8 @@ pub(crate) struct Evaluator<'a> {
     pub end: i64,
     pub annotations: RefCell<Annotations>,
     pub(crate) selection: RefCell<selector::SelectionCache<'a>>,
+    /// Samples read and steps evaluated so far, against `EngineOptions::max_samples`.
+    loaded: Cell<u64>,
 }
 
 pub(crate) type EvalResult = Result<Val, PromqlError>;
@@ -105,6 +107,7 @@ impl<'a> Evaluator<'a> {
             end,
             annotations: RefCell::new(Annotations::default()),
             selection: RefCell::new(selector::SelectionCache::default()),
+            loaded: Cell::new(0),
         }
     }
 
@@ -122,6 +125,24 @@ impl<'a> Evaluator<'a> {
         if !a.infos.contains(&msg) {
             a.infos.push(msg);
         }
+    }
+
+    /// Counts samples read (or subquery steps taken); a query that reads more than
+    /// `max_samples` in all is stopped, which bounds its time and memory.
+    pub fn charge(&self, n: usize) -> Result<(), PromqlError> {
+        let total = self.loaded.get().saturating_add(n as u64);
+        self.loaded.set(total);
+        if total > self.opts.max_samples {
+            return fail(
+                "query processing would load too many samples into memory in query execution",
+            );
+        }
+        Ok(())
+    }
+
+    /// Starts counting afresh (each step of a range query has its own budget).
+    pub fn reset_charge(&self) {
+        self.loaded.set(0);
     }
 
     /// Marks an element whose metric name no longer applies.

@@ -85,37 +85,42 @@ impl<'a> Evaluator<'a> {
 
     pub(crate) fn eval_vector_selector(&self, vs: &VectorSelector, ts: i64) -> EvalResult {
         let t = self.selector_time(&vs.at, &vs.offset, ts);
-        Ok(Val::Vector(self.instant_samples(vs, t)))
-    }
-
-    /// Each selected series' newest sample in the lookback window before `t`.
-    pub(crate) fn instant_samples(&self, vs: &VectorSelector, t: i64) -> Vec<Elem> {
-        self.instant_points(vs, t)
+        let v = self
+            .instant_points(vs, t)?
             .into_iter()
             .map(|(labels, _, f)| Elem {
                 labels,
                 f,
                 drop_name: false,
             })
-            .collect()
+            .collect();
+        Ok(Val::Vector(v))
     }
 
-    /// Like [`Self::instant_samples`], with the samples' own timestamps.
-    pub(crate) fn instant_points(&self, vs: &VectorSelector, t: i64) -> Vec<(Labels, i64, f64)> {
+    /// Each selected series' newest sample in the lookback window before `t`, with its
+    /// own timestamp.
+    pub(crate) fn instant_points(
+        &self,
+        vs: &VectorSelector,
+        t: i64,
+    ) -> Result<Vec<(Labels, i64, f64)>, PromqlError> {
         let lookback = self.opts.lookback_delta_ms;
-        self.selected(vs)
+        let out: Vec<(Labels, i64, f64)> = self
+            .selected(vs)
             .iter()
             .filter_map(|s| {
                 let (pt, f) = s.at_or_before(t)?;
                 (pt > t - lookback && !is_stale(f)).then(|| (s.labels.clone(), pt, f))
             })
-            .collect()
+            .collect();
+        self.charge(out.len())?;
+        Ok(out)
     }
 
     pub(crate) fn eval_matrix_selector(&self, ms: &MatrixSelector, ts: i64) -> EvalResult {
         let t = self.selector_time(&ms.vs.at, &ms.vs.offset, ts);
         let range = ms.range.as_millis() as i64;
-        let out = self
+        let out: Vec<MSeries> = self
             .selected(&ms.vs)
             .iter()
             .filter_map(|s| {
@@ -132,6 +137,7 @@ impl<'a> Evaluator<'a> {
                 })
             })
             .collect();
+        self.charge(out.iter().map(|s| s.points.len()).sum())?;
         Ok(Val::Matrix(out))
     }
 
@@ -160,6 +166,7 @@ impl<'a> Evaluator<'a> {
         let mut series: Vec<MSeries> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         while at <= t {
+            self.charge(1)?;
             self.collect_step(&sq.expr, at, &mut series, &mut index)?;
             at += step;
         }

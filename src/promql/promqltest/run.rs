@@ -33,7 +33,7 @@ pub fn test_options() -> EngineOptions {
     EngineOptions {
         lookback_delta_ms: 5 * 60 * 1000,
         delayed_name_removal: true,
-        default_subquery_step_ms: 60 * 1000,
+        ..EngineOptions::default()
     }
 }
 

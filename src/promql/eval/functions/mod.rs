@@ -58,7 +58,7 @@ impl Evaluator<'_> {
         let points: Vec<(Labels, f64, bool)> = match arg {
             Some(Expr::VectorSelector(vs)) => {
                 let t = self.selector_time(&vs.at, &vs.offset, ts);
-                self.instant_points(vs, t)
+                self.instant_points(vs, t)?
                     .into_iter()
                     .map(|(l, pt, _)| (l, pt as f64 / 1000.0, false))
                     .collect()
