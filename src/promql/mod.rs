@@ -177,31 +177,10 @@ impl Engine {
         let mut ts = start_ms;
         while ts <= end_ms {
             ev.reset_charge();
-            let elems = match ev.eval(expr, ts)? {
-                Val::Scalar(f) => vec![Elem {
-                    labels: Labels::empty(),
-                    f,
-                    drop_name: false,
-                }],
-                Val::Vector(v) => v,
-                other => {
-                    return Err(PromqlError::Eval(format!(
-                        "range query returned {}",
-                        other_type(&other)
-                    )));
-                }
-            };
-            add_step(&mut series, &mut index, elems, ts)?;
+            ev.collect_step(expr, ts, &mut series, &mut index)?;
             ts += step_ms;
         }
         Ok(result(Value::Matrix(finish_matrix(series)?), ev))
-    }
-}
-
-fn other_type(v: &Val) -> &'static str {
-    match v {
-        Val::Str(_) => "a string",
-        _ => "a range vector",
     }
 }
 
@@ -236,32 +215,6 @@ fn check_range(expr: &Expr, start: i64, end: i64, step: i64) -> Result<(), Promq
     Ok(())
 }
 
-fn add_step(
-    series: &mut Vec<MSeries>,
-    index: &mut HashMap<Labels, usize>,
-    elems: Vec<Elem>,
-    ts: i64,
-) -> Result<(), PromqlError> {
-    for e in elems {
-        let i = *index.entry(e.labels.clone()).or_insert_with(|| {
-            series.push(MSeries {
-                labels: e.labels.clone(),
-                points: Vec::new(),
-                drop_name: e.drop_name,
-            });
-            series.len() - 1
-        });
-        let points = &mut series[i].points;
-        if points.last().is_some_and(|p| p.0 == ts) {
-            return Err(PromqlError::Eval(
-                "vector cannot contain metrics with the same labelset".into(),
-            ));
-        }
-        points.push((ts, e.f));
-    }
-    Ok(())
-}
-
 fn result(value: Value, ev: Evaluator<'_>) -> QueryResult {
     let a = ev.annotations.into_inner();
     QueryResult {
@@ -269,6 +222,16 @@ fn result(value: Value, ev: Evaluator<'_>) -> QueryResult {
         warnings: a.warnings,
         infos: a.infos,
     }
+}
+
+/// Fails when label sets repeat (after names were removed).
+fn distinct<'l>(labels: impl Iterator<Item = &'l Labels>) -> Result<(), PromqlError> {
+    if eval::has_duplicates(labels) {
+        return Err(PromqlError::Eval(
+            "vector cannot contain metrics with the same labelset".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Removes the names marked for removal; the label sets must stay distinct.
@@ -285,11 +248,7 @@ fn finish_vector(v: Vec<Elem>, ts: i64) -> Result<Vec<Sample>, PromqlError> {
             timestamp_ms: ts,
         })
         .collect();
-    if eval::has_duplicates(out.iter().map(|s| &s.labels)) {
-        return Err(PromqlError::Eval(
-            "vector cannot contain metrics with the same labelset".into(),
-        ));
-    }
+    distinct(out.iter().map(|s| &s.labels))?;
     Ok(out)
 }
 
@@ -305,11 +264,7 @@ fn finish_matrix(m: Vec<MSeries>) -> Result<Vec<Series>, PromqlError> {
             points: s.points,
         })
         .collect();
-    if eval::has_duplicates(out.iter().map(|s| &s.labels)) {
-        return Err(PromqlError::Eval(
-            "vector cannot contain metrics with the same labelset".into(),
-        ));
-    }
+    distinct(out.iter().map(|s| &s.labels))?;
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(out)
 }
