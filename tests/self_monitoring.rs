@@ -110,12 +110,21 @@ async fn documented_and_alerted_on_metrics_exist() {
     );
 
     // The inert flags were named at start-up.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let warned = |log: &str, flag: &str| {
+        log.lines()
+            .any(|l| l.contains("has no effect") && l.contains(flag))
+    };
+    support::eventually(Duration::from_secs(5), || {
+        let log = t.log_tail(200);
+        ["fs.disableMmap", "memory.allowedPercent"]
+            .iter()
+            .all(|f| warned(&log, f))
+    })
+    .await;
     let log = t.log_tail(200);
     for flag in ["fs.disableMmap", "memory.allowedPercent"] {
         assert!(
-            log.lines()
-                .any(|l| l.contains("has no effect") && l.contains(flag)),
+            warned(&log, flag),
             "no start-up warning naming -{flag}:\n{log}"
         );
     }
