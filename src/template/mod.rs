@@ -43,7 +43,7 @@ mod error;
 mod escape;
 mod exec;
 mod funcs;
-mod gofmt;
+pub mod gofmt;
 mod humanize;
 mod inputs;
 mod lex;
