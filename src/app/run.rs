@@ -145,7 +145,7 @@ fn needs_remote_write(set: &RuleSet) -> Option<String> {
 }
 
 /// Runs until SIGTERM/SIGINT; a second signal exits at once.
-pub async fn run(f: RunFlags) -> anyhow::Result<()> {
+pub async fn run(f: RunFlags, given: Vec<crate::flag_sources::SetFlag>) -> anyhow::Result<()> {
     let patterns = split_list(&f.rule);
     if patterns.is_empty() {
         bail!("no rule files: pass -rule=PATH (files or globs, repeatable)");
@@ -255,17 +255,9 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
         reload_tx: reload_tx.clone(),
         notifier: notifier.clone(),
     });
-    let web_opts = web::WebOptions {
-        listen_addr: f.http_listen_addr.clone(),
-        reload_auth_key: Some(f.reload_auth_key.clone()).filter(|k| !k.is_empty()),
-        path_prefix: f.http_path_prefix.clone(),
-        external_url: f.external_url.clone().unwrap_or_default(),
-        http_metrics: None,
-    };
-    let server = web::Server::bind(web_opts, state, Arc::new(registry))
-        .await
-        .context("-httpListenAddr")?;
-    tracing::info!(addr = ?server.local_addr().ok(), "HTTP server listening");
+    let web_opts = super::server::web_options(&f, &given, &mut registry)?;
+    let server = web::Server::bind(web_opts, state, Arc::new(registry)).await?;
+    tracing::info!(addr = ?server.local_addr().ok(), scheme = server.scheme(), "HTTP server listening");
     let web_task = tokio::spawn(server.run(web_cancel.clone()));
 
     let roots = reload::watch_roots(&patterns, &set.files);
