@@ -20,6 +20,7 @@ pub mod rule;
 pub mod sample;
 pub mod schedule;
 pub mod secret;
+pub mod status;
 pub mod template;
 pub mod timeparse;
 pub mod web;

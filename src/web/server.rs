@@ -19,9 +19,9 @@ use tokio_util::task::TaskTracker;
 use super::WebOptions;
 use super::api::Api;
 use super::dispatch::handle;
-use super::model::StateSource;
 use super::tls::{CertStore, TlsError};
 use super::{proxy_protocol, tls};
+use crate::status::StateSource;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
