@@ -132,7 +132,10 @@ async fn secrets_never_show() {
     }
     let (code, metrics) = text(c.get(format!("{base}/metrics?authKey={env_key}"))).await;
     assert_eq!(code, 200, "the key from the environment opens /metrics");
-    assert!(metrics.contains("tocsin_datasource_errors_total"), "{metrics}");
+    assert!(
+        metrics.contains("tocsin_datasource_errors_total"),
+        "{metrics}"
+    );
     let (code, flags) = text(c.get(format!("{base}/flags?authKey={placeholder_key}"))).await;
     assert_eq!(code, 200, "the key from %{{FLAGS_KEY}} opens /flags");
     for want in [

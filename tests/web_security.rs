@@ -67,7 +67,7 @@ async fn serve(opts: WebOptions) -> Running {
     Running {
         base,
         cancel,
-        registry: registry,
+        registry,
     }
 }
 
