@@ -232,6 +232,15 @@ impl Secrets {
     }
 }
 
+fn url_may_carry_credentials(value: &str) -> bool {
+    value.split(',').any(|v| {
+        v.split_once("://").is_some_and(|(_, rest)| {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            authority.contains('@') || rest.contains('?')
+        })
+    })
+}
+
 /// The `/flags` page, as vmalert's: `-name="value"` for every flag that was set, one per
 /// line and value, secret values as `secret`.
 pub fn flags_page(set: &[SetFlag], secrets: &Secrets) -> String {
@@ -358,6 +367,9 @@ mod tests {
                 "-external.label=a=b",
                 "-secret.flags=external.label",
                 "-datasource.bearerToken=tok",
+                "-notifier.url=http://am:9093",
+                "-notifier.url=http://u:p@am2",
+                "-remoteWrite.url=http://vm/?authKey=k",
             ],
             &[],
         )
@@ -366,7 +378,7 @@ mod tests {
         let page = flags_page(&p.set, &s);
         assert_eq!(
             page,
-            "-datasource.bearerToken=\"secret\"\n-datasource.url=\"http://ds\"\n-external.label=\"secret\"\n-httpAuth.password=\"secret\"\n-secret.flags=\"secret\"\n"
+            "-datasource.bearerToken=\"secret\"\n-datasource.url=\"http://ds\"\n-external.label=\"secret\"\n-httpAuth.password=\"secret\"\n-notifier.url=\"http://am:9093\"\n-notifier.url=\"secret\"\n-remoteWrite.url=\"secret\"\n-secret.flags=\"secret\"\n"
         );
         assert!(s.is_secret("reloadAuthKey") && s.is_secret("notifier.oauth2.clientSecret"));
         assert!(!s.is_secret("rule"));

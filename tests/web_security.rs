@@ -268,6 +268,19 @@ async fn tls13_only_refuses_tls12() {
     assert!(reqwest::Client::new().get(&url).send().await.is_err());
 }
 
+/// Waits until new connections to `url` are served with the certificate `der`.
+async fn wait_served(ca_pem: &str, url: &str, der: &[u8], what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = certs::client(ca_pem, false).get(url).send().await.unwrap();
+        if certs::peer_cert(&r) == der {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what} never went into service");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// cert-manager rewrites the files in place: new connections get the new pair, the
 /// listener and open connections stay; a broken pair keeps the old one and is counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,22 +300,7 @@ async fn rotation_while_serving() {
 
     let second = ca.leaf("second");
     second.write(dir.path());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = certs::client(&ca.pem, false)
-            .get(&url)
-            .send()
-            .await
-            .unwrap();
-        if certs::peer_cert(&r) == second.der {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the new pair never went into service"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_served(&ca.pem, &url, &second.der, "the new pair").await;
     assert_eq!(
         kept.get(&url).send().await.unwrap().status(),
         200,
@@ -342,22 +340,7 @@ async fn rotation_while_serving() {
     );
     // The matching key arrives: the third pair goes into service.
     std::fs::write(dir.path().join("tls.key"), &third.key_pem).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = certs::client(&ca.pem, false)
-            .get(&url)
-            .send()
-            .await
-            .unwrap();
-        if certs::peer_cert(&r) == third.der {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the fixed pair never went into service"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_served(&ca.pem, &url, &third.der, "the fixed pair").await;
     assert_eq!(metric("tocsin_tls_certificate_last_reload_successful"), 1.0);
     assert!(metric("tocsin_tls_certificate_reloads_total") >= 2.0);
 }
