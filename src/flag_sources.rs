@@ -222,9 +222,10 @@ impl Secrets {
             || self.named.contains(&l)
     }
 
-    /// `value`, or `secret` for a secret flag.
+    /// `value`, or `secret` for a secret flag or a URL that may carry credentials
+    /// (user info or a query string).
     pub fn show<'a>(&self, flag: &str, value: &'a str) -> &'a str {
-        if self.is_secret(flag) {
+        if self.is_secret(flag) || url_may_carry_credentials(value) {
             "secret"
         } else {
             value

@@ -84,6 +84,10 @@ impl SecurityMetrics {
     pub fn register(registry: &mut Registry) -> SecurityMetrics {
         let m = SecurityMetrics::default();
         m.tls_last_ok.set(1);
+        // Both reasons show from the start, at 0, so alerts and dashboards find them.
+        for reason in ["wrong_basic_auth", "wrong_auth_key"] {
+            m.auth_failures.get_or_create(&[("reason", reason)]);
+        }
         registry.register(
             "tocsin_http_auth_failures",
             "Requests refused for missing or wrong credentials, by reason (wrong_basic_auth, wrong_auth_key).",
