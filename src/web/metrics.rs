@@ -86,7 +86,7 @@ impl SecurityMetrics {
         m.tls_last_ok.set(1);
         // Both reasons show from the start, at 0, so alerts and dashboards find them.
         for reason in ["wrong_basic_auth", "wrong_auth_key"] {
-            m.auth_failures.get_or_create(&[("reason", reason)]);
+            drop(m.auth_failures.get_or_create(&[("reason", reason)]));
         }
         registry.register(
             "tocsin_http_auth_failures",
