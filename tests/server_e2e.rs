@@ -3,17 +3,15 @@
 //! handshakes with `openssl s_client`; bad TLS and secret flags stop it at start-up with
 //! one line naming the flag.
 
-#[path = "common/certs.rs"]
-mod certs;
-#[path = "common/peers.rs"]
-mod peers;
+mod support;
 
 use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use peers::{ChildGuard, free_port, terminate};
+use support::certs;
+use support::peers::{ChildGuard, free_port};
 
 const RULES: &str = "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: Up\n        expr: vector(1)\n";
 
@@ -77,8 +75,8 @@ async fn secrets_never_show() {
         "PPROF-KEY-5",
         "SECRET-ORG-6",
     );
-    let port = free_port().unwrap();
-    let dead = free_port().unwrap();
+    let port = free_port();
+    let dead = free_port();
     let args: Vec<String> = [
         format!("-rule={}", d.join("r.yml").display()),
         format!("-datasource.url=http://127.0.0.1:{dead}"),
@@ -168,7 +166,7 @@ async fn secrets_never_show() {
     seen.push(("/debug/pprof/".into(), pprof));
     seen.push(("401 body".into(), refused));
 
-    terminate(&mut t, Duration::from_secs(10));
+    t.terminate(Duration::from_secs(10));
     let log = std::fs::read_to_string(&t.log).unwrap();
     assert!(
         log.contains("flag=\"metricsAuthKey\" value=\"secret\" env=\"T_metricsAuthKey\""),
@@ -215,7 +213,7 @@ fn bad_tls_and_secret_flags_stop_start_up() {
         let mut v = vec![
             format!("-rule={}", d.join("r.yml").display()),
             "-datasource.url=http://127.0.0.1:1".into(),
-            format!("-httpListenAddr=127.0.0.1:{}", free_port().unwrap()),
+            format!("-httpListenAddr=127.0.0.1:{}", free_port()),
         ];
         v.extend(extra.iter().map(|s| s.to_string()));
         v
@@ -314,7 +312,7 @@ async fn openssl_handshakes_and_tls13_only() {
     let ca_file = ca.write(d);
     let (cert, key) = ca.leaf("server").write(d);
     for (min, tls12_ok) in [("TLS12", true), ("TLS13", false)] {
-        let port = free_port().unwrap();
+        let port = free_port();
         let args: Vec<String> = vec![
             format!("-rule={}", d.join("r.yml").display()),
             "-datasource.url=http://127.0.0.1:1".into(),
@@ -346,6 +344,6 @@ async fn openssl_handshakes_and_tls13_only() {
             plain.map(|r| r.status() != 200).unwrap_or(true),
             "plain HTTP is not served"
         );
-        terminate(&mut t, Duration::from_secs(10));
+        t.terminate(Duration::from_secs(10));
     }
 }

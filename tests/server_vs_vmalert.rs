@@ -1,33 +1,11 @@
 //! Who may call what, against the real thing: tocsin and vmalert 1.145 started with the
 //! same `-httpAuth.*` and `-*AuthKey` flags refuse and admit the same requests.
 
-#[path = "common/peers.rs"]
-mod peers;
+mod support;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use peers::{ChildGuard, free_port};
-
-/// vmalert 1.145 from `$TOCSIN_PEERS_SID_DIR` (or `.peers/sid/usr/bin`); fails under
-/// `CI=true` when missing.
-fn vmalert_sid() -> Option<PathBuf> {
-    let dir = std::env::var_os("TOCSIN_PEERS_SID_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".peers/sid/usr/bin"));
-    let p = dir.join("vmalert");
-    if p.is_file() {
-        return Some(p);
-    }
-    assert_ne!(
-        std::env::var("CI").as_deref(),
-        Ok("true"),
-        "vmalert 1.145 not found at {} (CI=true)",
-        p.display()
-    );
-    eprintln!("SKIP: vmalert 1.145 not found at {}", p.display());
-    None
-}
+use support::peers::{ChildGuard, free_port, sid_peer_or_skip};
 
 const FLAGS: &[&str] = &[
     "-httpAuth.username=admin",
@@ -39,8 +17,8 @@ const FLAGS: &[&str] = &[
 ];
 
 async fn start(bin: &str, name: &str, dir: &std::path::Path) -> (ChildGuard, String) {
-    let port = free_port().unwrap();
-    let dead = free_port().unwrap();
+    let port = free_port();
+    let dead = free_port();
     let mut argv = vec![
         bin.to_string(),
         format!("-rule={}", dir.join("r.yml").display()),
@@ -116,7 +94,7 @@ async fn codes(base: &str, path: &str) -> Vec<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_refusals_as_vmalert_1_145() {
-    let Some(vmalert) = vmalert_sid() else {
+    let Some(vmalert) = sid_peer_or_skip("vmalert") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -1,20 +1,19 @@
 //! tocsin's own server at its edges: every route × credentials over TLS, real TLS
 //! handshakes, certificate rotation while serving, the PROXY protocol, bad input.
 
-#[path = "common/certs.rs"]
-mod certs;
-mod web_support;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus_client::registry::Registry;
+use support::certs;
+use support::web::{Fake, fixture};
 use tocsin::secret::Secret;
 use tocsin::web::metrics::SecurityMetrics;
 use tocsin::web::{Access, BasicAuth, ResponseHeaders, Server, TlsOptions, WebOptions, routes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
-use web_support::{Fake, fixture};
 
 const USER: &str = "admin";
 const PASS: &str = "b4sic-pw";

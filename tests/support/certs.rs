@@ -1,8 +1,6 @@
 //! Test certificates, made at test time (no private key is ever committed): one CA and
 //! leaf pairs it signs for `localhost` and `127.0.0.1`, written as PEM files.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
