@@ -3,6 +3,7 @@
 mod options;
 mod run;
 mod server;
+mod state;
 
 use std::process::ExitCode;
 
