@@ -222,24 +222,15 @@ impl Secrets {
             || self.named.contains(&l)
     }
 
-    /// `value`, or `secret` for a secret flag or a URL that may carry credentials
-    /// (user info or a query string).
-    pub fn show<'a>(&self, flag: &str, value: &'a str) -> &'a str {
-        if self.is_secret(flag) || url_may_carry_credentials(value) {
-            "secret"
+    /// `secret` for a secret flag; else the value with the credentials of any URL in
+    /// it masked ([`crate::http::redact_text`], as everywhere tocsin prints a URL).
+    pub fn show(&self, flag: &str, value: &str) -> String {
+        if self.is_secret(flag) {
+            "secret".to_string()
         } else {
-            value
+            crate::http::redact_text(value)
         }
     }
-}
-
-fn url_may_carry_credentials(value: &str) -> bool {
-    value.split(',').any(|v| {
-        v.split_once("://").is_some_and(|(_, rest)| {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-            authority.contains('@') || rest.contains('?')
-        })
-    })
 }
 
 /// The `/flags` page, as vmalert's: `-name="value"` for every flag that was set, one per
@@ -379,7 +370,7 @@ mod tests {
         let page = flags_page(&p.set, &s);
         assert_eq!(
             page,
-            "-datasource.bearerToken=\"secret\"\n-datasource.url=\"http://ds\"\n-external.label=\"secret\"\n-httpAuth.password=\"secret\"\n-notifier.url=\"http://am:9093\"\n-notifier.url=\"secret\"\n-remoteWrite.url=\"secret\"\n-secret.flags=\"secret\"\n"
+            "-datasource.bearerToken=\"secret\"\n-datasource.url=\"http://ds\"\n-external.label=\"secret\"\n-httpAuth.password=\"secret\"\n-notifier.url=\"http://am:9093\"\n-notifier.url=\"http://u:xxxxx@am2\"\n-remoteWrite.url=\"http://vm/?authKey=xxxxx\"\n-secret.flags=\"secret\"\n"
         );
         assert!(s.is_secret("reloadAuthKey") && s.is_secret("notifier.oauth2.clientSecret"));
         assert!(!s.is_secret("rule"));
