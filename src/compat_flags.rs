@@ -5,7 +5,7 @@
 //! setting took effect when it did not.
 //!
 //! Flags whose silent acceptance could mislead about security or results
-//! (`-httpAuth.*`, `-tls*`, `-*.oauth2.*`, `-datasource.roundDigits`, …) are not here:
+//! (`-httpAuth.*`, `-tls*`, `-datasource.roundDigits`, …) are not here:
 //! they stay unknown, and tocsin refuses to start with them. `docs/migration.md` lists
 //! every vmalert flag and what tocsin does with it.
 
@@ -142,11 +142,7 @@ mod tests {
 
     #[test]
     fn security_flags_stay_unknown() {
-        for flag in [
-            "-httpAuth.username=a",
-            "-tls",
-            "-datasource.oauth2.clientID=x",
-        ] {
+        for flag in ["-httpAuth.username=a", "-tls"] {
             assert!(
                 parse(&[flag]).is_err(),
                 "{flag} must be refused, not ignored"
