@@ -4,17 +4,13 @@
 //! failing the query with a clear error while nothing reaches the datasource without
 //! credentials.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
-
+use support::fake_http::serve_fn;
 use tocsin::datasource::{DatasourceMetrics, DatasourceOptions, InstantQuery, PromClient, Querier};
 use tocsin::http::{ClientOptions, OAuth2Options, Secret};
 
@@ -29,7 +25,7 @@ enum TokenMode {
 struct Server {
     url: String,
     hits: Arc<AtomicUsize>,
-    /// Authorization headers (datasource) or form bodies (token server) received.
+    /// `authorization|body` of every request received.
     seen: Arc<Mutex<Vec<String>>>,
 }
 
@@ -37,45 +33,15 @@ struct Server {
 async fn serve(
     answer: impl Fn(usize, &str, &str) -> (u16, &'static str, String) + Send + Sync + 'static,
 ) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let hits = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let answer = Arc::new(answer);
-    let (h, s) = (hits.clone(), seen.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let (h, s, answer) = (h.clone(), s.clone(), answer.clone());
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let (h, s, answer) = (h.clone(), s.clone(), answer.clone());
-                    async move {
-                        let n = h.fetch_add(1, Ordering::SeqCst) + 1;
-                        let auth = req
-                            .headers()
-                            .get("authorization")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_string();
-                        let body = req.into_body().collect().await.map(|c| c.to_bytes());
-                        let body = String::from_utf8_lossy(&body.unwrap_or_default()).to_string();
-                        s.lock().unwrap().push(format!("{auth}|{body}"));
-                        let (status, ctype, text) = answer(n, &auth, &body);
-                        Ok::<_, std::convert::Infallible>(
-                            Response::builder()
-                                .status(status)
-                                .header("Content-Type", ctype)
-                                .body(Full::new(Bytes::from(text)))
-                                .unwrap(),
-                        )
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
+    let s = seen.clone();
+    let (url, hits) = serve_fn(move |n, req| {
+        s.lock()
+            .unwrap()
+            .push(format!("{}|{}", req.authorization, req.body));
+        Some(answer(n, req.authorization, req.body))
+    })
+    .await;
     Server { url, hits, seen }
 }
 
