@@ -25,6 +25,7 @@ pub mod engine;
 pub mod fake_http;
 pub mod http;
 pub mod peers;
+pub mod rules;
 pub mod servers;
 pub mod shape;
 pub mod shape_reference;
