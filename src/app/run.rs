@@ -227,6 +227,14 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
     eval_metrics.register(&mut registry);
     let reload_metrics = ReloadMetrics::default();
     reload_metrics.register(&mut registry);
+    let settings = options::rule_settings(&f, library);
+    if let Some(b) = &settings.alert_budget {
+        registry.register(
+            "tocsin_rule_max_active_alerts_exceeded",
+            "Rule evaluations that failed because -rule.maxActiveAlerts was reached",
+            b.exceeded.clone(),
+        );
+    }
 
     let board = Arc::new(StatusBoard::new());
     let engine = Arc::new(Engine {
@@ -234,7 +242,7 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
         notifier: notifier.clone(),
         writer: writer.clone(),
         board: board.clone(),
-        settings: options::rule_settings(&f, library),
+        settings,
         metrics: eval_metrics,
     });
     let mut manager = Manager::new(engine, groups_cancel.clone());

@@ -15,7 +15,7 @@ use crate::datasource::Querier;
 use crate::labels::Labels;
 use crate::notifier::Notifier;
 use crate::remote_write::RemoteWriter;
-use crate::rule::RuleContext;
+use crate::rule::{AlertBudget, RuleContext};
 use crate::template::Library;
 use crate::web::StatusBoard;
 
@@ -30,6 +30,8 @@ pub struct RuleSettings {
     pub resolved_retention: Duration,
     pub disable_alertgroup_label: bool,
     pub library: Option<Arc<Library>>,
+    /// `-rule.maxActiveAlerts`, shared by every rule.
+    pub alert_budget: Option<Arc<AlertBudget>>,
 }
 
 impl Default for RuleSettings {
@@ -43,6 +45,7 @@ impl Default for RuleSettings {
             resolved_retention: Duration::from_secs(15 * 60),
             disable_alertgroup_label: false,
             library: None,
+            alert_budget: None,
         }
     }
 }
@@ -64,6 +67,7 @@ impl RuleSettings {
             disable_alertgroup_label: self.disable_alertgroup_label,
             group_id,
             library: self.library.clone(),
+            alert_budget: self.alert_budget.clone(),
         }
     }
 }

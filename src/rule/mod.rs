@@ -6,6 +6,7 @@
 
 pub mod alert;
 pub mod alerting;
+pub mod budget;
 pub mod deps;
 pub mod recording;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 pub use alert::{Alert, AlertState, Annotations, Notification};
 pub use alerting::AlertingRule;
+pub use budget::AlertBudget;
 pub use recording::RecordingRule;
 
 use crate::config;
@@ -98,6 +100,8 @@ pub struct RuleContext {
     pub group_id: u64,
     /// `-rule.templates` definitions.
     pub library: Option<Arc<Library>>,
+    /// `-rule.maxActiveAlerts`: the alert budget all rules share (`None` = no budget).
+    pub alert_budget: Option<Arc<AlertBudget>>,
 }
 
 impl Default for RuleContext {
@@ -116,6 +120,7 @@ impl Default for RuleContext {
             disable_alertgroup_label: false,
             group_id: 0,
             library: None,
+            alert_budget: None,
         }
     }
 }
