@@ -6,11 +6,15 @@
 //! so hashing must be stable across runs and platforms: it is xxh3 over the sorted pairs
 //! with separator bytes that cannot occur in valid UTF-8.
 
+mod intern;
+
 use std::fmt;
 use std::sync::Arc;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+
+pub use intern::Interner;
 
 /// The metric-name label.
 pub const METRIC_NAME: &str = "__name__";

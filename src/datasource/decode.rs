@@ -1,8 +1,9 @@
 //! Decoding Prometheus API answers straight into `Labels` and samples, in one pass over
 //! the bytes: borrowed strings where the JSON has no escapes, no intermediate
-//! `serde_json::Value`, and label strings shared between consecutive series when they
-//! repeat (names always, values often), so that decoding allocates little and the label
-//! sets it produces take little memory.
+//! `serde_json::Value`, and label strings shared — with the previous series' when they
+//! repeat, else through the process-wide [`Interner`] — so that decoding a series seen
+//! before allocates only its label set, and all rules' alerts and series hold one copy
+//! of each string.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -13,7 +14,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde_json::value::RawValue;
 
 use super::{QueryError, RangeSeries};
-use crate::labels::{Label, Labels};
+use crate::labels::{Interner, Label, Labels};
 use crate::sample::Sample;
 
 #[derive(Deserialize)]
@@ -244,7 +245,7 @@ impl<'de> Visitor<'de> for MetricSeed<'_> {
             let p = prev.get(pairs.len());
             let share = |old: Option<&Arc<str>>, new: &str| match old {
                 Some(o) if **o == *new => o.clone(),
-                _ => Arc::from(new),
+                _ => Interner::global().intern(new),
             };
             pairs.push(Label {
                 name: share(p.map(|p| &p.name), &k),
