@@ -129,16 +129,19 @@ def stop(p):
             p.wait()
 
 
-def wait_metrics(url, p, timeout=60):
+def wait_ready(url, p, qlog, timeout):
+    """Waits until the evaluator answers /metrics or its first query reaches the mock
+    (vmalert 1.145 opens its HTTP port only after starting every group, which takes
+    minutes with 20,000 rules on a loaded machine); False if it exited or timed out."""
+    q0 = query_count(qlog)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if p.poll() is not None:
-            return None
-        text = scrape(url)
-        if text is not None:
-            return text
+            return False
+        if query_count(qlog) > q0 or scrape(url, timeout=1) is not None:
+            return True
         time.sleep(0.05)
-    return None
+    return False
 
 
 def query_count(path):
@@ -157,7 +160,7 @@ def measure(name, binary, args, http_port, secs, warmup, logpath, qlog):
     with open(logpath, "ab") as log:
         p = spawn(binary, args, log)
         try:
-            if wait_metrics(url, p, timeout=180) is None:
+            if not wait_ready(url, p, qlog, timeout=180):
                 raise RuntimeError(f"{name} did not start; see {logpath}")
             time.sleep(warmup)
             q0, c0 = query_count(qlog), cpu_seconds(p.pid)
@@ -205,7 +208,7 @@ def startup(name, binary, args, http_port, logdir, qlog, timeout=60):
                     raise RuntimeError(f"{name} exited; see {logdir}/{name}-startup.log")
                 if first_query != first_query and query_count(qlog) > q0:
                     first_query = time.monotonic() - t0
-                if (metric_sum(scrape(url), METRICS[name]["evals"]) or 0) > 0:
+                if (metric_sum(scrape(url, timeout=1), METRICS[name]["evals"]) or 0) > 0:
                     return first_query, time.monotonic() - t0
                 time.sleep(0.005)
             return first_query, float("nan")
