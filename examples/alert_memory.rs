@@ -21,10 +21,10 @@ use std::sync::Arc;
 use tocsin::config::{LoadOptions, load_str};
 use tocsin::datasource::fake::FakeQuerier;
 use tocsin::labels::Labels;
-use tocsin::manager::{Engine, EvalMetrics, GroupRunner, RuleSettings};
-use tocsin::rule::{AlertingRule, EvalTime, Rule, RuleContext};
+use tocsin::manager::{Engine, EvalMetrics, GroupRunner};
+use tocsin::rule::{AlertingRule, EvalTime, Rule, RuleContext, RuleSettings};
 use tocsin::sample::Sample;
-use tocsin::web::StatusBoard;
+use tocsin::status::StatusBoard;
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -72,7 +72,10 @@ fn label_string_bytes(samples: &[Sample]) -> usize {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let series = args.first().copied().unwrap_or(1000);
     let rules = args.get(1).copied().unwrap_or(10);
     let _profiler = dhat::Profiler::builder().testing().build();

@@ -18,6 +18,7 @@ pub mod replay;
 pub mod rule;
 pub mod sample;
 pub mod schedule;
+pub mod status;
 pub mod template;
 pub mod timeparse;
 pub mod web;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use support::*;
 use tocsin::labels::Labels;
-use tocsin::rule::{AlertBudget, AlertingRule, Health, RuleContext};
+use tocsin::rule::{AlertBudget, AlertingRule, Health};
 use tocsin::sample::Sample;
 
 #[global_allocator]
@@ -45,13 +45,9 @@ fn rule(name: &str, budget: Option<Arc<AlertBudget>>) -> AlertingRule {
         &[("severity", "page")],
         &[("summary", "{{ $labels.pod }} is down ({{ $value }})")],
     );
-    AlertingRule::new(
-        &spec,
-        arc(RuleContext {
-            alert_budget: budget,
-            ..ctx()
-        }),
-    )
+    let mut c = ctx();
+    c.settings.alert_budget = budget;
+    AlertingRule::new(&spec, arc(c))
 }
 
 fn live_bytes() -> usize {

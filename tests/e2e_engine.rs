@@ -325,9 +325,11 @@ async fn max_active_alerts_fails_the_rule_that_overflows() {
             .cloned()
             .unwrap_or_default()
     };
-    let v = poll_json(&format!("{url}/api/v1/rules"), Duration::from_secs(20), |v| {
-        rules_of(v).iter().all(|r| r["health"] != "unknown") && !rules_of(v).is_empty()
-    })
+    let v = poll_json(
+        &format!("{url}/api/v1/rules"),
+        Duration::from_secs(20),
+        |v| rules_of(v).iter().all(|r| r["health"] != "unknown") && !rules_of(v).is_empty(),
+    )
     .await
     .unwrap_or_else(|| panic!("rules never evaluated:\n{}", t.log_tail(30)));
     let rules = rules_of(&v);
@@ -341,9 +343,11 @@ async fn max_active_alerts_fails_the_rule_that_overflows() {
         "{e}"
     );
     assert_eq!(rules[1]["alerts"].as_array().map(Vec::len), Some(0));
-    let alerts = poll_json(&format!("{url}/api/v1/alerts"), Duration::from_secs(5), |_| {
-        true
-    })
+    let alerts = poll_json(
+        &format!("{url}/api/v1/alerts"),
+        Duration::from_secs(5),
+        |_| true,
+    )
     .await
     .unwrap();
     let names: Vec<&str> = alerts["data"]["alerts"]

@@ -208,7 +208,11 @@ impl PromClient {
         let base = opts.url.trim_end_matches('/').to_string();
         let mut step = String::new();
         if !opts.query_step.is_zero() {
-            push_param(&mut step, "step", &format!("{}s", opts.query_step.as_secs()));
+            push_param(
+                &mut step,
+                "step",
+                &format!("{}s", opts.query_step.as_secs()),
+            );
         }
         Ok(PromClient {
             client,
@@ -343,7 +347,11 @@ mod tests {
     #[test]
     fn form_bodies_are_url_encoded() {
         let mut form = String::new();
-        push_param(&mut form, "query", r#"sum by (job) (rate(x{a="b c"}[5m])) > 0.5 & 1"#);
+        push_param(
+            &mut form,
+            "query",
+            r#"sum by (job) (rate(x{a="b c"}[5m])) > 0.5 & 1"#,
+        );
         push_param(&mut form, "time", "1700000000.123");
         assert_eq!(
             form,

@@ -107,7 +107,11 @@ mod tests {
         }
         // The table stays within about twice what is in use per shard (plus the floor
         // below which shards are not swept), not the 200,000 strings seen.
-        assert!(t.len() <= SHARDS * 2 * MIN_SWEEP, "{} strings held", t.len());
+        assert!(
+            t.len() <= SHARDS * 2 * MIN_SWEEP,
+            "{} strings held",
+            t.len()
+        );
         for (i, k) in kept.iter().enumerate() {
             assert!(Arc::ptr_eq(k, &t.intern(&format!("kept-{i}"))));
         }

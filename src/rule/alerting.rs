@@ -104,7 +104,7 @@ impl AlertingRule {
             })
             .collect();
         let mut identity = vec![(shared::alertname(), Arc::from(spec.name()))];
-        if !ctx.disable_alertgroup_label {
+        if !ctx.settings.disable_alertgroup_label {
             identity.push((shared::alertgroup(), Arc::from(ctx.group_name.as_str())));
         }
         let annotation_names = match &spec.kind {
@@ -115,14 +115,14 @@ impl AlertingRule {
                 .collect(),
             RuleKind::Recording(_) => Vec::new(),
         };
-        let ctx_budget = ctx.alert_budget.clone();
+        let ctx_budget = ctx.settings.alert_budget.clone();
         AlertingRule {
             annotation_names,
             label_inputs: inputs_of(labels.iter().map(|l| &l.template)),
             annotation_inputs,
             labels,
             identity,
-            generator_url: generator_url(&ctx.external_url, &spec.expr).into(),
+            generator_url: generator_url(&ctx.settings.external_url, &spec.expr).into(),
             spec: spec.clone(),
             ctx,
             for_ms,
@@ -220,7 +220,7 @@ impl AlertingRule {
         }
 
         let mut active_count = 0usize;
-        let retention = ms(self.ctx.resolved_retention);
+        let retention = ms(self.ctx.settings.resolved_retention);
         let mut to_delete = Vec::new();
         let mut out = Vec::with_capacity(2 * self.active.len());
         for (fp, a) in self.active.iter_mut() {
@@ -257,7 +257,7 @@ impl AlertingRule {
                 });
             }
             let active_at_s = (a.active_at_ms / 1000) as f64;
-            let series = a.series_labels(&self.ctx.external_labels);
+            let series = a.series_labels(&self.ctx.settings.external_labels);
             out.push(Sample {
                 labels: series.alerts.clone(),
                 value: 1.0,
@@ -362,13 +362,13 @@ impl AlertingRule {
             RuleKind::Recording(_) => Duration::ZERO,
         };
         let mut tctx = Context::new(&s.labels, s.value);
-        tctx.external_labels = &self.ctx.external_labels;
-        tctx.external_url = &self.ctx.external_url;
+        tctx.external_labels = &self.ctx.settings.external_labels;
+        tctx.external_url = &self.ctx.settings.external_url;
         tctx.expr = &self.spec.expr;
         tctx.for_ = for_;
         tctx.group_id = self.ctx.group_id;
         tctx.querier = querier;
-        tctx.library = self.ctx.library.as_deref();
+        tctx.library = self.ctx.settings.library.as_deref();
         tctx.eval_time = Some(system_time(t.ts_ms));
         tctx.active_at = Some(system_time(t.ts_ms));
         tctx
@@ -418,9 +418,9 @@ impl AlertingRule {
     /// The alerts due for (re)sending at `ts_ms`, marked as sent. Call after `step`
     /// succeeded; Prometheus sends nothing for a failed evaluation.
     pub fn alerts_to_send(&mut self, ts_ms: i64) -> Vec<Notification> {
-        let resend = ms(self.ctx.resend_delay);
+        let resend = ms(self.ctx.settings.resend_delay);
         let delta = ms(self.ctx.interval).max(resend);
-        let max_resolve = ms(self.ctx.max_resolve_duration);
+        let max_resolve = ms(self.ctx.settings.max_resolve_duration);
         let url = &self.generator_url;
         let mut out = Vec::new();
         for a in self.active.values_mut() {
@@ -434,7 +434,7 @@ impl AlertingRule {
             }
             a.valid_until_ms = Some(valid_until);
             let ends_at = a.resolved_at_ms.unwrap_or(valid_until);
-            out.push(a.notification(ends_at, &self.ctx.external_labels, url));
+            out.push(a.notification(ends_at, &self.ctx.settings.external_labels, url));
         }
         out
     }
@@ -444,7 +444,7 @@ impl AlertingRule {
     /// waiting for `endsAt`.
     pub fn resolve_all(&mut self, ts_ms: i64) -> Vec<Notification> {
         let url = &self.generator_url;
-        let external = &self.ctx.external_labels;
+        let external = &self.ctx.settings.external_labels;
         self.budget.release();
         self.active
             .drain()

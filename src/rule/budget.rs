@@ -76,10 +76,12 @@ impl Share {
             return Ok(());
         };
         let mine = self.held;
-        let swapped = b.held.fetch_update(Ordering::AcqRel, Ordering::Acquire, |total| {
-            let others = total - mine;
-            (others + n <= b.max).then_some(others + n)
-        });
+        let swapped = b
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |total| {
+                let others = total - mine;
+                (others + n <= b.max).then_some(others + n)
+            });
         match swapped {
             Ok(_) => {
                 self.held = n;
@@ -118,7 +120,10 @@ mod tests {
         let mut y = Share::new(Some(b.clone()));
         x.claim(6).unwrap();
         let e = y.claim(5).unwrap_err();
-        assert!(e.contains("of 10") && e.contains("hold 5") && e.contains("hold 6"), "{e}");
+        assert!(
+            e.contains("of 10") && e.contains("hold 5") && e.contains("hold 6"),
+            "{e}"
+        );
         assert_eq!(b.exceeded.get(), 1);
         y.claim(4).unwrap();
         assert_eq!(b.held(), 10);

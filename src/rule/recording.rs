@@ -151,7 +151,7 @@ impl RecordingRule {
         for (name, value) in &self.labels {
             b.set(name.clone(), value.clone());
         }
-        add_missing(&b.build(), &self.ctx.external_labels)
+        add_missing(&b.build(), &self.ctx.settings.external_labels)
     }
 
     pub(crate) fn take_written(&mut self) -> Vec<Labels> {
