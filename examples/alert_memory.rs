@@ -142,6 +142,7 @@ fn main() {
         board: Arc::new(StatusBoard::new()),
         settings: RuleSettings::default(),
         metrics: EvalMetrics::default(),
+        clock: tocsin::clock::Clock::System,
     });
     let mut group = GroupRunner::new(groups[0].clone(), engine.clone());
     group.publish_initial();
