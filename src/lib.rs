@@ -13,6 +13,7 @@ pub mod labels;
 pub mod logging;
 pub mod manager;
 pub mod notifier;
+pub mod offload;
 pub mod reload;
 pub mod remote_write;
 pub mod replay;

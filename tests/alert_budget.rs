@@ -8,12 +8,11 @@
 //! answer itself is dropped), so this file holds one test: a second one running at the
 //! same time would allocate into the same figures.
 
-#[path = "rule_support/mod.rs"]
-mod support;
+mod rule_support;
 
 use std::sync::Arc;
 
-use support::*;
+use rule_support::*;
 use tocsin::labels::Labels;
 use tocsin::rule::{AlertBudget, AlertingRule, Health};
 use tocsin::sample::Sample;

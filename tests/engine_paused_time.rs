@@ -4,100 +4,19 @@
 //! datasource is in-process; the real-server versions of these paths are in
 //! `e2e_engine.rs` and `e2e_lifecycle.rs`.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use support::engine::{HOUR, MIN, PausedEngine, SEC, T0};
 use tocsin::clock::Clock;
-use tocsin::config::{LoadOptions, RuleSet, load_str};
 use tocsin::datasource::fake::FakeQuerier;
 use tocsin::datasource::{BoxFuture, InstantQuery, Querier, QueryError, RangeQuery, RangeSeries};
 use tocsin::labels::Labels;
 use tocsin::manager::restore::Restorer;
-use tocsin::manager::{Engine, EvalMetrics, Manager};
-use tocsin::rule::RuleSettings;
 use tocsin::sample::Sample;
-use tocsin::status::{AlertState, RuleStatus, StatusBoard};
-use tokio_util::sync::CancellationToken;
-
-const SEC: i64 = 1000;
-const MIN: i64 = 60 * SEC;
-const HOUR: i64 = 60 * MIN;
-/// 2023-11-14T22:13:20Z: 20 s past a minute, so a group with `interval: 1m` and
-/// `eval_offset: 30s` first evaluates at `T0 + 10 s`.
-const T0: i64 = 1_700_000_000_000;
-
-/// The engine under test: a manager running [`ONE_HOUR_FOR`] over `querier`, on `clock`.
-struct Running {
-    manager: Manager,
-    engine: Arc<Engine>,
-    cancel: CancellationToken,
-}
-
-impl Running {
-    async fn start(querier: Arc<dyn Querier>, clock: Clock, restore: Option<&Restorer>) -> Self {
-        let engine = Arc::new(Engine {
-            querier,
-            notifier: None,
-            writer: None,
-            board: Arc::new(StatusBoard::new()),
-            settings: RuleSettings {
-                disable_alertgroup_label: true,
-                ..RuleSettings::default()
-            },
-            metrics: EvalMetrics::default(),
-            clock,
-        });
-        let cancel = CancellationToken::new();
-        let mut manager = Manager::new(engine.clone(), cancel.clone());
-        let groups = load_str("rules.yml".as_ref(), ONE_HOUR_FOR, &LoadOptions::default())
-            .expect("test rules load");
-        let set = RuleSet {
-            groups,
-            files: vec![],
-        };
-        manager.apply(&set, restore).await;
-        Running {
-            manager,
-            engine,
-            cancel,
-        }
-    }
-
-    /// Sleeps (on paused time: jumps) until the engine's clock reads `T0 + ms`.
-    async fn until(&self, ms: i64) {
-        self.engine.clock.sleep_until_ms(T0 + ms).await;
-    }
-
-    fn rule(&self) -> Arc<RuleStatus> {
-        let groups = self.engine.board.snapshot();
-        groups[0].rules[0].clone()
-    }
-
-    /// `(state, activeAt ms)` of each active alert.
-    fn alerts(&self) -> Vec<(AlertState, i64)> {
-        self.rule()
-            .active_alerts()
-            .map(|a| {
-                let at = a.active_at.duration_since(UNIX_EPOCH).unwrap();
-                (a.state, at.as_millis() as i64)
-            })
-            .collect()
-    }
-
-    /// The `/metrics` exposition of the engine's metrics.
-    fn metrics(&self) -> String {
-        let mut r = prometheus_client::registry::Registry::default();
-        self.engine.metrics.register(&mut r);
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode_registry(&mut text, &r).unwrap();
-        text
-    }
-
-    async fn stop(self) {
-        self.cancel.cancel();
-        self.manager.wait().await;
-    }
-}
+use tocsin::status::AlertState;
 
 fn down(instance: &str) -> Sample {
     Sample {
@@ -107,6 +26,7 @@ fn down(instance: &str) -> Sample {
     }
 }
 
+/// A group with `interval: 1m` and `eval_offset: 30s` first evaluates at `T0 + 10 s`.
 const ONE_HOUR_FOR: &str = r#"groups:
   - name: slow
     interval: 1m
@@ -121,25 +41,28 @@ const ONE_HOUR_FOR: &str = r#"groups:
 async fn a_group_runs_for_simulated_hours_in_milliseconds() {
     let q = Arc::new(Scripted::default());
     q.inner.set("up == 0", Ok(vec![down("a")]));
-    let r = Running::start(q.clone(), Clock::tokio_at(T0), None).await;
+    let r = PausedEngine::start(ONE_HOUR_FOR, q.clone(), Clock::tokio_at(T0), None).await;
 
     r.until(30 * MIN).await;
-    assert_eq!(r.alerts(), [(AlertState::Pending, T0 + 10 * SEC)]);
+    assert_eq!(r.alerts("Down"), [(AlertState::Pending, T0 + 10 * SEC)]);
     // `for` has elapsed at T0 + 1h 10s, which is a tick: it fires there, not a tick later.
     r.until(HOUR + 10 * SEC - 1).await;
-    assert_eq!(r.alerts(), [(AlertState::Pending, T0 + 10 * SEC)]);
+    assert_eq!(r.alerts("Down"), [(AlertState::Pending, T0 + 10 * SEC)]);
     r.until(HOUR + 10 * SEC + 1).await;
-    assert_eq!(r.alerts(), [(AlertState::Firing, T0 + 10 * SEC)]);
+    assert_eq!(r.alerts("Down"), [(AlertState::Firing, T0 + 10 * SEC)]);
 
     q.inner.set("up == 0", Ok(vec![]));
     r.until(3 * HOUR).await;
-    assert!(r.alerts().is_empty(), "resolved once the series went away");
+    assert!(
+        r.alerts("Down").is_empty(),
+        "resolved once the series went away"
+    );
 
     // One query per minute, on the tick, for three hours: none missed, none doubled.
     let want: Vec<i64> = (0..180).map(|k| T0 + 10 * SEC + k * MIN).collect();
     assert_eq!(q.query_times(), want);
     let last = UNIX_EPOCH + Duration::from_millis((T0 + 10 * SEC + 179 * MIN) as u64);
-    assert_eq!(r.rule().last_evaluation, Some(last));
+    assert_eq!(r.rule("Down").last_evaluation, Some(last));
     r.stop().await;
 }
 
@@ -152,7 +75,7 @@ async fn a_late_evaluation_skips_the_ticks_it_overran_and_counts_them() {
         delay: Duration::from_secs(150),
         ..Scripted::default()
     });
-    let r = Running::start(q.clone(), Clock::tokio_at(T0), None).await;
+    let r = PausedEngine::start(ONE_HOUR_FOR, q.clone(), Clock::tokio_at(T0), None).await;
     r.until(10 * MIN).await;
 
     // Ticks at +3m and +4m passed while the +2m evaluation ran (it ended at +4m30s):
@@ -175,9 +98,9 @@ async fn a_restart_keeps_the_for_clock() {
     let clock = Clock::tokio_at(T0);
     let q = Arc::new(Scripted::default());
     q.inner.set("up == 0", Ok(vec![down("a")]));
-    let r = Running::start(q.clone(), clock, None).await;
+    let r = PausedEngine::start(ONE_HOUR_FOR, q.clone(), clock, None).await;
     r.until(20 * MIN).await;
-    let before = r.alerts();
+    let before = r.alerts("Down");
     assert_eq!(before, [(AlertState::Pending, T0 + 10 * SEC)]);
     r.stop().await;
 
@@ -194,12 +117,12 @@ async fn a_restart_keeps_the_for_clock() {
         external_labels: Labels::empty(),
     };
     clock.sleep_until_ms(T0 + 25 * MIN).await;
-    let r2 = Running::start(q2.clone(), clock, Some(&restorer)).await;
+    let r2 = PausedEngine::start(ONE_HOUR_FOR, q2.clone(), clock, Some(&restorer)).await;
     r2.until(30 * MIN).await;
-    assert_eq!(r2.alerts(), [(AlertState::Pending, T0 + 10 * SEC)]);
+    assert_eq!(r2.alerts("Down"), [(AlertState::Pending, T0 + 10 * SEC)]);
     // Fires an hour after it first went pending, not an hour after the restart.
     r2.until(HOUR + 10 * SEC + 1).await;
-    assert_eq!(r2.alerts(), [(AlertState::Firing, T0 + 10 * SEC)]);
+    assert_eq!(r2.alerts("Down"), [(AlertState::Firing, T0 + 10 * SEC)]);
     r2.stop().await;
 }
 

@@ -1,10 +1,9 @@
 //! The self-monitoring promise of docs/operations.md: every `tocsin_*` metric that the
 //! shipped rule file `rules/tocsin-self.yml` and the metrics table name is exposed by a
-//! running tocsin wired to real Prometheus and Alertmanager, and vmalert's inert flags
-//! are named in a start-up warning.
+//! running tocsin wired to real Prometheus and Alertmanager, the table names every
+//! `tocsin_*` metric exposed, and vmalert's inert flags are named in a start-up warning.
 
-#[path = "common/peers.rs"]
-mod peers;
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -42,16 +41,18 @@ fn families(exposition: &str) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documented_and_alerted_on_metrics_exist() {
     let (Some(prom), Some(am)) = (
-        peers::peer_or_skip("prometheus"),
-        peers::peer_or_skip("prometheus-alertmanager"),
+        support::peers::peer_or_skip("prometheus"),
+        support::peers::peer_or_skip("prometheus-alertmanager"),
     ) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (_p, prom_url) = peers::start_plain_prometheus(&prom, dir.path())
+    let (_p, prom_url) = support::servers::start_plain_prometheus(&prom, dir.path())
         .await
         .unwrap();
-    let (_a, am_url) = peers::start_alertmanager(&am, dir.path()).await.unwrap();
+    let (_a, am_url) = support::servers::start_alertmanager(&am, dir.path())
+        .await
+        .unwrap();
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/tocsin-self.yml");
     let rule_text = std::fs::read_to_string(shipped).unwrap();
     // The shipped file, evaluated every second so that the per-rule series appear soon.
@@ -69,7 +70,7 @@ async fn documented_and_alerted_on_metrics_exist() {
         "-fs.disableMmap".into(),
         "-memory.allowedPercent=60".into(),
     ];
-    let (mut t, url) = peers::start_tocsin(&args, dir.path(), "tocsin")
+    let (mut t, url) = support::servers::start_tocsin(&args, dir.path(), "tocsin")
         .await
         .unwrap();
 
@@ -107,16 +108,36 @@ async fn documented_and_alerted_on_metrics_exist() {
         missing.is_empty(),
         "named in rules/tocsin-self.yml or docs/operations.md but not exposed: {missing:?}\nexposed: {have:?}"
     );
+    // And the other way round: the metrics table names every `tocsin_*` metric exposed.
+    let documented = tocsin_names(&ops);
+    let undocumented: Vec<&String> = have
+        .iter()
+        .filter(|f| f.starts_with("tocsin_"))
+        .filter(|f| !documented.contains(*f) && !documented.contains(&format!("{f}_total")))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "exposed but missing from the table in docs/operations.md: {undocumented:?}"
+    );
 
     // The inert flags were named at start-up.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let warned = |log: &str, flag: &str| {
+        log.lines()
+            .any(|l| l.contains("has no effect") && l.contains(flag))
+    };
+    support::eventually(Duration::from_secs(5), || {
+        let log = t.log_tail(200);
+        ["fs.disableMmap", "memory.allowedPercent"]
+            .iter()
+            .all(|f| warned(&log, f))
+    })
+    .await;
     let log = t.log_tail(200);
     for flag in ["fs.disableMmap", "memory.allowedPercent"] {
         assert!(
-            log.lines()
-                .any(|l| l.contains("has no effect") && l.contains(flag)),
+            warned(&log, flag),
             "no start-up warning naming -{flag}:\n{log}"
         );
     }
-    peers::terminate(&mut t, Duration::from_secs(10));
+    t.terminate(Duration::from_secs(10));
 }

@@ -1,7 +1,6 @@
 //! The datasource: a Prometheus HTTP API client behind an object-safe trait, so that
 //! live evaluation, replay and tests can swap where answers come from.
 
-mod blocking;
 mod decode;
 pub mod fake;
 
@@ -17,7 +16,6 @@ use crate::http::{self, AuthOptions, ClientError};
 use crate::labels::Labels;
 use crate::sample::Sample;
 
-pub use blocking::{BlockingQuerier, QueryAt};
 pub use decode::{decode_instant, decode_range};
 
 /// A boxed future, to keep [`Querier`] usable as `Arc<dyn Querier>`.
