@@ -12,7 +12,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::http::{self, AuthOptions, ClientError};
+use crate::http::{self, AuthOptions, ClientError, Endpoint};
 use crate::labels::Labels;
 use crate::sample::Sample;
 
@@ -154,33 +154,17 @@ impl DatasourceMetrics {
 /// The Prometheus HTTP API client.
 ///
 /// Requests go over reqwest's kept-alive connections. What every request repeats is
-/// prepared once (the endpoints' parsed URLs, the `step` parameter) and a request's form
-/// body is written straight into one buffer, so a query costs the request itself and
-/// little else.
+/// prepared once (the endpoints, the `step` parameter) and a request's form body is
+/// written straight into one buffer, so a query costs the request itself and little
+/// else.
 pub struct PromClient {
     client: reqwest::Client,
-    query_url: Endpoint,
-    range_url: Endpoint,
-    /// `&step=…` for instant queries (empty with `-datasource.queryStep=0`).
+    query: Endpoint,
+    range: Endpoint,
+    /// `step=…` for instant queries (empty with `-datasource.queryStep=0`).
     step: String,
     opts: DatasourceOptions,
     metrics: DatasourceMetrics,
-}
-
-/// A request URL: its text for messages, parsed once for requests.
-struct Endpoint {
-    text: String,
-    /// `None` when it does not parse; requests then fail with reqwest's error.
-    parsed: Option<reqwest::Url>,
-}
-
-impl Endpoint {
-    fn new(text: String) -> Endpoint {
-        Endpoint {
-            parsed: reqwest::Url::parse(&text).ok(),
-            text,
-        }
-    }
 }
 
 /// What `application/x-www-form-urlencoded` leaves as it is.
@@ -203,7 +187,7 @@ fn push_param(body: &mut String, name: &str, value: &str) {
 impl PromClient {
     pub fn new(opts: DatasourceOptions, metrics: DatasourceMetrics) -> Result<Self, ClientError> {
         let client = http::client("datasource", &opts.auth, opts.query_timeout)?;
-        let base = opts.url.trim_end_matches('/').to_string();
+        let base = &opts.url;
         let mut step = String::new();
         if !opts.query_step.is_zero() {
             push_param(
@@ -214,8 +198,8 @@ impl PromClient {
         }
         Ok(PromClient {
             client,
-            query_url: Endpoint::new(format!("{base}/api/v1/query")),
-            range_url: Endpoint::new(format!("{base}/api/v1/query_range")),
+            query: Endpoint::new(http::join_path(base, "/api/v1/query")),
+            range: Endpoint::new(http::join_path(base, "/api/v1/query_range")),
             step,
             opts,
             metrics,
@@ -242,14 +226,12 @@ impl PromClient {
 
     async fn post_inner(
         &self,
-        url: &Endpoint,
+        to: &Endpoint,
         form: String,
         headers: &[(String, String)],
     ) -> Result<bytes::Bytes, QueryError> {
-        let mut req = match &url.parsed {
-            Some(u) => self.client.post(u.clone()),
-            None => self.client.post(&url.text),
-        };
+        let url = &to.shown;
+        let mut req = self.client.post(&to.url);
         if !headers.is_empty() {
             let extra =
                 http::header_map(headers).map_err(|e| QueryError::Request(e.to_string()))?;
@@ -263,14 +245,14 @@ impl PromClient {
             .body(form)
             .send()
             .await
-            .map_err(|e| self.transport_error(&url.text, e))?;
+            .map_err(|e| self.transport_error(url, e))?;
         let status = resp.status();
         let body = resp
             .bytes()
             .await
-            .map_err(|e| self.transport_error(&url.text, e))?;
+            .map_err(|e| self.transport_error(url, e))?;
         if !status.is_success() {
-            return Err(decode::status_error(&url.text, status.as_u16(), &body));
+            return Err(decode::status_error(url, status.as_u16(), &body));
         }
         Ok(body)
     }
@@ -314,8 +296,8 @@ impl Querier for PromClient {
             for (k, v) in &q.params {
                 push_param(&mut form, k, v);
             }
-            let body = self.post(&self.query_url, form, &q.headers).await?;
-            decode_instant(&self.query_url.text, &body, q.time_ms)
+            let body = self.post(&self.query, form, &q.headers).await?;
+            decode_instant(&self.query.shown, &body, q.time_ms)
         })
     }
 
@@ -332,8 +314,8 @@ impl Querier for PromClient {
             for (k, v) in &q.params {
                 push_param(&mut form, k, v);
             }
-            let body = self.post(&self.range_url, form, &q.headers).await?;
-            decode_range(&self.range_url.text, &body)
+            let body = self.post(&self.range, form, &q.headers).await?;
+            decode_range(&self.range.shown, &body)
         })
     }
 }
