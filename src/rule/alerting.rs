@@ -11,6 +11,9 @@
 //! 3. [`advance`]: every held alert moves through its states at this evaluation time;
 //! 4. [`emit`]: every active alert writes `ALERTS` and `ALERTS_FOR_STATE`.
 //!
+//! Before rendering, the answer's size is claimed in the alert budget shared by all rules
+//! (`-rule.maxActiveAlerts`, see `budget.rs`), and after advancing, the alerts held.
+//!
 //! The comments say why each decision is taken. New alert semantics belong in a phase:
 //! how an alert changes state in `advance` (reading the durations of [`Timing`]), what
 //! makes an alert present in `render` and `merge`.
@@ -21,6 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::alert::{Alert, AlertState, Annotations, Notification};
+use super::budget::Share;
 use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, Written, shared};
 use crate::config::{self, RuleKind};
 use crate::labels::Labels;
@@ -61,6 +65,8 @@ pub struct AlertingRule {
     /// Set by `update`: at the next step, firing alerts younger than `for` go back to
     /// pending (their age is only known then).
     recheck_for: bool,
+    /// This rule's part of `-rule.maxActiveAlerts`.
+    budget: Share,
 }
 
 /// One series of the query result as the alert it stands for, before it joins the
@@ -135,6 +141,7 @@ impl AlertingRule {
         if !ctx.settings.disable_alertgroup_label {
             identity.push((shared::alertgroup(), Arc::from(ctx.group_name.as_str())));
         }
+        let ctx_budget = ctx.settings.alert_budget.clone();
         AlertingRule {
             annotation_names,
             label_inputs: inputs_of(labels.iter().map(|l| &l.template)),
@@ -151,6 +158,7 @@ impl AlertingRule {
             written: Written::default(),
             outcome: Outcome::default(),
             recheck_for: false,
+            budget: Share::new(ctx_budget),
         }
     }
 
@@ -192,6 +200,12 @@ impl AlertingRule {
         };
         self.attempt += 1;
         let n = samples.len();
+        // Each series becomes an alert: room for them is claimed in `-rule.maxActiveAlerts`
+        // before anything is rendered, so an answer that explodes in cardinality costs
+        // nothing beyond itself.
+        if let Err(e) = self.budget.claim(n.max(self.active.len())) {
+            return self.drop_alerts(e, n);
+        }
         let observed = match self.render(&samples, t, querier) {
             Ok(o) => o,
             Err(e) => return self.outcome.fail(e, n),
@@ -203,12 +217,16 @@ impl AlertingRule {
             // Prometheus forgets all the rule's alerts, firing ones too, without sending
             // their resolution: the rule is broken until its result fits the limit, and
             // keeping some of its alerts would be an arbitrary choice.
-            self.active.clear();
             let e = format!(
                 "exceeded limit of {} with {} alerts",
                 self.ctx.limit, active
             );
-            return self.outcome.fail(e, n);
+            return self.drop_alerts(e, n);
+        }
+        // The alerts now held, resolved ones too (they are memory as well), replace the
+        // claim made for this evaluation's answer.
+        if let Err(e) = self.budget.claim(self.active.len()) {
+            return self.drop_alerts(e, n);
         }
         self.outcome.succeed();
         let attempt = self.attempt;
@@ -219,6 +237,15 @@ impl AlertingRule {
             error: None,
             samples: n,
         }
+    }
+
+    /// Fails the evaluation and drops every alert, as Prometheus does when `limit` is
+    /// exceeded; the alerts' part of the budget is given back.
+    fn drop_alerts(&mut self, error: String, samples: usize) -> StepOutput {
+        self.active.clear();
+        self.rendered.clear();
+        self.budget.release();
+        self.outcome.fail(error, samples)
     }
 
     /// Phase 1: the alert each series stands for. Fails when two series make one alert.
@@ -348,6 +375,7 @@ impl AlertingRule {
     pub fn resolve_all(&mut self, ts_ms: i64) -> Vec<Notification> {
         let url = &self.generator_url;
         let external = &self.ctx.settings.external_labels;
+        self.budget.release();
         self.active
             .drain()
             .filter(|(_, a)| a.state == AlertState::Firing)

@@ -1,7 +1,7 @@
 //! Failed steps: a query error, two series that make one alert, more alerts than
 //! `limit`. None writes series; only `limit` touches the alerts held.
 
-use super::rule_support::*;
+use super::support::rules::*;
 use super::*;
 use tocsin::rule::alerting::DUPLICATE_LABELSET;
 use tocsin::rule::{AlertState, AlertingRule, EvalTime, Health, RuleContext};

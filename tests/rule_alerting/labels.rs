@@ -1,7 +1,7 @@
 //! An alert's labels and annotations: the series' labels, group and rule labels,
 //! `alertname`/`alertgroup`, templates, and renderings reused across steps.
 
-use super::rule_support::*;
+use super::support::rules::*;
 use super::*;
 use tocsin::rule::{AlertState, AlertingRule, RuleContext};
 

@@ -6,8 +6,8 @@
 //! series read like Prometheus'), and `Down` and friends (`in_group`), in a group with a
 //! 10 s interval and vmalert's `alertgroup` label, as a rule file loads them by default.
 
-#[path = "../rule_support/mod.rs"]
-mod rule_support;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod errors;
 mod labels;
@@ -18,7 +18,7 @@ mod states;
 
 use std::time::Duration;
 
-use rule_support::*;
+use support::rules::*;
 use tocsin::config;
 use tocsin::rule::{Alert, AlertState, AlertingRule, RuleContext, StepOutput};
 use tocsin::sample::Sample;

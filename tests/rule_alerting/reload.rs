@@ -1,7 +1,7 @@
 //! What survives a reload (`update`: same identity, new `for`), a restart (`restore`
 //! from `ALERTS_FOR_STATE`) and a removal (staleness markers).
 
-use super::rule_support::*;
+use super::support::rules::*;
 use super::*;
 use tocsin::labels::Labels;
 use tocsin::rule::{AlertState, Rule};

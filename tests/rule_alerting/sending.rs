@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::rule_support::*;
+use super::support::rules::*;
 use super::*;
 use tocsin::labels::Labels;
 use tocsin::rule::{AlertingRule, RuleContext};

@@ -1,7 +1,7 @@
 //! The series a step writes: `ALERTS` and `ALERTS_FOR_STATE`, their timestamps, values
 //! and staleness markers.
 
-use super::rule_support::*;
+use super::support::rules::*;
 use super::*;
 use tocsin::rule::{EvalTime, StepOutput, is_stale_nan};
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::rule_support::*;
+use super::support::rules::*;
 use super::*;
 use tocsin::rule::{AlertState, AlertingRule, Health};
 
