@@ -235,6 +235,13 @@ pub struct RunFlags {
     /// How long resolved alerts are kept (and re-sent as resolved).
     #[arg(long = "rule.resolvedRetention", default_value = "15m", value_parser = parse_go_duration)]
     pub rule_resolved_retention: Duration,
+    /// Memory guard: the most alerts all rules together may hold (pending, firing and
+    /// resolved ones within `-rule.resolvedRetention`), on top of each group's `limit`.
+    /// A rule that would take more fails as with `limit`: its alerts are dropped, the
+    /// error shows on the rule and `tocsin_rule_max_active_alerts_exceeded_total`
+    /// counts it. 0 = no limit.
+    #[arg(long = "rule.maxActiveAlerts", default_value = "0")]
+    pub rule_max_active_alerts: usize,
     /// Do not add the `alertgroup` label (the group name) to alerts.
     #[arg(long = "disableAlertgroupLabel", default_value = "false", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]

@@ -78,6 +78,8 @@ pub fn rule_settings(
         resolved_retention: f.rule_resolved_retention,
         disable_alertgroup_label: f.disable_alertgroup_label,
         library,
+        alert_budget: (f.rule_max_active_alerts > 0)
+            .then(|| crate::rule::AlertBudget::new(f.rule_max_active_alerts)),
     }
 }
 

@@ -245,14 +245,16 @@ impl RemoteWriter {
                 _ = tick.tick() => {}
                 _ = self.shared.wake.notified() => {}
             }
-            loop {
+            // The batch is taken once a sender is free, not before: what queued while
+            // the previous request was in flight travels with it, in one request.
+            while self.queued() > 0 {
+                let Ok(permit) = self.shared.senders.clone().acquire_owned().await else {
+                    return;
+                };
                 let batch = self.take_batch();
                 if batch.is_empty() {
                     break;
                 }
-                let Ok(permit) = self.shared.senders.clone().acquire_owned().await else {
-                    return;
-                };
                 let me = self.clone();
                 tokio::spawn(async move {
                     let _permit = permit;
