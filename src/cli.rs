@@ -29,6 +29,42 @@ pub enum Command {
     /// (recorded series, `ALERTS`, `ALERTS_FOR_STATE`), or report when alerts were
     /// pending and firing (`--report`).
     Replay(Box<ReplayArgs>),
+    /// Replay two rule sets (old and new) over the same past range, writing nothing, and
+    /// report what the change does: alerts firing only in one, pages per day, firing
+    /// time, time to fire, flapping, and recorded samples that differ.
+    Backtest(Box<BacktestArgs>),
+}
+
+/// `tocsin backtest`: the old and new rule sets compared over the past.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// The rules before the change: files, globs, comma-separated lists of them, or
+    /// `git:REV:PATH` (the file as it is at a git revision, read with `git show`).
+    #[arg(long = "old", required = true, num_args = 1.., value_name = "RULES")]
+    pub old: Vec<String>,
+    /// The rules after the change (the same forms as `--old`).
+    #[arg(long = "new", required = true, num_args = 1.., value_name = "RULES")]
+    pub new: Vec<String>,
+    /// Start of the range: RFC 3339, unix seconds, or relative to now (`-7d`).
+    #[arg(
+        long = "from",
+        required = true,
+        allow_hyphen_values = true,
+        value_name = "TIME"
+    )]
+    pub from: String,
+    /// End of the range (same forms as `--from`); defaults to now.
+    #[arg(long = "to", allow_hyphen_values = true, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Output: a text table, JSON, or Markdown for a pull-request comment.
+    #[arg(long = "format", default_value = "table", value_parser = ["table", "json", "markdown"])]
+    pub format: String,
+    /// Fail (exit code 10 + the threshold's position) when a rule crosses this
+    /// threshold, as `METRIC OP NUMBER`: `'new_pages_per_day > 5'`. Repeatable.
+    #[arg(long = "fail-on", value_name = "THRESHOLD")]
+    pub fail_on: Vec<String>,
+    #[command(flatten)]
+    pub run: RunFlags,
 }
 
 /// `tocsin replay`: a friendlier spelling of vmalert's `-replay.timeFrom` mode.
