@@ -16,6 +16,7 @@ pub mod manager;
 pub mod notifier;
 pub mod offload;
 pub mod promql;
+pub mod relabel;
 pub mod reload;
 pub mod remote_write;
 pub mod replay;
