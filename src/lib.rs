@@ -7,6 +7,7 @@ pub mod clock;
 pub mod compat_flags;
 pub mod config;
 pub mod datasource;
+pub mod dns;
 pub mod flag_sources;
 pub mod flags_doc;
 pub mod http;
