@@ -46,8 +46,11 @@ use crate::sample::Sample;
 
 pub use exec::{MAX_DEPTH, MAX_OUTPUT, MAX_QUERIES, MAX_STEPS};
 pub use funcs::FUNCTIONS;
+pub use gofmt::format_e_shortest;
 pub use inputs::Inputs;
 pub use library::{Library, LibraryError};
+pub use printf::go_quote;
+pub use value::format_go_duration;
 
 use parse::Node;
 
