@@ -55,6 +55,7 @@ impl RuleSettings {
             file: group.file.display().to_string(),
             group_labels: group.labels.clone(),
             external_labels: self.external_labels.clone(),
+            external_labels_on_series: true,
             external_url: self.external_url.clone(),
             interval: group.interval.unwrap_or(self.default_interval),
             limit: group.limit,

@@ -247,7 +247,7 @@ impl AlertingRule {
                 });
             }
             let active_at_s = (a.active_at_ms / 1000) as f64;
-            let series = a.series_labels(&self.ctx.external_labels);
+            let series = a.series_labels(&self.ctx);
             out.push(Sample {
                 labels: series.alerts.clone(),
                 value: 1.0,
@@ -413,7 +413,7 @@ impl AlertingRule {
             }
             a.valid_until_ms = Some(valid_until);
             let ends_at = a.resolved_at_ms.unwrap_or(valid_until);
-            out.push(a.notification(ends_at, &self.ctx.external_labels, url));
+            out.push(a.notification(ends_at, &self.ctx, url));
         }
         out
     }
@@ -423,11 +423,11 @@ impl AlertingRule {
     /// waiting for `endsAt`.
     pub fn resolve_all(&mut self, ts_ms: i64) -> Vec<Notification> {
         let url = &self.generator_url;
-        let external = &self.ctx.external_labels;
+        let ctx = &self.ctx;
         self.active
             .drain()
             .filter(|(_, a)| a.state == AlertState::Firing)
-            .map(|(_, mut a)| a.notification(ts_ms, external, url))
+            .map(|(_, mut a)| a.notification(ts_ms, ctx, url))
             .collect()
     }
 

@@ -83,6 +83,11 @@ pub struct RuleContext {
     pub group_labels: Labels,
     /// `-external.label`s: added to alerts sent and series written when absent.
     pub external_labels: Labels,
+    /// Whether written series (recorded, `ALERTS`, `ALERTS_FOR_STATE`) carry the
+    /// external labels. On for a remote-write target, as vmalert writes them; off for
+    /// the in-memory store of `tocsin test`, which holds series as Prometheus' own TSDB
+    /// does (external labels only go on what leaves it).
+    pub external_labels_on_series: bool,
     pub external_url: String,
     pub interval: Duration,
     /// Group `limit` (0 = none).
@@ -107,6 +112,7 @@ impl Default for RuleContext {
             file: String::new(),
             group_labels: Labels::empty(),
             external_labels: Labels::empty(),
+            external_labels_on_series: true,
             external_url: String::new(),
             interval: Duration::from_secs(60),
             limit: 0,

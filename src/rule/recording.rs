@@ -151,7 +151,11 @@ impl RecordingRule {
         for (name, value) in &self.labels {
             b.set(name.clone(), value.clone());
         }
-        add_missing(&b.build(), &self.ctx.external_labels)
+        if self.ctx.external_labels_on_series {
+            add_missing(&b.build(), &self.ctx.external_labels)
+        } else {
+            b.build()
+        }
     }
 
     pub(crate) fn take_written(&mut self) -> Vec<Labels> {
