@@ -40,6 +40,37 @@ pub fn peer_or_skip(name: &str) -> Option<PathBuf> {
     None
 }
 
+/// Where today's peers from Debian sid live: `$TOCSIN_PEERS_SID_DIR` or
+/// `<repo>/.peers/sid/usr/bin`.
+pub fn sid_peers_dir() -> PathBuf {
+    std::env::var_os("TOCSIN_PEERS_SID_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".peers/sid/usr/bin"))
+}
+
+/// A sid peer binary (or a path under the sid tree, such as Prometheus' Go sources),
+/// with [`peer_or_skip`]'s rules: panics under `CI=true` when it is missing.
+pub fn sid_path_or_skip(relative: &str) -> Option<PathBuf> {
+    let at = sid_peers_dir().join(relative);
+    if at.exists() {
+        return Some(at);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{} not found (CI=true)", at.display());
+    }
+    eprintln!(
+        "SKIP: {} not found; run integration/install-peers.sh or set TOCSIN_PEERS_SID_DIR",
+        at.display()
+    );
+    None
+}
+
+/// Prometheus 3.5's sources from sid (`promql/promqltest/testdata`,
+/// `cmd/promtool/testdata`, …), or `None` as [`sid_path_or_skip`] says.
+pub fn prometheus_sources_or_skip() -> Option<PathBuf> {
+    sid_path_or_skip("../share/gocode/src/github.com/prometheus/prometheus")
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())

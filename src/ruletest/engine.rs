@@ -1,0 +1,112 @@
+//! The in-process PromQL engine (`promql/`) as the store of a test run.
+
+use std::time::Duration;
+
+use super::driver::{Backend, InputData};
+use super::run::{Engine, InputError};
+use crate::labels::Labels;
+use crate::promql::notation::{self, SeqValue};
+use crate::promql::{self, EngineOptions, Value};
+use crate::sample::Sample;
+
+/// Input samples one test group may hold in all (each series is also limited by the
+/// notation itself): beyond this, the group fails before evaluating anything.
+pub const MAX_INPUT_SAMPLES: usize = 10_000_000;
+
+/// `tocsin test`'s engine: a fresh [`promql::Engine`] per test group.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InProcess;
+
+impl Engine for InProcess {
+    fn new_backend(&self, evaluation_interval: Duration) -> Box<dyn Backend> {
+        Box::new(promql::Engine::new(EngineOptions {
+            default_subquery_step_ms: i64::try_from(evaluation_interval.as_millis())
+                .unwrap_or(i64::MAX),
+            ..EngineOptions::default()
+        }))
+    }
+
+    fn parse_input(
+        &self,
+        series: &str,
+        values: &str,
+        interval: Duration,
+    ) -> Result<InputData, InputError> {
+        let labels = notation::parse_metric(series).map_err(|e| InputError {
+            in_values: false,
+            column: e.column,
+            message: e.message,
+        })?;
+        let seq = notation::parse_values(values).map_err(|e| InputError {
+            in_values: true,
+            column: e.column,
+            message: e.message,
+        })?;
+        let step = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        let samples = seq
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, v)| match v {
+                SeqValue::Value(f) => Some(((i as i64).saturating_mul(step), f)),
+                SeqValue::Omitted => None,
+            })
+            .collect();
+        Ok(InputData { labels, samples })
+    }
+
+    fn max_input_samples(&self) -> usize {
+        MAX_INPUT_SAMPLES
+    }
+}
+
+impl Backend for promql::Engine {
+    fn query(&self, expr: &str, t_ms: i64) -> Result<Vec<Sample>, String> {
+        let r = self.instant(expr, t_ms).map_err(|e| e.to_string())?;
+        match r.value {
+            Value::Vector(v) => Ok(v
+                .into_iter()
+                .map(|s| Sample {
+                    labels: s.labels,
+                    value: s.value,
+                    timestamp_ms: s.timestamp_ms,
+                })
+                .collect()),
+            Value::Scalar {
+                timestamp_ms,
+                value,
+            } => Ok(vec![Sample {
+                labels: Labels::empty(),
+                value,
+                timestamp_ms,
+            }]),
+            // Prometheus' words (rules.EngineQueryFunc and promtool's query).
+            _ => Err("rule result is not a vector or scalar".to_string()),
+        }
+    }
+
+    fn append(&mut self, samples: &[Sample]) {
+        let mut store = self.store_mut();
+        for s in samples {
+            store.append(&s.labels, s.timestamp_ms, s.value);
+        }
+    }
+
+    fn dump(&self, t_ms: i64) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, String> {
+        let expr = format!("{{__name__=~\".+\"}}[{t_ms}ms]");
+        let r = self.instant(&expr, t_ms).map_err(|e| e.to_string())?;
+        match r.value {
+            Value::Matrix(m) => Ok(m.into_iter().map(|s| (s.labels, s.points)).collect()),
+            other => Err(format!(
+                "got a {} instead of a range vector",
+                other.type_name()
+            )),
+        }
+    }
+
+    fn parse_labels(&self, text: &str) -> Result<Labels, String> {
+        if text.trim().is_empty() {
+            return Ok(Labels::empty());
+        }
+        notation::parse_metric(text).map_err(|e| e.to_string())
+    }
+}
