@@ -19,6 +19,7 @@ pub mod rule;
 pub mod ruletest;
 pub mod sample;
 pub mod schedule;
+pub mod status;
 pub mod template;
 pub mod timeparse;
 pub mod web;

@@ -8,9 +8,9 @@ use tocsin::config::{Group, LoadOptions, load_str};
 use tocsin::datasource::QueryError;
 use tocsin::datasource::fake::FakeQuerier;
 use tocsin::labels::Labels;
-use tocsin::manager::RuleSettings;
 use tocsin::replay::report::{to_json, to_table};
 use tocsin::replay::{ReplayOptions, plan, replay};
+use tocsin::rule::RuleSettings;
 
 const T0: i64 = 1_700_000_000_000;
 const MIN: i64 = 60_000;

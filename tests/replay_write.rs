@@ -12,9 +12,9 @@ use tokio_util::sync::CancellationToken;
 use tocsin::config::{LoadOptions, load_str};
 use tocsin::datasource::fake::FakeQuerier;
 use tocsin::labels::Labels;
-use tocsin::manager::RuleSettings;
 use tocsin::remote_write::{RemoteWriteMetrics, RemoteWriteOptions, RemoteWriter};
 use tocsin::replay::{ReplayOptions, plan, replay};
+use tocsin::rule::RuleSettings;
 
 const T0: i64 = 1_700_000_000_000;
 const MIN: i64 = 60_000;

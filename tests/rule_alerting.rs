@@ -26,12 +26,13 @@ fn rule_with(body: &str, ctx: RuleContext) -> AlertingRule {
 }
 
 fn ctx() -> RuleContext {
-    RuleContext {
+    let mut c = RuleContext {
         group_name: "g".into(),
         interval: Duration::from_secs(10),
-        resend_delay: Duration::from_secs(60),
         ..RuleContext::default()
-    }
+    };
+    c.settings.resend_delay = Duration::from_secs(60);
+    c
 }
 
 fn rule(body: &str) -> AlertingRule {
@@ -310,8 +311,8 @@ fn alerts_series_track_state_with_stale_markers() {
 #[test]
 fn resend_cadence_ends_at_and_generator_url() {
     let mut c = ctx();
-    c.external_url = "http://tocsin:8880".into();
-    c.external_labels = Labels::from_pairs([("cluster", "eu")]);
+    c.settings.external_url = "http://tocsin:8880".into();
+    c.settings.external_labels = Labels::from_pairs([("cluster", "eu")]);
     let mut r = rule_with("  - alert: R\n    expr: up == 0\n", c);
     step(&mut r, vec![up("a")], T0);
     let sent = r.alerts_to_send(T0);
@@ -353,7 +354,7 @@ fn pending_alerts_are_never_sent() {
 #[test]
 fn max_resolve_duration_caps_ends_at() {
     let mut c = ctx();
-    c.max_resolve_duration = Duration::from_secs(30);
+    c.settings.max_resolve_duration = Duration::from_secs(30);
     let mut r = rule_with("  - alert: M\n    expr: up == 0\n", c);
     step(&mut r, vec![up("a")], T0);
     assert_eq!(r.alerts_to_send(T0)[0].ends_at_ms, T0 + 30 * S);

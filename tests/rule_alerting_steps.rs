@@ -235,10 +235,8 @@ fn resolved_alert_is_dropped_after_retention() {
 
 #[test]
 fn custom_resolved_retention() {
-    let c = RuleContext {
-        resolved_retention: Duration::from_secs(60),
-        ..ctx()
-    };
+    let mut c = ctx();
+    c.settings.resolved_retention = Duration::from_secs(60);
     let mut r = AlertingRule::new(&alerting("HighLoad", "load > 1", 0, 0, &[]), arc(c));
     step_at(&mut r, one("a"), T0);
     step_at(&mut r, none(), T0 + MIN);
@@ -350,10 +348,8 @@ fn rule_labels_group_labels_and_empty_values() {
 
 #[test]
 fn alertgroup_label_when_enabled() {
-    let c = RuleContext {
-        disable_alertgroup_label: false,
-        ..ctx()
-    };
+    let mut c = ctx();
+    c.settings.disable_alertgroup_label = false;
     let mut r = AlertingRule::new(&alerting("HighLoad", "load > 1", 0, 0, &[]), arc(c));
     step_at(&mut r, one("a"), T0);
     assert_eq!(only(&r).labels.get("alertgroup"), Some("g"));

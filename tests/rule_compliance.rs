@@ -53,12 +53,13 @@ fn value_at(vals: &[f64], rel_s: i64) -> Option<f64> {
 }
 
 fn ctx_for(group: &str) -> RuleContext {
-    RuleContext {
+    let mut c = RuleContext {
         group_name: group.into(),
         interval: Duration::from_secs(EVAL as u64),
-        resend_delay: RESEND,
         ..ctx()
-    }
+    };
+    c.settings.resend_delay = RESEND;
+    c
 }
 
 /// A threshold rule over one metric (`metric > threshold`), the shape the suite uses.

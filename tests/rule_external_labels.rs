@@ -4,13 +4,17 @@
 mod rule_support;
 
 use rule_support::*;
-use tocsin::rule::{AlertingRule, EvalTime, RecordingRule, RuleContext};
+use tocsin::rule::{AlertingRule, EvalTime, RecordingRule, RuleContext, RuleSettings};
 
 fn with_external(on_series: bool) -> RuleContext {
+    let base = ctx();
     RuleContext {
-        external_labels: ls(&[("cluster", "eu"), ("job", "ignored")]),
-        external_labels_on_series: on_series,
-        ..ctx()
+        settings: RuleSettings {
+            external_labels: ls(&[("cluster", "eu"), ("job", "ignored")]),
+            external_labels_on_series: on_series,
+            ..base.settings.clone()
+        },
+        ..base
     }
 }
 

@@ -35,9 +35,10 @@ fn renames_applies_labels_and_marks_vanished_series_stale() {
     let mut r = rule(
         "  labels:\n    team: a\n    tier: x\n",
         "  - record: job:up\n    expr: up\n    labels:\n      tier: y\n",
-        RuleContext {
-            external_labels: Labels::from_pairs([("cluster", "eu")]),
-            ..RuleContext::default()
+        {
+            let mut c = RuleContext::default();
+            c.settings.external_labels = Labels::from_pairs([("cluster", "eu")]);
+            c
         },
     );
     let out = r.step(Ok(vec![s("a", 1.0), s("b", 0.0)]), EvalTime::at(T0), None);

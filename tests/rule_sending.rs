@@ -17,10 +17,9 @@ fn firing_input() -> Result<Vec<Sample>, String> {
 
 /// A context whose resend delay is the one these tests reason about.
 fn ctx_resend() -> RuleContext {
-    RuleContext {
-        resend_delay: RESEND,
-        ..ctx()
-    }
+    let mut c = ctx();
+    c.settings.resend_delay = RESEND;
+    c
 }
 
 fn rule_in(c: RuleContext, for_s: u64) -> AlertingRule {
@@ -132,10 +131,8 @@ fn ends_at_uses_the_larger_interval_and_the_resolve_cap() {
     step_at(&mut r, firing_input(), T0);
     assert_eq!(r.alerts_to_send(T0)[0].ends_at_ms, T0 + 20 * MIN);
 
-    let capped = RuleContext {
-        max_resolve_duration: Duration::from_secs(120),
-        ..c
-    };
+    let mut capped = c;
+    capped.settings.max_resolve_duration = Duration::from_secs(120);
     let mut r = rule_in(capped, 0);
     step_at(&mut r, firing_input(), T0);
     assert_eq!(r.alerts_to_send(T0)[0].ends_at_ms, T0 + 2 * MIN);
@@ -143,11 +140,9 @@ fn ends_at_uses_the_larger_interval_and_the_resolve_cap() {
 
 #[test]
 fn generator_url_and_payload() {
-    let c = RuleContext {
-        external_url: "http://tocsin.example:8880/".into(),
-        external_labels: ls(&[("cluster", "eu1"), ("severity", "none")]),
-        ..ctx_resend()
-    };
+    let mut c = ctx_resend();
+    c.settings.external_url = "http://tocsin.example:8880/".into();
+    c.settings.external_labels = ls(&[("cluster", "eu1"), ("severity", "none")]);
     let mut r = rule_in(c, 0);
     let out = step_at(&mut r, firing_input(), T0);
     let sent = r.alerts_to_send(T0);

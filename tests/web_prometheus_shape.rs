@@ -13,10 +13,10 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 use tocsin::labels::Labels;
-use tocsin::web::{
+use tocsin::status::{
     AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
-    WebOptions,
 };
+use tocsin::web::WebOptions;
 use web_support::peers::peer_binary;
 use web_support::prometheus::{NONE, VM_EXTRAS, start_settled};
 use web_support::shape::Shape;

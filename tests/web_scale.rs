@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use prometheus_client::registry::Registry;
 use tocsin::labels::Labels;
-use tocsin::web::{
+use tocsin::status::{
     AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
-    WebOptions,
 };
+use tocsin::web::WebOptions;
 use web_support::{Fake, start, t0};
 
 /// 200 groups x 100 rules; every other rule alerting with two alerts.

@@ -12,10 +12,10 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 use tocsin::labels::Labels;
-use tocsin::web::{
+use tocsin::status::{
     AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
-    WebOptions,
 };
+use tocsin::web::WebOptions;
 use web_support::peers::{KillOnDrop, free_port, peer_binary, poll_json};
 use web_support::shape::Shape;
 use web_support::{Fake, get_json, start, t0};

@@ -22,8 +22,11 @@ use crate::manager::{Engine, EvalMetrics, Manager};
 use crate::notifier::{Notifier, NotifierMetrics};
 use crate::reload::{self, ReloadRequest, Trigger};
 use crate::remote_write::{RemoteWriteMetrics, RemoteWriter};
+use crate::status::{
+    BoxFuture, GroupStatus, NotifierStatus, ReloadStatus, StateSource, StatusBoard,
+};
 use crate::template::Library;
-use crate::web::{self, BoxFuture, GroupStatus, ReloadStatus, StateSource, StatusBoard};
+use crate::web;
 
 /// Config-reload metrics, named like Prometheus' own.
 #[derive(Clone, Default)]
@@ -93,7 +96,7 @@ impl StateSource for AppState {
         self.board.reload_status()
     }
 
-    fn notifiers(&self) -> Vec<web::NotifierStatus> {
+    fn notifiers(&self) -> Vec<NotifierStatus> {
         self.notifier
             .as_ref()
             .map(Notifier::status)

@@ -90,7 +90,68 @@ pub struct Rule {
     pub line: usize,
 }
 
+impl Group {
+    /// The group's identity: a stable hash of its file and name. The reload diff matches
+    /// running groups by it, the API shows it (vmalert's `group_id`), `$groupID` renders
+    /// it and it spreads the groups' evaluation offsets, so links to a group survive
+    /// reloads and restarts.
+    pub fn id(&self) -> u64 {
+        group_id(&self.file.to_string_lossy(), &self.name)
+    }
+
+    /// The rules' IDs, unique within the group (vmalert's `rule_id`): each rule's
+    /// [`Rule::id`], except that a rule identical to an earlier one is told apart by its
+    /// position.
+    pub fn rule_ids(&self) -> Vec<u64> {
+        let mut seen = std::collections::HashSet::with_capacity(self.rules.len());
+        self.rules
+            .iter()
+            .map(|r| {
+                let mut id = r.id();
+                if !seen.insert(id) {
+                    id ^= (r.index as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                    seen.insert(id);
+                }
+                id
+            })
+            .collect()
+    }
+}
+
+/// The identity of the group `name` in `file` (see [`Group::id`]), for callers that
+/// have only the two names.
+pub fn group_id(file: &str, name: &str) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(file.as_bytes());
+    h.update(&[0xff]);
+    h.update(name.as_bytes());
+    h.digest()
+}
+
 impl Rule {
+    /// The rule's identity: a stable hash of kind, name, expression and labels (as
+    /// written), and nothing else. A reload keeps the state (alerts, history) of a rule
+    /// whose identity is unchanged, so changing `for` or an annotation keeps its alerts;
+    /// the API's rule IDs are derived from it (see [`Group::rule_ids`]).
+    pub fn id(&self) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(if matches!(self.kind, RuleKind::Alerting(_)) {
+            b"a"
+        } else {
+            b"r"
+        });
+        h.update(self.name().as_bytes());
+        h.update(&[0xff]);
+        h.update(self.expr.as_bytes());
+        for (k, v) in &self.labels {
+            h.update(&[0xfe]);
+            h.update(k.as_bytes());
+            h.update(&[0xff]);
+            h.update(v.source().as_bytes());
+        }
+        h.digest()
+    }
+
     /// The alert or record name.
     pub fn name(&self) -> &str {
         match &self.kind {
@@ -120,4 +181,48 @@ pub struct AlertingSpec {
 #[derive(Debug, Clone)]
 pub struct RecordingSpec {
     pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{LoadOptions, load_str};
+
+    const RULES: &str = "groups:\n- name: node\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 5m\n    labels:\n      severity: page\n  - alert: Down\n    expr: up == 0\n    labels:\n      severity: page\n  - record: job:up:sum\n    expr: sum(up)\n";
+
+    fn group(text: &str) -> std::sync::Arc<super::Group> {
+        load_str(
+            std::path::Path::new("/etc/rules/a.yml"),
+            text,
+            &LoadOptions::default(),
+        )
+        .expect("valid rules")
+        .remove(0)
+    }
+
+    /// The API shows these IDs and users keep links with them: they must not change
+    /// from one version of tocsin to the next.
+    #[test]
+    fn ids_are_stable_across_versions() {
+        let g = group(RULES);
+        assert_eq!(g.id(), super::group_id("/etc/rules/a.yml", "node"));
+        assert_eq!(g.id(), 17337138521403676173);
+        assert_eq!(
+            g.rule_ids(),
+            [
+                11721625271432744001,
+                11440664117856793707,
+                8367801386102950065
+            ]
+        );
+    }
+
+    #[test]
+    fn rule_ids_are_unique_within_the_group_and_ignore_for() {
+        let g = group(RULES);
+        let ids = g.rule_ids();
+        assert_eq!(g.rules[0].id(), g.rules[1].id(), "`for` is not part of it");
+        assert_ne!(ids[0], ids[1], "identical rules still get distinct IDs");
+        assert_eq!(ids[0], g.rules[0].id(), "the first keeps its own");
+        assert_ne!(g.rules[0].id(), g.rules[2].id());
+    }
 }

@@ -1,31 +1,22 @@
 //! Which groups a reload starts, stops, updates or leaves alone.
 //!
-//! A group's identity is its file and name; its checksum says whether anything that
+//! A group's identity is [`Group::id`] (its file and name); its checksum says whether anything that
 //! affects evaluation changed. Unchanged groups keep running untouched (same schedule,
 //! same alert state); changed groups are updated in place so that rules that stayed the
 //! same keep their alerts.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::Group;
-
-/// The identity of a group across reloads.
-pub type GroupKey = (PathBuf, String);
-
-/// The key of a group.
-pub fn key_of(g: &Group) -> GroupKey {
-    (g.file.clone(), g.name.clone())
-}
 
 /// The outcome of comparing the running groups with a freshly loaded set.
 #[derive(Debug, Default)]
 pub struct Diff {
     /// New groups, in the new set's order.
     pub added: Vec<Arc<Group>>,
-    /// Keys of running groups that are gone.
-    pub removed: Vec<GroupKey>,
+    /// IDs of running groups that are gone.
+    pub removed: Vec<u64>,
     /// Groups whose definition changed (new definition).
     pub changed: Vec<Arc<Group>>,
     /// Number of groups left as they are.
@@ -39,12 +30,12 @@ impl Diff {
     }
 }
 
-/// Compares `running` (key → checksum) with the `new` groups.
-pub fn diff(running: &HashMap<GroupKey, u64>, new: &[Arc<Group>]) -> Diff {
+/// Compares `running` (group ID → checksum) with the `new` groups.
+pub fn diff(running: &HashMap<u64, u64>, new: &[Arc<Group>]) -> Diff {
     let mut d = Diff::default();
     let mut seen = std::collections::HashSet::with_capacity(new.len());
     for g in new {
-        let k = key_of(g);
+        let k = g.id();
         match running.get(&k) {
             None => d.added.push(g.clone()),
             Some(&sum) if sum != g.checksum => d.changed.push(g.clone()),
@@ -70,8 +61,8 @@ mod tests {
         load_str(std::path::Path::new("r.yml"), text, &LoadOptions::default()).expect("valid rules")
     }
 
-    fn running(gs: &[Arc<Group>]) -> HashMap<GroupKey, u64> {
-        gs.iter().map(|g| (key_of(g), g.checksum)).collect()
+    fn running(gs: &[Arc<Group>]) -> HashMap<u64, u64> {
+        gs.iter().map(|g| (g.id(), g.checksum)).collect()
     }
 
     const BASE: &str = "groups:\n- name: a\n  rules:\n  - record: x\n    expr: up\n- name: b\n  rules:\n  - record: y\n    expr: up\n";
@@ -102,7 +93,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["a"]
         );
-        assert_eq!(d.removed, [(PathBuf::from("r.yml"), "b".to_string())]);
+        assert_eq!(d.removed, [crate::config::group_id("r.yml", "b")]);
         assert_eq!(d.unchanged, 0);
     }
 }

@@ -2,7 +2,6 @@
 //! the command-line settings of rules, and the metrics.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -10,64 +9,11 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::config::Group;
 use crate::datasource::Querier;
-use crate::labels::Labels;
 use crate::notifier::Notifier;
 use crate::remote_write::RemoteWriter;
-use crate::rule::RuleContext;
-use crate::template::Library;
-use crate::web::StatusBoard;
-
-/// Rule settings that come from flags rather than files.
-#[derive(Debug, Clone)]
-pub struct RuleSettings {
-    pub default_interval: Duration,
-    pub external_labels: Labels,
-    pub external_url: String,
-    pub resend_delay: Duration,
-    pub max_resolve_duration: Duration,
-    pub resolved_retention: Duration,
-    pub disable_alertgroup_label: bool,
-    pub library: Option<Arc<Library>>,
-}
-
-impl Default for RuleSettings {
-    fn default() -> Self {
-        RuleSettings {
-            default_interval: Duration::from_secs(60),
-            external_labels: Labels::empty(),
-            external_url: String::new(),
-            resend_delay: Duration::from_secs(60),
-            max_resolve_duration: Duration::ZERO,
-            resolved_retention: Duration::from_secs(15 * 60),
-            disable_alertgroup_label: false,
-            library: None,
-        }
-    }
-}
-
-impl RuleSettings {
-    /// The context rules of `group` evaluate in.
-    pub fn context_for(&self, group: &Group, group_id: u64) -> RuleContext {
-        RuleContext {
-            group_name: group.name.clone(),
-            file: group.file.display().to_string(),
-            group_labels: group.labels.clone(),
-            external_labels: self.external_labels.clone(),
-            external_labels_on_series: true,
-            external_url: self.external_url.clone(),
-            interval: group.interval.unwrap_or(self.default_interval),
-            limit: group.limit,
-            resend_delay: self.resend_delay,
-            max_resolve_duration: self.max_resolve_duration,
-            resolved_retention: self.resolved_retention,
-            disable_alertgroup_label: self.disable_alertgroup_label,
-            group_id,
-            library: self.library.clone(),
-        }
-    }
-}
+use crate::rule::RuleSettings;
+use crate::status::StatusBoard;
 
 /// Labels of per-group metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -14,12 +14,11 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 
 use super::engine::{Engine, GroupLabel, RuleLabel};
-use super::status;
 use crate::config::Group;
 use crate::datasource::{BlockingQuerier, InstantQuery};
-use crate::rule::{self, EvalTime, Rule, deps};
+use crate::rule::{self, EvalTime, Rule, RuleContext, deps};
 use crate::schedule::Schedule;
-use crate::web::{GroupStatus, RuleStatus};
+use crate::status::{self, GroupStatus, RuleStatus};
 
 /// Messages from the manager to a running group.
 pub enum Control {
@@ -82,7 +81,7 @@ struct Report {
 impl GroupRunner {
     pub fn new(def: Arc<Group>, engine: Arc<Engine>) -> GroupRunner {
         let status = GroupStatus::from_config(&def, engine.settings.default_interval);
-        let ctx = Arc::new(engine.settings.context_for(&def, status.id));
+        let ctx = Arc::new(RuleContext::for_group(&def, &engine.settings));
         let rules = def
             .rules
             .iter()
@@ -103,11 +102,6 @@ impl GroupRunner {
             status,
             labels,
         }
-    }
-
-    /// The group's id (as the API shows it).
-    pub fn id(&self) -> u64 {
-        self.status.id
     }
 
     /// Mutable access to the rules, for restoring state before the first evaluation.
@@ -214,7 +208,7 @@ impl GroupRunner {
                     };
                     tracing::error!(group = %self.def.name, rule = i, "rule evaluation task failed: {e}");
                     done[i] = true;
-                    let ctx = Arc::new(self.engine.settings.context_for(&self.def, self.status.id));
+                    let ctx = Arc::new(RuleContext::for_group(&self.def, &self.engine.settings));
                     reports.push(Report {
                         index: i,
                         rule: Rule::new(&self.def.rules[i], ctx),
@@ -284,21 +278,20 @@ impl GroupRunner {
             firing.set(f);
             pending.set(p);
         }
-        *slot = Arc::new(status::rule_status(
-            slot,
-            &rep.rule,
+        let evaluation = status::Evaluation {
             at,
-            rep.started,
-            rep.elapsed,
-            rep.samples,
-            rep.error.as_deref(),
-            &self.params,
-            self.schedule.query_ts(
+            query_ts_ms: self.schedule.query_ts(
                 at.duration_since(UNIX_EPOCH)
                     .map(|d| d.as_millis() as i64)
                     .unwrap_or(0),
             ),
-        ));
+            started: rep.started,
+            elapsed: rep.elapsed,
+            samples: rep.samples,
+            error: rep.error.as_deref(),
+            params: &self.params,
+        };
+        *slot = Arc::new(status::rule_status(slot, &rep.rule, &evaluation));
     }
 
     /// Applies a changed definition in place: rules with the same identity (kind, name,
@@ -306,7 +299,7 @@ impl GroupRunner {
     /// retired (alerts resolved, series ended).
     fn update(&mut self, def: Arc<Group>) {
         let new_status = GroupStatus::from_config(&def, self.engine.settings.default_interval);
-        let ctx = Arc::new(self.engine.settings.context_for(&def, new_status.id));
+        let ctx = Arc::new(RuleContext::for_group(&def, &self.engine.settings));
         let mut old: HashMap<u64, Vec<(Rule, Arc<RuleStatus>)>> = HashMap::new();
         for (r, s) in self
             .rules
@@ -314,14 +307,12 @@ impl GroupRunner {
             .zip(self.status.rules.drain(..))
             .filter_map(|(r, s)| r.map(|r| (r, s)))
         {
-            old.entry(RuleStatus::id_for(r.spec()))
-                .or_default()
-                .push((r, s));
+            old.entry(r.spec().id()).or_default().push((r, s));
         }
         let mut rules = Vec::with_capacity(def.rules.len());
         let mut statuses = Vec::with_capacity(def.rules.len());
         for (spec, fresh_status) in def.rules.iter().zip(new_status.rules.iter()) {
-            let id = RuleStatus::id_for(spec);
+            let id = spec.id();
             match old
                 .get_mut(&id)
                 .and_then(|v| (!v.is_empty()).then(|| v.remove(0)))
@@ -391,17 +382,13 @@ fn retire_rule(mut r: Rule, ts: i64, engine: &Engine, def: &Group) {
 }
 
 fn schedule_of(def: &Group, engine: &Engine) -> Schedule {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(def.file.as_os_str().as_encoded_bytes());
-    h.update(&[0xff]);
-    h.update(def.name.as_bytes());
     Schedule::new(
         def.interval.unwrap_or(engine.settings.default_interval),
         def.eval_offset,
         def.query_offset,
         def.eval_delay,
         def.eval_alignment,
-        h.digest(),
+        def.id(),
     )
 }
 
@@ -440,8 +427,7 @@ async fn eval_one(
             Err(e) => {
                 // The rule was moved into the failed task; rebuild it from its spec.
                 let spec = def.rules[index].clone();
-                let id = GroupStatus::id_for(&def.file.display().to_string(), &def.name);
-                let ctx = Arc::new(engine.settings.context_for(&def, id));
+                let ctx = Arc::new(RuleContext::for_group(&def, &engine.settings));
                 let r = Rule::new(&spec, ctx);
                 (
                     r,

@@ -1,12 +1,12 @@
 //! Group lifecycle: one task per group, started, updated in place and stopped as rule
-//! sets are applied. Never two tasks for one group: a group is keyed by (file, name)
-//! and the manager is the only one that starts or stops tasks.
+//! sets are applied. Never two tasks for one group: a group is keyed by its
+//! [`Group::id`](crate::config::Group::id) (file and name) and the manager is the only
+//! one that starts or stops tasks.
 
 pub mod diff;
 pub mod engine;
 pub mod group;
 pub mod restore;
-mod status;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,8 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use diff::{Diff, GroupKey, diff, key_of};
-pub use engine::{Engine, EvalMetrics, RuleSettings};
+pub use diff::{Diff, diff};
+pub use engine::{Engine, EvalMetrics};
 pub use group::{Control, GroupRunner};
 
 use crate::config::RuleSet;
@@ -24,14 +24,13 @@ use crate::datasource::Querier;
 
 struct Running {
     checksum: u64,
-    id: u64,
     ctl: mpsc::Sender<Control>,
 }
 
 /// Owns the group tasks.
 pub struct Manager {
     engine: Arc<Engine>,
-    running: HashMap<GroupKey, Running>,
+    running: HashMap<u64, Running>,
     tracker: TaskTracker,
     cancel: CancellationToken,
 }
@@ -63,10 +62,10 @@ impl Manager {
     /// alert state restored from `restore` when given), removed ones stopped with their
     /// alerts resolved, changed ones updated in place. Unchanged groups are not touched.
     pub async fn apply(&mut self, set: &RuleSet, restore: Option<&restore::Restorer>) -> Applied {
-        let checksums: HashMap<GroupKey, u64> = self
+        let checksums: HashMap<u64, u64> = self
             .running
             .iter()
-            .map(|(k, r)| (k.clone(), r.checksum))
+            .map(|(&id, r)| (id, r.checksum))
             .collect();
         let d = diff(&checksums, &set.groups);
         let applied = Applied {
@@ -75,8 +74,8 @@ impl Manager {
             changed: d.changed.len(),
             unchanged: d.unchanged,
         };
-        for key in &d.removed {
-            if let Some(r) = self.running.remove(key) {
+        for &id in &d.removed {
+            if let Some(r) = self.running.remove(&id) {
                 let (tx, rx) = oneshot::channel();
                 if r.ctl
                     .send(Control::Stop {
@@ -88,11 +87,11 @@ impl Manager {
                 {
                     let _ = rx.await;
                 }
-                self.engine.board.remove(r.id);
+                self.engine.board.remove(id);
             }
         }
         for g in &d.changed {
-            if let Some(r) = self.running.get_mut(&key_of(g)) {
+            if let Some(r) = self.running.get_mut(&g.id()) {
                 r.checksum = g.checksum;
                 let _ = r.ctl.send(Control::Update(g.clone())).await;
             }
@@ -105,10 +104,9 @@ impl Manager {
             runner.publish_initial();
             let (tx, rx) = mpsc::channel(4);
             self.running.insert(
-                key_of(g),
+                g.id(),
                 Running {
                     checksum: g.checksum,
-                    id: runner.id(),
                     ctl: tx,
                 },
             );
@@ -120,12 +118,7 @@ impl Manager {
             .groups
             .iter()
             .enumerate()
-            .map(|(i, g)| {
-                (
-                    crate::web::GroupStatus::id_for(&g.file.display().to_string(), &g.name),
-                    i,
-                )
-            })
+            .map(|(i, g)| (g.id(), i))
             .collect();
         let mut snap = self.engine.board.snapshot();
         snap.sort_by_key(|g| order.get(&g.id).copied().unwrap_or(usize::MAX));

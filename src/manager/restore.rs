@@ -52,7 +52,7 @@ impl Restorer {
         for rule in runner.rules_mut() {
             let Rule::Alerting(a) = rule else { continue };
             let mut sel = format!("ALERTS_FOR_STATE{{alertname={}", quote(a.spec().name()));
-            if !a.context().disable_alertgroup_label {
+            if !a.context().settings.disable_alertgroup_label {
                 sel.push_str(&format!(",alertgroup={}", quote(&group)));
             }
             sel.push('}');

@@ -9,9 +9,8 @@ use super::{ReplayOptions, plan, replay, report};
 use crate::cli::{ReplayFlags, split_list};
 use crate::config::{self, LoadOptions};
 use crate::datasource::{DatasourceMetrics, DatasourceOptions, PromClient, Querier};
-use crate::manager::RuleSettings;
 use crate::remote_write::{RemoteWriteMetrics, RemoteWriteOptions, RemoteWriter};
-use crate::rule::deps;
+use crate::rule::{RuleSettings, deps};
 use crate::template::Library;
 use crate::timeparse::parse_time;
 

@@ -22,10 +22,8 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::config::Group;
 use crate::datasource::Querier;
-use crate::manager::RuleSettings;
 use crate::remote_write::RemoteWriter;
-use crate::rule::{Rule, deps};
-use crate::web::GroupStatus;
+use crate::rule::{Rule, RuleContext, RuleSettings, deps};
 
 pub use report::{AlertInterval, RuleReport};
 pub use window::{Plan, PlanError, Timing};
@@ -134,8 +132,7 @@ pub async fn replay(
     let mut handles = Vec::new();
     for p in plans {
         let g = &p.group;
-        let id = GroupStatus::id_for(&g.file.display().to_string(), &g.name);
-        let ctx = Arc::new(settings.context_for(g, id));
+        let ctx = Arc::new(RuleContext::for_group(g, settings));
         let dep_lists = deps::dependencies(&g.rules);
         let bar = progress.group(&g.name, p.plan.count * g.rules.len() as u64);
         let mut receivers: Vec<watch::Receiver<u64>> = Vec::with_capacity(g.rules.len());

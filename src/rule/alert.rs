@@ -153,11 +153,11 @@ impl Alert {
 
     /// The alert's series and sent label sets for its current state. The external
     /// labels of `ctx` are added to what is sent, and to the series unless
-    /// `ctx.external_labels_on_series` is off.
+    /// `external_labels_on_series` is off in its settings.
     pub(crate) fn series_labels(&mut self, ctx: &RuleContext) -> &SeriesLabels {
         let state = self.state;
         let on_series = |sent: &Labels, own: &Labels| {
-            if ctx.external_labels_on_series {
+            if ctx.settings.external_labels_on_series {
                 sent.clone()
             } else {
                 own.clone()
@@ -168,7 +168,7 @@ impl Alert {
             // Only `ALERTS` carries the state.
             Some(s) => (s.sent, s.for_state),
             None => {
-                let sent = super::add_missing(&self.labels, &ctx.external_labels);
+                let sent = super::add_missing(&self.labels, &ctx.settings.external_labels);
                 let mut b = on_series(&sent, &self.labels).to_builder();
                 b.set(shared::metric_name(), shared::alerts_for_state());
                 let for_state = b.build();

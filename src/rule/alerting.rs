@@ -101,7 +101,7 @@ impl AlertingRule {
             })
             .collect();
         let mut identity = vec![(shared::alertname(), Arc::from(spec.name()))];
-        if !ctx.disable_alertgroup_label {
+        if !ctx.settings.disable_alertgroup_label {
             identity.push((shared::alertgroup(), Arc::from(ctx.group_name.as_str())));
         }
         let annotation_names = match &spec.kind {
@@ -118,7 +118,7 @@ impl AlertingRule {
             annotation_inputs,
             labels,
             identity,
-            generator_url: generator_url(&ctx.external_url, &spec.expr).into(),
+            generator_url: generator_url(&ctx.settings.external_url, &spec.expr).into(),
             spec: spec.clone(),
             ctx,
             for_ms,
@@ -210,7 +210,7 @@ impl AlertingRule {
         }
 
         let mut active_count = 0usize;
-        let retention = ms(self.ctx.resolved_retention);
+        let retention = ms(self.ctx.settings.resolved_retention);
         let mut to_delete = Vec::new();
         let mut out = Vec::with_capacity(2 * self.active.len());
         for (fp, a) in self.active.iter_mut() {
@@ -341,13 +341,13 @@ impl AlertingRule {
             RuleKind::Recording(_) => Duration::ZERO,
         };
         let mut tctx = Context::new(&s.labels, s.value);
-        tctx.external_labels = &self.ctx.external_labels;
-        tctx.external_url = &self.ctx.external_url;
+        tctx.external_labels = &self.ctx.settings.external_labels;
+        tctx.external_url = &self.ctx.settings.external_url;
         tctx.expr = &self.spec.expr;
         tctx.for_ = for_;
         tctx.group_id = self.ctx.group_id;
         tctx.querier = querier;
-        tctx.library = self.ctx.library.as_deref();
+        tctx.library = self.ctx.settings.library.as_deref();
         tctx.eval_time = Some(system_time(t.ts_ms));
         tctx.active_at = Some(system_time(t.ts_ms));
         tctx
@@ -397,9 +397,9 @@ impl AlertingRule {
     /// The alerts due for (re)sending at `ts_ms`, marked as sent. Call after `step`
     /// succeeded; Prometheus sends nothing for a failed evaluation.
     pub fn alerts_to_send(&mut self, ts_ms: i64) -> Vec<Notification> {
-        let resend = ms(self.ctx.resend_delay);
+        let resend = ms(self.ctx.settings.resend_delay);
         let delta = ms(self.ctx.interval).max(resend);
-        let max_resolve = ms(self.ctx.max_resolve_duration);
+        let max_resolve = ms(self.ctx.settings.max_resolve_duration);
         let url = &self.generator_url;
         let mut out = Vec::new();
         for a in self.active.values_mut() {

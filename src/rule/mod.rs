@@ -6,6 +6,7 @@
 
 pub mod alert;
 pub mod alerting;
+mod context;
 pub mod deps;
 pub mod recording;
 
@@ -15,12 +16,13 @@ use std::time::Duration;
 
 pub use alert::{Alert, AlertState, Annotations, Notification};
 pub use alerting::AlertingRule;
+pub use context::{RuleContext, RuleSettings};
 pub use recording::RecordingRule;
 
 use crate::config;
 use crate::labels::Labels;
 use crate::sample::Sample;
-use crate::template::{Library, TemplateQuerier};
+use crate::template::TemplateQuerier;
 
 /// Shared copies of the label names and values that every alert or written series
 /// carries: label sets built from these point at one string instead of allocating their
@@ -71,58 +73,6 @@ pub fn system_time(ms: i64) -> std::time::SystemTime {
         epoch + Duration::from_millis(ms as u64)
     } else {
         epoch - Duration::from_millis(ms.unsigned_abs())
-    }
-}
-
-/// Settings a rule takes from its group and from the command line.
-#[derive(Debug, Clone)]
-pub struct RuleContext {
-    pub group_name: String,
-    pub file: String,
-    /// Group `labels`: added to every output, overridden by rule labels.
-    pub group_labels: Labels,
-    /// `-external.label`s: added to alerts sent and series written when absent.
-    pub external_labels: Labels,
-    /// Whether written series (recorded, `ALERTS`, `ALERTS_FOR_STATE`) carry the
-    /// external labels. On for a remote-write target, as vmalert writes them; off for
-    /// the in-memory store of `tocsin test`, which holds series as Prometheus' own TSDB
-    /// does (external labels only go on what leaves it).
-    pub external_labels_on_series: bool,
-    pub external_url: String,
-    pub interval: Duration,
-    /// Group `limit` (0 = none).
-    pub limit: usize,
-    pub resend_delay: Duration,
-    /// `-rule.maxResolveDuration` (zero = no cap).
-    pub max_resolve_duration: Duration,
-    /// `-rule.resolvedRetention`.
-    pub resolved_retention: Duration,
-    /// vmalert adds `alertgroup=<group name>` to alerts unless this is set.
-    pub disable_alertgroup_label: bool,
-    /// Stable id of the group (for `$groupID`).
-    pub group_id: u64,
-    /// `-rule.templates` definitions.
-    pub library: Option<Arc<Library>>,
-}
-
-impl Default for RuleContext {
-    fn default() -> Self {
-        RuleContext {
-            group_name: String::new(),
-            file: String::new(),
-            group_labels: Labels::empty(),
-            external_labels: Labels::empty(),
-            external_labels_on_series: true,
-            external_url: String::new(),
-            interval: Duration::from_secs(60),
-            limit: 0,
-            resend_delay: Duration::from_secs(60),
-            max_resolve_duration: Duration::ZERO,
-            resolved_retention: Duration::from_secs(15 * 60),
-            disable_alertgroup_label: false,
-            group_id: 0,
-            library: None,
-        }
     }
 }
 

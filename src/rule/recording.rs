@@ -151,8 +151,8 @@ impl RecordingRule {
         for (name, value) in &self.labels {
             b.set(name.clone(), value.clone());
         }
-        if self.ctx.external_labels_on_series {
-            add_missing(&b.build(), &self.ctx.external_labels)
+        if self.ctx.settings.external_labels_on_series {
+            add_missing(&b.build(), &self.ctx.settings.external_labels)
         } else {
             b.build()
         }

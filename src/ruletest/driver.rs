@@ -15,7 +15,7 @@ use super::file::{Flavour, TestGroup};
 use super::format::go_duration;
 use crate::config;
 use crate::labels::Labels;
-use crate::rule::{EvalTime, Rule, RuleContext};
+use crate::rule::{EvalTime, Rule, RuleContext, RuleSettings};
 use crate::sample::Sample;
 use crate::template::TemplateQuerier;
 
@@ -167,19 +167,16 @@ impl GroupRun<'_> {
         self.groups
             .iter()
             .map(|g| {
-                let ctx = Arc::new(RuleContext {
-                    group_name: g.name.clone(),
-                    file: g.file.display().to_string(),
-                    group_labels: g.labels.clone(),
+                let settings = RuleSettings {
+                    default_interval: self.test.interval,
                     external_labels: self.test.external_labels.clone(),
                     external_labels_on_series: false,
                     external_url: self.test.external_url.clone(),
-                    interval: g.interval.unwrap_or(self.test.interval),
-                    limit: g.limit,
                     // promtool's alerts carry no `alertgroup`; vmalert-tool's do.
                     disable_alertgroup_label: self.flavour == Flavour::Promtool,
-                    ..RuleContext::default()
-                });
+                    ..RuleSettings::default()
+                };
+                let ctx = Arc::new(RuleContext::for_group(g, &settings));
                 LiveGroup {
                     rules: g.rules.iter().map(|r| Rule::new(r, ctx.clone())).collect(),
                     query_offset_ms: g.query_offset.map(ms).unwrap_or(0),

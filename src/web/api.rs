@@ -13,7 +13,7 @@ use serde::ser::{SerializeMap, Serializer};
 use super::filter::{self, AlertsFilter, ParamError, Query, RulesFilter};
 use super::format::GoTime;
 use super::json::{AlertJson, AlertsData, ApiError, Ctx, GroupJson, RuleJson, RulesData, Success};
-use super::model::{GroupStatus, StateSource};
+use crate::status::{GroupStatus, StateSource};
 
 /// A finished response: status, content type, body, and an optional `Allow` header.
 #[derive(Debug)]
@@ -375,7 +375,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 struct ReloadJson<'a> {
-    s: &'a super::model::ReloadStatus,
+    s: &'a crate::status::ReloadStatus,
     ready: bool,
 }
 
@@ -420,7 +420,7 @@ impl Serialize for RuntimeJson {
 
 /// `data` of `/api/v1/notifiers`: vmalert's `{"notifiers":[{"kind","targets"}]}`, every
 /// `-notifier.url` being a `static` target.
-struct NotifiersJson<'a>(&'a [super::model::NotifierStatus]);
+struct NotifiersJson<'a>(&'a [crate::status::NotifierStatus]);
 
 impl Serialize for NotifiersJson<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
@@ -435,7 +435,7 @@ impl Serialize for NotifiersJson<'_> {
     }
 }
 
-struct NotifierKind<'a>(&'a [super::model::NotifierStatus]);
+struct NotifierKind<'a>(&'a [crate::status::NotifierStatus]);
 
 impl Serialize for NotifierKind<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
@@ -447,7 +447,7 @@ impl Serialize for NotifierKind<'_> {
     }
 }
 
-struct TargetJson<'a>(&'a super::model::NotifierStatus);
+struct TargetJson<'a>(&'a crate::status::NotifierStatus);
 
 impl Serialize for TargetJson<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {

@@ -7,8 +7,8 @@ use percent_encoding::percent_decode_str;
 use promql_parser::label::Matcher;
 use promql_parser::parser::Expr;
 
-use super::model::{AlertState, GroupStatus, Health, RuleStatus};
 use crate::labels::Labels;
+use crate::status::{AlertState, GroupStatus, Health, RuleStatus};
 
 /// A bad request parameter; rendered as Prometheus' `bad_data` error with status 400.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 use super::format::{GoExp, GoFloat, GoTime};
-use super::model::{AlertState, AlertStatus, GroupStatus, Health, RuleStatus, StateUpdate};
+use crate::status::{AlertState, AlertStatus, GroupStatus, Health, RuleStatus, StateUpdate};
 
 /// What every rendering needs besides the snapshot.
 #[derive(Clone, Copy)]
@@ -367,7 +367,7 @@ impl Serialize for AlertsData<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::web::model::RuleKindStatus;
+    use crate::status::RuleKindStatus;
 
     fn render(r: &RuleStatus) -> serde_json::Value {
         let g = GroupStatus::new("f.yml", "g", Duration::from_secs(60));

@@ -2,17 +2,17 @@
 //! readiness, `/-/reload`, and the status UI (`ui`: static assets built into the binary
 //! that read the same API from the browser).
 //!
-//! The server never reaches into the rule engine. It renders [`GroupStatus`] snapshots
-//! that the rest of tocsin publishes through a [`StateSource`] (for instance a
-//! [`StatusBoard`]), so API load never contends with evaluation. See `docs/api.md`.
+//! The server never reaches into the rule engine. It renders the
+//! [`GroupStatus`](crate::status::GroupStatus) snapshots that the rest of tocsin
+//! publishes through a [`StateSource`] (for instance a
+//! [`StatusBoard`](crate::status::StatusBoard)), so API load never contends with
+//! evaluation. See `docs/api.md`.
 
 mod api;
 mod filter;
 mod format;
-mod from_config;
 mod json;
 pub mod metrics;
-mod model;
 mod server;
 mod ui;
 
@@ -21,13 +21,10 @@ use std::sync::Arc;
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
+use crate::status::StateSource;
+
 pub use format::{GoExp, GoFloat, GoTime};
-pub use from_config::DEFAULT_UPDATE_ENTRIES;
 pub use json::source_link;
-pub use model::{
-    AlertState, AlertStatus, AlertingStatus, BoxFuture, GroupStatus, Health, NotifierStatus,
-    ReloadStatus, Reproduce, RuleKindStatus, RuleStatus, StateSource, StateUpdate, StatusBoard,
-};
 pub use server::{Server, WebError, resolve_listen_addr};
 
 /// Server options, named after vmalert's flags.

@@ -23,8 +23,8 @@ use tokio_util::task::TaskTracker;
 use super::WebOptions;
 use super::api::{Api, Reply};
 use super::filter::Query;
-use super::model::StateSource;
 use super::ui;
+use crate::status::StateSource;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

@@ -82,13 +82,14 @@ pub fn sample(pairs: &[(&str, &str)], value: f64) -> Sample {
 /// A context with vmalert's `alertgroup` label off, so expectations read like
 /// Prometheus'; tests of that label turn it on.
 pub fn ctx() -> RuleContext {
-    RuleContext {
+    let mut c = RuleContext {
         group_name: "g".into(),
         file: "rules.yml".into(),
         interval: Duration::from_secs(60),
-        disable_alertgroup_label: true,
         ..RuleContext::default()
-    }
+    };
+    c.settings.disable_alertgroup_label = true;
+    c
 }
 
 pub fn arc(c: RuleContext) -> Arc<RuleContext> {

@@ -13,10 +13,11 @@ use std::time::{Duration, SystemTime};
 
 use prometheus_client::registry::Registry;
 use tocsin::labels::Labels;
-use tocsin::web::{
+use tocsin::status::{
     AlertState, AlertStatus, AlertingStatus, BoxFuture, GroupStatus, Health, ReloadStatus,
-    RuleKindStatus, RuleStatus, Server, StateSource, StateUpdate, StatusBoard, WebOptions,
+    RuleKindStatus, RuleStatus, StateSource, StateUpdate, StatusBoard,
 };
+use tocsin::web::{Server, WebOptions};
 use tokio_util::sync::CancellationToken;
 
 /// 2023-11-14T22:13:20.5Z

@@ -2,7 +2,6 @@
 //! group and rule (health `unknown`) from the moment rules are loaded, before the first
 //! evaluation. Group tasks then publish updated copies of these.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,46 +46,17 @@ impl GroupStatus {
             .collect();
         g.eval_offset = group.eval_offset;
         g.eval_delay = group.eval_delay;
-        let mut seen = HashSet::new();
         g.rules = group
             .rules
             .iter()
-            .map(|r| {
-                let mut id = RuleStatus::id_for(r);
-                // Identical rules in one group would share an ID; keep IDs unique.
-                if !seen.insert(id) {
-                    id ^= (r.index as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                    seen.insert(id);
-                }
-                Arc::new(RuleStatus::from_config(r, id))
-            })
+            .zip(group.rule_ids())
+            .map(|(r, id)| Arc::new(RuleStatus::from_config(r, id)))
             .collect();
         g
     }
 }
 
 impl RuleStatus {
-    /// The conventional rule ID: a stable hash of kind, name, expression and labels, so
-    /// links survive reloads that do not change the rule.
-    pub fn id_for(rule: &Rule) -> u64 {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(if matches!(rule.kind, RuleKind::Alerting(_)) {
-            b"a"
-        } else {
-            b"r"
-        });
-        h.update(rule.name().as_bytes());
-        h.update(&[0xff]);
-        h.update(rule.expr.as_bytes());
-        for (k, v) in &rule.labels {
-            h.update(&[0xfe]);
-            h.update(k.as_bytes());
-            h.update(&[0xff]);
-            h.update(v.source().as_bytes());
-        }
-        h.digest()
-    }
-
     /// The never-evaluated snapshot of `rule`, labels and annotations as written.
     pub fn from_config(rule: &Rule, id: u64) -> RuleStatus {
         let kind = match &rule.kind {
@@ -112,8 +82,9 @@ impl RuleStatus {
 mod tests {
     use super::*;
     use crate::config::{AlertingSpec, RecordingSpec};
+    use crate::status::Health;
     use crate::template::Template;
-    use crate::web::Health;
+    use std::collections::HashSet;
 
     fn rule(kind: RuleKind, expr: &str, index: usize) -> Rule {
         Rule {
@@ -207,7 +178,7 @@ mod tests {
         );
         assert_eq!(
             g.rules[0].id,
-            RuleStatus::id_for(&same_but_moved),
+            same_but_moved.id(),
             "the ID ignores for, annotations and position"
         );
     }

@@ -1,10 +1,13 @@
-//! Turning rule state into the API's snapshots after each evaluation.
+//! Turning rule state into snapshots after each evaluation, and carrying a rule's
+//! history over a reload.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::model::{
+    AlertStatus, AlertingStatus, Reproduce, RuleKindStatus, RuleStatus, StateUpdate,
+};
 use crate::rule::{AlertState, AlertingRule, Rule, system_time};
-use crate::web::{AlertStatus, AlertingStatus, Reproduce, RuleKindStatus, RuleStatus, StateUpdate};
 
 /// (firing, pending) alert counts.
 pub fn count_states(a: &AlertingRule) -> (i64, i64) {
@@ -35,21 +38,27 @@ fn alert_statuses(a: &AlertingRule) -> Vec<AlertStatus> {
     v
 }
 
-/// The rule's snapshot after an evaluation at `at`, derived from the previous one
-/// (copying only what the evaluation did not replace).
-#[allow(clippy::too_many_arguments)]
-pub fn rule_status(
-    prev: &RuleStatus,
-    rule: &Rule,
-    at: SystemTime,
-    started: SystemTime,
-    elapsed: Duration,
-    samples: usize,
-    error: Option<&str>,
-    params: &Arc<[(String, String)]>,
-    query_ts_ms: i64,
-) -> RuleStatus {
-    let last_error: Option<Arc<str>> = error.map(Arc::from);
+/// What one evaluation of a rule reported.
+#[derive(Debug, Clone, Copy)]
+pub struct Evaluation<'a> {
+    /// The scheduled evaluation time.
+    pub at: SystemTime,
+    /// The time the query ran at (`at` less `query_offset`/`eval_delay`).
+    pub query_ts_ms: i64,
+    /// Wall-clock time the evaluation started, and how long it took.
+    pub started: SystemTime,
+    pub elapsed: Duration,
+    /// Samples the query returned.
+    pub samples: usize,
+    pub error: Option<&'a str>,
+    /// The group's `params`, for the command that reproduces the query.
+    pub params: &'a Arc<[(String, String)]>,
+}
+
+/// The rule's snapshot after evaluation `e`, derived from the previous one (copying
+/// only what the evaluation did not replace).
+pub fn rule_status(prev: &RuleStatus, rule: &Rule, e: &Evaluation<'_>) -> RuleStatus {
+    let last_error: Option<Arc<str>> = e.error.map(Arc::from);
     let kind = match (&prev.kind, rule) {
         (RuleKindStatus::Alerting(st), Rule::Alerting(a)) => {
             RuleKindStatus::Alerting(AlertingStatus {
@@ -67,16 +76,16 @@ pub fn rule_status(
         let keep = prev.updates.len().min(prev.max_updates - 1);
         updates.reserve_exact(keep + 1);
         updates.push(StateUpdate {
-            time: started,
-            at,
-            duration: elapsed,
-            samples,
-            series_fetched: Some(samples),
+            time: e.started,
+            at: e.at,
+            duration: e.elapsed,
+            samples: e.samples,
+            series_fetched: Some(e.samples),
             error: last_error.clone(),
             curl: Some(Reproduce {
                 expr: prev.query.clone(),
-                time_ms: query_ts_ms,
-                params: params.clone(),
+                time_ms: e.query_ts_ms,
+                params: e.params.clone(),
             }),
         });
         updates.extend_from_slice(&prev.updates[..keep]);
@@ -88,10 +97,10 @@ pub fn rule_status(
         labels: prev.labels.clone(),
         health: rule.health(),
         last_error,
-        evaluation_time: elapsed,
-        last_evaluation: Some(at),
-        last_samples: samples,
-        last_series_fetched: Some(samples),
+        evaluation_time: e.elapsed,
+        last_evaluation: Some(e.at),
+        last_samples: e.samples,
+        last_series_fetched: Some(e.samples),
         debug: prev.debug,
         max_updates: prev.max_updates,
         updates,

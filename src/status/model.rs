@@ -1,11 +1,12 @@
-//! The read-only snapshot the HTTP API renders.
+//! The snapshots: what a group, a rule and an alert looked like after the last
+//! evaluation.
 //!
 //! Group tasks build a fresh [`GroupStatus`] after each evaluation and publish it as an
 //! `Arc`; a request clones a handful of `Arc`s and serializes straight from them. Nothing
 //! is rebuilt per request and no lock is held while a response is written, so the API
 //! stays fast with tens of thousands of rules and never slows evaluation down.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::labels::Labels;
@@ -199,7 +200,7 @@ impl RuleStatus {
 /// One group's status. `rules` is in file order.
 #[derive(Debug, Clone)]
 pub struct GroupStatus {
-    /// vmalert's group ID (`/api/v1/rule?group_id=`); see [`GroupStatus::id_for`].
+    /// vmalert's group ID (`/api/v1/rule?group_id=`); the group's [`Group::id`](crate::config::Group::id).
     pub id: u64,
     pub name: Arc<str>,
     pub file: Arc<str>,
@@ -227,7 +228,7 @@ impl GroupStatus {
     /// conventional ID, for start-up and tests.
     pub fn new(file: &str, name: &str, interval: Duration) -> Self {
         GroupStatus {
-            id: Self::id_for(file, name),
+            id: crate::config::group_id(file, name),
             name: name.into(),
             file: file.into(),
             interval,
@@ -243,141 +244,6 @@ impl GroupStatus {
             evaluation_time: Duration::ZERO,
             last_evaluation: None,
             rules: Vec::new(),
-        }
-    }
-
-    /// The conventional group ID: a stable hash of file and name, so links to a group
-    /// survive reloads and restarts.
-    pub fn id_for(file: &str, name: &str) -> u64 {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(file.as_bytes());
-        h.update(&[0xff]);
-        h.update(name.as_bytes());
-        h.digest()
-    }
-}
-
-/// Outcome of the most recent rule (re)load.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ReloadStatus {
-    /// Whether the most recent attempt succeeded.
-    pub success: bool,
-    /// When the most recent attempt finished; `None` before the first.
-    pub last_attempt: Option<SystemTime>,
-    /// When rules were last loaded successfully; `None` until the first good load,
-    /// which is also what `/-/ready` waits for.
-    pub last_success: Option<SystemTime>,
-    /// The error of the most recent attempt, if it failed.
-    pub error: Option<String>,
-}
-
-/// A boxed, sendable future, so that [`StateSource`] stays object-safe without pulling
-/// in the `futures` crate.
-pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
-
-/// What the rest of tocsin implements to feed the web server. Implementations must be
-/// cheap: `groups` is called once per API request and should clone `Arc`s only.
-pub trait StateSource: Send + Sync + 'static {
-    /// Current group snapshots in file order.
-    fn groups(&self) -> Vec<Arc<GroupStatus>>;
-
-    /// Result of the most recent rule (re)load.
-    fn reload_status(&self) -> ReloadStatus;
-
-    /// Reloads the rule files now; resolves when the reload has been applied (or has
-    /// failed, with the error text a user should see).
-    fn reload(&self) -> BoxFuture<Result<(), String>>;
-
-    /// Whether `/-/ready` answers 200: by default, once rules were loaded once.
-    fn ready(&self) -> bool {
-        self.reload_status().last_success.is_some()
-    }
-
-    /// Alertmanager targets with their counters, for `/api/v1/notifiers` and the UI's
-    /// Notifiers page; none by default (alerts are not sent anywhere).
-    fn notifiers(&self) -> Vec<NotifierStatus> {
-        Vec::new()
-    }
-}
-
-/// A ready-made store of snapshots: group tasks [`publish`](StatusBoard::publish) their
-/// group after each evaluation, the manager [`replace`](StatusBoard::replace)s the list
-/// on reload. The lock is held only to clone or swap `Arc`s.
-#[derive(Debug, Default)]
-pub struct StatusBoard {
-    groups: RwLock<Arc<Vec<Arc<GroupStatus>>>>,
-    reload: RwLock<ReloadStatus>,
-}
-
-impl StatusBoard {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// All groups, in file order.
-    pub fn snapshot(&self) -> Vec<Arc<GroupStatus>> {
-        let g = match self.groups.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(p) => Arc::clone(&p.into_inner()),
-        };
-        g.as_ref().clone()
-    }
-
-    /// Replaces the whole list (after a reload).
-    pub fn replace(&self, groups: Vec<Arc<GroupStatus>>) {
-        let new = Arc::new(groups);
-        match self.groups.write() {
-            Ok(mut g) => *g = new,
-            Err(p) => *p.into_inner() = new,
-        }
-    }
-
-    /// Swaps in a new snapshot of the group with the same `id`; appends it if absent.
-    pub fn publish(&self, group: Arc<GroupStatus>) {
-        let mut guard = match self.groups.write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        let list = Arc::make_mut(&mut guard);
-        match list.iter_mut().find(|g| g.id == group.id) {
-            Some(slot) => *slot = group,
-            None => list.push(group),
-        }
-    }
-
-    /// Drops the group with this `id`.
-    pub fn remove(&self, id: u64) {
-        let mut guard = match self.groups.write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        Arc::make_mut(&mut guard).retain(|g| g.id != id);
-    }
-
-    pub fn reload_status(&self) -> ReloadStatus {
-        match self.reload.read() {
-            Ok(r) => r.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-
-    /// Records the outcome of a reload attempt finished at `at`.
-    pub fn record_reload(&self, at: SystemTime, result: Result<(), String>) {
-        let mut guard = match self.reload.write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        guard.last_attempt = Some(at);
-        match result {
-            Ok(()) => {
-                guard.success = true;
-                guard.last_success = Some(at);
-                guard.error = None;
-            }
-            Err(e) => {
-                guard.success = false;
-                guard.error = Some(e);
-            }
         }
     }
 }
@@ -416,35 +282,6 @@ mod tests {
         assert_eq!(r.state(), Some(AlertState::Firing));
         let rec = RuleStatus::new(2, "r", "1", RuleKindStatus::Recording);
         assert_eq!(rec.state(), None);
-    }
-
-    #[test]
-    fn board_publish_replaces_by_id_and_keeps_order() {
-        let b = StatusBoard::new();
-        let g1 = Arc::new(GroupStatus::new("f", "a", Duration::from_secs(1)));
-        let g2 = Arc::new(GroupStatus::new("f", "b", Duration::from_secs(1)));
-        b.replace(vec![g1.clone(), g2.clone()]);
-        let mut g1b = (*g1).clone();
-        g1b.limit = 7;
-        b.publish(Arc::new(g1b));
-        let s = b.snapshot();
-        assert_eq!(s.len(), 2);
-        assert_eq!(&*s[0].name, "a");
-        assert_eq!(s[0].limit, 7);
-        b.remove(g1.id);
-        assert_eq!(b.snapshot().len(), 1);
-    }
-
-    #[test]
-    fn reload_status_tracks_last_success() {
-        let b = StatusBoard::new();
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(10);
-        b.record_reload(t0, Ok(()));
-        b.record_reload(t0 + Duration::from_secs(5), Err("bad".into()));
-        let r = b.reload_status();
-        assert!(!r.success);
-        assert_eq!(r.last_success, Some(t0));
-        assert_eq!(r.error.as_deref(), Some("bad"));
     }
 
     #[test]

@@ -1,0 +1,100 @@
+//! What a rule evaluates in: the settings every group shares (from the command line)
+//! and the values of its own group.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Group;
+use crate::labels::Labels;
+use crate::template::Library;
+
+/// Rule settings that come from flags rather than files: the same for every group.
+#[derive(Debug, Clone)]
+pub struct RuleSettings {
+    /// `-evaluationInterval`: the interval of groups that set none.
+    pub default_interval: Duration,
+    /// `-external.label`s: added to alerts sent and series written when absent.
+    pub external_labels: Labels,
+    /// Whether written series (recorded, `ALERTS`, `ALERTS_FOR_STATE`) carry the
+    /// external labels. On for a remote-write target, as vmalert writes them; off for
+    /// the in-memory store of `tocsin test`, which holds series as Prometheus' own TSDB
+    /// does (external labels only go on what leaves it).
+    pub external_labels_on_series: bool,
+    /// `-external.url`: base of the alerts' generator URL and `$externalURL`.
+    pub external_url: String,
+    /// `-rule.resendDelay`.
+    pub resend_delay: Duration,
+    /// `-rule.maxResolveDuration` (zero = no cap).
+    pub max_resolve_duration: Duration,
+    /// `-rule.resolvedRetention`.
+    pub resolved_retention: Duration,
+    /// vmalert adds `alertgroup=<group name>` to alerts unless this is set
+    /// (`-disableAlertgroupLabel`).
+    pub disable_alertgroup_label: bool,
+    /// `-rule.templates` definitions.
+    pub library: Option<Arc<Library>>,
+}
+
+impl Default for RuleSettings {
+    /// vmalert's flag defaults.
+    fn default() -> Self {
+        RuleSettings {
+            default_interval: Duration::from_secs(60),
+            external_labels: Labels::empty(),
+            external_labels_on_series: true,
+            external_url: String::new(),
+            resend_delay: Duration::from_secs(60),
+            max_resolve_duration: Duration::ZERO,
+            resolved_retention: Duration::from_secs(15 * 60),
+            disable_alertgroup_label: false,
+            library: None,
+        }
+    }
+}
+
+/// Settings a rule takes from its group, and from the command line through `settings`.
+#[derive(Debug, Clone)]
+pub struct RuleContext {
+    pub group_name: String,
+    pub file: String,
+    /// Stable id of the group ([`Group::id`]; `$groupID`).
+    pub group_id: u64,
+    /// Group `labels`: added to every output, overridden by rule labels.
+    pub group_labels: Labels,
+    /// The group's `interval`, or `-evaluationInterval`.
+    pub interval: Duration,
+    /// Group `limit` (0 = none).
+    pub limit: usize,
+    pub settings: RuleSettings,
+}
+
+impl RuleContext {
+    /// The context rules of `group` evaluate in.
+    pub fn for_group(group: &Group, settings: &RuleSettings) -> RuleContext {
+        RuleContext {
+            group_name: group.name.clone(),
+            file: group.file.display().to_string(),
+            group_id: group.id(),
+            group_labels: group.labels.clone(),
+            interval: group.interval.unwrap_or(settings.default_interval),
+            limit: group.limit,
+            settings: settings.clone(),
+        }
+    }
+}
+
+impl Default for RuleContext {
+    /// An unnamed group without labels or limit, at the default settings and interval.
+    fn default() -> Self {
+        let settings = RuleSettings::default();
+        RuleContext {
+            group_name: String::new(),
+            file: String::new(),
+            group_id: 0,
+            group_labels: Labels::empty(),
+            interval: settings.default_interval,
+            limit: 0,
+            settings,
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The status model: what every group, rule and alert looked like after its last
+//! evaluation, as immutable snapshots.
+//!
+//! The engine (`manager/`) builds a [`GroupStatus`] from the configuration when a group
+//! starts, updates it after every evaluation ([`rule_status`], [`carry_over`] across a
+//! reload) and publishes it on the [`StatusBoard`]; the HTTP server (`web/`) renders
+//! whatever a [`StateSource`] hands it. Snapshots are shared as `Arc`s, so API load
+//! never contends with evaluation. This module sits below both: it knows the rule core
+//! and the configuration, and nothing about HTTP.
+
+mod board;
+mod from_config;
+mod model;
+mod update;
+
+pub use board::{BoxFuture, ReloadStatus, StateSource, StatusBoard};
+pub use from_config::DEFAULT_UPDATE_ENTRIES;
+pub use model::{
+    AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, NotifierStatus, Reproduce,
+    RuleKindStatus, RuleStatus, StateUpdate,
+};
+pub use update::{Evaluation, carry_over, count_states, rule_status};
