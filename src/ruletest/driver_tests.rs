@@ -331,3 +331,56 @@ fn endless_evaluations_are_refused_before_they_start() {
     );
     assert!(fake.asked.lock().unwrap().is_empty());
 }
+
+/// An engine whose series are `name` and whose values are a sample count.
+struct FakeEngine {
+    max: usize,
+}
+
+impl super::run::Engine for FakeEngine {
+    fn new_backend(&self, _: std::time::Duration) -> Box<dyn Backend> {
+        Box::new(Fake::default())
+    }
+
+    fn parse_input(
+        &self,
+        series: &str,
+        values: &str,
+        interval: std::time::Duration,
+    ) -> Result<InputData, super::run::InputError> {
+        let n: usize = values.parse().map_err(|_| super::run::InputError {
+            in_values: true,
+            column: 1,
+            message: "not a count".into(),
+        })?;
+        let step = interval.as_millis() as i64;
+        Ok(InputData {
+            labels: Labels::from_pairs([("__name__", series)]),
+            samples: (0..n).map(|i| (i as i64 * step, 1.0)).collect(),
+        })
+    }
+
+    fn max_input_samples(&self) -> usize {
+        self.max
+    }
+}
+
+#[test]
+fn input_past_the_group_limit_is_refused_where_it_overflows() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = "tests:\n  - input_series:\n      - {series: a, values: 6}\n      - {series: b, values: 5}\n  - input_series:\n      - {series: a, values: x}\n";
+    std::fs::write(dir.path().join("t.yml"), t).unwrap();
+    let f = dir.path().join("t.yml").display().to_string();
+    let out =
+        super::test_rules_captured(&[f.clone()], &Default::default(), &FakeEngine { max: 10 });
+    assert_eq!(out.exit_code, 1);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "  FAILED:\n{f}:4:29: input_series: the test group's series expand to more than 10 samples; use fewer or shorter series (or a longer interval)\n{f}:6:29: input_series values \"x\", column 1: not a count\n"
+        )
+    );
+    assert_eq!(out.stdout, "\n\n\n");
+    let out = super::test_rules_captured(&[f], &Default::default(), &FakeEngine { max: 11 });
+    assert_eq!(out.stderr.lines().count(), 2, "{}", out.stderr);
+}
