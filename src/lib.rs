@@ -3,6 +3,7 @@
 pub mod app;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod compat_flags;
 pub mod config;
 pub mod datasource;

@@ -4,9 +4,12 @@
 //! name must agree with both. Files using fields newer than those peers (tocsin/) are
 //! checked against their folder only.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use support::peers::peer_or_skip;
 use tocsin::check::{CheckOptions, check_rules};
 
 fn corpus(dir: &str) -> Vec<PathBuf> {
@@ -21,26 +24,6 @@ fn corpus(dir: &str) -> Vec<PathBuf> {
     files.sort();
     assert!(!files.is_empty(), "empty corpus folder {dir}");
     files
-}
-
-/// The peer binary, or `None` (after saying why) when it is not installed here.
-fn peer(name: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("TOCSIN_PEERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".peers/usr/bin"));
-    let bin = dir.join(name);
-    if bin.is_file() {
-        return Some(bin);
-    }
-    let msg = format!(
-        "{} not found: run integration/install-peers.sh or set TOCSIN_PEERS_DIR",
-        bin.display()
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED: {msg}");
-    None
 }
 
 fn ours_accepts(file: &Path) -> bool {
@@ -101,7 +84,7 @@ fn vmalert_accepts(vmalert: &Path, file: &Path) -> bool {
 
 #[test]
 fn promtool_and_tocsin_agree_on_valid_files() {
-    let Some(promtool) = peer("promtool") else {
+    let Some(promtool) = peer_or_skip("promtool") else {
         return;
     };
     assert_parity(&corpus("valid"), true, |f| promtool_accepts(&promtool, f));
@@ -109,7 +92,7 @@ fn promtool_and_tocsin_agree_on_valid_files() {
 
 #[test]
 fn promtool_and_tocsin_agree_on_invalid_files() {
-    let Some(promtool) = peer("promtool") else {
+    let Some(promtool) = peer_or_skip("promtool") else {
         return;
     };
     assert_parity(&corpus("invalid"), false, |f| {
@@ -119,7 +102,7 @@ fn promtool_and_tocsin_agree_on_invalid_files() {
 
 #[test]
 fn vmalert_and_tocsin_agree_on_vmalert_files() {
-    let Some(vmalert) = peer("vmalert") else {
+    let Some(vmalert) = peer_or_skip("vmalert") else {
         return;
     };
     assert_parity(&corpus("vmalert/valid"), true, |f| {
@@ -143,7 +126,7 @@ fn newer_fields_follow_their_folder() {
 /// promtool rejects these broken templates at load time, and so must tocsin.
 #[test]
 fn promtool_and_tocsin_agree_on_broken_templates() {
-    let Some(promtool) = peer("promtool") else {
+    let Some(promtool) = peer_or_skip("promtool") else {
         return;
     };
     assert_parity(&corpus("templates_invalid"), false, |f| {

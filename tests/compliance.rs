@@ -7,8 +7,10 @@
 
 #[path = "compliance/mod.rs"]
 mod harness;
+mod support;
 
 use harness::{EvaluatorSetup, Outcome, timebase::go_duration};
+use support::peers::PeerSet;
 
 /// The flags every vmalert-compatible evaluator takes, with every duration scaled.
 fn core_argv(program: String, s: &EvaluatorSetup) -> Vec<String> {
@@ -58,10 +60,10 @@ async fn run_or_skip(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "informative reference run (about 4 minutes); run with --include-ignored"]
 async fn vmalert_reference() {
-    let Some(bin) = harness::peers::peer("vmalert") else {
+    let Some(bin) = PeerSet::Stable.find("vmalert") else {
         harness::skip_or_fail(&format!(
             "vmalert not found in {}",
-            harness::peers::peers_dir().display()
+            PeerSet::Stable.dir().display()
         ));
         return;
     };

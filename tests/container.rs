@@ -4,8 +4,7 @@
 //! mounts exists, the Prometheus and Alertmanager configs it ships pass the real
 //! `promtool` and `amtool` checks, and the Dockerfile copies only paths that exist.
 
-#[path = "common/peers.rs"]
-mod peers;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -104,7 +103,7 @@ fn run_ok(bin: &Path, args: &[&str]) {
 
 #[test]
 fn compose_prometheus_config_passes_promtool() {
-    let Some(promtool) = peers::peer_or_skip("promtool") else {
+    let Some(promtool) = support::peers::peer_or_skip("promtool") else {
         return;
     };
     let cfg = repo().join("integration/compose/prometheus.yml");
@@ -113,7 +112,7 @@ fn compose_prometheus_config_passes_promtool() {
 
 #[test]
 fn compose_alertmanager_config_passes_amtool() {
-    let Some(amtool) = peers::peer_or_skip("amtool") else {
+    let Some(amtool) = support::peers::peer_or_skip("amtool") else {
         return;
     };
     let cfg = repo().join("integration/compose/alertmanager.yml");

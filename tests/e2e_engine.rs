@@ -2,16 +2,19 @@
 //! series land in real VictoriaMetrics and Prometheus and read back; a chained rule sees
 //! its predecessor's output in the same cycle.
 
-#[path = "common/peers.rs"]
-mod peers;
+mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use peers::{
-    peer_or_skip, poll_json, start_alertmanager, start_plain_prometheus, start_tocsin,
-    start_victoria_metrics, terminate,
-};
 use serde_json::Value;
+use support::http::{
+    alerts_named, force_flush_victoria_metrics, has_alert, poll_alertmanager, poll_json,
+    poll_victoria_metrics,
+};
+use support::peers::peer_or_skip;
+use support::servers::{
+    start_alertmanager, start_plain_prometheus, start_tocsin, start_victoria_metrics,
+};
 use tocsin::labels::Labels;
 use tocsin::remote_write::proto;
 use tocsin::sample::Sample;
@@ -41,16 +44,6 @@ async fn push(url: &str, name: &str, labels: &[(&str, &str)], value: f64) {
         .await
         .expect("remote write reaches the receiver");
     assert!(r.status().is_success(), "remote write: {}", r.status());
-}
-
-fn alerts_named<'a>(am: &'a Value, name: &str) -> Vec<&'a Value> {
-    am.as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|x| x["labels"]["alertname"] == name)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,11 +101,9 @@ async fn alerts_reach_alertmanager_and_resolve() {
     assert_eq!(pending["data"]["alerts"][0]["labels"]["severity"], "page");
 
     // Then firing at Alertmanager, with the annotation rendered and external labels.
-    let am = poll_json(
-        &format!("{am_url}/api/v2/alerts"),
-        Duration::from_secs(15),
-        |v| !alerts_named(v, "TooManyErrors").is_empty(),
-    )
+    let am = poll_alertmanager(&am_url, Duration::from_secs(15), |v| {
+        has_alert(v, "TooManyErrors")
+    })
     .await
     .unwrap_or_else(|| panic!("alert never reached Alertmanager:\n{}", t.log_tail(30)));
     let a = alerts_named(&am, "TooManyErrors")[0];
@@ -129,15 +120,15 @@ async fn alerts_reach_alertmanager_and_resolve() {
 
     // The condition clears: the alert is resolved at Alertmanager.
     push(&prom_url, "demo_errors", &[("service", "api")], 0.0).await;
-    poll_json(
-        &format!("{am_url}/api/v2/alerts"),
-        Duration::from_secs(15),
-        |v| alerts_named(v, "TooManyErrors").is_empty(),
-    )
+    poll_alertmanager(&am_url, Duration::from_secs(15), |v| {
+        !has_alert(v, "TooManyErrors")
+    })
     .await
     .unwrap_or_else(|| panic!("alert never resolved:\n{}", t.log_tail(30)));
 
-    let status = terminate(&mut t, Duration::from_secs(15)).expect("tocsin stops on SIGTERM");
+    let status = t
+        .terminate(Duration::from_secs(15))
+        .expect("tocsin stops on SIGTERM");
     assert!(status.success(), "exit status {status}");
 }
 
@@ -147,9 +138,10 @@ async fn recorded_series_land_in_victoria_metrics() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (_v, vm_url) = start_victoria_metrics(&vm, dir.path()).await.unwrap();
+    let (_v, vm_url) = start_victoria_metrics(&vm, dir.path(), &[]).await.unwrap();
     push(&vm_url, "demo_requests", &[("code", "200")], 30.0).await;
     push(&vm_url, "demo_requests", &[("code", "500")], 12.0).await;
+    force_flush_victoria_metrics(&vm_url).await;
     let rules = dir.path().join("rules.yml");
     std::fs::write(
         &rules,
@@ -175,8 +167,8 @@ async fn recorded_series_land_in_victoria_metrics() {
     )
     .await
     .unwrap();
-    let q = format!("{vm_url}/api/v1/query?query=code:demo_requests:sum");
-    let v = poll_json(&q, Duration::from_secs(20), |v| {
+    let q = "code:demo_requests:sum";
+    let v = poll_victoria_metrics(&vm_url, q, Duration::from_secs(20), |v| {
         v["data"]["result"].as_array().is_some_and(|r| r.len() == 2)
     })
     .await
@@ -201,7 +193,9 @@ async fn recorded_series_land_in_victoria_metrics() {
             ("500".into(), "tocsin".into(), "12".into())
         ]
     );
-    let status = terminate(&mut t, Duration::from_secs(15)).expect("tocsin stops on SIGTERM");
+    let status = t
+        .terminate(Duration::from_secs(15))
+        .expect("tocsin stops on SIGTERM");
     assert!(status.success());
 }
 

@@ -1,17 +1,15 @@
 //! Hot reload, restarts and shutdown with real files on disk and real servers: what runs
 //! and what state each alert keeps, seen through the HTTP API and Alertmanager.
 
-#[path = "common/peers.rs"]
-mod peers;
+mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use peers::{
-    ChildGuard, peer_or_skip, poll_json, start_alertmanager, start_plain_prometheus, start_tocsin,
-    terminate,
-};
 use serde_json::Value;
+use support::http::{alerts_named, has_alert, poll_alertmanager, poll_json};
+use support::peers::{ChildGuard, peer_or_skip};
+use support::servers::{start_alertmanager, start_plain_prometheus, start_tocsin};
 
 fn group(name: &str, rules: &[&str]) -> String {
     let mut s = format!("  - name: {name}\n    interval: 1s\n    rules:\n");
@@ -241,24 +239,16 @@ async fn removed_groups_resolve_their_alerts_at_once() {
     )
     .await
     .unwrap();
-    let has = |v: &Value, n: &str| {
-        v.as_array()
-            .is_some_and(|a| a.iter().any(|x| x["labels"]["alertname"] == n))
-    };
-    poll_json(
-        &format!("{am_url}/api/v2/alerts"),
-        Duration::from_secs(15),
-        |v| has(v, "Kept") && has(v, "Removed"),
-    )
+    poll_alertmanager(&am_url, Duration::from_secs(15), |v| {
+        has_alert(v, "Kept") && has_alert(v, "Removed")
+    })
     .await
     .unwrap_or_else(|| panic!("alerts never arrived:\n{}", t.log_tail(30)));
     std::fs::write(&rules, file(&[group("keep", &["Kept"])])).unwrap();
     // With resendDelay=1h, endsAt lies 4h ahead: only an explicit resolution removes it.
-    poll_json(
-        &format!("{am_url}/api/v2/alerts"),
-        Duration::from_secs(10),
-        |v| has(v, "Kept") && !has(v, "Removed"),
-    )
+    poll_alertmanager(&am_url, Duration::from_secs(10), |v| {
+        has_alert(v, "Kept") && !has_alert(v, "Removed")
+    })
     .await
     .unwrap_or_else(|| {
         panic!(
@@ -281,6 +271,11 @@ fn parse_rfc3339(s: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// A restart reads each alert's `activeAt` back from the `ALERTS_FOR_STATE` series it
+/// wrote to a real Prometheus: a pending alert keeps its `for` clock, a firing one its
+/// `startsAt` at Alertmanager. That the restored alert then fires when `for` has elapsed
+/// since it first went pending (not since the restart) is checked on paused time, over
+/// a whole hour of `for`, in `engine_paused_time.rs`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_keep_the_for_clock_and_the_start_time() {
     let (Some(prom), Some(am_bin)) = (
@@ -295,7 +290,7 @@ async fn restarts_keep_the_for_clock_and_the_start_time() {
     let rules = dir.path().join("r.yml");
     std::fs::write(
         &rules,
-        "groups:\n  - name: restart\n    interval: 1s\n    rules:\n      - alert: Slow\n        expr: vector(1)\n        for: 8s\n      - alert: Fast\n        expr: vector(1)\n",
+        "groups:\n  - name: restart\n    interval: 1s\n    rules:\n      - alert: Slow\n        expr: vector(1)\n        for: 1h\n      - alert: Fast\n        expr: vector(1)\n",
     )
     .unwrap();
     let args = vec![
@@ -315,68 +310,62 @@ async fn restarts_keep_the_for_clock_and_the_start_time() {
     .await
     .unwrap();
     let slow_since = parse_rfc3339(&active_at(&v, "Slow").unwrap());
-    let am = poll_json(
-        &format!("{am_url}/api/v2/alerts"),
-        Duration::from_secs(10),
-        |v| {
-            v.as_array()
-                .is_some_and(|a| a.iter().any(|x| x["labels"]["alertname"] == "Fast"))
-        },
-    )
-    .await
-    .unwrap();
-    let fast_starts = am
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["labels"]["alertname"] == "Fast")
-        .map(|x| parse_rfc3339(x["startsAt"].as_str().unwrap()))
+    let am = poll_alertmanager(&am_url, Duration::from_secs(10), |v| has_alert(v, "Fast"))
+        .await
         .unwrap();
+    let fast_starts = parse_rfc3339(alerts_named(&am, "Fast")[0]["startsAt"].as_str().unwrap());
 
-    // Restart about 3 s into the 8 s `for`.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let status = terminate(&mut t, Duration::from_secs(15)).expect("stops on SIGTERM");
+    // Restart once Prometheus holds Slow's ALERTS_FOR_STATE, and at least 2 s after Slow
+    // went pending, so that a reset `for` clock would show in its activeAt.
+    let query = format!("{prom_url}/api/v1/query?query=ALERTS_FOR_STATE{{alertname=\"Slow\"}}");
+    poll_json(&query, Duration::from_secs(10), |v| {
+        v["data"]["result"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "ALERTS_FOR_STATE never reached Prometheus:\n{}",
+            t.log_tail(30)
+        )
+    });
+    let wait = slow_since + 2.0 - secs_now();
+    if wait > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+    }
+    let status = t
+        .terminate(Duration::from_secs(15))
+        .expect("stops on SIGTERM");
     assert!(status.success());
     drop(t);
+    let restarted_at = secs_now();
     let (t2, url2) = start_tocsin(&args, dir.path(), "tocsin-2").await.unwrap();
 
     let v = poll_json(
         &format!("{url2}/api/v1/alerts"),
         Duration::from_secs(15),
-        |v| {
-            v["data"]["alerts"].as_array().is_some_and(|a| {
-                a.iter()
-                    .any(|x| x["labels"]["alertname"] == "Slow" && x["state"] == "firing")
-            })
-        },
+        |v| active_at(v, "Slow").is_some(),
     )
     .await
-    .unwrap_or_else(|| panic!("Slow never fired after the restart:\n{}", t2.log_tail(30)));
+    .unwrap_or_else(|| panic!("Slow missing after the restart:\n{}", t2.log_tail(30)));
     let restored = parse_rfc3339(&active_at(&v, "Slow").unwrap());
     assert!(
-        (restored - slow_since).abs() < 1.01,
-        "activeAt survived the restart: {slow_since} vs {restored}"
+        restarted_at - slow_since >= 2.0,
+        "the restart came {:.1}s after Slow went pending: too soon to tell a reset clock",
+        restarted_at - slow_since
     );
-    let fired_after = secs_now() - slow_since;
     assert!(
-        fired_after < 12.0,
-        "Slow fired {fired_after:.1}s after it went pending: the restart reset its for clock"
+        (restored - slow_since).abs() < 1.01,
+        "activeAt survived the restart (a reset for clock starts it again): {slow_since} vs {restored}"
     );
-    let am = poll_json(
-        &format!("{am_url}/api/v2/alerts"),
-        Duration::from_secs(5),
-        |_| true,
-    )
-    .await
-    .unwrap_or_default();
-    let text = am.to_string();
-    let fast_after = am
-        .as_array()
-        .unwrap_or(&Vec::new())
-        .iter()
-        .find(|x| x["labels"]["alertname"] == "Fast")
+    let am = poll_alertmanager(&am_url, Duration::from_secs(5), |_| true)
+        .await
+        .unwrap_or_default();
+    let fast_after = alerts_named(&am, "Fast")
+        .first()
         .map(|x| parse_rfc3339(x["startsAt"].as_str().unwrap()))
-        .unwrap_or_else(|| panic!("Fast missing at Alertmanager: {text}"));
+        .unwrap_or_else(|| panic!("Fast missing at Alertmanager: {am}"));
     assert!(
         (fast_after - fast_starts).abs() < 1.01,
         "Fast kept its startsAt across the restart: {fast_starts} vs {fast_after}"

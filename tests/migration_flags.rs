@@ -1,8 +1,7 @@
 //! docs/migration.md promises, flag by flag, what tocsin does with each vmalert flag.
 //! These tests hold the promise to the parser and to the real `vmalert -help`.
 
-#[path = "common/peers.rs"]
-mod peers;
+mod support;
 
 use std::collections::BTreeMap;
 
@@ -113,7 +112,7 @@ fn table_matches_tocsins_parser() {
 
 #[test]
 fn table_lists_every_flag_of_real_vmalert() {
-    let Some(vmalert) = peers::peer_or_skip("vmalert") else {
+    let Some(vmalert) = support::peers::peer_or_skip("vmalert") else {
         return;
     };
     let out = std::process::Command::new(vmalert)

@@ -7,15 +7,14 @@
 //! from what tocsin wrote must equal promtool's too: a series that disappears is ended by
 //! a staleness marker, not left to linger for the 5-minute lookback.
 
-#[path = "common/peers.rs"]
-mod peers;
+mod support;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::Duration;
 
-use peers::{ChildGuard, free_port, peer_or_skip, wait_ok};
+use support::peers::{ChildGuard, peer_or_skip};
+use support::servers::start_prometheus_with;
 
 const RULES: &str = r#"groups:
 - name: replay
@@ -183,22 +182,9 @@ async fn start_prometheus(bin: &Path, dir: &Path) -> (ChildGuard, String) {
         "global: {}\nscrape_configs: []\nstorage:\n  tsdb:\n    out_of_order_time_window: 30d\n",
     )
     .expect("write config");
-    let port = free_port().expect("port");
-    let argv = vec![
-        bin.display().to_string(),
-        format!("--config.file={}", cfg.display()),
-        format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        "--web.enable-remote-write-receiver".to_string(),
-    ];
-    let guard = ChildGuard::spawn("prometheus", &argv, dir).expect("start prometheus");
-    let url = format!("http://127.0.0.1:{port}");
-    assert!(
-        wait_ok(&format!("{url}/-/ready"), Duration::from_secs(30)).await,
-        "prometheus not ready:\n{}",
-        guard.log_tail(20)
-    );
-    (guard, url)
+    start_prometheus_with(bin, dir, &cfg, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The data starts on the hour, five hours ago (inside Prometheus' retention, outside

@@ -2,8 +2,9 @@
 //! line and column, huge inputs are refused instead of filling memory, flags and
 //! vmalert-tool's test files work (the latter compared with vmalert-tool 1.145 live).
 
-#[path = "common/peers.rs"]
-mod peers;
+mod support;
+
+use support::peers;
 
 use std::path::Path;
 use std::process::Command;
@@ -206,11 +207,11 @@ fn vmalert_tool_files_pass_and_fail_as_with_vmalert_tool() {
             assert!(ours.stderr.contains("    alertname: InstanceDown, time: 2m, \n        exp:[\n            0:\n              Labels:{alertgroup=\"availability\", alertname=\"InstanceDown\", instance=\"a\", job=\"api\", severity=\"page\"}"), "{}", ours.stderr);
         }
     }
-    let Some(vmalert_tool) = peers::sid_path_or_skip("vmalert-tool") else {
+    let Some(vmalert_tool) = peers::sid_peer_or_skip("vmalert-tool") else {
         return;
     };
     for (file, want) in [("passing.yml", true), ("failing.yml", false)] {
-        let port = peers::free_port().unwrap().to_string();
+        let port = peers::free_port().to_string();
         let out = Command::new(&vmalert_tool)
             .args(["unittest", "--files", file, "--httpListenPort", &port])
             .current_dir(&dir)

@@ -10,8 +10,9 @@
 //! runs once as is (tocsin must say so) and once without its histogram series and tests
 //! (identical output).
 
-#[path = "common/peers.rs"]
-mod peers;
+mod support;
+
+use support::peers;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -201,7 +202,7 @@ fn compare_all(promtool: &Path, dir: &Path, table: &[(&str, &[&str], Compare)]) 
 
 #[test]
 fn our_corpus_matches_promtool() {
-    let Some(promtool) = peers::sid_path_or_skip("promtool") else {
+    let Some(promtool) = peers::sid_peer_or_skip("promtool") else {
         return;
     };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ruletest");
@@ -225,7 +226,7 @@ fn our_corpus_matches_promtool() {
 }
 
 fn promtool_testdata() -> Option<(PathBuf, PathBuf)> {
-    let promtool = peers::sid_path_or_skip("promtool")?;
+    let promtool = peers::sid_peer_or_skip("promtool")?;
     let src = peers::prometheus_sources_or_skip()?;
     Some((promtool, src.join("cmd/promtool/testdata")))
 }

@@ -3,8 +3,7 @@
 //! running tocsin wired to real Prometheus and Alertmanager, and vmalert's inert flags
 //! are named in a start-up warning.
 
-#[path = "common/peers.rs"]
-mod peers;
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -42,16 +41,18 @@ fn families(exposition: &str) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documented_and_alerted_on_metrics_exist() {
     let (Some(prom), Some(am)) = (
-        peers::peer_or_skip("prometheus"),
-        peers::peer_or_skip("prometheus-alertmanager"),
+        support::peers::peer_or_skip("prometheus"),
+        support::peers::peer_or_skip("prometheus-alertmanager"),
     ) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (_p, prom_url) = peers::start_plain_prometheus(&prom, dir.path())
+    let (_p, prom_url) = support::servers::start_plain_prometheus(&prom, dir.path())
         .await
         .unwrap();
-    let (_a, am_url) = peers::start_alertmanager(&am, dir.path()).await.unwrap();
+    let (_a, am_url) = support::servers::start_alertmanager(&am, dir.path())
+        .await
+        .unwrap();
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/tocsin-self.yml");
     let rule_text = std::fs::read_to_string(shipped).unwrap();
     // The shipped file, evaluated every second so that the per-rule series appear soon.
@@ -69,7 +70,7 @@ async fn documented_and_alerted_on_metrics_exist() {
         "-fs.disableMmap".into(),
         "-memory.allowedPercent=60".into(),
     ];
-    let (mut t, url) = peers::start_tocsin(&args, dir.path(), "tocsin")
+    let (mut t, url) = support::servers::start_tocsin(&args, dir.path(), "tocsin")
         .await
         .unwrap();
 
@@ -118,5 +119,5 @@ async fn documented_and_alerted_on_metrics_exist() {
             "no start-up warning naming -{flag}:\n{log}"
         );
     }
-    peers::terminate(&mut t, Duration::from_secs(10));
+    t.terminate(Duration::from_secs(10));
 }

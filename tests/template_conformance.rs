@@ -3,6 +3,8 @@
 //! promtool lacks, the output Go semantics and vmalert's documentation give. Regenerate
 //! the promtool-sourced expectations with integration/template-golden.sh.
 
+mod support;
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -184,13 +186,6 @@ fn conformance_table_matches_prometheus() {
     );
 }
 
-/// Where the peer binaries are: `$TOCSIN_PEERS_DIR` or `<repo>/.peers/usr/bin`.
-fn peers_dir() -> std::path::PathBuf {
-    std::env::var_os("TOCSIN_PEERS_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".peers/usr/bin"))
-}
-
 /// A YAML double-quoted scalar (JSON syntax is valid YAML).
 fn yq(s: &str) -> String {
     serde_json::to_string(s).expect("string serializes")
@@ -257,17 +252,9 @@ fn go_unquote(s: &str) -> Option<String> {
 /// directly, so the check does not rest on the stored expectations alone.
 #[test]
 fn sample_rederived_live_from_promtool() {
-    let promtool = peers_dir().join("promtool");
-    if !promtool.exists() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("promtool not found at {} (CI=true)", promtool.display());
-        }
-        eprintln!(
-            "SKIP: promtool not found at {}; run integration/install-peers.sh",
-            promtool.display()
-        );
+    let Some(promtool) = support::peers::peer_or_skip("promtool") else {
         return;
-    }
+    };
     let (cases, env) = load();
     let sample: Vec<&Case> = cases
         .iter()

@@ -1,14 +1,15 @@
 //! The HTTP API as a client sees it, against a fake StateSource.
 
-mod web_support;
+mod support;
 
 use std::sync::atomic::Ordering;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
+use support::http::get_json;
+use support::web::{Fake, fixture, server};
 use tocsin::web::WebOptions;
-use web_support::{Fake, fixture, get_json, start};
 
 fn is_go_time(s: &str) -> bool {
     regex::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z$")
@@ -22,12 +23,7 @@ fn rule(v: &Value, group: usize, idx: usize) -> &Value {
 
 #[tokio::test]
 async fn rules_have_prometheus_fields_types_and_formats() {
-    let srv = start(
-        Fake::new(fixture(), true),
-        Registry::default(),
-        WebOptions::default(),
-    )
-    .await;
+    let srv = server().start().await;
     let (status, v) = get_json(&format!("{}/api/v1/rules", srv.base)).await;
     assert_eq!(status, 200);
     assert_eq!(v["status"], "success");
@@ -114,12 +110,7 @@ async fn names(base: &str, query: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn rule_filters() {
-    let srv = start(
-        Fake::new(fixture(), true),
-        Registry::default(),
-        WebOptions::default(),
-    )
-    .await;
+    let srv = server().start().await;
     let b = &srv.base;
     assert_eq!(names(b, "type=alert").await, ["HighLoad", "Broken"]);
     assert_eq!(names(b, "type=record").await, ["job:load:avg", "other:sum"]);
@@ -180,15 +171,13 @@ async fn rule_filters() {
 
 #[tokio::test]
 async fn alerts_and_vmalert_paths() {
-    let srv = start(
-        Fake::new(fixture(), true),
-        Registry::default(),
-        WebOptions {
+    let srv = server()
+        .options(WebOptions {
             external_url: "http://tocsin.example:8880/".into(),
             ..WebOptions::default()
-        },
-    )
-    .await;
+        })
+        .start()
+        .await;
     let b = &srv.base;
     let (status, v) = get_json(&format!("{b}/api/v1/alerts")).await;
     assert_eq!(status, 200);
@@ -241,12 +230,7 @@ async fn alerts_and_vmalert_paths() {
 
 #[tokio::test]
 async fn unknown_paths_and_wrong_methods() {
-    let srv = start(
-        Fake::new(fixture(), true),
-        Registry::default(),
-        WebOptions::default(),
-    )
-    .await;
+    let srv = server().start().await;
     let c = reqwest::Client::new();
     let r = c
         .get(format!("{}/api/v1/nope", srv.base))
@@ -342,15 +326,14 @@ async fn unknown_paths_and_wrong_methods() {
 #[tokio::test]
 async fn reload_auth_readiness_and_status() {
     let fake = Fake::new(fixture(), false);
-    let srv = start(
-        fake.clone(),
-        Registry::default(),
-        WebOptions {
+    let srv = server()
+        .state(fake.clone())
+        .options(WebOptions {
             reload_auth_key: Some("s3cret".into()),
             ..WebOptions::default()
-        },
-    )
-    .await;
+        })
+        .start()
+        .await;
     let c = reqwest::Client::new();
     let b = &srv.base;
     let ready = || async {
@@ -437,15 +420,14 @@ async fn metrics_text_includes_registry_and_process() {
     c.inc_by(7);
     reg.register("tocsin_test_events", "Events for the test.", c);
     let http = tocsin::web::metrics::HttpMetrics::register(&mut reg);
-    let srv = start(
-        Fake::new(fixture(), true),
-        reg,
-        WebOptions {
+    let srv = server()
+        .registry(reg)
+        .options(WebOptions {
             http_metrics: Some(http),
             ..WebOptions::default()
-        },
-    )
-    .await;
+        })
+        .start()
+        .await;
     reqwest::get(format!("{}/api/v1/rules", srv.base))
         .await
         .unwrap();
@@ -482,15 +464,13 @@ async fn metrics_text_includes_registry_and_process() {
 
 #[tokio::test]
 async fn path_prefix_moves_every_endpoint() {
-    let srv = start(
-        Fake::new(fixture(), true),
-        Registry::default(),
-        WebOptions {
+    let srv = server()
+        .options(WebOptions {
             path_prefix: "/alerting/".into(),
             ..WebOptions::default()
-        },
-    )
-    .await;
+        })
+        .start()
+        .await;
     let (status, v) = get_json(&format!("{}/alerting/api/v1/rules", srv.base)).await;
     assert_eq!(status, 200);
     assert_eq!(v["data"]["groups"].as_array().unwrap().len(), 2);
@@ -516,12 +496,7 @@ async fn path_prefix_moves_every_endpoint() {
 
 #[tokio::test]
 async fn shutdown_finishes_with_open_keepalive_connection() {
-    let srv = start(
-        Fake::new(fixture(), true),
-        Registry::default(),
-        WebOptions::default(),
-    )
-    .await;
+    let srv = server().start().await;
     let c = reqwest::Client::new();
     // Leaves an idle keep-alive connection in the client's pool.
     assert_eq!(
@@ -543,12 +518,7 @@ async fn shutdown_finishes_with_open_keepalive_connection() {
 #[tokio::test]
 async fn gzip_when_accepted() {
     use std::io::Read as _;
-    let srv = start(
-        Fake::new(fixture(), true),
-        Registry::default(),
-        WebOptions::default(),
-    )
-    .await;
+    let srv = server().start().await;
     let url = format!("{}/api/v1/rules", srv.base);
     let plain = reqwest::get(&url).await.unwrap();
     assert!(plain.headers().get("content-encoding").is_none());

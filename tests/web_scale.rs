@@ -2,18 +2,17 @@
 //! turn quadratic. The bound is generous (debug build, shared machine); the figures
 //! are printed for the record.
 
-mod web_support;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use prometheus_client::registry::Registry;
+use support::http::get_json;
+use support::web::{server, t0};
 use tocsin::labels::Labels;
 use tocsin::status::{
     AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
 };
-use tocsin::web::WebOptions;
-use web_support::{Fake, start, t0};
 
 /// 200 groups x 100 rules; every other rule alerting with two alerts.
 fn big_snapshot() -> Vec<Arc<GroupStatus>> {
@@ -70,12 +69,7 @@ fn big_snapshot() -> Vec<Arc<GroupStatus>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_thousand_rules() {
-    let srv = start(
-        Fake::new(big_snapshot(), true),
-        Registry::default(),
-        WebOptions::default(),
-    )
-    .await;
+    let srv = server().groups(big_snapshot()).start().await;
     let client = reqwest::Client::new();
     for (path, want_len) in [
         ("/api/v1/rules", 0usize),
@@ -105,7 +99,7 @@ async fn twenty_thousand_rules() {
         }
         assert!(best < Duration::from_secs(5), "{path} took {best:?}");
     }
-    let (_, v) = web_support::get_json(&format!("{}/api/v1/rules", srv.base)).await;
+    let (_, v) = get_json(&format!("{}/api/v1/rules", srv.base)).await;
     let rules: usize = v["data"]["groups"]
         .as_array()
         .unwrap()

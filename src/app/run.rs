@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::options;
 use crate::cli::{RunFlags, split_list};
+use crate::clock::Clock;
 use crate::config::{self, LoadOptions, RuleKind, RuleSet};
 use crate::datasource::{DatasourceMetrics, PromClient, Querier};
 use crate::labels::Labels;
@@ -240,6 +241,7 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
         board: board.clone(),
         settings: options::rule_settings(&f, library),
         metrics: eval_metrics,
+        clock: Clock::System,
     });
     let mut manager = Manager::new(engine, groups_cancel.clone());
     let applied = manager.apply(&set, restorer.as_ref()).await;

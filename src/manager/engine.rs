@@ -9,6 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use crate::clock::Clock;
 use crate::datasource::Querier;
 use crate::notifier::Notifier;
 use crate::remote_write::RemoteWriter;
@@ -97,4 +98,7 @@ pub struct Engine {
     pub board: Arc<StatusBoard>,
     pub settings: RuleSettings,
     pub metrics: EvalMetrics,
+    /// Where "now" comes from: the wall clock when running, tokio's (pausable) clock in
+    /// tests.
+    pub clock: Clock,
 }

@@ -4,16 +4,18 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 
 use super::engine::{Engine, GroupLabel, RuleLabel};
+use crate::clock::Clock;
 use crate::config::Group;
 use crate::datasource::{BlockingQuerier, InstantQuery};
 use crate::rule::{self, EvalTime, Rule, RuleContext, deps};
@@ -30,14 +32,6 @@ pub enum Control {
         resolve: bool,
         done: oneshot::Sender<()>,
     },
-}
-
-/// Milliseconds since the epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// A running group's state.
@@ -109,6 +103,11 @@ impl GroupRunner {
         self.rules.iter_mut().flatten()
     }
 
+    /// The clock the group reads the time from.
+    pub fn clock(&self) -> Clock {
+        self.engine.clock
+    }
+
     /// The group definition.
     pub fn def(&self) -> &Arc<Group> {
         &self.def
@@ -121,16 +120,16 @@ impl GroupRunner {
 
     /// Runs until cancelled or stopped.
     pub async fn run(mut self, mut ctl: mpsc::Receiver<Control>, cancel: CancellationToken) {
-        let mut next = self.schedule.next_at_or_after(now_ms());
+        let clock = self.engine.clock;
+        let mut next = self.schedule.next_at_or_after(clock.now_ms());
         loop {
-            let wait = Duration::from_millis((next - now_ms()).max(0) as u64);
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return,
                 msg = ctl.recv() => match msg {
                     Some(Control::Update(def)) => {
                         self.update(def);
-                        next = self.schedule.next_at_or_after(now_ms());
+                        next = self.schedule.next_at_or_after(clock.now_ms());
                     }
                     Some(Control::Stop { resolve, done }) => {
                         if resolve {
@@ -141,9 +140,9 @@ impl GroupRunner {
                     }
                     None => return,
                 },
-                _ = tokio::time::sleep(wait) => {
+                _ = clock.sleep_until_ms(next) => {
                     self.evaluate(next).await;
-                    let (n, missed) = self.schedule.next_after(next, now_ms());
+                    let (n, missed) = self.schedule.next_after(next, clock.now_ms());
                     if missed > 0 {
                         self.engine.metrics.missed.get_or_create(&self.labels).inc_by(missed);
                         tracing::warn!(group = %self.def.name, missed, "evaluation took longer than the interval; skipped ticks");
@@ -212,7 +211,7 @@ impl GroupRunner {
                     reports.push(Report {
                         index: i,
                         rule: Rule::new(&self.def.rules[i], ctx),
-                        started: SystemTime::now(),
+                        started: self.engine.clock.now(),
                         elapsed: Duration::ZERO,
                         samples: 0,
                         error: Some(format!("internal error: {e}")),
@@ -332,7 +331,7 @@ impl GroupRunner {
             }
         }
         let removed: Vec<Rule> = old.into_values().flatten().map(|(r, _)| r).collect();
-        let ts = now_ms();
+        let ts = self.engine.clock.now_ms();
         for r in removed {
             retire_rule(r, ts, &self.engine, &self.def);
         }
@@ -349,7 +348,7 @@ impl GroupRunner {
 
     /// Ends the group: firing alerts sent as resolved, series ended by markers.
     async fn retire(&mut self) {
-        let ts = now_ms();
+        let ts = self.engine.clock.now_ms();
         for r in self.rules.drain(..).flatten() {
             retire_rule(r, ts, &self.engine, &self.def);
         }
@@ -401,7 +400,7 @@ async fn eval_one(
     def: Arc<Group>,
     flush_writes: bool,
 ) -> Report {
-    let started_at = SystemTime::now();
+    let started_at = engine.clock.now();
     let started = Instant::now();
     let q = InstantQuery {
         expr: rule.expr().to_string(),

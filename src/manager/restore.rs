@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::group::{GroupRunner, now_ms};
+use super::group::GroupRunner;
 use crate::datasource::{InstantQuery, Querier};
 use crate::labels::{Labels, METRIC_NAME};
 use crate::rule::Rule;
@@ -47,7 +47,7 @@ impl Restorer {
     /// Restores the alerts of every alerting rule of the group.
     pub async fn restore(&self, runner: &mut GroupRunner) {
         let group = runner.def().name.clone();
-        let now = now_ms();
+        let now = runner.clock().now_ms();
         let secs = self.lookback.as_secs().max(1);
         for rule in runner.rules_mut() {
             let Rule::Alerting(a) = rule else { continue };

@@ -6,8 +6,6 @@
 
 pub mod cases;
 pub mod checks;
-#[path = "../common/peers.rs"]
-pub mod peers;
 pub mod receiver;
 pub mod remote_write;
 pub mod report;
@@ -19,8 +17,9 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::support::peers::{PeerSet, free_port};
+use crate::support::servers::{spawn_ready, start_prometheus};
 use cases::{Case, GI_MS};
-use peers::ChildGuard;
 use report::{Check, Failure, Health, Report};
 use timebase::{RESEND_DELAY_MS, Timebase, now_real_ms};
 
@@ -171,14 +170,14 @@ impl Running {
 pub async fn run(evaluator: &str, argv: ArgvBuilder<'_>) -> Result<Outcome, String> {
     let started = Instant::now();
     let scale = scale_from_env();
-    let Some(prom_bin) = peers::peer("prometheus") else {
+    let Some(prom_bin) = PeerSet::Stable.find("prometheus") else {
         return Ok(Outcome::Skipped(format!(
             "prometheus not found in {}",
-            peers::peers_dir().display()
+            PeerSet::Stable.dir().display()
         )));
     };
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (_prom, prom_url) = peers::start_prometheus(&prom_bin, dir.path(), scale).await?;
+    let (_prom, prom_url) = start_prometheus(&prom_bin, dir.path(), scale).await?;
 
     let receiver = receiver::Receiver::default();
     let am_port = receiver
@@ -192,7 +191,7 @@ pub async fn run(evaluator: &str, argv: ArgvBuilder<'_>) -> Result<Outcome, Stri
         rules_file: rules_path,
         datasource_url: prom_url.clone(),
         notifier_url: format!("http://127.0.0.1:{am_port}"),
-        listen_port: peers::free_port().map_err(|e| e.to_string())?,
+        listen_port: free_port(),
         resend_delay: Duration::from_millis((RESEND_DELAY_MS as f64 * scale).round() as u64),
         evaluation_interval: Duration::from_millis((GI_MS as f64 * scale).round() as u64),
     };
@@ -205,29 +204,16 @@ pub async fn run(evaluator: &str, argv: ArgvBuilder<'_>) -> Result<Outcome, Stri
             )));
         }
     }
-    let mut eval = ChildGuard::spawn(evaluator, &args, dir.path())
-        .map_err(|e| format!("cannot start {evaluator}: {e}"))?;
     let eval_url = format!("http://127.0.0.1:{}", setup.listen_port);
-    let ready_by = Instant::now() + Duration::from_secs(30);
-    while !peers::wait_ok(
-        &format!("{eval_url}/api/v1/rules"),
-        Duration::from_millis(500),
+    let mut eval = spawn_ready(
+        evaluator,
+        &args,
+        dir.path(),
+        &eval_url,
+        "/api/v1/rules",
+        Duration::from_secs(30),
     )
-    .await
-    {
-        if let Some(status) = eval.exited() {
-            return Err(format!(
-                "{evaluator} exited ({status}):\n{}",
-                eval.log_tail(30)
-            ));
-        }
-        if Instant::now() > ready_by {
-            return Err(format!(
-                "{evaluator} did not serve /api/v1/rules:\n{}",
-                eval.log_tail(30)
-            ));
-        }
-    }
+    .await?;
 
     let cases = cases::all();
     for c in &cases {

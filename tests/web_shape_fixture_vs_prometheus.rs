@@ -2,65 +2,25 @@
 //! Prometheus serving equivalent rules: same keys and value types at every level, the
 //! same time and value formats. Our extra keys are vmalert's fields, listed in
 //! `VM_EXTRAS` and in docs/api.md; any other difference fails the test.
-//! `web_shapes_vs_prometheus.rs` does the same with the tocsin binary evaluating the
+//! `web_shape_live_vs_prometheus.rs` does the same with the tocsin binary evaluating the
 //! same rule file as Prometheus.
 
-mod web_support;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::registry::Registry;
 use serde_json::Value;
-use tocsin::labels::Labels;
-use tocsin::status::{
-    AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
-};
-use tocsin::web::WebOptions;
-use web_support::peers::peer_binary;
-use web_support::prometheus::{NONE, VM_EXTRAS, start_settled};
-use web_support::shape::Shape;
-use web_support::{Fake, get_json, start, t0};
+use support::http::get_json;
+use support::peers::peer_or_skip;
+use support::shape::Shape;
+use support::shape_reference::{NONE, VM_EXTRAS, common_snapshot, start_settled};
+use support::web::{server, t0};
+use tocsin::status::{AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus};
 
 /// Our snapshot of the same rules in the same states.
 fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
     let at = Some(t0() + Duration::from_secs(5));
-    let mut rec = RuleStatus::new(1, "job:one", "vector(1)", RuleKindStatus::Recording);
-    rec.labels = Labels::from_pairs([("team", "a")]);
-    let mut firing = AlertStatus::new(
-        Labels::from_pairs([("alertname", "Always"), ("severity", "page")]),
-        AlertState::Firing,
-        t0(),
-        1.0,
-    );
-    firing.annotations = Labels::from_pairs([("summary", "value 1")]);
-    let pending = AlertStatus::new(
-        Labels::from_pairs([("alertname", "Waiting")]),
-        AlertState::Pending,
-        t0(),
-        2.0,
-    );
-    let mut always = RuleStatus::new(
-        2,
-        "Always",
-        "vector(1)",
-        RuleKindStatus::Alerting(AlertingStatus {
-            annotations: Labels::from_pairs([("summary", "value {{ $value }}")]),
-            alerts: vec![firing],
-            ..Default::default()
-        }),
-    );
-    always.labels = Labels::from_pairs([("severity", "page")]);
-    let waiting = RuleStatus::new(
-        3,
-        "Waiting",
-        "vector(2)",
-        RuleKindStatus::Alerting(AlertingStatus {
-            for_: Duration::from_secs(3600),
-            alerts: vec![pending],
-            ..Default::default()
-        }),
-    );
     let mut broken = RuleStatus::new(
         4,
         "Broken",
@@ -69,7 +29,8 @@ fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
     );
     broken.health = Health::Err;
     broken.last_error = Some("found duplicate series for the match group".into());
-    let mut rules = vec![rec, always, waiting, broken];
+    let mut rules = common_snapshot(t0(), &[]);
+    rules.push(broken);
     for r in &mut rules {
         if r.health != Health::Err {
             r.health = Health::Ok;
@@ -106,7 +67,7 @@ fn values(v: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn rules_and_alerts_match_prometheus_shape() {
-    let Some(bin) = peer_binary("prometheus") else {
+    let Some(bin) = peer_or_skip("prometheus") else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -115,12 +76,7 @@ async fn rules_and_alerts_match_prometheus_shape() {
     let (prom_rules, prom_alerts) = (p.rules.clone(), p.alerts.clone());
     let (prom_bad_status, prom_bad) = get_json(&format!("{prom}/api/v1/rules?type=foo")).await;
 
-    let srv = start(
-        Fake::new(equivalent_snapshot(), true),
-        Registry::default(),
-        WebOptions::default(),
-    )
-    .await;
+    let srv = server().groups(equivalent_snapshot()).start().await;
     let (_, our_rules) = get_json(&format!("{}/api/v1/rules", srv.base)).await;
     let (_, our_alerts) = get_json(&format!("{}/api/v1/alerts", srv.base)).await;
     let (our_bad_status, our_bad) = get_json(&format!("{}/api/v1/rules?type=foo", srv.base)).await;

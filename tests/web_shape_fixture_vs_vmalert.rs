@@ -3,22 +3,19 @@
 //! is present with the same JSON type, except the documented differences below (also
 //! in docs/api.md, "Differences from vmalert").
 
-mod web_support;
+mod support;
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::registry::Registry;
 use serde_json::Value;
-use tocsin::labels::Labels;
-use tocsin::status::{
-    AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
-};
-use tocsin::web::WebOptions;
-use web_support::peers::{KillOnDrop, free_port, peer_binary, poll_json};
-use web_support::shape::Shape;
-use web_support::{Fake, get_json, start, t0};
+use support::http::{get_json, poll_json};
+use support::peers::{free_port, peer_or_skip};
+use support::servers::{spawn_ready, start_victoria_metrics};
+use support::shape::Shape;
+use support::shape_reference::{COMMON_RULES, common_snapshot};
+use support::web::{server, t0};
+use tocsin::status::{GroupStatus, Health};
 
 /// vmalert keys we leave out: Prometheus omits an empty `lastError`, and recording
 /// rules have no `state` or `duration`.
@@ -58,21 +55,6 @@ const EXTRAS: &[(&str, &[&str])] = &[
     ("alert", &["stabilizing"]),
 ];
 
-const RULES: &str = r#"groups:
-  - name: shape
-    rules:
-      - record: job:one
-        expr: vector(1)
-        labels: {team: a}
-      - alert: Always
-        expr: vector(1)
-        labels: {severity: page}
-        annotations: {summary: "value {{ $value }}"}
-      - alert: Waiting
-        expr: vector(2)
-        for: 1h
-"#;
-
 fn settled(v: &Value) -> bool {
     let rules = &v["data"]["groups"][0]["rules"];
     rules[0]["health"] == "ok"
@@ -85,47 +67,7 @@ fn settled(v: &Value) -> bool {
 /// label on alerts as vmalert adds it.
 fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
     let at = Some(t0() + Duration::from_secs(5));
-    let mut rec = RuleStatus::new(1, "job:one", "vector(1)", RuleKindStatus::Recording);
-    rec.labels = Labels::from_pairs([("team", "a")]);
-    let mut firing = AlertStatus::new(
-        Labels::from_pairs([
-            ("alertgroup", "shape"),
-            ("alertname", "Always"),
-            ("severity", "page"),
-        ]),
-        AlertState::Firing,
-        t0(),
-        1.0,
-    );
-    firing.annotations = Labels::from_pairs([("summary", "value 1")]);
-    let mut always = RuleStatus::new(
-        2,
-        "Always",
-        "vector(1)",
-        RuleKindStatus::Alerting(AlertingStatus {
-            annotations: Labels::from_pairs([("summary", "value {{ $value }}")]),
-            alerts: vec![firing],
-            ..Default::default()
-        }),
-    );
-    always.labels = Labels::from_pairs([("severity", "page")]);
-    let pending = AlertStatus::new(
-        Labels::from_pairs([("alertgroup", "shape"), ("alertname", "Waiting")]),
-        AlertState::Pending,
-        t0(),
-        2.0,
-    );
-    let waiting = RuleStatus::new(
-        3,
-        "Waiting",
-        "vector(2)",
-        RuleKindStatus::Alerting(AlertingStatus {
-            for_: Duration::from_secs(3600),
-            alerts: vec![pending],
-            ..Default::default()
-        }),
-    );
-    let mut rules = vec![rec, always, waiting];
+    let mut rules = common_snapshot(t0(), &[("alertgroup", "shape")]);
     for r in &mut rules {
         r.health = Health::Ok;
         r.last_evaluation = at;
@@ -140,63 +82,47 @@ fn equivalent_snapshot() -> Vec<Arc<GroupStatus>> {
 #[tokio::test]
 async fn rules_and_alerts_match_vmalert_shape() {
     let (Some(vm_bin), Some(vmalert_bin)) =
-        (peer_binary("victoria-metrics"), peer_binary("vmalert"))
+        (peer_or_skip("victoria-metrics"), peer_or_skip("vmalert"))
     else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
-    let vm_port = free_port();
-    let vm = Command::new(&vm_bin)
-        .current_dir(dir.path())
-        .arg(format!(
-            "-storageDataPath={}",
-            dir.path().join("vm").display()
-        ))
-        .arg(format!("-httpListenAddr=127.0.0.1:{vm_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start victoria-metrics");
-    let _vm = KillOnDrop(vm);
-    let vm_url = format!("http://127.0.0.1:{vm_port}");
-    poll_json(
-        &format!("{vm_url}/api/v1/query?query=1"),
-        Duration::from_secs(30),
-        |v| v["status"] == "success",
-    )
-    .await;
-
+    std::fs::write(dir.path().join("rules.yml"), COMMON_RULES).unwrap();
+    let (_vm, vm_url) = start_victoria_metrics(&vm_bin, dir.path(), &[])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let port = free_port();
-    let vmalert = Command::new(&vmalert_bin)
-        .current_dir(dir.path())
-        .arg("-rule=rules.yml")
-        .arg(format!("-datasource.url={vm_url}"))
-        .arg(format!("-remoteWrite.url={vm_url}"))
-        // Nothing listens there: sending fails quietly, which does not matter here.
-        .arg(format!("-notifier.url=http://127.0.0.1:{}", free_port()))
-        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-        .arg("-evaluationInterval=1s")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start vmalert");
-    let _vmalert = KillOnDrop(vmalert);
     let base = format!("http://127.0.0.1:{port}");
+    let argv = vec![
+        vmalert_bin.display().to_string(),
+        format!("-rule={}", dir.path().join("rules.yml").display()),
+        format!("-datasource.url={vm_url}"),
+        format!("-remoteWrite.url={vm_url}"),
+        // Nothing listens there: sending fails quietly, which does not matter here.
+        format!("-notifier.url=http://127.0.0.1:{}", free_port()),
+        format!("-httpListenAddr=127.0.0.1:{port}"),
+        "-evaluationInterval=1s".to_string(),
+    ];
+    let vmalert = spawn_ready(
+        "vmalert",
+        &argv,
+        dir.path(),
+        &base,
+        "/health",
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let vm_rules = poll_json(
         &format!("{base}/api/v1/rules"),
         Duration::from_secs(60),
         settled,
     )
-    .await;
+    .await
+    .unwrap_or_else(|| panic!("vmalert's rules did not settle:\n{}", vmalert.log_tail(20)));
     let (_, vm_alerts) = get_json(&format!("{base}/api/v1/alerts")).await;
 
-    let srv = start(
-        Fake::new(equivalent_snapshot(), true),
-        Registry::default(),
-        WebOptions::default(),
-    )
-    .await;
+    let srv = server().groups(equivalent_snapshot()).start().await;
     let (_, our_rules) = get_json(&format!("{}/api/v1/rules", srv.base)).await;
     let (_, our_alerts) = get_json(&format!("{}/api/v1/alerts", srv.base)).await;
 

@@ -1,11 +1,6 @@
-//! Shared helpers for the web tests: a fake StateSource with a fixed snapshot and a
-//! server that is cancelled when the guard drops (also on panic).
-
-#![allow(dead_code)]
-
-pub mod peers;
-pub mod prometheus;
-pub mod shape;
+//! The web server under test, in-process: a [`Fake`] state source over a status board,
+//! the [`fixture`] snapshot most API tests read, and [`server`], which builds and starts
+//! the server on a free port (cancelled when the [`Running`] guard drops, also on panic).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -167,14 +162,81 @@ pub fn fixture() -> Vec<Arc<GroupStatus>> {
     vec![Arc::new(g1), Arc::new(g2)]
 }
 
+/// What [`server`] starts: a state source, a metrics registry and the web options.
+pub struct ServerBuilder {
+    state: Arc<dyn StateSource>,
+    registry: Registry,
+    options: WebOptions,
+}
+
+/// A server over the [`fixture`] (reloaded once), an empty registry and default
+/// options; change any of them before [`ServerBuilder::start`].
+pub fn server() -> ServerBuilder {
+    ServerBuilder {
+        state: Fake::new(fixture(), true),
+        registry: Registry::default(),
+        options: WebOptions::default(),
+    }
+}
+
+impl ServerBuilder {
+    /// Serve `state` instead of the fixture.
+    pub fn state(mut self, state: Arc<dyn StateSource>) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// Serve these groups (reloaded once) instead of the fixture.
+    pub fn groups(self, groups: Vec<Arc<GroupStatus>>) -> Self {
+        self.state(Fake::new(groups, true))
+    }
+
+    /// Expose `registry` on `/metrics`.
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Use `options` (the listen address is always a free port on 127.0.0.1).
+    pub fn options(mut self, options: WebOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Binds 127.0.0.1 on a free port and serves until the guard is dropped or shut down.
+    pub async fn start(self) -> Running {
+        let options = WebOptions {
+            listen_addr: "127.0.0.1:0".into(),
+            ..self.options
+        };
+        let server = Server::bind(options, self.state, Arc::new(self.registry))
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = server.local_addr().expect("local addr");
+        let cancel = CancellationToken::new();
+        let handle = tokio::spawn(server.run(cancel.clone()));
+        Running {
+            base: format!("http://{addr}"),
+            cancel,
+            handle: Some(handle),
+        }
+    }
+}
+
 /// A running server; cancelled on drop.
 pub struct Running {
+    /// `http://127.0.0.1:<port>`.
     pub base: String,
     cancel: CancellationToken,
     pub handle: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     /// Cancels and waits for the server to stop.
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
@@ -191,31 +253,4 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.cancel.cancel();
     }
-}
-
-pub async fn start(state: Arc<dyn StateSource>, registry: Registry, opts: WebOptions) -> Running {
-    let opts = WebOptions {
-        listen_addr: "127.0.0.1:0".into(),
-        ..opts
-    };
-    let server = Server::bind(opts, state, Arc::new(registry))
-        .await
-        .expect("bind 127.0.0.1:0");
-    let addr = server.local_addr().expect("local addr");
-    let cancel = CancellationToken::new();
-    let handle = tokio::spawn(server.run(cancel.clone()));
-    Running {
-        base: format!("http://{addr}"),
-        cancel,
-        handle: Some(handle),
-    }
-}
-
-/// GET `url` and parse the body as JSON; returns status and body.
-pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
-    let resp = reqwest::get(url).await.expect("request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-    (status, v)
 }

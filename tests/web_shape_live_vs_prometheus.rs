@@ -5,15 +5,16 @@
 //! Grafana's Prometheus data source reads must be there; and vmalert's paths and a real
 //! VictoriaMetrics proxying to tocsin (`-vmalert.proxyURL`) must serve the same bodies.
 
-mod web_support;
+mod support;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use web_support::get_json;
-use web_support::peers::{common, free_port, peer_binary, poll_json};
-use web_support::prometheus::{NONE, VM_EXTRAS, settled, start_settled};
-use web_support::shape::{Shape, type_name};
+use support::http::{get_json, poll_json};
+use support::peers::peer_or_skip;
+use support::servers::{start_tocsin, start_victoria_metrics};
+use support::shape::{Shape, type_name};
+use support::shape_reference::{NONE, VM_EXTRAS, settled, start_settled};
 
 /// Fields Grafana's Prometheus data source reads from `/api/v1/rules` and
 /// `/api/v1/alerts` (its `PromRuleGroupDTO`, `PromAlertingRuleDTO`,
@@ -176,7 +177,7 @@ fn without_volatile(v: &Value) -> Value {
 #[tokio::test]
 async fn live_tocsin_answers_like_prometheus_on_the_same_rules() {
     let (Some(prom_bin), Some(vm_bin)) =
-        (peer_binary("prometheus"), peer_binary("victoria-metrics"))
+        (peer_or_skip("prometheus"), peer_or_skip("victoria-metrics"))
     else {
         return;
     };
@@ -185,7 +186,7 @@ async fn live_tocsin_answers_like_prometheus_on_the_same_rules() {
     let (prom, rules) = (p.url.clone(), p.rules_file.clone());
     let (prom_rules, prom_alerts) = (p.rules.clone(), p.alerts.clone());
 
-    let (tocsin_guard, tocsin) = common::start_tocsin(
+    let (tocsin_guard, tocsin) = start_tocsin(
         &[
             format!("-rule={}", rules.display()),
             format!("-datasource.url={prom}"),
@@ -204,7 +205,13 @@ async fn live_tocsin_answers_like_prometheus_on_the_same_rules() {
         Duration::from_secs(30),
         settled,
     )
-    .await;
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "tocsin's rules did not settle:\n{}",
+            tocsin_guard.log_tail(30)
+        )
+    });
     let (_, our_alerts) = get_json(&format!("{tocsin}/api/v1/alerts")).await;
 
     let mut shape = Shape::new(VM_EXTRAS, NONE);
@@ -276,19 +283,13 @@ async fn live_tocsin_answers_like_prometheus_on_the_same_rules() {
 
     // vmalert's paths, and VictoriaMetrics proxying to us: VictoriaMetrics 1.79 forwards
     // `/api/v1/{rules,alerts}`, `/prometheus/api/v1/…` and `/vmalert/…` unchanged.
-    let vm_port = free_port();
-    let vm_argv = vec![
-        vm_bin.display().to_string(),
-        format!("-storageDataPath={}", dir.path().join("vm").display()),
-        format!("-httpListenAddr=127.0.0.1:{vm_port}"),
-        format!("-vmalert.proxyURL={tocsin}"),
-    ];
-    let _vm = common::ChildGuard::spawn("victoria-metrics", &vm_argv, dir.path()).expect("vm");
-    let vm = format!("http://127.0.0.1:{vm_port}");
-    assert!(
-        common::wait_ok(&format!("{vm}/health"), Duration::from_secs(30)).await,
-        "victoria-metrics did not start"
-    );
+    let (_vm, vm) = start_victoria_metrics(
+        &vm_bin,
+        dir.path(),
+        &[format!("-vmalert.proxyURL={tocsin}")],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     for what in ["rules", "alerts"] {
         let (_, direct) = get_json(&format!("{tocsin}/api/v1/{what}")).await;
         let want = without_volatile(&direct);

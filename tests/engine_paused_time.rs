@@ -1,0 +1,185 @@
+//! The engine's groups on paused time (`tokio::time::pause`): the same manager, group
+//! tasks and schedule that `tocsin` runs, on a clock that moves only when every task
+//! sleeps, so hours of evaluation take milliseconds and every timestamp is exact. The
+//! datasource is in-process; the real-server versions of these paths are in
+//! `e2e_engine.rs` and `e2e_lifecycle.rs`.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use support::engine::{HOUR, MIN, PausedEngine, SEC, T0};
+use tocsin::clock::Clock;
+use tocsin::datasource::fake::FakeQuerier;
+use tocsin::datasource::{BoxFuture, InstantQuery, Querier, QueryError, RangeQuery, RangeSeries};
+use tocsin::labels::Labels;
+use tocsin::manager::restore::Restorer;
+use tocsin::sample::Sample;
+use tocsin::status::AlertState;
+
+fn down(instance: &str) -> Sample {
+    Sample {
+        labels: Labels::from_pairs([("instance", instance)]),
+        value: 0.0,
+        timestamp_ms: 0,
+    }
+}
+
+/// A group with `interval: 1m` and `eval_offset: 30s` first evaluates at `T0 + 10 s`.
+const ONE_HOUR_FOR: &str = r#"groups:
+  - name: slow
+    interval: 1m
+    eval_offset: 30s
+    rules:
+      - alert: Down
+        expr: up == 0
+        for: 1h
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn a_group_runs_for_simulated_hours_in_milliseconds() {
+    let q = Arc::new(Scripted::default());
+    q.inner.set("up == 0", Ok(vec![down("a")]));
+    let r = PausedEngine::start(ONE_HOUR_FOR, q.clone(), Clock::tokio_at(T0), None).await;
+
+    r.until(30 * MIN).await;
+    assert_eq!(r.alerts("Down"), [(AlertState::Pending, T0 + 10 * SEC)]);
+    // `for` has elapsed at T0 + 1h 10s, which is a tick: it fires there, not a tick later.
+    r.until(HOUR + 10 * SEC - 1).await;
+    assert_eq!(r.alerts("Down"), [(AlertState::Pending, T0 + 10 * SEC)]);
+    r.until(HOUR + 10 * SEC + 1).await;
+    assert_eq!(r.alerts("Down"), [(AlertState::Firing, T0 + 10 * SEC)]);
+
+    q.inner.set("up == 0", Ok(vec![]));
+    r.until(3 * HOUR).await;
+    assert!(
+        r.alerts("Down").is_empty(),
+        "resolved once the series went away"
+    );
+
+    // One query per minute, on the tick, for three hours: none missed, none doubled.
+    let want: Vec<i64> = (0..180).map(|k| T0 + 10 * SEC + k * MIN).collect();
+    assert_eq!(q.query_times(), want);
+    let last = UNIX_EPOCH + Duration::from_millis((T0 + 10 * SEC + 179 * MIN) as u64);
+    assert_eq!(r.rule("Down").last_evaluation, Some(last));
+    r.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_evaluation_skips_the_ticks_it_overran_and_counts_them() {
+    let first = T0 + 10 * SEC;
+    // The third evaluation takes two and a half intervals.
+    let q = Arc::new(Scripted {
+        slow_at: vec![first + 2 * MIN],
+        delay: Duration::from_secs(150),
+        ..Scripted::default()
+    });
+    let r = PausedEngine::start(ONE_HOUR_FOR, q.clone(), Clock::tokio_at(T0), None).await;
+    r.until(10 * MIN).await;
+
+    // Ticks at +3m and +4m passed while the +2m evaluation ran (it ended at +4m30s):
+    // the group goes on at +5m, still on its schedule.
+    let mut want: Vec<i64> = vec![first, first + MIN, first + 2 * MIN];
+    want.extend((5..10).map(|k| first + k * MIN));
+    assert_eq!(q.query_times(), want);
+    let text = r.metrics();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("tocsin_group_iterations_missed_total{") && l.ends_with(" 2")),
+        "two skipped ticks counted:\n{text}"
+    );
+    r.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_keeps_the_for_clock() {
+    // Before the restart: pending since T0 + 10 s.
+    let clock = Clock::tokio_at(T0);
+    let q = Arc::new(Scripted::default());
+    q.inner.set("up == 0", Ok(vec![down("a")]));
+    let r = PausedEngine::start(ONE_HOUR_FOR, q.clone(), clock, None).await;
+    r.until(20 * MIN).await;
+    let before = r.alerts("Down");
+    assert_eq!(before, [(AlertState::Pending, T0 + 10 * SEC)]);
+    r.stop().await;
+
+    // After it, five minutes later: a new engine reads back the `ALERTS_FOR_STATE`
+    // series the first one wrote (answered in-process: its value is activeAt in seconds).
+    let q2 = Arc::new(Scripted {
+        for_state_s: Some((before[0].1 / 1000) as f64),
+        ..Scripted::default()
+    });
+    q2.inner.set("up == 0", Ok(vec![down("a")]));
+    let restorer = Restorer {
+        querier: q2.clone(),
+        lookback: Duration::from_secs(3600),
+        external_labels: Labels::empty(),
+    };
+    clock.sleep_until_ms(T0 + 25 * MIN).await;
+    let r2 = PausedEngine::start(ONE_HOUR_FOR, q2.clone(), clock, Some(&restorer)).await;
+    r2.until(30 * MIN).await;
+    assert_eq!(r2.alerts("Down"), [(AlertState::Pending, T0 + 10 * SEC)]);
+    // Fires an hour after it first went pending, not an hour after the restart.
+    r2.until(HOUR + 10 * SEC + 1).await;
+    assert_eq!(r2.alerts("Down"), [(AlertState::Firing, T0 + 10 * SEC)]);
+    r2.stop().await;
+}
+
+/// Answers like a [`FakeQuerier`], except that a query at one of `slow_at` first takes
+/// `delay`, and `ALERTS_FOR_STATE` of `Down` answers one series for instance `a` with
+/// value `for_state_s` when set.
+#[derive(Default)]
+struct Scripted {
+    inner: FakeQuerier,
+    slow_at: Vec<i64>,
+    delay: Duration,
+    for_state_s: Option<f64>,
+}
+
+impl Scripted {
+    /// Evaluation timestamps of the rule's queries, in order.
+    fn query_times(&self) -> Vec<i64> {
+        let queries = self.inner.queries();
+        queries
+            .iter()
+            .filter(|q| q.expr == "up == 0")
+            .map(|q| q.time_ms)
+            .collect()
+    }
+}
+
+impl Querier for Scripted {
+    fn instant<'a>(
+        &'a self,
+        q: &'a InstantQuery,
+    ) -> BoxFuture<'a, Result<Vec<Sample>, QueryError>> {
+        Box::pin(async move {
+            if self.slow_at.contains(&q.time_ms) {
+                tokio::time::sleep(self.delay).await;
+            }
+            if let Some(v) = self.for_state_s
+                && q.expr.contains("ALERTS_FOR_STATE")
+                && q.expr.contains(r#"alertname="Down""#)
+            {
+                return Ok(vec![Sample {
+                    labels: Labels::from_pairs([
+                        ("__name__", "ALERTS_FOR_STATE"),
+                        ("alertname", "Down"),
+                        ("instance", "a"),
+                    ]),
+                    value: v,
+                    timestamp_ms: q.time_ms,
+                }]);
+            }
+            self.inner.instant(q).await
+        })
+    }
+
+    fn range<'a>(
+        &'a self,
+        q: &'a RangeQuery,
+    ) -> BoxFuture<'a, Result<Vec<RangeSeries>, QueryError>> {
+        self.inner.range(q)
+    }
+}

@@ -1,0 +1,27 @@
+//! Test support shared by every integration test: `mod support;` at the top of a test
+//! file, then `use support::…`. One place for each thing a test needs:
+//!
+//! - [`peers`]: finding the real peers' binaries (Debian stable's and today's from sid,
+//!   [`peers::PeerSet`]), free ports, child processes killed on drop.
+//! - [`servers`]: starting Prometheus, Alertmanager, VictoriaMetrics and the tocsin
+//!   binary on free ports and waiting until they are ready.
+//! - [`http`]: readiness, polling JSON until it reaches a state, and the alerts a real
+//!   Alertmanager holds.
+//! - [`web`]: the web server in-process over a fake state (`server().start()`), and the
+//!   snapshot fixture the API tests read.
+//! - [`engine`]: the engine in-process on paused time (`tokio::time::pause`).
+//! - [`shape`], [`shape_reference`]: JSON shape comparison, and the real Prometheus the
+//!   shape tests compare against.
+//!
+//! The rule core's builders (rules, samples, contexts without a loader) are in
+//! `tests/rule_support/`. Each test binary compiles this whole module and uses part of
+//! it, hence `dead_code` is allowed.
+#![allow(dead_code)]
+
+pub mod engine;
+pub mod http;
+pub mod peers;
+pub mod servers;
+pub mod shape;
+pub mod shape_reference;
+pub mod web;

@@ -1,0 +1,172 @@
+//! Starting real servers on free ports, waiting until they are ready: the peers
+//! (Prometheus, Alertmanager, VictoriaMetrics) from either [`super::peers::PeerSet`], and
+//! the tocsin binary under test. Each returns its [`ChildGuard`] (killed on drop) and its
+//! base URL.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::http::wait_ok;
+use super::peers::{ChildGuard, free_port};
+
+/// Starts `argv` as `name` (log in `dir/<name>.log`) and waits until `ready_path` on
+/// `base` answers 2xx; fails with the log's tail if the process exits or `timeout`
+/// passes first.
+pub async fn spawn_ready(
+    name: &str,
+    argv: &[String],
+    dir: &Path,
+    base: &str,
+    ready_path: &str,
+    timeout: Duration,
+) -> Result<ChildGuard, String> {
+    let mut guard =
+        ChildGuard::spawn(name, argv, dir).map_err(|e| format!("cannot start {name}: {e}"))?;
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Some(status) = guard.exited() {
+            return Err(format!("{name} exited ({status}):\n{}", guard.log_tail(30)));
+        }
+        if wait_ok(&format!("{base}{ready_path}"), Duration::from_millis(200)).await {
+            return Ok(guard);
+        }
+    }
+    Err(format!(
+        "{name} did not become ready in {timeout:?}:\n{}",
+        guard.log_tail(30)
+    ))
+}
+
+/// Starts Prometheus with the remote-write receiver on, no scrape jobs, and the lookback
+/// delta scaled like every other duration (`scale` 1.0: Prometheus' default 5m).
+pub async fn start_prometheus(
+    bin: &Path,
+    dir: &Path,
+    scale: f64,
+) -> Result<(ChildGuard, String), String> {
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(&cfg, "global: {}\nscrape_configs: []\n").map_err(|e| e.to_string())?;
+    let lookback_ms = ((300_000.0 * scale).round() as u64).max(1_000);
+    start_prometheus_with(
+        bin,
+        dir,
+        &cfg,
+        &[format!("--query.lookback-delta={lookback_ms}ms")],
+    )
+    .await
+}
+
+/// Starts Prometheus scraping nothing, with the remote-write receiver on and the default
+/// lookback.
+pub async fn start_plain_prometheus(
+    bin: &Path,
+    dir: &Path,
+) -> Result<(ChildGuard, String), String> {
+    start_prometheus(bin, dir, 1.0).await
+}
+
+/// Starts Prometheus on `config` (data in `dir/tsdb`) with the
+/// remote-write receiver on and `extra` flags.
+pub async fn start_prometheus_with(
+    bin: &Path,
+    dir: &Path,
+    config: &Path,
+    extra: &[String],
+) -> Result<(ChildGuard, String), String> {
+    let port = free_port();
+    let mut argv = vec![
+        bin.display().to_string(),
+        format!("--config.file={}", config.display()),
+        format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--web.enable-remote-write-receiver".to_string(),
+    ];
+    argv.extend(extra.iter().cloned());
+    let url = format!("http://127.0.0.1:{port}");
+    let guard = spawn_ready(
+        "prometheus",
+        &argv,
+        dir,
+        &url,
+        "/-/ready",
+        Duration::from_secs(30),
+    )
+    .await?;
+    Ok((guard, url))
+}
+
+/// Starts Alertmanager on a free port with a receiver that goes nowhere and 1 s group
+/// timers.
+pub async fn start_alertmanager(bin: &Path, dir: &Path) -> Result<(ChildGuard, String), String> {
+    let cfg = dir.join("alertmanager.yml");
+    std::fs::write(
+        &cfg,
+        "route: { receiver: none, group_wait: 1s, group_interval: 1s }\nreceivers: [{ name: none }]\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let port = free_port();
+    let argv = vec![
+        bin.display().to_string(),
+        format!("--config.file={}", cfg.display()),
+        format!("--storage.path={}", dir.join("am").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--cluster.listen-address=".to_string(),
+    ];
+    let url = format!("http://127.0.0.1:{port}");
+    let guard = spawn_ready(
+        "alertmanager",
+        &argv,
+        dir,
+        &url,
+        "/-/ready",
+        Duration::from_secs(30),
+    )
+    .await
+    .map_err(|e| format!("{e}\n(integration/install-peers.sh installs its templates)"))?;
+    Ok((guard, url))
+}
+
+/// Starts single-node VictoriaMetrics on a free port (data in `dir/vm`), answering
+/// queries over freshly written samples at once, plus `extra` flags.
+pub async fn start_victoria_metrics(
+    bin: &Path,
+    dir: &Path,
+    extra: &[String],
+) -> Result<(ChildGuard, String), String> {
+    let port = free_port();
+    let mut argv = vec![
+        bin.display().to_string(),
+        format!("-storageDataPath={}", dir.join("vm").display()),
+        format!("-httpListenAddr=127.0.0.1:{port}"),
+        "-search.latencyOffset=0s".to_string(),
+        "-search.disableCache".to_string(),
+    ];
+    argv.extend(extra.iter().cloned());
+    let url = format!("http://127.0.0.1:{port}");
+    let guard = spawn_ready(
+        "victoria-metrics",
+        &argv,
+        dir,
+        &url,
+        "/health",
+        Duration::from_secs(30),
+    )
+    .await?;
+    Ok((guard, url))
+}
+
+/// Starts the tocsin binary with `args` (plus `-httpListenAddr` on a free port), its log
+/// in `dir/<name>.log`, and waits until its API is ready.
+pub async fn start_tocsin(
+    args: &[String],
+    dir: &Path,
+    name: &str,
+) -> Result<(ChildGuard, String), String> {
+    let port = free_port();
+    let mut argv = vec![env!("CARGO_BIN_EXE_tocsin").to_string()];
+    argv.extend(args.iter().cloned());
+    argv.push(format!("-httpListenAddr=127.0.0.1:{port}"));
+    let url = format!("http://127.0.0.1:{port}");
+    let guard = spawn_ready(name, &argv, dir, &url, "/-/ready", Duration::from_secs(20)).await?;
+    Ok((guard, url))
+}
