@@ -60,7 +60,7 @@ pub struct TestRulesArgs {
     /// Only run test groups whose `name` matches this regular expression.
     #[arg(long = "run", value_name = "REGEX")]
     pub run: Vec<String>,
-    /// Print failed alert checks as a line-by-line difference of expected and got.
+    /// Print failed alert checks as a coloured JSON difference of expected and got.
     #[arg(long = "diff", default_value = "false", action = ArgAction::Set, num_args = 0..=1,
           default_missing_value = "true", require_equals = true)]
     pub diff: bool,
