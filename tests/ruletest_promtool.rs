@@ -47,7 +47,7 @@ const OURS: &[(&str, &[&str], Compare)] = &[
     ("for_fails_too_early.yml", &[], Same),
     ("for_pending_then_firing.yml", &[], Same),
     ("group_eval_order.yml", &[], Same),
-    ("group_eval_order_default.yml", &[], Same),
+    ("group_eval_order_reads_first.yml", &[], Same),
     ("keep_firing_for.yml", &[], Same),
     ("keep_firing_for_ends.yml", &[], Same),
     ("limit_exceeded.yml", &[], Same),
