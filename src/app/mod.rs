@@ -74,7 +74,7 @@ fn test(args: &TestArgs) -> ExitCode {
         debug: r.debug,
         ignore_unknown_fields: r.ignore_unknown_fields,
     };
-    let summary = test_rules(&r.files, &opts, &InProcess, &mut Stdio);
+    let summary = test_rules(&r.files, &opts, &InProcess::default(), &mut Stdio);
     if let (Some(path), Some(xml)) = (&args.junit, &summary.junit)
         && let Err(e) = std::fs::write(path, xml)
     {

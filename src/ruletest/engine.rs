@@ -1,6 +1,10 @@
 //! The in-process PromQL engine (`promql/`) as the store of a test run.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use promql_parser::parser::Expr;
 
 use super::driver::{Backend, InputData};
 use super::run::{Engine, InputError};
@@ -13,17 +17,47 @@ use crate::sample::Sample;
 /// notation itself): beyond this, the group fails before evaluating anything.
 pub const MAX_INPUT_SAMPLES: usize = 10_000_000;
 
+/// Parsed expressions by their text, shared by every test group of a run: the same
+/// rules are queried at every evaluation of every group, and parsing was a good part of
+/// the time.
+type ParseCache = Arc<Mutex<HashMap<String, Result<Arc<Expr>, String>>>>;
+
 /// `tocsin test`'s engine: a fresh [`promql::Engine`] per test group.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct InProcess;
+#[derive(Debug, Default, Clone)]
+pub struct InProcess {
+    parsed: ParseCache,
+}
+
+/// One test group's store and engine.
+struct Store {
+    engine: promql::Engine,
+    parsed: ParseCache,
+}
+
+impl Store {
+    fn parse(&self, expr: &str) -> Result<Arc<Expr>, String> {
+        let mut cache = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = cache.get(expr) {
+            return r.clone();
+        }
+        let r = promql::parse(expr)
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
+        cache.insert(expr.to_string(), r.clone());
+        r
+    }
+}
 
 impl Engine for InProcess {
     fn new_backend(&self, evaluation_interval: Duration) -> Box<dyn Backend> {
-        Box::new(promql::Engine::new(EngineOptions {
-            default_subquery_step_ms: i64::try_from(evaluation_interval.as_millis())
-                .unwrap_or(i64::MAX),
-            ..EngineOptions::default()
-        }))
+        Box::new(Store {
+            engine: promql::Engine::new(EngineOptions {
+                default_subquery_step_ms: i64::try_from(evaluation_interval.as_millis())
+                    .unwrap_or(i64::MAX),
+                ..EngineOptions::default()
+            }),
+            parsed: self.parsed.clone(),
+        })
     }
 
     fn parse_input(
@@ -59,9 +93,13 @@ impl Engine for InProcess {
     }
 }
 
-impl Backend for promql::Engine {
+impl Backend for Store {
     fn query(&self, expr: &str, t_ms: i64) -> Result<Vec<Sample>, String> {
-        let r = self.instant(expr, t_ms).map_err(|e| e.to_string())?;
+        let parsed = self.parse(expr)?;
+        let r = self
+            .engine
+            .instant_expr(&parsed, t_ms)
+            .map_err(|e| e.to_string())?;
         match r.value {
             Value::Vector(v) => Ok(v
                 .into_iter()
@@ -85,7 +123,7 @@ impl Backend for promql::Engine {
     }
 
     fn append(&mut self, samples: &[Sample]) {
-        let mut store = self.store_mut();
+        let mut store = self.engine.store_mut();
         for s in samples {
             store.append(&s.labels, s.timestamp_ms, s.value);
         }
@@ -93,7 +131,7 @@ impl Backend for promql::Engine {
 
     fn dump(&self, t_ms: i64) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, String> {
         let expr = format!("{{__name__=~\".+\"}}[{t_ms}ms]");
-        let r = self.instant(&expr, t_ms).map_err(|e| e.to_string())?;
+        let r = self.engine.instant(&expr, t_ms).map_err(|e| e.to_string())?;
         match r.value {
             Value::Matrix(m) => Ok(m.into_iter().map(|s| (s.labels, s.points)).collect()),
             other => Err(format!(
