@@ -22,3 +22,30 @@ fn configuration_md_lists_every_flag() {
         "docs/configuration.md is out of date with src/cli.rs; run `TOCSIN_REGEN_DOCS=1 cargo test --test docs`"
     );
 }
+
+#[test]
+fn architecture_md_lists_every_module() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let lib = std::fs::read_to_string(format!("{root}/src/lib.rs")).expect("src/lib.rs");
+    let doc = std::fs::read_to_string(format!("{root}/docs/architecture.md"))
+        .expect("docs/architecture.md is readable");
+    let (_, map) = doc
+        .split_once("## Modules")
+        .expect("docs/architecture.md has a Modules section");
+    let modules: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub mod "))
+        .filter_map(|l| l.strip_suffix(';'))
+        .collect();
+    assert!(modules.len() > 10, "modules found: {modules:?}");
+    let missing: Vec<&&str> = modules
+        .iter()
+        .filter(|m| {
+            !map.contains(&format!("`src/{m}.rs`")) && !map.contains(&format!("`src/{m}/`"))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/architecture.md's module map lacks {missing:?} (as `src/NAME.rs` or `src/NAME/`)"
+    );
+}

@@ -2,20 +2,15 @@
 //! is down, slow, failing or answering HTML; a remote-write endpoint that fails, then
 //! recovers, or rejects; an Alertmanager that is down while alerts pile up.
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
+use support::eventually;
+use support::fake_http::{Canned, fake_http};
 use tocsin::datasource::{
     DatasourceMetrics, DatasourceOptions, InstantQuery, PromClient, Querier, QueryError,
 };
@@ -24,69 +19,6 @@ use tocsin::notifier::{Notifier, NotifierMetrics, NotifierOptions, TargetOptions
 use tocsin::remote_write::{RemoteWriteMetrics, RemoteWriteOptions, RemoteWriter, proto};
 use tocsin::rule::Notification;
 use tocsin::sample::Sample;
-
-/// One canned answer: status, content type, body, delay before answering.
-#[derive(Clone)]
-struct Canned(u16, &'static str, String, Duration);
-
-/// Serves the canned answers in order (the last one repeats); counts requests and keeps
-/// the bodies received.
-struct Fake {
-    url: String,
-    hits: Arc<AtomicUsize>,
-    bodies: Arc<Mutex<Vec<Bytes>>>,
-}
-
-async fn fake(answers: Vec<Canned>) -> Fake {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let queue = Arc::new(Mutex::new(VecDeque::from(answers)));
-    let hits = Arc::new(AtomicUsize::new(0));
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let (h, b) = (hits.clone(), bodies.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let (queue, hits, bodies) = (queue.clone(), h.clone(), b.clone());
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let (queue, hits, bodies) = (queue.clone(), hits.clone(), bodies.clone());
-                    async move {
-                        hits.fetch_add(1, Ordering::SeqCst);
-                        let body = req.into_body().collect().await.map(|c| c.to_bytes());
-                        bodies.lock().unwrap().push(body.unwrap_or_default());
-                        let Canned(status, ctype, text, delay) = {
-                            let mut q = queue.lock().unwrap();
-                            if q.len() > 1 {
-                                q.pop_front().unwrap()
-                            } else {
-                                q.front().cloned().unwrap()
-                            }
-                        };
-                        tokio::time::sleep(delay).await;
-                        Ok::<_, Infallible>(
-                            Response::builder()
-                                .status(status)
-                                .header("Content-Type", ctype)
-                                .body(Full::new(Bytes::from(text)))
-                                .unwrap(),
-                        )
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    Fake { url, hits, bodies }
-}
-
-fn ok(body: &str) -> Canned {
-    Canned(200, "application/json", body.to_string(), Duration::ZERO)
-}
 
 fn client(url: &str) -> PromClient {
     PromClient::new(
@@ -128,7 +60,7 @@ async fn datasource_faults_have_precise_errors() {
     );
 
     // Slow: answers after the timeout.
-    let f = fake(vec![Canned(
+    let f = fake_http(vec![Canned(
         200,
         "application/json",
         "{}".into(),
@@ -139,11 +71,11 @@ async fn datasource_faults_have_precise_errors() {
     assert!(matches!(e, QueryError::Timeout { .. }), "{e}");
 
     // 500 with Prometheus' error envelope, then 422, then HTML from a proxy.
-    let f = fake(vec![
+    let f = fake_http(vec![
         Canned(500, "application/json", r#"{"status":"error","errorType":"internal","error":"out of memory"}"#.into(), Duration::ZERO),
         Canned(422, "application/json", r#"{"status":"error","errorType":"execution","error":"query processing would load too many samples"}"#.into(), Duration::ZERO),
         Canned(200, "text/html", "<html><body>Sign in</body></html>".into(), Duration::ZERO),
-        ok(r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#),
+        Canned::ok(r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#),
     ])
     .await;
     let c = client(&f.url);
@@ -173,7 +105,7 @@ async fn a_large_answer_decodes() {
         r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#,
         series.join(",")
     );
-    let f = fake(vec![Canned(200, "application/json", body, Duration::ZERO)]).await;
+    let f = fake_http(vec![Canned(200, "application/json", body, Duration::ZERO)]).await;
     let c = PromClient::new(
         DatasourceOptions {
             url: f.url.clone(),
@@ -213,7 +145,7 @@ fn writer(url: &str, m: RemoteWriteMetrics, queue: usize) -> RemoteWriter {
 
 #[tokio::test]
 async fn remote_write_retries_5xx_and_429_then_lands() {
-    let f = fake(vec![
+    let f = fake_http(vec![
         Canned(500, "text/plain", "busy".into(), Duration::ZERO),
         Canned(429, "text/plain", "slow down".into(), Duration::ZERO),
         Canned(204, "text/plain", String::new(), Duration::ZERO),
@@ -234,7 +166,7 @@ async fn remote_write_retries_5xx_and_429_then_lands() {
 
 #[tokio::test]
 async fn remote_write_does_not_retry_4xx_and_counts_drops() {
-    let f = fake(vec![Canned(
+    let f = fake_http(vec![Canned(
         400,
         "text/plain",
         "out of order sample".into(),
@@ -254,7 +186,7 @@ async fn remote_write_does_not_retry_4xx_and_counts_drops() {
 
 #[tokio::test]
 async fn full_remote_write_queue_counts_what_it_drops_and_flush_drains() {
-    let f = fake(vec![Canned(
+    let f = fake_http(vec![Canned(
         204,
         "text/plain",
         String::new(),
@@ -270,7 +202,7 @@ async fn full_remote_write_queue_counts_what_it_drops_and_flush_drains() {
         .await;
     assert_eq!(left, 0);
     // The flusher may have sent part of it too; together everything kept was sent.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    eventually(Duration::from_secs(5), || m.samples_sent.get() >= 10).await;
     assert_eq!(m.samples_sent.get(), 10);
 }
 
@@ -310,7 +242,7 @@ async fn alertmanager_down_counts_errors_and_a_full_queue_drops_the_oldest() {
     n.send(&(0..8).map(alert).collect::<Vec<_>>(), &[]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     n.flush(deadline).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually(Duration::from_secs(5), || n.status()[0].errors >= 5).await;
     let st = &n.status()[0];
     assert_eq!(st.dropped, 3, "{st:?}");
     assert_eq!(
@@ -323,7 +255,7 @@ async fn alertmanager_down_counts_errors_and_a_full_queue_drops_the_oldest() {
 
 #[tokio::test]
 async fn alerts_reach_a_fake_alertmanager_as_v2_json_with_group_headers() {
-    let f = fake(vec![Canned(
+    let f = fake_http(vec![Canned(
         200,
         "application/json",
         String::new(),
@@ -346,7 +278,7 @@ async fn alerts_reach_a_fake_alertmanager_as_v2_json_with_group_headers() {
     n.send(&[alert(1), alert(2)], &[("X-Tenant".into(), "t1".into())]);
     n.flush(tokio::time::Instant::now() + Duration::from_secs(5))
         .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually(Duration::from_secs(5), || n.status()[0].sent >= 2).await;
     let bodies = f.bodies.lock().unwrap().clone();
     let all: Vec<serde_json::Value> = bodies
         .iter()

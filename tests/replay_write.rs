@@ -1,14 +1,15 @@
 //! Replay's writes: every sample acknowledged by the target is counted as written, and
 //! a target that rejects samples makes the replay incomplete, naming rule and window.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use support::fake_http::{Canned, fake_http};
 use tocsin::config::{LoadOptions, load_str};
 use tocsin::datasource::fake::FakeQuerier;
 use tocsin::labels::Labels;
@@ -20,50 +21,9 @@ const T0: i64 = 1_700_000_000_000;
 const MIN: i64 = 60_000;
 
 /// A remote-write endpoint answering every request with `status`; counts requests.
-async fn endpoint(status: &'static str) -> (String, Arc<AtomicUsize>) {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", l.local_addr().expect("addr"));
-    let hits = Arc::new(AtomicUsize::new(0));
-    let h = hits.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let h = h.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 1 << 20];
-                let mut got = Vec::new();
-                // Read headers and the announced body, then answer.
-                loop {
-                    let Ok(n) = s.read(&mut buf).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    got.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&got).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let len = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .and_then(|v| v.trim().parse::<usize>().ok())
-                            })
-                            .unwrap_or(0);
-                        if got.len() >= end + 4 + len {
-                            h.fetch_add(1, Ordering::SeqCst);
-                            let resp = format!(
-                                "HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nno"
-                            );
-                            let _ = s.write_all(resp.as_bytes()).await;
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (url, hits)
+async fn endpoint(status: u16) -> (String, Arc<AtomicUsize>) {
+    let f = fake_http(vec![Canned::status(status)]).await;
+    (f.url, f.hits)
 }
 
 async fn run(url: &str) -> tocsin::replay::ReplayOutcome {
@@ -106,7 +66,7 @@ async fn run(url: &str) -> tocsin::replay::ReplayOutcome {
 
 #[tokio::test]
 async fn acknowledged_samples_are_counted_as_written() {
-    let (url, hits) = endpoint("204 No Content").await;
+    let (url, hits) = endpoint(204).await;
     let out = run(&url).await;
     assert!(out.complete(), "{:?}", out.rules);
     // Ten recorded samples, and the staleness marker that ends the series at the first
@@ -119,7 +79,7 @@ async fn acknowledged_samples_are_counted_as_written() {
 
 #[tokio::test]
 async fn a_rejecting_target_makes_the_replay_incomplete() {
-    let (url, _) = endpoint("400 Bad Request").await;
+    let (url, _) = endpoint(400).await;
     let out = run(&url).await;
     assert!(!out.complete());
     let r = &out.rules[0];
@@ -134,7 +94,7 @@ async fn a_rejecting_target_makes_the_replay_incomplete() {
 
 #[tokio::test]
 async fn an_unavailable_target_is_retried_then_reported() {
-    let (url, hits) = endpoint("503 Service Unavailable").await;
+    let (url, hits) = endpoint(503).await;
     let out = run(&url).await;
     let r = &out.rules[0];
     assert_eq!(r.samples_unwritten, 11);

@@ -11,7 +11,8 @@ use support::http::get_json;
 use support::web::{server, t0};
 use tocsin::labels::Labels;
 use tocsin::status::{
-    AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, RuleKindStatus, RuleStatus,
+    AlertState, AlertStatus, AlertingStatus, Annotations, GroupStatus, Health, RuleKindStatus,
+    RuleStatus,
 };
 
 /// 200 groups x 100 rules; every other rule alerting with two alerts.
@@ -38,8 +39,10 @@ fn big_snapshot() -> Vec<Arc<GroupStatus>> {
                                 ]);
                                 let mut a =
                                     AlertStatus::new(labels, AlertState::Firing, t0(), 0.93);
-                                a.annotations =
-                                    Labels::from_pairs([("summary", "disk almost full on host")]);
+                                a.annotations = Annotations::from_pairs([(
+                                    "summary",
+                                    "disk almost full on host",
+                                )]);
                                 a
                             })
                             .collect();

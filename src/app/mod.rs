@@ -2,6 +2,7 @@
 
 mod options;
 mod run;
+mod state;
 
 use std::process::ExitCode;
 

@@ -1,18 +1,20 @@
 //! The evaluator: wires datasource, notifier, remote write, groups, HTTP server and
-//! reload triggers together, and shuts them down in order.
+//! reload triggers together ([`start`]), applies reloads until a signal
+//! ([`Running::handle_reloads`]), and shuts the parts down in order
+//! ([`Running::shutdown`]).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, bail};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::options;
+use super::state::{AppState, ReloadMetrics};
 use crate::cli::{RunFlags, split_list};
 use crate::clock::Clock;
 use crate::config::{self, LoadOptions, RuleKind, RuleSet};
@@ -21,104 +23,12 @@ use crate::labels::Labels;
 use crate::manager::restore::Restorer;
 use crate::manager::{Engine, EvalMetrics, Manager};
 use crate::notifier::{Notifier, NotifierMetrics};
-use crate::reload::{self, ReloadRequest, Trigger};
+use crate::reload::{self, FileWatcher, ReloadRequest};
 use crate::remote_write::{RemoteWriteMetrics, RemoteWriter};
-use crate::status::{
-    BoxFuture, GroupStatus, NotifierStatus, ReloadStatus, StateSource, StatusBoard,
-};
+use crate::rule::RuleSettings;
+use crate::status::StatusBoard;
 use crate::template::Library;
 use crate::web;
-
-/// Config-reload metrics, named like Prometheus' own.
-#[derive(Clone, Default)]
-struct ReloadMetrics {
-    successful: Gauge,
-    success_ts: Gauge,
-    total: Counter,
-    errors: Counter,
-}
-
-impl ReloadMetrics {
-    fn register(&self, r: &mut Registry) {
-        r.register(
-            "tocsin_config_last_reload_successful",
-            "1 if the last reload of the rule files succeeded, 0 if it failed",
-            self.successful.clone(),
-        );
-        r.register(
-            "tocsin_config_last_reload_success_timestamp_seconds",
-            "When the rule files were last loaded successfully",
-            self.success_ts.clone(),
-        );
-        r.register(
-            "tocsin_config_reloads",
-            "Reloads of the rule files attempted",
-            self.total.clone(),
-        );
-        r.register(
-            "tocsin_config_reload_errors",
-            "Reloads of the rule files that failed (the old rules kept running)",
-            self.errors.clone(),
-        );
-    }
-
-    fn record(&self, ok: bool) {
-        self.total.inc();
-        if ok {
-            self.successful.set(1);
-            self.success_ts.set(unix_now());
-        } else {
-            self.successful.set(0);
-            self.errors.inc();
-        }
-    }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// What the HTTP server reads and how it asks for reloads.
-struct AppState {
-    board: Arc<StatusBoard>,
-    reload_tx: mpsc::Sender<ReloadRequest>,
-    notifier: Option<Notifier>,
-}
-
-impl StateSource for AppState {
-    fn groups(&self) -> Vec<Arc<GroupStatus>> {
-        self.board.snapshot()
-    }
-
-    fn reload_status(&self) -> ReloadStatus {
-        self.board.reload_status()
-    }
-
-    fn notifiers(&self) -> Vec<NotifierStatus> {
-        self.notifier
-            .as_ref()
-            .map(Notifier::status)
-            .unwrap_or_default()
-    }
-
-    fn reload(&self) -> BoxFuture<Result<(), String>> {
-        let tx = self.reload_tx.clone();
-        Box::pin(async move {
-            let (reply, rx) = oneshot::channel();
-            tx.send(ReloadRequest {
-                trigger: Trigger::Http,
-                reply: Some(reply),
-            })
-            .await
-            .map_err(|_| "tocsin is shutting down".to_string())?;
-            rx.await
-                .map_err(|_| "tocsin is shutting down".to_string())?
-        })
-    }
-}
 
 fn load_options(f: &RunFlags) -> LoadOptions {
     LoadOptions {
@@ -151,6 +61,47 @@ fn needs_remote_write(set: &RuleSet) -> Option<String> {
 
 /// Runs until SIGTERM/SIGINT; a second signal exits at once.
 pub async fn run(f: RunFlags) -> anyhow::Result<()> {
+    let mut running = start(&f).await?;
+    running.handle_reloads().await?;
+    running.shutdown(f.shutdown_timeout).await;
+    Ok(())
+}
+
+/// The parts that talk to the outside: where queries go, where alerts and series go,
+/// and where alert state is restored from.
+struct Io {
+    querier: Arc<dyn Querier>,
+    notifier: Option<Notifier>,
+    writer: Option<RemoteWriter>,
+    restorer: Option<Restorer>,
+}
+
+/// The evaluator after start-up.
+struct Running {
+    patterns: Vec<String>,
+    load: LoadOptions,
+    /// Whether `-remoteWrite.url` is set (recording rules need it).
+    remote_write: bool,
+    manager: Manager,
+    board: Arc<StatusBoard>,
+    reload_metrics: ReloadMetrics,
+    reload_rx: mpsc::Receiver<ReloadRequest>,
+    /// The rule files' fingerprint at the last successful load.
+    loaded_from: Option<u64>,
+    notifier: Option<Notifier>,
+    writer: Option<RemoteWriter>,
+    /// Stops the group tasks (a child token) and the reload triggers.
+    cancel: CancellationToken,
+    /// Stops the notifier's and the writer's senders, after they flushed.
+    io_cancel: CancellationToken,
+    web_cancel: CancellationToken,
+    web_task: JoinHandle<()>,
+    _watcher: Option<FileWatcher>,
+}
+
+/// Loads the rules, starts every part, evaluates, serves HTTP and listens for reload
+/// triggers. Fails, before anything runs, on invalid flags or rule files.
+async fn start(f: &RunFlags) -> anyhow::Result<Running> {
     let patterns = split_list(&f.rule);
     if patterns.is_empty() {
         bail!("no rule files: pass -rule=PATH (files or globs, repeatable)");
@@ -160,17 +111,76 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
             "-datasource.url is empty: tocsin needs a Prometheus-compatible query API to evaluate rules against"
         );
     };
-    let set = load_rules(patterns.clone(), load_options(&f))
-        .await
-        .map_err(|e| anyhow::anyhow!("the rule files are invalid:\n{e}"))?;
     let remote_write_url = f.remote_write_url.clone().filter(|u| !u.is_empty());
-    if remote_write_url.is_none()
-        && let Some(what) = needs_remote_write(&set)
-    {
-        bail!(
-            "recording rules need -remoteWrite.url to write their results to (first one: {what})"
-        );
-    }
+    let set = first_load(f, &patterns, remote_write_url.is_some()).await?;
+    let settings = rule_settings(f)?;
+
+    let cancel = CancellationToken::new();
+    let io_cancel = CancellationToken::new();
+    let mut registry = Registry::default();
+    let io = start_io(
+        f,
+        &ds_url,
+        remote_write_url.as_deref(),
+        &mut registry,
+        &io_cancel,
+    )?;
+    let eval_metrics = EvalMetrics::default();
+    eval_metrics.register(&mut registry);
+    let reload_metrics = ReloadMetrics::default();
+    reload_metrics.register(&mut registry);
+
+    let board = Arc::new(StatusBoard::new());
+    let engine = Arc::new(Engine {
+        querier: io.querier,
+        notifier: io.notifier.clone(),
+        writer: io.writer.clone(),
+        board: board.clone(),
+        settings,
+        metrics: eval_metrics,
+        clock: Clock::System,
+    });
+    let mut manager = Manager::new(engine, cancel.child_token());
+    let applied = manager.apply(&set, io.restorer.as_ref()).await;
+    board.record_reload(SystemTime::now(), Ok(()));
+    reload_metrics.record(true);
+    tracing::info!(
+        groups = applied.added,
+        rules = set.rule_count(),
+        files = set.files.len(),
+        "rules loaded; evaluating"
+    );
+
+    let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(1);
+    let web_cancel = CancellationToken::new();
+    let state = Arc::new(AppState {
+        board: board.clone(),
+        reload_tx: reload_tx.clone(),
+        notifier: io.notifier.clone(),
+    });
+    let web_task = start_web(f, state, registry, web_cancel.clone()).await?;
+    let watcher = start_triggers(f, &patterns, &set, reload_tx, &cancel)?;
+    Ok(Running {
+        loaded_from: config::sources_fingerprint(&patterns),
+        patterns,
+        load: load_options(f),
+        remote_write: remote_write_url.is_some(),
+        manager,
+        board,
+        reload_metrics,
+        reload_rx,
+        notifier: io.notifier,
+        writer: io.writer,
+        cancel,
+        io_cancel,
+        web_cancel,
+        web_task,
+        _watcher: watcher,
+    })
+}
+
+/// The rules' settings from the flags, with the `-rule.templates` library loaded.
+fn rule_settings(f: &RunFlags) -> anyhow::Result<RuleSettings> {
     let library = if f.rule_templates.is_empty() {
         None
     } else {
@@ -178,15 +188,38 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
             Library::load(&split_list(&f.rule_templates)).context("-rule.templates")?,
         ))
     };
+    Ok(options::rule_settings(f, library))
+}
 
-    let cancel = CancellationToken::new();
-    let groups_cancel = cancel.child_token();
-    let io_cancel = CancellationToken::new();
-    let mut registry = Registry::default();
+/// Loads the rules at start-up, where invalid rules stop tocsin.
+async fn first_load(
+    f: &RunFlags,
+    patterns: &[String],
+    remote_write: bool,
+) -> anyhow::Result<RuleSet> {
+    let set = load_rules(patterns.to_vec(), load_options(f))
+        .await
+        .map_err(|e| anyhow::anyhow!("the rule files are invalid:\n{e}"))?;
+    if !remote_write && let Some(what) = needs_remote_write(&set) {
+        bail!(
+            "recording rules need -remoteWrite.url to write their results to (first one: {what})"
+        );
+    }
+    Ok(set)
+}
 
-    let ds_metrics = DatasourceMetrics::new(Some(&mut registry));
+/// Builds the datasource client, and starts the notifier and the remote writer where
+/// their flags are set.
+fn start_io(
+    f: &RunFlags,
+    ds_url: &str,
+    remote_write_url: Option<&str>,
+    registry: &mut Registry,
+    io_cancel: &CancellationToken,
+) -> anyhow::Result<Io> {
+    let ds_metrics = DatasourceMetrics::new(Some(registry));
     let querier: Arc<dyn Querier> = Arc::new(
-        PromClient::new(options::datasource(&f, &ds_url)?, ds_metrics).context("-datasource.*")?,
+        PromClient::new(options::datasource(f, ds_url)?, ds_metrics).context("-datasource.*")?,
     );
     for (flag, why) in f.compat.given() {
         tracing::warn!(flag, "vmalert flag accepted but has no effect: {why}");
@@ -197,19 +230,19 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
         None
     } else {
         let m = NotifierMetrics::default();
-        m.register(&mut registry);
+        m.register(registry);
         Some(
-            Notifier::start(options::notifier(&f, &notifier_urls)?, m, io_cancel.clone())
+            Notifier::start(options::notifier(f, &notifier_urls)?, m, io_cancel.clone())
                 .context("-notifier.*")?,
         )
     };
-    let writer = match &remote_write_url {
+    let writer = match remote_write_url {
         None => None,
         Some(url) => {
             let m = RemoteWriteMetrics::default();
-            m.register(&mut registry);
+            m.register(registry);
             Some(
-                RemoteWriter::start(options::remote_write(&f, url)?, m, io_cancel.clone())
+                RemoteWriter::start(options::remote_write(f, url)?, m, io_cancel.clone())
                     .context("-remoteWrite.*")?,
             )
         }
@@ -218,64 +251,55 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
         None => None,
         Some(url) => Some(Restorer {
             querier: Arc::new(
-                PromClient::new(
-                    options::remote_read(&f, &url)?,
-                    DatasourceMetrics::new(None),
-                )
-                .context("-remoteRead.*")?,
+                PromClient::new(options::remote_read(f, &url)?, DatasourceMetrics::new(None))
+                    .context("-remoteRead.*")?,
             ),
             lookback: f.remote_read_lookback,
             external_labels: Labels::from_pairs(f.external_label.iter().cloned()),
         }),
     };
-    let eval_metrics = EvalMetrics::default();
-    eval_metrics.register(&mut registry);
-    let reload_metrics = ReloadMetrics::default();
-    reload_metrics.register(&mut registry);
-
-    let board = Arc::new(StatusBoard::new());
-    let engine = Arc::new(Engine {
+    Ok(Io {
         querier,
-        notifier: notifier.clone(),
-        writer: writer.clone(),
-        board: board.clone(),
-        settings: options::rule_settings(&f, library),
-        metrics: eval_metrics,
-        clock: Clock::System,
-    });
-    let mut manager = Manager::new(engine, groups_cancel.clone());
-    let applied = manager.apply(&set, restorer.as_ref()).await;
-    board.record_reload(SystemTime::now(), Ok(()));
-    reload_metrics.record(true);
-    tracing::info!(
-        groups = applied.added,
-        rules = set.rule_count(),
-        files = set.files.len(),
-        "rules loaded; evaluating"
-    );
+        notifier,
+        writer,
+        restorer,
+    })
+}
 
-    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(1);
-    let web_cancel = CancellationToken::new();
-    let state = Arc::new(AppState {
-        board: board.clone(),
-        reload_tx: reload_tx.clone(),
-        notifier: notifier.clone(),
-    });
+/// Binds the HTTP server (its request metrics registered in `registry`) and serves
+/// until `cancel` fires.
+async fn start_web(
+    f: &RunFlags,
+    state: Arc<AppState>,
+    mut registry: Registry,
+    cancel: CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    let http_metrics = web::metrics::HttpMetrics::register(&mut registry);
     let web_opts = web::WebOptions {
         listen_addr: f.http_listen_addr.clone(),
         reload_auth_key: Some(f.reload_auth_key.clone()).filter(|k| !k.is_empty()),
         path_prefix: f.http_path_prefix.clone(),
         external_url: f.external_url.clone().unwrap_or_default(),
-        http_metrics: None,
+        http_metrics: Some(http_metrics),
     };
     let server = web::Server::bind(web_opts, state, Arc::new(registry))
         .await
         .context("-httpListenAddr")?;
     tracing::info!(addr = ?server.local_addr().ok(), "HTTP server listening");
-    let web_task = tokio::spawn(server.run(web_cancel.clone()));
+    Ok(tokio::spawn(server.run(cancel)))
+}
 
-    let roots = reload::watch_roots(&patterns, &set.files);
-    let _watcher = match reload::watch(
+/// Starts the reload triggers other than `/-/reload`: the file watcher (if the rule
+/// directories can be watched), SIGHUP and `-configCheckInterval`.
+fn start_triggers(
+    f: &RunFlags,
+    patterns: &[String],
+    set: &RuleSet,
+    reload_tx: mpsc::Sender<ReloadRequest>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Option<FileWatcher>> {
+    let roots = reload::watch_roots(patterns, &set.files);
+    let watcher = match reload::watch(
         &roots,
         Duration::from_millis(200),
         reload_tx.clone(),
@@ -297,96 +321,122 @@ pub async fn run(f: RunFlags) -> anyhow::Result<()> {
         }
     };
     reload::on_sighup(reload_tx.clone(), cancel.clone()).context("SIGHUP handler")?;
-    reload::periodic(f.config_check_interval, reload_tx.clone(), cancel.clone());
+    reload::periodic(f.config_check_interval, reload_tx, cancel.clone());
+    Ok(watcher)
+}
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("SIGTERM handler")?;
-    let mut loaded_from = config::sources_fingerprint(&patterns);
-    loop {
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = tokio::signal::ctrl_c() => break,
-            req = reload_rx.recv() => {
-                let Some(req) = req else { break };
-                let fp = {
-                    let p = patterns.clone();
-                    tokio::task::spawn_blocking(move || config::sources_fingerprint(&p)).await.ok().flatten()
-                };
-                if fp.is_some() && fp == loaded_from {
-                    // Same files, same bytes: nothing to do (and nothing to log).
-                    board.record_reload(SystemTime::now(), Ok(()));
-                    reload_metrics.record(true);
+impl Running {
+    /// Applies reload requests until SIGTERM or SIGINT.
+    async fn handle_reloads(&mut self) -> anyhow::Result<()> {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("SIGTERM handler")?;
+        loop {
+            tokio::select! {
+                _ = term.recv() => return Ok(()),
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+                req = self.reload_rx.recv() => {
+                    let Some(req) = req else { return Ok(()) };
+                    let result = self.reload(&req).await;
+                    self.board.record_reload(SystemTime::now(), result.clone());
+                    self.reload_metrics.record(result.is_ok());
                     if let Some(r) = req.reply {
-                        let _ = r.send(Ok(()));
+                        let _ = r.send(result);
                     }
-                    continue;
-                }
-                let result = match load_rules(patterns.clone(), load_options(&f)).await {
-                    Err(e) => Err(e),
-                    Ok(set) if remote_write_url.is_none() && needs_remote_write(&set).is_some() => {
-                        Err(format!("recording rules need -remoteWrite.url ({})", needs_remote_write(&set).unwrap_or_default()))
-                    }
-                    Ok(set) => {
-                        let a = manager.apply(&set, None).await;
-                        if a.added + a.removed + a.changed > 0 {
-                            tracing::info!(trigger = req.trigger.as_str(), added = a.added, removed = a.removed, changed = a.changed, unchanged = a.unchanged, "rules reloaded");
-                        }
-                        loaded_from = fp;
-                        Ok(())
-                    }
-                };
-                if let Err(e) = &result {
-                    tracing::error!(trigger = req.trigger.as_str(), "reload failed; the previous rules keep running:\n{e}");
-                }
-                board.record_reload(SystemTime::now(), result.clone());
-                reload_metrics.record(result.is_ok());
-                if let Some(r) = req.reply {
-                    let _ = r.send(result);
                 }
             }
         }
     }
 
-    tracing::info!(
-        "shutting down: finishing evaluations, flushing alerts and samples (up to {:?}); signal again to exit at once",
-        f.shutdown_timeout
-    );
-    tokio::spawn(async {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => return,
-            };
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = tokio::signal::ctrl_c() => {},
+    /// Reloads the rule files, if they changed since the last successful load; a
+    /// failed reload keeps the running rules.
+    async fn reload(&mut self, req: &ReloadRequest) -> Result<(), String> {
+        let fp = {
+            let p = self.patterns.clone();
+            tokio::task::spawn_blocking(move || config::sources_fingerprint(&p))
+                .await
+                .ok()
+                .flatten()
+        };
+        if fp.is_some() && fp == self.loaded_from {
+            // Same files, same bytes: nothing to do (and nothing to log).
+            return Ok(());
         }
-        tracing::warn!("second signal: exiting now");
-        std::process::exit(1);
-    });
-    let deadline = Instant::now() + f.shutdown_timeout;
-    cancel.cancel();
-    if tokio::time::timeout_at(deadline, manager.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("evaluations still running at the shutdown deadline");
-    }
-    if let Some(n) = &notifier {
-        let left = n.flush(deadline).await;
-        if left > 0 {
-            tracing::warn!(left, "alerts not sent before the shutdown deadline");
+        let trigger = req.trigger.as_str();
+        let set = match load_rules(self.patterns.clone(), self.load.clone()).await {
+            Ok(set) => set,
+            Err(e) => return Err(self.reload_failed(trigger, e)),
+        };
+        if !self.remote_write
+            && let Some(what) = needs_remote_write(&set)
+        {
+            let e = format!("recording rules need -remoteWrite.url ({what})");
+            return Err(self.reload_failed(trigger, e));
         }
-    }
-    if let Some(w) = &writer {
-        let left = w.flush(deadline).await;
-        if left > 0 {
-            tracing::warn!(left, "samples not written before the shutdown deadline");
+        let a = self.manager.apply(&set, None).await;
+        if a.added + a.removed + a.changed > 0 {
+            tracing::info!(
+                trigger,
+                added = a.added,
+                removed = a.removed,
+                changed = a.changed,
+                unchanged = a.unchanged,
+                "rules reloaded"
+            );
         }
+        self.loaded_from = fp;
+        Ok(())
     }
-    io_cancel.cancel();
-    web_cancel.cancel();
-    let _ = web_task.await;
-    tracing::info!("stopped");
-    Ok(())
+
+    fn reload_failed(&self, trigger: &str, e: String) -> String {
+        tracing::error!(
+            trigger,
+            "reload failed; the previous rules keep running:\n{e}"
+        );
+        e
+    }
+
+    /// Stops evaluating, then flushes alerts and samples, all within `timeout`; a
+    /// second signal exits at once.
+    async fn shutdown(self, timeout: Duration) {
+        tracing::info!(
+            "shutting down: finishing evaluations, flushing alerts and samples (up to {timeout:?}); signal again to exit at once"
+        );
+        tokio::spawn(async {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(_) => return,
+                };
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = tokio::signal::ctrl_c() => {},
+            }
+            tracing::warn!("second signal: exiting now");
+            std::process::exit(1);
+        });
+        let deadline = Instant::now() + timeout;
+        self.cancel.cancel();
+        if tokio::time::timeout_at(deadline, self.manager.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("evaluations still running at the shutdown deadline");
+        }
+        if let Some(n) = &self.notifier {
+            let left = n.flush(deadline).await;
+            if left > 0 {
+                tracing::warn!(left, "alerts not sent before the shutdown deadline");
+            }
+        }
+        if let Some(w) = &self.writer {
+            let left = w.flush(deadline).await;
+            if left > 0 {
+                tracing::warn!(left, "samples not written before the shutdown deadline");
+            }
+        }
+        self.io_cancel.cancel();
+        self.web_cancel.cancel();
+        let _ = self.web_task.await;
+        tracing::info!("stopped");
+    }
 }

@@ -17,8 +17,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use super::engine::{Engine, GroupLabel, RuleLabel};
 use crate::clock::Clock;
 use crate::config::Group;
-use crate::datasource::{BlockingQuerier, InstantQuery};
-use crate::rule::{self, EvalTime, Rule, RuleContext, deps};
+use crate::datasource::InstantQuery;
+use crate::offload::{self, BlockingQuerier};
+use crate::rule::{EvalTime, Rule, RuleContext, StepOutput, deps};
 use crate::schedule::Schedule;
 use crate::status::{self, GroupStatus, RuleStatus};
 
@@ -160,6 +161,36 @@ impl GroupRunner {
             ts_ms,
             query_ts_ms: self.schedule.query_ts(ts_ms),
         };
+        let reports = self.run_rules(t).await;
+        let at = UNIX_EPOCH + Duration::from_millis(ts_ms.max(0) as u64);
+        for rep in reports {
+            self.record(&rep, at);
+            self.rules[rep.index] = Some(rep.rule);
+        }
+        // Wake the writer now rather than at its flush interval: the alert generator
+        // compliance specification reads `ALERTS` right after the evaluation that wrote
+        // them (Prometheus writes to its local storage at once); one group's series
+        // still travel together. Tried without it: compliance failed.
+        if let Some(w) = &self.engine.writer {
+            w.send_soon();
+        }
+        let elapsed = started.elapsed();
+        self.status.evaluation_time = elapsed;
+        self.status.last_evaluation = Some(at);
+        let m = &self.engine.metrics;
+        m.iterations.get_or_create(&self.labels).inc();
+        // At 0 from the first evaluation, so that the first skipped tick is an increase.
+        let _ = m.missed.get_or_create(&self.labels);
+        m.duration_ms
+            .get_or_create(&self.labels)
+            .set(elapsed.as_millis() as i64);
+        self.engine.board.publish(Arc::new(self.status.clone()));
+    }
+
+    /// Evaluates every rule at `t`, each in its own task: in file order, a rule
+    /// waiting only for the earlier rules it reads, at most `concurrency` at once.
+    /// Takes the rules out of `self.rules`; the reports carry them back.
+    async fn run_rules(&mut self, t: EvalTime) -> Vec<Report> {
         let n = self.rules.len();
         let limit = self.def.concurrency.max(1);
         let mut done = vec![false; n];
@@ -219,29 +250,7 @@ impl GroupRunner {
                 }
             }
         }
-        let at = UNIX_EPOCH + Duration::from_millis(ts_ms.max(0) as u64);
-        for rep in reports {
-            self.record(&rep, at);
-            self.rules[rep.index] = Some(rep.rule);
-        }
-        // Wake the writer now rather than at its flush interval: the alert generator
-        // compliance specification reads `ALERTS` right after the evaluation that wrote
-        // them (Prometheus writes to its local storage at once); one group's series
-        // still travel together. Tried without it: compliance failed.
-        if let Some(w) = &self.engine.writer {
-            w.send_soon();
-        }
-        let elapsed = started.elapsed();
-        self.status.evaluation_time = elapsed;
-        self.status.last_evaluation = Some(at);
-        let m = &self.engine.metrics;
-        m.iterations.get_or_create(&self.labels).inc();
-        // At 0 from the first evaluation, so that the first skipped tick is an increase.
-        let _ = m.missed.get_or_create(&self.labels);
-        m.duration_ms
-            .get_or_create(&self.labels)
-            .set(elapsed.as_millis() as i64);
-        self.engine.board.publish(Arc::new(self.status.clone()));
+        reports
     }
 
     /// Updates the rule's snapshot and metrics after an evaluation.
@@ -394,7 +403,7 @@ fn schedule_of(def: &Group, engine: &Engine) -> Schedule {
 /// Queries, steps the rule, writes its series and sends its alerts.
 async fn eval_one(
     index: usize,
-    mut rule: Rule,
+    rule: Rule,
     t: EvalTime,
     engine: Arc<Engine>,
     def: Arc<Group>,
@@ -409,38 +418,16 @@ async fn eval_one(
         headers: def.headers.clone(),
     };
     let result = engine.querier.instant(&q).await.map_err(|e| e.to_string());
-    let (mut rule, out) = if rule.uses_query_templates() {
-        let bq = BlockingQuerier {
-            handle: tokio::runtime::Handle::current(),
-            querier: engine.querier.clone(),
-            params: def.params.clone(),
-            headers: def.headers.clone(),
-        };
-        let joined = tokio::task::spawn_blocking(move || {
-            let out = rule.step(result, t, Some(&bq.at(t.query_ts_ms)));
-            (rule, out)
-        })
-        .await;
-        match joined {
-            Ok(x) => x,
-            Err(e) => {
-                // The rule was moved into the failed task; rebuild it from its spec.
-                let spec = def.rules[index].clone();
-                let ctx = Arc::new(RuleContext::for_group(&def, &engine.settings));
-                let r = Rule::new(&spec, ctx);
-                (
-                    r,
-                    rule::StepOutput {
-                        error: Some(format!("template rendering failed: {e}")),
-                        ..Default::default()
-                    },
-                )
-            }
-        }
-    } else {
-        let out = rule.step(result, t, None);
-        (rule, out)
-    };
+    let querier = || BlockingQuerier::for_group(engine.querier.clone(), &def);
+    let (mut rule, stepped) = offload::step_rule(rule, (), querier, move |r, _, tq| match tq {
+        Some(tq) => r.step(result, t, Some(&tq.at(t.query_ts_ms))),
+        None => r.step(result, t, None),
+    })
+    .await;
+    let out = stepped.map(|(_, out)| out).unwrap_or_else(|e| StepOutput {
+        error: Some(format!("template rendering failed: {e}")),
+        ..StepOutput::default()
+    });
     if let Some(e) = &out.error {
         tracing::warn!(group = %def.name, rule = %rule.name(), "evaluation failed: {e}");
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{ReplayOptions, plan, replay, report};
+use super::{GroupPlan, ReplayOptions, plan, replay, report};
 use crate::cli::{ReplayFlags, split_list};
 use crate::config::{self, LoadOptions};
 use crate::datasource::{DatasourceMetrics, DatasourceOptions, PromClient, Querier};
@@ -60,15 +60,7 @@ fn now_ms() -> i64 {
 
 /// Runs the replay; `Ok(true)` when everything was evaluated and written.
 pub async fn run(l: Launch) -> Result<bool, LaunchError> {
-    let now = now_ms();
-    let from_ms =
-        parse_time(&l.from, now).map_err(|e| LaunchError::Usage(format!("--from: {e}")))?;
-    let to_ms = match &l.to {
-        Some(t) if !t.is_empty() => {
-            parse_time(t, now).map_err(|e| LaunchError::Usage(format!("--to: {e}")))?
-        }
-        _ => now,
-    };
+    let (from_ms, to_ms) = range(&l)?;
     if l.patterns.is_empty() {
         return Err(LaunchError::Usage(
             "replay needs -rule naming the rule files".into(),
@@ -84,23 +76,8 @@ pub async fn run(l: Launch) -> Result<bool, LaunchError> {
             "replay writes its results through -remoteWrite.url; set it, or use --report to only see when alerts were pending and firing".into(),
         ));
     }
-    let patterns = l.patterns.clone();
-    let load = l.load.clone();
-    let set = tokio::task::spawn_blocking(move || {
-        config::load(&patterns, &load).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| LaunchError::Rules(e.to_string()))?
-    .map_err(LaunchError::Rules)?;
-    let mut settings = l.settings.clone();
-    if !l.rule_templates.is_empty() {
-        let lib =
-            Library::load(&split_list(&l.rule_templates)).map_err(|e| LaunchError::Setup {
-                what: "-rule.templates",
-                message: e.to_string(),
-            })?;
-        settings.library = Some(Arc::new(lib));
-    }
+    let set = load_rules(&l).await?;
+    let settings = settings(&l)?;
     let opts = ReplayOptions {
         from_ms,
         to_ms,
@@ -117,35 +94,7 @@ pub async fn run(l: Launch) -> Result<bool, LaunchError> {
         ..ReplayOptions::default()
     };
     let plans = plan(&set.groups, &settings, &opts)?;
-    let windows: u64 = plans
-        .iter()
-        .map(|p| p.plan.windows() * p.group.rules.len() as u64)
-        .sum();
-    let evals: u64 = plans
-        .iter()
-        .map(|p| p.plan.count * p.group.rules.len() as u64)
-        .sum();
-    eprintln!(
-        "replaying {} groups ({} rules) from {} to {}: {} rule evaluations in {} range queries",
-        plans.len(),
-        set.rule_count(),
-        super::window::fmt_ms(from_ms),
-        super::window::fmt_ms(to_ms),
-        evals,
-        windows
-    );
-    if l.report.is_some() {
-        for g in &set.groups {
-            let d = deps::dependencies(&g.rules);
-            if let Some(i) = (0..d.len()).find(|&i| !d[i].is_empty()) {
-                eprintln!(
-                    "note: in report mode nothing is written, so rule {:?} of group {:?} does not see what earlier rules of its group would have written",
-                    g.rules[i].name(),
-                    g.name
-                );
-            }
-        }
-    }
+    announce(&l, &set, &plans, &opts);
     let querier: Arc<dyn Querier> = Arc::new(
         PromClient::new(ds, DatasourceMetrics::new(None)).map_err(|e| LaunchError::Setup {
             what: "-datasource.*",
@@ -180,4 +129,75 @@ pub async fn run(l: Launch) -> Result<bool, LaunchError> {
         );
     }
     Ok(ok)
+}
+
+/// `--from` and `--to` (default: now) in milliseconds.
+fn range(l: &Launch) -> Result<(i64, i64), LaunchError> {
+    let now = now_ms();
+    let from_ms =
+        parse_time(&l.from, now).map_err(|e| LaunchError::Usage(format!("--from: {e}")))?;
+    let to_ms = match &l.to {
+        Some(t) if !t.is_empty() => {
+            parse_time(t, now).map_err(|e| LaunchError::Usage(format!("--to: {e}")))?
+        }
+        _ => now,
+    };
+    Ok((from_ms, to_ms))
+}
+
+/// Loads the rule files (off the runtime).
+async fn load_rules(l: &Launch) -> Result<config::RuleSet, LaunchError> {
+    let patterns = l.patterns.clone();
+    let load = l.load.clone();
+    tokio::task::spawn_blocking(move || config::load(&patterns, &load).map_err(|e| e.to_string()))
+        .await
+        .map_err(|e| LaunchError::Rules(e.to_string()))?
+        .map_err(LaunchError::Rules)
+}
+
+/// The rule settings, with the `-rule.templates` library loaded.
+fn settings(l: &Launch) -> Result<RuleSettings, LaunchError> {
+    let mut settings = l.settings.clone();
+    if !l.rule_templates.is_empty() {
+        let lib =
+            Library::load(&split_list(&l.rule_templates)).map_err(|e| LaunchError::Setup {
+                what: "-rule.templates",
+                message: e.to_string(),
+            })?;
+        settings.library = Some(Arc::new(lib));
+    }
+    Ok(settings)
+}
+
+/// Says what the replay will do, before it starts.
+fn announce(l: &Launch, set: &config::RuleSet, plans: &[GroupPlan], opts: &ReplayOptions) {
+    let windows: u64 = plans
+        .iter()
+        .map(|p| p.plan.windows() * p.group.rules.len() as u64)
+        .sum();
+    let evals: u64 = plans
+        .iter()
+        .map(|p| p.plan.count * p.group.rules.len() as u64)
+        .sum();
+    eprintln!(
+        "replaying {} groups ({} rules) from {} to {}: {} rule evaluations in {} range queries",
+        plans.len(),
+        set.rule_count(),
+        super::window::fmt_ms(opts.from_ms),
+        super::window::fmt_ms(opts.to_ms),
+        evals,
+        windows
+    );
+    if l.report.is_some() {
+        for g in &set.groups {
+            let d = deps::dependencies(&g.rules);
+            if let Some(i) = (0..d.len()).find(|&i| !d[i].is_empty()) {
+                eprintln!(
+                    "note: in report mode nothing is written, so rule {:?} of group {:?} does not see what earlier rules of its group would have written",
+                    g.rules[i].name(),
+                    g.name
+                );
+            }
+        }
+    }
 }

@@ -9,11 +9,13 @@
 //! (`-replay.ruleEvaluationConcurrency`), so memory follows the window size, not the
 //! range.
 
+mod fetch;
 pub mod launch;
 mod progress;
 pub mod report;
 mod rule_task;
 pub mod window;
+mod write;
 
 use std::sync::Arc;
 use std::time::Duration;

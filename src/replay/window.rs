@@ -89,6 +89,15 @@ impl Window {
         self.start_ms + (self.len.saturating_sub(1) as i64) * self.step_ms
     }
 
+    /// How messages name the window: `window FROM..TO`.
+    pub fn describe(&self) -> String {
+        format!(
+            "window {}..{}",
+            fmt_ms(self.start_ms),
+            fmt_ms(self.end_ms())
+        )
+    }
+
     /// The evaluation timestamps of the window, in order.
     pub fn timestamps(&self) -> impl Iterator<Item = i64> + '_ {
         (0..self.len).map(move |i| self.start_ms + i as i64 * self.step_ms)

@@ -6,23 +6,34 @@ use super::{RuleContext, shared};
 use crate::labels::Labels;
 
 /// Rendered annotations, shared between the alert, the render cache, notifications and
-/// API snapshots, so that resending or publishing an alert copies pointers.
+/// API snapshots, so that resending or publishing an alert copies pointers. Unlike
+/// labels, an annotation whose template renders empty is kept (`"summary": ""`), as
+/// Prometheus keeps it.
 #[derive(Debug, Clone, Default)]
 pub struct Annotations {
-    /// In the rule's order, empty values kept: what is sent.
+    /// In the rule's order, empty values kept.
     pairs: Arc<[(Arc<str>, Arc<str>)]>,
-    /// The same as a label set (empty values dropped), as the API shows them; the
-    /// strings are shared with `pairs`.
-    view: Labels,
 }
 
 impl Annotations {
     pub fn new(pairs: Vec<(Arc<str>, Arc<str>)>) -> Annotations {
-        let view = Labels::from_pairs(pairs.iter().map(|(k, v)| (k.clone(), v.clone())));
         Annotations {
             pairs: pairs.into(),
-            view,
         }
+    }
+
+    /// Annotations from name and value pairs, in their order.
+    pub fn from_pairs<N, V>(pairs: impl IntoIterator<Item = (N, V)>) -> Annotations
+    where
+        N: Into<Arc<str>>,
+        V: Into<Arc<str>>,
+    {
+        Annotations::new(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 
     /// Name and value pairs in the rule's order, empty values included.
@@ -42,9 +53,20 @@ impl Annotations {
             .collect()
     }
 
-    /// As a label set, as the API shows them.
-    pub fn as_labels(&self) -> &Labels {
-        &self.view
+    /// Name and value pairs sorted by name, one per name (the last one, should a name
+    /// repeat): the order of a JSON object in Prometheus' API.
+    pub fn sorted(&self) -> Vec<(&str, &str)> {
+        let mut v: Vec<(&str, &str)> = self.iter().collect();
+        // Stable: of pairs with one name, the last stays last and is kept.
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        let mut out: Vec<(&str, &str)> = Vec::with_capacity(v.len());
+        for p in v {
+            match out.last_mut() {
+                Some(last) if last.0 == p.0 => *last = p,
+                _ => out.push(p),
+            }
+        }
+        out
     }
 }
 

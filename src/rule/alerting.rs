@@ -136,7 +136,7 @@ impl AlertingRule {
         &self.spec
     }
 
-    pub fn context(&self) -> &RuleContext {
+    pub fn context(&self) -> &Arc<RuleContext> {
         &self.ctx
     }
 

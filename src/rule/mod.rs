@@ -182,6 +182,14 @@ impl Rule {
         }
     }
 
+    /// The context the rule evaluates in (its group's, shared by the group's rules).
+    pub fn context(&self) -> &Arc<RuleContext> {
+        match self {
+            Rule::Alerting(r) => r.context(),
+            Rule::Recording(r) => r.context(),
+        }
+    }
+
     pub fn name(&self) -> &str {
         self.spec().name()
     }

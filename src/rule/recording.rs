@@ -69,6 +69,10 @@ impl RecordingRule {
         &self.spec
     }
 
+    pub fn context(&self) -> &Arc<RuleContext> {
+        &self.ctx
+    }
+
     pub fn health(&self) -> Health {
         self.outcome.health()
     }

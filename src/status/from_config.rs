@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::model::{AlertingStatus, GroupStatus, RuleKindStatus, RuleStatus};
+use super::model::{AlertingStatus, Annotations, GroupStatus, RuleKindStatus, RuleStatus};
 use crate::config::{DatasourceType, Group, Rule, RuleKind};
 use crate::labels::Labels;
 
@@ -63,7 +63,7 @@ impl RuleStatus {
             RuleKind::Alerting(a) => RuleKindStatus::Alerting(AlertingStatus {
                 for_: a.for_,
                 keep_firing_for: a.keep_firing_for,
-                annotations: Labels::from_pairs(
+                annotations: Annotations::from_pairs(
                     a.annotations.iter().map(|(k, t)| (k.as_str(), t.source())),
                 ),
                 alerts: Vec::new(),

@@ -16,7 +16,7 @@ mod update;
 pub use board::{BoxFuture, ReloadStatus, StateSource, StatusBoard};
 pub use from_config::DEFAULT_UPDATE_ENTRIES;
 pub use model::{
-    AlertState, AlertStatus, AlertingStatus, GroupStatus, Health, NotifierStatus, Reproduce,
-    RuleKindStatus, RuleStatus, StateUpdate,
+    AlertState, AlertStatus, AlertingStatus, Annotations, GroupStatus, Health, NotifierStatus,
+    Reproduce, RuleKindStatus, RuleStatus, StateUpdate,
 };
 pub use update::{Evaluation, carry_over, count_states, rule_status};

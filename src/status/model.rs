@@ -15,7 +15,7 @@ use crate::labels::Labels;
 pub use crate::notifier::TargetStatus as NotifierStatus;
 
 /// Health and alert states are the rule core's own types.
-pub use crate::rule::{AlertState, Health};
+pub use crate::rule::{AlertState, Annotations, Health};
 
 /// One alert instance of an alerting rule.
 #[derive(Debug, Clone)]
@@ -24,7 +24,8 @@ pub struct AlertStatus {
     /// fingerprint of `labels`, see [`AlertStatus::new`].
     pub id: u64,
     pub labels: Labels,
-    pub annotations: Labels,
+    /// Rendered annotations; one that rendered empty is kept.
+    pub annotations: Annotations,
     pub state: AlertState,
     pub active_at: SystemTime,
     /// Set while the alert is kept firing by `keep_firing_for`.
@@ -41,7 +42,7 @@ impl AlertStatus {
         AlertStatus {
             id: labels.fingerprint(),
             labels,
-            annotations: Labels::empty(),
+            annotations: Annotations::default(),
             state,
             active_at,
             keep_firing_since: None,
@@ -63,7 +64,7 @@ pub struct AlertingStatus {
     pub for_: Duration,
     pub keep_firing_for: Duration,
     /// Annotations as written in the rule (templates unexpanded).
-    pub annotations: Labels,
+    pub annotations: Annotations,
     /// Current alerts; inactive ones may be included and are filtered out on output.
     pub alerts: Vec<AlertStatus>,
 }

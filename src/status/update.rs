@@ -29,7 +29,7 @@ fn alert_statuses(a: &AlertingRule) -> Vec<AlertStatus> {
                 system_time(x.active_at_ms),
                 x.value,
             );
-            s.annotations = x.annotations.as_labels().clone();
+            s.annotations = x.annotations.clone();
             s.keep_firing_since = x.keep_firing_since_ms.map(system_time);
             s
         })

@@ -11,7 +11,9 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 use super::format::{GoExp, GoFloat, GoTime};
-use crate::status::{AlertState, AlertStatus, GroupStatus, Health, RuleStatus, StateUpdate};
+use crate::status::{
+    AlertState, AlertStatus, Annotations, GroupStatus, Health, RuleStatus, StateUpdate,
+};
 
 /// What every rendering needs besides the snapshot.
 #[derive(Clone, Copy)]
@@ -136,7 +138,7 @@ impl Serialize for RuleJson<'_> {
             m.serialize_entry("duration", &secs(a.for_))?;
             m.serialize_entry("keepFiringFor", &secs(a.keep_firing_for))?;
             m.serialize_entry("labels", &r.labels)?;
-            m.serialize_entry("annotations", &a.annotations)?;
+            m.serialize_entry("annotations", &AnnotationsJson(&a.annotations))?;
             if self.ctx.exclude_alerts {
                 m.serialize_entry("alerts", &())?;
             } else {
@@ -262,6 +264,21 @@ impl Serialize for SourceLink<'_> {
 
 /// vmalert's IDs: decimal in a JSON string (so JavaScript does not round them),
 /// written without allocating.
+/// Annotations as a JSON object in name order, empty values included (as Prometheus
+/// shows them).
+struct AnnotationsJson<'a>(&'a Annotations);
+
+impl Serialize for AnnotationsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let pairs = self.0.sorted();
+        let mut m = s.serialize_map(Some(pairs.len()))?;
+        for (k, v) in pairs {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
 struct Id(u64);
 
 impl Serialize for Id {
@@ -275,7 +292,7 @@ impl Serialize for AlertJson<'_> {
         let (g, r, a) = (self.g, self.r, self.a);
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("labels", &a.labels)?;
-        m.serialize_entry("annotations", &a.annotations)?;
+        m.serialize_entry("annotations", &AnnotationsJson(&a.annotations))?;
         m.serialize_entry("state", a.state.as_str())?;
         m.serialize_entry("activeAt", &GoTime(Some(a.active_at)))?;
         if let Some(t) = a.keep_firing_since {
@@ -392,6 +409,42 @@ mod tests {
         assert_eq!(render(&r)["lastError"], "evaluation failed");
         r.last_error = Some("boom".into());
         assert_eq!(render(&r)["lastError"], "boom");
+    }
+
+    #[test]
+    fn annotations_that_render_empty_are_kept_in_name_order() {
+        let mut alert = AlertStatus::new(
+            crate::labels::Labels::from_pairs([("alertname", "A")]),
+            AlertState::Firing,
+            std::time::UNIX_EPOCH,
+            1.0,
+        );
+        alert.annotations = Annotations::from_pairs([("summary", ""), ("description", "d")]);
+        let r = RuleStatus::new(
+            1,
+            "A",
+            "up",
+            RuleKindStatus::Alerting(crate::status::AlertingStatus {
+                annotations: Annotations::from_pairs([("summary", "{{ if false }}x{{ end }}")]),
+                alerts: vec![alert],
+                ..Default::default()
+            }),
+        );
+        let v = render(&r);
+        assert_eq!(
+            v["annotations"],
+            serde_json::json!({"summary": "{{ if false }}x{{ end }}"})
+        );
+        assert_eq!(
+            v["alerts"][0]["annotations"],
+            serde_json::json!({"description": "d", "summary": ""})
+        );
+        // In name order, as Go writes a map; of a repeated name, the last one.
+        let repeated = Annotations::from_pairs([("z", ""), ("b", "1"), ("z", "2")]);
+        assert_eq!(
+            serde_json::to_string(&AnnotationsJson(&repeated)).unwrap(),
+            r#"{"b":"1","z":"2"}"#
+        );
     }
 
     #[test]

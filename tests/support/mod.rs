@@ -10,6 +10,9 @@
 //! - [`web`]: the web server in-process over a fake state (`server().start()`), and the
 //!   snapshot fixture the API tests read.
 //! - [`engine`]: the engine in-process on paused time (`tokio::time::pause`).
+//! - [`fake_http`]: an in-process HTTP server answering from a script (a datasource,
+//!   Alertmanager or remote-write endpoint that fails, stalls or answers garbage).
+//! - [`eventually`]: wait for state a background task reaches, instead of sleeping.
 //! - [`shape`], [`shape_reference`]: JSON shape comparison, and the real Prometheus the
 //!   shape tests compare against.
 //!
@@ -19,9 +22,28 @@
 #![allow(dead_code)]
 
 pub mod engine;
+pub mod fake_http;
 pub mod http;
 pub mod peers;
 pub mod servers;
 pub mod shape;
 pub mod shape_reference;
 pub mod web;
+
+use std::time::{Duration, Instant};
+
+/// Checks `cond` every 20 ms until it holds or `timeout` passes; whether it held. For
+/// state that background tasks reach in their own time (a queue drained, a log line
+/// written): poll for it rather than sleep a guessed while.
+pub async fn eventually(timeout: Duration, cond: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if start.elapsed() > timeout {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use tocsin::labels::Labels;
-use tocsin::status::{AlertState, AlertStatus, AlertingStatus, RuleKindStatus, RuleStatus};
+use tocsin::status::{
+    AlertState, AlertStatus, AlertingStatus, Annotations, RuleKindStatus, RuleStatus,
+};
 
 /// Keys we add on top of Prometheus', per object kind (vmalert's API fields).
 pub const VM_EXTRAS: &[(&str, &[&str])] = &[
@@ -68,7 +70,8 @@ pub const RULE_EXTRAS: &[&str] = &[
     "max_updates_entries",
 ];
 
-/// The rules every shape test loads: a recording rule, a firing and a pending alert.
+/// The rules every shape test loads: a recording rule, a firing alert (with an
+/// annotation that renders empty, which is kept) and a pending alert.
 pub const COMMON_RULES: &str = r#"groups:
   - name: shape
     rules:
@@ -78,7 +81,7 @@ pub const COMMON_RULES: &str = r#"groups:
       - alert: Always
         expr: vector(1)
         labels: {severity: page}
-        annotations: {summary: "value {{ $value }}"}
+        annotations: {summary: "value {{ $value }}", runbook: "{{ if false }}x{{ end }}"}
       - alert: Waiting
         expr: vector(2)
         for: 1h
@@ -107,13 +110,16 @@ pub fn common_snapshot(at: SystemTime, alert_labels: &[(&str, &str)]) -> Vec<Rul
         at,
         1.0,
     );
-    firing.annotations = Labels::from_pairs([("summary", "value 1")]);
+    firing.annotations = Annotations::from_pairs([("summary", "value 1"), ("runbook", "")]);
     let mut always = RuleStatus::new(
         2,
         "Always",
         "vector(1)",
         RuleKindStatus::Alerting(AlertingStatus {
-            annotations: Labels::from_pairs([("summary", "value {{ $value }}")]),
+            annotations: Annotations::from_pairs([
+                ("summary", "value {{ $value }}"),
+                ("runbook", "{{ if false }}x{{ end }}"),
+            ]),
             alerts: vec![firing],
             ..Default::default()
         }),

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 use prometheus_client::registry::Registry;
 use tocsin::labels::Labels;
 use tocsin::status::{
-    AlertState, AlertStatus, AlertingStatus, BoxFuture, GroupStatus, Health, ReloadStatus,
-    RuleKindStatus, RuleStatus, StateSource, StateUpdate, StatusBoard,
+    AlertState, AlertStatus, AlertingStatus, Annotations, BoxFuture, GroupStatus, Health,
+    ReloadStatus, RuleKindStatus, RuleStatus, StateSource, StateUpdate, StatusBoard,
 };
 use tocsin::web::{Server, WebOptions};
 use tokio_util::sync::CancellationToken;
@@ -77,7 +77,7 @@ pub fn fixture() -> Vec<Arc<GroupStatus>> {
         t0(),
         1.0,
     );
-    firing.annotations = Labels::from_pairs([("summary", "load is 1")]);
+    firing.annotations = Annotations::from_pairs([("summary", "load is 1")]);
     firing.keep_firing_since = Some(t0() + Duration::from_secs(90));
     let mut pending = AlertStatus::new(
         Labels::from_pairs([
@@ -89,7 +89,7 @@ pub fn fixture() -> Vec<Arc<GroupStatus>> {
         t0() + Duration::from_secs(30),
         0.25,
     );
-    pending.annotations = Labels::from_pairs([("summary", "load is 0.25")]);
+    pending.annotations = Annotations::from_pairs([("summary", "load is 0.25")]);
     let inactive = AlertStatus::new(
         Labels::from_pairs([
             ("alertname", "HighLoad"),
@@ -107,7 +107,7 @@ pub fn fixture() -> Vec<Arc<GroupStatus>> {
         RuleKindStatus::Alerting(AlertingStatus {
             for_: Duration::from_secs(60),
             keep_firing_for: Duration::from_secs(90),
-            annotations: Labels::from_pairs([("summary", "load is {{ $value }}")]),
+            annotations: Annotations::from_pairs([("summary", "load is {{ $value }}")]),
             alerts: vec![firing, pending, inactive],
         }),
     );

@@ -152,6 +152,38 @@ describe("status UI", { skip: req.skip }, () => {
     assert.match(await page.locator("#groups-summary").innerText(), /1 group, 1 rule/);
   });
 
+  it("opens the groups with firing or unhealthy rules, and remembers what the user opens and closes", async () => {
+    // Both groups are in trouble once evaluated: one fires, one fails.
+    await waitFor(`${tocsin.url}/api/v1/rules`, tocsin.proc, {
+      check: (b) => JSON.parse(b).data.groups.some((g) => g.rules.some((r) => r.health === "err")),
+    });
+    const openGroups = () => page.locator("details.group").evaluateAll((ds) => ds.filter((d) => d.open).map((d) => d.dataset.group));
+    await page.goto(`${tocsin.url}/#/groups`);
+    await page.evaluate(() => localStorage.removeItem("tocsin.groups.open"));
+    await page.reload();
+    await page.locator("details.group").first().waitFor();
+    assert.deepEqual(await openGroups(), ["availability", "broken"], "firing and unhealthy groups start open");
+    assert.equal(await page.locator('details.group[data-group="availability"] tr[data-rule="PrometheusUp"]').count(), 1,
+      "the open group shows its rules");
+
+    // The user folds the firing group: it stays folded after a reload; the other stays open.
+    await page.locator('details.group[data-group="availability"] > summary').click();
+    await page.reload();
+    await page.locator("details.group").first().waitFor();
+    assert.deepEqual(await openGroups(), ["broken"], "the user's choice wins over the default");
+
+    // Opened again, it is open after a reload, and forgetting the choices restores the defaults.
+    await page.locator('details.group[data-group="availability"] > summary').click();
+    await page.locator('details.group[data-group="broken"] > summary').click();
+    await page.reload();
+    await page.locator("details.group").first().waitFor();
+    assert.deepEqual(await openGroups(), ["availability"]);
+    await page.evaluate(() => localStorage.removeItem("tocsin.groups.open"));
+    await page.reload();
+    await page.locator("details.group").first().waitFor();
+    assert.deepEqual(await openGroups(), ["availability", "broken"]);
+  });
+
   it("shows a rule's last evaluations and the query that reproduces them", async () => {
     await page.goto(`${tocsin.url}/#/groups?search=PrometheusUp`);
     await page.getByRole("link", { name: "PrometheusUp" }).click();
@@ -240,8 +272,13 @@ describe("status UI", { skip: req.skip }, () => {
     await page.keyboard.press("/");
     assert.equal(await page.evaluate(() => document.activeElement.name), "search");
     await page.locator("details.group > summary").first().focus();
+    // The first group holds a firing alert, so it starts open: Enter folds it, and opens it again.
+    assert.equal(await page.locator("details.group").first().evaluate((d) => d.open), true);
+    await page.keyboard.press("Enter");
+    assert.equal(await page.locator("details.group").first().evaluate((d) => d.open), false);
     await page.keyboard.press("Enter");
     assert.equal(await page.locator("details.group").first().evaluate((d) => d.open), true);
+    await page.evaluate(() => localStorage.removeItem("tocsin.groups.open"));
   });
 });
 
@@ -273,6 +310,7 @@ describe("status UI with 10,000 rules", { skip: req.skip }, () => {
     await page.locator("details.group").first().waitFor();
     const firstPage = Date.now() - t0;
     assert.equal(await page.locator("details.group").count(), 50, "50 groups per page");
+    assert.equal(await page.locator("details.group[open]").count(), 0, "groups where nothing fires or fails stay folded");
     assert.match(await page.locator("#groups-summary").innerText(), /500 groups, 10000 rules.*page 1 of 10/);
     const inPage = await page.evaluate(() => ({ fetch: Number(document.body.dataset.fetchMs), render: Number(document.body.dataset.renderMs) }));
     await screenshots(page, "groups-10k");

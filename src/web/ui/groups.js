@@ -1,13 +1,45 @@
 // The Groups page. With 10,000 rules it indexes /api/v1/rules once per fetch, filters
-// before rendering, shows 50 groups per page collapsed, and renders a group's rules only
-// when it is opened (or when a filter is active, which keeps the rendered set small).
+// before rendering, shows 50 groups per page, and renders a group's rules only when it is
+// open. Groups with firing or unhealthy rules open by themselves, the rest stay folded;
+// a group the user opened or closed stays that way in this browser (localStorage). When a
+// filter is active, every group shown opens (the filter keeps the rendered set small).
 
 import {
   announce, badge, cached, filterForm, groupMatcher, h, labelMatchers, pager, parseTime, ruleLink, seconds, span, when, words,
 } from "./lib.js";
 
 const GROUPS_PER_PAGE = 50;
-const openGroups = new Set(); // group ids the user opened, kept across refreshes
+
+/**
+ * The user's own open/close choices by group id, remembered in this browser. A choice
+ * wins over the default (open when something fires or fails). Only the latest
+ * MAX_CHOICES are kept, so the stored list stays small with thousands of groups.
+ */
+const CHOICES_KEY = "tocsin.groups.open";
+const MAX_CHOICES = 500;
+const choices = loadChoices();
+
+function loadChoices() {
+  try {
+    const v = JSON.parse(localStorage.getItem(CHOICES_KEY) || "[]");
+    if (Array.isArray(v)) return new Map(v.filter((e) => Array.isArray(e) && typeof e[1] === "boolean"));
+  } catch (_) { /* private mode or a damaged entry: start afresh */ }
+  return new Map();
+}
+
+function choose(id, open) {
+  choices.delete(id); // re-inserted last: the newest choice is kept longest
+  choices.set(id, open);
+  while (choices.size > MAX_CHOICES) choices.delete(choices.keys().next().value);
+  try { localStorage.setItem(CHOICES_KEY, JSON.stringify([...choices])); } catch (_) { /* private mode */ }
+}
+
+/** Whether a group starts open: a filter opens it, else the user's choice, else trouble. */
+function startsOpen(x, expand) {
+  if (expand) return true;
+  const chosen = choices.get(x.g.id);
+  return chosen ?? (x.firing > 0 || x.errors > 0);
+}
 
 /** Flattens /api/v1/rules once per fetch into something cheap to filter. */
 let rulesIndex = { src: null, groups: [] };
@@ -119,6 +151,7 @@ function drawGroups(groups, args, results) {
 }
 
 function toggleAll(results, open) {
+  // The user's choice for each group shown: the toggle events record it.
   for (const d of results.querySelectorAll("details.group")) d.open = open;
 }
 
@@ -142,10 +175,14 @@ function groupBlock(x, rules, expand) {
     filled = true;
     d.append(h("div", { class: "body" }, rulesTable(g, rules.map((y) => y.r))));
   };
+  // `drawn` is the state this page gave the group; a toggle that leaves it there is the
+  // page's own (toggle events arrive later), any other is the user's choice.
+  let drawn = startsOpen(x, expand);
   d.addEventListener("toggle", () => {
-    if (d.open) { openGroups.add(g.id); fill(); } else openGroups.delete(g.id);
+    if (d.open) fill();
+    if (d.open !== drawn) { drawn = d.open; choose(g.id, d.open); }
   });
-  if (expand || openGroups.has(g.id)) { fill(); d.open = true; }
+  if (drawn) { fill(); d.open = true; }
   return d;
 }
 

@@ -1,0 +1,86 @@
+//! A fake HTTP server in-process that answers from a script: the datasource,
+//! Alertmanager or remote-write endpoint a test needs to misbehave in a precise way.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+/// One canned answer: status, content type, body, delay before answering.
+#[derive(Clone)]
+pub struct Canned(pub u16, pub &'static str, pub String, pub Duration);
+
+/// Serves the canned answers in order (the last one repeats); counts requests and keeps
+/// the bodies received.
+pub struct FakeHttp {
+    pub url: String,
+    pub hits: Arc<AtomicUsize>,
+    pub bodies: Arc<Mutex<Vec<Bytes>>>,
+}
+
+pub async fn fake_http(answers: Vec<Canned>) -> FakeHttp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let queue = Arc::new(Mutex::new(VecDeque::from(answers)));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let (h, b) = (hits.clone(), bodies.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (queue, hits, bodies) = (queue.clone(), h.clone(), b.clone());
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let (queue, hits, bodies) = (queue.clone(), hits.clone(), bodies.clone());
+                    async move {
+                        hits.fetch_add(1, Ordering::SeqCst);
+                        let body = req.into_body().collect().await.map(|c| c.to_bytes());
+                        bodies.lock().unwrap().push(body.unwrap_or_default());
+                        let Canned(status, ctype, text, delay) = {
+                            let mut q = queue.lock().unwrap();
+                            if q.len() > 1 {
+                                q.pop_front().unwrap()
+                            } else {
+                                q.front().cloned().unwrap()
+                            }
+                        };
+                        tokio::time::sleep(delay).await;
+                        Ok::<_, Infallible>(
+                            Response::builder()
+                                .status(status)
+                                .header("Content-Type", ctype)
+                                .body(Full::new(Bytes::from(text)))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    FakeHttp { url, hits, bodies }
+}
+
+impl Canned {
+    /// `status` at once, with a short plain-text body.
+    pub fn status(status: u16) -> Canned {
+        Canned(status, "text/plain", String::new(), Duration::ZERO)
+    }
+
+    /// 200 with the JSON `body`, at once.
+    pub fn ok(body: &str) -> Canned {
+        Canned(200, "application/json", body.to_string(), Duration::ZERO)
+    }
+}
