@@ -147,6 +147,7 @@ fn tocsin() -> PathBuf {
 /// Runs the table on the files of `dir`; returns a description of every mismatch.
 fn compare_all(promtool: &Path, dir: &Path, table: &[(&str, &[&str], Compare)]) -> Vec<String> {
     let mut problems = Vec::new();
+    let positioned = regex::Regex::new(r"\.yml:\d+:\d+: ").unwrap();
     for &(file, flags, how) in table {
         let theirs = run(promtool, &["test", "rules"], dir, file, flags);
         let ours = run(&tocsin(), &["test", "rules"], dir, file, flags);
@@ -183,7 +184,6 @@ fn compare_all(promtool: &Path, dir: &Path, table: &[(&str, &[&str], Compare)]) 
                 }
             }
             BadInput(reason) => {
-                let positioned = regex::Regex::new(r"\.yml:\d+:\d+: ").unwrap();
                 let ok = theirs.code == Some(1)
                     && ours.code == Some(1)
                     && ours.stderr.starts_with("  FAILED:\n")
@@ -308,6 +308,7 @@ fn junit_reports_match_promtool_but_for_the_time() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let mut xml = Vec::new();
+    let re = regex::Regex::new(r#"timestamp="[^"]*""#).unwrap();
     for (name, bin) in [("promtool", promtool), ("tocsin", tocsin())] {
         let path = tmp.path().join(format!("{name}.xml"));
         let status = Command::new(bin)
@@ -325,7 +326,6 @@ fn junit_reports_match_promtool_but_for_the_time() {
             .status;
         assert_eq!(status.code(), Some(1), "{name}");
         let text = std::fs::read_to_string(&path).unwrap();
-        let re = regex::Regex::new(r#"timestamp="[^"]*""#).unwrap();
         xml.push(re.replace_all(&text, "timestamp=\"T\"").into_owned());
     }
     assert!(xml[0].contains("<failure>"), "{}", xml[0]);

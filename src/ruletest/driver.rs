@@ -23,6 +23,9 @@ use crate::template::TemplateQuerier;
 /// for `eval_time: 10y` at a one-second interval gets a clear error, not hours of work.
 pub const MAX_RULE_EVALUATIONS: u64 = 20_000_000;
 
+/// Series with their samples, as `--debug` dumps them.
+pub type SeriesDump = Vec<(Labels, Vec<(i64, f64)>)>;
+
 /// What a test group runs on: the in-memory series store with the PromQL engine.
 pub trait Backend: Send + Sync {
     /// An instant query at `t_ms`: a vector, or a scalar as one sample without labels;
@@ -35,7 +38,7 @@ pub trait Backend: Send + Sync {
     fn parse_labels(&self, text: &str) -> Result<Labels, String>;
     /// Every stored series with its samples in the range `(t_ms - t_ms, t_ms]` (what
     /// `{__name__=~".+"}[t]` selects at `t`), sorted by labels: `--debug`'s dump.
-    fn dump(&self, t_ms: i64) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, String>;
+    fn dump(&self, t_ms: i64) -> Result<SeriesDump, String>;
 }
 
 /// How a test group's run ended.

@@ -46,7 +46,7 @@ impl Backend for Fake {
         self.written.extend_from_slice(samples);
     }
 
-    fn dump(&self, _t_ms: i64) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, String> {
+    fn dump(&self, _t_ms: i64) -> Result<super::driver::SeriesDump, String> {
         Err("no dump in the fake".into())
     }
 
@@ -371,8 +371,11 @@ fn input_past_the_group_limit_is_refused_where_it_overflows() {
     let t = "tests:\n  - input_series:\n      - {series: a, values: 6}\n      - {series: b, values: 5}\n  - input_series:\n      - {series: a, values: x}\n";
     std::fs::write(dir.path().join("t.yml"), t).unwrap();
     let f = dir.path().join("t.yml").display().to_string();
-    let out =
-        super::test_rules_captured(&[f.clone()], &Default::default(), &FakeEngine { max: 10 });
+    let out = super::test_rules_captured(
+        std::slice::from_ref(&f),
+        &Default::default(),
+        &FakeEngine { max: 10 },
+    );
     assert_eq!(out.exit_code, 1);
     assert_eq!(
         out.stderr,

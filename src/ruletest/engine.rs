@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use promql_parser::parser::Expr;
 
-use super::driver::{Backend, InputData};
+use super::driver::{Backend, InputData, SeriesDump};
 use super::run::{Engine, InputError};
 use crate::labels::Labels;
 use crate::promql::notation::{self, SeqValue};
@@ -40,9 +40,7 @@ impl Store {
         if let Some(r) = cache.get(expr) {
             return r.clone();
         }
-        let r = promql::parse(expr)
-            .map(Arc::new)
-            .map_err(|e| e.to_string());
+        let r = promql::parse(expr).map(Arc::new).map_err(|e| e.to_string());
         cache.insert(expr.to_string(), r.clone());
         r
     }
@@ -129,9 +127,12 @@ impl Backend for Store {
         }
     }
 
-    fn dump(&self, t_ms: i64) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, String> {
+    fn dump(&self, t_ms: i64) -> Result<SeriesDump, String> {
         let expr = format!("{{__name__=~\".+\"}}[{t_ms}ms]");
-        let r = self.engine.instant(&expr, t_ms).map_err(|e| e.to_string())?;
+        let r = self
+            .engine
+            .instant(&expr, t_ms)
+            .map_err(|e| e.to_string())?;
         match r.value {
             Value::Matrix(m) => Ok(m.into_iter().map(|s| (s.labels, s.points)).collect()),
             other => Err(format!(

@@ -430,8 +430,7 @@ mod tests {
 
     fn errs(text: &str) -> Vec<String> {
         parse(Path::new("t.yml"), text)
-            .err()
-            .expect("should fail")
+            .expect_err("should fail")
             .iter()
             .map(|e| e.to_string())
             .collect()
