@@ -60,8 +60,8 @@ fn needs_remote_write(set: &RuleSet) -> Option<String> {
 }
 
 /// Runs until SIGTERM/SIGINT; a second signal exits at once.
-pub async fn run(f: RunFlags) -> anyhow::Result<()> {
-    let mut running = start(&f).await?;
+pub async fn run(f: RunFlags, given: Vec<crate::flag_sources::SetFlag>) -> anyhow::Result<()> {
+    let mut running = start(&f, &given).await?;
     running.handle_reloads().await?;
     running.shutdown(f.shutdown_timeout).await;
     Ok(())
@@ -101,7 +101,7 @@ struct Running {
 
 /// Loads the rules, starts every part, evaluates, serves HTTP and listens for reload
 /// triggers. Fails, before anything runs, on invalid flags or rule files.
-async fn start(f: &RunFlags) -> anyhow::Result<Running> {
+async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::Result<Running> {
     let patterns = split_list(&f.rule);
     if patterns.is_empty() {
         bail!("no rule files: pass -rule=PATH (files or globs, repeatable)");
@@ -158,7 +158,7 @@ async fn start(f: &RunFlags) -> anyhow::Result<Running> {
         reload_tx: reload_tx.clone(),
         notifier: io.notifier.clone(),
     });
-    let web_task = start_web(f, state, registry, web_cancel.clone()).await?;
+    let web_task = start_web(f, given, state, registry, web_cancel.clone()).await?;
     let watcher = start_triggers(f, &patterns, &set, reload_tx, &cancel)?;
     Ok(Running {
         loaded_from: config::sources_fingerprint(&patterns),
@@ -270,22 +270,18 @@ fn start_io(
 /// until `cancel` fires.
 async fn start_web(
     f: &RunFlags,
+    given: &[crate::flag_sources::SetFlag],
     state: Arc<AppState>,
     mut registry: Registry,
     cancel: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
     let http_metrics = web::metrics::HttpMetrics::register(&mut registry);
     let web_opts = web::WebOptions {
-        listen_addr: f.http_listen_addr.clone(),
-        reload_auth_key: Some(f.reload_auth_key.clone()).filter(|k| !k.is_empty()),
-        path_prefix: f.http_path_prefix.clone(),
-        external_url: f.external_url.clone().unwrap_or_default(),
         http_metrics: Some(http_metrics),
+        ..super::server::web_options(f, given, &mut registry)?
     };
-    let server = web::Server::bind(web_opts, state, Arc::new(registry))
-        .await
-        .context("-httpListenAddr")?;
-    tracing::info!(addr = ?server.local_addr().ok(), "HTTP server listening");
+    let server = web::Server::bind(web_opts, state, Arc::new(registry)).await?;
+    tracing::info!(addr = ?server.local_addr().ok(), scheme = server.scheme(), "HTTP server listening");
     Ok(tokio::spawn(server.run(cancel)))
 }
 
