@@ -98,26 +98,10 @@ impl Backend for Store {
             .engine
             .instant_expr(&parsed, t_ms)
             .map_err(|e| e.to_string())?;
-        match r.value {
-            Value::Vector(v) => Ok(v
-                .into_iter()
-                .map(|s| Sample {
-                    labels: s.labels,
-                    value: s.value,
-                    timestamp_ms: s.timestamp_ms,
-                })
-                .collect()),
-            Value::Scalar {
-                timestamp_ms,
-                value,
-            } => Ok(vec![Sample {
-                labels: Labels::empty(),
-                value,
-                timestamp_ms,
-            }]),
-            // Prometheus' words (rules.EngineQueryFunc and promtool's query).
-            _ => Err("rule result is not a vector or scalar".to_string()),
-        }
+        // Prometheus' words (rules.EngineQueryFunc and promtool's query).
+        r.value
+            .into_samples()
+            .map_err(|_| "rule result is not a vector or scalar".to_string())
     }
 
     fn append(&mut self, samples: &[Sample]) {
