@@ -57,23 +57,13 @@ impl Suite {
     }
 }
 
-/// Escapes text as Go's `encoding/xml` does.
+/// Escapes text as Go's `encoding/xml` does: HTML's five characters, and the line
+/// breaks and tabs that attributes would otherwise lose.
 fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::template::html_escape(s)
+        .replace('\t', "&#x9;")
+        .replace('\n', "&#xA;")
+        .replace('\r', "&#xD;")
 }
 
 /// The whole report.

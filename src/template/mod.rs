@@ -44,6 +44,7 @@ use std::time::{Duration, SystemTime};
 use crate::labels::Labels;
 use crate::sample::Sample;
 
+pub use escape::html_escape;
 pub use exec::{MAX_DEPTH, MAX_OUTPUT, MAX_QUERIES, MAX_STEPS};
 pub use funcs::FUNCTIONS;
 pub use gofmt::format_e_shortest;
