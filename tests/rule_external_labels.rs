@@ -1,9 +1,9 @@
 //! Where external labels go: on what is sent always; on written series unless the
 //! context keeps them off (the in-memory store of `tocsin test`, like Prometheus' TSDB).
 
-mod rule_support;
+mod support;
 
-use rule_support::*;
+use support::rules::*;
 use tocsin::rule::{AlertingRule, EvalTime, RecordingRule, RuleContext, RuleSettings};
 
 fn with_external(on_series: bool) -> RuleContext {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::AlertBudget;
 use crate::config::Group;
 use crate::labels::Labels;
 use crate::template::Library;
@@ -33,6 +34,8 @@ pub struct RuleSettings {
     pub disable_alertgroup_label: bool,
     /// `-rule.templates` definitions.
     pub library: Option<Arc<Library>>,
+    /// `-rule.maxActiveAlerts`: the alert budget all rules share (`None` = no budget).
+    pub alert_budget: Option<Arc<AlertBudget>>,
 }
 
 impl Default for RuleSettings {
@@ -48,6 +51,7 @@ impl Default for RuleSettings {
             resolved_retention: Duration::from_secs(15 * 60),
             disable_alertgroup_label: false,
             library: None,
+            alert_budget: None,
         }
     }
 }
