@@ -102,6 +102,8 @@ async fn a_restart_keeps_the_for_clock() {
     r.until(20 * MIN).await;
     let before = r.alerts("Down");
     assert_eq!(before, [(AlertState::Pending, T0 + 10 * SEC)]);
+    let restored: Vec<bool> = r.rule("Down").active_alerts().map(|a| a.restored).collect();
+    assert_eq!(restored, [false], "first seen by this engine, not restored");
     r.stop().await;
 
     // After it, five minutes later: a new engine reads back the `ALERTS_FOR_STATE`
@@ -111,15 +113,22 @@ async fn a_restart_keeps_the_for_clock() {
         ..Scripted::default()
     });
     q2.inner.set("up == 0", Ok(vec![down("a")]));
-    let restorer = Restorer {
+    let restorer = Arc::new(Restorer {
         querier: q2.clone(),
         lookback: Duration::from_secs(3600),
         external_labels: Labels::empty(),
-    };
+    });
     clock.sleep_until_ms(T0 + 25 * MIN).await;
-    let r2 = PausedEngine::start(ONE_HOUR_FOR, q2.clone(), clock, Some(&restorer)).await;
+    let r2 = PausedEngine::start(ONE_HOUR_FOR, q2.clone(), clock, Some(restorer)).await;
     r2.until(30 * MIN).await;
     assert_eq!(r2.alerts("Down"), [(AlertState::Pending, T0 + 10 * SEC)]);
+    // The API says where its activeAt came from.
+    let restored: Vec<bool> = r2
+        .rule("Down")
+        .active_alerts()
+        .map(|a| a.restored)
+        .collect();
+    assert_eq!(restored, [true]);
     // Fires an hour after it first went pending, not an hour after the restart.
     r2.until(HOUR + 10 * SEC + 1).await;
     assert_eq!(r2.alerts("Down"), [(AlertState::Firing, T0 + 10 * SEC)]);

@@ -15,6 +15,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 
 use super::engine::{Engine, GroupLabel, RuleLabel};
+use super::restore::Restorer;
 use crate::clock::Clock;
 use crate::config::Group;
 use crate::datasource::InstantQuery;
@@ -119,8 +120,21 @@ impl GroupRunner {
         self.engine.board.publish(Arc::new(self.status.clone()));
     }
 
-    /// Runs until cancelled or stopped.
-    pub async fn run(mut self, mut ctl: mpsc::Receiver<Control>, cancel: CancellationToken) {
+    /// Runs until cancelled or stopped: restores the group's alerts through `restore`
+    /// (when given) before the first evaluation, then evaluates on schedule.
+    pub async fn run(
+        mut self,
+        mut ctl: mpsc::Receiver<Control>,
+        cancel: CancellationToken,
+        restore: Option<Arc<Restorer>>,
+    ) {
+        if let Some(rs) = restore {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return,
+                _ = rs.restore(&mut self) => {}
+            }
+        }
         let clock = self.engine.clock;
         let mut next = self.schedule.next_at_or_after(clock.now_ms());
         loop {
