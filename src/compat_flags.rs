@@ -52,11 +52,11 @@ inert_flags! {
     datasource_max_idle_connections: value = "datasource.maxIdleConnections",
         "the connection pool grows as needed";
     datasource_show_url: bool = "datasource.showURL",
-        "tocsin never shows the datasource URL, which may carry credentials";
+        "URLs are always shown with credentials and secret query parameters masked";
     remote_read_show_url: bool = "remoteRead.showURL",
-        "URLs are not logged";
+        "URLs are always shown with credentials and secret query parameters masked";
     remote_write_show_url: bool = "remoteWrite.showURL",
-        "URLs are not logged";
+        "URLs are always shown with credentials and secret query parameters masked";
     notifier_suppress_duplicate_target_errors: bool = "notifier.suppressDuplicateTargetErrors",
         "only relevant with -notifier.config, which tocsin does not have";
     enable_tcp6: bool = "enableTCP6",

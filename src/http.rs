@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
+pub mod redact;
+
+pub use redact::{redact_text, redact_url};
+
 /// Authentication and TLS settings of one endpoint (vmalert's `-X.basicAuth.*`,
 /// `-X.bearerToken*`, `-X.headers`, `-X.tls*` flags).
 #[derive(Debug, Clone, Default)]
@@ -41,6 +45,108 @@ pub enum ClientError {
     Build(#[source] reqwest::Error),
     #[error("basic auth needs a user name: set -{0}.basicAuth.username")]
     MissingUser(String),
+    #[error(
+        "-{prefix}.url carries credentials (user:password@) and -{prefix}.{flag} is set too: keep one, either remove the credentials from -{prefix}.url or drop -{prefix}.{flag}"
+    )]
+    UrlCredentials { prefix: String, flag: &'static str },
+}
+
+impl AuthOptions {
+    /// The authentication flags that are set (without their `-prefix.`).
+    pub fn methods(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut add = |set: bool, name| {
+            if set {
+                out.push(name);
+            }
+        };
+        add(self.basic_auth_username.is_some(), "basicAuth.username");
+        add(self.basic_auth_password.is_some(), "basicAuth.password");
+        add(
+            self.basic_auth_password_file.is_some(),
+            "basicAuth.passwordFile",
+        );
+        add(self.bearer_token.is_some(), "bearerToken");
+        add(self.bearer_token_file.is_some(), "bearerTokenFile");
+        out
+    }
+}
+
+/// A URL requests go to, and the form in which it is shown (logs, errors, the API,
+/// metric labels). `Debug` and `Display` print the shown form only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    pub shown: String,
+}
+
+impl Endpoint {
+    /// An endpoint shown redacted ([`redact_url`]).
+    pub fn new(url: impl Into<String>) -> Self {
+        let url = url.into();
+        Endpoint {
+            shown: redact_url(&url),
+            url,
+        }
+    }
+
+    /// An endpoint shown as it is (vmalert's `-notifier.showURL`). Credentials taken out
+    /// of the URL by [`url_credentials`] are not part of it.
+    pub fn unredacted(url: impl Into<String>) -> Self {
+        let url = url.into();
+        Endpoint {
+            shown: url.clone(),
+            url,
+        }
+    }
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+/// `base` with `path` appended to its path (unless it already ends with it), its query
+/// string kept: `http://h/p?authKey=k` + `/api/v1/query` → `http://h/p/api/v1/query?authKey=k`.
+pub fn join_path(base: &str, path: &str) -> String {
+    let split = base.find(['?', '#']).unwrap_or(base.len());
+    let (head, query) = base.split_at(split);
+    let head = head.trim_end_matches('/');
+    if head.ends_with(path) {
+        format!("{head}{query}")
+    } else {
+        format!("{head}{path}{query}")
+    }
+}
+
+/// Takes the credentials out of `url` (`http://user:password@host`) and into `auth` as
+/// basic auth, so that they travel in a header and the URL can be shown. A URL with
+/// credentials beside an auth flag of the same client is refused: which one should win
+/// is the operator's call, not a silent precedence rule.
+pub fn url_credentials(
+    prefix: &str,
+    url: &str,
+    auth: &mut AuthOptions,
+) -> Result<String, ClientError> {
+    let Some((clean, user, password)) = redact::split_userinfo(url) else {
+        return Ok(url.to_string());
+    };
+    if let Some(flag) = auth.methods().first() {
+        return Err(ClientError::UrlCredentials {
+            prefix: prefix.to_string(),
+            flag,
+        });
+    }
+    auth.basic_auth_username = Some(user);
+    auth.basic_auth_password = Some(password).filter(|p| !p.is_empty());
+    Ok(clean)
 }
 
 /// Parses vmalert's header list format: `'Name: value^^Name2: value2'`.
@@ -195,7 +301,7 @@ pub fn client(
 
 /// A transport error with its causes (`error sending request for url (…): client error
 /// (Connect): tcp connect error: Connection refused`): reqwest's own message names only
-/// the request, which tells an operator nothing.
+/// the request, which tells an operator nothing. URLs in it are redacted.
 pub fn error_chain(e: &reqwest::Error) -> String {
     let mut message = e.to_string();
     let mut src = std::error::Error::source(e);
@@ -203,7 +309,7 @@ pub fn error_chain(e: &reqwest::Error) -> String {
         message = format!("{message}: {s}");
         src = s.source();
     }
-    message
+    redact_text(&message)
 }
 
 #[cfg(test)]
@@ -221,6 +327,45 @@ mod tests {
             ]
         );
         assert!(parse_headers("no colon").is_err());
+    }
+
+    #[test]
+    fn paths_go_before_the_query() {
+        assert_eq!(
+            join_path("http://h/p/?authKey=k", "/api/v1/query"),
+            "http://h/p/api/v1/query?authKey=k"
+        );
+        assert_eq!(
+            join_path("http://h", "/api/v1/write"),
+            "http://h/api/v1/write"
+        );
+        assert_eq!(
+            join_path("http://h/api/v2/alerts", "/api/v2/alerts"),
+            "http://h/api/v2/alerts"
+        );
+    }
+
+    #[test]
+    fn url_credentials_move_into_basic_auth_or_are_refused_beside_a_flag() {
+        let mut auth = AuthOptions::default();
+        let url = url_credentials("datasource", "http://u:p%40ss@h:1/x?q=1", &mut auth).unwrap();
+        assert_eq!(url, "http://h:1/x?q=1");
+        assert_eq!(
+            authorization("datasource", &auth).unwrap().unwrap(),
+            "Basic dTpwQHNz"
+        );
+        let mut auth = AuthOptions {
+            bearer_token: Some("t".into()),
+            ..AuthOptions::default()
+        };
+        let e = url_credentials("remoteWrite", "http://u:s3cret@h", &mut auth)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("-remoteWrite.url") && e.contains("-remoteWrite.bearerToken"),
+            "{e}"
+        );
+        assert!(!e.contains("s3cret"), "{e}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod logging;
 pub mod manager;
 pub mod notifier;
 pub mod offload;
+pub mod promql;
 pub mod reload;
 pub mod remote_write;
 pub mod replay;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::cli::{DatasourceAuth, NotifierAuth, RemoteReadAuth, RemoteWriteAuth, RunFlags};
 use crate::datasource::DatasourceOptions;
-use crate::http::{AuthOptions, ClientError, parse_headers};
+use crate::http::{AuthOptions, ClientError, parse_headers, url_credentials};
 use crate::notifier::{NotifierOptions, TargetOptions};
 use crate::remote_write::RemoteWriteOptions;
 
@@ -82,9 +82,10 @@ pub fn rule_settings(
 }
 
 pub fn datasource(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientError> {
+    let mut auth = datasource_auth(&f.datasource_auth)?;
     Ok(DatasourceOptions {
-        url: url.to_string(),
-        auth: datasource_auth(&f.datasource_auth)?,
+        url: url_credentials("datasource", url, &mut auth)?,
+        auth,
         query_timeout: f.datasource_query_timeout,
         lookback: f.datasource_lookback,
         query_step: f.datasource_query_step,
@@ -95,15 +96,20 @@ pub fn datasource(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientEr
 /// client appends `/api/v1/query` itself, so the path is taken off here once.
 pub fn remote_read(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientError> {
     let url = if f.remote_read_disable_path_append {
-        url.trim_end_matches('/')
-            .strip_suffix("/api/v1/query")
-            .unwrap_or(url)
+        let split = url.find(['?', '#']).unwrap_or(url.len());
+        let (path, query) = url.split_at(split);
+        let path = path.trim_end_matches('/');
+        format!(
+            "{}{query}",
+            path.strip_suffix("/api/v1/query").unwrap_or(path)
+        )
     } else {
-        url
+        url.to_string()
     };
+    let mut auth = remote_read_auth(&f.remote_read_auth)?;
     Ok(DatasourceOptions {
-        url: url.to_string(),
-        auth: remote_read_auth(&f.remote_read_auth)?,
+        url: url_credentials("remoteRead", &url, &mut auth)?,
+        auth,
         query_timeout: f.datasource_query_timeout,
         lookback: std::time::Duration::ZERO,
         query_step: std::time::Duration::ZERO,
@@ -113,9 +119,10 @@ pub fn remote_read(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientE
 pub fn notifier(f: &RunFlags, urls: &[String]) -> Result<NotifierOptions, ClientError> {
     let mut targets = Vec::with_capacity(urls.len());
     for (i, u) in urls.iter().enumerate() {
+        let mut auth = notifier_auth(&f.notifier_auth, i)?;
         targets.push(TargetOptions {
-            url: u.clone(),
-            auth: notifier_auth(&f.notifier_auth, i)?,
+            url: url_credentials("notifier", u, &mut auth)?,
+            auth,
         });
     }
     Ok(NotifierOptions {
@@ -126,10 +133,11 @@ pub fn notifier(f: &RunFlags, urls: &[String]) -> Result<NotifierOptions, Client
 }
 
 pub fn remote_write(f: &RunFlags, url: &str) -> Result<RemoteWriteOptions, ClientError> {
+    let mut auth = remote_write_auth(&f.remote_write_auth)?;
     Ok(RemoteWriteOptions {
-        url: url.to_string(),
+        url: url_credentials("remoteWrite", url, &mut auth)?,
         disable_path_append: f.remote_write_disable_path_append,
-        auth: remote_write_auth(&f.remote_write_auth)?,
+        auth,
         max_queue_size: f.remote_write_max_queue_size,
         max_batch_size: f.remote_write_max_batch_size.max(1),
         concurrency: f.remote_write_concurrency.max(1),

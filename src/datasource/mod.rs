@@ -12,7 +12,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::http::{self, AuthOptions, ClientError};
+use crate::http::{self, AuthOptions, ClientError, Endpoint};
 use crate::labels::Labels;
 use crate::sample::Sample;
 
@@ -154,8 +154,8 @@ impl DatasourceMetrics {
 /// The Prometheus HTTP API client.
 pub struct PromClient {
     client: reqwest::Client,
-    query_url: String,
-    range_url: String,
+    query: Endpoint,
+    range: Endpoint,
     opts: DatasourceOptions,
     metrics: DatasourceMetrics,
 }
@@ -163,11 +163,11 @@ pub struct PromClient {
 impl PromClient {
     pub fn new(opts: DatasourceOptions, metrics: DatasourceMetrics) -> Result<Self, ClientError> {
         let client = http::client("datasource", &opts.auth, opts.query_timeout)?;
-        let base = opts.url.trim_end_matches('/').to_string();
+        let base = &opts.url;
         Ok(PromClient {
             client,
-            query_url: format!("{base}/api/v1/query"),
-            range_url: format!("{base}/api/v1/query_range"),
+            query: Endpoint::new(http::join_path(base, "/api/v1/query")),
+            range: Endpoint::new(http::join_path(base, "/api/v1/query_range")),
             opts,
             metrics,
         })
@@ -175,7 +175,7 @@ impl PromClient {
 
     async fn post(
         &self,
-        url: &str,
+        url: &Endpoint,
         form: Vec<(String, String)>,
         headers: &[(String, String)],
     ) -> Result<bytes::Bytes, QueryError> {
@@ -193,14 +193,15 @@ impl PromClient {
 
     async fn post_inner(
         &self,
-        url: &str,
+        to: &Endpoint,
         form: Vec<(String, String)>,
         headers: &[(String, String)],
     ) -> Result<bytes::Bytes, QueryError> {
+        let url = &to.shown;
         let extra = http::header_map(headers).map_err(|e| QueryError::Request(e.to_string()))?;
         let resp = self
             .client
-            .post(url)
+            .post(&to.url)
             .headers(extra)
             .form(&form)
             .send()
@@ -261,8 +262,8 @@ impl Querier for PromClient {
             ];
             form.extend(self.step_param());
             form.extend(q.params.iter().cloned());
-            let body = self.post(&self.query_url, form, &q.headers).await?;
-            decode_instant(&self.query_url, &body, q.time_ms)
+            let body = self.post(&self.query, form, &q.headers).await?;
+            decode_instant(&self.query.shown, &body, q.time_ms)
         })
     }
 
@@ -278,8 +279,8 @@ impl Querier for PromClient {
                 ("step".to_string(), format!("{}ms", q.step_ms)),
             ];
             form.extend(q.params.iter().cloned());
-            let body = self.post(&self.range_url, form, &q.headers).await?;
-            decode_range(&self.range_url, &body)
+            let body = self.post(&self.range, form, &q.headers).await?;
+            decode_range(&self.range.shown, &body)
         })
     }
 }

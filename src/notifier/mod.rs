@@ -19,7 +19,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{self, AuthOptions, ClientError};
+use crate::http::{self, AuthOptions, ClientError, Endpoint};
 use crate::rule::{Annotations, Notification};
 
 /// One Alertmanager target's settings.
@@ -28,6 +28,16 @@ pub struct TargetOptions {
     /// Base URL; `/api/v2/alerts` is appended.
     pub url: String,
     pub auth: AuthOptions,
+}
+
+/// `-notifier.showURL`: show the URL's query parameters (credentials taken out of the URL
+/// are never shown).
+fn endpoint(url: String, show_url: bool) -> Endpoint {
+    if show_url {
+        Endpoint::unredacted(url)
+    } else {
+        Endpoint::new(url)
+    }
 }
 
 /// `-notifier.*` settings.
@@ -39,6 +49,8 @@ pub struct NotifierOptions {
     pub queue_capacity: usize,
     /// Alerts per POST.
     pub max_batch: usize,
+    /// vmalert's `-notifier.showURL`.
+    pub show_url: bool,
 }
 
 impl Default for NotifierOptions {
@@ -48,6 +60,7 @@ impl Default for NotifierOptions {
             send_timeout: Duration::from_secs(10),
             queue_capacity: 10_000,
             max_batch: 64,
+            show_url: false,
         }
     }
 }
@@ -141,7 +154,7 @@ impl Serialize for WireAlert {
 type Item = (Arc<Vec<(String, String)>>, WireAlert);
 
 struct Target {
-    url: String,
+    url: Endpoint,
     client: reqwest::Client,
     queue: Mutex<VecDeque<Item>>,
     wake: Notify,
@@ -188,14 +201,11 @@ impl Notifier {
         let mut targets = Vec::new();
         for t in &opts.targets {
             let client = http::client("notifier", &t.auth, opts.send_timeout)?;
-            let base = t.url.trim_end_matches('/');
-            let url = if base.ends_with("/api/v2/alerts") {
-                base.to_string()
-            } else {
-                format!("{base}/api/v2/alerts")
-            };
+            let url = endpoint(http::join_path(&t.url, "/api/v2/alerts"), opts.show_url);
             targets.push(Arc::new(Target {
-                addr: AddrLabel { addr: url.clone() },
+                addr: AddrLabel {
+                    addr: url.shown.clone(),
+                },
                 url,
                 client,
                 queue: Mutex::new(VecDeque::new()),
@@ -286,7 +296,7 @@ impl Notifier {
         self.targets
             .iter()
             .map(|t| TargetStatus {
-                url: t.url.clone(),
+                url: t.url.shown.clone(),
                 sent: self.metrics.sent.get_or_create(&t.addr).get(),
                 errors: self.metrics.errors.get_or_create(&t.addr).get(),
                 dropped: self.metrics.dropped.get_or_create(&t.addr).get(),
@@ -347,7 +357,7 @@ impl Notifier {
         };
         let mut req = t
             .client
-            .post(&t.url)
+            .post(&t.url.url)
             .header("Content-Type", "application/json")
             .body(body);
         if let Ok(h) = http::header_map(&headers) {

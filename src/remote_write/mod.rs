@@ -19,7 +19,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{self, AuthOptions, ClientError};
+use crate::http::{self, AuthOptions, ClientError, Endpoint};
 use crate::sample::Sample;
 
 /// `-remoteWrite.*` settings (defaults as vmalert's).
@@ -113,7 +113,7 @@ pub enum WriteError {
 
 struct Shared {
     client: reqwest::Client,
-    url: String,
+    url: Endpoint,
     opts: RemoteWriteOptions,
     queue: Mutex<VecDeque<Sample>>,
     wake: Notify,
@@ -136,12 +136,11 @@ impl RemoteWriter {
         cancel: CancellationToken,
     ) -> Result<RemoteWriter, ClientError> {
         let client = http::client("remoteWrite", &opts.auth, opts.send_timeout)?;
-        let base = opts.url.trim_end_matches('/');
-        let url = if opts.disable_path_append || base.ends_with("/api/v1/write") {
-            base.to_string()
+        let url = Endpoint::new(if opts.disable_path_append {
+            opts.url.clone()
         } else {
-            format!("{base}/api/v1/write")
-        };
+            http::join_path(&opts.url, "/api/v1/write")
+        });
         let shared = Arc::new(Shared {
             client,
             url,
@@ -155,11 +154,6 @@ impl RemoteWriter {
         let bg = w.clone();
         tokio::spawn(async move { bg.flusher(cancel).await });
         Ok(w)
-    }
-
-    /// The endpoint written to.
-    pub fn url(&self) -> &str {
-        &self.shared.url
     }
 
     /// Queues samples; never blocks. Samples that do not fit are dropped and counted.
@@ -277,7 +271,7 @@ impl RemoteWriter {
         loop {
             let res = s
                 .client
-                .post(&s.url)
+                .post(&s.url.url)
                 .header("Content-Encoding", "snappy")
                 .header("Content-Type", "application/x-protobuf")
                 .header("X-Prometheus-Remote-Write-Version", "0.1.0")
@@ -297,7 +291,7 @@ impl RemoteWriter {
                     if status != 429 && !(500..600).contains(&status) {
                         s.metrics.samples_dropped.inc_by(batch.len() as u64);
                         let e = WriteError::Rejected {
-                            url: s.url.clone(),
+                            url: s.url.shown.clone(),
                             status,
                             body: text,
                         };
@@ -308,14 +302,14 @@ impl RemoteWriter {
                 }
                 Err(e) => {
                     s.metrics.requests_failed.inc();
-                    e.to_string()
+                    http::error_chain(&e)
                 }
             };
             let elapsed = started.elapsed();
             if elapsed + backoff > s.opts.retry_max_time {
                 s.metrics.samples_dropped.inc_by(batch.len() as u64);
                 let e = WriteError::GaveUp {
-                    url: s.url.clone(),
+                    url: s.url.shown.clone(),
                     elapsed,
                     last,
                 };

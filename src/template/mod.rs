@@ -25,7 +25,7 @@ mod data;
 mod escape;
 mod exec;
 mod funcs;
-mod gofmt;
+pub mod gofmt;
 mod humanize;
 mod inputs;
 mod lex;

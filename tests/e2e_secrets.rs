@@ -1,0 +1,421 @@
+//! No secret reaches a log line, an error, the API, the UI's JSON or `/metrics`: tocsin
+//! runs with credentials for all four clients (in URLs, in flags, in files, and as
+//! `authKey` query parameters) while the peers are down, answer 401 or answer 500;
+//! then every answer of its HTTP server and its whole log are searched for the secrets.
+
+mod support;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use support::peers::free_port;
+use support::servers::start_tocsin;
+
+/// How the fake peers fail.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    /// Connections refused (notifier, remote write, remote read) or dropped without an
+    /// answer (the datasource's failing queries).
+    Down,
+    Unauthorized,
+    Failing,
+}
+
+/// One HTTP server standing in for all four peers under path prefixes (`/ds`, `/am`,
+/// `/rw`, `/rr`). The datasource answers `vector(1)`-like results, except for queries
+/// naming `failing`, which fail as `mode` says; the others always fail. Keeps the
+/// `Authorization` header of every request, by prefix.
+struct Peers {
+    base: String,
+    seen: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl Peers {
+    fn authorizations(&self, prefix: &str) -> Vec<String> {
+        let seen = self.seen.lock().unwrap();
+        seen.iter()
+            .filter(|(p, _)| p.starts_with(prefix))
+            .map(|(_, a)| a.clone())
+            .collect()
+    }
+}
+
+const VECTOR: &str = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"j"},"value":[1700000000,"1"]}]}}"#;
+
+async fn answer(mode: Mode, path: &str, body: &[u8]) -> Result<Response<Full<Bytes>>, String> {
+    let failing = !path.starts_with("/ds/") || String::from_utf8_lossy(body).contains("failing");
+    let (status, text) = match (failing, mode) {
+        (false, _) => (200, VECTOR),
+        (true, Mode::Down) => return Err("drop the connection".into()),
+        (true, Mode::Unauthorized) => (401, "unauthorized"),
+        (true, Mode::Failing) => (500, "internal error"),
+    };
+    Ok(Response::builder()
+        .status(status)
+        .header("Content-Type", "application/json")
+        .body(Full::new(Bytes::from(text)))
+        .unwrap())
+}
+
+async fn peers(mode: Mode) -> Peers {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let s = s.clone();
+                    async move {
+                        let path = req.uri().path().to_string();
+                        let auth = req
+                            .headers()
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string();
+                        s.lock().unwrap().push((path.clone(), auth));
+                        let body = req.into_body().collect().await.map(|c| c.to_bytes());
+                        answer(mode, &path, &body.unwrap_or_default()).await
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Peers { base, seen }
+}
+
+/// A URL where nothing listens.
+fn closed_port_url() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
+const RULES: &str = "groups:
+- name: g
+  interval: 1s
+  rules:
+  - alert: Firing
+    expr: firing_metric
+  - alert: Broken
+    expr: failing_metric > 0
+  - record: job:recorded
+    expr: recorded_metric
+";
+
+/// The `Authorization` value reqwest itself writes for basic auth (an independent
+/// encoder to compare with).
+fn basic(user: &str, password: &str) -> String {
+    let r = reqwest::Client::new()
+        .get("http://x")
+        .basic_auth(user, Some(password))
+        .build()
+        .unwrap();
+    r.headers()["authorization"].to_str().unwrap().to_string()
+}
+
+/// A secret unique to this run, easy to grep for.
+fn secret(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("S3CRET{what}{nanos}")
+}
+
+/// The flags of one run: every client's URL and credentials, and the secrets used.
+struct Setup {
+    args: Vec<String>,
+    secrets: Vec<String>,
+}
+
+/// Where the credentials of a run come from.
+#[derive(Clone, Copy)]
+enum Source {
+    Url,
+    Flags,
+    Files,
+}
+
+/// Builds the client flags for `client` (`datasource`, …) at `base`: an `authKey`
+/// parameter in the URL, plus basic auth from `source`.
+fn client_flags(client: &str, base: &str, source: Source, dir: &Path, s: &mut Setup) {
+    let key = secret(&format!("KEY{client}"));
+    let password = secret(&format!("PW{client}"));
+    s.secrets.push(key.clone());
+    s.secrets.push(password.clone());
+    let (scheme, host) = base.split_once("://").unwrap();
+    let url = match source {
+        Source::Url => format!("{scheme}://tocsin:{password}@{host}?authKey={key}"),
+        Source::Flags | Source::Files => format!("{base}?authKey={key}"),
+    };
+    s.args.push(format!("-{client}.url={url}"));
+    if matches!(source, Source::Flags | Source::Files) {
+        s.args.push(format!("-{client}.basicAuth.username=tocsin"));
+    }
+    match source {
+        Source::Url => {}
+        Source::Flags => s
+            .args
+            .push(format!("-{client}.basicAuth.password={password}")),
+        Source::Files => {
+            let f = dir.join(format!("{client}.password"));
+            std::fs::write(&f, format!("{password}\n")).unwrap();
+            s.args
+                .push(format!("-{client}.basicAuth.passwordFile={}", f.display()));
+        }
+    }
+}
+
+/// GETs `path` on tocsin and returns the body (empty on failure).
+async fn get(base: &str, path: &str) -> String {
+    match reqwest::get(format!("{base}{path}")).await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Every answer of tocsin's HTTP server worth searching: the API (also under
+/// `/vmalert`), each rule's and alert's detail, the UI's page, `/metrics`.
+async fn all_answers(base: &str) -> Vec<(String, String)> {
+    let mut paths: Vec<String> = [
+        "/",
+        "/vmalert/",
+        "/api/v1/rules",
+        "/api/v1/alerts",
+        "/api/v1/notifiers",
+        "/api/v1/status",
+        "/api/v1/status/runtimeinfo",
+        "/vmalert/api/v1/rules",
+        "/vmalert/api/v1/notifiers",
+        "/metrics",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rules: serde_json::Value =
+        serde_json::from_str(&get(base, "/api/v1/rules").await).unwrap_or_default();
+    for g in rules["data"]["groups"].as_array().into_iter().flatten() {
+        let gid = g["id"].as_str().unwrap_or_default();
+        paths.push(format!("/api/v1/group?group_id={gid}"));
+        for r in g["rules"].as_array().into_iter().flatten() {
+            let rid = r["id"].as_str().unwrap_or_default();
+            paths.push(format!("/api/v1/rule?group_id={gid}&rule_id={rid}"));
+            for a in r["alerts"].as_array().into_iter().flatten() {
+                let aid = a["id"].as_str().unwrap_or_default();
+                paths.push(format!("/api/v1/alert?group_id={gid}&alert_id={aid}"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let body = get(base, &p).await;
+        out.push((p, body));
+    }
+    out
+}
+
+/// Waits until `done` holds for tocsin's answers, or 30 s.
+async fn wait_until(base: &str, done: impl Fn(&str, &str, &str) -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        let rules = get(base, "/api/v1/rules").await;
+        let notifiers = get(base, "/api/v1/notifiers").await;
+        let metrics = get(base, "/metrics").await;
+        if done(&rules, &notifiers, &metrics) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    false
+}
+
+/// Whether the item of the JSON array at `pointer` whose `key` is `value` (any item
+/// when `value` is empty) has a non-empty `lastError`.
+fn has_error(json: &str, pointer: &str, key: &str, value: &str) -> bool {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    v.pointer(pointer)
+        .and_then(|a| a.as_array())
+        .into_iter()
+        .flatten()
+        .filter(|item| value.is_empty() || item[key] == value)
+        .any(|item| item["lastError"].as_str().is_some_and(|e| !e.is_empty()))
+}
+
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Runs tocsin against the peers in `mode` with credentials from `source`, waits until
+/// every client has failed at least once, then searches everything for the secrets.
+async fn run(mode: Mode, source: Source, datasource_down: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
+    let p = peers(mode).await;
+    let other = |prefix: &str| match mode {
+        Mode::Down => closed_port_url(),
+        _ => format!("{}{prefix}", p.base),
+    };
+    let ds = if datasource_down {
+        closed_port_url()
+    } else {
+        format!("{}/ds", p.base)
+    };
+    let mut s = Setup {
+        args: vec![
+            format!("-rule={}", dir.path().join("rules.yml").display()),
+            "-remoteWrite.flushInterval=200ms".into(),
+            "-remoteWrite.retryMinInterval=100ms".into(),
+            "-remoteWrite.retryMaxTime=500ms".into(),
+            "-notifier.sendTimeout=2s".into(),
+        ],
+        secrets: Vec::new(),
+    };
+    client_flags("datasource", &ds, source, dir.path(), &mut s);
+    client_flags("notifier", &other("/am"), source, dir.path(), &mut s);
+    client_flags("remoteWrite", &other("/rw"), source, dir.path(), &mut s);
+    client_flags("remoteRead", &other("/rr"), source, dir.path(), &mut s);
+
+    let (mut tocsin, base) = start_tocsin(&s.args, dir.path(), "tocsin")
+        .await
+        .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+    let failed_everywhere = wait_until(&base, |rules, notifiers, metrics| {
+        has_error(rules, "/data/groups/0/rules", "name", "Broken")
+            && (datasource_down
+                || (has_error(notifiers, "/data/notifiers/0/targets", "kind", "")
+                    && counter(metrics, "tocsin_remotewrite_errors") > 0.0))
+    })
+    .await;
+    let answers = all_answers(&base).await;
+    tocsin.terminate(Duration::from_secs(10));
+    let log = std::fs::read_to_string(&tocsin.log).unwrap_or_default();
+    let context = format!("{mode:?}, datasource down: {datasource_down}\n{log}");
+    assert!(failed_everywhere, "the clients did not all fail: {context}");
+    assert!(
+        log.contains("cannot restore alert state"),
+        "the failures are logged: {context}"
+    );
+    let rules = &answers
+        .iter()
+        .find(|(p, _)| p == "/api/v1/rules")
+        .unwrap()
+        .1;
+    assert!(
+        rules.contains("authKey=xxxxx") && log.contains("authKey=xxxxx"),
+        "errors name the URL, masked: {rules}\n{context}"
+    );
+    for secret in &s.secrets {
+        assert!(
+            !log.contains(secret.as_str()),
+            "{secret} in the log: {context}"
+        );
+        for (path, body) in &answers {
+            assert!(
+                !body.contains(secret.as_str()),
+                "{secret} in the answer of {path}: {body}"
+            );
+        }
+    }
+    if mode != Mode::Down && !datasource_down {
+        // The credentials did reach the peers.
+        for (prefix, client) in [
+            ("/ds", "datasource"),
+            ("/am", "notifier"),
+            ("/rw", "remoteWrite"),
+            ("/rr", "remoteRead"),
+        ] {
+            let password = s
+                .secrets
+                .iter()
+                .find(|x| x.starts_with(&format!("S3CRETPW{client}")))
+                .unwrap();
+            let seen = p.authorizations(prefix);
+            assert!(
+                !seen.is_empty() && seen.iter().all(|a| *a == basic("tocsin", password)),
+                "{client} sent {seen:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_leaks_with_peers_down_and_credentials_in_urls() {
+    run(Mode::Down, Source::Url, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_leaks_with_the_datasource_down() {
+    run(Mode::Down, Source::Url, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_leaks_with_peers_answering_401_and_credentials_in_flags() {
+    run(Mode::Unauthorized, Source::Flags, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_leaks_with_peers_answering_500_and_credentials_in_files() {
+    run(Mode::Failing, Source::Files, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_leaks_with_credentials_in_urls_answering_500() {
+    run(Mode::Failing, Source::Url, false).await;
+}
+
+/// Credentials in a URL beside an auth flag of the same client: refused, naming both,
+/// showing neither secret.
+#[test]
+fn url_credentials_beside_an_auth_flag_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = "groups: [{name: g, rules: [{alert: A, expr: vector(1)}]}]\n";
+    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
+    for (client, flag) in [
+        ("datasource", "bearerToken"),
+        ("notifier", "basicAuth.password"),
+        ("remoteWrite", "basicAuth.username"),
+        ("remoteRead", "bearerToken"),
+    ] {
+        let mut args = vec![
+            format!("-rule={}", dir.path().join("rules.yml").display()),
+            "-httpListenAddr=127.0.0.1:0".into(),
+            format!("-{client}.url=http://u:URLPASSWORD@127.0.0.1:1"),
+            format!("-{client}.{flag}=FLAGSECRET"),
+        ];
+        if client != "datasource" {
+            args.push("-datasource.url=http://127.0.0.1:1".into());
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{client}: {text}");
+        assert!(
+            text.contains(&format!("-{client}.url")) && text.contains(&format!("-{client}.{flag}")),
+            "{client}: {text}"
+        );
+        assert!(
+            !text.contains("URLPASSWORD") && !text.contains("FLAGSECRET"),
+            "{client}: {text}"
+        );
+    }
+}
