@@ -12,6 +12,8 @@ use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
 use crate::sample::Sample;
 use crate::template::{Context, Inputs, Template, TemplateQuerier};
 
+use super::limits::QueryBudget;
+
 /// The error Prometheus reports when two samples map to one alert.
 pub const DUPLICATE_LABELSET: &str =
     "vector contains metrics with the same labelset after applying alert labels";
@@ -175,10 +177,23 @@ impl AlertingRule {
         self.attempt += 1;
         let attempt = self.attempt;
         let n = samples.len();
+        let limits = self.ctx.settings.limits;
+        // Template queries of this whole evaluation count against one budget.
+        let budget = querier.map(|q| QueryBudget::new(q, limits.template_queries));
+        let querier = budget.as_ref().map(|b| b as &dyn TemplateQuerier);
         // (alert fingerprint, value, labels, annotations) for every sample.
         let mut found: Vec<(u64, f64, Labels, Annotations)> = Vec::with_capacity(n);
         for s in &samples {
             let (labels, annotations) = self.rendering(s, t, querier);
+            let checked = limits
+                .check_labels(&labels)
+                .and_then(|()| limits.check_annotations(&annotations));
+            if let Err(e) = checked {
+                return self.outcome.fail(e, n);
+            }
+            if let Some(e) = budget.as_ref().and_then(QueryBudget::exceeded) {
+                return self.outcome.fail(e, n);
+            }
             found.push((labels.fingerprint(), s.value, labels, annotations));
         }
         found.sort_unstable_by_key(|f| f.0);

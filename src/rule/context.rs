@@ -8,6 +8,8 @@ use crate::config::Group;
 use crate::labels::Labels;
 use crate::template::Library;
 
+use super::limits::Limits;
+
 /// Rule settings that come from flags rather than files: the same for every group.
 #[derive(Debug, Clone)]
 pub struct RuleSettings {
@@ -28,6 +30,8 @@ pub struct RuleSettings {
     pub disable_alertgroup_label: bool,
     /// `-rule.templates` definitions.
     pub library: Option<Arc<Library>>,
+    /// `-rule.max*`: what one evaluation may produce.
+    pub limits: Limits,
 }
 
 impl Default for RuleSettings {
@@ -42,6 +46,7 @@ impl Default for RuleSettings {
             resolved_retention: Duration::from_secs(15 * 60),
             disable_alertgroup_label: false,
             library: None,
+            limits: Limits::default(),
         }
     }
 }

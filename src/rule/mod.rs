@@ -8,6 +8,7 @@ pub mod alert;
 pub mod alerting;
 mod context;
 pub mod deps;
+pub mod limits;
 pub mod recording;
 
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use std::time::Duration;
 pub use alert::{Alert, AlertState, Annotations, Notification};
 pub use alerting::AlertingRule;
 pub use context::{RuleContext, RuleSettings};
+pub use limits::Limits;
 pub use recording::RecordingRule;
 
 use crate::config;
