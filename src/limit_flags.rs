@@ -1,7 +1,7 @@
 //! Limits that keep one hostile rule, answer or client from taking the process down:
 //! the size of a datasource answer, the labels of a series, the annotations of an
-//! alert, the template queries of one evaluation, and the datasource queries in
-//! flight. tocsin's own flags (vmalert has none of these); every default is far above
+//! alert, the template queries of one evaluation, the datasource queries in flight and
+//! the expensive API requests rendered at once. tocsin's own flags (vmalert has none of these); every default is far above
 //! what a sane rule needs, and every limit breached fails what breached it with an
 //! error naming the limit and its flag.
 
@@ -39,6 +39,11 @@ pub struct LimitFlags {
     /// all its alerts; beyond it the evaluation fails. 0 = no limit.
     #[arg(long = "rule.maxTemplateQueries", default_value = "1000")]
     pub rule_max_template_queries: usize,
+    /// Expensive API requests (`/api/v1/rules`, `/api/v1/alerts`, `/metrics`) rendered
+    /// at once, each on a blocking thread so that evaluation and health checks never
+    /// wait for them; more are answered 503 with `Retry-After: 1`. 0 = no limit.
+    #[arg(long = "http.maxConcurrentRequests", default_value = "4")]
+    pub http_max_concurrent_requests: usize,
 }
 
 impl LimitFlags {

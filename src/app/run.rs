@@ -264,6 +264,7 @@ async fn start_web(
         path_prefix: f.http_path_prefix.clone(),
         external_url: f.external_url.clone().unwrap_or_default(),
         http_metrics: Some(http_metrics),
+        max_concurrent_requests: f.limits.http_max_concurrent_requests,
     };
     let server = web::Server::bind(web_opts, state, Arc::new(registry))
         .await

@@ -41,6 +41,9 @@ pub struct WebOptions {
     /// Request counters, if the application registered them (see
     /// [`metrics::HttpMetrics::register`]).
     pub http_metrics: Option<metrics::HttpMetrics>,
+    /// `-http.maxConcurrentRequests`: expensive requests (rules, alerts, metrics)
+    /// rendered at once; more are answered 503 with `Retry-After`. 0 = no limit.
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for WebOptions {
@@ -51,6 +54,7 @@ impl Default for WebOptions {
             path_prefix: String::new(),
             external_url: String::new(),
             http_metrics: None,
+            max_concurrent_requests: 4,
         }
     }
 }

@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{
     ACCEPT_ENCODING, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, HeaderValue,
-    IF_NONE_MATCH, VARY,
+    IF_NONE_MATCH, RETRY_AFTER, VARY,
 };
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -124,6 +124,12 @@ impl Server {
             http_metrics: opts.http_metrics,
             path_prefix: prefix.clone(),
             started: SystemTime::now(),
+            expensive: (opts.max_concurrent_requests > 0).then(|| {
+                (
+                    Arc::new(tokio::sync::Semaphore::new(opts.max_concurrent_requests)),
+                    opts.max_concurrent_requests,
+                )
+            }),
         });
         Ok(Server {
             listener,
@@ -226,25 +232,29 @@ fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// Gzips the body when the client accepts it and it is worth it, as Prometheus and
 /// vmalert do: a 20,000-rule `/api/v1/rules` shrinks from tens of megabytes to a few.
-async fn maybe_gzip(mut r: Reply, accept_gzip: bool) -> (Reply, bool) {
+async fn maybe_gzip(r: Reply, accept_gzip: bool) -> (Reply, bool) {
+    if accept_gzip && r.body.len() > BLOCKING_GZIP_BODY {
+        return tokio::task::spawn_blocking(move || gzip_reply(r, true))
+            .await
+            .unwrap_or_else(|e| {
+                let msg = format!("compressing the answer failed: {e}");
+                (Reply::text(StatusCode::INTERNAL_SERVER_ERROR, msg), false)
+            });
+    }
+    gzip_reply(r, accept_gzip)
+}
+
+/// [`maybe_gzip`] on the current thread.
+fn gzip_reply(mut r: Reply, accept_gzip: bool) -> (Reply, bool) {
     if !accept_gzip || r.body.len() < MIN_GZIP_BODY {
         return (r, false);
     }
-    let body = r.body.clone();
-    let compressed = if body.len() > BLOCKING_GZIP_BODY {
-        tokio::task::spawn_blocking(move || gzip(&body))
-            .await
-            .ok()
-            .and_then(Result::ok)
-    } else {
-        gzip(&body).ok()
-    };
-    match compressed {
-        Some(c) => {
+    match gzip(&r.body) {
+        Ok(c) => {
             r.body = Bytes::from(c);
             (r, true)
         }
-        None => (r, false),
+        Err(_) => (r, false),
     }
 }
 
@@ -352,6 +362,14 @@ impl Endpoint {
         }
     }
 
+    /// Whether answering costs in proportion to the number of rules, alerts or series:
+    /// such requests are rendered on a blocking thread, at most
+    /// `-http.maxConcurrentRequests` at once, so API load cannot starve evaluation or
+    /// the health checks.
+    fn is_expensive(self) -> bool {
+        matches!(self, Endpoint::Rules | Endpoint::Alerts | Endpoint::Metrics)
+    }
+
     fn allows(self, m: &Method) -> bool {
         match self {
             Endpoint::Reload => m == Method::GET || m == Method::POST || m == Method::PUT,
@@ -360,7 +378,7 @@ impl Endpoint {
     }
 }
 
-async fn handle(api: &Api, prefix: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(api: &Arc<Api>, prefix: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = std::time::Instant::now();
     let (endpoint, resp) = dispatch(api, prefix, req).await;
     if let Some(m) = &api.http_metrics {
@@ -371,7 +389,7 @@ async fn handle(api: &Api, prefix: &str, req: Request<Incoming>) -> Response<Ful
 }
 
 async fn dispatch(
-    api: &Api,
+    api: &Arc<Api>,
     prefix: &str,
     req: Request<Incoming>,
 ) -> (Option<Endpoint>, Response<Full<Bytes>>) {
@@ -404,6 +422,12 @@ async fn dispatch(
         .get(IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    if endpoint.is_expensive() {
+        return (
+            Some(endpoint),
+            render_expensive(api, endpoint, full, q, accept_gzip).await,
+        );
+    }
     let reply = match endpoint {
         Endpoint::Index => api.index(local.unwrap_or_default()),
         Endpoint::Static => api.asset(local.unwrap_or_default()),
@@ -440,6 +464,55 @@ async fn dispatch(
     }
     let (reply, gzipped) = maybe_gzip(reply, accept_gzip).await;
     (Some(endpoint), to_response_enc(reply, gzipped))
+}
+
+/// How long a client turned away by `-http.maxConcurrentRequests` should wait.
+const RETRY_AFTER_SECS: u64 = 1;
+
+/// Renders (and compresses) an expensive answer on a blocking thread, holding one of
+/// the `-http.maxConcurrentRequests` slots; with none free, 503 and `Retry-After`.
+async fn render_expensive(
+    api: &Arc<Api>,
+    endpoint: Endpoint,
+    path: &str,
+    q: Query,
+    accept_gzip: bool,
+) -> Response<Full<Bytes>> {
+    let permit = match api.admit() {
+        Ok(p) => p,
+        Err(limit) => {
+            let msg = format!(
+                "too many concurrent requests ({limit} at once, -http.maxConcurrentRequests); retry {path} in {RETRY_AFTER_SECS} s"
+            );
+            let reply = if endpoint == Endpoint::Metrics {
+                Reply::text(StatusCode::SERVICE_UNAVAILABLE, msg + "\n")
+            } else {
+                Reply::error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &msg)
+            };
+            let mut resp = to_response(reply);
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            return resp;
+        }
+    };
+    let api = Arc::clone(api);
+    let rendered = tokio::task::spawn_blocking(move || {
+        let _slot = permit;
+        let reply = match endpoint {
+            Endpoint::Rules => api.rules(&q),
+            Endpoint::Alerts => api.alerts(&q),
+            _ => api.metrics(),
+        };
+        gzip_reply(reply, accept_gzip)
+    })
+    .await;
+    match rendered {
+        Ok((reply, gzipped)) => to_response_enc(reply, gzipped),
+        Err(e) => to_response(Reply::text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("rendering {path} failed: {e}\n"),
+        )),
+    }
 }
 
 /// Adds the fields of an `application/x-www-form-urlencoded` body to `q`, as Go's
