@@ -5,7 +5,7 @@
 //! setting took effect when it did not.
 //!
 //! Flags whose silent acceptance could mislead about security or results
-//! (`-httpAuth.*`, `-tls*`, `-*.oauth2.*`, `-datasource.roundDigits`, …) are not here:
+//! (`-datasource.roundDigits`, `-notifier.config`, …) are not here:
 //! they stay unknown, and tocsin refuses to start with them. `docs/migration.md` lists
 //! every vmalert flag and what tocsin does with it.
 
@@ -61,10 +61,6 @@ inert_flags! {
         "only relevant with -notifier.config, which tocsin does not have";
     enable_tcp6: bool = "enableTCP6",
         "tocsin listens and connects over IPv4 and IPv6 as the addresses say";
-    envflag_enable: bool = "envflag.enable",
-        "flags are read from the command line only";
-    envflag_prefix: value = "envflag.prefix",
-        "flags are read from the command line only";
     fs_disable_mmap: bool = "fs.disableMmap",
         "tocsin maps no files";
     memory_allowed_bytes: value = "memory.allowedBytes",
@@ -142,11 +138,7 @@ mod tests {
 
     #[test]
     fn security_flags_stay_unknown() {
-        for flag in [
-            "-httpAuth.username=a",
-            "-tls",
-            "-datasource.oauth2.clientID=x",
-        ] {
+        for flag in ["-datasource.roundDigits=2", "-notifier.config=n.yml"] {
             assert!(
                 parse(&[flag]).is_err(),
                 "{flag} must be refused, not ignored"

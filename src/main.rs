@@ -1,8 +1,10 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = <tocsin::cli::Cli as clap::Parser>::parse_from(tocsin::cli::normalize_args(
-        std::env::args_os(),
-    ));
-    tocsin::app::main(cli)
+    let parsed = match tocsin::flag_sources::parse(std::env::args_os(), &|k| std::env::var(k).ok())
+    {
+        Ok(p) => p,
+        Err(e) => e.exit(),
+    };
+    tocsin::app::main(parsed)
 }

@@ -200,7 +200,7 @@ async fn every_reload_trigger_and_bad_input() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 403);
+    assert_eq!(r.status(), 401);
     let r = c
         .post(format!("{url}/-/reload?authKey=s3cret"))
         .send()

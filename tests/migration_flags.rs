@@ -38,6 +38,10 @@ fn sample_value(flag: &str) -> Option<&'static str> {
         "rule.validateExpressions",
         "rule.validateTemplates",
         "version",
+        "tls",
+        "envflag.enable",
+        "http.disableCORS",
+        "httpListenAddr.useProxyProtocol",
     ];
     if bools.contains(&flag) || flag.ends_with("tlsInsecureSkipVerify") {
         return None;
@@ -66,6 +70,7 @@ fn sample_value(flag: &str) -> Option<&'static str> {
         "external.label" => "a=b",
         "loggerLevel" => "INFO",
         "loggerFormat" => "json",
+        "tlsMinVersion" => "TLS13",
         f if f.starts_with("replay.time") => "2024-01-01T00:00:00Z",
         _ => "x",
     })

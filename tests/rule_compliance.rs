@@ -5,12 +5,12 @@
 //! The real-server run is in tests/compliance.rs; this is the pure part of it, so a
 //! semantic regression shows up here with the evaluation time it happened at.
 
-mod rule_support;
+mod support;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rule_support::*;
+use support::rules::*;
 use tocsin::labels::Labels;
 use tocsin::rule::{AlertState, AlertingRule, Notification, RuleContext};
 use tocsin::sample::Sample;

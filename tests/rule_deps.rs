@@ -1,8 +1,8 @@
 //! Dependency analysis over a group's rules.
 
-mod rule_support;
+mod support;
 
-use rule_support::*;
+use support::rules::*;
 use tocsin::rule::deps::dependencies;
 
 #[test]

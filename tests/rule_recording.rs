@@ -1,13 +1,13 @@
 //! Recording rules at the step level: renaming, labels, duplicates, limit, the query
 //! timestamp, and staleness markers for vanished series and removed rules. The first
 //! tests build their rule through the loader (group labels and external labels as a
-//! rule file sets them); the rest build it directly from `rule_support`'s builders.
+//! rule file sets them); the rest build it directly from `support::rules`' builders.
 
-mod rule_support;
+mod support;
 
 use std::sync::Arc;
 
-use rule_support::*;
+use support::rules::*;
 use tocsin::config::{LoadOptions, load_str};
 use tocsin::labels::Labels;
 use tocsin::rule::recording::DUPLICATE_SERIES;

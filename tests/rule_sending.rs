@@ -1,10 +1,10 @@
 //! What leaves the core for Alertmanager: cadence, startsAt/endsAt, URL, labels.
 
-mod rule_support;
+mod support;
 
 use std::time::Duration;
 
-use rule_support::*;
+use support::rules::*;
 use tocsin::rule::{AlertingRule, RuleContext};
 use tocsin::sample::Sample;
 

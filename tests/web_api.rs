@@ -329,7 +329,12 @@ async fn reload_auth_readiness_and_status() {
     let srv = server()
         .state(fake.clone())
         .options(WebOptions {
-            reload_auth_key: Some("s3cret".into()),
+            access: tocsin::web::Access {
+                reload_key: tocsin::secret::Secret::from_flag("reloadAuthKey", "s3cret")
+                    .unwrap()
+                    .map(std::sync::Arc::new),
+                ..Default::default()
+            },
             ..WebOptions::default()
         })
         .start()
@@ -357,7 +362,8 @@ async fn reload_auth_readiness_and_status() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 403);
+    // vmalert answers a wrong key with 401 too.
+    assert_eq!(r.status().as_u16(), 401);
     assert_eq!(
         fake.reloads.load(Ordering::SeqCst),
         0,

@@ -2,17 +2,19 @@
 
 mod options;
 mod run;
+mod server;
 mod signals;
 mod state;
 
 use std::process::ExitCode;
 
 use crate::check::{CheckOptions, check_rules};
-use crate::cli::{CheckArgs, Cli, Command, ReplayArgs, RunFlags, split_list};
+use crate::cli::{CheckArgs, Command, ReplayArgs, RunFlags, split_list};
 use crate::config::{self, LoadOptions};
 
 /// Entry point after flag parsing; returns the process exit code.
-pub fn main(cli: Cli) -> ExitCode {
+pub fn main(parsed: crate::flag_sources::Parsed) -> ExitCode {
+    let crate::flag_sources::Parsed { cli, set } = parsed;
     let log = match &cli.command {
         Some(Command::Replay(a)) => &a.run,
         _ => &cli.run,
@@ -32,7 +34,7 @@ pub fn main(cli: Cli) -> ExitCode {
             replay(args)
         }
         None if cli.run.dry_run => dry_run(&cli.run),
-        None => run(cli.run),
+        None => run(cli.run, set),
     }
 }
 
@@ -93,12 +95,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
-fn run(flags: RunFlags) -> ExitCode {
+fn run(flags: RunFlags, set: Vec<crate::flag_sources::SetFlag>) -> ExitCode {
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let code = match rt.block_on(run::run(flags)) {
+    let code = match rt.block_on(run::run(flags, set)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

@@ -64,9 +64,9 @@ fn needs_remote_write(set: &RuleSet) -> Option<String> {
 }
 
 /// Runs until SIGTERM/SIGINT; a second signal exits at once.
-pub async fn run(f: RunFlags) -> anyhow::Result<()> {
+pub async fn run(f: RunFlags, given: Vec<crate::flag_sources::SetFlag>) -> anyhow::Result<()> {
     let signal = signals::watch().context("signal handlers")?;
-    let mut running = start(&f).await?;
+    let mut running = start(&f, &given).await?;
     if running.first_load(&f, &signal).await? {
         running.handle_reloads(&signal).await;
     }
@@ -111,7 +111,7 @@ struct Running {
 
 /// Starts every part and serves HTTP (`/-/ready` false until the first load is
 /// applied), with no rules yet. Fails, before anything runs, on invalid flags.
-async fn start(f: &RunFlags) -> anyhow::Result<Running> {
+async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::Result<Running> {
     let patterns = split_list(&f.rule);
     if patterns.is_empty() {
         bail!("no rule files: pass -rule=PATH (files or globs, repeatable)");
@@ -138,6 +138,13 @@ async fn start(f: &RunFlags) -> anyhow::Result<Running> {
     eval_metrics.register(&mut registry);
     let reload_metrics = ReloadMetrics::default();
     reload_metrics.register(&mut registry);
+    if let Some(b) = &settings.alert_budget {
+        registry.register(
+            "tocsin_rule_max_active_alerts_exceeded",
+            "Rule evaluations that failed because -rule.maxActiveAlerts was reached",
+            b.exceeded.clone(),
+        );
+    }
 
     let board = Arc::new(StatusBoard::new());
     let engine = Arc::new(Engine {
@@ -157,7 +164,7 @@ async fn start(f: &RunFlags) -> anyhow::Result<Running> {
         reload_tx: reload_tx.clone(),
         notifier: io.notifier.clone(),
     });
-    let web_task = start_web(f, state, registry, web_cancel.clone()).await?;
+    let web_task = start_web(f, given, state, registry, web_cancel.clone()).await?;
     Ok(Running {
         loaded_from: None,
         patterns,
@@ -253,23 +260,18 @@ fn start_io(
 /// until `cancel` fires.
 async fn start_web(
     f: &RunFlags,
+    given: &[crate::flag_sources::SetFlag],
     state: Arc<AppState>,
     mut registry: Registry,
     cancel: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
     let http_metrics = web::metrics::HttpMetrics::register(&mut registry);
     let web_opts = web::WebOptions {
-        listen_addr: f.http_listen_addr.clone(),
-        reload_auth_key: Some(f.reload_auth_key.clone()).filter(|k| !k.is_empty()),
-        path_prefix: f.http_path_prefix.clone(),
-        external_url: f.external_url.clone().unwrap_or_default(),
         http_metrics: Some(http_metrics),
-        max_concurrent_requests: f.limits.http_max_concurrent_requests,
+        ..super::server::web_options(f, given, &mut registry)?
     };
-    let server = web::Server::bind(web_opts, state, Arc::new(registry))
-        .await
-        .context("-httpListenAddr")?;
-    tracing::info!(addr = ?server.local_addr().ok(), "HTTP server listening");
+    let server = web::Server::bind(web_opts, state, Arc::new(registry)).await?;
+    tracing::info!(addr = ?server.local_addr().ok(), scheme = server.scheme(), "HTTP server listening");
     Ok(tokio::spawn(server.run(cancel)))
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::alert::{Alert, AlertState, Annotations, Notification};
+use super::budget::Share;
 use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, Written, shared, system_time};
 use crate::config::{self, RuleKind};
 use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
@@ -47,6 +48,8 @@ pub struct AlertingRule {
     /// Set by `update`: at the next step, firing alerts younger than `for` go back to
     /// pending (their age is only known then).
     recheck_for: bool,
+    /// This rule's part of `-rule.maxActiveAlerts`.
+    budget: Share,
 }
 
 /// Labels and annotations rendered for one query series, reused while it comes back
@@ -114,6 +117,7 @@ impl AlertingRule {
                 .collect(),
             RuleKind::Recording(_) => Vec::new(),
         };
+        let ctx_budget = ctx.settings.alert_budget.clone();
         AlertingRule {
             annotation_names,
             label_inputs: inputs_of(labels.iter().map(|l| &l.template)),
@@ -131,6 +135,7 @@ impl AlertingRule {
             written: Written::default(),
             outcome: Outcome::default(),
             recheck_for: false,
+            budget: Share::new(ctx_budget),
         }
     }
 
@@ -177,6 +182,11 @@ impl AlertingRule {
         self.attempt += 1;
         let attempt = self.attempt;
         let n = samples.len();
+        // Each sample becomes an alert: claim room for them before rendering anything,
+        // so an answer that explodes in cardinality costs nothing beyond itself.
+        if let Err(e) = self.budget.claim(n.max(self.active.len())) {
+            return self.drop_alerts(e, n);
+        }
         let limits = self.ctx.settings.limits;
         // Template queries of this whole evaluation count against one budget.
         let budget = querier.map(|q| QueryBudget::new(q, limits.template_queries));
@@ -278,12 +288,14 @@ impl AlertingRule {
             self.active.remove(&fp);
         }
         if self.ctx.limit > 0 && active_count > self.ctx.limit {
-            self.active.clear();
             let e = format!(
                 "exceeded limit of {} with {} alerts",
                 self.ctx.limit, active_count
             );
-            return self.outcome.fail(e, n);
+            return self.drop_alerts(e, n);
+        }
+        if let Err(e) = self.budget.claim(self.active.len()) {
+            return self.drop_alerts(e, n);
         }
 
         self.outcome.succeed();
@@ -294,6 +306,15 @@ impl AlertingRule {
             error: None,
             samples: n,
         }
+    }
+
+    /// Fails the evaluation and drops every alert, as Prometheus does when `limit` is
+    /// exceeded; the alerts' part of the budget is given back.
+    fn drop_alerts(&mut self, error: String, samples: usize) -> StepOutput {
+        self.active.clear();
+        self.rendered.clear();
+        self.budget.release();
+        self.outcome.fail(error, samples)
     }
 
     /// The labels and annotations of the alert a sample stands for: reused from the
@@ -439,6 +460,7 @@ impl AlertingRule {
     pub fn resolve_all(&mut self, ts_ms: i64) -> Vec<Notification> {
         let url = &self.generator_url;
         let external = &self.ctx.settings.external_labels;
+        self.budget.release();
         self.active
             .drain()
             .filter(|(_, a)| a.state == AlertState::Firing)

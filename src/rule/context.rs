@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::AlertBudget;
 use crate::config::Group;
 use crate::labels::Labels;
 use crate::template::Library;
@@ -32,6 +33,8 @@ pub struct RuleSettings {
     pub library: Option<Arc<Library>>,
     /// `-rule.max*`: what one evaluation may produce.
     pub limits: Limits,
+    /// `-rule.maxActiveAlerts`: the alert budget all rules share (`None` = no budget).
+    pub alert_budget: Option<Arc<AlertBudget>>,
 }
 
 impl Default for RuleSettings {
@@ -47,6 +50,7 @@ impl Default for RuleSettings {
             disable_alertgroup_label: false,
             library: None,
             limits: Limits::default(),
+            alert_budget: None,
         }
     }
 }

@@ -91,8 +91,12 @@ pub struct Api {
     pub state: Arc<dyn StateSource>,
     pub registry: Arc<Registry>,
     pub external_url: String,
-    pub reload_auth_key: Option<String>,
+    pub access: super::auth::Access,
+    pub headers: super::dispatch::ResponseHeaders,
+    /// The `/flags` page, rendered (secrets masked) at start-up.
+    pub flags_page: Arc<str>,
     pub http_metrics: Option<super::metrics::HttpMetrics>,
+    pub security_metrics: Option<super::metrics::SecurityMetrics>,
     /// Normalized `-http.pathPrefix` (`""` or `/x`), for links in HTML.
     pub path_prefix: String,
     pub started: SystemTime,
@@ -328,24 +332,6 @@ impl Api {
         }
     }
 
-    /// Checks `-reloadAuthKey` against the `authKey` query parameter.
-    pub fn check_reload_auth(&self, q: &Query) -> Result<(), Reply> {
-        let Some(want) = self.reload_auth_key.as_deref().filter(|k| !k.is_empty()) else {
-            return Ok(());
-        };
-        match q.get("authKey") {
-            None | Some("") => Err(Reply::text(
-                StatusCode::UNAUTHORIZED,
-                "missing authKey query arg; -reloadAuthKey is set\n",
-            )),
-            Some(got) if constant_time_eq(got.as_bytes(), want.as_bytes()) => Ok(()),
-            Some(_) => Err(Reply::text(
-                StatusCode::FORBIDDEN,
-                "the provided authKey doesn't match -reloadAuthKey\n",
-            )),
-        }
-    }
-
     /// `/-/reload`, after the auth check.
     pub async fn reload(&self) -> Reply {
         match self.state.reload().await {
@@ -380,13 +366,6 @@ impl Api {
         let targets = self.state.notifiers();
         Reply::json(StatusCode::OK, &Success(NotifiersJson(&targets)))
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 struct ReloadJson<'a> {

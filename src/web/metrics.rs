@@ -65,6 +65,77 @@ impl HttpMetrics {
     }
 }
 
+/// The server's security counters: refused credentials, certificate reloads, broken
+/// PROXY headers. Registered by the application like [`HttpMetrics`].
+#[derive(Clone, Debug, Default)]
+pub struct SecurityMetrics {
+    auth_failures: Family<[(&'static str, &'static str); 1], Counter>,
+    tls_reloads: Counter,
+    tls_reload_errors: Counter,
+    tls_last_ok: prometheus_client::metrics::gauge::Gauge,
+    proxy_errors: Counter,
+}
+
+impl SecurityMetrics {
+    /// Registers `tocsin_http_auth_failures_total{reason}`,
+    /// `tocsin_tls_certificate_reloads_total`, `tocsin_tls_certificate_reload_errors_total`,
+    /// `tocsin_tls_certificate_last_reload_successful` and
+    /// `tocsin_http_proxy_protocol_errors_total`.
+    pub fn register(registry: &mut Registry) -> SecurityMetrics {
+        let m = SecurityMetrics::default();
+        m.tls_last_ok.set(1);
+        // Both reasons show from the start, at 0, so alerts and dashboards find them.
+        for reason in ["wrong_basic_auth", "wrong_auth_key"] {
+            drop(m.auth_failures.get_or_create(&[("reason", reason)]));
+        }
+        registry.register(
+            "tocsin_http_auth_failures",
+            "Requests refused for missing or wrong credentials, by reason (wrong_basic_auth, wrong_auth_key).",
+            m.auth_failures.clone(),
+        );
+        registry.register(
+            "tocsin_tls_certificate_reloads",
+            "Times a changed -tlsCertFile/-tlsKeyFile pair was put into service.",
+            m.tls_reloads.clone(),
+        );
+        registry.register(
+            "tocsin_tls_certificate_reload_errors",
+            "Times a changed -tlsCertFile/-tlsKeyFile pair was unusable (the previous one stayed in service).",
+            m.tls_reload_errors.clone(),
+        );
+        registry.register(
+            "tocsin_tls_certificate_last_reload_successful",
+            "0 while the certificate files on disk hold a pair that could not be loaded, else 1.",
+            m.tls_last_ok.clone(),
+        );
+        registry.register(
+            "tocsin_http_proxy_protocol_errors",
+            "Connections dropped for a missing or malformed PROXY protocol header.",
+            m.proxy_errors.clone(),
+        );
+        m
+    }
+
+    pub fn auth_failed(&self, reason: &'static str) {
+        self.auth_failures
+            .get_or_create(&[("reason", reason)])
+            .inc();
+    }
+
+    pub fn tls_reloaded(&self, ok: bool) {
+        if ok {
+            self.tls_reloads.inc();
+        } else {
+            self.tls_reload_errors.inc();
+        }
+        self.tls_last_ok.set(i64::from(ok));
+    }
+
+    pub fn proxy_protocol_error(&self) {
+        self.proxy_errors.inc();
+    }
+}
+
 /// A point-in-time reading of this process from `/proc/self`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessStats {

@@ -9,11 +9,18 @@
 //! evaluation. See `docs/api.md`.
 
 mod api;
+pub mod auth;
+mod dispatch;
 mod filter;
 mod format;
 mod json;
 pub mod metrics;
+mod pprof;
+pub mod proxy_protocol;
+mod respond;
+mod routes;
 mod server;
+pub mod tls;
 mod ui;
 
 use std::sync::Arc;
@@ -23,17 +30,29 @@ use tokio_util::sync::CancellationToken;
 
 use crate::status::StateSource;
 
+pub use auth::{Access, BasicAuth};
+pub use dispatch::{BadHeader, ResponseHeaders};
 pub use format::{GoExp, GoFloat, GoTime};
 pub use json::source_link;
+pub use routes::{RouteInfo, routes};
 pub use server::{Server, WebError, resolve_listen_addr};
+pub use tls::TlsOptions;
 
 /// Server options, named after vmalert's flags.
 #[derive(Debug, Clone)]
 pub struct WebOptions {
     /// `-httpListenAddr`: `:8880` (all interfaces), `host:port` or `[v6]:port`.
     pub listen_addr: String,
-    /// `-reloadAuthKey`: when set, `/-/reload` requires `?authKey=<key>`.
-    pub reload_auth_key: Option<String>,
+    /// `-httpAuth.*` and the `-*AuthKey` flags.
+    pub access: Access,
+    /// `-http.header.*`, `-http.disableCORS`.
+    pub headers: ResponseHeaders,
+    /// `-tls*`: serve HTTPS.
+    pub tls: Option<TlsOptions>,
+    /// `-httpListenAddr.useProxyProtocol`.
+    pub proxy_protocol: bool,
+    /// The `/flags` page (secrets already masked).
+    pub flags_page: Arc<str>,
     /// `-http.pathPrefix`: every path is served under this prefix.
     pub path_prefix: String,
     /// `-external.url`: base of the alert `source` links.
@@ -41,6 +60,9 @@ pub struct WebOptions {
     /// Request counters, if the application registered them (see
     /// [`metrics::HttpMetrics::register`]).
     pub http_metrics: Option<metrics::HttpMetrics>,
+    /// Auth failures, certificate reloads, PROXY errors, if registered (see
+    /// [`metrics::SecurityMetrics::register`]).
+    pub security_metrics: Option<metrics::SecurityMetrics>,
     /// `-http.maxConcurrentRequests`: expensive requests (rules, alerts, metrics)
     /// rendered at once; more are answered 503 with `Retry-After`. 0 = no limit.
     pub max_concurrent_requests: usize,
@@ -50,10 +72,15 @@ impl Default for WebOptions {
     fn default() -> Self {
         WebOptions {
             listen_addr: ":8880".to_string(),
-            reload_auth_key: None,
+            access: Access::default(),
+            headers: ResponseHeaders::default(),
+            tls: None,
+            proxy_protocol: false,
+            flags_page: Arc::from(""),
             path_prefix: String::new(),
             external_url: String::new(),
             http_metrics: None,
+            security_metrics: None,
             max_concurrent_requests: 4,
         }
     }
@@ -68,7 +95,7 @@ pub async fn serve(
     cancel: CancellationToken,
 ) -> Result<(), WebError> {
     let server = Server::bind(opts, state, registry).await?;
-    tracing::info!(addr = ?server.local_addr().ok(), "HTTP server listening");
+    tracing::info!(addr = ?server.local_addr().ok(), scheme = server.scheme(), "HTTP server listening");
     server.run(cancel).await;
     Ok(())
 }

@@ -10,6 +10,8 @@
 //! - [`web`]: the web server in-process over a fake state (`server().start()`), and the
 //!   snapshot fixture the API tests read.
 //! - [`engine`]: the engine in-process on paused time (`tokio::time::pause`).
+//! - [`certs`]: a test CA and the TLS pairs it signs, made at test time, and a client
+//!   that trusts it.
 //! - [`fake_http`]: an in-process HTTP server answering from a script (a datasource,
 //!   Alertmanager or remote-write endpoint that fails, stalls or answers garbage).
 //! - [`eventually`]: wait for state a background task reaches, instead of sleeping.
@@ -21,10 +23,12 @@
 //! it, hence `dead_code` is allowed.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod engine;
 pub mod fake_http;
 pub mod http;
 pub mod peers;
+pub mod rules;
 pub mod servers;
 pub mod shape;
 pub mod shape_reference;
