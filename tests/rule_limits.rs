@@ -2,12 +2,12 @@
 //! fails the evaluation with a message naming the flag, the rule's health is `err`,
 //! nothing is written and nothing is sent; the next good evaluation recovers.
 
-mod rule_support;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rule_support::{alerting_with, arc, ctx, recording, sample};
+use support::rules::{alerting_with, arc, ctx, recording, sample};
 use tocsin::rule::{
     AlertingRule, EvalTime, Health, Limits, RecordingRule, Rule, RuleContext, StepOutput,
 };

@@ -49,7 +49,10 @@ pub async fn maybe_gzip(r: Reply, accept_gzip: bool) -> (Reply, bool) {
             .await
             .unwrap_or_else(|e| {
                 let msg = format!("compressing the answer ({status}) failed: {e}");
-                (Reply::text(hyper::StatusCode::INTERNAL_SERVER_ERROR, msg), false)
+                (
+                    Reply::text(hyper::StatusCode::INTERNAL_SERVER_ERROR, msg),
+                    false,
+                )
             });
     }
     gzip_reply(r, accept_gzip)

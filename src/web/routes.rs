@@ -120,10 +120,7 @@ impl Endpoint {
     /// `-http.maxConcurrentRequests` at once, so API load cannot starve evaluation or
     /// the health checks.
     pub fn is_expensive(self) -> bool {
-        matches!(
-            self,
-            Endpoint::Rules | Endpoint::Alerts | Endpoint::Metrics
-        )
+        matches!(self, Endpoint::Rules | Endpoint::Alerts | Endpoint::Metrics)
     }
 
     pub fn allows(self, m: &Method) -> bool {
