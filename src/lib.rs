@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod backtest;
+pub mod bytesize;
 pub mod check;
 pub mod cli;
 pub mod clock;
@@ -13,6 +14,7 @@ pub mod flag_sources;
 pub mod flags_doc;
 pub mod http;
 pub mod labels;
+pub mod limit_flags;
 pub mod logging;
 pub mod manager;
 pub mod notifier;
