@@ -32,15 +32,11 @@ const DAY_MS: f64 = 86_400_000.0;
 pub struct Page {
     /// The alert's labels on its side.
     pub labels: Labels,
-    #[serde(serialize_with = "ser_ts")]
+    #[serde(serialize_with = "crate::replay::report::ser_ts")]
     pub from: i64,
     /// The last firing evaluation.
-    #[serde(serialize_with = "ser_ts")]
+    #[serde(serialize_with = "crate::replay::report::ser_ts")]
     pub to: i64,
-}
-
-fn ser_ts<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::replay::window::fmt_ms(*ms))
 }
 
 /// One side's figures for one alerting rule.

@@ -90,9 +90,9 @@ pub struct SideSummary {
 /// What the backtest found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    #[serde(serialize_with = "ser_ts")]
+    #[serde(serialize_with = "crate::replay::report::ser_ts")]
     pub from: i64,
-    #[serde(serialize_with = "ser_ts")]
+    #[serde(serialize_with = "crate::replay::report::ser_ts")]
     pub to: i64,
     /// True when some evaluations failed (the datasource failed part-way): the figures
     /// then cover only what was evaluated.
@@ -103,10 +103,6 @@ pub struct Report {
     pub queries: FetchStats,
     pub alerting: Vec<AlertingRow>,
     pub recording: Vec<RecordingRow>,
-}
-
-fn ser_ts<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&replay::window::fmt_ms(*ms))
 }
 
 /// One side ready to replay.
@@ -260,60 +256,76 @@ pub async fn backtest(
         alerting: Vec::new(),
         recording: Vec::new(),
     };
-    let range_ms = opts.to_ms - opts.from_ms;
+    let both = Both {
+        old: (&po, &ro.rules),
+        new: (&pn, &rn.rules),
+        step: &|g: &Group| {
+            Timing::of(g, settings.default_interval)
+                .interval
+                .as_millis() as i64
+        },
+        range_ms: opts.to_ms - opts.from_ms,
+    };
     for p in pairs {
-        let side_report = |pl: &Planned, reports: &[RuleReport], a: pairs::At| {
-            reports
-                .get(pl.offsets[a.group] + a.rule)
-                .cloned()
-                .unwrap_or_default()
-        };
-        let o = p.old.map(|a| (po.at(a), side_report(&po, &ro.rules, a), a));
-        let n = p.new.map(|a| (pn.at(a), side_report(&pn, &rn.rules, a), a));
-        let is_recording = match (p.old, p.new) {
-            (Some(a), _) => recording(po.group(a), a.rule),
-            (None, Some(b)) => recording(pn.group(b), b.rule),
-            (None, None) => continue,
-        };
-        if is_recording {
-            report.recording.push(recording_row(p.how, o, n));
-        } else {
-            let strip = own_labels(p.old.map(|a| (po.group(a), a.rule)))
-                .chain(own_labels(p.new.map(|b| (pn.group(b), b.rule))))
-                .collect();
-            let step = |g: &Group| {
-                Timing::of(g, settings.default_interval)
-                    .interval
-                    .as_millis() as i64
-            };
-            let diff = alerts::compare(
-                o.as_ref().map(|(_, r, a)| alerts::SideInput {
-                    report: r,
-                    step_ms: step(po.group(*a)),
-                }),
-                n.as_ref().map(|(_, r, b)| alerts::SideInput {
-                    report: r,
-                    step_ms: step(pn.group(*b)),
-                }),
-                &strip,
-                range_ms,
-            );
-            report.alerting.push(AlertingRow {
-                matched_by: p.how,
-                old_rule: o.map(|x| x.0),
-                new_rule: n.map(|x| x.0),
-                diff,
-            });
-        }
+        both.row(p, &mut report);
     }
     Ok(report)
 }
 
-type Sided = Option<(RuleAt, RuleReport, pairs::At)>;
+/// Both sides' plans and replay reports, to build the report's rows from.
+struct Both<'a> {
+    old: (&'a Planned<'a>, &'a [RuleReport]),
+    new: (&'a Planned<'a>, &'a [RuleReport]),
+    /// A group's interval in milliseconds.
+    step: &'a dyn Fn(&Group) -> i64,
+    range_ms: i64,
+}
+
+type Sided<'a> = Option<(RuleAt, &'a RuleReport, &'a Arc<Group>, usize)>;
+
+impl<'a> Both<'a> {
+    fn side(
+        &self,
+        (pl, reports): (&'a Planned<'a>, &'a [RuleReport]),
+        a: Option<pairs::At>,
+    ) -> Sided<'a> {
+        let a = a?;
+        let r = reports.get(pl.offsets[a.group] + a.rule)?;
+        Some((pl.at(a), r, pl.group(a), a.rule))
+    }
+
+    /// Adds the row of pair `p` to `report`.
+    fn row(&self, p: pairs::Pair, report: &mut Report) {
+        let (o, n) = (self.side(self.old, p.old), self.side(self.new, p.new));
+        let Some((_, _, g, i)) = o.as_ref().or(n.as_ref()) else {
+            return;
+        };
+        if recording(g, *i) {
+            report.recording.push(recording_row(p.how, o, n));
+            return;
+        }
+        let strip = own_labels(o.as_ref().map(|x| (x.2, x.3)))
+            .chain(own_labels(n.as_ref().map(|x| (x.2, x.3))))
+            .collect();
+        let input = |x: &Sided<'a>| {
+            x.as_ref().map(|(_, r, g, _)| alerts::SideInput {
+                report: r,
+                step_ms: (self.step)(g),
+            })
+        };
+        let diff = alerts::compare(input(&o), input(&n), &strip, self.range_ms);
+        report.alerting.push(AlertingRow {
+            matched_by: p.how,
+            old_rule: o.map(|x| x.0),
+            new_rule: n.map(|x| x.0),
+            diff,
+        });
+    }
+}
 
 fn recording_row(how: How, o: Sided, n: Sided) -> RecordingRow {
     let diff = match (&o, &n) {
-        (Some((_, a, _)), Some((_, b, _))) => Some(match (&a.recorded, &b.recorded) {
+        (Some((_, a, _, _)), Some((_, b, _, _))) => Some(match (&a.recorded, &b.recorded) {
             (Some(x), Some(y)) => recorded::compare(x, y),
             _ => RecordedDiff::default(),
         }),

@@ -3,7 +3,7 @@
 //! the same kind and name in another group (moved and changed); the report says how
 //! each pair was matched. What is left was removed or added.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -69,105 +69,84 @@ fn all(groups: &[Arc<Group>]) -> Vec<At> {
         .collect()
 }
 
+/// What pairing looks at: group, kind (alerting?), name and expression.
+type Spec = (String, bool, String, String);
+
+fn specs(gs: &[Arc<Group>], at: &[At]) -> Vec<Spec> {
+    at.iter()
+        .map(|a| {
+            let g = &gs[a.group];
+            let r = &g.rules[a.rule];
+            (
+                g.name.clone(),
+                alerting(g, a.rule),
+                r.name().to_string(),
+                r.expr.clone(),
+            )
+        })
+        .collect()
+}
+
+/// The passes, in order: what two rules must share, and how the pair is then called.
+/// Among several candidates the first (in file order) is taken.
+type Pass = (fn(&Spec) -> Spec, How);
+
+const PASSES: [Pass; 4] = [
+    (|s| s.clone(), How::Name),
+    (
+        |s| (s.0.clone(), s.1, s.2.clone(), String::new()),
+        How::Name,
+    ),
+    (
+        |s| (String::new(), s.1, String::new(), s.3.clone()),
+        How::Expression,
+    ),
+    (
+        |s| (String::new(), s.1, s.2.clone(), String::new()),
+        How::MovedName,
+    ),
+];
+
 /// Pairs the rules of `old` and `new`, in the new rules' order, then the removed ones.
 pub fn pair(old: &[Arc<Group>], new: &[Arc<Group>]) -> Vec<Pair> {
-    let spec = |gs: &[Arc<Group>], a: At| -> (String, bool, String, String) {
-        let g = &gs[a.group];
-        let r = &g.rules[a.rule];
-        (
-            g.name.clone(),
-            alerting(g, a.rule),
-            r.name().to_string(),
-            r.expr.clone(),
-        )
-    };
-    let mut free_old: Vec<Option<At>> = all(old).into_iter().map(Some).collect();
-    let mut by_name: HashMap<(String, bool, String), Vec<usize>> = HashMap::new();
-    for (i, a) in free_old.iter().enumerate() {
-        if let Some(a) = a {
-            let (g, k, n, _) = spec(old, *a);
-            by_name.entry((g, k, n)).or_default().push(i);
-        }
-    }
-    let news = all(new);
+    let (olds, news) = (all(old), all(new));
+    let (so, sn) = (specs(old, &olds), specs(new, &news));
+    let mut free = vec![true; olds.len()];
     let mut matched: Vec<Option<(usize, How)>> = vec![None; news.len()];
-    // Same group and name; among rules sharing a name, the same expression first, then
-    // in order.
-    for same_expr in [true, false] {
-        for (ni, a) in news.iter().enumerate() {
+    for (key, how) in PASSES {
+        let mut cands: HashMap<Spec, VecDeque<usize>> = HashMap::new();
+        for (oi, s) in so.iter().enumerate().filter(|(oi, _)| free[*oi]) {
+            cands.entry(key(s)).or_default().push_back(oi);
+        }
+        for (ni, s) in sn.iter().enumerate() {
             if matched[ni].is_some() {
                 continue;
             }
-            let (g, k, n, e) = spec(new, *a);
-            let Some(cands) = by_name.get(&(g, k, n)) else {
-                continue;
-            };
-            let hit = cands
-                .iter()
-                .copied()
-                .find(|&oi| free_old[oi].is_some_and(|o| !same_expr || spec(old, o).3 == e));
-            if let Some(oi) = hit {
-                matched[ni] = Some((oi, How::Name));
-                free_old[oi] = None;
+            if let Some(oi) = cands.get_mut(&key(s)).and_then(|q| q.pop_front()) {
+                matched[ni] = Some((oi, how));
+                free[oi] = false;
             }
         }
     }
-    // Renamed or moved: the same kind and expression.
-    for (ni, a) in news.iter().enumerate() {
-        if matched[ni].is_some() {
-            continue;
-        }
-        let (_, k, _, e) = spec(new, *a);
-        let hit = (0..free_old.len()).find(|&oi| {
-            free_old[oi].is_some_and(|o| {
-                let s = spec(old, o);
-                s.1 == k && s.3 == e
-            })
-        });
-        if let Some(oi) = hit {
-            matched[ni] = Some((oi, How::Expression));
-            free_old[oi] = None;
-        }
-    }
-    // Moved to another group and changed: the same kind and name.
-    for (ni, a) in news.iter().enumerate() {
-        if matched[ni].is_some() {
-            continue;
-        }
-        let (_, k, n, _) = spec(new, *a);
-        let hit = (0..free_old.len()).find(|&oi| {
-            free_old[oi].is_some_and(|o| {
-                let s = spec(old, o);
-                s.1 == k && s.2 == n
-            })
-        });
-        if let Some(oi) = hit {
-            matched[ni] = Some((oi, How::MovedName));
-            free_old[oi] = None;
-        }
-    }
-    let olds = all(old);
     let mut out: Vec<Pair> = news
         .iter()
         .zip(&matched)
-        .map(|(a, m)| match m {
-            Some((oi, how)) => Pair {
-                old: Some(olds[*oi]),
-                new: Some(*a),
-                how: *how,
-            },
-            None => Pair {
-                old: None,
-                new: Some(*a),
-                how: How::OnlyNew,
-            },
+        .map(|(a, m)| Pair {
+            old: m.map(|(oi, _)| olds[oi]),
+            new: Some(*a),
+            how: m.map_or(How::OnlyNew, |(_, how)| how),
         })
         .collect();
-    out.extend(free_old.into_iter().flatten().map(|o| Pair {
-        old: Some(o),
-        new: None,
-        how: How::OnlyOld,
-    }));
+    out.extend(
+        olds.iter()
+            .zip(&free)
+            .filter(|(_, f)| **f)
+            .map(|(o, _)| Pair {
+                old: Some(*o),
+                new: None,
+                how: How::OnlyOld,
+            }),
+    );
     out
 }
 

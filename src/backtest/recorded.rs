@@ -13,14 +13,10 @@ use crate::replay::Recorded;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Worst {
     pub labels: Labels,
-    #[serde(serialize_with = "ser_ts")]
+    #[serde(serialize_with = "crate::replay::report::ser_ts")]
     pub at: i64,
     pub old: f64,
     pub new: f64,
-}
-
-fn ser_ts<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::replay::window::fmt_ms(*ms))
 }
 
 /// The comparison of one recording rule's two sides.

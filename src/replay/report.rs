@@ -23,7 +23,8 @@ pub struct AlertInterval {
     pub to: i64,
 }
 
-fn ser_ts<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+/// Serializes milliseconds since the epoch as RFC 3339 (`#[serde(serialize_with)]`).
+pub fn ser_ts<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&fmt_ms(*ms))
 }
 
