@@ -104,10 +104,15 @@ pub struct CheckArgs {
     #[arg(long = "rule.validateTemplates", default_value = "true", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub validate_templates: bool,
-    /// promtool's lint: `duplicate-rules` warns about rules repeated in a group, `none`
-    /// turns it off.
-    #[arg(long = "lint", default_value = "duplicate-rules", value_parser = ["duplicate-rules", "none"])]
+    /// Lint: `--lint` (or `--lint=all`) runs every check of docs/lint.md over all the
+    /// files together; `duplicate-rules` (promtool's default) only warns about rules
+    /// repeated in a file; `none` turns it off.
+    #[arg(long = "lint", default_value = "duplicate-rules", value_parser = ["all", "duplicate-rules", "none"],
+          num_args = 0..=1, default_missing_value = "all", require_equals = true)]
     pub lint: String,
+    /// The interval of groups without `interval`, for the lint's interval checks.
+    #[arg(long = "evaluationInterval", default_value = "1m", value_parser = parse_go_duration)]
+    pub evaluation_interval: Duration,
     /// Make lint findings fatal (exit code 3), as promtool's `--lint-fatal`.
     #[arg(long = "lint-fatal", default_value = "false", action = ArgAction::Set, num_args = 0..=1,
           default_missing_value = "true", require_equals = true)]

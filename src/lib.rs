@@ -11,6 +11,7 @@ pub mod flag_sources;
 pub mod flags_doc;
 pub mod http;
 pub mod labels;
+pub mod lint;
 pub mod logging;
 pub mod manager;
 pub mod notifier;

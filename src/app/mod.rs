@@ -43,7 +43,10 @@ fn check(args: &CheckArgs) -> ExitCode {
             validate_expressions: args.validate_expressions,
             validate_templates: args.validate_templates,
         },
-        lint_duplicates: args.lint != "none",
+        lint_duplicates: args.lint == "duplicate-rules",
+        lint_all: (args.lint == "all").then_some(crate::lint::LintOptions {
+            default_interval: args.evaluation_interval,
+        }),
         lint_fatal: args.lint_fatal,
     };
     let out = check_rules(&args.files, &opts);

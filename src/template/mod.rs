@@ -46,6 +46,7 @@ mod funcs;
 pub mod gofmt;
 mod humanize;
 mod inputs;
+mod label_refs;
 mod lex;
 mod library;
 mod limits;
@@ -179,6 +180,12 @@ impl Template {
     /// may reuse an earlier rendering for the same labels unless these changed.
     pub fn inputs(&self) -> Inputs {
         self.inner.inputs
+    }
+
+    /// The alert labels the template reads by name (`$labels.job`, `.Labels.job`,
+    /// `index $labels "job"`); reads it cannot be sure of are left out.
+    pub fn label_refs(&self) -> std::collections::BTreeSet<String> {
+        label_refs::of(&self.inner.root)
     }
 
     /// True when the template calls `query` (must be rendered off the async runtime).
