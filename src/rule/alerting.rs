@@ -332,13 +332,13 @@ impl AlertingRule {
     /// Returns how many are active.
     fn advance_and_emit(&mut self, t: EvalTime, series: &mut Vec<Sample>) -> usize {
         let (attempt, timing) = (self.attempt, self.timing);
-        let external = &self.ctx.settings.external_labels;
+        let ctx = &self.ctx;
         let mut active = 0;
         self.active.retain(|_, a| {
             let fate = advance(a, a.seen == attempt, t.ts_ms, &timing);
             if fate == Fate::Active {
                 active += 1;
-                emit(a, external, t.query_ts_ms, series);
+                emit(a, ctx, t.query_ts_ms, series);
             }
             fate != Fate::Dropped
         });
@@ -364,7 +364,7 @@ impl AlertingRule {
             }
             a.valid_until_ms = Some(valid_until);
             let ends_at = a.resolved_at_ms.unwrap_or(valid_until);
-            out.push(a.notification(ends_at, &self.ctx.settings.external_labels, url));
+            out.push(a.notification(ends_at, &self.ctx, url));
         }
         out
     }
@@ -374,12 +374,12 @@ impl AlertingRule {
     /// waiting for `endsAt`.
     pub fn resolve_all(&mut self, ts_ms: i64) -> Vec<Notification> {
         let url = &self.generator_url;
-        let external = &self.ctx.settings.external_labels;
+        let ctx = &self.ctx;
         self.budget.release();
         self.active
             .drain()
             .filter(|(_, a)| a.state == AlertState::Firing)
-            .map(|(_, mut a)| a.notification(ts_ms, external, url))
+            .map(|(_, mut a)| a.notification(ts_ms, ctx, url))
             .collect()
     }
 
@@ -493,9 +493,9 @@ fn fire(a: &mut Alert, ts: i64, timing: &Timing) {
 /// does, so that they line up with the data that raised them. `ALERTS` carries the
 /// state; `ALERTS_FOR_STATE` carries `activeAt` in whole seconds, which a restart reads
 /// back to keep counting toward `for` (see [`AlertingRule::restore`]).
-fn emit(a: &mut Alert, external: &Labels, query_ts_ms: i64, out: &mut Vec<Sample>) {
+fn emit(a: &mut Alert, ctx: &RuleContext, query_ts_ms: i64, out: &mut Vec<Sample>) {
     let active_at_s = (a.active_at_ms / 1000) as f64;
-    let series = a.series_labels(external);
+    let series = a.series_labels(ctx);
     out.push(Sample {
         labels: series.alerts.clone(),
         value: 1.0,
