@@ -101,7 +101,22 @@ fn lint_all(
             LintFile::new(path, &text, groups)
         })
         .collect();
-    let findings = lint::lint(&files, opts);
+    let mut findings = lint::lint(&files, opts);
+    if let Some(ds) = &opts.datasource {
+        match series_findings(&files, ds) {
+            Ok(more) => {
+                findings.extend(more);
+                lint::sort(&files, &mut findings);
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    out.stderr,
+                    "  FAILED: the series checks stopped: {e}; the datasource must answer instant queries"
+                );
+                out.exit_code = 1;
+            }
+        }
+    }
     if findings.is_empty() {
         return false;
     }
@@ -126,6 +141,25 @@ fn lint_all(
         let _ = writeln!(out.stderr, "  {} ({}): {}", c.id, c.severity, c.explanation);
     }
     true
+}
+
+/// The datasource checks, on a runtime of their own (`tocsin check` is synchronous).
+fn series_findings(
+    files: &[LintFile],
+    ds: &lint::DatasourceLint,
+) -> Result<Vec<lint::Finding>, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let now_ms = crate::clock::Clock::System.now_ms();
+    let src = lint::series::SeriesSource {
+        querier: &*ds.querier,
+        lookback: ds.lookback,
+        now_ms,
+    };
+    rt.block_on(lint::series::check(files, &src))
+        .map_err(|e| e.to_string())
 }
 
 /// Checks one file; returns whether the lint found something, and the groups when the

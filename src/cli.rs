@@ -156,6 +156,13 @@ pub struct CheckArgs {
     /// The interval of groups without `interval`, for the lint's interval checks.
     #[arg(long = "evaluationInterval", default_value = "1m", value_parser = parse_go_duration)]
     pub evaluation_interval: Duration,
+    /// With `--lint`: also check the rules' selectors against this Prometheus-compatible
+    /// query API (series that do not exist, labels they never carry).
+    #[arg(long = "datasource.url", value_name = "URL")]
+    pub datasource_url: Option<String>,
+    /// How far back the datasource checks look for series (Prometheus duration: 7d, 12h).
+    #[arg(long = "lookback", default_value = "7d", value_parser = parse_prom_duration)]
+    pub lookback: Duration,
     /// Make lint findings fatal (exit code 3), as promtool's `--lint-fatal`.
     #[arg(long = "lint-fatal", default_value = "false", action = ArgAction::Set, num_args = 0..=1,
           default_missing_value = "true", require_equals = true)]
@@ -639,6 +646,11 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
         rest = &rest[unit_len..];
     }
     Duration::try_from_secs_f64(total).map_err(|_| err())
+}
+
+/// A Prometheus duration (`7d`, `1h30m`).
+fn parse_prom_duration(s: &str) -> Result<Duration, String> {
+    crate::config::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn parse_label_pair(s: &str) -> Result<(String, String), String> {

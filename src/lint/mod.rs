@@ -9,10 +9,12 @@
 //! - [`labels`]: which labels an expression's output can carry.
 //! - [`rules`]: checks of one rule against its group.
 //! - [`across`]: checks over all the files at once (duplicates, dependency order).
+//! - [`series`]: checks against the datasource's series.
 
 pub mod across;
 pub mod labels;
 pub mod rules;
+pub mod series;
 pub mod source;
 
 use std::fmt;
@@ -128,6 +130,21 @@ check!(
     "The rule reads a series that a rule records only later: later in the same group (so every evaluation reads the value from the previous cycle), or in a later group with a longer interval (so it reads values up to that interval old, and stale ones once the interval passes the 5m lookback). Move the recording rule before its reader, into the reader's group or into a group with the same interval."
 );
 
+check!(
+    SERIES,
+    "promql/series",
+    Warning,
+    true,
+    "A selector matches no series on the datasource over the last `--lookback` (7d by default): the metric is not there at all (a typo, a renamed metric, a target that is not scraped) or no series has the matchers' values. An alert on it can never fire; a recording rule records nothing. Selectors inside `absent()` and of series the rule files record are not checked."
+);
+check!(
+    SERIES_LABEL,
+    "promql/series-label",
+    Warning,
+    true,
+    "A matcher needs a label that the metric's series never carried over the last `--lookback`: the selector can never match. Usually a typo or a label that relabelling renames; check the series' labels."
+);
+
 /// Every check, in the order they are documented.
 pub const CHECKS: &[&Check] = &[
     &TEMPLATE_LABEL,
@@ -139,6 +156,8 @@ pub const CHECKS: &[&Check] = &[
     &RECORD_NAME,
     &DUPLICATE,
     &DEPENDENCY_ORDER,
+    &SERIES,
+    &SERIES_LABEL,
 ];
 
 /// One problem found in one rule.
@@ -199,13 +218,31 @@ impl LintFile {
 pub struct LintOptions {
     /// The interval of groups without `interval` (`-evaluationInterval`).
     pub default_interval: Duration,
+    /// With `--datasource.url`: where the series checks look.
+    pub datasource: Option<DatasourceLint>,
 }
 
 impl Default for LintOptions {
     fn default() -> Self {
         LintOptions {
             default_interval: Duration::from_secs(60),
+            datasource: None,
         }
+    }
+}
+
+/// The datasource of the series checks and how far back they look.
+#[derive(Clone)]
+pub struct DatasourceLint {
+    pub querier: Arc<dyn crate::datasource::Querier>,
+    pub lookback: Duration,
+}
+
+impl fmt::Debug for DatasourceLint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatasourceLint")
+            .field("lookback", &self.lookback)
+            .finish_non_exhaustive()
     }
 }
 
@@ -280,7 +317,12 @@ pub fn lint(files: &[LintFile], opts: &LintOptions) -> Vec<Finding> {
     }
     out.extend(across::duplicates(files));
     out.extend(across::dependency_order(files, opts));
-    let file_no = |f: &Finding| files.iter().position(|x| x.path == f.file);
-    out.sort_by_key(|f| (file_no(f), f.line, f.col, f.check.id));
+    sort(files, &mut out);
     out
+}
+
+/// Puts findings in file order (as the files were given), then by position.
+pub fn sort(files: &[LintFile], findings: &mut [Finding]) {
+    let file_no = |f: &Finding| files.iter().position(|x| x.path == f.file);
+    findings.sort_by_key(|f| (file_no(f), f.line, f.col, f.check.id));
 }
