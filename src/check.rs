@@ -223,13 +223,7 @@ fn duplicates(groups: &[Arc<Group>]) -> Vec<(&Group, &config::Rule)> {
     for g in groups {
         for r in &g.rules {
             let is_alert = matches!(r.kind, RuleKind::Alerting(_));
-            let mut labels: Vec<(&str, &str)> = r
-                .labels
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.source()))
-                .collect();
-            labels.sort_unstable();
-            if !seen.insert((is_alert, r.name(), labels)) {
+            if !seen.insert((is_alert, r.name(), r.sorted_labels())) {
                 dups.push((&**g, r));
             }
         }

@@ -17,12 +17,7 @@ pub fn duplicates(files: &[LintFile]) -> Vec<Finding> {
         let r = site.rule;
         // The parsed expression printed back, so spacing and parentheses do not matter.
         let expr = parser::parse(&r.expr).map_or_else(|_| r.expr.clone(), |e| e.to_string());
-        let mut labels: Vec<(&str, &str)> = r
-            .labels
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.source()))
-            .collect();
-        labels.sort_unstable();
+        let labels = r.sorted_labels();
         let kind = if matches!(r.kind, RuleKind::Alerting(_)) {
             "alert"
         } else {

@@ -23,7 +23,8 @@
 //! internal dependencies point one way, down this list (checked by a test below):
 //!
 //! 1. `mod` (this file): [`Template`], compiled once and rendered many times;
-//! 2. `exec`, the tree walker; `lint` and `inputs`, what the loader learns from a tree;
+//! 2. `exec`, the tree walker; `lint`, `inputs` and `label_refs`, what the loader and
+//!    the rule linter learn from a tree;
 //! 3. `funcs`, the functions templates call; `data`, the alert data as values;
 //! 4. `builtins`, Go's builtin functions; `context`, what a render is given;
 //! 5. `library`, the definitions loaded with -rule.templates;
