@@ -20,6 +20,7 @@ pub mod reload;
 pub mod remote_write;
 pub mod replay;
 pub mod rule;
+pub mod ruletest;
 pub mod sample;
 pub mod schedule;
 pub mod secret;

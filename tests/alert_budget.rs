@@ -8,11 +8,11 @@
 //! answer itself is dropped), so this file holds one test: a second one running at the
 //! same time would allocate into the same figures.
 
-mod rule_support;
+mod support;
 
 use std::sync::Arc;
 
-use rule_support::*;
+use support::rules::*;
 use tocsin::labels::Labels;
 use tocsin::rule::{AlertBudget, AlertingRule, Health};
 use tocsin::sample::Sample;

@@ -12,7 +12,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::http::{self, AuthOptions, ClientError, Endpoint};
+use crate::http::{self, ClientError, ClientOptions, Endpoint, HttpClient, Origin};
 use crate::labels::Labels;
 use crate::sample::Sample;
 
@@ -75,6 +75,8 @@ pub enum QueryError {
     Failed { error_type: String, error: String },
     #[error("invalid request: {0}")]
     Request(String),
+    #[error("{0}")]
+    Auth(String),
 }
 
 /// Where rules get their answers from.
@@ -105,7 +107,9 @@ pub trait Querier: Send + Sync {
 pub struct DatasourceOptions {
     /// Base URL; `/api/v1/query` is appended (a path prefix is kept).
     pub url: String,
-    pub auth: AuthOptions,
+    pub auth: ClientOptions,
+    /// Names the settings in errors (`-datasource.*` or `-remoteRead.*`).
+    pub origin: Origin,
     pub query_timeout: Duration,
     /// vmalert `-datasource.lookback`: query at `time - lookback`.
     pub lookback: Duration,
@@ -117,7 +121,8 @@ impl Default for DatasourceOptions {
     fn default() -> Self {
         DatasourceOptions {
             url: String::new(),
-            auth: AuthOptions::default(),
+            auth: ClientOptions::default(),
+            origin: Origin::flags("datasource"),
             query_timeout: Duration::from_secs(30),
             lookback: Duration::ZERO,
             query_step: Duration::from_secs(300),
@@ -171,7 +176,7 @@ impl DatasourceMetrics {
 /// written straight into one buffer, so a query costs the request itself and little
 /// else.
 pub struct PromClient {
-    client: reqwest::Client,
+    client: HttpClient,
     query: Endpoint,
     range: Endpoint,
     /// `step=…` for instant queries (empty with `-datasource.queryStep=0`).
@@ -199,7 +204,7 @@ fn push_param(body: &mut String, name: &str, value: &str) {
 
 impl PromClient {
     pub fn new(opts: DatasourceOptions, metrics: DatasourceMetrics) -> Result<Self, ClientError> {
-        let client = http::client("datasource", &opts.auth, opts.query_timeout)?;
+        let client = HttpClient::new(&opts.origin, &opts.auth, opts.query_timeout)?;
         let base = &opts.url;
         let mut step = String::new();
         if !opts.query_step.is_zero() {
@@ -244,7 +249,11 @@ impl PromClient {
         headers: &[(String, String)],
     ) -> Result<bytes::Bytes, QueryError> {
         let url = &to.shown;
-        let mut req = self.client.post(&to.url);
+        let mut req = self
+            .client
+            .post(&to.url)
+            .await
+            .map_err(|e| QueryError::Auth(e.to_string()))?;
         if !headers.is_empty() {
             let extra =
                 http::header_map(headers).map_err(|e| QueryError::Request(e.to_string()))?;
