@@ -1,6 +1,7 @@
 //! The API stays fast with 20,000 rules: serializing straight from snapshots must not
-//! turn quadratic. The bound is generous (debug build, shared machine); the figures
-//! are printed for the record.
+//! turn quadratic. No absolute time is asserted (debug build, shared and noisy machine):
+//! the answer for 10 times the rules must take well under 100 times as long (linear is
+//! 10 times), both measured in the same run; the figures are printed for the record.
 
 mod support;
 
@@ -15,9 +16,9 @@ use tocsin::status::{
     RuleStatus,
 };
 
-/// 200 groups x 100 rules; every other rule alerting with two alerts.
-fn big_snapshot() -> Vec<Arc<GroupStatus>> {
-    (0..200)
+/// `groups` groups x 100 rules; every other rule alerting with two alerts.
+fn big_snapshot(groups: usize) -> Vec<Arc<GroupStatus>> {
+    (0..groups)
         .map(|gi| {
             let mut g = GroupStatus::new(
                 &format!("/rules/f{}.yml", gi % 10),
@@ -70,37 +71,46 @@ fn big_snapshot() -> Vec<Arc<GroupStatus>> {
         .collect()
 }
 
+/// The best of three answers to `path`: its time and body.
+async fn best_of_3(client: &reqwest::Client, url: &str) -> (Duration, String) {
+    let mut best = Duration::MAX;
+    let mut body = String::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        body = client.get(url).send().await.unwrap().text().await.unwrap();
+        best = best.min(t.elapsed());
+    }
+    (best, body)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_thousand_rules() {
-    let srv = server().groups(big_snapshot()).start().await;
+    let small = server().groups(big_snapshot(20)).start().await;
+    let srv = server().groups(big_snapshot(200)).start().await;
     let client = reqwest::Client::new();
     for (path, want_len) in [
         ("/api/v1/rules", 0usize),
         ("/api/v1/alerts", 20_000),
         ("/api/v1/rules?type=record&rule_group[]=group-7", 0),
     ] {
-        let mut best = Duration::MAX;
-        let mut bytes = 0;
-        let mut body = String::new();
-        for _ in 0..3 {
-            let t = Instant::now();
-            body = client
-                .get(format!("{}{path}", srv.base))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            best = best.min(t.elapsed());
-            bytes = body.len();
-        }
-        println!("{path}: {bytes} bytes, best of 3: {best:?}");
+        let (best, body) = best_of_3(&client, &format!("{}{path}", srv.base)).await;
+        let (small_best, _) = best_of_3(&client, &format!("{}{path}", small.base)).await;
+        println!(
+            "{path}: {} bytes, best of 3: {best:?} (2,000 rules: {small_best:?})",
+            body.len()
+        );
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         if want_len > 0 {
             assert_eq!(v["data"]["alerts"].as_array().unwrap().len(), want_len);
         }
-        assert!(best < Duration::from_secs(5), "{path} took {best:?}");
+        // A filtered answer is small at both sizes; only the full ones must scale.
+        if !path.contains('?') {
+            let ratio = best.as_secs_f64() / small_best.as_secs_f64().max(1e-3);
+            assert!(
+                ratio < 40.0,
+                "{path}: 10x the rules took {ratio:.1}x as long"
+            );
+        }
     }
     let (_, v) = get_json(&format!("{}/api/v1/rules", srv.base)).await;
     let rules: usize = v["data"]["groups"]
@@ -111,4 +121,5 @@ async fn twenty_thousand_rules() {
         .sum();
     assert_eq!(rules, 20_000);
     srv.shutdown().await;
+    small.shutdown().await;
 }
