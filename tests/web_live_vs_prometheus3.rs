@@ -7,13 +7,11 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::Value;
-use support::http::{get_json, poll_json};
-use support::live_api::{alert_list, rules, selection, settled, token_pages, write_rule_files};
+use support::http::get_json;
+use support::live_api::{alert_list, rules, selection, settle_both, token_pages, write_rule_files};
 use support::peers::sid_peer_or_skip;
-use support::servers::{start_prometheus_with, start_tocsin};
+use support::servers::{args_like_prometheus, start_prometheus_with, start_tocsin};
 use support::shape::Shape;
 use support::shape_reference::{NONE, VM_EXTRAS_3};
 
@@ -78,28 +76,11 @@ async fn tocsin_answers_like_prometheus_3_on_the_same_rules() {
     let (prom_guard, prom) = start_prometheus_with(&prom_bin, dir.path(), &config, &[])
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let (tocsin_guard, tocsin) = start_tocsin(
-        &[
-            format!("-rule={}", a.display()),
-            format!("-rule={}", b.display()),
-            format!("-datasource.url={prom}"),
-            format!("-remoteWrite.url={prom}/api/v1/write"),
-            "-evaluationInterval=1s".into(),
-            // Prometheus adds no `alertgroup` label; vmalert (and tocsin by default) do.
-            "-disableAlertgroupLabel=true".into(),
-        ],
-        dir.path(),
-        "tocsin",
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let wait = Duration::from_secs(60);
-    let theirs = poll_json(&format!("{prom}/api/v1/rules"), wait, settled)
+    let args = args_like_prometheus(&[&a, &b], &prom);
+    let (tocsin_guard, tocsin) = start_tocsin(&args, dir.path(), "tocsin")
         .await
-        .unwrap_or_else(|| panic!("Prometheus did not settle:\n{}", prom_guard.log_tail(20)));
-    let ours = poll_json(&format!("{tocsin}/api/v1/rules"), wait, settled)
-        .await
-        .unwrap_or_else(|| panic!("tocsin did not settle:\n{}", tocsin_guard.log_tail(30)));
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (theirs, ours) = settle_both((&prom, &prom_guard), (&tocsin, &tocsin_guard)).await;
 
     // Key by key.
     let mut shape = Shape::new(VM_EXTRAS_3, NONE);

@@ -14,8 +14,8 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::http::{get_json, poll_json};
-use support::live_api::{alert_list, rules, selection, settled, write_rule_files};
+use support::http::get_json;
+use support::live_api::{alert_list, rules, selection, settle_both, write_rule_files};
 use support::peers::{free_port, sid_peer_or_skip};
 use support::servers::{spawn_ready, start_tocsin, start_victoria_metrics};
 use support::shape::Shape;
@@ -150,13 +150,7 @@ async fn tocsin_answers_like_vmalert_1_145_on_the_same_rules() {
     let (tocsin_guard, ours_base) = start_tocsin(&common, dir.path(), "tocsin")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let wait = Duration::from_secs(60);
-    let theirs = poll_json(&format!("{theirs_base}/api/v1/rules"), wait, settled)
-        .await
-        .unwrap_or_else(|| panic!("vmalert did not settle:\n{}", vmalert.log_tail(20)));
-    let ours = poll_json(&format!("{ours_base}/api/v1/rules"), wait, settled)
-        .await
-        .unwrap_or_else(|| panic!("tocsin did not settle:\n{}", tocsin_guard.log_tail(30)));
+    let (theirs, ours) = settle_both((&theirs_base, &vmalert), (&ours_base, &tocsin_guard)).await;
 
     let mut shape = Shape::new(EXTRAS, MISSING_OK);
     shape.compare("rules", &theirs, &ours);

@@ -4,10 +4,12 @@
 //! pagination.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::http::get_json;
+use super::http::{get_json, poll_json};
+use super::peers::ChildGuard;
 
 /// `a.yml`: group labels, a recording rule, a firing and a pending alert (group `a1`);
 /// an alert whose query fails in every datasource and a recording rule whose selector
@@ -150,4 +152,19 @@ pub fn alert_list(v: &Value, value_key: impl Fn(&Value) -> Value) -> Vec<Value> 
         .collect();
     a.sort_by_key(|x| x["labels"].to_string());
     a
+}
+
+/// Waits (up to a minute) until both servers' `/api/v1/rules` are [`settled`]; returns
+/// their answers, or panics with the log of the one that did not settle.
+pub async fn settle_both(theirs: (&str, &ChildGuard), ours: (&str, &ChildGuard)) -> (Value, Value) {
+    let wait = Duration::from_secs(60);
+    let mut out = Vec::new();
+    for (name, (base, guard)) in [("peer", theirs), ("tocsin", ours)] {
+        let v = poll_json(&format!("{base}/api/v1/rules"), wait, settled)
+            .await
+            .unwrap_or_else(|| panic!("{name} did not settle:\n{}", guard.log_tail(30)));
+        out.push(v);
+    }
+    let ours = out.pop().unwrap();
+    (out.pop().unwrap(), ours)
 }

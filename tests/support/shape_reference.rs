@@ -59,25 +59,12 @@ pub const VM_EXTRAS: &[(&str, &[&str])] = &[
 ];
 
 /// [`VM_EXTRAS`] against Prometheus 3.5 as Debian builds it, which omits an empty
-/// `labels` on recording rules where tocsin prints `{}`.
+/// `labels` on recording rules where tocsin prints `{}` (a kind may be listed twice).
 pub const VM_EXTRAS_3: &[(&str, &[&str])] = &[
     VM_EXTRAS[0],
     VM_EXTRAS[1],
-    (
-        "recording",
-        &[
-            RULE_EXTRAS[0],
-            RULE_EXTRAS[1],
-            RULE_EXTRAS[2],
-            RULE_EXTRAS[3],
-            RULE_EXTRAS[4],
-            RULE_EXTRAS[5],
-            RULE_EXTRAS[6],
-            RULE_EXTRAS[7],
-            RULE_EXTRAS[8],
-            "labels",
-        ],
-    ),
+    VM_EXTRAS[2],
+    ("recording", &["labels"]),
     VM_EXTRAS[3],
 ];
 
