@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Group;
 use crate::datasource::Querier;
@@ -54,6 +55,10 @@ pub struct ReplayOptions {
     /// Recording rules whose samples the report keeps ([`RuleReport::recorded`]), as
     /// (position of the group's plan, position of the rule in its group).
     pub collect: HashSet<(usize, usize)>,
+    /// Cancelled by SIGTERM/SIGINT: no window is started after it, the samples of the
+    /// windows already evaluated are still written, and the report says where each
+    /// rule stopped.
+    pub cancel: CancellationToken,
 }
 
 impl Default for ReplayOptions {
@@ -69,6 +74,7 @@ impl Default for ReplayOptions {
             progress: false,
             write_batch: 10_000,
             collect: HashSet::new(),
+            cancel: CancellationToken::new(),
         }
     }
 }
@@ -131,6 +137,7 @@ pub async fn replay(
         retry_backoff: opts.retry_backoff,
         write_batch: opts.write_batch.max(1),
         now_ms: chrono::Utc::now().timestamp_millis(),
+        cancel: opts.cancel.clone(),
     });
     let total: u64 = plans
         .iter()
