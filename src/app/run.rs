@@ -22,7 +22,7 @@ use crate::datasource::{DatasourceMetrics, PromClient, Querier};
 use crate::labels::Labels;
 use crate::manager::restore::Restorer;
 use crate::manager::{Engine, EvalMetrics, Manager};
-use crate::notifier::{Notifier, NotifierMetrics};
+use crate::notifier::Notifier;
 use crate::reload::{self, FileWatcher, ReloadRequest};
 use crate::remote_write::{RemoteWriteMetrics, RemoteWriter};
 use crate::rule::RuleSettings;
@@ -88,7 +88,7 @@ struct Running {
     reload_rx: mpsc::Receiver<ReloadRequest>,
     /// The rule files' fingerprint at the last successful load.
     loaded_from: Option<u64>,
-    notifier: Option<Notifier>,
+    notify: super::notify::Notify,
     writer: Option<RemoteWriter>,
     /// Stops the group tasks (a child token) and the reload triggers.
     cancel: CancellationToken,
@@ -118,10 +118,12 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
     let cancel = CancellationToken::new();
     let io_cancel = CancellationToken::new();
     let mut registry = Registry::default();
+    let notify = super::notify::start(f, &mut registry, &io_cancel).await?;
     let io = start_io(
         f,
         &ds_url,
         remote_write_url.as_deref(),
+        notify.notifier.clone(),
         &mut registry,
         &io_cancel,
     )?;
@@ -176,7 +178,7 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         board,
         reload_metrics,
         reload_rx,
-        notifier: io.notifier,
+        notify,
         writer: io.writer,
         cancel,
         io_cancel,
@@ -215,12 +217,12 @@ async fn first_load(
     Ok(set)
 }
 
-/// Builds the datasource client, and starts the notifier and the remote writer where
-/// their flags are set.
+/// Builds the datasource client and starts the remote writer where its flags are set.
 fn start_io(
     f: &RunFlags,
     ds_url: &str,
     remote_write_url: Option<&str>,
+    notifier: Option<Notifier>,
     registry: &mut Registry,
     io_cancel: &CancellationToken,
 ) -> anyhow::Result<Io> {
@@ -231,18 +233,6 @@ fn start_io(
     for (flag, why) in f.compat.given() {
         tracing::warn!(flag, "vmalert flag accepted but has no effect: {why}");
     }
-    let notifier_urls = split_list(&f.notifier_url);
-    let notifier = if notifier_urls.is_empty() {
-        tracing::warn!("no -notifier.url: alerts are evaluated but not sent anywhere");
-        None
-    } else {
-        let m = NotifierMetrics::default();
-        m.register(registry);
-        Some(
-            Notifier::start(options::notifier(f, &notifier_urls)?, m, io_cancel.clone())
-                .context("-notifier.*")?,
-        )
-    };
     let writer = match remote_write_url {
         None => None,
         Some(url) => {
@@ -339,7 +329,12 @@ impl Running {
                 _ = tokio::signal::ctrl_c() => return Ok(()),
                 req = self.reload_rx.recv() => {
                     let Some(req) = req else { return Ok(()) };
-                    let result = self.reload(&req).await;
+                    let notifier = self.notify.reload(req.trigger.as_str()).await;
+                    let result = match (notifier, self.reload(&req).await) {
+                        (Ok(()), rules) => rules,
+                        (Err(e), Ok(())) => Err(e),
+                        (Err(n), Err(r)) => Err(format!("{n}\n{r}")),
+                    };
                     self.board.record_reload(SystemTime::now(), result.clone());
                     self.reload_metrics.record(result.is_ok());
                     if let Some(r) = req.reply {
@@ -425,7 +420,7 @@ impl Running {
         {
             tracing::warn!("evaluations still running at the shutdown deadline");
         }
-        if let Some(n) = &self.notifier {
+        if let Some(n) = &self.notify.notifier {
             let left = n.flush(deadline).await;
             if left > 0 {
                 tracing::warn!(left, "alerts not sent before the shutdown deadline");
