@@ -169,3 +169,107 @@ alert_relabel_configs:
         assert!(!text.contains("Am-pa55"), "password in the {what}:\n{text}");
     }
 }
+
+/// Runs the tocsin binary with `args` until it exits (it must, at start-up); its exit
+/// code and stderr.
+fn run_to_exit(args: &[String]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args(args)
+        .arg("-httpListenAddr=127.0.0.1:0")
+        .output()
+        .expect("run tocsin");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn start_up_refuses_a_broken_config_and_conflicting_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, "groups: []\n").unwrap();
+    let config = dir.path().join("notifier.yml");
+    std::fs::write(
+        &config,
+        "static_configs:\n  - targets: [a:1]\n    basic_auth: {username: u, password: S3cr3t-pw}\n    tagets: [b:1]\n",
+    )
+    .unwrap();
+    let base = vec![
+        format!("-rule={}", rules.display()),
+        "-datasource.url=http://127.0.0.1:1".to_string(),
+    ];
+    let with = |extra: &[&str]| {
+        let mut a = base.clone();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let flag = format!("-notifier.config={}", config.display());
+    let (code, err) = run_to_exit(&with(&[&flag]));
+    assert_ne!(code, Some(0), "{err}");
+    let at = format!("{}:4:", config.display());
+    assert!(err.contains(&at) && err.contains("tagets"), "{err}");
+    assert!(!err.contains("S3cr3t-pw"), "{err}");
+
+    let (code, err) = run_to_exit(&with(&[&flag, "-notifier.url=http://127.0.0.1:9093"]));
+    assert_ne!(code, Some(0), "{err}");
+    assert!(
+        err.contains("-notifier.url, -notifier.config and -notifier.blackhole exclude each other"),
+        "{err}"
+    );
+    let (code, err) = run_to_exit(&with(&[
+        "-notifier.blackhole",
+        "-notifier.url=http://127.0.0.1:9093",
+    ]));
+    assert_ne!(code, Some(0), "{err}");
+    assert!(err.contains("exclude each other"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_blackhole_counts_alerts_as_sent_and_sends_nothing() {
+    let Some(prom) = peer_or_skip("prometheus") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: Always\n        expr: vector(1)\n",
+    )
+    .unwrap();
+    let (t, url) = start_tocsin(
+        &[
+            format!("-rule={}", rules.display()),
+            format!("-datasource.url={prom_url}"),
+            "-notifier.blackhole".into(),
+        ],
+        dir.path(),
+        "tocsin",
+    )
+    .await
+    .unwrap();
+    let v = poll_json(
+        &format!("{url}/api/v1/notifiers"),
+        Duration::from_secs(15),
+        |v| {
+            v["data"]["notifiers"][0]["targets"][0]["sent"]
+                .as_u64()
+                .unwrap_or(0)
+                > 0
+        },
+    )
+    .await
+    .unwrap_or_else(|| panic!("nothing counted as sent\n{}", t.log_tail(30)));
+    assert_eq!(v["data"]["notifiers"][0]["kind"], "blackhole", "{v}");
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"tocsin_notifier_alerts_sent_total{addr="blackhole"}"#),
+        "{metrics}"
+    );
+}
