@@ -250,17 +250,6 @@ impl Sources {
                 quiet,
             ));
         }
-        for kind in [Kind::Static, Kind::Dns, Kind::Consul] {
-            let n = all.iter().filter(|t| t.kind == kind).count();
-            let label = super::metrics::KindLabel {
-                kind: kind.name().into(),
-            };
-            self.notifier
-                .metrics
-                .targets
-                .get_or_create(&label)
-                .set(n as i64);
-        }
         self.notifier
             .replace_targets(self.cfg.checksum, all, Some(&self.stop));
     }

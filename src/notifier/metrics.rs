@@ -1,10 +1,14 @@
 //! The notifier's per-target counters (label `addr`, the URL as shown).
 
+use std::collections::BTreeMap;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+
+use super::Kind;
 
 /// The `addr` label of per-target metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -16,6 +20,14 @@ pub struct AddrLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
     pub kind: String,
+}
+
+impl KindLabel {
+    fn of(kind: Kind) -> Self {
+        KindLabel {
+            kind: kind.name().into(),
+        }
+    }
 }
 
 /// Per-target counters (label `addr`), and discovery's.
@@ -63,6 +75,24 @@ impl NotifierMetrics {
             "Alertmanagers alerts are sent to, by how they were found",
             self.targets.clone(),
         );
+        // At 0 from the start, so that the first failure is an increase.
+        for kind in [Kind::Dns, Kind::Consul] {
+            let _ = self.discovery_errors.get_or_create(&KindLabel::of(kind));
+        }
+    }
+
+    /// The number of targets of each kind (the three a config can have always shown).
+    pub(super) fn count_targets(&self, kinds: impl Iterator<Item = Kind>) {
+        let mut n: BTreeMap<Kind, i64> = [Kind::Static, Kind::Dns, Kind::Consul]
+            .into_iter()
+            .map(|k| (k, 0))
+            .collect();
+        for k in kinds {
+            *n.entry(k).or_default() += 1;
+        }
+        for (k, n) in n {
+            self.targets.get_or_create(&KindLabel::of(k)).set(n);
+        }
     }
 
     /// Creates the target's series at 0.

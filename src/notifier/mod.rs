@@ -250,6 +250,7 @@ impl Notifier {
                 self.stop_target(t, next.iter().any(|n| n.addr == t.addr));
             }
         }
+        self.metrics.count_targets(next.iter().map(|t| t.spec.kind));
         *current = Arc::new(next);
     }
 
