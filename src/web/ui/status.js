@@ -76,7 +76,7 @@ export async function notifiersPage() {
           h("td", { class: "num" }, t.sent), h("td", { class: "num" }, t.errors),
           h("td", { class: "num" }, t.dropped), h("td", { class: "num" }, t.queued),
           h("td", {}, t.lastError ? h("span", { class: "error" }, t.lastError) : h("span", { class: "muted" }, "—")),
-          h("td", { class: "mono" }, Object.entries(t.labels || {}).map(([k, v]) => `${k}=${v}`).join(" "))))))
+          h("td", {}, labelChips(t.labels || {}))))))
       : h("p", { class: "muted" }, "No notifier is set (-notifier.url, -notifier.config or -notifier.blackhole): alerts are evaluated but not sent anywhere."),
     h("p", { class: "muted" }, "Sent: alerts Alertmanager accepted. Errors: alerts in requests that failed. Dropped: alerts pushed out of a full queue."));
 }
