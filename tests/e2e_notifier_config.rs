@@ -28,6 +28,10 @@ fn targets(v: &Value) -> Vec<(String, String)> {
     out
 }
 
+async fn text(url: &str) -> String {
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
 fn label<'a>(alert: &'a Value, name: &str) -> &'a str {
     alert["labels"][name].as_str().unwrap_or("")
 }
@@ -154,12 +158,7 @@ alert_relabel_configs:
 
     // The config's password never shows.
     let (_, api) = get_json(&format!("{url}/api/v1/notifiers")).await;
-    let metrics = reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = text(&format!("{url}/metrics")).await;
     let log = t.log_tail(10_000);
     for (what, text) in [
         ("API", api.to_string()),
@@ -262,12 +261,7 @@ async fn the_blackhole_counts_alerts_as_sent_and_sends_nothing() {
     .await
     .unwrap_or_else(|| panic!("nothing counted as sent\n{}", t.log_tail(30)));
     assert_eq!(v["data"]["notifiers"][0]["kind"], "blackhole", "{v}");
-    let metrics = reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = text(&format!("{url}/metrics")).await;
     assert!(
         metrics.contains(r#"tocsin_notifier_alerts_sent_total{addr="blackhole"}"#),
         "{metrics}"

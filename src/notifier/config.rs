@@ -119,32 +119,22 @@ pub fn parse(path: &Path, text: &str) -> Result<NotifierConfig, ConfigError> {
     let raw: RawConfig = if text.trim().is_empty() {
         RawConfig::default()
     } else {
-        let mut o = serde_saphyr::Options::default();
-        o.with_snippet = false;
-        serde_saphyr::from_str_with_options(text, o).map_err(|e| yaml_error(path, &e))?
+        serde_saphyr::from_str_with_options(text, crate::config::yaml_options())
+            .map_err(|e| yaml_error(path, &e))?
     };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Checker { path, base: &base }.config(&raw, xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
 
 fn yaml_error(path: &Path, e: &serde_saphyr::Error) -> ConfigError {
-    let at = e
-        .location()
-        .map(|l| format!(":{}:{}", l.line(), l.column()))
-        .unwrap_or_default();
-    let full = e.without_snippet().to_string();
-    let first = full.lines().next().unwrap_or_default();
-    // The position is printed in front already; drop the library's own copy of it.
-    let message = first
-        .strip_prefix("error: ")
-        .unwrap_or(first)
-        .split(" at line ")
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let (line, col, message) = crate::config::yaml_problem(e, "a notifier config needs 6");
     ConfigError {
         path: path.to_path_buf(),
-        at,
+        at: if line > 0 {
+            format!(":{line}:{col}")
+        } else {
+            String::new()
+        },
         message: format!("{message}; see docs/configuration.md#notifier-config for the keys"),
     }
 }
