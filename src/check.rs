@@ -117,8 +117,12 @@ fn lint_all(
             }
         }
     }
+    let unknown = lint::unknown_directives(&files);
+    for u in &unknown {
+        let _ = writeln!(out.stderr, "{u}");
+    }
     if findings.is_empty() {
-        return false;
+        return !unknown.is_empty();
     }
     let errors = findings
         .iter()

@@ -272,6 +272,37 @@ pub struct RunFlags {
     pub notifier_send_timeout: Duration,
     #[command(flatten)]
     pub notifier_auth: NotifierAuth,
+    /// vmalert's notifier config file: Alertmanagers from static lists, DNS (SRV, A,
+    /// AAAA) and Consul, with relabelling and per-group auth/TLS (see "Notifier config"
+    /// below). Reloaded with the rule files; excludes -notifier.url and
+    /// -notifier.blackhole.
+    #[arg(long = "notifier.config", value_name = "PATH")]
+    pub notifier_config: Option<String>,
+    /// Evaluate alerting rules but send no notifications (they are counted as sent to
+    /// `blackhole`); excludes -notifier.url and -notifier.config.
+    #[arg(long = "notifier.blackhole", default_value = "false", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub notifier_blackhole: bool,
+    /// Show Alertmanager URLs with their query parameters in logs, the API and
+    /// `/metrics` (user:password in a URL is never shown).
+    #[arg(long = "notifier.showURL", default_value = "false", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub notifier_show_url: bool,
+    /// Do not log notifier targets skipped because another one has the same URL.
+    #[arg(long = "notifier.suppressDuplicateTargetErrors", default_value = "false",
+          action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true",
+          require_equals = true)]
+    pub notifier_suppress_duplicate_target_errors: bool,
+    /// How often -notifier.config's dns_sd_configs are looked up again.
+    #[arg(long = "promscrape.dnsSDCheckInterval", default_value = "30s", value_parser = parse_go_duration)]
+    pub dns_sd_check_interval: Duration,
+    /// How often -notifier.config's consul_sd_configs ask Consul again.
+    #[arg(long = "promscrape.consulSDCheckInterval", default_value = "30s", value_parser = parse_go_duration)]
+    pub consul_sd_check_interval: Duration,
+    /// DNS server (`host:port`) for dns_sd_configs, instead of those in
+    /// `/etc/resolv.conf`.
+    #[arg(long = "dns.server", value_name = "HOST:PORT")]
+    pub dns_server: Option<std::net::SocketAddr>,
 
     /// Remote-write endpoint for recorded series, `ALERTS` and `ALERTS_FOR_STATE`
     /// (`/api/v1/write` is appended unless `-remoteWrite.disablePathAppend`).

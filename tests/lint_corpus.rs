@@ -140,6 +140,30 @@ fn the_cli_prints_findings_with_position_group_and_rule_and_lint_fatal_fails() {
 }
 
 #[test]
+fn a_misspelt_check_in_a_silencing_comment_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("r.yml");
+    std::fs::write(
+        &file,
+        "groups:\n  - name: g\n    rules:\n      - alert: A # tocsin disable alerts/keep-firing, alerts\n        expr: up == 0\n        keep_firing_for: 5m\n",
+    )
+    .expect("write");
+    let file = file.display().to_string();
+    let (code, _, stderr) = tocsin_check(&["--lint", "--lint-fatal", &file]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{file}:4:18: unknown check \"alerts/keep-firing\" in a `# tocsin disable` comment"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("[alerts/"),
+        "the family `alerts` still silences: {stderr}"
+    );
+}
+
+#[test]
 fn docs_list_every_check_with_its_severity() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/lint.md"))
         .expect("docs/lint.md");

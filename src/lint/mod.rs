@@ -321,6 +321,29 @@ pub fn lint(files: &[LintFile], opts: &LintOptions) -> Vec<Finding> {
     out
 }
 
+/// Directive comments that name no check (`# tocsin disable promql/serise`): they would
+/// silence nothing, so each is reported as `file:line:col: …`.
+pub fn unknown_directives(files: &[LintFile]) -> Vec<String> {
+    let known = |id: &str| {
+        id == "all"
+            || CHECKS
+                .iter()
+                .any(|c| c.id == id || c.id.split('/').next() == Some(id))
+    };
+    let mut out = Vec::new();
+    for f in files {
+        for (line, col, id) in f.source.directive_ids() {
+            if !known(&id) {
+                out.push(format!(
+                    "{}:{line}:{col}: unknown check {id:?} in a `# tocsin disable` comment: it silences nothing; the checks are listed in docs/lint.md",
+                    f.path.display()
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Puts findings in file order (as the files were given), then by position.
 pub fn sort(files: &[LintFile], findings: &mut [Finding]) {
     let file_no = |f: &Finding| files.iter().position(|x| x.path == f.file);

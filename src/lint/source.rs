@@ -83,6 +83,24 @@ impl Source {
         first
     }
 
+    /// Every check id named by a directive comment, with its 1-based line and column,
+    /// so that a misspelt one can be reported instead of silencing nothing.
+    pub fn directive_ids(&self) -> Vec<(usize, usize, String)> {
+        let mut out = Vec::new();
+        for (i, l) in self.lines.iter().enumerate() {
+            for prefix in [DISABLE, FILE_DISABLE] {
+                if let Some(col) = l.find(prefix) {
+                    out.extend(
+                        directive(l, prefix)
+                            .into_iter()
+                            .map(|id| (i + 1, col + 1, id)),
+                    );
+                }
+            }
+        }
+        out
+    }
+
     /// Whether `check` is silenced for the rule spanning `span`.
     pub fn silenced(&self, check: &str, span: Span) -> bool {
         if matches_any(&self.file_disabled, check) {
