@@ -104,10 +104,12 @@ pub struct CheckArgs {
     #[arg(long = "rule.validateTemplates", default_value = "true", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub validate_templates: bool,
-    /// promtool's lint: `duplicate-rules` warns about rules repeated in a group, `none`
-    /// turns it off.
-    #[arg(long = "lint", default_value = "duplicate-rules", value_parser = ["duplicate-rules", "none"])]
-    pub lint: String,
+    /// Lint checks, comma-separated: `duplicate-rules` (promtool's) warns about rules
+    /// repeated in a file, `extensions` about tocsin's rule-file extensions (such a file
+    /// loads in neither Prometheus nor vmalert), `all` is both, `none` turns them off.
+    #[arg(long = "lint", default_value = "duplicate-rules,extensions", value_delimiter = ',',
+          value_parser = ["all", "duplicate-rules", "extensions", "none"])]
+    pub lint: Vec<String>,
     /// Make lint findings fatal (exit code 3), as promtool's `--lint-fatal`.
     #[arg(long = "lint-fatal", default_value = "false", action = ArgAction::Set, num_args = 0..=1,
           default_missing_value = "true", require_equals = true)]

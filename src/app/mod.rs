@@ -38,12 +38,16 @@ pub fn main(parsed: crate::flag_sources::Parsed) -> ExitCode {
 }
 
 fn check(args: &CheckArgs) -> ExitCode {
+    let lints = |name: &str| {
+        !args.lint.iter().any(|l| l == "none") && args.lint.iter().any(|l| l == name || l == "all")
+    };
     let opts = CheckOptions {
         load: LoadOptions {
             validate_expressions: args.validate_expressions,
             validate_templates: args.validate_templates,
         },
-        lint_duplicates: args.lint != "none",
+        lint_duplicates: lints("duplicate-rules"),
+        lint_extensions: lints("extensions"),
         lint_fatal: args.lint_fatal,
     };
     let out = check_rules(&args.files, &opts);

@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::config::Group;
 use crate::datasource::InstantQuery;
 use crate::offload::{self, BlockingQuerier};
-use crate::rule::{EvalTime, Rule, RuleContext, StepOutput, deps};
+use crate::rule::{Answer, EvalTime, Rule, RuleContext, StepOutput, deps};
 use crate::schedule::Schedule;
 use crate::status::{self, GroupStatus, RuleStatus};
 
@@ -411,17 +411,11 @@ async fn eval_one(
 ) -> Report {
     let started_at = engine.clock.now();
     let started = Instant::now();
-    let q = InstantQuery {
-        expr: rule.expr().to_string(),
-        time_ms: t.query_ts_ms,
-        params: def.params.clone(),
-        headers: def.headers.clone(),
-    };
-    let result = engine.querier.instant(&q).await.map_err(|e| e.to_string());
+    let answer = query_rule(&rule, t, &engine, &def).await;
     let querier = || BlockingQuerier::for_group(engine.querier.clone(), &def);
     let (mut rule, stepped) = offload::step_rule(rule, (), querier, move |r, _, tq| match tq {
-        Some(tq) => r.step(result, t, Some(&tq.at(t.query_ts_ms))),
-        None => r.step(result, t, None),
+        Some(tq) => r.step_answer(answer, t, Some(&tq.at(t.query_ts_ms))),
+        None => r.step_answer(answer, t, None),
     })
     .await;
     let out = stepped.map(|(_, out)| out).unwrap_or_else(|e| StepOutput {
@@ -453,5 +447,28 @@ async fn eval_one(
         elapsed: started.elapsed(),
         samples: out.samples,
         error: out.error,
+    }
+}
+
+/// Runs the rule's queries at `t`: `expr` and, with `recover_expr`, both at once.
+async fn query_rule(rule: &Rule, t: EvalTime, engine: &Engine, def: &Group) -> Answer {
+    let query = |expr: &str| InstantQuery {
+        expr: expr.to_string(),
+        time_ms: t.query_ts_ms,
+        params: def.params.clone(),
+        headers: def.headers.clone(),
+    };
+    let run = |q: InstantQuery| async move {
+        engine.querier.instant(&q).await.map_err(|e| e.to_string())
+    };
+    match rule.recover_expr() {
+        None => Answer::of(run(query(rule.expr())).await),
+        Some(recover) => {
+            let (expr, recover) = tokio::join!(run(query(rule.expr())), run(query(recover)));
+            Answer {
+                expr,
+                recover: Some(recover),
+            }
+        }
     }
 }
