@@ -8,7 +8,7 @@ mod state;
 use std::process::ExitCode;
 
 use crate::check::{CheckOptions, check_rules};
-use crate::cli::{CheckArgs, Command, ReplayArgs, RunFlags, split_list};
+use crate::cli::{CheckArgs, Command, ReplayArgs, RunFlags, TestArgs, TestCommand, split_list};
 use crate::config::{self, LoadOptions};
 
 /// Entry point after flag parsing; returns the process exit code.
@@ -22,6 +22,7 @@ pub fn main(parsed: crate::flag_sources::Parsed) -> ExitCode {
     match cli.command {
         Some(Command::Check(args)) => check(&args),
         Some(Command::Replay(args)) => replay(*args),
+        Some(Command::Test(args)) => test(&args),
         None if cli.run.replay.time_from.is_some() => {
             let args = ReplayArgs {
                 from: None,
@@ -45,6 +46,7 @@ fn check(args: &CheckArgs) -> ExitCode {
         load: LoadOptions {
             validate_expressions: args.validate_expressions,
             validate_templates: args.validate_templates,
+            ..LoadOptions::default()
         },
         lint_duplicates: lints("duplicate-rules"),
         lint_extensions: lints("extensions"),
@@ -56,10 +58,41 @@ fn check(args: &CheckArgs) -> ExitCode {
     ExitCode::from(out.exit_code.clamp(0, 255) as u8)
 }
 
+/// `tocsin test rules`: promtool's unit tests, on the in-process PromQL engine.
+fn test(args: &TestArgs) -> ExitCode {
+    use crate::ruletest::{InProcess, TestOptions, run::Sink, test_rules};
+    /// Writes as it goes, so stdout and stderr interleave as promtool's do.
+    struct Stdio;
+    impl Sink for Stdio {
+        fn out(&mut self, text: &str) {
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+        }
+        fn err(&mut self, text: &str) {
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
+        }
+    }
+    let TestCommand::Rules(r) = &args.command;
+    let opts = TestOptions {
+        run: r.run.clone(),
+        junit: args.junit.is_some(),
+        diff: r.diff,
+        debug: r.debug,
+        ignore_unknown_fields: r.ignore_unknown_fields,
+    };
+    let summary = test_rules(&r.files, &opts, &InProcess::default(), &mut Stdio);
+    if let (Some(path), Some(xml)) = (&args.junit, &summary.junit)
+        && let Err(e) = std::fs::write(path, xml)
+    {
+        eprintln!("failed to write JUnit XML to {path}: {e}");
+    }
+    ExitCode::from(summary.exit_code.clamp(0, 255) as u8)
+}
+
 fn load_options(flags: &RunFlags) -> LoadOptions {
     LoadOptions {
         validate_expressions: flags.validate_expressions,
         validate_templates: flags.validate_templates,
+        ..LoadOptions::default()
     }
 }
 

@@ -84,6 +84,7 @@ pub fn rule_settings(
     crate::rule::RuleSettings {
         default_interval: f.evaluation_interval,
         external_labels: crate::labels::Labels::from_pairs(f.external_label.iter().cloned()),
+        external_labels_on_series: true,
         external_url: f.external_url.clone().unwrap_or_default(),
         resend_delay: f.rule_resend_delay,
         max_resolve_duration: f.rule_max_resolve_duration,

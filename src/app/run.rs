@@ -34,6 +34,7 @@ fn load_options(f: &RunFlags) -> LoadOptions {
     LoadOptions {
         validate_expressions: f.validate_expressions,
         validate_templates: f.validate_templates,
+        ..LoadOptions::default()
     }
 }
 

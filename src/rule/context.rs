@@ -16,6 +16,11 @@ pub struct RuleSettings {
     pub default_interval: Duration,
     /// `-external.label`s: added to alerts sent and series written when absent.
     pub external_labels: Labels,
+    /// Whether written series (recorded, `ALERTS`, `ALERTS_FOR_STATE`) carry the
+    /// external labels. On for a remote-write target, as vmalert writes them; off for
+    /// the in-memory store of `tocsin test`, which holds series as Prometheus' own TSDB
+    /// does (external labels only go on what leaves it).
+    pub external_labels_on_series: bool,
     /// `-external.url`: base of the alerts' generator URL and `$externalURL`.
     pub external_url: String,
     /// `-rule.resendDelay`.
@@ -39,6 +44,7 @@ impl Default for RuleSettings {
         RuleSettings {
             default_interval: Duration::from_secs(60),
             external_labels: Labels::empty(),
+            external_labels_on_series: true,
             external_url: String::new(),
             resend_delay: Duration::from_secs(60),
             max_resolve_duration: Duration::ZERO,

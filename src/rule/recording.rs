@@ -155,7 +155,11 @@ impl RecordingRule {
         for (name, value) in &self.labels {
             b.set(name.clone(), value.clone());
         }
-        add_missing(&b.build(), &self.ctx.settings.external_labels)
+        if self.ctx.settings.external_labels_on_series {
+            add_missing(&b.build(), &self.ctx.settings.external_labels)
+        } else {
+            b.build()
+        }
     }
 
     pub(crate) fn take_written(&mut self) -> Vec<Labels> {

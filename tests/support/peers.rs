@@ -77,6 +77,25 @@ pub fn sid_peer_or_skip(name: &str) -> Option<PathBuf> {
     PeerSet::Sid.require(name)
 }
 
+/// Prometheus 3.5's Go sources installed with the sid peers (`promql/promqltest/testdata`,
+/// `cmd/promtool/testdata`, …), with [`PeerSet::require`]'s rules when they are missing.
+pub fn prometheus_sources_or_skip() -> Option<PathBuf> {
+    let at = PeerSet::Sid
+        .dir()
+        .join("../share/gocode/src/github.com/prometheus/prometheus");
+    if at.is_dir() {
+        return Some(at);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("Prometheus sources not found at {} (CI=true)", at.display());
+    }
+    eprintln!(
+        "SKIP: Prometheus sources not found at {}; run integration/install-peers.sh or set TOCSIN_PEERS_SID_DIR",
+        at.display()
+    );
+    None
+}
+
 /// A port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
