@@ -1,6 +1,7 @@
 //! tocsin: a Prometheus-compatible alerting and recording rule evaluator.
 
 pub mod app;
+pub mod bytesize;
 pub mod check;
 pub mod cli;
 pub mod clock;
@@ -12,6 +13,7 @@ pub mod flag_sources;
 pub mod flags_doc;
 pub mod http;
 pub mod labels;
+pub mod limit_flags;
 pub mod logging;
 pub mod manager;
 pub mod notifier;

@@ -3,6 +3,7 @@
 mod options;
 mod run;
 mod server;
+mod signals;
 mod state;
 
 use std::process::ExitCode;
@@ -136,14 +137,18 @@ fn run(flags: RunFlags, set: Vec<crate::flag_sources::SetFlag>) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    match rt.block_on(run::run(flags, set)) {
+    let code = match rt.block_on(run::run(flags, set)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("tocsin: {e:#}");
             ExitCode::from(1)
         }
-    }
+    };
+    // A rule load abandoned by a signal may still be running on a blocking thread:
+    // do not wait for it.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
 }
 
 /// `tocsin replay` and vmalert's `-replay.timeFrom` mode.

@@ -11,9 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::notifier::Notifier;
 use crate::reload::{ReloadRequest, Trigger};
-use crate::status::{
-    BoxFuture, GroupStatus, NotifierStatus, ReloadStatus, StateSource, StatusBoard,
-};
+use crate::status::{BoxFuture, NotifierStatus, ReloadStatus, Snapshot, StateSource, StatusBoard};
 
 /// Config-reload metrics, named like Prometheus' own.
 #[derive(Clone, Default)]
@@ -75,7 +73,7 @@ pub(super) struct AppState {
 }
 
 impl StateSource for AppState {
-    fn groups(&self) -> Vec<Arc<GroupStatus>> {
+    fn groups(&self) -> Snapshot {
         self.board.snapshot()
     }
 

@@ -44,6 +44,8 @@ use dampening::Dampening;
 use hysteresis::{Recovered, Recovery};
 use render::{LabelTemplate, Rendered, inputs_of};
 
+use super::limits::QueryBudget;
+
 /// The error Prometheus reports when two samples map to one alert.
 pub const DUPLICATE_LABELSET: &str =
     "vector contains metrics with the same labelset after applying alert labels";
@@ -319,9 +321,20 @@ impl AlertingRule {
         t: EvalTime,
         querier: Option<&dyn TemplateQuerier>,
     ) -> Result<Vec<Observed>, String> {
+        let limits = self.ctx.settings.limits;
+        // Template queries of this whole evaluation count against one budget, not only
+        // per render: 500 series × 100 queries each would flood the datasource.
+        let budget = querier.map(|q| QueryBudget::new(q, limits.template_queries));
+        let querier = budget.as_ref().map(|b| b as &dyn TemplateQuerier);
         let mut observed = Vec::with_capacity(samples.len());
         for s in samples {
             let (labels, annotations) = self.render_series(s, t, querier);
+            // A breached limit fails the evaluation before anything is written or sent.
+            limits.check_labels(&labels)?;
+            limits.check_annotations(&annotations)?;
+            if let Some(e) = budget.as_ref().and_then(QueryBudget::exceeded) {
+                return Err(e);
+            }
             observed.push(Observed {
                 fingerprint: labels.fingerprint(),
                 value: s.value,

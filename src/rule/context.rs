@@ -9,6 +9,8 @@ use crate::config::Group;
 use crate::labels::Labels;
 use crate::template::Library;
 
+use super::limits::Limits;
+
 /// Rule settings that come from flags rather than files: the same for every group.
 #[derive(Debug, Clone)]
 pub struct RuleSettings {
@@ -34,6 +36,8 @@ pub struct RuleSettings {
     pub disable_alertgroup_label: bool,
     /// `-rule.templates` definitions.
     pub library: Option<Arc<Library>>,
+    /// `-rule.max*`: what one evaluation may produce.
+    pub limits: Limits,
     /// `-rule.maxActiveAlerts`: the alert budget all rules share (`None` = no budget).
     pub alert_budget: Option<Arc<AlertBudget>>,
 }
@@ -51,6 +55,7 @@ impl Default for RuleSettings {
             resolved_retention: Duration::from_secs(15 * 60),
             disable_alertgroup_label: false,
             library: None,
+            limits: Limits::default(),
             alert_budget: None,
         }
     }

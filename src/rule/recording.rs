@@ -102,6 +102,9 @@ impl RecordingRule {
                 }
                 None => {
                     let labels = self.output_labels(&s.labels);
+                    if let Err(e) = self.ctx.settings.limits.check_labels(&labels) {
+                        return self.outcome.fail(e, n);
+                    }
                     made.push((key, labels.clone()));
                     labels
                 }

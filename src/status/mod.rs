@@ -13,7 +13,7 @@ mod from_config;
 mod model;
 mod update;
 
-pub use board::{BoxFuture, ReloadStatus, StateSource, StatusBoard};
+pub use board::{BoxFuture, ReloadStatus, Snapshot, StateSource, StatusBoard};
 pub use from_config::DEFAULT_UPDATE_ENTRIES;
 pub use model::{
     AlertState, AlertStatus, AlertingStatus, Annotations, GroupStatus, Health, NotifierStatus,
