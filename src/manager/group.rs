@@ -74,6 +74,8 @@ struct Report {
     started: SystemTime,
     elapsed: Duration,
     samples: usize,
+    /// Series the datasource reports having fetched (VictoriaMetrics), if it does.
+    series_fetched: Option<usize>,
     error: Option<String>,
 }
 
@@ -266,6 +268,7 @@ impl GroupRunner {
                         started: self.engine.clock.now(),
                         elapsed: Duration::ZERO,
                         samples: 0,
+                        series_fetched: None,
                         error: Some(format!("internal error: {e}")),
                     }
                 }
@@ -328,6 +331,7 @@ impl GroupRunner {
             started: rep.started,
             elapsed: rep.elapsed,
             samples: rep.samples,
+            series_fetched: rep.series_fetched,
             error: rep.error.as_deref(),
             params: &self.params,
         };
@@ -443,7 +447,7 @@ async fn eval_one(
 ) -> Report {
     let started_at = engine.clock.now();
     let started = Instant::now();
-    let answer = query_rule(&rule, t, &engine, &def).await;
+    let (answer, series_fetched) = query_rule(&rule, t, &engine, &def).await;
     let querier = || BlockingQuerier::for_group(engine.querier.clone(), &def);
     let (mut rule, stepped) = offload::step_rule(rule, (), querier, move |r, _, tq| match tq {
         Some(tq) => r.step_answer(answer, t, Some(&tq.at(t.query_ts_ms))),
@@ -478,12 +482,19 @@ async fn eval_one(
         started: started_at,
         elapsed: started.elapsed(),
         samples: out.samples,
+        series_fetched,
         error: out.error,
     }
 }
 
-/// Runs the rule's queries at `t`: `expr` and, with `recover_expr`, both at once.
-async fn query_rule(rule: &Rule, t: EvalTime, engine: &Engine, def: &Group) -> Answer {
+/// Runs the rule's queries at `t`: `expr` and, with `recover_expr`, both at once. Also
+/// returns the series the datasource fetched for them, when it says.
+async fn query_rule(
+    rule: &Rule,
+    t: EvalTime,
+    engine: &Engine,
+    def: &Group,
+) -> (Answer, Option<usize>) {
     let query = |expr: &str| InstantQuery {
         expr: expr.to_string(),
         time_ms: t.query_ts_ms,
@@ -491,16 +502,27 @@ async fn query_rule(rule: &Rule, t: EvalTime, engine: &Engine, def: &Group) -> A
         headers: def.headers.clone(),
     };
     let run = |q: InstantQuery| async move {
-        engine.querier.instant(&q).await.map_err(|e| e.to_string())
+        let answer = engine.querier.instant_answer(&q).await;
+        let fetched = answer.as_ref().ok().and_then(|a| a.series_fetched);
+        (
+            answer.map(|a| a.samples).map_err(|e| e.to_string()),
+            fetched,
+        )
     };
     match rule.recover_expr() {
-        None => Answer::of(run(query(rule.expr())).await),
+        None => {
+            let (expr, fetched) = run(query(rule.expr())).await;
+            (Answer::of(expr), fetched)
+        }
         Some(recover) => {
-            let (expr, recover) = tokio::join!(run(query(rule.expr())), run(query(recover)));
-            Answer {
+            let ((expr, f1), (recover, f2)) =
+                tokio::join!(run(query(rule.expr())), run(query(recover)));
+            let fetched = f1.zip(f2).map(|(a, b)| a + b);
+            let answer = Answer {
                 expr,
                 recover: Some(recover),
-            }
+            };
+            (answer, fetched)
         }
     }
 }
