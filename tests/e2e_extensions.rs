@@ -5,39 +5,16 @@
 
 mod support;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::http::{alerts_named, has_alert, poll_alertmanager, poll_json};
+use support::http::{alerts_named, has_alert, poll_alertmanager, poll_json, push};
 use support::peers::peer_or_skip;
 use support::servers::{start_alertmanager, start_plain_prometheus, start_tocsin};
-use tocsin::labels::Labels;
-use tocsin::remote_write::proto;
-use tocsin::sample::Sample;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// Writes `demo_cpu{instance="a"} value` into Prometheus, stamped now.
 async fn push_cpu(prom_url: &str, value: f64) {
-    let body = proto::encode(&[Sample {
-        labels: Labels::from_pairs([("__name__", "demo_cpu"), ("instance", "a")]),
-        value,
-        timestamp_ms: now_ms(),
-    }]);
-    let r = reqwest::Client::new()
-        .post(format!("{prom_url}/api/v1/write"))
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .await
-        .expect("remote write reaches Prometheus");
-    assert!(r.status().is_success(), "remote write: {}", r.status());
+    push(prom_url, "demo_cpu", &[("instance", "a")], value).await;
 }
 
 const RULES: &str = r#"groups:

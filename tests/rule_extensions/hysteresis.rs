@@ -190,3 +190,15 @@ fn after_a_restart_a_pending_alert_younger_than_for_is_not_held() {
         "it never fired: dropped as in Prometheus"
     );
 }
+
+#[test]
+fn after_a_restart_a_pending_alert_that_was_seen_again_is_not_held() {
+    let mut r = high(&format!("    for: 2m\n{RECOVER}"));
+    r.restore(high_labels("a"), T0 - MIN);
+    // Seen again, still pending (1m of 2m); absent at minute 1, when `for` would have
+    // elapsed: it never fired, so it is dropped, not held.
+    eval(&mut r, 0, &[("a", 95.0)]);
+    assert_eq!(state(&r, "a"), Some(AlertState::Pending));
+    eval(&mut r, 1, &[("a", 80.0)]);
+    assert_eq!(state(&r, "a"), None);
+}

@@ -51,7 +51,9 @@ pub(super) fn held(
 ) -> bool {
     let firing = match a.state {
         AlertState::Firing => true,
-        AlertState::Pending => a.restored && ts - a.active_at_ms >= t.for_ms,
+        // `seen == 0`: not yet returned by any evaluation since the restart. A restored
+        // alert that was, and is now absent, is an ordinary pending alert.
+        AlertState::Pending => a.restored && a.seen == 0 && ts - a.active_at_ms >= t.for_ms,
         AlertState::Inactive => false,
     };
     firing && !recovered.contains(recovery, &a.labels)
