@@ -40,8 +40,12 @@ pub fn main(parsed: crate::flag_sources::Parsed) -> ExitCode {
 }
 
 fn check(args: &CheckArgs) -> ExitCode {
-    let lints = |name: &str| {
-        !args.lint.iter().any(|l| l == "none") && args.lint.iter().any(|l| l == name || l == "all")
+    let datasource = match lint_datasource(args) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("tocsin check: {e}");
+            return ExitCode::from(2);
+        }
     };
     let opts = CheckOptions {
         load: LoadOptions {
@@ -49,8 +53,12 @@ fn check(args: &CheckArgs) -> ExitCode {
             validate_templates: args.validate_templates,
             ..LoadOptions::default()
         },
-        lint_duplicates: lints("duplicate-rules"),
-        lint_extensions: lints("extensions"),
+        lint_duplicates: args.lint == "duplicate-rules",
+        lint_extensions: args.lint != "none",
+        lint_all: (args.lint == "all").then_some(crate::lint::LintOptions {
+            default_interval: args.evaluation_interval,
+            datasource,
+        }),
         lint_fatal: args.lint_fatal,
     };
     let out = check_rules(&args.files, &opts);
@@ -87,6 +95,28 @@ fn test(args: &TestArgs) -> ExitCode {
         eprintln!("failed to write JUnit XML to {path}: {e}");
     }
     ExitCode::from(summary.exit_code.clamp(0, 255) as u8)
+}
+
+/// The datasource of `tocsin check --lint --datasource.url=…`, if any.
+fn lint_datasource(args: &CheckArgs) -> Result<Option<crate::lint::DatasourceLint>, String> {
+    use crate::datasource::{DatasourceMetrics, DatasourceOptions, PromClient};
+    let Some(url) = &args.datasource_url else {
+        return Ok(None);
+    };
+    if args.lint != "all" {
+        return Err("--datasource.url needs --lint (the series checks are lint checks)".into());
+    }
+    let opts = DatasourceOptions {
+        url: url.clone(),
+        query_step: std::time::Duration::ZERO,
+        ..DatasourceOptions::default()
+    };
+    let client = PromClient::new(opts, DatasourceMetrics::new(None))
+        .map_err(|e| format!("invalid --datasource.url: {e}"))?;
+    Ok(Some(crate::lint::DatasourceLint {
+        querier: std::sync::Arc::new(client),
+        lookback: args.lookback,
+    }))
 }
 
 fn load_options(flags: &RunFlags) -> LoadOptions {
