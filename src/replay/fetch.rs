@@ -178,6 +178,21 @@ impl Fetcher {
     }
 }
 
+/// The range query that fetches window `win` of a rule of `group` reading `expr`.
+pub fn range_query(group: &Group, plan: &Plan, win: Window, expr: &str) -> RangeQuery {
+    let mut params = group.params.clone();
+    // VictoriaMetrics otherwise may align the range to its cache grid.
+    params.push(("nocache".to_string(), "1".to_string()));
+    RangeQuery {
+        expr: expr.to_string(),
+        start_ms: plan.query_ts(win.start_ms),
+        end_ms: plan.query_ts(win.end_ms()),
+        step_ms: win.step_ms,
+        params,
+        headers: group.headers.clone(),
+    }
+}
+
 /// An interrupted replay leaves no query running behind it.
 impl Drop for Fetcher {
     fn drop(&mut self) {
@@ -259,17 +274,7 @@ impl Where<'_> {
     /// problems go to `out`.
     async fn range(&self, expr: &str, out: &mut Fetched) -> Result<Slicer, (String, bool)> {
         let (shared, group, rule, win) = (self.shared, self.group, self.rule, &self.win);
-        let mut params = group.params.clone();
-        // VictoriaMetrics otherwise may align the range to its cache grid.
-        params.push(("nocache".to_string(), "1".to_string()));
-        let q = RangeQuery {
-            expr: expr.to_string(),
-            start_ms: self.plan.query_ts(win.start_ms),
-            end_ms: self.plan.query_ts(win.end_ms()),
-            step_ms: win.step_ms,
-            params,
-            headers: group.headers.clone(),
-        };
+        let q = range_query(group, self.plan, *win, expr);
         let attempts = shared.retry_attempts.max(1);
         let mut attempt = 1;
         loop {
