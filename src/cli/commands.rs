@@ -150,7 +150,8 @@ pub struct CheckArgs {
     pub validate_templates: bool,
     /// Lint: `--lint` (or `--lint=all`) runs every check of docs/lint.md over all the
     /// files together; `duplicate-rules` (promtool's default) only warns about rules
-    /// repeated in a file; `none` turns it off.
+    /// repeated in a file; `none` turns it off. Rules using tocsin's extensions are
+    /// warned about unless `none`.
     #[arg(long = "lint", default_value = "duplicate-rules", value_parser = ["all", "duplicate-rules", "none"],
           num_args = 0..=1, default_missing_value = "all", require_equals = true)]
     pub lint: String,
