@@ -7,7 +7,7 @@ use super::LoadOptions;
 use super::duration::parse_duration;
 use super::error::{ErrorKind, LoadError, RuleRef};
 use super::model::{AlertingSpec, RecordingSpec, Rule, RuleKind};
-use super::names::{is_valid_label_name, is_valid_metric_name, literal_template};
+use super::names::{is_valid_label_name, is_valid_record_name, literal_template};
 use super::raw::{RawMap, RawRule, S, pos};
 use crate::template::Template;
 
@@ -123,7 +123,7 @@ pub(crate) fn validate_rule(
         if r.keep_firing_for.is_some() && !keep.is_zero() {
             sink.push(rule_pos, rr, ErrorKind::RecordingField("keep_firing_for"));
         }
-        if !is_valid_metric_name(&rec.value) {
+        if !is_valid_record_name(&rec.value) {
             sink.push(pos(rec), rr, ErrorKind::BadRecordName(rec.value.clone()));
         }
     }
