@@ -147,10 +147,22 @@ pub struct CheckArgs {
     #[arg(long = "rule.validateTemplates", default_value = "true", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub validate_templates: bool,
-    /// promtool's lint: `duplicate-rules` warns about rules repeated in a group, `none`
-    /// turns it off.
-    #[arg(long = "lint", default_value = "duplicate-rules", value_parser = ["duplicate-rules", "none"])]
+    /// Lint: `--lint` (or `--lint=all`) runs every check of docs/lint.md over all the
+    /// files together; `duplicate-rules` (promtool's default) only warns about rules
+    /// repeated in a file; `none` turns it off.
+    #[arg(long = "lint", default_value = "duplicate-rules", value_parser = ["all", "duplicate-rules", "none"],
+          num_args = 0..=1, default_missing_value = "all", require_equals = true)]
     pub lint: String,
+    /// The interval of groups without `interval`, for the lint's interval checks.
+    #[arg(long = "evaluationInterval", default_value = "1m", value_parser = parse_go_duration)]
+    pub evaluation_interval: Duration,
+    /// With `--lint`: also check the rules' selectors against this Prometheus-compatible
+    /// query API (series that do not exist, labels they never carry).
+    #[arg(long = "datasource.url", value_name = "URL")]
+    pub datasource_url: Option<String>,
+    /// How far back the datasource checks look for series (Prometheus duration: 7d, 12h).
+    #[arg(long = "lookback", default_value = "7d", value_parser = parse_prom_duration)]
+    pub lookback: Duration,
     /// Make lint findings fatal (exit code 3), as promtool's `--lint-fatal`.
     #[arg(long = "lint-fatal", default_value = "false", action = ArgAction::Set, num_args = 0..=1,
           default_missing_value = "true", require_equals = true)]
@@ -636,6 +648,11 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
         rest = &rest[unit_len..];
     }
     Duration::try_from_secs_f64(total).map_err(|_| err())
+}
+
+/// A Prometheus duration (`7d`, `1h30m`).
+fn parse_prom_duration(s: &str) -> Result<Duration, String> {
+    crate::config::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn parse_label_pair(s: &str) -> Result<(String, String), String> {

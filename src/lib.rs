@@ -14,6 +14,7 @@ pub mod flags_doc;
 pub mod http;
 pub mod labels;
 pub mod limit_flags;
+pub mod lint;
 pub mod logging;
 pub mod manager;
 pub mod notifier;

@@ -119,6 +119,7 @@ fn duplicate_rules_are_a_warning_not_a_failure() {
     );
     let quiet = CheckOptions {
         lint_duplicates: false,
+        lint_all: None,
         ..CheckOptions::default()
     };
     assert!(

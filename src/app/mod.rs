@@ -40,13 +40,24 @@ pub fn main(parsed: crate::flag_sources::Parsed) -> ExitCode {
 }
 
 fn check(args: &CheckArgs) -> ExitCode {
+    let datasource = match lint_datasource(args) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("tocsin check: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = CheckOptions {
         load: LoadOptions {
             validate_expressions: args.validate_expressions,
             validate_templates: args.validate_templates,
             ..LoadOptions::default()
         },
-        lint_duplicates: args.lint != "none",
+        lint_duplicates: args.lint == "duplicate-rules",
+        lint_all: (args.lint == "all").then_some(crate::lint::LintOptions {
+            default_interval: args.evaluation_interval,
+            datasource,
+        }),
         lint_fatal: args.lint_fatal,
     };
     let out = check_rules(&args.files, &opts);
@@ -83,6 +94,28 @@ fn test(args: &TestArgs) -> ExitCode {
         eprintln!("failed to write JUnit XML to {path}: {e}");
     }
     ExitCode::from(summary.exit_code.clamp(0, 255) as u8)
+}
+
+/// The datasource of `tocsin check --lint --datasource.url=…`, if any.
+fn lint_datasource(args: &CheckArgs) -> Result<Option<crate::lint::DatasourceLint>, String> {
+    use crate::datasource::{DatasourceMetrics, DatasourceOptions, PromClient};
+    let Some(url) = &args.datasource_url else {
+        return Ok(None);
+    };
+    if args.lint != "all" {
+        return Err("--datasource.url needs --lint (the series checks are lint checks)".into());
+    }
+    let opts = DatasourceOptions {
+        url: url.clone(),
+        query_step: std::time::Duration::ZERO,
+        ..DatasourceOptions::default()
+    };
+    let client = PromClient::new(opts, DatasourceMetrics::new(None))
+        .map_err(|e| format!("invalid --datasource.url: {e}"))?;
+    Ok(Some(crate::lint::DatasourceLint {
+        querier: std::sync::Arc::new(client),
+        lookback: args.lookback,
+    }))
 }
 
 fn load_options(flags: &RunFlags) -> LoadOptions {
@@ -177,6 +210,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
             } else {
                 ReportFormat::Table
             }),
+            interrupt: tokio_util::sync::CancellationToken::new(),
         })
     };
     let l = match build() {
@@ -190,9 +224,24 @@ fn replay(args: ReplayArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    match rt.block_on(launch::run(l)) {
+    // SIGTERM/SIGINT stop the replay at the next window's edge; a second exits at once.
+    let outcome = rt.block_on(async {
+        let mut l = l;
+        l.interrupt = signals::watch().map_err(|e| launch::LaunchError::Setup {
+            what: "signal handlers",
+            message: e.to_string(),
+        })?;
+        launch::run(l).await
+    });
+    // A rule load abandoned by a signal may still be running on a blocking thread.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
+        Err(e @ launch::LaunchError::Interrupted) => {
+            eprintln!("tocsin replay: {e}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("tocsin replay: {e}");
             ExitCode::from(2)

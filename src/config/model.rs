@@ -152,6 +152,18 @@ impl Rule {
         h.digest()
     }
 
+    /// The rule's labels as written (name, template source), sorted: what tells rules
+    /// apart when looking for duplicates.
+    pub fn sorted_labels(&self) -> Vec<(&str, &str)> {
+        let mut labels: Vec<(&str, &str)> = self
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.source()))
+            .collect();
+        labels.sort_unstable();
+        labels
+    }
+
     /// The alert or record name.
     pub fn name(&self) -> &str {
         match &self.kind {
