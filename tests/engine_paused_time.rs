@@ -135,20 +135,6 @@ async fn a_restart_keeps_the_for_clock() {
     r2.stop().await;
 }
 
-/// Two alerting rules with `for` in one group.
-const TWO_ALERTS: &str = r#"groups:
-  - name: slow
-    interval: 1m
-    eval_offset: 30s
-    rules:
-      - alert: Down
-        expr: up == 0
-        for: 1h
-      - alert: Late
-        expr: late == 1
-        for: 1h
-"#;
-
 #[tokio::test(start_paused = true)]
 async fn restore_asks_once_per_group_and_gives_each_rule_its_own_alerts() {
     let active_at = T0 - 10 * MIN;
@@ -163,7 +149,10 @@ async fn restore_asks_once_per_group_and_gives_each_rule_its_own_alerts() {
         lookback: Duration::from_secs(3600),
         external_labels: Labels::empty(),
     });
-    let r = PausedEngine::start(TWO_ALERTS, q.clone(), Clock::tokio_at(T0), Some(restorer)).await;
+    // ONE_HOUR_FOR's group with a second alerting rule.
+    let two_alerts =
+        format!("{ONE_HOUR_FOR}      - alert: Late\n        expr: late == 1\n        for: 1h\n");
+    let r = PausedEngine::start(&two_alerts, q.clone(), Clock::tokio_at(T0), Some(restorer)).await;
     r.until(MIN).await;
     for name in ["Down", "Late"] {
         assert_eq!(r.alerts(name), [(AlertState::Pending, active_at)], "{name}");
