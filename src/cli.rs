@@ -29,8 +29,44 @@ pub enum Command {
     /// (recorded series, `ALERTS`, `ALERTS_FOR_STATE`), or report when alerts were
     /// pending and firing (`--report`).
     Replay(Box<ReplayArgs>),
+    /// Replay two rule sets (old and new) over the same past range, writing nothing, and
+    /// report what the change does: alerts firing only in one, pages per day, firing
+    /// time, time to fire, flapping, and recorded samples that differ.
+    Backtest(Box<BacktestArgs>),
     /// Unit tests, like `promtool test`.
     Test(TestArgs),
+}
+
+/// `tocsin backtest`: the old and new rule sets compared over the past.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// The rules before the change: files, globs, comma-separated lists of them, or
+    /// `git:REV:PATH` (the file as it is at a git revision, read with `git show`).
+    #[arg(long = "old", required = true, num_args = 1.., value_name = "RULES")]
+    pub old: Vec<String>,
+    /// The rules after the change (the same forms as `--old`).
+    #[arg(long = "new", required = true, num_args = 1.., value_name = "RULES")]
+    pub new: Vec<String>,
+    /// Start of the range: RFC 3339, unix seconds, or relative to now (`-7d`).
+    #[arg(
+        long = "from",
+        required = true,
+        allow_hyphen_values = true,
+        value_name = "TIME"
+    )]
+    pub from: String,
+    /// End of the range (same forms as `--from`); defaults to now.
+    #[arg(long = "to", allow_hyphen_values = true, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Output: a text table, JSON, or Markdown for a pull-request comment.
+    #[arg(long = "format", default_value = "table", value_parser = ["table", "json", "markdown"])]
+    pub format: String,
+    /// Fail (exit code 10 + the threshold's position) when a rule crosses this
+    /// threshold, as `METRIC OP NUMBER`: `'new_pages_per_day > 5'`. Repeatable.
+    #[arg(long = "fail-on", value_name = "THRESHOLD")]
+    pub fail_on: Vec<String>,
+    #[command(flatten)]
+    pub run: RunFlags,
 }
 
 /// `tocsin test`: promtool's `test` command.
@@ -236,6 +272,37 @@ pub struct RunFlags {
     pub notifier_send_timeout: Duration,
     #[command(flatten)]
     pub notifier_auth: NotifierAuth,
+    /// vmalert's notifier config file: Alertmanagers from static lists, DNS (SRV, A,
+    /// AAAA) and Consul, with relabelling and per-group auth/TLS (see "Notifier config"
+    /// below). Reloaded with the rule files; excludes -notifier.url and
+    /// -notifier.blackhole.
+    #[arg(long = "notifier.config", value_name = "PATH")]
+    pub notifier_config: Option<String>,
+    /// Evaluate alerting rules but send no notifications (they are counted as sent to
+    /// `blackhole`); excludes -notifier.url and -notifier.config.
+    #[arg(long = "notifier.blackhole", default_value = "false", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub notifier_blackhole: bool,
+    /// Show Alertmanager URLs with their query parameters in logs, the API and
+    /// `/metrics` (user:password in a URL is never shown).
+    #[arg(long = "notifier.showURL", default_value = "false", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub notifier_show_url: bool,
+    /// Do not log notifier targets skipped because another one has the same URL.
+    #[arg(long = "notifier.suppressDuplicateTargetErrors", default_value = "false",
+          action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true",
+          require_equals = true)]
+    pub notifier_suppress_duplicate_target_errors: bool,
+    /// How often -notifier.config's dns_sd_configs are looked up again.
+    #[arg(long = "promscrape.dnsSDCheckInterval", default_value = "30s", value_parser = parse_go_duration)]
+    pub dns_sd_check_interval: Duration,
+    /// How often -notifier.config's consul_sd_configs ask Consul again.
+    #[arg(long = "promscrape.consulSDCheckInterval", default_value = "30s", value_parser = parse_go_duration)]
+    pub consul_sd_check_interval: Duration,
+    /// DNS server (`host:port`) for dns_sd_configs, instead of those in
+    /// `/etc/resolv.conf`.
+    #[arg(long = "dns.server", value_name = "HOST:PORT")]
+    pub dns_server: Option<std::net::SocketAddr>,
 
     /// Remote-write endpoint for recorded series, `ALERTS` and `ALERTS_FOR_STATE`
     /// (`/api/v1/write` is appended unless `-remoteWrite.disablePathAppend`).

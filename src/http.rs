@@ -21,13 +21,14 @@ pub use secret::{ReadError, Secret, SecretSource};
 pub use tls::TlsOptions;
 
 /// Where a client's settings come from, to name them in errors the way the user wrote
-/// them: `-datasource.bearerTokenFile`, or `notifier.yml: alertmanagers[0].bearer_token_file`.
+/// them: `-datasource.bearerTokenFile`, or `static_configs[0].bearer_token_file` in the
+/// notifier config (whose errors name the file in front).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     /// Flags `-<prefix>.*`.
     Flags(String),
-    /// A section of a config file.
-    File { path: PathBuf, section: String },
+    /// A section of the notifier config file (`""`: its top level).
+    Section(String),
 }
 
 impl Origin {
@@ -39,9 +40,8 @@ impl Origin {
     pub fn name(&self, flag: &str) -> String {
         match self {
             Origin::Flags(prefix) => format!("-{prefix}.{flag}"),
-            Origin::File { path, section } => {
-                format!("{}: {section}.{}", path.display(), yaml_key(flag))
-            }
+            Origin::Section(section) if section.is_empty() => yaml_key(flag).to_string(),
+            Origin::Section(section) => format!("{section}.{}", yaml_key(flag)),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! tocsin: a Prometheus-compatible alerting and recording rule evaluator.
 
 pub mod app;
+pub mod backtest;
 pub mod bytesize;
 pub mod check;
 pub mod cli;

@@ -1,5 +1,6 @@
 //! Wiring: turns parsed flags into running parts, and runs the subcommands.
 
+mod notify;
 mod options;
 mod run;
 mod server;
@@ -9,7 +10,9 @@ mod state;
 use std::process::ExitCode;
 
 use crate::check::{CheckOptions, check_rules};
-use crate::cli::{CheckArgs, Command, ReplayArgs, RunFlags, TestArgs, TestCommand, split_list};
+use crate::cli::{
+    BacktestArgs, CheckArgs, Command, ReplayArgs, RunFlags, TestArgs, TestCommand, split_list,
+};
 use crate::config::{self, LoadOptions};
 
 /// Entry point after flag parsing; returns the process exit code.
@@ -17,12 +20,14 @@ pub fn main(parsed: crate::flag_sources::Parsed) -> ExitCode {
     let crate::flag_sources::Parsed { cli, set } = parsed;
     let log = match &cli.command {
         Some(Command::Replay(a)) => &a.run,
+        Some(Command::Backtest(a)) => &a.run,
         _ => &cli.run,
     };
     crate::logging::init(&log.logger_level, &log.logger_format);
     match cli.command {
         Some(Command::Check(args)) => check(&args),
         Some(Command::Replay(args)) => replay(*args),
+        Some(Command::Backtest(args)) => backtest(*args),
         Some(Command::Test(args)) => test(&args),
         None if cli.run.replay.time_from.is_some() => {
             let args = ReplayArgs {
@@ -245,6 +250,50 @@ fn replay(args: ReplayArgs) -> ExitCode {
         Err(e) => {
             eprintln!("tocsin replay: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `tocsin backtest`.
+fn backtest(args: BacktestArgs) -> ExitCode {
+    use crate::backtest::launch::{self, EXIT_NO_REPORT, Format, Launch};
+    let f = &args.run;
+    let datasource = match f.datasource_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(u) => match options::datasource(f, u) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("tocsin backtest: {e}");
+                return ExitCode::from(EXIT_NO_REPORT);
+            }
+        },
+        None => None,
+    };
+    let l = Launch {
+        old: args.old.clone(),
+        new: args.new.clone(),
+        load: load_options(f),
+        rule_templates: f.rule_templates.clone(),
+        from: args.from.clone(),
+        to: args.to.clone(),
+        datasource,
+        settings: options::rule_settings(f, None),
+        flags: f.replay.clone(),
+        format: match args.format.as_str() {
+            "json" => Format::Json,
+            "markdown" => Format::Markdown,
+            _ => Format::Table,
+        },
+        fail_on: args.fail_on.clone(),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    match rt.block_on(launch::run(l)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("tocsin backtest: {e}");
+            ExitCode::from(EXIT_NO_REPORT)
         }
     }
 }

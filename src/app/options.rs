@@ -168,6 +168,7 @@ pub fn notifier(f: &RunFlags, urls: &[String]) -> Result<NotifierOptions, Client
     Ok(NotifierOptions {
         targets,
         send_timeout: f.notifier_send_timeout,
+        show_url: f.notifier_show_url,
         ..NotifierOptions::default()
     })
 }

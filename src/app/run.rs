@@ -27,7 +27,7 @@ use crate::datasource::{DatasourceMetrics, PromClient, Querier};
 use crate::labels::Labels;
 use crate::manager::restore::Restorer;
 use crate::manager::{Engine, EvalMetrics, Manager};
-use crate::notifier::{Notifier, NotifierMetrics};
+use crate::notifier::Notifier;
 use crate::reload::{self, FileWatcher, ReloadRequest};
 use crate::remote_write::{RemoteWriteMetrics, RemoteWriter};
 use crate::rule::RuleSettings;
@@ -99,7 +99,7 @@ struct Running {
     restorer: Option<Arc<Restorer>>,
     /// The rule files' fingerprint at the last successful load.
     loaded_from: Option<u64>,
-    notifier: Option<Notifier>,
+    notify: super::notify::Notify,
     writer: Option<RemoteWriter>,
     /// Stops the group tasks (a child token) and the reload triggers.
     cancel: CancellationToken,
@@ -128,10 +128,12 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
     let cancel = CancellationToken::new();
     let io_cancel = CancellationToken::new();
     let mut registry = Registry::default();
+    let notify = super::notify::start(f, &mut registry, &io_cancel).await?;
     let io = start_io(
         f,
         &ds_url,
         remote_write_url.as_deref(),
+        notify.notifier.clone(),
         &mut registry,
         &io_cancel,
     )?;
@@ -177,7 +179,7 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         reload_tx,
         reload_rx,
         restorer: io.restorer,
-        notifier: io.notifier,
+        notify,
         writer: io.writer,
         cancel,
         io_cancel,
@@ -199,12 +201,12 @@ fn rule_settings(f: &RunFlags) -> anyhow::Result<RuleSettings> {
     Ok(options::rule_settings(f, library))
 }
 
-/// Builds the datasource client, and starts the notifier and the remote writer where
-/// their flags are set.
+/// Builds the datasource client and starts the remote writer where its flags are set.
 fn start_io(
     f: &RunFlags,
     ds_url: &str,
     remote_write_url: Option<&str>,
+    notifier: Option<Notifier>,
     registry: &mut Registry,
     io_cancel: &CancellationToken,
 ) -> anyhow::Result<Io> {
@@ -215,18 +217,6 @@ fn start_io(
     for (flag, why) in f.compat.given() {
         tracing::warn!(flag, "vmalert flag accepted but has no effect: {why}");
     }
-    let notifier_urls = split_list(&f.notifier_url);
-    let notifier = if notifier_urls.is_empty() {
-        tracing::warn!("no -notifier.url: alerts are evaluated but not sent anywhere");
-        None
-    } else {
-        let m = NotifierMetrics::default();
-        m.register(registry);
-        Some(
-            Notifier::start(options::notifier(f, &notifier_urls)?, m, io_cancel.clone())
-                .context("-notifier.*")?,
-        )
-    };
     let writer = match remote_write_url {
         None => None,
         Some(url) => {
@@ -380,13 +370,24 @@ impl Running {
                     }
                     return;
                 }
-                r = self.reload(&req) => r,
+                r = self.reload_all(&req) => r,
             };
             self.board.record_reload(SystemTime::now(), result.clone());
             self.reload_metrics.record(result.is_ok());
             if let Some(r) = req.reply {
                 let _ = r.send(result);
             }
+        }
+    }
+
+    /// Reloads `-notifier.config` and the rule files, each keeping what runs when its
+    /// new version fails.
+    async fn reload_all(&mut self, req: &ReloadRequest) -> Result<(), String> {
+        let notifier = self.notify.reload(req.trigger.as_str()).await;
+        match (notifier, self.reload(req).await) {
+            (Ok(()), rules) => rules,
+            (Err(e), Ok(())) => Err(e),
+            (Err(n), Err(r)) => Err(format!("{n}\n{r}")),
         }
     }
 
@@ -452,7 +453,7 @@ impl Running {
         {
             tracing::warn!("evaluations still running at the shutdown deadline");
         }
-        if let Some(n) = &self.notifier {
+        if let Some(n) = &self.notify.notifier {
             let left = n.flush(deadline).await;
             if left > 0 {
                 tracing::warn!(left, "alerts not sent before the shutdown deadline");

@@ -114,11 +114,12 @@ pub fn check_rule(site: &Site<'_>, opts: &LintOptions, recorded: &RecordedLabels
             }
         }
     }
-    let interval = site.interval(opts);
+    let mut short = Vec::new();
+    short_rates(&expr, (site.interval(opts), "group interval"), &mut short);
+    for msg in short {
+        out.extend(site.finding(&RATE_RANGE, "expr", None, msg));
+    }
     walk(&expr, &mut |e| {
-        if let Some(msg) = short_rate(e, interval) {
-            out.extend(site.finding(&RATE_RANGE, "expr", None, msg));
-        }
         if let Some(msg) = absent_of_aggregation(e) {
             out.extend(site.finding(&ABSENT_AGGREGATION, "expr", None, msg));
         }
@@ -207,31 +208,45 @@ fn unparen(e: &Expr) -> &Expr {
 /// Calls `f` on `e` and every expression inside it.
 pub(crate) fn walk<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
     f(e);
+    for c in children(e) {
+        walk(c, f);
+    }
+}
+
+/// The expressions directly inside `e`.
+fn children(e: &Expr) -> Vec<&Expr> {
     match e {
-        Expr::Aggregate(a) => {
-            walk(&a.expr, f);
-            if let Some(p) = &a.param {
-                walk(p, f);
-            }
-        }
-        Expr::Unary(u) => walk(&u.expr, f),
-        Expr::Binary(b) => {
-            walk(&b.lhs, f);
-            walk(&b.rhs, f);
-        }
-        Expr::Paren(p) => walk(&p.expr, f),
-        Expr::Subquery(s) => walk(&s.expr, f),
-        Expr::Call(c) => c.args.args.iter().for_each(|a| walk(a, f)),
+        Expr::Aggregate(a) => std::iter::once(&*a.expr)
+            .chain(a.param.as_deref())
+            .collect(),
+        Expr::Unary(u) => vec![&u.expr],
+        Expr::Binary(b) => vec![&b.lhs, &b.rhs],
+        Expr::Paren(p) => vec![&p.expr],
+        Expr::Subquery(s) => vec![&s.expr],
+        Expr::Call(c) => c.args.args.iter().map(|a| &**a).collect(),
         Expr::NumberLiteral(_)
         | Expr::StringLiteral(_)
         | Expr::VectorSelector(_)
         | Expr::MatrixSelector(_)
-        | Expr::Extension(_) => {}
+        | Expr::Extension(_) => Vec::new(),
     }
 }
 
-/// `rate(x[r])` (or `irate`, `increase`) with `r` < 2 × the interval.
-fn short_rate(e: &Expr, interval: Duration) -> Option<String> {
+/// Short `rate` ranges in `e`, evaluated every `step`: the group interval, or inside a
+/// subquery its step (a subquery without one runs at the group interval too).
+fn short_rates(e: &Expr, step: (Duration, &'static str), out: &mut Vec<String>) {
+    out.extend(short_rate(e, step));
+    let inner = match e {
+        Expr::Subquery(s) => s.step.map_or(step, |d| (d, "subquery step")),
+        _ => step,
+    };
+    for c in children(e) {
+        short_rates(c, inner, out);
+    }
+}
+
+/// `rate(x[r])` (or `irate`, `increase`) with `r` < 2 × the step it runs at.
+fn short_rate(e: &Expr, (interval, what): (Duration, &str)) -> Option<String> {
     let Expr::Call(c) = e else { return None };
     if !matches!(c.func.name, "rate" | "irate" | "increase") {
         return None;
@@ -243,7 +258,7 @@ fn short_rate(e: &Expr, interval: Duration) -> Option<String> {
     };
     (range < interval * 2).then(|| {
         format!(
-            "{}() over [{}] is shorter than twice the group interval {}: windows with fewer than two samples give no result; use at least [{}]",
+            "{}() over [{}] is shorter than twice the {what} {}: windows with fewer than two samples give no result; use at least [{}]",
             c.func.name,
             format_duration(range),
             format_duration(interval),

@@ -166,6 +166,21 @@ impl Fetcher {
     }
 }
 
+/// The range query that fetches window `win` of a rule of `group` reading `expr`.
+pub fn range_query(group: &Group, plan: &Plan, win: Window, expr: &str) -> RangeQuery {
+    let mut params = group.params.clone();
+    // VictoriaMetrics otherwise may align the range to its cache grid.
+    params.push(("nocache".to_string(), "1".to_string()));
+    RangeQuery {
+        expr: expr.to_string(),
+        start_ms: plan.query_ts(win.start_ms),
+        end_ms: plan.query_ts(win.end_ms()),
+        step_ms: win.step_ms,
+        params,
+        headers: group.headers.clone(),
+    }
+}
+
 /// An interrupted replay leaves no query running behind it.
 impl Drop for Fetcher {
     fn drop(&mut self) {
@@ -203,17 +218,7 @@ async fn fetch_window(
         tokio::time::sleep(shared.rules_delay).await;
     }
     let permit = shared.fetch_permits.clone().acquire_owned().await.ok();
-    let mut params = group.params.clone();
-    // VictoriaMetrics otherwise may align the range to its cache grid.
-    params.push(("nocache".to_string(), "1".to_string()));
-    let q = RangeQuery {
-        expr: expr.to_string(),
-        start_ms: plan.query_ts(win.start_ms),
-        end_ms: plan.query_ts(win.end_ms()),
-        step_ms: win.step_ms,
-        params,
-        headers: group.headers.clone(),
-    };
+    let q = range_query(&group, &plan, win, &expr);
     let attempts = shared.retry_attempts.max(1);
     let mut out = Fetched::failed(String::new(), false);
     let mut attempt = 1;

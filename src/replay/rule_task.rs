@@ -52,6 +52,8 @@ pub(super) struct RuleJob {
     /// Windows this rule has written (acknowledged) so far.
     pub done: watch::Sender<u64>,
     pub bar: GroupBar,
+    /// Keep the samples of this (recording) rule in its report.
+    pub collect: bool,
 }
 
 /// What the rule's steps add up to; moves to a blocking thread with the rule when
@@ -79,6 +81,7 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
         deps,
         done,
         bar,
+        collect,
     } = job;
     let mut tally = Tally {
         tracker: Tracker::default(),
@@ -90,6 +93,7 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
                 Rule::Alerting(_) => "alerting",
                 Rule::Recording(_) => "recording",
             },
+            recorded: (collect && matches!(rule, Rule::Recording(_))).then(Default::default),
             ..RuleReport::default()
         },
     };
@@ -185,6 +189,9 @@ async fn step_window(
                 return Err(report);
             }
         };
+        if let Some(rec) = tally.report.recorded.as_mut() {
+            rec.add(&batch);
+        }
         out.batch(batch, steps.win).await;
     }
     Ok((rule, tally))
