@@ -30,6 +30,9 @@ pub struct CheckOptions {
     pub load: LoadOptions,
     /// promtool `--lint=duplicate-rules` (its default): warn about repeated rules.
     pub lint_duplicates: bool,
+    /// Warn (unless `--lint=none`): warn about tocsin's rule-file extensions, which neither
+    /// Prometheus nor vmalert loads.
+    pub lint_extensions: bool,
     /// `--lint` (`--lint=all`): every check of [`crate::lint`], over all files at once.
     pub lint_all: Option<LintOptions>,
     /// promtool `--lint-fatal`: lint findings make the exit code 3.
@@ -41,6 +44,7 @@ impl Default for CheckOptions {
         CheckOptions {
             load: LoadOptions::default(),
             lint_duplicates: true,
+            lint_extensions: true,
             lint_all: None,
             lint_fatal: false,
         }
@@ -203,6 +207,9 @@ fn check_file(
                     }
                 }
             }
+            if opts.lint_extensions {
+                lint_found |= extensions(file, &groups, out);
+            }
             loaded = Some(groups);
         }
         Err(errors) => {
@@ -215,6 +222,42 @@ fn check_file(
     }
     out.stdout.push('\n');
     (lint_found, loaded)
+}
+
+/// Warns about each rule that uses tocsin's extensions; returns whether any does.
+fn extensions(file: &Path, groups: &[Arc<Group>], out: &mut CheckOutput) -> bool {
+    let mut found = Vec::new();
+    for g in groups {
+        for r in &g.rules {
+            if let RuleKind::Alerting(a) = &r.kind
+                && !a.ext.keys().is_empty()
+            {
+                found.push((g, r, a.ext.keys()));
+            }
+        }
+    }
+    if found.is_empty() {
+        return false;
+    }
+    let _ = writeln!(
+        out.stderr,
+        "  WARNING: {} rule(s) use tocsin extensions: this file loads in tocsin only, not in \
+         Prometheus or vmalert (see docs/rules.md)",
+        found.len()
+    );
+    for (g, r, keys) in found {
+        let _ = writeln!(
+            out.stderr,
+            "{}:{}: group {:?}, rule {}, {:?}: uses {}",
+            file.display(),
+            r.line,
+            g.name,
+            r.index + 1,
+            r.name(),
+            keys.join(", ")
+        );
+    }
+    true
 }
 
 /// What makes two rules duplicates: kind (alerting?), name and sorted labels.

@@ -59,6 +59,7 @@ fn check(args: &CheckArgs) -> ExitCode {
             ..LoadOptions::default()
         },
         lint_duplicates: args.lint == "duplicate-rules",
+        lint_extensions: args.lint != "none",
         lint_all: (args.lint == "all").then_some(crate::lint::LintOptions {
             default_interval: args.evaluation_interval,
             datasource,

@@ -101,7 +101,7 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
     let mut fetcher = Fetcher::start(
         shared.clone(),
         group.clone(),
-        rule.expr(),
+        (rule.expr(), rule.recover_expr()),
         rule.name(),
         plan.clone(),
         deps,
@@ -208,7 +208,7 @@ fn step_some(
 ) -> Vec<Sample> {
     let mut series = Vec::new();
     let failed = steps.answers.failed();
-    while let Some(result) = steps.answers.next() {
+    while let Some(answer) = steps.answers.next() {
         let ts = steps.win.start_ms + steps.next as i64 * steps.win.step_ms;
         steps.next += 1;
         let t = EvalTime {
@@ -216,8 +216,8 @@ fn step_some(
             query_ts_ms: steps.plan.query_ts(ts),
         };
         let out = match tq {
-            Some(src) => rule.step(result, t, Some(&src.at(t.query_ts_ms))),
-            None => rule.step(result, t, None),
+            Some(src) => rule.step_answer(answer, t, Some(&src.at(t.query_ts_ms))),
+            None => rule.step_answer(answer, t, None),
         };
         let report = &mut tally.report;
         report.evaluations += 1;
