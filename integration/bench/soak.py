@@ -364,7 +364,7 @@ def signal_replay(a, work, mock):
     with open(rules, "w") as f:
         f.write(out)
     t = Tocsin(a.tocsin, work, free_port(), rules, mock,
-               ["-replay.disableProgressBar=true"], sub=["replay", "--from=-30d", "--to=now"])
+               ["-replay.disableProgressBar=true"], sub=["replay", "--from=-30d", "--report"])
     time.sleep(1)
     mid = t.p.poll() is None
     return t.terminate(), mid
@@ -377,7 +377,8 @@ def signal_api(a, work, mock):
                          capture_output=True, text=True, check=True).stdout
     with open(rules, "w") as f:
         f.write(out)
-    t = Tocsin(a.tocsin, work, free_port(), rules, mock)
+    t = Tocsin(a.tocsin, work, free_port(), rules, mock,
+               ["-remoteWrite.url=" + mock, "-notifier.url=" + mock])
     t.wait_for("/-/ready")
     stop, lock, stats = threading.Event(), threading.Lock(), {}
     paths = ["/api/v1/rules", "/api/v1/alerts"]
