@@ -155,6 +155,15 @@ def write_groups(path, n, interval):
     os.replace(path + ".tmp", path)
 
 
+def bench_rules(path, interval):
+    """2,000 rules (100 groups × 20, rules.py) at `interval`, written to `path`."""
+    out = subprocess.run([sys.executable, os.path.join(HERE, "rules.py"), "100", "20", interval],
+                         capture_output=True, text=True, check=True).stdout
+    with open(path, "w") as f:
+        f.write(out)
+    return path
+
+
 def reload(t):
     start = time.monotonic()
     status, body = get(t.base + "/-/reload", timeout=600, method="POST")
@@ -234,11 +243,7 @@ def pct(xs, q):
 
 
 def probe_api(a, work, mock):
-    rules = os.path.join(work, "api.yml")
-    out = subprocess.run([sys.executable, os.path.join(HERE, "rules.py"), "100", "20", "10s"],
-                         capture_output=True, text=True, check=True).stdout
-    with open(rules, "w") as f:
-        f.write(out)
+    rules = bench_rules(os.path.join(work, "api.yml"), "10s")
     t = Tocsin(a.tocsin, work, free_port(), rules, mock,
                ["-remoteWrite.url=" + mock, "-notifier.url=" + mock])
     t.wait_for("/-/ready")
@@ -358,11 +363,7 @@ def signal_reload(a, work, mock):
 
 def signal_replay(a, work, mock):
     """SIGTERM a second into a replay of 2,000 rules over 30 days."""
-    rules = os.path.join(work, "signals-replay.yml")
-    out = subprocess.run([sys.executable, os.path.join(HERE, "rules.py"), "100", "20", "1m"],
-                         capture_output=True, text=True, check=True).stdout
-    with open(rules, "w") as f:
-        f.write(out)
+    rules = bench_rules(os.path.join(work, "signals-replay.yml"), "1m")
     t = Tocsin(a.tocsin, work, free_port(), rules, mock,
                ["-replay.disableProgressBar=true"], sub=["replay", "--from=-30d", "--report"])
     time.sleep(1)
@@ -372,11 +373,7 @@ def signal_replay(a, work, mock):
 
 def signal_api(a, work, mock):
     """SIGTERM with 200 clients on /api/v1/rules and /api/v1/alerts, 2,000 rules."""
-    rules = os.path.join(work, "signals-api.yml")
-    out = subprocess.run([sys.executable, os.path.join(HERE, "rules.py"), "100", "20", "10s"],
-                         capture_output=True, text=True, check=True).stdout
-    with open(rules, "w") as f:
-        f.write(out)
+    rules = bench_rules(os.path.join(work, "signals-api.yml"), "10s")
     t = Tocsin(a.tocsin, work, free_port(), rules, mock,
                ["-remoteWrite.url=" + mock, "-notifier.url=" + mock])
     t.wait_for("/-/ready")
