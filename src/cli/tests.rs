@@ -125,6 +125,25 @@ fn replay_subcommand_takes_relative_times_and_run_flags() {
 }
 
 #[test]
+fn backtest_takes_several_rule_sources_per_flag() {
+    let c = parse(&[
+        "backtest",
+        "--old",
+        "a.yml",
+        "b.yml",
+        "--new=c.yml,d.yml",
+        "--from",
+        "-7d",
+    ])
+    .unwrap();
+    let Some(Command::Backtest(b)) = c.command else {
+        panic!("not backtest")
+    };
+    assert_eq!(b.old, ["a.yml", "b.yml"]);
+    assert_eq!(split_list(&b.new), ["c.yml", "d.yml"]);
+}
+
+#[test]
 fn vmalert_replay_flags() {
     let c = parse(&[
         "-replay.timeFrom=2026-11-01T00:00:00Z",
