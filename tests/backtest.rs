@@ -1,5 +1,6 @@
-//! `tocsin backtest` against real VictoriaMetrics holding the replay benchmark's data
-//! (`integration/bench/replay-vs-vmalert.sh`: `load{instance,job}`, one sample a minute):
+//! `tocsin backtest` against real VictoriaMetrics holding the replay benchmark's data and
+//! rules (`integration/bench/replay_data.py`: `load{instance,job}`, one sample a minute;
+//! `integration/bench/replay-rules.yml`):
 //! a threshold change and a `for` change must give exactly the difference that two
 //! separate `tocsin replay --report` runs, compared here by hand, give; a recording
 //! change exactly the difference of the two expressions' range answers. Then bad input.
@@ -14,25 +15,8 @@ use serde_json::Value;
 use support::peers::{ChildGuard, sid_peer_or_skip};
 use support::servers::start_victoria_metrics;
 
-const OLD: &str = r#"groups:
-- name: bench
-  interval: 1m
-  rules:
-  - record: instance:load:avg5m
-    expr: avg_over_time(load[5m])
-  - record: job:load:sum
-    expr: sum by (job) (load)
-  - record: job:load:max
-    expr: max by (job) (load)
-  - alert: LoadHigh
-    expr: load > 1.0
-    for: 5m
-    labels:
-      severity: warning
-  - alert: JobLoadHigh
-    expr: sum by (job) (load) > 10.4
-    for: 10m
-"#;
+/// The replay benchmark's rules, the old side of every backtest here.
+const OLD: &str = include_str!("../integration/bench/replay-rules.yml");
 
 /// One threshold, one `for` and one recording expression changed.
 fn new_rules() -> String {
@@ -43,15 +27,28 @@ fn new_rules() -> String {
 
 const DAY_S: i64 = 86_400;
 
-/// The benchmark's value of series `i` at minute `m`.
-fn load(i: usize, m: i64) -> f64 {
-    let phase = i as f64 * 0.37;
-    let spike = if (m + i as i64 * 17) % 600 < 20 {
-        0.2
-    } else {
-        0.0
-    };
-    0.5 + 0.45 * (m as f64 / 90.0 + phase).sin() + spike
+/// The replay benchmark's data (`integration/bench/replay_data.py`) for `series` series
+/// from `from_s` to `to_s`, in Prometheus' text format.
+fn bench_data(from_s: i64, to_s: i64, series: usize) -> String {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/integration/bench/replay_data.py"
+    );
+    let out = Command::new("python3")
+        .args([
+            script,
+            &from_s.to_string(),
+            &to_s.to_string(),
+            &series.to_string(),
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("python3 {script}: {e} (install python3)"));
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 data")
 }
 
 struct Source {
@@ -73,17 +70,7 @@ async fn source(series: usize) -> Option<Source> {
     let now = chrono::Utc::now().timestamp();
     let to_s = (now - 3 * 3600) / 3600 * 3600;
     let from_s = to_s - DAY_S;
-    let mut body = String::new();
-    for i in 0..series {
-        for m in 0..=DAY_S / 60 {
-            body.push_str(&format!(
-                "load{{instance=\"i{i}\",job=\"job{}\"}} {:.4} {}\n",
-                i % 10,
-                load(i, m),
-                (from_s + m * 60) * 1000
-            ));
-        }
-    }
+    let body = bench_data(from_s, to_s, series);
     let c = reqwest::Client::new();
     let r = c
         .post(format!("{url}/api/v1/import/prometheus"))
@@ -507,7 +494,10 @@ async fn a_datasource_failing_part_way_gives_a_partial_report() {
     let new = side(SideName::New, &new_rules());
     let inner = tocsin::datasource::fake::FakeQuerier::new();
     let x = Labels::from_pairs([("__name__", "load"), ("instance", "a"), ("job", "j")]);
-    let points: Vec<(i64, f64)> = (0..120).map(|m| (T0 + m * MIN, load(0, m) + 0.6)).collect();
+    // Above both thresholds for 20 minutes in every 30.
+    let points: Vec<(i64, f64)> = (0..120)
+        .map(|m| (T0 + m * MIN, if m % 30 < 20 { 1.5 } else { 0.5 }))
+        .collect();
     for expr in ["load > 1.0", "load > 0.95"] {
         inner.set_range(expr, Ok(vec![(x.clone(), points.clone())]));
     }
