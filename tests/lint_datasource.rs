@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use support::http::{poll_json, poll_victoria_metrics};
 use support::peers::{free_port, peer_or_skip, sid_peer_or_skip};
-use support::servers::{spawn_ready, start_victoria_metrics};
+use support::servers::{spawn_ready, start_plain_prometheus, start_victoria_metrics};
 
 /// Every series the servers have is `up{job="self",…}` and friends; each `# expect`
 /// comment names the finding its line must get, every other rule must get none.
@@ -147,6 +147,17 @@ async fn prometheus_scraping_itself() {
         .expect("check");
 }
 
+/// Imports Prometheus text (`name{labels} value [ms]` lines) into VictoriaMetrics.
+async fn import(url: &str, body: String) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v1/import/prometheus"))
+        .body(body)
+        .send()
+        .await
+        .expect("import");
+    assert!(r.status().is_success(), "import: {}", r.status());
+}
+
 #[tokio::test]
 async fn victoria_metrics_with_imported_series() {
     let Some(bin) = peer_or_skip("victoria-metrics") else {
@@ -157,13 +168,7 @@ async fn victoria_metrics_with_imported_series() {
         .await
         .expect("vm starts");
     let body = "up{job=\"self\",instance=\"a:1\"} 1\nprocess_cpu_seconds_total{job=\"self\",instance=\"a:1\"} 3\n";
-    let r = reqwest::Client::new()
-        .post(format!("{url}/api/v1/import/prometheus"))
-        .body(body)
-        .send()
-        .await
-        .expect("import");
-    assert!(r.status().is_success(), "import: {}", r.status());
+    import(&url, body.to_string()).await;
     let searchable = poll_victoria_metrics(&url, "up", Duration::from_secs(30), |v| {
         v["data"]["result"]
             .as_array()
@@ -273,13 +278,7 @@ async fn victoria_metrics_cost(bin: &Path) {
         .iter()
         .map(|(s, t, v)| format!("{s} {v} {}\n", t * 1000))
         .collect();
-    let r = reqwest::Client::new()
-        .post(format!("{url}/api/v1/import/prometheus"))
-        .body(body)
-        .send()
-        .await
-        .expect("import");
-    assert!(r.status().is_success(), "import: {}", r.status());
+    import(&url, body).await;
     let q = "count(last_over_time(cost_load[1m]))";
     let searchable = poll_victoria_metrics(&url, q, Duration::from_secs(30), |v| {
         v["data"]["result"][0]["value"][1] == "30"
@@ -338,26 +337,10 @@ async fn rule_cost_on_prometheus_with_backfilled_data() {
         "{}",
         String::from_utf8_lossy(&st.stderr)
     );
-    let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(&cfg, "global: { scrape_interval: 1m }\n").expect("config");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let argv = vec![
-        prom.display().to_string(),
-        format!("--config.file={}", cfg.display()),
-        format!("--storage.tsdb.path={}", tsdb.display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-    ];
-    let _guard = spawn_ready(
-        "prometheus",
-        &argv,
-        dir.path(),
-        &url,
-        "/-/ready",
-        Duration::from_secs(30),
-    )
-    .await
-    .expect("prometheus starts");
+    // The blocks are in dir/tsdb, where Prometheus keeps its data.
+    let (_guard, url) = start_plain_prometheus(&prom, dir.path())
+        .await
+        .expect("prometheus starts");
     let stderr = tokio::task::spawn_blocking(move || assert_cost_findings(&url, true))
         .await
         .expect("check");
