@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
+use support::fake_http::serve_fn;
 use support::peers::{ChildGuard, sid_peer_or_skip};
 use support::servers::start_victoria_metrics;
 
@@ -533,4 +534,78 @@ async fn a_datasource_failing_part_way_gives_a_partial_report() {
     // What was evaluated is still compared.
     assert!(r.alerting[0].diff.new.as_ref().unwrap().pages > 0);
     assert!(render::table(&r, &[]).contains("PARTIAL REPORT"));
+}
+
+/// One `name=value` of a form body.
+fn form_value<'a>(body: &'a str, name: &str) -> Option<&'a str> {
+    body.split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// A range answer: one series at 1.5 (above both `load` thresholds) at every step.
+fn matrix(body: &str) -> Option<String> {
+    let secs = |v: &str| v.parse::<f64>().ok();
+    let start = secs(form_value(body, "start")?)?;
+    let end = secs(form_value(body, "end")?)?;
+    let step = form_value(body, "step")?
+        .strip_suffix("ms")?
+        .parse::<f64>()
+        .ok()?
+        / 1000.0;
+    let mut values = Vec::new();
+    let mut t = start;
+    while t <= end {
+        values.push(format!("[{t},\"1.5\"]"));
+        t += step;
+    }
+    Some(format!(
+        r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{"instance":"a","job":"j"}},"values":[{}]}}]}}}}"#,
+        values.join(",")
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_marks_a_partial_report_and_exits_1() {
+    let to_s: i64 = 1_700_000_000 / 3600 * 3600;
+    let from_s = to_s - 4 * 3600;
+    let down_s = from_s + 2 * 3600;
+    // Answers the first two hours, then fails as a datasource that went down.
+    let (url, _) = serve_fn(move |_, req| {
+        if req.path != "/api/v1/query_range" {
+            return Some((404, "text/plain", "not found".into()));
+        }
+        let start = form_value(req.body, "start")?.parse::<f64>().ok()?;
+        if start >= down_s as f64 {
+            return Some((503, "text/plain", "down for maintenance".into()));
+        }
+        Some((200, "application/json", matrix(req.body)?))
+    })
+    .await;
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "old.yml", OLD);
+    write(d.path(), "new.yml", &new_rules());
+    let args = vec![
+        "backtest".to_string(),
+        "--old=old.yml".into(),
+        "--new=new.yml".into(),
+        format!("--from={from_s}"),
+        format!("--to={to_s}"),
+        format!("-datasource.url={url}"),
+        "-replay.disableProgressBar".into(),
+        "-replay.maxDatapointsPerQuery=60".into(),
+        "-replay.ruleRetryAttempts=1".into(),
+    ];
+    let (code, out, err) = tocsin(args, d.path()).await;
+    assert_eq!(code, 1, "a partial report exits 1: {err}\n{out}");
+    assert!(out.contains("PARTIAL REPORT"), "{out}");
+    assert!(
+        out.contains("down for maintenance"),
+        "the cause is named: {out}"
+    );
+    assert!(
+        err.contains("backtest incomplete: some evaluations failed"),
+        "{err}"
+    );
+    // What was evaluated before the failure is still compared: both sides page.
+    assert!(out.contains("bench/LoadHigh"), "{out}");
 }
