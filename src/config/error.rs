@@ -116,6 +116,16 @@ pub enum ErrorKind {
         valid: &'static str,
     },
     #[error(
+        "`flapping` needs `{0}`: write `flapping: {{changes: K, within: DURATION}}` (an alert that fires or resolves more than K times within DURATION is flapping)"
+    )]
+    MissingFlappingField(&'static str),
+    #[error("invalid `flapping`: changes: {0}; it needs at least 1")]
+    BadFlappingChanges(i64),
+    #[error(
+        "`flapping` window {within} is too short: it must be non-zero and at least the group's interval ({interval}), else it never sees two changes; make `within` several intervals long"
+    )]
+    FlappingWindowTooShort { within: String, interval: String },
+    #[error(
         "`no_data` needs a selector in `expr`: {0:?} reads no series, so it never lacks data; remove `no_data` from this rule (or its group)"
     )]
     NoDataWithoutSelectors(String),

@@ -208,6 +208,9 @@ pub struct AlertExtensions {
     /// `on_error: {after, state}`: what a failed evaluation does (the rule's own, or
     /// its group's).
     pub on_error: Option<Policy>,
+    /// `flapping: {changes, within, hold}`: an alert that changed state more than
+    /// `changes` times within `within` is flapping.
+    pub flapping: Option<Flapping>,
 }
 
 impl AlertExtensions {
@@ -226,8 +229,22 @@ impl AlertExtensions {
         if self.on_error.is_some() {
             v.push("on_error");
         }
+        if self.flapping.is_some() {
+            v.push("flapping");
+        }
         v
     }
+}
+
+/// `flapping: {changes: K, within: DURATION, hold: BOOL}`: an alert that went into or
+/// out of firing more than K times within the window is flapping until it has not
+/// changed for a whole window; its notifications carry `flapping="true"`, or are held
+/// with `hold: true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flapping {
+    pub changes: u32,
+    pub within: Duration,
+    pub hold: bool,
 }
 
 /// `no_data` or `on_error`: once the condition (no data, failed queries) has lasted

@@ -1,14 +1,19 @@
 //! `no_data` and `on_error` (docs/rules.md), on a rule or as its group's default: what a
-//! rule's alerts do when its selectors return nothing, or when its queries fail.
+//! rule's alerts do when its selectors return nothing, or when its queries fail; and
+//! `flapping`, which also says how an alert's notifications go out.
 
 use super::LoadOptions;
 use super::error::{ErrorKind, RuleRef};
-use super::model::{Policy, PolicyState, Rule, RuleKind};
-use super::raw::{RawPolicy, S, pos};
+use std::time::Duration;
+
+use super::duration::format_duration;
+use super::model::{Flapping, Policy, PolicyState, Rule, RuleKind};
+use super::raw::{RawFlapping, RawPolicy, S, pos};
 use super::rule::{Sink, duration_field};
 use crate::promql::selectors::presence_query;
 
 const POLICY_FIELDS: &str = "after, state";
+const FLAPPING_FIELDS: &str = "changes, within, hold";
 
 /// Which policy, with the states it takes and what they mean (for messages).
 #[derive(Clone, Copy)]
@@ -136,4 +141,58 @@ pub(crate) fn check_selectors(
     }
     sink.push(at, rr, ErrorKind::NoDataWithoutSelectors(expr.to_string()));
     false
+}
+
+/// `flapping: {changes: K, within: DURATION, hold: BOOL}`, checked: `changes` at least
+/// 1, and `within` no shorter than the group's interval (when it sets one; never zero).
+pub(crate) fn flapping(
+    sink: &mut Sink<'_>,
+    rr: Option<&RuleRef>,
+    raw: &Option<S<RawFlapping>>,
+) -> Option<Flapping> {
+    let raw = raw.as_ref()?;
+    let f = &raw.value;
+    for key in &f.unknown {
+        let kind = ErrorKind::UnknownField {
+            field: key.value.clone(),
+            context: "flapping",
+            valid: FLAPPING_FIELDS,
+        };
+        sink.push(pos(key), rr, kind);
+    }
+    let (Some(changes), Some(within_raw)) = (&f.changes, &f.within) else {
+        let missing = if f.changes.is_none() {
+            "changes"
+        } else {
+            "within"
+        };
+        sink.push(pos(raw), rr, ErrorKind::MissingFlappingField(missing));
+        return None;
+    };
+    let within = duration_field(sink, rr, "within", &f.within);
+    if changes.value < 1 {
+        sink.push(
+            pos(changes),
+            rr,
+            ErrorKind::BadFlappingChanges(changes.value),
+        );
+        return None;
+    }
+    let interval = sink.interval.unwrap_or(Duration::ZERO);
+    if let Some(w) = within.filter(|w| w.is_zero() || *w < interval) {
+        let kind = ErrorKind::FlappingWindowTooShort {
+            within: format_duration(w),
+            interval: sink.interval.map_or("not set".to_string(), format_duration),
+        };
+        sink.push(pos(within_raw), rr, kind);
+        return None;
+    }
+    if !f.unknown.is_empty() {
+        return None;
+    }
+    Some(Flapping {
+        changes: u32::try_from(changes.value).unwrap_or(u32::MAX),
+        within: within?,
+        hold: f.hold.as_ref().is_some_and(|h| h.value),
+    })
 }

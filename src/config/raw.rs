@@ -62,6 +62,16 @@ pub(crate) struct RawRule {
     pub for_count: Option<S<RawForCount>>,
     pub no_data: Option<S<RawPolicy>>,
     pub on_error: Option<S<RawPolicy>>,
+    pub flapping: Option<S<RawFlapping>>,
+    pub unknown: Vec<S<String>>,
+}
+
+/// `flapping: {changes: K, within: DURATION, hold: BOOL}`.
+#[derive(Debug, Default)]
+pub(crate) struct RawFlapping {
+    pub changes: Option<S<i64>>,
+    pub within: Option<S<String>>,
+    pub hold: Option<S<bool>>,
     pub unknown: Vec<S<String>>,
 }
 
@@ -166,6 +176,13 @@ map_visitor!(RawRule, "a rule (a mapping with `record` or `alert`, and `expr`)",
     "for_count" => for_count,
     "no_data" => no_data,
     "on_error" => on_error,
+    "flapping" => flapping,
+});
+
+map_visitor!(RawFlapping, "a mapping `{changes: K, within: DURATION}`", {
+    "changes" => changes,
+    "within" => within,
+    "hold" => hold,
 });
 
 map_visitor!(RawPolicy, "a mapping `{after: DURATION, state: STATE}`", {

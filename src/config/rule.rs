@@ -8,7 +8,7 @@ use super::duration::parse_duration;
 use super::error::{ErrorKind, LoadError, RuleRef};
 use super::model::{AlertExtensions, AlertingSpec, ForCount, RecordingSpec, Rule, RuleKind};
 use super::names::{is_valid_label_name, is_valid_record_name, literal_template};
-use super::policy::{Which, check_selectors, policy};
+use super::policy::{Which, check_selectors, flapping, policy};
 use super::raw::{RawForCount, RawMap, RawRule, S, pos};
 use crate::template::Template;
 
@@ -17,6 +17,8 @@ pub(crate) struct Sink<'a> {
     pub file: &'a std::path::Path,
     pub group: Option<String>,
     pub errors: &'a mut Vec<LoadError>,
+    /// The group's `interval`, when it sets one, for checks that compare with it.
+    pub interval: Option<Duration>,
     /// Templates parsed so far in this file, by (key, text, templated). Rules generated
     /// from one pattern repeat the same annotation texts hundreds of times; one parsed
     /// copy (a `Template` is a shared handle) saves the parsing and the memory of the
@@ -43,7 +45,7 @@ impl Sink<'_> {
 
 pub(crate) const RULE_FIELDS: &str = "record, alert, expr, for, keep_firing_for, labels, \
                                       annotations, debug, update_entries_limit, recover_expr, \
-                                      for_count, no_data, on_error";
+                                      for_count, no_data, on_error, flapping";
 
 const FOR_COUNT_FIELDS: &str = "n, of";
 
@@ -139,6 +141,9 @@ pub(crate) fn validate_rule(
         if r.on_error.is_some() {
             sink.push(rule_pos, rr, ErrorKind::RecordingField("on_error"));
         }
+        if r.flapping.is_some() {
+            sink.push(rule_pos, rr, ErrorKind::RecordingField("flapping"));
+        }
         if !is_valid_record_name(&rec.value) {
             sink.push(pos(rec), rr, ErrorKind::BadRecordName(rec.value.clone()));
         }
@@ -219,6 +224,7 @@ fn extensions(
         for_count,
         no_data,
         on_error: policy(sink, rr, Which::OnError, &r.on_error),
+        flapping: flapping(sink, rr, &r.flapping),
     }
 }
 

@@ -61,6 +61,7 @@ pub(crate) fn validate_file(
             .unwrap_or_default();
         let name_pos = g.value.name.as_ref().map(pos).unwrap_or_else(|| pos(&g));
         let mut sink = Sink {
+            interval: None,
             file,
             group: Some(name.clone()),
             errors,
@@ -107,6 +108,7 @@ fn validate_group(
     }
     // Zero means "the default interval", as in Prometheus and vmalert.
     let interval = duration_field(sink, None, "interval", &g.interval).filter(|d| !d.is_zero());
+    sink.interval = interval;
     let query_offset = duration_field(sink, None, "query_offset", &g.query_offset);
     let eval_offset = duration_field(sink, None, "eval_offset", &g.eval_offset);
     let eval_delay = duration_field(sink, None, "eval_delay", &g.eval_delay);

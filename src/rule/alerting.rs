@@ -28,14 +28,16 @@
 
 mod advance;
 mod dampening;
+mod flapping;
 mod hysteresis;
 mod policy;
 mod render;
+mod send;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::alert::{Alert, AlertState, Annotations, Notification};
+use super::alert::{Alert, AlertState, Annotations};
 use super::budget::Share;
 use super::{Answer, EvalTime, Health, Outcome, RuleContext, StepOutput, Written, shared};
 use crate::config::{self, RuleKind};
@@ -44,6 +46,8 @@ use crate::sample::Sample;
 use crate::template::{Inputs, TemplateQuerier};
 use advance::{Seen, advance, emit, held};
 use dampening::Dampening;
+pub use flapping::FLAPPING_LABEL;
+use flapping::Flapping;
 use hysteresis::{Recovered, Recovery};
 pub use policy::REASON_LABEL;
 use policy::{Outcome as DataOutcome, Policies, Reason};
@@ -92,6 +96,8 @@ pub struct AlertingRule {
     dampening: Option<Dampening>,
     /// `no_data` and `on_error`, and the synthetic alerts they raised.
     policies: Policies,
+    /// `flapping`: the recent firing changes of each alert.
+    flapping: Option<Flapping>,
     /// With `no_data`: the query asking whether `expr`'s selectors returned anything.
     presence: Option<Arc<str>>,
 }
@@ -185,6 +191,7 @@ impl AlertingRule {
             recovery,
             dampening: ext.for_count.map(Dampening::new),
             policies: Policies::new(ext.no_data, ext.on_error),
+            flapping: ext.flapping.map(Flapping::new),
             presence: ext
                 .no_data
                 .and_then(|_| crate::promql::selectors::presence_query(&spec.expr))
@@ -238,6 +245,18 @@ impl AlertingRule {
         querier: Option<&dyn TemplateQuerier>,
     ) -> StepOutput {
         self.step_answer(Answer::of(result), t, querier)
+    }
+
+    /// Whether the alert `a` of this rule is flapping (`flapping`).
+    pub fn is_flapping(&self, a: &Alert) -> bool {
+        self.flapping
+            .as_ref()
+            .is_some_and(|f| f.is_flapping(a.labels.fingerprint()))
+    }
+
+    /// How many of this rule's alerts are flapping.
+    pub fn flapping_count(&self) -> usize {
+        self.flapping.as_ref().map_or(0, |f| f.count())
     }
 
     /// The query that tells "no data" from "condition false" (with `no_data`).
@@ -351,6 +370,9 @@ impl AlertingRule {
             d.clear();
         }
         self.policies.retain(|_| false);
+        if let Some(f) = &mut self.flapping {
+            f.clear();
+        }
         self.budget.release();
         self.outcome.fail(error, samples)
     }
@@ -460,6 +482,7 @@ impl AlertingRule {
         let recovery = self.recovery.as_ref().zip(recovered);
         let dampening = self.dampening.as_ref();
         let policies = &self.policies;
+        let mut flapping = self.flapping.as_mut();
         let mut active = 0;
         self.active.retain(|fp, a| {
             let present = a.seen == attempt;
@@ -474,52 +497,21 @@ impl AlertingRule {
                 kept: keep && !present && synthetic != Some(Reason::Error),
                 synthetic: synthetic.is_some(),
             };
+            let before = a.state;
             let fate = advance(a, seen, t.ts_ms, &timing);
+            let flaps = flapping
+                .as_deref_mut()
+                .is_some_and(|f| f.observe(*fp, before, a.state, t.ts_ms) && !f.held(*fp));
             if fate == Fate::Active {
                 active += 1;
-                emit(a, ctx, t.query_ts_ms, series);
+                emit(a, ctx, t.query_ts_ms, flaps, series);
             }
             fate != Fate::Dropped
         });
-        active
-    }
-
-    /// The alerts due for (re)sending at `ts_ms`, marked as sent. Call after `step`
-    /// succeeded; Prometheus sends nothing for a failed evaluation.
-    pub fn alerts_to_send(&mut self, ts_ms: i64) -> Vec<Notification> {
-        let resend = ms(self.ctx.settings.resend_delay);
-        let delta = ms(self.ctx.interval).max(resend);
-        let max_resolve = ms(self.ctx.settings.max_resolve_duration);
-        let url = &self.generator_url;
-        let mut out = Vec::new();
-        for a in self.active.values_mut() {
-            if !a.needs_sending(ts_ms, resend) {
-                continue;
-            }
-            a.last_sent_at_ms = Some(ts_ms);
-            let mut valid_until = ts_ms + 4 * delta;
-            if max_resolve > 0 {
-                valid_until = valid_until.min(ts_ms + max_resolve);
-            }
-            a.valid_until_ms = Some(valid_until);
-            let ends_at = a.resolved_at_ms.unwrap_or(valid_until);
-            out.push(a.notification(ends_at, &self.ctx, url));
+        if let Some(f) = &mut self.flapping {
+            f.settle(t.ts_ms);
         }
-        out
-    }
-
-    /// Resolves every firing alert at `ts_ms` and returns what to send: used when the
-    /// rule is removed, so Alertmanager hears at once that its alerts ended instead of
-    /// waiting for `endsAt`.
-    pub fn resolve_all(&mut self, ts_ms: i64) -> Vec<Notification> {
-        let url = &self.generator_url;
-        let ctx = &self.ctx;
-        self.budget.release();
-        self.active
-            .drain()
-            .filter(|(_, a)| a.state == AlertState::Firing)
-            .map(|(_, mut a)| a.notification(ts_ms, ctx, url))
-            .collect()
+        active
     }
 
     /// Takes the set of series written last time (for staleness markers on removal).
@@ -561,6 +553,14 @@ impl AlertingRule {
         self.ctx = fresh.ctx;
         self.timing = fresh.timing;
         self.recovery = fresh.recovery;
+        // The history outlives a changed `flapping`, not its removal.
+        self.flapping = match (self.flapping.take(), fresh.flapping) {
+            (Some(mut old), Some(new)) => {
+                old.update(new.rule());
+                Some(old)
+            }
+            (_, new) => new,
+        };
         self.presence = fresh.presence;
         self.policies.update(fresh.policies);
         // The history outlives a changed `for_count` (cut to its window), not its removal.

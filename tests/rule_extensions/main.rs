@@ -7,6 +7,7 @@
 //! is `cpu > 90`, `recover_expr` is `cpu < 70`, so each test reads as a CPU curve.
 
 mod dampening;
+mod flapping;
 mod hysteresis;
 mod policy;
 mod replay;

@@ -120,11 +120,24 @@ pub(super) fn fire(a: &mut Alert, ts: i64, for_ms: i64, interval_ms: i64) {
 /// does, so that they line up with the data that raised them. `ALERTS` carries the
 /// state; `ALERTS_FOR_STATE` carries `activeAt` in whole seconds, which a restart reads
 /// back to keep counting toward `for` (see [`AlertingRule::restore`]).
-pub(super) fn emit(a: &mut Alert, ctx: &RuleContext, query_ts_ms: i64, out: &mut Vec<Sample>) {
+///
+/// A flapping alert's `ALERTS` carries `flapping="true"` (`ALERTS_FOR_STATE` does not: a
+/// restart restores the alert by its own labels).
+pub(super) fn emit(
+    a: &mut Alert,
+    ctx: &RuleContext,
+    query_ts_ms: i64,
+    flapping: bool,
+    out: &mut Vec<Sample>,
+) {
     let active_at_s = (a.active_at_ms / 1000) as f64;
     let series = a.series_labels(ctx);
     out.push(Sample {
-        labels: series.alerts.clone(),
+        labels: if flapping {
+            super::flapping::with_label(&series.alerts)
+        } else {
+            series.alerts.clone()
+        },
         value: 1.0,
         timestamp_ms: query_ts_ms,
     });

@@ -1,0 +1,68 @@
+//! What an alerting rule sends to Alertmanager: the alerts due at an evaluation, with
+//! Prometheus' resend rules and `endsAt`, and `flapping`'s label or hold; and the
+//! resolutions sent when the rule is removed.
+
+use super::{AlertingRule, flapping, ms};
+use crate::rule::{AlertState, Notification};
+
+impl AlertingRule {
+    /// The alerts due for (re)sending at `ts_ms`, marked as sent. Call after `step`
+    /// succeeded; Prometheus sends nothing for a failed evaluation.
+    pub fn alerts_to_send(&mut self, ts_ms: i64) -> Vec<Notification> {
+        let resend = ms(self.ctx.settings.resend_delay);
+        let delta = ms(self.ctx.interval).max(resend);
+        let max_resolve = ms(self.ctx.settings.max_resolve_duration);
+        let url = &self.generator_url;
+        let mut flapping = self.flapping.as_mut();
+        let mut out = Vec::new();
+        for (fp, a) in self.active.iter_mut() {
+            // `flapping` with `hold`: nothing goes out while the alert flaps.
+            let (label, switched) = match flapping.as_deref() {
+                Some(f) if f.held(*fp) => continue,
+                Some(f) => f.variant(*fp),
+                None => (false, false),
+            };
+            if !a.needs_sending(ts_ms, resend) && !switched {
+                continue;
+            }
+            if switched && a.last_sent_at_ms.is_some() {
+                // The label set Alertmanager has (with or without `flapping`) ends now.
+                let mut n = a.notification(ts_ms, &self.ctx, url);
+                if !label {
+                    n.labels = flapping::with_label(&n.labels);
+                }
+                out.push(n);
+            }
+            a.last_sent_at_ms = Some(ts_ms);
+            let mut valid_until = ts_ms + 4 * delta;
+            if max_resolve > 0 {
+                valid_until = valid_until.min(ts_ms + max_resolve);
+            }
+            a.valid_until_ms = Some(valid_until);
+            let ends_at = a.resolved_at_ms.unwrap_or(valid_until);
+            let mut n = a.notification(ends_at, &self.ctx, url);
+            if label {
+                n.labels = flapping::with_label(&n.labels);
+            }
+            if let Some(f) = flapping.as_deref_mut() {
+                f.sent(*fp);
+            }
+            out.push(n);
+        }
+        out
+    }
+
+    /// Resolves every firing alert at `ts_ms` and returns what to send: used when the
+    /// rule is removed, so Alertmanager hears at once that its alerts ended instead of
+    /// waiting for `endsAt`.
+    pub fn resolve_all(&mut self, ts_ms: i64) -> Vec<Notification> {
+        let url = &self.generator_url;
+        let ctx = &self.ctx;
+        self.budget.release();
+        self.active
+            .drain()
+            .filter(|(_, a)| a.state == AlertState::Firing)
+            .map(|(_, mut a)| a.notification(ts_ms, ctx, url))
+            .collect()
+    }
+}
