@@ -257,6 +257,8 @@ pub struct RunFlags {
     #[command(flatten)]
     pub replay: ReplayFlags,
     #[command(flatten)]
+    pub cluster: crate::cluster::ClusterFlags,
+    #[command(flatten)]
     pub server: ServerFlags,
     #[command(flatten)]
     pub sources: FlagSources,

@@ -1,5 +1,6 @@
 //! Wiring: turns parsed flags into running parts, and runs the subcommands.
 
+mod cluster;
 mod options;
 mod run;
 mod server;

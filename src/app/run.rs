@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, bail};
 use prometheus_client::registry::Registry;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -17,6 +17,7 @@ use super::options;
 use super::state::{AppState, ReloadMetrics};
 use crate::cli::{RunFlags, split_list};
 use crate::clock::Clock;
+use crate::cluster::Cluster;
 use crate::config::{self, LoadOptions, RuleKind, RuleSet};
 use crate::datasource::{DatasourceMetrics, PromClient, Querier};
 use crate::labels::Labels;
@@ -72,7 +73,7 @@ struct Io {
     querier: Arc<dyn Querier>,
     notifier: Option<Notifier>,
     writer: Option<RemoteWriter>,
-    restorer: Option<Restorer>,
+    restorer: Option<Arc<Restorer>>,
 }
 
 /// The evaluator after start-up.
@@ -82,6 +83,14 @@ struct Running {
     /// Whether `-remoteWrite.url` is set (recording rules need it).
     remote_write: bool,
     manager: Manager,
+    /// The rule set last loaded (all groups, whoever evaluates them).
+    set: RuleSet,
+    cluster: Arc<Cluster>,
+    /// Changes of the cluster's membership.
+    view_rx: watch::Receiver<Arc<crate::cluster::View>>,
+    /// Restores alert state of groups that start here (`-remoteRead.url`).
+    restorer: Option<Arc<Restorer>>,
+    default_interval: Duration,
     board: Arc<StatusBoard>,
     reload_metrics: ReloadMetrics,
     reload_rx: mpsc::Receiver<ReloadRequest>,
@@ -128,6 +137,9 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
     eval_metrics.register(&mut registry);
     let reload_metrics = ReloadMetrics::default();
     reload_metrics.register(&mut registry);
+    let (cluster, dns) = super::cluster::build(f, &mut registry)?;
+    let default_interval = settings.default_interval;
+    cluster.set_groups(&set.groups, default_interval);
 
     let board = Arc::new(StatusBoard::new());
     let engine = Arc::new(Engine {
@@ -140,7 +152,14 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         clock: Clock::System,
     });
     let mut manager = Manager::new(engine, cancel.child_token());
-    let applied = manager.apply(&set, io.restorer.as_ref()).await;
+    let applied = super::cluster::apply_assigned(
+        &mut manager,
+        &cluster,
+        &set,
+        None,
+        io.restorer.as_deref(),
+    )
+    .await;
     board.record_reload(SystemTime::now(), Ok(()));
     reload_metrics.record(true);
     tracing::info!(
@@ -156,15 +175,22 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         board: board.clone(),
         reload_tx: reload_tx.clone(),
         notifier: io.notifier.clone(),
+        cluster: cluster.is_clustered().then(|| cluster.clone()),
     });
     let web_task = start_web(f, given, state, registry, web_cancel.clone()).await?;
     let watcher = start_triggers(f, &patterns, &set, reload_tx, &cancel)?;
+    cluster.start(dns, cancel.clone());
     Ok(Running {
         loaded_from: config::sources_fingerprint(&patterns),
         patterns,
         load: load_options(f),
         remote_write: remote_write_url.is_some(),
         manager,
+        set,
+        view_rx: cluster.subscribe(),
+        cluster,
+        restorer: io.restorer,
+        default_interval,
         board,
         reload_metrics,
         reload_rx,
@@ -255,7 +281,8 @@ fn start_io(
             ),
             lookback: f.remote_read_lookback,
             external_labels: Labels::from_pairs(f.external_label.iter().cloned()),
-        }),
+        })
+        .map(Arc::new),
     };
     Ok(Io {
         querier,
@@ -329,6 +356,12 @@ impl Running {
             tokio::select! {
                 _ = term.recv() => return Ok(()),
                 _ = tokio::signal::ctrl_c() => return Ok(()),
+                changed = self.view_rx.changed() => {
+                    if changed.is_err() {
+                        continue;
+                    }
+                    self.rebalance().await;
+                }
                 req = self.reload_rx.recv() => {
                     let Some(req) = req else { return Ok(()) };
                     let result = self.reload(&req).await;
@@ -367,7 +400,23 @@ impl Running {
             let e = format!("recording rules need -remoteWrite.url ({what})");
             return Err(self.reload_failed(trigger, e));
         }
-        let a = self.manager.apply(&set, None).await;
+        self.cluster.set_groups(&set.groups, self.default_interval);
+        // A single evaluator restores nothing on reload (new groups have no past); a
+        // cluster member restores the groups a changed `shard_key` brought here.
+        let restore = if self.cluster.is_clustered() {
+            self.restorer.as_deref()
+        } else {
+            None
+        };
+        let a = super::cluster::apply_assigned(
+            &mut self.manager,
+            &self.cluster,
+            &set,
+            Some(&self.set),
+            restore,
+        )
+        .await;
+        self.set = set;
         if a.added + a.removed + a.changed > 0 {
             tracing::info!(
                 trigger,
@@ -380,6 +429,20 @@ impl Running {
         }
         self.loaded_from = fp;
         Ok(())
+    }
+
+    /// Runs what the new cluster view assigns to this member; the files did not change.
+    async fn rebalance(&mut self) {
+        let version = self.view_rx.borrow_and_update().version;
+        tracing::debug!(version, "cluster view changed; re-applying the assignment");
+        super::cluster::apply_assigned(
+            &mut self.manager,
+            &self.cluster,
+            &self.set,
+            Some(&self.set),
+            self.restorer.as_deref(),
+        )
+        .await;
     }
 
     fn reload_failed(&self, trigger: &str, e: String) -> String {

@@ -28,7 +28,8 @@ pub enum Control {
     /// Apply a changed definition of the same group (same file and name).
     Update(Arc<Group>),
     /// Stop; `resolve` sends the group's firing alerts as resolved and ends its series
-    /// with staleness markers (the group was removed from the files).
+    /// with staleness markers (the group was removed from the files); without it the
+    /// alerts and series are left to the member that takes the group over.
     Stop {
         resolve: bool,
         done: oneshot::Sender<()>,
@@ -135,6 +136,8 @@ impl GroupRunner {
                     Some(Control::Stop { resolve, done }) => {
                         if resolve {
                             self.retire().await;
+                        } else {
+                            self.forget_metrics();
                         }
                         let _ = done.send(());
                         return;
@@ -361,6 +364,14 @@ impl GroupRunner {
         for r in self.rules.drain(..).flatten() {
             retire_rule(r, ts, &self.engine, &self.def);
         }
+        self.forget_metrics();
+    }
+
+    /// Drops the group's and its rules' metric series (the group no longer runs here).
+    fn forget_metrics(&mut self) {
+        for r in self.rules.iter().flatten() {
+            forget_rule_metrics(r.name(), &self.engine, &self.def);
+        }
         let m = &self.engine.metrics;
         m.iterations.remove(&self.labels);
         m.missed.remove(&self.labels);
@@ -377,10 +388,14 @@ fn retire_rule(mut r: Rule, ts: i64, engine: &Engine, def: &Group) {
     if let Some(w) = &engine.writer {
         w.push(stale);
     }
+    forget_rule_metrics(r.name(), engine, def);
+}
+
+fn forget_rule_metrics(rule: &str, engine: &Engine, def: &Group) {
     let label = RuleLabel {
         group: def.name.clone(),
         file: def.file.display().to_string(),
-        rule: r.name().to_string(),
+        rule: rule.to_string(),
     };
     let m = &engine.metrics;
     m.rule_errors.remove(&label);

@@ -126,6 +126,41 @@ impl Manager {
         applied
     }
 
+    /// Stops the groups `ids` because another member evaluates them now: their alerts
+    /// are handed over as they are — not sent resolved, no staleness markers — since the
+    /// new owner restores them from `ALERTS_FOR_STATE` and keeps sending them.
+    pub async fn hand_over(&mut self, ids: &[u64]) {
+        let mut stopping = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(r) = self.running.remove(id) {
+                let (tx, rx) = oneshot::channel();
+                let stop = Control::Stop {
+                    resolve: false,
+                    done: tx,
+                };
+                if r.ctl.send(stop).await.is_ok() {
+                    stopping.push(rx);
+                }
+            }
+        }
+        for rx in stopping {
+            let _ = rx.await;
+        }
+        for id in ids {
+            self.engine.board.remove(*id);
+        }
+    }
+
+    /// Whether the group `id` is running here.
+    pub fn is_running(&self, id: u64) -> bool {
+        self.running.contains_key(&id)
+    }
+
+    /// The IDs of the running groups.
+    pub fn running_ids(&self) -> Vec<u64> {
+        self.running.keys().copied().collect()
+    }
+
     /// Number of running groups.
     pub fn len(&self) -> usize {
         self.running.len()

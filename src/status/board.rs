@@ -47,6 +47,12 @@ pub trait StateSource: Send + Sync + 'static {
     fn notifiers(&self) -> Vec<NotifierStatus> {
         Vec::new()
     }
+
+    /// The cluster this process is a member of; `None` when it evaluates every group
+    /// itself.
+    fn cluster(&self) -> Option<Arc<dyn super::ClusterSource>> {
+        None
+    }
 }
 
 /// A ready-made store of snapshots: group tasks [`publish`](StatusBoard::publish) their

@@ -81,7 +81,7 @@ impl Reply {
         }
     }
 
-    fn bad_data(e: &ParamError) -> Reply {
+    pub(super) fn bad_data(e: &ParamError) -> Reply {
         Reply::error(StatusCode::BAD_REQUEST, "bad_data", &e.to_string())
     }
 }
@@ -110,13 +110,17 @@ impl Api {
         }
     }
 
-    /// `GET /api/v1/rules`.
+    /// `GET /api/v1/rules` over this member's groups.
     pub fn rules(&self, q: &Query) -> Reply {
+        self.rules_of(&self.state.groups(), q)
+    }
+
+    /// `/api/v1/rules` over `groups`.
+    pub fn rules_of(&self, groups: &[Arc<GroupStatus>], q: &Query) -> Reply {
         let f = match RulesFilter::parse(q) {
             Ok(f) => f,
             Err(e) => return Reply::bad_data(&e),
         };
-        let groups = self.state.groups();
         let ctx = self.ctx(f.exclude_alerts);
         let mut out = Vec::new();
         let mut next_token = None;
@@ -165,13 +169,17 @@ impl Api {
         )
     }
 
-    /// `GET /api/v1/alerts`: every pending and firing alert.
+    /// `GET /api/v1/alerts`: every pending and firing alert of this member's groups.
     pub fn alerts(&self, q: &Query) -> Reply {
+        self.alerts_of(&self.state.groups(), q)
+    }
+
+    /// `/api/v1/alerts` over `groups`.
+    pub fn alerts_of(&self, groups: &[Arc<GroupStatus>], q: &Query) -> Reply {
         let f = match AlertsFilter::parse(q) {
             Ok(f) => f,
             Err(e) => return Reply::bad_data(&e),
         };
-        let groups = self.state.groups();
         let ctx = self.ctx(false);
         let mut alerts = Vec::new();
         for g in groups.iter().filter(|g| f.groups.matches(g)) {
@@ -267,7 +275,15 @@ impl Api {
     pub fn status(&self) -> Reply {
         let s = self.state.reload_status();
         let ready = self.state.ready();
-        Reply::json(StatusCode::OK, &Success(ReloadJson { s: &s, ready }))
+        let cluster = self.state.cluster().map(|c| c.status());
+        Reply::json(
+            StatusCode::OK,
+            &Success(ReloadJson {
+                s: &s,
+                ready,
+                cluster: cluster.as_ref(),
+            }),
+        )
     }
 
     /// `GET /api/v1/status/runtimeinfo`: the subset of Prometheus' runtime info that
@@ -356,6 +372,7 @@ impl Api {
 struct ReloadJson<'a> {
     s: &'a crate::status::ReloadStatus,
     ready: bool,
+    cluster: Option<&'a crate::status::ClusterStatus>,
 }
 
 impl Serialize for ReloadJson<'_> {
@@ -375,6 +392,9 @@ impl Serialize for ReloadJson<'_> {
             m.serialize_entry("lastError", e)?;
         }
         m.serialize_entry("ready", &self.ready)?;
+        if let Some(c) = self.cluster {
+            m.serialize_entry("cluster", &super::json::ClusterJson(c))?;
+        }
         m.end()
     }
 }

@@ -10,6 +10,7 @@
 
 mod api;
 pub mod auth;
+mod cluster;
 mod dispatch;
 mod filter;
 mod format;
@@ -35,7 +36,7 @@ pub use dispatch::{BadHeader, ResponseHeaders};
 pub use format::{GoExp, GoFloat, GoTime};
 pub use json::source_link;
 pub use routes::{RouteInfo, routes};
-pub use server::{Server, WebError, resolve_listen_addr};
+pub use server::{Server, WebError, normalize_prefix, resolve_listen_addr};
 pub use tls::TlsOptions;
 
 /// Server options, named after vmalert's flags.

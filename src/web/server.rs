@@ -99,7 +99,7 @@ async fn bind_listener(addr: SocketAddr, all_interfaces: bool) -> std::io::Resul
 }
 
 /// `-http.pathPrefix` as a leading-slash, no-trailing-slash string, or empty.
-fn normalize_prefix(p: &str) -> String {
+pub fn normalize_prefix(p: &str) -> String {
     let t = p.trim_matches('/');
     if t.is_empty() {
         String::new()

@@ -1,0 +1,129 @@
+//! The one DNS resolver (hickory): A/AAAA and SRV look-ups for service discovery, through
+//! the system's `/etc/resolv.conf` or one given server. Answers are not cached here:
+//! discovery asks again at its own interval and wants what the server says now.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::RData;
+
+/// A failed look-up, naming what was looked up.
+#[derive(Debug, thiserror::Error)]
+pub enum DnsError {
+    #[error("cannot read the system's DNS configuration: {0}")]
+    System(#[source] hickory_resolver::net::NetError),
+    #[error("cannot resolve {kind} records of {name:?}: {source}")]
+    Lookup {
+        kind: &'static str,
+        name: String,
+        #[source]
+        source: hickory_resolver::net::NetError,
+    },
+    #[error("{name:?} has no {kind} records")]
+    Empty { kind: &'static str, name: String },
+}
+
+/// One SRV record's target.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SrvTarget {
+    /// The target host, without the trailing dot.
+    pub host: String,
+    pub port: u16,
+}
+
+/// Resolves names; cheap to clone.
+#[derive(Clone)]
+pub struct Resolver {
+    inner: TokioResolver,
+}
+
+fn options(timeout: Duration) -> ResolverOpts {
+    let mut o = ResolverOpts::default();
+    o.timeout = timeout;
+    o.attempts = 1;
+    o.cache_size = 0;
+    o
+}
+
+impl Resolver {
+    /// Through the servers of `/etc/resolv.conf` (and `/etc/hosts`).
+    pub fn system(timeout: Duration) -> Result<Resolver, DnsError> {
+        let mut b = TokioResolver::builder_tokio().map_err(DnsError::System)?;
+        let o = b.options_mut();
+        o.timeout = timeout;
+        o.attempts = 1;
+        o.cache_size = 0;
+        let inner = b.build().map_err(DnsError::System)?;
+        Ok(Resolver { inner })
+    }
+
+    /// Through the one server at `addr` (UDP, then TCP).
+    pub fn with_server(addr: SocketAddr, timeout: Duration) -> Result<Resolver, DnsError> {
+        let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
+        for c in &mut ns.connections {
+            c.port = addr.port();
+        }
+        let cfg = ResolverConfig::from_name_servers(vec![ns]);
+        let inner = TokioResolver::builder_with_config(cfg, TokioRuntimeProvider::default())
+            .with_options(options(timeout))
+            .build()
+            .map_err(DnsError::System)?;
+        Ok(Resolver { inner })
+    }
+
+    /// The addresses (A and AAAA) of `name`, sorted.
+    pub async fn ips(&self, name: &str) -> Result<Vec<IpAddr>, DnsError> {
+        let err = |source| DnsError::Lookup {
+            kind: "A/AAAA",
+            name: name.to_string(),
+            source,
+        };
+        let found = self.inner.lookup_ip(name).await.map_err(err)?;
+        let mut ips: Vec<IpAddr> = found.iter().collect();
+        ips.sort();
+        ips.dedup();
+        if ips.is_empty() {
+            return Err(DnsError::Empty {
+                kind: "A/AAAA",
+                name: name.into(),
+            });
+        }
+        Ok(ips)
+    }
+
+    /// The targets of the SRV records of `name`, sorted.
+    pub async fn srv(&self, name: &str) -> Result<Vec<SrvTarget>, DnsError> {
+        let found = self
+            .inner
+            .srv_lookup(name)
+            .await
+            .map_err(|source| DnsError::Lookup {
+                kind: "SRV",
+                name: name.to_string(),
+                source,
+            })?;
+        let mut out: Vec<SrvTarget> = found
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::SRV(s) => Some(SrvTarget {
+                    host: s.target.to_utf8().trim_end_matches('.').to_string(),
+                    port: s.port,
+                }),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        if out.is_empty() {
+            return Err(DnsError::Empty {
+                kind: "SRV",
+                name: name.into(),
+            });
+        }
+        Ok(out)
+    }
+}
