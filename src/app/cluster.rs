@@ -90,6 +90,7 @@ pub(super) async fn apply_assigned(
         files: set.files.clone(),
     };
     let applied = manager.apply(&subset, restore).await;
+    cluster.applied(view.hash);
     let m = &cluster.metrics;
     m.handed("out", moved_out.len());
     m.handed("in", moved_in);

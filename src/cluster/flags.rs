@@ -136,7 +136,7 @@ impl ClusterFlags {
 pub fn parse_member_num(s: &str) -> Result<usize, ClusterError> {
     let s = s.trim();
     let digits = match s.rsplit_once('-') {
-        Some((_, n)) if s.parse::<usize>().is_err() => n,
+        Some((prefix, n)) if !prefix.is_empty() && s.parse::<usize>().is_err() => n,
         _ => s,
     };
     digits.parse().map_err(|_| {

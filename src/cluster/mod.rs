@@ -15,6 +15,7 @@ pub mod flags;
 pub mod membership;
 mod metrics;
 pub mod probe;
+pub mod simulate;
 mod source;
 pub mod view;
 
@@ -63,6 +64,10 @@ pub struct Cluster {
     /// Random per process, so that a member recognizes itself among the peers.
     instance: String,
     view: watch::Sender<Arc<View>>,
+    /// The hash of the view whose assignment the manager has applied: what `/-/ready`
+    /// advertises, so that a member that hands a group over waits until its successor
+    /// actually runs it.
+    applied: std::sync::atomic::AtomicU64,
     client: Option<PeerClient>,
     pub metrics: ClusterMetrics,
     /// The loaded groups: never-evaluated snapshots (for groups whose owners do not
@@ -89,10 +94,12 @@ impl Cluster {
             Mode::Dynamic => View::new(Vec::new(), None, cfg.replication),
         };
         metrics.members.set(first.members.len() as i64);
+        let first_hash = first.hash;
         let (tx, _) = watch::channel(Arc::new(first));
         Arc::new(Cluster {
             instance: instance_id(),
             cfg,
+            applied: std::sync::atomic::AtomicU64::new(first_hash),
             view: tx,
             client,
             metrics,
@@ -128,7 +135,6 @@ impl Cluster {
 
     /// What `/-/ready` says about this member.
     pub fn identity(&self) -> Identity {
-        let v = self.view();
         Identity {
             instance: self.instance.clone(),
             member: match &self.cfg.mode {
@@ -140,8 +146,14 @@ impl Cluster {
                 _ => 1,
             },
             replication: self.cfg.replication,
-            view: v.hash,
+            view: self.applied.load(std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// Records that the manager runs what the view with `hash` assigns.
+    pub fn applied(&self, hash: u64) {
+        self.applied
+            .store(hash, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Publishes a view; the version moves when the assignment may have changed.
