@@ -32,8 +32,12 @@ fn load_is_even_and_changes_move_little_and_operations_md_shows_it() {
     }
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md");
     let doc = std::fs::read_to_string(path).expect("docs/operations.md");
-    let (head, rest) = doc.split_once(BEGIN).expect("operations.md has the BEGIN marker");
-    let (_, tail) = rest.split_once(END).expect("operations.md has the END marker");
+    let (head, rest) = doc
+        .split_once(BEGIN)
+        .expect("operations.md has the BEGIN marker");
+    let (_, tail) = rest
+        .split_once(END)
+        .expect("operations.md has the END marker");
     let want = format!("{head}{BEGIN}{}{END}{tail}", markdown(&rows));
     if std::env::var_os("TOCSIN_REGEN_DOCS").is_some() {
         std::fs::write(path, &want).expect("write docs/operations.md");

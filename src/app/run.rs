@@ -152,14 +152,9 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         clock: Clock::System,
     });
     let mut manager = Manager::new(engine, cancel.child_token());
-    let applied = super::cluster::apply_assigned(
-        &mut manager,
-        &cluster,
-        &set,
-        None,
-        io.restorer.as_deref(),
-    )
-    .await;
+    let applied =
+        super::cluster::apply_assigned(&mut manager, &cluster, &set, None, io.restorer.as_deref())
+            .await;
     board.record_reload(SystemTime::now(), Ok(()));
     reload_metrics.record(true);
     tracing::info!(

@@ -93,9 +93,7 @@ impl StateSource for AppState {
     }
 
     fn cluster(&self) -> Option<Arc<dyn ClusterSource>> {
-        self.cluster
-            .clone()
-            .map(|c| c as Arc<dyn ClusterSource>)
+        self.cluster.clone().map(|c| c as Arc<dyn ClusterSource>)
     }
 
     fn reload(&self) -> BoxFuture<Result<(), String>> {

@@ -144,7 +144,10 @@ mod tests {
         let a = ShardKey::from_label("team-a");
         assert_eq!(a, ShardKey::from_label("team-a"));
         assert_ne!(a, ShardKey::from_label("team-b"));
-        assert_eq!(owners(a, &m, 2), owners(ShardKey::from_label("team-a"), &m, 2));
+        assert_eq!(
+            owners(a, &m, 2),
+            owners(ShardKey::from_label("team-a"), &m, 2)
+        );
     }
 
     #[test]

@@ -163,7 +163,9 @@ mod tests {
             parse_peer_file(p, "# members\n127.0.0.1:9000\n\n [::1]:9001 # me\n").ok(),
             Some(vec!["127.0.0.1:9000".to_string(), "[::1]:9001".to_string()])
         );
-        let e = parse_peer_file(p, "a:1\nhttp://b:2\n").unwrap_err().to_string();
+        let e = parse_peer_file(p, "a:1\nhttp://b:2\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/p:2"), "{e}");
         assert_eq!(join_host_port("::1", 80), "[::1]:80");
         assert_eq!(join_host_port("10.0.0.1", 80), "10.0.0.1:80");

@@ -169,7 +169,10 @@ mod tests {
             peers: peers.into(),
             ..ClusterFlags::default()
         };
-        assert_eq!(f(1, "0", "").config().map(|c| c.mode).ok(), Some(Mode::Single));
+        assert_eq!(
+            f(1, "0", "").config().map(|c| c.mode).ok(),
+            Some(Mode::Single)
+        );
         assert_eq!(
             f(3, "tocsin-2", "").config().map(|c| c.mode).ok(),
             Some(Mode::Static { count: 3, me: 2 })

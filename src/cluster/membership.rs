@@ -185,7 +185,11 @@ mod tests {
             &Mode::Dynamic,
             1,
             "me",
-            vec![peer("b:1", "me", "", 1, 0), peer("a:1", "x", "", 1, 0), down],
+            vec![
+                peer("b:1", "me", "", 1, 0),
+                peer("a:1", "x", "", 1, 0),
+                down,
+            ],
         );
         let names: Vec<&str> = v.members.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["a:1", "b:1"], "not-ready peers are not members");
@@ -225,7 +229,13 @@ mod tests {
         assert_eq!(v.members[1].addr.as_deref(), Some("b:1"));
         assert_eq!(v.members[2].addr, None, "nobody claims member 2");
         let all = v.problems.join("\n");
-        assert!(all.contains("-cluster.membersCount=4, this one with 3"), "{all}");
-        assert!(all.contains("2 members claim -cluster.memberNum=1"), "{all}");
+        assert!(
+            all.contains("-cluster.membersCount=4, this one with 3"),
+            "{all}"
+        );
+        assert!(
+            all.contains("2 members claim -cluster.memberNum=1"),
+            "{all}"
+        );
     }
 }

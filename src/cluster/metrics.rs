@@ -56,7 +56,9 @@ impl ClusterMetrics {
             self.fanout_errors.clone(),
         );
         let _ = self.handovers.get_or_create(&Direction { direction: "in" });
-        let _ = self.handovers.get_or_create(&Direction { direction: "out" });
+        let _ = self
+            .handovers
+            .get_or_create(&Direction { direction: "out" });
     }
 
     /// Counts `n` groups moving `direction` (`in` or `out`).

@@ -84,7 +84,11 @@ struct Loaded {
 impl Cluster {
     /// A cluster member; nothing runs until [`Cluster::start`]. `client` reaches the
     /// peers (needed when `-cluster.peers` is set).
-    pub fn new(cfg: ClusterConfig, client: Option<PeerClient>, metrics: ClusterMetrics) -> Arc<Cluster> {
+    pub fn new(
+        cfg: ClusterConfig,
+        client: Option<PeerClient>,
+        metrics: ClusterMetrics,
+    ) -> Arc<Cluster> {
         let first = match &cfg.mode {
             // Static sharding is known from the flags; peers only add addresses.
             Mode::Static { .. } | Mode::Single => {
@@ -202,7 +206,10 @@ impl Cluster {
     }
 
     fn loaded(&self) -> Arc<[Loaded]> {
-        self.groups.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.groups
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

@@ -77,12 +77,7 @@ impl PeerClient {
     /// Probes `/-/ready` of `addr`.
     pub async fn probe(&self, addr: &str) -> Peer {
         let url = self.url(addr, "/-/ready");
-        let res = self
-            .client
-            .get(&url)
-            .timeout(self.timeout)
-            .send()
-            .await;
+        let res = self.client.get(&url).timeout(self.timeout).send().await;
         match res {
             Ok(r) => {
                 let identity = r

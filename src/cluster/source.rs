@@ -61,7 +61,12 @@ impl ClusterSource for Cluster {
         self.loaded()
             .iter()
             .find(|l| l.status.id == id)
-            .map(|l| v.owners(l.key).into_iter().map(|m| m.name.clone()).collect())
+            .map(|l| {
+                v.owners(l.key)
+                    .into_iter()
+                    .map(|m| m.name.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -93,7 +98,10 @@ impl ClusterSource for Cluster {
                     let body = match (&client, &addr) {
                         (Some(c), Some(a)) => ask(c, a, &pq, auth.as_deref()).await,
                         (None, _) => Err("no -cluster.peers to reach it through".to_string()),
-                        (_, None) => Err("its address is not known (no peer claims this member number)".to_string()),
+                        (_, None) => Err(
+                            "its address is not known (no peer claims this member number)"
+                                .to_string(),
+                        ),
                     };
                     PeerAnswer { member, addr, body }
                 });
@@ -117,10 +125,7 @@ async fn ask(
     if let Some(a) = auth {
         req = req.header(reqwest::header::AUTHORIZATION, a);
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| crate::http::error_chain(&e))?;
+    let resp = req.send().await.map_err(|e| crate::http::error_chain(&e))?;
     let status = resp.status();
     if !status.is_success() {
         return Err(format!("answered {status}"));

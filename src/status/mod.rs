@@ -15,7 +15,9 @@ mod model;
 mod update;
 
 pub use board::{BoxFuture, ReloadStatus, StateSource, StatusBoard};
-pub use cluster::{CLUSTER_HEADER, ClusterSource, ClusterStatus, MemberStatus, PeerAnswer, PeerStatus};
+pub use cluster::{
+    CLUSTER_HEADER, ClusterSource, ClusterStatus, MemberStatus, PeerAnswer, PeerStatus,
+};
 pub use from_config::DEFAULT_UPDATE_ENTRIES;
 pub use model::{
     AlertState, AlertStatus, AlertingStatus, Annotations, GroupStatus, Health, NotifierStatus,

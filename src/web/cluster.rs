@@ -104,7 +104,12 @@ fn envelope(data: Map<String, Value>, warnings: Vec<String>) -> Reply {
 }
 
 /// `/api/v1/rules` of the whole cluster.
-pub async fn rules(api: &Api, c: &Arc<dyn ClusterSource>, q: &Query, auth: Option<String>) -> Reply {
+pub async fn rules(
+    api: &Api,
+    c: &Arc<dyn ClusterSource>,
+    q: &Query,
+    auth: Option<String>,
+) -> Reply {
     let f = match filter::RulesFilter::parse(q) {
         Ok(f) => f,
         Err(e) => return Reply::bad_data(&e),
@@ -116,7 +121,12 @@ pub async fn rules(api: &Api, c: &Arc<dyn ClusterSource>, q: &Query, auth: Optio
     };
     let (lists, mut warnings) = ask_peers(c, "/api/v1/rules", q, auth, "groups").await;
     let answered: HashSet<&str> = lists.iter().map(|(m, _)| m.as_str()).collect();
-    let me = c.status().members.into_iter().find(|m| m.me).map(|m| m.name);
+    let me = c
+        .status()
+        .members
+        .into_iter()
+        .find(|m| m.me)
+        .map(|m| m.name);
     // Each group from its first owner that sent it.
     let mut found: HashMap<String, Value> = HashMap::new();
     for g in mine {
@@ -142,7 +152,9 @@ pub async fn rules(api: &Api, c: &Arc<dyn ClusterSource>, q: &Query, auth: Optio
         .filter(|g| !found.contains_key(&g.id.to_string()))
         .filter(|g| {
             let owners = c.owners(g.id);
-            !owners.iter().any(|o| answered.contains(o.as_str()) || Some(o) == me.as_ref())
+            !owners
+                .iter()
+                .any(|o| answered.contains(o.as_str()) || Some(o) == me.as_ref())
         })
         .cloned()
         .collect();
@@ -192,12 +204,15 @@ fn paginate(
     };
     let start = match &f.next_token {
         None => 0,
-        Some(t) => groups.iter().position(|g| &token(g) == t).ok_or_else(|| {
-            filter::ParamError {
-                param: "group_next_token",
-                message: format!("invalid group_next_token '{t}'. were rule groups changed?"),
-            }
-        })?,
+        Some(t) => {
+            groups
+                .iter()
+                .position(|g| &token(g) == t)
+                .ok_or_else(|| filter::ParamError {
+                    param: "group_next_token",
+                    message: format!("invalid group_next_token '{t}'. were rule groups changed?"),
+                })?
+        }
     };
     let mut rest: Vec<Value> = groups.into_iter().skip(start).collect();
     let next = match f.group_limit {
@@ -213,7 +228,12 @@ fn paginate(
 
 /// `/api/v1/alerts` of the whole cluster: every member's alerts, an alert of a
 /// replicated group once.
-pub async fn alerts(api: &Api, c: &Arc<dyn ClusterSource>, q: &Query, auth: Option<String>) -> Reply {
+pub async fn alerts(
+    api: &Api,
+    c: &Arc<dyn ClusterSource>,
+    q: &Query,
+    auth: Option<String>,
+) -> Reply {
     let mine = match data_of(api.alerts(&q.without(PAGING))) {
         Ok(d) => array(d, "alerts"),
         Err(r) => return r,
@@ -225,7 +245,10 @@ pub async fn alerts(api: &Api, c: &Arc<dyn ClusterSource>, q: &Query, auth: Opti
     };
     let mut seen = HashSet::new();
     let mut merged = Vec::new();
-    for a in mine.into_iter().chain(lists.into_iter().flat_map(|(_, l)| l)) {
+    for a in mine
+        .into_iter()
+        .chain(lists.into_iter().flat_map(|(_, l)| l))
+    {
         if seen.insert(key(&a)) {
             merged.push(a);
         }

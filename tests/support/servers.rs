@@ -98,12 +98,22 @@ pub async fn start_prometheus_with(
 /// Starts Alertmanager on a free port with a receiver that goes nowhere and 1 s group
 /// timers.
 pub async fn start_alertmanager(bin: &Path, dir: &Path) -> Result<(ChildGuard, String), String> {
-    let cfg = dir.join("alertmanager.yml");
-    std::fs::write(
-        &cfg,
+    start_alertmanager_with(
+        bin,
+        dir,
         "route: { receiver: none, group_wait: 1s, group_interval: 1s }\nreceivers: [{ name: none }]\n",
     )
-    .map_err(|e| e.to_string())?;
+    .await
+}
+
+/// Starts Alertmanager on a free port with the configuration `config` (YAML).
+pub async fn start_alertmanager_with(
+    bin: &Path,
+    dir: &Path,
+    config: &str,
+) -> Result<(ChildGuard, String), String> {
+    let cfg = dir.join("alertmanager.yml");
+    std::fs::write(&cfg, config).map_err(|e| e.to_string())?;
     let port = free_port();
     let argv = vec![
         bin.display().to_string(),
@@ -162,7 +172,16 @@ pub async fn start_tocsin(
     dir: &Path,
     name: &str,
 ) -> Result<(ChildGuard, String), String> {
-    let port = free_port();
+    start_tocsin_at(args, dir, name, free_port()).await
+}
+
+/// [`start_tocsin`] on a given port (for peer lists written before the start).
+pub async fn start_tocsin_at(
+    args: &[String],
+    dir: &Path,
+    name: &str,
+    port: u16,
+) -> Result<(ChildGuard, String), String> {
     let mut argv = vec![env!("CARGO_BIN_EXE_tocsin").to_string()];
     argv.extend(args.iter().cloned());
     argv.push(format!("-httpListenAddr=127.0.0.1:{port}"));
