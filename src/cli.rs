@@ -167,6 +167,9 @@ pub struct RunFlags {
     /// vmalert's `-datasource.queryStep`, sent as the `step` parameter (0 = group interval).
     #[arg(long = "datasource.queryStep", default_value = "5m", value_parser = parse_go_duration)]
     pub datasource_query_step: Duration,
+    /// How long an idle keep-alive connection to the datasource is kept.
+    #[arg(long = "datasource.idleConnTimeout", default_value = "50s", value_parser = parse_go_duration)]
+    pub datasource_idle_conn_timeout: Duration,
     #[command(flatten)]
     pub datasource_auth: DatasourceAuth,
 
@@ -209,6 +212,9 @@ pub struct RunFlags {
     /// Give up retrying one batch after this long, dropping and counting it.
     #[arg(long = "remoteWrite.retryMaxTime", default_value = "30s", value_parser = parse_go_duration)]
     pub remote_write_retry_max_time: Duration,
+    /// How long an idle keep-alive connection to the remote-write endpoint is kept.
+    #[arg(long = "remoteWrite.idleConnTimeout", default_value = "50s", value_parser = parse_go_duration)]
+    pub remote_write_idle_conn_timeout: Duration,
     #[command(flatten)]
     pub remote_write_auth: RemoteWriteAuth,
 
@@ -223,6 +229,9 @@ pub struct RunFlags {
     #[arg(long = "remoteRead.disablePathAppend", default_value = "false", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub remote_read_disable_path_append: bool,
+    /// How long an idle keep-alive connection to the remote-read endpoint is kept.
+    #[arg(long = "remoteRead.idleConnTimeout", default_value = "50s", value_parser = parse_go_duration)]
+    pub remote_read_idle_conn_timeout: Duration,
     #[command(flatten)]
     pub remote_read_auth: RemoteReadAuth,
 
@@ -235,6 +244,13 @@ pub struct RunFlags {
     /// How long resolved alerts are kept (and re-sent as resolved).
     #[arg(long = "rule.resolvedRetention", default_value = "15m", value_parser = parse_go_duration)]
     pub rule_resolved_retention: Duration,
+    /// Memory guard: the most alerts all rules together may hold (pending, firing and
+    /// resolved ones within `-rule.resolvedRetention`), on top of each group's `limit`.
+    /// A rule that would take more fails as with `limit`: its alerts are dropped, the
+    /// error shows on the rule and `tocsin_rule_max_active_alerts_exceeded_total`
+    /// counts it. 0 = no limit.
+    #[arg(long = "rule.maxActiveAlerts", default_value = "0")]
+    pub rule_max_active_alerts: usize,
     /// Do not add the `alertgroup` label (the group name) to alerts.
     #[arg(long = "disableAlertgroupLabel", default_value = "false", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]
@@ -356,6 +372,9 @@ macro_rules! endpoint_auth_flags {
             /// Basic-auth user name.
             #[arg(id = concat!($prefix, ".basicAuth.username"), long = concat!($prefix, ".basicAuth.username"))]
             pub basic_auth_username: $t,
+            /// File holding the basic-auth user name (re-read when it changes).
+            #[arg(id = concat!($prefix, ".basicAuth.usernameFile"), long = concat!($prefix, ".basicAuth.usernameFile"))]
+            pub basic_auth_username_file: $t,
             /// Basic-auth password.
             #[arg(id = concat!($prefix, ".basicAuth.password"), long = concat!($prefix, ".basicAuth.password"))]
             pub basic_auth_password: $t,
@@ -368,6 +387,25 @@ macro_rules! endpoint_auth_flags {
             /// File holding the bearer token (re-read when it changes).
             #[arg(id = concat!($prefix, ".bearerTokenFile"), long = concat!($prefix, ".bearerTokenFile"))]
             pub bearer_token_file: $t,
+            /// OAuth2 client ID (client credentials grant; the token is renewed before it
+            /// expires).
+            #[arg(id = concat!($prefix, ".oauth2.clientID"), long = concat!($prefix, ".oauth2.clientID"))]
+            pub oauth2_client_id: $t,
+            /// OAuth2 client secret.
+            #[arg(id = concat!($prefix, ".oauth2.clientSecret"), long = concat!($prefix, ".oauth2.clientSecret"))]
+            pub oauth2_client_secret: $t,
+            /// File holding the OAuth2 client secret (re-read when it changes).
+            #[arg(id = concat!($prefix, ".oauth2.clientSecretFile"), long = concat!($prefix, ".oauth2.clientSecretFile"))]
+            pub oauth2_client_secret_file: $t,
+            /// OAuth2 scopes, separated by `;`.
+            #[arg(id = concat!($prefix, ".oauth2.scopes"), long = concat!($prefix, ".oauth2.scopes"))]
+            pub oauth2_scopes: $t,
+            /// OAuth2 token endpoint.
+            #[arg(id = concat!($prefix, ".oauth2.tokenUrl"), long = concat!($prefix, ".oauth2.tokenUrl"))]
+            pub oauth2_token_url: $t,
+            /// Extra parameters of the token request, as JSON: `{"audience":"x"}`.
+            #[arg(id = concat!($prefix, ".oauth2.endpointParams"), long = concat!($prefix, ".oauth2.endpointParams"))]
+            pub oauth2_endpoint_params: $t,
             /// Extra HTTP headers, `'Name: value^^Name2: value2'`.
             #[arg(id = concat!($prefix, ".headers"), long = concat!($prefix, ".headers"))]
             pub headers: $t,
@@ -380,7 +418,7 @@ macro_rules! endpoint_auth_flags {
             /// Client key file.
             #[arg(id = concat!($prefix, ".tlsKeyFile"), long = concat!($prefix, ".tlsKeyFile"))]
             pub tls_key_file: $t,
-            /// Server name to verify the certificate against.
+            /// Name to verify the server's certificate against instead of the URL's host.
             #[arg(id = concat!($prefix, ".tlsServerName"), long = concat!($prefix, ".tlsServerName"))]
             pub tls_server_name: $t,
             /// Skip certificate verification (testing only).
@@ -389,7 +427,57 @@ macro_rules! endpoint_auth_flags {
                   require_equals = true)]
             pub tls_insecure_skip_verify: bool,
         }
+
+        impl $name {
+            /// The value of `-<prefix>.<key>` for the `i`-th URL.
+            pub fn value(&self, key: &str, i: usize) -> Option<String> {
+                let v: &$t = match key {
+                    "basicAuth.username" => &self.basic_auth_username,
+                    "basicAuth.usernameFile" => &self.basic_auth_username_file,
+                    "basicAuth.password" => &self.basic_auth_password,
+                    "basicAuth.passwordFile" => &self.basic_auth_password_file,
+                    "bearerToken" => &self.bearer_token,
+                    "bearerTokenFile" => &self.bearer_token_file,
+                    "oauth2.clientID" => &self.oauth2_client_id,
+                    "oauth2.clientSecret" => &self.oauth2_client_secret,
+                    "oauth2.clientSecretFile" => &self.oauth2_client_secret_file,
+                    "oauth2.scopes" => &self.oauth2_scopes,
+                    "oauth2.tokenUrl" => &self.oauth2_token_url,
+                    "oauth2.endpointParams" => &self.oauth2_endpoint_params,
+                    "headers" => &self.headers,
+                    "tlsCAFile" => &self.tls_ca_file,
+                    "tlsCertFile" => &self.tls_cert_file,
+                    "tlsKeyFile" => &self.tls_key_file,
+                    "tlsServerName" => &self.tls_server_name,
+                    _ => return None,
+                };
+                ClientFlagValue::at(v, i)
+            }
+        }
     };
+}
+
+/// A flag value of one client: a single value, or vmalert's per-URL lists.
+pub trait ClientFlagValue {
+    /// The value for the `i`-th URL, as vmalert's `GetOptionalArg`: a list with one value
+    /// applies it to every URL; empty values count as unset.
+    fn at(&self, i: usize) -> Option<String>;
+}
+
+impl ClientFlagValue for Option<String> {
+    fn at(&self, _: usize) -> Option<String> {
+        self.clone().filter(|v| !v.is_empty())
+    }
+}
+
+impl ClientFlagValue for Vec<String> {
+    fn at(&self, i: usize) -> Option<String> {
+        let v = match self.len() {
+            1 => self.first(),
+            _ => self.get(i),
+        };
+        v.cloned().filter(|v| !v.is_empty())
+    }
 }
 
 endpoint_auth_flags!(DatasourceAuth, "datasource", Option<String>);

@@ -1,58 +1,126 @@
-//! The one way tocsin makes HTTP clients: reqwest with keep-alive, built once per
-//! endpoint from vmalert-style auth and TLS options.
+//! The one way tocsin makes HTTP clients (datasource, remote read, remote write,
+//! notifier): reqwest over rustls with keep-alive, built from vmalert-style settings
+//! (`-X.basicAuth.*`, `-X.bearerToken*`, `-X.oauth2.*`, `-X.headers`, `-X.tls*`,
+//! `-X.idleConnTimeout`), and credentials attached to each request as it is made, so
+//! that rotated secret files and renewed OAuth2 tokens are used without a restart.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
+pub mod oauth2;
 pub mod redact;
+pub mod secret;
+pub mod tls;
 
+pub use oauth2::{OAuth2Options, TokenError, TokenSource};
 pub use redact::{redact_text, redact_url};
+pub use secret::{ReadError, Secret, SecretSource};
+pub use tls::TlsOptions;
 
-/// Authentication and TLS settings of one endpoint (vmalert's `-X.basicAuth.*`,
-/// `-X.bearerToken*`, `-X.headers`, `-X.tls*` flags).
-#[derive(Debug, Clone, Default)]
-pub struct AuthOptions {
-    pub basic_auth_username: Option<String>,
-    pub basic_auth_password: Option<String>,
-    pub basic_auth_password_file: Option<PathBuf>,
-    pub bearer_token: Option<String>,
-    pub bearer_token_file: Option<PathBuf>,
-    /// Extra headers, already split into name/value pairs.
-    pub headers: Vec<(String, String)>,
-    pub tls_ca_file: Option<PathBuf>,
-    pub tls_cert_file: Option<PathBuf>,
-    pub tls_key_file: Option<PathBuf>,
-    pub tls_server_name: Option<String>,
-    pub tls_insecure_skip_verify: bool,
+/// Where a client's settings come from, to name them in errors the way the user wrote
+/// them: `-datasource.bearerTokenFile`, or `notifier.yml: alertmanagers[0].bearer_token_file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Flags `-<prefix>.*`.
+    Flags(String),
+    /// A section of a config file.
+    File { path: PathBuf, section: String },
 }
 
-/// Why a client could not be built; names the flag's file or header.
+impl Origin {
+    pub fn flags(prefix: &str) -> Self {
+        Origin::Flags(prefix.to_string())
+    }
+
+    /// The name of a setting, given as its flag suffix (`basicAuth.passwordFile`).
+    pub fn name(&self, flag: &str) -> String {
+        match self {
+            Origin::Flags(prefix) => format!("-{prefix}.{flag}"),
+            Origin::File { path, section } => {
+                format!("{}: {section}.{}", path.display(), yaml_key(flag))
+            }
+        }
+    }
+}
+
+/// The notifier config's key for a flag suffix.
+fn yaml_key(flag: &str) -> &str {
+    match flag {
+        "basicAuth.username" => "basic_auth.username",
+        "basicAuth.usernameFile" => "basic_auth.username_file",
+        "basicAuth.password" => "basic_auth.password",
+        "basicAuth.passwordFile" => "basic_auth.password_file",
+        "bearerToken" => "bearer_token",
+        "bearerTokenFile" => "bearer_token_file",
+        "oauth2.clientID" => "oauth2.client_id",
+        "oauth2.clientSecret" => "oauth2.client_secret",
+        "oauth2.clientSecretFile" => "oauth2.client_secret_file",
+        "oauth2.tokenUrl" => "oauth2.token_url",
+        "oauth2.scopes" => "oauth2.scopes",
+        "oauth2.endpointParams" => "oauth2.endpoint_params",
+        "tlsCAFile" => "tls_config.ca_file",
+        "tlsCertFile" => "tls_config.cert_file",
+        "tlsKeyFile" => "tls_config.key_file",
+        "tlsServerName" => "tls_config.server_name",
+        "tlsInsecureSkipVerify" => "tls_config.insecure_skip_verify",
+        other => other,
+    }
+}
+
+/// Settings of one client. Secrets are [`Secret`]s, so `Debug` never shows them.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    pub basic_auth_username: Option<String>,
+    pub basic_auth_username_file: Option<PathBuf>,
+    pub basic_auth_password: Option<Secret>,
+    pub basic_auth_password_file: Option<PathBuf>,
+    pub bearer_token: Option<Secret>,
+    pub bearer_token_file: Option<PathBuf>,
+    pub oauth2: Option<OAuth2Options>,
+    /// Extra headers, already split into name/value pairs.
+    pub headers: Vec<(String, String)>,
+    pub tls: TlsOptions,
+    /// How long an idle keep-alive connection is kept (vmalert's default: 50 s).
+    pub idle_conn_timeout: Option<Duration>,
+}
+
+/// Why a client could not be built: names the setting and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot read {path}: {source}")]
-    Read {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("{setting}: {message}")]
+    Setting { setting: String, message: String },
+    #[error("{setting} {path}: {message}")]
+    Tls {
+        setting: String,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        message: String,
     },
-    #[error("invalid header {0:?}: use 'Name: value'")]
-    Header(String),
-    #[error("invalid TLS material in {path}: {message}")]
-    Tls { path: PathBuf, message: String },
+    #[error("cannot set up TLS: {0}")]
+    TlsSetup(String),
     #[error("cannot build the HTTP client: {0}")]
     Build(#[source] reqwest::Error),
-    #[error("basic auth needs a user name: set -{0}.basicAuth.username")]
-    MissingUser(String),
     #[error(
         "-{prefix}.url carries credentials (user:password@) and -{prefix}.{flag} is set too: keep one, either remove the credentials from -{prefix}.url or drop -{prefix}.{flag}"
     )]
     UrlCredentials { prefix: String, flag: &'static str },
 }
 
-impl AuthOptions {
-    /// The authentication flags that are set (without their `-prefix.`).
+/// Why a request was not sent: its credentials could not be had.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuthError {
+    #[error("{0}; the request was not sent")]
+    Secret(#[from] ReadError),
+    #[error("{0}; the request was not sent")]
+    Token(#[from] TokenError),
+}
+
+impl ClientOptions {
+    /// The authentication settings that are set, as flag suffixes.
     pub fn methods(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
         let mut add = |set: bool, name| {
@@ -61,6 +129,10 @@ impl AuthOptions {
             }
         };
         add(self.basic_auth_username.is_some(), "basicAuth.username");
+        add(
+            self.basic_auth_username_file.is_some(),
+            "basicAuth.usernameFile",
+        );
         add(self.basic_auth_password.is_some(), "basicAuth.password");
         add(
             self.basic_auth_password_file.is_some(),
@@ -68,7 +140,65 @@ impl AuthOptions {
         );
         add(self.bearer_token.is_some(), "bearerToken");
         add(self.bearer_token_file.is_some(), "bearerTokenFile");
+        add(self.oauth2.is_some(), "oauth2.clientID");
         out
+    }
+}
+
+/// Parses vmalert's header list format, `'Name: value^^Name2: value2'`. Errors never
+/// quote a value (headers carry tokens).
+pub fn parse_headers(setting: &str, s: &str) -> Result<Vec<(String, String)>, ClientError> {
+    s.split("^^")
+        .filter(|h| !h.trim().is_empty())
+        .enumerate()
+        .map(|(i, h)| match h.split_once(':') {
+            Some((n, v)) if !n.trim().is_empty() => {
+                Ok((n.trim().to_string(), v.trim().to_string()))
+            }
+            _ => Err(ClientError::Setting {
+                setting: setting.to_string(),
+                message: format!("header {} has no name before ':'; use 'Name: value'", i + 1),
+            }),
+        })
+        .collect()
+}
+
+/// Why a header cannot be sent; names the header, never its value.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("header {name:?} cannot be sent: {why}")]
+pub struct HeaderError {
+    pub name: String,
+    pub why: &'static str,
+}
+
+/// Builds a header map from name/value pairs, rejecting invalid names or values.
+pub fn header_map(pairs: &[(String, String)]) -> Result<HeaderMap, HeaderError> {
+    let mut m = HeaderMap::new();
+    for (n, v) in pairs {
+        let name = HeaderName::from_bytes(n.as_bytes()).map_err(|_| HeaderError {
+            name: n.clone(),
+            why: "invalid name",
+        })?;
+        let mut value = HeaderValue::from_str(v).map_err(|_| HeaderError {
+            name: n.clone(),
+            why: "its value has characters headers cannot carry",
+        })?;
+        value.set_sensitive(name == AUTHORIZATION);
+        m.append(name, value);
+    }
+    Ok(m)
+}
+
+/// `base` with `path` appended to its path (unless it already ends with it), its query
+/// string kept: `http://h/p?authKey=k` + `/api/v1/query` → `http://h/p/api/v1/query?authKey=k`.
+pub fn join_path(base: &str, path: &str) -> String {
+    let split = base.find(['?', '#']).unwrap_or(base.len());
+    let (head, query) = base.split_at(split);
+    let head = head.trim_end_matches('/');
+    if head.ends_with(path) {
+        format!("{head}{query}")
+    } else {
+        format!("{head}{path}{query}")
     }
 }
 
@@ -113,19 +243,6 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-/// `base` with `path` appended to its path (unless it already ends with it), its query
-/// string kept: `http://h/p?authKey=k` + `/api/v1/query` → `http://h/p/api/v1/query?authKey=k`.
-pub fn join_path(base: &str, path: &str) -> String {
-    let split = base.find(['?', '#']).unwrap_or(base.len());
-    let (head, query) = base.split_at(split);
-    let head = head.trim_end_matches('/');
-    if head.ends_with(path) {
-        format!("{head}{query}")
-    } else {
-        format!("{head}{path}{query}")
-    }
-}
-
 /// Takes the credentials out of `url` (`http://user:password@host`) and into `auth` as
 /// basic auth, so that they travel in a header and the URL can be shown. A URL with
 /// credentials beside an auth flag of the same client is refused: which one should win
@@ -133,7 +250,7 @@ pub fn join_path(base: &str, path: &str) -> String {
 pub fn url_credentials(
     prefix: &str,
     url: &str,
-    auth: &mut AuthOptions,
+    auth: &mut ClientOptions,
 ) -> Result<String, ClientError> {
     let Some((clean, user, password)) = redact::split_userinfo(url) else {
         return Ok(url.to_string());
@@ -145,158 +262,198 @@ pub fn url_credentials(
         });
     }
     auth.basic_auth_username = Some(user);
-    auth.basic_auth_password = Some(password).filter(|p| !p.is_empty());
+    auth.basic_auth_password = Some(Secret::new(password)).filter(|p| !p.expose().is_empty());
     Ok(clean)
 }
 
-/// Parses vmalert's header list format: `'Name: value^^Name2: value2'`.
-pub fn parse_headers(s: &str) -> Result<Vec<(String, String)>, ClientError> {
-    s.split("^^")
-        .filter(|h| !h.trim().is_empty())
-        .map(|h| match h.split_once(':') {
-            Some((n, v)) if !n.trim().is_empty() => {
-                Ok((n.trim().to_string(), v.trim().to_string()))
-            }
-            _ => Err(ClientError::Header(h.to_string())),
-        })
-        .collect()
+/// How requests are authenticated.
+enum Auth {
+    None,
+    Basic {
+        user: SecretSource,
+        password: Option<SecretSource>,
+    },
+    Bearer(SecretSource),
+    OAuth2(Box<TokenSource>),
 }
 
-/// Builds header maps from name/value pairs, rejecting invalid names or values.
-pub fn header_map(pairs: &[(String, String)]) -> Result<HeaderMap, ClientError> {
-    let mut m = HeaderMap::new();
-    for (n, v) in pairs {
-        let name = HeaderName::from_bytes(n.as_bytes())
-            .map_err(|_| ClientError::Header(format!("{n}: {v}")))?;
-        let value =
-            HeaderValue::from_str(v).map_err(|_| ClientError::Header(format!("{n}: {v}")))?;
-        m.append(name, value);
-    }
-    Ok(m)
-}
-
-fn read(path: &PathBuf) -> Result<String, ClientError> {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .map_err(|source| ClientError::Read {
-            path: path.clone(),
-            source,
-        })
-}
-
-/// The `Authorization` header value for these options, if any. Password and token files
-/// are read at build time; restart or reload to pick up rotated secrets.
-fn authorization(prefix: &str, o: &AuthOptions) -> Result<Option<HeaderValue>, ClientError> {
-    let token = match (&o.bearer_token, &o.bearer_token_file) {
-        (Some(t), _) if !t.is_empty() => Some(t.clone()),
-        (_, Some(f)) => Some(read(f)?),
-        _ => None,
-    };
-    if let Some(t) = token {
-        return HeaderValue::from_str(&format!("Bearer {t}"))
-            .map(Some)
-            .map_err(|_| ClientError::Header("Authorization: Bearer …".into()));
-    }
-    let password = match (&o.basic_auth_password, &o.basic_auth_password_file) {
-        (Some(p), _) if !p.is_empty() => Some(p.clone()),
-        (_, Some(f)) => Some(read(f)?),
-        _ => None,
-    };
-    let user = o.basic_auth_username.clone().filter(|u| !u.is_empty());
-    match (user, password) {
+/// A value or a file, refusing both.
+fn one_of(
+    origin: &Origin,
+    (value_flag, value): (&str, &Option<Secret>),
+    (file_flag, file): (&str, &Option<PathBuf>),
+) -> Result<Option<SecretSource>, ClientError> {
+    match (value, file) {
+        (Some(_), Some(_)) => Err(ClientError::Setting {
+            setting: format!("{} and {}", origin.name(value_flag), origin.name(file_flag)),
+            message: "both are set; keep one".into(),
+        }),
+        (Some(v), None) => Ok(Some(SecretSource::Value(v.clone()))),
+        (None, Some(f)) => Ok(Some(SecretSource::file(origin.name(file_flag), f)?)),
         (None, None) => Ok(None),
-        (None, Some(_)) => Err(ClientError::MissingUser(prefix.to_string())),
-        (Some(u), p) => {
-            use std::io::Write as _;
-            let mut raw = Vec::new();
-            let _ = write!(raw, "{u}:{}", p.unwrap_or_default());
-            let v = format!("Basic {}", base64(&raw));
-            HeaderValue::from_str(&v)
-                .map(Some)
-                .map_err(|_| ClientError::Header("Authorization: Basic …".into()))
+    }
+}
+
+/// Turns the settings into one way of authenticating; more than one is an error that
+/// names them (vmalert refuses the same combinations).
+fn auth(origin: &Origin, o: &ClientOptions, timeout: Duration) -> Result<Auth, ClientError> {
+    let methods = o.methods();
+    let kinds = [
+        methods.iter().any(|m| m.starts_with("basicAuth")),
+        o.bearer_token.is_some() || o.bearer_token_file.is_some(),
+        o.oauth2.is_some(),
+    ];
+    if kinds.iter().filter(|k| **k).count() > 1 {
+        let names: Vec<String> = methods.iter().map(|m| origin.name(m)).collect();
+        return Err(ClientError::Setting {
+            setting: names.join(", "),
+            message: "only one way to authenticate can be used: basic auth, a bearer token or OAuth2; keep one".into(),
+        });
+    }
+    let user = one_of(
+        origin,
+        (
+            "basicAuth.username",
+            &o.basic_auth_username.clone().map(Secret::new),
+        ),
+        ("basicAuth.usernameFile", &o.basic_auth_username_file),
+    )?;
+    let password = one_of(
+        origin,
+        ("basicAuth.password", &o.basic_auth_password),
+        ("basicAuth.passwordFile", &o.basic_auth_password_file),
+    )?;
+    let bearer = one_of(
+        origin,
+        ("bearerToken", &o.bearer_token),
+        ("bearerTokenFile", &o.bearer_token_file),
+    )?;
+    if let Some(o2) = &o.oauth2 {
+        return Ok(Auth::OAuth2(Box::new(token_source(origin, o2, timeout)?)));
+    }
+    Ok(match (user, password, bearer) {
+        (_, _, Some(b)) => Auth::Bearer(b),
+        (Some(user), password, None) => Auth::Basic { user, password },
+        (None, Some(_), None) => {
+            return Err(ClientError::Setting {
+                setting: origin.name("basicAuth.password"),
+                message: format!(
+                    "basic auth needs a user name: set {} or {}",
+                    origin.name("basicAuth.username"),
+                    origin.name("basicAuth.usernameFile")
+                ),
+            });
         }
-    }
+        (None, None, None) => Auth::None,
+    })
 }
 
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
-}
-
-/// Builds a keep-alive client for one endpoint. `prefix` (e.g. `datasource`) names the
-/// flags in error messages.
-pub fn client(
-    prefix: &str,
-    o: &AuthOptions,
+fn token_source(
+    origin: &Origin,
+    o: &OAuth2Options,
     timeout: Duration,
-) -> Result<reqwest::Client, ClientError> {
-    let mut headers = header_map(&o.headers)?;
-    if let Some(a) = authorization(prefix, o)? {
-        headers.insert(AUTHORIZATION, a);
+) -> Result<TokenSource, ClientError> {
+    let missing = |flag: &str, what: &str| ClientError::Setting {
+        setting: origin.name(flag),
+        message: format!("OAuth2 needs {what}"),
+    };
+    if o.client_id.is_empty() {
+        return Err(missing("oauth2.clientID", "a client ID"));
     }
-    let mut b = reqwest::Client::builder()
-        .default_headers(headers)
+    if o.token_url.is_empty() {
+        return Err(missing("oauth2.tokenUrl", "the token endpoint's URL"));
+    }
+    let secret = one_of(
+        origin,
+        ("oauth2.clientSecret", &o.client_secret),
+        ("oauth2.clientSecretFile", &o.client_secret_file),
+    )?
+    .ok_or_else(|| {
+        missing(
+            "oauth2.clientSecret",
+            "a client secret (or a file holding it)",
+        )
+    })?;
+    let http = builder(&o.tls, timeout, None, &|f| {
+        origin.name(&format!("oauth2.{f}"))
+    })?
+    .build()
+    .map_err(ClientError::Build)?;
+    Ok(TokenSource::new(
+        o,
+        secret,
+        origin.name("oauth2.tokenUrl"),
+        http,
+    ))
+}
+
+/// A reqwest builder with tocsin's TLS, timeouts and user agent.
+fn builder(
+    tls: &TlsOptions,
+    timeout: Duration,
+    idle: Option<Duration>,
+    name: &dyn Fn(&str) -> String,
+) -> Result<reqwest::ClientBuilder, ClientError> {
+    Ok(reqwest::Client::builder()
+        .use_preconfigured_tls(tls::client_config(tls, name)?)
         .timeout(timeout)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .user_agent(concat!("tocsin/", env!("CARGO_PKG_VERSION")));
-    if o.tls_insecure_skip_verify {
-        b = b.danger_accept_invalid_certs(true);
-    }
-    if let Some(ca) = &o.tls_ca_file {
-        let pem = std::fs::read(ca).map_err(|source| ClientError::Read {
-            path: ca.clone(),
-            source,
-        })?;
-        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| ClientError::Tls {
-            path: ca.clone(),
+        .pool_idle_timeout(idle.unwrap_or(Duration::from_secs(50)))
+        .user_agent(concat!("tocsin/", env!("CARGO_PKG_VERSION"))))
+}
+
+/// A keep-alive client for one endpoint, cheap to clone. Credentials are attached to
+/// each request by [`HttpClient::post`].
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    auth: Arc<Auth>,
+}
+
+impl HttpClient {
+    /// Builds the client; secret files are read now, so a missing one stops start-up.
+    pub fn new(origin: &Origin, o: &ClientOptions, timeout: Duration) -> Result<Self, ClientError> {
+        let headers = header_map(&o.headers).map_err(|e| ClientError::Setting {
+            setting: origin.name("headers"),
             message: e.to_string(),
         })?;
-        b = b.add_root_certificate(cert);
+        let auth = auth(origin, o, timeout)?;
+        let inner = builder(&o.tls, timeout, o.idle_conn_timeout, &|f| origin.name(f))?
+            .default_headers(headers)
+            .build()
+            .map_err(ClientError::Build)?;
+        Ok(HttpClient {
+            inner,
+            auth: Arc::new(auth),
+        })
     }
-    if let (Some(cert), Some(key)) = (&o.tls_cert_file, &o.tls_key_file) {
-        let mut pem = std::fs::read(cert).map_err(|source| ClientError::Read {
-            path: cert.clone(),
-            source,
-        })?;
-        pem.push(b'\n');
-        pem.extend(std::fs::read(key).map_err(|source| ClientError::Read {
-            path: key.clone(),
-            source,
-        })?);
-        let id = reqwest::Identity::from_pem(&pem).map_err(|e| ClientError::Tls {
-            path: cert.clone(),
-            message: e.to_string(),
-        })?;
-        b = b.identity(id);
+
+    /// A POST to `url` carrying the client's current credentials.
+    pub async fn post(&self, url: &str) -> Result<reqwest::RequestBuilder, AuthError> {
+        self.authorize(self.inner.post(url)).await
     }
-    if let Some(name) = &o.tls_server_name {
-        tracing::warn!(
-            server_name = %name,
-            "-{prefix}.tlsServerName is not supported yet; the URL's host is verified"
-        );
+
+    /// A GET of `url` carrying the client's current credentials.
+    pub async fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, AuthError> {
+        self.authorize(self.inner.get(url)).await
     }
-    b.build().map_err(ClientError::Build)
+
+    async fn authorize(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, AuthError> {
+        Ok(match &*self.auth {
+            Auth::None => req,
+            Auth::Basic { user, password } => {
+                let password = match password {
+                    Some(p) => Some(p.get()?.expose().to_string()),
+                    None => None,
+                };
+                req.basic_auth(user.get()?.expose(), password)
+            }
+            Auth::Bearer(token) => req.bearer_auth(token.get()?.expose()),
+            Auth::OAuth2(tokens) => req.header(AUTHORIZATION, tokens.authorization().await?),
+        })
+    }
 }
 
 /// A transport error with its causes (`error sending request for url (…): client error
@@ -313,89 +470,4 @@ pub fn error_chain(e: &reqwest::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn headers_in_vmalert_format() {
-        let h = parse_headers("X-Scope-OrgID: 1^^Accept: application/json").unwrap();
-        assert_eq!(
-            h,
-            [
-                ("X-Scope-OrgID".to_string(), "1".to_string()),
-                ("Accept".to_string(), "application/json".to_string())
-            ]
-        );
-        assert!(parse_headers("no colon").is_err());
-    }
-
-    #[test]
-    fn paths_go_before_the_query() {
-        assert_eq!(
-            join_path("http://h/p/?authKey=k", "/api/v1/query"),
-            "http://h/p/api/v1/query?authKey=k"
-        );
-        assert_eq!(
-            join_path("http://h", "/api/v1/write"),
-            "http://h/api/v1/write"
-        );
-        assert_eq!(
-            join_path("http://h/api/v2/alerts", "/api/v2/alerts"),
-            "http://h/api/v2/alerts"
-        );
-    }
-
-    #[test]
-    fn url_credentials_move_into_basic_auth_or_are_refused_beside_a_flag() {
-        let mut auth = AuthOptions::default();
-        let url = url_credentials("datasource", "http://u:p%40ss@h:1/x?q=1", &mut auth).unwrap();
-        assert_eq!(url, "http://h:1/x?q=1");
-        assert_eq!(
-            authorization("datasource", &auth).unwrap().unwrap(),
-            "Basic dTpwQHNz"
-        );
-        let mut auth = AuthOptions {
-            bearer_token: Some("t".into()),
-            ..AuthOptions::default()
-        };
-        let e = url_credentials("remoteWrite", "http://u:s3cret@h", &mut auth)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("-remoteWrite.url") && e.contains("-remoteWrite.bearerToken"),
-            "{e}"
-        );
-        assert!(!e.contains("s3cret"), "{e}");
-    }
-
-    #[test]
-    fn basic_auth_header() {
-        let o = AuthOptions {
-            basic_auth_username: Some("Aladdin".into()),
-            basic_auth_password: Some("open sesame".into()),
-            ..AuthOptions::default()
-        };
-        let v = authorization("datasource", &o).unwrap().unwrap();
-        assert_eq!(v, "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
-        let o = AuthOptions {
-            basic_auth_password: Some("x".into()),
-            ..AuthOptions::default()
-        };
-        assert!(
-            authorization("notifier", &o)
-                .unwrap_err()
-                .to_string()
-                .contains("-notifier.basicAuth.username")
-        );
-    }
-
-    #[test]
-    fn bearer_token_wins() {
-        let o = AuthOptions {
-            basic_auth_username: Some("u".into()),
-            bearer_token: Some("t0k".into()),
-            ..AuthOptions::default()
-        };
-        assert_eq!(authorization("x", &o).unwrap().unwrap(), "Bearer t0k");
-    }
-}
+mod tests;

@@ -6,11 +6,15 @@
 //! so hashing must be stable across runs and platforms: it is xxh3 over the sorted pairs
 //! with separator bytes that cannot occur in valid UTF-8.
 
+mod intern;
+
 use std::fmt;
 use std::sync::Arc;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+
+pub use intern::Interner;
 
 /// The metric-name label.
 pub const METRIC_NAME: &str = "__name__";
@@ -79,28 +83,6 @@ impl Labels {
     /// The pairs, sorted by name.
     pub fn as_slice(&self) -> &[Label] {
         &self.pairs
-    }
-
-    /// Takes the pairs a decoder collected in `buf`, leaving it empty with its capacity
-    /// for the next set. When they are strictly sorted by name and hold no empty value —
-    /// what Prometheus and VictoriaMetrics send — they are moved into the set as they are,
-    /// in one allocation, without the builder's search per label and sort; otherwise the
-    /// builder's rules apply (later duplicates win, empty values are dropped).
-    pub fn from_buffer(buf: &mut Vec<Label>) -> Labels {
-        let canonical = buf.windows(2).all(|w| w[0].name < w[1].name)
-            && buf.iter().all(|l| !l.value.is_empty());
-        if !canonical {
-            let mut b = LabelsBuilder::with_capacity(buf.len());
-            for l in buf.drain(..) {
-                b.set(l.name, l.value);
-            }
-            return b.build();
-        }
-        let fingerprint = fingerprint_of(buf);
-        Labels {
-            pairs: buf.drain(..).collect(),
-            fingerprint,
-        }
     }
 
     pub fn len(&self) -> usize {
@@ -346,26 +328,6 @@ mod tests {
         let fixed = Labels::from_pairs([("a", "1"), ("b", "2")]);
         assert_eq!(fixed.fingerprint(), streamed(&fixed));
         assert_eq!(fixed.fingerprint(), 0x99bc_f541_592c_8122);
-    }
-
-    #[test]
-    fn from_buffer_takes_canonical_pairs_and_fixes_others() {
-        let pair = |n: &str, v: &str| Label {
-            name: n.into(),
-            value: v.into(),
-        };
-        let want = Labels::from_pairs([("a", "1"), ("b", "2")]);
-        let mut buf = vec![pair("a", "1"), pair("b", "2")];
-        assert_eq!(Labels::from_buffer(&mut buf), want);
-        assert!(buf.is_empty());
-        buf.extend([
-            pair("b", "2"),
-            pair("a", "0"),
-            pair("a", "1"),
-            pair("c", ""),
-        ]);
-        assert_eq!(Labels::from_buffer(&mut buf), want);
-        assert!(buf.is_empty());
     }
 
     #[test]

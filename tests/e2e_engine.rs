@@ -274,3 +274,94 @@ async fn a_chained_rule_sees_its_predecessor_in_the_same_cycle() {
         .collect();
     assert_eq!(evaluated.len(), 2, "both rules ran once: {rules}");
 }
+
+/// `-rule.maxActiveAlerts` against a real Prometheus: the rule that would take the
+/// budget past its limit fails (health, lastError in the API that the UI shows), holds
+/// no alerts, is counted on `/metrics`; the rule evaluated before it keeps its alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_active_alerts_fails_the_rule_that_overflows() {
+    let Some(prom) = peer_or_skip("prometheus") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
+    for pod in ["p0", "p1", "p2", "p3", "p4"] {
+        push(&prom_url, "demo_up", &[("pod", pod)], 0.0).await;
+    }
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        r#"groups:
+  - name: budget
+    interval: 1s
+    rules:
+      - alert: OnePodDown
+        expr: demo_up{pod="p0"} == 0
+      - alert: AllPodsDown
+        expr: demo_up == 0
+"#,
+    )
+    .unwrap();
+    let (mut t, url) = start_tocsin(
+        &[
+            format!("-rule={}", rules.display()),
+            format!("-datasource.url={prom_url}"),
+            "-rule.maxActiveAlerts=3".into(),
+        ],
+        dir.path(),
+        "tocsin",
+    )
+    .await
+    .unwrap();
+    let rules_of = |v: &Value| -> Vec<Value> {
+        v["data"]["groups"][0]["rules"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let v = poll_json(
+        &format!("{url}/api/v1/rules"),
+        Duration::from_secs(20),
+        |v| rules_of(v).iter().all(|r| r["health"] != "unknown") && !rules_of(v).is_empty(),
+    )
+    .await
+    .unwrap_or_else(|| panic!("rules never evaluated:\n{}", t.log_tail(30)));
+    let rules = rules_of(&v);
+    assert_eq!(rules[0]["name"], "OnePodDown");
+    assert_eq!(rules[0]["health"], "ok", "{}", rules[0]);
+    assert_eq!(rules[0]["alerts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(rules[1]["health"], "err", "{}", rules[1]);
+    let e = rules[1]["lastError"].as_str().unwrap_or_default();
+    assert!(
+        e.contains("-rule.maxActiveAlerts of 3") && e.contains("would hold 5"),
+        "{e}"
+    );
+    assert_eq!(rules[1]["alerts"].as_array().map(Vec::len), Some(0));
+    let alerts = poll_json(
+        &format!("{url}/api/v1/alerts"),
+        Duration::from_secs(5),
+        |_| true,
+    )
+    .await
+    .unwrap();
+    let names: Vec<&str> = alerts["data"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["labels"]["alertname"].as_str())
+        .collect();
+    assert_eq!(names, ["OnePodDown"]);
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let exceeded = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tocsin_rule_max_active_alerts_exceeded_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no exceeded counter in /metrics"));
+    assert!(exceeded >= 1.0, "{exceeded}");
+    t.terminate(Duration::from_secs(15));
+}

@@ -9,12 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use support::fake_http::serve_fn;
 use support::peers::free_port;
 use support::servers::start_tocsin;
 
@@ -49,51 +44,29 @@ impl Peers {
 
 const VECTOR: &str = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"j"},"value":[1700000000,"1"]}]}}"#;
 
-async fn answer(mode: Mode, path: &str, body: &[u8]) -> Result<Response<Full<Bytes>>, String> {
-    let failing = !path.starts_with("/ds/") || String::from_utf8_lossy(body).contains("failing");
+/// The answer of the fake peers to a request on `path` with `body`; `None` drops the
+/// connection.
+fn answer(mode: Mode, path: &str, body: &str) -> Option<(u16, &'static str, String)> {
+    let failing = !path.starts_with("/ds/") || body.contains("failing");
     let (status, text) = match (failing, mode) {
         (false, _) => (200, VECTOR),
-        (true, Mode::Down) => return Err("drop the connection".into()),
+        (true, Mode::Down) => return None,
         (true, Mode::Unauthorized) => (401, "unauthorized"),
         (true, Mode::Failing) => (500, "internal error"),
     };
-    Ok(Response::builder()
-        .status(status)
-        .header("Content-Type", "application/json")
-        .body(Full::new(Bytes::from(text)))
-        .unwrap())
+    Some((status, "application/json", text.to_string()))
 }
 
 async fn peers(mode: Mode) -> Peers {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let s = s.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let s = s.clone();
-                    async move {
-                        let path = req.uri().path().to_string();
-                        let auth = req
-                            .headers()
-                            .get("authorization")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_string();
-                        s.lock().unwrap().push((path.clone(), auth));
-                        let body = req.into_body().collect().await.map(|c| c.to_bytes());
-                        answer(mode, &path, &body.unwrap_or_default()).await
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
+    let (base, _) = serve_fn(move |_, req| {
+        s.lock()
+            .unwrap()
+            .push((req.path.to_string(), req.authorization.to_string()));
+        answer(mode, req.path, req.body)
+    })
+    .await;
     Peers { base, seen }
 }
 

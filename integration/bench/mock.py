@@ -4,6 +4,9 @@ remote-write receiver, so that only the evaluator's own work is measured.
 
 The datasource answers every instant query (GET or POST /api/v1/query) with the same
 canned vector of SERIES series; /api/v2/alerts and /api/v1/write accept and discard.
+Every instant query is logged, one line each, to DIR/query.log: the benchmark counts
+rule evaluations there, the same way for every evaluator, even when one is too loaded
+to answer its own /metrics.
 
 Usage: mock.py DIR PORT SERIES   → prints the path of DIR/nginx.conf
 """
@@ -46,6 +49,7 @@ error_log {d}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
+  log_format ql '$msec';
   client_body_temp_path {d}/body;
   proxy_temp_path {d}/proxy;
   fastcgi_temp_path {d}/fastcgi;
@@ -58,6 +62,7 @@ http {{
   server {{
     listen 127.0.0.1:{port};
     location = /api/v1/query {{
+      access_log {d}/query.log ql;
       default_type application/json;
       alias {d}/query.json;
       error_page 405 =200 $uri;

@@ -5,14 +5,16 @@
 # VictoriaMetrics, and the two outputs are compared sample by sample afterwards.
 # Measures wall time, the evaluator's CPU (user+sys) and peak RSS with /usr/bin/time -v.
 # Usage: integration/bench/replay-vs-vmalert.sh [DAYS] [SERIES] [CONCURRENCY] [MAXPOINTS]
-#        (defaults 7, 200, 2, 1000; CONCURRENCY is tocsin's
-#        -replay.ruleEvaluationConcurrency — vmalert 1.79 has no such flag and replays
-#        rules one after another; MAXPOINTS is -replay.maxDatapointsPerQuery for both.
-#        vmalert 1.79 restarts `for` at every window boundary, so its ALERTS differ from
-#        tocsin's (and Prometheus') for alerts pending across a boundary; recorded series
-#        must be identical.)
-# Environment: BENCH_PORT_BASE=N to use ports N…N+3 (else any free ports);
-# CARGO_TARGET_DIR is honoured.
+#        (defaults 7, 200, 2, 1000; CONCURRENCY is -replay.ruleEvaluationConcurrency —
+#        vmalert 1.79 has no such flag and replays rules one after another; MAXPOINTS is
+#        -replay.maxDatapointsPerQuery for both. vmalert restarts `for` at every window
+#        boundary, so its ALERTS differ from tocsin's (and Prometheus') for alerts
+#        pending across a boundary; recorded series must be identical.)
+# Environment: PEER=1.145 (default: vmalert and victoria-metrics 1.145 from Debian sid,
+# .peers/sid) or PEER=1.79 (1.79.5 from Debian stable, .peers/usr/bin); RUNS=3 (each
+# run replays with both evaluators; the figures printed last are the medians);
+# BENCH_PORT_BASE=N to use ports N…N+3 (else any free ports); TOCSIN=… a tocsin binary
+# instead of building this tree's; CARGO_TARGET_DIR is honoured.
 # Exit status 3 when the two outputs differ (ALERTS do, see docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,7 +22,13 @@ DAYS=${1:-7}
 SERIES=${2:-200}
 CONC=${3:-2}
 MAXPTS=${4:-1000}
-PEERS=${TOCSIN_PEERS_DIR:-$PWD/.peers/usr/bin}
+RUNS=${RUNS:-3}
+case ${PEER:-1.145} in
+  1.79*) PEERS=${TOCSIN_PEERS_DIR:-$PWD/.peers/usr/bin}; vm_conc=() ;;
+  1.145*) PEERS=${TOCSIN_PEERS_SID_DIR:-$PWD/.peers/sid/usr/bin}
+          vm_conc=(-replay.ruleEvaluationConcurrency="$CONC") ;;
+  *) echo "PEER is 1.145 or 1.79" >&2; exit 1 ;;
+esac
 for b in vmalert victoria-metrics; do
   [[ -x $PEERS/$b ]] || { echo "missing $PEERS/$b: run integration/install-peers.sh" >&2; exit 1; }
 done
@@ -91,8 +99,10 @@ YML
 
 from_rfc=$(date -u -d "@$from" +%Y-%m-%dT%H:%M:%SZ)
 to_rfc=$(date -u -d "@$to" +%Y-%m-%dT%H:%M:%SZ)
-cargo build --release --quiet --bin tocsin
-TOCSIN=${CARGO_TARGET_DIR:-$PWD/target}/release/tocsin
+if [[ -z ${TOCSIN:-} ]]; then
+  cargo build --release --quiet --bin tocsin
+  TOCSIN=${CARGO_TARGET_DIR:-$PWD/target}/release/tocsin
+fi
 
 measure() { # name cmd… → prints "wall cpu rss"
   local name=$1; shift
@@ -110,16 +120,22 @@ print(f"{secs:.2f} {cpu:.2f} {rss:.1f}")
 PY
 }
 
-echo "replaying $from_rfc .. $to_rfc ($DAYS days, 5 rules, 1m interval)"
-read -r vm_wall vm_cpu vm_rss < <(measure vmalert "$PEERS/vmalert" -rule="$work/rules.yml" \
-  -datasource.url="$SRC" -remoteWrite.url="$OUT_VM" \
-  -replay.timeFrom="$from_rfc" -replay.timeTo="$to_rfc" -replay.rulesDelay=0 \
-  -remoteWrite.maxQueueSize=10000000 \
-  -replay.maxDatapointsPerQuery="$MAXPTS" -replay.disableProgressBar -datasource.queryStep=1m -httpListenAddr=127.0.0.1:$(port_for 3))
-read -r t_wall t_cpu t_rss < <(measure tocsin "$TOCSIN" replay --from="$from_rfc" --to="$to_rfc" \
-  -rule="$work/rules.yml" -datasource.url="$SRC" -remoteWrite.url="$OUT_T" \
-  -replay.rulesDelay=0 -replay.disableProgressBar -replay.ruleEvaluationConcurrency="$CONC" \
-  -replay.maxDatapointsPerQuery="$MAXPTS")
+echo "replaying $from_rfc .. $to_rfc ($DAYS days, 5 rules, 1m interval), $RUNS runs"
+runs=()
+for ((run = 1; run <= RUNS; run++)); do
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  read -r vm_wall vm_cpu vm_rss < <(measure vmalert "$PEERS/vmalert" -rule="$work/rules.yml" \
+    -datasource.url="$SRC" -remoteWrite.url="$OUT_VM" \
+    -replay.timeFrom="$from_rfc" -replay.timeTo="$to_rfc" -replay.rulesDelay=0 \
+    -remoteWrite.maxQueueSize=10000000 "${vm_conc[@]}" \
+    -replay.maxDatapointsPerQuery="$MAXPTS" -replay.disableProgressBar -datasource.queryStep=1m -httpListenAddr=127.0.0.1:$(port_for 3))
+  read -r t_wall t_cpu t_rss < <(measure tocsin "$TOCSIN" replay --from="$from_rfc" --to="$to_rfc" \
+    -rule="$work/rules.yml" -datasource.url="$SRC" -remoteWrite.url="$OUT_T" \
+    -replay.rulesDelay=0 -replay.disableProgressBar -replay.ruleEvaluationConcurrency="$CONC" \
+    -replay.maxDatapointsPerQuery="$MAXPTS")
+  echo "run $run (load $load): vmalert $vm_wall s wall, $vm_cpu s CPU, $vm_rss MiB; tocsin $t_wall s, $t_cpu s, $t_rss MiB"
+  runs+=("$vm_wall $vm_cpu $vm_rss $t_wall $t_cpu $t_rss")
+done
 tail -3 "$work/tocsin.out"
 
 curl -sf "$OUT_VM/internal/force_flush" >/dev/null; curl -sf "$OUT_T/internal/force_flush" >/dev/null
@@ -148,8 +164,15 @@ for x in sorted(a - b)[:5]: print("  only vmalert:", x)
 for x in sorted(b - a)[:5]: print("  only tocsin:", x)
 sys.exit(0 if a == b else 3)
 PY
-printf '%-8s %9s %9s %9s\n' tool "wall s" "cpu s" "rss MiB"
-printf '%-8s %9s %9s %9s\n' vmalert "$vm_wall" "$vm_cpu" "$vm_rss" tocsin "$t_wall" "$t_cpu" "$t_rss"
-python3 -c "print(f'tocsin: {float($vm_cpu)/max(float($t_cpu),0.01):.1f}x less CPU, {float($vm_wall)/max(float($t_wall),0.01):.1f}x less wall time, {float($vm_rss)/max(float($t_rss),0.1):.1f}x less RSS')"
-echo "versions: vmalert and victoria-metrics from $(ls "$PEERS/../share/doc" 2>/dev/null | tr '\n' ' ')(Debian packages; see integration/install-peers.sh), tocsin $(git rev-parse --short HEAD)"
+printf '%s\n' "${runs[@]}" | python3 -c '
+import statistics, sys
+rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+med = [statistics.median(c) for c in zip(*rows)]
+r = lambda i: statistics.median(row[i] / max(row[i - 3], 0.01) for row in rows)
+print("median of %d runs  wall s    cpu s  rss MiB" % len(rows))
+print("vmalert         %8.2f %8.2f %8.1f" % tuple(med[0:3]))
+print("tocsin          %8.2f %8.2f %8.1f" % tuple(med[3:6]))
+print(f"tocsin/vmalert (median of the per-run ratios): CPU {r(4):.3f}, wall {r(3):.3f}, RSS {r(5):.3f}")
+'
+echo "versions: vmalert and victoria-metrics from $(ls "$PEERS/../share/doc" 2>/dev/null | tr '\n' ' ')(Debian packages; see integration/install-peers.sh), tocsin ${TOCSIN_REV:-$(git rev-parse --short HEAD)}"
 exit $same

@@ -28,9 +28,9 @@ pub(super) fn build(
     let client = match &cfg.peers {
         None => None,
         Some(_) => Some(PeerClient {
-            client: crate::http::client(
-                "cluster",
-                &crate::http::AuthOptions::default(),
+            client: crate::http::HttpClient::new(
+                &crate::http::Origin::flags("cluster"),
+                &crate::http::ClientOptions::default(),
                 cfg.request_timeout,
             )
             .context("-cluster.*")?,

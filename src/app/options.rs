@@ -1,66 +1,78 @@
 //! Flags → the option structs of each component.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::cli::{DatasourceAuth, NotifierAuth, RemoteReadAuth, RemoteWriteAuth, RunFlags};
+use crate::cli::RunFlags;
 use crate::datasource::DatasourceOptions;
-use crate::http::{AuthOptions, ClientError, parse_headers, url_credentials};
+use crate::http::{
+    ClientError, ClientOptions, OAuth2Options, Origin, Secret, TlsOptions, parse_headers,
+    url_credentials,
+};
 use crate::notifier::{NotifierOptions, TargetOptions};
 use crate::remote_write::RemoteWriteOptions;
 
-fn non_empty(s: &Option<String>) -> Option<String> {
-    s.clone().filter(|v| !v.is_empty())
-}
-
-fn path(s: &Option<String>) -> Option<PathBuf> {
-    non_empty(s).map(PathBuf::from)
-}
-
-macro_rules! single_auth {
-    ($fn:ident, $t:ty) => {
-        fn $fn(a: &$t) -> Result<AuthOptions, ClientError> {
-            Ok(AuthOptions {
-                basic_auth_username: non_empty(&a.basic_auth_username),
-                basic_auth_password: non_empty(&a.basic_auth_password),
-                basic_auth_password_file: path(&a.basic_auth_password_file),
-                bearer_token: non_empty(&a.bearer_token),
-                bearer_token_file: path(&a.bearer_token_file),
-                headers: match &a.headers {
-                    Some(h) => parse_headers(h)?,
-                    None => Vec::new(),
-                },
-                tls_ca_file: path(&a.tls_ca_file),
-                tls_cert_file: path(&a.tls_cert_file),
-                tls_key_file: path(&a.tls_key_file),
-                tls_server_name: non_empty(&a.tls_server_name),
-                tls_insecure_skip_verify: a.tls_insecure_skip_verify,
-            })
+/// The settings of one client from its `-<prefix>.*` flags; `get(key)` reads one flag
+/// (for the notifier, the value paired with the URL at hand).
+fn client_options(
+    prefix: &str,
+    get: &dyn Fn(&str) -> Option<String>,
+    insecure_skip_verify: bool,
+    idle_conn_timeout: Option<Duration>,
+) -> Result<ClientOptions, ClientError> {
+    let origin = Origin::flags(prefix);
+    let path = |k: &str| get(k).map(PathBuf::from);
+    let oauth2 = match (get("oauth2.clientID"), get("oauth2.tokenUrl")) {
+        (None, None)
+            if get("oauth2.clientSecret").is_none() && get("oauth2.clientSecretFile").is_none() =>
+        {
+            None
         }
+        (id, url) => Some(OAuth2Options {
+            client_id: id.unwrap_or_default(),
+            client_secret: get("oauth2.clientSecret").map(Secret::new),
+            client_secret_file: path("oauth2.clientSecretFile"),
+            scopes: get("oauth2.scopes")
+                .map(|s| s.split(';').map(|x| x.trim().to_string()).collect())
+                .unwrap_or_default(),
+            token_url: url.unwrap_or_default(),
+            endpoint_params: match get("oauth2.endpointParams") {
+                None => Vec::new(),
+                Some(json) => {
+                    serde_json::from_str::<std::collections::BTreeMap<String, String>>(&json)
+                        .map_err(|e| ClientError::Setting {
+                            setting: origin.name("oauth2.endpointParams"),
+                            message: format!(
+                                "not a JSON object of strings ({e}); use '{{\"name\":\"value\"}}'"
+                            ),
+                        })?
+                        .into_iter()
+                        .collect()
+                }
+            },
+            tls: TlsOptions::default(),
+        }),
     };
-}
-
-single_auth!(datasource_auth, DatasourceAuth);
-single_auth!(remote_write_auth, RemoteWriteAuth);
-single_auth!(remote_read_auth, RemoteReadAuth);
-
-/// vmalert pairs the i-th value of each `-notifier.*` list with the i-th `-notifier.url`.
-fn notifier_auth(a: &NotifierAuth, i: usize) -> Result<AuthOptions, ClientError> {
-    let at = |v: &Vec<String>| v.get(i).cloned().filter(|s| !s.is_empty());
-    Ok(AuthOptions {
-        basic_auth_username: at(&a.basic_auth_username),
-        basic_auth_password: at(&a.basic_auth_password),
-        basic_auth_password_file: at(&a.basic_auth_password_file).map(PathBuf::from),
-        bearer_token: at(&a.bearer_token),
-        bearer_token_file: at(&a.bearer_token_file).map(PathBuf::from),
-        headers: match at(&a.headers) {
-            Some(h) => parse_headers(&h)?,
+    Ok(ClientOptions {
+        basic_auth_username: get("basicAuth.username"),
+        basic_auth_username_file: path("basicAuth.usernameFile"),
+        basic_auth_password: get("basicAuth.password").map(Secret::new),
+        basic_auth_password_file: path("basicAuth.passwordFile"),
+        bearer_token: get("bearerToken").map(Secret::new),
+        bearer_token_file: path("bearerTokenFile"),
+        oauth2,
+        headers: match get("headers") {
+            Some(h) => parse_headers(&origin.name("headers"), &h)?,
             None => Vec::new(),
         },
-        tls_ca_file: at(&a.tls_ca_file).map(PathBuf::from),
-        tls_cert_file: at(&a.tls_cert_file).map(PathBuf::from),
-        tls_key_file: at(&a.tls_key_file).map(PathBuf::from),
-        tls_server_name: at(&a.tls_server_name),
-        tls_insecure_skip_verify: a.tls_insecure_skip_verify,
+        tls: TlsOptions {
+            ca_file: path("tlsCAFile"),
+            cert_file: path("tlsCertFile"),
+            key_file: path("tlsKeyFile"),
+            server_name: get("tlsServerName"),
+            insecure_skip_verify,
+        },
+        idle_conn_timeout,
     })
 }
 
@@ -78,14 +90,23 @@ pub fn rule_settings(
         resolved_retention: f.rule_resolved_retention,
         disable_alertgroup_label: f.disable_alertgroup_label,
         library,
+        alert_budget: (f.rule_max_active_alerts > 0)
+            .then(|| crate::rule::AlertBudget::new(f.rule_max_active_alerts)),
     }
 }
 
 pub fn datasource(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientError> {
-    let mut auth = datasource_auth(&f.datasource_auth)?;
+    let a = &f.datasource_auth;
+    let mut auth = client_options(
+        "datasource",
+        &|k| a.value(k, 0),
+        a.tls_insecure_skip_verify,
+        Some(f.datasource_idle_conn_timeout),
+    )?;
     Ok(DatasourceOptions {
         url: url_credentials("datasource", url, &mut auth)?,
         auth,
+        origin: Origin::flags("datasource"),
         query_timeout: f.datasource_query_timeout,
         lookback: f.datasource_lookback,
         query_step: f.datasource_query_step,
@@ -106,10 +127,17 @@ pub fn remote_read(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientE
     } else {
         url.to_string()
     };
-    let mut auth = remote_read_auth(&f.remote_read_auth)?;
+    let a = &f.remote_read_auth;
+    let mut auth = client_options(
+        "remoteRead",
+        &|k| a.value(k, 0),
+        a.tls_insecure_skip_verify,
+        Some(f.remote_read_idle_conn_timeout),
+    )?;
     Ok(DatasourceOptions {
         url: url_credentials("remoteRead", &url, &mut auth)?,
         auth,
+        origin: Origin::flags("remoteRead"),
         query_timeout: f.datasource_query_timeout,
         lookback: std::time::Duration::ZERO,
         query_step: std::time::Duration::ZERO,
@@ -119,7 +147,13 @@ pub fn remote_read(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientE
 pub fn notifier(f: &RunFlags, urls: &[String]) -> Result<NotifierOptions, ClientError> {
     let mut targets = Vec::with_capacity(urls.len());
     for (i, u) in urls.iter().enumerate() {
-        let mut auth = notifier_auth(&f.notifier_auth, i)?;
+        let a = &f.notifier_auth;
+        let mut auth = client_options(
+            "notifier",
+            &|k| a.value(k, i),
+            a.tls_insecure_skip_verify,
+            None,
+        )?;
         targets.push(TargetOptions {
             url: url_credentials("notifier", u, &mut auth)?,
             auth,
@@ -133,7 +167,13 @@ pub fn notifier(f: &RunFlags, urls: &[String]) -> Result<NotifierOptions, Client
 }
 
 pub fn remote_write(f: &RunFlags, url: &str) -> Result<RemoteWriteOptions, ClientError> {
-    let mut auth = remote_write_auth(&f.remote_write_auth)?;
+    let a = &f.remote_write_auth;
+    let mut auth = client_options(
+        "remoteWrite",
+        &|k| a.value(k, 0),
+        a.tls_insecure_skip_verify,
+        Some(f.remote_write_idle_conn_timeout),
+    )?;
     Ok(RemoteWriteOptions {
         url: url_credentials("remoteWrite", url, &mut auth)?,
         disable_path_append: f.remote_write_disable_path_append,

@@ -137,6 +137,13 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
     eval_metrics.register(&mut registry);
     let reload_metrics = ReloadMetrics::default();
     reload_metrics.register(&mut registry);
+    if let Some(b) = &settings.alert_budget {
+        registry.register(
+            "tocsin_rule_max_active_alerts_exceeded",
+            "Rule evaluations that failed because -rule.maxActiveAlerts was reached",
+            b.exceeded.clone(),
+        );
+    }
     let (cluster, dns) = super::cluster::build(f, &mut registry)?;
     let default_interval = settings.default_interval;
     cluster.set_groups(&set.groups, default_interval);

@@ -60,7 +60,7 @@ impl Identity {
 /// How to reach the peers' HTTP API.
 #[derive(Clone)]
 pub struct PeerClient {
-    pub client: reqwest::Client,
+    pub client: crate::http::HttpClient,
     /// `http` or `https` (as this member serves).
     pub scheme: &'static str,
     /// `-http.pathPrefix`, normalized (`""` or `/x`).
@@ -77,7 +77,14 @@ impl PeerClient {
     /// Probes `/-/ready` of `addr`.
     pub async fn probe(&self, addr: &str) -> Peer {
         let url = self.url(addr, "/-/ready");
-        let res = self.client.get(&url).timeout(self.timeout).send().await;
+        let res = match self.client.get(&url).await {
+            Ok(req) => req
+                .timeout(self.timeout)
+                .send()
+                .await
+                .map_err(|e| crate::http::error_chain(&e)),
+            Err(e) => Err(e.to_string()),
+        };
         match res {
             Ok(r) => {
                 let identity = r
@@ -97,7 +104,7 @@ impl PeerClient {
                 addr: addr.to_string(),
                 ready: false,
                 identity: None,
-                error: Some(crate::http::error_chain(&e)),
+                error: Some(e),
             },
         }
     }

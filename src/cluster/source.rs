@@ -121,7 +121,12 @@ async fn ask(
     path_and_query: &str,
     auth: Option<&str>,
 ) -> Result<bytes::Bytes, String> {
-    let mut req = c.client.get(c.url(addr, path_and_query)).timeout(c.timeout);
+    let mut req = c
+        .client
+        .get(&c.url(addr, path_and_query))
+        .await
+        .map_err(|e| e.to_string())?
+        .timeout(c.timeout);
     if let Some(a) = auth {
         req = req.header(reqwest::header::AUTHORIZATION, a);
     }

@@ -1,19 +1,18 @@
 //! Decoding Prometheus API answers straight into `Labels` and samples, in one pass over
 //! the bytes: borrowed strings where the JSON has no escapes, no intermediate
-//! `serde_json::Value`, and label strings shared between consecutive series when they
-//! repeat (names always, values often), so that decoding allocates little and the label
-//! sets it produces take little memory.
+//! `serde_json::Value`, and label sets and strings shared through the process-wide
+//! [`Interner`] — so that decoding a series seen before allocates nothing for its
+//! labels, and all rules' alerts and series hold one copy of each string.
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::{QueryError, RangeSeries};
-use crate::labels::{Label, Labels};
+use crate::labels::{Interner, Labels, LabelsBuilder};
 use crate::sample::Sample;
 
 #[derive(Deserialize)]
@@ -140,25 +139,26 @@ impl SeriesKind for MatrixKind {
     }
 }
 
-/// The `result` array; remembers the previous series' labels so that the next one can
-/// share its strings.
-struct SeriesList<K> {
-    prev: Labels,
-    buf: Vec<Label>,
+/// Label pairs of one series as decoded: borrowed from the body unless escaped.
+type Pairs<'de> = Vec<(Cow<'de, str>, Cow<'de, str>)>;
+
+/// The `result` array. Label pairs are collected in a buffer reused from series to
+/// series.
+struct SeriesList<'de, K> {
+    buf: Pairs<'de>,
     kind: std::marker::PhantomData<K>,
 }
 
-impl<K> SeriesList<K> {
+impl<K> SeriesList<'_, K> {
     fn new() -> Self {
         SeriesList {
-            prev: Labels::empty(),
             buf: Vec::new(),
             kind: std::marker::PhantomData,
         }
     }
 }
 
-impl<'de, K: SeriesKind> Visitor<'de> for SeriesList<K> {
+impl<'de, K: SeriesKind> Visitor<'de> for SeriesList<'de, K> {
     type Value = Vec<K::Item>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of series")
@@ -166,7 +166,6 @@ impl<'de, K: SeriesKind> Visitor<'de> for SeriesList<K> {
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut s: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(s.size_hint().unwrap_or(0));
         while let Some(item) = s.next_element_seed(SeriesSeed::<K> {
-            prev: &mut self.prev,
             buf: &mut self.buf,
             kind: std::marker::PhantomData,
         })? {
@@ -177,20 +176,19 @@ impl<'de, K: SeriesKind> Visitor<'de> for SeriesList<K> {
 }
 
 /// One `{"metric": {...}, "value(s)": ...}` element.
-struct SeriesSeed<'p, K> {
-    prev: &'p mut Labels,
-    buf: &'p mut Vec<Label>,
+struct SeriesSeed<'p, 'de, K> {
+    buf: &'p mut Pairs<'de>,
     kind: std::marker::PhantomData<K>,
 }
 
-impl<'de, K: SeriesKind> DeserializeSeed<'de> for SeriesSeed<'_, K> {
+impl<'de, K: SeriesKind> DeserializeSeed<'de> for SeriesSeed<'_, 'de, K> {
     type Value = K::Item;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<K::Item, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de, K: SeriesKind> Visitor<'de> for SeriesSeed<'_, K> {
+impl<'de, K: SeriesKind> Visitor<'de> for SeriesSeed<'_, 'de, K> {
     type Value = K::Item;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "a series with metric and {}", K::FIELD)
@@ -200,12 +198,9 @@ impl<'de, K: SeriesKind> Visitor<'de> for SeriesSeed<'_, K> {
         let mut payload = None;
         while let Some(key) = m.next_key::<Cow<'de, str>>()? {
             if key == "metric" {
-                let l = m.next_value_seed(MetricSeed {
-                    prev: self.prev,
+                labels = Some(m.next_value_seed(MetricSeed {
                     buf: &mut *self.buf,
-                })?;
-                *self.prev = l.clone();
-                labels = Some(l);
+                })?);
             } else if key == K::FIELD {
                 payload = Some(m.next_value()?);
             } else {
@@ -217,41 +212,44 @@ impl<'de, K: SeriesKind> Visitor<'de> for SeriesSeed<'_, K> {
     }
 }
 
-/// A label map decoded into a `Labels`; a name or value equal to the previous series'
-/// at the same position reuses its string instead of allocating a new one. Pairs are
-/// collected in a buffer reused from series to series.
-struct MetricSeed<'p> {
-    prev: &'p Labels,
-    buf: &'p mut Vec<Label>,
+/// A label map decoded into a `Labels`. When its pairs are strictly sorted by name and
+/// hold no empty value — what Prometheus and VictoriaMetrics send — the set comes from
+/// the process-wide [`Interner`]: a series seen before costs no allocation, a new one is
+/// built from shared strings. Otherwise the builder's rules apply (later duplicates
+/// win, empty values are dropped).
+struct MetricSeed<'p, 'de> {
+    buf: &'p mut Pairs<'de>,
 }
 
-impl<'de> DeserializeSeed<'de> for MetricSeed<'_> {
+impl<'de> DeserializeSeed<'de> for MetricSeed<'_, 'de> {
     type Value = Labels;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Labels, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for MetricSeed<'_> {
+impl<'de> Visitor<'de> for MetricSeed<'_, 'de> {
     type Value = Labels;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a map of label names to values")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Labels, A::Error> {
-        let (prev, pairs) = (self.prev.as_slice(), &mut *self.buf);
+        let pairs = self.buf;
         pairs.clear();
-        while let Some((k, v)) = m.next_entry::<Cow<'de, str>, Cow<'de, str>>()? {
-            let p = prev.get(pairs.len());
-            let share = |old: Option<&Arc<str>>, new: &str| match old {
-                Some(o) if **o == *new => o.clone(),
-                _ => Arc::from(new),
-            };
-            pairs.push(Label {
-                name: share(p.map(|p| &p.name), &k),
-                value: share(p.map(|p| &p.value), &v),
-            });
+        while let Some(pair) = m.next_entry::<Cow<'de, str>, Cow<'de, str>>()? {
+            pairs.push(pair);
         }
-        Ok(Labels::from_buffer(pairs))
+        let canonical =
+            pairs.windows(2).all(|w| w[0].0 < w[1].0) && pairs.iter().all(|(_, v)| !v.is_empty());
+        let interner = Interner::global();
+        if canonical {
+            return Ok(interner.labels(pairs.iter().map(|(n, v)| (&**n, &**v))));
+        }
+        let mut b = LabelsBuilder::with_capacity(pairs.len());
+        for (n, v) in pairs.iter() {
+            b.set(interner.intern(n), interner.intern(v));
+        }
+        Ok(b.build())
     }
 }
 

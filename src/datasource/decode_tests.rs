@@ -1,5 +1,7 @@
 //! Tests of the answer decoder: shapes, escapes, special values, malformed answers.
 
+use std::sync::Arc;
+
 use super::*;
 
 const U: &str = "http://ds/api/v1/query";
@@ -200,6 +202,20 @@ fn repeated_strings_are_shared_between_series() {
     assert!(Arc::ptr_eq(&a[1].value, &b[1].value), "job value shared");
     assert!(Arc::ptr_eq(&a[2].name, &b[2].name), "pod name shared");
     assert_eq!(b[2].value.as_ref(), "b");
+    // Decoding the answer again hands out the same label sets: no allocation.
+    let again = decode_instant(U, body, 0).unwrap();
+    assert!(std::ptr::eq(again[1].labels.as_slice(), b));
+}
+
+#[test]
+fn unsorted_or_empty_labels_follow_the_builder_rules() {
+    let body = br#"{"status":"success","data":{"resultType":"vector","result":[
+        {"metric":{"job":"api","empty":"","__name__":"up","job":"web"},"value":[1,"1"]}]}}"#;
+    let s = decode_instant(U, body, 0).unwrap();
+    assert_eq!(
+        s[0].labels,
+        Labels::from_pairs([("__name__", "up"), ("job", "web")])
+    );
 }
 
 #[test]

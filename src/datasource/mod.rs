@@ -12,7 +12,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::http::{self, AuthOptions, ClientError, Endpoint};
+use crate::http::{self, ClientError, ClientOptions, Endpoint, HttpClient, Origin};
 use crate::labels::Labels;
 use crate::sample::Sample;
 
@@ -75,6 +75,8 @@ pub enum QueryError {
     Failed { error_type: String, error: String },
     #[error("invalid request: {0}")]
     Request(String),
+    #[error("{0}")]
+    Auth(String),
 }
 
 /// Where rules get their answers from.
@@ -92,7 +94,9 @@ pub trait Querier: Send + Sync {
 pub struct DatasourceOptions {
     /// Base URL; `/api/v1/query` is appended (a path prefix is kept).
     pub url: String,
-    pub auth: AuthOptions,
+    pub auth: ClientOptions,
+    /// Names the settings in errors (`-datasource.*` or `-remoteRead.*`).
+    pub origin: Origin,
     pub query_timeout: Duration,
     /// vmalert `-datasource.lookback`: query at `time - lookback`.
     pub lookback: Duration,
@@ -104,7 +108,8 @@ impl Default for DatasourceOptions {
     fn default() -> Self {
         DatasourceOptions {
             url: String::new(),
-            auth: AuthOptions::default(),
+            auth: ClientOptions::default(),
+            origin: Origin::flags("datasource"),
             query_timeout: Duration::from_secs(30),
             lookback: Duration::ZERO,
             query_step: Duration::from_secs(300),
@@ -152,22 +157,55 @@ impl DatasourceMetrics {
 }
 
 /// The Prometheus HTTP API client.
+///
+/// Requests go over reqwest's kept-alive connections. What every request repeats is
+/// prepared once (the endpoints, the `step` parameter) and a request's form body is
+/// written straight into one buffer, so a query costs the request itself and little
+/// else.
 pub struct PromClient {
-    client: reqwest::Client,
+    client: HttpClient,
     query: Endpoint,
     range: Endpoint,
+    /// `step=…` for instant queries (empty with `-datasource.queryStep=0`).
+    step: String,
     opts: DatasourceOptions,
     metrics: DatasourceMetrics,
 }
 
+/// What `application/x-www-form-urlencoded` leaves as it is.
+const FORM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Appends `name=value` (value form-encoded) to a form body.
+fn push_param(body: &mut String, name: &str, value: &str) {
+    if !body.is_empty() {
+        body.push('&');
+    }
+    body.push_str(name);
+    body.push('=');
+    body.extend(percent_encoding::utf8_percent_encode(value, FORM));
+}
+
 impl PromClient {
     pub fn new(opts: DatasourceOptions, metrics: DatasourceMetrics) -> Result<Self, ClientError> {
-        let client = http::client("datasource", &opts.auth, opts.query_timeout)?;
+        let client = HttpClient::new(&opts.origin, &opts.auth, opts.query_timeout)?;
         let base = &opts.url;
+        let mut step = String::new();
+        if !opts.query_step.is_zero() {
+            push_param(
+                &mut step,
+                "step",
+                &format!("{}s", opts.query_step.as_secs()),
+            );
+        }
         Ok(PromClient {
             client,
             query: Endpoint::new(http::join_path(base, "/api/v1/query")),
             range: Endpoint::new(http::join_path(base, "/api/v1/query_range")),
+            step,
             opts,
             metrics,
         })
@@ -176,7 +214,7 @@ impl PromClient {
     async fn post(
         &self,
         url: &Endpoint,
-        form: Vec<(String, String)>,
+        form: String,
         headers: &[(String, String)],
     ) -> Result<bytes::Bytes, QueryError> {
         let started = Instant::now();
@@ -194,16 +232,26 @@ impl PromClient {
     async fn post_inner(
         &self,
         to: &Endpoint,
-        form: Vec<(String, String)>,
+        form: String,
         headers: &[(String, String)],
     ) -> Result<bytes::Bytes, QueryError> {
         let url = &to.shown;
-        let extra = http::header_map(headers).map_err(|e| QueryError::Request(e.to_string()))?;
-        let resp = self
+        let mut req = self
             .client
             .post(&to.url)
-            .headers(extra)
-            .form(&form)
+            .await
+            .map_err(|e| QueryError::Auth(e.to_string()))?;
+        if !headers.is_empty() {
+            let extra =
+                http::header_map(headers).map_err(|e| QueryError::Request(e.to_string()))?;
+            req = req.headers(extra);
+        }
+        let resp = req
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(form)
             .send()
             .await
             .map_err(|e| self.transport_error(url, e))?;
@@ -231,15 +279,6 @@ impl PromClient {
             }
         }
     }
-
-    fn step_param(&self) -> Option<(String, String)> {
-        (!self.opts.query_step.is_zero()).then(|| {
-            (
-                "step".to_string(),
-                format!("{}s", self.opts.query_step.as_secs()),
-            )
-        })
-    }
 }
 
 /// Seconds with millisecond precision, as the `time` parameter wants.
@@ -256,12 +295,16 @@ impl Querier for PromClient {
     ) -> BoxFuture<'a, Result<Vec<Sample>, QueryError>> {
         Box::pin(async move {
             let t = q.time_ms - self.opts.lookback.as_millis() as i64;
-            let mut form = vec![
-                ("query".to_string(), q.expr.clone()),
-                ("time".to_string(), format_ts(t)),
-            ];
-            form.extend(self.step_param());
-            form.extend(q.params.iter().cloned());
+            let mut form = String::with_capacity(q.expr.len() * 3 / 2 + 48 + self.step.len());
+            push_param(&mut form, "query", &q.expr);
+            push_param(&mut form, "time", &format_ts(t));
+            if !self.step.is_empty() {
+                form.push('&');
+                form.push_str(&self.step);
+            }
+            for (k, v) in &q.params {
+                push_param(&mut form, k, v);
+            }
             let body = self.post(&self.query, form, &q.headers).await?;
             decode_instant(&self.query.shown, &body, q.time_ms)
         })
@@ -272,13 +315,14 @@ impl Querier for PromClient {
         q: &'a RangeQuery,
     ) -> BoxFuture<'a, Result<Vec<RangeSeries>, QueryError>> {
         Box::pin(async move {
-            let mut form = vec![
-                ("query".to_string(), q.expr.clone()),
-                ("start".to_string(), format_ts(q.start_ms)),
-                ("end".to_string(), format_ts(q.end_ms)),
-                ("step".to_string(), format!("{}ms", q.step_ms)),
-            ];
-            form.extend(q.params.iter().cloned());
+            let mut form = String::with_capacity(q.expr.len() * 3 / 2 + 96);
+            push_param(&mut form, "query", &q.expr);
+            push_param(&mut form, "start", &format_ts(q.start_ms));
+            push_param(&mut form, "end", &format_ts(q.end_ms));
+            push_param(&mut form, "step", &format!("{}ms", q.step_ms));
+            for (k, v) in &q.params {
+                push_param(&mut form, k, v);
+            }
             let body = self.post(&self.range, form, &q.headers).await?;
             decode_range(&self.range.shown, &body)
         })
@@ -288,6 +332,22 @@ impl Querier for PromClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_bodies_are_url_encoded() {
+        let mut form = String::new();
+        push_param(
+            &mut form,
+            "query",
+            r#"sum by (job) (rate(x{a="b c"}[5m])) > 0.5 & 1"#,
+        );
+        push_param(&mut form, "time", "1700000000.123");
+        assert_eq!(
+            form,
+            "query=sum%20by%20%28job%29%20%28rate%28x%7Ba%3D%22b%20c%22%7D%5B5m%5D%29%29%20%3E%200.5%20%26%201\
+             &time=1700000000.123"
+        );
+    }
 
     #[test]
     fn timestamps_have_millisecond_precision() {

@@ -19,7 +19,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{self, AuthOptions, ClientError, Endpoint};
+use crate::http::{self, ClientError, ClientOptions, Endpoint, HttpClient, Origin};
 use crate::rule::{Annotations, Notification};
 
 /// One Alertmanager target's settings.
@@ -27,7 +27,7 @@ use crate::rule::{Annotations, Notification};
 pub struct TargetOptions {
     /// Base URL; `/api/v2/alerts` is appended.
     pub url: String,
-    pub auth: AuthOptions,
+    pub auth: ClientOptions,
 }
 
 /// `-notifier.showURL`: show the URL's query parameters (credentials taken out of the URL
@@ -155,7 +155,7 @@ type Item = (Arc<Vec<(String, String)>>, WireAlert);
 
 struct Target {
     url: Endpoint,
-    client: reqwest::Client,
+    client: HttpClient,
     queue: Mutex<VecDeque<Item>>,
     wake: Notify,
     addr: AddrLabel,
@@ -200,7 +200,7 @@ impl Notifier {
     ) -> Result<Notifier, ClientError> {
         let mut targets = Vec::new();
         for t in &opts.targets {
-            let client = http::client("notifier", &t.auth, opts.send_timeout)?;
+            let client = HttpClient::new(&Origin::flags("notifier"), &t.auth, opts.send_timeout)?;
             let url = endpoint(http::join_path(&t.url, "/api/v2/alerts"), opts.show_url);
             targets.push(Arc::new(Target {
                 addr: AddrLabel {
@@ -355,11 +355,15 @@ impl Notifier {
                 return;
             }
         };
-        let mut req = t
-            .client
-            .post(&t.url.url)
-            .header("Content-Type", "application/json")
-            .body(body);
+        let mut req = match t.client.post(&t.url.url).await {
+            Ok(r) => r.header("Content-Type", "application/json").body(body),
+            Err(e) => {
+                self.metrics.errors.get_or_create(&t.addr).inc_by(n);
+                tracing::error!(target = %t.url, "cannot send {n} alerts: {e}");
+                t.set_last_error(Some(format!("cannot send {n} alerts: {e}")));
+                return;
+            }
+        };
         if let Ok(h) = http::header_map(&headers) {
             req = req.headers(h);
         }

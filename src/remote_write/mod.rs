@@ -19,7 +19,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{self, AuthOptions, ClientError, Endpoint};
+use crate::http::{self, ClientError, ClientOptions, Endpoint, HttpClient, Origin};
 use crate::sample::Sample;
 
 /// `-remoteWrite.*` settings (defaults as vmalert's).
@@ -27,7 +27,7 @@ use crate::sample::Sample;
 pub struct RemoteWriteOptions {
     pub url: String,
     pub disable_path_append: bool,
-    pub auth: AuthOptions,
+    pub auth: ClientOptions,
     pub max_queue_size: usize,
     pub max_batch_size: usize,
     pub concurrency: usize,
@@ -42,7 +42,7 @@ impl Default for RemoteWriteOptions {
         RemoteWriteOptions {
             url: String::new(),
             disable_path_append: false,
-            auth: AuthOptions::default(),
+            auth: ClientOptions::default(),
             max_queue_size: 100_000,
             max_batch_size: 1_000,
             concurrency: 1,
@@ -112,7 +112,7 @@ pub enum WriteError {
 }
 
 struct Shared {
-    client: reqwest::Client,
+    client: HttpClient,
     url: Endpoint,
     opts: RemoteWriteOptions,
     queue: Mutex<VecDeque<Sample>>,
@@ -135,7 +135,7 @@ impl RemoteWriter {
         metrics: RemoteWriteMetrics,
         cancel: CancellationToken,
     ) -> Result<RemoteWriter, ClientError> {
-        let client = http::client("remoteWrite", &opts.auth, opts.send_timeout)?;
+        let client = HttpClient::new(&Origin::flags("remoteWrite"), &opts.auth, opts.send_timeout)?;
         let url = Endpoint::new(if opts.disable_path_append {
             opts.url.clone()
         } else {
@@ -245,14 +245,16 @@ impl RemoteWriter {
                 _ = tick.tick() => {}
                 _ = self.shared.wake.notified() => {}
             }
-            loop {
+            // The batch is taken once a sender is free, not before: what queued while
+            // the previous request was in flight travels with it, in one request.
+            while self.queued() > 0 {
+                let Ok(permit) = self.shared.senders.clone().acquire_owned().await else {
+                    return;
+                };
                 let batch = self.take_batch();
                 if batch.is_empty() {
                     break;
                 }
-                let Ok(permit) = self.shared.senders.clone().acquire_owned().await else {
-                    return;
-                };
                 let me = self.clone();
                 tokio::spawn(async move {
                     let _permit = permit;
@@ -269,15 +271,19 @@ impl RemoteWriter {
         let started = tokio::time::Instant::now();
         let mut backoff = s.opts.retry_min_interval.max(Duration::from_millis(10));
         loop {
-            let res = s
-                .client
-                .post(&s.url.url)
-                .header("Content-Encoding", "snappy")
-                .header("Content-Type", "application/x-protobuf")
-                .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-                .body(body.clone())
-                .send()
-                .await;
+            // A failure to get credentials is retried like a network error: a token
+            // endpoint or a secret file may come back.
+            let res = match s.client.post(&s.url.url).await {
+                Ok(req) => req
+                    .header("Content-Encoding", "snappy")
+                    .header("Content-Type", "application/x-protobuf")
+                    .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .map_err(|e| http::error_chain(&e)),
+                Err(e) => Err(e.to_string()),
+            };
             let last = match res {
                 Ok(r) if r.status().is_success() => {
                     s.metrics.samples_sent.inc_by(batch.len() as u64);
@@ -300,9 +306,9 @@ impl RemoteWriter {
                     }
                     format!("{status}: {text}")
                 }
-                Err(e) => {
+                Err(message) => {
                     s.metrics.requests_failed.inc();
-                    http::error_chain(&e)
+                    message
                 }
             };
             let elapsed = started.elapsed();

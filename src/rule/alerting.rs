@@ -1,16 +1,36 @@
 //! Alerting rules: Prometheus' pending → firing → inactive state machine, with
 //! `for`, `keep_firing_for`, the resolved retention and `limit`.
+//!
+//! [`AlertingRule::step`] follows Prometheus' `AlertingRule.Eval` (rules/alerting.go)
+//! phase by phase, each a function of its own:
+//!
+//! 1. [`render`](AlertingRule::render): every series of the query result becomes an
+//!    [`Observed`] alert, its labels and annotations rendered (or reused, see
+//!    `render.rs`); two series that make one alert fail the evaluation;
+//! 2. [`merge`](AlertingRule::merge): the observed alerts join the held ones;
+//! 3. [`advance`]: every held alert moves through its states at this evaluation time;
+//! 4. [`emit`]: every active alert writes `ALERTS` and `ALERTS_FOR_STATE`.
+//!
+//! Before rendering, the answer's size is claimed in the alert budget shared by all rules
+//! (`-rule.maxActiveAlerts`, see `budget.rs`), and after advancing, the alerts held.
+//!
+//! The comments say why each decision is taken. New alert semantics belong in a phase:
+//! how an alert changes state in `advance` (reading the durations of [`Timing`]), what
+//! makes an alert present in `render` and `merge`.
+
+mod render;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::alert::{Alert, AlertState, Annotations, Notification};
-use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, Written, shared, system_time};
+use super::budget::Share;
+use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, Written, shared};
 use crate::config::{self, RuleKind};
-use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
+use crate::labels::Labels;
 use crate::sample::Sample;
-use crate::template::{Context, Inputs, Template, TemplateQuerier};
+use crate::template::{Inputs, TemplateQuerier};
+use render::{LabelTemplate, Rendered, inputs_of};
 
 /// The error Prometheus reports when two samples map to one alert.
 pub const DUPLICATE_LABELSET: &str =
@@ -32,8 +52,8 @@ pub struct AlertingRule {
     annotation_inputs: Inputs,
     /// `generatorURL` of every notification.
     generator_url: Arc<str>,
-    for_ms: i64,
-    keep_firing_for_ms: i64,
+    timing: Timing,
+    /// The alerts held, by the fingerprint of their labels.
     active: HashMap<u64, Alert>,
     /// Renderings by fingerprint of the query series they were made for.
     rendered: HashMap<u64, Rendered>,
@@ -45,73 +65,83 @@ pub struct AlertingRule {
     /// Set by `update`: at the next step, firing alerts younger than `for` go back to
     /// pending (their age is only known then).
     recheck_for: bool,
+    /// This rule's part of `-rule.maxActiveAlerts`.
+    budget: Share,
 }
 
-/// Labels and annotations rendered for one query series, reused while it comes back
-/// unchanged. A rendering is valid for its series' label set (the cache key); it is
-/// invalidated by a different value when a template reads `$value`, is never kept when a
-/// template reads volatile inputs ([`Inputs::volatile`]: `query`, `now`, `$activeAt`,
-/// library definitions), is dropped when its series is absent from a successful
-/// evaluation, and the whole cache is dropped when the rule is updated.
-#[derive(Debug)]
-struct Rendered {
-    value_bits: u64,
+/// One series of the query result as the alert it stands for, before it joins the
+/// alerts held (Prometheus' `alerts[h]` in `Eval`).
+struct Observed {
+    /// The fingerprint of `labels`: the alert's identity.
+    fingerprint: u64,
+    value: f64,
     labels: Labels,
     annotations: Annotations,
-    /// The evaluation attempt that last used it.
-    seen: u64,
 }
 
-/// A rule label: its name, and its value when the template is static, shared by all
-/// alerts of the rule.
-#[derive(Debug)]
-struct LabelTemplate {
-    name: Arc<str>,
-    template: Template,
-    fixed: Option<Arc<str>>,
+/// The durations an alert's transitions are measured against, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    /// `for`: how long an alert is pending before it fires.
+    for_ms: i64,
+    /// `keep_firing_for`: how long a firing alert outlives its series.
+    keep_firing_for_ms: i64,
+    /// `-rule.resolvedRetention`: how long a resolved alert is kept.
+    retention_ms: i64,
+    /// The group's interval, the grid a restored alert fired on.
+    interval_ms: i64,
 }
 
-fn ms(d: Duration) -> i64 {
+impl Timing {
+    fn new(spec: &config::Rule, ctx: &RuleContext) -> Timing {
+        let (for_ms, keep_firing_for_ms) = match &spec.kind {
+            RuleKind::Alerting(a) => (ms(a.for_), ms(a.keep_firing_for)),
+            RuleKind::Recording(_) => (0, 0),
+        };
+        Timing {
+            for_ms,
+            keep_firing_for_ms,
+            retention_ms: ms(ctx.settings.resolved_retention),
+            interval_ms: ms(ctx.interval),
+        }
+    }
+}
+
+/// What an evaluation leaves of a held alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Pending or firing: counts toward `limit` and writes its series.
+    Active,
+    /// Resolved and within the retention: kept, so that its resolution is re-sent.
+    Resolved,
+    /// Forgotten.
+    Dropped,
+}
+
+fn ms(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// What all templates of a list read together.
-fn inputs_of<'a>(templates: impl Iterator<Item = &'a Template>) -> Inputs {
-    templates.fold(Inputs::default(), |acc, t| acc.union(t.inputs()))
 }
 
 impl AlertingRule {
     /// Builds the rule; `spec` must be an alerting rule (a recording rule yields a rule
     /// that never fires, which cannot happen with a validated rule set).
     pub fn new(spec: &config::Rule, ctx: Arc<RuleContext>) -> AlertingRule {
-        let (for_ms, keep_firing_for_ms, annotation_inputs) = match &spec.kind {
+        let (annotation_names, annotation_inputs) = match &spec.kind {
             RuleKind::Alerting(a) => (
-                ms(a.for_),
-                ms(a.keep_firing_for),
+                a.annotations
+                    .iter()
+                    .map(|(n, _)| n.as_str().into())
+                    .collect(),
                 inputs_of(a.annotations.iter().map(|(_, t)| t)),
             ),
-            RuleKind::Recording(_) => (0, 0, Inputs::default()),
+            RuleKind::Recording(_) => (Vec::new(), Inputs::default()),
         };
-        let labels: Vec<LabelTemplate> = merged_labels(&ctx.group_labels, &spec.labels)
-            .into_iter()
-            .map(|(name, template)| LabelTemplate {
-                name: name.into(),
-                fixed: template.is_static().then(|| template.source().into()),
-                template,
-            })
-            .collect();
+        let labels = LabelTemplate::all(&ctx.group_labels, &spec.labels);
         let mut identity = vec![(shared::alertname(), Arc::from(spec.name()))];
         if !ctx.settings.disable_alertgroup_label {
             identity.push((shared::alertgroup(), Arc::from(ctx.group_name.as_str())));
         }
-        let annotation_names = match &spec.kind {
-            RuleKind::Alerting(a) => a
-                .annotations
-                .iter()
-                .map(|(n, _)| n.as_str().into())
-                .collect(),
-            RuleKind::Recording(_) => Vec::new(),
-        };
+        let ctx_budget = ctx.settings.alert_budget.clone();
         AlertingRule {
             annotation_names,
             label_inputs: inputs_of(labels.iter().map(|l| &l.template)),
@@ -119,16 +149,16 @@ impl AlertingRule {
             labels,
             identity,
             generator_url: generator_url(&ctx.settings.external_url, &spec.expr).into(),
+            timing: Timing::new(spec, &ctx),
             spec: spec.clone(),
             ctx,
-            for_ms,
-            keep_firing_for_ms,
             active: HashMap::new(),
             rendered: HashMap::new(),
             attempt: 0,
             written: Written::default(),
             outcome: Outcome::default(),
             recheck_for: false,
+            budget: Share::new(ctx_budget),
         }
     }
 
@@ -153,15 +183,9 @@ impl AlertingRule {
         self.active.values()
     }
 
-    fn annotations(&self) -> &[(String, Template)] {
-        match &self.spec.kind {
-            RuleKind::Alerting(a) => &a.annotations,
-            RuleKind::Recording(_) => &[],
-        }
-    }
-
-    /// One evaluation. Errors leave the alerts as they were (except `limit`, which
-    /// clears them, as Prometheus does) and produce no series.
+    /// One evaluation: render → merge → advance → emit. Errors leave the alerts as they
+    /// were (except `limit`, which clears them, as Prometheus does) and produce no
+    /// series.
     pub fn step(
         &mut self,
         result: Result<Vec<Sample>, String>,
@@ -170,228 +194,155 @@ impl AlertingRule {
     ) -> StepOutput {
         let samples = match result {
             Ok(s) => s,
+            // A failed query says nothing about the alerts: as in Prometheus, they stay
+            // as they are, and nothing is written, so no series is marked stale.
             Err(e) => return self.outcome.fail(e, 0),
         };
         self.attempt += 1;
-        let attempt = self.attempt;
         let n = samples.len();
-        // (alert fingerprint, value, labels, annotations) for every sample.
-        let mut found: Vec<(u64, f64, Labels, Annotations)> = Vec::with_capacity(n);
-        for s in &samples {
-            let (labels, annotations) = self.rendering(s, t, querier);
-            found.push((labels.fingerprint(), s.value, labels, annotations));
+        // Each series becomes an alert: room for them is claimed in `-rule.maxActiveAlerts`
+        // before anything is rendered, so an answer that explodes in cardinality costs
+        // nothing beyond itself.
+        if let Err(e) = self.budget.claim(n.max(self.active.len())) {
+            return self.drop_alerts(e, n);
         }
-        found.sort_unstable_by_key(|f| f.0);
-        if found.windows(2).any(|w| w[0].0 == w[1].0) {
-            return self.outcome.fail(DUPLICATE_LABELSET.to_string(), n);
-        }
-        let ts = t.ts_ms;
-        if std::mem::take(&mut self.recheck_for) {
-            for a in self.active.values_mut() {
-                if a.state == AlertState::Firing && ts - a.active_at_ms < self.for_ms {
-                    a.state = AlertState::Pending;
-                    a.fired_at_ms = None;
-                }
-            }
-        }
-        for (fp, value, labels, annotations) in found {
-            match self.active.get_mut(&fp) {
-                Some(existing) if existing.state != AlertState::Inactive => {
-                    existing.value = value;
-                    existing.annotations = annotations;
-                    existing.seen = attempt;
-                }
-                _ => {
-                    let mut a = Alert::new(labels, annotations, value, ts);
-                    a.seen = attempt;
-                    self.active.insert(fp, a);
-                }
-            }
-        }
-
-        let mut active_count = 0usize;
-        let retention = ms(self.ctx.settings.resolved_retention);
-        let mut to_delete = Vec::new();
-        let mut out = Vec::with_capacity(2 * self.active.len());
-        for (fp, a) in self.active.iter_mut() {
-            if a.seen != attempt {
-                let mut keep_firing = false;
-                if a.state == AlertState::Firing && self.keep_firing_for_ms > 0 {
-                    let since = *a.keep_firing_since_ms.get_or_insert(ts);
-                    keep_firing = ts - since < self.keep_firing_for_ms;
-                }
-                if a.state == AlertState::Pending
-                    || a.resolved_at_ms.is_some_and(|r| ts - r > retention)
-                {
-                    to_delete.push(*fp);
-                }
-                if a.state != AlertState::Inactive && !keep_firing {
-                    a.state = AlertState::Inactive;
-                    a.resolved_at_ms = Some(ts);
-                }
-                if !keep_firing {
-                    continue;
-                }
-            } else {
-                a.keep_firing_since_ms = None;
-            }
-            active_count += 1;
-            if a.state == AlertState::Pending && ts - a.active_at_ms >= self.for_ms {
-                a.state = AlertState::Firing;
-                a.fired_at_ms = Some(if a.restored {
-                    // It fired before the restart (or would have): keep the time it
-                    // fired then, so Alertmanager sees the same startsAt.
-                    first_tick_after(a.active_at_ms, self.for_ms, ms(self.ctx.interval), ts)
-                } else {
-                    ts
-                });
-            }
-            let active_at_s = (a.active_at_ms / 1000) as f64;
-            let series = a.series_labels(&self.ctx.settings.external_labels);
-            out.push(Sample {
-                labels: series.alerts.clone(),
-                value: 1.0,
-                timestamp_ms: t.query_ts_ms,
-            });
-            out.push(Sample {
-                labels: series.for_state.clone(),
-                value: active_at_s,
-                timestamp_ms: t.query_ts_ms,
-            });
-        }
-        for fp in to_delete {
-            self.active.remove(&fp);
-        }
-        if self.ctx.limit > 0 && active_count > self.ctx.limit {
-            self.active.clear();
+        let observed = match self.render(&samples, t, querier) {
+            Ok(o) => o,
+            Err(e) => return self.outcome.fail(e, n),
+        };
+        self.merge(observed, t.ts_ms);
+        let mut series = Vec::with_capacity(2 * self.active.len());
+        let active = self.advance_and_emit(t, &mut series);
+        if self.ctx.limit > 0 && active > self.ctx.limit {
+            // Prometheus forgets all the rule's alerts, firing ones too, without sending
+            // their resolution: the rule is broken until its result fits the limit, and
+            // keeping some of its alerts would be an arbitrary choice.
             let e = format!(
                 "exceeded limit of {} with {} alerts",
-                self.ctx.limit, active_count
+                self.ctx.limit, active
             );
-            return self.outcome.fail(e, n);
+            return self.drop_alerts(e, n);
         }
-
+        // The alerts now held, resolved ones too (they are memory as well), replace the
+        // claim made for this evaluation's answer.
+        if let Err(e) = self.budget.claim(self.active.len()) {
+            return self.drop_alerts(e, n);
+        }
         self.outcome.succeed();
+        let attempt = self.attempt;
         self.rendered.retain(|_, r| r.seen == attempt);
-        self.written.replace(&mut out, t.query_ts_ms);
+        self.written.replace(&mut series, t.query_ts_ms);
         StepOutput {
-            series: out,
+            series,
             error: None,
             samples: n,
         }
     }
 
-    /// The labels and annotations of the alert a sample stands for: reused from the
-    /// render cache when still valid (see [`Rendered`]), else rendered (and cached).
-    fn rendering(
+    /// Fails the evaluation and drops every alert, as Prometheus does when `limit` is
+    /// exceeded; the alerts' part of the budget is given back.
+    fn drop_alerts(&mut self, error: String, samples: usize) -> StepOutput {
+        self.active.clear();
+        self.rendered.clear();
+        self.budget.release();
+        self.outcome.fail(error, samples)
+    }
+
+    /// Phase 1: the alert each series stands for. Fails when two series make one alert.
+    fn render(
         &mut self,
-        s: &Sample,
+        samples: &[Sample],
         t: EvalTime,
         querier: Option<&dyn TemplateQuerier>,
-    ) -> (Labels, Annotations) {
-        let key = s.labels.fingerprint();
-        let bits = s.value.to_bits();
-        let (li, ai) = (self.label_inputs, self.annotation_inputs);
-        let cached = self
-            .rendered
-            .get(&key)
-            .filter(|r| !li.volatile && (!li.value || r.value_bits == bits));
-        let (labels, annotations) = match cached {
-            Some(r) if !ai.volatile && (!ai.value || r.value_bits == bits) => {
-                let hit = (r.labels.clone(), r.annotations.clone());
-                if let Some(r) = self.rendered.get_mut(&key) {
-                    r.seen = self.attempt;
+    ) -> Result<Vec<Observed>, String> {
+        let mut observed = Vec::with_capacity(samples.len());
+        for s in samples {
+            let (labels, annotations) = self.render_series(s, t, querier);
+            observed.push(Observed {
+                fingerprint: labels.fingerprint(),
+                value: s.value,
+                labels,
+                annotations,
+            });
+        }
+        // Sorted, duplicates are neighbours: found without building a map.
+        observed.sort_unstable_by_key(|o| o.fingerprint);
+        if observed
+            .windows(2)
+            .any(|w| w[0].fingerprint == w[1].fingerprint)
+        {
+            // Two series make one alert (rule labels overwrote what told them apart):
+            // its value and annotations would depend on the order of the result, so
+            // Prometheus fails the whole evaluation and leaves the alerts as they were.
+            return Err(DUPLICATE_LABELSET.to_string());
+        }
+        Ok(observed)
+    }
+
+    /// Phase 2: the observed alerts join the held ones.
+    fn merge(&mut self, observed: Vec<Observed>, ts: i64) {
+        if std::mem::take(&mut self.recheck_for) {
+            self.demote_below_raised_for(ts);
+        }
+        for o in observed {
+            match self.active.get_mut(&o.fingerprint) {
+                // Still pending or firing: the same alert, with this evaluation's value
+                // and annotations; its `activeAt` keeps counting toward `for`.
+                Some(a) if a.state != AlertState::Inactive => {
+                    a.value = o.value;
+                    a.annotations = o.annotations;
+                    a.seen = self.attempt;
                 }
-                return hit;
+                // New, or back after it resolved. Prometheus replaces a resolved alert
+                // with a new pending one instead of reviving it, so `for` restarts: its
+                // resolution was sent, so its return is a new incident, which must hold
+                // for `for` before it pages, with its own `activeAt`, `firedAt` and
+                // sending history (a firing alert never sent is sent at once).
+                _ => {
+                    let mut a = Alert::new(o.labels, o.annotations, o.value, ts);
+                    a.seen = self.attempt;
+                    self.active.insert(o.fingerprint, a);
+                }
             }
-            Some(r) => {
-                let labels = r.labels.clone();
-                let annotations = self.render_annotations(&labels, s, t, querier);
-                (labels, annotations)
-            }
-            None => {
-                let labels = self.render_labels(s, t, querier);
-                let annotations = self.render_annotations(&labels, s, t, querier);
-                (labels, annotations)
-            }
-        };
-        if !li.volatile && !ai.volatile {
-            self.rendered.insert(
-                key,
-                Rendered {
-                    value_bits: bits,
-                    labels: labels.clone(),
-                    annotations: annotations.clone(),
-                    seen: self.attempt,
-                },
-            );
         }
-        (labels, annotations)
     }
 
-    /// The template data for a sample.
-    fn template_context<'a>(
-        &'a self,
-        s: &'a Sample,
-        t: EvalTime,
-        querier: Option<&'a dyn TemplateQuerier>,
-    ) -> Context<'a> {
-        let for_ = match &self.spec.kind {
-            RuleKind::Alerting(a) => a.for_,
-            RuleKind::Recording(_) => Duration::ZERO,
-        };
-        let mut tctx = Context::new(&s.labels, s.value);
-        tctx.external_labels = &self.ctx.settings.external_labels;
-        tctx.external_url = &self.ctx.settings.external_url;
-        tctx.expr = &self.spec.expr;
-        tctx.for_ = for_;
-        tctx.group_id = self.ctx.group_id;
-        tctx.querier = querier;
-        tctx.library = self.ctx.settings.library.as_deref();
-        tctx.eval_time = Some(system_time(t.ts_ms));
-        tctx.active_at = Some(system_time(t.ts_ms));
-        tctx
+    /// After `update` raised `for`: firing alerts younger than the new `for` go back to
+    /// pending, keeping `activeAt`, and fire again once old enough.
+    ///
+    /// This is tocsin's rule, not Prometheus'. Prometheus 3.5 hands the old alerts to
+    /// the reloaded rule as they are (`Group.CopyState`) and `Eval` only ever promotes
+    /// pending alerts, so there an alert keeps firing when `for` is raised above its age
+    /// (checked with prometheus 3.5.3: `for` raised from 0s to 1h, the alert still
+    /// firing after the reload). tocsin applies the new `for` to every alert, so that a
+    /// firing alert is always one that has been active for `for`, as the rule now reads:
+    /// raising `for` is how an alert that fires too early is quieted. Alertmanager is
+    /// not told (pending alerts are not sent): it lets the alert expire at its `endsAt`.
+    fn demote_below_raised_for(&mut self, ts: i64) {
+        for a in self.active.values_mut() {
+            if a.state == AlertState::Firing && ts - a.active_at_ms < self.timing.for_ms {
+                a.state = AlertState::Pending;
+                a.fired_at_ms = None;
+            }
+        }
     }
 
-    /// The alert's final labels: the sample's without `__name__`, rule labels rendered,
-    /// `alertname` and `alertgroup`.
-    fn render_labels(
-        &self,
-        s: &Sample,
-        t: EvalTime,
-        querier: Option<&dyn TemplateQuerier>,
-    ) -> Labels {
-        let tctx = self.template_context(s, t, querier);
-        let mut b: LabelsBuilder = s.labels.to_builder();
-        b.del(METRIC_NAME);
-        for l in &self.labels {
-            match &l.fixed {
-                Some(v) => b.set(l.name.clone(), v.clone()),
-                None => b.set(l.name.clone(), l.template.render(&tctx)),
-            };
-        }
-        for (name, value) in &self.identity {
-            b.set(name.clone(), value.clone());
-        }
-        b.build()
-    }
-
-    fn render_annotations(
-        &self,
-        labels: &Labels,
-        s: &Sample,
-        t: EvalTime,
-        querier: Option<&dyn TemplateQuerier>,
-    ) -> Annotations {
-        let mut tctx = self.template_context(s, t, querier);
-        tctx.alert_id = labels.fingerprint();
-        let pairs = self
-            .annotations()
-            .iter()
-            .zip(&self.annotation_names)
-            .map(|((_, tmpl), name)| (name.clone(), Arc::from(render(tmpl, &tctx))))
-            .collect();
-        Annotations::new(pairs)
+    /// Phases 3 and 4, in one pass over the alerts: advances every held alert to `t`,
+    /// emits the series of the active ones into `series`, forgets the dropped ones.
+    /// Returns how many are active.
+    fn advance_and_emit(&mut self, t: EvalTime, series: &mut Vec<Sample>) -> usize {
+        let (attempt, timing) = (self.attempt, self.timing);
+        let external = &self.ctx.settings.external_labels;
+        let mut active = 0;
+        self.active.retain(|_, a| {
+            let fate = advance(a, a.seen == attempt, t.ts_ms, &timing);
+            if fate == Fate::Active {
+                active += 1;
+                emit(a, external, t.query_ts_ms, series);
+            }
+            fate != Fate::Dropped
+        });
+        active
     }
 
     /// The alerts due for (re)sending at `ts_ms`, marked as sent. Call after `step`
@@ -424,6 +375,7 @@ impl AlertingRule {
     pub fn resolve_all(&mut self, ts_ms: i64) -> Vec<Notification> {
         let url = &self.generator_url;
         let external = &self.ctx.settings.external_labels;
+        self.budget.release();
         self.active
             .drain()
             .filter(|(_, a)| a.state == AlertState::Firing)
@@ -451,7 +403,8 @@ impl AlertingRule {
 
     /// Applies a changed definition with the same identity (name, expr, labels), keeping
     /// alerts: `for`, `keep_firing_for` and annotations take effect at the next step. A
-    /// firing alert younger than a raised `for` goes back to pending, as in Prometheus 3.
+    /// firing alert younger than a raised `for` goes back to pending (unlike Prometheus;
+    /// see [`AlertingRule::demote_below_raised_for`]).
     pub fn update(&mut self, spec: &config::Rule, ctx: Arc<RuleContext>) {
         let fresh = AlertingRule::new(spec, ctx);
         self.labels = fresh.labels;
@@ -462,8 +415,7 @@ impl AlertingRule {
         self.generator_url = fresh.generator_url;
         self.spec = fresh.spec;
         self.ctx = fresh.ctx;
-        self.for_ms = fresh.for_ms;
-        self.keep_firing_for_ms = fresh.keep_firing_for_ms;
+        self.timing = fresh.timing;
         self.recheck_for = true;
         // Templates and external labels may have changed.
         self.rendered.clear();
@@ -471,6 +423,89 @@ impl AlertingRule {
             a.series = None;
         }
     }
+}
+
+/// Phase 3 for one held alert: where it stands at evaluation time `ts`; `present` says
+/// whether its series is in this evaluation's result.
+fn advance(a: &mut Alert, present: bool, ts: i64, timing: &Timing) -> Fate {
+    if present {
+        // Back in the result: a `keep_firing_for` window in progress ends; should the
+        // series leave again, a new window starts then.
+        a.keep_firing_since_ms = None;
+    } else if !keeps_firing(a, ts, timing) {
+        return resolve(a, ts, timing);
+    }
+    if a.state == AlertState::Pending && ts - a.active_at_ms >= timing.for_ms {
+        fire(a, ts, timing);
+    }
+    Fate::Active
+}
+
+/// Whether a firing alert whose series left the result keeps firing: it does for
+/// `keep_firing_for` from the first evaluation that missed it, so that a condition
+/// flapping around its threshold does not page again at each return.
+fn keeps_firing(a: &mut Alert, ts: i64, timing: &Timing) -> bool {
+    if a.state != AlertState::Firing || timing.keep_firing_for_ms <= 0 {
+        return false;
+    }
+    let since = *a.keep_firing_since_ms.get_or_insert(ts);
+    ts - since < timing.keep_firing_for_ms
+}
+
+/// An alert whose series left the result and that does not keep firing.
+fn resolve(a: &mut Alert, ts: i64, timing: &Timing) -> Fate {
+    // Decided on the state before this evaluation. A pending alert never fired, so
+    // nobody was told of it: it is forgotten, and starts pending anew should it return.
+    // A resolved alert is kept for the retention (Prometheus' 15 minutes, here
+    // `-rule.resolvedRetention`) and its resolution re-sent every resend delay
+    // meanwhile: a resolution lost on the way, or by an Alertmanager that restarts
+    // before it notifies (routes with a long group_interval), would otherwise leave the
+    // alert firing there until its `endsAt`. It is dropped once strictly older.
+    let fate = if a.state == AlertState::Pending
+        || a.resolved_at_ms
+            .is_some_and(|r| ts - r > timing.retention_ms)
+    {
+        Fate::Dropped
+    } else {
+        Fate::Resolved
+    };
+    if a.state != AlertState::Inactive {
+        a.state = AlertState::Inactive;
+        a.resolved_at_ms = Some(ts);
+    }
+    fate
+}
+
+/// A pending alert active for `for` fires: now, or, when restored at start-up, at the
+/// time it fired (or would have) before the restart, so that Alertmanager sees the same
+/// `startsAt` and nobody is paged again (Prometheus stamps it with the first evaluation
+/// after the restart).
+fn fire(a: &mut Alert, ts: i64, timing: &Timing) {
+    a.state = AlertState::Firing;
+    a.fired_at_ms = Some(if a.restored {
+        first_tick_after(a.active_at_ms, timing.for_ms, timing.interval_ms, ts)
+    } else {
+        ts
+    });
+}
+
+/// Phase 4 for one active alert: its series, stamped with the query time as Prometheus
+/// does, so that they line up with the data that raised them. `ALERTS` carries the
+/// state; `ALERTS_FOR_STATE` carries `activeAt` in whole seconds, which a restart reads
+/// back to keep counting toward `for` (see [`AlertingRule::restore`]).
+fn emit(a: &mut Alert, external: &Labels, query_ts_ms: i64, out: &mut Vec<Sample>) {
+    let active_at_s = (a.active_at_ms / 1000) as f64;
+    let series = a.series_labels(external);
+    out.push(Sample {
+        labels: series.alerts.clone(),
+        value: 1.0,
+        timestamp_ms: query_ts_ms,
+    });
+    out.push(Sample {
+        labels: series.for_state.clone(),
+        value: active_at_s,
+        timestamp_ms: query_ts_ms,
+    });
 }
 
 /// The first evaluation at or after `active_at + for` on the grid of evaluations
@@ -499,33 +534,6 @@ mod first_tick_tests {
         assert_eq!(first_tick_after(20_000, 2_000, 2_000, 40_300), 22_300);
         // `for` shorter than the interval: the next evaluation after activation.
         assert_eq!(first_tick_after(20_000, 500, 2_000, 26_300), 22_300);
-    }
-}
-
-/// Group labels first, then rule labels, so rule labels win on a name clash.
-pub(crate) fn merged_labels(
-    group: &Labels,
-    rule: &[(String, Template)],
-) -> Vec<(String, Template)> {
-    let mut out: Vec<(String, Template)> = group
-        .iter()
-        .filter(|l| !rule.iter().any(|(n, _)| n.as_str() == &*l.name))
-        .filter_map(|l| {
-            Template::parse(&l.name, &l.value)
-                .or_else(|_| crate::config::names::literal_template(&l.name, &l.value))
-                .ok()
-                .map(|t| (l.name.to_string(), t))
-        })
-        .collect();
-    out.extend(rule.iter().cloned());
-    out
-}
-
-fn render(t: &Template, ctx: &Context<'_>) -> String {
-    if t.is_static() {
-        t.source().to_string()
-    } else {
-        t.render(ctx)
     }
 }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::AlertBudget;
 use crate::config::Group;
 use crate::labels::Labels;
 use crate::template::Library;
@@ -28,6 +29,8 @@ pub struct RuleSettings {
     pub disable_alertgroup_label: bool,
     /// `-rule.templates` definitions.
     pub library: Option<Arc<Library>>,
+    /// `-rule.maxActiveAlerts`: the alert budget all rules share (`None` = no budget).
+    pub alert_budget: Option<Arc<AlertBudget>>,
 }
 
 impl Default for RuleSettings {
@@ -42,6 +45,7 @@ impl Default for RuleSettings {
             resolved_retention: Duration::from_secs(15 * 60),
             disable_alertgroup_label: false,
             library: None,
+            alert_budget: None,
         }
     }
 }

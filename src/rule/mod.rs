@@ -6,6 +6,7 @@
 
 pub mod alert;
 pub mod alerting;
+pub mod budget;
 mod context;
 pub mod deps;
 pub mod recording;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 pub use alert::{Alert, AlertState, Annotations, Notification};
 pub use alerting::AlertingRule;
+pub use budget::AlertBudget;
 pub use context::{RuleContext, RuleSettings};
 pub use recording::RecordingRule;
 

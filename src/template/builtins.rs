@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::funcs::{FResult, FuncError, s};
+use super::error::{FResult, FuncError};
 use super::printf;
 use super::value::{Kind, Value};
 
@@ -111,7 +111,7 @@ pub(crate) fn slice(a: &[Value]) -> FResult {
             if idx.len() == 3 {
                 return Err(FuncError::Call("cannot 3-index slice a string".into()));
             }
-            st.get(ix[0]..ix[1]).map_or_else(|| Ok(Value::str("")), s)
+            Ok(Value::str(st.get(ix[0]..ix[1]).unwrap_or("")))
         }
         Value::List(l) => Ok(Value::List(Arc::new(l[ix[0]..ix[1]].to_vec()))),
         other => Err(FuncError::Call(format!(

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use super::Context;
 use super::ast::Arg;
+use super::context::Context;
 use super::value::Value;
 
 /// A label's value as a shared string (missing labels are `""`, as Go's zero value).
@@ -15,6 +15,21 @@ pub(crate) fn label_value(l: &crate::labels::Labels, name: &str) -> Value {
         None => Value::Str(EMPTY.get_or_init(|| Arc::from("")).clone()),
     }
 }
+
+/// Variables every alert template may use without declaring them: the ones
+/// [`ctx_var`] knows.
+pub(crate) const PREDEFINED: &[&str] = &[
+    "$labels",
+    "$value",
+    "$externalLabels",
+    "$externalURL",
+    "$expr",
+    "$activeAt",
+    "$for",
+    "$alertID",
+    "$groupID",
+    "$type",
+];
 
 /// A predefined variable's value, straight from the context.
 pub(crate) fn ctx_var(c: &Context<'_>, name: &str) -> Option<Value> {

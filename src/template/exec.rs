@@ -4,11 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::ast::{Arg, Branch, Cmd, Node, Pipe};
+use super::context::Context;
 use super::data::{ctx_var, describe, label_value};
-use super::funcs::{self, FuncError};
-use super::parse::{Arg, Branch, Cmd, Node, Pipe};
-use super::value::Value;
-use super::{Context, Library};
+use super::error::{ExecError, FuncError};
+use super::funcs;
+use super::library::Library;
+use super::limits::{MAX_DEPTH, MAX_OUTPUT, MAX_STEPS};
+use super::value::{Value, format_go_duration, format_go_time};
 
 /// Go's `%v` of Prometheus' template data: `{map[…] map[…] url value}`.
 fn root_struct(c: &Context<'_>, out: &mut String) {
@@ -25,27 +28,6 @@ fn root_struct(c: &Context<'_>, out: &mut String) {
 
 /// How Go names the type of Prometheus' template data in errors.
 const ROOT_TYPE: &str = "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value float64 }";
-
-/// Nodes, range iterations and function calls allowed per render.
-pub const MAX_STEPS: u64 = 1_000_000;
-/// Output allowed per render, in bytes.
-pub const MAX_OUTPUT: usize = 1 << 20;
-/// `{{template}}` nesting allowed per render.
-pub const MAX_DEPTH: usize = 100;
-/// `query` calls allowed per render.
-pub const MAX_QUERIES: usize = 100;
-
-/// An execution error at a node.
-#[derive(Debug, Default)]
-pub struct ExecError {
-    pub pos: usize,
-    pub at: String,
-    pub msg: String,
-    /// The `{{define}}`d template executing when the error happened (Go names it).
-    pub tmpl: Option<String>,
-    /// For a `-rule.templates` definition: its file and text, to place `pos`.
-    pub lib: Option<(Arc<str>, Arc<str>)>,
-}
 
 enum Flow {
     Normal,
@@ -66,25 +48,7 @@ pub struct Env<'a, 'c> {
     vars: Vec<(String, Value)>,
     steps: u64,
     depth: usize,
-    pub queries: usize,
-}
-
-const PREDEFINED: &[&str] = &[
-    "$labels",
-    "$value",
-    "$externalLabels",
-    "$externalURL",
-    "$expr",
-    "$activeAt",
-    "$for",
-    "$alertID",
-    "$groupID",
-    "$type",
-];
-
-/// Variables every alert template may use without declaring them.
-pub fn predefined() -> &'static [&'static str] {
-    PREDEFINED
+    queries: usize,
 }
 
 impl<'a, 'c> Env<'a, 'c> {
@@ -402,7 +366,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 "UnixMilli" => Ok(Value::Int(ns.div_euclid(1_000_000) as i64)),
                 "UnixNano" => Ok(Value::Int(ns as i64)),
                 "UTC" => Ok(Value::Time(ns)),
-                "String" => Ok(Value::string(super::value::format_go_time(ns))),
+                "String" => Ok(Value::string(format_go_time(ns))),
                 _ => Err(bad(format!(
                     "can't evaluate field {name} in type *time.Time"
                 ))),
@@ -412,7 +376,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 "Minutes" => Ok(Value::Float(d as f64 / 6e10)),
                 "Hours" => Ok(Value::Float(d as f64 / 3.6e12)),
                 "Milliseconds" => Ok(Value::Int(d / 1_000_000)),
-                "String" => Ok(Value::string(super::value::format_go_duration(d))),
+                "String" => Ok(Value::string(format_go_duration(d))),
                 _ => Err(bad(format!(
                     "can't evaluate field {name} in type time.Duration"
                 ))),
@@ -550,7 +514,7 @@ impl<'a, 'c> Env<'a, 'c> {
             }
         }
         let explicit = c.args.len() - 1;
-        funcs::call(self, name, &args).map_err(|e| match e {
+        funcs::call(self.ctx, &mut self.queries, name, &args).map_err(|e| match e {
             FuncError::Call(m) => err(format!("error calling {name}: {m}")),
             FuncError::Arg(m) => err(m),
             FuncError::Type {

@@ -8,94 +8,13 @@ use std::sync::Arc;
 use regex::Regex;
 
 use super::builtins::{eq, eval_args, index, lt, slice};
+use super::context::Context;
+use super::error::{FResult, FuncError};
 use super::escape;
-use super::exec::{Env, MAX_QUERIES};
 use super::humanize;
+use super::limits::MAX_QUERIES;
 use super::printf;
 use super::value::Value;
-
-/// A function failure: `Call` errors are prefixed "error calling NAME:", `Arg` errors
-/// (wrong count or type) are reported as they are.
-pub enum FuncError {
-    Call(String),
-    Arg(String),
-    /// Argument `index` has the wrong type (Go reports it at the argument).
-    Type {
-        index: usize,
-        expected: &'static str,
-        got: &'static str,
-    },
-}
-
-/// What every template function returns.
-pub(crate) type FResult = Result<Value, FuncError>;
-
-/// All function names, for load-time "function not defined" errors.
-pub const FUNCTIONS: &[&str] = &[
-    // Go builtins
-    "and",
-    "or",
-    "not",
-    "len",
-    "index",
-    "slice",
-    "print",
-    "printf",
-    "println",
-    "urlquery",
-    "html",
-    "js",
-    "call",
-    "eq",
-    "ne",
-    "lt",
-    "le",
-    "gt",
-    "ge",
-    // Prometheus
-    "query",
-    "first",
-    "label",
-    "value",
-    "strvalue",
-    "args",
-    "sortByLabel",
-    "reReplaceAll",
-    "match",
-    "title",
-    "toUpper",
-    "toLower",
-    "stripPort",
-    "stripDomain",
-    "safeHtml",
-    "urlQueryEscape",
-    "graphLink",
-    "tableLink",
-    "pathPrefix",
-    "externalURL",
-    "parseDuration",
-    "toTime",
-    "toDuration",
-    "now",
-    "humanize",
-    "humanize1024",
-    "humanizeDuration",
-    "humanizePercentage",
-    "humanizeTimestamp",
-    // vmalert
-    "jsonEscape",
-    "quotesEscape",
-    "htmlEscape",
-    "pathEscape",
-    "queryEscape",
-    "crlfEscape",
-    "parseDurationTime",
-];
-
-/// Whether `name` is a function templates may call.
-pub fn is_function(name: &str) -> bool {
-    FUNCTIONS.contains(&name)
-}
 
 fn want(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
     if args.len() != n {
@@ -191,7 +110,7 @@ fn parse_go_float(s: &str) -> Option<f64> {
 }
 
 /// Wraps a string result.
-pub(crate) fn s(v: impl Into<Arc<str>>) -> FResult {
+fn s(v: impl Into<Arc<str>>) -> FResult {
     Ok(Value::Str(v.into()))
 }
 
@@ -242,8 +161,9 @@ fn go_regex_error(pattern: &str, rust: &str) -> String {
     format!("regexp: Compile({quoted}): error parsing regexp: {detail}")
 }
 
-/// Calls function `name` with evaluated arguments (pipeline value last).
-pub fn call(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
+/// Calls function `name` with evaluated arguments (pipeline value last); `queries`
+/// counts the render's `query` calls against [`MAX_QUERIES`].
+pub fn call(ctx: &Context<'_>, queries: &mut usize, name: &str, a: &[Value]) -> FResult {
     match name {
         "not" => {
             want(name, a, 1)?;
@@ -307,12 +227,11 @@ pub fn call(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
             };
             Ok(Value::Bool(r))
         }
-        _ => prometheus(env, name, a),
+        _ => prometheus(ctx, queries, name, a),
     }
 }
 
-fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
-    let ctx = env.ctx;
+fn prometheus(ctx: &Context<'_>, queries: &mut usize, name: &str, a: &[Value]) -> FResult {
     match name {
         "query" => {
             want(name, a, 1)?;
@@ -322,8 +241,8 @@ fn prometheus(env: &mut Env<'_, '_>, name: &str, a: &[Value]) -> FResult {
                     "query is not available: no datasource for templates".into(),
                 ));
             };
-            env.queries += 1;
-            if env.queries > MAX_QUERIES {
+            *queries += 1;
+            if *queries > MAX_QUERIES {
                 return Err(FuncError::Call(format!(
                     "more than {MAX_QUERIES} queries in one template"
                 )));

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use super::error::{SyntaxError, syntax};
+
 /// A token and the byte offset where it starts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tok {
@@ -33,26 +35,12 @@ pub enum TokKind {
     Comma,
 }
 
-/// A lexing error at a byte offset.
-#[derive(Debug)]
-pub struct LexError {
-    pub pos: usize,
-    pub msg: String,
-}
-
-fn err<T>(pos: usize, msg: impl Into<String>) -> Result<T, LexError> {
-    Err(LexError {
-        pos,
-        msg: msg.into(),
-    })
-}
-
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 /// Tokenizes the whole text.
-pub fn lex(src: &str) -> Result<Vec<Tok>, LexError> {
+pub fn lex(src: &str) -> Result<Vec<Tok>, SyntaxError> {
     let b = src.as_bytes();
     let mut toks = Vec::new();
     let mut i = 0;
@@ -82,7 +70,7 @@ pub fn lex(src: &str) -> Result<Vec<Tok>, LexError> {
         // Comments: `{{/* … */}}`, only directly after the delimiter (and trim marker).
         if src[j..].starts_with("/*") {
             let Some(end) = src[j + 2..].find("*/") else {
-                return err(open, "unclosed comment");
+                return syntax(open, "unclosed comment");
             };
             let mut k = j + 2 + end + 2;
             let (close_at, trim) = if src[k..].starts_with("}}") {
@@ -93,7 +81,7 @@ pub fn lex(src: &str) -> Result<Vec<Tok>, LexError> {
                 k += 1;
                 (k, true)
             } else {
-                return err(open, "comment ends before closing delimiter");
+                return syntax(open, "comment ends before closing delimiter");
             };
             trim_next = trim;
             i = close_at + if trim { 3 } else { 2 };
@@ -122,19 +110,19 @@ fn push_text(toks: &mut Vec<Tok>, text: &str, pos: usize) {
 }
 
 /// Lexes inside an action from `i`; returns the offset after `}}` and whether it trims.
-fn lex_action(src: &str, mut i: usize, toks: &mut Vec<Tok>) -> Result<(usize, bool), LexError> {
+fn lex_action(src: &str, mut i: usize, toks: &mut Vec<Tok>) -> Result<(usize, bool), SyntaxError> {
     let b = src.as_bytes();
     let mut spaced = true;
     let mut depth = 0usize;
     loop {
         let Some(&c) = b.get(i) else {
-            return err(src.len(), "unclosed action");
+            return syntax(src.len(), "unclosed action");
         };
         if is_space(c) {
             // Right trim marker: " -}}".
             if src[i + 1..].starts_with("-}}") {
                 if depth > 0 {
-                    return err(i, "unclosed left paren");
+                    return syntax(i, "unclosed left paren");
                 }
                 toks.push(Tok {
                     kind: TokKind::Close,
@@ -149,7 +137,7 @@ fn lex_action(src: &str, mut i: usize, toks: &mut Vec<Tok>) -> Result<(usize, bo
         }
         if src[i..].starts_with("}}") {
             if depth > 0 {
-                return err(i, "unclosed left paren");
+                return syntax(i, "unclosed left paren");
             }
             toks.push(Tok {
                 kind: TokKind::Close,
@@ -175,7 +163,7 @@ fn lex_action(src: &str, mut i: usize, toks: &mut Vec<Tok>) -> Result<(usize, bo
             }
             b')' => {
                 if depth == 0 {
-                    return err(i, "unexpected \")\" in command");
+                    return syntax(i, "unexpected \")\" in command");
                 }
                 depth -= 1;
                 i += 1;
@@ -183,7 +171,7 @@ fn lex_action(src: &str, mut i: usize, toks: &mut Vec<Tok>) -> Result<(usize, bo
             }
             b':' => {
                 if b.get(i + 1) != Some(&b'=') {
-                    return err(i, "expected :=");
+                    return syntax(i, "expected :=");
                 }
                 i += 2;
                 TokKind::Declare
@@ -199,7 +187,7 @@ fn lex_action(src: &str, mut i: usize, toks: &mut Vec<Tok>) -> Result<(usize, bo
             }
             b'`' => {
                 let Some(end) = src[i + 1..].find('`') else {
-                    return err(i, "unterminated raw quoted string");
+                    return syntax(i, "unterminated raw quoted string");
                 };
                 let s = &src[i + 1..i + 1 + end];
                 i = i + 2 + end;
@@ -237,7 +225,7 @@ fn lex_action(src: &str, mut i: usize, toks: &mut Vec<Tok>) -> Result<(usize, bo
             b'0'..=b'9' | b'+' | b'-' => {
                 let n = number_end(b, i);
                 if n == i || (n == i + 1 && !c.is_ascii_digit()) {
-                    return err(i, format!("bad character {:?}", c as char));
+                    return syntax(i, format!("bad character {:?}", c as char));
                 }
                 let s = src[i..n].to_string();
                 i = n;
@@ -246,7 +234,7 @@ fn lex_action(src: &str, mut i: usize, toks: &mut Vec<Tok>) -> Result<(usize, bo
             _ if c == b'_' || c.is_ascii_alphabetic() || c >= 0x80 => {
                 let n = ident_end(b, i);
                 if n == i {
-                    return err(i, "bad character in action");
+                    return syntax(i, "bad character in action");
                 }
                 let name = src[i..n].to_string();
                 i = n;
@@ -254,7 +242,7 @@ fn lex_action(src: &str, mut i: usize, toks: &mut Vec<Tok>) -> Result<(usize, bo
             }
             _ => {
                 let ch = src[i..].chars().next().unwrap_or('?');
-                return err(i, format!("unexpected {ch:?} in command"));
+                return syntax(i, format!("unexpected {ch:?} in command"));
             }
         };
         toks.push(Tok {
@@ -290,13 +278,13 @@ fn number_end(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), LexError> {
+fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), SyntaxError> {
     let mut out = String::new();
     let mut chars = src[start + 1..].char_indices();
     while let Some((off, c)) = chars.next() {
         match c {
             '"' => return Ok((out, start + 1 + off + 1)),
-            '\n' => return err(start, "unterminated quoted string"),
+            '\n' => return syntax(start, "unterminated quoted string"),
             '\\' => {
                 let Some((_, e)) = chars.next() else { break };
                 match e {
@@ -320,31 +308,31 @@ fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), LexError> {
                         for _ in 0..n {
                             match chars.next() {
                                 Some((_, h)) => hex.push(h),
-                                None => return err(start, "unterminated quoted string"),
+                                None => return syntax(start, "unterminated quoted string"),
                             }
                         }
-                        let code = u32::from_str_radix(&hex, 16).map_err(|_| LexError {
+                        let code = u32::from_str_radix(&hex, 16).map_err(|_| SyntaxError {
                             pos: start,
                             msg: "invalid syntax in quoted string".into(),
                         })?;
                         match char::from_u32(code) {
                             Some(ch) => out.push(ch),
-                            None => return err(start, "invalid syntax in quoted string"),
+                            None => return syntax(start, "invalid syntax in quoted string"),
                         }
                     }
-                    _ => return err(start, "invalid syntax in quoted string"),
+                    _ => return syntax(start, "invalid syntax in quoted string"),
                 }
             }
             _ => out.push(c),
         }
     }
-    err(start, "unterminated quoted string")
+    syntax(start, "unterminated quoted string")
 }
 
-fn lex_char(src: &str, start: usize) -> Result<(char, usize), LexError> {
+fn lex_char(src: &str, start: usize) -> Result<(char, usize), SyntaxError> {
     let rest = &src[start + 1..];
     let Some(end) = rest.find('\'') else {
-        return err(start, "unterminated character constant");
+        return syntax(start, "unterminated character constant");
     };
     let body = &rest[..end];
     let ch = if let Some(esc) = body.strip_prefix('\\') {
@@ -354,15 +342,15 @@ fn lex_char(src: &str, start: usize) -> Result<(char, usize), LexError> {
             "r" => '\r',
             "\\" => '\\',
             "0" => '\0',
-            _ => return err(start, "invalid character constant"),
+            _ => return syntax(start, "invalid character constant"),
         }
     } else if end == 0 && rest.starts_with("''") {
-        return err(start, "empty character constant");
+        return syntax(start, "empty character constant");
     } else {
         let mut it = body.chars();
         match (it.next(), it.next()) {
             (Some(c), None) => c,
-            _ => return err(start, format!("malformed character constant: '{body}'")),
+            _ => return syntax(start, format!("malformed character constant: '{body}'")),
         }
     };
     Ok((ch, start + 1 + end + 1))

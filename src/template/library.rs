@@ -2,10 +2,12 @@
 //! templates can call with `{{ template "name" . }}`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use super::parse::Node;
+use super::ast::Node;
+use super::error::LibraryError;
+use super::parse::compile;
 
 /// Named templates shared by all rules; loaded once, swapped whole on reload.
 #[derive(Debug, Default, Clone)]
@@ -19,26 +21,6 @@ pub(crate) struct Def {
     pub body: Arc<Vec<Node>>,
     pub file: Arc<str>,
     pub text: Arc<str>,
-}
-
-/// Why the template library failed to load.
-#[derive(Debug, thiserror::Error)]
-pub enum LibraryError {
-    #[error("bad glob pattern {pattern:?}: {message}")]
-    Pattern { pattern: String, message: String },
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}:{err}")]
-    Parse {
-        path: PathBuf,
-        err: super::TemplateError,
-    },
-    #[error("{path}: template {name:?} is defined more than once")]
-    Duplicate { path: PathBuf, name: String },
 }
 
 impl Library {
@@ -70,7 +52,7 @@ impl Library {
 
     /// Adds the `define`s of one text (named by `path` in errors).
     pub fn add(&mut self, path: &Path, text: &str) -> Result<(), LibraryError> {
-        let parsed = super::compile(text, &[]).map_err(|err| LibraryError::Parse {
+        let parsed = compile(text, &[]).map_err(|err| LibraryError::Parse {
             path: path.to_path_buf(),
             err,
         })?;

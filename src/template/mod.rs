@@ -18,10 +18,28 @@
 //! (`tokio::task::spawn_blocking`), never on an async worker. Work per render is bounded
 //! (steps, output size, nesting depth and number of queries; see [`MAX_STEPS`] and
 //! its siblings).
+//!
+//! Layers: each module imports from the module's lines below its own only, so the
+//! internal dependencies point one way, down this list (checked by a test below):
+//!
+//! 1. `mod` (this file): [`Template`], compiled once and rendered many times;
+//! 2. `exec`, the tree walker; `lint` and `inputs`, what the loader learns from a tree;
+//! 3. `funcs`, the functions templates call; `data`, the alert data as values;
+//! 4. `builtins`, Go's builtin functions; `context`, what a render is given;
+//! 5. `library`, the definitions loaded with -rule.templates;
+//! 6. `parse`, tokens into the tree (and, through lex, text into the tree);
+//! 7. `lex`, text into tokens;
+//! 8. `printf`, `humanize`, `escape`: Go's, Prometheus' and vmalert's formatting;
+//! 9. `error`, every error of the module and how its position is told;
+//! 10. `value`, what templates compute with;
+//! 11. `gofmt`, Go's float formatting; `ast`, the tree; `limits`, the bounds on work;
+//!     `names`, the functions the parser accepts.
 
 mod ast;
 mod builtins;
+mod context;
 mod data;
+mod error;
 mod escape;
 mod exec;
 mod funcs;
@@ -30,26 +48,26 @@ mod humanize;
 mod inputs;
 mod lex;
 mod library;
+mod limits;
 mod lint;
+mod names;
 mod parse;
 mod printf;
 mod value;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
 
-use crate::labels::Labels;
-use crate::sample::Sample;
-
-pub use exec::{MAX_DEPTH, MAX_OUTPUT, MAX_QUERIES, MAX_STEPS};
-pub use funcs::FUNCTIONS;
+pub use context::{Context, TemplateQuerier};
+pub use error::{LibraryError, TemplateError};
 pub use inputs::Inputs;
-pub use library::{Library, LibraryError};
+pub use library::Library;
+pub use limits::{MAX_DEPTH, MAX_OUTPUT, MAX_QUERIES, MAX_STEPS};
+pub use names::FUNCTIONS;
 
-use parse::Node;
+use ast::Node;
 
 /// A compiled template; cheap to clone (the tree is shared).
 #[derive(Clone, Debug)]
@@ -68,55 +86,10 @@ struct Inner {
     inputs: Inputs,
 }
 
-/// A template that failed to parse; `line`/`col` are 1-based within the template text.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{line}:{col}: {message}")]
-pub struct TemplateError {
-    pub line: usize,
-    pub col: usize,
-    pub message: String,
-}
-
-impl TemplateError {
-    fn at(text: &str, pos: usize, message: String) -> Self {
-        let (line, col) = line_col(text, pos);
-        TemplateError { line, col, message }
-    }
-}
-
-/// 1-based line and character column of byte offset `pos`.
-fn line_col(text: &str, pos: usize) -> (usize, usize) {
-    let mut pos = pos.min(text.len());
-    while !text.is_char_boundary(pos) {
-        pos -= 1;
-    }
-    let before = &text[..pos];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
-}
-
-/// Length of `{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}`,
-/// which Prometheus prepends to alert templates, shifting Go's error columns on line 1.
-const PROMETHEUS_DEFS_LEN: usize = 112;
-
-/// 0-based byte column of `pos` within its line, as Go reports execution errors.
-fn line_byte_col(text: &str, pos: usize) -> usize {
-    let pos = pos.min(text.len());
-    pos - text[..pos].rfind('\n').map_or(0, |i| i + 1)
-}
-
-/// Compiles text into a tree plus its `define`s; shared by templates and the library.
-fn compile(text: &str, predeclared: &[&str]) -> Result<parse::Parsed, TemplateError> {
-    let toks = lex::lex(text).map_err(|e| TemplateError::at(text, e.pos, e.msg))?;
-    parse::parse(&toks, text, &funcs::is_function, predeclared)
-        .map_err(|e| TemplateError::at(text, e.pos, e.msg))
-}
-
 impl Template {
     /// Compiles `text`; `name` names it in error messages (e.g. `summary`).
     pub fn parse(name: &str, text: &str) -> Result<Template, TemplateError> {
-        let parsed = compile(text, exec::predefined())?;
+        let parsed = parse::compile(text, data::PREDEFINED)?;
         // Static means "renders to its source verbatim", so callers may use `source()`
         // directly; a comment-only template is not static (it renders to "").
         let is_static = parsed.defines.is_empty()
@@ -175,28 +148,7 @@ impl Template {
         let mut env = exec::Env::new(ctx, &inner.defines, ctx.library, inner.source.len() + 32);
         match env.run(&inner.root) {
             Ok(()) => Ok(env.out),
-            Err(e) => {
-                let name = &inner.name;
-                // Go reports a 0-based byte column; Prometheus prepends 112 bytes of
-                // variable definitions to line 1 of every alert template. A library
-                // definition is placed in its own file.
-                let (file, text, defs_len) = match &e.lib {
-                    Some((file, text)) => (&**file, &**text, 0),
-                    None => (name.as_str(), inner.source.as_str(), PROMETHEUS_DEFS_LEN),
-                };
-                let (line, _) = line_col(text, e.pos);
-                let col = line_byte_col(text, e.pos) + if line == 1 { defs_len } else { 0 };
-                let executing = e.tmpl.as_deref().unwrap_or(name);
-                let at = if e.at.is_empty() {
-                    String::new()
-                } else {
-                    format!(" at <{}>", e.at)
-                };
-                Err(format!(
-                    "error executing template {name}: template: {file}:{line}:{col}: executing {executing:?}{at}: {}",
-                    e.msg
-                ))
-            }
+            Err(e) => Err(e.describe(&inner.name, &inner.source)),
         }
     }
 
@@ -249,62 +201,71 @@ pub fn render_errors() -> u64 {
     RENDER_ERRORS.load(Ordering::Relaxed)
 }
 
-/// Runs the `query` template function. Blocking on purpose: rendering is synchronous,
-/// so the caller renders templates that use `query` on a blocking thread
-/// (`tokio::task::spawn_blocking`) and the implementation may `Handle::block_on` the
-/// datasource client. The evaluation timestamp is fixed by the implementation.
-pub trait TemplateQuerier: Send + Sync {
-    fn query(&self, expr: &str) -> Result<Vec<Sample>, String>;
-}
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
 
-/// What a template sees: Prometheus' `$labels`, `$value`, `$externalLabels`,
-/// `$externalURL` (and `.Labels` …) plus vmalert's extras.
-pub struct Context<'a> {
-    pub labels: &'a Labels,
-    pub value: f64,
-    pub external_labels: &'a Labels,
-    pub external_url: &'a str,
-    /// vmalert `$expr`.
-    pub expr: &'a str,
-    /// vmalert `$activeAt`.
-    pub active_at: Option<SystemTime>,
-    /// vmalert `$for`.
-    pub for_: Duration,
-    /// vmalert `$alertID`, `$groupID`.
-    pub alert_id: u64,
-    pub group_id: u64,
-    /// vmalert `$type`: "prometheus".
-    pub rule_type: &'a str,
-    pub querier: Option<&'a dyn TemplateQuerier>,
-    /// `{{ define }}`s loaded from `-rule.templates`, callable with `{{ template }}`.
-    pub library: Option<&'a Library>,
-    /// The evaluation timestamp, for `now` (wall clock when `None`).
-    pub eval_time: Option<SystemTime>,
-}
-
-fn empty_labels() -> &'static Labels {
-    static EMPTY: OnceLock<Labels> = OnceLock::new();
-    EMPTY.get_or_init(Labels::empty)
-}
-
-impl<'a> Context<'a> {
-    /// A context with only labels and value set; other fields empty, as for a
-    /// recording rule or a test. Set the rest with struct update syntax.
-    pub fn new(labels: &'a Labels, value: f64) -> Context<'a> {
-        Context {
-            labels,
-            value,
-            external_labels: empty_labels(),
-            external_url: "",
-            expr: "",
-            active_at: None,
-            for_: Duration::ZERO,
-            alert_id: 0,
-            group_id: 0,
-            rule_type: "prometheus",
-            querier: None,
-            library: None,
-            eval_time: None,
+    /// The layers of the module doc: module name → line number.
+    fn layers(doc: &str) -> HashMap<String, usize> {
+        let mut rank = HashMap::new();
+        let mut line = 0;
+        for l in doc.lines().map_while(|l| l.strip_prefix("//!")) {
+            let l = l.trim_start();
+            if let Some((n, rest)) = l.split_once(". ")
+                && let Ok(n) = n.parse::<usize>()
+            {
+                line = n;
+                collect(rest, line, &mut rank);
+            } else if line > 0 && !l.is_empty() {
+                collect(l, line, &mut rank);
+            } else if line > 0 {
+                break;
+            }
         }
+        rank
+    }
+
+    /// The `code` spans of a doc line that are not links (links name items, not modules).
+    fn collect(text: &str, line: usize, rank: &mut HashMap<String, usize>) {
+        let parts: Vec<&str> = text.split('`').collect();
+        for i in (1..parts.len()).step_by(2) {
+            if !parts[i - 1].ends_with('[') {
+                let twice = rank.insert(parts[i].to_string(), line).is_some();
+                assert!(!twice, "`{}` is in two layers", parts[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn every_module_imports_only_from_the_layers_below_it() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/template");
+        let rank = layers(include_str!("mod.rs"));
+        let mut files = 0;
+        for entry in std::fs::read_dir(&dir).expect("src/template") {
+            let path = entry.expect("entry").path();
+            let name = path.file_stem().and_then(|s| s.to_str()).expect("name");
+            let text = std::fs::read_to_string(&path).expect("readable");
+            let Some(&own) = rank.get(name) else {
+                panic!("src/template/{name}.rs is missing from the layers in the module doc");
+            };
+            files += 1;
+            // Unit tests may reach anywhere.
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            for prefix in ["super::", "crate::template::"] {
+                for (i, _) in code.match_indices(prefix) {
+                    let used: String = code[i + prefix.len()..]
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    // Anything but a sibling module is an item of `mod` itself.
+                    let below = rank.get(&used).is_some_and(|&r| r > own);
+                    assert!(
+                        below,
+                        "{name}.rs (line {own} of the layers) uses {prefix}{used}, which is not below it"
+                    );
+                }
+            }
+        }
+        assert_eq!(files, rank.len(), "every layer names a file: {rank:?}");
     }
 }

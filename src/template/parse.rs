@@ -5,28 +5,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::ast::number;
-pub use super::ast::{Arg, Branch, Cmd, Node, Pipe};
-use super::lex::{Tok, TokKind};
+use super::ast::{Arg, Branch, Cmd, Node, Pipe, number};
+use super::error::{SyntaxError, TemplateError, syntax};
+use super::lex::{self, Tok, TokKind};
+use super::limits::MAX_NESTING;
+use super::names::is_function;
 
-/// A parse error at a byte offset.
-#[derive(Debug)]
-pub struct ParseError {
-    pub pos: usize,
-    pub msg: String,
-}
-
-type PResult<T> = Result<T, ParseError>;
-
-/// Maximum nesting of blocks and parentheses.
-const MAX_NESTING: usize = 100;
-
-fn perr<T>(pos: usize, msg: impl Into<String>) -> PResult<T> {
-    Err(ParseError {
-        pos,
-        msg: msg.into(),
-    })
-}
+type PResult<T> = Result<T, SyntaxError>;
 
 /// The parsed main tree plus the `{{define}}`d (and `{{block}}`) templates.
 pub struct Parsed {
@@ -55,17 +40,18 @@ struct Parser<'a> {
     vars: Vec<String>,
     range_depth: usize,
     defines: HashMap<String, Arc<Vec<Node>>>,
-    is_func: &'a dyn Fn(&str) -> bool,
     uses_query: bool,
 }
 
-/// Parses a token stream; `is_func` says whether a name is a known function.
-pub fn parse(
-    toks: &[Tok],
-    src: &str,
-    is_func: &dyn Fn(&str) -> bool,
-    predeclared: &[&str],
-) -> PResult<Parsed> {
+/// Compiles text into a tree plus its `define`s, with the variables `predeclared`;
+/// shared by templates and the library.
+pub fn compile(text: &str, predeclared: &[&str]) -> Result<Parsed, TemplateError> {
+    let toks = lex::lex(text).map_err(|e| TemplateError::at(text, e.pos, e.msg))?;
+    parse(&toks, text, predeclared).map_err(|e| TemplateError::at(text, e.pos, e.msg))
+}
+
+/// Parses a token stream.
+fn parse(toks: &[Tok], src: &str, predeclared: &[&str]) -> PResult<Parsed> {
     let mut p = Parser {
         toks,
         i: 0,
@@ -79,14 +65,13 @@ pub fn parse(
             .collect(),
         range_depth: 0,
         defines: HashMap::new(),
-        is_func,
         uses_query: false,
     };
     let (root, end) = p.list(true)?;
     match end {
         End::Eof => {}
-        End::Close => return perr(p.last_pos(), "unexpected {{end}}"),
-        End::Else(pos) => return perr(pos, "unexpected {{else}}"),
+        End::Close => return syntax(p.last_pos(), "unexpected {{end}}"),
+        End::Else(pos) => return syntax(pos, "unexpected {{else}}"),
     }
     Ok(Parsed {
         root,
@@ -112,14 +97,14 @@ impl Parser<'_> {
                 self.i += 1;
                 Ok(t.clone())
             }
-            None => perr(self.src_len, "unexpected EOF"),
+            None => syntax(self.src_len, "unexpected EOF"),
         }
     }
 
     fn expect_close(&mut self, ctx: &str) -> PResult<()> {
         let t = self.next()?;
         if t.kind != TokKind::Close {
-            return perr(t.pos, format!("unexpected {} in {ctx}", describe(&t.kind)));
+            return syntax(t.pos, format!("unexpected {} in {ctx}", describe(&t.kind)));
         }
         Ok(())
     }
@@ -158,7 +143,7 @@ impl Parser<'_> {
                         "define" => {
                             self.i += 1;
                             if !top {
-                                return perr(kpos, "unexpected <define> in command");
+                                return syntax(kpos, "unexpected <define> in command");
                             }
                             self.define(kpos)?;
                         }
@@ -173,7 +158,7 @@ impl Parser<'_> {
                         "break" | "continue" => {
                             self.i += 1;
                             if self.range_depth == 0 {
-                                return perr(kpos, format!("{{{{{kw}}}}} outside {{{{range}}}}"));
+                                return syntax(kpos, format!("{{{{{kw}}}}} outside {{{{range}}}}"));
                             }
                             self.expect_close(&kw)?;
                             nodes.push(if kw == "break" {
@@ -188,7 +173,7 @@ impl Parser<'_> {
                         }
                     }
                 }
-                other => return perr(t.pos, format!("unexpected {}", describe(&other))),
+                other => return syntax(t.pos, format!("unexpected {}", describe(&other))),
             }
         }
         Ok((nodes, End::Eof))
@@ -204,7 +189,7 @@ impl Parser<'_> {
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return perr(
+            return syntax(
                 self.peek().map_or(self.src_len, |t| t.pos),
                 format!("nesting deeper than {MAX_NESTING} levels"),
             );
@@ -223,7 +208,7 @@ impl Parser<'_> {
             self.range_depth -= 1;
         }
         let else_list = match end {
-            End::Eof => return perr(self.src_len, "unexpected EOF".to_string()),
+            End::Eof => return syntax(self.src_len, "unexpected EOF".to_string()),
             End::Close => None,
             End::Else(_) => {
                 // `{{else if …}}` / `{{else with …}}` chain into a nested node sharing our {{end}}.
@@ -245,8 +230,8 @@ impl Parser<'_> {
                     let (el, end2) = self.list(false)?;
                     match end2 {
                         End::Close => {}
-                        End::Else(p) => return perr(p, "expected end; found {{else}}"),
-                        End::Eof => return perr(self.src_len, "unexpected EOF"),
+                        End::Else(p) => return syntax(p, "expected end; found {{else}}"),
+                        End::Eof => return syntax(self.src_len, "unexpected EOF"),
                     }
                     Some(el)
                 }
@@ -269,7 +254,7 @@ impl Parser<'_> {
         let t = self.next()?;
         match t.kind {
             TokKind::Str(s) => Ok(s.to_string()),
-            other => perr(
+            other => syntax(
                 t.pos,
                 format!("unexpected {} in {ctx} clause", describe(&other)),
             ),
@@ -286,7 +271,7 @@ impl Parser<'_> {
         self.range_depth = saved_range;
         match end {
             End::Close => {}
-            _ => return perr(self.src_len, "unexpected EOF"),
+            _ => return syntax(self.src_len, "unexpected EOF"),
         }
         self.add_define(pos, name, body)
     }
@@ -299,7 +284,7 @@ impl Parser<'_> {
                     .iter()
                     .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()))
             {
-                return perr(
+                return syntax(
                     pos,
                     format!("template: multiple definition of template {name:?}"),
                 );
@@ -325,7 +310,7 @@ impl Parser<'_> {
         self.vars = saved;
         self.range_depth = saved_range;
         if !matches!(end, End::Close) {
-            return perr(self.src_len, "unexpected EOF");
+            return syntax(self.src_len, "unexpected EOF");
         }
         self.add_define(pos, name.clone(), body)?;
         Ok(Node::Template {
@@ -377,7 +362,7 @@ impl Parser<'_> {
                     }
                     Some(TokKind::Comma) => {
                         let p = self.peek().map_or(pos, |t| t.pos);
-                        return perr(p, format!("too many declarations in {ctx}"));
+                        return syntax(p, format!("too many declarations in {ctx}"));
                     }
                     _ => break,
                 }
@@ -394,7 +379,7 @@ impl Parser<'_> {
             Some(TokKind::Close) | Some(TokKind::RParen) | None
         ) {
             let p = self.peek().map_or(self.src_len, |t| t.pos);
-            return perr(p, format!("missing value for {ctx}"));
+            return syntax(p, format!("missing value for {ctx}"));
         }
         let mut cmds = Vec::new();
         loop {
@@ -412,7 +397,7 @@ impl Parser<'_> {
                         | Arg::Str(_)
                 )
             {
-                return perr(
+                return syntax(
                     c.pos,
                     format!(
                         "non executable command in pipeline stage {}",
@@ -435,7 +420,7 @@ impl Parser<'_> {
                     break;
                 }
                 TokKind::Pipe => {}
-                other => return perr(t.pos, format!("unexpected {} in {ctx}", describe(&other))),
+                other => return syntax(t.pos, format!("unexpected {} in {ctx}", describe(&other))),
             }
         }
         if !is_assign {
@@ -458,16 +443,16 @@ impl Parser<'_> {
         let mut arg_text = Vec::new();
         loop {
             match self.peek().map(|t| &t.kind) {
-                None => return perr(self.src_len, "unclosed action"),
+                None => return syntax(self.src_len, "unclosed action"),
                 Some(TokKind::Pipe) if args.is_empty() => {
-                    return perr(pos, "unexpected \"|\" in command");
+                    return syntax(pos, "unexpected \"|\" in command");
                 }
                 Some(TokKind::Close) | Some(TokKind::RParen) | Some(TokKind::Pipe) => break,
                 _ => {}
             }
             if !args.is_empty() && !self.peek().is_some_and(|t| t.spaced) {
                 let t = self.next()?;
-                return perr(t.pos, format!("missing space before {}", describe(&t.kind)));
+                return syntax(t.pos, format!("missing space before {}", describe(&t.kind)));
             }
             let start = self.peek().map_or(self.src_len, |t| t.pos);
             args.push(self.operand()?);
@@ -482,7 +467,7 @@ impl Parser<'_> {
             );
         }
         if args.is_empty() {
-            return perr(pos, "empty command");
+            return syntax(pos, "empty command");
         }
         Ok(Cmd {
             pos,
@@ -518,7 +503,7 @@ impl Parser<'_> {
             }
             TokKind::Var(name) => {
                 if !self.vars.contains(&name) {
-                    return perr(t.pos, format!("undefined variable {name:?}"));
+                    return syntax(t.pos, format!("undefined variable {name:?}"));
                 }
                 // Go positions a variable with fields at its first field.
                 self.node_pos = self
@@ -530,7 +515,7 @@ impl Parser<'_> {
             }
             TokKind::Str(s) => Arg::Str(s),
             TokKind::Char(c) => Arg::Int(c as i64),
-            TokKind::Num(s) => number(&s).ok_or_else(|| ParseError {
+            TokKind::Num(s) => number(&s).ok_or_else(|| SyntaxError {
                 pos: t.pos,
                 msg: format!("illegal number syntax: {s:?}"),
             })?,
@@ -547,11 +532,11 @@ impl Parser<'_> {
                 "nil" => Arg::Nil,
                 "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block"
                 | "break" | "continue" => {
-                    return perr(t.pos, format!("unexpected <{name}> in command"));
+                    return syntax(t.pos, format!("unexpected <{name}> in command"));
                 }
                 _ => {
-                    if !(self.is_func)(&name) {
-                        return perr(t.pos, format!("function {name:?} not defined"));
+                    if !is_function(&name) {
+                        return syntax(t.pos, format!("function {name:?} not defined"));
                     }
                     if name == "query" {
                         self.uses_query = true;
@@ -559,7 +544,7 @@ impl Parser<'_> {
                     Arg::Func(name)
                 }
             },
-            other => return perr(t.pos, format!("unexpected {} in operand", describe(&other))),
+            other => return syntax(t.pos, format!("unexpected {} in operand", describe(&other))),
         };
         self.node_pos = self
             .peek()
@@ -573,7 +558,7 @@ impl Parser<'_> {
                 arg,
                 Arg::Bool(_) | Arg::Nil | Arg::Int(_) | Arg::Float(_) | Arg::Str(_)
             ) {
-                return perr(t.pos, "unexpected . after term");
+                return syntax(t.pos, "unexpected . after term");
             }
             Ok(Arg::Chain(Box::new(arg), f))
         }

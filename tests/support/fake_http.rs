@@ -84,3 +84,63 @@ impl Canned {
         Canned(200, "application/json", body.to_string(), Duration::ZERO)
     }
 }
+
+/// What [`serve_fn`] passes to its handler about each request.
+pub struct Seen<'a> {
+    pub path: &'a str,
+    /// The `Authorization` header, or "".
+    pub authorization: &'a str,
+    pub body: &'a str,
+}
+
+/// A fake answering each request from `answer` (`None` drops the connection unanswered);
+/// returns its base URL and the number of requests so far.
+pub async fn serve_fn(
+    answer: impl Fn(usize, &Seen<'_>) -> Option<(u16, &'static str, String)> + Send + Sync + 'static,
+) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let answer = Arc::new(answer);
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (h, answer) = (h.clone(), answer.clone());
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let (h, answer) = (h.clone(), answer.clone());
+                    async move {
+                        let n = h.fetch_add(1, Ordering::SeqCst) + 1;
+                        let path = req.uri().path().to_string();
+                        let authorization = req
+                            .headers()
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string();
+                        let body = req.into_body().collect().await.map(|c| c.to_bytes());
+                        let body = String::from_utf8_lossy(&body.unwrap_or_default()).to_string();
+                        let seen = Seen {
+                            path: &path,
+                            authorization: &authorization,
+                            body: &body,
+                        };
+                        let (status, ctype, text) =
+                            answer(n, &seen).ok_or("dropping the connection")?;
+                        Ok::<_, &str>(
+                            Response::builder()
+                                .status(status)
+                                .header("Content-Type", ctype)
+                                .body(Full::new(Bytes::from(text)))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (url, hits)
+}

@@ -18,9 +18,10 @@
 //! - [`shape`], [`shape_reference`]: JSON shape comparison, and the real Prometheus the
 //!   shape tests compare against.
 //!
-//! The rule core's builders (rules, samples, contexts without a loader) are in
-//! `tests/rule_support/`. Each test binary compiles this whole module and uses part of
-//! it, hence `dead_code` is allowed.
+//! - [`rules`]: the rule core's builders (rules, samples, contexts without a loader).
+//!
+//! Each test binary compiles this whole module and uses part of it, hence `dead_code` is
+//! allowed.
 #![allow(dead_code)]
 
 pub mod certs;

@@ -30,8 +30,8 @@ pub fn alerting_with(
     labels: &[(&str, &str)],
     annotations: &[(&str, &str)],
 ) -> Rule {
-    Rule {
-        kind: RuleKind::Alerting(AlertingSpec {
+    rule(
+        RuleKind::Alerting(AlertingSpec {
             name: name.into(),
             for_: Duration::from_secs(for_s),
             keep_firing_for: Duration::from_secs(kff_s),
@@ -40,21 +40,23 @@ pub fn alerting_with(
                 .map(|(n, v)| (n.to_string(), tmpl(n, v)))
                 .collect(),
         }),
-        expr: expr.into(),
-        labels: labels
-            .iter()
-            .map(|(n, v)| (n.to_string(), tmpl(n, v)))
-            .collect(),
-        debug: false,
-        update_entries_limit: None,
-        index: 0,
-        line: 1,
-    }
+        expr,
+        labels,
+    )
 }
 
 pub fn recording(name: &str, expr: &str, labels: &[(&str, &str)]) -> Rule {
+    rule(
+        RuleKind::Recording(RecordingSpec { name: name.into() }),
+        expr,
+        labels,
+    )
+}
+
+/// The first rule of a file, of `kind`, with `labels` as templates.
+fn rule(kind: RuleKind, expr: &str, labels: &[(&str, &str)]) -> Rule {
     Rule {
-        kind: RuleKind::Recording(RecordingSpec { name: name.into() }),
+        kind,
         expr: expr.into(),
         labels: labels
             .iter()

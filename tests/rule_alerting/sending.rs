@@ -1,14 +1,14 @@
-//! What leaves the core for Alertmanager: cadence, startsAt/endsAt, URL, labels.
-
-mod support;
+//! What leaves the core for Alertmanager: cadence, startsAt/endsAt, URL, labels, and the
+//! resolution sent when a rule is removed.
 
 use std::time::Duration;
 
-use support::rules::*;
+use super::support::rules::*;
+use super::*;
+use tocsin::labels::Labels;
 use tocsin::rule::{AlertingRule, RuleContext};
 use tocsin::sample::Sample;
 
-const T0: i64 = 1_700_000_000_000;
 const RESEND: Duration = Duration::from_secs(60);
 
 fn firing_input() -> Result<Vec<Sample>, String> {
@@ -171,4 +171,66 @@ fn generator_url_and_payload() {
         sent[0].annotations.to_vec(),
         vec![("summary".to_string(), "instance down".to_string())]
     );
+}
+
+#[test]
+fn resend_cadence_ends_at_and_generator_url() {
+    let mut c = group_ctx();
+    c.settings.external_url = "http://tocsin:8880".into();
+    c.settings.external_labels = Labels::from_pairs([("cluster", "eu")]);
+    let mut r = AlertingRule::new(&alerting("R", "up == 0", 0, 0, &[]), arc(c));
+    step(&mut r, vec![up("a")], T0);
+    let sent = r.alerts_to_send(T0);
+    assert_eq!(sent.len(), 1);
+    let n = &sent[0];
+    assert_eq!(n.starts_at_ms, T0);
+    assert_eq!(
+        n.ends_at_ms,
+        T0 + 4 * 60 * SEC,
+        "4 x max(interval, resendDelay)"
+    );
+    assert_eq!(n.labels.get("cluster"), Some("eu"));
+    assert_eq!(
+        &*n.generator_url,
+        "http://tocsin:8880/graph?g0.expr=up+%3D%3D+0&g0.tab=1"
+    );
+    assert!(r.alerts().next().unwrap().labels.get("cluster").is_none());
+    // Not again until resendDelay has strictly passed.
+    step(&mut r, vec![up("a")], T0 + 60 * SEC);
+    assert!(r.alerts_to_send(T0 + 60 * SEC).is_empty());
+    step(&mut r, vec![up("a")], T0 + 70 * SEC);
+    assert_eq!(r.alerts_to_send(T0 + 70 * SEC).len(), 1);
+    // Resolution is sent at once, with endsAt = resolvedAt.
+    step(&mut r, vec![], T0 + 80 * SEC);
+    let sent = r.alerts_to_send(T0 + 80 * SEC);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].ends_at_ms, T0 + 80 * SEC);
+    assert_eq!(sent[0].starts_at_ms, T0);
+    assert!(r.alerts_to_send(T0 + 90 * SEC).is_empty());
+}
+
+#[test]
+fn pending_is_not_sent_after_its_first_step() {
+    let mut r = down_for_30s();
+    step(&mut r, vec![up("a")], T0);
+    assert!(r.alerts_to_send(T0).is_empty());
+}
+
+#[test]
+fn max_resolve_duration_caps_ends_at() {
+    let mut c = group_ctx();
+    c.settings.max_resolve_duration = Duration::from_secs(30);
+    let mut r = AlertingRule::new(&alerting("M", "up == 0", 0, 0, &[]), arc(c));
+    step(&mut r, vec![up("a")], T0);
+    assert_eq!(r.alerts_to_send(T0)[0].ends_at_ms, T0 + 30 * SEC);
+}
+
+#[test]
+fn removing_a_rule_resolves_its_firing_alerts_now() {
+    let mut r = in_group(alerting("Now", "up == 0", 0, 0, &[]));
+    step(&mut r, vec![up("a"), up("b")], T0);
+    r.alerts_to_send(T0);
+    let sent = r.resolve_all(T0 + 5 * SEC);
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|n| n.ends_at_ms == T0 + 5 * SEC));
 }

@@ -1,0 +1,169 @@
+//! Heap bytes per active alert, beyond its label strings, in scenario C of the
+//! side-by-side benchmark (docs/benchmarks.md): 10 alerting rules (the alerting rule of
+//! `integration/bench/rules.py`: `for`, a static and a templated label, two templated
+//! annotations), each answered by the same 1,000 series, every alert firing.
+//!
+//! The answer is built once and shared by every query (the fake datasource hands out
+//! clones of the same label sets), so its label strings are counted once, before any
+//! evaluation; everything the engine allocates on top while the alerts fire — alert
+//! state, the alert's final label set, rendered annotations, the `ALERTS` and
+//! `ALERTS_FOR_STATE` series, the render cache, the written-series record, the API
+//! snapshot, per-rule metrics — is what an alert costs. The heap is measured with
+//! dhat's allocator, so the figures are exact and repeatable.
+//!
+//! ```sh
+//! cargo run --release --example alert_memory [SERIES] [RULES]
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tocsin::config::{LoadOptions, load_str};
+use tocsin::datasource::fake::FakeQuerier;
+use tocsin::labels::Labels;
+use tocsin::manager::{Engine, EvalMetrics, GroupRunner};
+use tocsin::rule::{AlertingRule, EvalTime, Rule, RuleContext, RuleSettings};
+use tocsin::sample::Sample;
+use tocsin::status::StatusBoard;
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+const EXPR: &str = r#"up{job="bench"} == 0"#;
+
+/// Scenario C's answer: Kubernetes-like label sets, values distinct per series.
+fn answer(n: usize) -> Vec<Sample> {
+    (0..n)
+        .map(|i| Sample {
+            labels: Labels::from_pairs([
+                ("__name__", "up".to_string()),
+                ("job", "bench".to_string()),
+                ("instance", format!("10.1.{}.{}:9100", i / 250, i % 250)),
+                ("zone", format!("z{}", i % 3)),
+                ("namespace", format!("ns-{}", i % 7)),
+                ("pod", format!("api-{i:05}")),
+            ]),
+            value: 0.0,
+            timestamp_ms: 0,
+        })
+        .collect()
+}
+
+fn rules_yaml(rules: usize) -> String {
+    let mut y = String::from("groups:\n  - name: bench\n    interval: 10s\n    rules:\n");
+    for r in 0..rules {
+        y += &format!(
+            "      - alert: Bench_{r}\n        expr: '{EXPR}'\n        for: 10s\n        labels:\n          severity: warning\n          zone: \"{{{{ $labels.zone }}}}\"\n        annotations:\n          summary: \"{{{{ $labels.instance }}}} of {{{{ $labels.job }}}} is down ({{{{ $value | humanize }}}})\"\n          description: \"{{{{ $labels.pod }}}} in {{{{ $labels.namespace }}}} has been down for a while.\"\n"
+        );
+    }
+    y
+}
+
+fn live() -> usize {
+    dhat::HeapStats::get().curr_bytes
+}
+
+fn label_string_bytes(samples: &[Sample]) -> usize {
+    samples
+        .iter()
+        .flat_map(|s| s.labels.iter())
+        .map(|l| l.name.len() + l.value.len())
+        .sum()
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let series = args.first().copied().unwrap_or(1000);
+    let rules = args.get(1).copied().unwrap_or(10);
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let groups = load_str(
+        Path::new("bench.yml"),
+        &rules_yaml(rules),
+        &LoadOptions::default(),
+    )
+    .expect("the generated rules load");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    let data = answer(series);
+    println!(
+        "{rules} alerting rules x {series} series; label text of the answer: {} bytes",
+        label_string_bytes(&data)
+    );
+    println!(
+        "sizes: Alert {} bytes, Labels {} (+ 16 + 32 per label on the heap), Annotations {}",
+        std::mem::size_of::<tocsin::rule::Alert>(),
+        std::mem::size_of::<Labels>(),
+        std::mem::size_of::<tocsin::rule::Annotations>(),
+    );
+
+    // The rule core alone: rules stepped directly, outputs dropped.
+    let base = live();
+    let ctx = Arc::new(RuleContext {
+        interval: std::time::Duration::from_secs(10),
+        ..RuleContext::default()
+    });
+    let mut core: Vec<AlertingRule> = groups[0]
+        .rules
+        .iter()
+        .map(|r| AlertingRule::new(r, ctx.clone()))
+        .collect();
+    let built = live();
+    for step in 0..3 {
+        for r in &mut core {
+            let out = r.step(Ok(data.clone()), EvalTime::at(step * 10_000), None);
+            assert!(out.error.is_none(), "{:?}", out.error);
+            drop(r.alerts_to_send(step * 10_000));
+        }
+    }
+    let alerts: usize = core.iter().map(|r| r.alerts().count()).sum();
+    let per_alert = (live() - built) as f64 / alerts as f64;
+    println!(
+        "rule core: {alerts} alerts, {:.0} bytes per alert ({} bytes for the rules before any evaluation)",
+        per_alert,
+        built - base
+    );
+    drop(core);
+
+    // The engine: the same rules as a group, evaluated three times (pending, then
+    // firing), with API snapshots and metrics; no datasource, notifier or writer I/O.
+    let querier = Arc::new(FakeQuerier::new());
+    querier.set(EXPR, Ok(data.clone()));
+    let base = live();
+    let engine = Arc::new(Engine {
+        querier: querier.clone(),
+        notifier: None,
+        writer: None,
+        board: Arc::new(StatusBoard::new()),
+        settings: RuleSettings::default(),
+        metrics: EvalMetrics::default(),
+        clock: tocsin::clock::Clock::System,
+    });
+    let mut group = GroupRunner::new(groups[0].clone(), engine.clone());
+    group.publish_initial();
+    let built = live();
+    rt.block_on(async {
+        for step in 0..3 {
+            group.evaluate(1_700_000_000_000 + step * 10_000).await;
+        }
+    });
+    querier.log.lock().expect("log").clear();
+    let alerts: usize = group
+        .rules_mut()
+        .map(|r| match r {
+            Rule::Alerting(a) => a.alerts().count(),
+            Rule::Recording(_) => 0,
+        })
+        .sum();
+    let per_alert = (live() - built) as f64 / alerts as f64;
+    println!(
+        "engine (rule core, API snapshot, metrics): {alerts} alerts, {:.0} bytes per alert ({} bytes for the group before any evaluation)",
+        per_alert,
+        built - base
+    );
+}

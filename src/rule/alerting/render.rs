@@ -1,0 +1,202 @@
+//! The render phase's machinery: an alert's labels and annotations from its series,
+//! rendered by the rule's templates and reused across evaluations while still valid.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::AlertingRule;
+use crate::config::RuleKind;
+use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
+use crate::rule::alert::Annotations;
+use crate::rule::{EvalTime, system_time};
+use crate::sample::Sample;
+use crate::template::{Context, Inputs, Template, TemplateQuerier};
+
+/// Labels and annotations rendered for one query series, reused while it comes back
+/// unchanged. A rendering is valid for its series' label set (the cache key); it is
+/// invalidated by a different value when a template reads `$value`, is never kept when a
+/// template reads volatile inputs ([`Inputs::volatile`]: `query`, `now`, `$activeAt`,
+/// library definitions), is dropped when its series is absent from a successful
+/// evaluation, and the whole cache is dropped when the rule is updated.
+#[derive(Debug)]
+pub(super) struct Rendered {
+    value_bits: u64,
+    labels: Labels,
+    annotations: Annotations,
+    /// The evaluation attempt that last used it.
+    pub(super) seen: u64,
+}
+
+/// A rule label: its name, and its value when the template is static, shared by all
+/// alerts of the rule.
+#[derive(Debug)]
+pub(super) struct LabelTemplate {
+    name: Arc<str>,
+    pub(super) template: Template,
+    fixed: Option<Arc<str>>,
+}
+
+impl LabelTemplate {
+    /// The rule's labels with the group's merged under them, in application order.
+    pub(super) fn all(group: &Labels, rule: &[(String, Template)]) -> Vec<LabelTemplate> {
+        merged_labels(group, rule)
+            .into_iter()
+            .map(|(name, template)| LabelTemplate {
+                name: name.into(),
+                fixed: template.is_static().then(|| template.source().into()),
+                template,
+            })
+            .collect()
+    }
+}
+
+/// What all templates of a list read together.
+pub(super) fn inputs_of<'a>(templates: impl Iterator<Item = &'a Template>) -> Inputs {
+    templates.fold(Inputs::default(), |acc, t| acc.union(t.inputs()))
+}
+
+impl AlertingRule {
+    /// The labels and annotations of the alert a sample stands for: reused from the
+    /// render cache when still valid (see [`Rendered`]), else rendered (and cached).
+    pub(super) fn render_series(
+        &mut self,
+        s: &Sample,
+        t: EvalTime,
+        querier: Option<&dyn TemplateQuerier>,
+    ) -> (Labels, Annotations) {
+        let key = s.labels.fingerprint();
+        let bits = s.value.to_bits();
+        let (li, ai) = (self.label_inputs, self.annotation_inputs);
+        let cached = self
+            .rendered
+            .get(&key)
+            .filter(|r| !li.volatile && (!li.value || r.value_bits == bits));
+        let (labels, annotations) = match cached {
+            Some(r) if !ai.volatile && (!ai.value || r.value_bits == bits) => {
+                let hit = (r.labels.clone(), r.annotations.clone());
+                if let Some(r) = self.rendered.get_mut(&key) {
+                    r.seen = self.attempt;
+                }
+                return hit;
+            }
+            Some(r) => {
+                let labels = r.labels.clone();
+                let annotations = self.render_annotations(&labels, s, t, querier);
+                (labels, annotations)
+            }
+            None => {
+                let labels = self.render_labels(s, t, querier);
+                let annotations = self.render_annotations(&labels, s, t, querier);
+                (labels, annotations)
+            }
+        };
+        if !li.volatile && !ai.volatile {
+            self.rendered.insert(
+                key,
+                Rendered {
+                    value_bits: bits,
+                    labels: labels.clone(),
+                    annotations: annotations.clone(),
+                    seen: self.attempt,
+                },
+            );
+        }
+        (labels, annotations)
+    }
+
+    /// The template data for a sample.
+    fn template_context<'a>(
+        &'a self,
+        s: &'a Sample,
+        t: EvalTime,
+        querier: Option<&'a dyn TemplateQuerier>,
+    ) -> Context<'a> {
+        let for_ = match &self.spec.kind {
+            RuleKind::Alerting(a) => a.for_,
+            RuleKind::Recording(_) => Duration::ZERO,
+        };
+        let mut tctx = Context::new(&s.labels, s.value);
+        tctx.external_labels = &self.ctx.settings.external_labels;
+        tctx.external_url = &self.ctx.settings.external_url;
+        tctx.expr = &self.spec.expr;
+        tctx.for_ = for_;
+        tctx.group_id = self.ctx.group_id;
+        tctx.querier = querier;
+        tctx.library = self.ctx.settings.library.as_deref();
+        tctx.eval_time = Some(system_time(t.ts_ms));
+        tctx.active_at = Some(system_time(t.ts_ms));
+        tctx
+    }
+
+    /// The alert's final labels: the sample's without `__name__`, rule labels rendered,
+    /// `alertname` and `alertgroup`.
+    fn render_labels(
+        &self,
+        s: &Sample,
+        t: EvalTime,
+        querier: Option<&dyn TemplateQuerier>,
+    ) -> Labels {
+        let tctx = self.template_context(s, t, querier);
+        let mut b: LabelsBuilder = s.labels.to_builder();
+        b.del(METRIC_NAME);
+        for l in &self.labels {
+            match &l.fixed {
+                Some(v) => b.set(l.name.clone(), v.clone()),
+                None => b.set(l.name.clone(), l.template.render(&tctx)),
+            };
+        }
+        for (name, value) in &self.identity {
+            b.set(name.clone(), value.clone());
+        }
+        b.build()
+    }
+
+    fn render_annotations(
+        &self,
+        labels: &Labels,
+        s: &Sample,
+        t: EvalTime,
+        querier: Option<&dyn TemplateQuerier>,
+    ) -> Annotations {
+        let mut tctx = self.template_context(s, t, querier);
+        tctx.alert_id = labels.fingerprint();
+        let pairs = self
+            .annotations()
+            .iter()
+            .zip(&self.annotation_names)
+            .map(|((_, tmpl), name)| (name.clone(), Arc::from(render(tmpl, &tctx))))
+            .collect();
+        Annotations::new(pairs)
+    }
+
+    fn annotations(&self) -> &[(String, Template)] {
+        match &self.spec.kind {
+            RuleKind::Alerting(a) => &a.annotations,
+            RuleKind::Recording(_) => &[],
+        }
+    }
+}
+
+/// Group labels first, then rule labels, so rule labels win on a name clash.
+fn merged_labels(group: &Labels, rule: &[(String, Template)]) -> Vec<(String, Template)> {
+    let mut out: Vec<(String, Template)> = group
+        .iter()
+        .filter(|l| !rule.iter().any(|(n, _)| n.as_str() == &*l.name))
+        .filter_map(|l| {
+            Template::parse(&l.name, &l.value)
+                .or_else(|_| crate::config::names::literal_template(&l.name, &l.value))
+                .ok()
+                .map(|t| (l.name.to_string(), t))
+        })
+        .collect();
+    out.extend(rule.iter().cloned());
+    out
+}
+
+fn render(t: &Template, ctx: &Context<'_>) -> String {
+    if t.is_static() {
+        t.source().to_string()
+    } else {
+        t.render(ctx)
+    }
+}
