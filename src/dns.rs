@@ -14,13 +14,13 @@ use hickory_resolver::proto::rr::RData;
 #[derive(Debug, thiserror::Error)]
 pub enum DnsError {
     #[error("cannot read the system's DNS configuration: {0}")]
-    System(#[source] hickory_resolver::net::NetError),
+    System(#[source] Box<hickory_resolver::net::NetError>),
     #[error("cannot resolve {kind} records of {name:?}: {source}")]
     Lookup {
         kind: &'static str,
         name: String,
         #[source]
-        source: hickory_resolver::net::NetError,
+        source: Box<hickory_resolver::net::NetError>,
     },
     #[error("{name:?} has no {kind} records")]
     Empty { kind: &'static str, name: String },
@@ -51,12 +51,12 @@ fn options(timeout: Duration) -> ResolverOpts {
 impl Resolver {
     /// Through the servers of `/etc/resolv.conf` (and `/etc/hosts`).
     pub fn system(timeout: Duration) -> Result<Resolver, DnsError> {
-        let mut b = TokioResolver::builder_tokio().map_err(DnsError::System)?;
+        let mut b = TokioResolver::builder_tokio().map_err(|e| DnsError::System(Box::new(e)))?;
         let o = b.options_mut();
         o.timeout = timeout;
         o.attempts = 1;
         o.cache_size = 0;
-        let inner = b.build().map_err(DnsError::System)?;
+        let inner = b.build().map_err(|e| DnsError::System(Box::new(e)))?;
         Ok(Resolver { inner })
     }
 
@@ -70,7 +70,7 @@ impl Resolver {
         let inner = TokioResolver::builder_with_config(cfg, TokioRuntimeProvider::default())
             .with_options(options(timeout))
             .build()
-            .map_err(DnsError::System)?;
+            .map_err(|e| DnsError::System(Box::new(e)))?;
         Ok(Resolver { inner })
     }
 
@@ -79,7 +79,7 @@ impl Resolver {
         let err = |source| DnsError::Lookup {
             kind: "A/AAAA",
             name: name.to_string(),
-            source,
+            source: Box::new(source),
         };
         let found = self.inner.lookup_ip(name).await.map_err(err)?;
         let mut ips: Vec<IpAddr> = found.iter().collect();
@@ -103,7 +103,7 @@ impl Resolver {
             .map_err(|source| DnsError::Lookup {
                 kind: "SRV",
                 name: name.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         let mut out: Vec<SrvTarget> = found
             .answers()

@@ -22,10 +22,12 @@ const INTERVAL: i64 = 2;
 
 /// The tests here start up to seven processes each and count evaluations per interval:
 /// they run one at a time, so that they do not slow each other down on a small machine.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// (An async mutex: the guard is held across the test's awaits, and a failed test
+/// does not poison it for the others.)
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().await
 }
 
 /// How the members find each other.
@@ -372,19 +374,19 @@ async fn every_group_exactly_r_times(r: usize) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_members_evaluate_each_group_once_per_interval() {
-    let _serial = one_at_a_time();
+    let _serial = one_at_a_time().await;
     every_group_exactly_r_times(1).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_replication_two_each_group_runs_on_two_members() {
-    let _serial = one_at_a_time();
+    let _serial = one_at_a_time().await;
     every_group_exactly_r_times(2).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_members_groups_move_with_their_alerts() {
-    let _serial = one_at_a_time();
+    let _serial = one_at_a_time().await;
     let groups = 60;
     let spec = Spec {
         for_: "2s",
@@ -480,7 +482,7 @@ fn moved(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scaling_three_to_five_to_three_moves_only_what_must_move() {
-    let _serial = one_at_a_time();
+    let _serial = one_at_a_time().await;
     // Enough groups that hashing noise stays well inside the 10% margin.
     let groups = 1500;
     let spec = Spec {
@@ -545,7 +547,7 @@ async fn scaling_three_to_five_to_three_moves_only_what_must_move() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cluster_wide_api_is_the_union_of_the_members_own() {
-    let _serial = one_at_a_time();
+    let _serial = one_at_a_time().await;
     let groups = 40;
     let spec = Spec {
         membership: Membership::Static,

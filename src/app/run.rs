@@ -276,15 +276,14 @@ fn start_io(
     };
     let restorer = match f.remote_read_url.clone().filter(|u| !u.is_empty()) {
         None => None,
-        Some(url) => Some(Restorer {
+        Some(url) => Some(Arc::new(Restorer {
             querier: Arc::new(
                 PromClient::new(options::remote_read(f, &url)?, DatasourceMetrics::new(None))
                     .context("-remoteRead.*")?,
             ),
             lookback: f.remote_read_lookback,
             external_labels: Labels::from_pairs(f.external_label.iter().cloned()),
-        })
-        .map(Arc::new),
+        })),
     };
     Ok(Io {
         querier,

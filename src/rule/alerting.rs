@@ -521,22 +521,6 @@ fn first_tick_after(active_at: i64, for_ms: i64, interval: i64, ts: i64) -> i64 
     ts - (ts - target) / interval * interval
 }
 
-#[cfg(test)]
-mod first_tick_tests {
-    use super::first_tick_after;
-
-    #[test]
-    fn the_grid_comes_from_the_current_evaluation() {
-        // Evaluations at …20.300, 22.300, 24.300; the alert became active at 20.300,
-        // stored as 20 (whole seconds); `for` 2s: it fired at 22.300.
-        assert_eq!(first_tick_after(20_000, 2_000, 2_000, 24_300), 22_300);
-        assert_eq!(first_tick_after(20_000, 2_000, 2_000, 22_300), 22_300);
-        assert_eq!(first_tick_after(20_000, 2_000, 2_000, 40_300), 22_300);
-        // `for` shorter than the interval: the next evaluation after activation.
-        assert_eq!(first_tick_after(20_000, 500, 2_000, 26_300), 22_300);
-    }
-}
-
 /// Prometheus' link back to the expression: `<external URL>/graph?g0.expr=…&g0.tab=1`.
 pub fn generator_url(external_url: &str, expr: &str) -> String {
     format!(
@@ -560,4 +544,20 @@ pub fn query_escape(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod first_tick_tests {
+    use super::first_tick_after;
+
+    #[test]
+    fn the_grid_comes_from_the_current_evaluation() {
+        // Evaluations at …20.300, 22.300, 24.300; the alert became active at 20.300,
+        // stored as 20 (whole seconds); `for` 2s: it fired at 22.300.
+        assert_eq!(first_tick_after(20_000, 2_000, 2_000, 24_300), 22_300);
+        assert_eq!(first_tick_after(20_000, 2_000, 2_000, 22_300), 22_300);
+        assert_eq!(first_tick_after(20_000, 2_000, 2_000, 40_300), 22_300);
+        // `for` shorter than the interval: the next evaluation after activation.
+        assert_eq!(first_tick_after(20_000, 500, 2_000, 26_300), 22_300);
+    }
 }

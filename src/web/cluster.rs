@@ -137,11 +137,11 @@ pub async fn rules(
     let mut extra = Vec::new();
     for (_, list) in &lists {
         for g in list {
-            if let Some(id) = id_of(g) {
-                if !found.contains_key(&id) {
-                    found.insert(id.clone(), g.clone());
-                    extra.push(id);
-                }
+            if let Some(id) = id_of(g)
+                && !found.contains_key(&id)
+            {
+                found.insert(id.clone(), g.clone());
+                extra.push(id);
             }
         }
     }
