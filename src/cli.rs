@@ -123,7 +123,8 @@ pub struct RunFlags {
     /// Files with `{{ define }}` blocks usable from every rule's templates.
     #[arg(long = "rule.templates", value_name = "PATH")]
     pub rule_templates: Vec<String>,
-    /// Only load and validate the rule files, then exit (0 if valid, 1 if not).
+    /// Only load and validate the rule files and the `-cluster.*` flags, then exit (0 if
+    /// valid, 1 if not).
     #[arg(long = "dryRun", default_value = "false", action = ArgAction::Set, num_args = 0..=1,
           default_missing_value = "true", require_equals = true)]
     pub dry_run: bool,

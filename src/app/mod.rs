@@ -60,12 +60,25 @@ fn load_options(flags: &RunFlags) -> LoadOptions {
     }
 }
 
-/// `-dryRun`: load and validate everything, report, exit — vmalert's behaviour.
+/// `-dryRun`: load and validate everything, report, exit — vmalert's behaviour. The
+/// `-cluster.*` flags are checked together too (a StatefulSet's pod name as
+/// `-cluster.memberNum`, the peer list's form), without asking any peer.
 fn dry_run(flags: &RunFlags) -> ExitCode {
     let patterns = split_list(&flags.rule);
     if patterns.is_empty() {
         eprintln!("-dryRun needs at least one -rule flag naming the rule files to check");
         return ExitCode::from(1);
+    }
+    match flags.cluster.config() {
+        Ok(c) => {
+            if let Some(line) = c.describe() {
+                println!("{line}");
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
     }
     match config::load(&patterns, &load_options(flags)) {
         Ok(set) => {

@@ -17,6 +17,16 @@ pub enum PeerSource {
     File { path: PathBuf },
 }
 
+impl std::fmt::Display for PeerSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerSource::Srv { name } => write!(f, "dns+srv://{name}"),
+            PeerSource::A { name, port } => write!(f, "dns+a://{name}:{port}"),
+            PeerSource::File { path } => write!(f, "file://{}", path.display()),
+        }
+    }
+}
+
 impl PeerSource {
     pub fn parse(s: &str) -> Result<PeerSource, ClusterError> {
         let bad = |why: &str| {

@@ -131,6 +131,28 @@ impl ClusterFlags {
     }
 }
 
+impl ClusterConfig {
+    /// One line for `-dryRun`: this member's part, as the flags give it (nothing when
+    /// not clustered).
+    pub fn describe(&self) -> Option<String> {
+        let each = match self.replication {
+            1 => "each group on 1 member".to_string(),
+            r => format!("each group on {r} members"),
+        };
+        let peers = match &self.peers {
+            None => String::new(),
+            Some(p) => format!("; peers from {p}"),
+        };
+        Some(match &self.mode {
+            Mode::Single => return None,
+            Mode::Static { count, me } => {
+                format!("cluster: member {me} of {count} (static), {each}{peers}")
+            }
+            Mode::Dynamic => format!("cluster: dynamic membership, {each}{peers}"),
+        })
+    }
+}
+
 /// `-cluster.memberNum`: a number, or a name ending in `-NUMBER` (a StatefulSet pod name),
 /// as vmagent's `-promscrape.cluster.memberNum`.
 pub fn parse_member_num(s: &str) -> Result<usize, ClusterError> {

@@ -77,6 +77,31 @@ pub fn sid_peer_or_skip(name: &str) -> Option<PathBuf> {
     PeerSet::Sid.require(name)
 }
 
+/// `kubernetes-validate` (PyPI, installed by `integration/install-peers.sh` into
+/// `.peers/py`; `$TOCSIN_KUBERNETES_VALIDATE` overrides). Missing: panics under
+/// `CI=true`, else says why it skips and returns `None`.
+pub fn kubernetes_validate_or_skip() -> Option<PathBuf> {
+    let at = std::env::var_os("TOCSIN_KUBERNETES_VALIDATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(".peers/py/bin/kubernetes-validate")
+        });
+    if at.is_file() {
+        return Some(at);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "kubernetes-validate not found at {} (CI=true)",
+            at.display()
+        );
+    }
+    eprintln!(
+        "SKIP: kubernetes-validate not found at {}; run integration/install-peers.sh",
+        at.display()
+    );
+    None
+}
+
 /// A port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
