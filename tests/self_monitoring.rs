@@ -61,7 +61,13 @@ async fn documented_and_alerted_on_metrics_exist() {
     let rules = dir.path().join("tocsin-self.yml");
     std::fs::write(&rules, fast).unwrap();
     let rules = rules.display();
+    // A cluster of one (itself, from a peer file), so that the cluster's metrics exist.
+    let port = support::peers::free_port();
+    let peers = dir.path().join("peers");
+    std::fs::write(&peers, format!("127.0.0.1:{port}\n")).unwrap();
     let args: Vec<String> = vec![
+        format!("-cluster.peers=file://{}", peers.display()),
+        "-cluster.refreshInterval=500ms".into(),
         format!("-rule={rules}"),
         format!("-datasource.url={prom_url}"),
         format!("-notifier.url={am_url}"),
@@ -70,7 +76,7 @@ async fn documented_and_alerted_on_metrics_exist() {
         "-fs.disableMmap".into(),
         "-memory.allowedPercent=60".into(),
     ];
-    let (mut t, url) = support::servers::start_tocsin(&args, dir.path(), "tocsin")
+    let (mut t, url) = support::servers::start_tocsin_at(&args, dir.path(), "tocsin", port)
         .await
         .unwrap();
 

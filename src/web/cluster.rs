@@ -2,9 +2,9 @@
 //! every member's groups. The member answers with its own groups and asks the others for
 //! theirs (`?local=1`, the member's own answer, which is also what users get with
 //! `local=1`); groups whose owners did not answer in time are shown as loaded from the
-//! files, never evaluated, and the answer says it is partial (`data.partial`, one
-//! `warnings` entry per member that did not answer). Every group carries `owners`, the
-//! members that evaluate it.
+//! files, never evaluated (`ownerUnreachable: true`), and the answer says it is partial
+//! (`data.partial`, one `warnings` entry per member that did not answer). Every group
+//! carries `owners`, the members that evaluate it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -162,8 +162,11 @@ pub async fn rules(
         Ok(d) => array(d, "groups"),
         Err(r) => return r,
     };
-    for g in unevaluated {
+    for mut g in unevaluated {
         if let Some(id) = id_of(&g) {
+            if let Value::Object(m) = &mut g {
+                m.insert("ownerUnreachable".into(), json!(true));
+            }
             found.insert(id, g);
         }
     }
