@@ -29,6 +29,49 @@ pub enum Command {
     /// (recorded series, `ALERTS`, `ALERTS_FOR_STATE`), or report when alerts were
     /// pending and firing (`--report`).
     Replay(Box<ReplayArgs>),
+    /// Unit tests, like `promtool test`.
+    Test(TestArgs),
+}
+
+/// `tocsin test`: promtool's `test` command.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Also write the results as JUnit XML to this file (promtool's `--junit`).
+    #[arg(long = "junit", value_name = "FILE", global = true)]
+    pub junit: Option<String>,
+    #[command(subcommand)]
+    pub command: TestCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TestCommand {
+    /// Run rule unit tests written for `promtool test rules` (or vmalert-tool's
+    /// `unittest`) on tocsin's own rule evaluation and in-process PromQL engine: exit 0
+    /// when every test passes, 1 if not.
+    Rules(TestRulesArgs),
+}
+
+/// `tocsin test rules FILE...`, with promtool's flags.
+#[derive(Debug, Args)]
+pub struct TestRulesArgs {
+    /// Unit-test files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Only run test groups whose `name` matches this regular expression.
+    #[arg(long = "run", value_name = "REGEX")]
+    pub run: Vec<String>,
+    /// Print failed alert checks as a coloured JSON difference of expected and got.
+    #[arg(long = "diff", default_value = "false", action = ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", require_equals = true)]
+    pub diff: bool,
+    /// Print when each test group starts and ends, and every series stored at its end.
+    #[arg(long = "debug", default_value = "false", action = ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", require_equals = true)]
+    pub debug: bool,
+    /// Accept unknown fields in the rule files (the test files stay strict).
+    #[arg(long = "ignore-unknown-fields", default_value = "false", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub ignore_unknown_fields: bool,
 }
 
 /// `tocsin replay`: a friendlier spelling of vmalert's `-replay.timeFrom` mode.
@@ -271,6 +314,8 @@ pub struct RunFlags {
     /// samples before exiting.
     #[arg(long = "shutdownTimeout", default_value = "10s", value_parser = parse_go_duration)]
     pub shutdown_timeout: Duration,
+    #[command(flatten)]
+    pub limits: crate::limit_flags::LimitFlags,
     #[command(flatten)]
     pub replay: ReplayFlags,
     #[command(flatten)]
@@ -678,6 +723,37 @@ mod tests {
             Some(Command::Check(a)) => assert_eq!(a.files, ["a.yml", "b.yml"]),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn test_rules_subcommand_takes_promtool_flags_in_both_places() {
+        for args in [
+            &[
+                "test",
+                "--junit=out.xml",
+                "rules",
+                "-run",
+                "a",
+                "--run=b",
+                "--diff",
+                "x.yml",
+            ][..],
+            &[
+                "test", "rules", "x.yml", "--junit", "out.xml", "--run", "a", "--run", "b",
+                "--diff",
+            ],
+        ] {
+            let c = parse(args).unwrap();
+            let Some(Command::Test(t)) = c.command else {
+                panic!("{args:?}")
+            };
+            assert_eq!(t.junit.as_deref(), Some("out.xml"));
+            let TestCommand::Rules(r) = t.command;
+            assert_eq!(r.files, ["x.yml"]);
+            assert_eq!(r.run, ["a", "b"]);
+            assert!(r.diff && !r.debug && !r.ignore_unknown_fields);
+        }
+        assert!(parse(&["test", "rules"]).is_err());
     }
 
     #[test]

@@ -16,14 +16,30 @@ pub fn flags_markdown() -> String {
     out.push_str("| flag | default | description |\n|---|---|---|\n");
     table_rows(&cmd, &mut out);
     for sub in cmd.get_subcommands() {
-        out.push_str(&format!(
-            "\n### `tocsin {}`\n\n{}\n\n| flag / argument | default | description |\n|---|---|---|\n",
-            sub.get_name(),
-            sub.get_about().map(|s| s.to_string()).unwrap_or_default()
-        ));
-        table_rows(sub, &mut out);
+        subcommand_tables(sub, "tocsin", &mut out);
     }
     out
+}
+
+/// A table for a subcommand with flags of its own, then one for each of its
+/// subcommands (`tocsin test rules`).
+fn subcommand_tables(cmd: &clap::Command, parent: &str, out: &mut String) {
+    let path = format!("{parent} {}", cmd.get_name());
+    let own = cmd
+        .get_arguments()
+        .any(|a| !matches!(a.get_id().as_str(), "help" | "version"));
+    if own || !cmd.has_subcommands() {
+        out.push_str(&format!(
+            "\n### `{path}`\n\n{}\n\n| flag / argument | default | description |\n|---|---|---|\n",
+            cmd.get_about().map(|s| s.to_string()).unwrap_or_default()
+        ));
+        table_rows(cmd, out);
+    }
+    for sub in cmd.get_subcommands() {
+        if sub.get_name() != "help" {
+            subcommand_tables(sub, &path, out);
+        }
+    }
 }
 
 fn table_rows(cmd: &clap::Command, out: &mut String) {

@@ -272,6 +272,15 @@ impl LabelsBuilder {
             .map(|l| &*l.value)
     }
 
+    /// A copy of the pairs as they are now, in no particular order (to change the builder
+    /// while walking them).
+    pub fn pairs(&self) -> Vec<(Arc<str>, Arc<str>)> {
+        self.pairs
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect()
+    }
+
     pub fn build(mut self) -> Labels {
         self.pairs.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         Labels::from_sorted(self.pairs)

@@ -1,6 +1,7 @@
 //! tocsin: a Prometheus-compatible alerting and recording rule evaluator.
 
 pub mod app;
+pub mod bytesize;
 pub mod check;
 pub mod cli;
 pub mod clock;
@@ -13,15 +14,18 @@ pub mod flag_sources;
 pub mod flags_doc;
 pub mod http;
 pub mod labels;
+pub mod limit_flags;
 pub mod logging;
 pub mod manager;
 pub mod notifier;
 pub mod offload;
 pub mod promql;
+pub mod relabel;
 pub mod reload;
 pub mod remote_write;
 pub mod replay;
 pub mod rule;
+pub mod ruletest;
 pub mod sample;
 pub mod schedule;
 pub mod secret;

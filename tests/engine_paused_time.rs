@@ -16,7 +16,7 @@ use tocsin::datasource::{BoxFuture, InstantQuery, Querier, QueryError, RangeQuer
 use tocsin::labels::Labels;
 use tocsin::manager::restore::Restorer;
 use tocsin::sample::Sample;
-use tocsin::status::AlertState;
+use tocsin::status::{AlertState, Health};
 
 fn down(instance: &str) -> Sample {
     Sample {
@@ -102,6 +102,8 @@ async fn a_restart_keeps_the_for_clock() {
     r.until(20 * MIN).await;
     let before = r.alerts("Down");
     assert_eq!(before, [(AlertState::Pending, T0 + 10 * SEC)]);
+    let restored: Vec<bool> = r.rule("Down").active_alerts().map(|a| a.restored).collect();
+    assert_eq!(restored, [false], "first seen by this engine, not restored");
     r.stop().await;
 
     // After it, five minutes later: a new engine reads back the `ALERTS_FOR_STATE`
@@ -111,28 +113,84 @@ async fn a_restart_keeps_the_for_clock() {
         ..Scripted::default()
     });
     q2.inner.set("up == 0", Ok(vec![down("a")]));
-    let restorer = Restorer {
+    let restorer = Arc::new(Restorer {
         querier: q2.clone(),
         lookback: Duration::from_secs(3600),
         external_labels: Labels::empty(),
-    };
+    });
     clock.sleep_until_ms(T0 + 25 * MIN).await;
-    let r2 = PausedEngine::start(ONE_HOUR_FOR, q2.clone(), clock, Some(&restorer)).await;
+    let r2 = PausedEngine::start(ONE_HOUR_FOR, q2.clone(), clock, Some(restorer)).await;
     r2.until(30 * MIN).await;
     assert_eq!(r2.alerts("Down"), [(AlertState::Pending, T0 + 10 * SEC)]);
+    // The API says where its activeAt came from.
+    let restored: Vec<bool> = r2
+        .rule("Down")
+        .active_alerts()
+        .map(|a| a.restored)
+        .collect();
+    assert_eq!(restored, [true]);
     // Fires an hour after it first went pending, not an hour after the restart.
     r2.until(HOUR + 10 * SEC + 1).await;
     assert_eq!(r2.alerts("Down"), [(AlertState::Firing, T0 + 10 * SEC)]);
     r2.stop().await;
 }
 
-/// Answers like a [`FakeQuerier`], except that a query at one of `slow_at` first takes
-/// `delay`, and `ALERTS_FOR_STATE` of `Down` answers one series for instance `a` with
+/// Two rules run one after the other: the first fails at once, the second waits 30 s
+/// for its answer.
+const BROKEN_THEN_SLOW: &str = r#"groups:
+  - name: two
+    interval: 1m
+    eval_offset: 30s
+    rules:
+      - alert: Broken
+        expr: broken
+      - alert: Slow
+        expr: slow
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn a_rules_health_shows_as_soon_as_the_rule_finished() {
+    let q = Arc::new(Scripted {
+        slow_expr: Some("slow"),
+        delay: Duration::from_secs(30),
+        ..Scripted::default()
+    });
+    let failed = QueryError::Failed {
+        error_type: "execution".into(),
+        error: "query timed out in expression evaluation".into(),
+    };
+    q.inner.set("broken", Err(failed));
+    let r = PausedEngine::start(BROKEN_THEN_SLOW, q.clone(), Clock::tokio_at(T0), None).await;
+    // The evaluation began at T0 + 10 s; the second rule waits for its answer until
+    // T0 + 40 s, but the first one's failure is on the board already.
+    r.until(11 * SEC).await;
+    let broken = r.rule("Broken");
+    assert_eq!(broken.health, Health::Err);
+    assert!(
+        broken
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("timed out")
+    );
+    assert_eq!(
+        r.rule("Slow").health,
+        Health::Unknown,
+        "still waiting for its answer"
+    );
+    r.until(41 * SEC).await;
+    assert_eq!(r.rule("Slow").health, Health::Ok);
+    r.stop().await;
+}
+
+/// Answers like a [`FakeQuerier`], except that a query at one of `slow_at` (or of
+/// the expression `slow_expr`) first takes `delay`, and `ALERTS_FOR_STATE` of `Down` answers one series for instance `a` with
 /// value `for_state_s` when set.
 #[derive(Default)]
 struct Scripted {
     inner: FakeQuerier,
     slow_at: Vec<i64>,
+    slow_expr: Option<&'static str>,
     delay: Duration,
     for_state_s: Option<f64>,
 }
@@ -155,7 +213,7 @@ impl Querier for Scripted {
         q: &'a InstantQuery,
     ) -> BoxFuture<'a, Result<Vec<Sample>, QueryError>> {
         Box::pin(async move {
-            if self.slow_at.contains(&q.time_ms) {
+            if self.slow_at.contains(&q.time_ms) || self.slow_expr == Some(q.expr.as_str()) {
                 tokio::time::sleep(self.delay).await;
             }
             if let Some(v) = self.for_state_s

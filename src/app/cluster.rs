@@ -66,7 +66,7 @@ pub(super) async fn apply_assigned(
     cluster: &Cluster,
     set: &RuleSet,
     previous: Option<&RuleSet>,
-    restore: Option<&Restorer>,
+    restore: Option<&Arc<Restorer>>,
 ) -> Applied {
     let view = cluster.view();
     let run = view.to_run(&set.groups, |id| manager.is_running(id));

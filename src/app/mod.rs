@@ -4,12 +4,13 @@ mod cluster;
 mod options;
 mod run;
 mod server;
+mod signals;
 mod state;
 
 use std::process::ExitCode;
 
 use crate::check::{CheckOptions, check_rules};
-use crate::cli::{CheckArgs, Command, ReplayArgs, RunFlags, split_list};
+use crate::cli::{CheckArgs, Command, ReplayArgs, RunFlags, TestArgs, TestCommand, split_list};
 use crate::config::{self, LoadOptions};
 
 /// Entry point after flag parsing; returns the process exit code.
@@ -23,6 +24,7 @@ pub fn main(parsed: crate::flag_sources::Parsed) -> ExitCode {
     match cli.command {
         Some(Command::Check(args)) => check(&args),
         Some(Command::Replay(args)) => replay(*args),
+        Some(Command::Test(args)) => test(&args),
         None if cli.run.replay.time_from.is_some() => {
             let args = ReplayArgs {
                 from: None,
@@ -43,6 +45,7 @@ fn check(args: &CheckArgs) -> ExitCode {
         load: LoadOptions {
             validate_expressions: args.validate_expressions,
             validate_templates: args.validate_templates,
+            ..LoadOptions::default()
         },
         lint_duplicates: args.lint != "none",
         lint_fatal: args.lint_fatal,
@@ -53,10 +56,41 @@ fn check(args: &CheckArgs) -> ExitCode {
     ExitCode::from(out.exit_code.clamp(0, 255) as u8)
 }
 
+/// `tocsin test rules`: promtool's unit tests, on the in-process PromQL engine.
+fn test(args: &TestArgs) -> ExitCode {
+    use crate::ruletest::{InProcess, TestOptions, run::Sink, test_rules};
+    /// Writes as it goes, so stdout and stderr interleave as promtool's do.
+    struct Stdio;
+    impl Sink for Stdio {
+        fn out(&mut self, text: &str) {
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+        }
+        fn err(&mut self, text: &str) {
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
+        }
+    }
+    let TestCommand::Rules(r) = &args.command;
+    let opts = TestOptions {
+        run: r.run.clone(),
+        junit: args.junit.is_some(),
+        diff: r.diff,
+        debug: r.debug,
+        ignore_unknown_fields: r.ignore_unknown_fields,
+    };
+    let summary = test_rules(&r.files, &opts, &InProcess::default(), &mut Stdio);
+    if let (Some(path), Some(xml)) = (&args.junit, &summary.junit)
+        && let Err(e) = std::fs::write(path, xml)
+    {
+        eprintln!("failed to write JUnit XML to {path}: {e}");
+    }
+    ExitCode::from(summary.exit_code.clamp(0, 255) as u8)
+}
+
 fn load_options(flags: &RunFlags) -> LoadOptions {
     LoadOptions {
         validate_expressions: flags.validate_expressions,
         validate_templates: flags.validate_templates,
+        ..LoadOptions::default()
     }
 }
 
@@ -113,14 +147,18 @@ fn run(flags: RunFlags, set: Vec<crate::flag_sources::SetFlag>) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    match rt.block_on(run::run(flags, set)) {
+    let code = match rt.block_on(run::run(flags, set)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("tocsin: {e:#}");
             ExitCode::from(1)
         }
-    }
+    };
+    // A rule load abandoned by a signal may still be running on a blocking thread:
+    // do not wait for it.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
 }
 
 /// `tocsin replay` and vmalert's `-replay.timeFrom` mode.

@@ -84,12 +84,14 @@ pub fn rule_settings(
     crate::rule::RuleSettings {
         default_interval: f.evaluation_interval,
         external_labels: crate::labels::Labels::from_pairs(f.external_label.iter().cloned()),
+        external_labels_on_series: true,
         external_url: f.external_url.clone().unwrap_or_default(),
         resend_delay: f.rule_resend_delay,
         max_resolve_duration: f.rule_max_resolve_duration,
         resolved_retention: f.rule_resolved_retention,
         disable_alertgroup_label: f.disable_alertgroup_label,
         library,
+        limits: f.limits.rule_limits(),
         alert_budget: (f.rule_max_active_alerts > 0)
             .then(|| crate::rule::AlertBudget::new(f.rule_max_active_alerts)),
     }
@@ -110,6 +112,8 @@ pub fn datasource(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientEr
         query_timeout: f.datasource_query_timeout,
         lookback: f.datasource_lookback,
         query_step: f.datasource_query_step,
+        max_response_size: f.limits.datasource_max_response_size,
+        max_concurrent: f.limits.datasource_max_concurrent_queries,
     })
 }
 
@@ -141,6 +145,8 @@ pub fn remote_read(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientE
         query_timeout: f.datasource_query_timeout,
         lookback: std::time::Duration::ZERO,
         query_step: std::time::Duration::ZERO,
+        max_response_size: f.limits.datasource_max_response_size,
+        max_concurrent: f.limits.datasource_max_concurrent_queries,
     })
 }
 

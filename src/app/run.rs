@@ -1,7 +1,11 @@
-//! The evaluator: wires datasource, notifier, remote write, groups, HTTP server and
-//! reload triggers together ([`start`]), applies reloads until a signal
-//! ([`Running::handle_reloads`]), and shuts the parts down in order
-//! ([`Running::shutdown`]).
+//! The evaluator: wires datasource, notifier, remote write and the HTTP server together
+//! ([`start`]: the port listens at once, `/-/ready` false), loads and applies the rules
+//! ([`Running::first_load`]), applies reloads ([`Running::handle_reloads`]), and shuts
+//! the parts down in order ([`Running::shutdown`]).
+//!
+//! A signal is honoured at any of these moments: [`super::signals::watch`] turns the
+//! first SIGTERM/SIGINT into a cancelled token that start-up, a reload and the wait
+//! for reloads all race against; the second exits at once.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -14,12 +18,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::options;
+use super::signals;
 use super::state::{AppState, ReloadMetrics};
 use crate::cli::{RunFlags, split_list};
 use crate::clock::Clock;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, View};
 use crate::config::{self, LoadOptions, RuleKind, RuleSet};
 use crate::datasource::{DatasourceMetrics, PromClient, Querier};
+use crate::dns::Resolver;
 use crate::labels::Labels;
 use crate::manager::restore::Restorer;
 use crate::manager::{Engine, EvalMetrics, Manager};
@@ -35,6 +41,7 @@ fn load_options(f: &RunFlags) -> LoadOptions {
     LoadOptions {
         validate_expressions: f.validate_expressions,
         validate_templates: f.validate_templates,
+        ..LoadOptions::default()
     }
 }
 
@@ -61,8 +68,11 @@ fn needs_remote_write(set: &RuleSet) -> Option<String> {
 
 /// Runs until SIGTERM/SIGINT; a second signal exits at once.
 pub async fn run(f: RunFlags, given: Vec<crate::flag_sources::SetFlag>) -> anyhow::Result<()> {
+    let signal = signals::watch().context("signal handlers")?;
     let mut running = start(&f, &given).await?;
-    running.handle_reloads().await?;
+    if running.first_load(&f, &signal).await? {
+        running.handle_reloads(&signal).await;
+    }
     running.shutdown(f.shutdown_timeout).await;
     Ok(())
 }
@@ -87,13 +97,17 @@ struct Running {
     set: RuleSet,
     cluster: Arc<Cluster>,
     /// Changes of the cluster's membership.
-    view_rx: watch::Receiver<Arc<crate::cluster::View>>,
-    /// Restores alert state of groups that start here (`-remoteRead.url`).
-    restorer: Option<Arc<Restorer>>,
+    view_rx: watch::Receiver<Arc<View>>,
+    /// The resolver of `-cluster.peers`, until the first load starts the membership.
+    dns: Option<Resolver>,
     default_interval: Duration,
     board: Arc<StatusBoard>,
     reload_metrics: ReloadMetrics,
+    reload_tx: mpsc::Sender<ReloadRequest>,
     reload_rx: mpsc::Receiver<ReloadRequest>,
+    /// Restores alert state of the groups started by the first load, and (on a cluster
+    /// member) of the groups taken over from other members.
+    restorer: Option<Arc<Restorer>>,
     /// The rule files' fingerprint at the last successful load.
     loaded_from: Option<u64>,
     notifier: Option<Notifier>,
@@ -107,8 +121,8 @@ struct Running {
     _watcher: Option<FileWatcher>,
 }
 
-/// Loads the rules, starts every part, evaluates, serves HTTP and listens for reload
-/// triggers. Fails, before anything runs, on invalid flags or rule files.
+/// Starts every part and serves HTTP (`/-/ready` false until the first load is
+/// applied), with no rules yet. Fails, before anything runs, on invalid flags.
 async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::Result<Running> {
     let patterns = split_list(&f.rule);
     if patterns.is_empty() {
@@ -120,7 +134,6 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         );
     };
     let remote_write_url = f.remote_write_url.clone().filter(|u| !u.is_empty());
-    let set = first_load(f, &patterns, remote_write_url.is_some()).await?;
     let settings = rule_settings(f)?;
 
     let cancel = CancellationToken::new();
@@ -146,7 +159,6 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
     }
     let (cluster, dns) = super::cluster::build(f, &mut registry)?;
     let default_interval = settings.default_interval;
-    cluster.set_groups(&set.groups, default_interval);
 
     let board = Arc::new(StatusBoard::new());
     let engine = Arc::new(Engine {
@@ -158,19 +170,7 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         metrics: eval_metrics,
         clock: Clock::System,
     });
-    let mut manager = Manager::new(engine, cancel.child_token());
-    let applied =
-        super::cluster::apply_assigned(&mut manager, &cluster, &set, None, io.restorer.as_deref())
-            .await;
-    board.record_reload(SystemTime::now(), Ok(()));
-    reload_metrics.record(true);
-    tracing::info!(
-        groups = applied.added,
-        rules = set.rule_count(),
-        files = set.files.len(),
-        "rules loaded; evaluating"
-    );
-
+    let manager = Manager::new(engine, cancel.child_token());
     let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(1);
     let web_cancel = CancellationToken::new();
     let state = Arc::new(AppState {
@@ -180,29 +180,29 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         cluster: cluster.is_clustered().then(|| cluster.clone()),
     });
     let web_task = start_web(f, given, state, registry, web_cancel.clone()).await?;
-    let watcher = start_triggers(f, &patterns, &set, reload_tx, &cancel)?;
-    cluster.start(dns, cancel.clone());
     Ok(Running {
-        loaded_from: config::sources_fingerprint(&patterns),
+        loaded_from: None,
         patterns,
         load: load_options(f),
         remote_write: remote_write_url.is_some(),
         manager,
-        set,
+        set: RuleSet::default(),
         view_rx: cluster.subscribe(),
         cluster,
-        restorer: io.restorer,
+        dns,
         default_interval,
         board,
         reload_metrics,
+        reload_tx,
         reload_rx,
+        restorer: io.restorer,
         notifier: io.notifier,
         writer: io.writer,
         cancel,
         io_cancel,
         web_cancel,
         web_task,
-        _watcher: watcher,
+        _watcher: None,
     })
 }
 
@@ -216,23 +216,6 @@ fn rule_settings(f: &RunFlags) -> anyhow::Result<RuleSettings> {
         ))
     };
     Ok(options::rule_settings(f, library))
-}
-
-/// Loads the rules at start-up, where invalid rules stop tocsin.
-async fn first_load(
-    f: &RunFlags,
-    patterns: &[String],
-    remote_write: bool,
-) -> anyhow::Result<RuleSet> {
-    let set = load_rules(patterns.to_vec(), load_options(f))
-        .await
-        .map_err(|e| anyhow::anyhow!("the rule files are invalid:\n{e}"))?;
-    if !remote_write && let Some(what) = needs_remote_write(&set) {
-        bail!(
-            "recording rules need -remoteWrite.url to write their results to (first one: {what})"
-        );
-    }
-    Ok(set)
 }
 
 /// Builds the datasource client, and starts the notifier and the remote writer where
@@ -349,29 +332,95 @@ fn start_triggers(
 }
 
 impl Running {
-    /// Applies reload requests until SIGTERM or SIGINT.
-    async fn handle_reloads(&mut self) -> anyhow::Result<()> {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("SIGTERM handler")?;
+    /// Loads the rules at start-up (invalid rules stop tocsin), starts their groups and
+    /// the reload triggers. `Ok(false)` when a signal came first.
+    async fn first_load(
+        &mut self,
+        f: &RunFlags,
+        signal: &CancellationToken,
+    ) -> anyhow::Result<bool> {
+        let loading = load_rules(self.patterns.clone(), self.load.clone());
+        let set = tokio::select! {
+            biased;
+            _ = signal.cancelled() => return Ok(false),
+            set = loading => set.map_err(|e| anyhow::anyhow!("the rule files are invalid:\n{e}"))?,
+        };
+        if !self.remote_write
+            && let Some(what) = needs_remote_write(&set)
+        {
+            bail!(
+                "recording rules need -remoteWrite.url to write their results to (first one: {what})"
+            );
+        }
+        self.cluster.set_groups(&set.groups, self.default_interval);
+        let applying = super::cluster::apply_assigned(
+            &mut self.manager,
+            &self.cluster,
+            &set,
+            None,
+            self.restorer.as_ref(),
+        );
+        let applied = tokio::select! {
+            biased;
+            _ = signal.cancelled() => return Ok(false),
+            a = applying => a,
+        };
+        self.board.record_reload(SystemTime::now(), Ok(()));
+        self.reload_metrics.record(true);
+        self.loaded_from = config::sources_fingerprint(&self.patterns);
+        tracing::info!(
+            groups = applied.added,
+            rules = set.rule_count(),
+            files = set.files.len(),
+            "rules loaded; evaluating"
+        );
+        self._watcher = start_triggers(
+            f,
+            &self.patterns,
+            &set,
+            self.reload_tx.clone(),
+            &self.cancel,
+        )?;
+        self.set = set;
+        // Ready from here on: the membership rounds start (peers see this member).
+        self.cluster.start(self.dns.take(), self.cancel.clone());
+        Ok(true)
+    }
+
+    /// Applies reload requests until `signal` fires; a reload in progress is abandoned
+    /// when it does (the running groups are stopped by the shutdown that follows).
+    async fn handle_reloads(&mut self, signal: &CancellationToken) {
         loop {
-            tokio::select! {
-                _ = term.recv() => return Ok(()),
-                _ = tokio::signal::ctrl_c() => return Ok(()),
+            let req = tokio::select! {
+                biased;
+                _ = signal.cancelled() => return,
                 changed = self.view_rx.changed() => {
-                    if changed.is_err() {
-                        continue;
+                    if changed.is_ok() {
+                        self.rebalance(signal).await;
                     }
-                    self.rebalance().await;
+                    continue;
                 }
-                req = self.reload_rx.recv() => {
-                    let Some(req) = req else { return Ok(()) };
-                    let result = self.reload(&req).await;
-                    self.board.record_reload(SystemTime::now(), result.clone());
-                    self.reload_metrics.record(result.is_ok());
+                req = self.reload_rx.recv() => match req {
+                    Some(req) => req,
+                    None => return,
+                },
+            };
+            tracing::debug!(trigger = req.trigger.as_str(), "reload requested");
+            let result = tokio::select! {
+                biased;
+                _ = signal.cancelled() => {
+                    tracing::warn!(trigger = req.trigger.as_str(), "reload abandoned: shutting down");
                     if let Some(r) = req.reply {
-                        let _ = r.send(result);
+                        let _ = r.send(Err("tocsin is shutting down".to_string()));
                     }
+                    return;
                 }
+                r = self.reload(&req) => r,
+            };
+            self.board.record_reload(SystemTime::now(), result.clone());
+            self.reload_metrics.record(result.is_ok());
+            if let Some(r) = req.reply {
+                let _ = r.send(result);
             }
         }
     }
@@ -404,11 +453,10 @@ impl Running {
         self.cluster.set_groups(&set.groups, self.default_interval);
         // A single evaluator restores nothing on reload (new groups have no past); a
         // cluster member restores the groups a changed `shard_key` brought here.
-        let restore = if self.cluster.is_clustered() {
-            self.restorer.as_deref()
-        } else {
-            None
-        };
+        let restore = self
+            .restorer
+            .as_ref()
+            .filter(|_| self.cluster.is_clustered());
         let a = super::cluster::apply_assigned(
             &mut self.manager,
             &self.cluster,
@@ -433,17 +481,22 @@ impl Running {
     }
 
     /// Runs what the new cluster view assigns to this member; the files did not change.
-    async fn rebalance(&mut self) {
+    /// A signal abandons it (the shutdown that follows stops every group).
+    async fn rebalance(&mut self, signal: &CancellationToken) {
         let version = self.view_rx.borrow_and_update().version;
         tracing::debug!(version, "cluster view changed; re-applying the assignment");
-        super::cluster::apply_assigned(
+        let applying = super::cluster::apply_assigned(
             &mut self.manager,
             &self.cluster,
             &self.set,
             Some(&self.set),
-            self.restorer.as_deref(),
-        )
-        .await;
+            self.restorer.as_ref(),
+        );
+        tokio::select! {
+            biased;
+            _ = signal.cancelled() => {}
+            _ = applying => {}
+        }
     }
 
     fn reload_failed(&self, trigger: &str, e: String) -> String {
@@ -454,25 +507,12 @@ impl Running {
         e
     }
 
-    /// Stops evaluating, then flushes alerts and samples, all within `timeout`; a
-    /// second signal exits at once.
+    /// Stops evaluating, then flushes alerts and samples, all within `timeout` (a
+    /// second signal exits at once: see [`signals::watch`]).
     async fn shutdown(self, timeout: Duration) {
         tracing::info!(
             "shutting down: finishing evaluations, flushing alerts and samples (up to {timeout:?}); signal again to exit at once"
         );
-        tokio::spawn(async {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(t) => t,
-                    Err(_) => return,
-                };
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = tokio::signal::ctrl_c() => {},
-            }
-            tracing::warn!("second signal: exiting now");
-            std::process::exit(1);
-        });
         let deadline = Instant::now() + timeout;
         self.cancel.cancel();
         if tokio::time::timeout_at(deadline, self.manager.wait())

@@ -102,5 +102,6 @@ pub fn web_options(
         external_url: f.external_url.clone().unwrap_or_default(),
         http_metrics: None,
         security_metrics: Some(web::metrics::SecurityMetrics::register(registry)),
+        max_concurrent_requests: f.limits.http_max_concurrent_requests,
     })
 }

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::notifier::Notifier;
 use crate::reload::{ReloadRequest, Trigger};
 use crate::status::{
-    BoxFuture, ClusterSource, GroupStatus, NotifierStatus, ReloadStatus, StateSource, StatusBoard,
+    BoxFuture, ClusterSource, NotifierStatus, ReloadStatus, Snapshot, StateSource, StatusBoard,
 };
 
 /// Config-reload metrics, named like Prometheus' own.
@@ -77,7 +77,7 @@ pub(super) struct AppState {
 }
 
 impl StateSource for AppState {
-    fn groups(&self) -> Vec<Arc<GroupStatus>> {
+    fn groups(&self) -> Snapshot {
         self.board.snapshot()
     }
 

@@ -22,6 +22,9 @@ pub struct LoadOptions {
     /// `-rule.validateTemplates`: reject label and annotation templates that do not
     /// compile. When off, such a template is kept as literal text.
     pub validate_templates: bool,
+    /// promtool's `--ignore-unknown-fields`: accept keys tocsin does not know (files
+    /// extended with metadata of other tools) instead of rejecting the file.
+    pub ignore_unknown_fields: bool,
 }
 
 impl Default for LoadOptions {
@@ -29,6 +32,7 @@ impl Default for LoadOptions {
         LoadOptions {
             validate_expressions: true,
             validate_templates: true,
+            ignore_unknown_fields: false,
         }
     }
 }
@@ -177,7 +181,7 @@ pub fn load_str(
     }
 }
 
-fn yaml_options() -> serde_saphyr::Options {
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     // Large generated rule files are legitimate; nesting deeper than 64 never is.
     budget.max_events = 100_000_000;
@@ -204,35 +208,10 @@ fn parse_yaml(text: &str) -> Result<RawFile, serde_saphyr::Error> {
 }
 
 fn yaml_error(path: &Path, text: &str, e: serde_saphyr::Error) -> LoadError {
-    let (line, col) = e
-        .location()
-        .map(|l| (l.line() as usize, l.column() as usize))
-        .unwrap_or((0, 0));
-    let full = e.without_snippet().to_string();
-    let first = full.lines().next().unwrap_or_default();
-    // The position is printed in front already; drop the library's own copy of it.
-    let msg = first
-        .strip_prefix("error: ")
-        .unwrap_or(first)
-        .split(" at line ")
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let (line, col, msg) = yaml_problem(&e, "a rule file needs 6");
     let msg = match msg.as_str() {
-        "expected mapping start" if line == 1 && col == 1 => {
+        "expected a mapping (key: value) here" if line == 1 && col == 1 => {
             "the top level must be a mapping with a `groups:` list".to_string()
-        }
-        "expected sequence start" => "expected a list here".to_string(),
-        "expected mapping start" => "expected a mapping (key: value) here".to_string(),
-        "expected string scalar" => "expected a string here".to_string(),
-        m if m.starts_with("budget breached: Depth") || m.contains("recursion limit") => {
-            "nested too deeply (over 64 levels; a rule file needs 6)".to_string()
-        }
-        m if m.starts_with("budget breached") => format!("file too large or complex: {m}"),
-        m if m.starts_with("duplicate mapping key") => {
-            let key = m.split(": ").nth(1).unwrap_or_default();
-            let key = key.split(',').next().unwrap_or_default();
-            format!("key {key:?} appears twice in the same mapping; keep one")
         }
         _ => msg,
     };
@@ -246,4 +225,39 @@ fn yaml_error(path: &Path, text: &str, e: serde_saphyr::Error) -> LoadError {
             .map(|(index, name)| RuleRef { index, name }),
         ..LoadError::file(path, ErrorKind::Yaml(msg))
     }
+}
+
+/// A YAML error's position and a one-line message that says what was expected, without
+/// the library's own copy of the position. `depth_note` says how deep a valid file of
+/// this kind nests (for the "nested too deeply" message).
+pub(crate) fn yaml_problem(e: &serde_saphyr::Error, depth_note: &str) -> (usize, usize, String) {
+    let (line, col) = e
+        .location()
+        .map(|l| (l.line() as usize, l.column() as usize))
+        .unwrap_or((0, 0));
+    let full = e.without_snippet().to_string();
+    let first = full.lines().next().unwrap_or_default();
+    let msg = first
+        .strip_prefix("error: ")
+        .unwrap_or(first)
+        .split(" at line ")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let msg = match msg.as_str() {
+        "expected sequence start" => "expected a list here".to_string(),
+        "expected mapping start" => "expected a mapping (key: value) here".to_string(),
+        "expected string scalar" => "expected a string here".to_string(),
+        m if m.starts_with("budget breached: Depth") || m.contains("recursion limit") => {
+            format!("nested too deeply (over 64 levels; {depth_note})")
+        }
+        m if m.starts_with("budget breached") => format!("file too large or complex: {m}"),
+        m if m.starts_with("duplicate mapping key") => {
+            let key = m.split(": ").nth(1).unwrap_or_default();
+            let key = key.split(',').next().unwrap_or_default();
+            format!("key {key:?} appears twice in the same mapping; keep one")
+        }
+        _ => msg,
+    };
+    (line, col, msg)
 }

@@ -12,11 +12,12 @@ mod error;
 mod load;
 pub mod model;
 pub mod names;
-mod raw;
+pub(crate) mod raw;
 mod rule;
 mod validate;
 
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::{ErrorKind, LoadError, LoadErrors, RuleRef};
 pub use load::{LoadOptions, expand_patterns, load, load_file, load_str, sources_fingerprint};
+pub(crate) use load::{yaml_options, yaml_problem};
 pub use model::*;

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
 /// A value with its 1-based position in the file.
@@ -71,21 +71,26 @@ pub(crate) struct RawParams(pub Vec<(S<String>, Vec<String>)>);
 /// never reach it (serde-saphyr rejects them with a position).
 macro_rules! map_visitor {
     ($ty:ident, $what:literal, { $($key:literal => $field:ident),* $(,)? }) => {
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        impl<'de> ::serde::de::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V;
-                impl<'de> Visitor<'de> for V {
+                impl<'de> ::serde::de::Visitor<'de> for V {
                     type Value = $ty;
-                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter) -> ::std::fmt::Result {
                         f.write_str($what)
                     }
-                    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<$ty, A::Error> {
+                    fn visit_map<A: ::serde::de::MapAccess<'de>>(
+                        self,
+                        mut m: A,
+                    ) -> Result<$ty, A::Error> {
                         let mut out = $ty::default();
-                        while let Some(key) = m.next_key::<S<String>>()? {
+                        while let Some(key) =
+                            m.next_key::<::serde_saphyr::Spanned<String>>()?
+                        {
                             match key.value.as_str() {
                                 $($key => out.$field = m.next_value()?,)*
                                 _ => {
-                                    m.next_value::<IgnoredAny>()?;
+                                    m.next_value::<::serde::de::IgnoredAny>()?;
                                     out.unknown.push(key);
                                 }
                             }
@@ -98,6 +103,8 @@ macro_rules! map_visitor {
         }
     };
 }
+
+pub(crate) use map_visitor;
 
 map_visitor!(RawFile, "a mapping with a `groups` list", {
     "groups" => groups,

@@ -83,7 +83,7 @@ pub(crate) fn validate_rule(
     let rref = RuleRef { index, name };
     let rr = Some(&rref);
 
-    for key in &r.unknown {
+    for key in r.unknown.iter().filter(|_| !opts.ignore_unknown_fields) {
         let kind = ErrorKind::UnknownField {
             field: key.value.clone(),
             context: "rule",

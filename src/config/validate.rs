@@ -28,7 +28,12 @@ pub(crate) fn validate_file(
     opts: &LoadOptions,
     errors: &mut Vec<LoadError>,
 ) -> Vec<Arc<Group>> {
-    for key in &raw.unknown {
+    let unknown: &[S<String>] = if opts.ignore_unknown_fields {
+        &[]
+    } else {
+        &raw.unknown
+    };
+    for key in unknown {
         let (line, col) = pos(key);
         errors.push(LoadError {
             line,
@@ -91,7 +96,7 @@ fn validate_group(
 ) -> Option<Group> {
     let g = &raw.value;
     let before = sink.errors.len();
-    for key in &g.unknown {
+    for key in g.unknown.iter().filter(|_| !opts.ignore_unknown_fields) {
         let kind = ErrorKind::UnknownField {
             field: key.value.clone(),
             context: "group",

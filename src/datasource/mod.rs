@@ -67,6 +67,11 @@ pub enum QueryError {
         what: &'static str,
         snippet: String,
     },
+    #[error(
+        "{url}: answer larger than {} (-datasource.maxResponseSize): the query selects too much; narrow it, or raise the limit",
+        crate::bytesize::format_size(*limit)
+    )]
+    TooLarge { url: String, limit: u64 },
     #[error("cannot decode the answer of {url}: {message}")]
     Decode { url: String, message: String },
     #[error("query returned a {got} result; rules need a vector or a scalar")]
@@ -102,6 +107,12 @@ pub struct DatasourceOptions {
     pub lookback: Duration,
     /// vmalert `-datasource.queryStep`: sent as `step` (VictoriaMetrics uses it).
     pub query_step: Duration,
+    /// `-datasource.maxResponseSize`: a larger answer fails the query before it is
+    /// held in memory; 0 = no limit.
+    pub max_response_size: u64,
+    /// `-datasource.maxConcurrentQueries`: queries in flight at once (others wait for
+    /// a slot); 0 = no limit.
+    pub max_concurrent: usize,
 }
 
 impl Default for DatasourceOptions {
@@ -113,6 +124,8 @@ impl Default for DatasourceOptions {
             query_timeout: Duration::from_secs(30),
             lookback: Duration::ZERO,
             query_step: Duration::from_secs(300),
+            max_response_size: 64 << 20,
+            max_concurrent: 100,
         }
     }
 }
@@ -170,6 +183,8 @@ pub struct PromClient {
     step: String,
     opts: DatasourceOptions,
     metrics: DatasourceMetrics,
+    /// Slots for queries in flight (`max_concurrent`), if limited.
+    slots: Option<tokio::sync::Semaphore>,
 }
 
 /// What `application/x-www-form-urlencoded` leaves as it is.
@@ -205,6 +220,8 @@ impl PromClient {
             client,
             query: Endpoint::new(http::join_path(base, "/api/v1/query")),
             range: Endpoint::new(http::join_path(base, "/api/v1/query_range")),
+            slots: (opts.max_concurrent > 0)
+                .then(|| tokio::sync::Semaphore::new(opts.max_concurrent)),
             step,
             opts,
             metrics,
@@ -217,6 +234,11 @@ impl PromClient {
         form: String,
         headers: &[(String, String)],
     ) -> Result<bytes::Bytes, QueryError> {
+        // Wait for a slot before the clock starts: the duration is the datasource's.
+        let _slot = match &self.slots {
+            Some(s) => s.acquire().await.ok(),
+            None => None,
+        };
         let started = Instant::now();
         self.metrics.requests.inc();
         let r = self.post_inner(url, form, headers).await;
@@ -256,14 +278,67 @@ impl PromClient {
             .await
             .map_err(|e| self.transport_error(url, e))?;
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(url, e))?;
+        let body = self.read_body(url, resp).await?;
         if !status.is_success() {
             return Err(decode::status_error(url, status.as_u16(), &body));
         }
         Ok(body)
+    }
+
+    /// Reads the answer, failing as soon as it is known to exceed
+    /// `max_response_size` (from `Content-Length`, or while reading), so an oversized
+    /// answer is never held whole.
+    async fn read_body(
+        &self,
+        url: &str,
+        mut resp: reqwest::Response,
+    ) -> Result<bytes::Bytes, QueryError> {
+        let limit = self.opts.max_response_size;
+        let too_large = || QueryError::TooLarge {
+            url: url.to_string(),
+            limit,
+        };
+        if limit == 0 {
+            return resp.bytes().await.map_err(|e| self.transport_error(url, e));
+        }
+        let announced = resp.content_length().unwrap_or(0);
+        if announced > limit {
+            return Err(too_large());
+        }
+        let first = resp
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(url, e))?;
+        let Some(first) = first else {
+            return Ok(bytes::Bytes::new());
+        };
+        // Most answers come in one chunk: hand it on without copying.
+        let Some(second) = resp
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(url, e))?
+        else {
+            return if first.len() as u64 > limit {
+                Err(too_large())
+            } else {
+                Ok(first)
+            };
+        };
+        let mut body =
+            bytes::BytesMut::with_capacity(announced.max(2 * first.len() as u64) as usize);
+        body.extend_from_slice(&first);
+        let mut next = Some(second);
+        while let Some(chunk) = next {
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+            next = resp
+                .chunk()
+                .await
+                .map_err(|e| self.transport_error(url, e))?;
+        }
+        Ok(body.freeze())
     }
 
     fn transport_error(&self, url: &str, e: reqwest::Error) -> QueryError {

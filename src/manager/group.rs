@@ -15,6 +15,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 
 use super::engine::{Engine, GroupLabel, RuleLabel};
+use super::restore::Restorer;
 use crate::clock::Clock;
 use crate::config::Group;
 use crate::datasource::InstantQuery;
@@ -63,6 +64,9 @@ struct RuleMetrics {
     /// Firing and pending alert counts (alerting rules only).
     states: Option<(Gauge, Gauge)>,
 }
+
+/// How often a long group evaluation publishes the rules finished so far.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
 /// What one rule's evaluation reports back to the group.
 struct Report {
@@ -120,8 +124,21 @@ impl GroupRunner {
         self.engine.board.publish(Arc::new(self.status.clone()));
     }
 
-    /// Runs until cancelled or stopped.
-    pub async fn run(mut self, mut ctl: mpsc::Receiver<Control>, cancel: CancellationToken) {
+    /// Runs until cancelled or stopped: restores the group's alerts through `restore`
+    /// (when given) before the first evaluation, then evaluates on schedule.
+    pub async fn run(
+        mut self,
+        mut ctl: mpsc::Receiver<Control>,
+        cancel: CancellationToken,
+        restore: Option<Arc<Restorer>>,
+    ) {
+        if let Some(rs) = restore {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return,
+                _ = rs.restore(&mut self) => {}
+            }
+        }
         let clock = self.engine.clock;
         let mut next = self.schedule.next_at_or_after(clock.now_ms());
         loop {
@@ -164,12 +181,8 @@ impl GroupRunner {
             ts_ms,
             query_ts_ms: self.schedule.query_ts(ts_ms),
         };
-        let reports = self.run_rules(t).await;
         let at = UNIX_EPOCH + Duration::from_millis(ts_ms.max(0) as u64);
-        for rep in reports {
-            self.record(&rep, at);
-            self.rules[rep.index] = Some(rep.rule);
-        }
+        self.run_rules(t, at).await;
         // Wake the writer now rather than at its flush interval: the alert generator
         // compliance specification reads `ALERTS` right after the evaluation that wrote
         // them (Prometheus writes to its local storage at once); one group's series
@@ -192,8 +205,11 @@ impl GroupRunner {
 
     /// Evaluates every rule at `t`, each in its own task: in file order, a rule
     /// waiting only for the earlier rules it reads, at most `concurrency` at once.
-    /// Takes the rules out of `self.rules`; the reports carry them back.
-    async fn run_rules(&mut self, t: EvalTime) -> Vec<Report> {
+    /// Takes the rules out of `self.rules` and puts each back when it finished, with
+    /// its snapshot updated at once: the API shows a rule's health as soon as it is
+    /// known, not when the whole group finished (published at most every
+    /// [`PUBLISH_EVERY`], so that a group of many fast rules publishes about once).
+    async fn run_rules(&mut self, t: EvalTime, at: SystemTime) {
         let n = self.rules.len();
         let limit = self.def.concurrency.max(1);
         let mut done = vec![false; n];
@@ -201,8 +217,9 @@ impl GroupRunner {
         let mut next = 0usize;
         let mut set: JoinSet<Report> = JoinSet::new();
         let mut task_index = HashMap::new();
-        let mut reports = Vec::with_capacity(n);
         let mut finished = 0usize;
+        let mut published = Instant::now();
+        let mut unpublished = false;
         while finished < n {
             // Start every rule (in order) whose dependencies are done, up to the limit.
             while next < n && running < limit && self.deps[next].iter().all(|&d| done[d]) {
@@ -223,16 +240,21 @@ impl GroupRunner {
                 running += 1;
                 next += 1;
             }
-            let Some(joined) = set.join_next().await else {
+            let joined = tokio::select! {
+                joined = set.join_next() => joined,
+                _ = tokio::time::sleep_until(published + PUBLISH_EVERY), if unpublished => {
+                    self.publish();
+                    (published, unpublished) = (Instant::now(), false);
+                    continue;
+                }
+            };
+            let Some(joined) = joined else {
                 break;
             };
             running -= 1;
             finished += 1;
-            match joined {
-                Ok(rep) => {
-                    done[rep.index] = true;
-                    reports.push(rep);
-                }
+            let rep = match joined {
+                Ok(rep) => rep,
                 Err(e) => {
                     // A rule task panicked (a bug): rebuild the rule from its definition
                     // so the group keeps all its rules, and report the failure.
@@ -240,20 +262,30 @@ impl GroupRunner {
                         continue;
                     };
                     tracing::error!(group = %self.def.name, rule = i, "rule evaluation task failed: {e}");
-                    done[i] = true;
                     let ctx = Arc::new(RuleContext::for_group(&self.def, &self.engine.settings));
-                    reports.push(Report {
+                    Report {
                         index: i,
                         rule: Rule::new(&self.def.rules[i], ctx),
                         started: self.engine.clock.now(),
                         elapsed: Duration::ZERO,
                         samples: 0,
                         error: Some(format!("internal error: {e}")),
-                    });
+                    }
                 }
+            };
+            done[rep.index] = true;
+            self.record(&rep, at);
+            self.rules[rep.index] = Some(rep.rule);
+            unpublished = true;
+            if finished < n && published.elapsed() >= PUBLISH_EVERY {
+                self.publish();
+                (published, unpublished) = (Instant::now(), false);
             }
         }
-        reports
+    }
+
+    fn publish(&self) {
+        self.engine.board.publish(Arc::new(self.status.clone()));
     }
 
     /// Updates the rule's snapshot and metrics after an evaluation.

@@ -59,9 +59,20 @@ impl Manager {
     }
 
     /// Brings the running groups in line with `set`. New groups are started (their
-    /// alert state restored from `restore` when given), removed ones stopped with their
-    /// alerts resolved, changed ones updated in place. Unchanged groups are not touched.
-    pub async fn apply(&mut self, set: &RuleSet, restore: Option<&restore::Restorer>) -> Applied {
+    /// alert state restored from `restore` by their own task, before their first
+    /// evaluation), removed ones stopped with their alerts resolved, changed ones
+    /// updated in place. Unchanged groups are not touched.
+    ///
+    /// The cost is linear in the number of groups: every board update is O(1), removed
+    /// groups are all asked to stop before any is waited for, and the future yields
+    /// every few hundred groups, so a shutdown signal interrupts even a reload of
+    /// 100,000 groups at once (dropping this future mid-way leaves every started task
+    /// tracked and cancellable).
+    pub async fn apply(
+        &mut self,
+        set: &RuleSet,
+        restore: Option<&Arc<restore::Restorer>>,
+    ) -> Applied {
         let checksums: HashMap<u64, u64> = self
             .running
             .iter()
@@ -74,33 +85,16 @@ impl Manager {
             changed: d.changed.len(),
             unchanged: d.unchanged,
         };
-        for &id in &d.removed {
-            if let Some(r) = self.running.remove(&id) {
-                let (tx, rx) = oneshot::channel();
-                if r.ctl
-                    .send(Control::Stop {
-                        resolve: true,
-                        done: tx,
-                    })
-                    .await
-                    .is_ok()
-                {
-                    let _ = rx.await;
-                }
-                self.engine.board.remove(id);
-            }
-        }
-        for g in &d.changed {
+        self.stop_all(&d.removed).await;
+        for (i, g) in d.changed.iter().enumerate() {
             if let Some(r) = self.running.get_mut(&g.id()) {
                 r.checksum = g.checksum;
                 let _ = r.ctl.send(Control::Update(g.clone())).await;
             }
+            pause_every(i).await;
         }
-        for g in &d.added {
-            let mut runner = GroupRunner::new(g.clone(), self.engine.clone());
-            if let Some(rs) = restore {
-                rs.restore(&mut runner).await;
-            }
+        for (i, g) in d.added.iter().enumerate() {
+            let runner = GroupRunner::new(g.clone(), self.engine.clone());
             runner.publish_initial();
             let (tx, rx) = mpsc::channel(4);
             self.running.insert(
@@ -111,7 +105,8 @@ impl Manager {
                 },
             );
             let cancel = self.cancel.clone();
-            self.tracker.spawn(runner.run(rx, cancel));
+            self.tracker.spawn(runner.run(rx, cancel, restore.cloned()));
+            pause_every(i).await;
         }
         // Keep the API's group order equal to the files' order.
         let order: HashMap<u64, usize> = set
@@ -120,35 +115,41 @@ impl Manager {
             .enumerate()
             .map(|(i, g)| (g.id(), i))
             .collect();
-        let mut snap = self.engine.board.snapshot();
-        snap.sort_by_key(|g| order.get(&g.id).copied().unwrap_or(usize::MAX));
-        self.engine.board.replace(snap);
+        self.engine.board.order_by(&order);
         applied
+    }
+
+    /// Stops the groups `ids` (alerts resolved, series ended), because they are gone
+    /// from the rule files.
+    async fn stop_all(&mut self, ids: &[u64]) {
+        self.stop(ids, true).await;
     }
 
     /// Stops the groups `ids` because another member evaluates them now: their alerts
     /// are handed over as they are — not sent resolved, no staleness markers — since the
     /// new owner restores them from `ALERTS_FOR_STATE` and keeps sending them.
     pub async fn hand_over(&mut self, ids: &[u64]) {
+        self.stop(ids, false).await;
+    }
+
+    /// Stops the groups `ids`, their alerts sent resolved and series ended if `resolve`:
+    /// asks every one first, then waits for all, so that their goodbyes run concurrently.
+    async fn stop(&mut self, ids: &[u64], resolve: bool) {
         let mut stopping = Vec::with_capacity(ids.len());
-        for id in ids {
+        for (i, id) in ids.iter().enumerate() {
             if let Some(r) = self.running.remove(id) {
                 let (tx, rx) = oneshot::channel();
-                let stop = Control::Stop {
-                    resolve: false,
-                    done: tx,
-                };
+                let stop = Control::Stop { resolve, done: tx };
                 if r.ctl.send(stop).await.is_ok() {
                     stopping.push(rx);
                 }
             }
+            pause_every(i).await;
         }
         for rx in stopping {
             let _ = rx.await;
         }
-        for id in ids {
-            self.engine.board.remove(*id);
-        }
+        self.engine.board.remove_all(ids);
     }
 
     /// Whether the group `id` is running here.
@@ -175,6 +176,14 @@ impl Manager {
     pub async fn wait(&self) {
         self.tracker.close();
         self.tracker.wait().await;
+    }
+}
+
+/// Lets other tasks (and a shutdown signal) in every few hundred groups of a long
+/// apply.
+async fn pause_every(i: usize) {
+    if i % 256 == 255 {
+        tokio::task::yield_now().await;
     }
 }
 

@@ -2,7 +2,6 @@
 //! [`Querier`] exactly as they query Prometheus.
 
 use crate::datasource::{BoxFuture, InstantQuery, Querier, QueryError, RangeQuery, RangeSeries};
-use crate::labels::Labels;
 use crate::sample::Sample;
 
 use super::{Engine, PromqlError, Value};
@@ -25,27 +24,9 @@ impl Querier for Engine {
     ) -> BoxFuture<'a, Result<Vec<Sample>, QueryError>> {
         Box::pin(async move {
             let r = Engine::instant(self, &q.expr, q.time_ms).map_err(query_error)?;
-            match r.value {
-                Value::Vector(v) => Ok(v
-                    .into_iter()
-                    .map(|s| Sample {
-                        labels: s.labels,
-                        value: s.value,
-                        timestamp_ms: s.timestamp_ms,
-                    })
-                    .collect()),
-                Value::Scalar {
-                    timestamp_ms,
-                    value,
-                } => Ok(vec![Sample {
-                    labels: Labels::empty(),
-                    value,
-                    timestamp_ms,
-                }]),
-                other => Err(QueryError::ResultType {
-                    got: other.type_name().into(),
-                }),
-            }
+            r.value
+                .into_samples()
+                .map_err(|got| QueryError::ResultType { got: got.into() })
         })
     }
 
@@ -69,6 +50,7 @@ impl Querier for Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::labels::Labels;
     use crate::promql::EngineOptions;
 
     #[tokio::test]

@@ -48,6 +48,30 @@ impl Value {
             Value::Matrix(_) => "matrix",
         }
     }
+
+    /// The answer as rules read an instant query: a vector's samples, or a scalar as one
+    /// sample without labels; any other type is `Err` with its name.
+    pub fn into_samples(self) -> Result<Vec<crate::sample::Sample>, &'static str> {
+        match self {
+            Value::Vector(v) => Ok(v
+                .into_iter()
+                .map(|s| crate::sample::Sample {
+                    labels: s.labels,
+                    value: s.value,
+                    timestamp_ms: s.timestamp_ms,
+                })
+                .collect()),
+            Value::Scalar {
+                timestamp_ms,
+                value,
+            } => Ok(vec![crate::sample::Sample {
+                labels: Labels::empty(),
+                value,
+                timestamp_ms,
+            }]),
+            other => Err(other.type_name()),
+        }
+    }
 }
 
 /// The result of a query: its value and the annotations (warnings and infos) Prometheus

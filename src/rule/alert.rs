@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::shared;
+use super::{RuleContext, shared};
 use crate::labels::Labels;
 
 /// Rendered annotations, shared between the alert, the render cache, notifications and
@@ -173,22 +173,31 @@ impl Alert {
         }
     }
 
-    /// The alert's series and sent label sets for its current state.
-    pub(crate) fn series_labels(&mut self, external: &Labels) -> &SeriesLabels {
+    /// The alert's series and sent label sets for its current state. The external
+    /// labels of `ctx` are added to what is sent, and to the series unless
+    /// `external_labels_on_series` is off in its settings.
+    pub(crate) fn series_labels(&mut self, ctx: &RuleContext) -> &SeriesLabels {
         let state = self.state;
+        let on_series = |sent: &Labels, own: &Labels| {
+            if ctx.settings.external_labels_on_series {
+                sent.clone()
+            } else {
+                own.clone()
+            }
+        };
         let (sent, for_state) = match self.series.take() {
             Some(s) if s.state == state => return self.series.insert(s),
             // Only `ALERTS` carries the state.
             Some(s) => (s.sent, s.for_state),
             None => {
-                let sent = super::add_missing(&self.labels, external);
-                let mut b = sent.to_builder();
+                let sent = super::add_missing(&self.labels, &ctx.settings.external_labels);
+                let mut b = on_series(&sent, &self.labels).to_builder();
                 b.set(shared::metric_name(), shared::alerts_for_state());
                 let for_state = b.build();
                 (sent, for_state)
             }
         };
-        let mut b = sent.to_builder();
+        let mut b = on_series(&sent, &self.labels).to_builder();
         b.set(shared::metric_name(), shared::alerts());
         b.set(shared::alertstate(), state.shared_str());
         self.series.insert(SeriesLabels {
@@ -227,11 +236,11 @@ impl Alert {
     pub fn notification(
         &mut self,
         ends_at_ms: i64,
-        external: &Labels,
+        ctx: &RuleContext,
         url: &Arc<str>,
     ) -> Notification {
         Notification {
-            labels: self.series_labels(external).sent.clone(),
+            labels: self.series_labels(ctx).sent.clone(),
             annotations: self.annotations.clone(),
             starts_at_ms: self.fired_at_ms.unwrap_or(self.active_at_ms),
             ends_at_ms,

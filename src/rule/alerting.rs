@@ -32,6 +32,8 @@ use crate::sample::Sample;
 use crate::template::{Inputs, TemplateQuerier};
 use render::{LabelTemplate, Rendered, inputs_of};
 
+use super::limits::QueryBudget;
+
 /// The error Prometheus reports when two samples map to one alert.
 pub const DUPLICATE_LABELSET: &str =
     "vector contains metrics with the same labelset after applying alert labels";
@@ -255,9 +257,20 @@ impl AlertingRule {
         t: EvalTime,
         querier: Option<&dyn TemplateQuerier>,
     ) -> Result<Vec<Observed>, String> {
+        let limits = self.ctx.settings.limits;
+        // Template queries of this whole evaluation count against one budget, not only
+        // per render: 500 series × 100 queries each would flood the datasource.
+        let budget = querier.map(|q| QueryBudget::new(q, limits.template_queries));
+        let querier = budget.as_ref().map(|b| b as &dyn TemplateQuerier);
         let mut observed = Vec::with_capacity(samples.len());
         for s in samples {
             let (labels, annotations) = self.render_series(s, t, querier);
+            // A breached limit fails the evaluation before anything is written or sent.
+            limits.check_labels(&labels)?;
+            limits.check_annotations(&annotations)?;
+            if let Some(e) = budget.as_ref().and_then(QueryBudget::exceeded) {
+                return Err(e);
+            }
             observed.push(Observed {
                 fingerprint: labels.fingerprint(),
                 value: s.value,
@@ -332,13 +345,13 @@ impl AlertingRule {
     /// Returns how many are active.
     fn advance_and_emit(&mut self, t: EvalTime, series: &mut Vec<Sample>) -> usize {
         let (attempt, timing) = (self.attempt, self.timing);
-        let external = &self.ctx.settings.external_labels;
+        let ctx = &self.ctx;
         let mut active = 0;
         self.active.retain(|_, a| {
             let fate = advance(a, a.seen == attempt, t.ts_ms, &timing);
             if fate == Fate::Active {
                 active += 1;
-                emit(a, external, t.query_ts_ms, series);
+                emit(a, ctx, t.query_ts_ms, series);
             }
             fate != Fate::Dropped
         });
@@ -364,7 +377,7 @@ impl AlertingRule {
             }
             a.valid_until_ms = Some(valid_until);
             let ends_at = a.resolved_at_ms.unwrap_or(valid_until);
-            out.push(a.notification(ends_at, &self.ctx.settings.external_labels, url));
+            out.push(a.notification(ends_at, &self.ctx, url));
         }
         out
     }
@@ -374,12 +387,12 @@ impl AlertingRule {
     /// waiting for `endsAt`.
     pub fn resolve_all(&mut self, ts_ms: i64) -> Vec<Notification> {
         let url = &self.generator_url;
-        let external = &self.ctx.settings.external_labels;
+        let ctx = &self.ctx;
         self.budget.release();
         self.active
             .drain()
             .filter(|(_, a)| a.state == AlertState::Firing)
-            .map(|(_, mut a)| a.notification(ts_ms, external, url))
+            .map(|(_, mut a)| a.notification(ts_ms, ctx, url))
             .collect()
     }
 
@@ -493,9 +506,9 @@ fn fire(a: &mut Alert, ts: i64, timing: &Timing) {
 /// does, so that they line up with the data that raised them. `ALERTS` carries the
 /// state; `ALERTS_FOR_STATE` carries `activeAt` in whole seconds, which a restart reads
 /// back to keep counting toward `for` (see [`AlertingRule::restore`]).
-fn emit(a: &mut Alert, external: &Labels, query_ts_ms: i64, out: &mut Vec<Sample>) {
+fn emit(a: &mut Alert, ctx: &RuleContext, query_ts_ms: i64, out: &mut Vec<Sample>) {
     let active_at_s = (a.active_at_ms / 1000) as f64;
-    let series = a.series_labels(external);
+    let series = a.series_labels(ctx);
     out.push(Sample {
         labels: series.alerts.clone(),
         value: 1.0,

@@ -9,6 +9,8 @@ use crate::config::Group;
 use crate::labels::Labels;
 use crate::template::Library;
 
+use super::limits::Limits;
+
 /// Rule settings that come from flags rather than files: the same for every group.
 #[derive(Debug, Clone)]
 pub struct RuleSettings {
@@ -16,6 +18,11 @@ pub struct RuleSettings {
     pub default_interval: Duration,
     /// `-external.label`s: added to alerts sent and series written when absent.
     pub external_labels: Labels,
+    /// Whether written series (recorded, `ALERTS`, `ALERTS_FOR_STATE`) carry the
+    /// external labels. On for a remote-write target, as vmalert writes them; off for
+    /// the in-memory store of `tocsin test`, which holds series as Prometheus' own TSDB
+    /// does (external labels only go on what leaves it).
+    pub external_labels_on_series: bool,
     /// `-external.url`: base of the alerts' generator URL and `$externalURL`.
     pub external_url: String,
     /// `-rule.resendDelay`.
@@ -29,6 +36,8 @@ pub struct RuleSettings {
     pub disable_alertgroup_label: bool,
     /// `-rule.templates` definitions.
     pub library: Option<Arc<Library>>,
+    /// `-rule.max*`: what one evaluation may produce.
+    pub limits: Limits,
     /// `-rule.maxActiveAlerts`: the alert budget all rules share (`None` = no budget).
     pub alert_budget: Option<Arc<AlertBudget>>,
 }
@@ -39,12 +48,14 @@ impl Default for RuleSettings {
         RuleSettings {
             default_interval: Duration::from_secs(60),
             external_labels: Labels::empty(),
+            external_labels_on_series: true,
             external_url: String::new(),
             resend_delay: Duration::from_secs(60),
             max_resolve_duration: Duration::ZERO,
             resolved_retention: Duration::from_secs(15 * 60),
             disable_alertgroup_label: false,
             library: None,
+            limits: Limits::default(),
             alert_budget: None,
         }
     }

@@ -9,6 +9,7 @@ pub mod alerting;
 pub mod budget;
 mod context;
 pub mod deps;
+pub mod limits;
 pub mod recording;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ pub use alert::{Alert, AlertState, Annotations, Notification};
 pub use alerting::AlertingRule;
 pub use budget::AlertBudget;
 pub use context::{RuleContext, RuleSettings};
+pub use limits::Limits;
 pub use recording::RecordingRule;
 
 use crate::config;

@@ -102,6 +102,9 @@ impl RecordingRule {
                 }
                 None => {
                     let labels = self.output_labels(&s.labels);
+                    if let Err(e) = self.ctx.settings.limits.check_labels(&labels) {
+                        return self.outcome.fail(e, n);
+                    }
                     made.push((key, labels.clone()));
                     labels
                 }
@@ -155,7 +158,11 @@ impl RecordingRule {
         for (name, value) in &self.labels {
             b.set(name.clone(), value.clone());
         }
-        add_missing(&b.build(), &self.ctx.settings.external_labels)
+        if self.ctx.settings.external_labels_on_series {
+            add_missing(&b.build(), &self.ctx.settings.external_labels)
+        } else {
+            b.build()
+        }
     }
 
     pub(crate) fn take_written(&mut self) -> Vec<Labels> {

@@ -14,7 +14,7 @@ mod from_config;
 mod model;
 mod update;
 
-pub use board::{BoxFuture, ReloadStatus, StateSource, StatusBoard};
+pub use board::{BoxFuture, ReloadStatus, Snapshot, StateSource, StatusBoard};
 pub use cluster::{
     CLUSTER_HEADER, ClusterSource, ClusterStatus, MemberStatus, PeerAnswer, PeerStatus,
 };

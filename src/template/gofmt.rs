@@ -164,6 +164,22 @@ pub fn format_e(v: f64, prec: usize, upper: bool) -> String {
     out
 }
 
+/// Go's `strconv.FormatFloat(v, 'e' or 'E', -1, 64)`: the shortest digits that read
+/// back as `v` (`1E+00`, `-2.5E-07`, `NaN`, `+Inf`).
+pub fn format_e_shortest(v: f64, upper: bool) -> String {
+    if let Some(s) = special(v) {
+        return s;
+    }
+    let mut out = String::new();
+    if v.is_sign_negative() {
+        out.push('-');
+    }
+    let dg = shortest(v);
+    let prec = dg.d.len().saturating_sub(1);
+    fmt_e(&mut out, &dg, prec, upper);
+    out
+}
+
 /// Go's `%f` with the given precision (default 6).
 pub fn format_f(v: f64, prec: usize) -> String {
     if let Some(s) = special(v) {
@@ -187,6 +203,19 @@ pub fn format_v(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shortest_e_like_strconv() {
+        assert_eq!(format_e_shortest(1.0, true), "1E+00");
+        assert_eq!(format_e_shortest(0.0, true), "0E+00");
+        assert_eq!(format_e_shortest(-0.0, true), "-0E+00");
+        assert_eq!(format_e_shortest(60.0, true), "6E+01");
+        assert_eq!(format_e_shortest(3.25e-7, false), "3.25e-07");
+        assert_eq!(format_e_shortest(1e100, true), "1E+100");
+        assert_eq!(format_e_shortest(0.1 + 0.2, true), "3.0000000000000004E-01");
+        assert_eq!(format_e_shortest(f64::NAN, true), "NaN");
+        assert_eq!(format_e_shortest(f64::NEG_INFINITY, true), "-Inf");
+    }
 
     #[test]
     fn go_v_formatting() {

@@ -62,10 +62,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use context::{Context, TemplateQuerier};
 pub use error::{LibraryError, TemplateError};
+pub use escape::html_escape;
+pub use gofmt::format_e_shortest;
 pub use inputs::Inputs;
 pub use library::Library;
 pub use limits::{MAX_DEPTH, MAX_OUTPUT, MAX_QUERIES, MAX_STEPS};
 pub use names::FUNCTIONS;
+pub use printf::go_quote;
+pub use value::format_go_duration;
 
 use ast::Node;
 

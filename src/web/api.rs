@@ -100,9 +100,24 @@ pub struct Api {
     /// Normalized `-http.pathPrefix` (`""` or `/x`), for links in HTML.
     pub path_prefix: String,
     pub started: SystemTime,
+    /// Slots for expensive requests (`-http.maxConcurrentRequests`) and their number.
+    pub expensive: Option<(Arc<tokio::sync::Semaphore>, usize)>,
 }
 
 impl Api {
+    /// One slot for an expensive request (`None` when they are not limited), or the
+    /// limit when every slot is taken.
+    pub fn admit(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, usize> {
+        match &self.expensive {
+            None => Ok(None),
+            Some((slots, limit)) => slots
+                .clone()
+                .try_acquire_owned()
+                .map(Some)
+                .map_err(|_| *limit),
+        }
+    }
+
     fn ctx(&self, exclude_alerts: bool) -> Ctx<'_> {
         Ctx {
             external_url: &self.external_url,

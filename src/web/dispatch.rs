@@ -2,12 +2,13 @@
 //! the response headers every answer carries (`-http.header.*`, CORS on the API).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderName, HeaderValue, IF_NONE_MATCH,
-    WWW_AUTHENTICATE,
+    RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
@@ -15,7 +16,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::api::{Api, Reply};
 use super::auth::{Denied, Guard};
 use super::filter::Query;
-use super::respond::{accepts_gzip, maybe_gzip, to_response, to_response_enc};
+use super::respond::{accepts_gzip, gzip_reply, maybe_gzip, to_response, to_response_enc};
 use super::routes::Endpoint;
 use super::{cluster, pprof, ui};
 
@@ -101,7 +102,7 @@ impl ResponseHeaders {
 }
 
 pub async fn handle(
-    api: &Api,
+    api: &Arc<Api>,
     prefix: &str,
     req: Request<Incoming>,
     peer: SocketAddr,
@@ -128,7 +129,7 @@ fn unauthorized(d: Denied) -> Response<Full<Bytes>> {
 }
 
 async fn dispatch(
-    api: &Api,
+    api: &Arc<Api>,
     prefix: &str,
     req: Request<Incoming>,
     peer: SocketAddr,
@@ -178,6 +179,15 @@ async fn dispatch(
         && let Some(reply) = cluster_reply(api, c, endpoint, &q, &parts).await
     {
         return (Some(endpoint), finish(reply, &parts).await);
+    }
+    if endpoint.is_expensive() {
+        let accept_gzip = parts
+            .headers
+            .get(ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(accepts_gzip);
+        let resp = render_expensive(api, endpoint, full, q, accept_gzip).await;
+        return (Some(endpoint), resp);
     }
     let reply = match endpoint {
         Endpoint::Index => api.index(local),
@@ -233,6 +243,55 @@ async fn cluster_reply(
         Endpoint::Alert => cluster::from_owner(c, endpoint.name(), q, auth, api.alert(q)).await,
         _ => return None,
     })
+}
+
+/// How long a client turned away by `-http.maxConcurrentRequests` should wait.
+const RETRY_AFTER_SECS: u64 = 1;
+
+/// Renders (and compresses) an expensive answer on a blocking thread, holding one of
+/// the `-http.maxConcurrentRequests` slots; with none free, 503 and `Retry-After`.
+async fn render_expensive(
+    api: &Arc<Api>,
+    endpoint: Endpoint,
+    path: &str,
+    q: Query,
+    accept_gzip: bool,
+) -> Response<Full<Bytes>> {
+    let permit = match api.admit() {
+        Ok(p) => p,
+        Err(limit) => {
+            let msg = format!(
+                "too many concurrent requests ({limit} at once, -http.maxConcurrentRequests); retry {path} in {RETRY_AFTER_SECS} s"
+            );
+            let reply = if endpoint.is_api() {
+                Reply::error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &msg)
+            } else {
+                Reply::text(StatusCode::SERVICE_UNAVAILABLE, msg + "\n")
+            };
+            let mut resp = to_response(reply);
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            return resp;
+        }
+    };
+    let api = Arc::clone(api);
+    let rendered = tokio::task::spawn_blocking(move || {
+        let _slot = permit;
+        let reply = match endpoint {
+            Endpoint::Rules => api.rules(&q),
+            Endpoint::Alerts => api.alerts(&q),
+            _ => api.metrics(),
+        };
+        gzip_reply(reply, accept_gzip)
+    })
+    .await;
+    match rendered {
+        Ok((reply, gzipped)) => to_response_enc(reply, gzipped),
+        Err(e) => to_response(Reply::text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("rendering {path} failed: {e}\n"),
+        )),
+    }
 }
 
 /// Revalidation (`If-None-Match`) and gzip.

@@ -64,6 +64,9 @@ pub struct WebOptions {
     /// Auth failures, certificate reloads, PROXY errors, if registered (see
     /// [`metrics::SecurityMetrics::register`]).
     pub security_metrics: Option<metrics::SecurityMetrics>,
+    /// `-http.maxConcurrentRequests`: expensive requests (rules, alerts, metrics)
+    /// rendered at once; more are answered 503 with `Retry-After`. 0 = no limit.
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for WebOptions {
@@ -79,6 +82,7 @@ impl Default for WebOptions {
             external_url: String::new(),
             http_metrics: None,
             security_metrics: None,
+            max_concurrent_requests: 4,
         }
     }
 }

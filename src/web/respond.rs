@@ -42,25 +42,33 @@ pub fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// Gzips the body when the client accepts it and it is worth it, as Prometheus and
 /// vmalert do: a 20,000-rule `/api/v1/rules` shrinks from tens of megabytes to a few.
-pub async fn maybe_gzip(mut r: Reply, accept_gzip: bool) -> (Reply, bool) {
+pub async fn maybe_gzip(r: Reply, accept_gzip: bool) -> (Reply, bool) {
+    if accept_gzip && r.body.len() > BLOCKING_GZIP_BODY {
+        let status = r.status;
+        return tokio::task::spawn_blocking(move || gzip_reply(r, true))
+            .await
+            .unwrap_or_else(|e| {
+                let msg = format!("compressing the answer ({status}) failed: {e}");
+                (
+                    Reply::text(hyper::StatusCode::INTERNAL_SERVER_ERROR, msg),
+                    false,
+                )
+            });
+    }
+    gzip_reply(r, accept_gzip)
+}
+
+/// [`maybe_gzip`] on the current thread (already a blocking one).
+pub fn gzip_reply(mut r: Reply, accept_gzip: bool) -> (Reply, bool) {
     if !accept_gzip || r.body.len() < MIN_GZIP_BODY {
         return (r, false);
     }
-    let body = r.body.clone();
-    let compressed = if body.len() > BLOCKING_GZIP_BODY {
-        tokio::task::spawn_blocking(move || gzip(&body))
-            .await
-            .ok()
-            .and_then(Result::ok)
-    } else {
-        gzip(&body).ok()
-    };
-    match compressed {
-        Some(c) => {
+    match gzip(&r.body) {
+        Ok(c) => {
             r.body = Bytes::from(c);
             (r, true)
         }
-        None => (r, false),
+        Err(_) => (r, false),
     }
 }
 

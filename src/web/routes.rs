@@ -115,6 +115,14 @@ impl Endpoint {
         }
     }
 
+    /// Whether answering costs in proportion to the number of rules, alerts or series:
+    /// such requests are rendered on a blocking thread, at most
+    /// `-http.maxConcurrentRequests` at once, so API load cannot starve evaluation or
+    /// the health checks.
+    pub fn is_expensive(self) -> bool {
+        matches!(self, Endpoint::Rules | Endpoint::Alerts | Endpoint::Metrics)
+    }
+
     pub fn allows(self, m: &Method) -> bool {
         match self {
             Endpoint::Reload => m == Method::GET || m == Method::POST || m == Method::PUT,

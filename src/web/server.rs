@@ -145,6 +145,12 @@ impl Server {
             security_metrics: opts.security_metrics,
             path_prefix: prefix.clone(),
             started: SystemTime::now(),
+            expensive: (opts.max_concurrent_requests > 0).then(|| {
+                (
+                    Arc::new(tokio::sync::Semaphore::new(opts.max_concurrent_requests)),
+                    opts.max_concurrent_requests,
+                )
+            }),
         });
         Ok(Server {
             listener,

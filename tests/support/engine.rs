@@ -38,7 +38,7 @@ impl PausedEngine {
         rules: &str,
         querier: Arc<dyn Querier>,
         clock: Clock,
-        restore: Option<&Restorer>,
+        restore: Option<Arc<Restorer>>,
     ) -> Self {
         let engine = Arc::new(Engine {
             querier,
@@ -60,7 +60,7 @@ impl PausedEngine {
             groups,
             files: vec![],
         };
-        manager.apply(&set, restore).await;
+        manager.apply(&set, restore.as_ref()).await;
         PausedEngine {
             manager,
             engine,

@@ -12,6 +12,8 @@
 //! - [`engine`]: the engine in-process on paused time (`tokio::time::pause`).
 //! - [`certs`]: a test CA and the TLS pairs it signs, made at test time, and a client
 //!   that trusts it.
+//! - [`dns`]: a loopback DNS server answering from a zone the test changes (A, AAAA,
+//!   SRV, NXDOMAIN, SERVFAIL, garbage, silence).
 //! - [`fake_http`]: an in-process HTTP server answering from a script (a datasource,
 //!   Alertmanager or remote-write endpoint that fails, stalls or answers garbage).
 //! - [`eventually`]: wait for state a background task reaches, instead of sleeping.
@@ -25,6 +27,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod dns;
 pub mod engine;
 pub mod fake_http;
 pub mod http;

@@ -77,29 +77,43 @@ pub fn sid_peer_or_skip(name: &str) -> Option<PathBuf> {
     PeerSet::Sid.require(name)
 }
 
+/// `at` if it exists; else panics under `CI=true` (a test must never pass silently
+/// without what it needs), or says why the test skips (`hint`: how to get it) and
+/// returns `None`.
+fn found_or_skip(what: &str, at: PathBuf, hint: &str) -> Option<PathBuf> {
+    if at.exists() {
+        return Some(at);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} not found at {} (CI=true)", at.display());
+    }
+    eprintln!("SKIP: {what} not found at {}; {hint}", at.display());
+    None
+}
+
+/// Prometheus 3.5's Go sources installed with the sid peers (`promql/promqltest/testdata`,
+/// `cmd/promtool/testdata`, …), with [`PeerSet::require`]'s rules when they are missing.
+pub fn prometheus_sources_or_skip() -> Option<PathBuf> {
+    let at = PeerSet::Sid
+        .dir()
+        .join("../share/gocode/src/github.com/prometheus/prometheus");
+    found_or_skip(
+        "Prometheus sources",
+        at,
+        "run integration/install-peers.sh or set TOCSIN_PEERS_SID_DIR",
+    )
+}
+
 /// `kubernetes-validate` (PyPI, installed by `integration/install-peers.sh` into
-/// `.peers/py`; `$TOCSIN_KUBERNETES_VALIDATE` overrides). Missing: panics under
-/// `CI=true`, else says why it skips and returns `None`.
+/// `.peers/py`; `$TOCSIN_KUBERNETES_VALIDATE` overrides), with [`PeerSet::require`]'s
+/// rules when it is missing.
 pub fn kubernetes_validate_or_skip() -> Option<PathBuf> {
     let at = std::env::var_os("TOCSIN_KUBERNETES_VALIDATE")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join(".peers/py/bin/kubernetes-validate")
         });
-    if at.is_file() {
-        return Some(at);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "kubernetes-validate not found at {} (CI=true)",
-            at.display()
-        );
-    }
-    eprintln!(
-        "SKIP: kubernetes-validate not found at {}; run integration/install-peers.sh",
-        at.display()
-    );
-    None
+    found_or_skip("kubernetes-validate", at, "run integration/install-peers.sh")
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.

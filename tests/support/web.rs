@@ -10,7 +10,7 @@ use prometheus_client::registry::Registry;
 use tocsin::labels::Labels;
 use tocsin::status::{
     AlertState, AlertStatus, AlertingStatus, Annotations, BoxFuture, GroupStatus, Health,
-    ReloadStatus, RuleKindStatus, RuleStatus, StateSource, StateUpdate, StatusBoard,
+    ReloadStatus, RuleKindStatus, RuleStatus, Snapshot, StateSource, StateUpdate, StatusBoard,
 };
 use tocsin::web::{Server, WebOptions};
 use tokio_util::sync::CancellationToken;
@@ -43,7 +43,7 @@ impl Fake {
 }
 
 impl StateSource for Fake {
-    fn groups(&self) -> Vec<Arc<GroupStatus>> {
+    fn groups(&self) -> Snapshot {
         self.board.snapshot()
     }
 

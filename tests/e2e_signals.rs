@@ -1,0 +1,109 @@
+//! Signals are honoured at any moment, as an operator sends them: the tocsin binary,
+//! SIGTERM while the rule files are still being read at start-up, and while a reload
+//! is reading them. A rule file that is a named pipe with no writer makes reading it
+//! block for as long as the test wants, so the signal lands mid-load every time.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use support::eventually;
+use support::peers::{ChildGuard, free_port};
+use support::servers::start_tocsin;
+
+const RULES: &str =
+    "groups:\n- name: g\n  interval: 1h\n  rules:\n  - alert: A\n    expr: vector(1)\n";
+
+fn mkfifo(path: &Path) {
+    let ok = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(ok.success(), "mkfifo {}", path.display());
+}
+
+fn log_has(g: &ChildGuard, needle: &str) -> bool {
+    std::fs::read_to_string(&g.log).is_ok_and(|t| t.contains(needle))
+}
+
+/// Waits (at most `limit`, a guard against hanging, not a speed check) for the exit
+/// after SIGTERM; the exit status.
+fn terminate(g: &mut ChildGuard, limit: Duration) -> std::process::ExitStatus {
+    g.terminate(limit)
+        .unwrap_or_else(|| panic!("still running after SIGTERM\n{}", g.log_tail(30)))
+}
+
+#[tokio::test]
+async fn sigterm_during_the_first_load_shuts_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("rules.yml");
+    mkfifo(&fifo);
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let argv = vec![
+        env!("CARGO_BIN_EXE_tocsin").to_string(),
+        format!("-rule={}", fifo.display()),
+        "-datasource.url=http://127.0.0.1:1".to_string(),
+        format!("-httpListenAddr=127.0.0.1:{port}"),
+    ];
+    let mut g = ChildGuard::spawn("tocsin", &argv, dir.path()).unwrap();
+    // The port listens while the rules are still being read: healthy, not ready.
+    let client = reqwest::Client::new();
+    let status = |path: &'static str| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            client
+                .get(format!("{url}{path}"))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .ok()
+        }
+    };
+    let mut healthy = None;
+    for _ in 0..200 {
+        healthy = status("/-/healthy").await;
+        if healthy.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(healthy, Some(200), "{}", g.log_tail(20));
+    assert_eq!(
+        status("/-/ready").await,
+        Some(503),
+        "not ready before the rules are applied"
+    );
+    let s = terminate(&mut g, Duration::from_secs(30));
+    assert!(
+        s.success(),
+        "a clean exit, not death by signal: {s}\n{}",
+        g.log_tail(20)
+    );
+    assert!(log_has(&g, "shutting down"), "{}", g.log_tail(20));
+    assert!(log_has(&g, "stopped"), "{}", g.log_tail(20));
+}
+
+#[tokio::test]
+async fn sigterm_during_a_reload_shuts_down() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yml"), RULES).unwrap();
+    let args = vec![
+        format!("-rule={}/*.yml", dir.path().display()),
+        "-datasource.url=http://127.0.0.1:1".to_string(),
+        "-loggerLevel=DEBUG".to_string(),
+    ];
+    let (mut g, _url) = start_tocsin(&args, dir.path(), "tocsin").await.unwrap();
+    // A new rule file nobody writes: the reload that picks it up blocks reading it.
+    mkfifo(&dir.path().join("b.yml"));
+    let pid = g.child.id().to_string();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    let requested = eventually(Duration::from_secs(30), || log_has(&g, "reload requested")).await;
+    assert!(requested, "{}", g.log_tail(20));
+    let s = terminate(&mut g, Duration::from_secs(30));
+    assert!(s.success(), "{s}\n{}", g.log_tail(20));
+    assert!(log_has(&g, "reload abandoned"), "{}", g.log_tail(20));
+    assert!(log_has(&g, "stopped"), "{}", g.log_tail(20));
+}
