@@ -113,7 +113,11 @@ pub fn kubernetes_validate_or_skip() -> Option<PathBuf> {
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join(".peers/py/bin/kubernetes-validate")
         });
-    found_or_skip("kubernetes-validate", at, "run integration/install-peers.sh")
+    found_or_skip(
+        "kubernetes-validate",
+        at,
+        "run integration/install-peers.sh",
+    )
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
