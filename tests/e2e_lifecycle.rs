@@ -44,7 +44,7 @@ async fn wait_rules(url: &str, want: &[&str], t: &ChildGuard, what: &str) -> Val
     let started = Instant::now();
     let v = poll_json(
         &format!("{url}/api/v1/rules"),
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         |v| names(v) == want,
     )
     .await
@@ -102,7 +102,7 @@ async fn every_reload_trigger_and_bad_input() {
     wait_rules(&url, &["cm/C1", "g1/A1"], &t, "start").await;
     let first = poll_json(
         &format!("{url}/api/v1/alerts"),
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         |v| active_at(v, "A1").is_some(),
     )
     .await
@@ -114,7 +114,7 @@ async fn every_reload_trigger_and_bad_input() {
     wait_rules(&url, &["cm/C1", "g1/A1", "g1/A2"], &t, "edit").await;
     let v = poll_json(
         &format!("{url}/api/v1/alerts"),
-        Duration::from_secs(5),
+        Duration::from_secs(30),
         |v| active_at(v, "A2").is_some(),
     )
     .await
@@ -151,7 +151,7 @@ async fn every_reload_trigger_and_bad_input() {
     .unwrap();
     let status = poll_json(
         &format!("{url}/api/v1/status"),
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         |v| v.to_string().contains("a.yml"),
     )
     .await
@@ -185,7 +185,7 @@ async fn every_reload_trigger_and_bad_input() {
     std::fs::write(&a, file(&[group("g1", &["A1", "A3"])])).unwrap();
     let ok = poll_json(
         &format!("{url}/api/v1/status"),
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         |v| !v.to_string().contains("Broken"),
     )
     .await;
@@ -303,7 +303,7 @@ async fn restarts_keep_the_for_clock_and_the_start_time() {
     let (mut t, url) = start_tocsin(&args, dir.path(), "tocsin-1").await.unwrap();
     let v = poll_json(
         &format!("{url}/api/v1/alerts"),
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         |v| active_at(v, "Slow").is_some(),
     )
     .await
@@ -400,7 +400,7 @@ async fn hostile_file_changes_keep_the_old_rules_running() {
         async move {
             poll_json(
                 &format!("{url}/api/v1/status"),
-                Duration::from_secs(10),
+                Duration::from_secs(30),
                 |v| v.to_string().contains("a.yml") && !v.to_string().contains("\"success\":true"),
             )
             .await

@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::eventually;
+use support::fake_http::{Canned, fake_http};
 use support::peers::{ChildGuard, free_port};
 use support::servers::start_tocsin;
 
@@ -106,4 +107,58 @@ async fn sigterm_during_a_reload_shuts_down() {
     assert!(s.success(), "{s}\n{}", g.log_tail(20));
     assert!(log_has(&g, "reload abandoned"), "{}", g.log_tail(20));
     assert!(log_has(&g, "stopped"), "{}", g.log_tail(20));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_replay_stops_it_at_a_window_edge() {
+    // The first range query is answered, the second never: the replay is waiting on
+    // the datasource when the signal comes.
+    let empty = r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
+    let ds = fake_http(vec![
+        Canned::ok(empty),
+        Canned(
+            200,
+            "application/json",
+            empty.into(),
+            Duration::from_secs(3600),
+        ),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).unwrap();
+    let argv = vec![
+        env!("CARGO_BIN_EXE_tocsin").to_string(),
+        "replay".to_string(),
+        "--from=1700000000".to_string(),
+        "--to=1700036000".to_string(),
+        "--report".to_string(),
+        format!("-rule={}", rules.display()),
+        format!("-datasource.url={}", ds.url),
+        "-replay.maxDatapointsPerQuery=1".to_string(),
+        "-replay.disableProgressBar=true".to_string(),
+    ];
+    let mut g = ChildGuard::spawn("tocsin-replay", &argv, dir.path()).unwrap();
+    let waiting = eventually(Duration::from_secs(60), || {
+        ds.hits.load(std::sync::atomic::Ordering::SeqCst) >= 2
+    })
+    .await;
+    assert!(waiting, "the second query was sent\n{}", g.log_tail(20));
+    let s = terminate(&mut g, Duration::from_secs(30));
+    assert_eq!(
+        s.code(),
+        Some(1),
+        "an interrupted replay exits 1 (incomplete), not killed: {s}\n{}",
+        g.log_tail(20)
+    );
+    assert!(
+        log_has(&g, "interrupted by a signal after"),
+        "the report says where the rule stopped\n{}",
+        g.log_tail(20)
+    );
+    assert!(
+        log_has(&g, "replay interrupted by a signal"),
+        "{}",
+        g.log_tail(20)
+    );
 }

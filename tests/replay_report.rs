@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tocsin::config::{Group, LoadOptions, load_str};
-use tocsin::datasource::QueryError;
 use tocsin::datasource::fake::FakeQuerier;
+use tocsin::datasource::{BoxFuture, InstantQuery, Querier, QueryError, RangeQuery, RangeSeries};
 use tocsin::labels::Labels;
 use tocsin::replay::report::{to_json, to_table};
 use tocsin::replay::{ReplayOptions, plan, replay};
@@ -219,4 +219,69 @@ groups:
     // One template query per active sample, each at the evaluation timestamp.
     let times: Vec<i64> = f.queries().iter().map(|q| (q.time_ms - T0) / MIN).collect();
     assert_eq!(times, vec![2, 3, 4, 5, 8, 9]);
+}
+
+/// Answers the windows before `until_ms` from `inner`; a query for a later window
+/// interrupts the replay (as SIGTERM would) and never answers.
+struct InterruptAt {
+    inner: Arc<FakeQuerier>,
+    until_ms: i64,
+    cancel: tokio_util::sync::CancellationToken,
+}
+
+impl Querier for InterruptAt {
+    fn instant<'a>(
+        &'a self,
+        q: &'a InstantQuery,
+    ) -> BoxFuture<'a, Result<Vec<tocsin::sample::Sample>, QueryError>> {
+        self.inner.instant(q)
+    }
+
+    fn range<'a>(
+        &'a self,
+        q: &'a RangeQuery,
+    ) -> BoxFuture<'a, Result<Vec<RangeSeries>, QueryError>> {
+        if q.start_ms < self.until_ms {
+            return self.inner.range(q);
+        }
+        self.cancel.cancel();
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn an_interrupted_replay_stops_at_a_window_edge_and_says_where() {
+    // One evaluation per window, ten windows; the query of the fourth never answers
+    // and interrupts the replay while it waits.
+    let o = opts(1);
+    let q = Arc::new(InterruptAt {
+        inner: fake(),
+        until_ms: T0 + 3 * MIN,
+        cancel: o.cancel.clone(),
+    });
+    let settings = RuleSettings::default();
+    let plans = plan(&groups(RULES), &settings, &o).expect("plannable");
+    // The bound only turns a hang (the signal ignored) into a failure.
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        replay(&plans, &settings, q, None, &o),
+    )
+    .await
+    .expect("the replay ends once interrupted, without the answer it waits for");
+    assert!(!out.complete(), "an interrupted replay is incomplete");
+    for r in &out.rules {
+        assert!(
+            (1..=3).contains(&r.evaluations),
+            "{}: the windows answered before the signal are evaluated, none after: {}",
+            r.rule,
+            r.evaluations
+        );
+        let said = r
+            .problems
+            .iter()
+            .find(|p| p.contains("interrupted by a signal"));
+        let said = said.unwrap_or_else(|| panic!("{}: {:?}", r.rule, r.problems));
+        assert!(said.contains("of 10 windows"), "{said}");
+        assert!(said.contains("not replayed from 2023-11-14T22:"), "{said}");
+    }
 }

@@ -47,7 +47,7 @@ async fn wait_ready(client: &reqwest::Client, base: &str, t: &mut ChildGuard) {
             return;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(20),
+            start.elapsed() < Duration::from_secs(120),
             "{}",
             t.log_tail(30)
         );

@@ -40,7 +40,7 @@ async fn start(bin: &str, name: &str, dir: &std::path::Path) -> (ChildGuard, Str
             return (g, base);
         }
         assert!(
-            started.elapsed() < Duration::from_secs(20),
+            started.elapsed() < Duration::from_secs(120),
             "{}",
             g.log_tail(30)
         );

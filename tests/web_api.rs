@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::http::get_json;
 use support::web::{Fake, fixture, server};
 use tocsin::web::WebOptions;
@@ -142,11 +142,56 @@ async fn rule_filters() {
     assert_eq!(p2["data"]["groups"][0]["name"], "other");
     assert!(p2["data"].get("groupNextToken").is_none());
 
+    // vmalert 1.145's filters: `search` (group name or file, else rule name), states
+    // (Grafana's aliases too), extended states, datasource types.
+    assert_eq!(names(b, "search=LOAD").await, ["HighLoad", "job:load:avg"]);
+    assert_eq!(names(b, "search=b.yml").await, ["other:sum"]);
+    assert_eq!(names(b, "state=error").await, ["Broken"]);
+    assert_eq!(names(b, "state=pending,normal").await, ["Broken"]);
+    assert_eq!(
+        names(b, "state=inactive&extended_states=true").await,
+        Vec::<String>::new(),
+        "extended, the broken rule is unhealthy, not inactive"
+    );
+    assert_eq!(names(b, "state=recovering").await, Vec::<String>::new());
+    assert_eq!(
+        names(b, "datasource_type=graphite").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(names(b, "datasource_type=prometheus").await.len(), 4);
+    let (_, v) = get_json(&format!("{b}/api/v1/rules?extended_states=true")).await;
+    assert_eq!(rule(&v, 0, 1)["state"], "ok", "recording rules get a state");
+    assert_eq!(rule(&v, 0, 2)["state"], "unhealthy");
+    assert_eq!(
+        v["data"]["groups"][0]["states"],
+        serde_json::json!({"firing": 1, "ok": 1, "unhealthy": 1})
+    );
+    let (_, v) = get_json(&format!("{b}/api/v1/rules?exclude_alerts=yes")).await;
+    assert_eq!(rule(&v, 0, 0)["alerts"], Value::Null, "vmalert's yes");
+
+    // vmalert's pagination: numbered pages with totals.
+    let (_, v) = get_json(&format!("{b}/api/v1/rules?group_limit=1&page_num=2")).await;
+    assert_eq!(v["data"]["groups"][0]["name"], "other");
+    assert_eq!(
+        (
+            &v["page"],
+            &v["total_pages"],
+            &v["total_groups"],
+            &v["total_rules"]
+        ),
+        (&json!(2), &json!(2), &json!(2), &json!(4))
+    );
+    let (status, v) = get_json(&format!("{b}/api/v1/rules?group_limit=1&page_num=3")).await;
+    assert_eq!(status, 400, "{v}");
+
     for bad in [
         "type=foo",
         "group_limit=0",
         "group_next_token=zz",
-        "exclude_alerts=yes",
+        "exclude_alerts=maybe",
+        "state=bogus",
+        "datasource_type=sql",
+        "page_num=1",
     ] {
         let (status, v) = get_json(&format!("{b}/api/v1/rules?{bad}")).await;
         assert_eq!(status, 400, "{bad}");

@@ -25,9 +25,9 @@ const MISSING_OK: &[(&str, &[&str])] = &[
 ];
 
 /// Keys we add: Prometheus' fields vmalert 1.79 lacks, fields of newer vmalert
-/// versions, and objects vmalert omits when empty (`labels`, `annotations`, `alerts`).
+/// versions (group `states`, 1.145), and objects vmalert omits when empty (`labels`, `annotations`, `alerts`).
 const EXTRAS: &[(&str, &[&str])] = &[
-    ("group", &["limit", "evaluationTime"]),
+    ("group", &["limit", "evaluationTime", "states"]),
     (
         "alerting",
         &[

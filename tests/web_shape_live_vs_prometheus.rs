@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::http::{get_json, poll_json};
 use support::peers::peer_or_skip;
-use support::servers::{start_tocsin, start_victoria_metrics};
+use support::servers::{args_like_prometheus, start_tocsin, start_victoria_metrics};
 use support::shape::{Shape, type_name};
 use support::shape_reference::{NONE, VM_EXTRAS, settled, start_settled};
 
@@ -186,20 +186,10 @@ async fn live_tocsin_answers_like_prometheus_on_the_same_rules() {
     let (prom, rules) = (p.url.clone(), p.rules_file.clone());
     let (prom_rules, prom_alerts) = (p.rules.clone(), p.alerts.clone());
 
-    let (tocsin_guard, tocsin) = start_tocsin(
-        &[
-            format!("-rule={}", rules.display()),
-            format!("-datasource.url={prom}"),
-            format!("-remoteWrite.url={prom}/api/v1/write"),
-            "-evaluationInterval=1s".into(),
-            // Prometheus adds no `alertgroup` label; vmalert (and tocsin by default) do.
-            "-disableAlertgroupLabel=true".into(),
-        ],
-        dir.path(),
-        "tocsin",
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let args = args_like_prometheus(&[&rules], &prom);
+    let (tocsin_guard, tocsin) = start_tocsin(&args, dir.path(), "tocsin")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let our_rules = poll_json(
         &format!("{tocsin}/api/v1/rules"),
         Duration::from_secs(30),

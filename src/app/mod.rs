@@ -191,6 +191,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
             } else {
                 ReportFormat::Table
             }),
+            interrupt: tokio_util::sync::CancellationToken::new(),
         })
     };
     let l = match build() {
@@ -204,9 +205,24 @@ fn replay(args: ReplayArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    match rt.block_on(launch::run(l)) {
+    // SIGTERM/SIGINT stop the replay at the next window's edge; a second exits at once.
+    let outcome = rt.block_on(async {
+        let mut l = l;
+        l.interrupt = signals::watch().map_err(|e| launch::LaunchError::Setup {
+            what: "signal handlers",
+            message: e.to_string(),
+        })?;
+        launch::run(l).await
+    });
+    // A rule load abandoned by a signal may still be running on a blocking thread.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
+        Err(e @ launch::LaunchError::Interrupted) => {
+            eprintln!("tocsin replay: {e}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("tocsin replay: {e}");
             ExitCode::from(2)

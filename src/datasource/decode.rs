@@ -25,6 +25,40 @@ struct Envelope<'a> {
     error_type: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     error: Option<Cow<'a, str>>,
+    /// VictoriaMetrics' query statistics; Prometheus sends none unless asked.
+    #[serde(default)]
+    stats: Option<Stats>,
+}
+
+/// `stats` of a VictoriaMetrics answer: how many series the query read from storage
+/// (`"seriesFetched": "12"`, a string; a number is accepted too).
+#[derive(Deserialize)]
+struct Stats {
+    #[serde(rename = "seriesFetched", default, deserialize_with = "count")]
+    series_fetched: Option<usize>,
+}
+
+fn count<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N<'a> {
+        Num(u64),
+        Str(#[serde(borrow)] Cow<'a, str>),
+    }
+    Ok(match Option::<N>::deserialize(d)? {
+        Some(N::Num(n)) => Some(n as usize),
+        Some(N::Str(s)) => s.parse().ok(),
+        None => None,
+    })
+}
+
+/// An instant query's answer: its samples, and the series the datasource reports having
+/// fetched for it (VictoriaMetrics), which tells a query that matched nothing from one
+/// whose condition was false.
+#[derive(Debug, Clone, Default)]
+pub struct InstantAnswer {
+    pub samples: Vec<Sample>,
+    pub series_fetched: Option<usize>,
 }
 
 /// `data` of an answer. Prometheus and VictoriaMetrics write `resultType` before `result`,
@@ -344,7 +378,8 @@ pub(super) fn status_error(url: &str, status: u16, body: &[u8]) -> QueryError {
     }
 }
 
-fn envelope<'a>(url: &str, body: &'a [u8]) -> Result<Data<'a>, QueryError> {
+/// The `data` of a successful answer, and VictoriaMetrics' `stats.seriesFetched`.
+fn envelope<'a>(url: &str, body: &'a [u8]) -> Result<(Data<'a>, Option<usize>), QueryError> {
     // Checking the whole body is UTF-8 in one (vectorised) pass spares the parser a
     // check per string; invalid bodies go through the byte parser for its error message.
     let parsed = match std::str::from_utf8(body) {
@@ -387,32 +422,49 @@ fn envelope<'a>(url: &str, body: &'a [u8]) -> Result<Data<'a>, QueryError> {
                 .into_owned(),
         });
     }
-    env.data.ok_or_else(|| QueryError::Decode {
+    let fetched = env.stats.and_then(|s| s.series_fetched);
+    let data = env.data.ok_or_else(|| QueryError::Decode {
         url: url.to_string(),
         message: "status is success but there is no data".into(),
-    })
+    })?;
+    Ok((data, fetched))
 }
 
 /// Decodes an instant-query answer: a vector, or a scalar (one sample with no labels,
 /// stamped `time_ms`).
 pub fn decode_instant(url: &str, body: &[u8], time_ms: i64) -> Result<Vec<Sample>, QueryError> {
-    let data = envelope(url, body)?;
-    match data.result {
-        Decoded::Vector(samples) => Ok(samples),
-        Decoded::Scalar(p) => Ok(vec![Sample {
+    decode_instant_answer(url, body, time_ms).map(|a| a.samples)
+}
+
+/// [`decode_instant`], with the series count VictoriaMetrics reports.
+pub fn decode_instant_answer(
+    url: &str,
+    body: &[u8],
+    time_ms: i64,
+) -> Result<InstantAnswer, QueryError> {
+    let (data, series_fetched) = envelope(url, body)?;
+    let samples = match data.result {
+        Decoded::Vector(samples) => samples,
+        Decoded::Scalar(p) => vec![Sample {
             labels: Labels::empty(),
             value: p.1,
             timestamp_ms: if p.0 == 0 { time_ms } else { p.0 },
-        }]),
-        Decoded::Matrix(_) | Decoded::Other => Err(QueryError::ResultType {
-            got: data.result_type.into_owned(),
-        }),
-    }
+        }],
+        Decoded::Matrix(_) | Decoded::Other => {
+            return Err(QueryError::ResultType {
+                got: data.result_type.into_owned(),
+            });
+        }
+    };
+    Ok(InstantAnswer {
+        samples,
+        series_fetched,
+    })
 }
 
 /// Decodes a range-query answer (a matrix).
 pub fn decode_range(url: &str, body: &[u8]) -> Result<Vec<RangeSeries>, QueryError> {
-    let data = envelope(url, body)?;
+    let (data, _) = envelope(url, body)?;
     match data.result {
         Decoded::Matrix(series) => Ok(series),
         _ => Err(QueryError::ResultType {

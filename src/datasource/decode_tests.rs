@@ -225,3 +225,28 @@ fn matrix_for_range_queries() {
     let r = decode_range(U, body).unwrap();
     assert_eq!(r[0].1, vec![(1000, 1.0), (2000, 2.5)]);
 }
+
+#[test]
+fn victoria_metrics_series_fetched_is_read_from_stats() {
+    let vm = br#"{"status":"success","data":{"resultType":"vector","result":[]},"stats":{"seriesFetched": "0","executionTimeMsec":3}}"#;
+    let a = decode_instant_answer(U, vm, 0).unwrap();
+    assert_eq!((a.samples.len(), a.series_fetched), (0, Some(0)));
+    let number = br#"{"status":"success","data":{"resultType":"vector","result":[]},"stats":{"seriesFetched":12}}"#;
+    assert_eq!(
+        decode_instant_answer(U, number, 0).unwrap().series_fetched,
+        Some(12)
+    );
+    // Prometheus reports nothing (its own `stats` has other fields when asked for).
+    let prom = br#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+    assert_eq!(
+        decode_instant_answer(U, prom, 0).unwrap().series_fetched,
+        None
+    );
+    let prom_stats = br#"{"status":"success","data":{"resultType":"vector","result":[]},"stats":{"timings":{}}}"#;
+    assert_eq!(
+        decode_instant_answer(U, prom_stats, 0)
+            .unwrap()
+            .series_fetched,
+        None
+    );
+}

@@ -16,7 +16,7 @@ use crate::http::{self, ClientError, ClientOptions, Endpoint, HttpClient, Origin
 use crate::labels::Labels;
 use crate::sample::Sample;
 
-pub use decode::{decode_instant, decode_range};
+pub use decode::{InstantAnswer, decode_instant, decode_instant_answer, decode_range};
 
 /// A boxed future, to keep [`Querier`] usable as `Arc<dyn Querier>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -88,6 +88,19 @@ pub enum QueryError {
 pub trait Querier: Send + Sync {
     fn instant<'a>(&'a self, q: &'a InstantQuery)
     -> BoxFuture<'a, Result<Vec<Sample>, QueryError>>;
+    /// [`Querier::instant`] with the series the datasource reports having fetched; a
+    /// querier that cannot tell reports `None` (the default).
+    fn instant_answer<'a>(
+        &'a self,
+        q: &'a InstantQuery,
+    ) -> BoxFuture<'a, Result<InstantAnswer, QueryError>> {
+        Box::pin(async move {
+            Ok(InstantAnswer {
+                samples: self.instant(q).await?,
+                series_fetched: None,
+            })
+        })
+    }
     fn range<'a>(
         &'a self,
         q: &'a RangeQuery,
@@ -368,6 +381,13 @@ impl Querier for PromClient {
         &'a self,
         q: &'a InstantQuery,
     ) -> BoxFuture<'a, Result<Vec<Sample>, QueryError>> {
+        Box::pin(async move { self.instant_answer(q).await.map(|a| a.samples) })
+    }
+
+    fn instant_answer<'a>(
+        &'a self,
+        q: &'a InstantQuery,
+    ) -> BoxFuture<'a, Result<InstantAnswer, QueryError>> {
         Box::pin(async move {
             let t = q.time_ms - self.opts.lookback.as_millis() as i64;
             let mut form = String::with_capacity(q.expr.len() * 3 / 2 + 48 + self.step.len());
@@ -381,7 +401,7 @@ impl Querier for PromClient {
                 push_param(&mut form, k, v);
             }
             let body = self.post(&self.query, form, &q.headers).await?;
-            decode_instant(&self.query.shown, &body, q.time_ms)
+            decode_instant_answer(&self.query.shown, &body, q.time_ms)
         })
     }
 

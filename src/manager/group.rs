@@ -75,6 +75,8 @@ struct Report {
     started: SystemTime,
     elapsed: Duration,
     samples: usize,
+    /// Series the datasource reports having fetched (VictoriaMetrics), if it does.
+    series_fetched: Option<usize>,
     error: Option<String>,
 }
 
@@ -269,6 +271,7 @@ impl GroupRunner {
                         started: self.engine.clock.now(),
                         elapsed: Duration::ZERO,
                         samples: 0,
+                        series_fetched: None,
                         error: Some(format!("internal error: {e}")),
                     }
                 }
@@ -331,6 +334,7 @@ impl GroupRunner {
             started: rep.started,
             elapsed: rep.elapsed,
             samples: rep.samples,
+            series_fetched: rep.series_fetched,
             error: rep.error.as_deref(),
             params: &self.params,
         };
@@ -464,7 +468,9 @@ async fn eval_one(
         params: def.params.clone(),
         headers: def.headers.clone(),
     };
-    let result = engine.querier.instant(&q).await.map_err(|e| e.to_string());
+    let answer = engine.querier.instant_answer(&q).await;
+    let series_fetched = answer.as_ref().ok().and_then(|a| a.series_fetched);
+    let result = answer.map(|a| a.samples).map_err(|e| e.to_string());
     let querier = || BlockingQuerier::for_group(engine.querier.clone(), &def);
     let (mut rule, stepped) = offload::step_rule(rule, (), querier, move |r, _, tq| match tq {
         Some(tq) => r.step(result, t, Some(&tq.at(t.query_ts_ms))),
@@ -499,6 +505,7 @@ async fn eval_one(
         started: started_at,
         elapsed: started.elapsed(),
         samples: out.samples,
+        series_fetched,
         error: out.error,
     }
 }

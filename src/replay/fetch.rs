@@ -166,6 +166,15 @@ impl Fetcher {
     }
 }
 
+/// An interrupted replay leaves no query running behind it.
+impl Drop for Fetcher {
+    fn drop(&mut self) {
+        if let Some(h) = self.next.take() {
+            h.abort();
+        }
+    }
+}
+
 /// Query errors worth repeating: the datasource may recover from these.
 fn transient(e: &QueryError) -> bool {
     match e {

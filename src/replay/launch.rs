@@ -39,6 +39,9 @@ pub struct Launch {
     pub flags: ReplayFlags,
     /// `Some` in report mode: nothing is written.
     pub report: Option<ReportFormat>,
+    /// Cancelled by SIGTERM/SIGINT: the replay stops at the next window's edge,
+    /// writes what it evaluated and reports where it stopped.
+    pub interrupt: CancellationToken,
 }
 
 /// Why a replay could not start.
@@ -52,6 +55,8 @@ pub enum LaunchError {
     Plan(#[from] super::PlanError),
     #[error("{what}: {message}")]
     Setup { what: &'static str, message: String },
+    #[error("interrupted by a signal before anything was replayed")]
+    Interrupted,
 }
 
 fn now_ms() -> i64 {
@@ -76,7 +81,11 @@ pub async fn run(l: Launch) -> Result<bool, LaunchError> {
             "replay writes its results through -remoteWrite.url; set it, or use --report to only see when alerts were pending and firing".into(),
         ));
     }
-    let set = load_rules(&l).await?;
+    // A rule file that blocks (a pipe, a hung network mount) must not hold a signal.
+    let set = tokio::select! {
+        set = load_rules(&l) => set?,
+        _ = l.interrupt.cancelled() => return Err(LaunchError::Interrupted),
+    };
     let settings = settings(&l)?;
     let opts = ReplayOptions {
         from_ms,
@@ -91,6 +100,7 @@ pub async fn run(l: Launch) -> Result<bool, LaunchError> {
             .as_ref()
             .map(|w| w.max_batch_size.max(MIN_WRITE_BATCH))
             .unwrap_or(MIN_WRITE_BATCH),
+        cancel: l.interrupt.clone(),
         ..ReplayOptions::default()
     };
     let plans = plan(&set.groups, &settings, &opts)?;
@@ -123,7 +133,11 @@ pub async fn run(l: Launch) -> Result<bool, LaunchError> {
     }
     eprint!("{}", report::summary(&outcome.rules, wrote));
     let ok = outcome.complete();
-    if !ok {
+    if l.interrupt.is_cancelled() {
+        eprintln!(
+            "replay interrupted by a signal: what was evaluated before it is written; each rule's report says where it stopped"
+        );
+    } else if !ok {
         eprintln!(
             "replay incomplete: see the errors above; some evaluations or samples are missing"
         );

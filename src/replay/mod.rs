@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Group;
 use crate::datasource::Querier;
@@ -49,6 +50,10 @@ pub struct ReplayOptions {
     pub progress: bool,
     /// Samples per remote-write request.
     pub write_batch: usize,
+    /// Cancelled by SIGTERM/SIGINT: no window is started after it, the samples of the
+    /// windows already evaluated are still written, and the report says where each
+    /// rule stopped.
+    pub cancel: CancellationToken,
 }
 
 impl Default for ReplayOptions {
@@ -63,6 +68,7 @@ impl Default for ReplayOptions {
             concurrency: 1,
             progress: false,
             write_batch: 10_000,
+            cancel: CancellationToken::new(),
         }
     }
 }
@@ -125,6 +131,7 @@ pub async fn replay(
         retry_backoff: opts.retry_backoff,
         write_batch: opts.write_batch.max(1),
         now_ms: chrono::Utc::now().timestamp_millis(),
+        cancel: opts.cancel.clone(),
     });
     let total: u64 = plans
         .iter()

@@ -38,6 +38,8 @@ pub(super) struct Shared {
     /// Staleness markers after the range are written only up to this time: a replay
     /// that ends now leaves the series to live evaluation.
     pub now_ms: i64,
+    /// The replay was interrupted (SIGTERM/SIGINT): start no further window.
+    pub cancel: tokio_util::sync::CancellationToken,
 }
 
 /// One rule to replay and its links to the rules it reads and that read it.
@@ -100,8 +102,20 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
         plan.clone(),
         deps,
     );
+    let mut interrupted = false;
     for w in 0..plan.windows() {
-        let (answers, permit) = fetcher.window(w, &mut tally.report).await;
+        // A signal ends the replay at a window's edge: the windows before it are
+        // evaluated and written, the query being waited for is abandoned.
+        let fetched = tokio::select! {
+            biased;
+            _ = shared.cancel.cancelled() => None,
+            f = fetcher.window(w, &mut tally.report) => Some(f),
+        };
+        let Some((answers, permit)) = fetched else {
+            tally.report.problem(interrupted_at(&plan, w));
+            interrupted = true;
+            break;
+        };
         let steps = WindowSteps {
             answers,
             win: plan.window(w),
@@ -117,12 +131,22 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
         out.window_done(w).await;
         bar.inc(len);
     }
-    if out.writes() {
+    // Interrupted, the series did not end: live evaluation or the next replay goes on.
+    if out.writes() && !interrupted {
         end_series(&mut rule, &plan, shared.now_ms, &out).await;
     }
     out.finish(&mut tally.report).await;
     tally.tracker.finish(&mut tally.report);
     tally.report
+}
+
+/// Where an interrupted replay of a rule stopped.
+fn interrupted_at(plan: &Plan, w: u64) -> String {
+    format!(
+        "interrupted by a signal after {w} of {} windows: not replayed from {} on",
+        plan.windows(),
+        fmt_ms(plan.window(w).start_ms),
+    )
 }
 
 /// Steps the rule through a window, sending what it produces to `out` batch by

@@ -50,15 +50,17 @@ impl GroupStatus {
             .rules
             .iter()
             .zip(group.rule_ids())
-            .map(|(r, id)| Arc::new(RuleStatus::from_config(r, id)))
+            .map(|(r, id)| Arc::new(RuleStatus::from_config(r, id, &group.labels)))
             .collect();
         g
     }
 }
 
 impl RuleStatus {
-    /// The never-evaluated snapshot of `rule`, labels and annotations as written.
-    pub fn from_config(rule: &Rule, id: u64) -> RuleStatus {
+    /// The never-evaluated snapshot of `rule`, labels and annotations as written; its
+    /// labels are the group's `labels` overridden by the rule's own, as Prometheus and
+    /// vmalert show them (and as `match[]` filters them).
+    pub fn from_config(rule: &Rule, id: u64, group_labels: &Labels) -> RuleStatus {
         let kind = match &rule.kind {
             RuleKind::Alerting(a) => RuleKindStatus::Alerting(AlertingStatus {
                 for_: a.for_,
@@ -71,7 +73,12 @@ impl RuleStatus {
             RuleKind::Recording(_) => RuleKindStatus::Recording,
         };
         let mut r = RuleStatus::new(id, rule.name(), &rule.expr, kind);
-        r.labels = Labels::from_pairs(rule.labels.iter().map(|(k, t)| (k.as_str(), t.source())));
+        let own = rule.labels.iter().map(|(k, t)| (k.as_str(), t.source()));
+        let inherited = group_labels
+            .iter()
+            .filter(|l| !rule.labels.iter().any(|(k, _)| k.as_str() == &*l.name))
+            .map(|l| (&*l.name, &*l.value));
+        r.labels = Labels::from_pairs(inherited.chain(own));
         r.debug = rule.debug;
         r.max_updates = rule.update_entries_limit.unwrap_or(DEFAULT_UPDATE_ENTRIES);
         r
@@ -156,6 +163,7 @@ mod tests {
         let down = &g.rules[0];
         assert_eq!(down.health, Health::Unknown);
         assert_eq!(down.labels.get("severity"), Some("page"));
+        assert_eq!(down.labels.get("team"), Some("infra"), "group labels shown");
         let a = down.alerting().unwrap();
         assert_eq!(a.for_, Duration::from_secs(300));
         assert_eq!(

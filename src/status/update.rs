@@ -51,6 +51,8 @@ pub struct Evaluation<'a> {
     pub elapsed: Duration,
     /// Samples the query returned.
     pub samples: usize,
+    /// Series the datasource reports having fetched for the query, if it does.
+    pub series_fetched: Option<usize>,
     pub error: Option<&'a str>,
     /// The group's `params`, for the command that reproduces the query.
     pub params: &'a Arc<[(String, String)]>,
@@ -81,7 +83,7 @@ pub fn rule_status(prev: &RuleStatus, rule: &Rule, e: &Evaluation<'_>) -> RuleSt
             at: e.at,
             duration: e.elapsed,
             samples: e.samples,
-            series_fetched: Some(e.samples),
+            series_fetched: e.series_fetched,
             error: last_error.clone(),
             curl: Some(Reproduce {
                 expr: prev.query.clone(),
@@ -101,7 +103,7 @@ pub fn rule_status(prev: &RuleStatus, rule: &Rule, e: &Evaluation<'_>) -> RuleSt
         evaluation_time: e.elapsed,
         last_evaluation: Some(e.at),
         last_samples: e.samples,
-        last_series_fetched: Some(e.samples),
+        last_series_fetched: e.series_fetched,
         debug: prev.debug,
         max_updates: prev.max_updates,
         updates,

@@ -231,6 +231,7 @@ pub fn call(ctx: &Context<'_>, queries: &mut usize, name: &str, a: &[Value]) -> 
     }
 }
 
+/// Prometheus' template functions over query results: `query` and what reads its answer.
 fn prometheus(ctx: &Context<'_>, queries: &mut usize, name: &str, a: &[Value]) -> FResult {
     match name {
         "query" => {
@@ -298,6 +299,13 @@ fn prometheus(ctx: &Context<'_>, queries: &mut usize, name: &str, a: &[Value]) -
             v.sort_by_key(key);
             Ok(Value::List(Arc::new(v)))
         }
+        _ => text(ctx, name, a),
+    }
+}
+
+/// String functions: regular expressions, case, escaping and links.
+fn text(ctx: &Context<'_>, name: &str, a: &[Value]) -> FResult {
+    match name {
         "reReplaceAll" => {
             want(name, a, 3)?;
             let re = regex(str_at(a, 0)?)?;
@@ -334,6 +342,13 @@ fn prometheus(ctx: &Context<'_>, queries: &mut usize, name: &str, a: &[Value]) -
             want(name, a, 0)?;
             s(ctx.external_url)
         }
+        _ => time(ctx, name, a),
+    }
+}
+
+/// Durations, times and the humanizing family; the end of the chain.
+fn time(ctx: &Context<'_>, name: &str, a: &[Value]) -> FResult {
+    match name {
         "parseDuration" => {
             want(name, a, 1)?;
             let ms = humanize::parse_prom_duration(str_at(a, 0)?).map_err(FuncError::Call)?;

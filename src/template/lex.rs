@@ -147,110 +147,99 @@ fn lex_action(src: &str, mut i: usize, toks: &mut Vec<Tok>) -> Result<(usize, bo
             return Ok((i + 2, false));
         }
         let start = i;
-        let kind = match c {
-            b'|' => {
-                i += 1;
-                TokKind::Pipe
-            }
-            b',' => {
-                i += 1;
-                TokKind::Comma
-            }
-            b'(' => {
-                depth += 1;
-                i += 1;
-                TokKind::LParen
-            }
-            b')' => {
-                if depth == 0 {
-                    return syntax(i, "unexpected \")\" in command");
-                }
-                depth -= 1;
-                i += 1;
-                TokKind::RParen
-            }
-            b':' => {
-                if b.get(i + 1) != Some(&b'=') {
-                    return syntax(i, "expected :=");
-                }
-                i += 2;
-                TokKind::Declare
-            }
-            b'=' => {
-                i += 1;
-                TokKind::Assign
-            }
-            b'"' => {
-                let (s, n) = lex_quoted(src, i)?;
-                i = n;
-                TokKind::Str(Arc::from(s))
-            }
-            b'`' => {
-                let Some(end) = src[i + 1..].find('`') else {
-                    return syntax(i, "unterminated raw quoted string");
-                };
-                let s = &src[i + 1..i + 1 + end];
-                i = i + 2 + end;
-                TokKind::Str(Arc::from(s))
-            }
-            b'\'' => {
-                let (ch, n) = lex_char(src, i)?;
-                i = n;
-                TokKind::Char(ch)
-            }
-            b'$' => {
-                let n = ident_end(b, i + 1);
-                let name = src[i..n].to_string();
-                i = n;
-                TokKind::Var(name)
-            }
-            b'.' => {
-                if b.get(i + 1).is_some_and(u8::is_ascii_digit) {
-                    let n = number_end(b, i);
-                    let s = src[i..n].to_string();
-                    i = n;
-                    TokKind::Num(s)
-                } else {
-                    let n = ident_end(b, i + 1);
-                    if n == i + 1 {
-                        i += 1;
-                        TokKind::Dot
-                    } else {
-                        let name = src[i + 1..n].to_string();
-                        i = n;
-                        TokKind::Field(name)
-                    }
-                }
-            }
-            b'0'..=b'9' | b'+' | b'-' => {
-                let n = number_end(b, i);
-                if n == i || (n == i + 1 && !c.is_ascii_digit()) {
-                    return syntax(i, format!("bad character {:?}", c as char));
-                }
-                let s = src[i..n].to_string();
-                i = n;
-                TokKind::Num(s)
-            }
-            _ if c == b'_' || c.is_ascii_alphabetic() || c >= 0x80 => {
-                let n = ident_end(b, i);
-                if n == i {
-                    return syntax(i, "bad character in action");
-                }
-                let name = src[i..n].to_string();
-                i = n;
-                TokKind::Ident(name)
-            }
-            _ => {
-                let ch = src[i..].chars().next().unwrap_or('?');
-                return syntax(i, format!("unexpected {ch:?} in command"));
-            }
-        };
+        let (kind, next) = lex_token(src, i, &mut depth)?;
+        i = next;
         toks.push(Tok {
             kind,
             pos: start,
             spaced,
         });
         spaced = false;
+    }
+}
+
+/// Lexes the one token that starts at `i` inside an action (not a space, not `}}`);
+/// returns it with the offset after it. `depth` counts open parentheses.
+fn lex_token(src: &str, i: usize, depth: &mut usize) -> Result<(TokKind, usize), SyntaxError> {
+    let b = src.as_bytes();
+    let c = b[i];
+    let one = |k: TokKind| Ok((k, i + 1));
+    match c {
+        b'|' => one(TokKind::Pipe),
+        b',' => one(TokKind::Comma),
+        b'(' => {
+            *depth += 1;
+            one(TokKind::LParen)
+        }
+        b')' => {
+            if *depth == 0 {
+                return syntax(i, "unexpected \")\" in command");
+            }
+            *depth -= 1;
+            one(TokKind::RParen)
+        }
+        b':' => {
+            if b.get(i + 1) != Some(&b'=') {
+                return syntax(i, "expected :=");
+            }
+            Ok((TokKind::Declare, i + 2))
+        }
+        b'=' => one(TokKind::Assign),
+        b'"' => {
+            let (s, n) = lex_quoted(src, i)?;
+            Ok((TokKind::Str(Arc::from(s)), n))
+        }
+        b'`' => {
+            let Some(end) = src[i + 1..].find('`') else {
+                return syntax(i, "unterminated raw quoted string");
+            };
+            Ok((
+                TokKind::Str(Arc::from(&src[i + 1..i + 1 + end])),
+                i + 2 + end,
+            ))
+        }
+        b'\'' => {
+            let (ch, n) = lex_char(src, i)?;
+            Ok((TokKind::Char(ch), n))
+        }
+        b'$' => {
+            let n = ident_end(b, i + 1);
+            Ok((TokKind::Var(src[i..n].to_string()), n))
+        }
+        b'.' => Ok(lex_dot(src, i)),
+        b'0'..=b'9' | b'+' | b'-' => {
+            let n = number_end(b, i);
+            if n == i || (n == i + 1 && !c.is_ascii_digit()) {
+                return syntax(i, format!("bad character {:?}", c as char));
+            }
+            Ok((TokKind::Num(src[i..n].to_string()), n))
+        }
+        _ if c == b'_' || c.is_ascii_alphabetic() || c >= 0x80 => {
+            let n = ident_end(b, i);
+            if n == i {
+                return syntax(i, "bad character in action");
+            }
+            Ok((TokKind::Ident(src[i..n].to_string()), n))
+        }
+        _ => {
+            let ch = src[i..].chars().next().unwrap_or('?');
+            syntax(i, format!("unexpected {ch:?} in command"))
+        }
+    }
+}
+
+/// A token starting with `.`: a number (`.5`), a field (`.Labels`) or the dot itself.
+fn lex_dot(src: &str, i: usize) -> (TokKind, usize) {
+    let b = src.as_bytes();
+    if b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+        let n = number_end(b, i);
+        return (TokKind::Num(src[i..n].to_string()), n);
+    }
+    let n = ident_end(b, i + 1);
+    if n == i + 1 {
+        (TokKind::Dot, i + 1)
+    } else {
+        (TokKind::Field(src[i + 1..n].to_string()), n)
     }
 }
 

@@ -12,7 +12,8 @@ use serde::ser::{SerializeMap, Serializer};
 
 use super::filter::{self, AlertsFilter, ParamError, Query, RulesFilter};
 use super::format::GoTime;
-use super::json::{AlertJson, AlertsData, ApiError, Ctx, GroupJson, RuleJson, RulesData, Success};
+use super::json::{AlertJson, AlertsData, ApiError, Ctx, GroupJson, RuleJson, RulesReply, Success};
+use super::listing;
 use crate::status::{GroupStatus, StateSource};
 
 /// A finished response: status, content type, body, and an optional `Allow` header.
@@ -122,10 +123,12 @@ impl Api {
         Ctx {
             external_url: &self.external_url,
             exclude_alerts,
+            extended_states: false,
         }
     }
 
-    /// `GET /api/v1/rules` over this member's groups.
+    /// `GET /api/v1/rules`: Prometheus' and vmalert's filters and paginations (see
+    /// `listing`).
     pub fn rules(&self, q: &Query) -> Reply {
         self.rules_of(&self.state.groups(), q)
     }
@@ -136,52 +139,14 @@ impl Api {
             Ok(f) => f,
             Err(e) => return Reply::bad_data(&e),
         };
-        let ctx = self.ctx(f.exclude_alerts);
-        let mut out = Vec::new();
-        let mut next_token = None;
-        let mut found_token = f.next_token.is_none();
-        for g in groups.iter() {
-            if !found_token {
-                if Some(filter::group_token(g)) != f.next_token {
-                    continue;
-                }
-                found_token = true;
-            }
-            if !f.groups.matches(g) {
-                continue;
-            }
-            let rules: Vec<_> = g
-                .rules
-                .iter()
-                .map(|r| &**r)
-                .filter(|r| f.matches(r))
-                .collect();
-            if rules.is_empty() {
-                continue;
-            }
-            if f.group_limit.is_some_and(|n| out.len() == n) {
-                next_token = Some(filter::group_token(g));
-                break;
-            }
-            out.push(GroupJson { g, rules, ctx });
+        let ctx = Ctx {
+            extended_states: f.extended_states,
+            ..self.ctx(f.exclude_alerts)
+        };
+        match listing::list(groups, &f, ctx) {
+            Ok(l) => Reply::json(StatusCode::OK, &RulesReply(l)),
+            Err(e) => Reply::bad_data(&e),
         }
-        if !found_token {
-            let e = ParamError {
-                param: "group_next_token",
-                message: format!(
-                    "invalid group_next_token '{}'. were rule groups changed?",
-                    f.next_token.as_deref().unwrap_or("")
-                ),
-            };
-            return Reply::bad_data(&e);
-        }
-        Reply::json(
-            StatusCode::OK,
-            &Success(RulesData {
-                groups: out,
-                next_token,
-            }),
-        )
     }
 
     /// `GET /api/v1/alerts`: every pending and firing alert of this member's groups.
@@ -229,26 +194,20 @@ impl Api {
             Err(r) => return r,
         };
         let rules = g.rules.iter().map(|r| &**r).collect();
-        Reply::json(
-            StatusCode::OK,
-            &GroupJson {
-                g,
-                rules,
-                ctx: self.ctx(false),
-            },
-        )
+        Reply::json(StatusCode::OK, &GroupJson::new(g, rules, self.ctx(false)))
     }
 
     /// vmalert's `GET /api/v1/rule?group_id=&rule_id=`: one rule with its `updates`.
+    /// Both IDs are checked before either is looked up, as vmalert does.
     pub fn rule(&self, q: &Query) -> Reply {
+        let id = match filter::parse_id(q, "group_id").and(filter::parse_id(q, "rule_id")) {
+            Ok(id) => id,
+            Err(e) => return Reply::bad_data(&e),
+        };
         let groups = self.state.groups();
         let g = match Self::find_group(&groups, q) {
             Ok(g) => g,
             Err(r) => return r,
-        };
-        let id = match filter::parse_id(q, "rule_id") {
-            Ok(id) => id,
-            Err(e) => return Reply::bad_data(&e),
         };
         let Some(r) = g.rules.iter().find(|r| r.id == id) else {
             let msg = format!("can't find rule with id {id} in group {:?}", &*g.name);
@@ -267,14 +226,14 @@ impl Api {
 
     /// vmalert's `GET /api/v1/alert?group_id=&alert_id=`: one active alert.
     pub fn alert(&self, q: &Query) -> Reply {
+        let id = match filter::parse_id(q, "group_id").and(filter::parse_id(q, "alert_id")) {
+            Ok(id) => id,
+            Err(e) => return Reply::bad_data(&e),
+        };
         let groups = self.state.groups();
         let g = match Self::find_group(&groups, q) {
             Ok(g) => g,
             Err(r) => return r,
-        };
-        let id = match filter::parse_id(q, "alert_id") {
-            Ok(id) => id,
-            Err(e) => return Reply::bad_data(&e),
         };
         for r in &g.rules {
             if let Some(a) = r.active_alerts().find(|a| a.id == id) {

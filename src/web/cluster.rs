@@ -17,7 +17,7 @@ use super::filter::{self, Query};
 use crate::status::{ClusterSource, GroupStatus, PeerAnswer};
 
 /// Parameters that page through the merged list; never forwarded.
-const PAGING: &[&str] = &["group_limit", "group_next_token", "local"];
+const PAGING: &[&str] = &["group_limit", "group_next_token", "page_num", "local"];
 
 /// A reply's `data`, or the reply itself when it is an error.
 fn data_of(reply: Reply) -> Result<Map<String, Value>, Reply> {
@@ -196,7 +196,8 @@ pub async fn rules(
     envelope(data, warnings)
 }
 
-/// Applies `group_limit` and `group_next_token` to the merged list.
+/// Applies `group_limit` with `group_next_token` (Prometheus 3) or `page_num` (vmalert)
+/// to the merged list.
 fn paginate(
     groups: Vec<Value>,
     f: &filter::RulesFilter,
@@ -205,27 +206,27 @@ fn paginate(
         let s = |k| g.get(k).and_then(Value::as_str).unwrap_or("");
         filter::token_of(s("file"), s("name"))
     };
-    let start = match &f.next_token {
-        None => 0,
-        Some(t) => {
-            groups
-                .iter()
-                .position(|g| &token(g) == t)
-                .ok_or_else(|| filter::ParamError {
-                    param: "group_next_token",
-                    message: format!("invalid group_next_token '{t}'. were rule groups changed?"),
-                })?
-        }
+    let (limit, after, page_num) = match &f.paging {
+        filter::Paging::All => return Ok((groups, None)),
+        filter::Paging::Limit {
+            limit,
+            after,
+            page_num,
+        } => (*limit, after.as_deref(), *page_num),
+    };
+    let start = match (after, page_num) {
+        (Some(t), _) => groups.iter().position(|g| token(g) == t).ok_or_else(|| {
+            filter::bad(
+                "group_next_token",
+                format!("invalid group_next_token '{t}'. were rule groups changed?"),
+            )
+        })?,
+        (None, Some(p)) => p.saturating_sub(1) * limit,
+        (None, None) => 0,
     };
     let mut rest: Vec<Value> = groups.into_iter().skip(start).collect();
-    let next = match f.group_limit {
-        Some(n) if rest.len() > n => {
-            let t = token(&rest[n]);
-            rest.truncate(n);
-            Some(t)
-        }
-        _ => None,
-    };
+    let next = (page_num.is_none() && rest.len() > limit).then(|| token(&rest[limit]));
+    rest.truncate(limit);
     Ok((rest, next))
 }
 

@@ -2,6 +2,7 @@
 //! `/api/v1/rules` and `/api/v1/alerts`.
 
 use std::collections::HashSet;
+use std::num::IntErrorKind;
 
 use percent_encoding::percent_decode_str;
 use promql_parser::label::Matcher;
@@ -10,19 +11,15 @@ use promql_parser::parser::Expr;
 use crate::labels::Labels;
 use crate::status::{AlertState, GroupStatus, Health, RuleStatus};
 
-/// A bad request parameter; rendered as Prometheus' `bad_data` error with status 400.
+/// A bad request parameter; rendered as Prometheus' `bad_data` error with status 400,
+/// in Prometheus' words where Prometheus has the parameter.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("invalid parameter {param:?}: {message}")]
-pub struct ParamError {
-    pub param: &'static str,
-    pub message: String,
-}
+#[error("{0}")]
+pub struct ParamError(String);
 
-fn bad(param: &'static str, message: impl Into<String>) -> ParamError {
-    ParamError {
-        param,
-        message: message.into(),
-    }
+/// `invalid parameter "param": message`, Prometheus' usual form.
+pub(super) fn bad(param: &'static str, message: impl std::fmt::Display) -> ParamError {
+    ParamError(format!("invalid parameter {param:?}: {message}"))
 }
 
 /// Decoded `application/x-www-form-urlencoded` pairs, in order, repeated keys kept.
@@ -54,8 +51,7 @@ impl Query {
 
     /// Whether `?local=1` (or `true`) asks for this member's own groups only.
     pub fn is_local(&self) -> bool {
-        self.get("local")
-            .is_some_and(|v| parse_bool("local", v).unwrap_or(false))
+        parse_switch("local", self.get("local")).unwrap_or(false)
     }
 
     /// The pairs as a query string, without the keys in `skip`.
@@ -104,23 +100,38 @@ fn decode(s: &str) -> String {
     percent_decode_str(&plus).decode_utf8_lossy().into_owned()
 }
 
-/// Go's `strconv.ParseBool`.
-fn parse_bool(param: &'static str, v: &str) -> Result<bool, ParamError> {
-    match v {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => Err(bad(param, format!("cannot parse {v:?} as a boolean"))),
+/// A boolean switch: Go's `strconv.ParseBool` spellings (Prometheus), case-insensitive,
+/// plus vmalert's `yes`/`no`. Anything else is refused rather than guessed.
+fn parse_switch(param: &'static str, v: Option<&str>) -> Result<bool, ParamError> {
+    let Some(v) = v.filter(|v| !v.is_empty()) else {
+        return Ok(false);
+    };
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "t" | "true" | "yes" => Ok(true),
+        "0" | "f" | "false" | "no" => Ok(false),
+        _ => Err(bad(
+            param,
+            format!("error converting {param}: strconv.ParseBool: parsing {v:?}: invalid syntax"),
+        )),
     }
 }
 
 /// One `match[]` selector: every matcher must match.
 type MatcherSet = Vec<Matcher>;
 
+/// `match[]` selectors, parsed as PromQL series selectors (quoted UTF-8 names included:
+/// `{"my.label"="x"}`). A selector whose matchers all match the empty string is
+/// refused in Prometheus' words (vmalert would accept it).
 fn parse_matchers(q: &Query) -> Result<Vec<MatcherSet>, ParamError> {
     let mut sets = Vec::new();
     for s in q.all("match[]") {
-        let expr = promql_parser::parser::parse(s)
-            .map_err(|e| bad("match[]", format!("failed to parse {s:?}: {e}")))?;
+        let expr = promql_parser::parser::parse(s).map_err(|e| {
+            if e.contains("at least one non-empty matcher") {
+                ParamError("match[] must contain at least one non-empty matcher".into())
+            } else {
+                bad("match[]", format!("failed to parse {s:?}: {e}"))
+            }
+        })?;
         let Expr::VectorSelector(vs) = expr else {
             return Err(bad(
                 "match[]",
@@ -158,41 +169,121 @@ fn labels_match(labels: &Labels, sets: &[MatcherSet]) -> bool {
         })
 }
 
+/// The datasource types vmalert 1.145 knows; groups of the other types are never loaded
+/// by tocsin, so asking for them answers an empty list (as vmalert does when it has none).
+const DATASOURCE_TYPES: &[&str] = &["prometheus", "graphite", "vlogs"];
+
 /// Filters shared by rules and alerts: which groups to look at.
 #[derive(Debug, Default)]
 pub struct GroupFilter {
     groups: HashSet<String>,
     files: HashSet<String>,
+    /// vmalert's `datasource_type`.
+    datasource_type: Option<String>,
 }
 
 impl GroupFilter {
     fn parse(q: &Query) -> Result<Self, ParamError> {
-        if let Some(t) = q.get("datasource_type")
-            && !t.is_empty()
-            && t != "prometheus"
-        {
-            return Err(bad("datasource_type", format!("not supported value {t:?}")));
-        }
+        let datasource_type = match q.get("datasource_type") {
+            None | Some("") => None,
+            Some(t) if DATASOURCE_TYPES.contains(&t) => Some(t.to_string()),
+            Some(t) => {
+                return Err(bad("datasource_type", format!("not supported value {t:?}")));
+            }
+        };
         Ok(GroupFilter {
             groups: q.set("rule_group[]"),
             files: q.set("file[]"),
+            datasource_type,
         })
     }
 
     pub fn matches(&self, g: &GroupStatus) -> bool {
         (self.groups.is_empty() || self.groups.contains(&*g.name))
             && (self.files.is_empty() || self.files.contains(&*g.file))
+            && self
+                .datasource_type
+                .as_deref()
+                .is_none_or(|t| t == g.datasource_type)
     }
 }
 
-/// Which rule states the `state` parameter asks for (vmalert); Grafana's names are
-/// accepted as aliases, as vmalert does.
+/// A value of vmalert's `state` parameter. Grafana's names are aliases, as in vmalert
+/// (`normal` = `inactive`, `error` = `unhealthy`, `noData` = `nomatch`); `recovering`
+/// is accepted and matches nothing, as in vmalert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StateWanted {
     Alert(AlertState),
     Ok,
     NoMatch,
     Unhealthy,
+    Recovering,
+}
+
+fn parse_states(q: &Query) -> Result<Vec<StateWanted>, ParamError> {
+    let key = if q.get("state").is_some() {
+        "state"
+    } else {
+        "filter"
+    };
+    let mut states = Vec::new();
+    for v in q.all(key).flat_map(|s| s.split(',')) {
+        states.push(match v {
+            "" => continue,
+            "firing" => StateWanted::Alert(AlertState::Firing),
+            "pending" => StateWanted::Alert(AlertState::Pending),
+            "inactive" | "normal" => StateWanted::Alert(AlertState::Inactive),
+            "ok" => StateWanted::Ok,
+            "nomatch" | "noData" => StateWanted::NoMatch,
+            "unhealthy" | "error" => StateWanted::Unhealthy,
+            "recovering" => StateWanted::Recovering,
+            other => {
+                return Err(bad(
+                    "state",
+                    format!("contains not supported value {other:?}"),
+                ));
+            }
+        });
+    }
+    Ok(states)
+}
+
+/// vmalert's state of a rule, as its `state` filter, its `extended_states=true` and its
+/// group `states` counts see it: `firing`, `pending` or `inactive` for alerting rules
+/// and `""` for recording rules; extended, a rule without active alerts is `unhealthy`
+/// when its last evaluation failed, else `nomatch` when its last query matched no
+/// series at all (known only from datasources that report fetched series, such as
+/// VictoriaMetrics), else `ok` (recording) or `inactive` (alerting).
+pub fn vm_state(r: &RuleStatus, extended: bool) -> &'static str {
+    let plain = r.state().map_or("", AlertState::as_str);
+    if !extended || r.active_alerts().next().is_some() {
+        return plain;
+    }
+    if r.health == Health::Err {
+        "unhealthy"
+    } else if r.last_samples == 0 && r.last_series_fetched == Some(0) {
+        "nomatch"
+    } else if plain.is_empty() {
+        "ok"
+    } else {
+        plain
+    }
+}
+
+/// How the groups of `/api/v1/rules` are paged.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum Paging {
+    /// Every group.
+    #[default]
+    All,
+    /// `group_limit` groups per page. Prometheus 3 continues after the group named by
+    /// `group_next_token`; vmalert numbers pages (`page_num`, from 1). Without either,
+    /// the first page, with both continuations offered.
+    Limit {
+        limit: usize,
+        after: Option<String>,
+        page_num: Option<usize>,
+    },
 }
 
 /// Parsed `/api/v1/rules` parameters.
@@ -203,11 +294,14 @@ pub struct RulesFilter {
     /// `Some(true)`: alerting only; `Some(false)`: recording only.
     alerting: Option<bool>,
     states: Vec<StateWanted>,
+    /// vmalert's `extended_states`: rules show (and filter on) [`vm_state`] extended.
+    pub extended_states: bool,
+    /// vmalert's `search`, lower-cased: a substring of the group's name or file, or of
+    /// the rule's name.
+    search: Option<String>,
     matchers: Vec<MatcherSet>,
     pub exclude_alerts: bool,
-    /// Prometheus 3 pagination: at most this many groups per page.
-    pub group_limit: Option<usize>,
-    pub next_token: Option<String>,
+    pub paging: Paging,
 }
 
 impl RulesFilter {
@@ -218,61 +312,39 @@ impl RulesFilter {
             Some("record") => Some(false),
             Some(other) => return Err(bad("type", format!("not supported value {other:?}"))),
         };
-        let mut states = Vec::new();
-        let state_values: Vec<&str> = if q.get("state").is_some() {
-            q.all("state").collect()
-        } else {
-            q.all("filter").collect()
-        };
-        for v in state_values.iter().flat_map(|s| s.split(',')) {
-            states.push(match v {
-                "" => continue,
-                "firing" => StateWanted::Alert(AlertState::Firing),
-                "pending" => StateWanted::Alert(AlertState::Pending),
-                "inactive" | "normal" => StateWanted::Alert(AlertState::Inactive),
-                "ok" => StateWanted::Ok,
-                "nomatch" | "noData" => StateWanted::NoMatch,
-                "unhealthy" | "error" => StateWanted::Unhealthy,
-                other => return Err(bad("state", format!("not supported value {other:?}"))),
-            });
-        }
-        let exclude_alerts = match q.get("exclude_alerts") {
-            None | Some("") => false,
-            Some(v) => parse_bool("exclude_alerts", &v.to_ascii_lowercase())?,
-        };
-        let group_limit = match q.get("group_limit") {
-            None | Some("") => None,
-            Some(v) => match v.parse::<i64>() {
-                Ok(n) if n > 0 => Some(n as usize),
-                Ok(_) => return Err(bad("group_limit", "group_limit needs to be greater than 0")),
-                Err(e) => {
-                    return Err(bad(
-                        "group_limit",
-                        format!("group_limit needs to be a valid number: {e}"),
-                    ));
-                }
-            },
-        };
-        let next_token = q.get("group_next_token").filter(|t| !t.is_empty());
-        if next_token.is_some() && group_limit.is_none() {
-            return Err(bad(
-                "group_next_token",
-                "group_limit needs to be present in order to paginate over the groups",
-            ));
-        }
         Ok(RulesFilter {
             groups: GroupFilter::parse(q)?,
             names: q.set("rule_name[]"),
             alerting,
-            states,
+            states: parse_states(q)?,
+            extended_states: parse_switch("extended_states", q.get("extended_states"))?,
+            search: q
+                .get("search")
+                .filter(|s| !s.is_empty())
+                .map(str::to_lowercase),
             matchers: parse_matchers(q)?,
-            exclude_alerts,
-            group_limit,
-            next_token: next_token.map(str::to_string),
+            exclude_alerts: parse_switch("exclude_alerts", q.get("exclude_alerts"))?,
+            paging: parse_paging(q)?,
         })
     }
 
-    pub fn matches(&self, r: &RuleStatus) -> bool {
+    /// Whether the group's name or file matches `search` (then all its rules do).
+    pub fn group_searched(&self, g: &GroupStatus) -> bool {
+        self.search
+            .as_deref()
+            .is_none_or(|s| g.name.to_lowercase().contains(s) || g.file.to_lowercase().contains(s))
+    }
+
+    /// Whether rule `r` passes; `group_searched` is [`Self::group_searched`] of its group.
+    pub fn matches(&self, r: &RuleStatus, group_searched: bool) -> bool {
+        if !group_searched
+            && !self
+                .search
+                .as_deref()
+                .is_none_or(|s| r.name.to_lowercase().contains(s))
+        {
+            return false;
+        }
         if let Some(alerting) = self.alerting
             && alerting != r.is_alerting()
         {
@@ -284,17 +356,82 @@ impl RulesFilter {
         if !labels_match(&r.labels, &self.matchers) {
             return false;
         }
-        self.states.is_empty() || self.states.iter().any(|s| state_matches(*s, r))
+        self.states.is_empty() || self.states.iter().any(|s| self.state_matches(*s, r))
+    }
+
+    /// `firing`/`pending`/`inactive` compare with the rule's state (extended when
+    /// asked); `ok`, `nomatch` and `unhealthy` always with the extended state, so they
+    /// find rules without `extended_states=true` too (vmalert then finds none).
+    fn state_matches(&self, s: StateWanted, r: &RuleStatus) -> bool {
+        match s {
+            StateWanted::Alert(a) => vm_state(r, self.extended_states) == a.as_str(),
+            StateWanted::Ok => vm_state(r, true) == "ok",
+            StateWanted::NoMatch => vm_state(r, true) == "nomatch",
+            StateWanted::Unhealthy => vm_state(r, true) == "unhealthy",
+            StateWanted::Recovering => false,
+        }
     }
 }
 
-fn state_matches(s: StateWanted, r: &RuleStatus) -> bool {
-    match s {
-        StateWanted::Alert(a) => r.state() == Some(a),
-        StateWanted::Ok => r.health == Health::Ok,
-        StateWanted::Unhealthy => r.health == Health::Err,
-        StateWanted::NoMatch => r.health == Health::Ok && r.last_samples == 0,
+/// `group_limit` with Prometheus' checks and wording, `group_next_token` (Prometheus 3)
+/// and `page_num` (vmalert).
+fn parse_paging(q: &Query) -> Result<Paging, ParamError> {
+    let after = q.get("group_next_token").filter(|t| !t.is_empty());
+    let page = q.get("page_num").filter(|t| !t.is_empty());
+    let limit = match q.get("group_limit").filter(|v| !v.is_empty()) {
+        None if after.is_some() || page.is_some() => {
+            let param = if after.is_some() {
+                "group_next_token"
+            } else {
+                "page_num"
+            };
+            return Err(bad(
+                param,
+                "group_limit needs to be present in order to paginate over the groups",
+            ));
+        }
+        None => return Ok(Paging::All),
+        Some(v) => match v.parse::<i32>() {
+            Ok(n) if n > 0 => n as usize,
+            Ok(_) => return Err(bad("group_limit", "group_limit needs to be greater than 0")),
+            Err(e) => {
+                // Go's `strconv.ParseInt` wording, as Prometheus answers.
+                let why = match e.kind() {
+                    IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => "value out of range",
+                    _ => "invalid syntax",
+                };
+                return Err(bad(
+                    "group_limit",
+                    format!(
+                        "group_limit needs to be a valid number: strconv.ParseInt: parsing {v:?}: {why}"
+                    ),
+                ));
+            }
+        },
+    };
+    if after.is_some() && page.is_some() {
+        return Err(bad(
+            "page_num",
+            "give either group_next_token (Prometheus) or page_num (vmalert), not both",
+        ));
     }
+    let page_num = match page {
+        None => None,
+        Some(p) => match p.parse::<usize>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                return Err(bad(
+                    "page_num",
+                    format!("page_num is expected to be a positive number, found {p:?}"),
+                ));
+            }
+        },
+    };
+    Ok(Paging::Limit {
+        limit,
+        after: after.map(str::to_string),
+        page_num,
+    })
 }
 
 /// The opaque pagination token of a group: stable while the group exists.
@@ -311,7 +448,7 @@ pub fn token_of(file: &str, name: &str) -> String {
     format!("{:016x}", h.digest())
 }
 
-/// Parsed `/api/v1/alerts` parameters (vmalert's extension; Prometheus has none).
+/// Parsed `/api/v1/alerts` parameters (vmalert's; Prometheus has none).
 #[derive(Debug, Default)]
 pub struct AlertsFilter {
     pub groups: GroupFilter,
@@ -360,13 +497,86 @@ mod tests {
             "exclude_alerts=maybe",
             "state=weird",
             "match[]=up+1",
-            "datasource_type=graphite",
+            "datasource_type=sql",
+            "page_num=1",
+            "group_limit=1&page_num=0",
+            "group_limit=1&page_num=1&group_next_token=a",
+            "group_limit=99999999999",
+            "extended_states=maybe",
         ] {
             assert!(
                 RulesFilter::parse(&Query::parse(Some(raw))).is_err(),
                 "{raw}"
             );
         }
+    }
+
+    #[test]
+    fn switches_take_go_and_vmalert_spellings() {
+        for (v, want) in [("TRUE", true), ("t", true), ("yes", true), ("0", false)] {
+            assert_eq!(parse_switch("x", Some(v)).unwrap(), want, "{v}");
+        }
+        assert!(!parse_switch("x", None).unwrap());
+        assert!(!parse_switch("x", Some("")).unwrap());
+    }
+
+    #[test]
+    fn paging_forms() {
+        let p = |raw| parse_paging(&Query::parse(Some(raw))).unwrap();
+        assert_eq!(p(""), Paging::All);
+        assert_eq!(
+            p("group_limit=2&page_num=3"),
+            Paging::Limit {
+                limit: 2,
+                after: None,
+                page_num: Some(3)
+            }
+        );
+        assert_eq!(
+            p("group_limit=2&group_next_token=ab"),
+            Paging::Limit {
+                limit: 2,
+                after: Some("ab".into()),
+                page_num: None
+            }
+        );
+    }
+
+    #[test]
+    fn vmalert_states_plain_and_extended() {
+        use crate::status::{AlertStatus, AlertingStatus, RuleKindStatus};
+        let t = std::time::SystemTime::UNIX_EPOCH;
+        let mut rec = RuleStatus::new(1, "r", "up", RuleKindStatus::Recording);
+        rec.health = Health::Ok;
+        rec.last_samples = 3;
+        assert_eq!((vm_state(&rec, false), vm_state(&rec, true)), ("", "ok"));
+        rec.last_samples = 0;
+        assert_eq!(vm_state(&rec, true), "ok", "series fetched unknown");
+        rec.last_series_fetched = Some(0);
+        assert_eq!(vm_state(&rec, true), "nomatch");
+        rec.health = Health::Err;
+        assert_eq!(vm_state(&rec, true), "unhealthy");
+        let mut alert = RuleStatus::new(
+            2,
+            "A",
+            "up",
+            RuleKindStatus::Alerting(AlertingStatus::default()),
+        );
+        alert.health = Health::Err;
+        assert_eq!(
+            (vm_state(&alert, false), vm_state(&alert, true)),
+            ("inactive", "unhealthy")
+        );
+        alert.kind = RuleKindStatus::Alerting(AlertingStatus {
+            alerts: vec![AlertStatus::new(
+                Labels::from_pairs([("a", "1")]),
+                AlertState::Pending,
+                t,
+                1.0,
+            )],
+            ..Default::default()
+        });
+        assert_eq!(vm_state(&alert, true), "pending", "alerts win over health");
     }
 
     #[test]

@@ -10,7 +10,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
+use super::filter::vm_state;
 use super::format::{GoExp, GoFloat, GoTime};
+use super::listing::Listing;
 use crate::status::{
     AlertState, AlertStatus, Annotations, GroupStatus, Health, RuleStatus, StateUpdate,
 };
@@ -22,6 +24,9 @@ pub struct Ctx<'a> {
     pub external_url: &'a str,
     /// Prometheus' `exclude_alerts=true`: rules carry `"alerts": null`.
     pub exclude_alerts: bool,
+    /// vmalert's `extended_states=true`: rules show their extended state
+    /// ([`vm_state`]), recording rules too.
+    pub extended_states: bool,
 }
 
 fn secs(d: Duration) -> GoFloat {
@@ -63,6 +68,35 @@ pub struct GroupJson<'a> {
     pub ctx: Ctx<'a>,
 }
 
+impl<'a> GroupJson<'a> {
+    pub fn new(g: &'a GroupStatus, rules: Vec<&'a RuleStatus>, ctx: Ctx<'a>) -> Self {
+        GroupJson { g, rules, ctx }
+    }
+}
+
+/// vmalert 1.145's group `states`: how many of the listed rules are in each state (as
+/// [`vm_state`] names it), keys in order as Go writes a map.
+struct StateCounts<'a>(&'a [&'a RuleStatus], bool);
+
+impl Serialize for StateCounts<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for r in self.0 {
+            let st = vm_state(r, self.1);
+            match counts.iter_mut().find(|(k, _)| *k == st) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((st, 1)),
+            }
+        }
+        counts.sort_unstable();
+        let mut m = s.serialize_map(Some(counts.len()))?;
+        for (k, n) in counts {
+            m.serialize_entry(k, &n)?;
+        }
+        m.end()
+    }
+}
+
 impl Serialize for GroupJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let g = self.g;
@@ -96,6 +130,10 @@ impl Serialize for GroupJson<'_> {
         if let Some(d) = g.eval_delay.filter(|d| !d.is_zero()) {
             m.serialize_entry("eval_delay", &secs(d))?;
         }
+        m.serialize_entry(
+            "states",
+            &StateCounts(&self.rules, self.ctx.extended_states),
+        )?;
         m.end()
     }
 }
@@ -131,8 +169,7 @@ impl Serialize for RuleJson<'_> {
         let mut m = s.serialize_map(None)?;
         let alerting = r.alerting();
         if let Some(a) = alerting {
-            let state = r.state().unwrap_or(AlertState::Inactive);
-            m.serialize_entry("state", state.as_str())?;
+            m.serialize_entry("state", vm_state(r, self.ctx.extended_states))?;
             m.serialize_entry("name", &*r.name)?;
             m.serialize_entry("query", &*r.query)?;
             m.serialize_entry("duration", &secs(a.for_))?;
@@ -152,6 +189,10 @@ impl Serialize for RuleJson<'_> {
                 )?;
             }
         } else {
+            // Prometheus' recording rules have no state; vmalert's extended one has.
+            if self.ctx.extended_states {
+                m.serialize_entry("state", vm_state(r, true))?;
+            }
             m.serialize_entry("name", &*r.name)?;
             m.serialize_entry("query", &*r.query)?;
             m.serialize_entry("labels", &r.labels)?;
@@ -341,7 +382,8 @@ impl Serialize for UpdateJson<'_> {
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("time", &GoTime(Some(u.time)))?;
         m.serialize_entry("at", &GoTime(Some(u.at)))?;
-        m.serialize_entry("duration", &secs(u.duration))?;
+        // vmalert writes Go's `time.Duration` here: nanoseconds.
+        m.serialize_entry("duration", &(u.duration.as_nanos() as u64))?;
         m.serialize_entry("samples", &u.samples)?;
         m.serialize_entry("series_fetched", &u.series_fetched)?;
         m.serialize_entry("error", &u.error.as_deref())?;
@@ -351,17 +393,38 @@ impl Serialize for UpdateJson<'_> {
     }
 }
 
-/// `data` of `/api/v1/rules`.
-pub struct RulesData<'a> {
-    pub groups: Vec<GroupJson<'a>>,
-    pub next_token: Option<String>,
+/// The whole `/api/v1/rules` answer: Prometheus' envelope, vmalert's page counters
+/// next to `data` (as vmalert places them), `groupNextToken` inside it (Prometheus).
+pub struct RulesReply<'a>(pub Listing<'a>);
+
+impl Serialize for RulesReply<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let l = &self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("status", "success")?;
+        if let Some(p) = l.pages {
+            if let Some(n) = p.page {
+                m.serialize_entry("page", &n)?;
+            }
+            m.serialize_entry("total_pages", &p.total_pages)?;
+            // Omitted when zero, as vmalert's `omitempty` does.
+            if p.total_groups > 0 {
+                m.serialize_entry("total_groups", &p.total_groups)?;
+                m.serialize_entry("total_rules", &p.total_rules)?;
+            }
+        }
+        m.serialize_entry("data", &RulesData(l))?;
+        m.end()
+    }
 }
+
+struct RulesData<'a>(&'a Listing<'a>);
 
 impl Serialize for RulesData<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("groups", &self.groups)?;
-        if let Some(t) = &self.next_token {
+        m.serialize_entry("groups", &self.0.groups)?;
+        if let Some(t) = &self.0.next_token {
             m.serialize_entry("groupNextToken", t)?;
         }
         m.end()
@@ -424,6 +487,7 @@ mod tests {
         let ctx = Ctx {
             external_url: "",
             exclude_alerts: false,
+            extended_states: false,
         };
         let j = RuleJson {
             g: &g,

@@ -15,6 +15,7 @@ mod dispatch;
 mod filter;
 mod format;
 mod json;
+mod listing;
 pub mod metrics;
 mod pprof;
 pub mod proxy_protocol;

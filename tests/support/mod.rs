@@ -31,6 +31,7 @@ pub mod dns;
 pub mod engine;
 pub mod fake_http;
 pub mod http;
+pub mod live_api;
 pub mod peers;
 pub mod rules;
 pub mod servers;

@@ -189,3 +189,20 @@ pub async fn start_tocsin_at(
     let guard = spawn_ready(name, &argv, dir, &url, "/-/ready", Duration::from_secs(20)).await?;
     Ok((guard, url))
 }
+
+/// tocsin's flags to evaluate `rules` as a Prometheus at `prom` does, to compare the
+/// two: querying and writing to that Prometheus every second, without vmalert's
+/// `alertgroup` label (which Prometheus does not add).
+pub fn args_like_prometheus(rules: &[&Path], prom: &str) -> Vec<String> {
+    let mut args: Vec<String> = rules
+        .iter()
+        .map(|r| format!("-rule={}", r.display()))
+        .collect();
+    args.extend([
+        format!("-datasource.url={prom}"),
+        format!("-remoteWrite.url={prom}/api/v1/write"),
+        "-evaluationInterval=1s".into(),
+        "-disableAlertgroupLabel=true".into(),
+    ]);
+    args
+}

@@ -24,6 +24,7 @@ pub const VM_EXTRAS: &[(&str, &[&str])] = &[
             "notifier_headers",
             "eval_offset",
             "eval_delay",
+            "states",
         ],
     ),
     (
@@ -55,6 +56,16 @@ pub const VM_EXTRAS: &[(&str, &[&str])] = &[
             "stabilizing",
         ],
     ),
+];
+
+/// [`VM_EXTRAS`] against Prometheus 3.5 as Debian builds it, which omits an empty
+/// `labels` on recording rules where tocsin prints `{}` (a kind may be listed twice).
+pub const VM_EXTRAS_3: &[(&str, &[&str])] = &[
+    VM_EXTRAS[0],
+    VM_EXTRAS[1],
+    VM_EXTRAS[2],
+    ("recording", &["labels"]),
+    VM_EXTRAS[3],
 ];
 
 /// vmalert's fields on both kinds of rule.

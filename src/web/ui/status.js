@@ -54,7 +54,8 @@ export async function rulePage(r) {
       h("tbody", {}, updates.map((u) => h("tr", {},
         h("td", {}, h("time", { datetime: u.time, title: u.time }, new Date(parseTime(u.time)).toLocaleString())),
         h("td", { class: "mono" }, u.at),
-        h("td", { class: "num" }, seconds(u.duration)),
+        // vmalert's `updates[].duration` is Go's time.Duration: nanoseconds.
+        h("td", { class: "num" }, seconds(typeof u.duration === "number" ? u.duration / 1e9 : null)),
         h("td", { class: "num" }, u.samples),
         h("td", {}, u.error ? h("span", { class: "error" }, u.error) : h("span", { class: "muted" }, "—"))))))
     : h("p", { class: "muted" }, "No evaluation recorded yet."));
