@@ -390,7 +390,11 @@ async fn every_group_exactly_r_times(r: usize) {
             break (from, to);
         }
         attempts += 1;
-        assert!(attempts < 5, "the membership never held still for 10 s\n{}", c.logs());
+        assert!(
+            attempts < 5,
+            "the membership never held still for 10 s\n{}",
+            c.logs()
+        );
         c.settled(groups).await;
     };
     assert_each_tick_exactly(&c.evaluations(), groups, r, from, to);
