@@ -30,6 +30,7 @@ fn rule() -> Rule {
                 t("summary", "latency is high"),
                 t("runbook", "https://runbooks/x"),
             ],
+            ext: Default::default(),
         }),
         expr: "histogram_quantile(0.99, rate(http_duration_seconds_bucket[5m])) > 0.5".into(),
         labels: vec![t("severity", "page"), t("team", "api")],

@@ -9,10 +9,11 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::{self, Group, LoadOptions, RuleKind};
+use crate::lint::{self, CHECKS, LintFile, LintOptions};
 
 /// What `tocsin check` prints and how it exits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,11 @@ pub struct CheckOptions {
     pub load: LoadOptions,
     /// promtool `--lint=duplicate-rules` (its default): warn about repeated rules.
     pub lint_duplicates: bool,
+    /// Warn (unless `--lint=none`): warn about tocsin's rule-file extensions, which neither
+    /// Prometheus nor vmalert loads.
+    pub lint_extensions: bool,
+    /// `--lint` (`--lint=all`): every check of [`crate::lint`], over all files at once.
+    pub lint_all: Option<LintOptions>,
     /// promtool `--lint-fatal`: lint findings make the exit code 3.
     pub lint_fatal: bool,
 }
@@ -38,6 +44,8 @@ impl Default for CheckOptions {
         CheckOptions {
             load: LoadOptions::default(),
             lint_duplicates: true,
+            lint_extensions: true,
+            lint_all: None,
             lint_fatal: false,
         }
     }
@@ -54,6 +62,7 @@ pub fn check_rules(args: &[String], opts: &CheckOptions) -> CheckOutput {
         exit_code: 0,
     };
     let mut lint_found = false;
+    let mut loaded = Vec::new();
     for arg in args {
         let (files, errors) = config::expand_patterns(std::slice::from_ref(arg));
         if !errors.is_empty() {
@@ -66,8 +75,13 @@ pub fn check_rules(args: &[String], opts: &CheckOptions) -> CheckOutput {
             out.exit_code = 1;
         }
         for file in files {
-            lint_found |= check_file(&file, opts, &mut out);
+            let (found, groups) = check_file(&file, opts, &mut out);
+            lint_found |= found;
+            loaded.extend(groups.map(|g| (file, g)));
         }
+    }
+    if let Some(lint_opts) = &opts.lint_all {
+        lint_found |= lint_all(loaded, lint_opts, &mut out);
     }
     if lint_found && opts.lint_fatal && out.exit_code == 0 {
         out.exit_code = LINT_EXIT_CODE;
@@ -75,10 +89,97 @@ pub fn check_rules(args: &[String], opts: &CheckOptions) -> CheckOutput {
     out
 }
 
-/// Checks one file; returns whether the lint found something.
-fn check_file(file: &Path, opts: &CheckOptions, out: &mut CheckOutput) -> bool {
+/// Runs every check of [`crate::lint`] over the files that loaded; prints the findings
+/// and, once per check found, its explanation. Returns whether it found something.
+fn lint_all(
+    loaded: Vec<(PathBuf, Vec<Arc<Group>>)>,
+    opts: &LintOptions,
+    out: &mut CheckOutput,
+) -> bool {
+    let files: Vec<LintFile> = loaded
+        .into_iter()
+        .map(|(path, groups)| {
+            // Read again for positions and comments; a file that vanished meanwhile
+            // is still checked, only without them.
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            LintFile::new(path, &text, groups)
+        })
+        .collect();
+    let mut findings = lint::lint(&files, opts);
+    if let Some(ds) = &opts.datasource {
+        match series_findings(&files, ds) {
+            Ok(more) => {
+                findings.extend(more);
+                lint::sort(&files, &mut findings);
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    out.stderr,
+                    "  FAILED: the series checks stopped: {e}; the datasource must answer instant queries"
+                );
+                out.exit_code = 1;
+            }
+        }
+    }
+    let unknown = lint::unknown_directives(&files);
+    for u in &unknown {
+        let _ = writeln!(out.stderr, "{u}");
+    }
+    if findings.is_empty() {
+        return !unknown.is_empty();
+    }
+    let errors = findings
+        .iter()
+        .filter(|f| f.check.severity == lint::Severity::Error)
+        .count();
+    let _ = writeln!(
+        out.stderr,
+        "Lint: {} finding(s), {errors} error(s) and {} warning(s)",
+        findings.len(),
+        findings.len() - errors
+    );
+    for f in &findings {
+        let _ = writeln!(out.stderr, "{f}");
+    }
+    out.stderr.push_str("\nAbout these checks (silence one for a rule with a comment `# tocsin disable ID` in or above it):\n");
+    for c in CHECKS
+        .iter()
+        .filter(|c| findings.iter().any(|f| f.check.id == c.id))
+    {
+        let _ = writeln!(out.stderr, "  {} ({}): {}", c.id, c.severity, c.explanation);
+    }
+    true
+}
+
+/// The datasource checks, on a runtime of their own (`tocsin check` is synchronous).
+fn series_findings(
+    files: &[LintFile],
+    ds: &lint::DatasourceLint,
+) -> Result<Vec<lint::Finding>, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let now_ms = crate::clock::Clock::System.now_ms();
+    let src = lint::series::SeriesSource {
+        querier: &*ds.querier,
+        lookback: ds.lookback,
+        now_ms,
+    };
+    rt.block_on(lint::series::check(files, &src))
+        .map_err(|e| e.to_string())
+}
+
+/// Checks one file; returns whether the lint found something, and the groups when the
+/// file is valid.
+fn check_file(
+    file: &Path,
+    opts: &CheckOptions,
+    out: &mut CheckOutput,
+) -> (bool, Option<Vec<Arc<Group>>>) {
     let _ = writeln!(out.stdout, "Checking {}", file.display());
     let mut lint_found = false;
+    let mut loaded = None;
     match config::load_file(file, &opts.load) {
         Ok(groups) => {
             let n: usize = groups.iter().map(|g| g.rules.len()).sum();
@@ -106,6 +207,10 @@ fn check_file(file: &Path, opts: &CheckOptions, out: &mut CheckOutput) -> bool {
                     }
                 }
             }
+            if opts.lint_extensions {
+                lint_found |= extensions(file, &groups, out);
+            }
+            loaded = Some(groups);
         }
         Err(errors) => {
             out.stderr.push_str("  FAILED:\n");
@@ -116,7 +221,43 @@ fn check_file(file: &Path, opts: &CheckOptions, out: &mut CheckOutput) -> bool {
         }
     }
     out.stdout.push('\n');
-    lint_found
+    (lint_found, loaded)
+}
+
+/// Warns about each rule that uses tocsin's extensions; returns whether any does.
+fn extensions(file: &Path, groups: &[Arc<Group>], out: &mut CheckOutput) -> bool {
+    let mut found = Vec::new();
+    for g in groups {
+        for r in &g.rules {
+            if let RuleKind::Alerting(a) = &r.kind
+                && !a.ext.keys().is_empty()
+            {
+                found.push((g, r, a.ext.keys()));
+            }
+        }
+    }
+    if found.is_empty() {
+        return false;
+    }
+    let _ = writeln!(
+        out.stderr,
+        "  WARNING: {} rule(s) use tocsin extensions: this file loads in tocsin only, not in \
+         Prometheus or vmalert (see docs/rules.md)",
+        found.len()
+    );
+    for (g, r, keys) in found {
+        let _ = writeln!(
+            out.stderr,
+            "{}:{}: group {:?}, rule {}, {:?}: uses {}",
+            file.display(),
+            r.line,
+            g.name,
+            r.index + 1,
+            r.name(),
+            keys.join(", ")
+        );
+    }
+    true
 }
 
 /// What makes two rules duplicates: kind (alerting?), name and sorted labels.
@@ -129,13 +270,7 @@ fn duplicates(groups: &[Arc<Group>]) -> Vec<(&Group, &config::Rule)> {
     for g in groups {
         for r in &g.rules {
             let is_alert = matches!(r.kind, RuleKind::Alerting(_));
-            let mut labels: Vec<(&str, &str)> = r
-                .labels
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.source()))
-                .collect();
-            labels.sort_unstable();
-            if !seen.insert((is_alert, r.name(), labels)) {
+            if !seen.insert((is_alert, r.name(), r.sorted_labels())) {
                 dups.push((&**g, r));
             }
         }

@@ -1,11 +1,10 @@
 //! vmalert flags that tocsin accepts so that a vmalert command line runs unchanged, but
 //! that change nothing here: tuning knobs of VictoriaMetrics' Go runtime and HTTP stack,
-//! log shaping, and service-discovery settings for `-notifier.config`, which tocsin does
-//! not have. Each one that is set is named in a start-up warning, so nobody believes a
+//! log shaping, and the service-discovery concurrency settings. Each one that is set is named in a start-up warning, so nobody believes a
 //! setting took effect when it did not.
 //!
 //! Flags whose silent acceptance could mislead about security or results
-//! (`-datasource.roundDigits`, `-notifier.config`, …) are not here:
+//! (`-datasource.roundDigits`, …) are not here:
 //! they stay unknown, and tocsin refuses to start with them. `docs/migration.md` lists
 //! every vmalert flag and what tocsin does with it.
 
@@ -57,8 +56,6 @@ inert_flags! {
         "URLs are always shown with credentials and secret query parameters masked";
     remote_write_show_url: bool = "remoteWrite.showURL",
         "URLs are always shown with credentials and secret query parameters masked";
-    notifier_suppress_duplicate_target_errors: bool = "notifier.suppressDuplicateTargetErrors",
-        "only relevant with -notifier.config, which tocsin does not have";
     enable_tcp6: bool = "enableTCP6",
         "tocsin listens and connects over IPv4 and IPv6 as the addresses say";
     fs_disable_mmap: bool = "fs.disableMmap",
@@ -90,15 +87,11 @@ inert_flags! {
     remote_read_ignore_restore_errors: bool = "remoteRead.ignoreRestoreErrors",
         "a failed restore is always logged and evaluation starts anyway (vmalert's default)";
     promscrape_consul_wait_time: value = "promscrape.consul.waitTime",
-        "only relevant with -notifier.config, which tocsin does not have";
-    promscrape_consul_sd_check_interval: value = "promscrape.consulSDCheckInterval",
-        "only relevant with -notifier.config, which tocsin does not have";
+        "Consul is asked every -promscrape.consulSDCheckInterval, without blocking queries";
     promscrape_discovery_concurrency: value = "promscrape.discovery.concurrency",
-        "only relevant with -notifier.config, which tocsin does not have";
+        "discovery asks its sources one at a time";
     promscrape_discovery_concurrent_wait_time: value = "promscrape.discovery.concurrentWaitTime",
-        "only relevant with -notifier.config, which tocsin does not have";
-    promscrape_dns_sd_check_interval: value = "promscrape.dnsSDCheckInterval",
-        "only relevant with -notifier.config, which tocsin does not have";
+        "discovery asks its sources one at a time";
 }
 
 #[cfg(test)]
@@ -138,7 +131,7 @@ mod tests {
 
     #[test]
     fn security_flags_stay_unknown() {
-        for flag in ["-datasource.roundDigits=2", "-notifier.config=n.yml"] {
+        for flag in ["-datasource.roundDigits=2", "-datasource.appendTypePrefix"] {
             assert!(
                 parse(&[flag]).is_err(),
                 "{flag} must be refused, not ignored"

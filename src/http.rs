@@ -21,13 +21,14 @@ pub use secret::{ReadError, Secret, SecretSource};
 pub use tls::TlsOptions;
 
 /// Where a client's settings come from, to name them in errors the way the user wrote
-/// them: `-datasource.bearerTokenFile`, or `notifier.yml: alertmanagers[0].bearer_token_file`.
+/// them: `-datasource.bearerTokenFile`, or `static_configs[0].bearer_token_file` in the
+/// notifier config (whose errors name the file in front).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     /// Flags `-<prefix>.*`.
     Flags(String),
-    /// A section of a config file.
-    File { path: PathBuf, section: String },
+    /// A section of the notifier config file (`""`: its top level).
+    Section(String),
 }
 
 impl Origin {
@@ -39,9 +40,8 @@ impl Origin {
     pub fn name(&self, flag: &str) -> String {
         match self {
             Origin::Flags(prefix) => format!("-{prefix}.{flag}"),
-            Origin::File { path, section } => {
-                format!("{}: {section}.{}", path.display(), yaml_key(flag))
-            }
+            Origin::Section(section) if section.is_empty() => yaml_key(flag).to_string(),
+            Origin::Section(section) => format!("{section}.{}", yaml_key(flag)),
         }
     }
 }
@@ -85,6 +85,10 @@ pub struct ClientOptions {
     pub tls: TlsOptions,
     /// How long an idle keep-alive connection is kept (vmalert's default: 50 s).
     pub idle_conn_timeout: Option<Duration>,
+    /// At most this many idle keep-alive connections kept per host (no bound if `None`):
+    /// for clients whose requests come in bursts, so that their connections do not stay
+    /// open against the server's connection limit between bursts.
+    pub max_idle_per_host: Option<usize>,
 }
 
 /// Why a client could not be built: names the setting and what to do.
@@ -417,7 +421,11 @@ impl HttpClient {
             message: e.to_string(),
         })?;
         let auth = auth(origin, o, timeout)?;
-        let inner = builder(&o.tls, timeout, o.idle_conn_timeout, &|f| origin.name(f))?
+        let mut b = builder(&o.tls, timeout, o.idle_conn_timeout, &|f| origin.name(f))?;
+        if let Some(n) = o.max_idle_per_host {
+            b = b.pool_max_idle_per_host(n);
+        }
+        let inner = b
             .default_headers(headers)
             .build()
             .map_err(ClientError::Build)?;

@@ -1,6 +1,7 @@
 //! tocsin: a Prometheus-compatible alerting and recording rule evaluator.
 
 pub mod app;
+pub mod backtest;
 pub mod bytesize;
 pub mod check;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod flags_doc;
 pub mod http;
 pub mod labels;
 pub mod limit_flags;
+pub mod lint;
 pub mod logging;
 pub mod manager;
 pub mod notifier;

@@ -119,6 +119,7 @@ fn duplicate_rules_are_a_warning_not_a_failure() {
     );
     let quiet = CheckOptions {
         lint_duplicates: false,
+        lint_all: None,
         ..CheckOptions::default()
     };
     assert!(
@@ -131,4 +132,33 @@ fn duplicate_rules_are_a_warning_not_a_failure() {
         ..CheckOptions::default()
     };
     assert_eq!(check_rules(&[dup], &fatal).exit_code, 3);
+}
+
+#[test]
+fn extensions_are_a_lint_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ext = write(
+        dir.path(),
+        "ext.yml",
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n      - alert: High\n        expr: cpu > 90\n        recover_expr: cpu < 70\n        for_count: {n: 2, of: 3}\n",
+    );
+    let out = check_rules(std::slice::from_ref(&ext), &CheckOptions::default());
+    assert_eq!(out.exit_code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("SUCCESS: 2 rules found"));
+    assert_eq!(
+        out.stderr,
+        format!(
+            "  WARNING: 1 rule(s) use tocsin extensions: this file loads in tocsin only, not in Prometheus or vmalert (see docs/rules.md)\n{ext}:6: group \"g\", rule 2, \"High\": uses recover_expr, for_count\n"
+        )
+    );
+    let fatal = CheckOptions {
+        lint_fatal: true,
+        ..CheckOptions::default()
+    };
+    assert_eq!(check_rules(std::slice::from_ref(&ext), &fatal).exit_code, 3);
+    let quiet = CheckOptions {
+        lint_extensions: false,
+        ..CheckOptions::default()
+    };
+    assert!(check_rules(&[ext], &quiet).stderr.is_empty());
 }

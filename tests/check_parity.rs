@@ -29,6 +29,7 @@ fn corpus(dir: &str) -> Vec<PathBuf> {
 fn ours_accepts(file: &Path) -> bool {
     let opts = CheckOptions {
         lint_duplicates: false,
+        lint_all: None,
         ..CheckOptions::default()
     };
     let out = check_rules(&[file.display().to_string()], &opts);

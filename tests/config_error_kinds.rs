@@ -296,3 +296,62 @@ fn yaml_type_errors_name_their_group_and_rule() {
         "rules.yml:4:15: group \"a\": not a valid rule file: expected a string here"
     );
 }
+
+#[test]
+fn extension_keys_are_checked_where_they_are_written() {
+    // `recover_expr` and `for_count` belong to alerting rules.
+    let e = errors(&rule(
+        "      - record: a\n        expr: up\n        recover_expr: up > 0\n        for_count: {n: 1, of: 2}\n",
+    ));
+    let kinds: Vec<_> = e.iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(
+        kinds,
+        [
+            ErrorKind::RecordingField("recover_expr"),
+            ErrorKind::RecordingField("for_count")
+        ]
+    );
+    // N > M points at `n`; a count window wider than 64 at `of`.
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        for_count: {n: 3, of: 2}\n",
+    ));
+    assert_eq!(
+        msg,
+        "rules.yml:6:24: group \"g\", rule 1, \"A\": invalid `for_count`: n: 3, of: 2; it needs 1 <= n <= of <= 64 (n of the last `of` evaluations; n consecutive is {n: N, of: N})"
+    );
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        for_count:\n          n: 3\n          of: 100\n",
+    ));
+    assert!(msg.starts_with("rules.yml:8:15: "), "{msg}");
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        for_count: {n: 0, of: 2}\n",
+    ));
+    assert!(msg.contains("1 <= n"), "{msg}");
+    // Missing and unknown keys inside `for_count`.
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        for_count: {n: 3}\n",
+    ));
+    assert!(msg.starts_with("rules.yml:6:20: "), "{msg}");
+    assert!(msg.contains("`for_count` needs `of`"), "{msg}");
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        for_count: {n: 1, of: 2, out_of: 3}\n",
+    ));
+    assert!(
+        msg.starts_with("rules.yml:6:34: group \"g\", rule 1, \"A\": unknown field \"out_of\" in for_count; valid fields are: n, of"),
+        "{msg}"
+    );
+    // A misspelt key gets a suggestion; a bad `recover_expr` points at itself.
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        recovery_expr: up == 1\n",
+    ));
+    assert!(msg.contains("did you mean \"recover_expr\"?"), "{msg}");
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        recover_expr: up ==\n",
+    ));
+    assert!(msg.starts_with("rules.yml:6:23: "), "{msg}");
+    assert!(msg.contains("could not parse `recover_expr`"), "{msg}");
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        recover_expr: ''\n",
+    ));
+    assert!(msg.contains("`recover_expr` must not be empty"), "{msg}");
+}

@@ -9,41 +9,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use support::http::{
     alerts_named, force_flush_victoria_metrics, has_alert, poll_alertmanager, poll_json,
-    poll_victoria_metrics,
+    poll_victoria_metrics, push,
 };
 use support::peers::peer_or_skip;
 use support::servers::{
     start_alertmanager, start_plain_prometheus, start_tocsin, start_victoria_metrics,
 };
-use tocsin::labels::Labels;
-use tocsin::remote_write::proto;
-use tocsin::sample::Sample;
 
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
-}
-
-/// Writes one sample of `name{labels}` into a remote-write receiver.
-async fn push(url: &str, name: &str, labels: &[(&str, &str)], value: f64) {
-    let mut pairs = vec![("__name__", name)];
-    pairs.extend_from_slice(labels);
-    let body = proto::encode(&[Sample {
-        labels: Labels::from_pairs(pairs),
-        value,
-        timestamp_ms: now_ms(),
-    }]);
-    let r = reqwest::Client::new()
-        .post(format!("{url}/api/v1/write"))
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .await
-        .expect("remote write reaches the receiver");
-    assert!(r.status().is_success(), "remote write: {}", r.status());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,6 +42,9 @@ fn sample_value(flag: &str) -> Option<&'static str> {
         "envflag.enable",
         "http.disableCORS",
         "httpListenAddr.useProxyProtocol",
+        "notifier.blackhole",
+        "notifier.showURL",
+        "notifier.suppressDuplicateTargetErrors",
     ];
     if bools.contains(&flag) || flag.ends_with("tlsInsecureSkipVerify") {
         return None;

@@ -16,7 +16,7 @@ time; the figures are recorded with the machine's load average.
 
 Called by integration/soak.sh, which builds tocsin and starts nothing else.
 Usage: soak.py --tocsin BIN --probes groups,api,hostile [--groups 100000] [--secs 60]
-               [--port 23080]
+Every server binds a free port (others run tests on this machine at the same time).
 """
 import argparse
 import http.client
@@ -24,6 +24,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,12 @@ def get(url, timeout=10, method="GET"):
         return e.code, e.read()
     except OSError:
         return None, b""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def proc_status(pid, key):
@@ -128,7 +135,7 @@ def probe_groups(a, work, mock):
     rows = []
     for interval, ds in (("1h", "http://127.0.0.1:1"), ("1m", mock)):
         write_groups(rules, n, interval)
-        t = Tocsin(a.tocsin, work, a.port + 10, rules, ds)
+        t = Tocsin(a.tocsin, work, free_port(), rules, ds)
         listening = t.wait_for("/-/healthy")
         ready = t.wait_for("/-/ready")
         time.sleep(2)
@@ -198,7 +205,7 @@ def probe_api(a, work, mock):
                          capture_output=True, text=True, check=True).stdout
     with open(rules, "w") as f:
         f.write(out)
-    t = Tocsin(a.tocsin, work, a.port + 20, rules, mock,
+    t = Tocsin(a.tocsin, work, free_port(), rules, mock,
                ["-remoteWrite.url=" + mock, "-notifier.url=" + mock])
     t.wait_for("/-/ready")
     time.sleep(12)  # every group evaluated once
@@ -260,7 +267,7 @@ def probe_hostile(a, work, mock_dir, mock):
                 "  - record: job:up\n    expr: up\n")
     for name, size in SIZES:
         write_answer(os.path.join(mock_dir, "query.json"), size)
-        t = Tocsin(a.tocsin, work, a.port + 30, rules, mock, ["-remoteWrite.url=" + mock])
+        t = Tocsin(a.tocsin, work, free_port(), rules, mock, ["-remoteWrite.url=" + mock])
         t.wait_for("/-/ready")
         rule, deadline = None, time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -290,16 +297,16 @@ def main():
     p.add_argument("--probes", default="groups,api,hostile")
     p.add_argument("--groups", type=int, default=100_000)
     p.add_argument("--secs", type=int, default=60)
-    p.add_argument("--port", type=int, default=23080)
     a = p.parse_args()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="tocsin-soak-") as work:
         mock_dir = os.path.join(work, "mock")
         conf = subprocess.run([sys.executable, os.path.join(HERE, "mock.py"), mock_dir,
-                               str(a.port), "10"], capture_output=True, text=True,
+                               str(port), "10"], capture_output=True, text=True,
                               check=True).stdout.strip()
         nginx = subprocess.Popen(["nginx", "-c", conf], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
-        mock = f"http://127.0.0.1:{a.port}"
+        mock = f"http://127.0.0.1:{port}"
         try:
             for _ in range(100):
                 if get(mock + "/")[0] == 200:

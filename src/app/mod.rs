@@ -1,6 +1,7 @@
 //! Wiring: turns parsed flags into running parts, and runs the subcommands.
 
 mod cluster;
+mod notify;
 mod options;
 mod run;
 mod server;
@@ -10,7 +11,9 @@ mod state;
 use std::process::ExitCode;
 
 use crate::check::{CheckOptions, check_rules};
-use crate::cli::{CheckArgs, Command, ReplayArgs, RunFlags, TestArgs, TestCommand, split_list};
+use crate::cli::{
+    BacktestArgs, CheckArgs, Command, ReplayArgs, RunFlags, TestArgs, TestCommand, split_list,
+};
 use crate::config::{self, LoadOptions};
 
 /// Entry point after flag parsing; returns the process exit code.
@@ -18,12 +21,14 @@ pub fn main(parsed: crate::flag_sources::Parsed) -> ExitCode {
     let crate::flag_sources::Parsed { cli, set } = parsed;
     let log = match &cli.command {
         Some(Command::Replay(a)) => &a.run,
+        Some(Command::Backtest(a)) => &a.run,
         _ => &cli.run,
     };
     crate::logging::init(&log.logger_level, &log.logger_format);
     match cli.command {
         Some(Command::Check(args)) => check(&args),
         Some(Command::Replay(args)) => replay(*args),
+        Some(Command::Backtest(args)) => backtest(*args),
         Some(Command::Test(args)) => test(&args),
         None if cli.run.replay.time_from.is_some() => {
             let args = ReplayArgs {
@@ -41,13 +46,25 @@ pub fn main(parsed: crate::flag_sources::Parsed) -> ExitCode {
 }
 
 fn check(args: &CheckArgs) -> ExitCode {
+    let datasource = match lint_datasource(args) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("tocsin check: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = CheckOptions {
         load: LoadOptions {
             validate_expressions: args.validate_expressions,
             validate_templates: args.validate_templates,
             ..LoadOptions::default()
         },
-        lint_duplicates: args.lint != "none",
+        lint_duplicates: args.lint == "duplicate-rules",
+        lint_extensions: args.lint != "none",
+        lint_all: (args.lint == "all").then_some(crate::lint::LintOptions {
+            default_interval: args.evaluation_interval,
+            datasource,
+        }),
         lint_fatal: args.lint_fatal,
     };
     let out = check_rules(&args.files, &opts);
@@ -84,6 +101,28 @@ fn test(args: &TestArgs) -> ExitCode {
         eprintln!("failed to write JUnit XML to {path}: {e}");
     }
     ExitCode::from(summary.exit_code.clamp(0, 255) as u8)
+}
+
+/// The datasource of `tocsin check --lint --datasource.url=…`, if any.
+fn lint_datasource(args: &CheckArgs) -> Result<Option<crate::lint::DatasourceLint>, String> {
+    use crate::datasource::{DatasourceMetrics, DatasourceOptions, PromClient};
+    let Some(url) = &args.datasource_url else {
+        return Ok(None);
+    };
+    if args.lint != "all" {
+        return Err("--datasource.url needs --lint (the series checks are lint checks)".into());
+    }
+    let opts = DatasourceOptions {
+        url: url.clone(),
+        query_step: std::time::Duration::ZERO,
+        ..DatasourceOptions::default()
+    };
+    let client = PromClient::new(opts, DatasourceMetrics::new(None))
+        .map_err(|e| format!("invalid --datasource.url: {e}"))?;
+    Ok(Some(crate::lint::DatasourceLint {
+        querier: std::sync::Arc::new(client),
+        lookback: args.lookback,
+    }))
 }
 
 fn load_options(flags: &RunFlags) -> LoadOptions {
@@ -226,6 +265,50 @@ fn replay(args: ReplayArgs) -> ExitCode {
         Err(e) => {
             eprintln!("tocsin replay: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `tocsin backtest`.
+fn backtest(args: BacktestArgs) -> ExitCode {
+    use crate::backtest::launch::{self, EXIT_NO_REPORT, Format, Launch};
+    let f = &args.run;
+    let datasource = match f.datasource_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(u) => match options::datasource(f, u) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("tocsin backtest: {e}");
+                return ExitCode::from(EXIT_NO_REPORT);
+            }
+        },
+        None => None,
+    };
+    let l = Launch {
+        old: args.old.clone(),
+        new: args.new.clone(),
+        load: load_options(f),
+        rule_templates: f.rule_templates.clone(),
+        from: args.from.clone(),
+        to: args.to.clone(),
+        datasource,
+        settings: options::rule_settings(f, None),
+        flags: f.replay.clone(),
+        format: match args.format.as_str() {
+            "json" => Format::Json,
+            "markdown" => Format::Markdown,
+            _ => Format::Table,
+        },
+        fail_on: args.fail_on.clone(),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    match rt.block_on(launch::run(l)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("tocsin backtest: {e}");
+            ExitCode::from(EXIT_NO_REPORT)
         }
     }
 }

@@ -73,6 +73,7 @@ fn client_options(
             insecure_skip_verify,
         },
         idle_conn_timeout,
+        max_idle_per_host: None,
     })
 }
 
@@ -117,6 +118,15 @@ pub fn datasource(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientEr
     })
 }
 
+/// Idle connections the `-remoteRead.url` client keeps. Restores come in bursts (at
+/// start-up, when a cluster member takes groups over: one query per alerting rule), up
+/// to `-datasource.maxConcurrentQueries` at once; kept open afterwards, a burst's
+/// connections would count against the TSDB's connection limit (Prometheus'
+/// `--web.max-connections`, 512 by default) for as long as `-remoteRead.idleConnTimeout`,
+/// and with a few cluster members the TSDB stops accepting the next member's queries.
+/// During a burst connections are reused as queries finish; a few stay for the next.
+const RESTORE_IDLE_CONNECTIONS: usize = 4;
+
 /// With `-remoteRead.disablePathAppend` the URL already ends in the query path; the
 /// client appends `/api/v1/query` itself, so the path is taken off here once.
 pub fn remote_read(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientError> {
@@ -138,6 +148,7 @@ pub fn remote_read(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientE
         a.tls_insecure_skip_verify,
         Some(f.remote_read_idle_conn_timeout),
     )?;
+    auth.max_idle_per_host = Some(RESTORE_IDLE_CONNECTIONS);
     Ok(DatasourceOptions {
         url: url_credentials("remoteRead", &url, &mut auth)?,
         auth,
@@ -168,6 +179,7 @@ pub fn notifier(f: &RunFlags, urls: &[String]) -> Result<NotifierOptions, Client
     Ok(NotifierOptions {
         targets,
         send_timeout: f.notifier_send_timeout,
+        show_url: f.notifier_show_url,
         ..NotifierOptions::default()
     })
 }

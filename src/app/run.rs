@@ -29,7 +29,7 @@ use crate::dns::Resolver;
 use crate::labels::Labels;
 use crate::manager::restore::Restorer;
 use crate::manager::{Engine, EvalMetrics, Manager};
-use crate::notifier::{Notifier, NotifierMetrics};
+use crate::notifier::Notifier;
 use crate::reload::{self, FileWatcher, ReloadRequest};
 use crate::remote_write::{RemoteWriteMetrics, RemoteWriter};
 use crate::rule::RuleSettings;
@@ -110,7 +110,7 @@ struct Running {
     restorer: Option<Arc<Restorer>>,
     /// The rule files' fingerprint at the last successful load.
     loaded_from: Option<u64>,
-    notifier: Option<Notifier>,
+    notify: super::notify::Notify,
     writer: Option<RemoteWriter>,
     /// Stops the group tasks (a child token) and the reload triggers.
     cancel: CancellationToken,
@@ -139,10 +139,12 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
     let cancel = CancellationToken::new();
     let io_cancel = CancellationToken::new();
     let mut registry = Registry::default();
+    let notify = super::notify::start(f, &mut registry, &io_cancel).await?;
     let io = start_io(
         f,
         &ds_url,
         remote_write_url.as_deref(),
+        notify.notifier.clone(),
         &mut registry,
         &io_cancel,
     )?;
@@ -196,7 +198,7 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         reload_tx,
         reload_rx,
         restorer: io.restorer,
-        notifier: io.notifier,
+        notify,
         writer: io.writer,
         cancel,
         io_cancel,
@@ -218,34 +220,21 @@ fn rule_settings(f: &RunFlags) -> anyhow::Result<RuleSettings> {
     Ok(options::rule_settings(f, library))
 }
 
-/// Builds the datasource client, and starts the notifier and the remote writer where
-/// their flags are set.
+/// Builds the datasource client and starts the remote writer where its flags are set.
 fn start_io(
     f: &RunFlags,
     ds_url: &str,
     remote_write_url: Option<&str>,
+    notifier: Option<Notifier>,
     registry: &mut Registry,
     io_cancel: &CancellationToken,
 ) -> anyhow::Result<Io> {
     let ds_metrics = DatasourceMetrics::new(Some(registry));
-    let querier: Arc<dyn Querier> = Arc::new(
-        PromClient::new(options::datasource(f, ds_url)?, ds_metrics).context("-datasource.*")?,
-    );
+    let datasource =
+        PromClient::new(options::datasource(f, ds_url)?, ds_metrics).context("-datasource.*")?;
     for (flag, why) in f.compat.given() {
         tracing::warn!(flag, "vmalert flag accepted but has no effect: {why}");
     }
-    let notifier_urls = split_list(&f.notifier_url);
-    let notifier = if notifier_urls.is_empty() {
-        tracing::warn!("no -notifier.url: alerts are evaluated but not sent anywhere");
-        None
-    } else {
-        let m = NotifierMetrics::default();
-        m.register(registry);
-        Some(
-            Notifier::start(options::notifier(f, &notifier_urls)?, m, io_cancel.clone())
-                .context("-notifier.*")?,
-        )
-    };
     let writer = match remote_write_url {
         None => None,
         Some(url) => {
@@ -262,12 +251,14 @@ fn start_io(
         Some(url) => Some(Arc::new(Restorer {
             querier: Arc::new(
                 PromClient::new(options::remote_read(f, &url)?, DatasourceMetrics::new(None))
-                    .context("-remoteRead.*")?,
+                    .context("-remoteRead.*")?
+                    .sharing_slots(&datasource),
             ),
             lookback: f.remote_read_lookback,
             external_labels: Labels::from_pairs(f.external_label.iter().cloned()),
         })),
     };
+    let querier: Arc<dyn Querier> = Arc::new(datasource);
     Ok(Io {
         querier,
         notifier,
@@ -415,13 +406,24 @@ impl Running {
                     }
                     return;
                 }
-                r = self.reload(&req) => r,
+                r = self.reload_all(&req) => r,
             };
             self.board.record_reload(SystemTime::now(), result.clone());
             self.reload_metrics.record(result.is_ok());
             if let Some(r) = req.reply {
                 let _ = r.send(result);
             }
+        }
+    }
+
+    /// Reloads `-notifier.config` and the rule files, each keeping what runs when its
+    /// new version fails.
+    async fn reload_all(&mut self, req: &ReloadRequest) -> Result<(), String> {
+        let notifier = self.notify.reload(req.trigger.as_str()).await;
+        match (notifier, self.reload(req).await) {
+            (Ok(()), rules) => rules,
+            (Err(e), Ok(())) => Err(e),
+            (Err(n), Err(r)) => Err(format!("{n}\n{r}")),
         }
     }
 
@@ -521,7 +523,7 @@ impl Running {
         {
             tracing::warn!("evaluations still running at the shutdown deadline");
         }
-        if let Some(n) = &self.notifier {
+        if let Some(n) = &self.notify.notifier {
             let left = n.flush(deadline).await;
             if left > 0 {
                 tracing::warn!(left, "alerts not sent before the shutdown deadline");

@@ -88,6 +88,9 @@ pub(crate) fn group_checksum(g: &Group) -> u64 {
                 e.u64(a.for_.as_nanos() as u64);
                 e.u64(a.keep_firing_for.as_nanos() as u64);
                 e.templates(&a.annotations);
+                e.str(a.ext.recover_expr.as_deref().unwrap_or(""));
+                let fc = a.ext.for_count.map_or((0, 0), |f| (f.n, f.of));
+                e.u64(u64::from(fc.0) << 32 | u64::from(fc.1));
             }
             RuleKind::Recording(rec) => {
                 e.str("record");

@@ -92,6 +92,22 @@ pub enum ErrorKind {
     )]
     RecordingField(&'static str),
     #[error(
+        "could not parse `recover_expr`: {0} (it is PromQL, like `expr`: the condition under which a firing alert resolves)"
+    )]
+    BadRecoverExpr(String),
+    #[error(
+        "`recover_expr` must not be empty: give the condition under which a firing alert resolves, or remove the key"
+    )]
+    EmptyRecoverExpr,
+    #[error(
+        "`for_count` needs `{0}`: write `for_count: {{n: N, of: M}}` (fire when the series was returned in N of the last M evaluations)"
+    )]
+    MissingForCountField(&'static str),
+    #[error(
+        "invalid `for_count`: n: {n}, of: {of}; it needs 1 <= n <= of <= 64 (n of the last `of` evaluations; n consecutive is {{n: N, of: N}})"
+    )]
+    BadForCount { n: i64, of: i64 },
+    #[error(
         "invalid recording rule name: {0}; a metric name matches [a-zA-Z_:][a-zA-Z0-9_:]* (put labels under `labels:`, not in braces)"
     )]
     BadRecordName(String),

@@ -152,6 +152,18 @@ impl Rule {
         h.digest()
     }
 
+    /// The rule's labels as written (name, template source), sorted: what tells rules
+    /// apart when looking for duplicates.
+    pub fn sorted_labels(&self) -> Vec<(&str, &str)> {
+        let mut labels: Vec<(&str, &str)> = self
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.source()))
+            .collect();
+        labels.sort_unstable();
+        labels
+    }
+
     /// The alert or record name.
     pub fn name(&self) -> &str {
         match &self.kind {
@@ -176,6 +188,47 @@ pub struct AlertingSpec {
     pub keep_firing_for: Duration,
     /// Annotations in file order.
     pub annotations: Vec<(String, Template)>,
+    /// tocsin's rule-file extensions (none in a Prometheus file).
+    pub ext: AlertExtensions,
+}
+
+/// tocsin's opt-in alerting-rule keys, beyond Prometheus and vmalert (docs/rules.md):
+/// with none set, the rule behaves exactly as in Prometheus.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertExtensions {
+    /// `recover_expr`: once firing, the alert resolves only at an evaluation where this
+    /// expression returns its series (hysteresis).
+    pub recover_expr: Option<String>,
+    /// `for_count: {n, of}`: the alert fires only when its series was returned in at
+    /// least `n` of the last `of` evaluations (dampening).
+    pub for_count: Option<ForCount>,
+}
+
+impl AlertExtensions {
+    /// The keys set, as written in the file, for `tocsin check --lint`.
+    pub fn keys(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.recover_expr.is_some() {
+            v.push("recover_expr");
+        }
+        if self.for_count.is_some() {
+            v.push("for_count");
+        }
+        v
+    }
+}
+
+/// `for_count: {n: N, of: M}`: N of the last M evaluations, `1 <= N <= M <= 64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForCount {
+    pub n: u32,
+    pub of: u32,
+}
+
+impl ForCount {
+    /// The most evaluations a window may span: the history is one bit per evaluation
+    /// in a `u64`.
+    pub const MAX_OF: u32 = 64;
 }
 
 #[derive(Debug, Clone)]

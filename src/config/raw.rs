@@ -56,6 +56,16 @@ pub(crate) struct RawRule {
     pub annotations: Option<S<RawMap>>,
     pub debug: Option<S<bool>>,
     pub update_entries_limit: Option<S<i64>>,
+    pub recover_expr: Option<S<String>>,
+    pub for_count: Option<S<RawForCount>>,
+    pub unknown: Vec<S<String>>,
+}
+
+/// `for_count: {n: N, of: M}`.
+#[derive(Debug, Default)]
+pub(crate) struct RawForCount {
+    pub n: Option<S<i64>>,
+    pub of: Option<S<i64>>,
     pub unknown: Vec<S<String>>,
 }
 
@@ -138,6 +148,13 @@ map_visitor!(RawRule, "a rule (a mapping with `record` or `alert`, and `expr`)",
     "annotations" => annotations,
     "debug" => debug,
     "update_entries_limit" => update_entries_limit,
+    "recover_expr" => recover_expr,
+    "for_count" => for_count,
+});
+
+map_visitor!(RawForCount, "a mapping `{n: N, of: M}`", {
+    "n" => n,
+    "of" => of,
 });
 
 impl<'de> Deserialize<'de> for RawMap {

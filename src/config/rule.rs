@@ -6,9 +6,9 @@ use std::time::Duration;
 use super::LoadOptions;
 use super::duration::parse_duration;
 use super::error::{ErrorKind, LoadError, RuleRef};
-use super::model::{AlertingSpec, RecordingSpec, Rule, RuleKind};
+use super::model::{AlertExtensions, AlertingSpec, ForCount, RecordingSpec, Rule, RuleKind};
 use super::names::{is_valid_label_name, is_valid_metric_name, literal_template};
-use super::raw::{RawMap, RawRule, S, pos};
+use super::raw::{RawForCount, RawMap, RawRule, S, pos};
 use crate::template::Template;
 
 /// Where errors go, with the file/group context already filled in.
@@ -41,7 +41,10 @@ impl Sink<'_> {
 }
 
 pub(crate) const RULE_FIELDS: &str = "record, alert, expr, for, keep_firing_for, labels, \
-                                      annotations, debug, update_entries_limit";
+                                      annotations, debug, update_entries_limit, recover_expr, \
+                                      for_count";
+
+const FOR_COUNT_FIELDS: &str = "n, of";
 
 /// Parses an optional duration field, reporting a bad one; `None` when absent or bad.
 pub(crate) fn duration_field(
@@ -123,10 +126,17 @@ pub(crate) fn validate_rule(
         if r.keep_firing_for.is_some() && !keep.is_zero() {
             sink.push(rule_pos, rr, ErrorKind::RecordingField("keep_firing_for"));
         }
+        if r.recover_expr.is_some() {
+            sink.push(rule_pos, rr, ErrorKind::RecordingField("recover_expr"));
+        }
+        if r.for_count.is_some() {
+            sink.push(rule_pos, rr, ErrorKind::RecordingField("for_count"));
+        }
         if !is_valid_metric_name(&rec.value) {
             sink.push(pos(rec), rr, ErrorKind::BadRecordName(rec.value.clone()));
         }
     }
+    let ext = extensions(sink, rr, r, opts);
     let is_alert = alert.is_some();
     let labels = check_map(sink, rr, &r.labels, "label", is_alert, opts);
     let annotations = check_map(sink, rr, &r.annotations, "annotation", true, opts);
@@ -152,6 +162,7 @@ pub(crate) fn validate_rule(
             for_,
             keep_firing_for: keep,
             annotations,
+            ext,
         }),
         (None, Some(rec)) => RuleKind::Recording(RecordingSpec {
             name: rec.value.clone(),
@@ -166,6 +177,73 @@ pub(crate) fn validate_rule(
         update_entries_limit,
         index,
         line: rule_pos.0,
+    })
+}
+
+/// tocsin's extension keys of a rule (see [`AlertExtensions`]), checked.
+fn extensions(
+    sink: &mut Sink<'_>,
+    rr: Option<&RuleRef>,
+    r: &RawRule,
+    opts: &LoadOptions,
+) -> AlertExtensions {
+    let recover_expr = r.recover_expr.as_ref().and_then(|e| {
+        let text = e.value.trim();
+        if text.is_empty() {
+            sink.push(pos(e), rr, ErrorKind::EmptyRecoverExpr);
+            return None;
+        }
+        if opts.validate_expressions
+            && let Err(err) = promql_parser::parser::parse(text)
+        {
+            sink.push(pos(e), rr, ErrorKind::BadRecoverExpr(err));
+            return None;
+        }
+        Some(text.to_string())
+    });
+    let for_count = r.for_count.as_ref().and_then(|fc| for_count(sink, rr, fc));
+    AlertExtensions {
+        recover_expr,
+        for_count,
+    }
+}
+
+/// `for_count: {n: N, of: M}`, checked: both given, `1 <= N <= M <= 64`.
+fn for_count(sink: &mut Sink<'_>, rr: Option<&RuleRef>, raw: &S<RawForCount>) -> Option<ForCount> {
+    let fc = &raw.value;
+    for key in &fc.unknown {
+        let kind = ErrorKind::UnknownField {
+            field: key.value.clone(),
+            context: "for_count",
+            valid: FOR_COUNT_FIELDS,
+        };
+        sink.push(pos(key), rr, kind);
+    }
+    let (Some(n), Some(of)) = (&fc.n, &fc.of) else {
+        let missing = if fc.n.is_none() { "n" } else { "of" };
+        sink.push(pos(raw), rr, ErrorKind::MissingForCountField(missing));
+        return None;
+    };
+    let max = i64::from(ForCount::MAX_OF);
+    if n.value < 1 || of.value < n.value || of.value > max {
+        let at = if n.value < 1 || n.value > of.value {
+            pos(n)
+        } else {
+            pos(of)
+        };
+        let kind = ErrorKind::BadForCount {
+            n: n.value,
+            of: of.value,
+        };
+        sink.push(at, rr, kind);
+        return None;
+    }
+    if !fc.unknown.is_empty() {
+        return None;
+    }
+    Some(ForCount {
+        n: n.value as u32,
+        of: of.value as u32,
     })
 }
 

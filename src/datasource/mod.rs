@@ -6,6 +6,7 @@ pub mod fake;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
@@ -196,8 +197,9 @@ pub struct PromClient {
     step: String,
     opts: DatasourceOptions,
     metrics: DatasourceMetrics,
-    /// Slots for queries in flight (`max_concurrent`), if limited.
-    slots: Option<tokio::sync::Semaphore>,
+    /// Slots for queries in flight (`max_concurrent`), if limited; shared with the
+    /// clients built by [`PromClient::sharing_slots`].
+    slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// What `application/x-www-form-urlencoded` leaves as it is.
@@ -234,11 +236,19 @@ impl PromClient {
             query: Endpoint::new(http::join_path(base, "/api/v1/query")),
             range: Endpoint::new(http::join_path(base, "/api/v1/query_range")),
             slots: (opts.max_concurrent > 0)
-                .then(|| tokio::sync::Semaphore::new(opts.max_concurrent)),
+                .then(|| Arc::new(tokio::sync::Semaphore::new(opts.max_concurrent))),
             step,
             opts,
             metrics,
         })
+    }
+
+    /// This client, its queries taking their slots from `other`'s: one
+    /// `-datasource.maxConcurrentQueries` for every query a process sends to its TSDB
+    /// (the restores of `-remoteRead.url` wait for the same slots as the rules).
+    pub fn sharing_slots(mut self, other: &PromClient) -> PromClient {
+        self.slots = other.slots.clone();
+        self
     }
 
     async fn post(

@@ -172,17 +172,15 @@ fn bad_settings_name_the_flags() {
 
 #[test]
 fn config_file_settings_are_named_by_their_keys() {
-    let o = Origin::File {
-        path: "notifier.yml".into(),
-        section: "alertmanagers[1]".into(),
-    };
+    let o = Origin::Section("static_configs[1]".into());
     assert_eq!(
         o.name("bearerTokenFile"),
-        "notifier.yml: alertmanagers[1].bearer_token_file"
+        "static_configs[1].bearer_token_file"
     );
+    assert_eq!(o.name("tlsCAFile"), "static_configs[1].tls_config.ca_file");
     assert_eq!(
-        o.name("tlsCAFile"),
-        "notifier.yml: alertmanagers[1].tls_config.ca_file"
+        Origin::Section(String::new()).name("basicAuth.password"),
+        "basic_auth.password"
     );
 }
 

@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::config::Group;
 use crate::datasource::InstantQuery;
 use crate::offload::{self, BlockingQuerier};
-use crate::rule::{EvalTime, Rule, RuleContext, StepOutput, deps};
+use crate::rule::{Answer, EvalTime, Rule, RuleContext, StepOutput, deps};
 use crate::schedule::Schedule;
 use crate::status::{self, GroupStatus, RuleStatus};
 
@@ -462,19 +462,11 @@ async fn eval_one(
 ) -> Report {
     let started_at = engine.clock.now();
     let started = Instant::now();
-    let q = InstantQuery {
-        expr: rule.expr().to_string(),
-        time_ms: t.query_ts_ms,
-        params: def.params.clone(),
-        headers: def.headers.clone(),
-    };
-    let answer = engine.querier.instant_answer(&q).await;
-    let series_fetched = answer.as_ref().ok().and_then(|a| a.series_fetched);
-    let result = answer.map(|a| a.samples).map_err(|e| e.to_string());
+    let (answer, series_fetched) = query_rule(&rule, t, &engine, &def).await;
     let querier = || BlockingQuerier::for_group(engine.querier.clone(), &def);
     let (mut rule, stepped) = offload::step_rule(rule, (), querier, move |r, _, tq| match tq {
-        Some(tq) => r.step(result, t, Some(&tq.at(t.query_ts_ms))),
-        None => r.step(result, t, None),
+        Some(tq) => r.step_answer(answer, t, Some(&tq.at(t.query_ts_ms))),
+        None => r.step_answer(answer, t, None),
     })
     .await;
     let out = stepped.map(|(_, out)| out).unwrap_or_else(|e| StepOutput {
@@ -507,5 +499,45 @@ async fn eval_one(
         samples: out.samples,
         series_fetched,
         error: out.error,
+    }
+}
+
+/// Runs the rule's queries at `t`: `expr` and, with `recover_expr`, both at once. Also
+/// returns the series the datasource fetched for them, when it says.
+async fn query_rule(
+    rule: &Rule,
+    t: EvalTime,
+    engine: &Engine,
+    def: &Group,
+) -> (Answer, Option<usize>) {
+    let query = |expr: &str| InstantQuery {
+        expr: expr.to_string(),
+        time_ms: t.query_ts_ms,
+        params: def.params.clone(),
+        headers: def.headers.clone(),
+    };
+    let run = |q: InstantQuery| async move {
+        let answer = engine.querier.instant_answer(&q).await;
+        let fetched = answer.as_ref().ok().and_then(|a| a.series_fetched);
+        (
+            answer.map(|a| a.samples).map_err(|e| e.to_string()),
+            fetched,
+        )
+    };
+    match rule.recover_expr() {
+        None => {
+            let (expr, fetched) = run(query(rule.expr())).await;
+            (Answer::of(expr), fetched)
+        }
+        Some(recover) => {
+            let ((expr, f1), (recover, f2)) =
+                tokio::join!(run(query(rule.expr())), run(query(recover)));
+            let fetched = f1.zip(f2).map(|(a, b)| a + b);
+            let answer = Answer {
+                expr,
+                recover: Some(recover),
+            };
+            (answer, fetched)
+        }
     }
 }

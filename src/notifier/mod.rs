@@ -2,42 +2,43 @@
 //! a bounded queue per target that drops the *oldest* alerts when full (newer news about
 //! an alert supersedes older), batches of up to `max_batch` alerts.
 //!
+//! The targets come from `-notifier.url` (fixed), from `-notifier.config` (static
+//! groups and service discovery, replaced as discovery refreshes and the file is
+//! reloaded: [`Notifier::set_targets`]) or are a blackhole (`-notifier.blackhole`).
+//! Alerts are relabelled (`alert_relabel_configs`: the file's, then the target group's)
+//! before they are queued.
+//!
 //! A failed POST is logged and counted but not retried: the alert is sent again at its
 //! next resend, and Alertmanager de-duplicates, so retrying would only delay newer news.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
-use serde::Serialize;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::http::{self, ClientError, ClientOptions, Endpoint, HttpClient, Origin};
-use crate::rule::{Annotations, Notification};
+use crate::labels::Labels;
+use crate::relabel::{self, Relabel};
+use crate::rule::Notification;
 
-/// One Alertmanager target's settings.
+pub mod config;
+pub mod discovery;
+mod metrics;
+mod send;
+pub mod targets;
+mod wire;
+
+pub use metrics::{AddrLabel, NotifierMetrics};
+pub use wire::WireAlert;
+
+/// One `-notifier.url` target's settings.
 #[derive(Debug, Clone)]
 pub struct TargetOptions {
     /// Base URL; `/api/v2/alerts` is appended.
     pub url: String,
     pub auth: ClientOptions,
-}
-
-/// `-notifier.showURL`: show the URL's query parameters (credentials taken out of the URL
-/// are never shown).
-fn endpoint(url: String, show_url: bool) -> Endpoint {
-    if show_url {
-        Endpoint::unredacted(url)
-    } else {
-        Endpoint::new(url)
-    }
 }
 
 /// `-notifier.*` settings.
@@ -65,102 +66,59 @@ impl Default for NotifierOptions {
     }
 }
 
-/// The `addr` label of per-target metrics.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct AddrLabel {
-    pub addr: String,
+/// Where a target comes from (vmalert's names, shown as `kind` in `/api/v1/notifiers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// `-notifier.url` or the config's `static_configs`.
+    Static,
+    /// `dns_sd_configs`.
+    Dns,
+    /// `consul_sd_configs`.
+    Consul,
+    /// `-notifier.blackhole`.
+    Blackhole,
 }
 
-/// Per-target counters (label `addr`).
-#[derive(Clone, Default)]
-pub struct NotifierMetrics {
-    pub sent: Family<AddrLabel, Counter>,
-    pub errors: Family<AddrLabel, Counter>,
-    pub dropped: Family<AddrLabel, Counter>,
-    pub queue_length: Family<AddrLabel, Gauge>,
-}
-
-impl NotifierMetrics {
-    pub fn register(&self, r: &mut Registry) {
-        r.register(
-            "tocsin_notifier_alerts_sent",
-            "Alerts accepted by Alertmanager",
-            self.sent.clone(),
-        );
-        r.register(
-            "tocsin_notifier_errors",
-            "Alerts in POSTs to Alertmanager that failed",
-            self.errors.clone(),
-        );
-        r.register(
-            "tocsin_notifier_alerts_dropped",
-            "Alerts dropped because the target's queue was full",
-            self.dropped.clone(),
-        );
-        r.register(
-            "tocsin_notifier_queue_length",
-            "Alerts waiting to be sent",
-            self.queue_length.clone(),
-        );
-    }
-}
-
-/// Alertmanager's v2 alert, written straight from the notification when a batch is
-/// encoded: queuing an alert for every target copies a few pointers, not its text.
-#[derive(Debug, Clone)]
-pub struct WireAlert(pub Notification);
-
-impl From<&Notification> for WireAlert {
-    fn from(n: &Notification) -> Self {
-        WireAlert(n.clone())
-    }
-}
-
-fn rfc3339(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// Annotations as a JSON object in name order (a later duplicate name wins).
-struct AnnotationMap<'a>(&'a Annotations);
-
-impl Serialize for AnnotationMap<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let sorted: std::collections::BTreeMap<&str, &str> = self.0.iter().collect();
-        let mut m = s.serialize_map(Some(sorted.len()))?;
-        for (k, v) in sorted {
-            m.serialize_entry(k, v)?;
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Static => "static",
+            Kind::Dns => "DNSSD",
+            Kind::Consul => "consulSD",
+            Kind::Blackhole => "blackhole",
         }
-        m.end()
     }
 }
 
-impl Serialize for WireAlert {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let n = &self.0;
-        let mut m = s.serialize_struct("WireAlert", 5)?;
-        m.serialize_field("labels", &n.labels)?;
-        m.serialize_field("annotations", &AnnotationMap(&n.annotations))?;
-        m.serialize_field("startsAt", &rfc3339(n.starts_at_ms))?;
-        m.serialize_field("endsAt", &rfc3339(n.ends_at_ms))?;
-        m.serialize_field("generatorURL", &*n.generator_url)?;
-        m.end()
-    }
+/// A target to send to, as the flags or the config describe it.
+#[derive(Clone)]
+pub struct TargetSpec {
+    /// The full URL alerts are POSTed to.
+    pub url: String,
+    pub kind: Kind,
+    /// The target's labels after `relabel_configs` (shown in the API).
+    pub labels: Labels,
+    /// `None` for the blackhole.
+    pub client: Option<HttpClient>,
+    /// The target group's `alert_relabel_configs`.
+    pub alert_relabel: Arc<Vec<Relabel>>,
 }
 
 type Item = (Arc<Vec<(String, String)>>, WireAlert);
 
 struct Target {
+    spec: TargetSpec,
+    /// Which config the target belongs to: a reloaded config makes new targets even
+    /// where the URL is the same, since its client settings may differ.
+    generation: u64,
     url: Endpoint,
-    client: HttpClient,
     queue: Mutex<VecDeque<Item>>,
     wake: Notify,
     addr: AddrLabel,
     /// Why the most recent POST failed; cleared by the next success (status page).
     last_error: Mutex<Option<String>>,
+    /// Stops this target's sender when it is removed.
+    cancel: CancellationToken,
 }
 
 impl Target {
@@ -169,12 +127,23 @@ impl Target {
             *g = e;
         }
     }
+
+    fn queued(&self) -> usize {
+        self.queue.lock().map(|q| q.len()).unwrap_or(0)
+    }
+}
+
+struct Shared {
+    targets: RwLock<Arc<Vec<Arc<Target>>>>,
+    /// The config's top-level `alert_relabel_configs`.
+    alert_relabel: RwLock<Arc<Vec<Relabel>>>,
+    cancel: CancellationToken,
 }
 
 /// Handle to all targets; cheap to clone.
 #[derive(Clone)]
 pub struct Notifier {
-    targets: Arc<Vec<Arc<Target>>>,
+    shared: Arc<Shared>,
     opts: Arc<NotifierOptions>,
     metrics: NotifierMetrics,
 }
@@ -183,6 +152,8 @@ pub struct Notifier {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetStatus {
     pub url: String,
+    pub kind: Kind,
+    pub labels: Labels,
     pub sent: u64,
     pub errors: u64,
     pub dropped: u64,
@@ -192,227 +163,237 @@ pub struct TargetStatus {
 }
 
 impl Notifier {
-    /// Builds a client per target and starts one sender task per target.
+    /// A notifier without targets yet ([`Notifier::set_targets`] gives them).
+    pub fn new(opts: NotifierOptions, metrics: NotifierMetrics, cancel: CancellationToken) -> Self {
+        Notifier {
+            shared: Arc::new(Shared {
+                targets: RwLock::new(Arc::new(Vec::new())),
+                alert_relabel: RwLock::new(Arc::new(Vec::new())),
+                cancel,
+            }),
+            opts: Arc::new(opts),
+            metrics,
+        }
+    }
+
+    /// The `-notifier.url` targets: builds a client per target and starts its sender.
     pub fn start(
         opts: NotifierOptions,
         metrics: NotifierMetrics,
         cancel: CancellationToken,
     ) -> Result<Notifier, ClientError> {
-        let mut targets = Vec::new();
+        let mut specs = Vec::new();
         for t in &opts.targets {
             let client = HttpClient::new(&Origin::flags("notifier"), &t.auth, opts.send_timeout)?;
-            let url = endpoint(http::join_path(&t.url, "/api/v2/alerts"), opts.show_url);
-            targets.push(Arc::new(Target {
-                addr: AddrLabel {
-                    addr: url.shown.clone(),
-                },
-                url,
-                client,
-                queue: Mutex::new(VecDeque::new()),
-                last_error: Mutex::new(None),
-                wake: Notify::new(),
-            }));
+            specs.push(TargetSpec {
+                url: http::join_path(&t.url, "/api/v2/alerts"),
+                kind: Kind::Static,
+                labels: Labels::empty(),
+                client: Some(client),
+                alert_relabel: Arc::new(Vec::new()),
+            });
         }
-        let n = Notifier {
-            targets: Arc::new(targets),
-            opts: Arc::new(opts),
-            metrics,
-        };
-        for t in n.targets.iter() {
-            // Every target's series exist from the start at 0, so that the first error
-            // or drop is an increase that `increase()`-based alerts can see.
-            let m = &n.metrics;
-            let _ = m.sent.get_or_create(&t.addr);
-            let _ = m.errors.get_or_create(&t.addr);
-            let _ = m.dropped.get_or_create(&t.addr);
-            let _ = m.queue_length.get_or_create(&t.addr);
-            let me = n.clone();
-            let t = t.clone();
-            let cancel = cancel.clone();
-            tokio::spawn(async move { me.sender(t, cancel).await });
-        }
+        let n = Notifier::new(opts, metrics, cancel);
+        n.set_targets(0, specs);
         Ok(n)
+    }
+
+    /// `-notifier.blackhole`: alerts are counted as sent and go nowhere.
+    pub fn blackhole(metrics: NotifierMetrics, cancel: CancellationToken) -> Notifier {
+        let n = Notifier::new(NotifierOptions::default(), metrics, cancel);
+        n.set_targets(
+            0,
+            vec![TargetSpec {
+                url: "blackhole".into(),
+                kind: Kind::Blackhole,
+                labels: Labels::empty(),
+                client: None,
+                alert_relabel: Arc::new(Vec::new()),
+            }],
+        );
+        n
+    }
+
+    /// Replaces the targets: those of the same `generation` and URL keep their queue,
+    /// counters and sender; the others start; targets no longer listed stop.
+    pub fn set_targets(&self, generation: u64, specs: Vec<TargetSpec>) {
+        self.replace_targets(generation, specs, None);
+    }
+
+    /// [`Notifier::set_targets`], unless `stop` fired (checked under the lock, so that a
+    /// stopped discovery never overwrites its successor's targets).
+    pub fn replace_targets(
+        &self,
+        generation: u64,
+        specs: Vec<TargetSpec>,
+        stop: Option<&CancellationToken>,
+    ) {
+        let Ok(mut current) = self.shared.targets.write() else {
+            return;
+        };
+        if stop.is_some_and(|s| s.is_cancelled()) {
+            return;
+        }
+        let old = current.clone();
+        let mut next = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let kept = old
+                .iter()
+                .find(|t| t.generation == generation && t.spec.url == spec.url);
+            match kept {
+                Some(t) => next.push(t.clone()),
+                None => next.push(self.start_target(generation, spec)),
+            }
+        }
+        for t in old.iter() {
+            if !next.iter().any(|n| Arc::ptr_eq(n, t)) {
+                self.stop_target(t, next.iter().any(|n| n.addr == t.addr));
+            }
+        }
+        self.metrics.count_targets(next.iter().map(|t| t.spec.kind));
+        *current = Arc::new(next);
+    }
+
+    /// The config's top-level `alert_relabel_configs`, applied to every alert first.
+    pub fn set_alert_relabel(&self, steps: Arc<Vec<Relabel>>) {
+        if let Ok(mut g) = self.shared.alert_relabel.write() {
+            *g = steps;
+        }
+    }
+
+    fn start_target(&self, generation: u64, spec: TargetSpec) -> Arc<Target> {
+        let url = if self.opts.show_url {
+            Endpoint::unredacted(spec.url.clone())
+        } else {
+            Endpoint::new(spec.url.clone())
+        };
+        let t = Arc::new(Target {
+            generation,
+            addr: AddrLabel {
+                addr: url.shown.clone(),
+            },
+            url,
+            spec,
+            queue: Mutex::new(VecDeque::new()),
+            last_error: Mutex::new(None),
+            wake: Notify::new(),
+            cancel: self.shared.cancel.child_token(),
+        });
+        // Every target's series exist from the start at 0, so that the first error or
+        // drop is an increase that `increase()`-based alerts can see.
+        self.metrics.touch(&t.addr);
+        let me = self.clone();
+        let sender = t.clone();
+        tokio::spawn(async move { me.sender(sender).await });
+        t
+    }
+
+    fn stop_target(&self, t: &Target, addr_still_used: bool) {
+        t.cancel.cancel();
+        let left = t.queued();
+        if left > 0 {
+            tracing::warn!(target = %t.url, left, "notifier target removed with alerts queued; they go out again at their next resend");
+        }
+        if !addr_still_used {
+            self.metrics.forget(&t.addr);
+        }
+    }
+
+    /// The current targets.
+    fn targets(&self) -> Arc<Vec<Arc<Target>>> {
+        self.shared
+            .targets
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_default()
     }
 
     /// True when at least one target is configured.
     pub fn is_enabled(&self) -> bool {
-        !self.targets.is_empty()
+        !self.targets().is_empty()
     }
 
-    /// Queues alerts for every target; never blocks.
+    /// Relabels the alerts and queues them for every target; never blocks.
     pub fn send(&self, alerts: &[Notification], headers: &[(String, String)]) {
-        if alerts.is_empty() || self.targets.is_empty() {
+        let targets = self.targets();
+        if alerts.is_empty() || targets.is_empty() {
             return;
         }
-        let headers = Arc::new(headers.to_vec());
-        let wire: Vec<WireAlert> = alerts.iter().map(WireAlert::from).collect();
-        for t in self.targets.iter() {
-            let (len, dropped) = {
-                let Ok(mut q) = t.queue.lock() else { continue };
-                q.extend(wire.iter().map(|a| (headers.clone(), a.clone())));
-                let over = q.len().saturating_sub(self.opts.queue_capacity);
-                q.drain(..over);
-                (q.len(), over)
-            };
-            if dropped > 0 {
-                self.metrics
-                    .dropped
-                    .get_or_create(&t.addr)
-                    .inc_by(dropped as u64);
-                tracing::warn!(target = %t.url, dropped, "notifier queue full: dropped the oldest alerts");
-            }
-            self.metrics
-                .queue_length
-                .get_or_create(&t.addr)
-                .set(len as i64);
-            t.wake.notify_one();
-        }
-    }
-
-    /// Sends what is queued on every target, until `deadline`; returns alerts left.
-    pub async fn flush(&self, deadline: tokio::time::Instant) -> usize {
-        let mut left = 0;
-        for t in self.targets.iter() {
-            loop {
-                let batch = self.take_batch(t);
-                if batch.is_empty() {
-                    break;
-                }
-                let n = batch.len();
-                if tokio::time::timeout_at(deadline, self.post(t, batch))
-                    .await
-                    .is_err()
-                {
-                    left += n + t.queue.lock().map(|q| q.len()).unwrap_or(0);
-                    break;
-                }
-            }
-        }
-        left
-    }
-
-    /// Per-target counters for the status page.
-    pub fn status(&self) -> Vec<TargetStatus> {
-        self.targets
+        let global = self
+            .shared
+            .alert_relabel
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_default();
+        let alerts: Vec<Notification> = alerts
             .iter()
-            .map(|t| TargetStatus {
-                url: t.url.shown.clone(),
-                sent: self.metrics.sent.get_or_create(&t.addr).get(),
-                errors: self.metrics.errors.get_or_create(&t.addr).get(),
-                dropped: self.metrics.dropped.get_or_create(&t.addr).get(),
-                queued: t.queue.lock().map(|q| q.len()).unwrap_or(0),
-                last_error: t.last_error.lock().ok().and_then(|e| e.clone()),
-            })
-            .collect()
-    }
-
-    /// Up to `max_batch` queued alerts sharing the first alert's header set.
-    fn take_batch(&self, t: &Target) -> Vec<Item> {
-        let Ok(mut q) = t.queue.lock() else {
-            return Vec::new();
-        };
-        let Some(first) = q.front().map(|(h, _)| h.clone()) else {
-            return Vec::new();
-        };
-        let mut n = 0;
-        while n < q.len() && n < self.opts.max_batch && q[n].0 == first {
-            n += 1;
+            .filter_map(|a| relabelled(&global, a))
+            .collect();
+        let headers = Arc::new(headers.to_vec());
+        for t in targets.iter() {
+            let wire: Vec<WireAlert> = alerts
+                .iter()
+                .filter_map(|a| relabelled(&t.spec.alert_relabel, a))
+                .map(WireAlert)
+                .collect();
+            self.enqueue(t, &headers, wire);
         }
-        let batch = q.drain(..n).collect();
-        self.metrics
-            .queue_length
-            .get_or_create(&t.addr)
-            .set(q.len() as i64);
-        batch
     }
 
-    async fn sender(self, t: Arc<Target>, cancel: CancellationToken) {
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = t.wake.notified() => {}
-            }
-            loop {
-                let batch = self.take_batch(&t);
-                if batch.is_empty() {
-                    break;
+    fn enqueue(&self, t: &Target, headers: &Arc<Vec<(String, String)>>, wire: Vec<WireAlert>) {
+        if wire.is_empty() {
+            return;
+        }
+        let (len, dropped) = {
+            let Ok(mut q) = t.queue.lock() else { return };
+            q.extend(wire.into_iter().map(|a| (headers.clone(), a)));
+            let over = q.len().saturating_sub(self.opts.queue_capacity);
+            q.drain(..over);
+            (q.len(), over)
+        };
+        if dropped > 0 {
+            self.metrics.dropped(&t.addr, dropped as u64);
+            tracing::warn!(target = %t.url, dropped, "notifier queue full: dropped the oldest alerts");
+        }
+        self.metrics.queue_length(&t.addr, len);
+        t.wake.notify_one();
+    }
+
+    /// Per-target counters for the status page, by kind and URL.
+    pub fn status(&self) -> Vec<TargetStatus> {
+        let mut out: Vec<TargetStatus> = self
+            .targets()
+            .iter()
+            .map(|t| {
+                let (sent, errors, dropped) = self.metrics.counts(&t.addr);
+                TargetStatus {
+                    url: t.url.shown.clone(),
+                    kind: t.spec.kind,
+                    labels: t.spec.labels.clone(),
+                    sent,
+                    errors,
+                    dropped,
+                    queued: t.queued(),
+                    last_error: t.last_error.lock().ok().and_then(|e| e.clone()),
                 }
-                self.post(&t, batch).await;
-            }
-        }
+            })
+            .collect();
+        out.sort_by(|a, b| (a.kind, &a.url).cmp(&(b.kind, &b.url)));
+        out
     }
+}
 
-    async fn post(&self, t: &Target, batch: Vec<Item>) {
-        let headers = batch[0].0.clone();
-        let alerts: Vec<&WireAlert> = batch.iter().map(|(_, a)| a).collect();
-        let n = alerts.len() as u64;
-        let body = match serde_json::to_vec(&alerts) {
-            Ok(b) => b,
-            Err(e) => {
-                self.metrics.errors.get_or_create(&t.addr).inc_by(n);
-                tracing::error!(target = %t.url, "cannot encode {n} alerts: {e}");
-                t.set_last_error(Some(format!("cannot encode {n} alerts: {e}")));
-                return;
-            }
-        };
-        let mut req = match t.client.post(&t.url.url).await {
-            Ok(r) => r.header("Content-Type", "application/json").body(body),
-            Err(e) => {
-                self.metrics.errors.get_or_create(&t.addr).inc_by(n);
-                tracing::error!(target = %t.url, "cannot send {n} alerts: {e}");
-                t.set_last_error(Some(format!("cannot send {n} alerts: {e}")));
-                return;
-            }
-        };
-        if let Ok(h) = http::header_map(&headers) {
-            req = req.headers(h);
-        }
-        match req.send().await {
-            Ok(r) if r.status().is_success() => {
-                self.metrics.sent.get_or_create(&t.addr).inc_by(n);
-                t.set_last_error(None);
-            }
-            Ok(r) => {
-                let status = r.status();
-                let body: String = r
-                    .text()
-                    .await
-                    .unwrap_or_default()
-                    .chars()
-                    .take(300)
-                    .collect();
-                self.metrics.errors.get_or_create(&t.addr).inc_by(n);
-                tracing::error!(target = %t.url, %status, "Alertmanager rejected {n} alerts: {body}");
-                t.set_last_error(Some(format!("Alertmanager answered {status}: {body}")));
-            }
-            Err(e) => {
-                self.metrics.errors.get_or_create(&t.addr).inc_by(n);
-                let e = http::error_chain(&e);
-                tracing::error!(target = %t.url, "cannot send {n} alerts: {e}");
-                t.set_last_error(Some(format!("cannot send {n} alerts: {e}")));
-            }
-        }
+/// The alert with relabelled labels, or `None` when relabelling drops it.
+fn relabelled(steps: &[Relabel], a: &Notification) -> Option<Notification> {
+    if steps.is_empty() {
+        return Some(a.clone());
     }
+    let labels = relabel::apply(steps, &a.labels)?;
+    Some(Notification {
+        labels,
+        ..a.clone()
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::labels::Labels;
-
-    #[test]
-    fn wire_format_matches_alertmanager_v2() {
-        let n = Notification {
-            labels: Labels::from_pairs([("alertname", "A")]),
-            annotations: Annotations::new(vec![("summary".into(), "s".into())]),
-            starts_at_ms: 1_700_000_000_000,
-            ends_at_ms: 1_700_000_240_500,
-            generator_url: "http://x/graph".into(),
-        };
-        let j = serde_json::to_string(&WireAlert::from(&n)).unwrap();
-        assert_eq!(
-            j,
-            r#"{"labels":{"alertname":"A"},"annotations":{"summary":"s"},"startsAt":"2023-11-14T22:13:20.000Z","endsAt":"2023-11-14T22:17:20.500Z","generatorURL":"http://x/graph"}"#
-        );
-    }
-}
+mod tests;

@@ -12,31 +12,40 @@ use super::rule_task::Shared;
 use super::window::{Plan, Slicer, Window};
 use crate::config::Group;
 use crate::datasource::{QueryError, RangeQuery};
-use crate::sample::Sample;
+use crate::rule::Answer;
 
-/// A window's answers: cut from the range answer, or the error every step sees.
+/// A window's answers: cut from the range answers (of `expr`, and of `recover_expr`
+/// when the rule has one), or the error every step sees.
 pub(super) enum Answers {
-    Ok(Slicer),
+    Ok(Slicer, Option<Slicer>),
     Failed { error: String, left: u64 },
 }
 
 impl Answers {
     pub(super) fn remaining(&self) -> u64 {
         match self {
-            Answers::Ok(s) => s.remaining(),
+            Answers::Ok(s, _) => s.remaining(),
             Answers::Failed { left, .. } => *left,
         }
     }
 
-    pub(super) fn next(&mut self) -> Option<Result<Vec<Sample>, String>> {
+    pub(super) fn next(&mut self) -> Option<Answer> {
         match self {
-            Answers::Ok(s) => s.next_answer().map(Ok),
+            Answers::Ok(s, recover) => {
+                let expr = s.next_answer()?;
+                Some(Answer {
+                    expr: Ok(expr),
+                    recover: recover
+                        .as_mut()
+                        .map(|r| Ok(r.next_answer().unwrap_or_default())),
+                })
+            }
             Answers::Failed { error, left } => {
                 if *left == 0 {
                     return None;
                 }
                 *left -= 1;
-                Some(Err(error.clone()))
+                Some(Answer::of(Err(error.clone())))
             }
         }
     }
@@ -50,7 +59,7 @@ impl Answers {
 struct Fetched {
     /// The answer, or the error and whether it was a transient one that outlasted every
     /// retry (the datasource is down).
-    answers: Result<Slicer, (String, bool)>,
+    answers: Result<(Slicer, Option<Slicer>), (String, bool)>,
     retries: u64,
     problems: Vec<String>,
     /// Held until the window's evaluation starts: it bounds the windows in memory.
@@ -73,6 +82,8 @@ pub(super) struct Fetcher {
     shared: Arc<Shared>,
     group: Arc<Group>,
     expr: Arc<str>,
+    /// `recover_expr`, queried over the same window.
+    recover: Option<Arc<str>>,
     rule: Arc<str>,
     plan: Plan,
     /// Windows written so far by each earlier rule this one reads.
@@ -90,7 +101,7 @@ impl Fetcher {
     pub(super) fn start(
         shared: Arc<Shared>,
         group: Arc<Group>,
-        expr: &str,
+        exprs: (&str, Option<&str>),
         rule: &str,
         plan: Plan,
         deps: Vec<watch::Receiver<u64>>,
@@ -98,7 +109,8 @@ impl Fetcher {
         let mut f = Fetcher {
             shared,
             group,
-            expr: Arc::from(expr),
+            expr: Arc::from(exprs.0),
+            recover: exprs.1.map(Arc::from),
             rule: Arc::from(rule),
             plan,
             deps,
@@ -116,7 +128,7 @@ impl Fetcher {
         self.next = Some(tokio::spawn(fetch_window(
             self.shared.clone(),
             self.group.clone(),
-            self.expr.clone(),
+            (self.expr.clone(), self.recover.clone()),
             self.rule.clone(),
             self.plan.clone(),
             self.plan.window(w),
@@ -146,7 +158,7 @@ impl Fetcher {
         let permit = self.shared.eval_permits.clone().acquire_owned().await.ok();
         drop(fetched.permit);
         let answers = match fetched.answers {
-            Ok(s) => Answers::Ok(s),
+            Ok((s, recover)) => Answers::Ok(s, recover),
             Err((error, down)) => {
                 if down && self.given_up.is_none() {
                     report.problem(format!(
@@ -163,6 +175,21 @@ impl Fetcher {
         // Prefetch: the next window's query runs while this one is evaluated.
         self.prefetch(w + 1);
         (answers, permit)
+    }
+}
+
+/// The range query that fetches window `win` of a rule of `group` reading `expr`.
+pub fn range_query(group: &Group, plan: &Plan, win: Window, expr: &str) -> RangeQuery {
+    let mut params = group.params.clone();
+    // VictoriaMetrics otherwise may align the range to its cache grid.
+    params.push(("nocache".to_string(), "1".to_string()));
+    RangeQuery {
+        expr: expr.to_string(),
+        start_ms: plan.query_ts(win.start_ms),
+        end_ms: plan.query_ts(win.end_ms()),
+        step_ms: win.step_ms,
+        params,
+        headers: group.headers.clone(),
     }
 }
 
@@ -185,11 +212,11 @@ fn transient(e: &QueryError) -> bool {
 }
 
 /// Waits until the rules this one reads have written the window, takes a fetch permit, and
-/// runs the window's range query, retrying transient errors.
+/// runs the window's range queries, retrying transient errors.
 async fn fetch_window(
     shared: Arc<Shared>,
     group: Arc<Group>,
-    expr: Arc<str>,
+    (expr, recover): (Arc<str>, Option<Arc<str>>),
     rule: Arc<str>,
     plan: Plan,
     win: Window,
@@ -203,42 +230,71 @@ async fn fetch_window(
         tokio::time::sleep(shared.rules_delay).await;
     }
     let permit = shared.fetch_permits.clone().acquire_owned().await.ok();
-    let mut params = group.params.clone();
-    // VictoriaMetrics otherwise may align the range to its cache grid.
-    params.push(("nocache".to_string(), "1".to_string()));
-    let q = RangeQuery {
-        expr: expr.to_string(),
-        start_ms: plan.query_ts(win.start_ms),
-        end_ms: plan.query_ts(win.end_ms()),
-        step_ms: win.step_ms,
-        params,
-        headers: group.headers.clone(),
-    };
-    let attempts = shared.retry_attempts.max(1);
     let mut out = Fetched::failed(String::new(), false);
-    let mut attempt = 1;
-    loop {
-        match shared.querier.range(&q).await {
-            Ok(series) => {
-                out.answers = Ok(Slicer::new(series, q.start_ms, q.step_ms, win.len));
-                out.permit = permit;
-                return out;
-            }
-            Err(e) if transient(&e) && attempt < attempts => {
-                out.retries += 1;
-                tracing::warn!(group = %group.name, rule = %rule, attempt, "{}: {e}; retrying", win.describe());
-                tokio::time::sleep(shared.retry_backoff * attempt as u32).await;
-                attempt += 1;
-            }
+    let at = Where {
+        shared: &shared,
+        group: &group,
+        rule: &rule,
+        plan: &plan,
+        win,
+    };
+    let first = match at.range(&expr, &mut out).await {
+        Ok(s) => s,
+        Err(e) => {
+            out.answers = Err(e);
+            return out;
+        }
+    };
+    let second = match &recover {
+        None => None,
+        Some(r) => match at.range(r, &mut out).await {
+            Ok(s) => Some(s),
             Err(e) => {
-                let msg = format!(
-                    "{}: query failed after {attempt} attempt(s): {e}",
-                    win.describe()
-                );
-                tracing::error!(group = %group.name, rule = %rule, "{msg}");
-                out.problems.push(msg);
-                out.answers = Err((e.to_string(), transient(&e)));
+                out.answers = Err(e);
                 return out;
+            }
+        },
+    };
+    out.answers = Ok((first, second));
+    out.permit = permit;
+    out
+}
+
+/// One window of one rule: where a range query runs.
+struct Where<'a> {
+    shared: &'a Shared,
+    group: &'a Group,
+    rule: &'a str,
+    plan: &'a Plan,
+    win: Window,
+}
+
+impl Where<'_> {
+    /// The range query of `expr` over the window, retrying transient errors; retries and
+    /// problems go to `out`.
+    async fn range(&self, expr: &str, out: &mut Fetched) -> Result<Slicer, (String, bool)> {
+        let (shared, group, rule, win) = (self.shared, self.group, self.rule, &self.win);
+        let q = range_query(group, self.plan, *win, expr);
+        let attempts = shared.retry_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            match shared.querier.range(&q).await {
+                Ok(series) => return Ok(Slicer::new(series, q.start_ms, q.step_ms, win.len)),
+                Err(e) if transient(&e) && attempt < attempts => {
+                    out.retries += 1;
+                    tracing::warn!(group = %group.name, rule = %rule, attempt, "{}: {e}; retrying", win.describe());
+                    tokio::time::sleep(shared.retry_backoff * attempt as u32).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    let msg = format!(
+                        "{}: query failed after {attempt} attempt(s): {e}",
+                        win.describe()
+                    );
+                    tracing::error!(group = %group.name, rule = %rule, "{msg}");
+                    out.problems.push(msg);
+                    return Err((e.to_string(), transient(&e)));
+                }
             }
         }
     }

@@ -147,10 +147,14 @@ pub async fn run(l: Launch) -> Result<bool, LaunchError> {
 
 /// `--from` and `--to` (default: now) in milliseconds.
 fn range(l: &Launch) -> Result<(i64, i64), LaunchError> {
+    parse_range(&l.from, l.to.as_deref())
+}
+
+/// A range as `--from` and `--to` give it (`to` empty or absent: now), in milliseconds.
+pub fn parse_range(from: &str, to: Option<&str>) -> Result<(i64, i64), LaunchError> {
     let now = now_ms();
-    let from_ms =
-        parse_time(&l.from, now).map_err(|e| LaunchError::Usage(format!("--from: {e}")))?;
-    let to_ms = match &l.to {
+    let from_ms = parse_time(from, now).map_err(|e| LaunchError::Usage(format!("--from: {e}")))?;
+    let to_ms = match to {
         Some(t) if !t.is_empty() => {
             parse_time(t, now).map_err(|e| LaunchError::Usage(format!("--to: {e}")))?
         }
@@ -171,13 +175,20 @@ async fn load_rules(l: &Launch) -> Result<config::RuleSet, LaunchError> {
 
 /// The rule settings, with the `-rule.templates` library loaded.
 fn settings(l: &Launch) -> Result<RuleSettings, LaunchError> {
-    let mut settings = l.settings.clone();
-    if !l.rule_templates.is_empty() {
-        let lib =
-            Library::load(&split_list(&l.rule_templates)).map_err(|e| LaunchError::Setup {
-                what: "-rule.templates",
-                message: e.to_string(),
-            })?;
+    settings_with_templates(&l.settings, &l.rule_templates)
+}
+
+/// `base` with the `-rule.templates` library (`templates`) loaded.
+pub fn settings_with_templates(
+    base: &RuleSettings,
+    templates: &[String],
+) -> Result<RuleSettings, LaunchError> {
+    let mut settings = base.clone();
+    if !templates.is_empty() {
+        let lib = Library::load(&split_list(templates)).map_err(|e| LaunchError::Setup {
+            what: "-rule.templates",
+            message: e.to_string(),
+        })?;
         settings.library = Some(Arc::new(lib));
     }
     Ok(settings)

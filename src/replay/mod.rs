@@ -17,6 +17,7 @@ mod rule_task;
 pub mod window;
 mod write;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +29,8 @@ use crate::datasource::Querier;
 use crate::remote_write::RemoteWriter;
 use crate::rule::{Rule, RuleContext, RuleSettings, deps};
 
-pub use report::{AlertInterval, RuleReport};
+pub use fetch::range_query;
+pub use report::{AlertInterval, Recorded, RuleReport};
 pub use window::{Plan, PlanError, Timing};
 
 /// The `-replay.*` settings.
@@ -50,6 +52,9 @@ pub struct ReplayOptions {
     pub progress: bool,
     /// Samples per remote-write request.
     pub write_batch: usize,
+    /// Recording rules whose samples the report keeps ([`RuleReport::recorded`]), as
+    /// (position of the group's plan, position of the rule in its group).
+    pub collect: HashSet<(usize, usize)>,
     /// Cancelled by SIGTERM/SIGINT: no window is started after it, the samples of the
     /// windows already evaluated are still written, and the report says where each
     /// rule stopped.
@@ -68,6 +73,7 @@ impl Default for ReplayOptions {
             concurrency: 1,
             progress: false,
             write_batch: 10_000,
+            collect: HashSet::new(),
             cancel: CancellationToken::new(),
         }
     }
@@ -139,7 +145,7 @@ pub async fn replay(
         .sum();
     let progress = progress::Progress::new(opts.progress, total);
     let mut handles = Vec::new();
-    for p in plans {
+    for (pi, p) in plans.iter().enumerate() {
         let g = &p.group;
         let ctx = Arc::new(RuleContext::for_group(g, settings));
         let dep_lists = deps::dependencies(&g.rules);
@@ -159,6 +165,7 @@ pub async fn replay(
                 deps,
                 done,
                 bar: bar.clone(),
+                collect: opts.collect.contains(&(pi, i)),
             };
             handles.push(tokio::spawn(rule_task::run(job, shared.clone())));
         }

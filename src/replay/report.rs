@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use super::window::fmt_ms;
 use crate::labels::Labels;
-use crate::rule::{Alert, AlertState};
+use crate::rule::{Alert, AlertState, is_stale_nan};
+use crate::sample::Sample;
 
 /// One stretch of evaluations in which an alert stayed in one state. `from` and `to`
 /// are the first and last evaluation timestamps at which it was in that state.
@@ -22,7 +23,8 @@ pub struct AlertInterval {
     pub to: i64,
 }
 
-fn ser_ts<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+/// Serializes milliseconds since the epoch as RFC 3339 (`#[serde(serialize_with)]`).
+pub fn ser_ts<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&fmt_ms(*ms))
 }
 
@@ -48,6 +50,31 @@ pub struct RuleReport {
     pub intervals: Vec<AlertInterval>,
     /// What went wrong, each naming the window; kept short (first few).
     pub problems: Vec<String>,
+    /// The samples of a recording rule, when asked for ([`super::ReplayOptions::collect`]).
+    #[serde(skip)]
+    pub recorded: Option<Recorded>,
+}
+
+/// The samples a recording rule produced, compactly: each series once, points by the
+/// series' fingerprint. Staleness markers are left out (they only end series).
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    pub series: HashMap<u64, Labels>,
+    /// (fingerprint, timestamp, value) in evaluation order.
+    pub points: Vec<(u64, i64, f64)>,
+}
+
+impl Recorded {
+    pub fn add(&mut self, samples: &[Sample]) {
+        for s in samples {
+            if is_stale_nan(s.value) {
+                continue;
+            }
+            let fp = s.labels.fingerprint();
+            self.series.entry(fp).or_insert_with(|| s.labels.clone());
+            self.points.push((fp, s.timestamp_ms, s.value));
+        }
+    }
 }
 
 /// At most this many problem messages are kept per rule; the counts stay exact.
@@ -142,7 +169,8 @@ pub fn to_json(from: i64, to: i64, rules: &[RuleReport]) -> String {
     serde_json::to_string_pretty(&ReportDoc { from, to, rules }).unwrap_or_default()
 }
 
-fn labels_text(l: &Labels) -> String {
+/// An alert's labels for a human, without `alertname` and `alertgroup`.
+pub fn labels_text(l: &Labels) -> String {
     let parts: Vec<String> = l
         .iter()
         .filter(|x| &*x.name != "alertname" && &*x.name != "alertgroup")
@@ -184,14 +212,24 @@ pub fn to_table(rules: &[RuleReport]) -> String {
             ]);
         }
     }
-    let mut width = [0usize; 6];
-    for row in &rows {
-        for (w, c) in width.iter_mut().zip(row.iter()) {
-            *w = (*w).max(c.chars().count());
+    align(&rows)
+}
+
+/// Rows as an aligned text table: each column as wide as its widest cell, two spaces
+/// apart, the last column unpadded.
+pub fn align<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let mut width: Vec<usize> = Vec::new();
+    for row in rows {
+        for (i, c) in row.as_ref().iter().enumerate() {
+            if width.len() <= i {
+                width.push(0);
+            }
+            width[i] = width[i].max(c.chars().count());
         }
     }
     let mut out = String::new();
-    for row in &rows {
+    for row in rows {
+        let row = row.as_ref();
         let mut line = String::new();
         for (i, c) in row.iter().enumerate() {
             if i + 1 == row.len() {

@@ -52,6 +52,8 @@ pub(super) struct RuleJob {
     /// Windows this rule has written (acknowledged) so far.
     pub done: watch::Sender<u64>,
     pub bar: GroupBar,
+    /// Keep the samples of this (recording) rule in its report.
+    pub collect: bool,
 }
 
 /// What the rule's steps add up to; moves to a blocking thread with the rule when
@@ -79,6 +81,7 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
         deps,
         done,
         bar,
+        collect,
     } = job;
     let mut tally = Tally {
         tracker: Tracker::default(),
@@ -90,6 +93,7 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
                 Rule::Alerting(_) => "alerting",
                 Rule::Recording(_) => "recording",
             },
+            recorded: (collect && matches!(rule, Rule::Recording(_))).then(Default::default),
             ..RuleReport::default()
         },
     };
@@ -97,7 +101,7 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
     let mut fetcher = Fetcher::start(
         shared.clone(),
         group.clone(),
-        rule.expr(),
+        (rule.expr(), rule.recover_expr()),
         rule.name(),
         plan.clone(),
         deps,
@@ -185,6 +189,9 @@ async fn step_window(
                 return Err(report);
             }
         };
+        if let Some(rec) = tally.report.recorded.as_mut() {
+            rec.add(&batch);
+        }
         out.batch(batch, steps.win).await;
     }
     Ok((rule, tally))
@@ -201,7 +208,7 @@ fn step_some(
 ) -> Vec<Sample> {
     let mut series = Vec::new();
     let failed = steps.answers.failed();
-    while let Some(result) = steps.answers.next() {
+    while let Some(answer) = steps.answers.next() {
         let ts = steps.win.start_ms + steps.next as i64 * steps.win.step_ms;
         steps.next += 1;
         let t = EvalTime {
@@ -209,8 +216,8 @@ fn step_some(
             query_ts_ms: steps.plan.query_ts(ts),
         };
         let out = match tq {
-            Some(src) => rule.step(result, t, Some(&src.at(t.query_ts_ms))),
-            None => rule.step(result, t, None),
+            Some(src) => rule.step_answer(answer, t, Some(&src.at(t.query_ts_ms))),
+            None => rule.step_answer(answer, t, None),
         };
         let report = &mut tally.report;
         report.evaluations += 1;

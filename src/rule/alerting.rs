@@ -14,10 +14,19 @@
 //! Before rendering, the answer's size is claimed in the alert budget shared by all rules
 //! (`-rule.maxActiveAlerts`, see `budget.rs`), and after advancing, the alerts held.
 //!
+//! tocsin's extensions (docs/rules.md) enter in the same phases: `recover_expr`
+//! (`hysteresis.rs`) holds a firing alert present in `advance` until its recovery
+//! series is returned; `for_count` (`dampening.rs`) records, between `merge` and
+//! `advance`, which alerts this evaluation returned, and holds back pending alerts not
+//! returned often enough. A rule without them takes exactly Prometheus' path.
+//!
 //! The comments say why each decision is taken. New alert semantics belong in a phase:
 //! how an alert changes state in `advance` (reading the durations of [`Timing`]), what
 //! makes an alert present in `render` and `merge`.
 
+mod advance;
+mod dampening;
+mod hysteresis;
 mod render;
 
 use std::collections::HashMap;
@@ -25,11 +34,14 @@ use std::sync::Arc;
 
 use super::alert::{Alert, AlertState, Annotations, Notification};
 use super::budget::Share;
-use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, Written, shared};
+use super::{Answer, EvalTime, Health, Outcome, RuleContext, StepOutput, Written, shared};
 use crate::config::{self, RuleKind};
 use crate::labels::Labels;
 use crate::sample::Sample;
 use crate::template::{Inputs, TemplateQuerier};
+use advance::{Seen, advance, emit, held};
+use dampening::Dampening;
+use hysteresis::{Recovered, Recovery};
 use render::{LabelTemplate, Rendered, inputs_of};
 
 use super::limits::QueryBudget;
@@ -69,6 +81,10 @@ pub struct AlertingRule {
     recheck_for: bool,
     /// This rule's part of `-rule.maxActiveAlerts`.
     budget: Share,
+    /// `recover_expr`: how its series match the alerts.
+    recovery: Option<Recovery>,
+    /// `for_count`: which evaluations returned each alert lately.
+    dampening: Option<Dampening>,
 }
 
 /// One series of the query result as the alert it stands for, before it joins the
@@ -144,7 +160,21 @@ impl AlertingRule {
             identity.push((shared::alertgroup(), Arc::from(ctx.group_name.as_str())));
         }
         let ctx_budget = ctx.settings.alert_budget.clone();
+        let ext = match &spec.kind {
+            RuleKind::Alerting(a) => a.ext.clone(),
+            RuleKind::Recording(_) => Default::default(),
+        };
+        let recovery = ext.recover_expr.as_ref().map(|_| {
+            Recovery::new(
+                labels
+                    .iter()
+                    .map(|l| &l.name)
+                    .chain(identity.iter().map(|(n, _)| n)),
+            )
+        });
         AlertingRule {
+            recovery,
+            dampening: ext.for_count.map(Dampening::new),
             annotation_names,
             label_inputs: inputs_of(labels.iter().map(|l| &l.template)),
             annotation_inputs,
@@ -185,20 +215,43 @@ impl AlertingRule {
         self.active.values()
     }
 
-    /// One evaluation: render → merge → advance → emit. Errors leave the alerts as they
-    /// were (except `limit`, which clears them, as Prometheus does) and produce no
-    /// series.
+    /// One evaluation of `expr` alone (see [`AlertingRule::step_answer`]); a rule with
+    /// `recover_expr` fails it, as its recovery condition was not asked.
     pub fn step(
         &mut self,
         result: Result<Vec<Sample>, String>,
         t: EvalTime,
         querier: Option<&dyn TemplateQuerier>,
     ) -> StepOutput {
-        let samples = match result {
+        self.step_answer(Answer::of(result), t, querier)
+    }
+
+    /// One evaluation: render → merge → advance → emit. Errors leave the alerts as they
+    /// were (except `limit`, which clears them, as Prometheus does) and produce no
+    /// series.
+    pub fn step_answer(
+        &mut self,
+        answer: Answer,
+        t: EvalTime,
+        querier: Option<&dyn TemplateQuerier>,
+    ) -> StepOutput {
+        let samples = match answer.expr {
             Ok(s) => s,
             // A failed query says nothing about the alerts: as in Prometheus, they stay
             // as they are, and nothing is written, so no series is marked stale.
             Err(e) => return self.outcome.fail(e, 0),
+        };
+        let recovered = match (&self.recovery, answer.recover) {
+            (None, _) => None,
+            (Some(r), Some(Ok(s))) => Some(r.recovered(&s)),
+            // Without its answer, no held alert can be said to have recovered or not:
+            // the evaluation fails as a failed `expr` does, alerts unchanged.
+            (Some(_), Some(Err(e))) => return self.outcome.fail(format!("recover_expr: {e}"), 0),
+            (Some(_), None) => {
+                return self
+                    .outcome
+                    .fail("recover_expr was not evaluated".to_string(), 0);
+            }
         };
         self.attempt += 1;
         let n = samples.len();
@@ -213,8 +266,16 @@ impl AlertingRule {
             Err(e) => return self.outcome.fail(e, n),
         };
         self.merge(observed, t.ts_ms);
+        if let Some(d) = &mut self.dampening {
+            let attempt = self.attempt;
+            let seen = self
+                .active
+                .iter()
+                .map(|(fp, a)| (*fp, a, a.seen == attempt));
+            d.record(seen, t.ts_ms, self.timing.interval_ms);
+        }
         let mut series = Vec::with_capacity(2 * self.active.len());
-        let active = self.advance_and_emit(t, &mut series);
+        let active = self.advance_and_emit(t, recovered.as_ref(), &mut series);
         if self.ctx.limit > 0 && active > self.ctx.limit {
             // Prometheus forgets all the rule's alerts, firing ones too, without sending
             // their resolution: the rule is broken until its result fits the limit, and
@@ -246,6 +307,9 @@ impl AlertingRule {
     fn drop_alerts(&mut self, error: String, samples: usize) -> StepOutput {
         self.active.clear();
         self.rendered.clear();
+        if let Some(d) = &mut self.dampening {
+            d.clear();
+        }
         self.budget.release();
         self.outcome.fail(error, samples)
     }
@@ -343,12 +407,25 @@ impl AlertingRule {
     /// Phases 3 and 4, in one pass over the alerts: advances every held alert to `t`,
     /// emits the series of the active ones into `series`, forgets the dropped ones.
     /// Returns how many are active.
-    fn advance_and_emit(&mut self, t: EvalTime, series: &mut Vec<Sample>) -> usize {
+    fn advance_and_emit(
+        &mut self,
+        t: EvalTime,
+        recovered: Option<&Recovered>,
+        series: &mut Vec<Sample>,
+    ) -> usize {
         let (attempt, timing) = (self.attempt, self.timing);
         let ctx = &self.ctx;
+        let recovery = self.recovery.as_ref().zip(recovered);
+        let dampening = self.dampening.as_ref();
         let mut active = 0;
-        self.active.retain(|_, a| {
-            let fate = advance(a, a.seen == attempt, t.ts_ms, &timing);
+        self.active.retain(|fp, a| {
+            let present = a.seen == attempt;
+            let seen = Seen {
+                present,
+                held: !present && recovery.is_some_and(|r| held(a, r, t.ts_ms, &timing)),
+                dampened: dampening.is_some_and(|d| !d.allows(*fp)),
+            };
+            let fate = advance(a, seen, t.ts_ms, &timing);
             if fate == Fate::Active {
                 active += 1;
                 emit(a, ctx, t.query_ts_ms, series);
@@ -429,6 +506,15 @@ impl AlertingRule {
         self.spec = fresh.spec;
         self.ctx = fresh.ctx;
         self.timing = fresh.timing;
+        self.recovery = fresh.recovery;
+        // The history outlives a changed `for_count` (cut to its window), not its removal.
+        self.dampening = match (self.dampening.take(), fresh.dampening) {
+            (Some(mut old), Some(new)) => {
+                old.update(new.rule());
+                Some(old)
+            }
+            (_, new) => new,
+        };
         self.recheck_for = true;
         // Templates and external labels may have changed.
         self.rendered.clear();
@@ -436,102 +522,6 @@ impl AlertingRule {
             a.series = None;
         }
     }
-}
-
-/// Phase 3 for one held alert: where it stands at evaluation time `ts`; `present` says
-/// whether its series is in this evaluation's result.
-fn advance(a: &mut Alert, present: bool, ts: i64, timing: &Timing) -> Fate {
-    if present {
-        // Back in the result: a `keep_firing_for` window in progress ends; should the
-        // series leave again, a new window starts then.
-        a.keep_firing_since_ms = None;
-    } else if !keeps_firing(a, ts, timing) {
-        return resolve(a, ts, timing);
-    }
-    if a.state == AlertState::Pending && ts - a.active_at_ms >= timing.for_ms {
-        fire(a, ts, timing);
-    }
-    Fate::Active
-}
-
-/// Whether a firing alert whose series left the result keeps firing: it does for
-/// `keep_firing_for` from the first evaluation that missed it, so that a condition
-/// flapping around its threshold does not page again at each return.
-fn keeps_firing(a: &mut Alert, ts: i64, timing: &Timing) -> bool {
-    if a.state != AlertState::Firing || timing.keep_firing_for_ms <= 0 {
-        return false;
-    }
-    let since = *a.keep_firing_since_ms.get_or_insert(ts);
-    ts - since < timing.keep_firing_for_ms
-}
-
-/// An alert whose series left the result and that does not keep firing.
-fn resolve(a: &mut Alert, ts: i64, timing: &Timing) -> Fate {
-    // Decided on the state before this evaluation. A pending alert never fired, so
-    // nobody was told of it: it is forgotten, and starts pending anew should it return.
-    // A resolved alert is kept for the retention (Prometheus' 15 minutes, here
-    // `-rule.resolvedRetention`) and its resolution re-sent every resend delay
-    // meanwhile: a resolution lost on the way, or by an Alertmanager that restarts
-    // before it notifies (routes with a long group_interval), would otherwise leave the
-    // alert firing there until its `endsAt`. It is dropped once strictly older.
-    let fate = if a.state == AlertState::Pending
-        || a.resolved_at_ms
-            .is_some_and(|r| ts - r > timing.retention_ms)
-    {
-        Fate::Dropped
-    } else {
-        Fate::Resolved
-    };
-    if a.state != AlertState::Inactive {
-        a.state = AlertState::Inactive;
-        a.resolved_at_ms = Some(ts);
-    }
-    fate
-}
-
-/// A pending alert active for `for` fires: now, or, when restored at start-up, at the
-/// time it fired (or would have) before the restart, so that Alertmanager sees the same
-/// `startsAt` and nobody is paged again (Prometheus stamps it with the first evaluation
-/// after the restart).
-fn fire(a: &mut Alert, ts: i64, timing: &Timing) {
-    a.state = AlertState::Firing;
-    a.fired_at_ms = Some(if a.restored {
-        first_tick_after(a.active_at_ms, timing.for_ms, timing.interval_ms, ts)
-    } else {
-        ts
-    });
-}
-
-/// Phase 4 for one active alert: its series, stamped with the query time as Prometheus
-/// does, so that they line up with the data that raised them. `ALERTS` carries the
-/// state; `ALERTS_FOR_STATE` carries `activeAt` in whole seconds, which a restart reads
-/// back to keep counting toward `for` (see [`AlertingRule::restore`]).
-fn emit(a: &mut Alert, ctx: &RuleContext, query_ts_ms: i64, out: &mut Vec<Sample>) {
-    let active_at_s = (a.active_at_ms / 1000) as f64;
-    let series = a.series_labels(ctx);
-    out.push(Sample {
-        labels: series.alerts.clone(),
-        value: 1.0,
-        timestamp_ms: query_ts_ms,
-    });
-    out.push(Sample {
-        labels: series.for_state.clone(),
-        value: active_at_s,
-        timestamp_ms: query_ts_ms,
-    });
-}
-
-/// The first evaluation at or after `active_at + for` on the grid of evaluations
-/// `interval` apart through `ts` (the current one, at or after that point): when the
-/// alert fired, or would have, before the restart or handover. The grid is taken from
-/// `ts`, not from `active_at`: `ALERTS_FOR_STATE` keeps whole seconds, so a restored
-/// `active_at` is off the grid by the group's sub-second offset.
-fn first_tick_after(active_at: i64, for_ms: i64, interval: i64, ts: i64) -> i64 {
-    let target = active_at + for_ms;
-    if interval <= 0 || ts <= target {
-        return ts;
-    }
-    ts - (ts - target) / interval * interval
 }
 
 /// Prometheus' link back to the expression: `<external URL>/graph?g0.expr=…&g0.tab=1`.
@@ -557,20 +547,4 @@ pub fn query_escape(s: &str) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod first_tick_tests {
-    use super::first_tick_after;
-
-    #[test]
-    fn the_grid_comes_from_the_current_evaluation() {
-        // Evaluations at …20.300, 22.300, 24.300; the alert became active at 20.300,
-        // stored as 20 (whole seconds); `for` 2s: it fired at 22.300.
-        assert_eq!(first_tick_after(20_000, 2_000, 2_000, 24_300), 22_300);
-        assert_eq!(first_tick_after(20_000, 2_000, 2_000, 22_300), 22_300);
-        assert_eq!(first_tick_after(20_000, 2_000, 2_000, 40_300), 22_300);
-        // `for` shorter than the interval: the next evaluation after activation.
-        assert_eq!(first_tick_after(20_000, 500, 2_000, 26_300), 22_300);
-    }
 }

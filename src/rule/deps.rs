@@ -1,9 +1,9 @@
 //! Which earlier rules of a group a rule reads, so the group can run independent rules
 //! concurrently and still let a rule see what an earlier rule wrote in the same cycle.
 //!
-//! A rule depends on an earlier rule when its expression selects that rule's output: a
-//! recording rule's name, or `ALERTS` / `ALERTS_FOR_STATE` for an alerting rule. A
-//! selector whose metric name is unknown (`{job="x"}`, `{__name__=~"a.*"}`) might read
+//! A rule depends on an earlier rule when its expression (or `recover_expr`) selects
+//! that rule's output: a recording rule's name, or `ALERTS` / `ALERTS_FOR_STATE` for an
+//! alerting rule. A selector whose metric name is unknown (`{job="x"}`, `{__name__=~"a.*"}`) might read
 //! anything, so it depends on every earlier rule. An expression that does not parse
 //! (MetricsQL with `-rule.validateExpressions=false`) is treated the same way: safe,
 //! if slower.
@@ -67,6 +67,17 @@ fn written_names(r: &Rule) -> Vec<&str> {
     }
 }
 
+/// The metric names a rule's queries read: `expr`, and `recover_expr` when set.
+fn reads(r: &Rule) -> Option<BTreeSet<String>> {
+    let mut names = selected_names(&r.expr)?;
+    if let RuleKind::Alerting(a) = &r.kind
+        && let Some(recover) = &a.ext.recover_expr
+    {
+        names.extend(selected_names(recover)?);
+    }
+    Some(names)
+}
+
 /// For each rule, the indices of the earlier rules of the same group it must wait for.
 pub fn dependencies(rules: &[Rule]) -> Vec<Vec<usize>> {
     let mut out = Vec::with_capacity(rules.len());
@@ -77,7 +88,7 @@ pub fn dependencies(rules: &[Rule]) -> Vec<Vec<usize>> {
             out.push(Vec::new());
             continue;
         }
-        let deps = match selected_names(&r.expr) {
+        let deps = match reads(r) {
             None => (0..i).collect(),
             Some(names) => (0..i)
                 .filter(|&j| written_names(&rules[j]).iter().any(|w| names.contains(*w)))
@@ -136,5 +147,19 @@ mod tests {
         assert!(is_read_later(&d, 1));
         assert!(is_read_later(&d, 3));
         assert!(!is_read_later(&d, 4));
+    }
+
+    #[test]
+    fn recover_expr_is_read_too() {
+        let r = rules(concat!(
+            "  - record: cpu:avg
+    expr: avg(cpu)
+",
+            "  - alert: High
+    expr: cpu > 90
+    recover_expr: cpu:avg < 70
+",
+        ));
+        assert_eq!(dependencies(&r), vec![vec![], vec![0]]);
     }
 }

@@ -141,6 +141,7 @@ mod tests {
                 "summary".into(),
                 Template::parse("summary", "{{ $labels.instance }} down").unwrap(),
             )],
+            ext: Default::default(),
         });
         let rec = RuleKind::Recording(RecordingSpec {
             name: "job:up:sum".into(),
@@ -180,6 +181,7 @@ mod tests {
                 for_: Duration::ZERO,
                 keep_firing_for: Duration::ZERO,
                 annotations: Vec::new(),
+                ext: Default::default(),
             }),
             "up == 0",
             7,

@@ -23,7 +23,8 @@
 //! internal dependencies point one way, down this list (checked by a test below):
 //!
 //! 1. `mod` (this file): [`Template`], compiled once and rendered many times;
-//! 2. `exec`, the tree walker; `lint` and `inputs`, what the loader learns from a tree;
+//! 2. `exec`, the tree walker; `lint`, `inputs` and `label_refs`, what the loader and
+//!    the rule linter learn from a tree;
 //! 3. `funcs`, the functions templates call; `data`, the alert data as values;
 //! 4. `builtins`, Go's builtin functions; `context`, what a render is given;
 //! 5. `library`, the definitions loaded with -rule.templates;
@@ -46,6 +47,7 @@ mod funcs;
 pub mod gofmt;
 mod humanize;
 mod inputs;
+mod label_refs;
 mod lex;
 mod library;
 mod limits;
@@ -183,6 +185,12 @@ impl Template {
     /// may reuse an earlier rendering for the same labels unless these changed.
     pub fn inputs(&self) -> Inputs {
         self.inner.inputs
+    }
+
+    /// The alert labels the template reads by name (`$labels.job`, `.Labels.job`,
+    /// `index $labels "job"`); reads it cannot be sure of are left out.
+    pub fn label_refs(&self) -> std::collections::BTreeSet<String> {
+        label_refs::of(&self.inner.root)
     }
 
     /// True when the template calls `query` (must be rendered off the async runtime).

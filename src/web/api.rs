@@ -391,19 +391,20 @@ impl Serialize for RuntimeJson {
     }
 }
 
-/// `data` of `/api/v1/notifiers`: vmalert's `{"notifiers":[{"kind","targets"}]}`, every
-/// `-notifier.url` being a `static` target.
+/// `data` of `/api/v1/notifiers`: vmalert's `{"notifiers":[{"kind","targets"}]}`, one
+/// entry per kind (`static`, `DNSSD`, `consulSD`, `blackhole`); the targets arrive sorted
+/// by kind.
 struct NotifiersJson<'a>(&'a [crate::status::NotifierStatus]);
 
 impl Serialize for NotifiersJson<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let mut m = ser.serialize_map(Some(1))?;
-        let kinds: &[NotifierKind<'_>] = if self.0.is_empty() {
-            &[]
-        } else {
-            &[NotifierKind(self.0)]
-        };
-        m.serialize_entry("notifiers", kinds)?;
+        let kinds: Vec<NotifierKind<'_>> = self
+            .0
+            .chunk_by(|a, b| a.kind == b.kind)
+            .map(NotifierKind)
+            .collect();
+        m.serialize_entry("notifiers", &kinds)?;
         m.end()
     }
 }
@@ -413,7 +414,7 @@ struct NotifierKind<'a>(&'a [crate::status::NotifierStatus]);
 impl Serialize for NotifierKind<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let mut m = ser.serialize_map(Some(2))?;
-        m.serialize_entry("kind", "static")?;
+        m.serialize_entry("kind", self.0[0].kind.name())?;
         let targets: Vec<TargetJson<'_>> = self.0.iter().map(TargetJson).collect();
         m.serialize_entry("targets", &targets)?;
         m.end()
@@ -427,7 +428,7 @@ impl Serialize for TargetJson<'_> {
         let t = self.0;
         let mut m = ser.serialize_map(None)?;
         m.serialize_entry("address", &t.url)?;
-        m.serialize_entry("labels", &serde_json::Map::new())?;
+        m.serialize_entry("labels", &t.labels)?;
         m.serialize_entry("lastError", t.last_error.as_deref().unwrap_or(""))?;
         // tocsin's counters.
         m.serialize_entry("sent", &t.sent)?;

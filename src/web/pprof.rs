@@ -255,6 +255,10 @@ mod proto {
 mod tests {
     use super::*;
 
+    /// The profiler is one per process: the tests that sample take turns, or one would
+    /// see the other's profile as `Busy`.
+    static TAKE_TURNS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
     fn decode(gz: &[u8]) -> proto::Profile {
         assert_eq!(&gz[..2], &[0x1f, 0x8b], "gzip magic");
         let mut raw = Vec::new();
@@ -264,6 +268,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_profile_at_a_time_and_well_formed() {
+        let _turn = TAKE_TURNS.lock().await;
         let first = tokio::spawn(cpu_profile(1));
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(matches!(cpu_profile(1).await, Err(ProfileError::Busy)));
@@ -291,6 +296,7 @@ mod tests {
 
     #[test]
     fn samples_are_encoded_with_their_functions() {
+        let _turn = TAKE_TURNS.blocking_lock();
         while RUNNING.swap(true, Ordering::AcqRel) {
             std::thread::sleep(Duration::from_millis(50));
         }

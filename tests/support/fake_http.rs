@@ -88,6 +88,9 @@ impl Canned {
 /// What [`serve_fn`] passes to its handler about each request.
 pub struct Seen<'a> {
     pub path: &'a str,
+    /// The query string, or "".
+    pub query: &'a str,
+    pub headers: &'a hyper::HeaderMap,
     /// The `Authorization` header, or "".
     pub authorization: &'a str,
     pub body: &'a str,
@@ -112,6 +115,8 @@ pub async fn serve_fn(
                     async move {
                         let n = h.fetch_add(1, Ordering::SeqCst) + 1;
                         let path = req.uri().path().to_string();
+                        let query = req.uri().query().unwrap_or("").to_string();
+                        let headers = req.headers().clone();
                         let authorization = req
                             .headers()
                             .get("authorization")
@@ -122,6 +127,8 @@ pub async fn serve_fn(
                         let body = String::from_utf8_lossy(&body.unwrap_or_default()).to_string();
                         let seen = Seen {
                             path: &path,
+                            query: &query,
+                            headers: &headers,
                             authorization: &authorization,
                             body: &body,
                         };

@@ -1,9 +1,12 @@
 //! Asking servers over HTTP and waiting for them: readiness, JSON answers that reach a
-//! state, and the alerts a real Alertmanager holds.
+//! state, the alerts a real Alertmanager holds, and samples written by remote write.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+use tocsin::labels::Labels;
+use tocsin::remote_write::proto;
+use tocsin::sample::Sample;
 
 /// Polls `url` until it answers 2xx or `timeout` passes; whether it did.
 pub async fn wait_ok(url: &str, timeout: Duration) -> bool {
@@ -109,4 +112,29 @@ pub async fn poll_victoria_metrics(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Writes one sample of `name{labels}`, stamped now, into the remote-write receiver at
+/// `url` (Prometheus with `--web.enable-remote-write-receiver`, VictoriaMetrics).
+pub async fn push(url: &str, name: &str, labels: &[(&str, &str)], value: f64) {
+    let mut pairs = vec![("__name__", name)];
+    pairs.extend_from_slice(labels);
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let body = proto::encode(&[Sample {
+        labels: Labels::from_pairs(pairs),
+        value,
+        timestamp_ms: now_ms,
+    }]);
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v1/write"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .expect("remote write reaches the receiver");
+    assert!(r.status().is_success(), "remote write: {}", r.status());
 }

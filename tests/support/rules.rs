@@ -39,6 +39,7 @@ pub fn alerting_with(
                 .iter()
                 .map(|(n, v)| (n.to_string(), tmpl(n, v)))
                 .collect(),
+            ext: Default::default(),
         }),
         expr,
         labels,

@@ -31,7 +31,7 @@ pub(super) struct Rendered {
 /// alerts of the rule.
 #[derive(Debug)]
 pub(super) struct LabelTemplate {
-    name: Arc<str>,
+    pub(super) name: Arc<str>,
     pub(super) template: Template,
     fixed: Option<Arc<str>>,
 }

@@ -70,13 +70,14 @@ export async function notifiersPage() {
   return h("div", {}, h("h1", {}, "Notifiers"),
     targets.length
       ? h("table", { id: "notifiers" },
-        h("thead", {}, h("tr", {}, ["Address", "Kind", "Sent", "Errors", "Dropped", "Queued", "Last error"].map((c) => h("th", { scope: "col" }, c)))),
+        h("thead", {}, h("tr", {}, ["Address", "Kind", "Sent", "Errors", "Dropped", "Queued", "Last error", "Labels"].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, targets.map((t) => h("tr", { "data-address": t.address },
           h("td", { class: "mono" }, t.address), h("td", {}, t.kind),
           h("td", { class: "num" }, t.sent), h("td", { class: "num" }, t.errors),
           h("td", { class: "num" }, t.dropped), h("td", { class: "num" }, t.queued),
-          h("td", {}, t.lastError ? h("span", { class: "error" }, t.lastError) : h("span", { class: "muted" }, "—"))))))
-      : h("p", { class: "muted" }, "No -notifier.url is set: alerts are evaluated but not sent anywhere."),
+          h("td", {}, t.lastError ? h("span", { class: "error" }, t.lastError) : h("span", { class: "muted" }, "—")),
+          h("td", {}, labelChips(t.labels || {}))))))
+      : h("p", { class: "muted" }, "No notifier is set (-notifier.url, -notifier.config or -notifier.blackhole): alerts are evaluated but not sent anywhere."),
     h("p", { class: "muted" }, "Sent: alerts Alertmanager accepted. Errors: alerts in requests that failed. Dropped: alerts pushed out of a full queue."));
 }
 

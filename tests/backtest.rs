@@ -1,0 +1,546 @@
+//! `tocsin backtest` against real VictoriaMetrics holding the replay benchmark's data
+//! (`integration/bench/replay-vs-vmalert.sh`: `load{instance,job}`, one sample a minute):
+//! a threshold change and a `for` change must give exactly the difference that two
+//! separate `tocsin replay --report` runs, compared here by hand, give; a recording
+//! change exactly the difference of the two expressions' range answers. Then bad input.
+
+mod support;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use support::peers::{ChildGuard, sid_peer_or_skip};
+use support::servers::start_victoria_metrics;
+
+const OLD: &str = r#"groups:
+- name: bench
+  interval: 1m
+  rules:
+  - record: instance:load:avg5m
+    expr: avg_over_time(load[5m])
+  - record: job:load:sum
+    expr: sum by (job) (load)
+  - record: job:load:max
+    expr: max by (job) (load)
+  - alert: LoadHigh
+    expr: load > 1.0
+    for: 5m
+    labels:
+      severity: warning
+  - alert: JobLoadHigh
+    expr: sum by (job) (load) > 10.4
+    for: 10m
+"#;
+
+/// One threshold, one `for` and one recording expression changed.
+fn new_rules() -> String {
+    OLD.replace("load > 1.0", "load > 0.95")
+        .replace("for: 10m", "for: 5m")
+        .replace("load[5m]", "load[10m]")
+}
+
+const DAY_S: i64 = 86_400;
+
+/// The benchmark's value of series `i` at minute `m`.
+fn load(i: usize, m: i64) -> f64 {
+    let phase = i as f64 * 0.37;
+    let spike = if (m + i as i64 * 17) % 600 < 20 {
+        0.2
+    } else {
+        0.0
+    };
+    0.5 + 0.45 * (m as f64 / 90.0 + phase).sin() + spike
+}
+
+struct Source {
+    _vm: ChildGuard,
+    url: String,
+    from_s: i64,
+    to_s: i64,
+    dir: tempfile::TempDir,
+}
+
+/// VictoriaMetrics with `series` series over the day before `to` (a whole hour, a few
+/// hours ago).
+async fn source(series: usize) -> Option<Source> {
+    let vm = sid_peer_or_skip("victoria-metrics")?;
+    let dir = tempfile::tempdir().unwrap();
+    let (guard, url) = start_victoria_metrics(&vm, dir.path(), &["-retentionPeriod=100y".into()])
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let to_s = (now - 3 * 3600) / 3600 * 3600;
+    let from_s = to_s - DAY_S;
+    let mut body = String::new();
+    for i in 0..series {
+        for m in 0..=DAY_S / 60 {
+            body.push_str(&format!(
+                "load{{instance=\"i{i}\",job=\"job{}\"}} {:.4} {}\n",
+                i % 10,
+                load(i, m),
+                (from_s + m * 60) * 1000
+            ));
+        }
+    }
+    let c = reqwest::Client::new();
+    let r = c
+        .post(format!("{url}/api/v1/import/prometheus"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    c.get(format!("{url}/internal/force_flush"))
+        .send()
+        .await
+        .unwrap();
+    Some(Source {
+        _vm: guard,
+        url,
+        from_s,
+        to_s,
+        dir,
+    })
+}
+
+/// Runs the tocsin binary in `cwd`: exit code, stdout, stderr.
+async fn tocsin(args: Vec<String>, cwd: &Path) -> (i32, String, String) {
+    let cwd = cwd.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+            .args(&args)
+            .current_dir(cwd)
+            .output()
+            .expect("run tocsin");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn range_args(s: &Source) -> Vec<String> {
+    vec![
+        format!("--from={}", s.from_s),
+        format!("--to={}", s.to_s),
+        format!("-datasource.url={}", s.url),
+        "-replay.disableProgressBar".into(),
+    ]
+}
+
+async fn replay_report(s: &Source, rules: &Path) -> Value {
+    let mut args = vec![
+        "replay".to_string(),
+        "--report".into(),
+        "--format=json".into(),
+    ];
+    args.extend(range_args(s));
+    args.push(format!("-rule={}", rules.display()));
+    let (code, out, err) = tocsin(args, s.dir.path()).await;
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// A firing stretch by hand: identity (labels without alertname and severity), first
+/// and last firing evaluation, and when its condition started.
+struct Stretch {
+    id: BTreeMap<String, String>,
+    from: i64,
+    to: i64,
+    cond: i64,
+}
+
+fn ts(v: &Value) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+        .unwrap()
+        .timestamp()
+}
+
+fn stretches(replay: &Value, rule: &str) -> Vec<Stretch> {
+    let r = replay["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == rule)
+        .unwrap();
+    let ivs = r["intervals"].as_array().unwrap();
+    let labels = |iv: &Value| -> BTreeMap<String, String> {
+        iv["labels"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect()
+    };
+    ivs.iter()
+        .filter(|iv| iv["state"] == "firing")
+        .map(|f| {
+            let (from, to) = (ts(&f["from"]), ts(&f["to"]));
+            let cond = ivs
+                .iter()
+                .find(|p| {
+                    p["state"] == "pending" && labels(p) == labels(f) && ts(&p["to"]) + 60 == from
+                })
+                .map_or(from, |p| ts(&p["from"]));
+            let mut id = labels(f);
+            id.remove("alertname");
+            id.remove("severity");
+            Stretch { id, from, to, cond }
+        })
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> Value {
+    if v.is_empty() {
+        return Value::Null;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let m = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    serde_json::json!(m)
+}
+
+/// One side's figures by hand, as the backtest's JSON spells them.
+fn figures(st: &[Stretch]) -> Value {
+    let firing: Vec<f64> = st.iter().map(|s| (s.to - s.from + 60) as f64).collect();
+    let ttf: Vec<f64> = st.iter().map(|s| (s.from - s.cond) as f64).collect();
+    serde_json::json!({
+        "pages": st.len(),
+        "pages_per_day": st.len() as f64,
+        "firing_seconds_total": firing.iter().sum::<f64>(),
+        "firing_seconds_median": median(firing),
+        "time_to_fire_seconds_median": median(ttf),
+    })
+}
+
+fn only_in(a: &[Stretch], b: &[Stretch]) -> usize {
+    a.iter()
+        .filter(|x| {
+            !b.iter()
+                .any(|y| y.id == x.id && x.from <= y.to && y.from <= x.to)
+        })
+        .count()
+}
+
+/// `expr` over the range, every minute, by instance: the samples a recording rule of it
+/// records.
+async fn range_answer(s: &Source, expr: &str) -> BTreeMap<(String, i64), f64> {
+    let text = reqwest::Client::new()
+        .post(format!("{}/api/v1/query_range", s.url))
+        .form(&[
+            ("query", expr),
+            ("start", &s.from_s.to_string()),
+            ("end", &s.to_s.to_string()),
+            ("step", "60"),
+            ("nocache", "1"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r: Value = serde_json::from_str(&text).unwrap();
+    let mut out = BTreeMap::new();
+    for series in r["data"]["result"].as_array().unwrap() {
+        let inst = series["metric"]["instance"].as_str().unwrap().to_string();
+        for p in series["values"].as_array().unwrap() {
+            let v: f64 = p[1].as_str().unwrap().parse().unwrap();
+            out.insert((inst.clone(), p[0].as_f64().unwrap() as i64), v);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_threshold_and_a_for_change_give_the_difference_of_two_replays() {
+    let Some(s) = source(200).await else { return };
+    let (old, new) = (s.dir.path().join("old.yml"), s.dir.path().join("new.yml"));
+    std::fs::write(&old, OLD).unwrap();
+    std::fs::write(&new, new_rules()).unwrap();
+    let (ro, rn) = (replay_report(&s, &old).await, replay_report(&s, &new).await);
+    let mut args = vec![
+        "backtest".to_string(),
+        format!("--old={}", old.display()),
+        format!("--new={}", new.display()),
+        "--format=json".into(),
+    ];
+    args.extend(range_args(&s));
+    let (code, out, err) = tocsin(args, s.dir.path()).await;
+    assert_eq!(code, 0, "{err}\n{out}");
+    let bt: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(bt["partial"], false);
+    let mut nontrivial = 0;
+    for rule in ["LoadHigh", "JobLoadHigh"] {
+        let (o, n) = (stretches(&ro, rule), stretches(&rn, rule));
+        let row = bt["alerting"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["new_rule"]["name"] == rule)
+            .unwrap();
+        assert_eq!(row["matched_by"], "name");
+        for (side, st) in [("old", &o), ("new", &n)] {
+            let want = figures(st);
+            for (k, v) in want.as_object().unwrap() {
+                assert_eq!(&row[side][k], v, "{rule} {side} {k}");
+            }
+        }
+        assert_eq!(row["only_old"], only_in(&o, &n), "{rule}");
+        assert_eq!(row["only_new"], only_in(&n, &o), "{rule}");
+        nontrivial += only_in(&n, &o) + only_in(&o, &n);
+        assert!(!o.is_empty() && !n.is_empty(), "{rule} fires on both sides");
+    }
+    assert!(nontrivial > 0, "the changes made a difference");
+    // The recording change: the difference of the two expressions' answers.
+    let (a, b) = (
+        range_answer(&s, "avg_over_time(load[5m])").await,
+        range_answer(&s, "avg_over_time(load[10m])").await,
+    );
+    let keys: HashSet<_> = a.keys().chain(b.keys()).collect();
+    let (mut differing, mut max_abs) = (0u64, 0f64);
+    for k in keys {
+        if let (Some(x), Some(y)) = (a.get(k), b.get(k))
+            && x != y
+        {
+            differing += 1;
+            max_abs = max_abs.max((x - y).abs());
+        }
+    }
+    let rec = &bt["recording"];
+    assert_eq!(rec[0]["diff"]["compared"], true);
+    assert_eq!(rec[0]["diff"]["differing"], differing);
+    assert_eq!(
+        rec[0]["diff"]["max_abs_difference"],
+        serde_json::json!(max_abs)
+    );
+    assert!(differing > 0);
+    // Unchanged recording rules are known to be equal without comparing.
+    assert_eq!(rec[1]["diff"]["compared"], false);
+    // 10 rules × 2 windows asked; 7 distinct expressions × 2 windows sent.
+    assert_eq!(bt["queries"]["asked"], 20, "{}", bt["queries"]);
+    assert_eq!(bt["queries"]["sent"], 14, "{}", bt["queries"]);
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    std::fs::write(dir.join(name), text).unwrap();
+    name.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markdown_fail_on_and_the_old_side_from_git() {
+    let Some(s) = source(20).await else { return };
+    let d = s.dir.path();
+    let git = |args: &[&str]| {
+        let st = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(d)
+            .output()
+            .expect("git");
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    write(d, "rules.yml", OLD);
+    git(&["add", "rules.yml"]);
+    git(&["commit", "-q", "-m", "old"]);
+    write(d, "rules.yml", &new_rules());
+    let mut args = vec![
+        "backtest".to_string(),
+        "--old=git:HEAD:rules.yml".into(),
+        "--new=rules.yml".into(),
+        "--format=markdown".into(),
+        "--fail-on=new_pages_per_day > 1000".into(),
+        "--fail-on=only_new_alerts > 0".into(),
+    ];
+    args.extend(range_args(&s));
+    let (code, out, err) = tocsin(args, d).await;
+    assert_eq!(code, 11, "the second threshold fails: {err}\n{out}");
+    assert!(out.starts_with("### tocsin backtest"), "{out}");
+    assert!(out.contains("| bench/LoadHigh | name |"), "{out}");
+    assert!(
+        out.contains("`only_new_alerts > 0` crossed by bench/LoadHigh"),
+        "{out}"
+    );
+    assert!(!out.contains("new_pages_per_day > 1000"), "{out}");
+    assert!(out.contains("old: git:HEAD:rules.yml"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_names_the_side_and_the_cause() {
+    let d = tempfile::tempdir().unwrap();
+    let d = d.path();
+    write(d, "ok.yml", OLD);
+    write(
+        d,
+        "broken.yml",
+        "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: sum(\n",
+    );
+    let run = |old: &str, new: &str, extra: &[&str]| {
+        let mut a = vec![
+            "backtest".to_string(),
+            format!("--old={old}"),
+            format!("--new={new}"),
+            "--from=-1h".into(),
+            "-datasource.url=http://127.0.0.1:9".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        tocsin(a, d)
+    };
+    let (code, _, err) = run("broken.yml", "ok.yml", &[]).await;
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("the old rules (--old) cannot be loaded") && err.contains("broken.yml:5"),
+        "{err}"
+    );
+    let (code, _, err) = run("ok.yml", "missing.yml", &[]).await;
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("the new rules (--new)") && err.contains("missing.yml"),
+        "{err}"
+    );
+    let (code, _, err) = run("git:no-such-rev:ok.yml", "ok.yml", &[]).await;
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--old") && err.contains("no-such-rev"),
+        "{err}"
+    );
+    let (code, _, err) = run("ok.yml", "ok.yml", &["--fail-on=pages > 1"]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown metric \"pages\""), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_without_data_is_an_error() {
+    let Some(vm) = sid_peer_or_skip("victoria-metrics") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_vm, url) = start_victoria_metrics(&vm, dir.path(), &[]).await.unwrap();
+    let rules = write(dir.path(), "r.yml", OLD);
+    let args = vec![
+        "backtest".to_string(),
+        format!("--old={rules}"),
+        format!("--new={rules}"),
+        "--from=-2h".into(),
+        "--to=-1h".into(),
+        format!("-datasource.url={url}"),
+    ];
+    let (code, out, err) = tocsin(args, dir.path()).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        err.contains("no data: none of the 5 range queries"),
+        "{err}"
+    );
+}
+
+/// A datasource that goes down part-way: range queries starting at or after `down_ms`
+/// fail as unreachable.
+struct DownFrom {
+    inner: tocsin::datasource::fake::FakeQuerier,
+    down_ms: i64,
+}
+
+impl tocsin::datasource::Querier for DownFrom {
+    fn instant<'a>(
+        &'a self,
+        q: &'a tocsin::datasource::InstantQuery,
+    ) -> tocsin::datasource::BoxFuture<
+        'a,
+        Result<Vec<tocsin::sample::Sample>, tocsin::datasource::QueryError>,
+    > {
+        self.inner.instant(q)
+    }
+
+    fn range<'a>(
+        &'a self,
+        q: &'a tocsin::datasource::RangeQuery,
+    ) -> tocsin::datasource::BoxFuture<
+        'a,
+        Result<Vec<tocsin::datasource::RangeSeries>, tocsin::datasource::QueryError>,
+    > {
+        if q.start_ms >= self.down_ms {
+            return Box::pin(async {
+                Err(tocsin::datasource::QueryError::Unreachable {
+                    url: "http://ds".into(),
+                    message: "connection refused".into(),
+                })
+            });
+        }
+        self.inner.range(q)
+    }
+}
+
+#[tokio::test]
+async fn a_datasource_failing_part_way_gives_a_partial_report() {
+    use tocsin::backtest::{Side, SideName, backtest, render};
+    use tocsin::config::{LoadOptions, load_str};
+    use tocsin::labels::Labels;
+    const T0: i64 = 1_700_000_000_000;
+    const MIN: i64 = 60_000;
+    let side = |name, text: &str| Side {
+        name,
+        sources: vec![format!("{name}.yml")],
+        groups: load_str(Path::new("r.yml"), text, &LoadOptions::default()).unwrap(),
+    };
+    let old = side(SideName::Old, OLD);
+    let new = side(SideName::New, &new_rules());
+    let inner = tocsin::datasource::fake::FakeQuerier::new();
+    let x = Labels::from_pairs([("__name__", "load"), ("instance", "a"), ("job", "j")]);
+    let points: Vec<(i64, f64)> = (0..120).map(|m| (T0 + m * MIN, load(0, m) + 0.6)).collect();
+    for expr in ["load > 1.0", "load > 0.95"] {
+        inner.set_range(expr, Ok(vec![(x.clone(), points.clone())]));
+    }
+    let q = std::sync::Arc::new(DownFrom {
+        inner,
+        down_ms: T0 + 60 * MIN,
+    });
+    let opts = tocsin::replay::ReplayOptions {
+        from_ms: T0,
+        to_ms: T0 + 119 * MIN,
+        max_points: 30,
+        retry_attempts: 2,
+        retry_backoff: std::time::Duration::from_millis(1),
+        ..Default::default()
+    };
+    let settings = tocsin::rule::RuleSettings::default();
+    let r = backtest(&old, &new, &settings, q, &opts).await.unwrap();
+    assert!(r.partial);
+    assert_eq!((r.old.evaluations, r.old.failed_evaluations), (600, 300));
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.starts_with("old: bench/LoadHigh: window")
+                && p.contains("connection refused")),
+        "{:?}",
+        r.problems
+    );
+    assert!(
+        r.problems.iter().any(|p| p.starts_with("new: ")),
+        "{:?}",
+        r.problems
+    );
+    // What was evaluated is still compared.
+    assert!(r.alerting[0].diff.new.as_ref().unwrap().pages > 0);
+    assert!(render::table(&r, &[]).contains("PARTIAL REPORT"));
+}
