@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use crate::check::{CheckOptions, check_rules};
 use crate::cli::{
-    BacktestArgs, CheckArgs, Command, ReplayArgs, RunFlags, TestArgs, TestCommand, split_list,
+    BacktestArgs, CheckArgs, Command, ReplayArgs, RunFlags, TestArgs, TestCommand, items,
 };
 use crate::config::{self, LoadOptions};
 
@@ -137,7 +137,7 @@ fn load_options(flags: &RunFlags) -> LoadOptions {
 /// `-cluster.*` flags are checked together too (a StatefulSet's pod name as
 /// `-cluster.memberNum`, the peer list's form), without asking any peer.
 fn dry_run(flags: &RunFlags) -> ExitCode {
-    let patterns = split_list(&flags.rule);
+    let patterns = items(&flags.rule);
     if patterns.is_empty() {
         eprintln!("-dryRun needs at least one -rule flag naming the rule files to check");
         return ExitCode::from(1);
@@ -210,7 +210,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
     };
     let build = || -> Result<Launch, crate::http::ClientError> {
         Ok(Launch {
-            patterns: split_list(&f.rule),
+            patterns: items(&f.rule),
             load: load_options(f),
             rule_templates: f.rule_templates.clone(),
             from,
