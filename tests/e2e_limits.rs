@@ -32,15 +32,15 @@ fn answer(n: usize) -> String {
 }
 
 fn client(url: &str, limit: u64) -> PromClient {
-    PromClient::new(
-        DatasourceOptions {
-            url: url.to_string(),
-            max_response_size: limit,
-            ..DatasourceOptions::default()
-        },
-        DatasourceMetrics::new(None),
-    )
-    .unwrap()
+    prom_client(DatasourceOptions {
+        url: url.to_string(),
+        max_response_size: limit,
+        ..DatasourceOptions::default()
+    })
+}
+
+fn prom_client(opts: DatasourceOptions) -> PromClient {
+    PromClient::new(opts, DatasourceMetrics::new(None)).unwrap()
 }
 
 async fn query(c: &PromClient) -> Result<usize, QueryError> {
@@ -204,15 +204,11 @@ async fn held_server() -> (String, Arc<AtomicUsize>, tokio::sync::watch::Sender<
 }
 
 fn limited(url: &str, slots: usize) -> PromClient {
-    PromClient::new(
-        DatasourceOptions {
-            url: url.to_string(),
-            max_concurrent: slots,
-            ..DatasourceOptions::default()
-        },
-        DatasourceMetrics::new(None),
-    )
-    .unwrap()
+    prom_client(DatasourceOptions {
+        url: url.to_string(),
+        max_concurrent: slots,
+        ..DatasourceOptions::default()
+    })
 }
 
 #[tokio::test]
