@@ -99,6 +99,7 @@ pub trait Querier: Send + Sync {
             Ok(InstantAnswer {
                 samples: self.instant(q).await?,
                 series_fetched: None,
+                samples_queried: None,
             })
         })
     }
