@@ -176,10 +176,20 @@ async fn dispatch(
     }
     let local = local.unwrap_or_default();
     let cluster = api.state.cluster().filter(|_| !q.is_local());
-    if let Some(c) = &cluster
-        && let Some(reply) = cluster_reply(api, c, endpoint, &q, &parts).await
-    {
-        return (Some(endpoint), finish(reply, &parts).await);
+    if let Some(c) = &cluster {
+        // A merged answer costs what the local one does and a request to every member:
+        // it holds a `-http.maxConcurrentRequests` slot for as long.
+        let _slot = if matches!(endpoint, Endpoint::Rules | Endpoint::Alerts) {
+            match api.admit() {
+                Ok(slot) => slot,
+                Err(limit) => return (Some(endpoint), busy(endpoint, full, limit)),
+            }
+        } else {
+            None
+        };
+        if let Some(reply) = cluster_reply(api, c, endpoint, &q, &parts).await {
+            return (Some(endpoint), finish(reply, &parts).await);
+        }
     }
     if endpoint.is_expensive() {
         let accept_gzip = parts
