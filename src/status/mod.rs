@@ -18,7 +18,6 @@ pub use board::{BoxFuture, ReloadStatus, Snapshot, StateSource, StatusBoard};
 pub use cluster::{
     CLUSTER_HEADER, ClusterSource, ClusterStatus, MemberStatus, PeerAnswer, PeerStatus,
 };
-pub use from_config::DEFAULT_UPDATE_ENTRIES;
 pub use model::{
     AlertState, AlertStatus, AlertingStatus, Annotations, GroupStatus, Health, NotifierStatus,
     Reproduce, RuleKindStatus, RuleStatus, StateUpdate,
