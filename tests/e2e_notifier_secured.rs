@@ -1,13 +1,14 @@
 //! The notifier's TLS and basic auth against a real Alertmanager (0.33, Debian sid)
 //! that enforces them with its own `--web.config.file`: one requiring a client
 //! certificate and basic auth, reached through `-notifier.config`'s `tls_config` and
-//! `basic_auth`; one serving TLS with basic auth, reached through the `-notifier.tls*` and
-//! `-notifier.basicAuth.*` flags. Alerts arrive only if tocsin verified the server and
+//! `basic_auth`; one serving TLS (a certificate for a name, not for the address tocsin
+//! connects to) with basic auth, reached through the `-notifier.tls*` flags
+//! (`-notifier.tlsServerName` included) and `-notifier.basicAuth.*`. Alerts arrive only if tocsin verified the server and
 //! passed its credentials; the passwords show nowhere tocsin prints.
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -15,6 +16,7 @@ use support::certs::Ca;
 use support::http::{alerts_named, get_json, poll_json};
 use support::peers::{ChildGuard, peer_or_skip, sid_peer_or_skip};
 use support::servers::{AmWeb, start_alertmanager_with, start_plain_prometheus, start_tocsin};
+use tocsin::http::{ClientOptions, HttpClient, Origin, TlsOptions};
 
 /// bcrypt (cost 4) of `CONFIG_PASSWORD`, made once with Python's `bcrypt.hashpw`:
 /// Alertmanager's web config holds only hashes, and none of the project's dependencies
@@ -91,19 +93,47 @@ async fn datasource(prom: &Path, dir: &Path) -> (ChildGuard, String, String) {
     (p, url, format!("-rule={}", rules.display()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn notifier_config_tls_client_cert_and_basic_auth_pass_a_real_alertmanager() {
-    let (Some(prom), Some(am_bin)) = (
-        peer_or_skip("prometheus"),
-        sid_peer_or_skip("prometheus-alertmanager"),
-    ) else {
-        return;
-    };
+/// The peers, a scratch directory (the Alertmanager's in `am/`) and a test CA.
+struct Setup {
+    prom: PathBuf,
+    am_bin: PathBuf,
+    dir: tempfile::TempDir,
+    am_dir: PathBuf,
+    ca: Ca,
+    ca_file: PathBuf,
+}
+
+fn setup() -> Option<Setup> {
+    let prom = peer_or_skip("prometheus")?;
+    let am_bin = sid_peer_or_skip("prometheus-alertmanager")?;
     let dir = tempfile::tempdir().unwrap();
     let am_dir = dir.path().join("am");
     std::fs::create_dir_all(&am_dir).unwrap();
     let ca = Ca::new();
     let ca_file = ca.write(dir.path());
+    Some(Setup {
+        prom,
+        am_bin,
+        dir,
+        am_dir,
+        ca,
+        ca_file,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifier_config_tls_client_cert_and_basic_auth_pass_a_real_alertmanager() {
+    let Some(Setup {
+        prom,
+        am_bin,
+        dir,
+        am_dir,
+        ca,
+        ca_file,
+    }) = setup()
+    else {
+        return;
+    };
     let (server_crt, server_key) = ca.leaf("alertmanager").write(&am_dir);
     let tocsin_pair = ca.leaf("tocsin");
     std::fs::write(dir.path().join("client.crt"), &tocsin_pair.cert_pem).unwrap();
@@ -180,26 +210,36 @@ async fn notifier_config_tls_client_cert_and_basic_auth_pass_a_real_alertmanager
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn notifier_flags_tls_and_basic_auth_pass_a_real_alertmanager() {
-    let (Some(prom), Some(am_bin)) = (
-        peer_or_skip("prometheus"),
-        sid_peer_or_skip("prometheus-alertmanager"),
-    ) else {
+async fn notifier_flags_tls_server_name_and_basic_auth_pass_a_real_alertmanager() {
+    let Some(Setup {
+        prom,
+        am_bin,
+        dir,
+        am_dir,
+        ca,
+        ca_file,
+    }) = setup()
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let am_dir = dir.path().join("am");
-    std::fs::create_dir_all(&am_dir).unwrap();
-    let ca = Ca::new();
-    let ca_file = ca.write(dir.path());
-    let (crt, key) = ca.leaf("alertmanager").write(&am_dir);
+    // Valid for a name only, not for the 127.0.0.1 tocsin connects to: only
+    // -notifier.tlsServerName makes it acceptable.
+    let (crt, key) = ca
+        .leaf_for("alertmanager", &["alertmanager.test"])
+        .write(&am_dir);
     let web = AmWeb {
         config_yaml: format!(
             "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  tocsin: {FLAG_HASH}\n",
             crt.display(),
             key.display()
         ),
-        client: client(&ca, None),
+        // The test's own client checks the chain, not the name.
+        client: reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap())
+            .danger_accept_invalid_hostnames(true)
+            .build()
+            .unwrap(),
         basic_auth: Some(("tocsin".into(), FLAG_PASSWORD.into())),
     };
     let (_a, am) = start_alertmanager_with(&am_bin, &am_dir, Some(&web))
@@ -207,6 +247,20 @@ async fn notifier_flags_tls_and_basic_auth_pass_a_real_alertmanager() {
         .unwrap();
     let r = web.client.get(format!("{am}/api/v2/alerts")).send().await;
     assert_eq!(r.unwrap().status().as_u16(), 401, "no credentials");
+    // tocsin's client refuses the name mismatch unless told the name.
+    for (server_name, handshake) in [(None, false), (Some("alertmanager.test"), true)] {
+        let o = ClientOptions {
+            tls: TlsOptions {
+                ca_file: Some(ca_file.clone()),
+                server_name: server_name.map(String::from),
+                ..TlsOptions::default()
+            },
+            ..ClientOptions::default()
+        };
+        let c = HttpClient::new(&Origin::flags("notifier"), &o, Duration::from_secs(10)).unwrap();
+        let sent = c.get(&format!("{am}/-/ready")).await.unwrap().send().await;
+        assert_eq!(sent.is_ok(), handshake, "{server_name:?}: {sent:?}");
+    }
 
     let (_p, prom_url, rule_flag) = datasource(&prom, dir.path()).await;
     let (t, url) = start_tocsin(
@@ -215,6 +269,7 @@ async fn notifier_flags_tls_and_basic_auth_pass_a_real_alertmanager() {
             format!("-datasource.url={prom_url}"),
             format!("-notifier.url={am}"),
             format!("-notifier.tlsCAFile={}", ca_file.display()),
+            "-notifier.tlsServerName=alertmanager.test".into(),
             "-notifier.basicAuth.username=tocsin".into(),
             format!("-notifier.basicAuth.password={FLAG_PASSWORD}"),
             "-rule.resendDelay=1s".into(),

@@ -27,7 +27,7 @@ use clap::CommandFactory;
 use support::certs::{self, Ca};
 use support::fake_http::serve_fn;
 use support::peers::{ChildGuard, free_port};
-use support::secrets::{Probe, basic, counter, has_error, secret};
+use support::secrets::{Probe, RULES, basic, counter, has_error, secret};
 use tocsin::flag_sources::Secrets;
 
 const CLIENTS: [(&str, &str); 4] = [
@@ -47,18 +47,6 @@ const METHODS: [&str; 6] = [
 ];
 
 const RUNS: usize = 6;
-
-const RULES: &str = "groups:
-- name: g
-  interval: 1s
-  rules:
-  - alert: Firing
-    expr: firing_metric
-  - alert: Broken
-    expr: failing_metric > 0
-  - record: job:recorded
-    expr: recorded_metric
-";
 
 const VECTOR: &str = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"j"},"value":[1700000000,"1"]}]}}"#;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use support::fake_http::serve_fn;
 use support::peers::free_port;
-use support::secrets::{Probe, basic, counter, has_error, secret};
+use support::secrets::{Probe, RULES, basic, counter, has_error, secret};
 use support::servers::start_tocsin;
 
 /// How the fake peers fail.
@@ -75,18 +75,6 @@ async fn peers(mode: Mode) -> Peers {
 fn closed_port_url() -> String {
     format!("http://127.0.0.1:{}", free_port())
 }
-
-const RULES: &str = "groups:
-- name: g
-  interval: 1s
-  rules:
-  - alert: Firing
-    expr: firing_metric
-  - alert: Broken
-    expr: failing_metric > 0
-  - record: job:recorded
-    expr: recorded_metric
-";
 
 /// The flags of one run: every client's URL and credentials, and the secrets used.
 struct Setup {

@@ -5,6 +5,20 @@
 
 use std::time::{Duration, Instant};
 
+/// Rules that make every client work: an alert that fires (notifier), one whose query
+/// fails, a recording rule (remote write).
+pub const RULES: &str = "groups:
+- name: g
+  interval: 1s
+  rules:
+  - alert: Firing
+    expr: firing_metric
+  - alert: Broken
+    expr: failing_metric > 0
+  - record: job:recorded
+    expr: recorded_metric
+";
+
 /// How to ask one tocsin: its base URL, the client (one trusting its CA when it serves
 /// TLS), its `-httpAuth.*` credentials and the `authKey` of `/metrics`.
 #[derive(Clone)]
