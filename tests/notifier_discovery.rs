@@ -502,3 +502,34 @@ async fn consul_through_its_proxy_url() {
     );
     assert!(!e.contains("Pr0xy-pw"), "{e}");
 }
+
+/// A Consul answering garbage (HTML with 200, JSON of the wrong shape) fails the first
+/// round with an error naming the entry and what came back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consul_answering_garbage_is_an_error_naming_the_entry() {
+    let dns = DnsServer::start().await;
+    for (ctype, body, said) in [
+        ("text/html", "<html>captive portal</html>", "captive portal"),
+        (
+            "application/json",
+            r#"["not", "a", "map"]"#,
+            "expected a map",
+        ),
+    ] {
+        let (url, _) = serve_fn(move |_, _| Some((200, ctype, body.to_string()))).await;
+        let yaml = format!(
+            "consul_sd_configs:\n  - server: {}\n    token: tok-s3cret\n",
+            url.trim_start_matches("http://")
+        );
+        let (pending, notifier, _, _dir) = prepare(&yaml, opts(&dns)).await;
+        let e = pending.err().expect("garbage fails the first round");
+        assert!(
+            e.contains("notifier.yml: consul_sd_configs[0]: Consul's answer for")
+                && e.contains("/v1/catalog/services is not what its API returns"),
+            "{e}"
+        );
+        assert!(e.contains(said), "{e}");
+        assert!(!e.contains("tok-s3cret"), "{e}");
+        assert!(notifier.status().is_empty());
+    }
+}
