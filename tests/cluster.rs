@@ -134,6 +134,7 @@ impl Cluster {
                 "route: {{ receiver: hook, group_by: [alertname], group_wait: 1s, group_interval: 1s, repeat_interval: 1h }}\nreceivers: [{{ name: hook, webhook_configs: [{{ url: '{}/hook', send_resolved: true }}] }}]\n",
                 hook.url
             ),
+            None,
         )
         .await
         .expect("alertmanager");

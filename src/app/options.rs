@@ -74,6 +74,7 @@ fn client_options(
         },
         idle_conn_timeout,
         max_idle_per_host: None,
+        proxy_url: None,
     })
 }
 

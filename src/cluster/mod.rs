@@ -194,11 +194,11 @@ impl Cluster {
 
     /// Records the loaded groups (after every successful load), for the API's view of
     /// groups owned elsewhere.
-    pub fn set_groups(&self, groups: &[Arc<Group>], default_interval: std::time::Duration) {
+    pub fn set_groups(&self, groups: &[Arc<Group>], settings: &crate::rule::RuleSettings) {
         let loaded: Vec<Loaded> = groups
             .iter()
             .map(|g| Loaded {
-                status: Arc::new(GroupStatus::from_config(g, default_interval)),
+                status: Arc::new(GroupStatus::from_config(g, settings)),
                 key: ShardKey::of(g),
             })
             .collect();
