@@ -25,7 +25,7 @@ fn success_and_failure_per_file_like_promtool() {
     let bad = write(
         dir.path(),
         "bad.yml",
-        "groups:\n  - name: g\n    rules:\n      - alert: A\n      - record: x-y\n        expr: up\n",
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n      - record: x{y}\n        expr: up\n",
     );
     let out = check_rules(
         &[good.clone(), bad.clone(), empty.clone()],
@@ -40,7 +40,7 @@ fn success_and_failure_per_file_like_promtool() {
     assert_eq!(
         out.stderr,
         format!(
-            "  FAILED:\n{bad}:4:9: group \"g\", rule 1, \"A\": field 'expr' must be set in rule\n{bad}:5:17: group \"g\", rule 2, \"x-y\": invalid recording rule name: x-y; a metric name matches [a-zA-Z_:][a-zA-Z0-9_:]* (put labels under `labels:`, not in braces)\n"
+            "  FAILED:\n{bad}:4:9: group \"g\", rule 1, \"A\": field 'expr' must be set in rule\n{bad}:5:17: group \"g\", rule 2, \"x{{y}}\": invalid recording rule name: x{{y}}; a series name is any non-empty text without braces (put labels under `labels:`, selectors in `expr`)\n"
         )
     );
     assert_eq!(out.exit_code, 1);

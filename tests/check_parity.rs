@@ -1,7 +1,9 @@
 //! Parity of `tocsin check` with the real checkers: every file of the corpus under
-//! tests/data/rules/ must be accepted or rejected by us exactly as promtool 2.42
-//! (valid/, invalid/) or vmalert 1.79.5 `-dryRun` (vmalert/) decides, and the folder
-//! name must agree with both. Files using fields newer than those peers (tocsin/) are
+//! tests/data/rules/ must be accepted or rejected by us exactly as promtool 2.42 and
+//! 3.5 (valid/, invalid/) or vmalert 1.79.5 and 1.145 `-dryRun` (vmalert/) decide, and
+//! the folder name must agree with all of them. utf8/ holds Prometheus 3's UTF-8 names,
+//! which promtool 3.5 and vmalert accept and promtool 2.42 refused: 3.5 wins, and the
+//! disagreement is asserted. Files using fields newer than those peers (tocsin/) are
 //! checked against their folder only.
 
 mod support;
@@ -9,7 +11,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::peers::peer_or_skip;
+use support::peers::{peer_or_skip, sid_peer_or_skip};
 use tocsin::check::{CheckOptions, check_rules};
 
 fn corpus(dir: &str) -> Vec<PathBuf> {
@@ -102,16 +104,62 @@ fn promtool_and_tocsin_agree_on_invalid_files() {
 }
 
 #[test]
-fn vmalert_and_tocsin_agree_on_vmalert_files() {
-    let Some(vmalert) = peer_or_skip("vmalert") else {
+fn promtool_3_and_tocsin_agree_on_valid_and_invalid_files() {
+    let Some(promtool) = sid_peer_or_skip("promtool") else {
         return;
     };
+    assert_parity(&corpus("valid"), true, |f| promtool_accepts(&promtool, f));
+    assert_parity(&corpus("invalid"), false, |f| {
+        promtool_accepts(&promtool, f)
+    });
+    assert_parity(&corpus("templates_invalid"), false, |f| {
+        promtool_accepts(&promtool, f)
+    });
+}
+
+/// UTF-8 names: valid for promtool 3.5, vmalert 1.145 and tocsin; promtool 2.42 refused
+/// every one of them (docs/rules.md says so).
+#[test]
+fn utf8_names_follow_promtool_3() {
+    let (Some(promtool3), Some(vmalert)) =
+        (sid_peer_or_skip("promtool"), sid_peer_or_skip("vmalert"))
+    else {
+        return;
+    };
+    let files = corpus("utf8");
+    assert_parity(&files, true, |f| promtool_accepts(&promtool3, f));
+    assert_parity(&files, true, |f| vmalert_accepts(&vmalert, f));
+    let Some(promtool2) = peer_or_skip("promtool") else {
+        return;
+    };
+    let accepted_by_2: Vec<_> = files
+        .iter()
+        .filter(|f| promtool_accepts(&promtool2, f))
+        .collect();
+    assert!(
+        accepted_by_2.is_empty(),
+        "promtool 2.42 accepts {accepted_by_2:?}: move them to valid/"
+    );
+}
+
+fn vmalert_corpus_parity(vmalert: Option<PathBuf>) {
+    let Some(vmalert) = vmalert else { return };
     assert_parity(&corpus("vmalert/valid"), true, |f| {
         vmalert_accepts(&vmalert, f)
     });
     assert_parity(&corpus("vmalert/invalid"), false, |f| {
         vmalert_accepts(&vmalert, f)
     });
+}
+
+#[test]
+fn vmalert_1_145_and_tocsin_agree_on_vmalert_files() {
+    vmalert_corpus_parity(sid_peer_or_skip("vmalert"));
+}
+
+#[test]
+fn vmalert_and_tocsin_agree_on_vmalert_files() {
+    vmalert_corpus_parity(peer_or_skip("vmalert"));
 }
 
 #[test]

@@ -135,6 +135,43 @@ async fn a_restart_keeps_the_for_clock() {
     r2.stop().await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn restore_asks_once_per_group_and_gives_each_rule_its_own_alerts() {
+    let active_at = T0 - 10 * MIN;
+    let q = Arc::new(Scripted {
+        for_state_s: Some((active_at / 1000) as f64),
+        ..Scripted::default()
+    });
+    q.inner.set("up == 0", Ok(vec![down("a")]));
+    q.inner.set("late == 1", Ok(vec![down("a")]));
+    let restorer = Arc::new(Restorer {
+        querier: q.clone(),
+        lookback: Duration::from_secs(3600),
+        external_labels: Labels::empty(),
+    });
+    // ONE_HOUR_FOR's group with a second alerting rule.
+    let two_alerts =
+        format!("{ONE_HOUR_FOR}      - alert: Late\n        expr: late == 1\n        for: 1h\n");
+    let r = PausedEngine::start(&two_alerts, q.clone(), Clock::tokio_at(T0), Some(restorer)).await;
+    r.until(MIN).await;
+    for name in ["Down", "Late"] {
+        assert_eq!(r.alerts(name), [(AlertState::Pending, active_at)], "{name}");
+    }
+    let restores: Vec<String> = q
+        .inner
+        .queries()
+        .into_iter()
+        .filter(|q| q.expr.contains("ALERTS_FOR_STATE"))
+        .map(|q| q.expr)
+        .collect();
+    assert_eq!(
+        restores,
+        [r#"last_over_time(ALERTS_FOR_STATE{alertname=~"Down|Late"}[3600s])"#],
+        "one query for the group's two rules"
+    );
+    r.stop().await;
+}
+
 /// Two rules run one after the other: the first fails at once, the second waits 30 s
 /// for its answer.
 const BROKEN_THEN_SLOW: &str = r#"groups:
@@ -183,9 +220,14 @@ async fn a_rules_health_shows_as_soon_as_the_rule_finished() {
     r.stop().await;
 }
 
-/// Answers like a [`FakeQuerier`], except that a query at one of `slow_at` (or of
-/// the expression `slow_expr`) first takes `delay`, and `ALERTS_FOR_STATE` of `Down` answers one series for instance `a` with
-/// value `for_state_s` when set.
+/// The alerts whose `ALERTS_FOR_STATE` series [`Scripted`] holds, whatever the query
+/// selects (the restorer must pick its rules' own).
+const FOR_STATE_NAMES: &[&str] = &["Down", "Late", "Elsewhere"];
+
+/// Answers like a [`FakeQuerier`] (which logs every query), except that a query at one
+/// of `slow_at` (or of the expression `slow_expr`) first takes `delay`, and
+/// `ALERTS_FOR_STATE` answers one series for instance `a` of each of
+/// [`FOR_STATE_NAMES`] with value `for_state_s` when set.
 #[derive(Default)]
 struct Scripted {
     inner: FakeQuerier,
@@ -216,21 +258,22 @@ impl Querier for Scripted {
             if self.slow_at.contains(&q.time_ms) || self.slow_expr == Some(q.expr.as_str()) {
                 tokio::time::sleep(self.delay).await;
             }
-            if let Some(v) = self.for_state_s
-                && q.expr.contains("ALERTS_FOR_STATE")
-                && q.expr.contains(r#"alertname="Down""#)
-            {
-                return Ok(vec![Sample {
-                    labels: Labels::from_pairs([
-                        ("__name__", "ALERTS_FOR_STATE"),
-                        ("alertname", "Down"),
-                        ("instance", "a"),
-                    ]),
-                    value: v,
-                    timestamp_ms: q.time_ms,
-                }]);
+            let answer = self.inner.instant(q).await;
+            match self.for_state_s {
+                Some(v) if q.expr.contains("ALERTS_FOR_STATE") => Ok(FOR_STATE_NAMES
+                    .iter()
+                    .map(|name| Sample {
+                        labels: Labels::from_pairs([
+                            ("__name__", "ALERTS_FOR_STATE"),
+                            ("alertname", name),
+                            ("instance", "a"),
+                        ]),
+                        value: v,
+                        timestamp_ms: q.time_ms,
+                    })
+                    .collect()),
+                _ => answer,
             }
-            self.inner.instant(q).await
         })
     }
 

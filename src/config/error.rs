@@ -108,14 +108,14 @@ pub enum ErrorKind {
     )]
     BadForCount { n: i64, of: i64 },
     #[error(
-        "invalid recording rule name: {0}; a metric name matches [a-zA-Z_:][a-zA-Z0-9_:]* (put labels under `labels:`, not in braces)"
+        "invalid recording rule name: {0}; a series name is any non-empty text without braces (put labels under `labels:`, selectors in `expr`)"
     )]
     BadRecordName(String),
     #[error(
-        "invalid label name: {0}; label names match [a-zA-Z_][a-zA-Z0-9_]*, and __name__ cannot be set (use `record:` to name a series)"
+        "invalid label name: {0}; a label name is any non-empty text, and __name__ cannot be set (use `record:` to name a series)"
     )]
     BadLabelName(String),
-    #[error("invalid annotation name: {0}; annotation names match [a-zA-Z_][a-zA-Z0-9_]*")]
+    #[error("invalid annotation name: {0}; an annotation name is any non-empty text")]
     BadAnnotationName(String),
     #[error("{what} {name:?}: template error at {line}:{col} of the value: {message}")]
     BadTemplate {

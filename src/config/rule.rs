@@ -7,7 +7,7 @@ use super::LoadOptions;
 use super::duration::parse_duration;
 use super::error::{ErrorKind, LoadError, RuleRef};
 use super::model::{AlertExtensions, AlertingSpec, ForCount, RecordingSpec, Rule, RuleKind};
-use super::names::{is_valid_label_name, is_valid_metric_name, literal_template};
+use super::names::{is_valid_label_name, is_valid_record_name, literal_template};
 use super::raw::{RawForCount, RawMap, RawRule, S, pos};
 use crate::template::Template;
 
@@ -132,7 +132,7 @@ pub(crate) fn validate_rule(
         if r.for_count.is_some() {
             sink.push(rule_pos, rr, ErrorKind::RecordingField("for_count"));
         }
-        if !is_valid_metric_name(&rec.value) {
+        if !is_valid_record_name(&rec.value) {
             sink.push(pos(rec), rr, ErrorKind::BadRecordName(rec.value.clone()));
         }
     }

@@ -1,16 +1,20 @@
 //! Restoring alert state at start-up from `ALERTS_FOR_STATE` (`-remoteRead.url`), so a
 //! restart neither resets a pending alert's `for` clock nor re-pages a firing one.
 //!
-//! Rules: for each alerting rule, the last `ALERTS_FOR_STATE` sample of each of its alerts
-//! within `-remoteRead.lookback` gives the alert's `ActiveAt`. The alert is created
-//! pending with that `ActiveAt`; the first evaluation fires it if `for` has elapsed, and
-//! then stamps it with the time it fired before the restart (the first evaluation tick at
-//! or after `ActiveAt + for`), so Alertmanager sees the same `startsAt`. An alert whose
-//! series is older than the lookback is not restored (the lookback is the outage
-//! tolerance). An alert the first evaluation does not see is dropped, as a pending alert
-//! would be. `keep_firing_for` is not restored: an alert that was only being kept firing
-//! resolves at the first evaluation that does not see it. A datasource that cannot be
-//! reached is logged and skipped: evaluation starts with empty state rather than not at all.
+//! Rules: one query per group reads the last `ALERTS_FOR_STATE` sample within
+//! `-remoteRead.lookback` of every series of the group's alerting rules (by `alertname`,
+//! and `alertgroup` unless `-disableAlertgroupLabel`); each rule takes the series of its
+//! name, and each series gives one alert's `ActiveAt`. (Prometheus asks once per rule,
+//! vmalert once per alert: a group of many rules would otherwise cost as many queries at
+//! every start.) The alert is created pending with that `ActiveAt`; the first evaluation
+//! fires it if `for` has elapsed, and then stamps it with the time it fired before the
+//! restart (the first evaluation tick at or after `ActiveAt + for`), so Alertmanager
+//! sees the same `startsAt`. An alert whose series is older than the lookback is not
+//! restored (the lookback is the outage tolerance). An alert the first evaluation does
+//! not see is dropped, as a pending alert would be. `keep_firing_for` is not restored:
+//! an alert that was only being kept firing resolves at the first evaluation that does
+//! not see it. A datasource that cannot be reached is logged and skipped: evaluation
+//! starts with empty state rather than not at all.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +23,7 @@ use super::group::GroupRunner;
 use crate::datasource::{InstantQuery, Querier};
 use crate::labels::{Labels, METRIC_NAME};
 use crate::rule::Rule;
+use crate::sample::Sample;
 
 /// Reads `ALERTS_FOR_STATE` back.
 pub struct Restorer {
@@ -28,6 +33,7 @@ pub struct Restorer {
     pub external_labels: Labels,
 }
 
+/// `s` as a PromQL double-quoted string.
 fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -43,45 +49,107 @@ fn quote(s: &str) -> String {
     out
 }
 
+/// The selector of the group's `ALERTS_FOR_STATE` series: `alertname="A"` for one alert
+/// name, `alertname=~"A|B"` (names regex-escaped) for several; `None` when the group
+/// has no alerting rule.
+fn selector(names: &[&str], group: Option<&str>) -> Option<String> {
+    let mut sel = match names {
+        [] => return None,
+        [one] => format!("ALERTS_FOR_STATE{{alertname={}", quote(one)),
+        many => {
+            let alternatives: Vec<String> = many.iter().map(|n| regex::escape(n)).collect();
+            format!(
+                "ALERTS_FOR_STATE{{alertname=~{}",
+                quote(&alternatives.join("|"))
+            )
+        }
+    };
+    if let Some(g) = group {
+        sel.push_str(&format!(",alertgroup={}", quote(g)));
+    }
+    sel.push('}');
+    Some(sel)
+}
+
 impl Restorer {
-    /// Restores the alerts of every alerting rule of the group.
+    /// Restores the alerts of every alerting rule of the group, with one query.
     pub async fn restore(&self, runner: &mut GroupRunner) {
         let group = runner.def().name.clone();
         let now = runner.clock().now_ms();
-        let secs = self.lookback.as_secs().max(1);
+        let mut names: Vec<&str> = Vec::new();
+        let mut with_group = false;
         for rule in runner.rules_mut() {
-            let Rule::Alerting(a) = rule else { continue };
-            let mut sel = format!("ALERTS_FOR_STATE{{alertname={}", quote(a.spec().name()));
-            if !a.context().settings.disable_alertgroup_label {
-                sel.push_str(&format!(",alertgroup={}", quote(&group)));
-            }
-            sel.push('}');
-            let q = InstantQuery {
-                expr: format!("last_over_time({sel}[{secs}s])"),
-                time_ms: now,
-                ..InstantQuery::default()
-            };
-            match self.querier.instant(&q).await {
-                Ok(samples) => {
-                    for s in samples {
-                        let mut b = s.labels.to_builder();
-                        b.del(METRIC_NAME);
-                        for l in self.external_labels.iter() {
-                            if s.labels.get(&l.name) == Some(&*l.value) {
-                                b.del(&l.name);
-                            }
-                        }
-                        if s.value.is_finite() && s.value > 0.0 {
-                            a.restore(b.build(), (s.value * 1000.0) as i64);
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(
-                    group = %group,
-                    rule = %a.spec().name(),
-                    "cannot restore alert state from -remoteRead.url: {e}; starting with no state"
-                ),
+            if let Rule::Alerting(a) = rule {
+                with_group |= !a.context().settings.disable_alertgroup_label;
+                names.push(a.spec().name());
             }
         }
+        names.sort_unstable();
+        names.dedup();
+        let Some(sel) = selector(&names, with_group.then_some(&*group)) else {
+            return;
+        };
+        let secs = self.lookback.as_secs().max(1);
+        let q = InstantQuery {
+            expr: format!("last_over_time({sel}[{secs}s])"),
+            time_ms: now,
+            ..InstantQuery::default()
+        };
+        let samples = match self.querier.instant(&q).await {
+            Ok(samples) => samples,
+            Err(e) => {
+                tracing::warn!(
+                    group = %group,
+                    "cannot restore alert state from -remoteRead.url: {e}; starting with no state"
+                );
+                return;
+            }
+        };
+        for rule in runner.rules_mut() {
+            let Rule::Alerting(a) = rule else { continue };
+            let name = a.spec().name().to_string();
+            let mine = samples
+                .iter()
+                .filter(|s| s.labels.get("alertname") == Some(name.as_str()));
+            for s in mine {
+                if let Some((labels, active_at_ms)) = self.restored(s) {
+                    a.restore(labels, active_at_ms);
+                }
+            }
+        }
+    }
+
+    /// The alert labels and `ActiveAt` (ms) one `ALERTS_FOR_STATE` sample stands for:
+    /// its labels without the metric name and the external labels written with it.
+    fn restored(&self, s: &Sample) -> Option<(Labels, i64)> {
+        if !(s.value.is_finite() && s.value > 0.0) {
+            return None;
+        }
+        let mut b = s.labels.to_builder();
+        b.del(METRIC_NAME);
+        for l in self.external_labels.iter() {
+            if s.labels.get(&l.name) == Some(&*l.value) {
+                b.del(&l.name);
+            }
+        }
+        Some((b.build(), (s.value * 1000.0) as i64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::selector;
+
+    #[test]
+    fn one_selector_for_the_group() {
+        assert_eq!(selector(&[], Some("g")), None);
+        assert_eq!(
+            selector(&["Down"], Some("g")).unwrap(),
+            r#"ALERTS_FOR_STATE{alertname="Down",alertgroup="g"}"#
+        );
+        assert_eq!(
+            selector(&["Down", "a.b"], None).unwrap(),
+            r#"ALERTS_FOR_STATE{alertname=~"Down|a\\.b"}"#
+        );
     }
 }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::config::names::is_valid_label_name;
+use crate::config::names::is_classic_label_name;
 use crate::labels::Labels;
 use crate::template::{format_e_shortest, format_go_duration, go_quote};
 
@@ -22,7 +22,7 @@ pub fn pairs<'a>(ps: impl Iterator<Item = (&'a str, &'a str)>) -> String {
         if i > 0 {
             out.push_str(", ");
         }
-        if is_valid_label_name(name) {
+        if is_classic_label_name(name) {
             out.push_str(name);
         } else {
             out.push_str(&go_quote(name));
