@@ -59,6 +59,22 @@ fn count<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error>
 pub struct InstantAnswer {
     pub samples: Vec<Sample>,
     pub series_fetched: Option<usize>,
+    /// Samples the query loaded from storage, when asked with `stats=all` and the
+    /// datasource tells (Prometheus' `data.stats.samples.totalQueryableSamples`).
+    pub samples_queried: Option<u64>,
+}
+
+/// Prometheus' `data.stats` (sent when the query asks `stats=all`).
+#[derive(Deserialize)]
+struct QueryStats {
+    #[serde(default)]
+    samples: Option<SampleStats>,
+}
+
+#[derive(Deserialize)]
+struct SampleStats {
+    #[serde(rename = "totalQueryableSamples", default)]
+    total_queryable: Option<u64>,
 }
 
 /// `data` of an answer. Prometheus and VictoriaMetrics write `resultType` before `result`,
@@ -67,6 +83,8 @@ pub struct InstantAnswer {
 struct Data<'a> {
     result_type: Cow<'a, str>,
     result: Decoded,
+    /// `stats.samples.totalQueryableSamples` (Prometheus, with `stats=all`).
+    samples_queried: Option<u64>,
 }
 
 enum Decoded {
@@ -89,8 +107,16 @@ impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
                 let mut result_type: Option<Cow<'de, str>> = None;
                 let mut result = None;
                 let mut raw: Option<&'de RawValue> = None;
+                let mut samples_queried = None;
                 while let Some(key) = m.next_key::<Cow<'de, str>>()? {
                     match &*key {
+                        "stats" => {
+                            // Statistics are a bonus: a shape not known here is ignored.
+                            let raw: &'de RawValue = m.next_value()?;
+                            samples_queried = serde_json::from_str::<QueryStats>(raw.get())
+                                .ok()
+                                .and_then(|s| s.samples?.total_queryable);
+                        }
                         "resultType" => result_type = Some(m.next_value()?),
                         "result" => match result_type.as_deref() {
                             Some(t) => result = Some(m.next_value_seed(ResultSeed(t))?),
@@ -116,6 +142,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
                 Ok(Data {
                     result_type,
                     result,
+                    samples_queried,
                 })
             }
         }
@@ -459,6 +486,7 @@ pub fn decode_instant_answer(
     Ok(InstantAnswer {
         samples,
         series_fetched,
+        samples_queried: data.samples_queried,
     })
 }
 
