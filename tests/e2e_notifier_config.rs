@@ -224,6 +224,73 @@ fn start_up_refuses_a_broken_config_and_conflicting_flags() {
     assert!(err.contains("exclude each other"), "{err}");
 }
 
+/// vmalert ignores the `-notifier.*` client flags beside `-notifier.config`; tocsin
+/// refuses them, whether given on the command line or in the environment, naming the
+/// config key each belongs in and never the value.
+#[test]
+fn start_up_refuses_notifier_auth_flags_beside_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, "groups: []\n").unwrap();
+    let config = dir.path().join("notifier.yml");
+    std::fs::write(&config, "static_configs:\n  - targets: [127.0.0.1:1]\n").unwrap();
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            format!("-rule={}", rules.display()),
+            "-datasource.url=http://127.0.0.1:1".to_string(),
+            format!("-notifier.config={}", config.display()),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    for (flag, key) in [
+        ("-notifier.basicAuth.username=am", "basic_auth.username"),
+        (
+            "-notifier.basicAuth.password=Fl4g-pw",
+            "basic_auth.password",
+        ),
+        ("-notifier.bearerToken=Fl4g-pw", "bearer_token"),
+        ("-notifier.bearerTokenFile=/run/t", "bearer_token_file"),
+        (
+            "-notifier.oauth2.clientSecret=Fl4g-pw",
+            "oauth2.client_secret",
+        ),
+        ("-notifier.oauth2.tokenUrl=http://x/t", "oauth2.token_url"),
+        ("-notifier.tlsCAFile=/run/ca.pem", "tls_config.ca_file"),
+        (
+            "-notifier.tlsInsecureSkipVerify",
+            "tls_config.insecure_skip_verify",
+        ),
+        ("-notifier.headers=X-Key: Fl4g-pw", "headers"),
+    ] {
+        let (code, err) = run_to_exit(&args(&[flag]));
+        assert_ne!(code, Some(0), "{flag}: {err}");
+        let name = flag.split('=').next().unwrap();
+        assert!(
+            err.contains(&format!("{name} configures -notifier.url only"))
+                && err.contains("with -notifier.config")
+                && err.contains(key),
+            "{flag}: {err}"
+        );
+        assert!(!err.contains("Fl4g-pw"), "{flag}: {err}");
+    }
+    // From the environment, several at once.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args(args(&["-envflag.enable", "-httpListenAddr=127.0.0.1:0"]))
+        .env("notifier_basicAuth_password", "Env-pw-55")
+        .env("notifier_tlsCertFile", "/run/c.pem")
+        .output()
+        .expect("run tocsin");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("-notifier.basicAuth.password, -notifier.tlsCertFile configure")
+            && err.contains("basic_auth.password, tls_config.cert_file"),
+        "{err}"
+    );
+    assert!(!err.contains("Env-pw-55"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_blackhole_counts_alerts_as_sent_and_sends_nothing() {
     let Some(prom) = peer_or_skip("prometheus") else {
@@ -266,4 +333,80 @@ async fn the_blackhole_counts_alerts_as_sent_and_sends_nothing() {
         metrics.contains(r#"tocsin_notifier_alerts_sent_total{addr="blackhole"}"#),
         "{metrics}"
     );
+}
+
+/// A new notifier config whose first discovery round hangs (a Consul that accepts and
+/// never answers, with a long timeout) does not hold back the rule files reloaded with
+/// it; the old targets keep receiving alerts meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_discovery_round_does_not_hold_back_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let group = |name: &str| {
+        format!(
+            "groups:\n  - name: {name}\n    rules:\n      - alert: A\n        expr: vector(1)\n"
+        )
+    };
+    std::fs::write(dir.path().join("a.yml"), group("first")).unwrap();
+    // Not matched by the rules' *.yml.
+    let config = dir.path().join("notifier.yaml");
+    std::fs::write(&config, "static_configs:\n  - targets: [127.0.0.1:1]\n").unwrap();
+    let (t, url) = start_tocsin(
+        &[
+            format!("-rule={}/*.yml", dir.path().display()),
+            "-datasource.url=http://127.0.0.1:1".into(),
+            format!("-notifier.config={}", config.display()),
+        ],
+        dir.path(),
+        "tocsin",
+    )
+    .await
+    .unwrap();
+
+    // Accepts connections and never answers.
+    let consul = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let consul_addr = consul.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = consul.accept().await {
+            open.push(s);
+        }
+    });
+    std::fs::write(
+        &config,
+        format!(
+            "timeout: 10m\nstatic_configs:\n  - targets: [127.0.0.1:1]\nconsul_sd_configs:\n  - server: {consul_addr}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("b.yml"), group("second")).unwrap();
+    let pid = t.child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+
+    let names = |v: &Value| -> Vec<String> {
+        (v["data"]["groups"].as_array().into_iter().flatten())
+            .map(|g| g["name"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    // Far less than the config's 10 minutes; generous for a loaded machine.
+    let v = poll_json(
+        &format!("{url}/api/v1/rules"),
+        Duration::from_secs(120),
+        |v| names(v).contains(&"second".to_string()),
+    )
+    .await
+    .unwrap_or_else(|| panic!("the new rules waited for discovery\n{}", t.log_tail(30)));
+    assert!(names(&v).contains(&"first".to_string()), "{v}");
+    let (_, n) = get_json(&format!("{url}/api/v1/notifiers")).await;
+    assert_eq!(
+        targets(&n),
+        [(
+            "static".to_string(),
+            "http://127.0.0.1:1/api/v2/alerts".to_string()
+        )],
+        "{n}"
+    );
+    held.abort();
 }

@@ -181,6 +181,24 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
+/// The error and its causes, `: `-separated, leaving out a cause that the message
+/// before it already quotes (typed errors name their cause in their own message; with
+/// anyhow's `{:#}` it would show twice).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if out.contains(&c) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&c);
+    }
+    out
+}
+
 fn run(flags: RunFlags, set: Vec<crate::flag_sources::SetFlag>) -> ExitCode {
     let rt = match runtime() {
         Ok(rt) => rt,
@@ -189,8 +207,9 @@ fn run(flags: RunFlags, set: Vec<crate::flag_sources::SetFlag>) -> ExitCode {
     let code = match rt.block_on(run::run(flags, set)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("tocsin: {e:#}");
+            let e = error_chain(&e);
+            tracing::error!("{e}");
+            eprintln!("tocsin: {e}");
             ExitCode::from(1)
         }
     };
@@ -310,5 +329,28 @@ fn backtest(args: BacktestArgs) -> ExitCode {
             eprintln!("tocsin backtest: {e}");
             ExitCode::from(EXIT_NO_REPORT)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot listen on :80: {source}")]
+    struct Bind {
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn error_chain_says_each_cause_once() {
+        let io = || std::io::Error::other("address in use");
+        let e = anyhow::Error::new(Bind { source: io() });
+        assert_eq!(error_chain(&e), "cannot listen on :80: address in use");
+        let e = anyhow::Error::new(io()).context("-httpListenAddr");
+        assert_eq!(error_chain(&e), "-httpListenAddr: address in use");
+        let e = anyhow::Error::new(Bind { source: io() }).context("web");
+        assert_eq!(error_chain(&e), "web: cannot listen on :80: address in use");
     }
 }

@@ -73,6 +73,7 @@ fn client_options(
             insecure_skip_verify,
         },
         idle_conn_timeout,
+        proxy_url: None,
     })
 }
 

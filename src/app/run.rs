@@ -371,62 +371,32 @@ impl Running {
     }
 
     /// Reloads `-notifier.config` and the rule files, each keeping what runs when its
-    /// new version fails.
+    /// new version fails. The two run side by side: a new notifier config's first
+    /// discovery round (DNS and Consul look-ups, each up to its timeout) does not hold
+    /// back the new rules.
     async fn reload_all(&mut self, req: &ReloadRequest) -> Result<(), String> {
-        let notifier = self.notify.reload(req.trigger.as_str()).await;
-        match (notifier, self.reload(req).await) {
+        let trigger = req.trigger.as_str();
+        let Running {
+            notify,
+            patterns,
+            load,
+            remote_write,
+            manager,
+            loaded_from,
+            ..
+        } = self;
+        let rules = RuleReload {
+            patterns,
+            load,
+            remote_write: *remote_write,
+            manager,
+            loaded_from,
+        };
+        match tokio::join!(notify.reload(trigger), rules.run(trigger)) {
             (Ok(()), rules) => rules,
             (Err(e), Ok(())) => Err(e),
             (Err(n), Err(r)) => Err(format!("{n}\n{r}")),
         }
-    }
-
-    /// Reloads the rule files, if they changed since the last successful load; a
-    /// failed reload keeps the running rules.
-    async fn reload(&mut self, req: &ReloadRequest) -> Result<(), String> {
-        let fp = {
-            let p = self.patterns.clone();
-            tokio::task::spawn_blocking(move || config::sources_fingerprint(&p))
-                .await
-                .ok()
-                .flatten()
-        };
-        if fp.is_some() && fp == self.loaded_from {
-            // Same files, same bytes: nothing to do (and nothing to log).
-            return Ok(());
-        }
-        let trigger = req.trigger.as_str();
-        let set = match load_rules(self.patterns.clone(), self.load.clone()).await {
-            Ok(set) => set,
-            Err(e) => return Err(self.reload_failed(trigger, e)),
-        };
-        if !self.remote_write
-            && let Some(what) = needs_remote_write(&set)
-        {
-            let e = format!("recording rules need -remoteWrite.url ({what})");
-            return Err(self.reload_failed(trigger, e));
-        }
-        let a = self.manager.apply(&set, None).await;
-        if a.added + a.removed + a.changed > 0 {
-            tracing::info!(
-                trigger,
-                added = a.added,
-                removed = a.removed,
-                changed = a.changed,
-                unchanged = a.unchanged,
-                "rules reloaded"
-            );
-        }
-        self.loaded_from = fp;
-        Ok(())
-    }
-
-    fn reload_failed(&self, trigger: &str, e: String) -> String {
-        tracing::error!(
-            trigger,
-            "reload failed; the previous rules keep running:\n{e}"
-        );
-        e
     }
 
     /// Stops evaluating, then flushes alerts and samples, all within `timeout` (a
@@ -460,4 +430,64 @@ impl Running {
         let _ = self.web_task.await;
         tracing::info!("stopped");
     }
+}
+
+/// What reloading the rule files needs of [`Running`], borrowed apart from the
+/// notifier so that the two reload side by side.
+struct RuleReload<'a> {
+    patterns: &'a [String],
+    load: &'a LoadOptions,
+    remote_write: bool,
+    manager: &'a mut Manager,
+    /// The rule files' fingerprint at the last successful load.
+    loaded_from: &'a mut Option<u64>,
+}
+
+impl RuleReload<'_> {
+    /// Reloads the rule files, if they changed since the last successful load; a
+    /// failed reload keeps the running rules.
+    async fn run(self, trigger: &str) -> Result<(), String> {
+        let fp = {
+            let p = self.patterns.to_vec();
+            tokio::task::spawn_blocking(move || config::sources_fingerprint(&p))
+                .await
+                .ok()
+                .flatten()
+        };
+        if fp.is_some() && fp == *self.loaded_from {
+            // Same files, same bytes: nothing to do (and nothing to log).
+            return Ok(());
+        }
+        let set = match load_rules(self.patterns.to_vec(), self.load.clone()).await {
+            Ok(set) => set,
+            Err(e) => return Err(reload_failed(trigger, e)),
+        };
+        if !self.remote_write
+            && let Some(what) = needs_remote_write(&set)
+        {
+            let e = format!("recording rules need -remoteWrite.url ({what})");
+            return Err(reload_failed(trigger, e));
+        }
+        let a = self.manager.apply(&set, None).await;
+        if a.added + a.removed + a.changed > 0 {
+            tracing::info!(
+                trigger,
+                added = a.added,
+                removed = a.removed,
+                changed = a.changed,
+                unchanged = a.unchanged,
+                "rules reloaded"
+            );
+        }
+        *self.loaded_from = fp;
+        Ok(())
+    }
+}
+
+fn reload_failed(trigger: &str, e: String) -> String {
+    tracing::error!(
+        trigger,
+        "reload failed; the previous rules keep running:\n{e}"
+    );
+    e
 }

@@ -95,8 +95,9 @@ pub struct RunFlags {
     pub notifier_auth: NotifierAuth,
     /// vmalert's notifier config file: Alertmanagers from static lists, DNS (SRV, A,
     /// AAAA) and Consul, with relabelling and per-group auth/TLS (see "Notifier config"
-    /// below). Reloaded with the rule files; excludes -notifier.url and
-    /// -notifier.blackhole.
+    /// below). Reloaded with the rule files; excludes -notifier.url,
+    /// -notifier.blackhole and the -notifier.* auth/TLS/headers flags (their settings go
+    /// in the file).
     #[arg(long = "notifier.config", value_name = "PATH")]
     pub notifier_config: Option<String>,
     /// Evaluate alerting rules but send no notifications (they are counted as sent to

@@ -114,6 +114,16 @@ pub struct ChildGuard {
 impl ChildGuard {
     /// Starts `argv` with stdout and stderr going to `<dir>/<name>.log`.
     pub fn spawn(name: &str, argv: &[String], dir: &Path) -> std::io::Result<Self> {
+        Self::spawn_env(name, argv, dir, &[])
+    }
+
+    /// [`ChildGuard::spawn`] with `env` added to the inherited environment.
+    pub fn spawn_env(
+        name: &str,
+        argv: &[String],
+        dir: &Path,
+        env: &[(String, String)],
+    ) -> std::io::Result<Self> {
         let log = dir.join(format!("{name}.log"));
         let out = File::create(&log)?;
         let err = out.try_clone()?;
@@ -122,6 +132,7 @@ impl ChildGuard {
             .ok_or_else(|| std::io::Error::other("empty argv"))?;
         let child = Command::new(prog)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
