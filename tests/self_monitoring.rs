@@ -80,7 +80,7 @@ async fn documented_and_alerted_on_metrics_exist() {
         .await
         .unwrap();
 
-    // Per-rule series exist once each rule has been evaluated.
+    // Per-rule and per-group series exist once each group has been evaluated.
     let mut exposition = String::new();
     for _ in 0..100 {
         exposition = reqwest::get(format!("{url}/metrics"))
@@ -89,7 +89,11 @@ async fn documented_and_alerted_on_metrics_exist() {
             .text()
             .await
             .unwrap();
-        if exposition.contains("tocsin_rule_errors_total{") {
+        // Per-rule series appear as each rule is evaluated, the group's once the whole
+        // group has been: wait for both, the group's last.
+        if exposition.contains("tocsin_rule_errors_total{")
+            && exposition.contains("tocsin_group_iterations_total{")
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

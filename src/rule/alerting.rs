@@ -47,7 +47,7 @@ use dampening::Dampening;
 use hysteresis::{Recovered, Recovery};
 pub use policy::REASON_LABEL;
 use policy::{Outcome as DataOutcome, Policies, Reason};
-use render::{LabelTemplate, Rendered, inputs_of};
+use render::{LabelTemplate, RenderCache, inputs_of};
 
 use super::limits::QueryBudget;
 
@@ -72,10 +72,13 @@ pub struct AlertingRule {
     /// `generatorURL` of every notification.
     generator_url: Arc<str>,
     timing: Timing,
-    /// The alerts held, by the fingerprint of their labels.
-    active: HashMap<u64, Alert>,
-    /// Renderings by fingerprint of the query series they were made for.
-    rendered: HashMap<u64, Rendered>,
+    /// The alerts held, by the fingerprint of their labels. Boxed: a hash table keeps up
+    /// to twice as many slots as entries, so an alert stored in its slot would cost up to
+    /// twice its size (see "Memory per active alert" in docs/benchmarks.md).
+    active: HashMap<u64, Box<Alert>>,
+    /// The render cache: by fingerprint of a query series, the alert holding what was
+    /// rendered for it (see `render.rs`).
+    rendered: RenderCache,
     /// Numbers evaluations, to tell what the current one saw.
     attempt: u64,
     /// Series written at the last successful evaluation.
@@ -101,6 +104,8 @@ pub struct AlertingRule {
 struct Observed {
     /// The fingerprint of `labels`: the alert's identity.
     fingerprint: u64,
+    /// The fingerprint of the query series.
+    source: u64,
     value: f64,
     labels: Labels,
     annotations: Annotations,
@@ -226,7 +231,7 @@ impl AlertingRule {
 
     /// The alerts held: pending, firing and resolved ones within the retention.
     pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
-        self.active.values()
+        self.active.values().map(Box::as_ref)
     }
 
     /// One evaluation of `expr` alone (see [`AlertingRule::step_answer`]); a rule with
@@ -301,7 +306,7 @@ impl AlertingRule {
             let seen = self
                 .active
                 .iter()
-                .map(|(fp, a)| (*fp, a, a.seen == attempt));
+                .map(|(fp, a)| (*fp, &**a, a.seen == attempt));
             d.record(seen, t.ts_ms, self.timing.interval_ms);
         }
         let mut series = Vec::with_capacity(2 * self.active.len());
@@ -323,8 +328,7 @@ impl AlertingRule {
         }
         let held = &self.active;
         self.policies.retain(|fp| held.contains_key(&fp));
-        let attempt = self.attempt;
-        self.rendered.retain(|_, r| r.seen == attempt);
+        self.retain_rendered();
         self.written.replace(&mut series, t.query_ts_ms);
         let mut out = match failed {
             // `on_error`: the evaluation failed, yet the alerts kept are written (and
@@ -378,6 +382,7 @@ impl AlertingRule {
             }
             observed.push(Observed {
                 fingerprint: labels.fingerprint(),
+                source: s.labels.fingerprint(),
                 value: s.value,
                 labels,
                 annotations,
@@ -409,6 +414,7 @@ impl AlertingRule {
                 Some(a) if a.state != AlertState::Inactive => {
                     a.value = o.value;
                     a.annotations = o.annotations;
+                    a.source = o.source;
                     a.seen = self.attempt;
                 }
                 // New, or back after it resolved. Prometheus replaces a resolved alert
@@ -418,8 +424,9 @@ impl AlertingRule {
                 // sending history (a firing alert never sent is sent at once).
                 _ => {
                     let mut a = Alert::new(o.labels, o.annotations, o.value, ts);
+                    a.source = o.source;
                     a.seen = self.attempt;
-                    self.active.insert(o.fingerprint, a);
+                    self.active.insert(o.fingerprint, Box::new(a));
                 }
             }
         }
@@ -541,7 +548,7 @@ impl AlertingRule {
         self.active.entry(fp).or_insert_with(|| {
             let mut a = Alert::new(labels, Annotations::default(), 0.0, active_at_ms);
             a.restored = true;
-            a
+            Box::new(a)
         });
     }
 

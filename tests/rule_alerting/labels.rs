@@ -175,3 +175,48 @@ fn renderings_follow_value_labels_and_clock_across_evaluations() {
     step(&mut r, vec![x(2.0)], T0 + 60 * SEC);
     assert_eq!(annotation(&r, "value"), "v=2");
 }
+
+#[test]
+fn a_rendering_is_reused_only_for_the_series_and_value_it_was_made_for() {
+    // Renderings are kept with the alert; the render cache only points at it. Series that
+    // collapse to one alert, and evaluations that fail after rendering, must not make an
+    // alert show what was rendered for another series or another value.
+    let mut r = in_group(alerting_with(
+        "T",
+        "x > 0",
+        0,
+        0,
+        &[],
+        &[
+            ("value", "v={{ $value }}"),
+            ("from", "{{ $labels.__name__ }}"),
+        ],
+    ));
+    let s = |name: &str, v: f64| sample(&[("__name__", name), ("instance", "a")], v);
+    step(&mut r, vec![s("x", 1.0)], T0);
+    assert_eq!(
+        (annotation(&r, "from"), annotation(&r, "value")),
+        ("x".into(), "v=1".into())
+    );
+    // Both series render, then the evaluation fails: the alert keeps x's rendering.
+    let out = step(&mut r, vec![s("x", 2.0), s("y", 1.0)], T0 + 60 * SEC);
+    assert!(out.error.is_some());
+    assert_eq!(annotation(&r, "value"), "v=1");
+    // y alone now makes the alert: its own rendering, not x's.
+    step(&mut r, vec![s("y", 1.0)], T0 + 120 * SEC);
+    assert_eq!(
+        (annotation(&r, "from"), annotation(&r, "value")),
+        ("y".into(), "v=1".into())
+    );
+    // x again, with the value it last rendered in the failed evaluation: rendered anew.
+    step(&mut r, vec![s("x", 2.0)], T0 + 180 * SEC);
+    assert_eq!(
+        (annotation(&r, "from"), annotation(&r, "value")),
+        ("x".into(), "v=2".into())
+    );
+    step(&mut r, vec![s("x", 2.0)], T0 + 240 * SEC);
+    assert_eq!(
+        (annotation(&r, "from"), annotation(&r, "value")),
+        ("x".into(), "v=2".into())
+    );
+}
