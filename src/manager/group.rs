@@ -503,24 +503,30 @@ async fn query_rule(
     };
     let run = |q: InstantQuery| async move {
         let answer = engine.querier.instant_answer(&q).await;
-        let fetched = answer.as_ref().ok().and_then(|a| a.series_fetched);
-        (
-            answer.map(|a| a.samples).map_err(|e| e.to_string()),
-            fetched,
-        )
+        let meta = answer
+            .as_ref()
+            .map_or((None, false), |a| (a.series_fetched, a.is_partial));
+        (answer.map(|a| a.samples).map_err(|e| e.to_string()), meta)
     };
     match rule.recover_expr() {
         None => {
-            let (expr, fetched) = run(query(rule.expr())).await;
-            (Answer::of(expr), fetched)
+            let (expr, (fetched, partial)) = run(query(rule.expr())).await;
+            (
+                Answer {
+                    partial,
+                    ..Answer::of(expr)
+                },
+                fetched,
+            )
         }
         Some(recover) => {
-            let ((expr, f1), (recover, f2)) =
+            let ((expr, (f1, partial)), (recover, (f2, _))) =
                 tokio::join!(run(query(rule.expr())), run(query(recover)));
             let fetched = f1.zip(f2).map(|(a, b)| a + b);
             let answer = Answer {
                 expr,
                 recover: Some(recover),
+                partial,
             };
             (answer, fetched)
         }

@@ -38,6 +38,7 @@ impl Answers {
                     recover: recover
                         .as_mut()
                         .map(|r| Ok(r.next_answer().unwrap_or_default())),
+                    partial: false,
                 })
             }
             Answers::Failed { error, left } => {

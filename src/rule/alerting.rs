@@ -73,6 +73,8 @@ pub struct AlertingRule {
     rendered: HashMap<u64, Rendered>,
     /// Numbers evaluations, to tell what the current one saw.
     attempt: u64,
+    /// The current evaluation's answer may be partial (`$isPartial` in templates).
+    partial: bool,
     /// Series written at the last successful evaluation.
     written: Written,
     outcome: Outcome,
@@ -187,6 +189,7 @@ impl AlertingRule {
             active: HashMap::new(),
             rendered: HashMap::new(),
             attempt: 0,
+            partial: false,
             written: Written::default(),
             outcome: Outcome::default(),
             recheck_for: false,
@@ -254,6 +257,7 @@ impl AlertingRule {
             }
         };
         self.attempt += 1;
+        self.partial = answer.partial;
         let n = samples.len();
         // Each series becomes an alert: room for them is claimed in `-rule.maxActiveAlerts`
         // before anything is rendered, so an answer that explodes in cardinality costs

@@ -150,6 +150,8 @@ pub struct StepOutput {
 pub struct Answer {
     pub expr: Result<Vec<Sample>, String>,
     pub recover: Option<Result<Vec<Sample>, String>>,
+    /// The datasource said `expr`'s answer may be partial (templates' `$isPartial`).
+    pub partial: bool,
 }
 
 impl Answer {
@@ -158,6 +160,7 @@ impl Answer {
         Answer {
             expr,
             recover: None,
+            partial: false,
         }
     }
 }

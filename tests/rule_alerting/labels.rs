@@ -3,7 +3,7 @@
 
 use super::support::rules::*;
 use super::*;
-use tocsin::rule::{AlertState, AlertingRule, RuleContext};
+use tocsin::rule::{AlertState, AlertingRule, Answer, EvalTime, RuleContext};
 
 #[test]
 fn rule_labels_group_labels_and_empty_values() {
@@ -174,4 +174,32 @@ fn renderings_follow_value_labels_and_clock_across_evaluations() {
     step(&mut r, vec![x(1.0)], T0);
     step(&mut r, vec![x(2.0)], T0 + 60 * SEC);
     assert_eq!(annotation(&r, "value"), "v=2");
+}
+
+#[test]
+fn is_partial_follows_each_answer() {
+    // vmalert 1.145's `$isPartial`: whether the datasource said this evaluation's answer
+    // may be partial. The rendering is not reused from an evaluation that said otherwise.
+    let mut r = in_group(alerting_with(
+        "P",
+        "x > 0",
+        0,
+        0,
+        &[],
+        &[(
+            "warn",
+            "{{ if $isPartial }}partial answer{{ else }}whole{{ end }}/{{ .IsPartial }}",
+        )],
+    ));
+    let x = || sample(&[("__name__", "x"), ("instance", "a")], 1.0);
+    let answer = |partial| Answer {
+        partial,
+        ..Answer::of(Ok(vec![x()]))
+    };
+    r.step_answer(answer(false), EvalTime::at(T0), None);
+    assert_eq!(annotation(&r, "warn"), "whole/false");
+    r.step_answer(answer(true), EvalTime::at(T0 + 60 * SEC), None);
+    assert_eq!(annotation(&r, "warn"), "partial answer/true");
+    r.step_answer(answer(false), EvalTime::at(T0 + 120 * SEC), None);
+    assert_eq!(annotation(&r, "warn"), "whole/false");
 }
