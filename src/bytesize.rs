@@ -1,31 +1,38 @@
 //! Sizes in bytes as flags take them and as messages print them.
 
-/// Parses a size as VictoriaMetrics' flags take it: bytes, or a number with `KB`,
-/// `MB`, `GB` (powers of 1000) or `KiB`, `MiB`, `GiB` (powers of 1024).
+/// A size in bytes, as VictoriaMetrics' size flags read it: a number, optionally with
+/// one of the suffixes KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of
+/// 1024), in any letter case. An empty value is 0.
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let mult: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        other => {
-            return Err(format!(
-                "unknown size unit {other:?} in {s:?}: use bytes or KB, MB, GB, KiB, MiB, GiB"
-            ));
-        }
+    let err = || {
+        format!(
+            "invalid size {s:?}: use a number of bytes, optionally with KB, MB, GB, TB, KiB, MiB, GiB or TiB (e.g. 64MiB)"
+        )
     };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size (e.g. 64MiB, 512KB, 1048576)"))?;
-    Ok((n * mult as f64).round() as u64)
+    let t = s.trim();
+    if t.is_empty() {
+        return Ok(0);
+    }
+    let upper = t.to_ascii_uppercase();
+    const UNITS: [(&str, f64); 8] = [
+        ("KIB", 1024.0),
+        ("MIB", 1024.0 * 1024.0),
+        ("GIB", 1024.0 * 1024.0 * 1024.0),
+        ("TIB", 1024.0 * 1024.0 * 1024.0 * 1024.0),
+        ("KB", 1e3),
+        ("MB", 1e6),
+        ("GB", 1e9),
+        ("TB", 1e12),
+    ];
+    let (num, mult) = UNITS
+        .iter()
+        .find_map(|(u, m)| upper.strip_suffix(u).map(|n| (n, *m)))
+        .unwrap_or((upper.as_str(), 1.0));
+    let n: f64 = num.trim().parse().map_err(|_| err())?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(err());
+    }
+    Ok((n * mult) as u64)
 }
 
 /// A size for messages: `64 MiB`, `1.5 KiB`, `300 B`.
@@ -49,18 +56,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_parse_like_victoriametrics_flags() {
+    fn sizes_as_victoriametrics_reads_them() {
+        assert_eq!(parse_size("1MB"), Ok(1_000_000));
+        assert_eq!(parse_size("1KiB"), Ok(1024));
+        assert_eq!(parse_size("1.5kib"), Ok(1536));
+        assert_eq!(parse_size("2gb"), Ok(2_000_000_000));
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size(""), Ok(0));
         assert_eq!(parse_size("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_size("512KB"), Ok(512_000));
         assert_eq!(parse_size("1048576"), Ok(1 << 20));
-        assert_eq!(parse_size("1.5KiB"), Ok(1536));
-        assert_eq!(parse_size("0"), Ok(0));
-        assert!(
-            parse_size("64mb")
-                .unwrap_err()
-                .contains("unknown size unit")
-        );
-        assert!(parse_size("MiB").unwrap_err().contains("not a size"));
+        for bad in ["1XB", "MB", "-1MB", "1 M B", "lots"] {
+            let e = parse_size(bad).unwrap_err();
+            assert!(e.contains("KiB"), "{bad}: {e}");
+        }
     }
 
     #[test]

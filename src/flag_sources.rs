@@ -74,7 +74,7 @@ where
             let var = format!("{prefix}{}", long.replace('.', "_"));
             let Some(value) = env(&var) else { continue };
             let values = if matches!(arg.get_action(), ArgAction::Append) {
-                split_list(&[value])
+                crate::cli::split_array(&value)
             } else {
                 vec![value]
             };

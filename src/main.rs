@@ -1,10 +1,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let parsed = match tocsin::flag_sources::parse(std::env::args_os(), &|k| std::env::var(k).ok())
-    {
-        Ok(p) => p,
-        Err(e) => e.exit(),
-    };
+    let parsed = tocsin::flag_sources::parse(std::env::args_os(), &|k| std::env::var(k).ok())
+        .unwrap_or_else(|e| tocsin::cli::exit_on_error(e));
     tocsin::app::main(parsed)
 }

@@ -11,7 +11,9 @@ use support::rules::*;
 use tocsin::config::{LoadOptions, load_str};
 use tocsin::labels::Labels;
 use tocsin::rule::recording::DUPLICATE_SERIES;
-use tocsin::rule::{EvalTime, Health, RecordingRule, Rule, RuleContext, is_stale_nan};
+use tocsin::rule::{
+    EvalTime, Health, RecordingRule, Rule, RuleContext, RuleSettings, is_stale_nan,
+};
 use tocsin::sample::Sample;
 
 const T0: i64 = 1_700_000_000_000;
@@ -95,6 +97,28 @@ fn duplicates_and_limit_are_errors_without_output() {
         out.error.as_deref(),
         Some("exceeded limit of 1 with 2 series")
     );
+}
+
+/// `-rule.resultsLimit` is the limit of groups without one; a group's `limit` wins.
+#[test]
+fn results_limit_applies_where_the_group_sets_no_limit() {
+    let settings = RuleSettings {
+        results_limit: 1,
+        ..RuleSettings::default()
+    };
+    for (group_extra, want_err) in [
+        ("", Some("exceeded limit of 1 with 2 series")),
+        ("  limit: 3\n", None),
+    ] {
+        let text =
+            format!("groups:\n- name: g\n{group_extra}  rules:\n  - record: y\n    expr: up\n");
+        let gs = load_str("r.yml".as_ref(), &text, &LoadOptions::default()).unwrap();
+        let ctx = Arc::new(RuleContext::for_group(&gs[0], &settings));
+        let mut r = Rule::new(&gs[0].rules[0], ctx);
+        let out = r.step(Ok(vec![s("a", 1.0), s("b", 2.0)]), EvalTime::at(T0), None);
+        assert_eq!(out.error.as_deref(), want_err, "{group_extra:?}");
+        assert_eq!(out.series.len(), if want_err.is_some() { 0 } else { 2 });
+    }
 }
 
 #[test]

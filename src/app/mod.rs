@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use crate::check::{CheckOptions, check_rules};
 use crate::cli::{
-    BacktestArgs, CheckArgs, Command, ReplayArgs, RunFlags, TestArgs, TestCommand, split_list,
+    BacktestArgs, CheckArgs, Command, ReplayArgs, RunFlags, TestArgs, TestCommand, items,
 };
 use crate::config::{self, LoadOptions};
 
@@ -134,7 +134,7 @@ fn load_options(flags: &RunFlags) -> LoadOptions {
 
 /// `-dryRun`: load and validate everything, report, exit — vmalert's behaviour.
 fn dry_run(flags: &RunFlags) -> ExitCode {
-    let patterns = split_list(&flags.rule);
+    let patterns = items(&flags.rule);
     if patterns.is_empty() {
         eprintln!("-dryRun needs at least one -rule flag naming the rule files to check");
         return ExitCode::from(1);
@@ -196,7 +196,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
     };
     let build = || -> Result<Launch, crate::http::ClientError> {
         Ok(Launch {
-            patterns: split_list(&f.rule),
+            patterns: items(&f.rule),
             load: load_options(f),
             rule_templates: f.rule_templates.clone(),
             from,

@@ -10,7 +10,7 @@ use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
 use super::options;
-use crate::cli::{RunFlags, split_list};
+use crate::cli::{RunFlags, items};
 use crate::dns::Resolver;
 use crate::notifier::config;
 use crate::notifier::discovery::{DiscoveryOptions, Watch};
@@ -39,7 +39,7 @@ pub(super) async fn start(
     registry: &mut Registry,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Notify> {
-    let urls = split_list(&f.notifier_url);
+    let urls = items(&f.notifier_url);
     let file = f.notifier_config.clone().filter(|p| !p.is_empty());
     let given = [!urls.is_empty(), file.is_some(), f.notifier_blackhole];
     if given.iter().filter(|g| **g).count() > 1 {

@@ -89,6 +89,7 @@ pub fn rule_settings(
         resend_delay: f.rule_resend_delay,
         max_resolve_duration: f.rule_max_resolve_duration,
         resolved_retention: f.rule_resolved_retention,
+        results_limit: f.rule_results_limit,
         disable_alertgroup_label: f.disable_alertgroup_label,
         library,
         limits: f.limits.rule_limits(),

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::options;
 use super::signals;
 use super::state::{AppState, ReloadMetrics};
-use crate::cli::{RunFlags, split_list};
+use crate::cli::{RunFlags, items};
 use crate::clock::Clock;
 use crate::config::{self, LoadOptions, RuleKind, RuleSet};
 use crate::datasource::{DatasourceMetrics, PromClient, Querier};
@@ -113,7 +113,7 @@ struct Running {
 /// Starts every part and serves HTTP (`/-/ready` false until the first load is
 /// applied), with no rules yet. Fails, before anything runs, on invalid flags.
 async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::Result<Running> {
-    let patterns = split_list(&f.rule);
+    let patterns = items(&f.rule);
     if patterns.is_empty() {
         bail!("no rule files: pass -rule=PATH (files or globs, repeatable)");
     }
@@ -195,7 +195,7 @@ fn rule_settings(f: &RunFlags) -> anyhow::Result<RuleSettings> {
         None
     } else {
         Some(Arc::new(
-            Library::load(&split_list(&f.rule_templates)).context("-rule.templates")?,
+            Library::load(&items(&f.rule_templates)).context("-rule.templates")?,
         ))
     };
     Ok(options::rule_settings(f, library))

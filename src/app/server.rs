@@ -70,7 +70,7 @@ fn tls(f: &RunFlags) -> anyhow::Result<Option<TlsOptions>> {
         cert_file: file(&s.tls_cert_file, "tlsCertFile")?,
         key_file: file(&s.tls_key_file, "tlsKeyFile")?,
         tls13_only: min == "TLS13",
-        cipher_suites: crate::cli::split_list(&s.tls_cipher_suites),
+        cipher_suites: crate::cli::items(&s.tls_cipher_suites),
         reload_interval: CERT_RELOAD_INTERVAL,
     }))
 }

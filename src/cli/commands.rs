@@ -116,14 +116,14 @@ pub struct ReplayFlags {
     )]
     pub time_to: Option<String>,
     /// Evaluation timestamps fetched by one range query (window size).
-    #[arg(long = "replay.maxDatapointsPerQuery", default_value = "1000")]
+    #[arg(long = "replay.maxDatapointsPerQuery", default_value = "1000", value_parser = parse_count)]
     pub max_datapoints_per_query: usize,
     /// Pause before a rule queries series that earlier rules of its group just wrote,
     /// for storages that make writes searchable with a delay.
     #[arg(long = "replay.rulesDelay", default_value = "1s", value_parser = parse_go_duration)]
     pub rules_delay: Duration,
     /// Attempts per range query and per remote-write batch before giving up on a window.
-    #[arg(long = "replay.ruleRetryAttempts", default_value = "5")]
+    #[arg(long = "replay.ruleRetryAttempts", default_value = "5", value_parser = parse_count)]
     pub rule_retry_attempts: usize,
     /// Hide the progress bars (they are also hidden when stderr is not a terminal).
     #[arg(long = "replay.disableProgressBar", default_value = "false", action = ArgAction::Set,
@@ -131,7 +131,7 @@ pub struct ReplayFlags {
     pub disable_progress_bar: bool,
     /// Query windows evaluated at once, across rules and groups; as many more are
     /// fetched ahead.
-    #[arg(long = "replay.ruleEvaluationConcurrency", default_value = "1")]
+    #[arg(long = "replay.ruleEvaluationConcurrency", default_value = "1", value_parser = parse_count)]
     pub rule_evaluation_concurrency: usize,
 }
 

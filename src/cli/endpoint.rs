@@ -66,7 +66,7 @@ macro_rules! endpoint_auth_flags {
             #[arg(id = concat!($prefix, ".oauth2.endpointParams"), long = concat!($prefix, ".oauth2.endpointParams"))]
             pub oauth2_endpoint_params: $t,
             /// Extra HTTP headers, `'Name: value^^Name2: value2'`.
-            #[arg(id = concat!($prefix, ".headers"), long = concat!($prefix, ".headers"))]
+            #[arg(id = concat!($prefix, ".headers"), long = concat!($prefix, ".headers"), value_parser = parse_header_list)]
             pub headers: $t,
             /// CA certificate file to verify the server.
             #[arg(id = concat!($prefix, ".tlsCAFile"), long = concat!($prefix, ".tlsCAFile"))]

@@ -111,16 +111,16 @@ pub struct RunFlags {
     pub remote_write_disable_path_append: bool,
     /// Samples held in memory waiting to be sent; when full, new samples are dropped and
     /// counted.
-    #[arg(long = "remoteWrite.maxQueueSize", default_value = "100000")]
+    #[arg(long = "remoteWrite.maxQueueSize", default_value = "100000", value_parser = parse_count)]
     pub remote_write_max_queue_size: usize,
     /// Maximum series per remote-write request.
-    #[arg(long = "remoteWrite.maxBatchSize", default_value = "1000")]
+    #[arg(long = "remoteWrite.maxBatchSize", default_value = "10000", value_parser = parse_count)]
     pub remote_write_max_batch_size: usize,
     /// Parallel remote-write senders.
-    #[arg(long = "remoteWrite.concurrency", default_value = "1")]
+    #[arg(long = "remoteWrite.concurrency", default_value = "1", value_parser = parse_count)]
     pub remote_write_concurrency: usize,
     /// Send what is queued at least this often.
-    #[arg(long = "remoteWrite.flushInterval", default_value = "5s", value_parser = parse_go_duration)]
+    #[arg(long = "remoteWrite.flushInterval", default_value = "2s", value_parser = parse_go_duration)]
     pub remote_write_flush_interval: Duration,
     /// Timeout of one remote-write request.
     #[arg(long = "remoteWrite.sendTimeout", default_value = "30s", value_parser = parse_go_duration)]
@@ -170,6 +170,10 @@ pub struct RunFlags {
     /// counts it. 0 = no limit.
     #[arg(long = "rule.maxActiveAlerts", default_value = "0")]
     pub rule_max_active_alerts: usize,
+    /// The most alerts or recorded series one rule may produce in groups without their
+    /// own `limit`; beyond it the rule fails and produces nothing. 0 = no limit.
+    #[arg(long = "rule.resultsLimit", default_value = "0", value_parser = parse_count)]
+    pub rule_results_limit: usize,
     /// Do not add the `alertgroup` label (the group name) to alerts.
     #[arg(long = "disableAlertgroupLabel", default_value = "false", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]

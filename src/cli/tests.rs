@@ -1,8 +1,12 @@
-//! The command line as users type it.
+//! Parsing whole command lines: Go and GNU forms, defaults, subcommands.
+
+use std::ffi::OsString;
+use std::time::Duration;
 
 use super::*;
 
-fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+/// Parses a command line as `main` does (without the program name).
+pub(crate) fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
     let mut v = vec!["tocsin"];
     v.extend_from_slice(args);
     Cli::try_parse_from(normalize_args(v))
@@ -121,6 +125,25 @@ fn replay_subcommand_takes_relative_times_and_run_flags() {
 }
 
 #[test]
+fn backtest_takes_several_rule_sources_per_flag() {
+    let c = parse(&[
+        "backtest",
+        "--old",
+        "a.yml",
+        "b.yml",
+        "--new=c.yml,d.yml",
+        "--from",
+        "-7d",
+    ])
+    .unwrap();
+    let Some(Command::Backtest(b)) = c.command else {
+        panic!("not backtest")
+    };
+    assert_eq!(b.old, ["a.yml", "b.yml"]);
+    assert_eq!(split_list(&b.new), ["c.yml", "d.yml"]);
+}
+
+#[test]
 fn vmalert_replay_flags() {
     let c = parse(&[
         "-replay.timeFrom=2026-11-01T00:00:00Z",
@@ -139,30 +162,16 @@ fn vmalert_replay_flags() {
 }
 
 #[test]
-fn go_durations() {
-    assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
-    assert_eq!(
-        parse_go_duration("1.5h").unwrap(),
-        Duration::from_secs(5400)
-    );
-    assert_eq!(
-        parse_go_duration("300ms").unwrap(),
-        Duration::from_millis(300)
-    );
-    assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
-    assert!(parse_go_duration("10").is_err());
-    assert!(parse_go_duration("-1s").is_err());
-    assert!(parse_go_duration("1x").is_err());
-}
-
-#[test]
 fn lists_split_on_commas_outside_braces() {
-    let v = split_list(&["a.yml,rules/{x,y}.yml".into(), " b.yml ".into()]);
+    let v = split_list(&["a.yml,rules/{x,y}.yml".into(), " b.yml ,".into()]);
     assert_eq!(v, ["a.yml", "rules/{x,y}.yml", "b.yml"]);
 }
 
 #[test]
 fn negative_looking_values_are_not_flags() {
-    let n = normalize_args(["tocsin", "-rule", "-7d", "-h"]);
-    assert_eq!(n, ["tocsin", "--rule", "-7d", "-h"].map(OsString::from));
+    let n = normalize_args(["tocsin", "-replay.timeFrom", "-7d", "-h"]);
+    assert_eq!(
+        n,
+        ["tocsin", "--replay.timeFrom", "-7d", "-h"].map(OsString::from)
+    );
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::{GroupPlan, ReplayOptions, plan, replay, report};
-use crate::cli::{ReplayFlags, split_list};
+use crate::cli::{ReplayFlags, items};
 use crate::config::{self, LoadOptions};
 use crate::datasource::{DatasourceMetrics, DatasourceOptions, PromClient, Querier};
 use crate::remote_write::{RemoteWriteMetrics, RemoteWriteOptions, RemoteWriter};
@@ -185,7 +185,7 @@ pub fn settings_with_templates(
 ) -> Result<RuleSettings, LaunchError> {
     let mut settings = base.clone();
     if !templates.is_empty() {
-        let lib = Library::load(&split_list(templates)).map_err(|e| LaunchError::Setup {
+        let lib = Library::load(&items(templates)).map_err(|e| LaunchError::Setup {
             what: "-rule.templates",
             message: e.to_string(),
         })?;

@@ -31,6 +31,8 @@ pub struct RuleSettings {
     pub max_resolve_duration: Duration,
     /// `-rule.resolvedRetention`.
     pub resolved_retention: Duration,
+    /// `-rule.resultsLimit`: the `limit` of groups that set none (0 = none).
+    pub results_limit: usize,
     /// vmalert adds `alertgroup=<group name>` to alerts unless this is set
     /// (`-disableAlertgroupLabel`).
     pub disable_alertgroup_label: bool,
@@ -53,6 +55,7 @@ impl Default for RuleSettings {
             resend_delay: Duration::from_secs(60),
             max_resolve_duration: Duration::ZERO,
             resolved_retention: Duration::from_secs(15 * 60),
+            results_limit: 0,
             disable_alertgroup_label: false,
             library: None,
             limits: Limits::default(),
@@ -72,7 +75,7 @@ pub struct RuleContext {
     pub group_labels: Labels,
     /// The group's `interval`, or `-evaluationInterval`.
     pub interval: Duration,
-    /// Group `limit` (0 = none).
+    /// Group `limit`, else `-rule.resultsLimit` (0 = none).
     pub limit: usize,
     pub settings: RuleSettings,
 }
@@ -86,7 +89,12 @@ impl RuleContext {
             group_id: group.id(),
             group_labels: group.labels.clone(),
             interval: group.interval.unwrap_or(settings.default_interval),
-            limit: group.limit,
+            // As vmalert: a group's own `limit` wins over `-rule.resultsLimit`.
+            limit: if group.limit > 0 {
+                group.limit
+            } else {
+                settings.results_limit
+            },
             settings: settings.clone(),
         }
     }
