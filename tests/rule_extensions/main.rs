@@ -72,6 +72,7 @@ fn answer(values: &[(&str, f64)]) -> Answer {
     Answer {
         expr: Ok(filter(&|v| v > 90.0)),
         recover: Some(Ok(filter(&|v| v < 70.0))),
+        partial: false,
     }
 }
 
