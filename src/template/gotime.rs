@@ -5,6 +5,8 @@
 
 use chrono::{Datelike, Timelike};
 
+use super::value::utc_date;
+
 /// One element of a layout, as Go's `nextStdChunk` splits it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Chunk {
@@ -127,13 +129,9 @@ const DAYS: [&str; 7] = [
 
 /// Formats a UTC time (nanoseconds since the epoch) with a Go layout.
 pub fn format(ns: i128, layout: &str) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let nanos = ns.rem_euclid(1_000_000_000) as u32;
-    let Some(t) = i64::try_from(secs)
-        .ok()
-        .and_then(|s| chrono::DateTime::from_timestamp(s, nanos))
-    else {
-        return format!("<time out of range: {ns}ns>");
+    let t = match utc_date(ns) {
+        Ok(t) => t,
+        Err(text) => return text,
     };
     let mut out = String::with_capacity(layout.len() + 8);
     let mut rest = layout;
