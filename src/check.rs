@@ -115,7 +115,7 @@ fn lint_all(
             Err(e) => {
                 let _ = writeln!(
                     out.stderr,
-                    "  FAILED: the series checks stopped: {e}; the datasource must answer instant queries"
+                    "  FAILED: the datasource checks stopped: {e}; the datasource must answer instant queries"
                 );
                 out.exit_code = 1;
             }
@@ -161,12 +161,7 @@ fn series_findings(
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     let now_ms = crate::clock::Clock::System.now_ms();
-    let src = lint::series::SeriesSource {
-        querier: &*ds.querier,
-        lookback: ds.lookback,
-        now_ms,
-    };
-    rt.block_on(lint::series::check(files, &src))
+    rt.block_on(lint::datasource_checks(files, ds, now_ms))
         .map_err(|e| e.to_string())
 }
 

@@ -1,5 +1,6 @@
-//! `tocsin backtest` against real VictoriaMetrics holding the replay benchmark's data
-//! (`integration/bench/replay-vs-vmalert.sh`: `load{instance,job}`, one sample a minute):
+//! `tocsin backtest` against real VictoriaMetrics holding the replay benchmark's data and
+//! rules (`integration/bench/replay_data.py`: `load{instance,job}`, one sample a minute;
+//! `integration/bench/replay-rules.yml`):
 //! a threshold change and a `for` change must give exactly the difference that two
 //! separate `tocsin replay --report` runs, compared here by hand, give; a recording
 //! change exactly the difference of the two expressions' range answers. Then bad input.
@@ -11,28 +12,12 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
+use support::fake_http::serve_fn;
 use support::peers::{ChildGuard, sid_peer_or_skip};
 use support::servers::start_victoria_metrics;
 
-const OLD: &str = r#"groups:
-- name: bench
-  interval: 1m
-  rules:
-  - record: instance:load:avg5m
-    expr: avg_over_time(load[5m])
-  - record: job:load:sum
-    expr: sum by (job) (load)
-  - record: job:load:max
-    expr: max by (job) (load)
-  - alert: LoadHigh
-    expr: load > 1.0
-    for: 5m
-    labels:
-      severity: warning
-  - alert: JobLoadHigh
-    expr: sum by (job) (load) > 10.4
-    for: 10m
-"#;
+/// The replay benchmark's rules, the old side of every backtest here.
+const OLD: &str = include_str!("../integration/bench/replay-rules.yml");
 
 /// One threshold, one `for` and one recording expression changed.
 fn new_rules() -> String {
@@ -43,15 +28,28 @@ fn new_rules() -> String {
 
 const DAY_S: i64 = 86_400;
 
-/// The benchmark's value of series `i` at minute `m`.
-fn load(i: usize, m: i64) -> f64 {
-    let phase = i as f64 * 0.37;
-    let spike = if (m + i as i64 * 17) % 600 < 20 {
-        0.2
-    } else {
-        0.0
-    };
-    0.5 + 0.45 * (m as f64 / 90.0 + phase).sin() + spike
+/// The replay benchmark's data (`integration/bench/replay_data.py`) for `series` series
+/// from `from_s` to `to_s`, in Prometheus' text format.
+fn bench_data(from_s: i64, to_s: i64, series: usize) -> String {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/integration/bench/replay_data.py"
+    );
+    let out = Command::new("python3")
+        .args([
+            script,
+            &from_s.to_string(),
+            &to_s.to_string(),
+            &series.to_string(),
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("python3 {script}: {e} (install python3)"));
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 data")
 }
 
 struct Source {
@@ -73,17 +71,7 @@ async fn source(series: usize) -> Option<Source> {
     let now = chrono::Utc::now().timestamp();
     let to_s = (now - 3 * 3600) / 3600 * 3600;
     let from_s = to_s - DAY_S;
-    let mut body = String::new();
-    for i in 0..series {
-        for m in 0..=DAY_S / 60 {
-            body.push_str(&format!(
-                "load{{instance=\"i{i}\",job=\"job{}\"}} {:.4} {}\n",
-                i % 10,
-                load(i, m),
-                (from_s + m * 60) * 1000
-            ));
-        }
-    }
+    let body = bench_data(from_s, to_s, series);
     let c = reqwest::Client::new();
     let r = c
         .post(format!("{url}/api/v1/import/prometheus"))
@@ -507,7 +495,10 @@ async fn a_datasource_failing_part_way_gives_a_partial_report() {
     let new = side(SideName::New, &new_rules());
     let inner = tocsin::datasource::fake::FakeQuerier::new();
     let x = Labels::from_pairs([("__name__", "load"), ("instance", "a"), ("job", "j")]);
-    let points: Vec<(i64, f64)> = (0..120).map(|m| (T0 + m * MIN, load(0, m) + 0.6)).collect();
+    // Above both thresholds for 20 minutes in every 30.
+    let points: Vec<(i64, f64)> = (0..120)
+        .map(|m| (T0 + m * MIN, if m % 30 < 20 { 1.5 } else { 0.5 }))
+        .collect();
     for expr in ["load > 1.0", "load > 0.95"] {
         inner.set_range(expr, Ok(vec![(x.clone(), points.clone())]));
     }
@@ -543,4 +534,78 @@ async fn a_datasource_failing_part_way_gives_a_partial_report() {
     // What was evaluated is still compared.
     assert!(r.alerting[0].diff.new.as_ref().unwrap().pages > 0);
     assert!(render::table(&r, &[]).contains("PARTIAL REPORT"));
+}
+
+/// One `name=value` of a form body.
+fn form_value<'a>(body: &'a str, name: &str) -> Option<&'a str> {
+    body.split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// A range answer: one series at 1.5 (above both `load` thresholds) at every step.
+fn matrix(body: &str) -> Option<String> {
+    let secs = |v: &str| v.parse::<f64>().ok();
+    let start = secs(form_value(body, "start")?)?;
+    let end = secs(form_value(body, "end")?)?;
+    let step = form_value(body, "step")?
+        .strip_suffix("ms")?
+        .parse::<f64>()
+        .ok()?
+        / 1000.0;
+    let mut values = Vec::new();
+    let mut t = start;
+    while t <= end {
+        values.push(format!("[{t},\"1.5\"]"));
+        t += step;
+    }
+    Some(format!(
+        r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{"instance":"a","job":"j"}},"values":[{}]}}]}}}}"#,
+        values.join(",")
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_marks_a_partial_report_and_exits_1() {
+    let to_s: i64 = 1_700_000_000 / 3600 * 3600;
+    let from_s = to_s - 4 * 3600;
+    let down_s = from_s + 2 * 3600;
+    // Answers the first two hours, then fails as a datasource that went down.
+    let (url, _) = serve_fn(move |_, req| {
+        if req.path != "/api/v1/query_range" {
+            return Some((404, "text/plain", "not found".into()));
+        }
+        let start = form_value(req.body, "start")?.parse::<f64>().ok()?;
+        if start >= down_s as f64 {
+            return Some((503, "text/plain", "down for maintenance".into()));
+        }
+        Some((200, "application/json", matrix(req.body)?))
+    })
+    .await;
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "old.yml", OLD);
+    write(d.path(), "new.yml", &new_rules());
+    let args = vec![
+        "backtest".to_string(),
+        "--old=old.yml".into(),
+        "--new=new.yml".into(),
+        format!("--from={from_s}"),
+        format!("--to={to_s}"),
+        format!("-datasource.url={url}"),
+        "-replay.disableProgressBar".into(),
+        "-replay.maxDatapointsPerQuery=60".into(),
+        "-replay.ruleRetryAttempts=1".into(),
+    ];
+    let (code, out, err) = tocsin(args, d.path()).await;
+    assert_eq!(code, 1, "a partial report exits 1: {err}\n{out}");
+    assert!(out.contains("PARTIAL REPORT"), "{out}");
+    assert!(
+        out.contains("down for maintenance"),
+        "the cause is named: {out}"
+    );
+    assert!(
+        err.contains("backtest incomplete: some evaluations failed"),
+        "{err}"
+    );
+    // What was evaluated before the failure is still compared: both sides page.
+    assert!(out.contains("bench/LoadHigh"), "{out}");
 }

@@ -1,7 +1,8 @@
 //! Signals are honoured at any moment, as an operator sends them: the tocsin binary,
 //! SIGTERM while the rule files are still being read at start-up, and while a reload
-//! is reading them. A rule file that is a named pipe with no writer makes reading it
-//! block for as long as the test wants, so the signal lands mid-load every time.
+//! is reading them; a second SIGTERM while the shutdown waits. A rule file that is a
+//! named pipe with no writer makes reading it block for as long as the test wants, so
+//! the signal lands mid-load every time.
 
 mod support;
 
@@ -161,4 +162,48 @@ async fn sigterm_during_a_replay_stops_it_at_a_window_edge() {
         "{}",
         g.log_tail(20)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_exits_at_once_while_the_shutdown_waits() {
+    // The datasource never answers and nothing times out for an hour: after the first
+    // SIGTERM the shutdown waits for the evaluation under way; the second ends it.
+    let vector = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+    let ds = fake_http(vec![Canned(
+        200,
+        "application/json",
+        vector.into(),
+        Duration::from_secs(3600),
+    )])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    // Evaluated within a second of the start.
+    std::fs::write(dir.path().join("a.yml"), RULES.replace("1h", "1s")).unwrap();
+    let args = vec![
+        format!("-rule={}/a.yml", dir.path().display()),
+        format!("-datasource.url={}", ds.url),
+        "-datasource.queryTimeout=1h".to_string(),
+        "-shutdownTimeout=1h".to_string(),
+    ];
+    let (mut g, _url) = start_tocsin(&args, dir.path(), "tocsin").await.unwrap();
+    let querying = eventually(Duration::from_secs(60), || {
+        ds.hits.load(std::sync::atomic::Ordering::SeqCst) >= 1
+    })
+    .await;
+    assert!(querying, "the evaluation is waiting\n{}", g.log_tail(20));
+    let pid = g.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let begun = eventually(Duration::from_secs(30), || {
+        log_has(&g, "finishing evaluations")
+    })
+    .await;
+    assert!(begun, "{}", g.log_tail(20));
+    assert!(
+        g.child.try_wait().unwrap().is_none(),
+        "the shutdown waits for the evaluation\n{}",
+        g.log_tail(20)
+    );
+    let s = terminate(&mut g, Duration::from_secs(30));
+    assert_eq!(s.code(), Some(1), "{s}\n{}", g.log_tail(20));
+    assert!(log_has(&g, "second signal"), "{}", g.log_tail(20));
 }

@@ -1,6 +1,8 @@
 //! `tocsin check --lint --datasource.url=…`: the series checks against a real Prometheus
-//! (scraping itself) and a real VictoriaMetrics (fed by an import), each through the
-//! binary, as CI would run it.
+//! (scraping itself) and a real VictoriaMetrics (fed by an import), and the cost check
+//! (corpus tests/data/lint/datasource/cost.yml) against Prometheus (data backfilled with
+//! promtool) and VictoriaMetrics 1.79 and 1.145 holding the same series; each through
+//! the binary, as CI would run it.
 
 mod support;
 
@@ -9,8 +11,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::http::{poll_json, poll_victoria_metrics};
-use support::peers::{free_port, peer_or_skip};
-use support::servers::{spawn_ready, start_victoria_metrics};
+use support::peers::{free_port, peer_or_skip, sid_peer_or_skip};
+use support::servers::{spawn_ready, start_plain_prometheus, start_victoria_metrics};
 
 /// Every series the servers have is `up{job="self",…}` and friends; each `# expect`
 /// comment names the finding its line must get, every other rule must get none.
@@ -53,6 +55,11 @@ fn expected() -> Vec<(usize, String)> {
 fn check(dir: &Path, url: &str) -> (i32, String) {
     let file = dir.join("rules.yml");
     std::fs::write(&file, RULES).expect("write rules");
+    check_file(&file, url, &[])
+}
+
+/// Runs `tocsin check --lint --lint-fatal --datasource.url=URL EXTRA… FILE`.
+fn check_file(file: &Path, url: &str, extra: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tocsin"))
         .args([
             "check",
@@ -60,7 +67,8 @@ fn check(dir: &Path, url: &str) -> (i32, String) {
             "--lint-fatal",
             &format!("--datasource.url={url}"),
         ])
-        .arg(&file)
+        .args(extra)
+        .arg(file)
         .output()
         .expect("tocsin runs");
     (
@@ -74,7 +82,7 @@ fn found(stderr: &str) -> Vec<(usize, String)> {
     stderr
         .lines()
         .filter_map(|l| {
-            let rest = l.split_once("rules.yml:")?.1;
+            let rest = l.split_once(".yml:")?.1;
             let line: usize = rest.split(':').next()?.parse().ok()?;
             let id = l.split_once(" [")?.1.split_once(']')?.0;
             Some((line, id.to_string()))
@@ -139,6 +147,17 @@ async fn prometheus_scraping_itself() {
         .expect("check");
 }
 
+/// Imports Prometheus text (`name{labels} value [ms]` lines) into VictoriaMetrics.
+async fn import(url: &str, body: String) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v1/import/prometheus"))
+        .body(body)
+        .send()
+        .await
+        .expect("import");
+    assert!(r.status().is_success(), "import: {}", r.status());
+}
+
 #[tokio::test]
 async fn victoria_metrics_with_imported_series() {
     let Some(bin) = peer_or_skip("victoria-metrics") else {
@@ -149,13 +168,7 @@ async fn victoria_metrics_with_imported_series() {
         .await
         .expect("vm starts");
     let body = "up{job=\"self\",instance=\"a:1\"} 1\nprocess_cpu_seconds_total{job=\"self\",instance=\"a:1\"} 3\n";
-    let r = reqwest::Client::new()
-        .post(format!("{url}/api/v1/import/prometheus"))
-        .body(body)
-        .send()
-        .await
-        .expect("import");
-    assert!(r.status().is_success(), "import: {}", r.status());
+    import(&url, body.to_string()).await;
     let searchable = poll_victoria_metrics(&url, "up", Duration::from_secs(30), |v| {
         v["data"]["result"]
             .as_array()
@@ -179,7 +192,168 @@ fn a_datasource_that_does_not_answer_fails_the_run_with_a_clear_error() {
     let (code, stderr) = check(dir.path(), &url);
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.contains("FAILED: the series checks stopped: cannot reach"),
+        stderr.contains("FAILED: the datasource checks stopped: cannot reach"),
+        "{stderr}"
+    );
+}
+
+const COST: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/lint/datasource/cost.yml"
+);
+
+/// The corpus' data (see its header) ending at `now_s`: (series, seconds, value).
+fn cost_data(now_s: i64) -> Vec<(String, i64, f64)> {
+    let mut out = Vec::new();
+    for i in 0..30 {
+        let team = if i < 10 { "a" } else { "b" };
+        for k in 0..=180 {
+            let t = now_s - 1800 + k * 10;
+            out.push((format!("cost_load{{i=\"{i}\",team=\"{team}\"}}"), t, 1.0));
+            if t <= now_s - 900 {
+                out.push((format!("cost_old{{i=\"{i}\"}}"), t, 1.0));
+            }
+        }
+    }
+    out
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+/// The corpus' expected (line, check) on a datasource that reports samples or not.
+fn cost_expected(reports_samples: bool) -> Vec<(usize, String)> {
+    let text = std::fs::read_to_string(COST).expect("corpus");
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let (_, rest) = l.split_once("# expect ")?;
+            match rest.trim().strip_prefix("prometheus ") {
+                Some(id) if reports_samples => Some((i + 1, id.to_string())),
+                Some(_) => None,
+                None => Some((i + 1, rest.trim().to_string())),
+            }
+        })
+        .collect()
+}
+
+/// Lints the corpus against `url` and compares with its expectations.
+fn assert_cost_findings(url: &str, reports_samples: bool) -> String {
+    let (code, stderr) = check_file(
+        Path::new(COST),
+        url,
+        &["--lint.maxSeries=20", "--lint.maxSamples=1000"],
+    );
+    assert_eq!(found(&stderr), cost_expected(reports_samples), "{stderr}");
+    assert_eq!(code, 3, "--lint-fatal: {stderr}");
+    assert!(
+        stderr.contains("rule 1, \"ReadsEverySeries\": warning [rule/cost]: reads 30 series per evaluation, more than --lint.maxSeries=20 (cost_load over 5m: 30); "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(cost_load{team=\"b\"} over 5m: 20, cost_load{team=\"a\"} over 5m: 10)"),
+        "the selectors add up, the largest first: {stderr}"
+    );
+    assert!(
+        stderr.contains("(cost_old over 35m: 30)"),
+        "a subquery's range widens the window: {stderr}"
+    );
+    assert!(
+        stderr.contains("(cost_old offset 20m over 5m: 30)"),
+        "an offset moves it: {stderr}"
+    );
+    stderr
+}
+
+async fn victoria_metrics_cost(bin: &Path) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_guard, url) = start_victoria_metrics(bin, dir.path(), &[])
+        .await
+        .expect("vm starts");
+    let body: String = cost_data(now_s())
+        .iter()
+        .map(|(s, t, v)| format!("{s} {v} {}\n", t * 1000))
+        .collect();
+    import(&url, body).await;
+    let q = "count(last_over_time(cost_load[1m]))";
+    let searchable = poll_victoria_metrics(&url, q, Duration::from_secs(30), |v| {
+        v["data"]["result"][0]["value"][1] == "30"
+    })
+    .await;
+    assert!(
+        searchable.is_some(),
+        "the imported series became searchable"
+    );
+    let stderr = tokio::task::spawn_blocking(move || assert_cost_findings(&url, false))
+        .await
+        .expect("check");
+    assert!(
+        !stderr.contains("samples per evaluation"),
+        "VictoriaMetrics reports no samples: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn rule_cost_on_victoria_metrics_1_79() {
+    if let Some(bin) = peer_or_skip("victoria-metrics") {
+        victoria_metrics_cost(&bin).await;
+    }
+}
+
+#[tokio::test]
+async fn rule_cost_on_victoria_metrics_1_145() {
+    if let Some(bin) = sid_peer_or_skip("victoria-metrics") {
+        victoria_metrics_cost(&bin).await;
+    }
+}
+
+#[tokio::test]
+async fn rule_cost_on_prometheus_with_backfilled_data() {
+    let (Some(prom), Some(promtool)) = (peer_or_skip("prometheus"), peer_or_skip("promtool"))
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut om: String = cost_data(now_s())
+        .iter()
+        .map(|(s, t, v)| format!("{s} {v} {t}\n"))
+        .collect();
+    om.push_str("# EOF\n");
+    let om_file = dir.path().join("data.om");
+    std::fs::write(&om_file, om).expect("write data");
+    let tsdb = dir.path().join("tsdb");
+    let st = Command::new(&promtool)
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&om_file)
+        .arg(&tsdb)
+        .output()
+        .expect("promtool runs");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    // The blocks are in dir/tsdb, where Prometheus keeps its data.
+    let (_guard, url) = start_plain_prometheus(&prom, dir.path())
+        .await
+        .expect("prometheus starts");
+    let stderr = tokio::task::spawn_blocking(move || assert_cost_findings(&url, true))
+        .await
+        .expect("check");
+    assert!(
+        stderr.contains("\"team:cost_load:rate10m\": warning [rule/cost]: reads 20 series per evaluation (cost_load{team=\"b\"} over 10m: 20); loads "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("samples per evaluation by the datasource's statistics, more than --lint.maxSamples=1000; returns 1 series"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\"UnknownToTheDatasource\": warning [rule/cost]: the datasource refuses to evaluate the rule's queries ("),
         "{stderr}"
     );
 }

@@ -1,6 +1,8 @@
 //! The API under load (`-http.maxConcurrentRequests`): expensive answers render on
 //! blocking threads, at most N at once; the next one is answered 503 with
-//! `Retry-After`, and the health checks answer while every slot is taken. A state
+//! `Retry-After`, and the health checks answer while every slot is taken. Identical
+//! requests share one rendering per status change, so a storm of them is answered in
+//! full and costs one rendering (counted by `tocsin_http_renders_total`). A state
 //! source that blocks inside `groups()` until the test lets it go holds a slot for as
 //! long as the test needs, so nothing here depends on timing.
 
@@ -8,10 +10,18 @@ mod support;
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use support::web::{Fake, fixture, server};
-use tocsin::status::{BoxFuture, ReloadStatus, Snapshot, StateSource};
+use prometheus_client::registry::Registry;
+use support::web::{Fake, fixture, server, t0};
+use tocsin::labels::Labels;
+use tocsin::status::RuleStatus;
+use tocsin::status::{
+    AlertState, AlertStatus, AlertingStatus, Annotations, BoxFuture, GroupStatus, ReloadStatus,
+    RuleKindStatus, Snapshot, StateSource,
+};
 use tocsin::web::WebOptions;
+use tocsin::web::metrics::HttpMetrics;
 
 /// Serves the fixture, but the first `groups()` call waits for `release`.
 struct Stuck {
@@ -21,6 +31,10 @@ struct Stuck {
 }
 
 impl StateSource for Stuck {
+    fn version(&self) -> u64 {
+        self.inner.version()
+    }
+
     fn groups(&self) -> Snapshot {
         if let Some(tx) = self.entered.lock().unwrap().take() {
             let rx = self.release.lock().unwrap().take().unwrap();
@@ -62,8 +76,11 @@ async fn beyond_the_limit_expensive_requests_get_503_and_health_still_answers() 
         .await
         .unwrap();
 
-    // The only slot is taken: rules, alerts and metrics are turned away at once.
-    for path in ["/api/v1/alerts", "/api/v1/rules", "/metrics"] {
+    // The same request waits for the rendering under way and shares it.
+    let same = tokio::spawn(client.get(srv.url("/api/v1/rules")).send());
+
+    // The only slot is taken: other answers are turned away at once.
+    for path in ["/api/v1/alerts", "/api/v1/rules?type=alert", "/metrics"] {
         let r = client.get(srv.url(path)).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 503, "{path}");
         assert_eq!(
@@ -91,10 +108,157 @@ async fn beyond_the_limit_expensive_requests_get_503_and_health_still_answers() 
     release_tx.send(()).unwrap();
     let r = first.await.unwrap().unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    let body = r.text().await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["status"], "success");
+    let r = same.await.unwrap().unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "it waited instead of being turned away"
+    );
+    assert_eq!(r.text().await.unwrap(), body);
     // The slot is free again.
     let r = client.get(srv.url("/api/v1/alerts")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
+    srv.shutdown().await;
+}
+
+/// `groups` groups of 10 alerting rules with `alerts` firing alerts each.
+fn many_alerts(groups: usize, alerts: usize) -> Vec<Arc<GroupStatus>> {
+    (0..groups)
+        .map(|gi| {
+            let mut g = GroupStatus::new(
+                "/rules/storm.yml",
+                &format!("g{gi}"),
+                Duration::from_secs(60),
+            );
+            g.rules = (0..10u64)
+                .map(|ri| {
+                    let name = format!("Storm{gi}_{ri}");
+                    let alerts = (0..alerts)
+                        .map(|ai| {
+                            let labels = Labels::from_pairs([
+                                ("alertname", name.as_str()),
+                                ("instance", &format!("host-{ai}:9100")),
+                            ]);
+                            let mut a = AlertStatus::new(labels, AlertState::Firing, t0(), 1.0);
+                            a.annotations =
+                                Annotations::from_pairs([("summary", "a storm of requests")]);
+                            a
+                        })
+                        .collect();
+                    let kind = RuleKindStatus::Alerting(AlertingStatus {
+                        alerts,
+                        ..Default::default()
+                    });
+                    Arc::new(RuleStatus::new(ri, &name, "up == 0", kind))
+                })
+                .collect();
+            Arc::new(g)
+        })
+        .collect()
+}
+
+/// `tocsin_http_renders_total{path}` as `/metrics` shows it.
+async fn renders(client: &reqwest::Client, srv: &support::web::Running, path: &str) -> u64 {
+    let text = client
+        .get(srv.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("tocsin_http_renders_total{{path=\"{path}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// `n` identical requests at once, all answered: their status codes and bodies.
+async fn storm(
+    client: &reqwest::Client,
+    url: String,
+    n: usize,
+    gzip: bool,
+) -> Vec<(u16, bytes::Bytes)> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let mut req = client.get(&url);
+            if gzip {
+                req = req.header("accept-encoding", "gzip");
+            }
+            tokio::spawn(async move {
+                let r = req.send().await.unwrap();
+                (r.status().as_u16(), r.bytes().await.unwrap())
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_identical_requests_renders_once_per_change_and_is_answered_in_full() {
+    // 20,000 alerts: a few megabytes of JSON per answer.
+    let state = Fake::new(many_alerts(200, 10), true);
+    let mut registry = Registry::default();
+    let http = HttpMetrics::register(&mut registry);
+    let srv = server()
+        .state(state.clone())
+        .registry(registry)
+        .options(WebOptions {
+            max_concurrent_requests: 2,
+            http_metrics: Some(http),
+            ..WebOptions::default()
+        })
+        .start()
+        .await;
+    let client = reqwest::Client::new();
+
+    // 200 clients at once, with 2 rendering slots: without sharing, most would be
+    // turned away with 503 and each of the others would hold its own copy.
+    let answers = storm(&client, srv.url("/api/v1/alerts"), 200, false).await;
+    let first = &answers[0].1;
+    assert!(first.len() > 1_000_000, "{} bytes", first.len());
+    for (code, body) in &answers {
+        assert_eq!(*code, 200);
+        assert_eq!(body, first, "every client gets the same answer");
+    }
+    let v: serde_json::Value = serde_json::from_slice(first).unwrap();
+    assert_eq!(v["data"]["alerts"].as_array().unwrap().len(), 20_000);
+    assert_eq!(renders(&client, &srv, "/api/v1/alerts").await, 1);
+
+    // Gzipped, and the rules: one rendering each.
+    let zipped = storm(&client, srv.url("/api/v1/alerts"), 50, true).await;
+    assert!(zipped.iter().all(|(c, b)| *c == 200 && b == &zipped[0].1));
+    assert!(
+        zipped[0].1.len() < first.len() / 5,
+        "compressed once, shared"
+    );
+    let rules = storm(
+        &client,
+        srv.url("/api/v1/rules?exclude_alerts=true"),
+        50,
+        false,
+    )
+    .await;
+    assert!(rules.iter().all(|(c, b)| *c == 200 && b == &rules[0].1));
+    assert_eq!(renders(&client, &srv, "/api/v1/alerts").await, 2);
+    assert_eq!(renders(&client, &srv, "/api/v1/rules").await, 1);
+
+    // A change: the next requests see it, rendered once more.
+    let mut g = (*state.board.snapshot()[0]).clone();
+    g.rules.truncate(1);
+    state.board.publish(Arc::new(g));
+    let after = storm(&client, srv.url("/api/v1/alerts"), 100, false).await;
+    assert!(after.iter().all(|(c, b)| *c == 200 && b == &after[0].1));
+    let v: serde_json::Value = serde_json::from_slice(&after[0].1).unwrap();
+    assert_eq!(v["data"]["alerts"].as_array().unwrap().len(), 20_000 - 90);
+    assert_eq!(renders(&client, &srv, "/api/v1/alerts").await, 3);
     srv.shutdown().await;
 }

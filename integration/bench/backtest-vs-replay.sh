@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Backtest speed: `tocsin backtest` of a threshold change and a `for` change against one
-# `tocsin replay` of the same rules, on the replay benchmark's data (see
-# replay-vs-vmalert.sh: SERIES series `load{instance,job}`, one sample a minute, DAYS
-# days, in a single-node VictoriaMetrics from Debian sid). The replay is measured twice:
+# `tocsin replay` of the same rules, on the replay benchmark's data and rules
+# (integration/bench/replay_data.py: SERIES series `load{instance,job}`, one sample a
+# minute, DAYS days, in a single-node VictoriaMetrics from Debian sid; rules from
+# replay-rules.yml). The replay is measured twice:
 # in report mode (writes nothing, as the backtest) and writing to a second
 # VictoriaMetrics (the replay benchmark's setting). Wall time, CPU (user+sys) and peak
 # RSS by /usr/bin/time -v; RUNS runs (default 3), medians of the per-run ratios.
@@ -40,47 +41,14 @@ SRC=$(start_vm source 0); OUT=$(start_vm out 1)
 now=$(date +%s)
 to=$(( (now - 3600) / 3600 * 3600 ))
 from=$(( to - DAYS * 86400 ))
-python3 - "$from" "$to" "$SERIES" > "$work/data.prom" <<'PY'
-import math, sys
-start, end, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-out = sys.stdout
-for i in range(n):
-    job = f"job{i % 10}"
-    phase = i * 0.37
-    lines = []
-    for t in range(start, end + 1, 60):
-        m = (t - start) // 60
-        v = 0.5 + 0.45 * math.sin(m / 90.0 + phase) + (0.2 if (m + i * 17) % 600 < 20 else 0.0)
-        lines.append(f'load{{instance="i{i}",job="{job}"}} {v:.4f} {t * 1000}\n')
-    out.write("".join(lines))
-PY
+python3 integration/bench/replay_data.py "$from" "$to" "$SERIES" > "$work/data.prom"
 curl -sf --data-binary @"$work/data.prom" "$SRC/api/v1/import/prometheus"
 curl -sf "$SRC/internal/force_flush" >/dev/null
 echo "imported $(wc -l < "$work/data.prom") samples"
 rm "$work/data.prom"
 
-cat > "$work/old.yml" <<'YML'
-groups:
-- name: bench
-  interval: 1m
-  rules:
-  - record: instance:load:avg5m
-    expr: avg_over_time(load[5m])
-  - record: job:load:sum
-    expr: sum by (job) (load)
-  - record: job:load:max
-    expr: max by (job) (load)
-  - alert: LoadHigh
-    expr: load > 1.0
-    for: 5m
-    labels:
-      severity: warning
-  - alert: JobLoadHigh
-    expr: sum by (job) (load) > 10.4
-    for: 10m
-YML
-# One threshold and one `for` changed (JobLoadHigh at 10.4 instead of the replay
-# benchmark's 16, which the data never reaches, so that the `for` change shows).
+cp integration/bench/replay-rules.yml "$work/old.yml"
+# One threshold and one `for` changed.
 sed -e 's/load > 1.0/load > 0.95/' -e 's/for: 10m/for: 5m/' "$work/old.yml" > "$work/new.yml"
 
 from_rfc=$(date -u -d "@$from" +%Y-%m-%dT%H:%M:%SZ)

@@ -3,7 +3,8 @@
 remote-write receiver, so that only the evaluator's own work is measured.
 
 The datasource answers every instant query (GET or POST /api/v1/query) with the same
-canned vector of SERIES series; /api/v2/alerts and /api/v1/write accept and discard.
+canned vector of SERIES series and every range query with an empty matrix (enough for
+a replay to run); /api/v2/alerts and /api/v1/write accept and discard.
 Every instant query is logged, one line each, to DIR/query.log: the benchmark counts
 rule evaluations there, the same way for every evaluator, even when one is too loaded
 to answer its own /metrics.
@@ -66,6 +67,10 @@ http {{
       default_type application/json;
       alias {d}/query.json;
       error_page 405 =200 $uri;
+    }}
+    location = /api/v1/query_range {{
+      default_type application/json;
+      return 200 '{{"status":"success","data":{{"resultType":"matrix","result":[]}}}}';
     }}
     location = /api/v2/alerts {{ return 200 ''; }}
     location = /api/v1/write {{ return 204; }}

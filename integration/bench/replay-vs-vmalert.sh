@@ -3,6 +3,8 @@
 # range and datasource. A single-node VictoriaMetrics holds generated data (SERIES
 # series, one sample a minute, DAYS days); each evaluator writes into its own
 # VictoriaMetrics, and the two outputs are compared sample by sample afterwards.
+# Data and rules: integration/bench/replay_data.py and replay-rules.yml (shared with
+# backtest-vs-replay.sh and tests/backtest.rs).
 # Measures wall time, the evaluator's CPU (user+sys) and peak RSS with /usr/bin/time -v.
 # Usage: integration/bench/replay-vs-vmalert.sh [DAYS] [SERIES] [CONCURRENCY] [MAXPOINTS]
 #        (defaults 7, 200, 2, 1000; CONCURRENCY is -replay.ruleEvaluationConcurrency —
@@ -58,44 +60,12 @@ now=$(date +%s)
 to=$(( (now - 3600) / 3600 * 3600 ))
 from=$(( to - DAYS * 86400 ))
 echo "generating $SERIES series x $((DAYS * 1440 + 1)) minutes into VictoriaMetrics…"
-python3 - "$from" "$to" "$SERIES" > "$work/data.prom" <<'PY'
-import math, sys
-start, end, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-out = sys.stdout
-for i in range(n):
-    job = f"job{i % 10}"
-    phase = i * 0.37
-    lines = []
-    for t in range(start, end + 1, 60):
-        m = (t - start) // 60
-        v = 0.5 + 0.45 * math.sin(m / 90.0 + phase) + (0.2 if (m + i * 17) % 600 < 20 else 0.0)
-        lines.append(f'load{{instance="i{i}",job="{job}"}} {v:.4f} {t * 1000}\n')
-    out.write("".join(lines))
-PY
+python3 integration/bench/replay_data.py "$from" "$to" "$SERIES" > "$work/data.prom"
 curl -sf --data-binary @"$work/data.prom" "$SRC/api/v1/import/prometheus"
 curl -sf "$SRC/internal/force_flush" >/dev/null
 echo "imported $(wc -l < "$work/data.prom") samples"
 
-cat > "$work/rules.yml" <<'YML'
-groups:
-- name: bench
-  interval: 1m
-  rules:
-  - record: instance:load:avg5m
-    expr: avg_over_time(load[5m])
-  - record: job:load:sum
-    expr: sum by (job) (load)
-  - record: job:load:max
-    expr: max by (job) (load)
-  - alert: LoadHigh
-    expr: load > 1.0
-    for: 5m
-    labels:
-      severity: warning
-  - alert: JobLoadHigh
-    expr: sum by (job) (load) > 16
-    for: 10m
-YML
+RULES=$PWD/integration/bench/replay-rules.yml
 
 from_rfc=$(date -u -d "@$from" +%Y-%m-%dT%H:%M:%SZ)
 to_rfc=$(date -u -d "@$to" +%Y-%m-%dT%H:%M:%SZ)
@@ -124,13 +94,13 @@ echo "replaying $from_rfc .. $to_rfc ($DAYS days, 5 rules, 1m interval), $RUNS r
 runs=()
 for ((run = 1; run <= RUNS; run++)); do
   load=$(cut -d' ' -f1-3 /proc/loadavg)
-  read -r vm_wall vm_cpu vm_rss < <(measure vmalert "$PEERS/vmalert" -rule="$work/rules.yml" \
+  read -r vm_wall vm_cpu vm_rss < <(measure vmalert "$PEERS/vmalert" -rule="$RULES" \
     -datasource.url="$SRC" -remoteWrite.url="$OUT_VM" \
     -replay.timeFrom="$from_rfc" -replay.timeTo="$to_rfc" -replay.rulesDelay=0 \
     -remoteWrite.maxQueueSize=10000000 "${vm_conc[@]}" \
     -replay.maxDatapointsPerQuery="$MAXPTS" -replay.disableProgressBar -datasource.queryStep=1m -httpListenAddr=127.0.0.1:$(port_for 3))
   read -r t_wall t_cpu t_rss < <(measure tocsin "$TOCSIN" replay --from="$from_rfc" --to="$to_rfc" \
-    -rule="$work/rules.yml" -datasource.url="$SRC" -remoteWrite.url="$OUT_T" \
+    -rule="$RULES" -datasource.url="$SRC" -remoteWrite.url="$OUT_T" \
     -replay.rulesDelay=0 -replay.disableProgressBar -replay.ruleEvaluationConcurrency="$CONC" \
     -replay.maxDatapointsPerQuery="$MAXPTS")
   echo "run $run (load $load): vmalert $vm_wall s wall, $vm_cpu s CPU, $vm_rss MiB; tocsin $t_wall s, $t_cpu s, $t_rss MiB"

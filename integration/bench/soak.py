@@ -13,9 +13,14 @@ time; the figures are recorded with the machine's load average.
            ticks missed, request statuses (200 / 503) and latencies, /-/healthy latency.
   hostile  answers of every size (1 KiB … 200 MiB) from the mock: what the rule shows
            (health, lastError), peak RSS during and RSS after.
+  signals  SIGTERM at the worst moments: during the start-up load of --groups groups,
+           during a reload from 1 group to --groups, during a replay, and under the API
+           storm of the api probe; how long until tocsin logs that it is shutting down
+           (the signal handled) and until it has exited, --reps times each.
 
 Called by integration/soak.sh, which builds tocsin and starts nothing else.
-Usage: soak.py --tocsin BIN --probes groups,api,hostile [--groups 100000] [--secs 60]
+Usage: soak.py --tocsin BIN --probes groups,api,hostile,signals [--groups 100000]
+       [--secs 60] [--reps 3]
 Every server binds a free port (others run tests on this machine at the same time).
 """
 import argparse
@@ -84,13 +89,13 @@ def metric_sum(base, pattern):
 
 
 class Tocsin:
-    def __init__(self, binary, work, port, rules, datasource, extra=()):
+    def __init__(self, binary, work, port, rules, datasource, extra=(), sub=()):
         self.base = f"http://127.0.0.1:{port}"
         self.log = open(os.path.join(work, f"tocsin-{port}.log"), "w")
         self.t0 = time.monotonic()
+        listen = [] if sub else [f"-httpListenAddr=127.0.0.1:{port}"]
         self.p = subprocess.Popen(
-            [binary, f"-rule={rules}", f"-datasource.url={datasource}",
-             f"-httpListenAddr=127.0.0.1:{port}", *extra],
+            [binary, *sub, f"-rule={rules}", f"-datasource.url={datasource}", *listen, *extra],
             stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_for(self, path, want=200, limit=600):
@@ -103,6 +108,27 @@ class Tocsin:
             time.sleep(0.01)
         sys.exit(f"{path} never answered {want}")
 
+    def terminate(self):
+        """SIGTERM now: seconds until the log says it is shutting down, and until
+        the process has exited (None if it was still running after 60 s)."""
+        sent = time.monotonic()
+        self.p.send_signal(signal.SIGTERM)
+        handled = None
+        while time.monotonic() - sent < 60:
+            if handled is None and logged(self.log.name, "shutting down"):
+                handled = time.monotonic() - sent
+            if self.p.poll() is not None:
+                break
+            time.sleep(0.002)
+        exited = time.monotonic() - sent if self.p.poll() is not None else None
+        if handled is None and logged(self.log.name, "shutting down"):
+            handled = exited
+        if exited is None:
+            self.p.kill()
+            self.p.wait()
+        self.log.close()
+        return handled, exited
+
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
         try:
@@ -112,6 +138,14 @@ class Tocsin:
         self.log.close()
 
 
+def logged(path, text):
+    try:
+        with open(path, errors="replace") as f:
+            return text in f.read()
+    except OSError:
+        return False
+
+
 def write_groups(path, n, interval):
     with open(path + ".tmp", "w") as f:
         f.write("groups:\n")
@@ -119,6 +153,15 @@ def write_groups(path, n, interval):
             f.write(f"- name: g{i}\n  interval: {interval}\n  rules:\n"
                     f"  - alert: A{i}\n    expr: up{{job=\"j{i}\"}} == 0\n")
     os.replace(path + ".tmp", path)
+
+
+def bench_rules(path, interval):
+    """2,000 rules (100 groups × 20, rules.py) at `interval`, written to `path`."""
+    out = subprocess.run([sys.executable, os.path.join(HERE, "rules.py"), "100", "20", interval],
+                         capture_output=True, text=True, check=True).stdout
+    with open(path, "w") as f:
+        f.write(out)
+    return path
 
 
 def reload(t):
@@ -200,11 +243,7 @@ def pct(xs, q):
 
 
 def probe_api(a, work, mock):
-    rules = os.path.join(work, "api.yml")
-    out = subprocess.run([sys.executable, os.path.join(HERE, "rules.py"), "100", "20", "10s"],
-                         capture_output=True, text=True, check=True).stdout
-    with open(rules, "w") as f:
-        f.write(out)
+    rules = bench_rules(os.path.join(work, "api.yml"), "10s")
     t = Tocsin(a.tocsin, work, free_port(), rules, mock,
                ["-remoteWrite.url=" + mock, "-notifier.url=" + mock])
     t.wait_for("/-/ready")
@@ -212,8 +251,9 @@ def probe_api(a, work, mock):
     missed0 = metric_sum(t.base, r"^tocsin_group_iterations_missed_total\b")
     evals0 = metric_sum(t.base, r"^tocsin_rule_evaluations_total\b")
     stop, lock, stats = threading.Event(), threading.Lock(), {}
-    threads = [threading.Thread(target=hammer, args=(t.base + "/api/v1/rules", stop, stats, lock))
-               for _ in range(200)]
+    paths = ["/api/v1/rules", "/api/v1/alerts"]
+    threads = [threading.Thread(target=hammer, args=(t.base + paths[i % 2], stop, stats, lock))
+               for i in range(200)]
     for th in threads:
         th.start()
     healthy = []
@@ -228,14 +268,18 @@ def probe_api(a, work, mock):
         th.join()
     missed = metric_sum(t.base, r"^tocsin_group_iterations_missed_total\b") - missed0
     evals = metric_sum(t.base, r"^tocsin_rule_evaluations_total\b") - evals0
+    renders = metric_sum(t.base, r"^tocsin_http_renders_total\{path=\"/api/v1/(rules|alerts)\"")
+    hwm = proc_status(t.p.pid, "VmHWM")
     t.stop()
     ok = stats.get(200, [])
-    print(f"\n### API load: 200 clients on /api/v1/rules for {a.secs} s, 2,000 rules every 10 s\n")
-    print("| rule evaluations | missed ticks | 200 answers | p50 / p99 (200) | 503 answers | errors | /-/healthy p50 / max |")
-    print("|---|---|---|---|---|---|---|")
-    print(f"| {evals:.0f} | {missed:.0f} | {len(ok)} | {pct(ok, .5)*1000:.0f} / {pct(ok, .99)*1000:.0f} ms | "
-          f"{len(stats.get(503, []))} | {len(stats.get('error', []))} | "
-          f"{pct(healthy, .5)*1000:.1f} / {max(healthy)*1000:.1f} ms |")
+    print(f"\n### API load: 200 clients on /api/v1/rules and /api/v1/alerts for {a.secs} s, "
+          "2,000 rules every 10 s\n")
+    print("| rule evaluations | missed ticks | 200 answers | p50 / p90 / p99 (200) | 503 answers | errors "
+          "| renders | peak RSS | /-/healthy p50 / max |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| {evals:.0f} | {missed:.0f} | {len(ok)} | {pct(ok, .5)*1000:.0f} / {pct(ok, .9)*1000:.0f} / "
+          f"{pct(ok, .99)*1000:.0f} ms | {len(stats.get(503, []))} | {len(stats.get('error', []))} | "
+          f"{renders:.0f} | {hwm/MIB:.0f} MiB | {pct(healthy, .5)*1000:.1f} / {max(healthy)*1000:.1f} ms |")
 
 
 SIZES = [("1KiB", 1 << 10), ("1MiB", MIB), ("10MiB", 10 * MIB), ("60MiB", 60 * MIB),
@@ -291,12 +335,87 @@ def probe_hostile(a, work, mock_dir, mock):
         print(f"| {name} | {health} | {err.replace('|', '/') or '—'} | {hwm/MIB:.0f} MiB | {rss/MIB:.0f} MiB |")
 
 
+def signal_start_up(a, work, mock):
+    """SIGTERM while --groups groups load at start-up (the port already answers)."""
+    rules = os.path.join(work, "signals.yml")
+    if not os.path.exists(rules):
+        write_groups(rules, a.groups, "1h")
+    t = Tocsin(a.tocsin, work, free_port(), rules, mock)
+    t.wait_for("/-/healthy")
+    mid = get(t.base + "/-/ready", timeout=2)[0] == 503
+    return t.terminate(), mid
+
+
+def signal_reload(a, work, mock):
+    """SIGTERM while a reload from 1 group to --groups is applied."""
+    rules = os.path.join(work, "signals-reload.yml")
+    write_groups(rules, 1, "1h")
+    t = Tocsin(a.tocsin, work, free_port(), rules, mock)
+    t.wait_for("/-/ready")
+    write_groups(rules, a.groups, "1h")
+    done = threading.Event()
+    threading.Thread(target=lambda: (get(t.base + "/-/reload", timeout=600, method="POST"),
+                                     done.set()), daemon=True).start()
+    time.sleep(0.3)
+    mid = not done.is_set()
+    return t.terminate(), mid
+
+
+def signal_replay(a, work, mock):
+    """SIGTERM a second into a replay of 2,000 rules over 30 days."""
+    rules = bench_rules(os.path.join(work, "signals-replay.yml"), "1m")
+    t = Tocsin(a.tocsin, work, free_port(), rules, mock,
+               ["-replay.disableProgressBar=true"], sub=["replay", "--from=-30d", "--report"])
+    time.sleep(1)
+    mid = t.p.poll() is None
+    return t.terminate(), mid
+
+
+def signal_api(a, work, mock):
+    """SIGTERM with 200 clients on /api/v1/rules and /api/v1/alerts, 2,000 rules."""
+    rules = bench_rules(os.path.join(work, "signals-api.yml"), "10s")
+    t = Tocsin(a.tocsin, work, free_port(), rules, mock,
+               ["-remoteWrite.url=" + mock, "-notifier.url=" + mock])
+    t.wait_for("/-/ready")
+    stop, lock, stats = threading.Event(), threading.Lock(), {}
+    paths = ["/api/v1/rules", "/api/v1/alerts"]
+    threads = [threading.Thread(target=hammer, args=(t.base + paths[i % 2], stop, stats, lock),
+                                daemon=True) for i in range(200)]
+    for th in threads:
+        th.start()
+    time.sleep(5)
+    mid = bool(stats.get(200))
+    result = t.terminate()
+    stop.set()
+    return result, mid
+
+
+def probe_signals(a, work, mock):
+    cases = [(f"start-up, {a.groups:,} groups loading", signal_start_up),
+             (f"reload 1 → {a.groups:,} groups", signal_reload),
+             ("replay, 2,000 rules over 30 days", signal_replay),
+             ("200 API clients, 2,000 rules", signal_api)]
+    print(f"\n### SIGTERM at the worst moments ({a.reps} runs each)\n")
+    print("| during | signal → shutdown logged (median / max) | signal → exited (median / max) | mid-way every run |")
+    print("|---|---|---|---|")
+    for name, case in cases:
+        handled, exited, mids = [], [], []
+        for _ in range(a.reps):
+            (h, e), mid = case(a, work, mock)
+            handled.append(h if h is not None else float("inf"))
+            exited.append(e if e is not None else float("inf"))
+            mids.append(mid)
+        print(f"| {name} | {pct(handled, .5)*1000:.0f} / {max(handled)*1000:.0f} ms | "
+              f"{pct(exited, .5)*1000:.0f} / {max(exited)*1000:.0f} ms | {'yes' if all(mids) else 'no'} |")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--tocsin", required=True)
-    p.add_argument("--probes", default="groups,api,hostile")
+    p.add_argument("--probes", default="groups,api,hostile,signals")
     p.add_argument("--groups", type=int, default=100_000)
     p.add_argument("--secs", type=int, default=60)
+    p.add_argument("--reps", type=int, default=3)
     a = p.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="tocsin-soak-") as work:
@@ -319,6 +438,8 @@ def main():
                 probe_api(a, work, mock)
             if "hostile" in probes:
                 probe_hostile(a, work, mock_dir, mock)
+            if "signals" in probes:
+                probe_signals(a, work, mock)
         finally:
             nginx.terminate()
             nginx.wait()

@@ -109,7 +109,9 @@ fn lint_datasource(args: &CheckArgs) -> Result<Option<crate::lint::DatasourceLin
         return Ok(None);
     };
     if args.lint != "all" {
-        return Err("--datasource.url needs --lint (the series checks are lint checks)".into());
+        return Err(
+            "--datasource.url needs --lint (the series and cost checks are lint checks)".into(),
+        );
     }
     let opts = DatasourceOptions {
         url: url.clone(),
@@ -121,6 +123,10 @@ fn lint_datasource(args: &CheckArgs) -> Result<Option<crate::lint::DatasourceLin
     Ok(Some(crate::lint::DatasourceLint {
         querier: std::sync::Arc::new(client),
         lookback: args.lookback,
+        limits: crate::lint::cost::CostLimits {
+            max_series: args.lint_max_series,
+            max_samples: args.lint_max_samples,
+        },
     }))
 }
 

@@ -77,6 +77,10 @@ impl StateSource for AppState {
         self.board.snapshot()
     }
 
+    fn version(&self) -> u64 {
+        self.board.version()
+    }
+
     fn reload_status(&self) -> ReloadStatus {
         self.board.reload_status()
     }

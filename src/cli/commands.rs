@@ -159,12 +159,21 @@ pub struct CheckArgs {
     #[arg(long = "evaluationInterval", default_value = "1m", value_parser = parse_go_duration)]
     pub evaluation_interval: Duration,
     /// With `--lint`: also check the rules' selectors against this Prometheus-compatible
-    /// query API (series that do not exist, labels they never carry).
+    /// query API (series that do not exist, labels they never carry, what each rule
+    /// costs).
     #[arg(long = "datasource.url", value_name = "URL")]
     pub datasource_url: Option<String>,
     /// How far back the datasource checks look for series (Prometheus duration: 7d, 12h).
     #[arg(long = "lookback", default_value = "7d", value_parser = parse_prom_duration)]
     pub lookback: Duration,
+    /// With `--datasource.url`: report a rule that reads more series than this at one
+    /// evaluation (check `rule/cost`; 0 reports every rule that reads any, with its cost).
+    #[arg(long = "lint.maxSeries", default_value = "10000")]
+    pub lint_max_series: u64,
+    /// With `--datasource.url`: report a rule that loads more samples than this at one
+    /// evaluation, by the datasource's query statistics (Prometheus gives them).
+    #[arg(long = "lint.maxSamples", default_value = "1000000")]
+    pub lint_max_samples: u64,
     /// Make lint findings fatal (exit code 3), as promtool's `--lint-fatal`.
     #[arg(long = "lint-fatal", default_value = "false", action = ArgAction::Set, num_args = 0..=1,
           default_missing_value = "true", require_equals = true)]

@@ -65,6 +65,22 @@ pub struct InstantAnswer {
     /// The datasource said the answer may be partial (VictoriaMetrics' `isPartial`,
     /// templates' `$isPartial`).
     pub is_partial: bool,
+    /// Samples the query loaded from storage, when asked with `stats=all` and the
+    /// datasource tells (Prometheus' `data.stats.samples.totalQueryableSamples`).
+    pub samples_queried: Option<u64>,
+}
+
+/// Prometheus' `data.stats` (sent when the query asks `stats=all`).
+#[derive(Deserialize)]
+struct QueryStats {
+    #[serde(default)]
+    samples: Option<SampleStats>,
+}
+
+#[derive(Deserialize)]
+struct SampleStats {
+    #[serde(rename = "totalQueryableSamples", default)]
+    total_queryable: Option<u64>,
 }
 
 /// What an answer says besides its data: series fetched, and whether it may be partial.
@@ -76,6 +92,8 @@ type Meta = (Option<usize>, bool);
 struct Data<'a> {
     result_type: Cow<'a, str>,
     result: Decoded,
+    /// `stats.samples.totalQueryableSamples` (Prometheus, with `stats=all`).
+    samples_queried: Option<u64>,
 }
 
 enum Decoded {
@@ -98,8 +116,16 @@ impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
                 let mut result_type: Option<Cow<'de, str>> = None;
                 let mut result = None;
                 let mut raw: Option<&'de RawValue> = None;
+                let mut samples_queried = None;
                 while let Some(key) = m.next_key::<Cow<'de, str>>()? {
                     match &*key {
+                        "stats" => {
+                            // Statistics are a bonus: a shape not known here is ignored.
+                            let raw: &'de RawValue = m.next_value()?;
+                            samples_queried = serde_json::from_str::<QueryStats>(raw.get())
+                                .ok()
+                                .and_then(|s| s.samples?.total_queryable);
+                        }
                         "resultType" => result_type = Some(m.next_value()?),
                         "result" => match result_type.as_deref() {
                             Some(t) => result = Some(m.next_value_seed(ResultSeed(t))?),
@@ -125,6 +151,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
                 Ok(Data {
                     result_type,
                     result,
+                    samples_queried,
                 })
             }
         }
@@ -469,6 +496,7 @@ pub fn decode_instant_answer(
     Ok(InstantAnswer {
         samples,
         series_fetched,
+        samples_queried: data.samples_queried,
         is_partial,
     })
 }

@@ -263,3 +263,23 @@ fn victoria_metrics_partial_answers_are_told() {
     let prom = br#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
     assert!(!decode_instant_answer(U, prom, 0).unwrap().is_partial);
 }
+
+#[test]
+fn prometheus_samples_queried_are_read_from_data_stats() {
+    let prom = br#"{"status":"success","data":{"resultType":"vector","result":[],"stats":{"timings":{"evalTotalTime":0.1},"samples":{"totalQueryableSamples":78,"peakSamples":41}}}}"#;
+    let a = decode_instant_answer(U, prom, 0).unwrap();
+    assert_eq!((a.samples_queried, a.series_fetched), (Some(78), None));
+    let scalar = br#"{"status":"success","data":{"resultType":"scalar","result":[1,"1"],"stats":{"samples":{"totalQueryableSamples":1}}}}"#;
+    assert_eq!(
+        decode_instant_answer(U, scalar, 0).unwrap().samples_queried,
+        Some(1)
+    );
+    // Without stats, or stats of another shape: not known, and the answer still decodes.
+    for body in [
+        &br#"{"status":"success","data":{"resultType":"vector","result":[]}}"#[..],
+        br#"{"status":"success","data":{"resultType":"vector","result":[],"stats":{"samples":7}}}"#,
+        br#"{"status":"success","data":{"resultType":"vector","result":[]},"stats":{"seriesFetched":"3"}}"#,
+    ] {
+        assert_eq!(decode_instant_answer(U, body, 0).unwrap().samples_queried, None);
+    }
+}

@@ -98,6 +98,7 @@ pub trait Querier: Send + Sync {
             Ok(InstantAnswer {
                 samples: self.instant(q).await?,
                 series_fetched: None,
+                samples_queried: None,
                 is_partial: false,
             })
         })

@@ -10,8 +10,10 @@
 //! - [`rules`]: checks of one rule against its group.
 //! - [`across`]: checks over all the files at once (duplicates, dependency order).
 //! - [`series`]: checks against the datasource's series.
+//! - [`cost`]: what a rule costs the datasource at each evaluation.
 
 pub mod across;
+pub mod cost;
 pub mod labels;
 pub mod rules;
 pub mod series;
@@ -145,6 +147,14 @@ check!(
     "A matcher needs a label that the metric's series never carried over the last `--lookback`: the selector can never match. Usually a typo or a label that relabelling renames; check the series' labels."
 );
 
+check!(
+    COST,
+    "rule/cost",
+    Warning,
+    true,
+    "The rule is expensive for the datasource: an evaluation reads more series than `--lint.maxSeries` (10000 by default; each selector's series counted over the window it reads), or loads more samples than `--lint.maxSamples` (1000000 by default; from the datasource's query statistics, which Prometheus gives and VictoriaMetrics does not). Every evaluation pays it again, once per interval. Narrow the selectors with matchers, aggregate before joining, shorten ranges, or record an aggregate once and read that. A datasource that refuses the expression (a query limit, an unsupported function) is reported here too."
+);
+
 /// Every check, in the order they are documented.
 pub const CHECKS: &[&Check] = &[
     &TEMPLATE_LABEL,
@@ -158,6 +168,7 @@ pub const CHECKS: &[&Check] = &[
     &DEPENDENCY_ORDER,
     &SERIES,
     &SERIES_LABEL,
+    &COST,
 ];
 
 /// One problem found in one rule.
@@ -231,19 +242,41 @@ impl Default for LintOptions {
     }
 }
 
-/// The datasource of the series checks and how far back they look.
+/// The datasource of the series and cost checks, how far back they look and what a
+/// rule may cost.
 #[derive(Clone)]
 pub struct DatasourceLint {
     pub querier: Arc<dyn crate::datasource::Querier>,
     pub lookback: Duration,
+    pub limits: cost::CostLimits,
 }
 
 impl fmt::Debug for DatasourceLint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatasourceLint")
             .field("lookback", &self.lookback)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
+}
+
+/// Runs the checks that ask the datasource (series, then cost), evaluating at `now_ms`;
+/// stops at the first query that fails (a partial answer would read as "the rest is
+/// fine").
+pub async fn datasource_checks(
+    files: &[LintFile],
+    ds: &DatasourceLint,
+    now_ms: i64,
+) -> Result<Vec<Finding>, crate::datasource::QueryError> {
+    let src = series::SeriesSource {
+        querier: &*ds.querier,
+        lookback: ds.lookback,
+        now_ms,
+    };
+    let mut cache = series::Cache::default();
+    let mut out = series::check(files, &src, &mut cache).await?;
+    out.extend(cost::check(files, &src, &ds.limits, &mut cache).await?);
+    Ok(out)
 }
 
 /// A rule being checked, with where it is.

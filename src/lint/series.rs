@@ -28,7 +28,11 @@ pub struct SeriesSource<'a> {
 
 /// Runs the series checks; stops at the first query that fails (findings so far are
 /// lost with it: a partial answer would read as "the rest is fine").
-pub async fn check(files: &[LintFile], src: &SeriesSource<'_>) -> Result<Vec<Finding>, QueryError> {
+pub(super) async fn check(
+    files: &[LintFile],
+    src: &SeriesSource<'_>,
+    cache: &mut Cache,
+) -> Result<Vec<Finding>, QueryError> {
     let recorded: BTreeSet<&str> = sites(files)
         .filter_map(|s| match &s.rule.kind {
             RuleKind::Recording(r) => Some(r.name.as_str()),
@@ -36,7 +40,6 @@ pub async fn check(files: &[LintFile], src: &SeriesSource<'_>) -> Result<Vec<Fin
         })
         .chain(["ALERTS", "ALERTS_FOR_STATE"])
         .collect();
-    let mut cache = Cache::default();
     let mut out = Vec::new();
     for site in sites(files) {
         let Ok(expr) = parser::parse(&site.rule.expr) else {
@@ -54,19 +57,56 @@ pub async fn check(files: &[LintFile], src: &SeriesSource<'_>) -> Result<Vec<Fin
             }
             let bare = plain(vs);
             if seen.insert(bare.to_string()) {
-                out.extend(selector(&site, name, &bare, src, &mut cache).await?);
+                out.extend(selector(&site, name, &bare, src, cache).await?);
             }
         }
     }
     Ok(out)
 }
 
-/// Answers per query text and group request settings, so a selector used by many rules
-/// is asked about once.
+/// Answers per query text, time and group request settings, so that a selector used by
+/// many rules (and by the series and cost checks) is asked about once.
 #[derive(Default)]
-struct Cache(HashMap<String, bool>);
+pub(super) struct Cache(HashMap<String, u64>);
 
 impl Cache {
+    /// How many series matched `selector` within `window` before `time_ms`
+    /// (`count(last_over_time(SELECTOR[WINDOW]))`; 0 when none did).
+    pub(super) async fn count(
+        &mut self,
+        site: &Site<'_>,
+        selector: &str,
+        window: Duration,
+        time_ms: i64,
+        src: &SeriesSource<'_>,
+    ) -> Result<u64, QueryError> {
+        let expr = format!(
+            "count(last_over_time({selector}[{}]))",
+            format_duration(window)
+        );
+        let key = format!(
+            "{:?}{:?}{time_ms} {expr}",
+            site.group.params, site.group.headers
+        );
+        if let Some(&v) = self.0.get(&key) {
+            return Ok(v);
+        }
+        let q = InstantQuery {
+            expr,
+            time_ms,
+            params: site.group.params.clone(),
+            headers: site.group.headers.clone(),
+        };
+        let n = src
+            .querier
+            .instant(&q)
+            .await?
+            .first()
+            .map_or(0, |s| s.value.max(0.0) as u64);
+        self.0.insert(key, n);
+        Ok(n)
+    }
+
     /// Whether `selector` matched any series within the lookback.
     async fn any(
         &mut self,
@@ -74,23 +114,10 @@ impl Cache {
         selector: &str,
         src: &SeriesSource<'_>,
     ) -> Result<bool, QueryError> {
-        let expr = format!(
-            "count(last_over_time({selector}[{}]))",
-            format_duration(src.lookback)
-        );
-        let key = format!("{:?}{:?}{expr}", site.group.params, site.group.headers);
-        if let Some(&v) = self.0.get(&key) {
-            return Ok(v);
-        }
-        let q = InstantQuery {
-            expr,
-            time_ms: src.now_ms,
-            params: site.group.params.clone(),
-            headers: site.group.headers.clone(),
-        };
-        let found = !src.querier.instant(&q).await?.is_empty();
-        self.0.insert(key, found);
-        Ok(found)
+        Ok(self
+            .count(site, selector, src.lookback, src.now_ms, src)
+            .await?
+            > 0)
     }
 }
 
@@ -144,7 +171,7 @@ async fn selector(
 }
 
 /// `vs` without offset and `@`, for asking whether it exists.
-fn plain(vs: &VectorSelector) -> VectorSelector {
+pub(super) fn plain(vs: &VectorSelector) -> VectorSelector {
     VectorSelector {
         offset: None,
         at: None,

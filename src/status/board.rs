@@ -32,6 +32,14 @@ pub trait StateSource: Send + Sync + 'static {
     /// Current group snapshots in file order.
     fn groups(&self) -> Snapshot;
 
+    /// The `version` the next [`groups`](StateSource::groups) would carry, without
+    /// building a snapshot: the server keys its rendered answers by it, so that it
+    /// renders once per change whatever the number of requests. Called on the runtime's
+    /// threads: keep it cheap.
+    fn version(&self) -> u64 {
+        self.groups().version
+    }
+
     /// Result of the most recent rule (re)load.
     fn reload_status(&self) -> ReloadStatus;
 
@@ -138,6 +146,11 @@ impl StatusBoard {
         };
         g.shared = Some(s.clone());
         s
+    }
+
+    /// The version of the list: it changes with every write.
+    pub fn version(&self) -> u64 {
+        self.lock().version
     }
 
     /// The number of groups.
@@ -256,9 +269,11 @@ mod tests {
         let s1 = b.snapshot();
         let s2 = b.snapshot();
         assert!(Arc::ptr_eq(&s1.groups, &s2.groups), "built once, shared");
+        assert_eq!(b.version(), s1.version);
         b.publish(g("d"));
+        assert!(b.version() > s1.version, "known before a snapshot is built");
         let s3 = b.snapshot();
-        assert!(s3.version > s1.version);
+        assert_eq!(s3.version, b.version());
         assert_eq!(s1.len(), 3, "an old snapshot stays as it was");
         assert_eq!(s3.len(), 4);
         b.remove_all(&[g("a").id, g("c").id]);

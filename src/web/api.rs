@@ -17,7 +17,8 @@ use super::listing;
 use crate::status::{GroupStatus, StateSource};
 
 /// A finished response: status, content type, body, and an optional `Allow` header.
-#[derive(Debug)]
+/// Cloning shares the body.
+#[derive(Debug, Clone)]
 pub struct Reply {
     pub status: StatusCode,
     pub content_type: &'static str,
@@ -103,6 +104,8 @@ pub struct Api {
     pub started: SystemTime,
     /// Slots for expensive requests (`-http.maxConcurrentRequests`) and their number.
     pub expensive: Option<(Arc<tokio::sync::Semaphore>, usize)>,
+    /// Rendered rules and alerts answers of the current status version.
+    pub answers: super::cache::RenderCache,
 }
 
 impl Api {

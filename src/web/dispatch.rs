@@ -15,6 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::api::{Api, Reply};
 use super::auth::{Denied, Guard};
+use super::cache::{Key, Rendered};
 use super::filter::Query;
 use super::respond::{accepts_gzip, gzip_reply, maybe_gzip, to_response, to_response_enc};
 use super::routes::Endpoint;
@@ -211,8 +212,8 @@ async fn dispatch(
 /// How long a client turned away by `-http.maxConcurrentRequests` should wait.
 const RETRY_AFTER_SECS: u64 = 1;
 
-/// Renders (and compresses) an expensive answer on a blocking thread, holding one of
-/// the `-http.maxConcurrentRequests` slots; with none free, 503 and `Retry-After`.
+/// An expensive answer: rules and alerts from the answers rendered for the current
+/// status version (see `cache`), `/metrics` rendered for each request.
 async fn render_expensive(
     api: &Arc<Api>,
     endpoint: Endpoint,
@@ -220,25 +221,37 @@ async fn render_expensive(
     q: Query,
     accept_gzip: bool,
 ) -> Response<Full<Bytes>> {
-    let permit = match api.admit() {
-        Ok(p) => p,
-        Err(limit) => {
-            let msg = format!(
-                "too many concurrent requests ({limit} at once, -http.maxConcurrentRequests); retry {path} in {RETRY_AFTER_SECS} s"
-            );
-            let reply = if endpoint.is_api() {
-                Reply::error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &msg)
-            } else {
-                Reply::text(StatusCode::SERVICE_UNAVAILABLE, msg + "\n")
-            };
-            let mut resp = to_response(reply);
-            resp.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-            return resp;
-        }
+    let rendered = if endpoint == Endpoint::Metrics {
+        render(api, endpoint, path, q, accept_gzip).await
+    } else {
+        let key = Key::new(endpoint, &q, accept_gzip);
+        let slot = api.answers.slot(key, api.state.version());
+        slot.get_or_try_init(|| render(api, endpoint, path, q, accept_gzip))
+            .await
+            .cloned()
     };
+    match rendered {
+        Ok((reply, gzipped)) => to_response_enc(reply, gzipped),
+        Err(resp) => resp,
+    }
+}
+
+/// Renders (and compresses) an expensive answer on a blocking thread, holding one of
+/// the `-http.maxConcurrentRequests` slots; with none free, the 503 (with
+/// `Retry-After`) to send instead.
+async fn render(
+    api: &Arc<Api>,
+    endpoint: Endpoint,
+    path: &str,
+    q: Query,
+    accept_gzip: bool,
+) -> Result<Rendered, Response<Full<Bytes>>> {
+    let permit = api.admit().map_err(|limit| busy(endpoint, path, limit))?;
+    if let Some(m) = &api.http_metrics {
+        m.rendered(endpoint.name());
+    }
     let api = Arc::clone(api);
-    let rendered = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let _slot = permit;
         let reply = match endpoint {
             Endpoint::Rules => api.rules(&q),
@@ -247,14 +260,29 @@ async fn render_expensive(
         };
         gzip_reply(reply, accept_gzip)
     })
-    .await;
-    match rendered {
-        Ok((reply, gzipped)) => to_response_enc(reply, gzipped),
-        Err(e) => to_response(Reply::text(
+    .await
+    .map_err(|e| {
+        to_response(Reply::text(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("rendering {path} failed: {e}\n"),
-        )),
-    }
+        ))
+    })
+}
+
+/// The answer beyond `-http.maxConcurrentRequests`: 503 with `Retry-After`.
+fn busy(endpoint: Endpoint, path: &str, limit: usize) -> Response<Full<Bytes>> {
+    let msg = format!(
+        "too many concurrent requests ({limit} at once, -http.maxConcurrentRequests); retry {path} in {RETRY_AFTER_SECS} s"
+    );
+    let reply = if endpoint.is_api() {
+        Reply::error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &msg)
+    } else {
+        Reply::text(StatusCode::SERVICE_UNAVAILABLE, msg + "\n")
+    };
+    let mut resp = to_response(reply);
+    resp.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    resp
 }
 
 /// Revalidation (`If-None-Match`) and gzip.

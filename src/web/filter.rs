@@ -41,6 +41,11 @@ impl Query {
         self.0.extend(other.0);
     }
 
+    /// Every pair, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// First value of `key`, if present (even if empty).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0

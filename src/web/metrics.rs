@@ -34,11 +34,13 @@ type PathOnly = [(&'static str, String); 1];
 pub struct HttpMetrics {
     requests: Family<PathCode, Counter>,
     seconds: Family<PathOnly, Counter<f64, AtomicU64>>,
+    renders: Family<PathOnly, Counter>,
 }
 
 impl HttpMetrics {
-    /// Registers `tocsin_http_requests_total{path,code}` and
-    /// `tocsin_http_request_duration_seconds_total{path}`.
+    /// Registers `tocsin_http_requests_total{path,code}`,
+    /// `tocsin_http_request_duration_seconds_total{path}` and
+    /// `tocsin_http_renders_total{path}`.
     pub fn register(registry: &mut Registry) -> HttpMetrics {
         let m = HttpMetrics::default();
         registry.register(
@@ -51,7 +53,19 @@ impl HttpMetrics {
             "Total time spent serving HTTP requests, by endpoint.",
             m.seconds.clone(),
         );
+        registry.register(
+            "tocsin_http_renders",
+            "Expensive answers rendered, by endpoint: rules and alerts answers are rendered once per status change and query, however many requests ask for them.",
+            m.renders.clone(),
+        );
         m
+    }
+
+    /// Counts one rendering of an expensive answer.
+    pub fn rendered(&self, path: &'static str) {
+        self.renders
+            .get_or_create(&[("path", path.to_string())])
+            .inc();
     }
 
     /// Counts one request; `path` is the endpoint's canonical path (or `other`).

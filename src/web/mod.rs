@@ -10,6 +10,7 @@
 
 mod api;
 pub mod auth;
+mod cache;
 mod dispatch;
 mod filter;
 mod format;

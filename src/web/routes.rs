@@ -12,7 +12,7 @@ use super::ui;
 macro_rules! endpoints {
     ($($v:ident),* $(,)?) => {
         /// Every endpoint; vmalert's `/vmalert/api/...` aliases map to the same ones.
-        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
         pub enum Endpoint {
             $($v,)*
         }

@@ -151,6 +151,7 @@ impl Server {
                     opts.max_concurrent_requests,
                 )
             }),
+            answers: Default::default(),
         });
         Ok(Server {
             listener,

@@ -47,6 +47,10 @@ impl StateSource for Fake {
         self.board.snapshot()
     }
 
+    fn version(&self) -> u64 {
+        self.board.version()
+    }
+
     fn reload_status(&self) -> ReloadStatus {
         self.board.reload_status()
     }
