@@ -373,3 +373,78 @@ fn extension_keys_are_checked_where_they_are_written() {
     ));
     assert!(msg.contains("`recover_expr` must not be empty"), "{msg}");
 }
+
+#[test]
+fn no_data_and_on_error_are_checked_where_they_are_written() {
+    // A misspelt state gets a suggestion and points at the value.
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        no_data: {after: 5m, state: alertng}\n",
+    ));
+    assert_eq!(
+        msg,
+        "rules.yml:6:37: group \"g\", rule 1, \"A\": invalid `no_data` state \"alertng\"; did you mean \"alerting\"? valid states are: ok, alerting, keep"
+    );
+    // `ok` is not a state of `on_error`.
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        on_error: {state: ok}\n",
+    ));
+    assert!(msg.starts_with("rules.yml:6:27: "), "{msg}");
+    assert!(msg.contains("valid states are: keep, alerting"), "{msg}");
+    // Missing state, bad duration, unknown key.
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        no_data: {after: 5m}\n",
+    ));
+    assert!(msg.starts_with("rules.yml:6:18: "), "{msg}");
+    assert!(msg.contains("`no_data` needs `state`"), "{msg}");
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        no_data: {after: 5 minutes, state: ok}\n",
+    ));
+    assert!(msg.starts_with("rules.yml:6:26: "), "{msg}");
+    assert!(msg.contains("invalid `after`"), "{msg}");
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        on_error: {state: keep, for: 5m}\n",
+    ));
+    assert!(
+        msg.contains("unknown field \"for\" in on_error; valid fields are: after, state"),
+        "{msg}"
+    );
+    // Misspelt key of the rule and of the group.
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        nodata: {state: ok}\n",
+    ));
+    assert!(msg.contains("did you mean \"no_data\"?"), "{msg}");
+    let msg = one(
+        "groups:\n  - name: g\n    on_eror: {state: keep}\n    rules:\n      - alert: A\n        expr: up\n",
+    );
+    assert!(msg.starts_with("rules.yml:3:5: group \"g\": unknown field \"on_eror\" in group; did you mean \"on_error\"?"), "{msg}");
+    // Recording rules take neither.
+    let e = errors(&rule(
+        "      - record: a\n        expr: up\n        no_data: {state: ok}\n        on_error: {state: keep}\n",
+    ));
+    let kinds: Vec<_> = e.iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(
+        kinds,
+        [
+            ErrorKind::RecordingField("no_data"),
+            ErrorKind::RecordingField("on_error")
+        ]
+    );
+    // An expression without selectors never lacks data: on the rule, the error points
+    // at its `no_data`; inherited from the group, at the group's.
+    let msg = one(&rule(
+        "      - alert: A\n        expr: vector(1) > 0\n        no_data: {state: alerting}\n",
+    ));
+    assert!(
+        msg.starts_with(
+            "rules.yml:6:18: group \"g\", rule 1, \"A\": `no_data` needs a selector in `expr`"
+        ),
+        "{msg}"
+    );
+    let msg = one(
+        "groups:\n  - name: g\n    no_data: {state: ok}\n    rules:\n      - alert: A\n        expr: up\n      - alert: B\n        expr: vector(time()) > 0\n",
+    );
+    assert!(
+        msg.starts_with("rules.yml:3:14: group \"g\", rule 2, \"B\": `no_data` needs a selector"),
+        "{msg}"
+    );
+}

@@ -134,3 +134,149 @@ async fn hysteresis_and_dampening_reach_alertmanager() {
         .expect("tocsin stops on SIGTERM");
     assert!(status.success(), "exit status {status}");
 }
+
+const POLICY_RULES: &str = r#"groups:
+  - name: policies
+    interval: 1s
+    rules:
+      - alert: CPUNoData
+        expr: demo_nd_cpu > 90
+        no_data: {after: 2s, state: alerting}
+      - alert: CPUErrors
+        expr: demo_err_cpu > on() group_left() demo_err_dup
+        on_error: {after: 0s, state: alerting}
+"#;
+
+/// The alerts named `name` whose `alertstate_reason` is `reason` ("" for none).
+fn with_reason<'a>(alerts: &'a Value, name: &str, reason: &str) -> Vec<&'a Value> {
+    alerts_named(alerts, name)
+        .into_iter()
+        .filter(|a| a["labels"]["alertstate_reason"].as_str().unwrap_or("") == reason)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_data_and_error_alerts_reach_alertmanager() {
+    let (Some(prom), Some(am_bin)) = (
+        peer_or_skip("prometheus"),
+        peer_or_skip("prometheus-alertmanager"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
+    let (_a, am_url) = start_alertmanager(&am_bin, dir.path()).await.unwrap();
+    let push_one = |name: &'static str, inst: &'static str, v: f64| {
+        let prom_url = prom_url.clone();
+        async move { push(&prom_url, name, &[("instance", inst)], v).await }
+    };
+    // Data below the threshold: the condition is false, which is not "no data".
+    push_one("demo_nd_cpu", "a", 50.0).await;
+    push_one("demo_err_cpu", "a", 95.0).await;
+    push_one("demo_err_dup", "a", 1.0).await;
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, POLICY_RULES).unwrap();
+    let (mut t, url) = start_tocsin(
+        &[
+            format!("-rule={}", rules.display()),
+            format!("-datasource.url={prom_url}"),
+            format!("-notifier.url={am_url}"),
+            "-rule.resendDelay=1s".into(),
+        ],
+        dir.path(),
+        "tocsin",
+    )
+    .await
+    .unwrap();
+    poll_alertmanager(&am_url, Duration::from_secs(30), |v| {
+        with_reason(v, "CPUErrors", "").len() == 1
+    })
+    .await
+    .unwrap_or_else(|| panic!("CPUErrors never fired:\n{}", t.log_tail(30)));
+
+    // The series ends (a staleness marker): no data. After 2s, the no-data alert.
+    let ended = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    push_one("demo_nd_cpu", "a", tocsin::rule::stale_nan()).await;
+    let am = poll_alertmanager(&am_url, Duration::from_secs(30), |v| {
+        with_reason(v, "CPUNoData", "no_data").len() == 1
+    })
+    .await
+    .unwrap_or_else(|| panic!("the no-data alert never fired:\n{}", t.log_tail(30)));
+    let nd = with_reason(&am, "CPUNoData", "no_data")[0];
+    assert!(
+        rfc3339_ms(&nd["startsAt"]) >= ended,
+        "raised only once the data was gone: {nd}"
+    );
+    let api = poll_json(
+        &format!("{url}/api/v1/alerts"),
+        Duration::from_secs(5),
+        |v| {
+            v["data"]["alerts"].as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|x| x["labels"]["alertstate_reason"] == "no_data")
+            })
+        },
+    )
+    .await
+    .expect("tocsin lists the no-data alert");
+    let listed = api["data"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["labels"]["alertstate_reason"] == "no_data")
+        .unwrap();
+    let started = rfc3339_ms(&listed["activeAt"]);
+    assert!(
+        rfc3339_ms(&nd["startsAt"]) - started >= 2000,
+        "fired `after` 2s of no data: activeAt {started}, startsAt {}",
+        nd["startsAt"]
+    );
+
+    // Data again: the no-data alert resolves.
+    push_one("demo_nd_cpu", "a", 50.0).await;
+    poll_alertmanager(&am_url, Duration::from_secs(30), |v| {
+        !has_alert(v, "CPUNoData")
+    })
+    .await
+    .unwrap_or_else(|| panic!("the no-data alert never resolved:\n{}", t.log_tail(30)));
+
+    // A second `demo_err_dup` makes the query fail in Prometheus (duplicate series on
+    // the "one" side): the error alert fires, and the rule's own alert stays at
+    // Alertmanager, re-sent with a later `endsAt` while the errors last.
+    push_one("demo_err_dup", "b", 1.0).await;
+    let am = poll_alertmanager(&am_url, Duration::from_secs(30), |v| {
+        with_reason(v, "CPUErrors", "error").len() == 1
+    })
+    .await
+    .unwrap_or_else(|| panic!("the error alert never fired:\n{}", t.log_tail(30)));
+    let err_start = rfc3339_ms(&with_reason(&am, "CPUErrors", "error")[0]["startsAt"]);
+    poll_alertmanager(&am_url, Duration::from_secs(30), |v| {
+        with_reason(v, "CPUErrors", "")
+            .first()
+            .is_some_and(|a| rfc3339_ms(&a["endsAt"]) > err_start + 5000)
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "the kept alert was not re-sent during the errors:\n{}",
+            t.log_tail(30)
+        )
+    });
+
+    // The duplicate ends: the error alert resolves, the rule's alert fires on.
+    push_one("demo_err_dup", "b", tocsin::rule::stale_nan()).await;
+    let am = poll_alertmanager(&am_url, Duration::from_secs(30), |v| {
+        with_reason(v, "CPUErrors", "error").is_empty()
+    })
+    .await
+    .unwrap_or_else(|| panic!("the error alert never resolved:\n{}", t.log_tail(30)));
+    assert_eq!(with_reason(&am, "CPUErrors", "").len(), 1, "{am}");
+
+    let status = t
+        .terminate(Duration::from_secs(15))
+        .expect("tocsin stops on SIGTERM");
+    assert!(status.success(), "exit status {status}");
+}

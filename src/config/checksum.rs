@@ -91,6 +91,10 @@ pub(crate) fn group_checksum(g: &Group) -> u64 {
                 e.str(a.ext.recover_expr.as_deref().unwrap_or(""));
                 let fc = a.ext.for_count.map_or((0, 0), |f| (f.n, f.of));
                 e.u64(u64::from(fc.0) << 32 | u64::from(fc.1));
+                for p in [a.ext.no_data, a.ext.on_error] {
+                    e.str(p.map_or("", |p| p.state.as_str()));
+                    e.u64(p.map_or(0, |p| p.after.as_nanos() as u64));
+                }
             }
             RuleKind::Recording(rec) => {
                 e.str("record");

@@ -107,6 +107,18 @@ pub enum ErrorKind {
         "invalid `for_count`: n: {n}, of: {of}; it needs 1 <= n <= of <= 64 (n of the last `of` evaluations; n consecutive is {{n: N, of: N}})"
     )]
     BadForCount { n: i64, of: i64 },
+    #[error("`{0}` needs `state`: write `{0}: {{after: 5m, state: STATE}}` ({1})")]
+    MissingPolicyState(&'static str, &'static str),
+    #[error("{}", bad_state_message(field, got, valid))]
+    BadPolicyState {
+        field: &'static str,
+        got: String,
+        valid: &'static str,
+    },
+    #[error(
+        "`no_data` needs a selector in `expr`: {0:?} reads no series, so it never lacks data; remove `no_data` from this rule (or its group)"
+    )]
+    NoDataWithoutSelectors(String),
     #[error(
         "invalid recording rule name: {0}; a series name is any non-empty text without braces (put labels under `labels:`, selectors in `expr`)"
     )]
@@ -127,15 +139,29 @@ pub enum ErrorKind {
     },
 }
 
+/// The word of the comma-separated `valid` closest to a misspelt `word`, if any is close.
+fn closest<'a>(word: &str, valid: &'a str) -> Option<&'a str> {
+    valid
+        .split(", ")
+        .map(|v| (edit_distance(word, v), v))
+        .filter(|(d, v)| *d <= 2 && *d < v.len() / 2 + 1)
+        .min()
+        .map(|(_, v)| v)
+}
+
+fn bad_state_message(field: &str, got: &str, valid: &str) -> String {
+    match closest(got, valid) {
+        Some(v) => format!(
+            "invalid `{field}` state {got:?}; did you mean {v:?}? valid states are: {valid}"
+        ),
+        None => format!("invalid `{field}` state {got:?}; valid states are: {valid}"),
+    }
+}
+
 /// Names the valid field closest to a misspelt one, if any is close.
 fn unknown_field_message(field: &str, context: &str, valid: &str) -> String {
-    let closest = valid
-        .split(", ")
-        .map(|v| (edit_distance(field, v), v))
-        .filter(|(d, v)| *d <= 2 && *d < v.len() / 2 + 1)
-        .min();
-    match closest {
-        Some((_, v)) => format!(
+    match closest(field, valid) {
+        Some(v) => format!(
             "unknown field {field:?} in {context}; did you mean {v:?}? valid fields are: {valid}"
         ),
         None => format!("unknown field {field:?} in {context}; valid fields are: {valid}"),

@@ -12,6 +12,7 @@ mod error;
 mod load;
 pub mod model;
 pub mod names;
+mod policy;
 pub(crate) mod raw;
 mod rule;
 mod validate;

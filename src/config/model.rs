@@ -202,6 +202,12 @@ pub struct AlertExtensions {
     /// `for_count: {n, of}`: the alert fires only when its series was returned in at
     /// least `n` of the last `of` evaluations (dampening).
     pub for_count: Option<ForCount>,
+    /// `no_data: {after, state}`: what an evaluation whose selectors all return nothing
+    /// does to the alerts (the rule's own, or its group's).
+    pub no_data: Option<Policy>,
+    /// `on_error: {after, state}`: what a failed evaluation does (the rule's own, or
+    /// its group's).
+    pub on_error: Option<Policy>,
 }
 
 impl AlertExtensions {
@@ -214,7 +220,45 @@ impl AlertExtensions {
         if self.for_count.is_some() {
             v.push("for_count");
         }
+        if self.no_data.is_some() {
+            v.push("no_data");
+        }
+        if self.on_error.is_some() {
+            v.push("on_error");
+        }
         v
+    }
+}
+
+/// `no_data` or `on_error`: once the condition (no data, failed queries) has lasted
+/// `after`, the rule's alerts are handled as `state` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub after: Duration,
+    pub state: PolicyState,
+}
+
+/// What a `no_data` or `on_error` policy does once its condition lasted `after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyState {
+    /// `ok` (`no_data` only): the empty result counts as "condition false", as in
+    /// Prometheus: the alerts resolve.
+    Ok,
+    /// `alerting`: a synthetic alert with `alertstate_reason` fires; the rule's alerts
+    /// resolve (no data) or are kept (errors).
+    Alerting,
+    /// `keep`: the alerts are kept as they were, and still written and sent.
+    Keep,
+}
+
+impl PolicyState {
+    /// As written in a rule file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyState::Ok => "ok",
+            PolicyState::Alerting => "alerting",
+            PolicyState::Keep => "keep",
+        }
     }
 }
 

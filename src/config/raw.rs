@@ -42,6 +42,8 @@ pub(crate) struct RawGroup {
     pub headers: Option<S<Vec<S<String>>>>,
     pub notifier_headers: Option<S<Vec<S<String>>>>,
     pub debug: Option<S<bool>>,
+    pub no_data: Option<S<RawPolicy>>,
+    pub on_error: Option<S<RawPolicy>>,
     pub unknown: Vec<S<String>>,
 }
 
@@ -58,6 +60,16 @@ pub(crate) struct RawRule {
     pub update_entries_limit: Option<S<i64>>,
     pub recover_expr: Option<S<String>>,
     pub for_count: Option<S<RawForCount>>,
+    pub no_data: Option<S<RawPolicy>>,
+    pub on_error: Option<S<RawPolicy>>,
+    pub unknown: Vec<S<String>>,
+}
+
+/// `no_data` or `on_error`: `{after: DURATION, state: STATE}`.
+#[derive(Debug, Default)]
+pub(crate) struct RawPolicy {
+    pub after: Option<S<String>>,
+    pub state: Option<S<String>>,
     pub unknown: Vec<S<String>>,
 }
 
@@ -136,6 +148,8 @@ map_visitor!(RawGroup, "a rule group (a mapping with `name` and `rules`)", {
     "headers" => headers,
     "notifier_headers" => notifier_headers,
     "debug" => debug,
+    "no_data" => no_data,
+    "on_error" => on_error,
 });
 
 map_visitor!(RawRule, "a rule (a mapping with `record` or `alert`, and `expr`)", {
@@ -150,6 +164,13 @@ map_visitor!(RawRule, "a rule (a mapping with `record` or `alert`, and `expr`)",
     "update_entries_limit" => update_entries_limit,
     "recover_expr" => recover_expr,
     "for_count" => for_count,
+    "no_data" => no_data,
+    "on_error" => on_error,
+});
+
+map_visitor!(RawPolicy, "a mapping `{after: DURATION, state: STATE}`", {
+    "after" => after,
+    "state" => state,
 });
 
 map_visitor!(RawForCount, "a mapping `{n: N, of: M}`", {

@@ -8,6 +8,7 @@ use super::duration::parse_duration;
 use super::error::{ErrorKind, LoadError, RuleRef};
 use super::model::{AlertExtensions, AlertingSpec, ForCount, RecordingSpec, Rule, RuleKind};
 use super::names::{is_valid_label_name, is_valid_record_name, literal_template};
+use super::policy::{Which, check_selectors, policy};
 use super::raw::{RawForCount, RawMap, RawRule, S, pos};
 use crate::template::Template;
 
@@ -42,7 +43,7 @@ impl Sink<'_> {
 
 pub(crate) const RULE_FIELDS: &str = "record, alert, expr, for, keep_firing_for, labels, \
                                       annotations, debug, update_entries_limit, recover_expr, \
-                                      for_count";
+                                      for_count, no_data, on_error";
 
 const FOR_COUNT_FIELDS: &str = "n, of";
 
@@ -132,6 +133,12 @@ pub(crate) fn validate_rule(
         if r.for_count.is_some() {
             sink.push(rule_pos, rr, ErrorKind::RecordingField("for_count"));
         }
+        if r.no_data.is_some() {
+            sink.push(rule_pos, rr, ErrorKind::RecordingField("no_data"));
+        }
+        if r.on_error.is_some() {
+            sink.push(rule_pos, rr, ErrorKind::RecordingField("on_error"));
+        }
         if !is_valid_record_name(&rec.value) {
             sink.push(pos(rec), rr, ErrorKind::BadRecordName(rec.value.clone()));
         }
@@ -202,9 +209,16 @@ fn extensions(
         Some(text.to_string())
     });
     let for_count = r.for_count.as_ref().and_then(|fc| for_count(sink, rr, fc));
+    let no_data = policy(sink, rr, Which::NoData, &r.no_data).filter(|_| {
+        let (expr, at) = (r.expr.as_ref(), r.no_data.as_ref().map(pos));
+        expr.zip(at)
+            .is_none_or(|(e, at)| check_selectors(sink, rr, e.value.trim(), at, opts))
+    });
     AlertExtensions {
         recover_expr,
         for_count,
+        no_data,
+        on_error: policy(sink, rr, Which::OnError, &r.on_error),
     }
 }
 

@@ -12,13 +12,14 @@ use super::duration::format_duration;
 use super::error::{ErrorKind, LoadError};
 use super::model::{DatasourceType, Group};
 use super::names::is_valid_label_name;
+use super::policy::{Which, apply_defaults, policy};
 use super::raw::{RawFile, RawGroup, S, pos};
 use super::rule::{Sink, TemplateCache, duration_field, validate_rule};
 use crate::labels::Labels;
 
 const GROUP_FIELDS: &str = "name, interval, query_offset, limit, labels, rules, eval_offset, \
                             eval_delay, eval_alignment, concurrency, type, params, headers, \
-                            notifier_headers, debug";
+                            notifier_headers, debug, no_data, on_error";
 
 /// Validates one file; pushes every problem to `errors` and returns the groups (only
 /// meaningful when no error was pushed).
@@ -169,6 +170,12 @@ fn validate_group(
             rules.push(rule);
         }
     }
+    let defaults = (
+        policy(sink, None, Which::NoData, &g.no_data),
+        policy(sink, None, Which::OnError, &g.on_error),
+    );
+    let at = g.no_data.as_ref().map(pos).unwrap_or_default();
+    apply_defaults(sink, &mut rules, defaults, at, opts);
     if sink.errors.len() != before {
         return None;
     }

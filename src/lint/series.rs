@@ -12,11 +12,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use promql_parser::parser::{self, Expr, VectorSelector};
+use promql_parser::parser::{self, VectorSelector};
 
 use super::{Finding, LintFile, SERIES, SERIES_LABEL, Site, sites};
 use crate::config::{RuleKind, format_duration};
 use crate::datasource::{InstantQuery, Querier, QueryError};
+use crate::promql::selectors::selectors;
 
 /// Where and how far back the series checks look.
 pub struct SeriesSource<'a> {
@@ -45,10 +46,13 @@ pub(super) async fn check(
         let Ok(expr) = parser::parse(&site.rule.expr) else {
             continue;
         };
-        let mut selectors = Vec::new();
-        collect(&expr, false, &mut selectors);
         let mut seen = BTreeSet::new();
-        for vs in selectors {
+        // Selectors inside `absent()` exist to match nothing.
+        for vs in selectors(&expr)
+            .into_iter()
+            .filter(|s| !s.in_absent)
+            .map(|s| s.vs)
+        {
             let Some(name) = vs.name.as_deref() else {
                 continue;
             };
@@ -176,31 +180,5 @@ pub(super) fn plain(vs: &VectorSelector) -> VectorSelector {
         offset: None,
         at: None,
         ..vs.clone()
-    }
-}
-
-/// The selectors of `e`, outside `absent()`/`absent_over_time()`.
-fn collect<'a>(e: &'a Expr, in_absent: bool, out: &mut Vec<&'a VectorSelector>) {
-    match e {
-        Expr::VectorSelector(vs) if !in_absent => out.push(vs),
-        Expr::MatrixSelector(ms) if !in_absent => out.push(&ms.vs),
-        Expr::Aggregate(a) => {
-            collect(&a.expr, in_absent, out);
-            if let Some(p) = &a.param {
-                collect(p, in_absent, out);
-            }
-        }
-        Expr::Unary(u) => collect(&u.expr, in_absent, out),
-        Expr::Binary(b) => {
-            collect(&b.lhs, in_absent, out);
-            collect(&b.rhs, in_absent, out);
-        }
-        Expr::Paren(p) => collect(&p.expr, in_absent, out),
-        Expr::Subquery(s) => collect(&s.expr, in_absent, out),
-        Expr::Call(c) => {
-            let absent = in_absent || matches!(c.func.name, "absent" | "absent_over_time");
-            c.args.args.iter().for_each(|a| collect(a, absent, out));
-        }
-        _ => {}
     }
 }

@@ -470,7 +470,9 @@ async fn eval_one(
             w.push(out.series);
         }
     }
-    if out.error.is_none()
+    // Prometheus sends nothing after a failed evaluation; `on_error` sends the alerts
+    // it kept.
+    if (out.error.is_none() || rule.sends_after_error())
         && let (Rule::Alerting(a), Some(n)) = (&mut rule, &engine.notifier)
     {
         let due = a.alerts_to_send(t.ts_ms);
@@ -508,7 +510,7 @@ async fn query_rule(
             .map_or((None, false), |a| (a.series_fetched, a.is_partial));
         (answer.map(|a| a.samples).map_err(|e| e.to_string()), meta)
     };
-    match rule.recover_expr() {
+    let (mut answer, mut fetched) = match rule.recover_expr() {
         None => {
             let (expr, (fetched, partial)) = run(query(rule.expr())).await;
             (
@@ -526,9 +528,25 @@ async fn query_rule(
             let answer = Answer {
                 expr,
                 recover: Some(recover),
+                has_data: None,
                 partial,
             };
             (answer, fetched)
         }
+    };
+    // `no_data`: only an empty result can mean "no data"; whether it does, the
+    // expression's selectors tell (the rule core decides what follows).
+    if let Some(presence) = rule.presence_query()
+        && answer.expr.as_ref().is_ok_and(|s| s.is_empty())
+    {
+        let (present, (f, _)) = run(query(presence)).await;
+        fetched = fetched.zip(f).map(|(a, b)| a + b);
+        match present {
+            Ok(s) => answer.has_data = Some(!s.is_empty()),
+            Err(e) => {
+                answer.expr = Err(format!("no_data: asking for the selectors of `expr`: {e}"))
+            }
+        }
     }
+    (answer, fetched)
 }

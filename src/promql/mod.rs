@@ -25,6 +25,7 @@ mod eval;
 pub mod notation;
 pub mod promqltest;
 mod querier;
+pub mod selectors;
 pub mod store;
 pub mod value;
 

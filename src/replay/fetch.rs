@@ -14,30 +14,47 @@ use crate::config::Group;
 use crate::datasource::{QueryError, RangeQuery};
 use crate::rule::Answer;
 
-/// A window's answers: cut from the range answers (of `expr`, and of `recover_expr`
-/// when the rule has one), or the error every step sees.
+/// What a rule queries over each window: `expr`, and `recover_expr` and the presence
+/// query of `no_data` when the rule has them.
+#[derive(Clone)]
+pub(super) struct Queries {
+    pub(super) expr: Arc<str>,
+    pub(super) recover: Option<Arc<str>>,
+    pub(super) presence: Option<Arc<str>>,
+}
+
+/// The range answers of a window's [`Queries`].
+pub(super) struct Slices {
+    expr: Slicer,
+    recover: Option<Slicer>,
+    presence: Option<Slicer>,
+}
+
+/// A window's answers: cut from the range answers, or the error every step sees.
 pub(super) enum Answers {
-    Ok(Slicer, Option<Slicer>),
+    Ok(Slices),
     Failed { error: String, left: u64 },
 }
 
 impl Answers {
     pub(super) fn remaining(&self) -> u64 {
         match self {
-            Answers::Ok(s, _) => s.remaining(),
+            Answers::Ok(s) => s.expr.remaining(),
             Answers::Failed { left, .. } => *left,
         }
     }
 
     pub(super) fn next(&mut self) -> Option<Answer> {
         match self {
-            Answers::Ok(s, recover) => {
-                let expr = s.next_answer()?;
+            Answers::Ok(s) => {
+                let expr = s.expr.next_answer()?;
+                let next = |s: &mut Option<Slicer>| {
+                    s.as_mut().map(|r| r.next_answer().unwrap_or_default())
+                };
                 Some(Answer {
                     expr: Ok(expr),
-                    recover: recover
-                        .as_mut()
-                        .map(|r| Ok(r.next_answer().unwrap_or_default())),
+                    recover: next(&mut s.recover).map(Ok),
+                    has_data: next(&mut s.presence).map(|p| !p.is_empty()),
                     partial: false,
                 })
             }
@@ -60,7 +77,7 @@ impl Answers {
 struct Fetched {
     /// The answer, or the error and whether it was a transient one that outlasted every
     /// retry (the datasource is down).
-    answers: Result<(Slicer, Option<Slicer>), (String, bool)>,
+    answers: Result<Slices, (String, bool)>,
     retries: u64,
     problems: Vec<String>,
     /// Held until the window's evaluation starts: it bounds the windows in memory.
@@ -82,9 +99,7 @@ impl Fetched {
 pub(super) struct Fetcher {
     shared: Arc<Shared>,
     group: Arc<Group>,
-    expr: Arc<str>,
-    /// `recover_expr`, queried over the same window.
-    recover: Option<Arc<str>>,
+    queries: Queries,
     rule: Arc<str>,
     plan: Plan,
     /// Windows written so far by each earlier rule this one reads.
@@ -102,7 +117,7 @@ impl Fetcher {
     pub(super) fn start(
         shared: Arc<Shared>,
         group: Arc<Group>,
-        exprs: (&str, Option<&str>),
+        queries: Queries,
         rule: &str,
         plan: Plan,
         deps: Vec<watch::Receiver<u64>>,
@@ -110,8 +125,7 @@ impl Fetcher {
         let mut f = Fetcher {
             shared,
             group,
-            expr: Arc::from(exprs.0),
-            recover: exprs.1.map(Arc::from),
+            queries,
             rule: Arc::from(rule),
             plan,
             deps,
@@ -129,7 +143,7 @@ impl Fetcher {
         self.next = Some(tokio::spawn(fetch_window(
             self.shared.clone(),
             self.group.clone(),
-            (self.expr.clone(), self.recover.clone()),
+            self.queries.clone(),
             self.rule.clone(),
             self.plan.clone(),
             self.plan.window(w),
@@ -159,7 +173,7 @@ impl Fetcher {
         let permit = self.shared.eval_permits.clone().acquire_owned().await.ok();
         drop(fetched.permit);
         let answers = match fetched.answers {
-            Ok((s, recover)) => Answers::Ok(s, recover),
+            Ok(s) => Answers::Ok(s),
             Err((error, down)) => {
                 if down && self.given_up.is_none() {
                     report.problem(format!(
@@ -217,7 +231,7 @@ fn transient(e: &QueryError) -> bool {
 async fn fetch_window(
     shared: Arc<Shared>,
     group: Arc<Group>,
-    (expr, recover): (Arc<str>, Option<Arc<str>>),
+    queries: Queries,
     rule: Arc<str>,
     plan: Plan,
     win: Window,
@@ -239,24 +253,7 @@ async fn fetch_window(
         plan: &plan,
         win,
     };
-    let first = match at.range(&expr, &mut out).await {
-        Ok(s) => s,
-        Err(e) => {
-            out.answers = Err(e);
-            return out;
-        }
-    };
-    let second = match &recover {
-        None => None,
-        Some(r) => match at.range(r, &mut out).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                out.answers = Err(e);
-                return out;
-            }
-        },
-    };
-    out.answers = Ok((first, second));
+    out.answers = at.slices(&queries, &mut out).await;
     out.permit = permit;
     out
 }
@@ -271,6 +268,24 @@ struct Where<'a> {
 }
 
 impl Where<'_> {
+    /// The range queries of the window, one after the other; the first error ends them.
+    async fn slices(&self, q: &Queries, out: &mut Fetched) -> Result<Slices, (String, bool)> {
+        let expr = self.range(&q.expr, out).await?;
+        let recover = match &q.recover {
+            Some(r) => Some(self.range(r, out).await?),
+            None => None,
+        };
+        let presence = match &q.presence {
+            Some(p) => Some(self.range(p, out).await?),
+            None => None,
+        };
+        Ok(Slices {
+            expr,
+            recover,
+            presence,
+        })
+    }
+
     /// The range query of `expr` over the window, retrying transient errors; retries and
     /// problems go to `out`.
     async fn range(&self, expr: &str, out: &mut Fetched) -> Result<Slicer, (String, bool)> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
 
-use super::fetch::{Answers, Fetcher};
+use super::fetch::{Answers, Fetcher, Queries};
 use super::progress::GroupBar;
 use super::report::{RuleReport, Tracker};
 use super::window::{Plan, Window, fmt_ms};
@@ -101,7 +101,11 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
     let mut fetcher = Fetcher::start(
         shared.clone(),
         group.clone(),
-        (rule.expr(), rule.recover_expr()),
+        Queries {
+            expr: rule.expr().into(),
+            recover: rule.recover_expr().map(Arc::from),
+            presence: rule.presence_query().map(Arc::from),
+        },
         rule.name(),
         plan.clone(),
         deps,

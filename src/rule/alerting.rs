@@ -18,7 +18,9 @@
 //! (`hysteresis.rs`) holds a firing alert present in `advance` until its recovery
 //! series is returned; `for_count` (`dampening.rs`) records, between `merge` and
 //! `advance`, which alerts this evaluation returned, and holds back pending alerts not
-//! returned often enough. A rule without them takes exactly Prometheus' path.
+//! returned often enough; `no_data` and `on_error` (`policy.rs`) judge the answer before
+//! rendering: they keep the alerts as they were or add a synthetic alert's series to
+//! the result. A rule without them takes exactly Prometheus' path.
 //!
 //! The comments say why each decision is taken. New alert semantics belong in a phase:
 //! how an alert changes state in `advance` (reading the durations of [`Timing`]), what
@@ -27,6 +29,7 @@
 mod advance;
 mod dampening;
 mod hysteresis;
+mod policy;
 mod render;
 
 use std::collections::HashMap;
@@ -42,6 +45,8 @@ use crate::template::{Inputs, TemplateQuerier};
 use advance::{Seen, advance, emit, held};
 use dampening::Dampening;
 use hysteresis::{Recovered, Recovery};
+pub use policy::REASON_LABEL;
+use policy::{Outcome as DataOutcome, Policies, Reason};
 use render::{LabelTemplate, Rendered, inputs_of};
 
 use super::limits::QueryBudget;
@@ -87,6 +92,10 @@ pub struct AlertingRule {
     recovery: Option<Recovery>,
     /// `for_count`: which evaluations returned each alert lately.
     dampening: Option<Dampening>,
+    /// `no_data` and `on_error`, and the synthetic alerts they raised.
+    policies: Policies,
+    /// With `no_data`: the query asking whether `expr`'s selectors returned anything.
+    presence: Option<Arc<str>>,
 }
 
 /// One series of the query result as the alert it stands for, before it joins the
@@ -177,6 +186,11 @@ impl AlertingRule {
         AlertingRule {
             recovery,
             dampening: ext.for_count.map(Dampening::new),
+            policies: Policies::new(ext.no_data, ext.on_error),
+            presence: ext
+                .no_data
+                .and_then(|_| crate::promql::selectors::presence_query(&spec.expr))
+                .map(Arc::from),
             annotation_names,
             label_inputs: inputs_of(labels.iter().map(|l| &l.template)),
             annotation_inputs,
@@ -229,33 +243,45 @@ impl AlertingRule {
         self.step_answer(Answer::of(result), t, querier)
     }
 
+    /// The query that tells "no data" from "condition false" (with `no_data`).
+    pub fn presence_query(&self) -> Option<&str> {
+        self.presence.as_deref()
+    }
+
+    /// Whether the alerts of a failed evaluation are still sent (`on_error`).
+    pub fn sends_after_error(&self) -> bool {
+        self.policies.on_error()
+    }
+
     /// One evaluation: render → merge → advance → emit. Errors leave the alerts as they
     /// were (except `limit`, which clears them, as Prometheus does) and produce no
-    /// series.
+    /// series, unless `on_error` says otherwise (`policy.rs`).
     pub fn step_answer(
         &mut self,
         answer: Answer,
         t: EvalTime,
         querier: Option<&dyn TemplateQuerier>,
     ) -> StepOutput {
-        let samples = match answer.expr {
-            Ok(s) => s,
+        let read = self.read(answer);
+        let outcome = match &read {
+            Err(_) => DataOutcome::Failed,
+            Ok((_, _, true)) => DataOutcome::NoData,
+            Ok(_) => DataOutcome::Data,
+        };
+        let Some(verdict) = self.policies.judge(outcome, t.ts_ms) else {
             // A failed query says nothing about the alerts: as in Prometheus, they stay
             // as they are, and nothing is written, so no series is marked stale.
-            Err(e) => return self.outcome.fail(e, 0),
+            return self.outcome.fail(read.err().unwrap_or_default(), 0);
         };
-        let recovered = match (&self.recovery, answer.recover) {
-            (None, _) => None,
-            (Some(r), Some(Ok(s))) => Some(r.recovered(&s)),
-            // Without its answer, no held alert can be said to have recovered or not:
-            // the evaluation fails as a failed `expr` does, alerts unchanged.
-            (Some(_), Some(Err(e))) => return self.outcome.fail(format!("recover_expr: {e}"), 0),
-            (Some(_), None) => {
-                return self
-                    .outcome
-                    .fail("recover_expr was not evaluated".to_string(), 0);
-            }
+        let (mut samples, recovered, failed) = match read {
+            Ok((s, r, _)) => (s, r, None),
+            Err(e) => (Vec::new(), None, Some(e)),
         };
+        // A synthetic alert is rendered from a series of its own, as if the query had
+        // returned it; the result is empty whenever one is raised.
+        if let Some((reason, _)) = verdict.raise {
+            samples.push(reason.sample());
+        }
         self.attempt += 1;
         self.partial = answer.partial;
         let n = samples.len();
@@ -269,8 +295,12 @@ impl AlertingRule {
             Ok(o) => o,
             Err(e) => return self.outcome.fail(e, n),
         };
+        let raised = verdict.raise.zip(observed.first().map(|o| o.fingerprint));
         self.merge(observed, t.ts_ms);
-        if let Some(d) = &mut self.dampening {
+        if let Some(((reason, since), fp)) = raised {
+            self.fire_synthetic(fp, reason, since, t.ts_ms);
+        }
+        if let Some(d) = self.dampening.as_mut().filter(|_| failed.is_none()) {
             let attempt = self.attempt;
             let seen = self
                 .active
@@ -279,7 +309,7 @@ impl AlertingRule {
             d.record(seen, t.ts_ms, self.timing.interval_ms);
         }
         let mut series = Vec::with_capacity(2 * self.active.len());
-        let active = self.advance_and_emit(t, recovered.as_ref(), &mut series);
+        let active = self.advance_and_emit(t, recovered.as_ref(), verdict.keep, &mut series);
         if self.ctx.limit > 0 && active > self.ctx.limit {
             // Prometheus forgets all the rule's alerts, firing ones too, without sending
             // their resolution: the rule is broken until its result fits the limit, and
@@ -295,15 +325,25 @@ impl AlertingRule {
         if let Err(e) = self.budget.claim(self.active.len()) {
             return self.drop_alerts(e, n);
         }
-        self.outcome.succeed();
+        let held = &self.active;
+        self.policies.retain(|fp| held.contains_key(&fp));
         let attempt = self.attempt;
         self.rendered.retain(|_, r| r.seen == attempt);
         self.written.replace(&mut series, t.query_ts_ms);
-        StepOutput {
-            series,
-            error: None,
-            samples: n,
-        }
+        let mut out = match failed {
+            // `on_error`: the evaluation failed, yet the alerts kept are written (and
+            // sent by the engine), so that they do not expire during an outage.
+            Some(e) => self.outcome.fail(e, 0),
+            None => {
+                self.outcome.succeed();
+                StepOutput {
+                    samples: n,
+                    ..StepOutput::default()
+                }
+            }
+        };
+        out.series = series;
+        out
     }
 
     /// Fails the evaluation and drops every alert, as Prometheus does when `limit` is
@@ -314,6 +354,7 @@ impl AlertingRule {
         if let Some(d) = &mut self.dampening {
             d.clear();
         }
+        self.policies.retain(|_| false);
         self.budget.release();
         self.outcome.fail(error, samples)
     }
@@ -415,19 +456,27 @@ impl AlertingRule {
         &mut self,
         t: EvalTime,
         recovered: Option<&Recovered>,
+        keep: bool,
         series: &mut Vec<Sample>,
     ) -> usize {
         let (attempt, timing) = (self.attempt, self.timing);
         let ctx = &self.ctx;
         let recovery = self.recovery.as_ref().zip(recovered);
         let dampening = self.dampening.as_ref();
+        let policies = &self.policies;
         let mut active = 0;
         self.active.retain(|fp, a| {
             let present = a.seen == attempt;
+            let synthetic = policies.synthetic(*fp);
             let seen = Seen {
                 present,
-                held: !present && recovery.is_some_and(|r| held(a, r, t.ts_ms, &timing)),
+                held: !present
+                    && synthetic.is_none()
+                    && recovery.is_some_and(|r| held(a, r, t.ts_ms, &timing)),
                 dampened: dampening.is_some_and(|d| !d.allows(*fp)),
+                // An error alert is not kept past the errors: data came back.
+                kept: keep && !present && synthetic != Some(Reason::Error),
+                synthetic: synthetic.is_some(),
             };
             let fate = advance(a, seen, t.ts_ms, &timing);
             if fate == Fate::Active {
@@ -488,6 +537,11 @@ impl AlertingRule {
     /// alert's labels (without `__name__` and without external labels).
     pub fn restore(&mut self, labels: Labels, active_at_ms: i64) {
         let fp = labels.fingerprint();
+        // A synthetic alert (`alertstate_reason`) also restores how long its condition
+        // lasted; one whose policy is gone is not restored.
+        if labels.get(REASON_LABEL).is_some() && !self.policies.restore(fp, &labels, active_at_ms) {
+            return;
+        }
         self.active.entry(fp).or_insert_with(|| {
             let mut a = Alert::new(labels, Annotations::default(), 0.0, active_at_ms);
             a.restored = true;
@@ -511,6 +565,8 @@ impl AlertingRule {
         self.ctx = fresh.ctx;
         self.timing = fresh.timing;
         self.recovery = fresh.recovery;
+        self.presence = fresh.presence;
+        self.policies.update(fresh.policies);
         // The history outlives a changed `for_count` (cut to its window), not its removal.
         self.dampening = match (self.dampening.take(), fresh.dampening) {
             (Some(mut old), Some(new)) => {
@@ -533,22 +589,6 @@ pub fn generator_url(external_url: &str, expr: &str) -> String {
     format!(
         "{}/graph?g0.expr={}&g0.tab=1",
         external_url.trim_end_matches('/'),
-        query_escape(expr)
+        crate::template::query_escape(expr)
     )
-}
-
-/// Go's `url.QueryEscape`: unreserved characters stay, space becomes `+`, the rest is
-/// percent-encoded with upper-case hex.
-pub fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for &b in s.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }

@@ -150,6 +150,10 @@ pub struct StepOutput {
 pub struct Answer {
     pub expr: Result<Vec<Sample>, String>,
     pub recover: Option<Result<Vec<Sample>, String>>,
+    /// For a rule with `no_data` whose `expr` returned nothing: whether any selector of
+    /// `expr` returned a series ([`Rule::presence_query`]). The engine asks only then;
+    /// a failure of that query is a failure of the evaluation (`expr` is the error).
+    pub has_data: Option<bool>,
     /// The datasource said `expr`'s answer may be partial (templates' `$isPartial`).
     pub partial: bool,
 }
@@ -160,6 +164,7 @@ impl Answer {
         Answer {
             expr,
             recover: None,
+            has_data: None,
             partial: false,
         }
     }
@@ -234,6 +239,25 @@ impl Rule {
         match &self.spec().kind {
             config::RuleKind::Alerting(a) => a.ext.recover_expr.as_deref(),
             config::RuleKind::Recording(_) => None,
+        }
+    }
+
+    /// The query that tells "no data" from "condition false" for a rule with
+    /// `no_data`: non-empty when any selector of `expr` returns a series. The engine
+    /// runs it when `expr` returned nothing and gives its answer in
+    /// [`Answer::has_data`].
+    pub fn presence_query(&self) -> Option<&str> {
+        match self {
+            Rule::Alerting(r) => r.presence_query(),
+            Rule::Recording(_) => None,
+        }
+    }
+
+    /// Whether the alerts of a failed evaluation are still sent (`on_error`).
+    pub fn sends_after_error(&self) -> bool {
+        match self {
+            Rule::Alerting(r) => r.sends_after_error(),
+            Rule::Recording(_) => false,
         }
     }
 

@@ -8,6 +8,7 @@
 
 mod dampening;
 mod hysteresis;
+mod policy;
 mod replay;
 
 use std::path::Path;
@@ -72,6 +73,7 @@ fn answer(values: &[(&str, f64)]) -> Answer {
     Answer {
         expr: Ok(filter(&|v| v > 90.0)),
         recover: Some(Ok(filter(&|v| v < 70.0))),
+        has_data: None,
         partial: false,
     }
 }

@@ -99,3 +99,117 @@ async fn replay_fires_at_the_same_instants_as_live_evaluation() {
         "one range query per window of five steps"
     );
 }
+
+/// Instance a's CPU with gaps (no data at all), one value per minute from T0.
+const GAPPY: [Option<f64>; 10] = [
+    Some(95.0),
+    None,
+    None,
+    None,
+    Some(50.0),
+    None,
+    Some(95.0),
+    None,
+    None,
+    Some(95.0),
+];
+
+const NO_DATA_RULE: &str =
+    "  - alert: Gaps\n    expr: cpu > 90\n    no_data: {after: 1m, state: alerting}\n";
+
+/// (alertstate_reason or "", minute) of every firing alert, evaluation by evaluation.
+type Firing = Vec<(String, i64)>;
+
+fn firing_of<'a>(alerts: impl Iterator<Item = &'a Alert>, m: i64, out: &mut Firing) {
+    for a in alerts.filter(|a| a.state == AlertState::Firing) {
+        let reason = a.labels.get("alertstate_reason").unwrap_or("").to_string();
+        out.push((reason, m));
+    }
+}
+
+#[tokio::test]
+async fn no_data_alerts_fire_at_the_same_instants_in_replay() {
+    let g = group(NO_DATA_RULE);
+    let ctx = Arc::new(RuleContext::for_group(&g, &RuleSettings::default()));
+    let mut r = AlertingRule::new(&g.rules[0], ctx);
+    let presence = r.presence_query().expect("no_data asks").to_string();
+    assert_eq!(presence, "count(cpu)");
+    let mut live = Firing::new();
+    for (m, v) in GAPPY.iter().enumerate() {
+        let expr: Vec<Sample> = v
+            .filter(|v| *v > 90.0)
+            .map(|v| cpu_sample("cpu", "a", v))
+            .into_iter()
+            .collect();
+        let has_data = expr.is_empty().then_some(v.is_some());
+        let answer = Answer {
+            expr: Ok(expr),
+            recover: None,
+            has_data,
+            partial: false,
+        };
+        let out = r.step_answer(answer, EvalTime::at(T0 + m as i64 * MIN), None);
+        assert_eq!(out.error, None);
+        firing_of(r.alerts(), m as i64, &mut live);
+    }
+    // a fires at 0; no data from 1: kept at 1, resolved at 2 when the no-data alert
+    // fires, until data at 4; again from 5 (kept), the no-data alert fires only at 8
+    // (a returned at 6 and kept at 7).
+    let want: Firing = [
+        ("", 0),
+        ("", 1),
+        ("no_data", 2),
+        ("no_data", 3),
+        ("", 6),
+        ("", 7),
+        ("no_data", 8),
+        ("", 9),
+    ]
+    .iter()
+    .map(|(r, m)| (r.to_string(), *m))
+    .collect();
+    assert_eq!(live, want);
+
+    let f = Arc::new(FakeQuerier::new());
+    let labels = Labels::from_pairs([("__name__", "cpu"), ("instance", "a")]);
+    let points = |keep: fn(f64) -> bool, value: fn(f64) -> f64| -> Vec<(i64, f64)> {
+        GAPPY
+            .iter()
+            .enumerate()
+            .filter_map(|(m, v)| {
+                v.filter(|v| keep(*v))
+                    .map(|v| (T0 + m as i64 * MIN, value(v)))
+            })
+            .collect()
+    };
+    f.set_range("cpu > 90", Ok(vec![(labels, points(|v| v > 90.0, |v| v))]));
+    f.set_range(
+        &presence,
+        Ok(vec![(Labels::empty(), points(|_| true, |_| 1.0))]),
+    );
+    let o = ReplayOptions {
+        from_ms: T0,
+        to_ms: T0 + (GAPPY.len() as i64 - 1) * MIN,
+        max_points: 4,
+        retry_attempts: 1,
+        retry_backoff: Duration::from_millis(1),
+        rules_delay: Duration::ZERO,
+        ..ReplayOptions::default()
+    };
+    let groups = vec![g];
+    let plans = plan(&groups, &RuleSettings::default(), &o).expect("plannable");
+    let out = replay(&plans, &RuleSettings::default(), f, None, &o).await;
+    assert!(out.complete(), "{:?}", out.rules);
+    let mut replayed: Firing = out.rules[0]
+        .intervals
+        .iter()
+        .filter(|i| i.state == "firing")
+        .flat_map(|i| {
+            let reason = i.labels.get("alertstate_reason").unwrap_or("").to_string();
+            ((i.from - T0) / MIN..=(i.to - T0) / MIN).map(move |m| (reason.clone(), m))
+        })
+        .collect();
+    replayed.sort_by_key(|(_, m)| *m);
+    assert_eq!(out.rules[0].errors, 0, "{:?}", out.rules[0].problems);
+    assert_eq!(replayed, live);
+}

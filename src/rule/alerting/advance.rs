@@ -1,6 +1,6 @@
 //! Phases 3 and 4 for one held alert: how it moves through its states at an evaluation
-//! (Prometheus' transitions, with `keep_firing_for`, and tocsin's `recover_expr` and
-//! `for_count` through [`Seen`]), and the series it writes.
+//! (Prometheus' transitions, with `keep_firing_for`, and tocsin's `recover_expr`,
+//! `for_count`, `no_data` and `on_error` through [`Seen`]), and the series it writes.
 
 use super::hysteresis::{Recovered, Recovery};
 use super::{Fate, Timing};
@@ -17,22 +17,31 @@ pub(super) struct Seen {
     pub(super) held: bool,
     /// `for_count` forbids firing now: too few of the last evaluations returned it.
     pub(super) dampened: bool,
+    /// Absent, and kept as it is by `no_data` or `on_error` (see `policy.rs`).
+    pub(super) kept: bool,
+    /// A synthetic alert of `no_data` or `on_error`: it ends with its condition.
+    pub(super) synthetic: bool,
 }
 
 /// Phase 3 for one held alert: where it stands at evaluation time `ts`, given what this
 /// evaluation saw of it.
 pub(super) fn advance(a: &mut Alert, seen: Seen, ts: i64, timing: &Timing) -> Fate {
+    if seen.kept && a.state != AlertState::Inactive {
+        // Nothing is known of it at this evaluation (no data yet, or a failed query):
+        // it stays as it was, neither resolved nor promoted, its windows unchanged.
+        return Fate::Active;
+    }
     if seen.present || seen.held {
         // Back in the result (or its condition still holds, by `recover_expr`): a
         // `keep_firing_for` window in progress ends; should the series leave again, a
         // new window starts then. So with `recover_expr`, `keep_firing_for` counts from
         // the first evaluation that returned the recovery series.
         a.keep_firing_since_ms = None;
-    } else if !keeps_firing(a, ts, timing) {
+    } else if seen.synthetic || !keeps_firing(a, ts, timing) {
         return resolve(a, ts, timing);
     }
     if a.state == AlertState::Pending && ts - a.active_at_ms >= timing.for_ms && !seen.dampened {
-        fire(a, ts, timing);
+        fire(a, ts, timing.for_ms, timing.interval_ms);
     }
     Fate::Active
 }
@@ -94,14 +103,14 @@ fn resolve(a: &mut Alert, ts: i64, timing: &Timing) -> Fate {
     fate
 }
 
-/// A pending alert active for `for` fires: now, or, when restored at start-up, at the
-/// time it fired (or would have) before the restart, so that Alertmanager sees the same
-/// `startsAt` and nobody is paged again (Prometheus stamps it with the first evaluation
-/// after the restart).
-fn fire(a: &mut Alert, ts: i64, timing: &Timing) {
+/// A pending alert active for `for_ms` fires: now, or, when restored at start-up, at
+/// the time it fired (or would have) before the restart, so that Alertmanager sees the
+/// same `startsAt` and nobody is paged again (Prometheus stamps it with the first
+/// evaluation after the restart).
+pub(super) fn fire(a: &mut Alert, ts: i64, for_ms: i64, interval_ms: i64) {
     a.state = AlertState::Firing;
     a.fired_at_ms = Some(if a.restored {
-        first_tick_after(a.active_at_ms, timing.for_ms, timing.interval_ms).min(ts)
+        first_tick_after(a.active_at_ms, for_ms, interval_ms).min(ts)
     } else {
         ts
     });
