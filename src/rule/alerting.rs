@@ -262,6 +262,7 @@ impl AlertingRule {
         t: EvalTime,
         querier: Option<&dyn TemplateQuerier>,
     ) -> StepOutput {
+        let partial = answer.partial;
         let read = self.read(answer);
         let outcome = match &read {
             Err(_) => DataOutcome::Failed,
@@ -283,7 +284,7 @@ impl AlertingRule {
             samples.push(reason.sample());
         }
         self.attempt += 1;
-        self.partial = answer.partial;
+        self.partial = partial;
         let n = samples.len();
         // Each series becomes an alert: room for them is claimed in `-rule.maxActiveAlerts`
         // before anything is rendered, so an answer that explodes in cardinality costs
