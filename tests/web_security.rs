@@ -83,7 +83,7 @@ fn tls(dir: &std::path::Path, leaf: &certs::Leaf) -> TlsOptions {
 
 /// The value of an unlabelled series in the registry's text.
 fn value(registry: &Registry, name: &str) -> f64 {
-    let text = tocsin::web::metrics::encode(registry).unwrap();
+    let text = tocsin::web::metrics::encode(registry, true).unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("{name} not in\n{text}"))

@@ -23,7 +23,12 @@ pub fn main(parsed: crate::flag_sources::Parsed) -> ExitCode {
         Some(Command::Backtest(a)) => &a.run,
         _ => &cli.run,
     };
-    crate::logging::init(&log.logger_level, &log.logger_format);
+    crate::logging::init(&crate::logging::LogOptions {
+        level: log.logger_level.clone(),
+        format: log.logger_format.clone(),
+        json_fields: log.logger_json_fields.clone(),
+        max_arg_len: log.logger_max_arg_len,
+    });
     match cli.command {
         Some(Command::Check(args)) => check(&args),
         Some(Command::Replay(args)) => replay(*args),
@@ -130,11 +135,14 @@ fn lint_datasource(args: &CheckArgs) -> Result<Option<crate::lint::DatasourceLin
     }))
 }
 
-fn load_options(flags: &RunFlags) -> LoadOptions {
+/// What the rule loader takes from the flags.
+pub(super) fn load_options(flags: &RunFlags) -> LoadOptions {
     LoadOptions {
         validate_expressions: flags.validate_expressions,
         validate_templates: flags.validate_templates,
-        ..LoadOptions::default()
+        ignore_unknown_fields: false,
+        default_rule_type: flags.rule_default_rule_type.clone(),
+        strip_file_path: flags.rule_strip_file_path,
     }
 }
 

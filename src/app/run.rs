@@ -35,14 +35,6 @@ use crate::status::StatusBoard;
 use crate::template::Library;
 use crate::web;
 
-fn load_options(f: &RunFlags) -> LoadOptions {
-    LoadOptions {
-        validate_expressions: f.validate_expressions,
-        validate_templates: f.validate_templates,
-        ..LoadOptions::default()
-    }
-}
-
 /// Loads rules off the async runtime (file reads, YAML, validation).
 async fn load_rules(patterns: Vec<String>, opts: LoadOptions) -> Result<RuleSet, String> {
     tokio::task::spawn_blocking(move || config::load(&patterns, &opts).map_err(|e| e.to_string()))
@@ -55,9 +47,7 @@ fn needs_remote_write(set: &RuleSet) -> Option<String> {
         g.rules.iter().find_map(|r| match &r.kind {
             RuleKind::Recording(rec) => Some(format!(
                 "{}: group {:?}, recording rule {:?}",
-                g.file.display(),
-                g.name,
-                rec.name
+                g.shown_file, g.name, rec.name
             )),
             RuleKind::Alerting(_) => None,
         })
@@ -171,7 +161,7 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
     Ok(Running {
         loaded_from: None,
         patterns,
-        load: load_options(f),
+        load: super::load_options(f),
         remote_write: remote_write_url.is_some(),
         manager,
         board,

@@ -81,7 +81,7 @@ struct Report {
 
 impl GroupRunner {
     pub fn new(def: Arc<Group>, engine: Arc<Engine>) -> GroupRunner {
-        let status = GroupStatus::from_config(&def, engine.settings.default_interval);
+        let status = GroupStatus::from_config(&def, &engine.settings);
         let ctx = Arc::new(RuleContext::for_group(&def, &engine.settings));
         let rules = def
             .rules
@@ -90,7 +90,7 @@ impl GroupRunner {
             .collect();
         let labels = GroupLabel {
             group: def.name.clone(),
-            file: def.file.display().to_string(),
+            file: def.shown_file.clone(),
         };
         GroupRunner {
             deps: deps::dependencies(&def.rules),
@@ -141,7 +141,7 @@ impl GroupRunner {
             }
         }
         let clock = self.engine.clock;
-        let mut next = self.schedule.next_at_or_after(clock.now_ms());
+        let mut next = self.schedule.start(clock.now_ms());
         loop {
             tokio::select! {
                 biased;
@@ -342,7 +342,7 @@ impl GroupRunner {
     /// expression, labels) keep their state; others start fresh; removed ones are
     /// retired (alerts resolved, series ended).
     fn update(&mut self, def: Arc<Group>) {
-        let new_status = GroupStatus::from_config(&def, self.engine.settings.default_interval);
+        let new_status = GroupStatus::from_config(&def, &self.engine.settings);
         let ctx = Arc::new(RuleContext::for_group(&def, &self.engine.settings));
         let mut old: HashMap<u64, Vec<(Rule, Arc<RuleStatus>)>> = HashMap::new();
         for (r, s) in self
@@ -383,7 +383,7 @@ impl GroupRunner {
         self.status = new_status;
         self.status.rules = statuses;
         self.deps = deps::dependencies(&def.rules);
-        self.schedule = schedule_of(&def, &self.engine);
+        self.schedule = schedule_of(&def, &self.engine).keeping_position_of(&self.schedule);
         self.params = def.params.clone().into();
         self.metrics = def.rules.iter().map(|_| None).collect();
         self.rules = rules;
@@ -415,7 +415,7 @@ fn retire_rule(mut r: Rule, ts: i64, engine: &Engine, def: &Group) {
     }
     let label = RuleLabel {
         group: def.name.clone(),
-        file: def.file.display().to_string(),
+        file: def.shown_file.clone(),
         rule: r.name().to_string(),
     };
     let m = &engine.metrics;
@@ -430,9 +430,10 @@ fn schedule_of(def: &Group, engine: &Engine) -> Schedule {
         def.interval.unwrap_or(engine.settings.default_interval),
         def.eval_offset,
         def.query_offset,
-        def.eval_delay,
+        def.eval_delay_or(engine.settings.eval_delay),
         def.eval_alignment,
         def.id(),
+        engine.settings.max_start_delay,
     )
 }
 

@@ -14,7 +14,6 @@ mod model;
 mod update;
 
 pub use board::{BoxFuture, ReloadStatus, Snapshot, StateSource, StatusBoard};
-pub use from_config::DEFAULT_UPDATE_ENTRIES;
 pub use model::{
     AlertState, AlertStatus, AlertingStatus, Annotations, GroupStatus, Health, NotifierStatus,
     Reproduce, RuleKindStatus, RuleStatus, StateUpdate,

@@ -101,6 +101,8 @@ pub struct Api {
     pub security_metrics: Option<super::metrics::SecurityMetrics>,
     /// Normalized `-http.pathPrefix` (`""` or `/x`), for links in HTML.
     pub path_prefix: String,
+    /// `-metrics.exposeMetadata`.
+    pub expose_metadata: bool,
     pub started: SystemTime,
     /// Slots for expensive requests (`-http.maxConcurrentRequests`) and their number.
     pub expensive: Option<(Arc<tokio::sync::Semaphore>, usize)>,
@@ -267,7 +269,7 @@ impl Api {
 
     /// `GET /metrics`.
     pub fn metrics(&self) -> Reply {
-        match super::metrics::encode(&self.registry) {
+        match super::metrics::encode(&self.registry, self.expose_metadata) {
             Ok(text) => Reply {
                 status: StatusCode::OK,
                 content_type: super::metrics::CONTENT_TYPE,

@@ -53,6 +53,10 @@ pub struct WebOptions {
     pub tls: Option<TlsOptions>,
     /// `-httpListenAddr.useProxyProtocol`.
     pub proxy_protocol: bool,
+    /// Not `-http.disableKeepAlive`: a connection may carry several requests.
+    pub keep_alive: bool,
+    /// `-metrics.exposeMetadata`: `/metrics` carries `# HELP`, `# TYPE` and `# UNIT`.
+    pub expose_metadata: bool,
     /// The `/flags` page (secrets already masked).
     pub flags_page: Arc<str>,
     /// `-http.pathPrefix`: every path is served under this prefix.
@@ -78,6 +82,8 @@ impl Default for WebOptions {
             headers: ResponseHeaders::default(),
             tls: None,
             proxy_protocol: false,
+            keep_alive: true,
+            expose_metadata: true,
             flags_page: Arc::from(""),
             path_prefix: String::new(),
             external_url: String::new(),
