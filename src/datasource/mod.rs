@@ -100,6 +100,7 @@ pub trait Querier: Send + Sync {
                 samples: self.instant(q).await?,
                 series_fetched: None,
                 samples_queried: None,
+                is_partial: false,
             })
         })
     }

@@ -521,25 +521,31 @@ async fn query_rule(
     };
     let run = |q: InstantQuery| async move {
         let answer = engine.querier.instant_answer(&q).await;
-        let fetched = answer.as_ref().ok().and_then(|a| a.series_fetched);
-        (
-            answer.map(|a| a.samples).map_err(|e| e.to_string()),
-            fetched,
-        )
+        let meta = answer
+            .as_ref()
+            .map_or((None, false), |a| (a.series_fetched, a.is_partial));
+        (answer.map(|a| a.samples).map_err(|e| e.to_string()), meta)
     };
     let (mut answer, mut fetched) = match rule.recover_expr() {
         None => {
-            let (expr, fetched) = run(query(rule.expr())).await;
-            (Answer::of(expr), fetched)
+            let (expr, (fetched, partial)) = run(query(rule.expr())).await;
+            (
+                Answer {
+                    partial,
+                    ..Answer::of(expr)
+                },
+                fetched,
+            )
         }
         Some(recover) => {
-            let ((expr, f1), (recover, f2)) =
+            let ((expr, (f1, partial)), (recover, (f2, _))) =
                 tokio::join!(run(query(rule.expr())), run(query(recover)));
             let fetched = f1.zip(f2).map(|(a, b)| a + b);
             let answer = Answer {
                 expr,
                 recover: Some(recover),
                 has_data: None,
+                partial,
             };
             (answer, fetched)
         }
@@ -549,7 +555,7 @@ async fn query_rule(
     if let Some(presence) = rule.presence_query()
         && answer.expr.as_ref().is_ok_and(|s| s.is_empty())
     {
-        let (present, f) = run(query(presence)).await;
+        let (present, (f, _)) = run(query(presence)).await;
         fetched = fetched.zip(f).map(|(a, b)| a + b);
         match present {
             Ok(s) => answer.has_data = Some(!s.is_empty()),

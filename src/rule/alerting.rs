@@ -81,6 +81,8 @@ pub struct AlertingRule {
     rendered: RenderCache,
     /// Numbers evaluations, to tell what the current one saw.
     attempt: u64,
+    /// The current evaluation's answer may be partial (`$isPartial` in templates).
+    partial: bool,
     /// Series written at the last successful evaluation.
     written: Written,
     outcome: Outcome,
@@ -206,6 +208,7 @@ impl AlertingRule {
             active: HashMap::new(),
             rendered: HashMap::new(),
             attempt: 0,
+            partial: false,
             written: Written::default(),
             outcome: Outcome::default(),
             recheck_for: false,
@@ -264,6 +267,7 @@ impl AlertingRule {
         t: EvalTime,
         querier: Option<&dyn TemplateQuerier>,
     ) -> StepOutput {
+        let partial = answer.partial;
         let read = self.read(answer);
         let outcome = match &read {
             Err(_) => DataOutcome::Failed,
@@ -285,6 +289,7 @@ impl AlertingRule {
             samples.push(reason.sample());
         }
         self.attempt += 1;
+        self.partial = partial;
         let n = samples.len();
         // Each series becomes an alert: room for them is claimed in `-rule.maxActiveAlerts`
         // before anything is rendered, so an answer that explodes in cardinality costs

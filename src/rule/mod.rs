@@ -154,6 +154,8 @@ pub struct Answer {
     /// `expr` returned a series ([`Rule::presence_query`]). The engine asks only then;
     /// a failure of that query is a failure of the evaluation (`expr` is the error).
     pub has_data: Option<bool>,
+    /// The datasource said `expr`'s answer may be partial (templates' `$isPartial`).
+    pub partial: bool,
 }
 
 impl Answer {
@@ -163,6 +165,7 @@ impl Answer {
             expr,
             recover: None,
             has_data: None,
+            partial: false,
         }
     }
 }

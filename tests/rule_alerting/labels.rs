@@ -3,7 +3,7 @@
 
 use super::support::rules::*;
 use super::*;
-use tocsin::rule::{AlertState, AlertingRule, RuleContext};
+use tocsin::rule::{AlertState, AlertingRule, Answer, EvalTime, RuleContext};
 
 #[test]
 fn rule_labels_group_labels_and_empty_values() {
@@ -219,4 +219,32 @@ fn a_rendering_is_reused_only_for_the_series_and_value_it_was_made_for() {
         (annotation(&r, "from"), annotation(&r, "value")),
         ("x".into(), "v=2".into())
     );
+}
+
+#[test]
+fn is_partial_follows_each_answer() {
+    // vmalert 1.145's `$isPartial`: whether the datasource said this evaluation's answer
+    // may be partial. The rendering is not reused from an evaluation that said otherwise.
+    let mut r = in_group(alerting_with(
+        "P",
+        "x > 0",
+        0,
+        0,
+        &[],
+        &[(
+            "warn",
+            "{{ if $isPartial }}partial answer{{ else }}whole{{ end }}/{{ .IsPartial }}",
+        )],
+    ));
+    let x = || sample(&[("__name__", "x"), ("instance", "a")], 1.0);
+    let answer = |partial| Answer {
+        partial,
+        ..Answer::of(Ok(vec![x()]))
+    };
+    r.step_answer(answer(false), EvalTime::at(T0), None);
+    assert_eq!(annotation(&r, "warn"), "whole/false");
+    r.step_answer(answer(true), EvalTime::at(T0 + 60 * SEC), None);
+    assert_eq!(annotation(&r, "warn"), "partial answer/true");
+    r.step_answer(answer(false), EvalTime::at(T0 + 120 * SEC), None);
+    assert_eq!(annotation(&r, "warn"), "whole/false");
 }

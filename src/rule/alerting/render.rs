@@ -123,6 +123,7 @@ impl AlertingRule {
         tctx.expr = &self.spec.expr;
         tctx.for_ = for_;
         tctx.group_id = self.ctx.group_id;
+        tctx.is_partial = self.partial;
         tctx.querier = querier;
         tctx.library = self.ctx.settings.library.as_deref();
         tctx.eval_time = Some(system_time(t.ts_ms));
