@@ -54,6 +54,18 @@ impl StateSource for Stuck {
     }
 }
 
+/// A server with one rendering slot (`-http.maxConcurrentRequests=1`) over `state`.
+async fn one_slot_server(state: Arc<dyn StateSource>) -> support::web::Running {
+    server()
+        .state(state)
+        .options(WebOptions {
+            max_concurrent_requests: 1,
+            ..WebOptions::default()
+        })
+        .start()
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_limit_expensive_requests_get_503_and_health_still_answers() {
     let (entered_tx, entered_rx) = mpsc::channel();
@@ -63,14 +75,7 @@ async fn beyond_the_limit_expensive_requests_get_503_and_health_still_answers() 
         entered: Mutex::new(Some(entered_tx)),
         release: Mutex::new(Some(release_rx)),
     });
-    let srv = server()
-        .state(state)
-        .options(WebOptions {
-            max_concurrent_requests: 1,
-            ..WebOptions::default()
-        })
-        .start()
-        .await;
+    let srv = one_slot_server(state).await;
     let client = reqwest::Client::new();
     let first = tokio::spawn(client.get(srv.url("/api/v1/rules")).send());
     tokio::task::spawn_blocking(move || entered_rx.recv().unwrap())
@@ -357,14 +362,7 @@ async fn the_cluster_wide_answers_hold_a_slot_too() {
             release: release.clone(),
         }),
     });
-    let srv = server()
-        .state(state)
-        .options(WebOptions {
-            max_concurrent_requests: 1,
-            ..WebOptions::default()
-        })
-        .start()
-        .await;
+    let srv = one_slot_server(state).await;
     let client = reqwest::Client::new();
     // A cluster-wide answer waiting for the other member holds the only slot.
     let first = tokio::spawn(client.get(srv.url("/api/v1/rules")).send());
