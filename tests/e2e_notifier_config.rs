@@ -1,15 +1,18 @@
 //! `-notifier.config` end to end: the tocsin binary, real Alertmanagers (0.33, Debian
-//! sid), one found through `static_configs` and one through a DNS SRV record served by
-//! the loopback DNS server (`-dns.server`); alerts arrive relabelled, targets follow the
+//! sid), one found through `static_configs`, one through a DNS SRV record served by the
+//! loopback DNS server (`-dns.server`) and one through a Consul catalog (an in-process
+//! stand-in); alerts arrive relabelled, targets follow the
 //! zone, a broken file at reload keeps the old targets, and the basic-auth password of
 //! the config shows nowhere.
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 use support::dns::{Answer, DnsServer, Record};
+use support::fake_http::fake_consul;
 use support::http::{alerts_named, get_json, poll_alertmanager, poll_json};
 use support::peers::{peer_or_skip, sid_peer_or_skip};
 use support::servers::{start_alertmanager, start_plain_prometheus, start_tocsin};
@@ -37,7 +40,7 @@ fn label<'a>(alert: &'a Value, name: &str) -> &'a str {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn static_and_dns_srv_alertmanagers_receive_relabelled_alerts() {
+async fn static_dns_srv_and_consul_alertmanagers_receive_relabelled_alerts() {
     let (Some(prom), Some(am_bin)) = (
         peer_or_skip("prometheus"),
         sid_peer_or_skip("prometheus-alertmanager"),
@@ -45,13 +48,20 @@ async fn static_and_dns_srv_alertmanagers_receive_relabelled_alerts() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (d1, d2) = (dir.path().join("am1"), dir.path().join("am2"));
-    std::fs::create_dir_all(&d1).unwrap();
-    std::fs::create_dir_all(&d2).unwrap();
+    let (d1, d2, d3) = (
+        dir.path().join("am1"),
+        dir.path().join("am2"),
+        dir.path().join("am3"),
+    );
+    for d in [&d1, &d2, &d3] {
+        std::fs::create_dir_all(d).unwrap();
+    }
     let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
     let (_a1, am1) = start_alertmanager(&am_bin, &d1).await.unwrap();
     let (_a2, am2) = start_alertmanager(&am_bin, &d2).await.unwrap();
+    let (_a3, am3) = start_alertmanager(&am_bin, &d3).await.unwrap();
     let port = |u: &str| u.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    let consul = fake_consul(port(&am3), Arc::new(Mutex::new(Vec::new()))).await;
 
     let dns = DnsServer::start().await;
     let srv = Answer::Records(vec![Record::Srv {
@@ -78,10 +88,16 @@ dns_sd_configs:
   - names: [_alertmanager._tcp.tocsin.test]
     alert_relabel_configs:
       - {{ target_label: route, replacement: dns }}
+consul_sd_configs:
+  - server: {consul}
+    services: [alertmanager]
+    alert_relabel_configs:
+      - {{ target_label: route, replacement: consul }}
 alert_relabel_configs:
   - {{ action: labeldrop, regex: internal_.* }}
 "#,
-        am1 = am1.trim_start_matches("http://")
+        am1 = am1.trim_start_matches("http://"),
+        consul = consul.trim_start_matches("http://"),
     );
     std::fs::write(&config, &good).unwrap();
 
@@ -92,6 +108,7 @@ alert_relabel_configs:
             format!("-notifier.config={}", config.display()),
             format!("-dns.server={}", dns.addr),
             "-promscrape.dnsSDCheckInterval=1s".into(),
+            "-promscrape.consulSDCheckInterval=1s".into(),
             "-rule.resendDelay=1s".into(),
         ],
         dir.path(),
@@ -107,13 +124,17 @@ alert_relabel_configs:
             format!("http://localhost:{}/api/v2/alerts", port(&am2)),
         ),
         ("static".to_string(), format!("{am1}/api/v2/alerts")),
+        (
+            "consulSD".to_string(),
+            format!("http://127.0.0.1:{}/api/v2/alerts", port(&am3)),
+        ),
     ];
     want.sort();
     let mut got = targets(&v);
     got.sort();
     assert_eq!(got, want, "{v}");
 
-    for (am, route) in [(&am1, "static"), (&am2, "dns")] {
+    for (am, route) in [(&am1, "static"), (&am2, "dns"), (&am3, "consul")] {
         let alerts = poll_alertmanager(am, Duration::from_secs(30), |a| {
             !alerts_named(a, "Always").is_empty()
         })
@@ -143,7 +164,7 @@ alert_relabel_configs:
         "{body}"
     );
     let (_, v) = get_json(&format!("{url}/api/v1/notifiers")).await;
-    assert_eq!(targets(&v).len(), 2, "{v}");
+    assert_eq!(targets(&v).len(), 3, "{v}");
 
     // The SRV record goes: so does the DNS target, at the next refresh.
     std::fs::write(&config, &good).unwrap();
@@ -151,7 +172,7 @@ alert_relabel_configs:
     let gone = poll_json(
         &format!("{url}/api/v1/notifiers"),
         Duration::from_secs(15),
-        |v| targets(v).iter().all(|(k, _)| k == "static"),
+        |v| targets(v).iter().all(|(k, _)| k != "DNSSD"),
     )
     .await;
     assert!(gone.is_some(), "{}", t.log_tail(30));

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use clap::CommandFactory;
 use support::certs::{self, Ca};
-use support::fake_http::serve_fn;
+use support::fake_http::{fake_consul, serve_fn};
 use support::peers::{ChildGuard, free_port};
 use support::secrets::{Probe, RULES, basic, counter, has_error, secret};
 use tocsin::flag_sources::Secrets;
@@ -435,28 +435,6 @@ async fn secret_flags_hidden_run_4_command_line_peers_401() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_flags_hidden_run_5_environment_peers_401() {
     run(5).await;
-}
-
-/// A Consul catalog stand-in listing one Alertmanager at `am_port`; keeps the
-/// `X-Consul-Token` and `Authorization` of every request.
-async fn fake_consul(am_port: u16, seen: Arc<Mutex<Vec<(String, String)>>>) -> String {
-    let (url, _) = serve_fn(move |_, req| {
-        let token = req.headers.get("x-consul-token").and_then(|v| v.to_str().ok());
-        (seen.lock().unwrap()).push((token.unwrap_or("").into(), req.authorization.into()));
-        Some(match req.path {
-            "/v1/catalog/services" => (200, "application/json", r#"{"alertmanager":[]}"#.into()),
-            "/v1/health/service/alertmanager" => (
-                200,
-                "application/json",
-                format!(
-                    r#"[{{"Node":{{"Node":"n","Address":"127.0.0.1"}},"Service":{{"ID":"am","Service":"alertmanager","Port":{am_port}}},"Checks":[]}}]"#
-                ),
-            ),
-            _ => (404, "text/plain", String::new()),
-        })
-    })
-    .await;
-    url
 }
 
 /// The notifier config: each static group with its own way of authenticating, Consul
