@@ -66,6 +66,28 @@ async fn one_slot_server(state: Arc<dyn StateSource>) -> support::web::Running {
         .await
 }
 
+/// `path` is turned away at once: 503, `Retry-After: 1`, and a body naming the flag
+/// (returned).
+async fn assert_turned_away(
+    client: &reqwest::Client,
+    srv: &support::web::Running,
+    path: &str,
+) -> String {
+    let r = client.get(srv.url(path)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 503, "{path}");
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("1"),
+        "{path}"
+    );
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("-http.maxConcurrentRequests"),
+        "{path}: {body}"
+    );
+    body
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_limit_expensive_requests_get_503_and_health_still_answers() {
     let (entered_tx, entered_rx) = mpsc::channel();
@@ -87,18 +109,7 @@ async fn beyond_the_limit_expensive_requests_get_503_and_health_still_answers() 
 
     // The only slot is taken: other answers are turned away at once.
     for path in ["/api/v1/alerts", "/api/v1/rules?type=alert", "/metrics"] {
-        let r = client.get(srv.url(path)).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 503, "{path}");
-        assert_eq!(
-            r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
-            Some("1"),
-            "{path}"
-        );
-        let body = r.text().await.unwrap();
-        assert!(
-            body.contains("-http.maxConcurrentRequests"),
-            "{path}: {body}"
-        );
+        let body = assert_turned_away(&client, &srv, path).await;
         if path != "/metrics" {
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             assert_eq!(v["status"], "error");
@@ -375,18 +386,7 @@ async fn the_cluster_wide_answers_hold_a_slot_too() {
         "/api/v1/rules?local=1",
         "/metrics",
     ] {
-        let r = client.get(srv.url(path)).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 503, "{path}");
-        assert_eq!(
-            r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
-            Some("1"),
-            "{path}"
-        );
-        let body = r.text().await.unwrap();
-        assert!(
-            body.contains("-http.maxConcurrentRequests"),
-            "{path}: {body}"
-        );
+        assert_turned_away(&client, &srv, path).await;
     }
     for path in ["/-/healthy", "/-/ready", "/api/v1/status"] {
         let r = client.get(srv.url(path)).send().await.unwrap();
