@@ -73,3 +73,15 @@ for t in "$dest$tdir"/*.tmpl; do
     echo "install-peers: cannot install $tdir/$(basename "$t") (run as root); Alertmanager will reject its config" >&2
   fi
 done
+# The Kubernetes schema check of integration/k8s/ (tests/k8s_manifests.rs):
+# kubernetes-validate from PyPI, in its own virtualenv under .peers/py (Debian's
+# python3 needs python3-venv for `-m venv`; .ci/run installs it).
+kv="$dest/py/bin/kubernetes-validate"
+if [ ! -x "$kv" ]; then
+  rm -rf "$dest/py"
+  if ! python3 -m venv "$dest/py" >/dev/null 2>&1; then
+    echo "install-peers: python3 -m venv failed (install python3-venv)" >&2
+    exit 1
+  fi
+  "$dest/py/bin/pip" install -q --disable-pip-version-check kubernetes-validate==1.37.0 >/dev/null
+fi

@@ -17,6 +17,6 @@ command -v nginx >/dev/null || { echo "needs nginx: apt-get install -y nginx-lig
 cargo build --release --quiet --bin tocsin
 echo "tocsin $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores," \
   "$(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-exec python3 integration/bench/soak.py --tocsin target/release/tocsin \
+PYTHONUNBUFFERED=1 exec python3 integration/bench/soak.py --tocsin target/release/tocsin \
   --probes "${PROBES:-groups,api,hostile,signals}" --groups "${GROUPS:-100000}" \
   --secs "${SECS:-60}" --reps "${REPS:-3}"

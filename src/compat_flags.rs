@@ -5,7 +5,7 @@
 //! setting took effect when it did not.
 //!
 //! Flags whose silent acceptance could mislead about security or results
-//! (`-datasource.roundDigits`, …) are not here:
+//! (`-datasource.queryTimeAlignment` of 1.79.5, …) are not here:
 //! they stay unknown, and tocsin refuses to start with them. `docs/migration.md` lists
 //! every vmalert flag and what tocsin does with it.
 
@@ -157,7 +157,10 @@ mod tests {
 
     #[test]
     fn security_flags_stay_unknown() {
-        for flag in ["-datasource.roundDigits=2", "-datasource.appendTypePrefix"] {
+        for flag in [
+            "-datasource.queryTimeAlignment=false",
+            "-datasource.queryTimeAlignment",
+        ] {
             assert!(
                 parse(&[flag]).is_err(),
                 "{flag} must be refused, not ignored"

@@ -7,8 +7,9 @@
 //! command line wins. List flags take comma-separated values there.
 //!
 //! Secret flags (names containing `pass`, `key`, `secret` or `token`, whatever the
-//! case, and those named by `-secret.flags`) show as `secret` wherever tocsin prints
-//! its flags: `/flags` and the start-up log.
+//! case, the clients' `-X.headers`, which carry tokens as often as not and vmalert
+//! masks too, and those named by `-secret.flags`) show as `secret` wherever tocsin
+//! prints its flags: `/flags` and the start-up log.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -219,6 +220,7 @@ impl Secrets {
         ["pass", "key", "secret", "token"]
             .iter()
             .any(|w| l.contains(w))
+            || l.ends_with(".headers")
             || self.named.contains(&l)
     }
 
@@ -374,5 +376,7 @@ mod tests {
         );
         assert!(s.is_secret("reloadAuthKey") && s.is_secret("notifier.oauth2.clientSecret"));
         assert!(!s.is_secret("rule"));
+        assert!(s.is_secret("datasource.headers") && s.is_secret("notifier.headers"));
+        assert!(!s.is_secret("http.header.csp"));
     }
 }

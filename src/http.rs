@@ -85,6 +85,13 @@ pub struct ClientOptions {
     pub tls: TlsOptions,
     /// How long an idle keep-alive connection is kept (vmalert's default: 50 s).
     pub idle_conn_timeout: Option<Duration>,
+    /// At most this many idle keep-alive connections kept per host (no bound if `None`):
+    /// for clients whose requests come in bursts, so that their connections do not stay
+    /// open against the server's connection limit between bursts.
+    pub max_idle_per_host: Option<usize>,
+    /// An HTTP(S) proxy every request goes through (`user:password@` in it is the
+    /// proxy's basic auth, hence a [`Secret`]).
+    pub proxy_url: Option<Secret>,
 }
 
 /// Why a client could not be built: names the setting and what to do.
@@ -401,6 +408,19 @@ fn builder(
         .user_agent(concat!("tocsin/", env!("CARGO_PKG_VERSION"))))
 }
 
+/// The proxy at `url`; the error never quotes it (it may carry a password).
+fn proxy(url: &Secret, origin: &Origin) -> Result<reqwest::Proxy, ClientError> {
+    let bad = |why: &str| ClientError::Setting {
+        setting: origin.name("proxy_url"),
+        message: format!("{why}; use http://host:port or https://host:port"),
+    };
+    let u = reqwest::Url::parse(url.expose()).map_err(|_| bad("not a URL"))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(bad("only http and https proxies are supported"));
+    }
+    reqwest::Proxy::all(u).map_err(|_| bad("not a proxy URL"))
+}
+
 /// A keep-alive client for one endpoint, cheap to clone. Credentials are attached to
 /// each request by [`HttpClient::post`].
 #[derive(Clone)]
@@ -417,10 +437,14 @@ impl HttpClient {
             message: e.to_string(),
         })?;
         let auth = auth(origin, o, timeout)?;
-        let inner = builder(&o.tls, timeout, o.idle_conn_timeout, &|f| origin.name(f))?
-            .default_headers(headers)
-            .build()
-            .map_err(ClientError::Build)?;
+        let mut b = builder(&o.tls, timeout, o.idle_conn_timeout, &|f| origin.name(f))?;
+        if let Some(n) = o.max_idle_per_host {
+            b = b.pool_max_idle_per_host(n);
+        }
+        if let Some(p) = &o.proxy_url {
+            b = b.proxy(proxy(p, origin)?);
+        }
+        let inner = (b.default_headers(headers).build()).map_err(ClientError::Build)?;
         Ok(HttpClient {
             inner,
             auth: Arc::new(auth),

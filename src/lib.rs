@@ -6,6 +6,7 @@ pub mod bytesize;
 pub mod check;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod compat_flags;
 pub mod config;
 pub mod datasource;

@@ -20,11 +20,17 @@ pub struct Schedule {
     pub query_shift_ms: i64,
     /// vmalert `eval_alignment: true`: truncate query timestamps to the interval.
     pub align_query: bool,
+    /// The window the first evaluation falls in after a start (`-group.maxStartDelay`,
+    /// at most the interval); the whole interval when `eval_offset` pins the position.
+    spread_ms: i64,
+    /// The group's position within `spread_ms`, from its hash.
+    spread_pos_ms: i64,
 }
 
 impl Schedule {
     /// Builds the schedule of a group. `key_hash` identifies the group (file and name),
-    /// used to spread groups when no `eval_offset` is given.
+    /// used to spread groups when no `eval_offset` is given; `max_start_delay`
+    /// (`-group.maxStartDelay`) caps how far they are spread.
     pub fn new(
         interval: Duration,
         eval_offset: Option<Duration>,
@@ -32,11 +38,17 @@ impl Schedule {
         eval_delay: Option<Duration>,
         eval_alignment: Option<bool>,
         key_hash: u64,
+        max_start_delay: Duration,
     ) -> Schedule {
         let interval_ms = (interval.as_millis() as i64).max(1);
+        let spread_ms = match eval_offset {
+            Some(_) => interval_ms,
+            None => (max_start_delay.as_millis() as i64).clamp(1, interval_ms),
+        };
+        let spread_pos_ms = (key_hash % spread_ms as u64) as i64;
         let offset_ms = match eval_offset {
             Some(o) => (o.as_millis() as i64) % interval_ms,
-            None => (key_hash % interval_ms as u64) as i64,
+            None => spread_pos_ms,
         };
         let shift = query_offset.unwrap_or_default() + eval_delay.unwrap_or_default();
         Schedule {
@@ -44,7 +56,44 @@ impl Schedule {
             offset_ms,
             query_shift_ms: shift.as_millis() as i64,
             align_query: eval_alignment.unwrap_or(false),
+            spread_ms,
+            spread_pos_ms,
         }
+    }
+
+    /// The first evaluation of a group started at `now_ms`; later ones keep its
+    /// position within the interval.
+    ///
+    /// Prometheus places a group at a fixed, hashed position within its interval, so a
+    /// group with a one-hour interval may wait an hour for its first evaluation. vmalert
+    /// waits at most `-group.maxStartDelay` (5m): the group's hashed position within
+    /// that window decides. Both agree while the interval is within the window.
+    pub fn start(&mut self, now_ms: i64) -> i64 {
+        if self.spread_ms < self.interval_ms {
+            let adj = now_ms - self.spread_pos_ms;
+            let mut first = adj - adj.rem_euclid(self.spread_ms) + self.spread_pos_ms;
+            if first < now_ms {
+                first += self.spread_ms;
+            }
+            self.offset_ms = first.rem_euclid(self.interval_ms);
+        }
+        self.next_at_or_after(now_ms)
+    }
+
+    /// This schedule, keeping the position a running group took at its start
+    /// ([`Schedule::start`]) when the new settings do not move it.
+    pub fn keeping_position_of(mut self, running: &Schedule) -> Schedule {
+        if self.spread_ms < self.interval_ms
+            && (self.interval_ms, self.spread_ms, self.spread_pos_ms)
+                == (
+                    running.interval_ms,
+                    running.spread_ms,
+                    running.spread_pos_ms,
+                )
+        {
+            self.offset_ms = running.offset_ms;
+        }
+        self
     }
 
     /// The first evaluation timestamp at or after `now_ms`.
@@ -88,6 +137,8 @@ impl Schedule {
 mod tests {
     use super::*;
 
+    const HOUR: Duration = Duration::from_secs(3600);
+
     fn s(interval: u64, offset: Option<u64>) -> Schedule {
         Schedule::new(
             Duration::from_secs(interval),
@@ -96,6 +147,7 @@ mod tests {
             None,
             None,
             7_777,
+            Duration::from_secs(3600),
         )
     }
 
@@ -112,8 +164,16 @@ mod tests {
     fn hash_spreads_groups_within_the_interval() {
         let sc = s(60, None);
         assert_eq!(sc.offset_ms, 7_777);
-        let a = Schedule::new(Duration::from_secs(60), None, None, None, None, 1);
-        let b = Schedule::new(Duration::from_secs(60), None, None, None, None, 50_000);
+        let a = Schedule::new(Duration::from_secs(60), None, None, None, None, 1, HOUR);
+        let b = Schedule::new(
+            Duration::from_secs(60),
+            None,
+            None,
+            None,
+            None,
+            50_000,
+            HOUR,
+        );
         assert_ne!(a.next_at_or_after(0), b.next_at_or_after(0));
     }
 
@@ -135,9 +195,38 @@ mod tests {
             Some(Duration::from_secs(2)),
             Some(true),
             0,
+            HOUR,
         );
         assert_eq!(sc.query_ts(125_000), 120_000);
         sc.align_query = false;
         assert_eq!(sc.query_ts(125_000), 122_000);
+    }
+
+    #[test]
+    fn a_long_interval_starts_within_the_max_start_delay_and_keeps_its_position() {
+        let five_min = Duration::from_secs(300);
+        let mk = || Schedule::new(HOUR, None, None, None, None, 1_000_123, five_min);
+        let mut sc = mk();
+        // Hash position 1_000_123 % 300_000 = 100_123 ms within each 5m window.
+        let first = sc.start(3_600_000 + 250_000);
+        assert_eq!(first, 3_600_000 + 300_000 + 100_123);
+        assert_eq!(sc.next_after(first, first + 10), (first + 3_600_000, 0));
+        // A reload that keeps the settings keeps the position; the next tick after the
+        // reload is the old one.
+        let kept = mk().keeping_position_of(&sc);
+        assert_eq!(kept.next_at_or_after(first + 1), first + 3_600_000);
+        // Without the cap (Prometheus), the position is spread over the whole hour.
+        let mut wide = Schedule::new(HOUR, None, None, None, None, 1_000_123, HOUR);
+        assert_eq!(wide.start(3_600_000 + 250_000), 3_600_000 + 1_000_123);
+    }
+
+    #[test]
+    fn zero_max_start_delay_starts_at_once_and_eval_offset_ignores_it() {
+        let mut sc = Schedule::new(HOUR, None, None, None, None, 42, Duration::ZERO);
+        assert_eq!(sc.start(7_777_777), 7_777_777);
+        let ten_min = Duration::from_secs(600);
+        let mut pinned = Schedule::new(HOUR, Some(ten_min), None, None, None, 42, Duration::ZERO);
+        assert_eq!(pinned.start(0), 600_000);
+        assert_eq!(pinned.start(600_001), 4_200_000);
     }
 }

@@ -65,6 +65,14 @@ const CASES: &[(&str, &str)] = &[
         "-loggerFormat=xml",
         r#"-loggerFormat: invalid value "xml": use one of default, json"#,
     ),
+    (
+        "-loggerJSONFields=time:t",
+        r#"-loggerJSONFields: unknown field "time": use ts, level, caller or msg"#,
+    ),
+    (
+        "-rule.defaultRuleType=sql",
+        r#"-rule.defaultRuleType: invalid value "sql": use one of prometheus, graphite, vlogs"#,
+    ),
 ];
 
 /// A command line that starts both evaluators but for the malformed flag.

@@ -272,3 +272,41 @@ fn repeated_templates_each_report_their_errors() {
         "a recording rule's label is literal text"
     );
 }
+
+/// `-rule.evalDelay` is the delay of groups that set none: a group's own `eval_delay`
+/// wins, and groups pinned by `eval_offset` or shifted by `query_offset` are not delayed.
+#[test]
+fn the_default_eval_delay_applies_to_groups_without_their_own_timing() {
+    let text = "groups:
+- {name: plain, rules: [{record: a, expr: up}]}
+- {name: own, eval_delay: 10s, rules: [{record: a, expr: up}]}
+- {name: pinned, interval: 1m, eval_offset: 10s, rules: [{record: a, expr: up}]}
+- {name: prom, query_offset: 5s, rules: [{record: a, expr: up}]}
+";
+    let groups = load_str(Path::new("r.yml"), text, &LoadOptions::default()).unwrap();
+    let d = Duration::from_secs(30);
+    let got: Vec<_> = groups.iter().map(|g| g.eval_delay_or(d)).collect();
+    let s = |n| Some(Duration::from_secs(n));
+    assert_eq!(got, [s(30), s(10), None, None]);
+    assert_eq!(groups[0].eval_delay_or(Duration::ZERO), None);
+}
+
+/// `-rule.stripFilePath`: the file is shown as `<group id>/<file name>`; the group's ID
+/// is still its real file's.
+#[test]
+fn stripped_file_paths_keep_the_group_id() {
+    let text = "groups:\n- {name: g, rules: [{record: a, expr: up}]}\n";
+    let path = Path::new("/srv/tenant-7/rules.yml");
+    let plain = load_str(path, text, &LoadOptions::default()).unwrap();
+    let strip = LoadOptions {
+        strip_file_path: true,
+        ..LoadOptions::default()
+    };
+    let stripped = load_str(path, text, &strip).unwrap();
+    assert_eq!(plain[0].shown_file, "/srv/tenant-7/rules.yml");
+    assert_eq!(stripped[0].id(), plain[0].id());
+    assert_eq!(
+        stripped[0].shown_file,
+        format!("{}/rules.yml", plain[0].id())
+    );
+}

@@ -5,11 +5,12 @@
 
 mod support;
 
+use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
 use support::http::{alerts_named, has_alert, poll_alertmanager, poll_json, push};
-use support::peers::peer_or_skip;
+use support::peers::{ChildGuard, peer_or_skip};
 use support::servers::{start_alertmanager, start_plain_prometheus, start_tocsin};
 
 /// Writes `demo_cpu{instance="a"} value` into Prometheus, stamped now.
@@ -37,6 +38,25 @@ fn rfc3339_ms(v: &Value) -> i64 {
     t.duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
+/// tocsin on the rule file `rules` (written into `dir`), querying `prom_url`, sending to
+/// `am_url`, resending every second.
+async fn tocsin_on(rules: &str, dir: &Path, prom_url: &str, am_url: &str) -> (ChildGuard, String) {
+    let file = dir.join("rules.yml");
+    std::fs::write(&file, rules).unwrap();
+    start_tocsin(
+        &[
+            format!("-rule={}", file.display()),
+            format!("-datasource.url={prom_url}"),
+            format!("-notifier.url={am_url}"),
+            "-rule.resendDelay=1s".into(),
+        ],
+        dir,
+        "tocsin",
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hysteresis_and_dampening_reach_alertmanager() {
     let (Some(prom), Some(am_bin)) = (
@@ -49,20 +69,7 @@ async fn hysteresis_and_dampening_reach_alertmanager() {
     let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
     let (_a, am_url) = start_alertmanager(&am_bin, dir.path()).await.unwrap();
     push_cpu(&prom_url, 95.0).await;
-    let rules = dir.path().join("rules.yml");
-    std::fs::write(&rules, RULES).unwrap();
-    let (mut t, url) = start_tocsin(
-        &[
-            format!("-rule={}", rules.display()),
-            format!("-datasource.url={prom_url}"),
-            format!("-notifier.url={am_url}"),
-            "-rule.resendDelay=1s".into(),
-        ],
-        dir.path(),
-        "tocsin",
-    )
-    .await
-    .unwrap();
+    let (mut t, url) = tocsin_on(RULES, dir.path(), &prom_url, &am_url).await;
 
     // All three fire at 95.
     let am = poll_alertmanager(&am_url, Duration::from_secs(30), |v| {
@@ -174,20 +181,7 @@ async fn no_data_and_error_alerts_reach_alertmanager() {
     push_one("demo_nd_cpu", "a", 50.0).await;
     push_one("demo_err_cpu", "a", 95.0).await;
     push_one("demo_err_dup", "a", 1.0).await;
-    let rules = dir.path().join("rules.yml");
-    std::fs::write(&rules, POLICY_RULES).unwrap();
-    let (mut t, url) = start_tocsin(
-        &[
-            format!("-rule={}", rules.display()),
-            format!("-datasource.url={prom_url}"),
-            format!("-notifier.url={am_url}"),
-            "-rule.resendDelay=1s".into(),
-        ],
-        dir.path(),
-        "tocsin",
-    )
-    .await
-    .unwrap();
+    let (mut t, url) = tocsin_on(POLICY_RULES, dir.path(), &prom_url, &am_url).await;
     poll_alertmanager(&am_url, Duration::from_secs(30), |v| {
         with_reason(v, "CPUErrors", "").len() == 1
     })

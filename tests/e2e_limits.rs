@@ -1,10 +1,13 @@
 //! `-datasource.maxResponseSize`: an oversized answer fails the query before it is held
 //! in memory, whether the datasource announces its length or streams it chunked; and,
 //! through the tocsin binary, the rule shows `err` with "answer larger than …" and
-//! writes nothing.
+//! writes nothing. `-datasource.maxConcurrentQueries`: the restores of `-remoteRead.url`
+//! wait for the same slots as the rules' queries.
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use support::fake_http::{Canned, fake_http};
@@ -29,15 +32,15 @@ fn answer(n: usize) -> String {
 }
 
 fn client(url: &str, limit: u64) -> PromClient {
-    PromClient::new(
-        DatasourceOptions {
-            url: url.to_string(),
-            max_response_size: limit,
-            ..DatasourceOptions::default()
-        },
-        DatasourceMetrics::new(None),
-    )
-    .unwrap()
+    prom_client(DatasourceOptions {
+        url: url.to_string(),
+        max_response_size: limit,
+        ..DatasourceOptions::default()
+    })
+}
+
+fn prom_client(opts: DatasourceOptions) -> PromClient {
+    PromClient::new(opts, DatasourceMetrics::new(None)).unwrap()
 }
 
 async fn query(c: &PromClient) -> Result<usize, QueryError> {
@@ -167,4 +170,90 @@ async fn the_rule_fails_with_the_limit_and_writes_nothing() {
     assert!(enough, "three failed evaluations\n{}", g.log_tail(20));
     let written: usize = rw.bodies.lock().unwrap().iter().map(|b| b.len()).sum();
     assert_eq!(written, 0, "a failed evaluation writes nothing");
+}
+
+/// A datasource that holds every query until `release` is sent, then answers with an
+/// empty vector; counts the queries it received.
+async fn held_server() -> (String, Arc<AtomicUsize>, tokio::sync::watch::Sender<bool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let (release, released) = tokio::sync::watch::channel(false);
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (h, mut released) = (h.clone(), released.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                if s.read(&mut buf).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                h.fetch_add(1, Ordering::SeqCst);
+                let _ = released.wait_for(|r| *r).await;
+                let body = answer(0);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    (url, hits, release)
+}
+
+fn limited(url: &str, slots: usize) -> PromClient {
+    prom_client(DatasourceOptions {
+        url: url.to_string(),
+        max_concurrent: slots,
+        ..DatasourceOptions::default()
+    })
+}
+
+#[tokio::test]
+async fn restores_wait_for_the_slots_of_the_rules_queries() {
+    let (ds_url, ds_hits, ds_release) = held_server().await;
+    let (rr_url, rr_hits, rr_release) = held_server().await;
+    let datasource = Arc::new(limited(&ds_url, 1));
+    let restores = Arc::new(limited(&rr_url, 1).sharing_slots(&datasource));
+    // A client of its own slots, for comparison: not held back.
+    let (own_url, own_hits, own_release) = held_server().await;
+    let own = Arc::new(limited(&own_url, 1));
+
+    let d = datasource.clone();
+    let rule = tokio::spawn(async move { query(&d).await });
+    assert!(
+        support::eventually(Duration::from_secs(10), || ds_hits.load(Ordering::SeqCst)
+            == 1)
+        .await
+    );
+    let r = restores.clone();
+    let restore = tokio::spawn(async move { query(&r).await });
+    let o = own.clone();
+    let other = tokio::spawn(async move { query(&o).await });
+    assert!(
+        support::eventually(Duration::from_secs(10), || own_hits.load(Ordering::SeqCst)
+            == 1)
+        .await,
+        "a client with its own slots queries at once"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        rr_hits.load(Ordering::SeqCst),
+        0,
+        "the restore did not wait for the rule's query to free the one slot"
+    );
+    ds_release.send(true).unwrap();
+    assert_eq!(rule.await.unwrap().unwrap(), 0);
+    assert!(
+        support::eventually(Duration::from_secs(10), || rr_hits.load(Ordering::SeqCst)
+            == 1)
+        .await,
+        "the restore ran once the slot was free"
+    );
+    rr_release.send(true).unwrap();
+    own_release.send(true).unwrap();
+    assert_eq!(restore.await.unwrap().unwrap(), 0);
+    assert_eq!(other.await.unwrap().unwrap(), 0);
 }

@@ -7,10 +7,11 @@ mod support;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::fake_http::serve_fn;
 use support::peers::free_port;
+use support::secrets::{Probe, RULES, basic, counter, has_error, secret};
 use support::servers::start_tocsin;
 
 /// How the fake peers fail.
@@ -75,38 +76,6 @@ fn closed_port_url() -> String {
     format!("http://127.0.0.1:{}", free_port())
 }
 
-const RULES: &str = "groups:
-- name: g
-  interval: 1s
-  rules:
-  - alert: Firing
-    expr: firing_metric
-  - alert: Broken
-    expr: failing_metric > 0
-  - record: job:recorded
-    expr: recorded_metric
-";
-
-/// The `Authorization` value reqwest itself writes for basic auth (an independent
-/// encoder to compare with).
-fn basic(user: &str, password: &str) -> String {
-    let r = reqwest::Client::new()
-        .get("http://x")
-        .basic_auth(user, Some(password))
-        .build()
-        .unwrap();
-    r.headers()["authorization"].to_str().unwrap().to_string()
-}
-
-/// A secret unique to this run, easy to grep for.
-fn secret(what: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("S3CRET{what}{nanos}")
-}
-
 /// The flags of one run: every client's URL and credentials, and the secrets used.
 struct Setup {
     args: Vec<String>,
@@ -151,88 +120,6 @@ fn client_flags(client: &str, base: &str, source: Source, dir: &Path, s: &mut Se
     }
 }
 
-/// GETs `path` on tocsin and returns the body (empty on failure).
-async fn get(base: &str, path: &str) -> String {
-    match reqwest::get(format!("{base}{path}")).await {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-/// Every answer of tocsin's HTTP server worth searching: the API (also under
-/// `/vmalert`), each rule's and alert's detail, the UI's page, `/metrics`.
-async fn all_answers(base: &str) -> Vec<(String, String)> {
-    let mut paths: Vec<String> = [
-        "/",
-        "/vmalert/",
-        "/api/v1/rules",
-        "/api/v1/alerts",
-        "/api/v1/notifiers",
-        "/api/v1/status",
-        "/api/v1/status/runtimeinfo",
-        "/vmalert/api/v1/rules",
-        "/vmalert/api/v1/notifiers",
-        "/metrics",
-    ]
-    .map(String::from)
-    .to_vec();
-    let rules: serde_json::Value =
-        serde_json::from_str(&get(base, "/api/v1/rules").await).unwrap_or_default();
-    for g in rules["data"]["groups"].as_array().into_iter().flatten() {
-        let gid = g["id"].as_str().unwrap_or_default();
-        paths.push(format!("/api/v1/group?group_id={gid}"));
-        for r in g["rules"].as_array().into_iter().flatten() {
-            let rid = r["id"].as_str().unwrap_or_default();
-            paths.push(format!("/api/v1/rule?group_id={gid}&rule_id={rid}"));
-            for a in r["alerts"].as_array().into_iter().flatten() {
-                let aid = a["id"].as_str().unwrap_or_default();
-                paths.push(format!("/api/v1/alert?group_id={gid}&alert_id={aid}"));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for p in paths {
-        let body = get(base, &p).await;
-        out.push((p, body));
-    }
-    out
-}
-
-/// Waits until `done` holds for tocsin's answers, or 30 s.
-async fn wait_until(base: &str, done: impl Fn(&str, &str, &str) -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(30) {
-        let rules = get(base, "/api/v1/rules").await;
-        let notifiers = get(base, "/api/v1/notifiers").await;
-        let metrics = get(base, "/metrics").await;
-        if done(&rules, &notifiers, &metrics) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    false
-}
-
-/// Whether the item of the JSON array at `pointer` whose `key` is `value` (any item
-/// when `value` is empty) has a non-empty `lastError`.
-fn has_error(json: &str, pointer: &str, key: &str, value: &str) -> bool {
-    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    v.pointer(pointer)
-        .and_then(|a| a.as_array())
-        .into_iter()
-        .flatten()
-        .filter(|item| value.is_empty() || item[key] == value)
-        .any(|item| item["lastError"].as_str().is_some_and(|e| !e.is_empty()))
-}
-
-fn counter(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// Runs tocsin against the peers in `mode` with credentials from `source`, waits until
 /// every client has failed at least once, then searches everything for the secrets.
 async fn run(mode: Mode, source: Source, datasource_down: bool) {
@@ -266,14 +153,17 @@ async fn run(mode: Mode, source: Source, datasource_down: bool) {
     let (mut tocsin, base) = start_tocsin(&s.args, dir.path(), "tocsin")
         .await
         .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
-    let failed_everywhere = wait_until(&base, |rules, notifiers, metrics| {
-        has_error(rules, "/data/groups/0/rules", "name", "Broken")
-            && (datasource_down
-                || (has_error(notifiers, "/data/notifiers/0/targets", "kind", "")
-                    && counter(metrics, "tocsin_remotewrite_errors") > 0.0))
-    })
-    .await;
-    let answers = all_answers(&base).await;
+    let probe = Probe::plain(&base);
+    let wait = Duration::from_secs(30);
+    let failed_everywhere = probe
+        .wait_until(wait, |rules, notifiers, metrics| {
+            has_error(rules, "/data/groups/0/rules", "name", "Broken")
+                && (datasource_down
+                    || (has_error(notifiers, "/data/notifiers/0/targets", "kind", "")
+                        && counter(metrics, "tocsin_remotewrite_errors") > 0.0))
+        })
+        .await;
+    let answers = probe.all_answers().await;
     tocsin.terminate(Duration::from_secs(10));
     let log = std::fs::read_to_string(&tocsin.log).unwrap_or_default();
     let context = format!("{mode:?}, datasource down: {datasource_down}\n{log}");
@@ -284,9 +174,9 @@ async fn run(mode: Mode, source: Source, datasource_down: bool) {
     );
     let rules = &answers
         .iter()
-        .find(|(p, _)| p == "/api/v1/rules")
+        .find(|(p, _, _)| p == "/api/v1/rules")
         .unwrap()
-        .1;
+        .2;
     assert!(
         rules.contains("authKey=xxxxx") && log.contains("authKey=xxxxx"),
         "errors name the URL, masked: {rules}\n{context}"
@@ -296,7 +186,7 @@ async fn run(mode: Mode, source: Source, datasource_down: bool) {
             !log.contains(secret.as_str()),
             "{secret} in the log: {context}"
         );
-        for (path, body) in &answers {
+        for (path, _, body) in &answers {
             assert!(
                 !body.contains(secret.as_str()),
                 "{secret} in the answer of {path}: {body}"

@@ -93,6 +93,7 @@ fn valid_value(f: &VmFlag) -> Option<String> {
         "pushmetrics.extraLabel" => Some(r#"instance="foo""#),
         "pushmetrics.header" => Some("Authorization: Basic Zm9vOmJhcg=="),
         "tlsMinVersion" => Some("TLS13"),
+        "loggerJSONFields" => Some("ts:timestamp,msg:message"),
         "httpListenAddr" => Some(":8880"),
         n if n.ends_with(".headers") => Some("X-Scope-OrgID: 1^^X-Team: a"),
         n if n.ends_with("oauth2.endpointParams") => Some(r#"{"audience":"x"}"#),

@@ -392,3 +392,144 @@ static_configs:
         assert!(!shown.contains(secret), "{secret} shown:\n{shown}");
     }
 }
+
+/// A token endpoint answering `status` (a token when 200); keeps `authorization|body`
+/// of every request.
+async fn token_endpoint(status: u16, seen: Arc<Mutex<Vec<String>>>) -> String {
+    let (url, _) = serve_fn(move |_, s: &Seen<'_>| {
+        seen.lock()
+            .unwrap()
+            .push(format!("{}|{}", s.authorization, s.body));
+        Some(match status {
+            200 => (
+                200,
+                "application/json",
+                r#"{"access_token":"0auth-t0ken","token_type":"Bearer","expires_in":3600}"#.into(),
+            ),
+            _ => (status, "text/html", "<html>sorry</html>".into()),
+        })
+    })
+    .await;
+    format!("{url}/oauth2/token")
+}
+
+/// The config's `oauth2` (client credentials; no real OAuth2 server is installable
+/// from Debian, PyPI or crates.io, so the token endpoint is a loopback stand-in): one
+/// token for many sends, the client's credentials and parameters on the token request,
+/// and a token endpoint that fails sends nothing without auth and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_group_oauth2_fetches_one_token_and_fails_closed() {
+    let am = fake_am(200).await;
+    let dns = DnsServer::start().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let token_url = token_endpoint(200, seen.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("client.secret"), "cl1ent-s3cret\n").unwrap();
+    let yaml = |url: &str| {
+        format!(
+            "oauth2:\n  client_id: tocsin\n  client_secret_file: client.secret\n  scopes: [alerts.write]\n  token_url: {url}\n  endpoint_params: {{ audience: am }}\nstatic_configs:\n  - targets: [127.0.0.1:{}]\n",
+            am.port
+        )
+    };
+    let r = start_in(dir, &yaml(&token_url), opts(&dns)).await;
+    for i in 0..3 {
+        r.notifier.send(&[alert(&format!("Up{i}"))], &[]);
+        assert!(eventually(WAIT, || am.requests().len() > i).await);
+    }
+    assert!(
+        am.requests()
+            .iter()
+            .all(|q| q == "/api/v2/alerts Bearer 0auth-t0ken"),
+        "{:?}",
+        am.requests()
+    );
+    let tokens = seen.lock().unwrap().clone();
+    assert_eq!(tokens.len(), 1, "one token for every send: {tokens:?}");
+    // base64("tocsin:cl1ent-s3cret"), the client's credentials (RFC 6749 §2.3.1).
+    let (auth, body) = tokens[0].split_once('|').unwrap();
+    assert_eq!(auth, "Basic dG9jc2luOmNsMWVudC1zM2NyZXQ=");
+    for want in [
+        "grant_type=client_credentials",
+        "scope=alerts.write",
+        "audience=am",
+    ] {
+        assert!(body.contains(want), "{want} missing: {body}");
+    }
+
+    // A token endpoint answering HTML with 500: nothing reaches the Alertmanager.
+    let am2 = fake_am(200).await;
+    let failing = token_endpoint(500, Arc::new(Mutex::new(Vec::new()))).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("client.secret"), "cl1ent-s3cret\n").unwrap();
+    let yaml2 = yaml(&failing).replace(&format!(":{}]", am.port), &format!(":{}]", am2.port));
+    let r2 = start_in(dir, &yaml2, opts(&dns)).await;
+    r2.notifier.send(&[alert("Up")], &[]);
+    let n = &r2.notifier;
+    assert!(eventually(WAIT, || n.status().iter().any(|t| t.last_error.is_some())).await);
+    let err = n.status()[0].last_error.clone().unwrap();
+    assert!(err.contains("token"), "{err}");
+    assert!(am2.requests().is_empty(), "{:?}", am2.requests());
+    let shown = format!("{:?}\n{}", n.status(), metrics_text(&r2.metrics));
+    assert!(!shown.contains("cl1ent-s3cret"), "{shown}");
+}
+
+/// `consul_sd_configs[].proxy_url`: Consul asked through an HTTP proxy (the stand-in
+/// answers the proxied requests itself; `consul.invalid` resolves nowhere, so only the
+/// proxy can have answered). A proxy URL tocsin cannot use is an error naming the entry
+/// and not the URL, which may carry a password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consul_through_its_proxy_url() {
+    let am = fake_am(200).await;
+    let dns = DnsServer::start().await;
+    let tokens = Arc::new(Mutex::new(Vec::new()));
+    let proxy = fake_consul(am.port, Arc::new(Mutex::new(false)), tokens.clone()).await;
+    let yaml = format!(
+        "consul_sd_configs:\n  - server: consul.invalid:8500\n    proxy_url: {proxy}\n    services: [alertmanager]\n"
+    );
+    let r = start(&yaml, opts(&dns)).await;
+    assert_eq!(
+        urls(&r.notifier.status(), Kind::Consul),
+        [format!("http://127.0.0.1:{}/api/v2/alerts", am.port)]
+    );
+    assert!(!tokens.lock().unwrap().is_empty());
+
+    let yaml = "consul_sd_configs:\n  - server: consul.invalid:8500\n    proxy_url: socks5://u:Pr0xy-pw@p:1080\n";
+    let (pending, _, _, _dir) = prepare(yaml, opts(&dns)).await;
+    let e = pending.err().expect("a socks proxy is refused");
+    assert!(
+        e.contains("consul_sd_configs[0].proxy_url: only http and https proxies"),
+        "{e}"
+    );
+    assert!(!e.contains("Pr0xy-pw"), "{e}");
+}
+
+/// A Consul answering garbage (HTML with 200, JSON of the wrong shape) fails the first
+/// round with an error naming the entry and what came back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consul_answering_garbage_is_an_error_naming_the_entry() {
+    let dns = DnsServer::start().await;
+    for (ctype, body, said) in [
+        ("text/html", "<html>captive portal</html>", "captive portal"),
+        (
+            "application/json",
+            r#"["not", "a", "map"]"#,
+            "expected a map",
+        ),
+    ] {
+        let (url, _) = serve_fn(move |_, _| Some((200, ctype, body.to_string()))).await;
+        let yaml = format!(
+            "consul_sd_configs:\n  - server: {}\n    token: tok-s3cret\n",
+            url.trim_start_matches("http://")
+        );
+        let (pending, notifier, _, _dir) = prepare(&yaml, opts(&dns)).await;
+        let e = pending.err().expect("garbage fails the first round");
+        assert!(
+            e.contains("notifier.yml: consul_sd_configs[0]: Consul's answer for")
+                && e.contains("/v1/catalog/services is not what its API returns"),
+            "{e}"
+        );
+        assert!(e.contains(said), "{e}");
+        assert!(!e.contains("tok-s3cret"), "{e}");
+        assert!(notifier.status().is_empty());
+    }
+}

@@ -213,6 +213,18 @@ async fn serve_data(prom: &Path, promtool: &Path, d: &Path, t0_s: i64) -> (Child
 
 /// `tocsin replay` of `rules` from `from_s` to `to_s`, reading and writing Prometheus.
 fn replay(d: &Path, rules: &str, from_s: i64, to_s: i64, url: &str) -> std::process::Output {
+    replay_with(d, rules, from_s, to_s, url, &[])
+}
+
+/// [`replay`] with more flags.
+fn replay_with(
+    d: &Path,
+    rules: &str,
+    from_s: i64,
+    to_s: i64,
+    url: &str,
+    extra: &[&str],
+) -> std::process::Output {
     std::fs::write(d.join("rules.yml"), rules).expect("write rules");
     std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
         .arg("replay")
@@ -226,6 +238,7 @@ fn replay(d: &Path, rules: &str, from_s: i64, to_s: i64, url: &str) -> std::proc
             "-disableAlertgroupLabel",
             "-replay.maxDatapointsPerQuery=25",
         ])
+        .args(extra)
         .output()
         .expect("run tocsin replay")
 }
@@ -373,6 +386,12 @@ const TIMING_RULES: &str = r#"groups:
   rules:
   - record: x:aligned
     expr: x
+- name: default_delay
+  interval: 1m
+  eval_alignment: true
+  rules:
+  - record: x:default_delay
+    expr: x
 "#;
 
 /// Raw samples of `selector` between `t0_s` and `end_s`, by instance: (seconds after
@@ -406,7 +425,9 @@ async fn points(
 
 /// With `eval_offset`, `eval_delay` and `eval_alignment`, replay evaluates and queries
 /// at the timestamps live evaluation would use, and each recorded value is what
-/// Prometheus answers an instant query at that query timestamp.
+/// Prometheus answers an instant query at that query timestamp. `-rule.evalDelay` is
+/// the delay of the group without `eval_delay` only: a group's own wins, and a group
+/// with `eval_offset` is not delayed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_evaluates_at_the_live_schedule() {
     let (Some(prom), Some(promtool)) = (peer_or_skip("prometheus"), peer_or_skip("promtool"))
@@ -419,7 +440,7 @@ async fn replay_evaluates_at_the_live_schedule() {
     let (mut guard, url) = serve_data(&prom, &promtool, d, t0_s).await;
     // From 10 s past the hour to 30 minutes past it.
     let (from, to) = (t0_s + 10, t0_s + 30 * 60);
-    let out = replay(d, TIMING_RULES, from, to, &url);
+    let out = replay_with(d, TIMING_RULES, from, to, &url, &["-rule.evalDelay=40s"]);
     assert!(
         out.status.success(),
         "replay failed:\n{}\n{}",
@@ -462,5 +483,18 @@ async fn replay_evaluates_at_the_live_schedule() {
     let got = points(&url, "x:aligned", t0_s, to + 120).await;
     assert_eq!(got, want, "eval_delay + eval_alignment: written samples");
     assert!(want.values().map(Vec::len).sum::<usize>() > 50);
+    // The same with -rule.evalDelay's 40s.
+    let mut want: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+    for k in 0..30 {
+        let q = (from + k * 60 - 40).div_euclid(60) * 60;
+        for (inst, v) in truth(q).await {
+            want.entry(inst).or_default().push((q - t0_s, v));
+        }
+    }
+    let got = points(&url, "x:default_delay", t0_s, to + 120).await;
+    assert_eq!(
+        got, want,
+        "-rule.evalDelay + eval_alignment: written samples"
+    );
     let _ = guard.exited();
 }

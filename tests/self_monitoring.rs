@@ -61,7 +61,13 @@ async fn documented_and_alerted_on_metrics_exist() {
     let rules = dir.path().join("tocsin-self.yml");
     std::fs::write(&rules, fast).unwrap();
     let rules = rules.display();
+    // A cluster of one (itself, from a peer file), so that the cluster's metrics exist.
+    let port = support::peers::free_port();
+    let peers = dir.path().join("peers");
+    std::fs::write(&peers, format!("127.0.0.1:{port}\n")).unwrap();
     let args: Vec<String> = vec![
+        format!("-cluster.peers=file://{}", peers.display()),
+        "-cluster.refreshInterval=500ms".into(),
         format!("-rule={rules}"),
         format!("-datasource.url={prom_url}"),
         format!("-notifier.url={am_url}"),
@@ -70,11 +76,11 @@ async fn documented_and_alerted_on_metrics_exist() {
         "-fs.disableMmap".into(),
         "-memory.allowedPercent=60".into(),
     ];
-    let (mut t, url) = support::servers::start_tocsin(&args, dir.path(), "tocsin")
+    let (mut t, url) = support::servers::start_tocsin_at(&args, dir.path(), "tocsin", port)
         .await
         .unwrap();
 
-    // Per-rule series exist once each rule has been evaluated.
+    // Per-rule and per-group series exist once each group has been evaluated.
     let mut exposition = String::new();
     for _ in 0..100 {
         exposition = reqwest::get(format!("{url}/metrics"))
@@ -83,7 +89,11 @@ async fn documented_and_alerted_on_metrics_exist() {
             .text()
             .await
             .unwrap();
-        if exposition.contains("tocsin_rule_errors_total{") {
+        // Per-rule series appear as each rule is evaluated, the group's once the whole
+        // group has been: wait for both, the group's last.
+        if exposition.contains("tocsin_rule_errors_total{")
+            && exposition.contains("tocsin_group_iterations_total{")
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -359,6 +359,54 @@ fn vmalert_variables_are_available() {
     );
 }
 
+/// vmalert 1.145's examples: link windows around `$activeAt`, the alert's age from
+/// `now`, `formatTime`, and `$isPartial`.
+#[test]
+fn vmalert_1_145_time_functions_and_is_partial() {
+    let labels = Labels::empty();
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123);
+    let ctx = Context {
+        active_at: Some(at),
+        eval_time: Some(at + std::time::Duration::from_millis(90_500)),
+        is_partial: true,
+        ..Context::new(&labels, 0.0)
+    };
+    let r = |text: &str| Template::parse("t", text).expect("parses").render(&ctx);
+    assert_eq!(
+        r(
+            r#"from={{ ($activeAt.Add (parseDurationTime "-1h")).UnixMilli }}&to={{ ($activeAt.Add (parseDurationTime "1h")).UnixMilli }}"#
+        ),
+        "from=1699996400123&to=1700003600123"
+    );
+    // `now` is whole seconds, as vmalert's.
+    assert_eq!(r("{{ (now | toTime).Sub $activeAt }}"), "1m29.877s");
+    assert_eq!(
+        r(r#"{{ now | formatTime "2006-01-02T15:04:05Z07:00" }}"#),
+        "2023-11-14T22:14:50Z"
+    );
+    assert_eq!(
+        r(r#"{{ formatTime "Mon Jan _2 15:04:05.000 MST 2006" 1700000000.123 }}"#),
+        "Tue Nov 14 22:13:20.123 UTC 2023"
+    );
+    assert_eq!(
+        r(r#"{{ $activeAt.Format "15:04:05.999" }}"#),
+        "22:13:20.123"
+    );
+    assert_eq!(
+        r("{{ if $isPartial }}partial{{ end }}|{{ .IsPartial }}"),
+        "partial|true"
+    );
+    // Prometheus 3: the humanize family reads a duration as seconds.
+    assert_eq!(
+        r("{{ humanizeDuration ((now | toTime).Sub $activeAt) }}"),
+        "1m 29s"
+    );
+    // Wrong arguments are Go's execution errors, not panics.
+    assert!(r(r#"{{ formatTime "2006" "soon" }}"#).contains("formatTime: strconv.ParseFloat"));
+    assert!(r(r#"{{ $activeAt.Add "1h" }}"#).contains("expected time.Duration; got string"));
+    assert!(r("{{ $labels.Add 1 }}").contains("can't give argument to non-function"));
+}
+
 /// Deterministic xorshift generator, so the fuzz corpus is reproducible.
 struct Rng(u64);
 

@@ -1,7 +1,8 @@
 //! Checks the template engine against the stored conformance table: (template, labels,
-//! value) → the exact text real Prometheus (promtool 2.42) produced, or, for functions
-//! promtool lacks, the output Go semantics and vmalert's documentation give. Regenerate
-//! the promtool-sourced expectations with integration/template-golden.sh.
+//! value) → the exact text real Prometheus (promtool 2.42, or 3.5 where the two differ)
+//! or vmalert (1.79, 1.145) produced, or, for functions no peer has, the output Go
+//! semantics give. Regenerate the peer-sourced expectations with
+//! integration/template-golden.sh.
 
 mod support;
 
@@ -248,8 +249,8 @@ fn go_unquote(s: &str) -> Option<String> {
     None
 }
 
-/// Re-derives a sample of the table live from promtool and compares our output with it
-/// directly, so the check does not rest on the stored expectations alone.
+/// Re-derives a sample of the table live from promtool 2.42 and compares our output with
+/// it directly, so the check does not rest on the stored expectations alone.
 #[test]
 fn sample_rederived_live_from_promtool() {
     let Some(promtool) = support::peers::peer_or_skip("promtool") else {
@@ -258,9 +259,39 @@ fn sample_rederived_live_from_promtool() {
     let (cases, env) = load();
     let sample: Vec<&Case> = cases
         .iter()
-        .filter(|c| c.source.starts_with("promtool") && c.kind != "parse_error")
+        .filter(|c| c.source == "promtool-2.42" && c.kind != "parse_error")
         .step_by(7)
         .collect();
+    rederive_live(&promtool, &sample, &env);
+}
+
+/// Prometheus 3.5 wins where it and 2.42 disagree: every case written for 3.5 and a
+/// sample of the 2.42 ones (which 3.5 renders alike, or they would be 3.5 cases) are
+/// re-derived live from promtool 3.5.
+#[test]
+fn sample_rederived_live_from_promtool_3() {
+    let Some(promtool) = support::peers::sid_peer_or_skip("promtool") else {
+        return;
+    };
+    let (cases, env) = load();
+    let output = |c: &&Case| c.kind != "parse_error";
+    let mut sample: Vec<&Case> = cases
+        .iter()
+        .filter(|c| c.source == "promtool-3.5")
+        .filter(output)
+        .collect();
+    sample.extend(
+        cases
+            .iter()
+            .filter(|c| c.source == "promtool-2.42")
+            .filter(output)
+            .step_by(7),
+    );
+    rederive_live(&promtool, &sample, &env);
+}
+
+/// Renders `sample` through `promtool test rules` and compares each with our output.
+fn rederive_live(promtool: &std::path::Path, sample: &[&Case], env: &SeriesFile) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rules = String::from("groups:\n- name: live\n  rules:\n");
     let mut test = format!(
@@ -277,7 +308,7 @@ fn sample_rederived_live_from_promtool() {
             yq(&s.value.to_string())
         );
     }
-    for c in &sample {
+    for c in sample {
         rules += &format!(
             "  - alert: {}\n    expr: case_{}\n    annotations:\n      a: {}\n",
             c.id,
@@ -291,7 +322,7 @@ fn sample_rederived_live_from_promtool() {
         );
     }
     test += "  alert_rule_test:\n";
-    for c in &sample {
+    for c in sample {
         test += &format!(
             "  - eval_time: 0m\n    alertname: {}\n    exp_alerts: [{{exp_labels: {{}}, exp_annotations: {{a: \"__never__\"}}}}]\n",
             c.id
@@ -299,7 +330,7 @@ fn sample_rederived_live_from_promtool() {
     }
     std::fs::write(dir.path().join("rules.yml"), rules).expect("write rules");
     std::fs::write(dir.path().join("test.yml"), test).expect("write test");
-    let out = std::process::Command::new(&promtool)
+    let out = std::process::Command::new(promtool)
         .args(["test", "rules", "test.yml"])
         .current_dir(dir.path())
         .output()
@@ -309,7 +340,7 @@ fn sample_rederived_live_from_promtool() {
 
     let ext = Labels::from_pairs(env.external_labels.clone());
     let mut checked = 0;
-    for c in &sample {
+    for c in sample {
         let marker = format!("alertname: {}, time:", c.id);
         let start = text
             .find(&marker)
@@ -326,7 +357,7 @@ fn sample_rederived_live_from_promtool() {
         labels.insert("__name__".into(), format!("case_{}", c.id));
         let labels = Labels::from_pairs(labels);
         let t = Template::parse(&format!("__alert_{}", c.id), &c.template).expect("parses");
-        let querier = fake_querier(&env);
+        let querier = fake_querier(env);
         let ctx = Context {
             external_labels: &ext,
             external_url: &env.external_url,
@@ -337,4 +368,5 @@ fn sample_rederived_live_from_promtool() {
         checked += 1;
     }
     assert!(checked >= 40, "only {checked} live cases");
+    assert_eq!(checked, sample.len());
 }

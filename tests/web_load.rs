@@ -4,7 +4,8 @@
 //! requests share one rendering per status change, so a storm of them is answered in
 //! full and costs one rendering (counted by `tocsin_http_renders_total`). A state
 //! source that blocks inside `groups()` until the test lets it go holds a slot for as
-//! long as the test needs, so nothing here depends on timing.
+//! long as the test needs, so nothing here depends on timing. On a cluster member the
+//! merged answers (a request to every other member) hold a slot too.
 
 mod support;
 
@@ -17,8 +18,8 @@ use support::web::{Fake, fixture, server, t0};
 use tocsin::labels::Labels;
 use tocsin::status::RuleStatus;
 use tocsin::status::{
-    AlertState, AlertStatus, AlertingStatus, Annotations, BoxFuture, GroupStatus, ReloadStatus,
-    RuleKindStatus, Snapshot, StateSource,
+    AlertState, AlertStatus, AlertingStatus, Annotations, BoxFuture, ClusterSource, ClusterStatus,
+    GroupStatus, MemberStatus, PeerAnswer, ReloadStatus, RuleKindStatus, Snapshot, StateSource,
 };
 use tocsin::web::WebOptions;
 use tocsin::web::metrics::HttpMetrics;
@@ -53,6 +54,40 @@ impl StateSource for Stuck {
     }
 }
 
+/// A server with one rendering slot (`-http.maxConcurrentRequests=1`) over `state`.
+async fn one_slot_server(state: Arc<dyn StateSource>) -> support::web::Running {
+    server()
+        .state(state)
+        .options(WebOptions {
+            max_concurrent_requests: 1,
+            ..WebOptions::default()
+        })
+        .start()
+        .await
+}
+
+/// `path` is turned away at once: 503, `Retry-After: 1`, and a body naming the flag
+/// (returned).
+async fn assert_turned_away(
+    client: &reqwest::Client,
+    srv: &support::web::Running,
+    path: &str,
+) -> String {
+    let r = client.get(srv.url(path)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 503, "{path}");
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("1"),
+        "{path}"
+    );
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("-http.maxConcurrentRequests"),
+        "{path}: {body}"
+    );
+    body
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_limit_expensive_requests_get_503_and_health_still_answers() {
     let (entered_tx, entered_rx) = mpsc::channel();
@@ -62,14 +97,7 @@ async fn beyond_the_limit_expensive_requests_get_503_and_health_still_answers() 
         entered: Mutex::new(Some(entered_tx)),
         release: Mutex::new(Some(release_rx)),
     });
-    let srv = server()
-        .state(state)
-        .options(WebOptions {
-            max_concurrent_requests: 1,
-            ..WebOptions::default()
-        })
-        .start()
-        .await;
+    let srv = one_slot_server(state).await;
     let client = reqwest::Client::new();
     let first = tokio::spawn(client.get(srv.url("/api/v1/rules")).send());
     tokio::task::spawn_blocking(move || entered_rx.recv().unwrap())
@@ -81,18 +109,7 @@ async fn beyond_the_limit_expensive_requests_get_503_and_health_still_answers() 
 
     // The only slot is taken: other answers are turned away at once.
     for path in ["/api/v1/alerts", "/api/v1/rules?type=alert", "/metrics"] {
-        let r = client.get(srv.url(path)).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 503, "{path}");
-        assert_eq!(
-            r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
-            Some("1"),
-            "{path}"
-        );
-        let body = r.text().await.unwrap();
-        assert!(
-            body.contains("-http.maxConcurrentRequests"),
-            "{path}: {body}"
-        );
+        let body = assert_turned_away(&client, &srv, path).await;
         if path != "/metrics" {
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             assert_eq!(v["status"], "error");
@@ -260,5 +277,131 @@ async fn a_storm_of_identical_requests_renders_once_per_change_and_is_answered_i
     let v: serde_json::Value = serde_json::from_slice(&after[0].1).unwrap();
     assert_eq!(v["data"]["alerts"].as_array().unwrap().len(), 20_000 - 90);
     assert_eq!(renders(&client, &srv, "/api/v1/alerts").await, 3);
+    srv.shutdown().await;
+}
+
+/// A cluster of this member and one other, whose answer to the first fanned-out
+/// request waits for `release`.
+struct StuckPeer {
+    entered: Mutex<Option<mpsc::Sender<()>>>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+impl ClusterSource for StuckPeer {
+    fn identity_header(&self) -> String {
+        "instance=test; member=; count=1; replication=1; view=0".into()
+    }
+
+    fn status(&self) -> ClusterStatus {
+        ClusterStatus {
+            mode: "dynamic",
+            members: vec![
+                MemberStatus {
+                    name: "a".into(),
+                    addr: None,
+                    me: true,
+                },
+                MemberStatus {
+                    name: "b".into(),
+                    addr: Some("127.0.0.1:1".into()),
+                    me: false,
+                },
+            ],
+            replication: 1,
+            converged: true,
+            ..ClusterStatus::default()
+        }
+    }
+
+    fn owners(&self, _id: u64) -> Vec<String> {
+        vec!["a".into()]
+    }
+
+    fn all_groups(&self) -> Vec<Arc<GroupStatus>> {
+        fixture()
+    }
+
+    fn fan_out(&self, _path: String, _auth: Option<String>) -> BoxFuture<Vec<PeerAnswer>> {
+        let entered = self.entered.lock().unwrap().take();
+        let release = self.release.clone();
+        Box::pin(async move {
+            if let Some(tx) = entered {
+                tx.send(()).unwrap();
+                release.notified().await;
+            }
+            vec![PeerAnswer {
+                member: "b".into(),
+                addr: Some("127.0.0.1:1".into()),
+                body: Ok(r#"{"status":"success","data":{"groups":[],"alerts":[]}}"#.into()),
+            }]
+        })
+    }
+}
+
+/// The fixture's state on a cluster member.
+struct Member {
+    inner: Arc<Fake>,
+    cluster: Arc<StuckPeer>,
+}
+
+impl StateSource for Member {
+    fn groups(&self) -> Snapshot {
+        self.inner.groups()
+    }
+
+    fn reload_status(&self) -> ReloadStatus {
+        self.inner.reload_status()
+    }
+
+    fn reload(&self) -> BoxFuture<Result<(), String>> {
+        self.inner.reload()
+    }
+
+    fn cluster(&self) -> Option<Arc<dyn ClusterSource>> {
+        Some(self.cluster.clone())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_wide_answers_hold_a_slot_too() {
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let state = Arc::new(Member {
+        inner: Fake::new(fixture(), true),
+        cluster: Arc::new(StuckPeer {
+            entered: Mutex::new(Some(entered_tx)),
+            release: release.clone(),
+        }),
+    });
+    let srv = one_slot_server(state).await;
+    let client = reqwest::Client::new();
+    // A cluster-wide answer waiting for the other member holds the only slot.
+    let first = tokio::spawn(client.get(srv.url("/api/v1/rules")).send());
+    tokio::task::spawn_blocking(move || entered_rx.recv().unwrap())
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/rules",
+        "/api/v1/alerts",
+        "/api/v1/rules?local=1",
+        "/metrics",
+    ] {
+        assert_turned_away(&client, &srv, path).await;
+    }
+    for path in ["/-/healthy", "/-/ready", "/api/v1/status"] {
+        let r = client.get(srv.url(path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+    }
+    release.notify_one();
+    let r = first.await.unwrap().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(v["status"], "success");
+    assert_eq!(v["data"]["partial"], false, "{v}");
+    // The slot is free again, for the cluster-wide answer as for the local one.
+    for path in ["/api/v1/alerts", "/api/v1/rules?local=1"] {
+        let r = client.get(srv.url(path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+    }
     srv.shutdown().await;
 }

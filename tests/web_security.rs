@@ -83,7 +83,7 @@ fn tls(dir: &std::path::Path, leaf: &certs::Leaf) -> TlsOptions {
 
 /// The value of an unlabelled series in the registry's text.
 fn value(registry: &Registry, name: &str) -> f64 {
-    let text = tocsin::web::metrics::encode(registry).unwrap();
+    let text = tocsin::web::metrics::encode(registry, true).unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("{name} not in\n{text}"))
@@ -306,12 +306,18 @@ async fn rotation_while_serving() {
         "open connections live on"
     );
 
-    // A certificate with somebody else's key: the second pair stays in service.
+    // A certificate with somebody else's key: the second pair stays in service. Only the
+    // key changes, in one rename, so that the watcher can see no other broken pair on the
+    // way (two writes, or a truncated file, would be two distinct broken pairs, each
+    // rightly counted).
     let metric = |name: &str| value(&srv.registry, name);
     let errors_before = metric("tocsin_tls_certificate_reload_errors_total");
-    let third = ca.leaf("third");
-    std::fs::write(dir.path().join("tls.crt"), &third.cert_pem).unwrap();
-    std::fs::write(dir.path().join("tls.key"), &first.key_pem).unwrap();
+    let replace = |name: &str, bytes: &[u8]| {
+        let tmp = dir.path().join(format!("{name}.tmp"));
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, dir.path().join(name)).unwrap();
+    };
+    replace("tls.key", first.key_pem.as_bytes());
     let deadline = Instant::now() + Duration::from_secs(10);
     while metric("tocsin_tls_certificate_reload_errors_total") < errors_before + 1.0 {
         assert!(
@@ -337,8 +343,10 @@ async fn rotation_while_serving() {
         errors_before + 1.0,
         "an unchanged broken pair is counted once"
     );
-    // The matching key arrives: the third pair goes into service.
-    std::fs::write(dir.path().join("tls.key"), &third.key_pem).unwrap();
+    // A new certificate and its key arrive: the third pair goes into service.
+    let third = ca.leaf("third");
+    replace("tls.crt", third.cert_pem.as_bytes());
+    replace("tls.key", third.key_pem.as_bytes());
     wait_served(&ca.pem, &url, &third.der, "the fixed pair").await;
     assert_eq!(metric("tocsin_tls_certificate_last_reload_successful"), 1.0);
     assert!(metric("tocsin_tls_certificate_reloads_total") >= 2.0);

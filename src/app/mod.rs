@@ -1,5 +1,6 @@
 //! Wiring: turns parsed flags into running parts, and runs the subcommands.
 
+mod cluster;
 mod notify;
 mod options;
 mod run;
@@ -23,7 +24,12 @@ pub fn main(parsed: crate::flag_sources::Parsed) -> ExitCode {
         Some(Command::Backtest(a)) => &a.run,
         _ => &cli.run,
     };
-    crate::logging::init(&log.logger_level, &log.logger_format);
+    crate::logging::init(&crate::logging::LogOptions {
+        level: log.logger_level.clone(),
+        format: log.logger_format.clone(),
+        json_fields: log.logger_json_fields.clone(),
+        max_arg_len: log.logger_max_arg_len,
+    });
     match cli.command {
         Some(Command::Check(args)) => check(&args),
         Some(Command::Replay(args)) => replay(*args),
@@ -130,20 +136,36 @@ fn lint_datasource(args: &CheckArgs) -> Result<Option<crate::lint::DatasourceLin
     }))
 }
 
-fn load_options(flags: &RunFlags) -> LoadOptions {
+/// What the rule loader takes from the flags.
+pub(super) fn load_options(flags: &RunFlags) -> LoadOptions {
     LoadOptions {
         validate_expressions: flags.validate_expressions,
         validate_templates: flags.validate_templates,
-        ..LoadOptions::default()
+        ignore_unknown_fields: false,
+        default_rule_type: flags.rule_default_rule_type.clone(),
+        strip_file_path: flags.rule_strip_file_path,
     }
 }
 
-/// `-dryRun`: load and validate everything, report, exit — vmalert's behaviour.
+/// `-dryRun`: load and validate everything, report, exit — vmalert's behaviour. The
+/// `-cluster.*` flags are checked together too (a StatefulSet's pod name as
+/// `-cluster.memberNum`, the peer list's form), without asking any peer.
 fn dry_run(flags: &RunFlags) -> ExitCode {
     let patterns = items(&flags.rule);
     if patterns.is_empty() {
         eprintln!("-dryRun needs at least one -rule flag naming the rule files to check");
         return ExitCode::from(1);
+    }
+    match flags.cluster.config() {
+        Ok(c) => {
+            if let Some(line) = c.describe() {
+                println!("{line}");
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
     }
     match config::load(&patterns, &load_options(flags)) {
         Ok(set) => {
@@ -173,6 +195,24 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
+/// The error and its causes, `: `-separated, leaving out a cause that the message
+/// before it already quotes (typed errors name their cause in their own message; with
+/// anyhow's `{:#}` it would show twice).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if out.contains(&c) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&c);
+    }
+    out
+}
+
 fn run(flags: RunFlags, set: Vec<crate::flag_sources::SetFlag>) -> ExitCode {
     let rt = match runtime() {
         Ok(rt) => rt,
@@ -181,8 +221,9 @@ fn run(flags: RunFlags, set: Vec<crate::flag_sources::SetFlag>) -> ExitCode {
     let code = match rt.block_on(run::run(flags, set)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("tocsin: {e:#}");
+            let e = error_chain(&e);
+            tracing::error!("{e}");
+            eprintln!("tocsin: {e}");
             ExitCode::from(1)
         }
     };
@@ -302,5 +343,28 @@ fn backtest(args: BacktestArgs) -> ExitCode {
             eprintln!("tocsin backtest: {e}");
             ExitCode::from(EXIT_NO_REPORT)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot listen on :80: {source}")]
+    struct Bind {
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn error_chain_says_each_cause_once() {
+        let io = || std::io::Error::other("address in use");
+        let e = anyhow::Error::new(Bind { source: io() });
+        assert_eq!(error_chain(&e), "cannot listen on :80: address in use");
+        let e = anyhow::Error::new(io()).context("-httpListenAddr");
+        assert_eq!(error_chain(&e), "-httpListenAddr: address in use");
+        let e = anyhow::Error::new(Bind { source: io() }).context("web");
+        assert_eq!(error_chain(&e), "web: cannot listen on :80: address in use");
     }
 }

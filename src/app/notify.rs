@@ -12,12 +12,16 @@ use tokio_util::sync::CancellationToken;
 use super::options;
 use crate::cli::{RunFlags, items};
 use crate::dns::Resolver;
+use crate::http::Origin;
 use crate::notifier::config;
 use crate::notifier::discovery::{DiscoveryOptions, Watch};
 use crate::notifier::{Notifier, NotifierMetrics, NotifierOptions};
 
 /// How long one DNS look-up of `dns_sd_configs` may take.
 const DNS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `-notifier.sendTimeout`'s default.
+const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The running notifier and, with `-notifier.config`, what keeps its targets current.
 pub(super) struct Notify {
@@ -58,6 +62,7 @@ pub(super) async fn start(
         });
     }
     if let Some(file) = file {
+        refuse_flag_settings(f)?;
         m.register(registry);
         return start_config(f, PathBuf::from(file), m, cancel).await;
     }
@@ -75,6 +80,35 @@ pub(super) async fn start(
         notifier: Some(notifier),
         config: None,
     })
+}
+
+/// The `-notifier.*` client flags configure `-notifier.url` only: beside
+/// `-notifier.config` they would do nothing (vmalert ignores them silently), and
+/// alerts would go out without the auth or TLS the operator asked for. So they are
+/// refused, naming the config key each belongs in. `-notifier.sendTimeout`, which
+/// secures nothing, is only warned about.
+fn refuse_flag_settings(f: &RunFlags) -> anyhow::Result<()> {
+    if f.notifier_send_timeout != DEFAULT_SEND_TIMEOUT {
+        tracing::warn!(
+            "-notifier.sendTimeout applies to -notifier.url only; with -notifier.config set timeout in the file"
+        );
+    }
+    let given = f.notifier_auth.given();
+    if given.is_empty() {
+        return Ok(());
+    }
+    let top = Origin::Section(String::new());
+    let flags: Vec<String> = given.iter().map(|k| format!("-notifier.{k}")).collect();
+    let keys: Vec<String> = given.iter().map(|k| top.name(k)).collect();
+    bail!(
+        "{} configure{} -notifier.url only and would be ignored with -notifier.config: \
+         put the notifier's auth and TLS in the config file instead ({}, at its top level \
+         or in a static_configs entry) and remove the flag{}",
+        flags.join(", "),
+        if flags.len() == 1 { "s" } else { "" },
+        keys.join(", "),
+        if flags.len() == 1 { "" } else { "s" },
+    )
 }
 
 async fn start_config(

@@ -73,6 +73,8 @@ fn client_options(
             insecure_skip_verify,
         },
         idle_conn_timeout,
+        max_idle_per_host: None,
+        proxy_url: None,
     })
 }
 
@@ -90,6 +92,9 @@ pub fn rule_settings(
         max_resolve_duration: f.rule_max_resolve_duration,
         resolved_retention: f.rule_resolved_retention,
         results_limit: f.rule_results_limit,
+        eval_delay: f.rule_eval_delay,
+        max_start_delay: f.group_max_start_delay,
+        update_entries_limit: f.rule_update_entries_limit,
         disable_alertgroup_label: f.disable_alertgroup_label,
         library,
         limits: f.limits.rule_limits(),
@@ -113,10 +118,22 @@ pub fn datasource(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientEr
         query_timeout: f.datasource_query_timeout,
         lookback: f.datasource_lookback,
         query_step: f.datasource_query_step,
+        disable_step: f.datasource_disable_step_param,
+        round_digits: f.datasource_round_digits,
+        type_prefix: f.datasource_append_type_prefix,
         max_response_size: f.limits.datasource_max_response_size,
         max_concurrent: f.limits.datasource_max_concurrent_queries,
     })
 }
+
+/// Idle connections the `-remoteRead.url` client keeps. Restores come in bursts (at
+/// start-up, when a cluster member takes groups over: one query per alerting rule), up
+/// to `-datasource.maxConcurrentQueries` at once; kept open afterwards, a burst's
+/// connections would count against the TSDB's connection limit (Prometheus'
+/// `--web.max-connections`, 512 by default) for as long as `-remoteRead.idleConnTimeout`,
+/// and with a few cluster members the TSDB stops accepting the next member's queries.
+/// During a burst connections are reused as queries finish; a few stay for the next.
+const RESTORE_IDLE_CONNECTIONS: usize = 4;
 
 /// With `-remoteRead.disablePathAppend` the URL already ends in the query path; the
 /// client appends `/api/v1/query` itself, so the path is taken off here once.
@@ -139,6 +156,7 @@ pub fn remote_read(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientE
         a.tls_insecure_skip_verify,
         Some(f.remote_read_idle_conn_timeout),
     )?;
+    auth.max_idle_per_host = Some(RESTORE_IDLE_CONNECTIONS);
     Ok(DatasourceOptions {
         url: url_credentials("remoteRead", &url, &mut auth)?,
         auth,
@@ -146,6 +164,9 @@ pub fn remote_read(f: &RunFlags, url: &str) -> Result<DatasourceOptions, ClientE
         query_timeout: f.datasource_query_timeout,
         lookback: std::time::Duration::ZERO,
         query_step: std::time::Duration::ZERO,
+        disable_step: true,
+        round_digits: 0,
+        type_prefix: false,
         max_response_size: f.limits.datasource_max_response_size,
         max_concurrent: f.limits.datasource_max_concurrent_queries,
     })

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, bail};
 use prometheus_client::registry::Registry;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -22,8 +22,10 @@ use super::signals;
 use super::state::{AppState, ReloadMetrics};
 use crate::cli::{RunFlags, items};
 use crate::clock::Clock;
+use crate::cluster::{Cluster, View};
 use crate::config::{self, LoadOptions, RuleKind, RuleSet};
 use crate::datasource::{DatasourceMetrics, PromClient, Querier};
+use crate::dns::Resolver;
 use crate::labels::Labels;
 use crate::manager::restore::Restorer;
 use crate::manager::{Engine, EvalMetrics, Manager};
@@ -34,14 +36,6 @@ use crate::rule::RuleSettings;
 use crate::status::StatusBoard;
 use crate::template::Library;
 use crate::web;
-
-fn load_options(f: &RunFlags) -> LoadOptions {
-    LoadOptions {
-        validate_expressions: f.validate_expressions,
-        validate_templates: f.validate_templates,
-        ..LoadOptions::default()
-    }
-}
 
 /// Loads rules off the async runtime (file reads, YAML, validation).
 async fn load_rules(patterns: Vec<String>, opts: LoadOptions) -> Result<RuleSet, String> {
@@ -55,9 +49,7 @@ fn needs_remote_write(set: &RuleSet) -> Option<String> {
         g.rules.iter().find_map(|r| match &r.kind {
             RuleKind::Recording(rec) => Some(format!(
                 "{}: group {:?}, recording rule {:?}",
-                g.file.display(),
-                g.name,
-                rec.name
+                g.shown_file, g.name, rec.name
             )),
             RuleKind::Alerting(_) => None,
         })
@@ -91,11 +83,19 @@ struct Running {
     /// Whether `-remoteWrite.url` is set (recording rules need it).
     remote_write: bool,
     manager: Manager,
+    /// The rule set last loaded (all groups, whoever evaluates them).
+    set: RuleSet,
+    cluster: Arc<Cluster>,
+    /// Changes of the cluster's membership.
+    view_rx: watch::Receiver<Arc<View>>,
+    /// The resolver of `-cluster.peers`, until the first load starts the membership.
+    dns: Option<Resolver>,
     board: Arc<StatusBoard>,
     reload_metrics: ReloadMetrics,
     reload_tx: mpsc::Sender<ReloadRequest>,
     reload_rx: mpsc::Receiver<ReloadRequest>,
-    /// Restores alert state of the groups started by the first load.
+    /// Restores alert state of the groups started by the first load, and (on a cluster
+    /// member) of the groups taken over from other members.
     restorer: Option<Arc<Restorer>>,
     /// The rule files' fingerprint at the last successful load.
     loaded_from: Option<u64>,
@@ -148,6 +148,7 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
             b.exceeded.clone(),
         );
     }
+    let (cluster, dns) = super::cluster::build(f, &mut registry)?;
 
     let board = Arc::new(StatusBoard::new());
     let engine = Arc::new(Engine {
@@ -166,14 +167,19 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         board: board.clone(),
         reload_tx: reload_tx.clone(),
         notifier: io.notifier.clone(),
+        cluster: cluster.is_clustered().then(|| cluster.clone()),
     });
     let web_task = start_web(f, given, state, registry, web_cancel.clone()).await?;
     Ok(Running {
         loaded_from: None,
         patterns,
-        load: load_options(f),
+        load: super::load_options(f),
         remote_write: remote_write_url.is_some(),
         manager,
+        set: RuleSet::default(),
+        view_rx: cluster.subscribe(),
+        cluster,
+        dns,
         board,
         reload_metrics,
         reload_tx,
@@ -211,9 +217,8 @@ fn start_io(
     io_cancel: &CancellationToken,
 ) -> anyhow::Result<Io> {
     let ds_metrics = DatasourceMetrics::new(Some(registry));
-    let querier: Arc<dyn Querier> = Arc::new(
-        PromClient::new(options::datasource(f, ds_url)?, ds_metrics).context("-datasource.*")?,
-    );
+    let datasource =
+        PromClient::new(options::datasource(f, ds_url)?, ds_metrics).context("-datasource.*")?;
     for (flag, why) in f.compat.given() {
         tracing::warn!(flag, "vmalert flag accepted but has no effect: {why}");
     }
@@ -233,12 +238,14 @@ fn start_io(
         Some(url) => Some(Arc::new(Restorer {
             querier: Arc::new(
                 PromClient::new(options::remote_read(f, &url)?, DatasourceMetrics::new(None))
-                    .context("-remoteRead.*")?,
+                    .context("-remoteRead.*")?
+                    .sharing_slots(&datasource),
             ),
             lookback: f.remote_read_lookback,
             external_labels: Labels::from_pairs(f.external_label.iter().cloned()),
         })),
     };
+    let querier: Arc<dyn Querier> = Arc::new(datasource);
     Ok(Io {
         querier,
         notifier,
@@ -323,11 +330,19 @@ impl Running {
                 "recording rules need -remoteWrite.url to write their results to (first one: {what})"
             );
         }
-        let restorer = self.restorer.take();
+        self.cluster
+            .set_groups(&set.groups, &self.manager.engine().settings);
+        let applying = super::cluster::apply_assigned(
+            &mut self.manager,
+            &self.cluster,
+            &set,
+            None,
+            self.restorer.as_ref(),
+        );
         let applied = tokio::select! {
             biased;
             _ = signal.cancelled() => return Ok(false),
-            a = self.manager.apply(&set, restorer.as_ref()) => a,
+            a = applying => a,
         };
         self.board.record_reload(SystemTime::now(), Ok(()));
         self.reload_metrics.record(true);
@@ -345,6 +360,9 @@ impl Running {
             self.reload_tx.clone(),
             &self.cancel,
         )?;
+        self.set = set;
+        // Ready from here on: the membership rounds start (peers see this member).
+        self.cluster.start(self.dns.take(), self.cancel.clone());
         Ok(true)
     }
 
@@ -355,6 +373,12 @@ impl Running {
             let req = tokio::select! {
                 biased;
                 _ = signal.cancelled() => return,
+                changed = self.view_rx.changed() => {
+                    if changed.is_ok() {
+                        self.rebalance(signal).await;
+                    }
+                    continue;
+                }
                 req = self.reload_rx.recv() => match req {
                     Some(req) => req,
                     None => return,
@@ -381,62 +405,57 @@ impl Running {
     }
 
     /// Reloads `-notifier.config` and the rule files, each keeping what runs when its
-    /// new version fails.
+    /// new version fails. The two run side by side: a new notifier config's first
+    /// discovery round (DNS and Consul look-ups, each up to its timeout) does not hold
+    /// back the new rules.
     async fn reload_all(&mut self, req: &ReloadRequest) -> Result<(), String> {
-        let notifier = self.notify.reload(req.trigger.as_str()).await;
-        match (notifier, self.reload(req).await) {
+        let trigger = req.trigger.as_str();
+        let Running {
+            notify,
+            patterns,
+            load,
+            remote_write,
+            manager,
+            loaded_from,
+            set,
+            cluster,
+            restorer,
+            ..
+        } = self;
+        let rules = RuleReload {
+            patterns,
+            load,
+            remote_write: *remote_write,
+            manager,
+            loaded_from,
+            set,
+            cluster,
+            restorer: restorer.as_ref(),
+        };
+        match tokio::join!(notify.reload(trigger), rules.run(trigger)) {
             (Ok(()), rules) => rules,
             (Err(e), Ok(())) => Err(e),
             (Err(n), Err(r)) => Err(format!("{n}\n{r}")),
         }
     }
 
-    /// Reloads the rule files, if they changed since the last successful load; a
-    /// failed reload keeps the running rules.
-    async fn reload(&mut self, req: &ReloadRequest) -> Result<(), String> {
-        let fp = {
-            let p = self.patterns.clone();
-            tokio::task::spawn_blocking(move || config::sources_fingerprint(&p))
-                .await
-                .ok()
-                .flatten()
-        };
-        if fp.is_some() && fp == self.loaded_from {
-            // Same files, same bytes: nothing to do (and nothing to log).
-            return Ok(());
-        }
-        let trigger = req.trigger.as_str();
-        let set = match load_rules(self.patterns.clone(), self.load.clone()).await {
-            Ok(set) => set,
-            Err(e) => return Err(self.reload_failed(trigger, e)),
-        };
-        if !self.remote_write
-            && let Some(what) = needs_remote_write(&set)
-        {
-            let e = format!("recording rules need -remoteWrite.url ({what})");
-            return Err(self.reload_failed(trigger, e));
-        }
-        let a = self.manager.apply(&set, None).await;
-        if a.added + a.removed + a.changed > 0 {
-            tracing::info!(
-                trigger,
-                added = a.added,
-                removed = a.removed,
-                changed = a.changed,
-                unchanged = a.unchanged,
-                "rules reloaded"
-            );
-        }
-        self.loaded_from = fp;
-        Ok(())
-    }
-
-    fn reload_failed(&self, trigger: &str, e: String) -> String {
-        tracing::error!(
-            trigger,
-            "reload failed; the previous rules keep running:\n{e}"
+    /// Runs what the new cluster view assigns to this member; the files did not change.
+    /// A signal abandons it (the shutdown that follows stops every group).
+    async fn rebalance(&mut self, signal: &CancellationToken) {
+        let version = self.view_rx.borrow_and_update().version;
+        tracing::debug!(version, "cluster view changed; re-applying the assignment");
+        let applying = super::cluster::apply_assigned(
+            &mut self.manager,
+            &self.cluster,
+            &self.set,
+            Some(&self.set),
+            self.restorer.as_ref(),
         );
-        e
+        tokio::select! {
+            biased;
+            _ = signal.cancelled() => {}
+            _ = applying => {}
+        }
     }
 
     /// Stops evaluating, then flushes alerts and samples, all within `timeout` (a
@@ -470,4 +489,81 @@ impl Running {
         let _ = self.web_task.await;
         tracing::info!("stopped");
     }
+}
+
+/// What reloading the rule files needs of [`Running`], borrowed apart from the
+/// notifier so that the two reload side by side.
+struct RuleReload<'a> {
+    patterns: &'a [String],
+    load: &'a LoadOptions,
+    remote_write: bool,
+    manager: &'a mut Manager,
+    /// The rule files' fingerprint at the last successful load.
+    loaded_from: &'a mut Option<u64>,
+    /// The rule set last loaded, replaced by a successful reload.
+    set: &'a mut RuleSet,
+    cluster: &'a Cluster,
+    restorer: Option<&'a Arc<Restorer>>,
+}
+
+impl RuleReload<'_> {
+    /// Reloads the rule files, if they changed since the last successful load; a
+    /// failed reload keeps the running rules.
+    async fn run(self, trigger: &str) -> Result<(), String> {
+        let fp = {
+            let p = self.patterns.to_vec();
+            tokio::task::spawn_blocking(move || config::sources_fingerprint(&p))
+                .await
+                .ok()
+                .flatten()
+        };
+        if fp.is_some() && fp == *self.loaded_from {
+            // Same files, same bytes: nothing to do (and nothing to log).
+            return Ok(());
+        }
+        let set = match load_rules(self.patterns.to_vec(), self.load.clone()).await {
+            Ok(set) => set,
+            Err(e) => return Err(reload_failed(trigger, e)),
+        };
+        if !self.remote_write
+            && let Some(what) = needs_remote_write(&set)
+        {
+            let e = format!("recording rules need -remoteWrite.url ({what})");
+            return Err(reload_failed(trigger, e));
+        }
+        self.cluster
+            .set_groups(&set.groups, &self.manager.engine().settings);
+        // A single evaluator restores nothing on reload (new groups have no past); a
+        // cluster member restores the groups a changed `shard_key` brought here.
+        let restore = self.restorer.filter(|_| self.cluster.is_clustered());
+        let a = super::cluster::apply_assigned(
+            self.manager,
+            self.cluster,
+            &set,
+            Some(&*self.set),
+            restore,
+        )
+        .await;
+        *self.set = set;
+        if a.added + a.removed + a.changed > 0 {
+            tracing::info!(
+                trigger,
+                added = a.added,
+                removed = a.removed,
+                changed = a.changed,
+                unchanged = a.unchanged,
+                "rules reloaded"
+            );
+        }
+        *self.loaded_from = fp;
+        Ok(())
+    }
+}
+
+fn reload_failed(trigger: &str, e: String) -> String {
+    tracing::error!(
+        trigger,
+        "reload failed; the previous rules keep running:\n{e}"
+    );
+    e
 }

@@ -97,6 +97,8 @@ pub fn web_options(
         headers,
         tls: tls(f)?,
         proxy_protocol: s.use_proxy_protocol,
+        keep_alive: !s.disable_keep_alive,
+        expose_metadata: s.expose_metadata,
         flags_page: Arc::from(flag_sources::flags_page(set, &secrets)),
         path_prefix: f.http_path_prefix.clone(),
         external_url: f.external_url.clone().unwrap_or_default(),

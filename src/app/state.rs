@@ -11,7 +11,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::notifier::Notifier;
 use crate::reload::{ReloadRequest, Trigger};
-use crate::status::{BoxFuture, NotifierStatus, ReloadStatus, Snapshot, StateSource, StatusBoard};
+use crate::status::{
+    BoxFuture, ClusterSource, NotifierStatus, ReloadStatus, Snapshot, StateSource, StatusBoard,
+};
 
 /// Config-reload metrics, named like Prometheus' own.
 #[derive(Clone, Default)]
@@ -70,6 +72,8 @@ pub(super) struct AppState {
     pub(super) board: Arc<StatusBoard>,
     pub(super) reload_tx: mpsc::Sender<ReloadRequest>,
     pub(super) notifier: Option<Notifier>,
+    /// Set on a cluster member.
+    pub(super) cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl StateSource for AppState {
@@ -90,6 +94,10 @@ impl StateSource for AppState {
             .as_ref()
             .map(Notifier::status)
             .unwrap_or_default()
+    }
+
+    fn cluster(&self) -> Option<Arc<dyn ClusterSource>> {
+        self.cluster.clone().map(|c| c as Arc<dyn ClusterSource>)
     }
 
     fn reload(&self) -> BoxFuture<Result<(), String>> {

@@ -259,11 +259,7 @@ pub async fn backtest(
     let both = Both {
         old: (&po, &ro.rules),
         new: (&pn, &rn.rules),
-        step: &|g: &Group| {
-            Timing::of(g, settings.default_interval)
-                .interval
-                .as_millis() as i64
-        },
+        step: &|g: &Group| Timing::of(g, settings).interval.as_millis() as i64,
         range_ms: opts.to_ms - opts.from_ms,
     };
     for p in pairs {

@@ -14,7 +14,7 @@ pub struct FlagSources {
     #[arg(long = "envflag.prefix", default_value = "")]
     pub envflag_prefix: String,
     /// Flags whose values are secret (comma-separated names), masked in `/flags` and logs;
-    /// names containing pass, key, secret or token always are.
+    /// names containing pass, key, secret or token, and -X.headers, always are.
     #[arg(long = "secret.flags", value_name = "NAMES")]
     pub secret_flags: Vec<String>,
 }
@@ -90,7 +90,23 @@ macro_rules! endpoint_auth_flags {
         impl $name {
             /// The value of `-<prefix>.<key>` for the `i`-th URL.
             pub fn value(&self, key: &str, i: usize) -> Option<String> {
-                let v: &$t = match key {
+                self.field(key).and_then(|v| ClientFlagValue::at(v, i))
+            }
+
+            /// The suffixes of the flags that hold a value (`tlsInsecureSkipVerify` when
+            /// true), in [`CLIENT_FLAG_KEYS`]' order.
+            pub fn given(&self) -> Vec<&'static str> {
+                let mut out: Vec<&'static str> = (CLIENT_FLAG_KEYS.iter().copied())
+                    .filter(|k| self.field(k).is_some_and(ClientFlagValue::any))
+                    .collect();
+                if self.tls_insecure_skip_verify {
+                    out.push("tlsInsecureSkipVerify");
+                }
+                out
+            }
+
+            fn field(&self, key: &str) -> Option<&$t> {
+                Some(match key {
                     "basicAuth.username" => &self.basic_auth_username,
                     "basicAuth.usernameFile" => &self.basic_auth_username_file,
                     "basicAuth.password" => &self.basic_auth_password,
@@ -109,8 +125,7 @@ macro_rules! endpoint_auth_flags {
                     "tlsKeyFile" => &self.tls_key_file,
                     "tlsServerName" => &self.tls_server_name,
                     _ => return None,
-                };
-                ClientFlagValue::at(v, i)
+                })
             }
         }
     };
@@ -121,11 +136,37 @@ pub trait ClientFlagValue {
     /// The value for the `i`-th URL, as vmalert's `GetOptionalArg`: a list with one value
     /// applies it to every URL; empty values count as unset.
     fn at(&self, i: usize) -> Option<String>;
+    /// Whether any value is set (not empty).
+    fn any(&self) -> bool;
 }
+
+/// The suffixes of the string flags of every client's auth/TLS family.
+pub const CLIENT_FLAG_KEYS: [&str; 17] = [
+    "basicAuth.username",
+    "basicAuth.usernameFile",
+    "basicAuth.password",
+    "basicAuth.passwordFile",
+    "bearerToken",
+    "bearerTokenFile",
+    "oauth2.clientID",
+    "oauth2.clientSecret",
+    "oauth2.clientSecretFile",
+    "oauth2.scopes",
+    "oauth2.tokenUrl",
+    "oauth2.endpointParams",
+    "headers",
+    "tlsCAFile",
+    "tlsCertFile",
+    "tlsKeyFile",
+    "tlsServerName",
+];
 
 impl ClientFlagValue for Option<String> {
     fn at(&self, _: usize) -> Option<String> {
         self.clone().filter(|v| !v.is_empty())
+    }
+    fn any(&self) -> bool {
+        self.as_ref().is_some_and(|v| !v.is_empty())
     }
 }
 
@@ -136,6 +177,9 @@ impl ClientFlagValue for Vec<String> {
             _ => self.get(i),
         };
         v.cloned().filter(|v| !v.is_empty())
+    }
+    fn any(&self) -> bool {
+        self.iter().any(|v| !v.is_empty())
     }
 }
 

@@ -11,7 +11,8 @@ pub struct RunFlags {
     /// Files with `{{ define }}` blocks usable from every rule's templates.
     #[arg(long = "rule.templates", value_name = "PATH")]
     pub rule_templates: Vec<String>,
-    /// Only load and validate the rule files, then exit (0 if valid, 1 if not).
+    /// Only load and validate the rule files and the `-cluster.*` flags, then exit (0 if
+    /// valid, 1 if not).
     #[arg(long = "dryRun", default_value = "false", action = ArgAction::Set, num_args = 0..=1,
           default_missing_value = "true", require_equals = true)]
     pub dry_run: bool,
@@ -38,9 +39,19 @@ pub struct RunFlags {
     /// Minimum level to log: INFO, WARN, ERROR, FATAL, PANIC (vmalert's), or DEBUG.
     #[arg(long = "loggerLevel", default_value = "INFO", value_parser = parse_log_level)]
     pub logger_level: String,
-    /// Log format: `default` (text) or `json`.
+    /// Log format: `default` (text) or `json` (one object a line with vmalert's keys `ts`,
+    /// `level`, `caller` and `msg`, then the event's own fields).
     #[arg(long = "loggerFormat", default_value = "default", value_parser = ["default", "json"])]
     pub logger_format: String,
+    /// Rename the keys of JSON log lines: `ts:timestamp,msg:message` (keys: ts, level,
+    /// caller, msg).
+    #[arg(long = "loggerJSONFields", default_value = "", value_parser = crate::logging::parse_json_fields,
+          hide_default_value = true)]
+    pub logger_json_fields: crate::logging::JsonFields,
+    /// Longer field values in log lines are cut to their first and last halves around
+    /// `..`.
+    #[arg(long = "loggerMaxArgLen", default_value = "5000", value_parser = parse_count)]
+    pub logger_max_arg_len: usize,
 
     /// Prometheus-compatible query API to evaluate rules against (a path prefix such as
     /// `/select/0/prometheus` is kept).
@@ -58,6 +69,20 @@ pub struct RunFlags {
     /// How long an idle keep-alive connection to the datasource is kept.
     #[arg(long = "datasource.idleConnTimeout", default_value = "50s", value_parser = parse_go_duration)]
     pub datasource_idle_conn_timeout: Duration,
+    /// Send no `step` with instant queries (for datasources that refuse it, like Google
+    /// Managed Prometheus).
+    #[arg(long = "datasource.disableStepParam", default_value = "false", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub datasource_disable_step_param: bool,
+    /// Send `round_digits=N` with every query: VictoriaMetrics then rounds values to N
+    /// digits after the point (Prometheus ignores it). 0 = not sent.
+    #[arg(long = "datasource.roundDigits", default_value = "0", value_parser = parse_count)]
+    pub datasource_round_digits: usize,
+    /// Query under `<-datasource.url>/prometheus/api/v1/…` (vmselect's per-language
+    /// prefix), for a `-datasource.url` that names vmselect's tenant root.
+    #[arg(long = "datasource.appendTypePrefix", default_value = "false", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub datasource_append_type_prefix: bool,
     #[command(flatten)]
     pub datasource_auth: DatasourceAuth,
 
@@ -71,8 +96,9 @@ pub struct RunFlags {
     pub notifier_auth: NotifierAuth,
     /// vmalert's notifier config file: Alertmanagers from static lists, DNS (SRV, A,
     /// AAAA) and Consul, with relabelling and per-group auth/TLS (see "Notifier config"
-    /// below). Reloaded with the rule files; excludes -notifier.url and
-    /// -notifier.blackhole.
+    /// below). Reloaded with the rule files; excludes -notifier.url,
+    /// -notifier.blackhole and the -notifier.* auth/TLS/headers flags (their settings go
+    /// in the file).
     #[arg(long = "notifier.config", value_name = "PATH")]
     pub notifier_config: Option<String>,
     /// Evaluate alerting rules but send no notifications (they are counted as sent to
@@ -174,6 +200,30 @@ pub struct RunFlags {
     /// own `limit`; beyond it the rule fails and produces nothing. 0 = no limit.
     #[arg(long = "rule.resultsLimit", default_value = "0", value_parser = parse_count)]
     pub rule_results_limit: usize,
+    /// Query this far back from the evaluation time in groups without `eval_delay`,
+    /// `eval_offset` or `query_offset`, for datasources that make data searchable late.
+    /// 0 (Prometheus' behaviour) here; vmalert's default is 30s.
+    #[arg(long = "rule.evalDelay", default_value = "0", value_parser = parse_go_duration)]
+    pub rule_eval_delay: Duration,
+    /// A group's first evaluation comes at most this long after it starts (or the
+    /// interval, if shorter), at a position taken from the group's hash; later ones
+    /// keep that position. 0 = evaluate at once.
+    #[arg(long = "group.maxStartDelay", default_value = "5m", value_parser = parse_go_duration)]
+    pub group_max_start_delay: Duration,
+    /// Past evaluations kept per rule for `/api/v1/rule` and the UI, unless the rule sets
+    /// `update_entries_limit`.
+    #[arg(long = "rule.updateEntriesLimit", default_value = "20", value_parser = parse_count)]
+    pub rule_update_entries_limit: usize,
+    /// The `type` of groups that set none. tocsin evaluates `prometheus` only: with
+    /// `graphite` or `vlogs`, groups without `type` fail to load.
+    #[arg(long = "rule.defaultRuleType", default_value = "prometheus",
+          value_parser = ["prometheus", "graphite", "vlogs"])]
+    pub rule_default_rule_type: String,
+    /// Show rule files as `<group id>/<file name>` in logs, the API and `/metrics`,
+    /// hiding their directories (which may name tenants or buckets).
+    #[arg(long = "rule.stripFilePath", default_value = "false", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub rule_strip_file_path: bool,
     /// Do not add the `alertgroup` label (the group name) to alerts.
     #[arg(long = "disableAlertgroupLabel", default_value = "false", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]
@@ -197,6 +247,8 @@ pub struct RunFlags {
     pub limits: crate::limit_flags::LimitFlags,
     #[command(flatten)]
     pub replay: ReplayFlags,
+    #[command(flatten)]
+    pub cluster: crate::cluster::ClusterFlags,
     #[command(flatten)]
     pub server: ServerFlags,
     #[command(flatten)]

@@ -61,4 +61,13 @@ pub struct ServerFlags {
     #[arg(long = "httpListenAddr.useProxyProtocol", default_value = "false", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub use_proxy_protocol: bool,
+    /// Close every connection to `-httpListenAddr` after one request.
+    #[arg(long = "http.disableKeepAlive", default_value = "false", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub disable_keep_alive: bool,
+    /// `# HELP`, `# TYPE` and `# UNIT` lines on `/metrics`. On here (as Prometheus);
+    /// vmalert leaves them out unless set.
+    #[arg(long = "metrics.exposeMetadata", default_value = "true", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub expose_metadata: bool,
 }

@@ -175,3 +175,31 @@ fn negative_looking_values_are_not_flags() {
         ["tocsin", "--replay.timeFrom", "-7d", "-h"].map(OsString::from)
     );
 }
+
+#[test]
+fn client_flags_given_lists_the_set_ones_in_order() {
+    let c = parse(&[
+        "-notifier.url=http://a",
+        "-notifier.url=http://b",
+        "-notifier.tlsCAFile=",
+        "-notifier.tlsCAFile=/ca.pem",
+        // Empty values are unset, as templated command lines pass them.
+        "-notifier.bearerToken=",
+        "-notifier.basicAuth.password=p",
+        "-datasource.headers=X: y",
+    ])
+    .unwrap();
+    assert_eq!(
+        c.run.notifier_auth.given(),
+        ["basicAuth.password", "tlsCAFile"]
+    );
+    assert_eq!(c.run.notifier_auth.value("tlsCAFile", 0), None);
+    assert_eq!(
+        c.run.notifier_auth.value("tlsCAFile", 1).as_deref(),
+        Some("/ca.pem")
+    );
+    assert_eq!(c.run.datasource_auth.given(), ["headers"]);
+    let c = parse(&["-remoteWrite.tlsInsecureSkipVerify"]).unwrap();
+    assert_eq!(c.run.remote_write_auth.given(), ["tlsInsecureSkipVerify"]);
+    assert!(parse(&[]).unwrap().run.notifier_auth.given().is_empty());
+}

@@ -71,6 +71,10 @@ pub enum ErrorKind {
         "unsupported datasource type {0:?}: tocsin speaks the Prometheus query API only; remove `type` or set it to `prometheus`"
     )]
     UnsupportedType(String),
+    #[error(
+        "the group sets no `type`, so it takes -rule.defaultRuleType={0:?}, which tocsin cannot evaluate (it speaks the Prometheus query API only); set `type: prometheus` on the group or drop the flag"
+    )]
+    UnsupportedDefaultType(String),
     #[error("invalid `{field}` entry {value:?}: expected \"Name: value\"")]
     BadHeader { field: &'static str, value: String },
     #[error("`eval_offset` cannot be used with `eval_delay`; keep only one of them")]

@@ -25,6 +25,12 @@ pub struct LoadOptions {
     /// promtool's `--ignore-unknown-fields`: accept keys tocsin does not know (files
     /// extended with metadata of other tools) instead of rejecting the file.
     pub ignore_unknown_fields: bool,
+    /// `-rule.defaultRuleType`: the `type` of groups that set none. tocsin evaluates
+    /// `prometheus` only; another default fails the groups that rely on it.
+    pub default_rule_type: String,
+    /// `-rule.stripFilePath`: show a group's file as `<group id>/<file name>` in logs,
+    /// the API and `/metrics` ([`Group::shown_file`]), hiding its directories.
+    pub strip_file_path: bool,
 }
 
 impl Default for LoadOptions {
@@ -33,6 +39,8 @@ impl Default for LoadOptions {
             validate_expressions: true,
             validate_templates: true,
             ignore_unknown_fields: false,
+            default_rule_type: "prometheus".to_string(),
+            strip_file_path: false,
         }
     }
 }

@@ -40,6 +40,9 @@ pub enum DatasourceType {
 pub struct Group {
     /// The file the group came from (as given or as the glob expanded).
     pub file: PathBuf,
+    /// The file as logs, the API and `/metrics` show it: `file`, or with
+    /// `-rule.stripFilePath` vmalert's `<group id>/<file name>`.
+    pub shown_file: String,
     pub name: String,
     /// 1-based line of the group's `name:` key, for messages.
     pub line: usize,
@@ -97,6 +100,17 @@ impl Group {
     /// reloads and restarts.
     pub fn id(&self) -> u64 {
         group_id(&self.file.to_string_lossy(), &self.name)
+    }
+
+    /// How far back this group's queries look, besides `query_offset`: its own
+    /// `eval_delay`, else `default` (`-rule.evalDelay`). As in vmalert, the default does
+    /// not apply to a group that pins `eval_offset`; nor, in tocsin, to one that sets
+    /// Prometheus' `query_offset`, which already says how far back to query.
+    pub fn eval_delay_or(&self, default: Duration) -> Option<Duration> {
+        if self.eval_delay.is_some() || self.eval_offset.is_some() || self.query_offset.is_some() {
+            return self.eval_delay;
+        }
+        (!default.is_zero()).then_some(default)
     }
 
     /// The rules' IDs, unique within the group (vmalert's `rule_id`): each rule's

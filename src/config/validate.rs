@@ -145,6 +145,13 @@ fn validate_group(
             sink.push(pos(t), None, ErrorKind::UnsupportedType(t.value.clone()));
             DatasourceType::Prometheus
         }
+        Some(t) if !t.value.is_empty() => DatasourceType::Prometheus,
+        // vmalert gives a group without `type` the -rule.defaultRuleType.
+        _ if opts.default_rule_type != "prometheus" => {
+            let kind = ErrorKind::UnsupportedDefaultType(opts.default_rule_type.clone());
+            sink.push(pos(raw), None, kind);
+            DatasourceType::Prometheus
+        }
         _ => DatasourceType::Prometheus,
     };
     let mut labels = Vec::new();
@@ -183,6 +190,7 @@ fn validate_group(
     }
     let mut group = Group {
         file: sink.file.to_path_buf(),
+        shown_file: sink.file.display().to_string(),
         name,
         line,
         interval,
@@ -202,6 +210,11 @@ fn validate_group(
         checksum: 0,
     };
     group.checksum = group_checksum(&group);
+    if opts.strip_file_path {
+        // As vmalert: the group's ID is taken from the full path first.
+        let name = sink.file.file_name().unwrap_or_default().to_string_lossy();
+        group.shown_file = format!("{}/{name}", group.id());
+    }
     Some(group)
 }
 

@@ -28,6 +28,9 @@ struct Envelope<'a> {
     /// VictoriaMetrics' query statistics; Prometheus sends none unless asked.
     #[serde(default)]
     stats: Option<Stats>,
+    /// VictoriaMetrics cluster: some storage nodes did not answer.
+    #[serde(rename = "isPartial", default)]
+    is_partial: Option<bool>,
 }
 
 /// `stats` of a VictoriaMetrics answer: how many series the query read from storage
@@ -59,6 +62,9 @@ fn count<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error>
 pub struct InstantAnswer {
     pub samples: Vec<Sample>,
     pub series_fetched: Option<usize>,
+    /// The datasource said the answer may be partial (VictoriaMetrics' `isPartial`,
+    /// templates' `$isPartial`).
+    pub is_partial: bool,
     /// Samples the query loaded from storage, when asked with `stats=all` and the
     /// datasource tells (Prometheus' `data.stats.samples.totalQueryableSamples`).
     pub samples_queried: Option<u64>,
@@ -76,6 +82,9 @@ struct SampleStats {
     #[serde(rename = "totalQueryableSamples", default)]
     total_queryable: Option<u64>,
 }
+
+/// What an answer says besides its data: series fetched, and whether it may be partial.
+type Meta = (Option<usize>, bool);
 
 /// `data` of an answer. Prometheus and VictoriaMetrics write `resultType` before `result`,
 /// so the result is decoded as it is read; should an answer put it after, `result` is
@@ -406,7 +415,7 @@ pub(super) fn status_error(url: &str, status: u16, body: &[u8]) -> QueryError {
 }
 
 /// The `data` of a successful answer, and VictoriaMetrics' `stats.seriesFetched`.
-fn envelope<'a>(url: &str, body: &'a [u8]) -> Result<(Data<'a>, Option<usize>), QueryError> {
+fn envelope<'a>(url: &str, body: &'a [u8]) -> Result<(Data<'a>, Meta), QueryError> {
     // Checking the whole body is UTF-8 in one (vectorised) pass spares the parser a
     // check per string; invalid bodies go through the byte parser for its error message.
     let parsed = match std::str::from_utf8(body) {
@@ -450,11 +459,12 @@ fn envelope<'a>(url: &str, body: &'a [u8]) -> Result<(Data<'a>, Option<usize>), 
         });
     }
     let fetched = env.stats.and_then(|s| s.series_fetched);
+    let partial = env.is_partial.unwrap_or(false);
     let data = env.data.ok_or_else(|| QueryError::Decode {
         url: url.to_string(),
         message: "status is success but there is no data".into(),
     })?;
-    Ok((data, fetched))
+    Ok((data, (fetched, partial)))
 }
 
 /// Decodes an instant-query answer: a vector, or a scalar (one sample with no labels,
@@ -469,7 +479,7 @@ pub fn decode_instant_answer(
     body: &[u8],
     time_ms: i64,
 ) -> Result<InstantAnswer, QueryError> {
-    let (data, series_fetched) = envelope(url, body)?;
+    let (data, (series_fetched, is_partial)) = envelope(url, body)?;
     let samples = match data.result {
         Decoded::Vector(samples) => samples,
         Decoded::Scalar(p) => vec![Sample {
@@ -487,6 +497,7 @@ pub fn decode_instant_answer(
         samples,
         series_fetched,
         samples_queried: data.samples_queried,
+        is_partial,
     })
 }
 

@@ -252,6 +252,19 @@ fn victoria_metrics_series_fetched_is_read_from_stats() {
 }
 
 #[test]
+fn victoria_metrics_partial_answers_are_told() {
+    let partial = br#"{"status":"success","isPartial":true,"data":{"resultType":"vector","result":[{"metric":{"a":"b"},"value":[1,"1"]}]}}"#;
+    let a = decode_instant_answer(U, partial, 0).unwrap();
+    assert_eq!((a.samples.len(), a.is_partial), (1, true));
+    let whole =
+        br#"{"status":"success","isPartial":false,"data":{"resultType":"vector","result":[]}}"#;
+    assert!(!decode_instant_answer(U, whole, 0).unwrap().is_partial);
+    // Prometheus never says.
+    let prom = br#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+    assert!(!decode_instant_answer(U, prom, 0).unwrap().is_partial);
+}
+
+#[test]
 fn prometheus_samples_queried_are_read_from_data_stats() {
     let prom = br#"{"status":"success","data":{"resultType":"vector","result":[],"stats":{"timings":{"evalTotalTime":0.1},"samples":{"totalQueryableSamples":78,"peakSamples":41}}}}"#;
     let a = decode_instant_answer(U, prom, 0).unwrap();

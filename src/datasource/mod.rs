@@ -6,6 +6,7 @@ pub mod fake;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
@@ -99,6 +100,7 @@ pub trait Querier: Send + Sync {
                 samples: self.instant(q).await?,
                 series_fetched: None,
                 samples_queried: None,
+                is_partial: false,
             })
         })
     }
@@ -121,6 +123,15 @@ pub struct DatasourceOptions {
     pub lookback: Duration,
     /// vmalert `-datasource.queryStep`: sent as `step` (VictoriaMetrics uses it).
     pub query_step: Duration,
+    /// `-datasource.disableStepParam`: instant queries carry no `step`, for
+    /// datasources that refuse it.
+    pub disable_step: bool,
+    /// `-datasource.roundDigits`: sent as `round_digits` with every query (a
+    /// VictoriaMetrics parameter; Prometheus ignores it). 0 = not sent.
+    pub round_digits: usize,
+    /// `-datasource.appendTypePrefix`: query under `<url>/prometheus/api/v1/…`, as
+    /// vmselect serves each query language under its own prefix.
+    pub type_prefix: bool,
     /// `-datasource.maxResponseSize`: a larger answer fails the query before it is
     /// held in memory; 0 = no limit.
     pub max_response_size: u64,
@@ -138,6 +149,9 @@ impl Default for DatasourceOptions {
             query_timeout: Duration::from_secs(30),
             lookback: Duration::ZERO,
             query_step: Duration::from_secs(300),
+            disable_step: false,
+            round_digits: 0,
+            type_prefix: false,
             max_response_size: 64 << 20,
             max_concurrent: 100,
         }
@@ -193,12 +207,14 @@ pub struct PromClient {
     client: HttpClient,
     query: Endpoint,
     range: Endpoint,
-    /// `step=…` for instant queries (empty with `-datasource.queryStep=0`).
+    /// `step=…` for instant queries (none with `-datasource.queryStep=0` or
+    /// `-datasource.disableStepParam`), and `round_digits=…` if set.
     step: String,
     opts: DatasourceOptions,
     metrics: DatasourceMetrics,
-    /// Slots for queries in flight (`max_concurrent`), if limited.
-    slots: Option<tokio::sync::Semaphore>,
+    /// Slots for queries in flight (`max_concurrent`), if limited; shared with the
+    /// clients built by [`PromClient::sharing_slots`].
+    slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// What `application/x-www-form-urlencoded` leaves as it is.
@@ -221,25 +237,42 @@ fn push_param(body: &mut String, name: &str, value: &str) {
 impl PromClient {
     pub fn new(opts: DatasourceOptions, metrics: DatasourceMetrics) -> Result<Self, ClientError> {
         let client = HttpClient::new(&opts.origin, &opts.auth, opts.query_timeout)?;
-        let base = &opts.url;
+        let base = if opts.type_prefix {
+            http::join_path(&opts.url, "/prometheus")
+        } else {
+            opts.url.clone()
+        };
+        let base = &base;
+        // What every instant query repeats: `step` and `round_digits`.
         let mut step = String::new();
-        if !opts.query_step.is_zero() {
+        if !opts.query_step.is_zero() && !opts.disable_step {
             push_param(
                 &mut step,
                 "step",
                 &format!("{}s", opts.query_step.as_secs()),
             );
         }
+        if opts.round_digits > 0 {
+            push_param(&mut step, "round_digits", &opts.round_digits.to_string());
+        }
         Ok(PromClient {
             client,
             query: Endpoint::new(http::join_path(base, "/api/v1/query")),
             range: Endpoint::new(http::join_path(base, "/api/v1/query_range")),
             slots: (opts.max_concurrent > 0)
-                .then(|| tokio::sync::Semaphore::new(opts.max_concurrent)),
+                .then(|| Arc::new(tokio::sync::Semaphore::new(opts.max_concurrent))),
             step,
             opts,
             metrics,
         })
+    }
+
+    /// This client, its queries taking their slots from `other`'s: one
+    /// `-datasource.maxConcurrentQueries` for every query a process sends to its TSDB
+    /// (the restores of `-remoteRead.url` wait for the same slots as the rules).
+    pub fn sharing_slots(mut self, other: &PromClient) -> PromClient {
+        self.slots = other.slots.clone();
+        self
     }
 
     async fn post(
@@ -416,6 +449,13 @@ impl Querier for PromClient {
             push_param(&mut form, "start", &format_ts(q.start_ms));
             push_param(&mut form, "end", &format_ts(q.end_ms));
             push_param(&mut form, "step", &format!("{}ms", q.step_ms));
+            if self.opts.round_digits > 0 {
+                push_param(
+                    &mut form,
+                    "round_digits",
+                    &self.opts.round_digits.to_string(),
+                );
+            }
             for (k, v) in &q.params {
                 push_param(&mut form, k, v);
             }

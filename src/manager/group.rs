@@ -29,7 +29,8 @@ pub enum Control {
     /// Apply a changed definition of the same group (same file and name).
     Update(Arc<Group>),
     /// Stop; `resolve` sends the group's firing alerts as resolved and ends its series
-    /// with staleness markers (the group was removed from the files).
+    /// with staleness markers (the group was removed from the files); without it the
+    /// alerts and series are left to the member that takes the group over.
     Stop {
         resolve: bool,
         done: oneshot::Sender<()>,
@@ -81,7 +82,7 @@ struct Report {
 
 impl GroupRunner {
     pub fn new(def: Arc<Group>, engine: Arc<Engine>) -> GroupRunner {
-        let status = GroupStatus::from_config(&def, engine.settings.default_interval);
+        let status = GroupStatus::from_config(&def, &engine.settings);
         let ctx = Arc::new(RuleContext::for_group(&def, &engine.settings));
         let rules = def
             .rules
@@ -90,7 +91,7 @@ impl GroupRunner {
             .collect();
         let labels = GroupLabel {
             group: def.name.clone(),
-            file: def.file.display().to_string(),
+            file: def.shown_file.clone(),
         };
         GroupRunner {
             deps: deps::dependencies(&def.rules),
@@ -141,7 +142,7 @@ impl GroupRunner {
             }
         }
         let clock = self.engine.clock;
-        let mut next = self.schedule.next_at_or_after(clock.now_ms());
+        let mut next = self.schedule.start(clock.now_ms());
         loop {
             tokio::select! {
                 biased;
@@ -154,6 +155,8 @@ impl GroupRunner {
                     Some(Control::Stop { resolve, done }) => {
                         if resolve {
                             self.retire().await;
+                        } else {
+                            self.forget_metrics();
                         }
                         let _ = done.send(());
                         return;
@@ -342,7 +345,7 @@ impl GroupRunner {
     /// expression, labels) keep their state; others start fresh; removed ones are
     /// retired (alerts resolved, series ended).
     fn update(&mut self, def: Arc<Group>) {
-        let new_status = GroupStatus::from_config(&def, self.engine.settings.default_interval);
+        let new_status = GroupStatus::from_config(&def, &self.engine.settings);
         let ctx = Arc::new(RuleContext::for_group(&def, &self.engine.settings));
         let mut old: HashMap<u64, Vec<(Rule, Arc<RuleStatus>)>> = HashMap::new();
         for (r, s) in self
@@ -383,7 +386,7 @@ impl GroupRunner {
         self.status = new_status;
         self.status.rules = statuses;
         self.deps = deps::dependencies(&def.rules);
-        self.schedule = schedule_of(&def, &self.engine);
+        self.schedule = schedule_of(&def, &self.engine).keeping_position_of(&self.schedule);
         self.params = def.params.clone().into();
         self.metrics = def.rules.iter().map(|_| None).collect();
         self.rules = rules;
@@ -396,6 +399,14 @@ impl GroupRunner {
         let ts = self.engine.clock.now_ms();
         for r in self.rules.drain(..).flatten() {
             retire_rule(r, ts, &self.engine, &self.def);
+        }
+        self.forget_metrics();
+    }
+
+    /// Drops the group's and its rules' metric series (the group no longer runs here).
+    fn forget_metrics(&mut self) {
+        for r in self.rules.iter().flatten() {
+            forget_rule_metrics(r.name(), &self.engine, &self.def);
         }
         let m = &self.engine.metrics;
         m.iterations.remove(&self.labels);
@@ -413,10 +424,14 @@ fn retire_rule(mut r: Rule, ts: i64, engine: &Engine, def: &Group) {
     if let Some(w) = &engine.writer {
         w.push(stale);
     }
+    forget_rule_metrics(r.name(), engine, def);
+}
+
+fn forget_rule_metrics(rule: &str, engine: &Engine, def: &Group) {
     let label = RuleLabel {
         group: def.name.clone(),
-        file: def.file.display().to_string(),
-        rule: r.name().to_string(),
+        file: def.shown_file.clone(),
+        rule: rule.to_string(),
     };
     let m = &engine.metrics;
     m.rule_errors.remove(&label);
@@ -430,9 +445,10 @@ fn schedule_of(def: &Group, engine: &Engine) -> Schedule {
         def.interval.unwrap_or(engine.settings.default_interval),
         def.eval_offset,
         def.query_offset,
-        def.eval_delay,
+        def.eval_delay_or(engine.settings.eval_delay),
         def.eval_alignment,
         def.id(),
+        engine.settings.max_start_delay,
     )
 }
 
@@ -505,25 +521,31 @@ async fn query_rule(
     };
     let run = |q: InstantQuery| async move {
         let answer = engine.querier.instant_answer(&q).await;
-        let fetched = answer.as_ref().ok().and_then(|a| a.series_fetched);
-        (
-            answer.map(|a| a.samples).map_err(|e| e.to_string()),
-            fetched,
-        )
+        let meta = answer
+            .as_ref()
+            .map_or((None, false), |a| (a.series_fetched, a.is_partial));
+        (answer.map(|a| a.samples).map_err(|e| e.to_string()), meta)
     };
     let (mut answer, mut fetched) = match rule.recover_expr() {
         None => {
-            let (expr, fetched) = run(query(rule.expr())).await;
-            (Answer::of(expr), fetched)
+            let (expr, (fetched, partial)) = run(query(rule.expr())).await;
+            (
+                Answer {
+                    partial,
+                    ..Answer::of(expr)
+                },
+                fetched,
+            )
         }
         Some(recover) => {
-            let ((expr, f1), (recover, f2)) =
+            let ((expr, (f1, partial)), (recover, (f2, _))) =
                 tokio::join!(run(query(rule.expr())), run(query(recover)));
             let fetched = f1.zip(f2).map(|(a, b)| a + b);
             let answer = Answer {
                 expr,
                 recover: Some(recover),
                 has_data: None,
+                partial,
             };
             (answer, fetched)
         }
@@ -533,7 +555,7 @@ async fn query_rule(
     if let Some(presence) = rule.presence_query()
         && answer.expr.as_ref().is_ok_and(|s| s.is_empty())
     {
-        let (present, f) = run(query(presence)).await;
+        let (present, (f, _)) = run(query(presence)).await;
         fetched = fetched.zip(f).map(|(a, b)| a + b);
         match present {
             Ok(s) => answer.has_data = Some(!s.is_empty()),

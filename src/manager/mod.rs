@@ -119,17 +119,27 @@ impl Manager {
         applied
     }
 
-    /// Stops the groups `ids` (alerts resolved, series ended): asks every one first,
-    /// then waits for all, so that their goodbyes run concurrently.
+    /// Stops the groups `ids` (alerts resolved, series ended), because they are gone
+    /// from the rule files.
     async fn stop_all(&mut self, ids: &[u64]) {
+        self.stop(ids, true).await;
+    }
+
+    /// Stops the groups `ids` because another member evaluates them now: their alerts
+    /// are handed over as they are — not sent resolved, no staleness markers — since the
+    /// new owner restores them from `ALERTS_FOR_STATE` and keeps sending them.
+    pub async fn hand_over(&mut self, ids: &[u64]) {
+        self.stop(ids, false).await;
+    }
+
+    /// Stops the groups `ids`, their alerts sent resolved and series ended if `resolve`:
+    /// asks every one first, then waits for all, so that their goodbyes run concurrently.
+    async fn stop(&mut self, ids: &[u64], resolve: bool) {
         let mut stopping = Vec::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
             if let Some(r) = self.running.remove(id) {
                 let (tx, rx) = oneshot::channel();
-                let stop = Control::Stop {
-                    resolve: true,
-                    done: tx,
-                };
+                let stop = Control::Stop { resolve, done: tx };
                 if r.ctl.send(stop).await.is_ok() {
                     stopping.push(rx);
                 }
@@ -140,6 +150,16 @@ impl Manager {
             let _ = rx.await;
         }
         self.engine.board.remove_all(ids);
+    }
+
+    /// Whether the group `id` is running here.
+    pub fn is_running(&self, id: u64) -> bool {
+        self.running.contains_key(&id)
+    }
+
+    /// The IDs of the running groups.
+    pub fn running_ids(&self) -> Vec<u64> {
+        self.running.keys().copied().collect()
     }
 
     /// Number of running groups.

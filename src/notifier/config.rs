@@ -298,6 +298,8 @@ impl Checker<'_> {
             headers,
             tls: self.tls(raw.tls_config),
             idle_conn_timeout: None,
+            max_idle_per_host: None,
+            proxy_url: None,
         })
     }
 
@@ -362,6 +364,7 @@ impl Checker<'_> {
                 basic_auth_username: nonempty(&raw.username),
                 basic_auth_password: nonempty(&raw.password).map(Secret::new),
                 tls: self.tls(raw.tls_config.as_ref()),
+                proxy_url: nonempty(&raw.proxy_url).map(Secret::new),
                 ..ClientOptions::default()
             },
             origin: self.origin(&section),

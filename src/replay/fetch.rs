@@ -55,6 +55,7 @@ impl Answers {
                     expr: Ok(expr),
                     recover: next(&mut s.recover).map(Ok),
                     has_data: next(&mut s.presence).map(|p| !p.is_empty()),
+                    partial: false,
                 })
             }
             Answers::Failed { error, left } => {

@@ -95,7 +95,7 @@ pub fn plan(
     groups
         .iter()
         .map(|g| {
-            let timing = Timing::of(g, settings.default_interval);
+            let timing = Timing::of(g, settings);
             Ok(GroupPlan {
                 group: g.clone(),
                 plan: Plan::new(&g.name, opts.from_ms, opts.to_ms, timing, opts.max_points)?,

@@ -87,7 +87,7 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
         tracker: Tracker::default(),
         report: RuleReport {
             group: group.name.clone(),
-            file: group.file.display().to_string(),
+            file: group.shown_file.clone(),
             rule: rule.name().to_string(),
             kind: match rule {
                 Rule::Alerting(_) => "alerting",
@@ -184,7 +184,7 @@ async fn step_window(
                 // `done` is dropped.
                 let mut report = RuleReport {
                     group: group.name.clone(),
-                    file: group.file.display().to_string(),
+                    file: group.shown_file.clone(),
                     rule: rule.name().to_string(),
                     ..RuleReport::default()
                 };

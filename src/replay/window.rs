@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::config::Group;
 use crate::datasource::RangeSeries;
+use crate::rule::RuleSettings;
 use crate::sample::Sample;
 use crate::schedule::Schedule;
 
@@ -53,14 +54,14 @@ pub struct Timing {
 }
 
 impl Timing {
-    /// The group's settings; `default_interval` (`-evaluationInterval`) when the group
-    /// sets no `interval`.
-    pub fn of(g: &Group, default_interval: Duration) -> Timing {
+    /// The group's settings, with the defaults of `settings` (`-evaluationInterval`,
+    /// `-rule.evalDelay`) where the group sets none.
+    pub fn of(g: &Group, settings: &RuleSettings) -> Timing {
         Timing {
-            interval: g.interval.unwrap_or(default_interval),
+            interval: g.interval.unwrap_or(settings.default_interval),
             eval_offset: g.eval_offset,
             query_offset: g.query_offset,
-            eval_delay: g.eval_delay,
+            eval_delay: g.eval_delay_or(settings.eval_delay),
             eval_alignment: g.eval_alignment,
         }
     }
@@ -139,6 +140,7 @@ impl Plan {
             timing.eval_delay,
             timing.eval_alignment,
             0,
+            interval,
         );
         let first_ms = schedule.next_at_or_after(from_ms);
         let count = if first_ms > to_ms {

@@ -129,6 +129,10 @@ pub struct Alert {
     pub restored: bool,
     /// The rule's evaluation attempt that last saw this alert in the query result.
     pub(crate) seen: u64,
+    /// The fingerprint of the query series that made the alert at its last evaluation,
+    /// which its annotations were rendered for (0 for a restored alert, not yet seen):
+    /// the render cache's check that they can be reused for that series.
+    pub(crate) source: u64,
     /// Labels of the alert's own series, built when first needed; see [`SeriesLabels`].
     pub(crate) series: Option<SeriesLabels>,
 }
@@ -169,6 +173,7 @@ impl Alert {
             valid_until_ms: None,
             restored: false,
             seen: 0,
+            source: 0,
             series: None,
         }
     }

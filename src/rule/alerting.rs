@@ -51,7 +51,7 @@ use flapping::Flapping;
 use hysteresis::{Recovered, Recovery};
 pub use policy::REASON_LABEL;
 use policy::{Outcome as DataOutcome, Policies, Reason};
-use render::{LabelTemplate, Rendered, inputs_of};
+use render::{LabelTemplate, RenderCache, inputs_of};
 
 use super::limits::QueryBudget;
 
@@ -76,12 +76,17 @@ pub struct AlertingRule {
     /// `generatorURL` of every notification.
     generator_url: Arc<str>,
     timing: Timing,
-    /// The alerts held, by the fingerprint of their labels.
-    active: HashMap<u64, Alert>,
-    /// Renderings by fingerprint of the query series they were made for.
-    rendered: HashMap<u64, Rendered>,
+    /// The alerts held, by the fingerprint of their labels. Boxed: a hash table keeps up
+    /// to twice as many slots as entries, so an alert stored in its slot would cost up to
+    /// twice its size (see "Memory per active alert" in docs/benchmarks.md).
+    active: HashMap<u64, Box<Alert>>,
+    /// The render cache: by fingerprint of a query series, the alert holding what was
+    /// rendered for it (see `render.rs`).
+    rendered: RenderCache,
     /// Numbers evaluations, to tell what the current one saw.
     attempt: u64,
+    /// The current evaluation's answer may be partial (`$isPartial` in templates).
+    partial: bool,
     /// Series written at the last successful evaluation.
     written: Written,
     outcome: Outcome,
@@ -107,6 +112,8 @@ pub struct AlertingRule {
 struct Observed {
     /// The fingerprint of `labels`: the alert's identity.
     fingerprint: u64,
+    /// The fingerprint of the query series.
+    source: u64,
     value: f64,
     labels: Labels,
     annotations: Annotations,
@@ -208,6 +215,7 @@ impl AlertingRule {
             active: HashMap::new(),
             rendered: HashMap::new(),
             attempt: 0,
+            partial: false,
             written: Written::default(),
             outcome: Outcome::default(),
             recheck_for: false,
@@ -233,7 +241,7 @@ impl AlertingRule {
 
     /// The alerts held: pending, firing and resolved ones within the retention.
     pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
-        self.active.values()
+        self.active.values().map(Box::as_ref)
     }
 
     /// One evaluation of `expr` alone (see [`AlertingRule::step_answer`]); a rule with
@@ -278,6 +286,7 @@ impl AlertingRule {
         t: EvalTime,
         querier: Option<&dyn TemplateQuerier>,
     ) -> StepOutput {
+        let partial = answer.partial;
         let read = self.read(answer);
         let outcome = match &read {
             Err(_) => DataOutcome::Failed,
@@ -299,6 +308,7 @@ impl AlertingRule {
             samples.push(reason.sample());
         }
         self.attempt += 1;
+        self.partial = partial;
         let n = samples.len();
         // Each series becomes an alert: room for them is claimed in `-rule.maxActiveAlerts`
         // before anything is rendered, so an answer that explodes in cardinality costs
@@ -320,7 +330,7 @@ impl AlertingRule {
             let seen = self
                 .active
                 .iter()
-                .map(|(fp, a)| (*fp, a, a.seen == attempt));
+                .map(|(fp, a)| (*fp, &**a, a.seen == attempt));
             d.record(seen, t.ts_ms, self.timing.interval_ms);
         }
         let mut series = Vec::with_capacity(2 * self.active.len());
@@ -342,8 +352,7 @@ impl AlertingRule {
         }
         let held = &self.active;
         self.policies.retain(|fp| held.contains_key(&fp));
-        let attempt = self.attempt;
-        self.rendered.retain(|_, r| r.seen == attempt);
+        self.retain_rendered();
         self.written.replace(&mut series, t.query_ts_ms);
         let mut out = match failed {
             // `on_error`: the evaluation failed, yet the alerts kept are written (and
@@ -400,6 +409,7 @@ impl AlertingRule {
             }
             observed.push(Observed {
                 fingerprint: labels.fingerprint(),
+                source: s.labels.fingerprint(),
                 value: s.value,
                 labels,
                 annotations,
@@ -431,6 +441,7 @@ impl AlertingRule {
                 Some(a) if a.state != AlertState::Inactive => {
                     a.value = o.value;
                     a.annotations = o.annotations;
+                    a.source = o.source;
                     a.seen = self.attempt;
                 }
                 // New, or back after it resolved. Prometheus replaces a resolved alert
@@ -440,8 +451,9 @@ impl AlertingRule {
                 // sending history (a firing alert never sent is sent at once).
                 _ => {
                     let mut a = Alert::new(o.labels, o.annotations, o.value, ts);
+                    a.source = o.source;
                     a.seen = self.attempt;
-                    self.active.insert(o.fingerprint, a);
+                    self.active.insert(o.fingerprint, Box::new(a));
                 }
             }
         }
@@ -533,7 +545,7 @@ impl AlertingRule {
         self.active.entry(fp).or_insert_with(|| {
             let mut a = Alert::new(labels, Annotations::default(), 0.0, active_at_ms);
             a.restored = true;
-            a
+            Box::new(a)
         });
     }
 

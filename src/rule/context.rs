@@ -33,6 +33,15 @@ pub struct RuleSettings {
     pub resolved_retention: Duration,
     /// `-rule.resultsLimit`: the `limit` of groups that set none (0 = none).
     pub results_limit: usize,
+    /// `-rule.evalDelay`: how far back queries look in groups that set no `eval_delay`
+    /// (see [`Group::eval_delay_or`]).
+    pub eval_delay: Duration,
+    /// `-group.maxStartDelay`: the latest a group's first evaluation comes after its
+    /// start (see [`crate::schedule::Schedule::start`]).
+    pub max_start_delay: Duration,
+    /// `-rule.updateEntriesLimit`: past evaluations kept per rule for the API when the
+    /// rule sets no `update_entries_limit`.
+    pub update_entries_limit: usize,
     /// vmalert adds `alertgroup=<group name>` to alerts unless this is set
     /// (`-disableAlertgroupLabel`).
     pub disable_alertgroup_label: bool,
@@ -56,6 +65,10 @@ impl Default for RuleSettings {
             max_resolve_duration: Duration::ZERO,
             resolved_retention: Duration::from_secs(15 * 60),
             results_limit: 0,
+            // Prometheus queries at the evaluation time; vmalert's default is 30s.
+            eval_delay: Duration::ZERO,
+            max_start_delay: Duration::from_secs(300),
+            update_entries_limit: 20,
             disable_alertgroup_label: false,
             library: None,
             limits: Limits::default(),
@@ -85,7 +98,7 @@ impl RuleContext {
     pub fn for_group(group: &Group, settings: &RuleSettings) -> RuleContext {
         RuleContext {
             group_name: group.name.clone(),
-            file: group.file.display().to_string(),
+            file: group.shown_file.clone(),
             group_id: group.id(),
             group_labels: group.labels.clone(),
             interval: group.interval.unwrap_or(settings.default_interval),

@@ -57,6 +57,12 @@ pub trait StateSource: Send + Sync + 'static {
     fn notifiers(&self) -> Vec<NotifierStatus> {
         Vec::new()
     }
+
+    /// The cluster this process is a member of; `None` when it evaluates every group
+    /// itself.
+    fn cluster(&self) -> Option<Arc<dyn super::ClusterSource>> {
+        None
+    }
 }
 
 /// Every group's status at one moment, in file order: immutable and shared, so a

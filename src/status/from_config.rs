@@ -3,26 +3,24 @@
 //! evaluation. Group tasks then publish updated copies of these.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::model::{AlertingStatus, Annotations, GroupStatus, RuleKindStatus, RuleStatus};
 use crate::config::{DatasourceType, Group, Rule, RuleKind};
 use crate::labels::Labels;
-
-/// How many past evaluations vmalert keeps per rule when `update_entries_limit` is
-/// not set (its `-rule.updateEntriesLimit` default).
-pub const DEFAULT_UPDATE_ENTRIES: usize = 20;
+use crate::rule::RuleSettings;
 
 impl GroupStatus {
-    /// The never-evaluated snapshot of `group`; `default_interval` is
-    /// `-evaluationInterval`, used when the group sets none.
-    pub fn from_config(group: &Group, default_interval: Duration) -> GroupStatus {
-        let file = group.file.display().to_string();
+    /// The never-evaluated snapshot of `group`, with the defaults of `settings`
+    /// (`-evaluationInterval`, `-rule.updateEntriesLimit`) where the group sets none.
+    pub fn from_config(group: &Group, settings: &RuleSettings) -> GroupStatus {
+        let file = group.shown_file.clone();
         let mut g = GroupStatus::new(
             &file,
             &group.name,
-            group.interval.unwrap_or(default_interval),
+            group.interval.unwrap_or(settings.default_interval),
         );
+        // The ID of the group's real file, also with -rule.stripFilePath (as vmalert).
+        g.id = group.id();
         g.limit = group.limit;
         g.concurrency = group.concurrency.max(1);
         g.datasource_type = match group.datasource_type {
@@ -50,7 +48,10 @@ impl GroupStatus {
             .rules
             .iter()
             .zip(group.rule_ids())
-            .map(|(r, id)| Arc::new(RuleStatus::from_config(r, id, &group.labels)))
+            .map(|(r, id)| {
+                let updates = settings.update_entries_limit;
+                Arc::new(RuleStatus::from_config(r, id, &group.labels, updates))
+            })
             .collect();
         g
     }
@@ -59,8 +60,14 @@ impl GroupStatus {
 impl RuleStatus {
     /// The never-evaluated snapshot of `rule`, labels and annotations as written; its
     /// labels are the group's `labels` overridden by the rule's own, as Prometheus and
-    /// vmalert show them (and as `match[]` filters them).
-    pub fn from_config(rule: &Rule, id: u64, group_labels: &Labels) -> RuleStatus {
+    /// vmalert show them (and as `match[]` filters them). It keeps the rule's
+    /// `update_entries_limit` past evaluations, else `default_updates`.
+    pub fn from_config(
+        rule: &Rule,
+        id: u64,
+        group_labels: &Labels,
+        default_updates: usize,
+    ) -> RuleStatus {
         let kind = match &rule.kind {
             RuleKind::Alerting(a) => RuleKindStatus::Alerting(AlertingStatus {
                 for_: a.for_,
@@ -80,13 +87,15 @@ impl RuleStatus {
             .map(|l| (&*l.name, &*l.value));
         r.labels = Labels::from_pairs(inherited.chain(own));
         r.debug = rule.debug;
-        r.max_updates = rule.update_entries_limit.unwrap_or(DEFAULT_UPDATE_ENTRIES);
+        r.max_updates = rule.update_entries_limit.unwrap_or(default_updates);
         r
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::config::{AlertingSpec, RecordingSpec};
     use crate::status::Health;
@@ -111,6 +120,7 @@ mod tests {
     fn group(rules: Vec<Rule>) -> Group {
         Group {
             file: "/etc/rules/a.yml".into(),
+            shown_file: "/etc/rules/a.yml".into(),
             name: "node".into(),
             line: 2,
             interval: None,
@@ -152,7 +162,10 @@ mod tests {
                 rule(rec, "sum(up)", 1),
                 rule(alert, "up == 0", 2),
             ]),
-            Duration::from_secs(60),
+            &RuleSettings {
+                update_entries_limit: 7,
+                ..RuleSettings::default()
+            },
         );
         assert_eq!(&*g.name, "node");
         assert_eq!(&*g.file, "/etc/rules/a.yml");
@@ -172,7 +185,7 @@ mod tests {
             Some("{{ $labels.instance }} down")
         );
         assert!(!g.rules[1].is_alerting());
-        assert_eq!(g.rules[1].max_updates, DEFAULT_UPDATE_ENTRIES);
+        assert_eq!(g.rules[1].max_updates, 7, "-rule.updateEntriesLimit");
         let ids: HashSet<u64> = g.rules.iter().map(|r| r.id).collect();
         assert_eq!(ids.len(), 3, "duplicate rules still get distinct IDs");
         let same_but_moved = rule(

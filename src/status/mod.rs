@@ -9,12 +9,15 @@
 //! and the configuration, and nothing about HTTP.
 
 mod board;
+mod cluster;
 mod from_config;
 mod model;
 mod update;
 
 pub use board::{BoxFuture, ReloadStatus, Snapshot, StateSource, StatusBoard};
-pub use from_config::DEFAULT_UPDATE_ENTRIES;
+pub use cluster::{
+    CLUSTER_HEADER, ClusterSource, ClusterStatus, MemberStatus, PeerAnswer, PeerStatus,
+};
 pub use model::{
     AlertState, AlertStatus, AlertingStatus, Annotations, GroupStatus, Health, NotifierStatus,
     Reproduce, RuleKindStatus, RuleStatus, StateUpdate,

@@ -134,7 +134,7 @@ pub(crate) fn eq(a: &Value, others: &[Value]) -> Result<bool, FuncError> {
                     *x >= 0 && *x as u64 == *y
                 }
                 _ if k1 == Kind::Invalid || k2 == Kind::Invalid => false,
-                _ => return Err(FuncError::Call("incompatible types for comparison".into())),
+                _ => return Err(incompatible(a, b)),
             }
         } else {
             match (a, b) {
@@ -161,6 +161,15 @@ pub(crate) fn eq(a: &Value, others: &[Value]) -> Result<bool, FuncError> {
     Ok(false)
 }
 
+/// Go's (1.2x) error for operands of different kinds, naming both types.
+fn incompatible(a: &Value, b: &Value) -> FuncError {
+    FuncError::Call(format!(
+        "incompatible types for comparison: {} and {}",
+        a.type_name(),
+        b.type_name()
+    ))
+}
+
 fn int_of(v: &Value) -> i64 {
     match v {
         Value::Int(i) | Value::Duration(i) => *i,
@@ -178,7 +187,7 @@ pub(crate) fn lt(a: &Value, b: &Value) -> Result<bool, FuncError> {
         return match (a, b) {
             (Value::Int(x), Value::Uint(y)) => Ok(*x < 0 || (*x as u64) < *y),
             (Value::Uint(x), Value::Int(y)) => Ok(*y >= 0 && *x < *y as u64),
-            _ => Err(FuncError::Call("incompatible types for comparison".into())),
+            _ => Err(incompatible(a, b)),
         };
     }
     Ok(match (a, b) {

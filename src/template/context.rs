@@ -34,6 +34,9 @@ pub struct Context<'a> {
     pub group_id: u64,
     /// vmalert `$type`: "prometheus".
     pub rule_type: &'a str,
+    /// vmalert `$isPartial`: the datasource said the rule's answer may be partial
+    /// (VictoriaMetrics cluster with a storage node down).
+    pub is_partial: bool,
     pub querier: Option<&'a dyn TemplateQuerier>,
     /// `{{ define }}`s loaded from `-rule.templates`, callable with `{{ template }}`.
     pub library: Option<&'a Library>,
@@ -61,6 +64,7 @@ impl<'a> Context<'a> {
             alert_id: 0,
             group_id: 0,
             rule_type: "prometheus",
+            is_partial: false,
             querier: None,
             library: None,
             eval_time: None,

@@ -29,6 +29,7 @@ pub(crate) const PREDEFINED: &[&str] = &[
     "$alertID",
     "$groupID",
     "$type",
+    "$isPartial",
 ];
 
 /// A predefined variable's value, straight from the context.
@@ -44,6 +45,7 @@ pub(crate) fn ctx_var(c: &Context<'_>, name: &str) -> Option<Value> {
         "$alertID" => Value::Uint(c.alert_id),
         "$groupID" => Value::Uint(c.group_id),
         "$type" => Value::str(c.rule_type),
+        "$isPartial" => Value::Bool(c.is_partial),
         _ => return None,
     })
 }

@@ -1,4 +1,4 @@
-//! String helpers with Go's exact behaviour: URL/HTML/JS/JSON escaping, `strings.Title`,
+//! String helpers with Go's exact behaviour: URL/HTML/JS/JSON escaping, `title`,
 //! and `net.SplitHostPort` for `stripPort` / `stripDomain`.
 
 use std::fmt::Write;
@@ -126,25 +126,116 @@ pub fn vm_html_escape(s: &str) -> String {
     out
 }
 
-fn is_separator(c: char) -> bool {
-    if c.is_ascii() {
-        return !(c.is_ascii_alphanumeric() || c == '_');
-    }
-    if c.is_alphanumeric() {
-        return false;
-    }
-    c.is_whitespace()
-}
-
-/// Go's (deprecated but still used by Prometheus) `strings.Title`.
+/// Prometheus 3's `title`: `cases.Title(language.AmericanEnglish, cases.NoLower)` from
+/// golang.org/x/text, the Unicode title-casing of words (Prometheus 2.42 used Go's
+/// `strings.Title`, and so does vmalert). The first cased letter of each word takes its
+/// title-case form (`ß` → `Ss`, `ǆ` → `ǅ`), the rest of the word is left as it is. A word
+/// goes on through letters, digits, `_`, combining marks and one of `.` `'` `:` `·` `’`
+/// between them (`don't`, `a.b`); anything else ends it (`a-b` → `A-B`, `x_y` → `X_y`,
+/// `1st` → `1St`: a digit does not start a word's cased part).
 pub fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut prev = ' ';
+    let mut mid_word = false;
+    let mut prev_mid = false;
     for c in s.chars() {
-        out.push(if is_separator(prev) { to_title(c) } else { c });
-        prev = c;
+        let mid = is_mid(c);
+        if prev_mid && mid {
+            mid_word = false;
+        }
+        if is_cased(c) {
+            if mid_word {
+                out.push(c);
+            } else {
+                push_title(&mut out, c);
+                mid_word = true;
+            }
+        } else {
+            out.push(c);
+            if is_break(c) {
+                mid_word = false;
+            }
+        }
+        prev_mid = mid;
     }
     out
+}
+
+/// Word-break MidLetter and MidNumLet characters: inside a word between letters.
+fn is_mid(c: char) -> bool {
+    matches!(
+        c,
+        '.' | '\''
+            | ':'
+            | '·'
+            | '\u{387}'
+            | '\u{5F4}'
+            | '\u{2018}'
+            | '\u{2019}'
+            | '\u{2024}'
+            | '\u{2027}'
+            | '\u{FE13}'
+            | '\u{FE52}'
+            | '\u{FE55}'
+            | '\u{FF07}'
+            | '\u{FF0E}'
+            | '\u{FF1A}'
+    )
+}
+
+/// Letters with case, the title-case digraphs (`ǅ`) included.
+fn is_cased(c: char) -> bool {
+    c.is_lowercase() || c.is_uppercase() || is_titlecase_digraph(c)
+}
+
+fn is_titlecase_digraph(c: char) -> bool {
+    matches!(c, '\u{1C5}' | '\u{1C8}' | '\u{1CB}' | '\u{1F2}')
+}
+
+/// What ends a word: anything but a letter, a decimal digit, a combining mark, `_` or a
+/// mid-word character. Other numbers (`²`, `½`) end it too.
+fn is_break(c: char) -> bool {
+    let digit = c.is_numeric() && !is_other_number(c);
+    !(c.is_alphabetic() || digit || is_mid(c) || c == '_' || is_mark(c))
+}
+
+/// Numbers that are not decimal digits: superscripts, subscripts, fractions, number
+/// forms and circled numbers.
+fn is_other_number(c: char) -> bool {
+    matches!(c, '²' | '³' | '¹' | '¼'..='¾' | '\u{2070}'..='\u{218F}' | '\u{2460}'..='\u{24FF}')
+}
+
+/// Combining marks, which continue the word of the letter they modify.
+fn is_mark(c: char) -> bool {
+    matches!(
+        c,
+        '\u{300}'..='\u{36F}'
+            | '\u{1AB0}'..='\u{1AFF}'
+            | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{20D0}'..='\u{20FF}'
+            | '\u{FE20}'..='\u{FE2F}'
+    )
+}
+
+/// A letter's full title-case mapping.
+fn push_title(out: &mut String, c: char) {
+    if c == '\u{149}' {
+        out.push_str("\u{2BC}N");
+        return;
+    }
+    let single = to_title(c);
+    if single != c || is_titlecase_digraph(c) {
+        out.push(single);
+        return;
+    }
+    // Where upper case is several letters (`ß` → `SS`, `ﬁ` → `FI`), title case is the
+    // first in upper case and the rest in lower case (`Ss`, `Fi`).
+    let mut up = c.to_uppercase();
+    if let Some(first) = up.next() {
+        out.push(first);
+        for rest in up {
+            out.extend(rest.to_lowercase());
+        }
+    }
 }
 
 /// Go's `unicode.ToUpper`: the simple one-rune mapping (`ß` stays `ß`), unlike Rust's
@@ -254,7 +345,17 @@ mod tests {
         );
         assert_eq!(js_escape("a'b<"), "a\\'b\\u003C");
         assert_eq!(json_escape("a\"b\n<>&'"), "\"a\\\"b\\n\\u003c>&\\u0027\"");
-        assert_eq!(title("hello wORLD foo_bar x.y"), "Hello WORLD Foo_bar X.Y");
+        assert_eq!(title("hello wORLD foo_bar x.y"), "Hello WORLD Foo_bar X.y");
+        // Each of these rendered by promtool 3.5.3.
+        assert_eq!(
+            title("1st x_y a..b a:b a-b a;b foo1bar ßa ﬀx ǆa"),
+            "1St X_y A..B A:b A-B A;B Foo1bar Ssa Ffx ǅa"
+        );
+        assert_eq!(
+            title("don't o’neil a'b 'q' ŉa ﬁx a__b _ab 3d ٣x x\u{301}y 中a 'a' a''b"),
+            "Don't O’neil A'b 'Q' ʼNa Fix A__b _Ab 3D ٣X X\u{301}y 中A 'A' A''B"
+        );
+        assert_eq!(title("élan ⅱ x²y a·b a=b"), "Élan Ⅱ X²Y A·b A=B");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::error::{ExecError, FuncError};
 use super::funcs;
 use super::library::Library;
 use super::limits::{MAX_DEPTH, MAX_OUTPUT, MAX_STEPS};
+use super::methods::{self, method_target};
 use super::value::{Value, format_go_duration, format_go_time};
 
 /// Go's `%v` of Prometheus' template data: `{map[…] map[…] url value}`.
@@ -27,7 +28,7 @@ fn root_struct(c: &Context<'_>, out: &mut String) {
 }
 
 /// How Go names the type of Prometheus' template data in errors.
-const ROOT_TYPE: &str = "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value float64 }";
+const ROOT_TYPE: &str = "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value interface {} }";
 
 enum Flow {
     Normal,
@@ -336,6 +337,7 @@ impl<'a, 'c> Env<'a, 'c> {
             "AlertID" => "$alertID",
             "GroupID" => "$groupID",
             "Type" => "$type",
+            "IsPartial" => "$isPartial",
             _ => return None,
         };
         ctx_var(self.ctx, var)
@@ -402,6 +404,9 @@ impl<'a, 'c> Env<'a, 'c> {
             return self.call(dot, name, c, last);
         }
         if c.args.len() > 1 || last.is_some() {
+            if let Some((recv, method)) = method_target(first) {
+                return self.method(dot, c, &recv, method, last);
+            }
             let at = describe(first);
             return Err(ExecError {
                 pos: c.pos,
@@ -411,6 +416,34 @@ impl<'a, 'c> Env<'a, 'c> {
             });
         }
         self.arg(dot, first, c.arg_pos[0])
+    }
+
+    /// `recv.Method arg…`: a Go method that takes arguments (see [`methods`]).
+    fn method(
+        &mut self,
+        dot: &Value,
+        c: &Cmd,
+        recv: &Arg,
+        name: &str,
+        last: Option<Value>,
+    ) -> EResult<Value> {
+        let at = describe(&c.args[0]);
+        let err = |msg: String| ExecError {
+            pos: c.pos,
+            at: at.clone(),
+            msg,
+            ..Default::default()
+        };
+        let target = self.arg(dot, recv, c.arg_pos[0])?;
+        if !methods::has_method(&target, name) {
+            return Err(err(format!("can't give argument to non-function {at}")));
+        }
+        let mut args = Vec::with_capacity(c.args.len());
+        for a in &c.args[1..] {
+            args.push(self.arg(dot, a, c.pos)?);
+        }
+        args.extend(last);
+        methods::call(&target, name, &args).map_err(err)
     }
 
     fn arg(&mut self, dot: &Value, a: &Arg, pos: usize) -> EResult<Value> {

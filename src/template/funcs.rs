@@ -11,6 +11,7 @@ use super::builtins::{eq, eval_args, index, lt, slice};
 use super::context::Context;
 use super::error::{FResult, FuncError};
 use super::escape;
+use super::gotime;
 use super::humanize;
 use super::limits::MAX_QUERIES;
 use super::printf;
@@ -68,10 +69,12 @@ fn sample(v: &Value) -> Result<&crate::sample::Sample, FuncError> {
     }
 }
 
-/// Prometheus' `convertToFloat`.
+/// Prometheus' `convertToFloat` (3.x: a `time.Duration` counts as its seconds, so
+/// `humanizeDuration ($a.Sub $b)` works; Prometheus 2.42 refused it).
 fn float(v: &Value) -> Result<f64, FuncError> {
     match v {
         Value::Float(f) => Ok(*f),
+        Value::Duration(d) => Ok(*d as f64 / 1e9),
         Value::Int(i) => Ok(*i as f64),
         Value::Uint(i) => Ok(*i as f64),
         Value::Str(s) => parse_go_float(s).ok_or_else(|| {
@@ -356,8 +359,8 @@ fn time(ctx: &Context<'_>, name: &str, a: &[Value]) -> FResult {
         }
         "parseDurationTime" => {
             want(name, a, 1)?;
-            let ms = humanize::parse_prom_duration(str_at(a, 0)?).map_err(FuncError::Call)?;
-            Ok(Value::Duration(ms.saturating_mul(1_000_000)))
+            let ns = humanize::parse_vm_duration(str_at(a, 0)?).map_err(FuncError::Call)?;
+            Ok(Value::Duration(ns))
         }
         "toTime" => {
             want(name, a, 1)?;
@@ -373,13 +376,31 @@ fn time(ctx: &Context<'_>, name: &str, a: &[Value]) -> FResult {
             Ok(Value::Duration(humanize::go_f64_to_i64(v * 1e9)))
         }
         "now" => {
+            // vmalert's (Prometheus has none): whole seconds, as a float64.
             want(name, a, 0)?;
             let t = ctx.eval_time.unwrap_or_else(std::time::SystemTime::now);
             let secs = match t.duration_since(std::time::UNIX_EPOCH) {
-                Ok(d) => d.as_millis() as f64 / 1000.0,
-                Err(e) => -(e.duration().as_millis() as f64) / 1000.0,
+                Ok(d) => d.as_secs() as f64,
+                Err(e) => -(e.duration().as_secs_f64().ceil()),
             };
             Ok(Value::Float(secs))
+        }
+        "formatTime" => {
+            // vmalert: `formatTime layout seconds`, the time truncated to milliseconds.
+            want(name, a, 2)?;
+            let layout = str_at(a, 0)?;
+            let v = float(&a[1]).map_err(|e| match e {
+                FuncError::Call(m) => FuncError::Call(format!("formatTime: {m}")),
+                other => other,
+            })?;
+            if !v.is_finite() {
+                return Err(FuncError::Call(format!(
+                    "formatTime: cannot convert {} to time",
+                    super::gofmt::format_v(v)
+                )));
+            }
+            let ms = humanize::go_f64_to_i64(v * 1e3);
+            s(gotime::format(i128::from(ms) * 1_000_000, layout))
         }
         "humanize" => one_float(name, a, |v| Ok(humanize::humanize(v))),
         "humanize1024" => one_float(name, a, |v| Ok(humanize::humanize1024(v))),

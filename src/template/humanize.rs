@@ -180,6 +180,43 @@ pub fn parse_prom_duration(s: &str) -> Result<i64, String> {
     Ok(total)
 }
 
+/// VictoriaMetrics' duration syntax, which vmalert's `parseDurationTime` reads: a sign
+/// and decimal numbers (`-1h`, `1.5h`, `1h30m`), in nanoseconds.
+pub fn parse_vm_duration(s: &str) -> Result<i64, String> {
+    let bad = || format!("cannot parse duration {s:?}");
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let n = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
+        let num: f64 = rest[..n].parse().map_err(|_| bad())?;
+        rest = &rest[n..];
+        let u = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit_ms = match &rest[..u] {
+            "ms" => 1.0,
+            "s" => 1e3,
+            "m" => 6e4,
+            "h" => 3.6e6,
+            "d" => 8.64e7,
+            "w" => 6.048e8,
+            "y" => 3.1536e10,
+            _ => return Err(bad()),
+        };
+        rest = &rest[u..];
+        total += num * unit_ms;
+    }
+    let ns = go_f64_to_i64((total * 1e6).round());
+    Ok(if neg { -ns } else { ns })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +234,8 @@ mod tests {
         );
         assert_eq!(parse_prom_duration("1h30m").unwrap(), 5_400_000);
         assert!(parse_prom_duration("30m1h").is_err());
+        assert_eq!(parse_vm_duration("-1h").unwrap(), -3_600_000_000_000);
+        assert_eq!(parse_vm_duration("1.5m30s").unwrap(), 120_000_000_000);
+        assert!(parse_vm_duration("1x").is_err() && parse_vm_duration("-").is_err());
     }
 }

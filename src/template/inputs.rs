@@ -100,7 +100,7 @@ impl<'a> Walker<'a> {
             Arg::Field(f) => self.root_field(f.first().map(String::as_str)),
             Arg::Var(name, f) => match name.as_str() {
                 "$value" => self.found.value = true,
-                "$activeAt" => self.found.volatile = true,
+                "$activeAt" | "$isPartial" => self.found.volatile = true,
                 "$" => self.root_field(f.first().map(String::as_str)),
                 _ => {}
             },
@@ -119,7 +119,7 @@ impl<'a> Walker<'a> {
     fn root_field(&mut self, first: Option<&str>) {
         match first {
             Some("Value") => self.found.value = true,
-            Some("ActiveAt") | None => {
+            Some("ActiveAt" | "IsPartial") | None => {
                 self.found.value |= first.is_none();
                 self.found.volatile = true;
             }

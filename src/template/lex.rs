@@ -173,7 +173,7 @@ fn lex_token(src: &str, i: usize, depth: &mut usize) -> Result<(TokKind, usize),
         }
         b')' => {
             if *depth == 0 {
-                return syntax(i, "unexpected \")\" in command");
+                return syntax(i, "unexpected right paren");
             }
             *depth -= 1;
             one(TokKind::RParen)

@@ -25,7 +25,7 @@ fn signature(name: &str) -> Option<&'static str> {
         | "urlQueryEscape" | "graphLink" | "tableLink" | "parseDuration" | "parseDurationTime"
         | "jsonEscape" | "quotesEscape" | "htmlEscape" | "pathEscape" | "queryEscape"
         | "crlfEscape" => "s",
-        "label" | "sortByLabel" => "sa",
+        "label" | "sortByLabel" | "formatTime" => "sa",
         "match" => "ss",
         "ne" | "lt" | "le" | "gt" | "ge" => "aa",
         "reReplaceAll" => "sss",

@@ -25,12 +25,14 @@
 //! 1. `mod` (this file): [`Template`], compiled once and rendered many times;
 //! 2. `exec`, the tree walker; `lint`, `inputs` and `label_refs`, what the loader and
 //!    the rule linter learn from a tree;
-//! 3. `funcs`, the functions templates call; `data`, the alert data as values;
+//! 3. `funcs`, the functions templates call; `methods`, the Go methods with arguments;
+//!    `data`, the alert data as values;
 //! 4. `builtins`, Go's builtin functions; `context`, what a render is given;
 //! 5. `library`, the definitions loaded with -rule.templates;
 //! 6. `parse`, tokens into the tree (and, through lex, text into the tree);
 //! 7. `lex`, text into tokens;
-//! 8. `printf`, `humanize`, `escape`: Go's, Prometheus' and vmalert's formatting;
+//! 8. `printf`, `humanize`, `escape`, `gotime`: Go's, Prometheus' and vmalert's
+//!    formatting;
 //! 9. `error`, every error of the module and how its position is told;
 //! 10. `value`, what templates compute with;
 //! 11. `gofmt`, Go's float formatting; `ast`, the tree; `limits`, the bounds on work;
@@ -45,6 +47,7 @@ mod escape;
 mod exec;
 mod funcs;
 pub mod gofmt;
+mod gotime;
 mod humanize;
 mod inputs;
 mod label_refs;
@@ -52,6 +55,7 @@ mod lex;
 mod library;
 mod limits;
 mod lint;
+mod methods;
 mod names;
 mod parse;
 mod printf;

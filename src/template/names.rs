@@ -61,6 +61,7 @@ pub const FUNCTIONS: &[&str] = &[
     "queryEscape",
     "crlfEscape",
     "parseDurationTime",
+    "formatTime",
 ];
 
 /// Whether `name` is a function templates may call.

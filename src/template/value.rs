@@ -185,16 +185,24 @@ fn write_labels_map(out: &mut String, l: &Labels) {
     out.push(']');
 }
 
-/// Go's `time.Time.String()` for a UTC time: `2015-06-23 13:19:44.128 +0000 UTC`.
-pub fn format_go_time(ns: i128) -> String {
+/// A time value (nanoseconds since the epoch) as a UTC date, or the text printed for
+/// one out of range.
+pub fn utc_date(ns: i128) -> Result<chrono::DateTime<chrono::Utc>, String> {
     let secs = ns.div_euclid(1_000_000_000);
     let frac = ns.rem_euclid(1_000_000_000) as u32;
-    let Some(dt) = i64::try_from(secs)
+    i64::try_from(secs)
         .ok()
         .and_then(|s| chrono::DateTime::from_timestamp(s, frac))
-    else {
-        return format!("<time out of range: {ns}ns>");
+        .ok_or_else(|| format!("<time out of range: {ns}ns>"))
+}
+
+/// Go's `time.Time.String()` for a UTC time: `2015-06-23 13:19:44.128 +0000 UTC`.
+pub fn format_go_time(ns: i128) -> String {
+    let dt = match utc_date(ns) {
+        Ok(dt) => dt,
+        Err(text) => return text,
     };
+    let frac = ns.rem_euclid(1_000_000_000) as u32;
     let mut s = dt.format("%Y-%m-%d %H:%M:%S").to_string();
     if frac != 0 {
         let f = format!(".{frac:09}");

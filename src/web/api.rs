@@ -83,7 +83,7 @@ impl Reply {
         }
     }
 
-    fn bad_data(e: &ParamError) -> Reply {
+    pub(super) fn bad_data(e: &ParamError) -> Reply {
         Reply::error(StatusCode::BAD_REQUEST, "bad_data", &e.to_string())
     }
 }
@@ -101,6 +101,8 @@ pub struct Api {
     pub security_metrics: Option<super::metrics::SecurityMetrics>,
     /// Normalized `-http.pathPrefix` (`""` or `/x`), for links in HTML.
     pub path_prefix: String,
+    /// `-metrics.exposeMetadata`.
+    pub expose_metadata: bool,
     pub started: SystemTime,
     /// Slots for expensive requests (`-http.maxConcurrentRequests`) and their number.
     pub expensive: Option<(Arc<tokio::sync::Semaphore>, usize)>,
@@ -133,28 +135,36 @@ impl Api {
     /// `GET /api/v1/rules`: Prometheus' and vmalert's filters and paginations (see
     /// `listing`).
     pub fn rules(&self, q: &Query) -> Reply {
+        self.rules_of(&self.state.groups(), q)
+    }
+
+    /// `/api/v1/rules` over `groups`.
+    pub fn rules_of(&self, groups: &[Arc<GroupStatus>], q: &Query) -> Reply {
         let f = match RulesFilter::parse(q) {
             Ok(f) => f,
             Err(e) => return Reply::bad_data(&e),
         };
-        let groups = self.state.groups();
         let ctx = Ctx {
             extended_states: f.extended_states,
             ..self.ctx(f.exclude_alerts)
         };
-        match listing::list(&groups, &f, ctx) {
+        match listing::list(groups, &f, ctx) {
             Ok(l) => Reply::json(StatusCode::OK, &RulesReply(l)),
             Err(e) => Reply::bad_data(&e),
         }
     }
 
-    /// `GET /api/v1/alerts`: every pending and firing alert.
+    /// `GET /api/v1/alerts`: every pending and firing alert of this member's groups.
     pub fn alerts(&self, q: &Query) -> Reply {
+        self.alerts_of(&self.state.groups(), q)
+    }
+
+    /// `/api/v1/alerts` over `groups`.
+    pub fn alerts_of(&self, groups: &[Arc<GroupStatus>], q: &Query) -> Reply {
         let f = match AlertsFilter::parse(q) {
             Ok(f) => f,
             Err(e) => return Reply::bad_data(&e),
         };
-        let groups = self.state.groups();
         let ctx = self.ctx(false);
         let mut alerts = Vec::new();
         for g in groups.iter().filter(|g| f.groups.matches(g)) {
@@ -244,7 +254,15 @@ impl Api {
     pub fn status(&self) -> Reply {
         let s = self.state.reload_status();
         let ready = self.state.ready();
-        Reply::json(StatusCode::OK, &Success(ReloadJson { s: &s, ready }))
+        let cluster = self.state.cluster().map(|c| c.status());
+        Reply::json(
+            StatusCode::OK,
+            &Success(ReloadJson {
+                s: &s,
+                ready,
+                cluster: cluster.as_ref(),
+            }),
+        )
     }
 
     /// `GET /api/v1/status/runtimeinfo`: the subset of Prometheus' runtime info that
@@ -267,7 +285,7 @@ impl Api {
 
     /// `GET /metrics`.
     pub fn metrics(&self) -> Reply {
-        match super::metrics::encode(&self.registry) {
+        match super::metrics::encode(&self.registry, self.expose_metadata) {
             Ok(text) => Reply {
                 status: StatusCode::OK,
                 content_type: super::metrics::CONTENT_TYPE,
@@ -333,6 +351,7 @@ impl Api {
 struct ReloadJson<'a> {
     s: &'a crate::status::ReloadStatus,
     ready: bool,
+    cluster: Option<&'a crate::status::ClusterStatus>,
 }
 
 impl Serialize for ReloadJson<'_> {
@@ -352,6 +371,9 @@ impl Serialize for ReloadJson<'_> {
             m.serialize_entry("lastError", e)?;
         }
         m.serialize_entry("ready", &self.ready)?;
+        if let Some(c) = self.cluster {
+            m.serialize_entry("cluster", &super::json::ClusterJson(c))?;
+        }
         m.end()
     }
 }

@@ -19,7 +19,7 @@ use super::cache::{Key, Rendered};
 use super::filter::Query;
 use super::respond::{accepts_gzip, gzip_reply, maybe_gzip, to_response, to_response_enc};
 use super::routes::Endpoint;
-use super::{pprof, ui};
+use super::{cluster, pprof, ui};
 
 /// Largest form body accepted on `/-/reload` (it only carries `authKey`).
 const MAX_FORM_BODY: usize = 64 * 1024;
@@ -175,6 +175,22 @@ async fn dispatch(
         return (Some(endpoint), to_response(r));
     }
     let local = local.unwrap_or_default();
+    let cluster = api.state.cluster().filter(|_| !q.is_local());
+    if let Some(c) = &cluster {
+        // A merged answer costs what the local one does and a request to every member:
+        // it holds a `-http.maxConcurrentRequests` slot for as long.
+        let _slot = if matches!(endpoint, Endpoint::Rules | Endpoint::Alerts) {
+            match api.admit() {
+                Ok(slot) => slot,
+                Err(limit) => return (Some(endpoint), busy(endpoint, full, limit)),
+            }
+        } else {
+            None
+        };
+        if let Some(reply) = cluster_reply(api, c, endpoint, &q, &parts).await {
+            return (Some(endpoint), finish(reply, &parts).await);
+        }
+    }
     if endpoint.is_expensive() {
         let accept_gzip = parts
             .headers
@@ -197,7 +213,15 @@ async fn dispatch(
         Endpoint::RuntimeInfo => api.runtime_info(),
         Endpoint::Metrics => api.metrics(),
         Endpoint::Healthy => Reply::text(StatusCode::OK, "OK"),
-        Endpoint::Ready => api.ready(),
+        Endpoint::Ready => {
+            let mut resp = to_response(api.ready());
+            if let Some(c) = api.state.cluster()
+                && let Ok(v) = HeaderValue::from_str(&c.identity_header())
+            {
+                resp.headers_mut().insert(crate::status::CLUSTER_HEADER, v);
+            }
+            return (Some(endpoint), resp);
+        }
         Endpoint::Reload => api.reload().await,
         Endpoint::Flags => Reply::text(StatusCode::OK, api.flags_page.to_string()),
         Endpoint::PprofIndex => pprof_index(api, local),
@@ -207,6 +231,29 @@ async fn dispatch(
         }
     };
     (Some(endpoint), finish(reply, &parts).await)
+}
+
+/// The cluster-wide answer of the endpoints that have one (`None` for the others).
+async fn cluster_reply(
+    api: &Api,
+    c: &std::sync::Arc<dyn crate::status::ClusterSource>,
+    endpoint: Endpoint,
+    q: &Query,
+    parts: &Parts,
+) -> Option<Reply> {
+    let auth = parts
+        .headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Some(match endpoint {
+        Endpoint::Rules => cluster::rules(api, c, q, auth).await,
+        Endpoint::Alerts => cluster::alerts(api, c, q, auth).await,
+        Endpoint::Group => cluster::from_owner(c, endpoint.name(), q, auth, api.group(q)).await,
+        Endpoint::Rule => cluster::from_owner(c, endpoint.name(), q, auth, api.rule(q)).await,
+        Endpoint::Alert => cluster::from_owner(c, endpoint.name(), q, auth, api.alert(q)).await,
+        _ => return None,
+    })
 }
 
 /// How long a client turned away by `-http.maxConcurrentRequests` should wait.

@@ -54,6 +54,39 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Whether `?local=1` (or `true`) asks for this member's own groups only.
+    pub fn is_local(&self) -> bool {
+        parse_switch("local", self.get("local")).unwrap_or(false)
+    }
+
+    /// The pairs as a query string, without the keys in `skip`.
+    pub fn encode(&self, skip: &[&str]) -> String {
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        self.0
+            .iter()
+            .filter(|(k, _)| !skip.contains(&k.as_str()))
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    utf8_percent_encode(k, NON_ALPHANUMERIC),
+                    utf8_percent_encode(v, NON_ALPHANUMERIC)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// A copy without the keys in `skip`.
+    pub fn without(&self, skip: &[&str]) -> Query {
+        Query(
+            self.0
+                .iter()
+                .filter(|(k, _)| !skip.contains(&k.as_str()))
+                .cloned()
+                .collect(),
+        )
+    }
+
     /// All values of `key`.
     pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.0
@@ -408,10 +441,15 @@ fn parse_paging(q: &Query) -> Result<Paging, ParamError> {
 
 /// The opaque pagination token of a group: stable while the group exists.
 pub fn group_token(g: &GroupStatus) -> String {
+    token_of(&g.file, &g.name)
+}
+
+/// The page token of the group `name` in `file` (see [`group_token`]).
+pub fn token_of(file: &str, name: &str) -> String {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(g.file.as_bytes());
+    h.update(file.as_bytes());
     h.update(b";");
-    h.update(g.name.as_bytes());
+    h.update(name.as_bytes());
     format!("{:016x}", h.digest())
 }
 

@@ -14,14 +14,30 @@ use prometheus_client::registry::Registry;
 /// The content type prometheus-client's text encoder produces.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Encodes `registry`, then the process metrics, then `# EOF`.
-pub fn encode(registry: &Registry) -> Result<String, std::fmt::Error> {
+/// Encodes `registry`, then the process metrics, then `# EOF`. Without `metadata`
+/// (vmalert's `-metrics.exposeMetadata=false`) the `# HELP`, `# TYPE` and `# UNIT`
+/// lines are left out: the samples alone.
+pub fn encode(registry: &Registry, metadata: bool) -> Result<String, std::fmt::Error> {
     let mut out = String::with_capacity(4096);
     prometheus_client::encoding::text::encode_registry(&mut out, registry)?;
     if let Some(p) = ProcessStats::read() {
         p.write(&mut out)?;
     }
     prometheus_client::encoding::text::encode_eof(&mut out)?;
+    if !metadata {
+        out = out
+            .lines()
+            .filter(|l| {
+                !["# HELP ", "# TYPE ", "# UNIT "]
+                    .iter()
+                    .any(|m| l.starts_with(m))
+            })
+            .fold(String::with_capacity(out.len()), |mut s, l| {
+                s.push_str(l);
+                s.push('\n');
+                s
+            });
+    }
     Ok(out)
 }
 

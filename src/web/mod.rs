@@ -11,6 +11,7 @@
 mod api;
 pub mod auth;
 mod cache;
+mod cluster;
 mod dispatch;
 mod filter;
 mod format;
@@ -37,7 +38,7 @@ pub use dispatch::{BadHeader, ResponseHeaders};
 pub use format::{GoExp, GoFloat, GoTime};
 pub use json::source_link;
 pub use routes::{RouteInfo, routes};
-pub use server::{Server, WebError, resolve_listen_addr};
+pub use server::{Server, WebError, normalize_prefix, resolve_listen_addr};
 pub use tls::TlsOptions;
 
 /// Server options, named after vmalert's flags.
@@ -53,6 +54,10 @@ pub struct WebOptions {
     pub tls: Option<TlsOptions>,
     /// `-httpListenAddr.useProxyProtocol`.
     pub proxy_protocol: bool,
+    /// Not `-http.disableKeepAlive`: a connection may carry several requests.
+    pub keep_alive: bool,
+    /// `-metrics.exposeMetadata`: `/metrics` carries `# HELP`, `# TYPE` and `# UNIT`.
+    pub expose_metadata: bool,
     /// The `/flags` page (secrets already masked).
     pub flags_page: Arc<str>,
     /// `-http.pathPrefix`: every path is served under this prefix.
@@ -78,6 +83,8 @@ impl Default for WebOptions {
             headers: ResponseHeaders::default(),
             tls: None,
             proxy_protocol: false,
+            keep_alive: true,
+            expose_metadata: true,
             flags_page: Arc::from(""),
             path_prefix: String::new(),
             external_url: String::new(),

@@ -53,6 +53,7 @@ struct Shared {
     prefix: Arc<str>,
     tls: Option<TlsAcceptor>,
     proxy_protocol: bool,
+    keep_alive: bool,
 }
 
 /// A bound, not yet running server; binding first lets callers (and tests using port
@@ -99,7 +100,7 @@ async fn bind_listener(addr: SocketAddr, all_interfaces: bool) -> std::io::Resul
 }
 
 /// `-http.pathPrefix` as a leading-slash, no-trailing-slash string, or empty.
-fn normalize_prefix(p: &str) -> String {
+pub fn normalize_prefix(p: &str) -> String {
     let t = p.trim_matches('/');
     if t.is_empty() {
         String::new()
@@ -144,6 +145,7 @@ impl Server {
             http_metrics: opts.http_metrics,
             security_metrics: opts.security_metrics,
             path_prefix: prefix.clone(),
+            expose_metadata: opts.expose_metadata,
             started: SystemTime::now(),
             expensive: (opts.max_concurrent_requests > 0).then(|| {
                 (
@@ -160,6 +162,7 @@ impl Server {
                 prefix: prefix.into(),
                 tls,
                 proxy_protocol: opts.proxy_protocol,
+                keep_alive: opts.keep_alive,
             }),
             certs,
         })
@@ -250,11 +253,13 @@ async fn serve_http<S>(shared: Arc<Shared>, stream: S, peer: SocketAddr, cancel:
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let keep_alive = shared.keep_alive;
     let svc = service_fn(move |req| {
         let shared = Arc::clone(&shared);
         async move { Ok::<_, Infallible>(handle(&shared.api, &shared.prefix, req, peer).await) }
     });
     let conn = http1::Builder::new()
+        .keep_alive(keep_alive)
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .serve_connection(TokioIo::new(stream), svc);

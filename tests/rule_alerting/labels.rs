@@ -3,7 +3,7 @@
 
 use super::support::rules::*;
 use super::*;
-use tocsin::rule::{AlertState, AlertingRule, RuleContext};
+use tocsin::rule::{AlertState, AlertingRule, Answer, EvalTime, RuleContext};
 
 #[test]
 fn rule_labels_group_labels_and_empty_values() {
@@ -174,4 +174,77 @@ fn renderings_follow_value_labels_and_clock_across_evaluations() {
     step(&mut r, vec![x(1.0)], T0);
     step(&mut r, vec![x(2.0)], T0 + 60 * SEC);
     assert_eq!(annotation(&r, "value"), "v=2");
+}
+
+#[test]
+fn a_rendering_is_reused_only_for_the_series_and_value_it_was_made_for() {
+    // Renderings are kept with the alert; the render cache only points at it. Series that
+    // collapse to one alert, and evaluations that fail after rendering, must not make an
+    // alert show what was rendered for another series or another value.
+    let mut r = in_group(alerting_with(
+        "T",
+        "x > 0",
+        0,
+        0,
+        &[],
+        &[
+            ("value", "v={{ $value }}"),
+            ("from", "{{ $labels.__name__ }}"),
+        ],
+    ));
+    let s = |name: &str, v: f64| sample(&[("__name__", name), ("instance", "a")], v);
+    step(&mut r, vec![s("x", 1.0)], T0);
+    assert_eq!(
+        (annotation(&r, "from"), annotation(&r, "value")),
+        ("x".into(), "v=1".into())
+    );
+    // Both series render, then the evaluation fails: the alert keeps x's rendering.
+    let out = step(&mut r, vec![s("x", 2.0), s("y", 1.0)], T0 + 60 * SEC);
+    assert!(out.error.is_some());
+    assert_eq!(annotation(&r, "value"), "v=1");
+    // y alone now makes the alert: its own rendering, not x's.
+    step(&mut r, vec![s("y", 1.0)], T0 + 120 * SEC);
+    assert_eq!(
+        (annotation(&r, "from"), annotation(&r, "value")),
+        ("y".into(), "v=1".into())
+    );
+    // x again, with the value it last rendered in the failed evaluation: rendered anew.
+    step(&mut r, vec![s("x", 2.0)], T0 + 180 * SEC);
+    assert_eq!(
+        (annotation(&r, "from"), annotation(&r, "value")),
+        ("x".into(), "v=2".into())
+    );
+    step(&mut r, vec![s("x", 2.0)], T0 + 240 * SEC);
+    assert_eq!(
+        (annotation(&r, "from"), annotation(&r, "value")),
+        ("x".into(), "v=2".into())
+    );
+}
+
+#[test]
+fn is_partial_follows_each_answer() {
+    // vmalert 1.145's `$isPartial`: whether the datasource said this evaluation's answer
+    // may be partial. The rendering is not reused from an evaluation that said otherwise.
+    let mut r = in_group(alerting_with(
+        "P",
+        "x > 0",
+        0,
+        0,
+        &[],
+        &[(
+            "warn",
+            "{{ if $isPartial }}partial answer{{ else }}whole{{ end }}/{{ .IsPartial }}",
+        )],
+    ));
+    let x = || sample(&[("__name__", "x"), ("instance", "a")], 1.0);
+    let answer = |partial| Answer {
+        partial,
+        ..Answer::of(Ok(vec![x()]))
+    };
+    r.step_answer(answer(false), EvalTime::at(T0), None);
+    assert_eq!(annotation(&r, "warn"), "whole/false");
+    r.step_answer(answer(true), EvalTime::at(T0 + 60 * SEC), None);
+    assert_eq!(annotation(&r, "warn"), "partial answer/true");
+    r.step_answer(answer(false), EvalTime::at(T0 + 120 * SEC), None);
+    assert_eq!(annotation(&r, "warn"), "whole/false");
 }

@@ -85,6 +85,7 @@ fn the_recovery_series_matches_by_labels_without_name_and_rule_labels() {
         expr: Ok(vec![]),
         recover: Some(Ok(vec![cpu_sample("cpu_smoothed", "a", 60.0)])),
         has_data: None,
+        partial: false,
     };
     let out = r.step_answer(answer, EvalTime::at(T0 + MIN), None);
     assert_eq!(out.error, None);
@@ -100,6 +101,7 @@ fn while_expr_returns_the_series_the_alert_stays_whatever_recover_expr_says() {
         expr: Ok(vec![cpu_sample("cpu", "a", 95.0)]),
         recover: Some(Ok(vec![cpu_sample("cpu", "a", 95.0)])),
         has_data: None,
+        partial: false,
     };
     r.step_answer(both, EvalTime::at(T0 + MIN), None);
     assert_eq!(state(&r, "a"), Some(AlertState::Firing));
@@ -113,6 +115,7 @@ fn a_failed_recovery_query_fails_the_evaluation_and_keeps_the_alerts() {
         expr: Ok(vec![]),
         recover: Some(Err("datasource down".into())),
         has_data: None,
+        partial: false,
     };
     let out = r.step_answer(answer, EvalTime::at(T0 + MIN), None);
     assert_eq!(out.error.as_deref(), Some("recover_expr: datasource down"));
@@ -142,6 +145,7 @@ fn a_reload_keeps_a_held_alert_and_applies_the_new_condition() {
         expr: Ok(vec![]),
         recover: Some(Ok(vec![])),
         has_data: None,
+        partial: false,
     };
     r.step_answer(answer, EvalTime::at(T0 + 2 * MIN), None);
     assert_eq!(
@@ -153,6 +157,7 @@ fn a_reload_keeps_a_held_alert_and_applies_the_new_condition() {
         expr: Ok(vec![]),
         recover: Some(Ok(vec![cpu_sample("cpu", "a", 45.0)])),
         has_data: None,
+        partial: false,
     };
     r.step_answer(answer, EvalTime::at(T0 + 3 * MIN), None);
     assert_eq!(state(&r, "a"), Some(AlertState::Inactive));

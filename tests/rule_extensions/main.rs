@@ -75,6 +75,7 @@ fn answer(values: &[(&str, f64)]) -> Answer {
         expr: Ok(filter(&|v| v > 90.0)),
         recover: Some(Ok(filter(&|v| v < 70.0))),
         has_data: None,
+        partial: false,
     }
 }
 

@@ -146,6 +146,7 @@ async fn no_data_alerts_fire_at_the_same_instants_in_replay() {
             expr: Ok(expr),
             recover: None,
             has_data,
+            partial: false,
         };
         let out = r.step_answer(answer, EvalTime::at(T0 + m as i64 * MIN), None);
         assert_eq!(out.error, None);

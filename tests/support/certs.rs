@@ -35,10 +35,14 @@ impl Ca {
 
     /// A new pair for `localhost` and `127.0.0.1`; `cn` tells pairs apart.
     pub fn leaf(&self, cn: &str) -> Leaf {
+        self.leaf_for(cn, &["localhost", "127.0.0.1"])
+    }
+
+    /// A new pair valid for `names` only (DNS names or IP addresses).
+    pub fn leaf_for(&self, cn: &str, names: &[&str]) -> Leaf {
         let key = KeyPair::generate().expect("leaf key");
-        let mut params =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                .expect("leaf params");
+        let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let mut params = CertificateParams::new(names).expect("leaf params");
         params.distinguished_name.push(DnType::CommonName, cn);
         let cert = params.signed_by(&key, &self.issuer).expect("leaf cert");
         Leaf {

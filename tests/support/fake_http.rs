@@ -151,3 +151,25 @@ pub async fn serve_fn(
     });
     (url, hits)
 }
+
+/// A Consul catalog stand-in listing one Alertmanager at `am_port`; keeps the
+/// `X-Consul-Token` and `Authorization` of every request.
+pub async fn fake_consul(am_port: u16, seen: Arc<Mutex<Vec<(String, String)>>>) -> String {
+    let (url, _) = serve_fn(move |_, req| {
+        let token = req.headers.get("x-consul-token").and_then(|v| v.to_str().ok());
+        (seen.lock().unwrap()).push((token.unwrap_or("").into(), req.authorization.into()));
+        Some(match req.path {
+            "/v1/catalog/services" => (200, "application/json", r#"{"alertmanager":[]}"#.into()),
+            "/v1/health/service/alertmanager" => (
+                200,
+                "application/json",
+                format!(
+                    r#"[{{"Node":{{"Node":"n","Address":"127.0.0.1"}},"Service":{{"ID":"am","Service":"alertmanager","Port":{am_port}}},"Checks":[]}}]"#
+                ),
+            ),
+            _ => (404, "text/plain", String::new()),
+        })
+    })
+    .await;
+    url
+}

@@ -21,6 +21,7 @@
 //!   shape tests compare against.
 //!
 //! - [`rules`]: the rule core's builders (rules, samples, contexts without a loader).
+//! - [`secrets`]: everything tocsin shows, asked with its auth, to search for secrets.
 //!
 //! Each test binary compiles this whole module and uses part of it, hence `dead_code` is
 //! allowed.
@@ -34,6 +35,7 @@ pub mod http;
 pub mod live_api;
 pub mod peers;
 pub mod rules;
+pub mod secrets;
 pub mod servers;
 pub mod shape;
 pub mod shape_reference;

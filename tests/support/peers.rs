@@ -77,23 +77,47 @@ pub fn sid_peer_or_skip(name: &str) -> Option<PathBuf> {
     PeerSet::Sid.require(name)
 }
 
+/// `at` if it exists; else panics under `CI=true` (a test must never pass silently
+/// without what it needs), or says why the test skips (`hint`: how to get it) and
+/// returns `None`.
+fn found_or_skip(what: &str, at: PathBuf, hint: &str) -> Option<PathBuf> {
+    if at.exists() {
+        return Some(at);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} not found at {} (CI=true)", at.display());
+    }
+    eprintln!("SKIP: {what} not found at {}; {hint}", at.display());
+    None
+}
+
 /// Prometheus 3.5's Go sources installed with the sid peers (`promql/promqltest/testdata`,
 /// `cmd/promtool/testdata`, …), with [`PeerSet::require`]'s rules when they are missing.
 pub fn prometheus_sources_or_skip() -> Option<PathBuf> {
     let at = PeerSet::Sid
         .dir()
         .join("../share/gocode/src/github.com/prometheus/prometheus");
-    if at.is_dir() {
-        return Some(at);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("Prometheus sources not found at {} (CI=true)", at.display());
-    }
-    eprintln!(
-        "SKIP: Prometheus sources not found at {}; run integration/install-peers.sh or set TOCSIN_PEERS_SID_DIR",
-        at.display()
-    );
-    None
+    found_or_skip(
+        "Prometheus sources",
+        at,
+        "run integration/install-peers.sh or set TOCSIN_PEERS_SID_DIR",
+    )
+}
+
+/// `kubernetes-validate` (PyPI, installed by `integration/install-peers.sh` into
+/// `.peers/py`; `$TOCSIN_KUBERNETES_VALIDATE` overrides), with [`PeerSet::require`]'s
+/// rules when it is missing.
+pub fn kubernetes_validate_or_skip() -> Option<PathBuf> {
+    let at = std::env::var_os("TOCSIN_KUBERNETES_VALIDATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(".peers/py/bin/kubernetes-validate")
+        });
+    found_or_skip(
+        "kubernetes-validate",
+        at,
+        "run integration/install-peers.sh",
+    )
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
@@ -114,6 +138,16 @@ pub struct ChildGuard {
 impl ChildGuard {
     /// Starts `argv` with stdout and stderr going to `<dir>/<name>.log`.
     pub fn spawn(name: &str, argv: &[String], dir: &Path) -> std::io::Result<Self> {
+        Self::spawn_env(name, argv, dir, &[])
+    }
+
+    /// [`ChildGuard::spawn`] with `env` added to the inherited environment.
+    pub fn spawn_env(
+        name: &str,
+        argv: &[String],
+        dir: &Path,
+        env: &[(String, String)],
+    ) -> std::io::Result<Self> {
         let log = dir.join(format!("{name}.log"));
         let out = File::create(&log)?;
         let err = out.try_clone()?;
@@ -122,6 +156,7 @@ impl ChildGuard {
             .ok_or_else(|| std::io::Error::other("empty argv"))?;
         let child = Command::new(prog)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::http::wait_ok;
 use super::peers::{ChildGuard, free_port};
 
 /// Starts `argv` as `name` (log in `dir/<name>.log`) and waits until `ready_path` on
@@ -20,6 +19,19 @@ pub async fn spawn_ready(
     ready_path: &str,
     timeout: Duration,
 ) -> Result<ChildGuard, String> {
+    let (client, url) = (reqwest::Client::new(), format!("{base}{ready_path}"));
+    spawn_until(name, argv, dir, timeout, || client.get(&url)).await
+}
+
+/// Starts `argv` as `name` and waits until `ready()`'s request answers 2xx (a client of
+/// its own: TLS, credentials); fails as [`spawn_ready`].
+pub async fn spawn_until(
+    name: &str,
+    argv: &[String],
+    dir: &Path,
+    timeout: Duration,
+    ready: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<ChildGuard, String> {
     let mut guard =
         ChildGuard::spawn(name, argv, dir).map_err(|e| format!("cannot start {name}: {e}"))?;
     let start = Instant::now();
@@ -27,9 +39,11 @@ pub async fn spawn_ready(
         if let Some(status) = guard.exited() {
             return Err(format!("{name} exited ({status}):\n{}", guard.log_tail(30)));
         }
-        if wait_ok(&format!("{base}{ready_path}"), Duration::from_millis(200)).await {
+        let sent = ready().timeout(Duration::from_secs(2)).send().await;
+        if sent.is_ok_and(|r| r.status().is_success()) {
             return Ok(guard);
         }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(format!(
         "{name} did not become ready in {timeout:?}:\n{}",
@@ -98,28 +112,71 @@ pub async fn start_prometheus_with(
 /// Starts Alertmanager on a free port with a receiver that goes nowhere and 1 s group
 /// timers.
 pub async fn start_alertmanager(bin: &Path, dir: &Path) -> Result<(ChildGuard, String), String> {
+    start_alertmanager_with(bin, dir, QUIET_ALERTMANAGER, None).await
+}
+
+/// An Alertmanager configuration whose receiver goes nowhere, with 1 s group timers.
+pub const QUIET_ALERTMANAGER: &str =
+    "route: { receiver: none, group_wait: 1s, group_interval: 1s }\nreceivers: [{ name: none }]\n";
+
+/// An Alertmanager's `--web.config.file` (`tls_server_config`, `basic_auth_users`) and
+/// what passes it: a client trusting its CA, and the user and password.
+pub struct AmWeb {
+    pub config_yaml: String,
+    pub client: reqwest::Client,
+    pub basic_auth: Option<(String, String)>,
+}
+
+impl AmWeb {
+    /// A GET of `url` with this client and these credentials.
+    pub fn get(&self, url: &str) -> reqwest::RequestBuilder {
+        let r = self.client.get(url);
+        match &self.basic_auth {
+            Some((u, p)) => r.basic_auth(u, Some(p)),
+            None => r,
+        }
+    }
+}
+
+/// Starts Alertmanager on a free port with the configuration `config` (YAML), behind
+/// `web` when given (its URL is `https://` when the web config has `tls_server_config`).
+pub async fn start_alertmanager_with(
+    bin: &Path,
+    dir: &Path,
+    config: &str,
+    web: Option<&AmWeb>,
+) -> Result<(ChildGuard, String), String> {
     let cfg = dir.join("alertmanager.yml");
-    std::fs::write(
-        &cfg,
-        "route: { receiver: none, group_wait: 1s, group_interval: 1s }\nreceivers: [{ name: none }]\n",
-    )
-    .map_err(|e| e.to_string())?;
+    std::fs::write(&cfg, config).map_err(|e| e.to_string())?;
     let port = free_port();
-    let argv = vec![
+    let mut argv = vec![
         bin.display().to_string(),
         format!("--config.file={}", cfg.display()),
         format!("--storage.path={}", dir.join("am").display()),
         format!("--web.listen-address=127.0.0.1:{port}"),
         "--cluster.listen-address=".to_string(),
     ];
-    let url = format!("http://127.0.0.1:{port}");
-    let guard = spawn_ready(
+    let mut scheme = "http";
+    if let Some(web) = web {
+        let p = dir.join("web.yml");
+        std::fs::write(&p, &web.config_yaml).map_err(|e| e.to_string())?;
+        argv.push(format!("--web.config.file={}", p.display()));
+        if web.config_yaml.contains("tls_server_config") {
+            scheme = "https";
+        }
+    }
+    let url = format!("{scheme}://127.0.0.1:{port}");
+    let ready = format!("{url}/-/ready");
+    let plain = reqwest::Client::new();
+    let guard = spawn_until(
         "alertmanager",
         &argv,
         dir,
-        &url,
-        "/-/ready",
         Duration::from_secs(30),
+        || match web {
+            Some(w) => w.get(&ready),
+            None => plain.get(&ready),
+        },
     )
     .await
     .map_err(|e| format!("{e}\n(integration/install-peers.sh installs its templates)"))?;
@@ -162,7 +219,16 @@ pub async fn start_tocsin(
     dir: &Path,
     name: &str,
 ) -> Result<(ChildGuard, String), String> {
-    let port = free_port();
+    start_tocsin_at(args, dir, name, free_port()).await
+}
+
+/// [`start_tocsin`] on a given port (for peer lists written before the start).
+pub async fn start_tocsin_at(
+    args: &[String],
+    dir: &Path,
+    name: &str,
+    port: u16,
+) -> Result<(ChildGuard, String), String> {
     let mut argv = vec![env!("CARGO_BIN_EXE_tocsin").to_string()];
     argv.extend(args.iter().cloned());
     argv.push(format!("-httpListenAddr=127.0.0.1:{port}"));

@@ -158,6 +158,7 @@ pub struct RawConsul {
     pub tag_separator: Option<String>,
     pub allow_stale: Option<bool>,
     pub filter: Option<String>,
+    pub proxy_url: Option<String>,
     pub tls_config: Option<RawTls>,
     #[serde(default)]
     pub alert_relabel_configs: Vec<Spanned<RawRelabel>>,

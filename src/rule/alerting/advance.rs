@@ -110,7 +110,7 @@ fn resolve(a: &mut Alert, ts: i64, timing: &Timing) -> Fate {
 pub(super) fn fire(a: &mut Alert, ts: i64, for_ms: i64, interval_ms: i64) {
     a.state = AlertState::Firing;
     a.fired_at_ms = Some(if a.restored {
-        first_tick_after(a.active_at_ms, for_ms, interval_ms).min(ts)
+        first_tick_after(a.active_at_ms, for_ms, interval_ms, ts)
     } else {
         ts
     });
@@ -148,12 +148,31 @@ pub(super) fn emit(
     });
 }
 
-/// The first evaluation at or after `active_at + for` on a grid of `interval` through
-/// `active_at`: when the alert fired, or would have, without the restart.
-fn first_tick_after(active_at: i64, for_ms: i64, interval: i64) -> i64 {
-    if interval <= 0 {
-        return active_at + for_ms;
+/// The first evaluation at or after `active_at + for` on the grid of evaluations
+/// `interval` apart through `ts` (the current one, at or after that point): when the
+/// alert fired, or would have, before the restart or handover. The grid is taken from
+/// `ts`, not from `active_at`: `ALERTS_FOR_STATE` keeps whole seconds, so a restored
+/// `active_at` is off the grid by the group's sub-second offset.
+fn first_tick_after(active_at: i64, for_ms: i64, interval: i64, ts: i64) -> i64 {
+    let target = active_at + for_ms;
+    if interval <= 0 || ts <= target {
+        return ts;
     }
-    let ticks = (for_ms + interval - 1) / interval;
-    active_at + ticks * interval
+    ts - (ts - target) / interval * interval
+}
+
+#[cfg(test)]
+mod first_tick_tests {
+    use super::first_tick_after;
+
+    #[test]
+    fn the_grid_comes_from_the_current_evaluation() {
+        // Evaluations at …20.300, 22.300, 24.300; the alert became active at 20.300,
+        // stored as 20 (whole seconds); `for` 2s: it fired at 22.300.
+        assert_eq!(first_tick_after(20_000, 2_000, 2_000, 24_300), 22_300);
+        assert_eq!(first_tick_after(20_000, 2_000, 2_000, 22_300), 22_300);
+        assert_eq!(first_tick_after(20_000, 2_000, 2_000, 40_300), 22_300);
+        // `for` shorter than the interval: the next evaluation after activation.
+        assert_eq!(first_tick_after(20_000, 500, 2_000, 26_300), 22_300);
+    }
 }

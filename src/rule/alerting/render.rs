@@ -1,6 +1,7 @@
 //! The render phase's machinery: an alert's labels and annotations from its series,
 //! rendered by the rule's templates and reused across evaluations while still valid.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,20 +13,17 @@ use crate::rule::{EvalTime, system_time};
 use crate::sample::Sample;
 use crate::template::{Context, Inputs, Template, TemplateQuerier};
 
-/// Labels and annotations rendered for one query series, reused while it comes back
-/// unchanged. A rendering is valid for its series' label set (the cache key); it is
-/// invalidated by a different value when a template reads `$value`, is never kept when a
-/// template reads volatile inputs ([`Inputs::volatile`]: `query`, `now`, `$activeAt`,
-/// library definitions), is dropped when its series is absent from a successful
-/// evaluation, and the whole cache is dropped when the rule is updated.
-#[derive(Debug)]
-pub(super) struct Rendered {
-    value_bits: u64,
-    labels: Labels,
-    annotations: Annotations,
-    /// The evaluation attempt that last used it.
-    pub(super) seen: u64,
-}
+/// The render cache: labels and annotations rendered for one query series are reused
+/// while it comes back unchanged. They are not stored twice: the alert the series made
+/// holds them (with `Alert::source`, the series they were rendered from, and
+/// `Alert::value`, the value they were rendered with), and the cache only maps the
+/// series' fingerprint to that alert's. A rendering is valid for its series' label set;
+/// it is invalidated by a different value when a template reads `$value`, is never kept
+/// when a template reads volatile inputs ([`Inputs::volatile`]: `query`, `now`,
+/// `$activeAt`, library definitions), is dropped when its series is absent from a
+/// successful evaluation (see [`AlertingRule::retain_rendered`]), and the whole cache
+/// is dropped when the rule is updated.
+pub(super) type RenderCache = HashMap<u64, u64>;
 
 /// A rule label: its name, and its value when the template is static, shared by all
 /// alerts of the rule.
@@ -67,20 +65,21 @@ impl AlertingRule {
         let key = s.labels.fingerprint();
         let bits = s.value.to_bits();
         let (li, ai) = (self.label_inputs, self.annotation_inputs);
+        // The alert holding this series' last rendering, if it still does: another series
+        // may have made the alert since (then it holds that one's rendering), or an
+        // evaluation that failed after rendering may have left the cache ahead of it.
         let cached = self
             .rendered
             .get(&key)
-            .filter(|r| !li.volatile && (!li.value || r.value_bits == bits));
+            .and_then(|alert| self.active.get(alert))
+            .filter(|a| a.source == key)
+            .filter(|a| !li.volatile && (!li.value || a.value.to_bits() == bits));
         let (labels, annotations) = match cached {
-            Some(r) if !ai.volatile && (!ai.value || r.value_bits == bits) => {
-                let hit = (r.labels.clone(), r.annotations.clone());
-                if let Some(r) = self.rendered.get_mut(&key) {
-                    r.seen = self.attempt;
-                }
-                return hit;
+            Some(a) if !ai.volatile && (!ai.value || a.value.to_bits() == bits) => {
+                return (a.labels.clone(), a.annotations.clone());
             }
-            Some(r) => {
-                let labels = r.labels.clone();
+            Some(a) => {
+                let labels = a.labels.clone();
                 let annotations = self.render_annotations(&labels, s, t, querier);
                 (labels, annotations)
             }
@@ -91,17 +90,20 @@ impl AlertingRule {
             }
         };
         if !li.volatile && !ai.volatile {
-            self.rendered.insert(
-                key,
-                Rendered {
-                    value_bits: bits,
-                    labels: labels.clone(),
-                    annotations: annotations.clone(),
-                    seen: self.attempt,
-                },
-            );
+            self.rendered.insert(key, labels.fingerprint());
         }
         (labels, annotations)
+    }
+
+    /// After a successful evaluation, keeps only the cache entries of series it returned:
+    /// their alert was seen now and still holds their rendering.
+    pub(super) fn retain_rendered(&mut self) {
+        let (active, attempt) = (&self.active, self.attempt);
+        self.rendered.retain(|series, alert| {
+            active
+                .get(alert)
+                .is_some_and(|a| a.seen == attempt && a.source == *series)
+        });
     }
 
     /// The template data for a sample.
@@ -121,6 +123,7 @@ impl AlertingRule {
         tctx.expr = &self.spec.expr;
         tctx.for_ = for_;
         tctx.group_id = self.ctx.group_id;
+        tctx.is_partial = self.partial;
         tctx.querier = querier;
         tctx.library = self.ctx.settings.library.as_deref();
         tctx.eval_time = Some(system_time(t.ts_ms));

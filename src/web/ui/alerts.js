@@ -1,8 +1,8 @@
 // The Alerts page: pending and firing alerts, firing first and newest first.
 
 import {
-  announce, annotations, badge, cached, filterForm, groupMatcher, h, labelChips, labelMatchers, pager, parseTime, ruleLink, value, when,
-  words,
+  announce, annotations, badge, cached, filterForm, groupMatcher, h, labelChips, labelMatchers, pager, parseTime, partialBanner, ruleLink,
+  value, when, words,
 } from "./lib.js";
 
 const ALERTS_PER_PAGE = 100;
@@ -29,7 +29,7 @@ export async function alertsPage(r) {
     { name: "state", label: "State", options: [["", "firing and pending"], ["firing", "firing"], ["pending", "pending"]] },
   ];
   const draw = () => drawAlerts(all, args, results);
-  const page = h("div", {}, h("h1", {}, "Alerts"), filterForm(fields, args, draw), results);
+  const page = h("div", {}, h("h1", {}, "Alerts"), partialBanner(data), filterForm(fields, args, draw), results);
   draw();
   return page;
 }

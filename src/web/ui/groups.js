@@ -5,7 +5,8 @@
 // filter is active, every group shown opens (the filter keeps the rendered set small).
 
 import {
-  announce, badge, cached, filterForm, groupMatcher, h, labelMatchers, pager, parseTime, ruleLink, seconds, span, when, words,
+  announce, badge, cached, clusterInfo, filterForm, groupMatcher, h, labelMatchers, pager, parseTime, partialBanner, ruleLink,
+  seconds, span, when, words,
 } from "./lib.js";
 
 const GROUPS_PER_PAGE = 50;
@@ -90,7 +91,7 @@ function ruleMatcher(args) {
 
 export async function groupsPage(r) {
   const t0 = performance.now();
-  const data = await cached("/api/v1/rules");
+  const [data, cluster] = await Promise.all([cached("/api/v1/rules"), clusterInfo()]);
   const t1 = performance.now();
   const groups = indexRules(data);
   const args = r.args;
@@ -103,9 +104,9 @@ export async function groupsPage(r) {
     { name: "state", label: "State", options: [["", "any"], ["firing", "firing"], ["pending", "pending"], ["inactive", "inactive"], ["unhealthy", "unhealthy"], ["ok", "healthy"]] },
     { name: "type", label: "Type", options: [["", "any"], ["alerting", "alerting"], ["recording", "recording"]] },
   ];
-  const draw = () => drawGroups(groups, args, results);
+  const draw = () => drawGroups(groups, args, results, cluster);
   const page = h("div", {},
-    h("h1", {}, "Groups"),
+    h("h1", {}, "Groups"), partialBanner(data),
     filterForm(fields, args, draw), names,
     results);
   draw();
@@ -114,7 +115,7 @@ export async function groupsPage(r) {
   return page;
 }
 
-function drawGroups(groups, args, results) {
+function drawGroups(groups, args, results, cluster) {
   const { fn, active } = ruleMatcher(args);
   const gq = groupMatcher(args.get("group"));
   const shown = [];
@@ -130,7 +131,7 @@ function drawGroups(groups, args, results) {
       if (y.state === "firing") nFiring++; else if (y.state === "pending") nPending++;
     }
   }
-  const pg = pager(shown.length, GROUPS_PER_PAGE, args, () => drawGroups(groups, args, results));
+  const pg = pager(shown.length, GROUPS_PER_PAGE, args, () => drawGroups(groups, args, results, cluster));
   const slice = shown.slice(pg.start, pg.start + GROUPS_PER_PAGE);
   const expand = active || gq ? slice.length <= GROUPS_PER_PAGE : false;
   const summary = h("p", { class: "summary", id: "groups-summary" },
@@ -144,7 +145,7 @@ function drawGroups(groups, args, results) {
     " · ",
     h("button", { type: "button", onclick: () => toggleAll(results, true) }, "Expand all"), " ",
     h("button", { type: "button", onclick: () => toggleAll(results, false) }, "Collapse all"));
-  const list = h("div", { class: "group-list" }, slice.map(({ x, rules }) => groupBlock(x, rules, expand)));
+  const list = h("div", { class: "group-list" }, slice.map(({ x, rules }) => groupBlock(x, rules, expand, cluster)));
   if (!slice.length) list.append(h("p", { class: "muted" }, groups.length ? "No rule matches these filters." : "No rule groups are loaded."));
   results.replaceChildren(summary, list, pg.nav);
   announce(`${shown.length} groups, ${nRules} rules`);
@@ -155,7 +156,18 @@ function toggleAll(results, open) {
   for (const d of results.querySelectorAll("details.group")) d.open = open;
 }
 
-function groupBlock(x, rules, expand) {
+/** Where a cluster's group runs: here, on other members, or nowhere that answered. */
+function ownerNote(g, cluster) {
+  if (!cluster || !Array.isArray(g.owners)) return "";
+  const others = g.owners.filter((o) => o !== cluster.self).map(cluster.label);
+  const here = others.length < g.owners.length;
+  const text = g.ownerUnreachable ? `not evaluated: ${others.join(", ")} did not answer`
+    : here ? (others.length ? `here and on ${others.join(", ")}` : "evaluated here")
+      : `on ${others.join(", ")}`;
+  return h("span", { class: `owner${here ? " here" : ""}${g.ownerUnreachable ? " error" : ""}`, "data-owners": g.owners.join(",") }, text);
+}
+
+function groupBlock(x, rules, expand, cluster) {
   const g = x.g;
   const d = h("details", { class: "group", "data-group": g.name, id: `group-${g.id}` });
   const counts = [];
@@ -165,6 +177,7 @@ function groupBlock(x, rules, expand) {
   d.append(h("summary", {},
     h("span", { class: "name" }, g.name),
     h("span", { class: "file" }, g.file),
+    ownerNote(g, cluster),
     h("span", { class: "right" }, counts,
       h("span", { class: "muted" }, `${rules.length === x.rules.length ? "" : rules.length + " of "}${x.rules.length} rule${x.rules.length === 1 ? "" : "s"} · every ${span(g.interval)} · `),
       h("span", { class: "muted" }, "evaluated "), when(g.lastEvaluation),

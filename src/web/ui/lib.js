@@ -61,7 +61,36 @@ export async function api(path) {
   if (!resp.ok || body.status === "error") {
     throw new ApiError(`${path}: ${body.error || "HTTP " + resp.status}`);
   }
-  return body.data !== undefined && body.status ? body.data : body;
+  const data = body.data !== undefined && body.status ? body.data : body;
+  // A cluster member's merged answer names the members that did not answer.
+  if (Array.isArray(body.warnings) && data && typeof data === "object") {
+    Object.defineProperty(data, "warnings", { value: body.warnings });
+  }
+  return data;
+}
+
+/**
+ * This member's place in a cluster (null when it is not clustered): its own name, and how
+ * to show a member (static sharding names members by number, dynamic by address).
+ */
+export async function clusterInfo() {
+  const c = (await cached("/api/v1/status")).cluster;
+  if (!c) return null;
+  const addr = new Map(c.members.map((m) => [m.name, m.address]));
+  const self = c.members.find((m) => m.self)?.name ?? null;
+  const label = (name) => {
+    const a = addr.get(name);
+    return a && a !== name ? `member ${name} (${a})` : `member ${name}`;
+  };
+  return { self, label, status: c };
+}
+
+/** A merged answer some members did not contribute to: the banner saying so, else "". */
+export function partialBanner(data) {
+  if (!data.partial) return "";
+  return h("div", { class: "banner err", id: "cluster-partial", role: "alert" },
+    "Part of the cluster did not answer; its groups are shown as loaded, not evaluated.",
+    h("ul", {}, (data.warnings || []).map((w) => h("li", {}, w))));
 }
 
 export function cached(path) {

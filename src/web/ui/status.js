@@ -124,5 +124,30 @@ export async function configPage() {
     h("p", {}, reload, " ", h("span", { class: "muted" }, "Rule files are also reloaded when they change, on SIGHUP and on POST /-/reload.")),
     reply && !reply.ok && reply.text !== `failed to reload rules: ${s.lastError}`
       ? h("pre", { class: "error", id: "reload-reply" }, reply.text) : "",
-    reply && reply.ok ? h("p", { class: "banner ok", id: "reload-reply" }, reply.text) : "");
+    reply && reply.ok ? h("p", { class: "banner ok", id: "reload-reply" }, reply.text) : "",
+    s.cluster ? clusterSection(s.cluster) : "");
+}
+
+/** Membership and assignment of a cluster member (`data.cluster` of /api/v1/status). */
+function clusterSection(c) {
+  return h("section", { id: "cluster" }, h("h2", {}, "Cluster"),
+    c.problems.length
+      ? h("div", { class: "banner err", role: "alert" }, h("ul", {}, c.problems.map((p) => h("li", {}, p))))
+      : "",
+    h("div", { class: "panel" }, h("dl", { class: "kv" },
+      h("dt", {}, "Membership"), h("dd", {}, c.mode),
+      h("dt", {}, "Each group on"), h("dd", {}, `${c.replicationFactor} member${c.replicationFactor === 1 ? "" : "s"}`),
+      h("dt", {}, "Groups evaluated here"), h("dd", { id: "cluster-owned" }, `${c.groupsOwned} of ${c.groupsTotal}`),
+      h("dt", {}, "Members agree"), h("dd", {}, c.converged ? "yes" : "not yet (a change is being handed over)"))),
+    h("table", { id: "cluster-members" },
+      h("thead", {}, h("tr", {}, ["Member", "Address", ""].map((x) => h("th", { scope: "col" }, x)))),
+      h("tbody", {}, c.members.map((m) => h("tr", { "data-member": m.name },
+        h("td", {}, m.name), h("td", { class: "mono" }, m.address || "—"), h("td", {}, m.self ? badge("this member", "ok") : ""))))),
+    c.peers.length
+      ? h("table", { id: "cluster-peers" },
+        h("thead", {}, h("tr", {}, ["Peer", "Ready", "Member", "Error"].map((x) => h("th", { scope: "col" }, x)))),
+        h("tbody", {}, c.peers.map((p) => h("tr", { "data-address": p.address },
+          h("td", { class: "mono" }, p.address), h("td", {}, p.ready ? "yes" : "no"), h("td", {}, p.member ?? "—"),
+          h("td", {}, p.error ? h("span", { class: "error" }, p.error) : h("span", { class: "muted" }, "—"))))))
+      : "");
 }
