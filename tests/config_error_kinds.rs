@@ -448,3 +448,53 @@ fn no_data_and_on_error_are_checked_where_they_are_written() {
         "{msg}"
     );
 }
+
+#[test]
+fn flapping_is_checked_where_it_is_written() {
+    // A window shorter than the group's interval never sees two changes.
+    let msg = one(
+        "groups:\n  - name: g\n    interval: 1m\n    rules:\n      - alert: A\n        expr: up == 0\n        flapping: {changes: 3, within: 30s}\n",
+    );
+    assert_eq!(
+        msg,
+        "rules.yml:7:40: group \"g\", rule 1, \"A\": `flapping` window 30s is too short: it must be non-zero and at least the group's interval (1m), else it never sees two changes; make `within` several intervals long"
+    );
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        flapping: {changes: 0, within: 10m}\n",
+    ));
+    assert_eq!(
+        msg,
+        "rules.yml:6:29: group \"g\", rule 1, \"A\": invalid `flapping`: changes: 0; it needs at least 1"
+    );
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        flapping: {changes: 2}\n",
+    ));
+    assert!(
+        msg.starts_with("rules.yml:6:19: group \"g\", rule 1, \"A\": `flapping` needs `within`"),
+        "{msg}"
+    );
+    // Misspelt keys, inside `flapping` and for `flapping` itself.
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        flapping: {changes: 2, within: 10m, hodl: true}\n",
+    ));
+    assert!(
+        msg.contains("unknown field \"hodl\" in flapping; did you mean \"hold\"? valid fields are: changes, within, hold"),
+        "{msg}"
+    );
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        flaping: {changes: 2, within: 10m}\n",
+    ));
+    assert!(
+        msg.starts_with("rules.yml:6:9: group \"g\", rule 1, \"A\": unknown field \"flaping\"")
+            && msg.contains("did you mean \"flapping\"?"),
+        "{msg}"
+    );
+    let e = errors(&rule(
+        "      - record: a\n        expr: up\n        flapping: {changes: 2, within: 10m}\n",
+    ));
+    assert!(
+        e.iter()
+            .any(|e| e.kind == ErrorKind::RecordingField("flapping")),
+        "{e:#?}"
+    );
+}

@@ -1,7 +1,8 @@
 //! tocsin's rule extensions against real Prometheus (datasource) and Alertmanager:
 //! `recover_expr` keeps an alert firing at Alertmanager between the thresholds and
 //! resolves it below the recovery threshold; `for_count` delays firing by the counted
-//! evaluations.
+//! evaluations; `flapping` labels a flapping alert or holds it; `no_data` and `on_error`
+//! raise their synthetic alerts.
 
 mod support;
 
@@ -9,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::http::{alerts_named, has_alert, poll_alertmanager, poll_json, push};
+use support::http::{alerts_named, get_json, has_alert, poll_alertmanager, poll_json, push};
 use support::peers::{ChildGuard, peer_or_skip};
 use support::servers::{start_alertmanager, start_plain_prometheus, start_tocsin};
 
@@ -268,6 +269,118 @@ async fn no_data_and_error_alerts_reach_alertmanager() {
     .await
     .unwrap_or_else(|| panic!("the error alert never resolved:\n{}", t.log_tail(30)));
     assert_eq!(with_reason(&am, "CPUErrors", "").len(), 1, "{am}");
+
+    let status = t
+        .terminate(Duration::from_secs(15))
+        .expect("tocsin stops on SIGTERM");
+    assert!(status.success(), "exit status {status}");
+}
+
+const FLAPPING_RULES: &str = r#"groups:
+  - name: flap
+    interval: 1s
+    rules:
+      - alert: Flappy
+        expr: demo_flap > 90
+        flapping: {changes: 2, within: 30s}
+      - alert: FlappyHeld
+        expr: demo_flap > 90
+        flapping: {changes: 2, within: 30s, hold: true}
+"#;
+
+/// The alerts named `name` at Alertmanager whose `flapping` label is `flapping` (""
+/// for none).
+fn flapping_at<'a>(alerts: &'a Value, name: &str, flapping: &str) -> Vec<&'a Value> {
+    alerts_named(alerts, name)
+        .into_iter()
+        .filter(|a| a["labels"]["flapping"].as_str().unwrap_or("") == flapping)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flapping_alerts_reach_alertmanager_labelled_or_held() {
+    let (Some(prom), Some(am_bin)) = (
+        peer_or_skip("prometheus"),
+        peer_or_skip("prometheus-alertmanager"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
+    let (_a, am_url) = start_alertmanager(&am_bin, dir.path()).await.unwrap();
+    let flap = |v: f64| {
+        let prom_url = prom_url.clone();
+        async move { push(&prom_url, "demo_flap", &[("instance", "a")], v).await }
+    };
+    let wait = Duration::from_secs(60);
+    flap(95.0).await;
+    let (mut t, url) = tocsin_on(FLAPPING_RULES, dir.path(), &prom_url, &am_url).await;
+    // First change: both fire, plain.
+    poll_alertmanager(&am_url, wait, |v| {
+        flapping_at(v, "Flappy", "").len() == 1 && flapping_at(v, "FlappyHeld", "").len() == 1
+    })
+    .await
+    .unwrap_or_else(|| panic!("the alerts never fired:\n{}", t.log_tail(30)));
+    // Second change: both resolve.
+    flap(50.0).await;
+    poll_alertmanager(&am_url, wait, |v| {
+        !has_alert(v, "Flappy") && !has_alert(v, "FlappyHeld")
+    })
+    .await
+    .unwrap_or_else(|| panic!("the alerts never resolved:\n{}", t.log_tail(30)));
+    // Third change within 30s: more than 2, flapping. Flappy reaches Alertmanager with
+    // `flapping="true"`; FlappyHeld fires in tocsin but nothing is sent for it.
+    flap(95.0).await;
+    let am = poll_alertmanager(&am_url, wait, |v| {
+        flapping_at(v, "Flappy", "true").len() == 1
+    })
+    .await
+    .unwrap_or_else(|| panic!("no flapping alert at Alertmanager:\n{}", t.log_tail(30)));
+    assert!(flapping_at(&am, "Flappy", "").is_empty(), "{am}");
+    let api = poll_json(&format!("{url}/api/v1/alerts"), wait, |v| {
+        v["data"]["alerts"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2 && a.iter().all(|x| x["flapping"] == true))
+    })
+    .await
+    .expect("tocsin lists both alerts as flapping");
+    assert!(
+        api["data"]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["state"] == "firing" && a["labels"].get("flapping").is_none()),
+        "{api}"
+    );
+    // Two resend delays later, the held alert is still not at Alertmanager.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, am) = get_json(&format!("{am_url}/api/v2/alerts")).await;
+    assert!(!has_alert(&am, "FlappyHeld"), "held while flapping: {am}");
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = |name: &str, rule: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && l.contains(&format!("rule=\"{rule}\"")))
+            .unwrap_or_else(|| panic!("no {name} of {rule} in /metrics:\n{metrics}"))
+            .to_string()
+    };
+    assert!(line("tocsin_alerts_flapping{", "Flappy").ends_with(" 1"));
+    assert!(line("tocsin_alerts_flapping_transitions_total{", "FlappyHeld").ends_with(" 3"));
+
+    // Steady for the 30s window: it settles. Alertmanager gets the plain Flappy firing
+    // and the `flapping="true"` one resolved, and FlappyHeld again.
+    poll_alertmanager(&am_url, wait, |v| {
+        flapping_at(v, "Flappy", "").len() == 1
+            && flapping_at(v, "Flappy", "true").is_empty()
+            && flapping_at(v, "FlappyHeld", "").len() == 1
+    })
+    .await
+    .unwrap_or_else(|| panic!("the alerts never settled:\n{}", t.log_tail(30)));
 
     let status = t
         .terminate(Duration::from_secs(15))

@@ -43,6 +43,9 @@ pub struct EvalMetrics {
     pub rule_samples: Family<RuleLabel, Gauge>,
     pub alerts_firing: Family<RuleLabel, Gauge>,
     pub alerts_pending: Family<RuleLabel, Gauge>,
+    /// Rules with `flapping`: their flapping alerts, and their alerts' firing changes.
+    pub alerts_flapping: Family<RuleLabel, Gauge>,
+    pub flapping_transitions: Family<RuleLabel, Counter>,
 }
 
 impl EvalMetrics {
@@ -86,6 +89,16 @@ impl EvalMetrics {
             "tocsin_alerts_pending",
             "Pending alerts of an alerting rule",
             self.alerts_pending.clone(),
+        );
+        r.register(
+            "tocsin_alerts_flapping",
+            "Flapping alerts of an alerting rule with `flapping`",
+            self.alerts_flapping.clone(),
+        );
+        r.register(
+            "tocsin_alerts_flapping_transitions",
+            "Times the alerts of a rule with `flapping` went into or out of firing",
+            self.flapping_transitions.clone(),
         );
     }
 }

@@ -63,6 +63,8 @@ struct RuleMetrics {
     samples: Gauge,
     /// Firing and pending alert counts (alerting rules only).
     states: Option<(Gauge, Gauge)>,
+    /// Flapping alerts and firing changes (rules with `flapping` only).
+    flapping: Option<(Gauge, Counter)>,
 }
 
 /// How often a long group evaluation publishes the rules finished so far.
@@ -312,6 +314,12 @@ impl GroupRunner {
                         m.alerts_pending.get_or_create(&label).clone(),
                     )
                 }),
+                flapping: has_flapping(&rep.rule).then(|| {
+                    (
+                        m.alerts_flapping.get_or_create(&label).clone(),
+                        m.flapping_transitions.get_or_create(&label).clone(),
+                    )
+                }),
             }
         });
         m.rule_evaluations.inc();
@@ -323,6 +331,12 @@ impl GroupRunner {
             let (f, p) = status::count_states(a);
             firing.set(f);
             pending.set(p);
+        }
+        if let (Rule::Alerting(a), Some((flapping, transitions))) = (&rep.rule, &handles.flapping) {
+            flapping.set(a.flapping_count() as i64);
+            // The rule counts since it was created, over reloads; the counter of its
+            // label lives as long (both go when the rule does), so it catches up.
+            transitions.inc_by(a.flapping_transitions().saturating_sub(transitions.get()));
         }
         let evaluation = status::Evaluation {
             at,
@@ -438,6 +452,16 @@ fn forget_rule_metrics(rule: &str, engine: &Engine, def: &Group) {
     m.rule_samples.remove(&label);
     m.alerts_firing.remove(&label);
     m.alerts_pending.remove(&label);
+    m.alerts_flapping.remove(&label);
+    m.flapping_transitions.remove(&label);
+}
+
+/// Whether `r` is an alerting rule with `flapping`.
+fn has_flapping(r: &Rule) -> bool {
+    match r.spec().kind {
+        crate::config::RuleKind::Alerting(ref a) => a.ext.flapping.is_some(),
+        crate::config::RuleKind::Recording(_) => false,
+    }
 }
 
 fn schedule_of(def: &Group, engine: &Engine) -> Schedule {

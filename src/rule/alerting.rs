@@ -267,6 +267,12 @@ impl AlertingRule {
         self.flapping.as_ref().map_or(0, |f| f.count())
     }
 
+    /// How many times this rule's alerts went into or out of firing since it was
+    /// created (only counted with `flapping`; reloads keep counting).
+    pub fn flapping_transitions(&self) -> u64 {
+        self.flapping.as_ref().map_or(0, |f| f.transitions())
+    }
+
     /// The query that tells "no data" from "condition false" (with `no_data`).
     pub fn presence_query(&self) -> Option<&str> {
         self.presence.as_deref()

@@ -76,6 +76,7 @@ impl RuleStatus {
                     a.annotations.iter().map(|(k, t)| (k.as_str(), t.source())),
                 ),
                 alerts: Vec::new(),
+                extensions: (a.ext != Default::default()).then(|| Arc::new(a.ext.clone())),
             }),
             RuleKind::Recording(_) => RuleKindStatus::Recording,
         };

@@ -34,6 +34,8 @@ pub struct AlertStatus {
     pub value: f64,
     /// Whether `active_at` was restored from `ALERTS_FOR_STATE` at start-up.
     pub restored: bool,
+    /// Whether the alert is flapping (the rule's `flapping` extension).
+    pub flapping: bool,
 }
 
 impl AlertStatus {
@@ -48,6 +50,7 @@ impl AlertStatus {
             keep_firing_since: None,
             value,
             restored: false,
+            flapping: false,
         }
     }
 
@@ -67,6 +70,10 @@ pub struct AlertingStatus {
     pub annotations: Annotations,
     /// Current alerts; inactive ones may be included and are filtered out on output.
     pub alerts: Vec<AlertStatus>,
+    /// tocsin's extensions the rule uses (`recover_expr`, `for_count`, `flapping`,
+    /// `no_data`, `on_error`, the group's defaults included); `None` without any.
+    /// Shared: every snapshot of the rule points at the one copy.
+    pub extensions: Option<Arc<crate::config::AlertExtensions>>,
 }
 
 #[derive(Debug, Clone)]

@@ -32,6 +32,7 @@ fn alert_statuses(a: &AlertingRule) -> Vec<AlertStatus> {
             s.annotations = x.annotations.clone();
             s.keep_firing_since = x.keep_firing_since_ms.map(system_time);
             s.restored = x.restored;
+            s.flapping = a.is_flapping(x);
             s
         })
         .collect();
@@ -69,6 +70,7 @@ pub fn rule_status(prev: &RuleStatus, rule: &Rule, e: &Evaluation<'_>) -> RuleSt
                 keep_firing_for: st.keep_firing_for,
                 annotations: st.annotations.clone(),
                 alerts: alert_statuses(a),
+                extensions: st.extensions.clone(),
             })
         }
         (k, _) => k.clone(),

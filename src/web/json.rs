@@ -10,12 +10,15 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
+mod extensions;
+
 use super::filter::vm_state;
 use super::format::{GoExp, GoFloat, GoTime};
 use super::listing::Listing;
 use crate::status::{
     AlertState, AlertStatus, Annotations, GroupStatus, Health, RuleStatus, StateUpdate,
 };
+use extensions::ExtensionsJson;
 
 /// What every rendering needs besides the snapshot.
 #[derive(Clone, Copy)]
@@ -219,6 +222,10 @@ impl Serialize for RuleJson<'_> {
         // vmalert extras.
         if let Some(a) = alerting {
             m.serialize_entry("keep_firing_for", &secs(a.keep_firing_for))?;
+            // tocsin's own: the extensions the rule uses, only when it uses any.
+            if let Some(x) = &a.extensions {
+                m.serialize_entry("extensions", &ExtensionsJson(x))?;
+            }
         }
         m.serialize_entry("datasourceType", g.datasource_type)?;
         m.serialize_entry("lastSamples", &r.last_samples)?;
@@ -358,6 +365,10 @@ impl Serialize for AlertJson<'_> {
             "stabilizing",
             &(a.state == AlertState::Firing && a.keep_firing_since.is_some()),
         )?;
+        // tocsin's own, only when true: the rule's `flapping` says the alert flaps.
+        if a.flapping {
+            m.serialize_entry("flapping", &true)?;
+        }
         m.end()
     }
 }
@@ -542,6 +553,46 @@ mod tests {
             serde_json::to_string(&AnnotationsJson(&repeated)).unwrap(),
             r#"{"b":"1","z":"2"}"#
         );
+    }
+
+    #[test]
+    fn extensions_and_flapping_are_shown_only_where_used() {
+        let alert = |flapping| {
+            let mut a = AlertStatus::new(
+                crate::labels::Labels::from_pairs([("alertname", "A")]),
+                AlertState::Firing,
+                std::time::UNIX_EPOCH,
+                1.0,
+            );
+            a.flapping = flapping;
+            a
+        };
+        let rule = |extensions: Option<std::sync::Arc<crate::config::AlertExtensions>>| {
+            RuleStatus::new(
+                1,
+                "A",
+                "up",
+                RuleKindStatus::Alerting(crate::status::AlertingStatus {
+                    alerts: vec![alert(extensions.is_some()), alert(false)],
+                    extensions,
+                    ..Default::default()
+                }),
+            )
+        };
+        let plain = render(&rule(None));
+        assert!(plain.get("extensions").is_none(), "{plain}");
+        assert!(plain["alerts"][0].get("flapping").is_none(), "{plain}");
+        let ext = crate::config::AlertExtensions {
+            recover_expr: Some("up > 0".into()),
+            ..Default::default()
+        };
+        let v = render(&rule(Some(std::sync::Arc::new(ext))));
+        assert_eq!(
+            v["extensions"],
+            serde_json::json!({"recover_expr": "up > 0"})
+        );
+        assert_eq!(v["alerts"][0]["flapping"], true);
+        assert!(v["alerts"][1].get("flapping").is_none(), "{v}");
     }
 
     #[test]

@@ -5,10 +5,15 @@ use super::*;
 
 /// Whether instance a's alert flaps after each minute of `cpu` (`f`/`.`).
 fn flaps(r: &mut AlertingRule, cpu: &[f64]) -> String {
+    flaps_from(r, 0, cpu)
+}
+
+/// As [`flaps`], the first value at minute `from`.
+fn flaps_from(r: &mut AlertingRule, from: i64, cpu: &[f64]) -> String {
     cpu.iter()
         .enumerate()
         .map(|(m, v)| {
-            eval(r, m as i64, &[("a", *v)]);
+            eval(r, from + m as i64, &[("a", *v)]);
             match alert(r, "a") {
                 Some(a) if r.is_flapping(&a) => 'f',
                 _ => '.',
@@ -42,6 +47,31 @@ fn a_flapping_alert_is_sent_with_the_label_and_its_plain_label_set_resolved() {
 }
 
 #[test]
+fn when_it_settles_the_flapping_label_set_is_resolved_and_the_plain_one_sent() {
+    let mut r = high("    flapping: {changes: 2, within: 5m}\n");
+    // Flapping from minute 2 (changes at 0, 1, 2), firing on without change: settled at
+    // minute 7, five minutes after the last change.
+    let cpu = [95.0, 50.0, 95.0, 95.0, 95.0, 95.0, 95.0, 95.0];
+    let mut at_7 = Vec::new();
+    for (m, v) in cpu.iter().enumerate() {
+        let m = m as i64;
+        eval(&mut r, m, &[("a", *v)]);
+        let sent = r.alerts_to_send(T0 + m * MIN);
+        if m == 7 {
+            at_7 = sent;
+        }
+    }
+    let now = T0 + 7 * MIN;
+    let seen: Vec<_> = at_7
+        .iter()
+        .map(|n| (n.labels.get("flapping"), n.ends_at_ms == now))
+        .collect();
+    // Alertmanager hears at once that the flapping="true" alert ended (endsAt now), and
+    // gets the plain alert, firing (endsAt in the future).
+    assert_eq!(seen, [(Some("true"), true), (None, false)], "{at_7:?}");
+}
+
+#[test]
 fn with_hold_nothing_is_sent_while_it_flaps() {
     let mut r = high("    flapping: {changes: 2, within: 5m, hold: true}\n");
     for (m, v) in [95.0, 50.0, 95.0, 50.0, 95.0].iter().enumerate() {
@@ -49,4 +79,63 @@ fn with_hold_nothing_is_sent_while_it_flaps() {
         let sent = r.alerts_to_send(T0 + m as i64 * MIN);
         assert_eq!(sent.is_empty(), m >= 2, "minute {m}: {sent:?}");
     }
+}
+
+#[test]
+fn with_for_only_firing_changes_count_pending_ones_do_not() {
+    let mut r = high("    for: 1m\n    flapping: {changes: 2, within: 5m}\n");
+    // Pending 0, fires 1, resolves 2, pending 3 (a new alert: not a change), fires 4
+    // (third change: flapping), resolves 5, pending 6, fires 7, then stays firing: the
+    // changes of 4, 5 and 7 are within five minutes until 9, 7 alone until 12.
+    let cpu = [
+        95.0, 95.0, 50.0, 95.0, 95.0, 50.0, 95.0, 95.0, 95.0, 95.0, 95.0, 95.0, 95.0,
+    ];
+    assert_eq!(timeline(&mut high("    for: 1m\n"), &cpu), "PFRPFRPFFFFFF");
+    assert_eq!(flaps(&mut r, &cpu), "....ffffffff.");
+    assert_eq!(r.flapping_transitions(), 5, "changes at 1, 2, 4, 5 and 7");
+    assert_eq!(r.flapping_count(), 0);
+}
+
+#[test]
+fn keep_firing_for_absorbs_the_dips_so_nothing_flaps() {
+    // `keep_firing_for` decides the state first: an alert it keeps firing through each
+    // dip never changes state, so there is nothing to count.
+    let rule = "    keep_firing_for: 2m\n    flapping: {changes: 2, within: 5m}\n";
+    let cpu = [95.0, 50.0, 95.0, 50.0, 95.0, 50.0, 95.0];
+    assert_eq!(timeline(&mut high(rule), &cpu), "FFFFFFF");
+    let mut r = high(rule);
+    assert_eq!(flaps(&mut r, &cpu), ".......");
+    assert_eq!(r.flapping_transitions(), 1, "only the first firing");
+}
+
+#[test]
+fn a_reload_keeps_the_history_and_applies_the_new_window() {
+    let mut r = high("    flapping: {changes: 2, within: 5m}\n");
+    assert_eq!(flaps(&mut r, &[95.0, 50.0, 95.0]), "..f");
+    // Same identity (name, expr, labels), a changed `flapping`: the changes seen so far
+    // stay, the new K and window apply from the next evaluation.
+    let g = group(
+        "  - alert: High\n    expr: cpu > 90\n    flapping: {changes: 3, within: 3m}\n    labels:\n      severity: page\n",
+    );
+    r.update(
+        &g.rules[0],
+        Arc::new(RuleContext::for_group(&g, &settings())),
+    );
+    // Minute 3 resolves: changes at 0, 1, 2, 3, but within 3m only 1, 2, 3: not more
+    // than 3, yet the alert flaps on until a window without change (minute 6).
+    assert_eq!(flaps_from(&mut r, 3, &[50.0, 50.0, 50.0, 50.0]), "fff.");
+    assert_eq!(r.flapping_transitions(), 4, "counted over the reload");
+}
+
+#[test]
+fn a_restart_starts_with_an_empty_history() {
+    let mut before = high("    flapping: {changes: 2, within: 5m}\n");
+    assert_eq!(flaps(&mut before, &[95.0, 50.0, 95.0]), "..f");
+    // The changes are not written anywhere: the alert restored from its
+    // `ALERTS_FOR_STATE` is not flapping, and takes K more changes within the window to
+    // be flagged again (its first firing after the restart is one of them).
+    let mut after = high("    flapping: {changes: 2, within: 5m}\n");
+    after.restore(high_labels("a"), T0 + 2 * MIN);
+    assert_eq!(flaps_from(&mut after, 3, &[95.0, 50.0, 95.0]), "..f");
+    assert_eq!(after.flapping_transitions(), 3);
 }

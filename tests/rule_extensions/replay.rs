@@ -213,3 +213,65 @@ async fn no_data_alerts_fire_at_the_same_instants_in_replay() {
     assert_eq!(out.rules[0].errors, 0, "{:?}", out.rules[0].problems);
     assert_eq!(replayed, live);
 }
+
+const FLAPPING_RULES: &str = "  - alert: Flaps\n    expr: cpu > 90\n    for: 1m\n    flapping: {changes: 2, within: 5m}\n  - alert: Holds\n    expr: cpu > 90\n    keep_firing_for: 1m\n    flapping: {changes: 1, within: 4m, hold: true}\n";
+
+#[tokio::test]
+async fn flapping_rules_fire_at_the_same_instants_in_replay() {
+    // `flapping` changes what is sent, never the state: with `for` and
+    // `keep_firing_for`, and its history crossing window edges, replay's firing
+    // intervals are live evaluation's.
+    let g = group(FLAPPING_RULES);
+    let ctx = Arc::new(RuleContext::for_group(&g, &RuleSettings::default()));
+    let mut live = Vec::new();
+    let mut flapped = Vec::new();
+    for spec in &g.rules {
+        let mut r = AlertingRule::new(spec, ctx.clone());
+        let (mut firing, mut flapping) = (Vec::new(), Vec::new());
+        for (m, v) in CPU.iter().enumerate() {
+            let m = m as i64;
+            eval(&mut r, m, &[("a", *v)]);
+            if let Some(a) = alert(&r, "a") {
+                if a.state == AlertState::Firing {
+                    firing.push(m);
+                }
+                if r.is_flapping(&a) {
+                    flapping.push(m);
+                }
+            }
+        }
+        live.push(firing);
+        flapped.push(flapping);
+    }
+    // Flaps (`for` 1m) fires only after two minutes in a row above 90: at 9.
+    assert_eq!(live[0], [9]);
+    // Holds: fires at 0 and is kept a minute after each fall: 0-1, 4-5, 6-7, 8-10.
+    assert_eq!(live[1], [0, 1, 4, 5, 6, 7, 8, 9, 10]);
+    assert!(!flapped[1].is_empty(), "the curve makes Holds flap");
+    let o = ReplayOptions {
+        from_ms: T0,
+        to_ms: T0 + (CPU.len() as i64 - 1) * MIN,
+        max_points: 5,
+        retry_attempts: 1,
+        retry_backoff: Duration::from_millis(1),
+        rules_delay: Duration::ZERO,
+        ..ReplayOptions::default()
+    };
+    let groups = vec![g];
+    let plans = plan(&groups, &RuleSettings::default(), &o).expect("plannable");
+    let out = replay(&plans, &RuleSettings::default(), datasource(), None, &o).await;
+    assert!(out.complete(), "{:?}", out.rules);
+    let replayed: Vec<Vec<i64>> = out
+        .rules
+        .iter()
+        .map(|r| {
+            assert_eq!(r.errors, 0, "{:?}", r.problems);
+            r.intervals
+                .iter()
+                .filter(|i| i.state == "firing")
+                .flat_map(|i| ((i.from - T0) / MIN)..=((i.to - T0) / MIN))
+                .collect()
+        })
+        .collect();
+    assert_eq!(replayed, live);
+}

@@ -113,6 +113,7 @@ pub fn fixture() -> Vec<Arc<GroupStatus>> {
             keep_firing_for: Duration::from_secs(90),
             annotations: Annotations::from_pairs([("summary", "load is {{ $value }}")]),
             alerts: vec![firing, pending, inactive],
+            extensions: None,
         }),
     );
     high.labels = Labels::from_pairs([("severity", "page")]);

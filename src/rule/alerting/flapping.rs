@@ -25,6 +25,9 @@ pub const FLAPPING_LABEL: &str = "flapping";
 pub(super) struct Flapping {
     rule: config::Flapping,
     by_alert: HashMap<u64, History>,
+    /// Firing changes seen since the rule was created (kept over reloads): only grows,
+    /// for the metric that counts them.
+    transitions: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -42,6 +45,7 @@ impl Flapping {
         Flapping {
             rule,
             by_alert: HashMap::new(),
+            transitions: 0,
         }
     }
 
@@ -66,6 +70,7 @@ impl Flapping {
         let firing = |s| s == AlertState::Firing;
         if firing(before) != firing(after) {
             self.by_alert.entry(fp).or_default().changes.push_back(ts);
+            self.transitions += 1;
         }
         let (within, k) = self.limits();
         self.by_alert
@@ -96,6 +101,11 @@ impl Flapping {
     /// How many alert identities are flapping.
     pub(super) fn count(&self) -> usize {
         self.by_alert.values().filter(|h| h.flapping).count()
+    }
+
+    /// Firing changes counted since the rule was created.
+    pub(super) fn transitions(&self) -> u64 {
+        self.transitions
     }
 
     /// Whether a notification of alert `fp` carries the label now, and whether the

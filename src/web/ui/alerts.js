@@ -50,7 +50,7 @@ function drawAlerts(all, args, results) {
   const rows = shown.slice(pg.start, pg.start + ALERTS_PER_PAGE).map(({ a, rule, g }) => h("tr", { "data-alert": a.labels.alertname || rule.name },
     h("td", {}, ruleLink(g.id, rule.id, a.labels.alertname || rule.name), h("div", {},
       h("a", { class: "muted", href: `#/groups?group=${encodeURIComponent(`"${g.name}"`)}` }, g.name))),
-    h("td", {}, badge(a.state)),
+    h("td", {}, badge(a.state), a.flapping ? [" ", badge("flapping")] : null),
     h("td", {}, labelChips(a.labels, "alertname")),
     h("td", {}, annotations(a.annotations)),
     h("td", { class: "num mono" }, value(a.value)),

@@ -19,6 +19,7 @@ export async function rulePage(r) {
     kv.push(["For", span(rule.duration)]);
     if (rule.keepFiringFor) kv.push(["Keep firing for", span(rule.keepFiringFor)]);
   }
+  if (rule.extensions) kv.push(["Extensions", extensionList(rule.extensions)]);
   kv.push(["Labels", labelChips(rule.labels)]);
   if (alerting) kv.push(["Annotations", annotations(rule.annotations)]);
   kv.push(
@@ -38,7 +39,7 @@ export async function rulePage(r) {
     parts.push(h("h2", {}, `Alerts (${alerts.length})`));
     parts.push(alerts.length
       ? h("table", {}, h("thead", {}, h("tr", {}, ["State", "Labels", "Annotations", "Value", "Active since"].map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, alerts.map((a) => h("tr", {}, h("td", {}, badge(a.state)), h("td", {}, labelChips(a.labels, "alertname")),
+        h("tbody", {}, alerts.map((a) => h("tr", {}, h("td", {}, badge(a.state), a.flapping ? [" ", badge("flapping")] : null), h("td", {}, labelChips(a.labels, "alertname")),
           h("td", {}, annotations(a.annotations)), h("td", { class: "num mono" }, value(a.value)), h("td", {}, when(a.activeAt))))))
       : h("p", { class: "muted" }, "No pending or firing alert."));
   }
@@ -60,6 +61,22 @@ export async function rulePage(r) {
         h("td", {}, u.error ? h("span", { class: "error" }, u.error) : h("span", { class: "muted" }, "—"))))))
     : h("p", { class: "muted" }, "No evaluation recorded yet."));
   return h("div", {}, parts);
+}
+
+/** tocsin's rule-file extensions of a rule (docs/rules.md), each with what it does. */
+function extensionList(x) {
+  const items = [];
+  if (x.recover_expr) items.push(["recover_expr", h("span", {}, "once firing, resolves only when ", h("code", {}, x.recover_expr), " returns its series")]);
+  if (x.for_count) items.push(["for_count", `fires when returned in ${x.for_count.n} of the last ${x.for_count.of} evaluations`]);
+  if (x.flapping) {
+    const f = x.flapping;
+    items.push(["flapping", `flapping after more than ${f.changes} changes within ${span(f.within)}; ` +
+      (f.hold ? "its notifications are held meanwhile" : 'its notifications carry flapping="true" meanwhile')]);
+  }
+  for (const [key, what] of [["no_data", "no data"], ["on_error", "failing queries"]]) {
+    if (x[key]) items.push([key, `after ${span(x[key].after)} of ${what}: ${x[key].state}`]);
+  }
+  return h("ul", { id: "rule-extensions", class: "plain" }, items.map(([k, v]) => h("li", { "data-ext": k }, h("b", { class: "mono" }, k), ": ", v)));
 }
 
 // ---------- Notifiers ----------
