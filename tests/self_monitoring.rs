@@ -61,6 +61,13 @@ async fn documented_and_alerted_on_metrics_exist() {
     let rules = dir.path().join("tocsin-self.yml");
     std::fs::write(&rules, fast).unwrap();
     let rules = rules.display();
+    // A rule with `flapping`: its per-rule metrics exist only for such rules.
+    let flapping = dir.path().join("flapping.yml");
+    std::fs::write(
+        &flapping,
+        "groups:\n  - name: flapping\n    interval: 1s\n    rules:\n      - alert: Flaps\n        expr: vector(1)\n        flapping: {changes: 3, within: 1m}\n",
+    )
+    .unwrap();
     // A cluster of one (itself, from a peer file), so that the cluster's metrics exist.
     let port = support::peers::free_port();
     let peers = dir.path().join("peers");
@@ -69,6 +76,7 @@ async fn documented_and_alerted_on_metrics_exist() {
         format!("-cluster.peers=file://{}", peers.display()),
         "-cluster.refreshInterval=500ms".into(),
         format!("-rule={rules}"),
+        format!("-rule={}", flapping.display()),
         format!("-datasource.url={prom_url}"),
         format!("-notifier.url={am_url}"),
         format!("-remoteWrite.url={prom_url}"),
@@ -92,6 +100,7 @@ async fn documented_and_alerted_on_metrics_exist() {
         // Per-rule series appear as each rule is evaluated, the group's once the whole
         // group has been: wait for both, the group's last.
         if exposition.contains("tocsin_rule_errors_total{")
+            && exposition.contains("tocsin_alerts_flapping{")
             && exposition.contains("tocsin_group_iterations_total{")
         {
             break;
