@@ -185,12 +185,7 @@ impl Alert {
 impl Alert {
     /// What is sent for this alert: `startsAt` is when it fired, external labels are
     /// added where the alert has none of that name.
-    pub fn notification(
-        &self,
-        ends_at_ms: i64,
-        ctx: &RuleContext,
-        url: &Arc<str>,
-    ) -> Notification {
+    pub fn notification(&self, ends_at_ms: i64, ctx: &RuleContext, url: &Arc<str>) -> Notification {
         Notification {
             labels: super::add_missing(&self.labels, &ctx.settings.external_labels),
             annotations: self.annotations.clone(),
