@@ -33,18 +33,19 @@ mod hysteresis;
 mod policy;
 mod render;
 mod send;
+mod series;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::alert::{Alert, AlertState, Annotations};
 use super::budget::Share;
-use super::{Answer, EvalTime, Health, Outcome, RuleContext, StepOutput, Written, shared};
+use super::{Answer, EvalTime, Health, Outcome, RuleContext, StepOutput, shared};
 use crate::config::{self, RuleKind};
 use crate::labels::Labels;
 use crate::sample::Sample;
 use crate::template::{Inputs, TemplateQuerier};
-use advance::{Seen, advance, emit, held};
+use advance::{Seen, advance, held};
 use dampening::Dampening;
 pub use flapping::FLAPPING_LABEL;
 use flapping::Flapping;
@@ -52,6 +53,7 @@ use hysteresis::{Recovered, Recovery};
 pub use policy::REASON_LABEL;
 use policy::{Outcome as DataOutcome, Policies, Reason};
 use render::{LabelTemplate, RenderCache, inputs_of};
+use series::{Written, emit};
 
 use super::limits::QueryBudget;
 
@@ -359,7 +361,13 @@ impl AlertingRule {
         let held = &self.active;
         self.policies.retain(|fp| held.contains_key(&fp));
         self.retain_rendered();
-        self.written.replace(&mut series, t.query_ts_ms);
+        let flapping = self.flapping.as_ref();
+        let alerts = self.active.iter().map(|(fp, a)| {
+            let flaps = flapping.is_some_and(|f| f.labelled(*fp));
+            (&**a, flaps)
+        });
+        self.written
+            .replace(alerts, &self.ctx, t.query_ts_ms, &mut series);
         let mut out = match failed {
             // `on_error`: the evaluation failed, yet the alerts kept are written (and
             // sent by the engine), so that they do not expire during an outage.
@@ -519,7 +527,7 @@ impl AlertingRule {
             let fate = advance(a, seen, t.ts_ms, &timing);
             let flaps = flapping
                 .as_deref_mut()
-                .is_some_and(|f| f.observe(*fp, before, a.state, t.ts_ms) && !f.held(*fp));
+                .is_some_and(|f| f.observe(*fp, before, a.state, t.ts_ms) && f.labelled(*fp));
             if fate == Fate::Active {
                 active += 1;
                 emit(a, ctx, t.query_ts_ms, flaps, series);
@@ -534,7 +542,7 @@ impl AlertingRule {
 
     /// Takes the set of series written last time (for staleness markers on removal).
     pub(crate) fn take_written(&mut self) -> Vec<Labels> {
-        self.written.take()
+        self.written.take(&self.ctx)
     }
 
     /// Restores `ActiveAt` of an alert from `ALERTS_FOR_STATE` at start-up: the alert is
@@ -590,11 +598,8 @@ impl AlertingRule {
             (_, new) => new,
         };
         self.recheck_for = true;
-        // Templates and external labels may have changed.
+        // Templates may have changed.
         self.rendered.clear();
-        for a in self.active.values_mut() {
-            a.series = None;
-        }
     }
 }
 

@@ -139,3 +139,33 @@ fn a_restart_starts_with_an_empty_history() {
     assert_eq!(flaps_from(&mut after, 3, &[95.0, 50.0, 95.0]), "..f");
     assert_eq!(after.flapping_transitions(), 3);
 }
+
+#[test]
+fn alerts_carries_the_label_and_each_label_set_ends_with_a_staleness_marker() {
+    let mut r = high("    flapping: {changes: 2, within: 5m}\n");
+    // (minute, flapping label of the live ALERTS series, flapping labels ended).
+    let mut seen = Vec::new();
+    for (m, v) in [95.0, 50.0, 95.0, 95.0, 95.0, 95.0, 95.0, 95.0]
+        .iter()
+        .enumerate()
+    {
+        let out = eval(&mut r, m as i64, &[("a", *v)]);
+        let alerts = |stale: bool| -> Vec<Option<String>> {
+            out.series
+                .iter()
+                .filter(|s| s.labels.get("__name__") == Some("ALERTS"))
+                .filter(|s| tocsin::rule::is_stale_nan(s.value) == stale)
+                .map(|s| s.labels.get("flapping").map(str::to_string))
+                .collect()
+        };
+        seen.push((m, alerts(false), alerts(true)));
+    }
+    let t = Some("true".to_string());
+    // Firing at 0 (plain); resolved at 1 (its ALERTS ends); firing and flapping at 2;
+    // settled at 7: the flapping series ends, the plain one is written.
+    assert_eq!(seen[0], (0, vec![None], vec![]));
+    assert_eq!(seen[1], (1, vec![], vec![None]));
+    assert_eq!(seen[2], (2, vec![t.clone()], vec![]));
+    assert_eq!(seen[6], (6, vec![t.clone()], vec![]));
+    assert_eq!(seen[7], (7, vec![None], vec![t]));
+}

@@ -125,6 +125,11 @@ impl Flapping {
         }
     }
 
+    /// Whether the alert `fp` carries `flapping="true"` now (flapping, without `hold`).
+    pub(super) fn labelled(&self, fp: u64) -> bool {
+        !self.rule.hold && self.is_flapping(fp)
+    }
+
     /// Whether the notifications of alert `fp` are held now.
     pub(super) fn held(&self, fp: u64) -> bool {
         self.rule.hold && self.is_flapping(fp)

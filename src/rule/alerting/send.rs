@@ -62,7 +62,7 @@ impl AlertingRule {
         self.active
             .drain()
             .filter(|(_, a)| a.state == AlertState::Firing)
-            .map(|(_, mut a)| a.notification(ts_ms, ctx, url))
+            .map(|(_, a)| a.notification(ts_ms, ctx, url))
             .collect()
     }
 }
