@@ -512,6 +512,50 @@ pub fn decode_range(url: &str, body: &[u8]) -> Result<Vec<RangeSeries>, QueryErr
     }
 }
 
+/// A series lookup's answer (`/api/v1/series`): `data` is a list of label sets.
+#[derive(Deserialize)]
+struct SeriesEnvelope<'a> {
+    #[serde(borrow)]
+    status: Cow<'a, str>,
+    #[serde(default)]
+    data: Vec<std::collections::BTreeMap<String, String>>,
+    #[serde(rename = "errorType", borrow, default)]
+    error_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    error: Option<Cow<'a, str>>,
+}
+
+/// Decodes a series lookup's answer into label sets.
+pub fn decode_series(url: &str, body: &[u8]) -> Result<Vec<Labels>, QueryError> {
+    let env: SeriesEnvelope = serde_json::from_slice(body).map_err(|e| {
+        if looks_like_html(body) {
+            QueryError::NotJson {
+                url: url.to_string(),
+                what: "HTML",
+                snippet: snippet(body),
+            }
+        } else {
+            QueryError::Decode {
+                url: url.to_string(),
+                message: e.to_string(),
+            }
+        }
+    })?;
+    if env.status != "success" {
+        return Err(QueryError::Failed {
+            error_type: env
+                .error_type
+                .unwrap_or(Cow::Borrowed("unknown"))
+                .into_owned(),
+            error: env
+                .error
+                .unwrap_or(Cow::Borrowed("(no message)"))
+                .into_owned(),
+        });
+    }
+    Ok(env.data.into_iter().map(Labels::from_pairs).collect())
+}
+
 #[cfg(test)]
 #[path = "decode_tests.rs"]
 mod tests;
