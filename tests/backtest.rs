@@ -548,40 +548,58 @@ impl tocsin::datasource::Querier for DownFrom {
     }
 }
 
-#[tokio::test]
-async fn a_datasource_failing_part_way_gives_a_partial_report() {
-    use tocsin::backtest::{Side, SideName, backtest, render};
+/// The start of the library tests' two hours, and a minute.
+const T0: i64 = 1_700_000_000_000;
+const MIN: i64 = 60_000;
+
+/// A side of the library tests, loaded from `text`.
+fn lib_side(name: tocsin::backtest::SideName, text: &str) -> tocsin::backtest::Side {
     use tocsin::config::{LoadOptions, load_str};
-    use tocsin::labels::Labels;
-    const T0: i64 = 1_700_000_000_000;
-    const MIN: i64 = 60_000;
-    let side = |name, text: &str| Side {
+    tocsin::backtest::Side {
         name,
         sources: vec![format!("{name}.yml")],
         groups: load_str(Path::new("r.yml"), text, &LoadOptions::default()).unwrap(),
-    };
-    let old = side(SideName::Old, OLD);
-    let new = side(SideName::New, &new_rules());
-    let inner = tocsin::datasource::fake::FakeQuerier::new();
-    let x = Labels::from_pairs([("__name__", "load"), ("instance", "a"), ("job", "j")]);
-    // Above both thresholds for 20 minutes in every 30.
-    let points: Vec<(i64, f64)> = (0..120)
+    }
+}
+
+/// One `load` series over two hours from `T0`, above both thresholds for 20 minutes in
+/// every 30.
+fn flapping_load() -> tocsin::datasource::RangeSeries {
+    let x =
+        tocsin::labels::Labels::from_pairs([("__name__", "load"), ("instance", "a"), ("job", "j")]);
+    let points = (0..120)
         .map(|m| (T0 + m * MIN, if m % 30 < 20 { 1.5 } else { 0.5 }))
         .collect();
+    (x, points)
+}
+
+/// The two hours from `T0`, 30 evaluations per window (4 windows).
+fn two_hours() -> tocsin::replay::ReplayOptions {
+    tocsin::replay::ReplayOptions {
+        from_ms: T0,
+        to_ms: T0 + 119 * MIN,
+        max_points: 30,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_datasource_failing_part_way_gives_a_partial_report() {
+    use tocsin::backtest::{SideName, backtest, render};
+    let old = lib_side(SideName::Old, OLD);
+    let new = lib_side(SideName::New, &new_rules());
+    let inner = tocsin::datasource::fake::FakeQuerier::new();
     for expr in ["load > 1.0", "load > 0.95"] {
-        inner.set_range(expr, Ok(vec![(x.clone(), points.clone())]));
+        inner.set_range(expr, Ok(vec![flapping_load()]));
     }
     let q = std::sync::Arc::new(DownFrom {
         inner,
         down_ms: T0 + 60 * MIN,
     });
     let opts = tocsin::replay::ReplayOptions {
-        from_ms: T0,
-        to_ms: T0 + 119 * MIN,
-        max_points: 30,
         retry_attempts: 2,
         retry_backoff: std::time::Duration::from_millis(1),
-        ..Default::default()
+        ..two_hours()
     };
     let settings = tocsin::rule::RuleSettings::default();
     let r = backtest(&old, &new, &settings, q, &opts).await.unwrap();
@@ -609,35 +627,17 @@ async fn a_datasource_failing_part_way_gives_a_partial_report() {
 /// are the old side's, it adds no query, and the side summaries still count it.
 #[tokio::test]
 async fn an_unchanged_rule_is_replayed_once_for_both_sides() {
-    use tocsin::backtest::{Side, SideName, backtest};
-    use tocsin::config::{LoadOptions, load_str};
-    use tocsin::labels::Labels;
-    const T0: i64 = 1_700_000_000_000;
-    const MIN: i64 = 60_000;
-    let side = |name, text: &str| Side {
-        name,
-        sources: vec![format!("{name}.yml")],
-        groups: load_str(Path::new("r.yml"), text, &LoadOptions::default()).unwrap(),
-    };
+    use tocsin::backtest::{SideName, backtest};
     // Only JobLoadHigh's `for` changes.
-    let old = side(SideName::Old, OLD);
-    let new = side(SideName::New, &OLD.replace("for: 10m", "for: 5m"));
+    let old = lib_side(SideName::Old, OLD);
+    let new = lib_side(SideName::New, &OLD.replace("for: 10m", "for: 5m"));
     let fake = std::sync::Arc::new(tocsin::datasource::fake::FakeQuerier::new());
-    let x = Labels::from_pairs([("__name__", "load"), ("instance", "a"), ("job", "j")]);
-    let points: Vec<(i64, f64)> = (0..120)
-        .map(|m| (T0 + m * MIN, if m % 30 < 20 { 1.5 } else { 0.5 }))
-        .collect();
-    fake.set_range("load > 1.0", Ok(vec![(x.clone(), points.clone())]));
-    let j = Labels::from_pairs([("job", "j")]);
-    fake.set_range("sum by (job) (load) > 10.4", Ok(vec![(j, points.clone())]));
-    let opts = tocsin::replay::ReplayOptions {
-        from_ms: T0,
-        to_ms: T0 + 119 * MIN,
-        max_points: 30,
-        ..Default::default()
-    };
+    let (_, points) = flapping_load();
+    fake.set_range("load > 1.0", Ok(vec![flapping_load()]));
+    let j = tocsin::labels::Labels::from_pairs([("job", "j")]);
+    fake.set_range("sum by (job) (load) > 10.4", Ok(vec![(j, points)]));
     let settings = tocsin::rule::RuleSettings::default();
-    let r = backtest(&old, &new, &settings, fake.clone(), &opts)
+    let r = backtest(&old, &new, &settings, fake.clone(), &two_hours())
         .await
         .unwrap();
     // 4 windows: the old side's 5 rules and the new JobLoadHigh ask, once each.

@@ -232,16 +232,15 @@ async fn import(url: &str, body: String) {
     assert!(r.status().is_success(), "import: {}", r.status());
 }
 
-#[tokio::test]
-async fn victoria_metrics_with_imported_series() {
-    let Some(bin) = peer_or_skip("victoria-metrics") else {
-        return;
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (_guard, url) = start_victoria_metrics(&bin, dir.path(), &[])
+/// VictoriaMetrics with `body` (Prometheus text holding `up`) imported and searchable.
+async fn victoria_metrics_with_up(
+    bin: &Path,
+    dir: &Path,
+    body: &str,
+) -> (support::peers::ChildGuard, String) {
+    let (guard, url) = start_victoria_metrics(bin, dir, &[])
         .await
         .expect("vm starts");
-    let body = "up{job=\"self\",instance=\"a:1\"} 1\nprocess_cpu_seconds_total{job=\"self\",instance=\"a:1\"} 3\n";
     import(&url, body.to_string()).await;
     let searchable = poll_victoria_metrics(&url, "up", Duration::from_secs(30), |v| {
         v["data"]["result"]
@@ -253,6 +252,17 @@ async fn victoria_metrics_with_imported_series() {
         searchable.is_some(),
         "the imported series became searchable"
     );
+    (guard, url)
+}
+
+#[tokio::test]
+async fn victoria_metrics_with_imported_series() {
+    let Some(bin) = peer_or_skip("victoria-metrics") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = "up{job=\"self\",instance=\"a:1\"} 1\nprocess_cpu_seconds_total{job=\"self\",instance=\"a:1\"} 3\n";
+    let (_guard, url) = victoria_metrics_with_up(&bin, dir.path(), body).await;
     let d = dir.path().to_path_buf();
     tokio::task::spawn_blocking(move || assert_findings(&d, &url))
         .await
@@ -296,20 +306,8 @@ const REFUSED: &str = r#"groups:
 /// the datasource's error; the rules after it are still checked.
 async fn a_refused_query_is_a_finding_for_its_rule(bin: &Path) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_guard, url) = start_victoria_metrics(bin, dir.path(), &[])
-        .await
-        .expect("vm starts");
-    import(&url, "up{job=\"self\",instance=\"a:1\"} 1\n".to_string()).await;
-    let searchable = poll_victoria_metrics(&url, "up", Duration::from_secs(30), |v| {
-        v["data"]["result"]
-            .as_array()
-            .is_some_and(|r| !r.is_empty())
-    })
-    .await;
-    assert!(
-        searchable.is_some(),
-        "the imported series became searchable"
-    );
+    let body = "up{job=\"self\",instance=\"a:1\"} 1\n";
+    let (_guard, url) = victoria_metrics_with_up(bin, dir.path(), body).await;
     let file = dir.path().join("refused.yml");
     std::fs::write(&file, REFUSED).expect("write rules");
     let (code, stderr) = tokio::task::spawn_blocking(move || check_file(&file, &url, &[]))
@@ -332,15 +330,12 @@ async fn a_refused_query_is_a_finding_for_its_rule(bin: &Path) {
 }
 
 #[tokio::test]
-async fn a_refused_query_is_a_finding_on_victoria_metrics_1_79() {
-    if let Some(bin) = peer_or_skip("victoria-metrics") {
-        a_refused_query_is_a_finding_for_its_rule(&bin).await;
-    }
-}
-
-#[tokio::test]
-async fn a_refused_query_is_a_finding_on_victoria_metrics_1_145() {
-    if let Some(bin) = sid_peer_or_skip("victoria-metrics") {
+async fn a_refused_query_is_a_finding_on_victoria_metrics_1_79_and_1_145() {
+    let bins = [
+        peer_or_skip("victoria-metrics"),
+        sid_peer_or_skip("victoria-metrics"),
+    ];
+    for bin in bins.into_iter().flatten() {
         a_refused_query_is_a_finding_for_its_rule(&bin).await;
     }
 }
