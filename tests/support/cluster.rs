@@ -350,7 +350,9 @@ impl Cluster {
     }
 
     /// The alerts of the cluster-wide API of the first member: alert name → (state,
-    /// activeAt); `None` while the answer is partial.
+    /// activeAt in whole seconds: `ALERTS_FOR_STATE` carries it so, as Prometheus
+    /// writes it, and a restored alert has it from there); `None` while the answer is
+    /// partial.
     pub async fn api_alerts(&self) -> Option<BTreeMap<String, (String, String)>> {
         let (_, v) = get_json(&format!("{}/api/v1/alerts", self.members[0].url)).await;
         if v["data"]["partial"] != false {
@@ -363,7 +365,10 @@ impl Cluster {
                 .iter()
                 .map(|a| {
                     let name = a["labels"]["alertname"].as_str().unwrap_or("");
-                    (name.to_string(), (s(a, "state"), s(a, "activeAt")))
+                    let since = chrono::DateTime::parse_from_rfc3339(&s(a, "activeAt"))
+                        .map(|t| t.timestamp().to_string())
+                        .unwrap_or_default();
+                    (name.to_string(), (s(a, "state"), since))
                 })
                 .collect(),
         )
