@@ -135,9 +135,20 @@ async fn a_restart_keeps_the_for_clock() {
     r2.stop().await;
 }
 
+/// A group every 10 s, first evaluated at `T0 + 5 s` (ticks at 5 s past each 10 s).
+const TEN_SECONDS: &str = r#"groups:
+  - name: fast
+    interval: 10s
+    eval_offset: 5s
+    rules:
+      - alert: Down
+        expr: up == 0
+        for: 1h
+"#;
+
 /// A TSDB that hangs during the restore (a handover or a restart) delays the group's
-/// first evaluation by one interval, not by `-datasource.queryTimeout` nor forever: the
-/// group then starts with no state.
+/// first evaluation by one interval, not by `-datasource.queryTimeout` (30 s, three
+/// intervals here) nor forever: the group then starts with no state.
 #[tokio::test(start_paused = true)]
 async fn a_hanging_restore_delays_the_first_evaluation_by_one_interval_at_most() {
     let q = Arc::new(Scripted {
@@ -154,14 +165,14 @@ async fn a_hanging_restore_delays_the_first_evaluation_by_one_interval_at_most()
         lookback: Duration::from_secs(3600),
         external_labels: Labels::empty(),
     });
-    let r = PausedEngine::start(ONE_HOUR_FOR, q.clone(), Clock::tokio_at(T0), Some(restorer)).await;
-    r.until(5 * MIN).await;
-    // Without a restore the first tick is T0 + 10 s; the restore waited one interval
-    // (1m), so the group evaluates from the tick after it, T0 + 70 s, on schedule.
-    let want: Vec<i64> = (0..4).map(|k| T0 + 70 * SEC + k * MIN).collect();
+    let r = PausedEngine::start(TEN_SECONDS, q.clone(), Clock::tokio_at(T0), Some(restorer)).await;
+    r.until(MIN).await;
+    // Without a restore the first tick is T0 + 5 s; the restore waited one interval
+    // (10 s), so the group evaluates from the tick after it, T0 + 15 s, on schedule.
+    let want: Vec<i64> = (0..5).map(|k| T0 + 15 * SEC + k * 10 * SEC).collect();
     assert_eq!(q.query_times(), want);
     // Started without the state it could not read: pending since its first evaluation.
-    assert_eq!(r.alerts("Down"), [(AlertState::Pending, T0 + 70 * SEC)]);
+    assert_eq!(r.alerts("Down"), [(AlertState::Pending, T0 + 15 * SEC)]);
     r.stop().await;
 }
 
