@@ -264,11 +264,17 @@ async fn start_web(
     cancel: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
     let http_metrics = web::metrics::HttpMetrics::register(&mut registry);
+    let push_metrics = crate::pushmetrics::PushMetrics::register(&mut registry);
     let web_opts = web::WebOptions {
         http_metrics: Some(http_metrics),
         ..super::server::web_options(f, given, &mut registry)?
     };
-    let server = web::Server::bind(web_opts, state, Arc::new(registry)).await?;
+    let registry = Arc::new(registry);
+    let server = web::Server::bind(web_opts, state, registry.clone()).await?;
+    let metadata = f.server.expose_metadata;
+    let render: crate::pushmetrics::Render =
+        Arc::new(move || web::metrics::encode(&registry, metadata).unwrap_or_default());
+    crate::pushmetrics::start(&f.push, render, push_metrics, &cancel)?;
     tracing::info!(addr = ?server.local_addr().ok(), scheme = server.scheme(), "HTTP server listening");
     Ok(tokio::spawn(server.run(cancel)))
 }

@@ -244,6 +244,8 @@ pub struct RunFlags {
     #[arg(long = "shutdownTimeout", default_value = "10s", value_parser = parse_go_duration)]
     pub shutdown_timeout: Duration,
     #[command(flatten)]
+    pub push: crate::pushmetrics::PushFlags,
+    #[command(flatten)]
     pub limits: crate::limit_flags::LimitFlags,
     #[command(flatten)]
     pub replay: ReplayFlags,
