@@ -313,7 +313,7 @@ mod tests {
             "a=\"x\\\"",
         ] {
             let e = parse_extra_label(bad).unwrap_err();
-            assert!(e.contains("name=\\\"value\\\""), "{bad}: {e}");
+            assert!(e.contains("use name=\"value\""), "{bad}: {e}");
         }
     }
 

@@ -13,6 +13,7 @@ use support::eventually;
 use support::fake_http::serve_fn;
 use support::http::poll_victoria_metrics;
 use support::peers::{ChildGuard, free_port, sid_peer_or_skip};
+use support::secrets::Probe;
 use support::servers::{spawn_ready, start_tocsin, start_victoria_metrics};
 
 const RULES: &str = "groups:
@@ -208,42 +209,23 @@ async fn metrics_arrive_in_victoria_metrics_with_the_extra_label_as_vmalert_push
     assert_eq!(ours.authorization, "Basic cHVzaGVyOnB3LWluLXVybA==");
 
     // A failing endpoint is counted, and named redacted.
-    let metrics = || async {
-        reqwest::get(format!("{base}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let probe = Probe::plain(&base);
     let fail_url = format!("{rec}/fail");
-    let mut failed = false;
-    for _ in 0..150 {
-        let m = metrics().await;
-        failed = m.lines().any(|l| {
+    let failure_counted = |_: &str, _: &str, m: &str| {
+        m.lines().any(|l| {
             l.starts_with("tocsin_pushmetrics_errors_total{")
                 && l.contains(&fail_url)
                 && !l.ends_with(" 0")
-        });
-        if failed {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(
-        failed,
-        "no counted failure for {fail_url}\n{}",
-        metrics().await
-    );
-    let m = metrics().await;
+        })
+    };
+    let failed = probe
+        .wait_until(Duration::from_secs(30), failure_counted)
+        .await;
+    let m = probe.metrics().await;
+    assert!(failed, "no counted failure for {fail_url}\n{m}");
 
     // Secrets stay secret: /flags, /metrics and the log.
-    let flags = reqwest::get(format!("{base}/flags"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let flags = probe.get("/flags").await;
     assert!(flags.contains("-pushmetrics.header=\"secret\""), "{flags}");
     let log = std::fs::read_to_string(&tocsin.log).unwrap();
     for shown in [flags.as_str(), m.as_str(), log.as_str()] {
