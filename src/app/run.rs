@@ -204,7 +204,14 @@ fn rule_settings(f: &RunFlags) -> anyhow::Result<RuleSettings> {
             Library::load(&items(&f.rule_templates)).context("-rule.templates")?,
         ))
     };
-    Ok(options::rule_settings(f, library))
+    let mut settings = options::rule_settings(f, library);
+    if !f.external_alert_source.is_empty() {
+        let t =
+            crate::template::Template::parse("-external.alert.source", &f.external_alert_source)
+                .map_err(|e| anyhow::anyhow!("-external.alert.source: {e}"))?;
+        settings.alert_source = Some(t);
+    }
+    Ok(settings)
 }
 
 /// Builds the datasource client and starts the remote writer where its flags are set.

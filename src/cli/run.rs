@@ -5,10 +5,13 @@ use super::*;
 /// Flags of the evaluator itself (no subcommand).
 #[derive(Debug, Args, Clone)]
 pub struct RunFlags {
-    /// Rule files, globs (`**` allowed) or comma-separated lists of them.
+    /// Rule files, globs (`**` allowed) or comma-separated lists of them, or `http(s)://`
+    /// URLs of rule files (fetched at start-up and at each reload; `user:password@` in the
+    /// URL is sent as basic auth; a failed fetch keeps the rules loaded before).
     #[arg(long = "rule", value_name = "PATH")]
     pub rule: Vec<String>,
-    /// Files with `{{ define }}` blocks usable from every rule's templates.
+    /// Files (or globs, or `http(s)://` URLs) with `{{ define }}` blocks usable from every
+    /// rule's templates; read at start-up.
     #[arg(long = "rule.templates", value_name = "PATH")]
     pub rule_templates: Vec<String>,
     /// Only load and validate the rule files and the `-cluster.*` flags, then exit (0 if
@@ -33,6 +36,18 @@ pub struct RunFlags {
     /// URL under which tocsin is reachable; used in `generatorURL` and `$externalURL`.
     #[arg(long = "external.url", value_name = "URL")]
     pub external_url: Option<String>,
+    /// vmalert's template of each alert's link (`generatorURL` sent to Alertmanager,
+    /// `source` in the API), joined to -external.url with a `/`; it sees the alert's
+    /// `$labels`, `$value`, `$activeAt`, `.Expr`, `$for`, `$alertID`, `$groupID`. For
+    /// Grafana: `explore?orgId=1&left={"queries":[{"expr":{{.Expr|jsonEscape|queryEscape}}}]}`.
+    /// Empty: Prometheus' link, `<-external.url>/graph?g0.expr=…&g0.tab=1`.
+    #[arg(
+        long = "external.alert.source",
+        value_name = "TEMPLATE",
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub external_alert_source: String,
     /// `name=value` label added to every alert and recorded series.
     #[arg(long = "external.label", value_name = "NAME=VALUE", value_parser = parse_label_pair)]
     pub external_label: Vec<(String, String)>,

@@ -515,7 +515,8 @@ impl AlertingRule {
             }
             a.valid_until_ms = Some(valid_until);
             let ends_at = a.resolved_at_ms.unwrap_or(valid_until);
-            out.push(a.notification(ends_at, &self.ctx, url));
+            let link = super::link::alert_link(url, &self.ctx, &self.spec, a);
+            out.push(a.notification(ends_at, &self.ctx, &link));
         }
         out
     }
@@ -525,13 +526,23 @@ impl AlertingRule {
     /// waiting for `endsAt`.
     pub fn resolve_all(&mut self, ts_ms: i64) -> Vec<Notification> {
         let url = &self.generator_url;
-        let ctx = &self.ctx;
+        let (ctx, spec) = (&self.ctx, &self.spec);
         self.budget.release();
         self.active
             .drain()
             .filter(|(_, a)| a.state == AlertState::Firing)
-            .map(|(_, mut a)| a.notification(ts_ms, ctx, url))
+            .map(|(_, mut a)| {
+                let link = super::link::alert_link(url, ctx, spec, &a);
+                a.notification(ts_ms, ctx, &link)
+            })
             .collect()
+    }
+
+    /// `-external.alert.source` rendered for `a`, when set (the API's `source`; the same
+    /// link goes to Alertmanager as `generatorURL`).
+    pub fn alert_source(&self, a: &Alert) -> Option<String> {
+        let t = self.ctx.settings.alert_source.as_ref()?;
+        Some(super::link::render_source(t, &self.ctx, &self.spec, a))
     }
 
     /// Takes the set of series written last time (for staleness markers on removal).

@@ -10,6 +10,7 @@ pub mod budget;
 mod context;
 pub mod deps;
 pub mod limits;
+pub mod link;
 pub mod recording;
 
 use std::collections::HashMap;

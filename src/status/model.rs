@@ -34,6 +34,9 @@ pub struct AlertStatus {
     pub value: f64,
     /// Whether `active_at` was restored from `ALERTS_FOR_STATE` at start-up.
     pub restored: bool,
+    /// The alert's link from `-external.alert.source`; `None`: Prometheus' link to the
+    /// rule's expression.
+    pub source: Option<Arc<str>>,
 }
 
 impl AlertStatus {
@@ -48,6 +51,7 @@ impl AlertStatus {
             keep_firing_since: None,
             value,
             restored: false,
+            source: None,
         }
     }
 

@@ -346,13 +346,17 @@ impl Serialize for AlertJson<'_> {
         m.serialize_entry("group_id", &Id(g.id))?;
         m.serialize_entry("name", &*r.name)?;
         m.serialize_entry("expression", &*r.query)?;
-        m.serialize_entry(
-            "source",
-            &SourceLink {
-                external_url: self.ctx.external_url,
-                expr: &r.query,
-            },
-        )?;
+        match &a.source {
+            // -external.alert.source, rendered by the rule core.
+            Some(link) => m.serialize_entry("source", &**link)?,
+            None => m.serialize_entry(
+                "source",
+                &SourceLink {
+                    external_url: self.ctx.external_url,
+                    expr: &r.query,
+                },
+            )?,
+        }
         m.serialize_entry("restored", &a.restored)?;
         m.serialize_entry(
             "stabilizing",
