@@ -28,6 +28,7 @@ use crate::datasource::{DatasourceMetrics, PromClient, Querier};
 use crate::dns::Resolver;
 use crate::labels::Labels;
 use crate::manager::restore::Restorer;
+use crate::manager::watchdog::{WatchdogMetrics, WatchdogTask};
 use crate::manager::{Engine, EvalMetrics, Manager};
 use crate::notifier::Notifier;
 use crate::reload::{self, FileWatcher, ReloadRequest};
@@ -108,6 +109,8 @@ struct Running {
     web_cancel: CancellationToken,
     web_task: JoinHandle<()>,
     _watcher: Option<FileWatcher>,
+    /// `-rule.watchdog`, started once the first rules run.
+    watchdog: Option<WatchdogTask>,
 }
 
 /// Starts every part and serves HTTP (`/-/ready` false until the first load is
@@ -160,6 +163,7 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         metrics: eval_metrics,
         clock: Clock::System,
     });
+    let watchdog = watchdog(f, &engine, &mut registry);
     let manager = Manager::new(engine, cancel.child_token());
     let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(1);
     let web_cancel = CancellationToken::new();
@@ -192,7 +196,28 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         web_cancel,
         web_task,
         _watcher: None,
+        watchdog,
     })
+}
+
+/// The `-rule.watchdog` task (not yet running), its metrics registered.
+fn watchdog(f: &RunFlags, engine: &Arc<Engine>, registry: &mut Registry) -> Option<WatchdogTask> {
+    if f.rule_watchdog.is_empty() {
+        return None;
+    }
+    let interval = if f.rule_watchdog_interval.is_zero() {
+        f.evaluation_interval
+    } else {
+        f.rule_watchdog_interval
+    };
+    let metrics = WatchdogMetrics::default();
+    metrics.register(registry);
+    Some(WatchdogTask::new(
+        engine.clone(),
+        &f.rule_watchdog,
+        interval,
+        metrics,
+    ))
 }
 
 /// The rules' settings from the flags, with the `-rule.templates` library loaded.
@@ -361,6 +386,9 @@ impl Running {
             &self.cancel,
         )?;
         self.set = set;
+        if let Some(w) = self.watchdog.take() {
+            tokio::spawn(w.run(self.cancel.child_token()));
+        }
         // Ready from here on: the membership rounds start (peers see this member).
         self.cluster.start(self.dns.take(), self.cancel.clone());
         Ok(true)

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod engine;
 pub mod group;
 pub mod restore;
+pub mod watchdog;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -11,6 +11,7 @@ mod context;
 pub mod deps;
 pub mod limits;
 pub mod recording;
+pub mod watchdog;
 
 use std::collections::HashMap;
 use std::sync::Arc;
