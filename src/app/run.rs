@@ -28,7 +28,7 @@ use crate::datasource::{DatasourceMetrics, PromClient, Querier};
 use crate::dns::Resolver;
 use crate::labels::Labels;
 use crate::manager::restore::Restorer;
-use crate::manager::watchdog::{WatchdogMetrics, WatchdogTask};
+use crate::manager::watchdog::WatchdogTask;
 use crate::manager::{Engine, EvalMetrics, Manager};
 use crate::notifier::Notifier;
 use crate::reload::{self, FileWatcher, ReloadRequest};
@@ -154,6 +154,7 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
     let (cluster, dns) = super::cluster::build(f, &mut registry)?;
 
     let board = Arc::new(StatusBoard::new());
+    let pauses = super::operator::pause_book(f, &board)?;
     let engine = Arc::new(Engine {
         querier: io.querier,
         notifier: io.notifier.clone(),
@@ -163,7 +164,7 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         metrics: eval_metrics,
         clock: Clock::System,
     });
-    let watchdog = watchdog(f, &engine, &mut registry);
+    let watchdog = super::operator::watchdog(f, &engine, &mut registry);
     let manager = Manager::new(engine, cancel.child_token());
     let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(1);
     let web_cancel = CancellationToken::new();
@@ -172,6 +173,7 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         reload_tx: reload_tx.clone(),
         notifier: io.notifier.clone(),
         cluster: cluster.is_clustered().then(|| cluster.clone()),
+        pauses,
     });
     let web_task = start_web(f, given, state, registry, web_cancel.clone()).await?;
     Ok(Running {
@@ -198,26 +200,6 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         _watcher: None,
         watchdog,
     })
-}
-
-/// The `-rule.watchdog` task (not yet running), its metrics registered.
-fn watchdog(f: &RunFlags, engine: &Arc<Engine>, registry: &mut Registry) -> Option<WatchdogTask> {
-    if f.rule_watchdog.is_empty() {
-        return None;
-    }
-    let interval = if f.rule_watchdog_interval.is_zero() {
-        f.evaluation_interval
-    } else {
-        f.rule_watchdog_interval
-    };
-    let metrics = WatchdogMetrics::default();
-    metrics.register(registry);
-    Some(WatchdogTask::new(
-        engine.clone(),
-        &f.rule_watchdog,
-        interval,
-        metrics,
-    ))
 }
 
 /// The rules' settings from the flags, with the `-rule.templates` library loaded.

@@ -234,6 +234,11 @@ pub struct RunFlags {
     /// valid at Alertmanager for 4 intervals. 0 = `-evaluationInterval`.
     #[arg(long = "rule.watchdog.interval", default_value = "0", value_parser = parse_go_duration)]
     pub rule_watchdog_interval: Duration,
+    /// JSON file where rules paused through `POST /api/v1/rules/pause` are kept, so
+    /// that they stay paused across restarts (written at every change, read at
+    /// start-up). Empty: pauses end when tocsin stops.
+    #[arg(long = "rule.pausesFile", value_name = "PATH")]
+    pub rule_pauses_file: Option<std::path::PathBuf>,
     /// Do not add the `alertgroup` label (the group name) to alerts.
     #[arg(long = "disableAlertgroupLabel", default_value = "false", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]

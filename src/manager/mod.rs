@@ -6,6 +6,7 @@
 pub mod diff;
 pub mod engine;
 pub mod group;
+mod paused;
 pub mod restore;
 pub mod watchdog;
 

@@ -10,6 +10,7 @@ pub mod budget;
 mod context;
 pub mod deps;
 pub mod limits;
+pub mod pause;
 pub mod recording;
 pub mod watchdog;
 
