@@ -112,11 +112,25 @@ pub async fn handle(
     let started = std::time::Instant::now();
     let (endpoint, mut resp) = dispatch(api, prefix, req, peer).await;
     api.headers.apply(&mut resp, endpoint);
+    if endpoint.is_some_and(|e| e == Endpoint::Ready || e.is_api()) {
+        with_identity(api, &mut resp);
+    }
     if let Some(m) = &api.http_metrics {
         let name = endpoint.map_or("other", Endpoint::name);
         m.observe(name, resp.status().as_u16(), started.elapsed());
     }
     resp
+}
+
+/// On a cluster member, the `Tocsin-Cluster` header: `/-/ready` and the API answers say
+/// who answered and with which `-cluster.*` flags, so that the probes and the fan-out
+/// of the cluster-wide API both find members that disagree.
+fn with_identity(api: &Api, resp: &mut Response<Full<Bytes>>) {
+    if let Some(c) = api.state.cluster()
+        && let Ok(v) = HeaderValue::from_str(&c.identity_header())
+    {
+        resp.headers_mut().insert(crate::status::CLUSTER_HEADER, v);
+    }
 }
 
 fn unauthorized(d: Denied) -> Response<Full<Bytes>> {
@@ -244,7 +258,8 @@ async fn local_answer(
         Endpoint::RuntimeInfo => api.runtime_info(),
         Endpoint::Metrics => api.metrics(),
         Endpoint::Healthy => Reply::text(StatusCode::OK, "OK"),
-        Endpoint::Ready => return ready(api),
+        // The cluster identity header is added by `handle`.
+        Endpoint::Ready => return to_response(api.ready()),
         Endpoint::Reload => api.reload().await,
         Endpoint::Pause => pauses::pause(api, q, caller(parts, peer)).await,
         Endpoint::Resume => pauses::resume(api, q).await,
@@ -256,17 +271,6 @@ async fn local_answer(
     finish(reply, parts).await
 }
 
-/// `/-/ready`, with the cluster member's identity on a cluster.
-fn ready(api: &Api) -> Response<Full<Bytes>> {
-    let mut resp = to_response(api.ready());
-    if let Some(c) = api.state.cluster()
-        && let Ok(v) = HeaderValue::from_str(&c.identity_header())
-    {
-        resp.headers_mut().insert(crate::status::CLUSTER_HEADER, v);
-    }
-    resp
-}
-
 /// Who asks, for a pause without `by`: the basic-auth user, else the client's address.
 fn caller(parts: &Parts, peer: SocketAddr) -> String {
     super::auth::basic_user(&parts.headers).unwrap_or_else(|| peer.ip().to_string())
@@ -274,7 +278,7 @@ fn caller(parts: &Parts, peer: SocketAddr) -> String {
 
 /// The cluster-wide answer of the endpoints that have one (`None` for the others).
 async fn cluster_reply(
-    api: &Api,
+    api: &Arc<Api>,
     c: &std::sync::Arc<dyn crate::status::ClusterSource>,
     endpoint: Endpoint,
     q: &Query,
