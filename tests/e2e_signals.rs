@@ -207,3 +207,63 @@ async fn a_second_sigterm_exits_at_once_while_the_shutdown_waits() {
     assert_eq!(s.code(), Some(1), "{s}\n{}", g.log_tail(20));
     assert!(log_has(&g, "second signal"), "{}", g.log_tail(20));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_server_stops_when_the_shutdown_begins_not_after_it() {
+    // The shutdown waits for an evaluation that never ends (until the second signal);
+    // meanwhile the port is closed, so API clients no longer hold the cores the
+    // evaluations and flushes need (as vmalert, which stops its server first).
+    let vector = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+    let ds = fake_http(vec![Canned(
+        200,
+        "application/json",
+        vector.into(),
+        Duration::from_secs(3600),
+    )])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yml"), RULES.replace("1h", "1s")).unwrap();
+    let args = vec![
+        format!("-rule={}/a.yml", dir.path().display()),
+        format!("-datasource.url={}", ds.url),
+        "-datasource.queryTimeout=1h".to_string(),
+        "-shutdownTimeout=1h".to_string(),
+    ];
+    let (mut g, url) = start_tocsin(&args, dir.path(), "tocsin").await.unwrap();
+    let querying = eventually(Duration::from_secs(60), || {
+        ds.hits.load(std::sync::atomic::Ordering::SeqCst) >= 1
+    })
+    .await;
+    assert!(querying, "the evaluation is waiting\n{}", g.log_tail(20));
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    assert!(
+        std::net::TcpStream::connect(&addr).is_ok(),
+        "the port listens before the signal"
+    );
+    let pid = g.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let begun = eventually(Duration::from_secs(30), || {
+        log_has(&g, "finishing evaluations")
+    })
+    .await;
+    assert!(begun, "{}", g.log_tail(20));
+    let closed = eventually(Duration::from_secs(30), || {
+        std::net::TcpStream::connect(&addr).is_err()
+    })
+    .await;
+    assert!(
+        closed,
+        "the port still accepts while the shutdown waits\n{}",
+        g.log_tail(20)
+    );
+    assert!(
+        g.child.try_wait().unwrap().is_none(),
+        "still waiting for the evaluation: the port closed first\n{}",
+        g.log_tail(20)
+    );
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    terminate(&mut g, Duration::from_secs(30));
+}

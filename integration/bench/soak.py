@@ -326,7 +326,7 @@ def probe_hostile(a, work, mock_dir, mock):
         time.sleep(11)  # two more evaluations
         hwm, rss = proc_status(t.p.pid, "VmHWM"), proc_status(t.p.pid, "VmRSS")
         t.stop()
-        err = (rule or {}).get("lastError", "")
+        err = " ".join((rule or {}).get("lastError", "").split())
         rows.append((name, (rule or {}).get("health", "?"), err[:90], hwm, rss))
     print("\n### Hostile datasource answers (-datasource.maxResponseSize at its default, 64 MiB)\n")
     print("| answer | rule health | lastError | peak RSS | RSS after |")
@@ -419,6 +419,9 @@ def main():
     a = p.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="tocsin-soak-") as work:
+        # nginx's workers run unprivileged: they must reach mock/ through this directory
+        # (created 0700), or every answer is a 403.
+        os.chmod(work, 0o755)
         mock_dir = os.path.join(work, "mock")
         conf = subprocess.run([sys.executable, os.path.join(HERE, "mock.py"), mock_dir,
                                str(port), "10"], capture_output=True, text=True,
