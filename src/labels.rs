@@ -95,9 +95,14 @@ impl Labels {
 
     /// A builder seeded with this set, for applying changes.
     pub fn to_builder(&self) -> LabelsBuilder {
-        LabelsBuilder {
-            pairs: self.pairs.to_vec(),
-        }
+        self.to_builder_with_room(0)
+    }
+
+    /// A builder seeded with this set, with room for `extra` labels more.
+    pub fn to_builder_with_room(&self, extra: usize) -> LabelsBuilder {
+        let mut pairs = Vec::with_capacity(self.pairs.len() + extra);
+        pairs.extend_from_slice(&self.pairs);
+        LabelsBuilder { pairs }
     }
 
     /// The set without `__name__`, as alerting rules see query results.

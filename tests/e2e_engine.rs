@@ -12,9 +12,7 @@ use support::http::{
     poll_victoria_metrics, push,
 };
 use support::peers::peer_or_skip;
-use support::servers::{
-    start_alertmanager, start_plain_prometheus, start_tocsin, start_victoria_metrics,
-};
+use support::servers::{Servers, start_tocsin, start_victoria_metrics};
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -25,21 +23,15 @@ fn now_ms() -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_reach_alertmanager_and_resolve() {
-    let (Some(prom), Some(am_bin)) = (
-        peer_or_skip("prometheus"),
-        peer_or_skip("prometheus-alertmanager"),
-    ) else {
+    let Some(s) = Servers::with_alertmanager().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
-    let (_a, am_url) = start_alertmanager(&am_bin, dir.path()).await.unwrap();
+    let (prom_url, am_url) = (s.prom_url.clone(), s.am_url.clone());
     push(&prom_url, "demo_errors", &[("service", "api")], 5.0).await;
 
-    let rules = dir.path().join("rules.yml");
-    std::fs::write(
-        &rules,
-        r#"groups:
+    let (mut t, url) = s
+        .tocsin_on(
+            r#"groups:
   - name: e2e
     interval: 1s
     rules:
@@ -50,22 +42,13 @@ async fn alerts_reach_alertmanager_and_resolve() {
         annotations:
           summary: "{{ $labels.service }} has {{ $value }} errors"
 "#,
-    )
-    .unwrap();
-    let (mut t, url) = start_tocsin(
-        &[
-            format!("-rule={}", rules.display()),
-            format!("-datasource.url={prom_url}"),
-            format!("-notifier.url={am_url}"),
-            "-external.url=http://tocsin.example:8880".into(),
-            "-external.label=cluster=e2e".into(),
-            "-rule.resendDelay=1s".into(),
-        ],
-        dir.path(),
-        "tocsin",
-    )
-    .await
-    .unwrap();
+            &[
+                "-external.url=http://tocsin.example:8880".into(),
+                "-external.label=cluster=e2e".into(),
+                "-rule.resendDelay=1s".into(),
+            ],
+        )
+        .await;
 
     // Pending first, visible in tocsin's API but not at Alertmanager.
     let pending = poll_json(
@@ -178,21 +161,19 @@ async fn recorded_series_land_in_victoria_metrics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chained_rule_sees_its_predecessor_in_the_same_cycle() {
-    let Some(prom) = peer_or_skip("prometheus") else {
+    let Some(s) = Servers::prometheus().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
+    let prom_url = s.prom_url.clone();
     push(&prom_url, "demo_load", &[("host", "a")], 7.0).await;
     // A long interval, and the group's only evaluation pinned a few seconds from now:
     // the alert can only fire if tocsin makes the recorded series visible before the
     // second rule queries, in the same cycle.
     let offset_s = (now_ms() / 1000 + 4) % 3600;
-    let rules = dir.path().join("rules.yml");
-    std::fs::write(
-        &rules,
-        format!(
-            r#"groups:
+    let (t, url) = s
+        .tocsin_on(
+            &format!(
+                r#"groups:
   - name: chain
     interval: 1h
     eval_offset: {offset_s}s
@@ -202,20 +183,10 @@ async fn a_chained_rule_sees_its_predecessor_in_the_same_cycle() {
       - alert: HighLoad
         expr: host:demo_load:max > 5
 "#
-        ),
-    )
-    .unwrap();
-    let (t, url) = start_tocsin(
-        &[
-            format!("-rule={}", rules.display()),
-            format!("-datasource.url={prom_url}"),
-            format!("-remoteWrite.url={prom_url}"),
-        ],
-        dir.path(),
-        "tocsin",
-    )
-    .await
-    .unwrap();
+            ),
+            &[format!("-remoteWrite.url={prom_url}")],
+        )
+        .await;
     let v = poll_json(
         &format!("{url}/api/v1/alerts"),
         Duration::from_secs(15),
@@ -257,18 +228,16 @@ async fn a_chained_rule_sees_its_predecessor_in_the_same_cycle() {
 /// no alerts, is counted on `/metrics`; the rule evaluated before it keeps its alert.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_active_alerts_fails_the_rule_that_overflows() {
-    let Some(prom) = peer_or_skip("prometheus") else {
+    let Some(s) = Servers::prometheus().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
+    let prom_url = s.prom_url.clone();
     for pod in ["p0", "p1", "p2", "p3", "p4"] {
         push(&prom_url, "demo_up", &[("pod", pod)], 0.0).await;
     }
-    let rules = dir.path().join("rules.yml");
-    std::fs::write(
-        &rules,
-        r#"groups:
+    let (mut t, url) = s
+        .tocsin_on(
+            r#"groups:
   - name: budget
     interval: 1s
     rules:
@@ -277,19 +246,9 @@ async fn max_active_alerts_fails_the_rule_that_overflows() {
       - alert: AllPodsDown
         expr: demo_up == 0
 "#,
-    )
-    .unwrap();
-    let (mut t, url) = start_tocsin(
-        &[
-            format!("-rule={}", rules.display()),
-            format!("-datasource.url={prom_url}"),
-            "-rule.maxActiveAlerts=3".into(),
-        ],
-        dir.path(),
-        "tocsin",
-    )
-    .await
-    .unwrap();
+            &["-rule.maxActiveAlerts=3".into()],
+        )
+        .await;
     let rules_of = |v: &Value| -> Vec<Value> {
         v["data"]["groups"][0]["rules"]
             .as_array()

@@ -5,13 +5,11 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
 use support::http::{alerts_named, has_alert, poll_alertmanager, poll_json, push};
-use support::peers::{ChildGuard, peer_or_skip};
-use support::servers::{start_alertmanager, start_plain_prometheus, start_tocsin};
+use support::servers::Servers;
 
 /// Writes `demo_cpu{instance="a"} value` into Prometheus, stamped now.
 async fn push_cpu(prom_url: &str, value: f64) {
@@ -32,44 +30,25 @@ const RULES: &str = r#"groups:
         for_count: {n: 3, of: 3}
 "#;
 
+/// tocsin's flags here besides the rule file: alerts resent every second.
+fn resend_every_second() -> Vec<String> {
+    vec!["-rule.resendDelay=1s".into()]
+}
+
 fn rfc3339_ms(v: &Value) -> i64 {
     let s = v.as_str().unwrap_or_else(|| panic!("a time, got {v}"));
     let t = humantime::parse_rfc3339_weak(s).unwrap_or_else(|e| panic!("{s}: {e}"));
     t.duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
-/// tocsin on the rule file `rules` (written into `dir`), querying `prom_url`, sending to
-/// `am_url`, resending every second.
-async fn tocsin_on(rules: &str, dir: &Path, prom_url: &str, am_url: &str) -> (ChildGuard, String) {
-    let file = dir.join("rules.yml");
-    std::fs::write(&file, rules).unwrap();
-    start_tocsin(
-        &[
-            format!("-rule={}", file.display()),
-            format!("-datasource.url={prom_url}"),
-            format!("-notifier.url={am_url}"),
-            "-rule.resendDelay=1s".into(),
-        ],
-        dir,
-        "tocsin",
-    )
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hysteresis_and_dampening_reach_alertmanager() {
-    let (Some(prom), Some(am_bin)) = (
-        peer_or_skip("prometheus"),
-        peer_or_skip("prometheus-alertmanager"),
-    ) else {
+    let Some(s) = Servers::with_alertmanager().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
-    let (_a, am_url) = start_alertmanager(&am_bin, dir.path()).await.unwrap();
+    let (prom_url, am_url) = (s.prom_url.clone(), s.am_url.clone());
     push_cpu(&prom_url, 95.0).await;
-    let (mut t, url) = tocsin_on(RULES, dir.path(), &prom_url, &am_url).await;
+    let (mut t, url) = s.tocsin_on(RULES, &resend_every_second()).await;
 
     // All three fire at 95.
     let am = poll_alertmanager(&am_url, Duration::from_secs(30), |v| {
@@ -164,15 +143,10 @@ fn with_reason<'a>(alerts: &'a Value, name: &str, reason: &str) -> Vec<&'a Value
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_data_and_error_alerts_reach_alertmanager() {
-    let (Some(prom), Some(am_bin)) = (
-        peer_or_skip("prometheus"),
-        peer_or_skip("prometheus-alertmanager"),
-    ) else {
+    let Some(s) = Servers::with_alertmanager().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
-    let (_a, am_url) = start_alertmanager(&am_bin, dir.path()).await.unwrap();
+    let (prom_url, am_url) = (s.prom_url.clone(), s.am_url.clone());
     let push_one = |name: &'static str, inst: &'static str, v: f64| {
         let prom_url = prom_url.clone();
         async move { push(&prom_url, name, &[("instance", inst)], v).await }
@@ -181,7 +155,7 @@ async fn no_data_and_error_alerts_reach_alertmanager() {
     push_one("demo_nd_cpu", "a", 50.0).await;
     push_one("demo_err_cpu", "a", 95.0).await;
     push_one("demo_err_dup", "a", 1.0).await;
-    let (mut t, url) = tocsin_on(POLICY_RULES, dir.path(), &prom_url, &am_url).await;
+    let (mut t, url) = s.tocsin_on(POLICY_RULES, &resend_every_second()).await;
     poll_alertmanager(&am_url, Duration::from_secs(30), |v| {
         with_reason(v, "CPUErrors", "").len() == 1
     })

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use support::http::{alerts_named, has_alert, poll_alertmanager, poll_json};
-use support::peers::{ChildGuard, peer_or_skip};
-use support::servers::{start_alertmanager, start_plain_prometheus, start_tocsin};
+use support::peers::ChildGuard;
+use support::servers::Servers;
 
 fn group(name: &str, rules: &[&str]) -> String {
     let mut s = format!("  - name: {name}\n    interval: 1s\n    rules:\n");
@@ -70,35 +70,32 @@ fn rename_save(path: &Path, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_reload_trigger_and_bad_input() {
-    let Some(prom) = peer_or_skip("prometheus") else {
+    let Some(s) = Servers::prometheus().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
-    let rules_dir = dir.path().join("rules");
+    let dir = s.path();
+    let rules_dir = dir.join("rules");
     std::fs::create_dir(&rules_dir).unwrap();
     let a = rules_dir.join("a.yml");
     std::fs::write(&a, file(&[group("g1", &["A1"])])).unwrap();
 
     // ConfigMap layout: cm/..data -> ..v1, cm/c.yml -> ..data/c.yml
-    let cm = dir.path().join("cm");
+    let cm = dir.join("cm");
     std::fs::create_dir_all(cm.join("..v1")).unwrap();
     std::fs::write(cm.join("..v1/c.yml"), file(&[group("cm", &["C1"])])).unwrap();
     std::os::unix::fs::symlink("..v1", cm.join("..data")).unwrap();
     std::os::unix::fs::symlink("..data/c.yml", cm.join("c.yml")).unwrap();
 
-    let (t, url) = start_tocsin(
-        &[
-            format!("-rule={}/*.yml", rules_dir.display()),
-            format!("-rule={}", cm.join("c.yml").display()),
-            format!("-datasource.url={prom_url}"),
-            "-reloadAuthKey=s3cret".into(),
-        ],
-        dir.path(),
-        "tocsin",
-    )
-    .await
-    .unwrap();
+    let (t, url) = s
+        .tocsin(
+            "tocsin",
+            &[
+                format!("-rule={}/*.yml", rules_dir.display()),
+                format!("-rule={}", cm.join("c.yml").display()),
+                "-reloadAuthKey=s3cret".into(),
+            ],
+        )
+        .await;
     wait_rules(&url, &["cm/C1", "g1/A1"], &t, "start").await;
     let first = poll_json(
         &format!("{url}/api/v1/alerts"),
@@ -211,41 +208,31 @@ async fn every_reload_trigger_and_bad_input() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removed_groups_resolve_their_alerts_at_once() {
-    let (Some(prom), Some(am_bin)) = (
-        peer_or_skip("prometheus"),
-        peer_or_skip("prometheus-alertmanager"),
-    ) else {
+    let Some(s) = Servers::with_alertmanager().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
-    let (_a, am_url) = start_alertmanager(&am_bin, dir.path()).await.unwrap();
-    let rules = dir.path().join("r.yml");
-    std::fs::write(
-        &rules,
-        file(&[group("keep", &["Kept"]), group("gone", &["Removed"])]),
-    )
-    .unwrap();
-    let (t, _url) = start_tocsin(
-        &[
-            format!("-rule={}", rules.display()),
-            format!("-datasource.url={prom_url}"),
-            format!("-notifier.url={am_url}"),
-            "-rule.resendDelay=1h".into(),
-        ],
-        dir.path(),
-        "tocsin",
-    )
-    .await
-    .unwrap();
-    poll_alertmanager(&am_url, Duration::from_secs(15), |v| {
+    let am_url = &s.am_url;
+    let rules = s.write(
+        "r.yml",
+        &file(&[group("keep", &["Kept"]), group("gone", &["Removed"])]),
+    );
+    let (t, _url) = s
+        .tocsin(
+            "tocsin",
+            &[
+                format!("-rule={}", rules.display()),
+                "-rule.resendDelay=1h".into(),
+            ],
+        )
+        .await;
+    poll_alertmanager(am_url, Duration::from_secs(15), |v| {
         has_alert(v, "Kept") && has_alert(v, "Removed")
     })
     .await
     .unwrap_or_else(|| panic!("alerts never arrived:\n{}", t.log_tail(30)));
     std::fs::write(&rules, file(&[group("keep", &["Kept"])])).unwrap();
     // With resendDelay=1h, endsAt lies 4h ahead: only an explicit resolution removes it.
-    poll_alertmanager(&am_url, Duration::from_secs(10), |v| {
+    poll_alertmanager(am_url, Duration::from_secs(10), |v| {
         has_alert(v, "Kept") && !has_alert(v, "Removed")
     })
     .await
@@ -277,30 +264,21 @@ fn parse_rfc3339(s: &str) -> f64 {
 /// a whole hour of `for`, in `engine_paused_time.rs`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_keep_the_for_clock_and_the_start_time() {
-    let (Some(prom), Some(am_bin)) = (
-        peer_or_skip("prometheus"),
-        peer_or_skip("prometheus-alertmanager"),
-    ) else {
+    let Some(s) = Servers::with_alertmanager().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
-    let (_a, am_url) = start_alertmanager(&am_bin, dir.path()).await.unwrap();
-    let rules = dir.path().join("r.yml");
-    std::fs::write(
-        &rules,
+    let (prom_url, am_url) = (&s.prom_url, &s.am_url);
+    let rules = s.write(
+        "r.yml",
         "groups:\n  - name: restart\n    interval: 1s\n    rules:\n      - alert: Slow\n        expr: vector(1)\n        for: 1h\n      - alert: Fast\n        expr: vector(1)\n",
-    )
-    .unwrap();
+    );
     let args = vec![
         format!("-rule={}", rules.display()),
-        format!("-datasource.url={prom_url}"),
         format!("-remoteWrite.url={prom_url}"),
         format!("-remoteRead.url={prom_url}"),
-        format!("-notifier.url={am_url}"),
         "-remoteWrite.flushInterval=200ms".into(),
     ];
-    let (mut t, url) = start_tocsin(&args, dir.path(), "tocsin-1").await.unwrap();
+    let (mut t, url) = s.tocsin("tocsin-1", &args).await;
     let v = poll_json(
         &format!("{url}/api/v1/alerts"),
         Duration::from_secs(30),
@@ -309,7 +287,7 @@ async fn restarts_keep_the_for_clock_and_the_start_time() {
     .await
     .unwrap();
     let slow_since = parse_rfc3339(&active_at(&v, "Slow").unwrap());
-    let am = poll_alertmanager(&am_url, Duration::from_secs(10), |v| has_alert(v, "Fast"))
+    let am = poll_alertmanager(am_url, Duration::from_secs(10), |v| has_alert(v, "Fast"))
         .await
         .unwrap();
     let fast_starts = parse_rfc3339(alerts_named(&am, "Fast")[0]["startsAt"].as_str().unwrap());
@@ -339,7 +317,7 @@ async fn restarts_keep_the_for_clock_and_the_start_time() {
     assert!(status.success());
     drop(t);
     let restarted_at = secs_now();
-    let (t2, url2) = start_tocsin(&args, dir.path(), "tocsin-2").await.unwrap();
+    let (t2, url2) = s.tocsin("tocsin-2", &args).await;
 
     let v = poll_json(
         &format!("{url2}/api/v1/alerts"),
@@ -358,7 +336,7 @@ async fn restarts_keep_the_for_clock_and_the_start_time() {
         (restored - slow_since).abs() < 1.01,
         "activeAt survived the restart (a reset for clock starts it again): {slow_since} vs {restored}"
     );
-    let am = poll_alertmanager(&am_url, Duration::from_secs(5), |_| true)
+    let am = poll_alertmanager(am_url, Duration::from_secs(5), |_| true)
         .await
         .unwrap_or_default();
     let fast_after = alerts_named(&am, "Fast")
@@ -373,27 +351,24 @@ async fn restarts_keep_the_for_clock_and_the_start_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_file_changes_keep_the_old_rules_running() {
-    let Some(prom) = peer_or_skip("prometheus") else {
+    let Some(s) = Servers::prometheus().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
-    let rules_dir = dir.path().join("rules");
+    let dir = s.path();
+    let rules_dir = dir.join("rules");
     std::fs::create_dir(&rules_dir).unwrap();
     let a = rules_dir.join("a.yml");
     std::fs::write(&a, file(&[group("g", &["Keep"])])).unwrap();
-    let (t, url) = start_tocsin(
-        &[
-            format!("-rule={}", a.display()),
-            format!("-datasource.url={prom_url}"),
-            // A datasource that is down during restore must not stop the start-up.
-            "-remoteRead.url=http://127.0.0.1:9".into(),
-        ],
-        dir.path(),
-        "tocsin",
-    )
-    .await
-    .unwrap();
+    let (t, url) = s
+        .tocsin(
+            "tocsin",
+            &[
+                format!("-rule={}", a.display()),
+                // A datasource that is down during restore must not stop the start-up.
+                "-remoteRead.url=http://127.0.0.1:9".into(),
+            ],
+        )
+        .await;
     wait_rules(&url, &["g/Keep"], &t, "start").await;
     let failed = |what: &'static str| {
         let url = url.clone();

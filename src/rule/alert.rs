@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{RuleContext, shared};
+use super::RuleContext;
 use crate::labels::Labels;
 
 /// Rendered annotations, shared between the alert, the render cache, notifications and
@@ -133,23 +133,6 @@ pub struct Alert {
     /// which its annotations were rendered for (0 for a restored alert, not yet seen):
     /// the render cache's check that they can be reused for that series.
     pub(crate) source: u64,
-    /// Labels of the alert's own series, built when first needed; see [`SeriesLabels`].
-    pub(crate) series: Option<SeriesLabels>,
-}
-
-/// The label sets an alert writes and sends, kept with the alert so that steady-state
-/// evaluations build none. Valid for the state and external labels they were built
-/// with: rebuilt when the state changes; dropped with the alert (whose labels never
-/// change) and when the rule is updated (external labels may have changed).
-#[derive(Debug, Clone)]
-pub(crate) struct SeriesLabels {
-    state: AlertState,
-    /// Alert labels plus external labels where absent: what is sent.
-    pub(crate) sent: Labels,
-    /// `ALERTS{…, alertstate}`.
-    pub(crate) alerts: Labels,
-    /// `ALERTS_FOR_STATE{…}`.
-    pub(crate) for_state: Labels,
 }
 
 impl Alert {
@@ -174,43 +157,7 @@ impl Alert {
             restored: false,
             seen: 0,
             source: 0,
-            series: None,
         }
-    }
-
-    /// The alert's series and sent label sets for its current state. The external
-    /// labels of `ctx` are added to what is sent, and to the series unless
-    /// `external_labels_on_series` is off in its settings.
-    pub(crate) fn series_labels(&mut self, ctx: &RuleContext) -> &SeriesLabels {
-        let state = self.state;
-        let on_series = |sent: &Labels, own: &Labels| {
-            if ctx.settings.external_labels_on_series {
-                sent.clone()
-            } else {
-                own.clone()
-            }
-        };
-        let (sent, for_state) = match self.series.take() {
-            Some(s) if s.state == state => return self.series.insert(s),
-            // Only `ALERTS` carries the state.
-            Some(s) => (s.sent, s.for_state),
-            None => {
-                let sent = super::add_missing(&self.labels, &ctx.settings.external_labels);
-                let mut b = on_series(&sent, &self.labels).to_builder();
-                b.set(shared::metric_name(), shared::alerts_for_state());
-                let for_state = b.build();
-                (sent, for_state)
-            }
-        };
-        let mut b = on_series(&sent, &self.labels).to_builder();
-        b.set(shared::metric_name(), shared::alerts());
-        b.set(shared::alertstate(), state.shared_str());
-        self.series.insert(SeriesLabels {
-            state,
-            alerts: b.build(),
-            sent,
-            for_state,
-        })
     }
 }
 
@@ -238,14 +185,9 @@ impl Alert {
 impl Alert {
     /// What is sent for this alert: `startsAt` is when it fired, external labels are
     /// added where the alert has none of that name.
-    pub fn notification(
-        &mut self,
-        ends_at_ms: i64,
-        ctx: &RuleContext,
-        url: &Arc<str>,
-    ) -> Notification {
+    pub fn notification(&self, ends_at_ms: i64, ctx: &RuleContext, url: &Arc<str>) -> Notification {
         Notification {
-            labels: self.series_labels(ctx).sent.clone(),
+            labels: super::add_missing(&self.labels, &ctx.settings.external_labels),
             annotations: self.annotations.clone(),
             starts_at_ms: self.fired_at_ms.unwrap_or(self.active_at_ms),
             ends_at_ms,

@@ -31,23 +31,25 @@ mod dampening;
 mod hysteresis;
 mod policy;
 mod render;
+mod series;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::alert::{Alert, AlertState, Annotations, Notification};
 use super::budget::Share;
-use super::{Answer, EvalTime, Health, Outcome, RuleContext, StepOutput, Written, shared};
+use super::{Answer, EvalTime, Health, Outcome, RuleContext, StepOutput, shared};
 use crate::config::{self, RuleKind};
 use crate::labels::Labels;
 use crate::sample::Sample;
 use crate::template::{Inputs, TemplateQuerier};
-use advance::{Seen, advance, emit, held};
+use advance::{Seen, advance, held};
 use dampening::Dampening;
 use hysteresis::{Recovered, Recovery};
 pub use policy::REASON_LABEL;
 use policy::{Outcome as DataOutcome, Policies, Reason};
 use render::{LabelTemplate, RenderCache, inputs_of};
+use series::{Written, emit};
 
 use super::limits::QueryBudget;
 
@@ -334,7 +336,9 @@ impl AlertingRule {
         let held = &self.active;
         self.policies.retain(|fp| held.contains_key(&fp));
         self.retain_rendered();
-        self.written.replace(&mut series, t.query_ts_ms);
+        let alerts = self.active.values().map(Box::as_ref);
+        self.written
+            .replace(alerts, &self.ctx, t.query_ts_ms, &mut series);
         let mut out = match failed {
             // `on_error`: the evaluation failed, yet the alerts kept are written (and
             // sent by the engine), so that they do not expire during an outage.
@@ -530,13 +534,13 @@ impl AlertingRule {
         self.active
             .drain()
             .filter(|(_, a)| a.state == AlertState::Firing)
-            .map(|(_, mut a)| a.notification(ts_ms, ctx, url))
+            .map(|(_, a)| a.notification(ts_ms, ctx, url))
             .collect()
     }
 
     /// Takes the set of series written last time (for staleness markers on removal).
     pub(crate) fn take_written(&mut self) -> Vec<Labels> {
-        self.written.take()
+        self.written.take(&self.ctx)
     }
 
     /// Restores `ActiveAt` of an alert from `ALERTS_FOR_STATE` at start-up: the alert is
@@ -584,11 +588,8 @@ impl AlertingRule {
             (_, new) => new,
         };
         self.recheck_for = true;
-        // Templates and external labels may have changed.
+        // Templates may have changed.
         self.rendered.clear();
-        for a in self.active.values_mut() {
-            a.series = None;
-        }
     }
 }
 

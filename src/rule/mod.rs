@@ -12,7 +12,6 @@ pub mod deps;
 pub mod limits;
 pub mod recording;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -345,47 +344,5 @@ pub(crate) fn stale_sample(labels: Labels, ts_ms: i64) -> Sample {
         labels,
         value: stale_nan(),
         timestamp_ms: ts_ms,
-    }
-}
-
-/// The series a rule wrote at its last successful evaluation, to end the ones that
-/// disappear with staleness markers. Entries are updated in place, so an evaluation that
-/// writes the same series as the last one allocates nothing here. Keyed by the label set
-/// itself (hashed by its fingerprint, compared by pointer first): a separate fingerprint
-/// key would add 8 bytes to every entry, and an alert writes two series.
-#[derive(Debug, Default)]
-pub(crate) struct Written {
-    /// Each series with the round that last wrote it.
-    series: HashMap<Labels, u64>,
-    round: u64,
-}
-
-impl Written {
-    /// Records `out` as what this evaluation writes and appends to it markers for the
-    /// series written last time and absent now.
-    pub(crate) fn replace(&mut self, out: &mut Vec<Sample>, ts_ms: i64) {
-        self.round += 1;
-        let round = self.round;
-        for s in out.iter() {
-            match self.series.get_mut(&s.labels) {
-                Some(r) => *r = round,
-                None => {
-                    self.series.insert(s.labels.clone(), round);
-                }
-            }
-        }
-        if self.series.len() > out.len() {
-            self.series.retain(|labels, r| {
-                if *r != round {
-                    out.push(stale_sample(labels.clone(), ts_ms));
-                }
-                *r == round
-            });
-        }
-    }
-
-    /// Empties the record, returning what was written.
-    pub(crate) fn take(&mut self) -> Vec<Labels> {
-        self.series.drain().map(|(l, _)| l).collect()
     }
 }

@@ -4,7 +4,8 @@
 //! - [`peers`]: finding the real peers' binaries (Debian stable's and today's from sid,
 //!   [`peers::PeerSet`]), free ports, child processes killed on drop.
 //! - [`servers`]: starting Prometheus, Alertmanager, VictoriaMetrics and the tocsin
-//!   binary on free ports and waiting until they are ready.
+//!   binary on free ports and waiting until they are ready; [`servers::Servers`], the
+//!   Prometheus (and Alertmanager) most end-to-end tests start tocsin against.
 //! - [`http`]: readiness, polling JSON until it reaches a state, and the alerts a real
 //!   Alertmanager holds.
 //! - [`web`]: the web server in-process over a fake state (`server().start()`), and the

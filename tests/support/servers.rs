@@ -253,3 +253,89 @@ pub fn args_like_prometheus(rules: &[&Path], prom: &str) -> Vec<String> {
     ]);
     args
 }
+
+/// What most end-to-end tests start from: a temporary directory holding a real
+/// Prometheus (remote-write receiver on, default lookback) and, for tests that follow
+/// alerts to their receiver, a real Alertmanager; tocsin is started against them with
+/// [`Servers::tocsin`]. The servers stop when it is dropped.
+pub struct Servers {
+    // Fields drop in order: the servers stop before their directory goes.
+    _am: Option<ChildGuard>,
+    _prom: ChildGuard,
+    pub prom_url: String,
+    /// Empty without an Alertmanager.
+    pub am_url: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Servers {
+    /// Prometheus alone; `None` when it is not installed (outside CI).
+    pub async fn prometheus() -> Option<Servers> {
+        Servers::start(false).await
+    }
+
+    /// Prometheus and Alertmanager; `None` when either is not installed (outside CI).
+    pub async fn with_alertmanager() -> Option<Servers> {
+        Servers::start(true).await
+    }
+
+    async fn start(with_am: bool) -> Option<Servers> {
+        let prom = super::peers::peer_or_skip("prometheus")?;
+        let am_bin = match with_am {
+            true => Some(super::peers::peer_or_skip("prometheus-alertmanager")?),
+            false => None,
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (p, prom_url) = start_plain_prometheus(&prom, dir.path())
+            .await
+            .expect("prometheus");
+        let (am, am_url) = match am_bin {
+            Some(bin) => {
+                let (g, url) = start_alertmanager(&bin, dir.path())
+                    .await
+                    .expect("alertmanager");
+                (Some(g), url)
+            }
+            None => (None, String::new()),
+        };
+        Some(Servers {
+            _am: am,
+            _prom: p,
+            prom_url,
+            am_url,
+            dir,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `text` to `name` in the directory; its path.
+    pub fn write(&self, name: &str, text: &str) -> std::path::PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        p
+    }
+
+    /// Starts tocsin as `name` with `args`, querying Prometheus and sending to the
+    /// Alertmanager when there is one; panics with its log if it does not get ready.
+    pub async fn tocsin(&self, name: &str, args: &[String]) -> (ChildGuard, String) {
+        let mut all = args.to_vec();
+        all.push(format!("-datasource.url={}", self.prom_url));
+        if !self.am_url.is_empty() {
+            all.push(format!("-notifier.url={}", self.am_url));
+        }
+        start_tocsin(&all, self.dir.path(), name)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Servers::tocsin`] on the rule file `rules` (written as `rules.yml`) and `args`.
+    pub async fn tocsin_on(&self, rules: &str, args: &[String]) -> (ChildGuard, String) {
+        let file = self.write("rules.yml", rules);
+        let mut all = vec![format!("-rule={}", file.display())];
+        all.extend(args.iter().cloned());
+        self.tocsin("tocsin", &all).await
+    }
+}

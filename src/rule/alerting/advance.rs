@@ -1,12 +1,11 @@
-//! Phases 3 and 4 for one held alert: how it moves through its states at an evaluation
+//! Phase 3 for one held alert: how it moves through its states at an evaluation
 //! (Prometheus' transitions, with `keep_firing_for`, and tocsin's `recover_expr`,
-//! `for_count`, `no_data` and `on_error` through [`Seen`]), and the series it writes.
+//! `for_count`, `no_data` and `on_error` through [`Seen`]). Phase 4, the series it
+//! writes, is in `series.rs`.
 
 use super::hysteresis::{Recovered, Recovery};
 use super::{Fate, Timing};
-use crate::rule::RuleContext;
 use crate::rule::alert::{Alert, AlertState};
-use crate::sample::Sample;
 
 /// What an evaluation tells of one held alert, besides its state.
 #[derive(Debug, Clone, Copy, Default)]
@@ -113,25 +112,6 @@ pub(super) fn fire(a: &mut Alert, ts: i64, for_ms: i64, interval_ms: i64) {
         first_tick_after(a.active_at_ms, for_ms, interval_ms, ts)
     } else {
         ts
-    });
-}
-
-/// Phase 4 for one active alert: its series, stamped with the query time as Prometheus
-/// does, so that they line up with the data that raised them. `ALERTS` carries the
-/// state; `ALERTS_FOR_STATE` carries `activeAt` in whole seconds, which a restart reads
-/// back to keep counting toward `for` (see [`AlertingRule::restore`]).
-pub(super) fn emit(a: &mut Alert, ctx: &RuleContext, query_ts_ms: i64, out: &mut Vec<Sample>) {
-    let active_at_s = (a.active_at_ms / 1000) as f64;
-    let series = a.series_labels(ctx);
-    out.push(Sample {
-        labels: series.alerts.clone(),
-        value: 1.0,
-        timestamp_ms: query_ts_ms,
-    });
-    out.push(Sample {
-        labels: series.for_state.clone(),
-        value: active_at_s,
-        timestamp_ms: query_ts_ms,
     });
 }
 
