@@ -109,14 +109,21 @@ fn lint_all(
     if let Some(ds) = &opts.datasource {
         match series_findings(&files, ds) {
             Ok(more) => {
-                findings.extend(more);
+                findings.extend(more.findings);
                 lint::sort(&files, &mut findings);
+                if let Some(s) = more.stopped {
+                    let _ = writeln!(
+                        out.stderr,
+                        "  FAILED: the datasource checks stopped: {} after {} failed queries in a row; the rules from {} on were not checked against it (the findings below stand)",
+                        s.error,
+                        lint::series::DOWN_AFTER,
+                        s.at
+                    );
+                    out.exit_code = 1;
+                }
             }
             Err(e) => {
-                let _ = writeln!(
-                    out.stderr,
-                    "  FAILED: the datasource checks stopped: {e}; the datasource must answer instant queries"
-                );
+                let _ = writeln!(out.stderr, "  FAILED: the datasource checks: {e}");
                 out.exit_code = 1;
             }
         }
@@ -155,14 +162,13 @@ fn lint_all(
 fn series_findings(
     files: &[LintFile],
     ds: &lint::DatasourceLint,
-) -> Result<Vec<lint::Finding>, String> {
+) -> Result<lint::DatasourceFindings, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     let now_ms = crate::clock::Clock::System.now_ms();
-    rt.block_on(lint::datasource_checks(files, ds, now_ms))
-        .map_err(|e| e.to_string())
+    Ok(rt.block_on(lint::datasource_checks(files, ds, now_ms)))
 }
 
 /// Checks one file; returns whether the lint found something, and the groups when the

@@ -314,8 +314,9 @@ async fn a_threshold_and_a_for_change_give_the_difference_of_two_replays() {
     assert!(differing > 0);
     // Unchanged recording rules are known to be equal without comparing.
     assert_eq!(rec[1]["diff"]["compared"], false);
-    // 10 rules × 2 windows asked; 7 distinct expressions × 2 windows sent.
-    assert_eq!(bt["queries"]["asked"], 20, "{}", bt["queries"]);
+    // 8 rules × 2 windows asked (the two unchanged recording rules are replayed once,
+    // for both sides); 7 distinct expressions × 2 windows sent.
+    assert_eq!(bt["queries"]["asked"], 16, "{}", bt["queries"]);
     assert_eq!(bt["queries"]["sent"], 14, "{}", bt["queries"]);
 }
 
@@ -328,26 +329,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 async fn markdown_fail_on_and_the_old_side_from_git() {
     let Some(s) = source(20).await else { return };
     let d = s.dir.path();
-    let git = |args: &[&str]| {
-        let st = Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(d)
-            .output()
-            .expect("git");
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
-    };
+    let git = |args: &[&str]| git_in(d, args);
     git(&["init", "-q"]);
     write(d, "rules.yml", OLD);
     git(&["add", "rules.yml"]);
@@ -418,6 +400,93 @@ async fn bad_input_names_the_side_and_the_cause() {
     assert!(err.contains("unknown metric \"pages\""), "{err}");
 }
 
+/// Runs `git ARGS` in `dir` (a throwaway identity, no signing).
+fn git_in(dir: &Path, args: &[&str]) {
+    let st = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
+/// In a repository: a revision that does not exist, a path that does not exist at a
+/// revision that does, and a file that does not load at its revision; each names the
+/// side, the source and git's or the loader's reason. Also a reversed range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_sources_that_do_not_exist_or_load_name_the_side() {
+    let d = tempfile::tempdir().unwrap();
+    let d = d.path();
+    git_in(d, &["init", "-q"]);
+    write(d, "rules.yml", OLD);
+    write(
+        d,
+        "broken.yml",
+        "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: sum(\n",
+    );
+    git_in(d, &["add", "rules.yml", "broken.yml"]);
+    git_in(d, &["commit", "-q", "-m", "rules"]);
+    let run = |old: &str, new: &str, extra: &[&str]| {
+        let mut a = vec![
+            "backtest".to_string(),
+            format!("--old={old}"),
+            format!("--new={new}"),
+            "-datasource.url=http://127.0.0.1:9".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        if !extra.iter().any(|e| e.starts_with("--from")) {
+            a.push("--from=-1h".into());
+        }
+        tocsin(a, d)
+    };
+    let (code, _, err) = run("git:no-such-rev:rules.yml", "rules.yml", &[]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("the old rules (--old) cannot be loaded")
+            && err.contains("git show no-such-rev:rules.yml failed")
+            && err.contains("no-such-rev"),
+        "{err}"
+    );
+    let (code, _, err) = run("rules.yml", "git:HEAD:missing.yml", &[]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("the new rules (--new) cannot be loaded")
+            && err.contains("git show HEAD:missing.yml failed")
+            && err.contains("missing.yml"),
+        "{err}"
+    );
+    let (code, _, err) = run("git:HEAD:broken.yml", "rules.yml", &[]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("the old rules (--old) cannot be loaded")
+            && err.contains("git:HEAD:broken.yml:5"),
+        "the source as given and the line: {err}"
+    );
+    let (code, _, err) = run(
+        "git:HEAD:rules.yml",
+        "rules.yml",
+        &["--from=-1h", "--to=-2h"],
+    )
+    .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("cannot be replayed over this range") && err.contains("is after to"),
+        "{err}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_range_without_data_is_an_error() {
     let Some(vm) = sid_peer_or_skip("victoria-metrics") else {
@@ -479,40 +548,58 @@ impl tocsin::datasource::Querier for DownFrom {
     }
 }
 
-#[tokio::test]
-async fn a_datasource_failing_part_way_gives_a_partial_report() {
-    use tocsin::backtest::{Side, SideName, backtest, render};
+/// The start of the library tests' two hours, and a minute.
+const T0: i64 = 1_700_000_000_000;
+const MIN: i64 = 60_000;
+
+/// A side of the library tests, loaded from `text`.
+fn lib_side(name: tocsin::backtest::SideName, text: &str) -> tocsin::backtest::Side {
     use tocsin::config::{LoadOptions, load_str};
-    use tocsin::labels::Labels;
-    const T0: i64 = 1_700_000_000_000;
-    const MIN: i64 = 60_000;
-    let side = |name, text: &str| Side {
+    tocsin::backtest::Side {
         name,
         sources: vec![format!("{name}.yml")],
         groups: load_str(Path::new("r.yml"), text, &LoadOptions::default()).unwrap(),
-    };
-    let old = side(SideName::Old, OLD);
-    let new = side(SideName::New, &new_rules());
-    let inner = tocsin::datasource::fake::FakeQuerier::new();
-    let x = Labels::from_pairs([("__name__", "load"), ("instance", "a"), ("job", "j")]);
-    // Above both thresholds for 20 minutes in every 30.
-    let points: Vec<(i64, f64)> = (0..120)
+    }
+}
+
+/// One `load` series over two hours from `T0`, above both thresholds for 20 minutes in
+/// every 30.
+fn flapping_load() -> tocsin::datasource::RangeSeries {
+    let x =
+        tocsin::labels::Labels::from_pairs([("__name__", "load"), ("instance", "a"), ("job", "j")]);
+    let points = (0..120)
         .map(|m| (T0 + m * MIN, if m % 30 < 20 { 1.5 } else { 0.5 }))
         .collect();
+    (x, points)
+}
+
+/// The two hours from `T0`, 30 evaluations per window (4 windows).
+fn two_hours() -> tocsin::replay::ReplayOptions {
+    tocsin::replay::ReplayOptions {
+        from_ms: T0,
+        to_ms: T0 + 119 * MIN,
+        max_points: 30,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_datasource_failing_part_way_gives_a_partial_report() {
+    use tocsin::backtest::{SideName, backtest, render};
+    let old = lib_side(SideName::Old, OLD);
+    let new = lib_side(SideName::New, &new_rules());
+    let inner = tocsin::datasource::fake::FakeQuerier::new();
     for expr in ["load > 1.0", "load > 0.95"] {
-        inner.set_range(expr, Ok(vec![(x.clone(), points.clone())]));
+        inner.set_range(expr, Ok(vec![flapping_load()]));
     }
     let q = std::sync::Arc::new(DownFrom {
         inner,
         down_ms: T0 + 60 * MIN,
     });
     let opts = tocsin::replay::ReplayOptions {
-        from_ms: T0,
-        to_ms: T0 + 119 * MIN,
-        max_points: 30,
         retry_attempts: 2,
         retry_backoff: std::time::Duration::from_millis(1),
-        ..Default::default()
+        ..two_hours()
     };
     let settings = tocsin::rule::RuleSettings::default();
     let r = backtest(&old, &new, &settings, q, &opts).await.unwrap();
@@ -534,6 +621,46 @@ async fn a_datasource_failing_part_way_gives_a_partial_report() {
     // What was evaluated is still compared.
     assert!(r.alerting[0].diff.new.as_ref().unwrap().pages > 0);
     assert!(render::table(&r, &[]).contains("PARTIAL REPORT"));
+}
+
+/// A rule the same on both sides is replayed once and reported for both: its figures
+/// are the old side's, it adds no query, and the side summaries still count it.
+#[tokio::test]
+async fn an_unchanged_rule_is_replayed_once_for_both_sides() {
+    use tocsin::backtest::{SideName, backtest};
+    // Only JobLoadHigh's `for` changes.
+    let old = lib_side(SideName::Old, OLD);
+    let new = lib_side(SideName::New, &OLD.replace("for: 10m", "for: 5m"));
+    let fake = std::sync::Arc::new(tocsin::datasource::fake::FakeQuerier::new());
+    let (_, points) = flapping_load();
+    fake.set_range("load > 1.0", Ok(vec![flapping_load()]));
+    let j = tocsin::labels::Labels::from_pairs([("job", "j")]);
+    fake.set_range("sum by (job) (load) > 10.4", Ok(vec![(j, points)]));
+    let settings = tocsin::rule::RuleSettings::default();
+    let r = backtest(&old, &new, &settings, fake.clone(), &two_hours())
+        .await
+        .unwrap();
+    // 4 windows: the old side's 5 rules and the new JobLoadHigh ask, once each.
+    assert_eq!((r.queries.asked, r.queries.sent), (24, 20));
+    assert_eq!(fake.range_queries().len(), 20);
+    assert_eq!((r.old.evaluations, r.new.evaluations), (600, 600));
+    let row = |name: &str| {
+        r.alerting
+            .iter()
+            .find(|a| a.new_rule.as_ref().is_some_and(|n| n.name == name))
+            .unwrap()
+    };
+    let same = &row("LoadHigh").diff;
+    assert!(same.old.as_ref().unwrap().pages > 0);
+    assert_eq!(same.old, same.new);
+    assert_eq!((same.only_old, same.only_new), (0, 0));
+    let changed = &row("JobLoadHigh").diff;
+    let (o, n) = (changed.old.as_ref().unwrap(), changed.new.as_ref().unwrap());
+    assert_eq!(o.pages, n.pages);
+    assert!(
+        n.time_to_fire_seconds_median < o.time_to_fire_seconds_median,
+        "a shorter `for` fires sooner: {n:?} {o:?}"
+    );
 }
 
 /// One `name=value` of a form body.

@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -61,7 +60,7 @@ async fn static_dns_srv_and_consul_alertmanagers_receive_relabelled_alerts() {
     let (_a2, am2) = start_alertmanager(&am_bin, &d2).await.unwrap();
     let (_a3, am3) = start_alertmanager(&am_bin, &d3).await.unwrap();
     let port = |u: &str| u.rsplit(':').next().unwrap().parse::<u16>().unwrap();
-    let consul = fake_consul(port(&am3), Arc::new(Mutex::new(Vec::new()))).await;
+    let consul = fake_consul(port(&am3)).await.url;
 
     let dns = DnsServer::start().await;
     let srv = Answer::Records(vec![Record::Srv {

@@ -496,8 +496,8 @@ async fn notifier_config_secrets_hidden() {
     let (fake, seen) = fake_peers(2, secret("accesstoken")).await;
     let am = fake.trim_start_matches("http://");
     let am_port: u16 = am.rsplit(':').next().unwrap().parse().unwrap();
-    let consul_seen = Arc::new(Mutex::new(Vec::new()));
-    let consul = fake_consul(am_port, consul_seen.clone()).await;
+    let fake_consul = fake_consul(am_port).await;
+    let (consul, consul_seen) = (fake_consul.url.clone(), fake_consul.seen.clone());
     let s: Vec<String> = (0..8).map(|i| secret(&format!("cfg{i}"))).collect();
     std::fs::write(d.join("am3.pass"), format!("{}\n", s[5])).unwrap();
     let config = d.join("notifier.yml");

@@ -135,6 +135,47 @@ async fn a_restart_keeps_the_for_clock() {
     r2.stop().await;
 }
 
+/// A group every 10 s, first evaluated at `T0 + 5 s` (ticks at 5 s past each 10 s).
+const TEN_SECONDS: &str = r#"groups:
+  - name: fast
+    interval: 10s
+    eval_offset: 5s
+    rules:
+      - alert: Down
+        expr: up == 0
+        for: 1h
+"#;
+
+/// A TSDB that hangs during the restore (a handover or a restart) delays the group's
+/// first evaluation by one interval, not by `-datasource.queryTimeout` (30 s, three
+/// intervals here) nor forever: the group then starts with no state.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_restore_delays_the_first_evaluation_by_one_interval_at_most() {
+    let q = Arc::new(Scripted {
+        slow_expr: Some(r#"last_over_time(ALERTS_FOR_STATE{alertname="Down"}[3600s])"#),
+        // Longer than the whole test: the restore never answers (the state it holds,
+        // pending since T0 - 10m, never arrives).
+        delay: Duration::from_secs(24 * 3600),
+        for_state_s: Some(((T0 - 10 * MIN) / 1000) as f64),
+        ..Scripted::default()
+    });
+    q.inner.set("up == 0", Ok(vec![down("a")]));
+    let restorer = Arc::new(Restorer {
+        querier: q.clone(),
+        lookback: Duration::from_secs(3600),
+        external_labels: Labels::empty(),
+    });
+    let r = PausedEngine::start(TEN_SECONDS, q.clone(), Clock::tokio_at(T0), Some(restorer)).await;
+    r.until(MIN).await;
+    // Without a restore the first tick is T0 + 5 s; the restore waited one interval
+    // (10 s), so the group evaluates from the tick after it, T0 + 15 s, on schedule.
+    let want: Vec<i64> = (0..5).map(|k| T0 + 15 * SEC + k * 10 * SEC).collect();
+    assert_eq!(q.query_times(), want);
+    // Started without the state it could not read: pending since its first evaluation.
+    assert_eq!(r.alerts("Down"), [(AlertState::Pending, T0 + 15 * SEC)]);
+    r.stop().await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn restore_asks_once_per_group_and_gives_each_rule_its_own_alerts() {
     let active_at = T0 - 10 * MIN;

@@ -100,30 +100,32 @@ fn assert_findings(dir: &Path, url: &str) {
     );
 }
 
-#[tokio::test]
-async fn prometheus_scraping_itself() {
-    let Some(bin) = peer_or_skip("prometheus") else {
-        return;
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
+/// Starts Prometheus scraping itself every second, with `extra` flags, and waits until
+/// it has scraped; the guard and the URL.
+async fn self_scraping_prometheus(
+    bin: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> (support::peers::ChildGuard, String) {
     let port = free_port();
-    let cfg = dir.path().join("prometheus.yml");
+    let cfg = dir.join("prometheus.yml");
     std::fs::write(
         &cfg,
         format!("global: {{ scrape_interval: 1s }}\nscrape_configs:\n  - job_name: self\n    static_configs: [{{ targets: ['127.0.0.1:{port}'] }}]\n"),
     )
     .expect("config");
     let url = format!("http://127.0.0.1:{port}");
-    let argv = vec![
+    let mut argv = vec![
         bin.display().to_string(),
         format!("--config.file={}", cfg.display()),
-        format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()),
+        format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
         format!("--web.listen-address=127.0.0.1:{port}"),
     ];
-    let _guard = spawn_ready(
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    let guard = spawn_ready(
         "prometheus",
         &argv,
-        dir.path(),
+        dir,
         &url,
         "/-/ready",
         Duration::from_secs(30),
@@ -141,10 +143,82 @@ async fn prometheus_scraping_itself() {
     )
     .await;
     assert!(scraped.is_some(), "prometheus scraped itself");
+    (guard, url)
+}
+
+#[tokio::test]
+async fn prometheus_scraping_itself() {
+    let Some(bin) = peer_or_skip("prometheus") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_guard, url) = self_scraping_prometheus(&bin, dir.path(), &[]).await;
     let d = dir.path().to_path_buf();
     tokio::task::spawn_blocking(move || assert_findings(&d, &url))
         .await
         .expect("check");
+}
+
+/// The line of `RULES` that holds `text`.
+fn line_of(text: &str) -> usize {
+    RULES
+        .lines()
+        .position(|l| l.contains(text))
+        .expect("in RULES")
+        + 1
+}
+
+/// A Prometheus whose `--query.max-samples` is below what a week of `up` holds: a
+/// query over the lookback would be refused, the series lookups are not (they read the
+/// index only), so the series checks find exactly what they find on an unlimited one;
+/// the rules whose own evaluation windows exceed the limit get a `rule/cost` finding
+/// each, and the run goes on.
+#[tokio::test]
+async fn prometheus_with_a_small_sample_limit() {
+    let Some(bin) = peer_or_skip("prometheus") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_guard, url) =
+        self_scraping_prometheus(&bin, dir.path(), &["--query.max-samples=3"]).await;
+    // Wait until a week of `up` is more than the limit allows.
+    let client = reqwest::Client::new();
+    let q = format!("{url}/api/v1/query?query=count(last_over_time(up[1w]))");
+    let started = std::time::Instant::now();
+    loop {
+        let r = client.get(&q).send().await.expect("prometheus answers");
+        if r.status() == 422 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the query over the lookback was never refused"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let d = dir.path().to_path_buf();
+    let stderr = tokio::task::spawn_blocking(move || {
+        let (code, stderr) = check(&d, &url);
+        assert_eq!(code, 3, "--lint-fatal, nothing stopped: {stderr}");
+        stderr
+    })
+    .await
+    .expect("check");
+    let mut want = expected();
+    for rule in [
+        "expr: up{job=\"self\"} == 0",
+        "expr: up{team=\"\"} == 0",
+        "expr: sum by (job) (up)",
+    ] {
+        want.push((line_of(rule), "rule/cost".to_string()));
+    }
+    want.sort();
+    assert_eq!(found(&stderr), want, "{stderr}");
+    assert!(
+        stderr.contains("\"Exists\": warning [rule/cost]: the datasource refuses to evaluate the rule's queries (")
+            && stderr.contains("query processing would load too many samples into memory"),
+        "{stderr}"
+    );
 }
 
 /// Imports Prometheus text (`name{labels} value [ms]` lines) into VictoriaMetrics.
@@ -158,16 +232,15 @@ async fn import(url: &str, body: String) {
     assert!(r.status().is_success(), "import: {}", r.status());
 }
 
-#[tokio::test]
-async fn victoria_metrics_with_imported_series() {
-    let Some(bin) = peer_or_skip("victoria-metrics") else {
-        return;
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (_guard, url) = start_victoria_metrics(&bin, dir.path(), &[])
+/// VictoriaMetrics with `body` (Prometheus text holding `up`) imported and searchable.
+async fn victoria_metrics_with_up(
+    bin: &Path,
+    dir: &Path,
+    body: &str,
+) -> (support::peers::ChildGuard, String) {
+    let (guard, url) = start_victoria_metrics(bin, dir, &[])
         .await
         .expect("vm starts");
-    let body = "up{job=\"self\",instance=\"a:1\"} 1\nprocess_cpu_seconds_total{job=\"self\",instance=\"a:1\"} 3\n";
     import(&url, body.to_string()).await;
     let searchable = poll_victoria_metrics(&url, "up", Duration::from_secs(30), |v| {
         v["data"]["result"]
@@ -179,6 +252,17 @@ async fn victoria_metrics_with_imported_series() {
         searchable.is_some(),
         "the imported series became searchable"
     );
+    (guard, url)
+}
+
+#[tokio::test]
+async fn victoria_metrics_with_imported_series() {
+    let Some(bin) = peer_or_skip("victoria-metrics") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = "up{job=\"self\",instance=\"a:1\"} 1\nprocess_cpu_seconds_total{job=\"self\",instance=\"a:1\"} 3\n";
+    let (_guard, url) = victoria_metrics_with_up(&bin, dir.path(), body).await;
     let d = dir.path().to_path_buf();
     tokio::task::spawn_blocking(move || assert_findings(&d, &url))
         .await
@@ -192,9 +276,68 @@ fn a_datasource_that_does_not_answer_fails_the_run_with_a_clear_error() {
     let (code, stderr) = check(dir.path(), &url);
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.contains("FAILED: the datasource checks stopped: cannot reach"),
+        stderr.contains("FAILED: the datasource checks stopped: cannot reach")
+            && stderr.contains("after 3 failed queries in a row; the rules from ")
+            && stderr.contains("rules.yml:"),
         "{stderr}"
     );
+}
+
+/// Two groups; the datasource refuses every query of the second one (its `params`
+/// carry a filter VictoriaMetrics cannot parse).
+const REFUSED: &str = r#"groups:
+  - name: fine
+    rules:
+      - alert: Missing
+        expr: no_such_metric_total > 0 # expect promql/series
+  - name: refused
+    params:
+      extra_filters[]: ["{bad"]
+    rules:
+      - alert: NotCheckable
+        expr: up{job="self"} == 0 # expect promql/series rule/cost
+  - name: after
+    rules:
+      - alert: StillChecked
+        expr: up{job="nope"} == 0 # expect promql/series
+"#;
+
+/// A query the datasource refuses is a finding for the rule that needed it, naming
+/// the datasource's error; the rules after it are still checked.
+async fn a_refused_query_is_a_finding_for_its_rule(bin: &Path) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = "up{job=\"self\",instance=\"a:1\"} 1\n";
+    let (_guard, url) = victoria_metrics_with_up(bin, dir.path(), body).await;
+    let file = dir.path().join("refused.yml");
+    std::fs::write(&file, REFUSED).expect("write rules");
+    let (code, stderr) = tokio::task::spawn_blocking(move || check_file(&file, &url, &[]))
+        .await
+        .expect("check");
+    let want: Vec<(usize, String)> = REFUSED
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| Some((i + 1, l.split_once("# expect ")?.1)))
+        .flat_map(|(n, ids)| ids.split(' ').map(move |id| (n, id.to_string())))
+        .collect();
+    assert_eq!(found(&stderr), want, "{stderr}");
+    assert_eq!(code, 3, "--lint-fatal; the checks did not stop: {stderr}");
+    assert!(
+        stderr.contains("\"NotCheckable\": warning [promql/series]: not checked: the datasource failed to answer about up{job=\"self\"}: ")
+            && stderr.contains("cannot parse extra_filters"),
+        "the rule, the selector and the datasource's error: {stderr}"
+    );
+    assert!(!stderr.contains("FAILED"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_refused_query_is_a_finding_on_victoria_metrics_1_79_and_1_145() {
+    let bins = [
+        peer_or_skip("victoria-metrics"),
+        sid_peer_or_skip("victoria-metrics"),
+    ];
+    for bin in bins.into_iter().flatten() {
+        a_refused_query_is_a_finding_for_its_rule(&bin).await;
+    }
 }
 
 const COST: &str = concat!(

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use support::dns::{Answer, DnsServer, Record};
 use support::eventually;
-use support::fake_http::{Seen, serve_fn};
+use support::fake_http::{Seen, fake_consul, serve_fn};
 use tocsin::dns::Resolver;
 use tocsin::labels::Labels;
 use tocsin::notifier::config;
@@ -276,41 +276,11 @@ async fn the_first_round_failing_is_an_error_naming_the_entry() {
     assert!(!e.contains("tok-s3cret"), "{e}");
 }
 
-/// A Consul catalog stand-in: `/v1/catalog/services` and `/v1/health/service/<name>`,
-/// answering 500 while `down` holds; keeps the tokens it was sent.
-async fn fake_consul(
-    am_port: u16,
-    down: Arc<Mutex<bool>>,
-    tokens: Arc<Mutex<Vec<String>>>,
-) -> String {
-    let (url, _) = serve_fn(move |_, s: &Seen<'_>| {
-        let token = s.headers.get("x-consul-token").and_then(|v| v.to_str().ok());
-        tokens.lock().unwrap().push(token.unwrap_or("").to_string());
-        if *down.lock().unwrap() {
-            return Some((500, "text/plain", "consul is sad".into()));
-        }
-        let body = match s.path {
-            "/v1/catalog/services" => r#"{"alertmanager":["prod","scheme=http"],"consul":[]}"#.to_string(),
-            "/v1/health/service/alertmanager" => format!(
-                r#"[{{"Node":{{"Node":"n1","Address":"127.0.0.1","Datacenter":"dc1"}},
-                     "Service":{{"ID":"am-1","Service":"alertmanager","Address":"","Port":{am_port},"Tags":["prod"]}},
-                     "Checks":[{{"CheckID":"serfHealth","Status":"passing"}}]}}]"#
-            ),
-            _ => "[]".to_string(),
-        };
-        Some((200, "application/json", body))
-    })
-    .await;
-    url
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consul_targets_with_token_and_an_outage_that_keeps_them() {
     let am = fake_am(200).await;
     let dns = DnsServer::start().await;
-    let down = Arc::new(Mutex::new(false));
-    let tokens = Arc::new(Mutex::new(Vec::new()));
-    let consul = fake_consul(am.port, down.clone(), tokens.clone()).await;
+    let consul = fake_consul(am.port).await;
     let yaml = format!(
         r#"
 consul_sd_configs:
@@ -324,7 +294,7 @@ relabel_configs:
   - source_labels: [__meta_consul_dc]
     target_label: dc
 "#,
-        consul.trim_start_matches("http://")
+        consul.url.trim_start_matches("http://")
     );
     let r = start(&yaml, opts(&dns)).await;
     let st = r.notifier.status();
@@ -333,9 +303,10 @@ relabel_configs:
         [format!("http://127.0.0.1:{}/api/v2/alerts", am.port)]
     );
     assert_eq!(st[0].labels.get("dc"), Some("dc1"));
-    assert!(tokens.lock().unwrap().iter().all(|t| t == "tok-s3cret"));
+    let seen = consul.seen.lock().unwrap().clone();
+    assert!(seen.iter().all(|(t, _)| t == "tok-s3cret"), "{seen:?}");
 
-    *down.lock().unwrap() = true;
+    consul.down.store(true, std::sync::atomic::Ordering::SeqCst);
     let m = &r.metrics;
     let failed = eventually(WAIT, || {
         metrics_text(m).contains(r#"tocsin_notifier_discovery_errors_total{kind="consulSD"}"#)
@@ -481,17 +452,17 @@ async fn static_group_oauth2_fetches_one_token_and_fails_closed() {
 async fn consul_through_its_proxy_url() {
     let am = fake_am(200).await;
     let dns = DnsServer::start().await;
-    let tokens = Arc::new(Mutex::new(Vec::new()));
-    let proxy = fake_consul(am.port, Arc::new(Mutex::new(false)), tokens.clone()).await;
+    let proxy = fake_consul(am.port).await;
     let yaml = format!(
-        "consul_sd_configs:\n  - server: consul.invalid:8500\n    proxy_url: {proxy}\n    services: [alertmanager]\n"
+        "consul_sd_configs:\n  - server: consul.invalid:8500\n    proxy_url: {}\n    services: [alertmanager]\n",
+        proxy.url
     );
     let r = start(&yaml, opts(&dns)).await;
     assert_eq!(
         urls(&r.notifier.status(), Kind::Consul),
         [format!("http://127.0.0.1:{}/api/v2/alerts", am.port)]
     );
-    assert!(!tokens.lock().unwrap().is_empty());
+    assert!(!proxy.seen.lock().unwrap().is_empty());
 
     let yaml = "consul_sd_configs:\n  - server: consul.invalid:8500\n    proxy_url: socks5://u:Pr0xy-pw@p:1080\n";
     let (pending, _, _, _dir) = prepare(yaml, opts(&dns)).await;

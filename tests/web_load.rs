@@ -333,6 +333,7 @@ impl ClusterSource for StuckPeer {
                 member: "b".into(),
                 addr: Some("127.0.0.1:1".into()),
                 body: Ok(r#"{"status":"success","data":{"groups":[],"alerts":[]}}"#.into()),
+                problems: Vec::new(),
             }]
         })
     }

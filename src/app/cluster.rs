@@ -41,7 +41,8 @@ pub(super) fn build(
     };
     let dns = match &cfg.peers {
         Some(PeerSource::Srv { .. } | PeerSource::A { .. }) => {
-            Some(Resolver::system(cfg.request_timeout).context("-cluster.peers")?)
+            let r = Resolver::from_setting(f.dns_server, cfg.request_timeout);
+            Some(r.context("-cluster.peers (-dns.server)")?)
         }
         _ => None,
     };

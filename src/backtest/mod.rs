@@ -4,7 +4,10 @@
 //! flapping; per recording rule the samples that differ.
 //!
 //! Both replays run at once over one [`SharedQuerier`], so each distinct window query
-//! goes to the datasource once, however many rules on either side send it.
+//! goes to the datasource once, however many rules on either side send it. A rule that
+//! is the same on both sides (same expression, `for`, labels and group settings) gives
+//! the same alerts and samples from the same answers: it is replayed once, on the old
+//! side, and its report stands for both.
 
 mod alerts;
 pub mod fail_on;
@@ -15,7 +18,7 @@ pub mod render;
 mod shared;
 pub mod sides;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -26,7 +29,7 @@ pub use recorded::{RecordedDiff, Worst};
 pub use shared::{FetchStats, SharedQuerier};
 pub use sides::{Side, SideError, SideName};
 
-use crate::config::{Group, RuleKind};
+use crate::config::{Group, RuleKind, rule_checksum};
 use crate::datasource::Querier;
 use crate::replay::{self, GroupPlan, PlanError, ReplayOptions, RuleReport, Timing};
 use crate::rule::RuleSettings;
@@ -152,14 +155,28 @@ impl<'a> Planned<'a> {
         }
     }
 
-    /// Every window query the side's rules will send.
-    fn queries(&self) -> impl Iterator<Item = crate::datasource::RangeQuery> + '_ {
-        self.plans.iter().flat_map(|p| {
-            p.group.rules.iter().flat_map(move |r| {
-                (0..p.plan.windows())
-                    .map(move |w| replay::range_query(&p.group, &p.plan, p.plan.window(w), &r.expr))
-            })
+    /// Every window query the side's rules will send (`skip`: rules not replayed).
+    fn queries<'b>(
+        &'b self,
+        skip: &'b HashSet<(usize, usize)>,
+    ) -> impl Iterator<Item = crate::datasource::RangeQuery> + 'b {
+        self.plans.iter().enumerate().flat_map(move |(gi, p)| {
+            p.group
+                .rules
+                .iter()
+                .enumerate()
+                .filter(move |(ri, _)| !skip.contains(&(gi, *ri)))
+                .flat_map(move |(_, r)| {
+                    (0..p.plan.windows()).map(move |w| {
+                        replay::range_query(&p.group, &p.plan, p.plan.window(w), &r.expr)
+                    })
+                })
         })
+    }
+
+    /// Position of rule `a` in the side's replay report.
+    fn report_index(&self, a: pairs::At) -> usize {
+        self.offsets[a.group] + a.rule
     }
 
     fn summary(&self, reports: &[RuleReport]) -> SideSummary {
@@ -216,24 +233,41 @@ pub async fn backtest(
     let (mut oo, mut on) = (opts.clone(), opts.clone());
     oo.progress = false;
     on.progress = false;
+    // New rules that are the same as their old rule, with the old rule: replayed once.
+    let mut twins = Vec::new();
     for p in &pairs {
-        if let (Some(a), Some(b)) = (p.old, p.new)
-            && recording(po.group(a), a.rule)
-            && !same_recording(po.group(a), a.rule, pn.group(b), b.rule)
-        {
+        let (Some(a), Some(b)) = (p.old, p.new) else {
+            continue;
+        };
+        let (og, ng) = (po.group(a), pn.group(b));
+        if rule_checksum(og, &og.rules[a.rule]) == rule_checksum(ng, &ng.rules[b.rule]) {
+            on.skip.insert((b.group, b.rule));
+            twins.push((a, b));
+        } else if recording(og, a.rule) && !same_recording(og, a.rule, ng, b.rule) {
             oo.collect.insert((a.group, a.rule));
             on.collect.insert((b.group, b.rule));
         }
     }
     let shared = Arc::new(SharedQuerier::new(
         querier,
-        po.queries().chain(pn.queries()),
+        po.queries(&oo.skip).chain(pn.queries(&on.skip)),
     ));
     let q: Arc<dyn Querier> = shared.clone();
-    let (ro, rn) = tokio::join!(
+    let (ro, mut rn) = tokio::join!(
         replay::replay(&po.plans, settings, q.clone(), None, &oo),
         replay::replay(&pn.plans, settings, q, None, &on),
     );
+    for (a, b) in twins {
+        let (from, to) = (po.report_index(a), pn.report_index(b));
+        if let (Some(r), Some(named)) = (ro.rules.get(from), rn.rules.get(to)) {
+            rn.rules[to] = RuleReport {
+                group: named.group.clone(),
+                file: named.file.clone(),
+                rule: named.rule.clone(),
+                ..r.clone()
+            };
+        }
+    }
     let stats = shared.stats();
     let failed = ro.rules.iter().chain(&rn.rules).any(|r| r.errors > 0);
     if stats.series == 0 && !failed {
@@ -286,7 +320,7 @@ impl<'a> Both<'a> {
         a: Option<pairs::At>,
     ) -> Sided<'a> {
         let a = a?;
-        let r = reports.get(pl.offsets[a.group] + a.rule)?;
+        let r = reports.get(pl.report_index(a))?;
         Some((pl.at(a), r, pl.group(a), a.rule))
     }
 

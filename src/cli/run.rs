@@ -122,8 +122,8 @@ pub struct RunFlags {
     /// How often -notifier.config's consul_sd_configs ask Consul again.
     #[arg(long = "promscrape.consulSDCheckInterval", default_value = "30s", value_parser = parse_go_duration)]
     pub consul_sd_check_interval: Duration,
-    /// DNS server (`host:port`) for dns_sd_configs, instead of those in
-    /// `/etc/resolv.conf`.
+    /// DNS server (`host:port`) for dns_sd_configs and `-cluster.peers`, instead of
+    /// those in `/etc/resolv.conf`.
     #[arg(long = "dns.server", value_name = "HOST:PORT")]
     pub dns_server: Option<std::net::SocketAddr>,
 

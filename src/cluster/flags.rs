@@ -63,6 +63,16 @@ pub enum Mode {
     Dynamic,
 }
 
+impl Mode {
+    /// `-cluster.membersCount` (1 when not sharded statically), which members compare.
+    pub fn count(&self) -> usize {
+        match self {
+            Mode::Static { count, .. } => *count,
+            _ => 1,
+        }
+    }
+}
+
 /// The validated flags.
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {

@@ -41,31 +41,41 @@ pub fn next_view(mode: &Mode, replication: usize, instance: &str, peers: Vec<Pee
             v
         }
     };
+    let my_count = mode.count();
     for p in peers.iter().filter(|p| p.ready) {
         let Some(id) = &p.identity else { continue };
-        if id.instance == instance {
-            continue;
-        }
-        if id.replication != replication {
-            problems.push(format!(
-                "the member at {} runs with -cluster.replicationFactor={}, this one with {replication}: give every member the same -cluster.* flags",
-                p.addr, id.replication
-            ));
-        }
-        let my_count = match mode {
-            Mode::Static { count, .. } => *count,
-            _ => 1,
-        };
-        if id.count != my_count {
-            problems.push(format!(
-                "the member at {} runs with -cluster.membersCount={}, this one with {my_count}: they compute different assignments; give every member the same -cluster.* flags",
-                p.addr, id.count
-            ));
+        if id.instance != instance {
+            problems.extend(disagreements(&p.addr, id, my_count, replication));
         }
     }
     view.problems = problems;
     view.peers = peers;
     view
+}
+
+/// How the member at `addr`, which says `theirs`, disagrees with this one (which runs
+/// with `-cluster.membersCount=my_count` and `-cluster.replicationFactor=replication`):
+/// what the probes and the cluster-wide API's fan-out report.
+pub fn disagreements(
+    addr: &str,
+    theirs: &super::Identity,
+    my_count: usize,
+    replication: usize,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if theirs.replication != replication {
+        out.push(format!(
+            "the member at {addr} runs with -cluster.replicationFactor={}, this one with {replication}: give every member the same -cluster.* flags",
+            theirs.replication
+        ));
+    }
+    if theirs.count != my_count {
+        out.push(format!(
+            "the member at {addr} runs with -cluster.membersCount={}, this one with {my_count}: they compute different assignments; give every member the same -cluster.* flags",
+            theirs.count
+        ));
+    }
+    out
 }
 
 fn static_view(

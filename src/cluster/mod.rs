@@ -73,6 +73,8 @@ pub struct Cluster {
     /// The loaded groups: never-evaluated snapshots (for groups whose owners do not
     /// answer) and their shard keys, in file order.
     groups: RwLock<Arc<[Loaded]>>,
+    /// Disagreements the cluster-wide API's fan-out found.
+    reported: source::Reported,
 }
 
 #[derive(Clone)]
@@ -108,6 +110,7 @@ impl Cluster {
             client,
             metrics,
             groups: RwLock::new(Arc::from(Vec::new())),
+            reported: source::Reported::default(),
         })
     }
 
@@ -145,10 +148,7 @@ impl Cluster {
                 Mode::Static { me, .. } => me.to_string(),
                 _ => String::new(),
             },
-            count: match &self.cfg.mode {
-                Mode::Static { count, .. } => *count,
-                _ => 1,
-            },
+            count: self.cfg.mode.count(),
             replication: self.cfg.replication,
             view: self.applied.load(std::sync::atomic::Ordering::Relaxed),
         }
@@ -188,8 +188,14 @@ impl Cluster {
             }
         }
         self.metrics.members.set(next.members.len() as i64);
-        self.metrics.problems.set(next.problems.len() as i64);
+        let problems = self.problems(&next.problems).len();
+        self.metrics.problems.set(problems as i64);
         self.view.send_replace(Arc::new(next));
+    }
+
+    /// The problems of the last round of probes (`known`) and those the fan-out found.
+    fn problems(&self, known: &[String]) -> Vec<String> {
+        self.reported.with(known)
     }
 
     /// Records the loaded groups (after every successful load), for the API's view of

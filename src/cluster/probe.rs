@@ -33,6 +33,12 @@ impl Identity {
         )
     }
 
+    /// What the `Tocsin-Cluster` header of an answer says, if it has one.
+    pub fn of_headers(headers: &reqwest::header::HeaderMap) -> Option<Identity> {
+        let v = headers.get(HEADER)?.to_str().ok()?;
+        Identity::parse(v)
+    }
+
     /// Reads a header value; `None` if it is not one of ours.
     pub fn parse(s: &str) -> Option<Identity> {
         let mut id = Identity {
@@ -87,11 +93,7 @@ impl PeerClient {
         };
         match res {
             Ok(r) => {
-                let identity = r
-                    .headers()
-                    .get(HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(Identity::parse);
+                let identity = Identity::of_headers(r.headers());
                 let ready = r.status().is_success();
                 Peer {
                     addr: addr.to_string(),

@@ -17,6 +17,7 @@ pub(crate) mod raw;
 mod rule;
 mod validate;
 
+pub(crate) use checksum::rule_checksum;
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::{ErrorKind, LoadError, LoadErrors, RuleRef};
 pub use load::{LoadOptions, expand_patterns, load, load_file, load_str, sources_fingerprint};

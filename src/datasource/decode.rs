@@ -414,6 +414,40 @@ pub(super) fn status_error(url: &str, status: u16, body: &[u8]) -> QueryError {
     }
 }
 
+/// Why an answer that is not the JSON expected could not be read.
+fn undecodable(url: &str, body: &[u8], e: serde_json::Error) -> QueryError {
+    if looks_like_html(body) {
+        QueryError::NotJson {
+            url: url.to_string(),
+            what: "HTML",
+            snippet: snippet(body),
+        }
+    } else if e.is_eof() {
+        QueryError::Decode {
+            url: url.to_string(),
+            message: format!(
+                "the JSON ends early at line {} column {} ({} bytes received): truncated answer",
+                e.line(),
+                e.column(),
+                body.len()
+            ),
+        }
+    } else {
+        QueryError::Decode {
+            url: url.to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The error of an answer whose `status` is not `success`.
+fn failed(error_type: Option<Cow<'_, str>>, error: Option<Cow<'_, str>>) -> QueryError {
+    QueryError::Failed {
+        error_type: error_type.unwrap_or(Cow::Borrowed("unknown")).into_owned(),
+        error: error.unwrap_or(Cow::Borrowed("(no message)")).into_owned(),
+    }
+}
+
 /// The `data` of a successful answer, and VictoriaMetrics' `stats.seriesFetched`.
 fn envelope<'a>(url: &str, body: &'a [u8]) -> Result<(Data<'a>, Meta), QueryError> {
     // Checking the whole body is UTF-8 in one (vectorised) pass spares the parser a
@@ -422,41 +456,9 @@ fn envelope<'a>(url: &str, body: &'a [u8]) -> Result<(Data<'a>, Meta), QueryErro
         Ok(text) => serde_json::from_str(text),
         Err(_) => serde_json::from_slice(body),
     };
-    let env: Envelope<'a> = parsed.map_err(|e| {
-        if looks_like_html(body) {
-            QueryError::NotJson {
-                url: url.to_string(),
-                what: "HTML",
-                snippet: snippet(body),
-            }
-        } else if e.is_eof() {
-            QueryError::Decode {
-                url: url.to_string(),
-                message: format!(
-                    "the JSON ends early at line {} column {} ({} bytes received): truncated answer",
-                    e.line(),
-                    e.column(),
-                    body.len()
-                ),
-            }
-        } else {
-            QueryError::Decode {
-                url: url.to_string(),
-                message: e.to_string(),
-            }
-        }
-    })?;
+    let env: Envelope<'a> = parsed.map_err(|e| undecodable(url, body, e))?;
     if env.status != "success" {
-        return Err(QueryError::Failed {
-            error_type: env
-                .error_type
-                .unwrap_or(Cow::Borrowed("unknown"))
-                .into_owned(),
-            error: env
-                .error
-                .unwrap_or(Cow::Borrowed("(no message)"))
-                .into_owned(),
-        });
+        return Err(failed(env.error_type, env.error));
     }
     let fetched = env.stats.and_then(|s| s.series_fetched);
     let partial = env.is_partial.unwrap_or(false);
@@ -510,6 +512,29 @@ pub fn decode_range(url: &str, body: &[u8]) -> Result<Vec<RangeSeries>, QueryErr
             got: data.result_type.into_owned(),
         }),
     }
+}
+
+/// A series lookup's answer (`/api/v1/series`): `data` is a list of label sets.
+#[derive(Deserialize)]
+struct SeriesEnvelope<'a> {
+    #[serde(borrow)]
+    status: Cow<'a, str>,
+    #[serde(default)]
+    data: Vec<std::collections::BTreeMap<String, String>>,
+    #[serde(rename = "errorType", borrow, default)]
+    error_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    error: Option<Cow<'a, str>>,
+}
+
+/// Decodes a series lookup's answer into label sets.
+pub fn decode_series(url: &str, body: &[u8]) -> Result<Vec<Labels>, QueryError> {
+    let env: SeriesEnvelope =
+        serde_json::from_slice(body).map_err(|e| undecodable(url, body, e))?;
+    if env.status != "success" {
+        return Err(failed(env.error_type, env.error));
+    }
+    Ok(env.data.into_iter().map(Labels::from_pairs).collect())
 }
 
 #[cfg(test)]

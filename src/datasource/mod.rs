@@ -17,7 +17,9 @@ use crate::http::{self, ClientError, ClientOptions, Endpoint, HttpClient, Origin
 use crate::labels::Labels;
 use crate::sample::Sample;
 
-pub use decode::{InstantAnswer, decode_instant, decode_instant_answer, decode_range};
+pub use decode::{
+    InstantAnswer, decode_instant, decode_instant_answer, decode_range, decode_series,
+};
 
 /// A boxed future, to keep [`Querier`] usable as `Arc<dyn Querier>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -47,6 +49,22 @@ pub struct RangeQuery {
 
 /// A series of a range answer.
 pub type RangeSeries = (Labels, Vec<(i64, f64)>);
+
+/// One series lookup (`/api/v1/series`): the series matching `selector` that have
+/// samples between `start_ms` and `end_ms`. The datasource reads its index only, no
+/// samples, so a long range costs little (unlike a query over it, which loads every
+/// sample and may hit `--query.max-samples`).
+#[derive(Debug, Clone, Default)]
+pub struct SeriesQuery {
+    pub selector: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// At most this many series are wanted (`limit`; datasources that do not know the
+    /// parameter return them all). 0 = all.
+    pub limit: usize,
+    pub params: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+}
 
 /// Why a query failed. Messages are what `lastError` shows, so they say precisely what
 /// went wrong and where.
@@ -85,6 +103,18 @@ pub enum QueryError {
     Auth(String),
 }
 
+impl QueryError {
+    /// Whether the datasource itself is in trouble (unreachable, too slow, overloaded or
+    /// failing) rather than refusing this query: asking again later may work.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            QueryError::Unreachable { .. } | QueryError::Timeout { .. } => true,
+            QueryError::Status { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+}
+
 /// Where rules get their answers from.
 pub trait Querier: Send + Sync {
     fn instant<'a>(&'a self, q: &'a InstantQuery)
@@ -108,6 +138,15 @@ pub trait Querier: Send + Sync {
         &'a self,
         q: &'a RangeQuery,
     ) -> BoxFuture<'a, Result<Vec<RangeSeries>, QueryError>>;
+    /// The series a [`SeriesQuery`] matches; a querier without a series index refuses.
+    fn series<'a>(&'a self, q: &'a SeriesQuery) -> BoxFuture<'a, Result<Vec<Labels>, QueryError>> {
+        Box::pin(async move {
+            Err(QueryError::Request(format!(
+                "this datasource has no series lookup (asked for {})",
+                q.selector
+            )))
+        })
+    }
 }
 
 /// `-datasource.*` settings.
@@ -207,6 +246,7 @@ pub struct PromClient {
     client: HttpClient,
     query: Endpoint,
     range: Endpoint,
+    series: Endpoint,
     /// `step=…` for instant queries (none with `-datasource.queryStep=0` or
     /// `-datasource.disableStepParam`), and `round_digits=…` if set.
     step: String,
@@ -259,6 +299,7 @@ impl PromClient {
             client,
             query: Endpoint::new(http::join_path(base, "/api/v1/query")),
             range: Endpoint::new(http::join_path(base, "/api/v1/query_range")),
+            series: Endpoint::new(http::join_path(base, "/api/v1/series")),
             slots: (opts.max_concurrent > 0)
                 .then(|| Arc::new(tokio::sync::Semaphore::new(opts.max_concurrent))),
             step,
@@ -461,6 +502,23 @@ impl Querier for PromClient {
             }
             let body = self.post(&self.range, form, &q.headers).await?;
             decode_range(&self.range.shown, &body)
+        })
+    }
+
+    fn series<'a>(&'a self, q: &'a SeriesQuery) -> BoxFuture<'a, Result<Vec<Labels>, QueryError>> {
+        Box::pin(async move {
+            let mut form = String::with_capacity(q.selector.len() * 3 / 2 + 64);
+            push_param(&mut form, "match[]", &q.selector);
+            push_param(&mut form, "start", &format_ts(q.start_ms));
+            push_param(&mut form, "end", &format_ts(q.end_ms));
+            if q.limit > 0 {
+                push_param(&mut form, "limit", &q.limit.to_string());
+            }
+            for (k, v) in &q.params {
+                push_param(&mut form, k, v);
+            }
+            let body = self.post(&self.series, form, &q.headers).await?;
+            decode_series(&self.series.shown, &body)
         })
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use promql_parser::parser::{self, Expr, Offset, VectorSelector, value::ValueType};
 
-use super::series::{Cache, SeriesSource, plain};
+use super::series::{Cache, SeriesSource, Stopped, not_checked, plain};
 use super::{COST, Finding, LintFile, Site, sites};
 use crate::config::format_duration;
 use crate::datasource::{InstantQuery, QueryError};
@@ -55,16 +55,17 @@ struct Read {
     offset_ms: i64,
 }
 
-/// Runs the cost check; stops at the first query that fails for another reason than
-/// the datasource refusing it (a refusal is itself a finding: the rule's evaluations
-/// will be refused too).
+/// Runs the cost check, adding findings to `out`. A query the datasource refuses is a
+/// finding (the rule's evaluations will be refused too); one that fails otherwise is a
+/// finding that the rule was not checked; a datasource that stays unreachable stops
+/// the check.
 pub(super) async fn check(
     files: &[LintFile],
     src: &SeriesSource<'_>,
     limits: &CostLimits,
     cache: &mut Cache,
-) -> Result<Vec<Finding>, QueryError> {
-    let mut out = Vec::new();
+    out: &mut Vec<Finding>,
+) -> Result<(), Stopped> {
     for site in sites(files) {
         let Ok(expr) = parser::parse(&site.rule.expr) else {
             continue;
@@ -84,10 +85,13 @@ pub(super) async fn check(
                 );
                 out.extend(site.finding(&COST, "expr", None, msg));
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                cache.stop_if_down(&site, &e)?;
+                out.extend(not_checked(&site, &COST, "the rule's cost", &e));
+            }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The series of each read, and the expression's own statistics.

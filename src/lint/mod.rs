@@ -260,23 +260,36 @@ impl fmt::Debug for DatasourceLint {
     }
 }
 
-/// Runs the checks that ask the datasource (series, then cost), evaluating at `now_ms`;
-/// stops at the first query that fails (a partial answer would read as "the rest is
-/// fine").
+/// What the checks that ask the datasource found, and whether they stopped early.
+#[derive(Debug, Default)]
+pub struct DatasourceFindings {
+    pub findings: Vec<Finding>,
+    /// Set when the datasource stayed unreachable: the rules from there on (and the
+    /// cost check, if the series checks stopped) were not checked against it.
+    pub stopped: Option<series::Stopped>,
+}
+
+/// Runs the checks that ask the datasource (series, then cost), evaluating at
+/// `now_ms`. A failed query is a finding for the rule that needed it; the checks stop
+/// only when the datasource stays unreachable (see [`series::DOWN_AFTER`]).
 pub async fn datasource_checks(
     files: &[LintFile],
     ds: &DatasourceLint,
     now_ms: i64,
-) -> Result<Vec<Finding>, crate::datasource::QueryError> {
+) -> DatasourceFindings {
     let src = series::SeriesSource {
         querier: &*ds.querier,
         lookback: ds.lookback,
         now_ms,
     };
     let mut cache = series::Cache::default();
-    let mut out = series::check(files, &src, &mut cache).await?;
-    out.extend(cost::check(files, &src, &ds.limits, &mut cache).await?);
-    Ok(out)
+    let mut out = DatasourceFindings::default();
+    let ran = match series::check(files, &src, &mut cache, &mut out.findings).await {
+        Ok(()) => cost::check(files, &src, &ds.limits, &mut cache, &mut out.findings).await,
+        Err(stopped) => Err(stopped),
+    };
+    out.stopped = ran.err();
+    out
 }
 
 /// A rule being checked, with where it is.

@@ -121,6 +121,13 @@ impl GroupRunner {
         &self.def
     }
 
+    /// How often the group evaluates (its own `interval` or `-evaluationInterval`).
+    pub fn interval(&self) -> std::time::Duration {
+        self.def
+            .interval
+            .unwrap_or(self.engine.settings.default_interval)
+    }
+
     /// Publishes the never-evaluated snapshot.
     pub fn publish_initial(&self) {
         self.engine.board.publish(Arc::new(self.status.clone()));

@@ -13,8 +13,13 @@
 //! restored (the lookback is the outage tolerance). An alert the first evaluation does
 //! not see is dropped, as a pending alert would be. `keep_firing_for` is not restored:
 //! an alert that was only being kept firing resolves at the first evaluation that does
-//! not see it. A datasource that cannot be reached is logged and skipped: evaluation
-//! starts with empty state rather than not at all.
+//! not see it. A datasource that cannot be reached, or does not answer within the
+//! group's interval, is logged and skipped: evaluation starts with empty state (one
+//! interval late at most) rather than not at all. Starting empty, a pending alert starts
+//! its `for` again; a firing alert with `for` goes back to pending (it is not sent while
+//! pending, so Alertmanager resolves it when its last `endsAt` passes, and pages again
+//! when it fires); a firing alert without `for` fires again at once with the same labels,
+//! which Alertmanager merges into the alert it still holds (keeping its `startsAt`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,12 +100,22 @@ impl Restorer {
             time_ms: now,
             ..InstantQuery::default()
         };
-        let samples = match self.querier.instant(&q).await {
-            Ok(samples) => samples,
-            Err(e) => {
+        // Bounded by the group's interval, whatever `-datasource.queryTimeout` says: a
+        // TSDB that hangs delays the first evaluation by one interval at most.
+        let bound = runner.interval();
+        let samples = match tokio::time::timeout(bound, self.querier.instant(&q)).await {
+            Ok(Ok(samples)) => samples,
+            Ok(Err(e)) => {
                 tracing::warn!(
                     group = %group,
                     "cannot restore alert state from -remoteRead.url: {e}; starting with no state"
+                );
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    group = %group,
+                    "-remoteRead.url did not answer within the group's interval ({bound:?}) while restoring alert state; starting with no state"
                 );
                 return;
             }

@@ -11,7 +11,7 @@ use super::report::RuleReport;
 use super::rule_task::Shared;
 use super::window::{Plan, Slicer, Window};
 use crate::config::Group;
-use crate::datasource::{QueryError, RangeQuery};
+use crate::datasource::RangeQuery;
 use crate::rule::Answer;
 
 /// What a rule queries over each window: `expr`, and `recover_expr` and the presence
@@ -217,15 +217,6 @@ impl Drop for Fetcher {
     }
 }
 
-/// Query errors worth repeating: the datasource may recover from these.
-fn transient(e: &QueryError) -> bool {
-    match e {
-        QueryError::Unreachable { .. } | QueryError::Timeout { .. } => true,
-        QueryError::Status { status, .. } => *status == 429 || *status >= 500,
-        _ => false,
-    }
-}
-
 /// Waits until the rules this one reads have written the window, takes a fetch permit, and
 /// runs the window's range queries, retrying transient errors.
 async fn fetch_window(
@@ -296,7 +287,7 @@ impl Where<'_> {
         loop {
             match shared.querier.range(&q).await {
                 Ok(series) => return Ok(Slicer::new(series, q.start_ms, q.step_ms, win.len)),
-                Err(e) if transient(&e) && attempt < attempts => {
+                Err(e) if e.is_transient() && attempt < attempts => {
                     out.retries += 1;
                     tracing::warn!(group = %group.name, rule = %rule, attempt, "{}: {e}; retrying", win.describe());
                     tokio::time::sleep(shared.retry_backoff * attempt as u32).await;
@@ -309,7 +300,7 @@ impl Where<'_> {
                     );
                     tracing::error!(group = %group.name, rule = %rule, "{msg}");
                     out.problems.push(msg);
-                    return Err((e.to_string(), transient(&e)));
+                    return Err((e.to_string(), e.is_transient()));
                 }
             }
         }

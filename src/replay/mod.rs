@@ -55,6 +55,10 @@ pub struct ReplayOptions {
     /// Recording rules whose samples the report keeps ([`RuleReport::recorded`]), as
     /// (position of the group's plan, position of the rule in its group).
     pub collect: HashSet<(usize, usize)>,
+    /// Rules not replayed, as (position of the group's plan, position of the rule in
+    /// its group): their report only names them. A backtest replays a rule that is the
+    /// same on both sides once and reports it for both.
+    pub skip: HashSet<(usize, usize)>,
     /// Cancelled by SIGTERM/SIGINT: no window is started after it, the samples of the
     /// windows already evaluated are still written, and the report says where each
     /// rule stopped.
@@ -74,6 +78,7 @@ impl Default for ReplayOptions {
             progress: false,
             write_batch: 10_000,
             collect: HashSet::new(),
+            skip: HashSet::new(),
             cancel: CancellationToken::new(),
         }
     }
@@ -158,8 +163,14 @@ pub async fn replay(
                 .filter_map(|&d| receivers.get(d).cloned())
                 .collect();
             receivers.push(rx);
+            if opts.skip.contains(&(pi, i)) {
+                // `done` drops here: a rule reading this one does not wait for it.
+                handles.push(Err(rule_task::named_report(g, spec)));
+                continue;
+            }
             let job = rule_task::RuleJob {
                 group: g.clone(),
+                spec: i,
                 rule: Rule::new(spec, ctx.clone()),
                 plan: p.plan.clone(),
                 deps,
@@ -167,11 +178,18 @@ pub async fn replay(
                 bar: bar.clone(),
                 collect: opts.collect.contains(&(pi, i)),
             };
-            handles.push(tokio::spawn(rule_task::run(job, shared.clone())));
+            handles.push(Ok(tokio::spawn(rule_task::run(job, shared.clone()))));
         }
     }
     let mut rules = Vec::with_capacity(handles.len());
     for h in handles {
+        let h = match h {
+            Ok(h) => h,
+            Err(skipped) => {
+                rules.push(skipped);
+                continue;
+            }
+        };
         match h.await {
             Ok(r) => rules.push(r),
             Err(e) => {

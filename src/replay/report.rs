@@ -131,6 +131,7 @@ impl Tracker {
             }
         }
         if seen.len() != self.open.len() {
+            let seen: std::collections::HashSet<u64> = seen.into_iter().collect();
             let gone: Vec<u64> = self
                 .open
                 .keys()

@@ -45,6 +45,8 @@ pub(super) struct Shared {
 /// One rule to replay and its links to the rules it reads and that read it.
 pub(super) struct RuleJob {
     pub group: Arc<Group>,
+    /// Position of the rule in its group.
+    pub spec: usize,
     pub rule: Rule,
     pub plan: Plan,
     /// Windows written so far by each earlier rule this one reads.
@@ -72,10 +74,25 @@ struct WindowSteps {
     next: u64,
 }
 
+/// The report of rule `spec` of `group` before anything is replayed: its names only.
+pub(super) fn named_report(group: &Group, spec: &crate::config::Rule) -> RuleReport {
+    RuleReport {
+        group: group.name.clone(),
+        file: group.shown_file.clone(),
+        rule: spec.name().to_string(),
+        kind: match spec.kind {
+            crate::config::RuleKind::Alerting(_) => "alerting",
+            crate::config::RuleKind::Recording(_) => "recording",
+        },
+        ..RuleReport::default()
+    }
+}
+
 /// Replays the rule over the whole plan and reports what happened.
 pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
     let RuleJob {
         group,
+        spec,
         mut rule,
         plan,
         deps,
@@ -86,15 +103,8 @@ pub(super) async fn run(job: RuleJob, shared: Arc<Shared>) -> RuleReport {
     let mut tally = Tally {
         tracker: Tracker::default(),
         report: RuleReport {
-            group: group.name.clone(),
-            file: group.shown_file.clone(),
-            rule: rule.name().to_string(),
-            kind: match rule {
-                Rule::Alerting(_) => "alerting",
-                Rule::Recording(_) => "recording",
-            },
             recorded: (collect && matches!(rule, Rule::Recording(_))).then(Default::default),
-            ..RuleReport::default()
+            ..named_report(&group, &group.rules[spec])
         },
     };
     let out = Output::start(shared.writer.as_ref(), done, shared.retry_attempts);

@@ -55,6 +55,9 @@ pub struct PeerAnswer {
     pub addr: Option<String>,
     /// The response body of a 200 answer, or why there is none.
     pub body: Result<bytes::Bytes, String>,
+    /// How the member's `-cluster.*` flags (from its answer's `Tocsin-Cluster` header)
+    /// disagree with this member's: a warning of the merged answer.
+    pub problems: Vec<String>,
 }
 
 /// The cluster as the web server sees it.

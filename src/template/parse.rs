@@ -335,45 +335,7 @@ impl Parser<'_> {
     /// Parses a pipeline up to and including the closing delimiter (or `)` when nested).
     fn pipeline(&mut self, ctx: &str, multi_decl: bool) -> PResult<Pipe> {
         let pos = self.peek().map_or(self.src_len, |t| t.pos);
-        let mut decl = Vec::new();
-        let mut is_assign = false;
-        // Declarations: `$x :=`, `$x =`, `$i, $v :=` (range only).
-        if let Some(TokKind::Var(_)) = self.peek().map(|t| &t.kind) {
-            let save = self.i;
-            let mut names = Vec::new();
-            while let Some(TokKind::Var(v)) = self.peek().map(|t| t.kind.clone()) {
-                self.i += 1;
-                names.push(v);
-                match self.peek().map(|t| t.kind.clone()) {
-                    Some(TokKind::Comma) if multi_decl && names.len() < 2 => {
-                        self.i += 1;
-                        continue;
-                    }
-                    Some(TokKind::Declare) => {
-                        self.i += 1;
-                        decl = names.clone();
-                        break;
-                    }
-                    Some(TokKind::Assign) if names.len() == 1 => {
-                        self.i += 1;
-                        is_assign = true;
-                        decl = names.clone();
-                        break;
-                    }
-                    Some(TokKind::Comma) => {
-                        let p = self.peek().map_or(pos, |t| t.pos);
-                        return syntax(p, format!("too many declarations in {ctx}"));
-                    }
-                    _ => break,
-                }
-            }
-            if decl.is_empty() {
-                self.i = save;
-            } else if is_assign && !self.vars.contains(&decl[0]) {
-                // Go accepts this at parse time and fails when executing it.
-                self.vars.push(decl[0].clone());
-            }
-        }
+        let (decl, is_assign) = self.declarations(ctx, multi_decl, pos)?;
         if matches!(
             self.peek().map(|t| &t.kind),
             Some(TokKind::Close) | Some(TokKind::RParen) | None
@@ -381,6 +343,68 @@ impl Parser<'_> {
             let p = self.peek().map_or(self.src_len, |t| t.pos);
             return syntax(p, format!("missing value for {ctx}"));
         }
+        let cmds = self.commands(ctx)?;
+        // A declared variable is in scope after its pipeline (an assigned one already was).
+        if !is_assign {
+            for d in &decl {
+                self.vars.push(d.clone());
+            }
+        }
+        Ok(Pipe {
+            pos,
+            decl,
+            is_assign,
+            cmds,
+        })
+    }
+
+    /// The variables a pipeline starts by declaring (`$x :=`, `$i, $v :=` in `range`)
+    /// or assigning (`$x =`), and whether it assigns; none (and nothing consumed) when
+    /// it starts with a variable that is only read.
+    fn declarations(
+        &mut self,
+        ctx: &str,
+        multi_decl: bool,
+        pos: usize,
+    ) -> PResult<(Vec<String>, bool)> {
+        if !matches!(self.peek().map(|t| &t.kind), Some(TokKind::Var(_))) {
+            return Ok((Vec::new(), false));
+        }
+        let save = self.i;
+        let mut names = Vec::new();
+        while let Some(TokKind::Var(v)) = self.peek().map(|t| t.kind.clone()) {
+            self.i += 1;
+            names.push(v);
+            match self.peek().map(|t| t.kind.clone()) {
+                Some(TokKind::Comma) if multi_decl && names.len() < 2 => {
+                    self.i += 1;
+                }
+                Some(TokKind::Declare) => {
+                    self.i += 1;
+                    return Ok((names, false));
+                }
+                Some(TokKind::Assign) if names.len() == 1 => {
+                    self.i += 1;
+                    if !self.vars.contains(&names[0]) {
+                        // Go accepts this at parse time and fails when executing it.
+                        self.vars.push(names[0].clone());
+                    }
+                    return Ok((names, true));
+                }
+                Some(TokKind::Comma) => {
+                    let p = self.peek().map_or(pos, |t| t.pos);
+                    return syntax(p, format!("too many declarations in {ctx}"));
+                }
+                _ => break,
+            }
+        }
+        self.i = save;
+        Ok((Vec::new(), false))
+    }
+
+    /// The commands of a pipeline, separated by `|`, up to and including the closing
+    /// delimiter (or `)`); only the first may be a plain value.
+    fn commands(&mut self, ctx: &str) -> PResult<Vec<Cmd>> {
         let mut cmds = Vec::new();
         loop {
             let c = self.command()?;
@@ -408,7 +432,7 @@ impl Parser<'_> {
             cmds.push(c);
             let t = self.next()?;
             match t.kind {
-                TokKind::Close | TokKind::RParen => break,
+                TokKind::Close | TokKind::RParen => return Ok(cmds),
                 // Go accepts a trailing `|` before the closing delimiter.
                 TokKind::Pipe
                     if matches!(
@@ -417,23 +441,12 @@ impl Parser<'_> {
                     ) =>
                 {
                     self.i += 1;
-                    break;
+                    return Ok(cmds);
                 }
                 TokKind::Pipe => {}
                 other => return syntax(t.pos, format!("unexpected {} in {ctx}", describe(&other))),
             }
         }
-        if !is_assign {
-            for d in &decl {
-                self.vars.push(d.clone());
-            }
-        }
-        Ok(Pipe {
-            pos,
-            decl,
-            is_assign,
-            cmds,
-        })
     }
 
     fn command(&mut self) -> PResult<Cmd> {

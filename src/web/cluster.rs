@@ -4,7 +4,11 @@
 //! `local=1`); groups whose owners did not answer in time are shown as loaded from the
 //! files, never evaluated (`ownerUnreachable: true`), and the answer says it is partial
 //! (`data.partial`, one `warnings` entry per member that did not answer). Every group
-//! carries `owners`, the members that evaluate it.
+//! carries `owners`, the members that evaluate it. A member whose `-cluster.*` flags
+//! differ from this one's (its answer's `Tocsin-Cluster` header says) adds a warning,
+//! without making the answer partial. Only the requests to the members run on the async
+//! threads: this member's own answer and the merge are rendered on the blocking pool,
+//! as the local answers are.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -40,26 +44,44 @@ fn array(mut data: Map<String, Value>, key: &str) -> Vec<Value> {
     }
 }
 
-/// Each other member's list under `data[key]`, or the warning saying why there is none.
+/// Asks every other member for its own answer to `path` with the query `q`.
 async fn ask_peers(
     c: &Arc<dyn ClusterSource>,
     path: &str,
     q: &Query,
     auth: Option<String>,
-    key: &str,
-) -> (Vec<(String, Vec<Value>)>, Vec<String>) {
+) -> Vec<PeerAnswer> {
     let mut forward = q.encode(PAGING);
     if !forward.is_empty() {
         forward.push('&');
     }
-    let answers: Vec<PeerAnswer> = c.fan_out(format!("{path}?{forward}local=1"), auth).await;
-    let mut lists = Vec::new();
-    let mut warnings = Vec::new();
+    c.fan_out(format!("{path}?{forward}local=1"), auth).await
+}
+
+/// The members' lists under `data[key]`, the warnings saying why a member has none
+/// (which make the answer partial), and the members' disagreements (which do not).
+struct Answers {
+    lists: Vec<(String, Vec<Value>)>,
+    missing: Vec<String>,
+    problems: Vec<String>,
+}
+
+fn lists_of(answers: Vec<PeerAnswer>, key: &str) -> Answers {
+    let mut out = Answers {
+        lists: Vec::new(),
+        missing: Vec::new(),
+        problems: Vec::new(),
+    };
     for a in answers {
         let who = match &a.addr {
             Some(addr) => format!("member {} ({addr})", a.member),
             None => format!("member {}", a.member),
         };
+        for p in a.problems {
+            if !out.problems.contains(&p) {
+                out.problems.push(p);
+            }
+        }
         let parsed = a.body.and_then(|b| {
             serde_json::from_slice::<Value>(&b)
                 .ok()
@@ -71,11 +93,24 @@ async fn ask_peers(
                 .ok_or_else(|| "answered something that is not the tocsin API".to_string())
         });
         match parsed {
-            Ok(list) => lists.push((a.member, list)),
-            Err(e) => warnings.push(format!("{who} did not answer: {e}")),
+            Ok(list) => out.lists.push((a.member, list)),
+            Err(e) => out.missing.push(format!("{who} did not answer: {e}")),
         }
     }
-    (lists, warnings)
+    out
+}
+
+/// Runs `merge` on the blocking pool (rendering and merging cost what the local answers
+/// do, which are rendered there too).
+async fn blocking(merge: impl FnOnce() -> Reply + Send + 'static) -> Reply {
+    tokio::task::spawn_blocking(merge)
+        .await
+        .unwrap_or_else(|e| {
+            Reply::text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("merging the cluster's answers failed: {e}\n"),
+            )
+        })
 }
 
 fn id_of(v: &Value) -> Option<String> {
@@ -93,7 +128,13 @@ fn with_owners(mut v: Value, owners: &[String]) -> Value {
     v
 }
 
-fn envelope(data: Map<String, Value>, warnings: Vec<String>) -> Reply {
+/// The merged answer: `data` with `partial` (a member did not answer), and the warnings
+/// (why not, and how members disagree).
+fn envelope(mut data: Map<String, Value>, mut answers: Answers) -> Reply {
+    data.insert("partial".into(), json!(!answers.missing.is_empty()));
+    answers.missing.sort();
+    let mut warnings = answers.missing;
+    warnings.extend(answers.problems);
     let mut m = Map::new();
     m.insert("status".into(), json!("success"));
     m.insert("data".into(), Value::Object(data));
@@ -105,7 +146,7 @@ fn envelope(data: Map<String, Value>, warnings: Vec<String>) -> Reply {
 
 /// `/api/v1/rules` of the whole cluster.
 pub async fn rules(
-    api: &Api,
+    api: &Arc<Api>,
     c: &Arc<dyn ClusterSource>,
     q: &Query,
     auth: Option<String>,
@@ -114,12 +155,26 @@ pub async fn rules(
         Ok(f) => f,
         Err(e) => return Reply::bad_data(&e),
     };
+    let answers = ask_peers(c, "/api/v1/rules", q, auth).await;
+    let (api, c, q) = (api.clone(), c.clone(), q.clone());
+    blocking(move || merge_rules(&api, &c, &q, &f, lists_of(answers, "groups"))).await
+}
+
+/// This member's groups, then each other member's, each group once; groups whose owners
+/// did not answer as loaded from the files.
+fn merge_rules(
+    api: &Api,
+    c: &Arc<dyn ClusterSource>,
+    q: &Query,
+    f: &filter::RulesFilter,
+    answers: Answers,
+) -> Reply {
     let local_q = q.without(PAGING);
     let mine = match data_of(api.rules(&local_q)) {
         Ok(d) => array(d, "groups"),
         Err(r) => return r,
     };
-    let (lists, mut warnings) = ask_peers(c, "/api/v1/rules", q, auth, "groups").await;
+    let lists = &answers.lists;
     let answered: HashSet<&str> = lists.iter().map(|(m, _)| m.as_str()).collect();
     let me = c
         .status()
@@ -135,7 +190,7 @@ pub async fn rules(
         }
     }
     let mut extra = Vec::new();
-    for (_, list) in &lists {
+    for (_, list) in lists {
         for g in list {
             if let Some(id) = id_of(g)
                 && !found.contains_key(&id)
@@ -182,7 +237,7 @@ pub async fn rules(
             merged.push(with_owners(g, &owners));
         }
     }
-    let (page, next) = match paginate(merged, &f) {
+    let (page, next) = match paginate(merged, f) {
         Ok(p) => p,
         Err(e) => return Reply::bad_data(&e),
     };
@@ -191,9 +246,7 @@ pub async fn rules(
     if let Some(t) = next {
         data.insert("groupNextToken".into(), json!(t));
     }
-    data.insert("partial".into(), json!(!warnings.is_empty()));
-    warnings.sort();
-    envelope(data, warnings)
+    envelope(data, answers)
 }
 
 /// Applies `group_limit` with `group_next_token` (Prometheus 3) or `page_num` (vmalert)
@@ -233,25 +286,31 @@ fn paginate(
 /// `/api/v1/alerts` of the whole cluster: every member's alerts, an alert of a
 /// replicated group once.
 pub async fn alerts(
-    api: &Api,
+    api: &Arc<Api>,
     c: &Arc<dyn ClusterSource>,
     q: &Query,
     auth: Option<String>,
 ) -> Reply {
+    let answers = ask_peers(c, "/api/v1/alerts", q, auth).await;
+    let (api, q) = (api.clone(), q.clone());
+    blocking(move || merge_alerts(&api, &q, lists_of(answers, "alerts"))).await
+}
+
+fn merge_alerts(api: &Api, q: &Query, mut answers: Answers) -> Reply {
     let mine = match data_of(api.alerts(&q.without(PAGING))) {
         Ok(d) => array(d, "alerts"),
         Err(r) => return r,
     };
-    let (lists, mut warnings) = ask_peers(c, "/api/v1/alerts", q, auth, "alerts").await;
     let key = |a: &Value| {
         let s = |k| a.get(k).map(|v| v.to_string()).unwrap_or_default();
         (s("group_id"), s("rule_id"), s("id"))
     };
     let mut seen = HashSet::new();
     let mut merged = Vec::new();
+    let theirs = std::mem::take(&mut answers.lists);
     for a in mine
         .into_iter()
-        .chain(lists.into_iter().flat_map(|(_, l)| l))
+        .chain(theirs.into_iter().flat_map(|(_, l)| l))
     {
         if seen.insert(key(&a)) {
             merged.push(a);
@@ -259,9 +318,7 @@ pub async fn alerts(
     }
     let mut data = Map::new();
     data.insert("alerts".into(), Value::Array(merged));
-    data.insert("partial".into(), json!(!warnings.is_empty()));
-    warnings.sort();
-    envelope(data, warnings)
+    envelope(data, answers)
 }
 
 /// `/api/v1/group`, `/api/v1/rule`, `/api/v1/alert` for a group evaluated elsewhere:
@@ -276,12 +333,7 @@ pub async fn from_owner(
     if local.status != StatusCode::NOT_FOUND {
         return local;
     }
-    let mut forward = q.encode(PAGING);
-    if !forward.is_empty() {
-        forward.push('&');
-    }
-    let answers = c.fan_out(format!("{path}?{forward}local=1"), auth).await;
-    for a in answers {
+    for a in ask_peers(c, path, q, auth).await {
         if let Ok(body) = a.body {
             let mut r = Reply::json(StatusCode::OK, &());
             r.body = body;

@@ -111,11 +111,25 @@ pub async fn handle(
     let started = std::time::Instant::now();
     let (endpoint, mut resp) = dispatch(api, prefix, req, peer).await;
     api.headers.apply(&mut resp, endpoint);
+    if endpoint.is_some_and(|e| e == Endpoint::Ready || e.is_api()) {
+        with_identity(api, &mut resp);
+    }
     if let Some(m) = &api.http_metrics {
         let name = endpoint.map_or("other", Endpoint::name);
         m.observe(name, resp.status().as_u16(), started.elapsed());
     }
     resp
+}
+
+/// On a cluster member, the `Tocsin-Cluster` header: `/-/ready` and the API answers say
+/// who answered and with which `-cluster.*` flags, so that the probes and the fan-out
+/// of the cluster-wide API both find members that disagree.
+fn with_identity(api: &Api, resp: &mut Response<Full<Bytes>>) {
+    if let Some(c) = api.state.cluster()
+        && let Ok(v) = HeaderValue::from_str(&c.identity_header())
+    {
+        resp.headers_mut().insert(crate::status::CLUSTER_HEADER, v);
+    }
 }
 
 fn unauthorized(d: Denied) -> Response<Full<Bytes>> {
@@ -213,15 +227,7 @@ async fn dispatch(
         Endpoint::RuntimeInfo => api.runtime_info(),
         Endpoint::Metrics => api.metrics(),
         Endpoint::Healthy => Reply::text(StatusCode::OK, "OK"),
-        Endpoint::Ready => {
-            let mut resp = to_response(api.ready());
-            if let Some(c) = api.state.cluster()
-                && let Ok(v) = HeaderValue::from_str(&c.identity_header())
-            {
-                resp.headers_mut().insert(crate::status::CLUSTER_HEADER, v);
-            }
-            return (Some(endpoint), resp);
-        }
+        Endpoint::Ready => return (Some(endpoint), to_response(api.ready())),
         Endpoint::Reload => api.reload().await,
         Endpoint::Flags => Reply::text(StatusCode::OK, api.flags_page.to_string()),
         Endpoint::PprofIndex => pprof_index(api, local),
@@ -235,7 +241,7 @@ async fn dispatch(
 
 /// The cluster-wide answer of the endpoints that have one (`None` for the others).
 async fn cluster_reply(
-    api: &Api,
+    api: &Arc<Api>,
     c: &std::sync::Arc<dyn crate::status::ClusterSource>,
     endpoint: Endpoint,
     q: &Query,

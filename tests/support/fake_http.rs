@@ -152,24 +152,41 @@ pub async fn serve_fn(
     (url, hits)
 }
 
-/// A Consul catalog stand-in listing one Alertmanager at `am_port`; keeps the
-/// `X-Consul-Token` and `Authorization` of every request.
-pub async fn fake_consul(am_port: u16, seen: Arc<Mutex<Vec<(String, String)>>>) -> String {
+/// A Consul catalog stand-in (see [`fake_consul`]).
+pub struct FakeConsul {
+    pub url: String,
+    /// While it holds, every request is answered 500 (Consul down).
+    pub down: Arc<std::sync::atomic::AtomicBool>,
+    /// The `X-Consul-Token` and `Authorization` of every request.
+    pub seen: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+/// A Consul catalog stand-in: `/v1/catalog/services` lists `alertmanager` (tags `prod`,
+/// `scheme=http`) and `consul`; `/v1/health/service/alertmanager` has one instance at
+/// 127.0.0.1:`am_port` in datacenter `dc1`, its check passing; other services have none.
+pub async fn fake_consul(am_port: u16) -> FakeConsul {
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (d, s) = (down.clone(), seen.clone());
     let (url, _) = serve_fn(move |_, req| {
         let token = req.headers.get("x-consul-token").and_then(|v| v.to_str().ok());
-        (seen.lock().unwrap()).push((token.unwrap_or("").into(), req.authorization.into()));
-        Some(match req.path {
-            "/v1/catalog/services" => (200, "application/json", r#"{"alertmanager":[]}"#.into()),
-            "/v1/health/service/alertmanager" => (
-                200,
-                "application/json",
-                format!(
-                    r#"[{{"Node":{{"Node":"n","Address":"127.0.0.1"}},"Service":{{"ID":"am","Service":"alertmanager","Port":{am_port}}},"Checks":[]}}]"#
-                ),
+        (s.lock().unwrap()).push((token.unwrap_or("").into(), req.authorization.into()));
+        if d.load(Ordering::SeqCst) {
+            return Some((500, "text/plain", "consul is sad".into()));
+        }
+        let body = match req.path {
+            "/v1/catalog/services" => {
+                r#"{"alertmanager":["prod","scheme=http"],"consul":[]}"#.to_string()
+            }
+            "/v1/health/service/alertmanager" => format!(
+                r#"[{{"Node":{{"Node":"n1","Address":"127.0.0.1","Datacenter":"dc1"}},
+                     "Service":{{"ID":"am-1","Service":"alertmanager","Address":"","Port":{am_port},"Tags":["prod"]}},
+                     "Checks":[{{"CheckID":"serfHealth","Status":"passing"}}]}}]"#
             ),
-            _ => (404, "text/plain", String::new()),
-        })
+            _ => "[]".to_string(),
+        };
+        Some((200, "application/json", body))
     })
     .await;
-    url
+    FakeConsul { url, down, seen }
 }

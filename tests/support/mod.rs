@@ -13,6 +13,8 @@
 //! - [`engine`]: the engine in-process on paused time (`tokio::time::pause`).
 //! - [`certs`]: a test CA and the TLS pairs it signs, made at test time, and a client
 //!   that trusts it.
+//! - [`cluster`]: several tocsin members on loopback sharing groups, with the real
+//!   Prometheus and Alertmanager they evaluate against (the `cluster_*` tests).
 //! - [`dns`]: a loopback DNS server answering from a zone the test changes (A, AAAA,
 //!   SRV, NXDOMAIN, SERVFAIL, garbage, silence).
 //! - [`fake_http`]: an in-process HTTP server answering from a script (a datasource,
@@ -29,6 +31,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod cluster;
 pub mod dns;
 pub mod engine;
 pub mod fake_http;

@@ -1,24 +1,23 @@
-//! Groups shared among tocsin processes on loopback, against a real Prometheus (whose
-//! query log counts every evaluation of every group) and a real Alertmanager (whose
-//! webhook notifications count pages): every group evaluated by exactly R members each
-//! interval; a killed member's groups taken over with their alerts' `startsAt`, nothing
-//! sent resolved, nobody paged twice; scaling 3 → 5 → 3 moves only what must move; the
-//! cluster-wide API is the union of the members' own answers.
-
-mod support;
+//! A cluster of tocsin processes on loopback for the `cluster_*` tests: a real Prometheus
+//! (whose query log counts every evaluation of every group), a real Alertmanager (whose
+//! webhook notifications count pages), and members found through a peer file or DNS;
+//! what each member says (status, owners, placement, metrics) and what the datasource
+//! and Alertmanager saw.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::fake_http::{Canned, FakeHttp, fake_http};
-use support::http::{get_json, poll_json};
-use support::peers::{ChildGuard, free_port, peer_or_skip};
-use support::servers::{start_alertmanager_with, start_prometheus_with, start_tocsin_at};
+
+use super::fake_http::{Canned, FakeHttp, fake_http};
+use super::http::get_json;
+use super::peers::{ChildGuard, free_port, peer_or_skip};
+use super::servers::{start_alertmanager_with, start_prometheus_with, start_tocsin_at};
 
 /// Evaluation interval of the groups, in seconds (the scaling test uses a longer one).
-const INTERVAL: i64 = 2;
+pub const INTERVAL: i64 = 2;
 
 /// The tests here start up to seven processes each and count evaluations per interval:
 /// they run one at a time, so that they do not slow each other down on a small machine.
@@ -26,45 +25,60 @@ const INTERVAL: i64 = 2;
 /// does not poison it for the others.)
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().await
 }
 
+/// What every alert looks like at Alertmanager (name → startsAt, state) and in the
+/// cluster-wide API (name → state, activeAt).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertStates {
+    pub am: BTreeMap<String, (String, String)>,
+    pub api: BTreeMap<String, (String, String)>,
+}
+
+/// The DNS name whose SRV records list the members under [`Spec::dns`].
+pub const MEMBERS_NAME: &str = "members.test";
+
 /// How the members find each other.
 #[derive(Clone, Copy, PartialEq)]
-enum Membership {
+pub enum Membership {
     /// The ready peers of the peer file.
     Dynamic,
     /// `-cluster.membersCount` and `-cluster.memberNum`; the peer file serves the API.
     Static,
 }
 
-struct Member {
-    guard: ChildGuard,
-    url: String,
-    addr: String,
+pub struct Member {
+    pub guard: ChildGuard,
+    pub url: String,
+    pub addr: String,
 }
 
-struct Cluster {
-    dir: tempfile::TempDir,
-    _prom: ChildGuard,
-    prom_url: String,
+pub struct Cluster {
+    // Fields drop in order: the members stop first, the directory goes last.
+    pub members: Vec<Member>,
     _am: ChildGuard,
-    am_url: String,
-    hook: FakeHttp,
-    members: Vec<Member>,
-    rules: PathBuf,
-    peers: PathBuf,
-    replication: usize,
-    membership: Membership,
+    _prom: ChildGuard,
+    pub dir: tempfile::TempDir,
+    pub prom_url: String,
+    pub am_url: String,
+    pub hook: FakeHttp,
+    pub rules: PathBuf,
+    pub peers: PathBuf,
+    pub replication: usize,
+    pub membership: Membership,
+    /// Where members find each other: the peer file unless [`Spec::dns`].
+    dns: Option<SocketAddr>,
+    /// `-cluster.membersCount` of each member under static sharding (by start order).
+    counts: Vec<usize>,
     /// Members started so far (the static member number of the next one).
     started: usize,
-    total: usize,
 }
 
 /// `groups` groups of one alerting rule each, `G<i>` firing `vector(<i>) > 0` after `for`,
 /// every `interval` seconds.
-fn rule_file(groups: usize, for_: &str, interval: i64) -> String {
+pub fn rule_file(groups: usize, for_: &str, interval: i64) -> String {
     let mut s = String::from("groups:\n");
     for i in 1..=groups {
         s.push_str(&format!(
@@ -75,17 +89,22 @@ fn rule_file(groups: usize, for_: &str, interval: i64) -> String {
 }
 
 /// What a test's cluster looks like.
-struct Spec {
-    members: usize,
-    groups: usize,
-    replication: usize,
-    for_: &'static str,
-    interval: i64,
-    membership: Membership,
+pub struct Spec {
+    pub members: usize,
+    pub groups: usize,
+    pub replication: usize,
+    pub for_: &'static str,
+    pub interval: i64,
+    pub membership: Membership,
+    /// `-cluster.membersCount` of each member (static sharding); empty: `members` for all.
+    pub counts: Vec<usize>,
+    /// Members find each other through `dns+srv://members.test` at this DNS server
+    /// (`-dns.server`), whose records the test sets, instead of the peer file.
+    pub dns: Option<SocketAddr>,
 }
 
 impl Spec {
-    fn new(members: usize, groups: usize, replication: usize) -> Spec {
+    pub fn new(members: usize, groups: usize, replication: usize) -> Spec {
         Spec {
             members,
             groups,
@@ -93,11 +112,13 @@ impl Spec {
             for_: "0s",
             interval: INTERVAL,
             membership: Membership::Dynamic,
+            counts: Vec::new(),
+            dns: None,
         }
     }
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -108,7 +129,7 @@ impl Cluster {
     /// Prometheus (query log on), Alertmanager (one page per alert name to a webhook),
     /// and `n` members sharing `groups` groups with `replication`, found through a peer
     /// file.
-    async fn start(spec: Spec) -> Option<Cluster> {
+    pub async fn start(spec: Spec) -> Option<Cluster> {
         let n = spec.members;
         let prom_bin = peer_or_skip("prometheus")?;
         let am_bin = peer_or_skip("prometheus-alertmanager")?;
@@ -141,20 +162,25 @@ impl Cluster {
         let rules = dir.path().join("rules.yml");
         std::fs::write(&rules, rule_file(spec.groups, spec.for_, spec.interval)).expect("rules");
         let peers = dir.path().join("peers");
+        let counts = match spec.counts.is_empty() {
+            true => vec![n; n],
+            false => spec.counts,
+        };
         let mut c = Cluster {
-            dir,
-            _prom: prom,
-            prom_url,
+            members: Vec::new(),
             _am: am,
+            _prom: prom,
+            dir,
+            prom_url,
             am_url,
             hook,
-            members: Vec::new(),
             rules,
             peers,
             replication: spec.replication,
             membership: spec.membership,
+            dns: spec.dns,
+            counts,
             started: 0,
-            total: n,
         };
         let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         c.write_peers(&ports);
@@ -164,19 +190,18 @@ impl Cluster {
         Some(c)
     }
 
-    fn write_peers(&self, ports: &[u16]) {
+    pub fn write_peers(&self, ports: &[u16]) {
         let text: String = ports.iter().map(|p| format!("127.0.0.1:{p}\n")).collect();
         std::fs::write(&self.peers, text).expect("peer file");
     }
 
-    async fn add_member(&mut self, port: u16) {
+    pub async fn add_member(&mut self, port: u16) {
         let args = vec![
             format!("-rule={}", self.rules.display()),
             format!("-datasource.url={}", self.prom_url),
             format!("-remoteWrite.url={}", self.prom_url),
             format!("-remoteRead.url={}", self.prom_url),
             format!("-notifier.url={}", self.am_url),
-            format!("-cluster.peers=file://{}", self.peers.display()),
             format!("-cluster.replicationFactor={}", self.replication),
             "-cluster.refreshInterval=500ms".into(),
             // Generous: a probe that times out on a loaded machine drops a live member
@@ -185,8 +210,20 @@ impl Cluster {
             "-remoteWrite.flushInterval=200ms".into(),
         ];
         let mut args = args;
+        match self.dns {
+            None => args.push(format!("-cluster.peers=file://{}", self.peers.display())),
+            Some(server) => args.extend([
+                format!("-cluster.peers=dns+srv://{MEMBERS_NAME}"),
+                format!("-dns.server={server}"),
+            ]),
+        }
         if self.membership == Membership::Static {
-            args.push(format!("-cluster.membersCount={}", self.total));
+            let count = self
+                .counts
+                .get(self.started)
+                .copied()
+                .unwrap_or(self.started + 1);
+            args.push(format!("-cluster.membersCount={count}"));
             args.push(format!("-cluster.memberNum=tocsin-{}", self.started));
         }
         self.started += 1;
@@ -203,7 +240,7 @@ impl Cluster {
 
     /// Waits until every member sees all `n` members, agrees, and the groups owned add
     /// up to `groups × R`.
-    async fn settled(&self, groups: usize) {
+    pub async fn settled(&self, groups: usize) {
         let want = groups * self.replication.min(self.members.len());
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
         loop {
@@ -229,7 +266,7 @@ impl Cluster {
     }
 
     /// The sum over all members of the counter `name` (every series of it).
-    async fn counter(&self, name: &str) -> u64 {
+    pub async fn counter(&self, name: &str) -> u64 {
         let mut n = 0;
         for m in &self.members {
             let Ok(r) = reqwest::get(format!("{}/metrics", m.url)).await else {
@@ -248,14 +285,14 @@ impl Cluster {
     /// Groups moved so far (`tocsin_cluster_handovers_total`), and evaluations skipped
     /// because the one before ran longer than the interval
     /// (`tocsin_group_iterations_missed_total`), over all members.
-    async fn disturbances(&self) -> (u64, u64) {
+    pub async fn disturbances(&self) -> (u64, u64) {
         (
             self.counter("tocsin_cluster_handovers_total").await,
             self.counter("tocsin_group_iterations_missed_total").await,
         )
     }
 
-    fn logs(&self) -> String {
+    pub fn logs(&self) -> String {
         self.members
             .iter()
             .map(|m| m.guard.log_tail(15))
@@ -264,7 +301,7 @@ impl Cluster {
     }
 
     /// Evaluations per group seen by the datasource: group → evaluation time → count.
-    fn evaluations(&self) -> BTreeMap<usize, BTreeMap<i64, usize>> {
+    pub fn evaluations(&self) -> BTreeMap<usize, BTreeMap<i64, usize>> {
         let text = std::fs::read_to_string(self.dir.path().join("queries.log")).unwrap_or_default();
         let mut out: BTreeMap<usize, BTreeMap<i64, usize>> = BTreeMap::new();
         for line in text.lines() {
@@ -294,7 +331,7 @@ impl Cluster {
     }
 
     /// Each group's owners, from the cluster-wide API of the first live member.
-    async fn owners(&self) -> HashMap<String, Vec<String>> {
+    pub async fn owners(&self) -> HashMap<String, Vec<String>> {
         let (_, v) = get_json(&format!("{}/api/v1/rules", self.members[0].url)).await;
         v["data"]["groups"]
             .as_array()
@@ -312,8 +349,89 @@ impl Cluster {
             .collect()
     }
 
+    /// The alerts of the cluster-wide API of the first member: alert name → (state,
+    /// activeAt in whole seconds: `ALERTS_FOR_STATE` carries it so, as Prometheus
+    /// writes it, and a restored alert has it from there); `None` while the answer is
+    /// partial.
+    pub async fn api_alerts(&self) -> Option<BTreeMap<String, (String, String)>> {
+        let (_, v) = get_json(&format!("{}/api/v1/alerts", self.members[0].url)).await;
+        if v["data"]["partial"] != false {
+            return None;
+        }
+        let alerts = v["data"]["alerts"].as_array()?;
+        let s = |a: &Value, k: &str| a[k].as_str().unwrap_or("").to_string();
+        Some(
+            alerts
+                .iter()
+                .map(|a| {
+                    let name = a["labels"]["alertname"].as_str().unwrap_or("");
+                    let since = chrono::DateTime::parse_from_rfc3339(&s(a, "activeAt"))
+                        .map(|t| t.timestamp().to_string())
+                        .unwrap_or_default();
+                    (name.to_string(), (s(a, "state"), since))
+                })
+                .collect(),
+        )
+    }
+
+    /// The state every alert has, at Alertmanager (`startsAt`) and in the cluster-wide
+    /// API (`activeAt`), once all `n` alerts fire.
+    pub async fn firing_state(&self, n: usize) -> AlertStates {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let am = self.am_alerts().await;
+            let api = self.api_alerts().await.unwrap_or_default();
+            let active = am.values().filter(|(_, s)| s == "active").count();
+            let firing = api.values().filter(|(s, _)| s == "firing").count();
+            if active == n && firing == n {
+                return AlertStates { am, api };
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{active} of {n} alerts active at Alertmanager, {firing} firing\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Waits until Alertmanager and the cluster-wide API show `before` again (the alerts
+    /// of moved groups are restored at their first evaluation on the new owner, which
+    /// may be up to an interval away); fails with what differs after `interval_s × 3 +
+    /// 30` seconds.
+    pub async fn assert_state_kept(&self, before: &AlertStates, interval_s: i64, what: &str) {
+        let wait = Duration::from_secs((interval_s * 3 + 30) as u64);
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            let am = self.am_alerts().await;
+            let api = self.api_alerts().await.unwrap_or_default();
+            if am == before.am && api == before.api {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                let diff = |a: &BTreeMap<String, (String, String)>,
+                            b: &BTreeMap<String, (String, String)>| {
+                    let d: Vec<String> = a
+                        .iter()
+                        .filter(|(k, v)| b.get(*k) != Some(*v))
+                        .take(5)
+                        .map(|(k, v)| format!("{k}: {v:?} now {:?}", b.get(k)))
+                        .collect();
+                    d.join("; ")
+                };
+                panic!(
+                    "{what}: alert state changed\nAlertmanager (startsAt, state): {}\nAPI (state, activeAt): {}\n{}",
+                    diff(&before.am, &am),
+                    diff(&before.api, &api),
+                    self.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
     /// The alerts Alertmanager holds: alert name → (startsAt, state).
-    async fn am_alerts(&self) -> BTreeMap<String, (String, String)> {
+    pub async fn am_alerts(&self) -> BTreeMap<String, (String, String)> {
         let (_, v) = get_json(&format!("{}/api/v2/alerts", self.am_url)).await;
         v.as_array()
             .into_iter()
@@ -331,7 +449,7 @@ impl Cluster {
     }
 
     /// Webhook notifications per alert name, and every status they carried.
-    fn pages(&self) -> (BTreeMap<String, usize>, BTreeSet<String>) {
+    pub fn pages(&self) -> (BTreeMap<String, usize>, BTreeSet<String>) {
         let mut count = BTreeMap::new();
         let mut statuses = BTreeSet::new();
         for b in self.hook.bodies.lock().unwrap().iter() {
@@ -349,7 +467,7 @@ impl Cluster {
 
 /// Where every tick of every group in `[from, to]` was not evaluated exactly `r` times,
 /// or a tick is missing: the group and what is wrong.
-fn each_tick_exactly(
+pub fn each_tick_exactly(
     evals: &BTreeMap<usize, BTreeMap<i64, usize>>,
     groups: usize,
     r: usize,
@@ -385,7 +503,7 @@ fn each_tick_exactly(
 impl Cluster {
     /// Asserts [`each_tick_exactly`] on the datasource's query log; a failure shows what
     /// each member says about the group and the members' logs.
-    async fn assert_each_tick_exactly(&self, groups: usize, r: usize, from: i64, to: i64) {
+    pub async fn assert_each_tick_exactly(&self, groups: usize, r: usize, from: i64, to: i64) {
         let Err((g, what)) = each_tick_exactly(&self.evaluations(), groups, r, from, to) else {
             return;
         };
@@ -421,136 +539,8 @@ impl Cluster {
     }
 }
 
-async fn every_group_exactly_r_times(r: usize) {
-    let groups = 300;
-    let Some(c) = Cluster::start(Spec::new(3, groups, r)).await else {
-        return;
-    };
-    c.settled(groups).await;
-    // One refresh round more: the members stop what they handed over.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    // A window in which no group moved and no member skipped a tick: a probe timing out
-    // on a loaded machine is a membership change, during which a group may run R±1
-    // times (by design); an evaluation that overran its interval skips the next tick
-    // (and says so), which is the machine's capacity, not the assignment.
-    let mut attempts = 0;
-    let (from, to) = loop {
-        let before = c.disturbances().await;
-        let from = now_ms();
-        tokio::time::sleep(Duration::from_secs(5 * INTERVAL as u64)).await;
-        let to = now_ms() - 1500;
-        // Evaluations of the window's last ticks reach the query log when they finish.
-        tokio::time::sleep(Duration::from_secs(INTERVAL as u64)).await;
-        if c.disturbances().await == before {
-            break (from, to);
-        }
-        attempts += 1;
-        assert!(
-            attempts < 5,
-            "the membership never held still (or members skipped ticks) for 10 s\n{}",
-            c.logs()
-        );
-        c.settled(groups).await;
-    };
-    c.assert_each_tick_exactly(groups, r, from, to).await;
-    // Each group has R distinct owners, and the members' shares add up.
-    let owners = c.owners().await;
-    assert_eq!(owners.len(), groups);
-    for (g, o) in &owners {
-        let distinct: BTreeSet<&String> = o.iter().collect();
-        assert_eq!(distinct.len(), r, "{g}: {o:?}");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn three_members_evaluate_each_group_once_per_interval() {
-    let _serial = one_at_a_time().await;
-    every_group_exactly_r_times(1).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn with_replication_two_each_group_runs_on_two_members() {
-    let _serial = one_at_a_time().await;
-    every_group_exactly_r_times(2).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_killed_members_groups_move_with_their_alerts() {
-    let _serial = one_at_a_time().await;
-    let groups = 60;
-    let spec = Spec {
-        for_: "2s",
-        ..Spec::new(3, groups, 1)
-    };
-    let Some(mut c) = Cluster::start(spec).await else {
-        return;
-    };
-    c.settled(groups).await;
-    // Every alert firing at Alertmanager and paged once.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while c
-        .am_alerts()
-        .await
-        .values()
-        .filter(|(_, s)| s == "active")
-        .count()
-        < groups
-        || c.pages().0.len() < groups
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "alerts did not fire\n{}",
-            c.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    let before = c.am_alerts().await;
-    let owners = c.owners().await;
-    let victim = c.members.remove(2);
-    let orphans: Vec<usize> = owners
-        .iter()
-        .filter(|(_, o)| o.first() == Some(&victim.addr))
-        .filter_map(|(g, _)| g.trim_start_matches('g').parse().ok())
-        .collect();
-    assert!(!orphans.is_empty(), "the victim owned no group: {owners:?}");
-    let mut victim = victim;
-    let _ = victim.guard.child.kill();
-    let _ = victim.guard.child.wait();
-    let killed = now_ms();
-    c.settled(groups).await;
-    tokio::time::sleep(Duration::from_secs(4 * INTERVAL as u64)).await;
-    // Its groups evaluated again by the survivors within two intervals.
-    let evals = c.evaluations();
-    for g in &orphans {
-        let first = evals[g].range(killed..).next().map(|(&t, _)| t);
-        let waited = first.map(|t| t - killed);
-        assert!(
-            waited.is_some_and(|w| w <= 2 * INTERVAL * 1000),
-            "g{g} first evaluated {waited:?} ms after the kill\n{}",
-            c.logs()
-        );
-    }
-    c.assert_each_tick_exactly(groups, 1, killed + 3 * INTERVAL * 1000, now_ms() - 1500)
-        .await;
-    // Same alerts at Alertmanager, same startsAt; nothing resolved; nobody paged twice.
-    let after = c.am_alerts().await;
-    assert_eq!(
-        after, before,
-        "Alertmanager's alerts changed across the handover"
-    );
-    let (pages, statuses) = c.pages();
-    assert_eq!(
-        statuses,
-        BTreeSet::from(["firing".to_string()]),
-        "{pages:?}"
-    );
-    for (name, n) in &pages {
-        assert_eq!(*n, 1, "{name} paged {n} times");
-    }
-}
-
 /// Which member evaluates each group, from the members' own `?local=1` answers.
-async fn placement(c: &Cluster) -> BTreeMap<String, String> {
+pub async fn placement(c: &Cluster) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for m in &c.members {
         let (_, v) = get_json(&format!("{}/api/v1/rules?local=1", m.url)).await;
@@ -561,149 +551,6 @@ async fn placement(c: &Cluster) -> BTreeMap<String, String> {
     out
 }
 
-fn moved(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> usize {
+pub fn moved(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> usize {
     a.iter().filter(|(g, m)| b.get(*g) != Some(m)).count()
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn scaling_three_to_five_to_three_moves_only_what_must_move() {
-    let _serial = one_at_a_time().await;
-    // Enough groups that hashing noise stays well inside the 10% margin.
-    let groups = 1500;
-    let spec = Spec {
-        interval: 20,
-        ..Spec::new(3, groups, 1)
-    };
-    let Some(mut c) = Cluster::start(spec).await else {
-        return;
-    };
-    c.settled(groups).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let three = placement(&c).await;
-    assert_eq!(three.len(), groups);
-    let mut ports: Vec<u16> = c
-        .members
-        .iter()
-        .map(|m| m.addr.rsplit(':').next().unwrap().parse().unwrap())
-        .collect();
-    let new: Vec<u16> = (0..2).map(|_| free_port()).collect();
-    ports.extend(&new);
-    c.write_peers(&ports);
-    for p in new {
-        c.add_member(p).await;
-    }
-    c.settled(groups).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let five = placement(&c).await;
-    assert_eq!(five.len(), groups);
-    let up = moved(&three, &five) as f64 / groups as f64;
-    assert!(
-        (up - 0.4).abs() <= 0.04,
-        "3 → 5 moved {:.1}% of the groups; 40% must move",
-        up * 100.0
-    );
-    // Nothing moved between old members.
-    for (g, m) in &five {
-        assert!(
-            three.get(g) == Some(m) || c.members[3..].iter().any(|n| &n.addr == m),
-            "{g} moved from {:?} to {m}, not to a new member",
-            three.get(g)
-        );
-    }
-    // Back to three: the two newest leave (first from the list, then they stop).
-    ports.truncate(3);
-    c.write_peers(&ports);
-    c.members.truncate(3);
-    c.settled(groups).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let back = placement(&c).await;
-    assert_eq!(back.len(), groups);
-    let down = moved(&five, &back) as f64 / groups as f64;
-    assert!(
-        (down - 0.4).abs() <= 0.04,
-        "5 → 3 moved {:.1}% of the groups; 40% must move",
-        down * 100.0
-    );
-    assert_eq!(
-        back, three,
-        "the same three members own the same groups again"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_cluster_wide_api_is_the_union_of_the_members_own() {
-    let _serial = one_at_a_time().await;
-    let groups = 40;
-    let spec = Spec {
-        membership: Membership::Static,
-        ..Spec::new(3, groups, 2)
-    };
-    let Some(c) = Cluster::start(spec).await else {
-        return;
-    };
-    c.settled(groups).await;
-    let ready = poll_json(
-        &format!("{}/api/v1/alerts", c.members[1].url),
-        Duration::from_secs(20),
-        |v| v["data"]["alerts"].as_array().map(Vec::len) == Some(groups),
-    )
-    .await;
-    assert!(ready.is_some(), "not every alert showed\n{}", c.logs());
-    // What is listed (groups with their rules, alerts with their group and rule), not
-    // their state: the two owners of a group evaluate it at slightly different moments.
-    let key = |v: &Value, list: &str| -> BTreeSet<String> {
-        v["data"][list]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|x| {
-                let id = x["id"].as_str().unwrap_or("").to_string();
-                let rules: Vec<String> = x["rules"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|r| r["id"].to_string())
-                    .collect();
-                format!(
-                    "{id}/{}/{}/{}",
-                    x["group_id"],
-                    x["rule_id"],
-                    rules.join(",")
-                )
-            })
-            .collect()
-    };
-    for list in ["groups", "alerts"] {
-        let path = if list == "groups" { "rules" } else { "alerts" };
-        let mut union = BTreeSet::new();
-        for m in &c.members {
-            let (_, v) = get_json(&format!("{}/api/v1/{path}?local=1", m.url)).await;
-            union.extend(key(&v, list));
-        }
-        for m in &c.members {
-            let (_, v) = get_json(&format!("{}/api/v1/{path}", m.url)).await;
-            assert_eq!(v["data"]["partial"], false, "{v}");
-            assert_eq!(key(&v, list), union, "{path} of {}", m.addr);
-        }
-    }
-    // A member down (static sharding keeps it a member): the answer says it is partial,
-    // names the member, and still lists every group with its owners.
-    let mut c = c;
-    let mut gone = c.members.remove(0);
-    let _ = gone.guard.child.kill();
-    let _ = gone.guard.child.wait();
-    let v = poll_json(
-        &format!("{}/api/v1/rules", c.members[0].url),
-        Duration::from_secs(10),
-        |v| v["data"]["partial"] == true,
-    )
-    .await
-    .unwrap_or_else(|| panic!("no partial answer with member 0 down\n{}", c.logs()));
-    let w = v["warnings"].to_string();
-    assert!(w.contains("member 0"), "{w}");
-    let listed = v["data"]["groups"].as_array().cloned().unwrap_or_default();
-    assert_eq!(listed.len(), groups, "{v}");
-    for g in &listed {
-        assert_eq!(g["owners"].as_array().map(Vec::len), Some(2), "{g}");
-    }
 }
