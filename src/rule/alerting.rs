@@ -36,7 +36,7 @@ mod series;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::alert::{Alert, AlertState, Annotations, Notification};
+use super::alert::{Alert, AlertState, Annotations, MaybeMs, Notification};
 use super::budget::Share;
 use super::{Answer, EvalTime, Health, Outcome, RuleContext, StepOutput, shared};
 use crate::config::{self, RuleKind};
@@ -456,7 +456,7 @@ impl AlertingRule {
         for a in self.active.values_mut() {
             if a.state == AlertState::Firing && ts - a.active_at_ms < self.timing.for_ms {
                 a.state = AlertState::Pending;
-                a.fired_at_ms = None;
+                a.fired_at_ms = MaybeMs::NEVER;
             }
         }
     }
@@ -512,13 +512,13 @@ impl AlertingRule {
             if !a.needs_sending(ts_ms, resend) {
                 continue;
             }
-            a.last_sent_at_ms = Some(ts_ms);
+            a.last_sent_at_ms = MaybeMs::at(ts_ms);
             let mut valid_until = ts_ms + 4 * delta;
             if max_resolve > 0 {
                 valid_until = valid_until.min(ts_ms + max_resolve);
             }
-            a.valid_until_ms = Some(valid_until);
-            let ends_at = a.resolved_at_ms.unwrap_or(valid_until);
+            a.valid_until_ms = MaybeMs::at(valid_until);
+            let ends_at = a.resolved_at_ms.get().unwrap_or(valid_until);
             out.push(a.notification(ends_at, &self.ctx, url));
         }
         out

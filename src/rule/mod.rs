@@ -15,7 +15,7 @@ pub mod recording;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use alert::{Alert, AlertState, Annotations, Notification};
+pub use alert::{Alert, AlertState, Annotations, MaybeMs, Notification};
 pub use alerting::AlertingRule;
 pub use budget::AlertBudget;
 pub use context::{RuleContext, RuleSettings};
