@@ -468,13 +468,19 @@ impl Running {
         }
     }
 
-    /// Stops evaluating, then flushes alerts and samples, all within `timeout` (a
-    /// second signal exits at once: see [`signals::watch`]).
+    /// Stops serving HTTP and evaluating, then flushes alerts and samples, all within
+    /// `timeout` (a second signal exits at once: see [`signals::watch`]).
+    ///
+    /// The HTTP server stops first, as vmalert's does: it accepts no new connection and
+    /// closes each open one after the request under way. Left serving until the end, an
+    /// API storm kept the two cores busy while the evaluations finished and the queues
+    /// flushed (a debug build took 7.9 s to exit under 200 clients).
     async fn shutdown(self, timeout: Duration) {
         tracing::info!(
             "shutting down: finishing evaluations, flushing alerts and samples (up to {timeout:?}); signal again to exit at once"
         );
         let deadline = Instant::now() + timeout;
+        self.web_cancel.cancel();
         self.cancel.cancel();
         if tokio::time::timeout_at(deadline, self.manager.wait())
             .await
@@ -495,7 +501,6 @@ impl Running {
             }
         }
         self.io_cancel.cancel();
-        self.web_cancel.cancel();
         let _ = self.web_task.await;
         tracing::info!("stopped");
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -138,9 +138,15 @@ impl GroupRunner {
 
     /// Runs until cancelled or stopped: restores the group's alerts through `restore`
     /// (when given) before the first evaluation, then evaluates on schedule.
+    ///
+    /// The restore, the evaluation and the retirement are boxed: a future holds the
+    /// state of its largest step for its whole life, and this one lives as long as the
+    /// group, idle almost all of the time. Inline they made every group's task about
+    /// 1.7 KiB (170 MiB with 100,000 groups); boxed they cost an allocation once per
+    /// evaluation.
     pub async fn run(
         mut self,
-        mut ctl: mpsc::Receiver<Control>,
+        mut ctl: super::mailbox::Receiver<Control>,
         cancel: CancellationToken,
         restore: Option<Arc<Restorer>>,
     ) {
@@ -148,7 +154,7 @@ impl GroupRunner {
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return,
-                _ = rs.restore(&mut self) => {}
+                _ = Box::pin(rs.restore(&mut self)) => {}
             }
         }
         let clock = self.engine.clock;
@@ -164,7 +170,7 @@ impl GroupRunner {
                     }
                     Some(Control::Stop { resolve, done }) => {
                         if resolve {
-                            self.retire().await;
+                            Box::pin(self.retire()).await;
                         } else {
                             self.forget_metrics();
                         }
@@ -174,7 +180,7 @@ impl GroupRunner {
                     None => return,
                 },
                 _ = clock.sleep_until_ms(next) => {
-                    self.evaluate(next).await;
+                    Box::pin(self.evaluate(next)).await;
                     let (n, missed) = self.schedule.next_after(next, clock.now_ms());
                     if missed > 0 {
                         self.engine.metrics.missed.get_or_create(&self.labels).inc_by(missed);
