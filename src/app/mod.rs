@@ -2,6 +2,7 @@
 
 mod cluster;
 mod notify;
+mod operator;
 mod options;
 mod run;
 mod server;

@@ -239,6 +239,21 @@ pub struct RunFlags {
     #[arg(long = "rule.stripFilePath", default_value = "false", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub rule_strip_file_path: bool,
+    /// Adds an always-firing alert with this `alertname`, sent only while tocsin's
+    /// whole pipeline works (the datasource answered within the last watchdog interval,
+    /// every Alertmanager target's last send succeeded), for a dead man's switch at
+    /// Alertmanager; sent resolved while it does not. Empty = no watchdog.
+    #[arg(long = "rule.watchdog", default_value = "", value_name = "NAME")]
+    pub rule_watchdog: String,
+    /// How often the watchdog checks the pipeline and is sent; a firing watchdog is
+    /// valid at Alertmanager for 4 intervals. 0 = `-evaluationInterval`.
+    #[arg(long = "rule.watchdog.interval", default_value = "0", value_parser = parse_go_duration)]
+    pub rule_watchdog_interval: Duration,
+    /// JSON file where rules paused through `POST /api/v1/rules/pause` are kept, so
+    /// that they stay paused across restarts (written at every change, read at
+    /// start-up). Empty: pauses end when tocsin stops.
+    #[arg(long = "rule.pausesFile", value_name = "PATH")]
+    pub rule_pauses_file: Option<std::path::PathBuf>,
     /// Do not add the `alertgroup` label (the group name) to alerts.
     #[arg(long = "disableAlertgroupLabel", default_value = "false", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]

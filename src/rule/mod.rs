@@ -11,7 +11,9 @@ mod context;
 pub mod deps;
 pub mod limits;
 pub mod link;
+pub mod pause;
 pub mod recording;
+pub mod watchdog;
 
 use std::sync::Arc;
 use std::time::Duration;
