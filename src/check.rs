@@ -66,7 +66,8 @@ pub fn check_rules(args: &[String], opts: &CheckOptions) -> CheckOutput {
     for arg in args {
         let (files, errors) = config::expand_patterns(std::slice::from_ref(arg));
         if !errors.is_empty() {
-            let _ = writeln!(out.stdout, "Checking {arg}");
+            let shown = crate::http::redact_url(arg);
+            let _ = writeln!(out.stdout, "Checking {shown}");
             out.stderr.push_str("  FAILED:\n");
             for e in errors {
                 let _ = writeln!(out.stderr, "{e}");
@@ -77,7 +78,7 @@ pub fn check_rules(args: &[String], opts: &CheckOptions) -> CheckOutput {
         for file in files {
             let (found, groups) = check_file(&file, opts, &mut out);
             lint_found |= found;
-            loaded.extend(groups.map(|g| (file, g)));
+            loaded.extend(groups.map(|g| (config::remote::shown_path(&file), g)));
         }
     }
     if let Some(lint_opts) = &opts.lint_all {
@@ -178,7 +179,8 @@ fn check_file(
     opts: &CheckOptions,
     out: &mut CheckOutput,
 ) -> (bool, Option<Vec<Arc<Group>>>) {
-    let _ = writeln!(out.stdout, "Checking {}", file.display());
+    let shown = config::remote::shown_path(file);
+    let _ = writeln!(out.stdout, "Checking {}", shown.display());
     let mut lint_found = false;
     let mut loaded = None;
     match config::load_file(file, &opts.load) {
@@ -199,7 +201,7 @@ fn check_file(
                         let _ = writeln!(
                             out.stderr,
                             "{}:{}: group {:?}, rule {}, {:?}: duplicate rule",
-                            file.display(),
+                            shown.display(),
                             r.line,
                             g.name,
                             r.index + 1,
@@ -209,7 +211,7 @@ fn check_file(
                 }
             }
             if opts.lint_extensions {
-                lint_found |= extensions(file, &groups, out);
+                lint_found |= extensions(&shown, &groups, out);
             }
             loaded = Some(groups);
         }

@@ -7,8 +7,9 @@
 //! command line wins. List flags take comma-separated values there.
 //!
 //! Secret flags (names containing `pass`, `key`, `secret` or `token`, whatever the
-//! case, the clients' `-X.headers`, which carry tokens as often as not and vmalert
-//! masks too, and those named by `-secret.flags`) show as `secret` wherever tocsin
+//! case, the clients' `-X.headers` and `-pushmetrics.header`, which carry tokens as
+//! often as not and vmalert masks too, `-pushmetrics.url` (vmalert's secret, for the
+//! credentials it may carry), and those named by `-secret.flags`) show as `secret` wherever tocsin
 //! prints its flags: `/flags` and the start-up log.
 
 use std::collections::BTreeSet;
@@ -221,6 +222,7 @@ impl Secrets {
             .iter()
             .any(|w| l.contains(w))
             || l.ends_with(".headers")
+            || ["pushmetrics.header", "pushmetrics.url"].contains(&l.as_str())
             || self.named.contains(&l)
     }
 
@@ -378,5 +380,6 @@ mod tests {
         assert!(!s.is_secret("rule"));
         assert!(s.is_secret("datasource.headers") && s.is_secret("notifier.headers"));
         assert!(!s.is_secret("http.header.csp"));
+        assert!(s.is_secret("pushmetrics.header") && s.is_secret("pushmetrics.url"));
     }
 }

@@ -22,6 +22,7 @@ pub mod manager;
 pub mod notifier;
 pub mod offload;
 pub mod promql;
+pub mod pushmetrics;
 pub mod relabel;
 pub mod reload;
 pub mod remote_write;

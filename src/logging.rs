@@ -4,7 +4,10 @@
 //! JSON lines have vmalert's shape, `{"ts":…,"level":…,"caller":…,"msg":…}` (keys
 //! renamed by `-loggerJSONFields`), followed by the event's own fields, so that log
 //! pipelines built for vmalert parse tocsin's lines unchanged. Field values longer than
-//! `-loggerMaxArgLen` are cut in the middle, as vmalert cuts its arguments.
+//! `-loggerMaxArgLen` are cut in the middle, as vmalert cuts its arguments; fields that
+//! name something (the flag of a start-up `flag` line, its environment variable) are
+//! never cut, since a cut name tells nobody anything (vmalert 1.145 cuts them too:
+//! `-exte..urce`).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -91,6 +94,18 @@ pub fn limit_len(s: &str, max: usize) -> Cow<'_, str> {
     Cow::Owned(format!("{head}..{tail}"))
 }
 
+/// Fields whose values are names, shown whole whatever `-loggerMaxArgLen` says.
+const NAME_FIELDS: [&str; 2] = ["flag", "env"];
+
+/// A field's value as logged: cut to `max` unless the field holds a name.
+fn field_value<'a>(field: &str, value: &'a str, max: usize) -> Cow<'a, str> {
+    if NAME_FIELDS.contains(&field) {
+        Cow::Borrowed(value)
+    } else {
+        limit_len(value, max)
+    }
+}
+
 /// Installs the global subscriber. vmalert's levels map onto tracing's: FATAL and PANIC
 /// show errors only (tocsin never panics on purpose). `RUST_LOG`, when set, wins, for
 /// debugging one module.
@@ -119,7 +134,7 @@ pub fn init(o: &LogOptions) {
             if field.name() == "message" {
                 w.write_str(&v)
             } else {
-                write!(w, "{}={}", field.name(), limit_len(&v, max))
+                write!(w, "{}={}", field.name(), field_value(field.name(), &v, max))
             }
         })
         .delimited(" ");
@@ -158,7 +173,7 @@ impl Collect {
         if field.name() == "message" {
             self.message = value;
         } else {
-            let v = limit_len(&value, self.max).into_owned();
+            let v = field_value(field.name(), &value, self.max).into_owned();
             self.fields.push((field.name(), v));
         }
     }
@@ -235,5 +250,16 @@ mod tests {
         assert_eq!(limit_len("abcdef", 6), "abcdef");
         assert_eq!(limit_len("abcdefghij", 1), "a..j", "at least 4");
         assert_eq!(limit_len("ääääääää", 6), "ää..ää", "characters, not bytes");
+    }
+
+    #[test]
+    fn names_are_never_cut_only_values() {
+        let name = "notifier.oauth2.endpointParams";
+        assert_eq!(field_value("flag", name, 4), name);
+        assert_eq!(
+            field_value("env", "TOCSIN_notifier_url", 4),
+            "TOCSIN_notifier_url"
+        );
+        assert_eq!(field_value("value", "abcdefghij", 6), "ab..ij");
     }
 }

@@ -72,12 +72,17 @@ pub enum WatchError {
 /// (watched recursively when the glob has `**` or several levels).
 pub fn watch_roots(patterns: &[String], files: &[PathBuf]) -> Vec<(PathBuf, RecursiveMode)> {
     let mut dirs: BTreeSet<(PathBuf, bool)> = BTreeSet::new();
-    for f in files {
+    // URLs are fetched again at each reload; there is nothing to watch.
+    let is_url = |p: &Path| p.to_str().is_some_and(crate::config::remote::is_url);
+    for f in files.iter().filter(|f| !is_url(f)) {
         if let Some(p) = f.parent() {
             dirs.insert((non_empty(p), false));
         }
     }
-    for pat in patterns {
+    for pat in patterns
+        .iter()
+        .filter(|p| !crate::config::remote::is_url(p))
+    {
         let path = Path::new(pat);
         let mut base = PathBuf::new();
         let mut rest = 0;

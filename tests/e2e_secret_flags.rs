@@ -135,6 +135,16 @@ fn plan(c: &Ctx<'_>) -> Plan {
         let v = p.secret(name);
         p.flag(name, v);
     }
+    // Pushes of tocsin's metrics, refused by the peer (logged with the URL redacted).
+    let push_password = p.secret("pushmetricspassword");
+    let with_creds = format!("://pusher:{push_password}@");
+    p.flag(
+        "pushmetrics.url",
+        format!("{}/push", c.fake.replacen("://", &with_creds, 1)),
+    );
+    let push_header = p.secret("pushmetricsheader");
+    p.flag("pushmetrics.header", format!("X-Push-Token: {push_header}"));
+    p.flag("pushmetrics.interval", "1s");
     let (crt, key) = p.pair(c, "tocsin");
     p.flag("httpAuth.username", "admin");
     p.flag("tls", "true");

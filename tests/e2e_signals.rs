@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::eventually;
-use support::fake_http::{Canned, fake_http};
+use support::fake_http::{Canned, FakeHttp, fake_http};
 use support::peers::{ChildGuard, free_port};
 use support::servers::start_tocsin;
 
@@ -35,6 +35,46 @@ fn log_has(g: &ChildGuard, needle: &str) -> bool {
 fn terminate(g: &mut ChildGuard, limit: Duration) -> std::process::ExitStatus {
     g.terminate(limit)
         .unwrap_or_else(|| panic!("still running after SIGTERM\n{}", g.log_tail(30)))
+}
+
+/// tocsin evaluating one rule against a datasource that never answers (nothing times
+/// out for an hour): after a SIGTERM, its shutdown waits for that evaluation. Returns
+/// the datasource (keep it), tocsin and its URL, once the query is under way.
+async fn waiting_on_an_endless_query(dir: &Path) -> (FakeHttp, ChildGuard, String) {
+    let vector = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+    let ds = fake_http(vec![Canned(
+        200,
+        "application/json",
+        vector.into(),
+        Duration::from_secs(3600),
+    )])
+    .await;
+    // Evaluated within a second of the start.
+    std::fs::write(dir.join("a.yml"), RULES.replace("1h", "1s")).unwrap();
+    let args = vec![
+        format!("-rule={}/a.yml", dir.display()),
+        format!("-datasource.url={}", ds.url),
+        "-datasource.queryTimeout=1h".to_string(),
+        "-shutdownTimeout=1h".to_string(),
+    ];
+    let (g, url) = start_tocsin(&args, dir, "tocsin").await.unwrap();
+    let querying = eventually(Duration::from_secs(60), || {
+        ds.hits.load(std::sync::atomic::Ordering::SeqCst) >= 1
+    })
+    .await;
+    assert!(querying, "the evaluation is waiting\n{}", g.log_tail(20));
+    (ds, g, url)
+}
+
+/// Sends SIGTERM and waits until tocsin logs that its shutdown began.
+async fn sigterm_until_the_shutdown_begins(g: &ChildGuard) {
+    let pid = g.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let begun = eventually(Duration::from_secs(30), || {
+        log_has(g, "finishing evaluations")
+    })
+    .await;
+    assert!(begun, "{}", g.log_tail(20));
 }
 
 #[tokio::test]
@@ -168,36 +208,9 @@ async fn sigterm_during_a_replay_stops_it_at_a_window_edge() {
 async fn a_second_sigterm_exits_at_once_while_the_shutdown_waits() {
     // The datasource never answers and nothing times out for an hour: after the first
     // SIGTERM the shutdown waits for the evaluation under way; the second ends it.
-    let vector = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
-    let ds = fake_http(vec![Canned(
-        200,
-        "application/json",
-        vector.into(),
-        Duration::from_secs(3600),
-    )])
-    .await;
     let dir = tempfile::tempdir().unwrap();
-    // Evaluated within a second of the start.
-    std::fs::write(dir.path().join("a.yml"), RULES.replace("1h", "1s")).unwrap();
-    let args = vec![
-        format!("-rule={}/a.yml", dir.path().display()),
-        format!("-datasource.url={}", ds.url),
-        "-datasource.queryTimeout=1h".to_string(),
-        "-shutdownTimeout=1h".to_string(),
-    ];
-    let (mut g, _url) = start_tocsin(&args, dir.path(), "tocsin").await.unwrap();
-    let querying = eventually(Duration::from_secs(60), || {
-        ds.hits.load(std::sync::atomic::Ordering::SeqCst) >= 1
-    })
-    .await;
-    assert!(querying, "the evaluation is waiting\n{}", g.log_tail(20));
-    let pid = g.child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let begun = eventually(Duration::from_secs(30), || {
-        log_has(&g, "finishing evaluations")
-    })
-    .await;
-    assert!(begun, "{}", g.log_tail(20));
+    let (_ds, mut g, _url) = waiting_on_an_endless_query(dir.path()).await;
+    sigterm_until_the_shutdown_begins(&g).await;
     assert!(
         g.child.try_wait().unwrap().is_none(),
         "the shutdown waits for the evaluation\n{}",
@@ -206,4 +219,38 @@ async fn a_second_sigterm_exits_at_once_while_the_shutdown_waits() {
     let s = terminate(&mut g, Duration::from_secs(30));
     assert_eq!(s.code(), Some(1), "{s}\n{}", g.log_tail(20));
     assert!(log_has(&g, "second signal"), "{}", g.log_tail(20));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_server_stops_when_the_shutdown_begins_not_after_it() {
+    // The shutdown waits for an evaluation that never ends (until the second signal);
+    // meanwhile the port is closed, so API clients no longer hold the cores the
+    // evaluations and flushes need (as vmalert, which stops its server first).
+    let dir = tempfile::tempdir().unwrap();
+    let (_ds, mut g, url) = waiting_on_an_endless_query(dir.path()).await;
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    assert!(
+        std::net::TcpStream::connect(&addr).is_ok(),
+        "the port listens before the signal"
+    );
+    sigterm_until_the_shutdown_begins(&g).await;
+    let closed = eventually(Duration::from_secs(30), || {
+        std::net::TcpStream::connect(&addr).is_err()
+    })
+    .await;
+    assert!(
+        closed,
+        "the port still accepts while the shutdown waits\n{}",
+        g.log_tail(20)
+    );
+    assert!(
+        g.child.try_wait().unwrap().is_none(),
+        "still waiting for the evaluation: the port closed first\n{}",
+        g.log_tail(20)
+    );
+    // The second signal ends the wait.
+    terminate(&mut g, Duration::from_secs(30));
 }

@@ -83,6 +83,8 @@ async fn documented_and_alerted_on_metrics_exist() {
         format!("-remoteRead.url={prom_url}"),
         "-fs.disableMmap".into(),
         "-memory.allowedPercent=60".into(),
+        "-rule.watchdog=TocsinWatchdog".into(),
+        "-rule.watchdog.interval=1s".into(),
     ];
     let (mut t, url) = support::servers::start_tocsin_at(&args, dir.path(), "tocsin", port)
         .await

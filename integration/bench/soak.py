@@ -69,6 +69,17 @@ def proc_status(pid, key):
     return 0
 
 
+def cpu_secs(pid):
+    """User + system CPU seconds the process has used: what a loaded machine cannot
+    hide (the wall-clock times stretch with the load average, these do not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
 def fds(pid):
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
@@ -181,6 +192,7 @@ def probe_groups(a, work, mock):
         t = Tocsin(a.tocsin, work, free_port(), rules, ds)
         listening = t.wait_for("/-/healthy")
         ready = t.wait_for("/-/ready")
+        cpu_ready = cpu_secs(t.p.pid)
         time.sleep(2)
         rss, fd_up = proc_status(t.p.pid, "VmRSS"), fds(t.p.pid)
         # Watch the descriptors while the groups evaluate (1m: all of them in a minute).
@@ -191,21 +203,28 @@ def probe_groups(a, work, mock):
                 fd_max = max(fd_max, fds(t.p.pid))
                 time.sleep(0.5)
         write_groups(rules, 1, interval)
+        c0 = cpu_secs(t.p.pid)
         down = reload(t)
+        cpu_down = cpu_secs(t.p.pid) - c0
         fd_one = fds(t.p.pid)
         write_groups(rules, n, interval)
+        c0 = cpu_secs(t.p.pid)
         up = reload(t)
+        cpu_up = cpu_secs(t.p.pid) - c0
         time.sleep(2)
         fd_max = max(fd_max, fds(t.p.pid))
         hwm = proc_status(t.p.pid, "VmHWM")
         missed = metric_sum(t.base, r"^tocsin_group_iterations_missed_total\b")
         t.stop()
-        rows.append((interval, listening, ready, down, up, rss, hwm, fd_up, fd_one, fd_max, missed))
+        rows.append((interval, listening, ready, down, up, rss, hwm, fd_up, fd_one, fd_max, missed,
+                     cpu_ready, cpu_down, cpu_up))
     print(f"\n### {n:,} groups of one rule\n")
-    print("| interval | spawn → listening | spawn → ready | reload → 1 | reload 1 → all | RSS | peak RSS | fds at ready | fds at 1 group | fds max | missed ticks |")
+    print("| interval | spawn → listening | spawn → ready (CPU) | reload → 1 (CPU) | reload 1 → all (CPU) "
+          "| RSS | peak RSS | fds at ready | fds at 1 group | fds max | missed ticks |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for (iv, li, re_, dn, up, rss, hwm, f1, f2, f3, mi) in rows:
-        print(f"| {iv} | {li:.2f} s | {re_:.2f} s | {dn:.2f} s | {up:.2f} s | {rss/MIB:.0f} MiB | "
+    for (iv, li, re_, dn, up, rss, hwm, f1, f2, f3, mi, c_re, c_dn, c_up) in rows:
+        print(f"| {iv} | {li:.2f} s | {re_:.2f} s ({c_re:.2f} s) | {dn:.2f} s ({c_dn:.2f} s) | "
+              f"{up:.2f} s ({c_up:.2f} s) | {rss/MIB:.0f} MiB | "
               f"{hwm/MIB:.0f} MiB | {f1} | {f2} | {f3} | {mi:.0f} |")
 
 
@@ -287,7 +306,7 @@ SIZES = [("1KiB", 1 << 10), ("1MiB", MIB), ("10MiB", 10 * MIB), ("60MiB", 60 * M
 
 
 def write_answer(path, size):
-    """A vector answer of about `size` bytes, series of ~120 bytes each."""
+    """A vector answer of about `size` bytes, series of 148 bytes each."""
     one = ('{"metric":{"__name__":"up","instance":"host-%08d:9100","job":"node","pad":"%s"},'
            '"value":[1700000000,"1"]}')
     pad = "x" * 40
@@ -326,7 +345,7 @@ def probe_hostile(a, work, mock_dir, mock):
         time.sleep(11)  # two more evaluations
         hwm, rss = proc_status(t.p.pid, "VmHWM"), proc_status(t.p.pid, "VmRSS")
         t.stop()
-        err = (rule or {}).get("lastError", "")
+        err = " ".join((rule or {}).get("lastError", "").split())
         rows.append((name, (rule or {}).get("health", "?"), err[:90], hwm, rss))
     print("\n### Hostile datasource answers (-datasource.maxResponseSize at its default, 64 MiB)\n")
     print("| answer | rule health | lastError | peak RSS | RSS after |")
@@ -419,6 +438,9 @@ def main():
     a = p.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="tocsin-soak-") as work:
+        # nginx's workers run unprivileged: they must reach mock/ through this directory
+        # (created 0700), or every answer is a 403.
+        os.chmod(work, 0o755)
         mock_dir = os.path.join(work, "mock")
         conf = subprocess.run([sys.executable, os.path.join(HERE, "mock.py"), mock_dir,
                                str(port), "10"], capture_output=True, text=True,

@@ -2,6 +2,7 @@
 
 mod cluster;
 mod notify;
+mod operator;
 mod options;
 mod run;
 mod server;
@@ -144,6 +145,7 @@ pub(super) fn load_options(flags: &RunFlags) -> LoadOptions {
         ignore_unknown_fields: false,
         default_rule_type: flags.rule_default_rule_type.clone(),
         strip_file_path: flags.rule_strip_file_path,
+        ..LoadOptions::default()
     }
 }
 

@@ -97,6 +97,7 @@ pub fn rule_settings(
         update_entries_limit: f.rule_update_entries_limit,
         disable_alertgroup_label: f.disable_alertgroup_label,
         library,
+        alert_source: None,
         limits: f.limits.rule_limits(),
         alert_budget: (f.rule_max_active_alerts > 0)
             .then(|| crate::rule::AlertBudget::new(f.rule_max_active_alerts)),

@@ -74,6 +74,7 @@ pub(super) struct AppState {
     pub(super) notifier: Option<Notifier>,
     /// Set on a cluster member.
     pub(super) cluster: Option<Arc<crate::cluster::Cluster>>,
+    pub(super) pauses: crate::status::PauseBook,
 }
 
 impl StateSource for AppState {
@@ -98,6 +99,10 @@ impl StateSource for AppState {
 
     fn cluster(&self) -> Option<Arc<dyn ClusterSource>> {
         self.cluster.clone().map(|c| c as Arc<dyn ClusterSource>)
+    }
+
+    fn pause_book(&self) -> Option<&crate::status::PauseBook> {
+        Some(&self.pauses)
     }
 
     fn reload(&self) -> BoxFuture<Result<(), String>> {

@@ -5,10 +5,13 @@ use super::*;
 /// Flags of the evaluator itself (no subcommand).
 #[derive(Debug, Args, Clone)]
 pub struct RunFlags {
-    /// Rule files, globs (`**` allowed) or comma-separated lists of them.
+    /// Rule files, globs (`**` allowed) or comma-separated lists of them, or `http(s)://`
+    /// URLs of rule files (fetched at start-up and at each reload; `user:password@` in the
+    /// URL is sent as basic auth; a failed fetch keeps the rules loaded before).
     #[arg(long = "rule", value_name = "PATH")]
     pub rule: Vec<String>,
-    /// Files with `{{ define }}` blocks usable from every rule's templates.
+    /// Files (or globs, or `http(s)://` URLs) with `{{ define }}` blocks usable from every
+    /// rule's templates; read at start-up.
     #[arg(long = "rule.templates", value_name = "PATH")]
     pub rule_templates: Vec<String>,
     /// Only load and validate the rule files and the `-cluster.*` flags, then exit (0 if
@@ -33,6 +36,18 @@ pub struct RunFlags {
     /// URL under which tocsin is reachable; used in `generatorURL` and `$externalURL`.
     #[arg(long = "external.url", value_name = "URL")]
     pub external_url: Option<String>,
+    /// vmalert's template of each alert's link (`generatorURL` sent to Alertmanager,
+    /// `source` in the API), joined to -external.url with a `/`; it sees the alert's
+    /// `$labels`, `$value`, `$activeAt`, `.Expr`, `$for`, `$alertID`, `$groupID`. For
+    /// Grafana: `explore?orgId=1&left={"queries":[{"expr":{{.Expr|jsonEscape|queryEscape}}}]}`.
+    /// Empty: Prometheus' link, `<-external.url>/graph?g0.expr=…&g0.tab=1`.
+    #[arg(
+        long = "external.alert.source",
+        value_name = "TEMPLATE",
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub external_alert_source: String,
     /// `name=value` label added to every alert and recorded series.
     #[arg(long = "external.label", value_name = "NAME=VALUE", value_parser = parse_label_pair)]
     pub external_label: Vec<(String, String)>,
@@ -224,6 +239,21 @@ pub struct RunFlags {
     #[arg(long = "rule.stripFilePath", default_value = "false", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub rule_strip_file_path: bool,
+    /// Adds an always-firing alert with this `alertname`, sent only while tocsin's
+    /// whole pipeline works (the datasource answered within the last watchdog interval,
+    /// every Alertmanager target's last send succeeded), for a dead man's switch at
+    /// Alertmanager; sent resolved while it does not. Empty = no watchdog.
+    #[arg(long = "rule.watchdog", default_value = "", value_name = "NAME")]
+    pub rule_watchdog: String,
+    /// How often the watchdog checks the pipeline and is sent; a firing watchdog is
+    /// valid at Alertmanager for 4 intervals. 0 = `-evaluationInterval`.
+    #[arg(long = "rule.watchdog.interval", default_value = "0", value_parser = parse_go_duration)]
+    pub rule_watchdog_interval: Duration,
+    /// JSON file where rules paused through `POST /api/v1/rules/pause` are kept, so
+    /// that they stay paused across restarts (written at every change, read at
+    /// start-up). Empty: pauses end when tocsin stops.
+    #[arg(long = "rule.pausesFile", value_name = "PATH")]
+    pub rule_pauses_file: Option<std::path::PathBuf>,
     /// Do not add the `alertgroup` label (the group name) to alerts.
     #[arg(long = "disableAlertgroupLabel", default_value = "false", action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]
@@ -243,6 +273,8 @@ pub struct RunFlags {
     /// samples before exiting.
     #[arg(long = "shutdownTimeout", default_value = "10s", value_parser = parse_go_duration)]
     pub shutdown_timeout: Duration,
+    #[command(flatten)]
+    pub push: crate::pushmetrics::PushFlags,
     #[command(flatten)]
     pub limits: crate::limit_flags::LimitFlags,
     #[command(flatten)]

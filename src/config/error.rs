@@ -40,6 +40,8 @@ pub enum ErrorKind {
     BadPattern { pattern: String, message: String },
     #[error("cannot read the file: {0}")]
     Io(String),
+    #[error("cannot fetch the rules: {0}")]
+    Fetch(String),
     #[error("the file is not UTF-8 text (is it a binary file?)")]
     NotUtf8,
     #[error("environment variable {0} is not set; set it or remove %{{{0}}} from the file")]

@@ -11,6 +11,7 @@ use super::env::substitute_env;
 use super::error::{ErrorKind, LoadError, LoadErrors, RuleRef};
 use super::model::{Group, RuleSet};
 use super::raw::RawFile;
+use super::remote;
 use super::validate::validate_file;
 
 /// Switches that loosen validation, mirroring vmalert's flags.
@@ -31,6 +32,8 @@ pub struct LoadOptions {
     /// `-rule.stripFilePath`: show a group's file as `<group id>/<file name>` in logs,
     /// the API and `/metrics` ([`Group::shown_file`]), hiding its directories.
     pub strip_file_path: bool,
+    /// How long fetching an `http(s)://` rule source may take.
+    pub fetch_timeout: std::time::Duration,
 }
 
 impl Default for LoadOptions {
@@ -41,13 +44,15 @@ impl Default for LoadOptions {
             ignore_unknown_fields: false,
             default_rule_type: "prometheus".to_string(),
             strip_file_path: false,
+            fetch_timeout: remote::FETCH_TIMEOUT,
         }
     }
 }
 
 /// Loads and validates every file the patterns name. Patterns are paths or globs
-/// (`*`, `?`, `[..]`, and `**` for any depth); a glob that matches nothing is an error
-/// naming it, as is a plain path that does not exist.
+/// (`*`, `?`, `[..]`, and `**` for any depth), or `http(s)://` URLs fetched now (see
+/// [`remote`]); a glob that matches nothing is an error naming it, as is a plain path
+/// that does not exist.
 pub fn load(patterns: &[String], opts: &LoadOptions) -> Result<RuleSet, LoadErrors> {
     let (files, mut errors) = expand_patterns(patterns);
     let mut groups = Vec::new();
@@ -82,7 +87,7 @@ pub fn expand_patterns(patterns: &[String]) -> (Vec<PathBuf>, Vec<LoadError>) {
         kind,
     };
     for pattern in patterns {
-        if !has_glob_meta(pattern) {
+        if !has_glob_meta(pattern) || remote::is_url(pattern) {
             let p = PathBuf::from(pattern);
             if seen.insert(p.clone()) {
                 files.push(p);
@@ -134,7 +139,12 @@ pub fn sources_fingerprint(patterns: &[String]) -> Option<u64> {
     }
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     for f in &files {
-        let bytes = std::fs::read(f).ok()?;
+        let bytes = match f.to_str().filter(|p| remote::is_url(p)) {
+            Some(url) => remote::fetch_text(url, remote::FETCH_TIMEOUT)
+                .ok()?
+                .into_bytes(),
+            None => std::fs::read(f).ok()?,
+        };
         h.update(f.as_os_str().as_encoded_bytes());
         h.update(&[0xff]);
         h.update(&(bytes.len() as u64).to_le_bytes());
@@ -145,6 +155,12 @@ pub fn sources_fingerprint(patterns: &[String]) -> Option<u64> {
 
 /// Reads and validates one file; every problem in it is returned.
 pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<Vec<Arc<Group>>, Vec<LoadError>> {
+    if let Some(url) = path.to_str().filter(|p| remote::is_url(p)) {
+        let shown = remote::shown_path(path);
+        let text = remote::fetch_text(url, opts.fetch_timeout)
+            .map_err(|m| vec![LoadError::file(&shown, ErrorKind::Fetch(m))])?;
+        return load_str(&shown, &text, opts);
+    }
     let bytes = std::fs::read(path).map_err(|e| vec![LoadError::file(path, io_kind(&e))])?;
     let text =
         String::from_utf8(bytes).map_err(|_| vec![LoadError::file(path, ErrorKind::NotUtf8)])?;

@@ -14,6 +14,7 @@ pub mod model;
 pub mod names;
 mod policy;
 pub(crate) mod raw;
+pub mod remote;
 mod rule;
 mod validate;
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -51,6 +51,8 @@ pub struct GroupRunner {
     /// Per-rule metric handles, looked up at a rule's first evaluation; see
     /// [`RuleMetrics`].
     metrics: Vec<Option<RuleMetrics>>,
+    /// Whether each rule was paused at its previous evaluation (see [`pause::step`]).
+    paused: Vec<bool>,
 }
 
 /// A rule's metric series, kept so that an evaluation updates them without building
@@ -100,6 +102,7 @@ impl GroupRunner {
             schedule: schedule_of(&def, &engine),
             params: def.params.clone().into(),
             metrics: def.rules.iter().map(|_| None).collect(),
+            paused: vec![false; def.rules.len()],
             rules,
             def,
             engine,
@@ -137,9 +140,15 @@ impl GroupRunner {
 
     /// Runs until cancelled or stopped: restores the group's alerts through `restore`
     /// (when given) before the first evaluation, then evaluates on schedule.
+    ///
+    /// The restore, the evaluation and the retirement are boxed: a future holds the
+    /// state of its largest step for its whole life, and this one lives as long as the
+    /// group, idle almost all of the time. Inline they made every group's task about
+    /// 1.7 KiB (170 MiB with 100,000 groups); boxed they cost an allocation once per
+    /// evaluation.
     pub async fn run(
         mut self,
-        mut ctl: mpsc::Receiver<Control>,
+        mut ctl: super::mailbox::Receiver<Control>,
         cancel: CancellationToken,
         restore: Option<Arc<Restorer>>,
     ) {
@@ -147,7 +156,7 @@ impl GroupRunner {
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return,
-                _ = rs.restore(&mut self) => {}
+                _ = Box::pin(rs.restore(&mut self)) => {}
             }
         }
         let clock = self.engine.clock;
@@ -163,7 +172,7 @@ impl GroupRunner {
                     }
                     Some(Control::Stop { resolve, done }) => {
                         if resolve {
-                            self.retire().await;
+                            Box::pin(self.retire()).await;
                         } else {
                             self.forget_metrics();
                         }
@@ -173,7 +182,7 @@ impl GroupRunner {
                     None => return,
                 },
                 _ = clock.sleep_until_ms(next) => {
-                    self.evaluate(next).await;
+                    Box::pin(self.evaluate(next)).await;
                     let (n, missed) = self.schedule.next_after(next, clock.now_ms());
                     if missed > 0 {
                         self.engine.metrics.missed.get_or_create(&self.labels).inc_by(missed);
@@ -238,6 +247,13 @@ impl GroupRunner {
                     next += 1;
                     continue;
                 };
+                let Some(rule) = self.unless_paused(next, rule, t.ts_ms) else {
+                    done[next] = true;
+                    finished += 1;
+                    unpublished = true;
+                    next += 1;
+                    continue;
+                };
                 let flush = deps::is_read_later(&self.deps, next);
                 let h = set.spawn(eval_one(
                     next,
@@ -266,24 +282,10 @@ impl GroupRunner {
             finished += 1;
             let rep = match joined {
                 Ok(rep) => rep,
-                Err(e) => {
-                    // A rule task panicked (a bug): rebuild the rule from its definition
-                    // so the group keeps all its rules, and report the failure.
-                    let Some(&i) = task_index.get(&e.id()) else {
-                        continue;
-                    };
-                    tracing::error!(group = %self.def.name, rule = i, "rule evaluation task failed: {e}");
-                    let ctx = Arc::new(RuleContext::for_group(&self.def, &self.engine.settings));
-                    Report {
-                        index: i,
-                        rule: Rule::new(&self.def.rules[i], ctx),
-                        started: self.engine.clock.now(),
-                        elapsed: Duration::ZERO,
-                        samples: 0,
-                        series_fetched: None,
-                        error: Some(format!("internal error: {e}")),
-                    }
-                }
+                Err(e) => match task_index.get(&e.id()) {
+                    Some(&i) => self.rebuilt(i, &e),
+                    None => continue,
+                },
             };
             done[rep.index] = true;
             self.record(&rep, at);
@@ -293,6 +295,36 @@ impl GroupRunner {
                 self.publish();
                 (published, unpublished) = (Instant::now(), false);
             }
+        }
+    }
+
+    /// `rule` back, to evaluate, unless it is paused at `ts_ms`: then it goes back in
+    /// its place, its snapshot showing its alerts as the pause left them.
+    fn unless_paused(&mut self, index: usize, mut rule: Rule, ts_ms: i64) -> Option<Rule> {
+        let paused = &mut self.paused[index];
+        if !super::paused::skip(&self.engine, &self.def, paused, &mut rule, ts_ms) {
+            return Some(rule);
+        }
+        if let Some(slot) = self.status.rules.get_mut(index) {
+            *slot = Arc::new(status::with_alerts_of(slot, &rule));
+        }
+        self.rules[index] = Some(rule);
+        None
+    }
+
+    /// The report of rule `i` whose task panicked (a bug): the rule rebuilt from its
+    /// definition, so the group keeps all its rules, and the failure reported.
+    fn rebuilt(&self, i: usize, e: &tokio::task::JoinError) -> Report {
+        tracing::error!(group = %self.def.name, rule = i, "rule evaluation task failed: {e}");
+        let ctx = Arc::new(RuleContext::for_group(&self.def, &self.engine.settings));
+        Report {
+            index: i,
+            rule: Rule::new(&self.def.rules[i], ctx),
+            started: self.engine.clock.now(),
+            elapsed: Duration::ZERO,
+            samples: 0,
+            series_fetched: None,
+            error: Some(format!("internal error: {e}")),
         }
     }
 
@@ -410,6 +442,7 @@ impl GroupRunner {
         self.schedule = schedule_of(&def, &self.engine).keeping_position_of(&self.schedule);
         self.params = def.params.clone().into();
         self.metrics = def.rules.iter().map(|_| None).collect();
+        self.paused = vec![false; def.rules.len()];
         self.rules = rules;
         self.def = def;
         self.engine.board.publish(Arc::new(self.status.clone()));

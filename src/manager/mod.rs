@@ -6,12 +6,15 @@
 pub mod diff;
 pub mod engine;
 pub mod group;
+pub mod mailbox;
+mod paused;
 pub mod restore;
+pub mod watchdog;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -24,7 +27,7 @@ use crate::datasource::Querier;
 
 struct Running {
     checksum: u64,
-    ctl: mpsc::Sender<Control>,
+    ctl: mailbox::Sender<Control>,
 }
 
 /// Owns the group tasks.
@@ -89,14 +92,14 @@ impl Manager {
         for (i, g) in d.changed.iter().enumerate() {
             if let Some(r) = self.running.get_mut(&g.id()) {
                 r.checksum = g.checksum;
-                let _ = r.ctl.send(Control::Update(g.clone())).await;
+                let _ = r.ctl.send(Control::Update(g.clone()));
             }
             pause_every(i).await;
         }
         for (i, g) in d.added.iter().enumerate() {
             let runner = GroupRunner::new(g.clone(), self.engine.clone());
             runner.publish_initial();
-            let (tx, rx) = mpsc::channel(4);
+            let (tx, rx) = mailbox::mailbox();
             self.running.insert(
                 g.id(),
                 Running {
@@ -140,7 +143,7 @@ impl Manager {
             if let Some(r) = self.running.remove(id) {
                 let (tx, rx) = oneshot::channel();
                 let stop = Control::Stop { resolve, done: tx };
-                if r.ctl.send(stop).await.is_ok() {
+                if r.ctl.send(stop).is_ok() {
                     stopping.push(rx);
                 }
             }

@@ -38,7 +38,7 @@ mod series;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::alert::{Alert, AlertState, Annotations};
+use super::alert::{Alert, AlertState, Annotations, MaybeMs};
 use super::budget::Share;
 use super::{Answer, EvalTime, Health, Outcome, RuleContext, StepOutput, shared};
 use crate::config::{self, RuleKind};
@@ -488,7 +488,7 @@ impl AlertingRule {
         for a in self.active.values_mut() {
             if a.state == AlertState::Firing && ts - a.active_at_ms < self.timing.for_ms {
                 a.state = AlertState::Pending;
-                a.fired_at_ms = None;
+                a.fired_at_ms = MaybeMs::NEVER;
             }
         }
     }
@@ -538,6 +538,13 @@ impl AlertingRule {
             f.settle(t.ts_ms);
         }
         active
+    }
+
+    /// `-external.alert.source` rendered for `a`, when set (the API's `source`; the same
+    /// link goes to Alertmanager as `generatorURL`).
+    pub fn alert_source(&self, a: &Alert) -> Option<String> {
+        let t = self.ctx.settings.alert_source.as_ref()?;
+        Some(super::link::render_source(t, &self.ctx, &self.spec, a))
     }
 
     /// Takes the set of series written last time (for staleness markers on removal).

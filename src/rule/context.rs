@@ -47,6 +47,9 @@ pub struct RuleSettings {
     pub disable_alertgroup_label: bool,
     /// `-rule.templates` definitions.
     pub library: Option<Arc<Library>>,
+    /// `-external.alert.source`: the template of each alert's link (see
+    /// [`super::link`]); `None`: Prometheus' link to the expression.
+    pub alert_source: Option<crate::template::Template>,
     /// `-rule.max*`: what one evaluation may produce.
     pub limits: Limits,
     /// `-rule.maxActiveAlerts`: the alert budget all rules share (`None` = no budget).
@@ -71,6 +74,7 @@ impl Default for RuleSettings {
             update_entries_limit: 20,
             disable_alertgroup_label: false,
             library: None,
+            alert_source: None,
             limits: Limits::default(),
             alert_budget: None,
         }

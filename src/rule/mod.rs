@@ -10,12 +10,15 @@ pub mod budget;
 mod context;
 pub mod deps;
 pub mod limits;
+pub mod link;
+pub mod pause;
 pub mod recording;
+pub mod watchdog;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use alert::{Alert, AlertState, Annotations, Notification};
+pub use alert::{Alert, AlertState, Annotations, MaybeMs, Notification};
 pub use alerting::AlertingRule;
 pub use budget::AlertBudget;
 pub use context::{RuleContext, RuleSettings};

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-use super::model::{GroupStatus, NotifierStatus};
+use super::model::{GroupStatus, NotifierStatus, Pause};
+use crate::rule::pause::Pauses;
 
 /// Outcome of the most recent rule (re)load.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -63,6 +64,17 @@ pub trait StateSource: Send + Sync + 'static {
     fn cluster(&self) -> Option<Arc<dyn super::ClusterSource>> {
         None
     }
+
+    /// Where rules are paused and resumed (`POST /api/v1/rules/pause`); `None` where
+    /// they cannot be.
+    fn pause_book(&self) -> Option<&super::PauseBook> {
+        None
+    }
+
+    /// Now: the `since` of a new pause, and what a relative `until` counts from.
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
 }
 
 /// Every group's status at one moment, in file order: immutable and shared, so a
@@ -102,6 +114,9 @@ impl std::ops::Deref for Snapshot {
 #[derive(Debug, Default)]
 pub struct StatusBoard {
     groups: Mutex<Groups>,
+    /// Whether any pause exists: group tasks ask for their rules' pauses at every
+    /// evaluation, and need no lock while there are none.
+    any_paused: std::sync::atomic::AtomicBool,
     reload: RwLock<ReloadStatus>,
 }
 
@@ -113,6 +128,8 @@ struct Groups {
     version: u64,
     /// The snapshot of `version`, once a reader asked for it.
     shared: Option<Snapshot>,
+    /// Every pause, marked on the snapshots of the groups and rules they cover.
+    pauses: Pauses,
 }
 
 impl Groups {
@@ -179,6 +196,13 @@ impl StatusBoard {
     /// Swaps in a new snapshot of the group with the same `id`; appends it if absent.
     pub fn publish(&self, group: Arc<GroupStatus>) {
         let mut g = self.lock();
+        // Group tasks publish their own snapshots, which carry no pause: mark those of
+        // a group that a pause names.
+        let group = if !g.pauses.is_empty() && g.pauses.touches(&group.file, &group.name) {
+            group.with_pauses(&g.pauses).map_or(group, Arc::new)
+        } else {
+            group
+        };
         match g.index.get(&group.id).copied() {
             Some(i) => g.list[i] = group,
             None => {
@@ -214,6 +238,36 @@ impl StatusBoard {
             .sort_by_key(|x| position.get(&x.id).copied().unwrap_or(usize::MAX));
         g.reindex();
         g.changed();
+    }
+
+    /// Every pause.
+    pub fn pauses(&self) -> Pauses {
+        self.lock().pauses.clone()
+    }
+
+    /// The pause that covers the rule `rule` of the group `group` in `file` (as the
+    /// API shows the file), if any; over or not.
+    pub fn pause_of(&self, file: &str, group: &str, rule: &str) -> Option<Arc<Pause>> {
+        if !self.any_paused.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        self.lock().pauses.of_rule(file, group, rule).cloned()
+    }
+
+    /// Changes the pauses with `f` and marks them on every group's snapshot.
+    pub fn update_pauses<R>(&self, f: impl FnOnce(&mut Pauses) -> R) -> R {
+        let mut g = self.lock();
+        let r = f(&mut g.pauses);
+        self.any_paused
+            .store(!g.pauses.is_empty(), std::sync::atomic::Ordering::Relaxed);
+        let Groups { list, pauses, .. } = &mut *g;
+        for x in list.iter_mut() {
+            if let Some(marked) = x.with_pauses(pauses) {
+                *x = Arc::new(marked);
+            }
+        }
+        g.changed();
+        r
     }
 
     pub fn reload_status(&self) -> ReloadStatus {

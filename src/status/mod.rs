@@ -12,6 +12,7 @@ mod board;
 mod cluster;
 mod from_config;
 mod model;
+pub mod pauses;
 mod update;
 
 pub use board::{BoxFuture, ReloadStatus, Snapshot, StateSource, StatusBoard};
@@ -20,6 +21,7 @@ pub use cluster::{
 };
 pub use model::{
     AlertState, AlertStatus, AlertingStatus, Annotations, GroupStatus, Health, NotifierStatus,
-    Reproduce, RuleKindStatus, RuleStatus, StateUpdate,
+    Pause, Reproduce, RuleKindStatus, RuleStatus, StateUpdate,
 };
-pub use update::{Evaluation, carry_over, count_states, rule_status};
+pub use pauses::PauseBook;
+pub use update::{Evaluation, carry_over, count_states, rule_status, with_alerts_of};

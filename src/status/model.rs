@@ -17,6 +17,9 @@ pub use crate::notifier::TargetStatus as NotifierStatus;
 /// Health and alert states are the rule core's own types.
 pub use crate::rule::{AlertState, Annotations, Health};
 
+/// Pauses are the rule core's.
+pub use crate::rule::pause::Pause;
+
 /// One alert instance of an alerting rule.
 #[derive(Debug, Clone)]
 pub struct AlertStatus {
@@ -36,6 +39,9 @@ pub struct AlertStatus {
     pub restored: bool,
     /// Whether the alert is flapping (the rule's `flapping` extension).
     pub flapping: bool,
+    /// The alert's link from `-external.alert.source`; `None`: Prometheus' link to the
+    /// rule's expression.
+    pub source: Option<Arc<str>>,
 }
 
 impl AlertStatus {
@@ -51,6 +57,7 @@ impl AlertStatus {
             value,
             restored: false,
             flapping: false,
+            source: None,
         }
     }
 
@@ -149,6 +156,8 @@ pub struct RuleStatus {
     /// Most recent first.
     pub updates: Vec<StateUpdate>,
     pub kind: RuleKindStatus,
+    /// The pause that covers the rule (its own or its group's), if any.
+    pub paused: Option<Arc<Pause>>,
 }
 
 impl RuleStatus {
@@ -169,6 +178,7 @@ impl RuleStatus {
             max_updates: 0,
             updates: Vec::new(),
             kind,
+            paused: None,
         }
     }
 
@@ -229,9 +239,36 @@ pub struct GroupStatus {
     pub evaluation_time: Duration,
     pub last_evaluation: Option<SystemTime>,
     pub rules: Vec<Arc<RuleStatus>>,
+    /// The pause of the whole group, if any.
+    pub paused: Option<Arc<Pause>>,
 }
 
 impl GroupStatus {
+    /// This snapshot with the pauses of `pauses` marked on the group and its rules;
+    /// `None` when the marks are already right.
+    pub fn with_pauses(&self, pauses: &crate::rule::pause::Pauses) -> Option<GroupStatus> {
+        let of_group = pauses.of_group(&self.file, &self.name);
+        let of_rule = |r: &RuleStatus| pauses.of_rule(&self.file, &self.name, &r.name);
+        let same = |a: Option<&Arc<Pause>>, b: &Option<Arc<Pause>>| match (a, b) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        if same(of_group, &self.paused) && self.rules.iter().all(|r| same(of_rule(r), &r.paused)) {
+            return None;
+        }
+        let mut g = self.clone();
+        g.paused = of_group.cloned();
+        for r in &mut g.rules {
+            if !same(of_rule(r), &r.paused) {
+                let mut changed = (**r).clone();
+                changed.paused = of_rule(r).cloned();
+                *r = Arc::new(changed);
+            }
+        }
+        Some(g)
+    }
+
     /// A group with defaults (`concurrency` 1, datasource `prometheus`) and the
     /// conventional ID, for start-up and tests.
     pub fn new(file: &str, name: &str, interval: Duration) -> Self {
@@ -252,6 +289,7 @@ impl GroupStatus {
             evaluation_time: Duration::ZERO,
             last_evaluation: None,
             rules: Vec::new(),
+            paused: None,
         }
     }
 }

@@ -30,9 +30,10 @@ fn alert_statuses(a: &AlertingRule) -> Vec<AlertStatus> {
                 x.value,
             );
             s.annotations = x.annotations.clone();
-            s.keep_firing_since = x.keep_firing_since_ms.map(system_time);
+            s.keep_firing_since = x.keep_firing_since_ms.get().map(system_time);
             s.restored = x.restored;
             s.flapping = a.is_flapping(x);
+            s.source = a.alert_source(x).map(Into::into);
             s
         })
         .collect();
@@ -110,7 +111,18 @@ pub fn rule_status(prev: &RuleStatus, rule: &Rule, e: &Evaluation<'_>) -> RuleSt
         max_updates: prev.max_updates,
         updates,
         kind,
+        paused: prev.paused.clone(),
     }
+}
+
+/// The rule's snapshot after a paused evaluation step: its alerts as they are now (all
+/// resolved, or held), nothing else changed.
+pub fn with_alerts_of(prev: &RuleStatus, rule: &Rule) -> RuleStatus {
+    let mut s = prev.clone();
+    if let (RuleKindStatus::Alerting(st), Rule::Alerting(a)) = (&mut s.kind, rule) {
+        st.alerts = alert_statuses(a);
+    }
+    s
 }
 
 /// A rule kept across a reload keeps its evaluation history in the new snapshot.

@@ -61,6 +61,8 @@ pub enum LibraryError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot fetch {url}: {message}")]
+    Fetch { url: PathBuf, message: String },
     #[error("{path}:{err}")]
     Parse { path: PathBuf, err: TemplateError },
     #[error("{path}: template {name:?} is defined more than once")]

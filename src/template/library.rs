@@ -28,7 +28,19 @@ impl Library {
     /// order. Text outside `define` blocks is ignored, as in vmalert.
     pub fn load(patterns: &[String]) -> Result<Library, LibraryError> {
         let mut files = Vec::new();
+        let mut fetched = Vec::new();
         for p in patterns {
+            if crate::config::remote::is_url(p) {
+                let shown = crate::config::remote::shown_path(Path::new(p));
+                let text =
+                    crate::config::remote::fetch_text(p, crate::config::remote::FETCH_TIMEOUT)
+                        .map_err(|message| LibraryError::Fetch {
+                            url: shown.clone(),
+                            message,
+                        })?;
+                fetched.push((shown, text));
+                continue;
+            }
             let paths = glob::glob(p).map_err(|e| LibraryError::Pattern {
                 pattern: p.clone(),
                 message: e.to_string(),
@@ -46,6 +58,9 @@ impl Library {
                 source,
             })?;
             lib.add(&f, &text)?;
+        }
+        for (url, text) in fetched {
+            lib.add(&url, &text)?;
         }
         Ok(lib)
     }

@@ -140,6 +140,14 @@ impl Access {
     }
 }
 
+/// The user name of an `Authorization: Basic …` header (checked or not: call after
+/// [`Access::check`]).
+pub fn basic_user(headers: &HeaderMap) -> Option<String> {
+    basic_credentials(headers)
+        .map(|(u, _)| u)
+        .filter(|u| !u.is_empty())
+}
+
 /// The user and password of an `Authorization: Basic …` header.
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let v = headers.get(AUTHORIZATION)?.to_str().ok()?;

@@ -19,9 +19,10 @@ use super::cache::{Key, Rendered};
 use super::filter::Query;
 use super::respond::{accepts_gzip, gzip_reply, maybe_gzip, to_response, to_response_enc};
 use super::routes::Endpoint;
-use super::{cluster, pprof, ui};
+use super::{cluster, pauses, pprof, ui};
 
-/// Largest form body accepted on `/-/reload` (it only carries `authKey`).
+/// Largest form body accepted (`/-/reload` carries only `authKey`; pause and resume
+/// their parameters).
 const MAX_FORM_BODY: usize = 64 * 1024;
 
 /// `-http.header.hsts`, `-http.header.frameOptions`, `-http.header.csp` and
@@ -150,45 +151,14 @@ async fn dispatch(
     peer: SocketAddr,
 ) -> (Option<Endpoint>, Response<Full<Bytes>>) {
     let (parts, body) = req.into_parts();
-    let full = parts.uri.path();
     if parts.method == Method::OPTIONS {
         return (None, api.headers.preflight());
     }
-    let local = match full.strip_prefix(prefix) {
-        Some("") => Some("/"),
-        Some(p) if p.starts_with('/') => Some(p),
-        _ => None,
+    let (endpoint, local, q) = match admit(api, prefix, &parts, body, peer).await {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
     };
-    let route = local.and_then(Endpoint::route);
-    let mut q = Query::parse(parts.uri.query());
-    if route == Some(Endpoint::Reload)
-        && let Err(r) = read_form(&parts, body, &mut q).await
-    {
-        return (route, to_response(r));
-    }
-    if let Err(d) = api.access.check(
-        route.map_or(Guard::Basic, Endpoint::guard),
-        &parts.headers,
-        &q,
-    ) {
-        if let Some(m) = &api.security_metrics {
-            m.auth_failed(d.reason());
-        }
-        tracing::debug!(%peer, path = full, reason = d.reason(), "request refused");
-        return (route, unauthorized(d));
-    }
-    let Some(endpoint) = route else {
-        return (None, to_response(not_found(full)));
-    };
-    if !endpoint.allows(&parts.method) {
-        let mut r = Reply::text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("method {} not allowed for {full}\n", parts.method),
-        );
-        r.allow = Some(endpoint.allow());
-        return (Some(endpoint), to_response(r));
-    }
-    let local = local.unwrap_or_default();
+    let full = parts.uri.path();
     let cluster = api.state.cluster().filter(|_| !q.is_local());
     if let Some(c) = &cluster {
         // A merged answer costs what the local one does and a request to every member:
@@ -214,29 +184,96 @@ async fn dispatch(
         let resp = render_expensive(api, endpoint, full, q, accept_gzip).await;
         return (Some(endpoint), resp);
     }
+    let resp = local_answer(api, endpoint, &local, &q, &parts, peer).await;
+    (Some(endpoint), resp)
+}
+
+/// What the request asks for, once it may: the endpoint, the path after the prefix and
+/// the parameters (with a form body's, where the endpoint takes one); or the refusal
+/// (unknown path, missing credentials, wrong method).
+async fn admit(
+    api: &Api,
+    prefix: &str,
+    parts: &Parts,
+    body: Incoming,
+    peer: SocketAddr,
+) -> Result<(Endpoint, String, Query), (Option<Endpoint>, Response<Full<Bytes>>)> {
+    let full = parts.uri.path();
+    let local = match full.strip_prefix(prefix) {
+        Some("") => Some("/"),
+        Some(p) if p.starts_with('/') => Some(p),
+        _ => None,
+    };
+    let route = local.and_then(Endpoint::route);
+    let mut q = Query::parse(parts.uri.query());
+    if route.is_some_and(Endpoint::takes_form)
+        && let Err(r) = read_form(parts, body, &mut q).await
+    {
+        return Err((route, to_response(r)));
+    }
+    if let Err(d) = api.access.check(
+        route.map_or(Guard::Basic, Endpoint::guard),
+        &parts.headers,
+        &q,
+    ) {
+        if let Some(m) = &api.security_metrics {
+            m.auth_failed(d.reason());
+        }
+        tracing::debug!(%peer, path = full, reason = d.reason(), "request refused");
+        return Err((route, unauthorized(d)));
+    }
+    let Some(endpoint) = route else {
+        return Err((None, to_response(not_found(full))));
+    };
+    if !endpoint.allows(&parts.method) {
+        let mut r = Reply::text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {} not allowed for {full}\n", parts.method),
+        );
+        r.allow = Some(endpoint.allow());
+        return Err((Some(endpoint), to_response(r)));
+    }
+    Ok((endpoint, local.unwrap_or_default().to_string(), q))
+}
+
+/// This server's own answer of an endpoint that is not rendered on a blocking thread.
+async fn local_answer(
+    api: &Arc<Api>,
+    endpoint: Endpoint,
+    local: &str,
+    q: &Query,
+    parts: &Parts,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
     let reply = match endpoint {
         Endpoint::Index => api.index(local),
         Endpoint::Static => api.asset(local),
         Endpoint::Notifiers => api.notifiers(),
-        Endpoint::Rules => api.rules(&q),
-        Endpoint::Alerts => api.alerts(&q),
-        Endpoint::Rule => api.rule(&q),
-        Endpoint::Alert => api.alert(&q),
-        Endpoint::Group => api.group(&q),
+        Endpoint::Rules => api.rules(q),
+        Endpoint::Alerts => api.alerts(q),
+        Endpoint::Rule => api.rule(q),
+        Endpoint::Alert => api.alert(q),
+        Endpoint::Group => api.group(q),
         Endpoint::Status => api.status(),
         Endpoint::RuntimeInfo => api.runtime_info(),
         Endpoint::Metrics => api.metrics(),
         Endpoint::Healthy => Reply::text(StatusCode::OK, "OK"),
-        Endpoint::Ready => return (Some(endpoint), to_response(api.ready())),
+        // The cluster identity header is added by `handle`.
+        Endpoint::Ready => return to_response(api.ready()),
         Endpoint::Reload => api.reload().await,
+        Endpoint::Pause => pauses::pause(api, q, caller(parts, peer)).await,
+        Endpoint::Resume => pauses::resume(api, q).await,
         Endpoint::Flags => Reply::text(StatusCode::OK, api.flags_page.to_string()),
         Endpoint::PprofIndex => pprof_index(api, local),
-        Endpoint::PprofProfile => {
-            // Already gzipped: sent as it is.
-            return (Some(endpoint), to_response(pprof_profile(&q).await));
-        }
+        // Already gzipped: sent as it is.
+        Endpoint::PprofProfile => return to_response(pprof_profile(q).await),
     };
-    (Some(endpoint), finish(reply, &parts).await)
+    finish(reply, parts).await
+}
+
+/// Who asks, for a pause without `by`: the basic-auth user, else the client's address.
+fn caller(parts: &Parts, peer: SocketAddr) -> String {
+    super::auth::basic_user(&parts.headers).unwrap_or_else(|| peer.ip().to_string())
 }
 
 /// The cluster-wide answer of the endpoints that have one (`None` for the others).

@@ -16,7 +16,7 @@ use super::filter::vm_state;
 use super::format::{GoExp, GoFloat, GoTime};
 use super::listing::Listing;
 use crate::status::{
-    AlertState, AlertStatus, Annotations, GroupStatus, Health, RuleStatus, StateUpdate,
+    AlertState, AlertStatus, Annotations, GroupStatus, Health, Pause, RuleStatus, StateUpdate,
 };
 use extensions::ExtensionsJson;
 
@@ -30,6 +30,33 @@ pub struct Ctx<'a> {
     /// vmalert's `extended_states=true`: rules show their extended state
     /// ([`vm_state`]), recording rules too.
     pub extended_states: bool,
+}
+
+/// A pause: what it covers, who asked, why, since and until when (`null`: until
+/// resumed), and whether it holds the alerts.
+pub struct PauseJson<'a>(pub &'a Pause);
+
+impl Serialize for PauseJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = self.0;
+        let at = |ms: i64| GoTime(Some(crate::rule::system_time(ms)));
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("file", &p.target.file)?;
+        m.serialize_entry("group", &p.target.group)?;
+        if let Some(r) = &p.target.rule {
+            m.serialize_entry("rule", r)?;
+        }
+        m.serialize_entry("by", &p.by)?;
+        m.serialize_entry("reason", &p.reason)?;
+        m.serialize_entry("note", &p.note)?;
+        m.serialize_entry("since", &at(p.since_ms))?;
+        match p.until_ms {
+            Some(u) => m.serialize_entry("until", &at(u))?,
+            None => m.serialize_entry("until", &())?,
+        }
+        m.serialize_entry("hold", &p.hold)?;
+        m.end()
+    }
 }
 
 fn secs(d: Duration) -> GoFloat {
@@ -137,6 +164,9 @@ impl Serialize for GroupJson<'_> {
             "states",
             &StateCounts(&self.rules, self.ctx.extended_states),
         )?;
+        if let Some(p) = &g.paused {
+            m.serialize_entry("paused", &PauseJson(p))?;
+        }
         m.end()
     }
 }
@@ -240,6 +270,9 @@ impl Serialize for RuleJson<'_> {
         m.serialize_entry("max_updates_entries", &r.max_updates)?;
         if self.with_updates {
             m.serialize_entry("updates", &Updates(&r.updates))?;
+        }
+        if let Some(p) = &r.paused {
+            m.serialize_entry("paused", &PauseJson(p))?;
         }
         m.end()
     }
@@ -353,13 +386,17 @@ impl Serialize for AlertJson<'_> {
         m.serialize_entry("group_id", &Id(g.id))?;
         m.serialize_entry("name", &*r.name)?;
         m.serialize_entry("expression", &*r.query)?;
-        m.serialize_entry(
-            "source",
-            &SourceLink {
-                external_url: self.ctx.external_url,
-                expr: &r.query,
-            },
-        )?;
+        match &a.source {
+            // -external.alert.source, rendered by the rule core.
+            Some(link) => m.serialize_entry("source", &**link)?,
+            None => m.serialize_entry(
+                "source",
+                &SourceLink {
+                    external_url: self.ctx.external_url,
+                    expr: &r.query,
+                },
+            )?,
+        }
         m.serialize_entry("restored", &a.restored)?;
         m.serialize_entry(
             "stabilizing",

@@ -42,6 +42,8 @@ endpoints!(
     Flags,
     PprofIndex,
     PprofProfile,
+    Pause,
+    Resume,
 );
 
 impl Endpoint {
@@ -65,6 +67,8 @@ impl Endpoint {
         Some(match api {
             "/" | "/vmalert" | "/vmalert/" => Endpoint::Index,
             "/api/v1/rules" => Endpoint::Rules,
+            "/api/v1/rules/pause" => Endpoint::Pause,
+            "/api/v1/rules/resume" => Endpoint::Resume,
             "/api/v1/alerts" => Endpoint::Alerts,
             "/api/v1/notifiers" => Endpoint::Notifiers,
             "/api/v1/rule" => Endpoint::Rule,
@@ -102,6 +106,8 @@ impl Endpoint {
             Endpoint::Flags => "/flags",
             Endpoint::PprofIndex => "/debug/pprof/",
             Endpoint::PprofProfile => "/debug/pprof/profile",
+            Endpoint::Pause => "/api/v1/rules/pause",
+            Endpoint::Resume => "/api/v1/rules/resume",
         }
     }
 
@@ -111,6 +117,7 @@ impl Endpoint {
         match self {
             Endpoint::Reload => "GET, POST, PUT",
             Endpoint::PprofProfile => "GET",
+            Endpoint::Pause | Endpoint::Resume => "POST",
             _ => "GET, HEAD",
         }
     }
@@ -127,6 +134,7 @@ impl Endpoint {
         match self {
             Endpoint::Reload => m == Method::GET || m == Method::POST || m == Method::PUT,
             Endpoint::PprofProfile => m == Method::GET,
+            Endpoint::Pause | Endpoint::Resume => m == Method::POST,
             _ => m == Method::GET || m == Method::HEAD,
         }
     }
@@ -138,9 +146,15 @@ impl Endpoint {
             Endpoint::Metrics => Guard::Key(KeyFlag::Metrics),
             Endpoint::Flags => Guard::Key(KeyFlag::Flags),
             Endpoint::PprofIndex | Endpoint::PprofProfile => Guard::Key(KeyFlag::Pprof),
-            Endpoint::Reload => Guard::Key(KeyFlag::Reload),
+            // Pausing changes what is evaluated, as a reload does: the same key.
+            Endpoint::Reload | Endpoint::Pause | Endpoint::Resume => Guard::Key(KeyFlag::Reload),
             _ => Guard::Basic,
         }
+    }
+
+    /// Whether the request may carry its parameters (and `authKey`) in a form body.
+    pub fn takes_form(self) -> bool {
+        matches!(self, Endpoint::Reload | Endpoint::Pause | Endpoint::Resume)
     }
 
     /// Whether answers carry CORS headers (the JSON API, as Prometheus').
@@ -155,6 +169,8 @@ impl Endpoint {
                 | Endpoint::Group
                 | Endpoint::Status
                 | Endpoint::RuntimeInfo
+                | Endpoint::Pause
+                | Endpoint::Resume
         )
     }
 }
@@ -164,7 +180,7 @@ impl Endpoint {
 pub struct RouteInfo {
     /// A path (without `-http.pathPrefix`) that reaches the endpoint.
     pub path: &'static str,
-    /// A method it accepts (GET for all).
+    /// A method it accepts (GET for all but pause and resume, which take POST only).
     pub method: &'static str,
     /// `None`: open; `Some("")`: basic auth; `Some(flag)`: that key, else basic auth.
     pub key_flag: Option<&'static str>,
@@ -179,7 +195,11 @@ pub fn routes() -> Vec<RouteInfo> {
                 Endpoint::Static => "/static/app.js",
                 e => e.name(),
             },
-            method: "GET",
+            method: if e.allows(&Method::GET) {
+                "GET"
+            } else {
+                "POST"
+            },
             key_flag: match e.guard() {
                 Guard::Open => None,
                 Guard::Basic => Some(""),

@@ -75,7 +75,7 @@ fn zero_for_fires_at_once() {
     let out = step_at(&mut r, one("a"), T0);
     let a = only(&r);
     assert_eq!(a.state, AlertState::Firing);
-    assert_eq!((a.active_at_ms, a.fired_at_ms), (T0, Some(T0)));
+    assert_eq!((a.active_at_ms, a.fired_at_ms.get()), (T0, Some(T0)));
     assert_eq!(
         series_view(&out.series),
         alerts_series("firing", "a", T0, T0)
@@ -188,7 +188,11 @@ fn resolved_alert_that_returns_starts_pending_again() {
     assert_eq!(a.state, AlertState::Pending);
     assert_eq!(a.active_at_ms, t);
     assert_eq!(
-        (a.fired_at_ms, a.resolved_at_ms, a.last_sent_at_ms),
+        (
+            a.fired_at_ms.get(),
+            a.resolved_at_ms.get(),
+            a.last_sent_at_ms.get()
+        ),
         (None, None, None)
     );
 }

@@ -94,6 +94,9 @@ pub struct Seen<'a> {
     /// The `Authorization` header, or "".
     pub authorization: &'a str,
     pub body: &'a str,
+    pub method: &'a str,
+    /// The body as it came (`body` is it read as UTF-8, lossily).
+    pub raw: &'a [u8],
 }
 
 /// A fake answering each request from `answer` (`None` drops the connection unanswered);
@@ -114,6 +117,7 @@ pub async fn serve_fn(
                     let (h, answer) = (h.clone(), answer.clone());
                     async move {
                         let n = h.fetch_add(1, Ordering::SeqCst) + 1;
+                        let method = req.method().to_string();
                         let path = req.uri().path().to_string();
                         let query = req.uri().query().unwrap_or("").to_string();
                         let headers = req.headers().clone();
@@ -123,9 +127,12 @@ pub async fn serve_fn(
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or("")
                             .to_string();
-                        let body = req.into_body().collect().await.map(|c| c.to_bytes());
-                        let body = String::from_utf8_lossy(&body.unwrap_or_default()).to_string();
+                        let raw = req.into_body().collect().await.map(|c| c.to_bytes());
+                        let raw = raw.unwrap_or_default();
+                        let body = String::from_utf8_lossy(&raw).to_string();
                         let seen = Seen {
+                            method: &method,
+                            raw: &raw,
                             path: &path,
                             query: &query,
                             headers: &headers,

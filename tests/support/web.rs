@@ -22,19 +22,22 @@ pub fn t0() -> SystemTime {
 
 /// A StateSource over a StatusBoard whose reload succeeds unless `fail` is set.
 pub struct Fake {
-    pub board: StatusBoard,
+    pub board: Arc<StatusBoard>,
+    /// Pauses, kept in memory only.
+    pub pauses: tocsin::status::PauseBook,
     pub fail: AtomicBool,
     pub reloads: AtomicUsize,
 }
 
 impl Fake {
     pub fn new(groups: Vec<Arc<GroupStatus>>, loaded: bool) -> Arc<Fake> {
-        let board = StatusBoard::new();
+        let board = Arc::new(StatusBoard::new());
         board.replace(groups);
         if loaded {
             board.record_reload(t0(), Ok(()));
         }
         Arc::new(Fake {
+            pauses: tocsin::status::PauseBook::new(board.clone(), None),
             board,
             fail: AtomicBool::new(false),
             reloads: AtomicUsize::new(0),
@@ -53,6 +56,10 @@ impl StateSource for Fake {
 
     fn reload_status(&self) -> ReloadStatus {
         self.board.reload_status()
+    }
+
+    fn pause_book(&self) -> Option<&tocsin::status::PauseBook> {
+        Some(&self.pauses)
     }
 
     fn reload(&self) -> BoxFuture<Result<(), String>> {

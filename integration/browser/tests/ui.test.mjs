@@ -266,6 +266,37 @@ describe("status UI", { skip: req.skip }, () => {
     assert.equal(again.status, 304);
   });
 
+  it("shows a paused rule with who paused it, why and until when, on the group and the rule page", async () => {
+    const form = (o) => ({ method: "POST", body: new URLSearchParams(o) });
+    const until = new Date(Date.now() + 2 * 3600 * 1000).toISOString();
+    const r = await fetch(`${tocsin.url}/api/v1/rules/pause`,
+      form({ group: "availability", rule: "SlowBurn", reason: "noisy during the migration", note: "INC-42", by: "alice", until }));
+    assert.equal(r.status, 200, await r.text());
+    await page.goto(`${tocsin.url}/#/groups?search=SlowBurn`);
+    const row = page.locator('tr[data-rule="SlowBurn"]');
+    await row.waitFor();
+    const text = await row.innerText();
+    assert.match(text, /paused/);
+    assert.match(text, /by alice: noisy during the migration \(INC-42\)/);
+    assert.match(text, /until /);
+    const shown = await row.locator(".paused time[datetime]").getAttribute("datetime");
+    assert.ok(Math.abs(Date.parse(shown) - Date.parse(until)) < 1000, `until ${shown}, asked ${until}`);
+    await screenshots(page, "groups-paused");
+    await page.getByRole("link", { name: "SlowBurn" }).click();
+    await page.locator("#rule-paused").waitFor();
+    assert.match(await page.locator("#rule-paused").innerText(), /by alice: noisy during the migration/);
+
+    const resumed = await fetch(`${tocsin.url}/api/v1/rules/resume`, form({ group: "availability", rule: "SlowBurn" }));
+    assert.equal(resumed.status, 200);
+    await page.goto(`${tocsin.url}/#/groups?search=SlowBurn`);
+    await page.reload();
+    await row.waitFor();
+    await page.waitForFunction(() => {
+      const r = document.querySelector('tr[data-rule="SlowBurn"]');
+      return r && !r.innerText.includes("paused");
+    });
+  });
+
   it("keyboard: '/' focuses the search box and links are reachable with Tab", async () => {
     await page.goto(`${tocsin.url}/#/groups`);
     await page.locator("details.group").first().waitFor();

@@ -5,7 +5,7 @@
 
 use super::hysteresis::{Recovered, Recovery};
 use super::{Fate, Timing};
-use crate::rule::alert::{Alert, AlertState};
+use crate::rule::alert::{Alert, AlertState, MaybeMs};
 
 /// What an evaluation tells of one held alert, besides its state.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,7 +35,7 @@ pub(super) fn advance(a: &mut Alert, seen: Seen, ts: i64, timing: &Timing) -> Fa
         // `keep_firing_for` window in progress ends; should the series leave again, a
         // new window starts then. So with `recover_expr`, `keep_firing_for` counts from
         // the first evaluation that returned the recovery series.
-        a.keep_firing_since_ms = None;
+        a.keep_firing_since_ms = MaybeMs::NEVER;
     } else if seen.synthetic || !keeps_firing(a, ts, timing) {
         return resolve(a, ts, timing);
     }
@@ -74,7 +74,8 @@ fn keeps_firing(a: &mut Alert, ts: i64, timing: &Timing) -> bool {
     if a.state != AlertState::Firing || timing.keep_firing_for_ms <= 0 {
         return false;
     }
-    let since = *a.keep_firing_since_ms.get_or_insert(ts);
+    let since = a.keep_firing_since_ms.get().unwrap_or(ts);
+    a.keep_firing_since_ms = MaybeMs::at(since);
     ts - since < timing.keep_firing_for_ms
 }
 
@@ -89,6 +90,7 @@ fn resolve(a: &mut Alert, ts: i64, timing: &Timing) -> Fate {
     // alert firing there until its `endsAt`. It is dropped once strictly older.
     let fate = if a.state == AlertState::Pending
         || a.resolved_at_ms
+            .get()
             .is_some_and(|r| ts - r > timing.retention_ms)
     {
         Fate::Dropped
@@ -97,7 +99,7 @@ fn resolve(a: &mut Alert, ts: i64, timing: &Timing) -> Fate {
     };
     if a.state != AlertState::Inactive {
         a.state = AlertState::Inactive;
-        a.resolved_at_ms = Some(ts);
+        a.resolved_at_ms = MaybeMs::at(ts);
     }
     fate
 }
@@ -108,7 +110,7 @@ fn resolve(a: &mut Alert, ts: i64, timing: &Timing) -> Fate {
 /// evaluation after the restart).
 pub(super) fn fire(a: &mut Alert, ts: i64, for_ms: i64, interval_ms: i64) {
     a.state = AlertState::Firing;
-    a.fired_at_ms = Some(if a.restored {
+    a.fired_at_ms = MaybeMs::at(if a.restored {
         first_tick_after(a.active_at_ms, for_ms, interval_ms, ts)
     } else {
         ts

@@ -3,6 +3,8 @@
 //! resolutions sent when the rule is removed.
 
 use super::{AlertingRule, flapping, ms};
+use crate::rule::alert::MaybeMs;
+use crate::rule::link::alert_link;
 use crate::rule::{AlertState, Notification};
 
 impl AlertingRule {
@@ -25,22 +27,23 @@ impl AlertingRule {
             if !a.needs_sending(ts_ms, resend) && !switched {
                 continue;
             }
-            if switched && a.last_sent_at_ms.is_some() {
+            let link = alert_link(url, &self.ctx, &self.spec, a);
+            if switched && a.last_sent_at_ms.get().is_some() {
                 // The label set Alertmanager has (with or without `flapping`) ends now.
-                let mut n = a.notification(ts_ms, &self.ctx, url);
+                let mut n = a.notification(ts_ms, &self.ctx, &link);
                 if !label {
                     n.labels = flapping::with_label(&n.labels);
                 }
                 out.push(n);
             }
-            a.last_sent_at_ms = Some(ts_ms);
+            a.last_sent_at_ms = MaybeMs::at(ts_ms);
             let mut valid_until = ts_ms + 4 * delta;
             if max_resolve > 0 {
                 valid_until = valid_until.min(ts_ms + max_resolve);
             }
-            a.valid_until_ms = Some(valid_until);
-            let ends_at = a.resolved_at_ms.unwrap_or(valid_until);
-            let mut n = a.notification(ends_at, &self.ctx, url);
+            a.valid_until_ms = MaybeMs::at(valid_until);
+            let ends_at = a.resolved_at_ms.get().unwrap_or(valid_until);
+            let mut n = a.notification(ends_at, &self.ctx, &link);
             if label {
                 n.labels = flapping::with_label(&n.labels);
             }
@@ -57,12 +60,12 @@ impl AlertingRule {
     /// waiting for `endsAt`.
     pub fn resolve_all(&mut self, ts_ms: i64) -> Vec<Notification> {
         let url = &self.generator_url;
-        let ctx = &self.ctx;
+        let (ctx, spec) = (&self.ctx, &self.spec);
         self.budget.release();
         self.active
             .drain()
             .filter(|(_, a)| a.state == AlertState::Firing)
-            .map(|(_, a)| a.notification(ts_ms, ctx, url))
+            .map(|(_, a)| a.notification(ts_ms, ctx, &alert_link(url, ctx, spec, &a)))
             .collect()
     }
 }

@@ -5,8 +5,8 @@
 // filter is active, every group shown opens (the filter keeps the rendered set small).
 
 import {
-  announce, badge, cached, clusterInfo, filterForm, groupMatcher, h, labelMatchers, pager, parseTime, partialBanner, ruleLink,
-  seconds, span, when, words,
+  announce, badge, cached, clusterInfo, filterForm, groupMatcher, h, labelMatchers, pager, parseTime, partialBanner, pausedNote,
+  ruleLink, seconds, span, when, words,
 } from "./lib.js";
 
 const GROUPS_PER_PAGE = 50;
@@ -178,6 +178,7 @@ function groupBlock(x, rules, expand, cluster) {
     h("span", { class: "name" }, g.name),
     h("span", { class: "file" }, g.file),
     ownerNote(g, cluster),
+    pausedNote(g.paused),
     h("span", { class: "right" }, counts,
       h("span", { class: "muted" }, `${rules.length === x.rules.length ? "" : rules.length + " of "}${x.rules.length} rule${x.rules.length === 1 ? "" : "s"} · every ${span(g.interval)} · `),
       h("span", { class: "muted" }, "evaluated "), when(g.lastEvaluation),
@@ -204,7 +205,7 @@ function rulesTable(g, rules) {
     h("thead", {}, h("tr", {}, ["Rule", "State", "Health", "Query", "Last evaluation", "Duration", "Samples", "Error"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, rules.map((r) => h("tr", { "data-rule": r.name },
       h("td", {}, ruleLink(g.id, r.id, r.name)),
-      h("td", {}, r.type === "recording" ? badge("recording") : badge(r.state)),
+      h("td", {}, r.type === "recording" ? badge("recording") : badge(r.state), r.paused ? [" ", pausedNote(r.paused)] : ""),
       h("td", {}, badge(r.health, r.health === "err" ? "err" : r.health)),
       h("td", { class: "query" }, h("code", {}, r.query.length > 240 ? r.query.slice(0, 240) + "…" : r.query)),
       h("td", {}, when(r.lastEvaluation)),

@@ -159,6 +159,20 @@ export function badge(text, kind) {
   return h("span", { class: `badge b-${kind || text}` }, text);
 }
 
+/**
+ * A rule's or group's pause (`paused` in /api/v1/rules): who paused it, why, until
+ * when, and the note, as one line a person reads without hovering.
+ */
+export function pausedNote(p) {
+  if (!p) return "";
+  const until = parseTime(p.until);
+  return h("span", { class: "paused", "data-paused-by": p.by },
+    badge(p.hold ? "paused (held)" : "paused", "paused"), " ",
+    `by ${p.by}: ${p.reason}`,
+    p.note ? ` (${p.note})` : "",
+    until === null ? "" : [" · until ", h("time", { datetime: p.until }, new Date(until).toLocaleString())]);
+}
+
 export function labelChips(labels, skip) {
   const keys = Object.keys(labels || {}).filter((k) => k !== skip).sort();
   if (!keys.length) return h("span", { class: "muted" }, "—");

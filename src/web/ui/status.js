@@ -1,7 +1,7 @@
 // The Rule, Notifiers and Config pages: one object each, straight from the API.
 
 import {
-  annotations, api, badge, copyButton, h, labelChips, parseTime, requestRefresh, ROOT, seconds, span, value, when,
+  annotations, api, badge, copyButton, h, labelChips, parseTime, pausedNote, requestRefresh, ROOT, seconds, span, value, when,
 } from "./lib.js";
 
 export async function rulePage(r) {
@@ -27,6 +27,7 @@ export async function rulePage(r) {
     ["Evaluation time", seconds(rule.evaluationTime)],
     ["Samples", String(rule.lastSamples ?? "")]);
   if (rule.lastError) kv.push(["Last error", h("pre", { class: "error" }, rule.lastError)]);
+  if (rule.paused) kv.push(["Paused", h("div", { id: "rule-paused" }, pausedNote(rule.paused))]);
   const curl = updates.find((u) => u.curl)?.curl;
   const parts = [
     h("h1", {}, rule.name, " ",
