@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::http::{alerts_named, get_json, has_alert, poll_alertmanager, poll_json};
+use support::http::{alerts_named, get_json, has_alert, poll_alertmanager, poll_json, post_form};
 use support::peers::{ChildGuard, peer_or_skip};
 use support::servers::{start_alertmanager, start_plain_prometheus, start_tocsin};
 
@@ -144,18 +144,6 @@ async fn watchdog_reaches_alertmanager_and_leaves_when_the_datasource_stops() {
         .terminate(Duration::from_secs(15))
         .expect("tocsin stops on SIGTERM");
     assert!(status.success(), "exit status {status}");
-}
-
-async fn post_form(url: &str, form: &[(&str, &str)]) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(url)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let code = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (code, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// The rule `Always` in tocsin's `/api/v1/rules`.

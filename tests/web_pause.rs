@@ -7,27 +7,13 @@ mod support;
 use std::sync::Arc;
 
 use serde_json::Value;
+use support::http::post_form as post;
 use support::web::{Fake, fixture, server};
 use tocsin::secret::Secret;
 use tocsin::web::{Access, BasicAuth, WebOptions};
 
 /// A form's fields.
 type Form<'a> = &'a [(&'a str, &'a str)];
-
-async fn post(url: &str, form: &[(&str, &str)]) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(url)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let code = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        code,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
 
 async fn rules(url: &str) -> Value {
     let text = reqwest::get(url).await.unwrap().text().await.unwrap();

@@ -55,6 +55,21 @@ pub async fn get_json(url: &str) -> (u16, Value) {
     (status, v)
 }
 
+/// POSTs `form` to `url`; returns the status and the body as JSON (a body that is not
+/// JSON as a JSON string).
+pub async fn post_form(url: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .form(form)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, v)
+}
+
 /// The alerts named `name` in an Alertmanager `/api/v2/alerts` answer.
 pub fn alerts_named<'a>(alerts: &'a Value, name: &str) -> Vec<&'a Value> {
     alerts
