@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use tocsin::datasource::fake::FakeQuerier;
-use tocsin::replay::{ReplayOptions, plan, replay};
+use tocsin::replay::{ReplayOptions, ReplayOutcome, plan, replay};
 
 use super::*;
 
@@ -52,26 +52,23 @@ fn datasource() -> Arc<FakeQuerier> {
     f
 }
 
-#[tokio::test]
-async fn replay_fires_at_the_same_instants_as_live_evaluation() {
-    let groups = vec![group(RULES)];
-    let settings = RuleSettings::default();
-    let o = ReplayOptions {
+/// Replay over `steps` minutes from T0 in windows of `max_points` steps (so that held and
+/// counted state must cross window edges), with no retry delays.
+fn windowed(steps: usize, max_points: usize) -> ReplayOptions {
+    ReplayOptions {
         from_ms: T0,
-        to_ms: T0 + (CPU.len() as i64 - 1) * MIN,
-        // Windows of five steps: held and counted state must cross window edges.
-        max_points: 5,
+        to_ms: T0 + (steps as i64 - 1) * MIN,
+        max_points,
         retry_attempts: 1,
         retry_backoff: Duration::from_millis(1),
         rules_delay: Duration::ZERO,
         ..ReplayOptions::default()
-    };
-    let plans = plan(&groups, &settings, &o).expect("plannable");
-    let f = datasource();
-    let out = replay(&plans, &settings, f.clone(), None, &o).await;
-    assert!(out.complete(), "{:?}", out.rules);
-    let replayed: Vec<Vec<i64>> = out
-        .rules
+    }
+}
+
+/// The minutes at which each replayed rule's alert fired; no rule may have failed.
+fn firing_minutes(out: &ReplayOutcome) -> Vec<Vec<i64>> {
+    out.rules
         .iter()
         .map(|r| {
             assert_eq!(r.errors, 0, "{:?}", r.problems);
@@ -81,7 +78,20 @@ async fn replay_fires_at_the_same_instants_as_live_evaluation() {
                 .flat_map(|i| ((i.from - T0) / MIN)..=((i.to - T0) / MIN))
                 .collect()
         })
-        .collect();
+        .collect()
+}
+
+#[tokio::test]
+async fn replay_fires_at_the_same_instants_as_live_evaluation() {
+    let groups = vec![group(RULES)];
+    let settings = RuleSettings::default();
+    // Windows of five steps: held and counted state must cross window edges.
+    let o = windowed(CPU.len(), 5);
+    let plans = plan(&groups, &settings, &o).expect("plannable");
+    let f = datasource();
+    let out = replay(&plans, &settings, f.clone(), None, &o).await;
+    assert!(out.complete(), "{:?}", out.rules);
+    let replayed = firing_minutes(&out);
     let want = live();
     // Hysteresis: fires at 0 and holds through 80 and 75 until 60 at minute 3; fires
     // again at 4 and holds (50 at minute 5 recovers it); 6–9 fire or hold; 65 at 10.
@@ -187,15 +197,7 @@ async fn no_data_alerts_fire_at_the_same_instants_in_replay() {
         &presence,
         Ok(vec![(Labels::empty(), points(|_| true, |_| 1.0))]),
     );
-    let o = ReplayOptions {
-        from_ms: T0,
-        to_ms: T0 + (GAPPY.len() as i64 - 1) * MIN,
-        max_points: 4,
-        retry_attempts: 1,
-        retry_backoff: Duration::from_millis(1),
-        rules_delay: Duration::ZERO,
-        ..ReplayOptions::default()
-    };
+    let o = windowed(GAPPY.len(), 4);
     let groups = vec![g];
     let plans = plan(&groups, &RuleSettings::default(), &o).expect("plannable");
     let out = replay(&plans, &RuleSettings::default(), f, None, &o).await;
@@ -248,30 +250,11 @@ async fn flapping_rules_fire_at_the_same_instants_in_replay() {
     // Holds: fires at 0 and is kept a minute after each fall: 0-1, 4-5, 6-7, 8-10.
     assert_eq!(live[1], [0, 1, 4, 5, 6, 7, 8, 9, 10]);
     assert!(!flapped[1].is_empty(), "the curve makes Holds flap");
-    let o = ReplayOptions {
-        from_ms: T0,
-        to_ms: T0 + (CPU.len() as i64 - 1) * MIN,
-        max_points: 5,
-        retry_attempts: 1,
-        retry_backoff: Duration::from_millis(1),
-        rules_delay: Duration::ZERO,
-        ..ReplayOptions::default()
-    };
+    let o = windowed(CPU.len(), 5);
     let groups = vec![g];
     let plans = plan(&groups, &RuleSettings::default(), &o).expect("plannable");
     let out = replay(&plans, &RuleSettings::default(), datasource(), None, &o).await;
     assert!(out.complete(), "{:?}", out.rules);
-    let replayed: Vec<Vec<i64>> = out
-        .rules
-        .iter()
-        .map(|r| {
-            assert_eq!(r.errors, 0, "{:?}", r.problems);
-            r.intervals
-                .iter()
-                .filter(|i| i.state == "firing")
-                .flat_map(|i| ((i.from - T0) / MIN)..=((i.to - T0) / MIN))
-                .collect()
-        })
-        .collect();
+    let replayed = firing_minutes(&out);
     assert_eq!(replayed, live);
 }
