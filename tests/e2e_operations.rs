@@ -6,13 +6,12 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use support::http::{alerts_named, get_json, has_alert, poll_alertmanager, poll_json, post_form};
-use support::peers::{ChildGuard, peer_or_skip};
-use support::servers::{start_alertmanager, start_plain_prometheus, start_tocsin};
+use support::peers::ChildGuard;
+use support::servers::Servers;
 
 fn rfc3339_ms(v: &Value) -> i64 {
     let s = v.as_str().unwrap_or_else(|| panic!("a time, got {v}"));
@@ -30,40 +29,22 @@ fn now_ms() -> i64 {
 /// One group, every second: a recording rule and an alert that always fires.
 const RULES: &str = "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - record: one\n        expr: vector(1)\n      - alert: Always\n        expr: vector(1)\n";
 
-/// tocsin on [`RULES`] with `extra` flags, querying `prom_url`, sending to `am_url`.
-async fn tocsin_with(
-    dir: &Path,
-    prom_url: &str,
-    am_url: &str,
-    extra: &[&str],
-) -> (ChildGuard, String) {
-    let file = dir.join("rules.yml");
-    std::fs::write(&file, RULES).unwrap();
-    let mut args = vec![
-        format!("-rule={}", file.display()),
-        format!("-datasource.url={prom_url}"),
-        format!("-notifier.url={am_url}"),
-        format!("-remoteWrite.url={prom_url}"),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    start_tocsin(&args, dir, "tocsin").await.unwrap()
+/// tocsin on [`RULES`] with `extra` flags, querying and writing to `s`'s Prometheus,
+/// sending to its Alertmanager.
+async fn tocsin_with(s: &Servers, extra: &[&str]) -> (ChildGuard, String) {
+    let mut args = vec![format!("-remoteWrite.url={}", s.prom_url)];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    s.tocsin_on(RULES, &args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watchdog_reaches_alertmanager_and_leaves_when_the_datasource_stops() {
-    let (Some(prom), Some(am_bin)) = (
-        peer_or_skip("prometheus"),
-        peer_or_skip("prometheus-alertmanager"),
-    ) else {
+    let Some(mut s) = Servers::with_alertmanager().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
-    let (_a, am_url) = start_alertmanager(&am_bin, dir.path()).await.unwrap();
+    let am_url = s.am_url.clone();
     let (mut t, url) = tocsin_with(
-        dir.path(),
-        &prom_url,
-        &am_url,
+        &s,
         &[
             "-rule.watchdog=DeadMansSwitch",
             "-rule.watchdog.interval=1s",
@@ -112,7 +93,7 @@ async fn watchdog_reaches_alertmanager_and_leaves_when_the_datasource_stops() {
     assert_eq!(group["rules"][0]["health"], "ok", "{group}");
 
     // The datasource stops: the watchdog leaves Alertmanager, and tocsin says why.
-    drop(p);
+    s.stop_prometheus();
     poll_alertmanager(&am_url, Duration::from_secs(30), |v| {
         !has_alert(v, "DeadMansSwitch")
     })
@@ -158,23 +139,18 @@ fn always(rules: &Value) -> &Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_rule_leaves_alertmanager_and_stays_paused_across_a_restart() {
-    let (Some(prom), Some(am_bin)) = (
-        peer_or_skip("prometheus"),
-        peer_or_skip("prometheus-alertmanager"),
-    ) else {
+    let Some(s) = Servers::with_alertmanager().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (_p, prom_url) = start_plain_prometheus(&prom, dir.path()).await.unwrap();
-    let (_a, am_url) = start_alertmanager(&am_bin, dir.path()).await.unwrap();
-    let pauses = dir.path().join("pauses.json");
+    let am_url = s.am_url.clone();
+    let pauses = s.path().join("pauses.json");
     let flags = [
         format!("-rule.pausesFile={}", pauses.display()),
         "-reloadAuthKey=k".to_string(),
         "-rule.resendDelay=1s".to_string(),
     ];
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let (mut t, url) = tocsin_with(dir.path(), &prom_url, &am_url, &flags).await;
+    let (mut t, url) = tocsin_with(&s, &flags).await;
     poll_alertmanager(&am_url, Duration::from_secs(30), |v| has_alert(v, "Always"))
         .await
         .unwrap_or_else(|| panic!("Always never reached Alertmanager:\n{}", t.log_tail(30)));
@@ -208,7 +184,7 @@ async fn a_paused_rule_leaves_alertmanager_and_stays_paused_across_a_restart() {
     assert!(status.success(), "exit status {status}");
 
     // Restarted on the same file: still paused, never evaluated, nothing sent.
-    let (mut t, url) = tocsin_with(dir.path(), &prom_url, &am_url, &flags).await;
+    let (mut t, url) = tocsin_with(&s, &flags).await;
     let rules = poll_json(
         &format!("{url}/api/v1/rules"),
         Duration::from_secs(30),

@@ -261,7 +261,7 @@ pub fn args_like_prometheus(rules: &[&Path], prom: &str) -> Vec<String> {
 pub struct Servers {
     // Fields drop in order: the servers stop before their directory goes.
     _am: Option<ChildGuard>,
-    _prom: ChildGuard,
+    prom: Option<ChildGuard>,
     pub prom_url: String,
     /// Empty without an Alertmanager.
     pub am_url: String,
@@ -300,7 +300,7 @@ impl Servers {
         };
         Some(Servers {
             _am: am,
-            _prom: p,
+            prom: Some(p),
             prom_url,
             am_url,
             dir,
@@ -309,6 +309,11 @@ impl Servers {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Stops Prometheus (the datasource goes away; Alertmanager stays).
+    pub fn stop_prometheus(&mut self) {
+        self.prom = None;
     }
 
     /// Writes `text` to `name` in the directory; its path.
