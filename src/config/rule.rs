@@ -80,8 +80,7 @@ pub(crate) fn validate_rule(
     let rule_pos = pos(raw);
     let r = &raw.value;
     let before = sink.errors.len();
-    let record = non_empty(&r.record);
-    let alert = non_empty(&r.alert);
+    let (record, alert) = (non_empty(&r.record), non_empty(&r.alert));
     let name = alert
         .or(record)
         .map(|s| s.value.clone())
@@ -102,69 +101,19 @@ pub(crate) fn validate_rule(
         (None, None) => sink.push(rule_pos, rr, ErrorKind::NeitherRecordNorAlert),
         _ => {}
     }
-    let expr = r.expr.as_ref().map(|e| (e.value.trim(), pos(e)));
-    match expr {
-        None | Some(("", _)) => sink.push(rule_pos, rr, ErrorKind::MissingExpr),
-        Some((text, at)) if opts.validate_expressions => {
-            if let Err(e) = promql_parser::parser::parse(text) {
-                sink.push(at, rr, ErrorKind::BadExpr(e));
-            }
-        }
-        Some(_) => {}
-    }
+    let expr = checked_expr(sink, rr, rule_pos, r, opts);
     let for_ = duration_field(sink, rr, "for", &r.for_).unwrap_or_default();
     let keep = duration_field(sink, rr, "keep_firing_for", &r.keep_firing_for).unwrap_or_default();
-    let annotations_given = r
-        .annotations
-        .as_ref()
-        .is_some_and(|a| !a.value.0.is_empty());
-
     if let Some(rec) = record.filter(|_| alert.is_none()) {
-        if annotations_given {
-            sink.push(rule_pos, rr, ErrorKind::RecordingField("annotations"));
-        }
-        if r.for_.is_some() && !for_.is_zero() {
-            sink.push(rule_pos, rr, ErrorKind::RecordingField("for"));
-        }
-        if r.keep_firing_for.is_some() && !keep.is_zero() {
-            sink.push(rule_pos, rr, ErrorKind::RecordingField("keep_firing_for"));
-        }
-        if r.recover_expr.is_some() {
-            sink.push(rule_pos, rr, ErrorKind::RecordingField("recover_expr"));
-        }
-        if r.for_count.is_some() {
-            sink.push(rule_pos, rr, ErrorKind::RecordingField("for_count"));
-        }
-        if r.no_data.is_some() {
-            sink.push(rule_pos, rr, ErrorKind::RecordingField("no_data"));
-        }
-        if r.on_error.is_some() {
-            sink.push(rule_pos, rr, ErrorKind::RecordingField("on_error"));
-        }
-        if r.flapping.is_some() {
-            sink.push(rule_pos, rr, ErrorKind::RecordingField("flapping"));
-        }
+        alerting_keys_of_recording(sink, rr, rule_pos, r, (for_, keep));
         if !is_valid_record_name(&rec.value) {
             sink.push(pos(rec), rr, ErrorKind::BadRecordName(rec.value.clone()));
         }
     }
     let ext = extensions(sink, rr, r, opts);
-    let is_alert = alert.is_some();
-    let labels = check_map(sink, rr, &r.labels, "label", is_alert, opts);
+    let labels = check_map(sink, rr, &r.labels, "label", alert.is_some(), opts);
     let annotations = check_map(sink, rr, &r.annotations, "annotation", true, opts);
-    let update_entries_limit = match &r.update_entries_limit {
-        Some(v) if v.value < 0 => {
-            let kind = ErrorKind::Negative {
-                field: "update_entries_limit",
-                value: v.value,
-            };
-            sink.push(pos(v), rr, kind);
-            None
-        }
-        Some(v) => Some(v.value as usize),
-        None => None,
-    };
-
+    let update_entries_limit = update_entries_limit(sink, rr, r);
     if sink.errors.len() != before {
         return None;
     }
@@ -183,13 +132,83 @@ pub(crate) fn validate_rule(
     };
     Some(Rule {
         kind,
-        expr: expr.map(|(t, _)| t.to_string()).unwrap_or_default(),
+        expr: expr.unwrap_or_default().to_string(),
         labels,
         debug: r.debug.as_ref().is_some_and(|d| d.value),
         update_entries_limit,
         index,
         line: rule_pos.0,
     })
+}
+
+/// `expr`, trimmed: required, and PromQL unless expressions go unchecked (MetricsQL).
+fn checked_expr<'r>(
+    sink: &mut Sink<'_>,
+    rr: Option<&RuleRef>,
+    rule_pos: (usize, usize),
+    r: &'r RawRule,
+    opts: &LoadOptions,
+) -> Option<&'r str> {
+    let expr = r.expr.as_ref().map(|e| (e.value.trim(), pos(e)));
+    match expr {
+        None | Some(("", _)) => sink.push(rule_pos, rr, ErrorKind::MissingExpr),
+        Some((text, at)) if opts.validate_expressions => {
+            if let Err(e) = promql_parser::parser::parse(text) {
+                sink.push(at, rr, ErrorKind::BadExpr(e));
+            }
+        }
+        Some(_) => {}
+    }
+    expr.map(|(text, _)| text)
+}
+
+/// The keys only an alerting rule takes, each an error on a recording rule, at the rule.
+/// `for: 0` and `keep_firing_for: 0` (`durations`, as parsed) say nothing, and
+/// Prometheus accepts them; an empty `annotations` map too.
+fn alerting_keys_of_recording(
+    sink: &mut Sink<'_>,
+    rr: Option<&RuleRef>,
+    rule_pos: (usize, usize),
+    r: &RawRule,
+    (for_, keep): (Duration, Duration),
+) {
+    let given = [
+        (
+            "annotations",
+            r.annotations
+                .as_ref()
+                .is_some_and(|a| !a.value.0.is_empty()),
+        ),
+        ("for", r.for_.is_some() && !for_.is_zero()),
+        (
+            "keep_firing_for",
+            r.keep_firing_for.is_some() && !keep.is_zero(),
+        ),
+        ("recover_expr", r.recover_expr.is_some()),
+        ("for_count", r.for_count.is_some()),
+        ("no_data", r.no_data.is_some()),
+        ("on_error", r.on_error.is_some()),
+        ("flapping", r.flapping.is_some()),
+    ];
+    for (field, _) in given.into_iter().filter(|(_, given)| *given) {
+        sink.push(rule_pos, rr, ErrorKind::RecordingField(field));
+    }
+}
+
+/// vmalert's `update_entries_limit`: not negative.
+fn update_entries_limit(sink: &mut Sink<'_>, rr: Option<&RuleRef>, r: &RawRule) -> Option<usize> {
+    match &r.update_entries_limit {
+        Some(v) if v.value < 0 => {
+            let kind = ErrorKind::Negative {
+                field: "update_entries_limit",
+                value: v.value,
+            };
+            sink.push(pos(v), rr, kind);
+            None
+        }
+        Some(v) => Some(v.value as usize),
+        None => None,
+    }
 }
 
 /// tocsin's extension keys of a rule (see [`AlertExtensions`]), checked.

@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::LoadOptions;
 use super::checksum::group_checksum;
 use super::duration::format_duration;
 use super::error::{ErrorKind, LoadError};
-use super::model::{DatasourceType, Group};
+use super::model::{DatasourceType, Group, Rule};
 use super::names::is_valid_label_name;
 use super::policy::{Which, apply_defaults, policy};
 use super::raw::{RawFile, RawGroup, S, pos};
@@ -89,6 +90,7 @@ pub(crate) fn validate_file(
     groups
 }
 
+/// Checks one group and its rules; returns it only if none of them has a problem.
 fn validate_group(
     sink: &mut Sink<'_>,
     name: String,
@@ -106,64 +108,14 @@ fn validate_group(
         };
         sink.push(pos(key), None, kind);
     }
-    // Zero means "the default interval", as in Prometheus and vmalert.
-    let interval = duration_field(sink, None, "interval", &g.interval).filter(|d| !d.is_zero());
-    sink.interval = interval;
-    let query_offset = duration_field(sink, None, "query_offset", &g.query_offset);
-    let eval_offset = duration_field(sink, None, "eval_offset", &g.eval_offset);
-    let eval_delay = duration_field(sink, None, "eval_delay", &g.eval_delay);
-    if let (Some(o), Some(_)) = (&g.eval_offset, &g.eval_delay) {
-        sink.push(pos(o), None, ErrorKind::EvalOffsetWithDelay);
-    }
-    if let (Some(off), Some(iv)) = (eval_offset, interval)
-        && off > iv
-    {
-        let kind = ErrorKind::EvalOffsetTooLarge {
-            offset: format_duration(off),
-            interval: format_duration(iv),
-        };
-        let at = g.eval_offset.as_ref().map(pos).unwrap_or_default();
-        sink.push(at, None, kind);
-    }
+    let timing = timing(sink, g);
+    // Rules compare durations with the group's interval (`flapping`).
+    sink.interval = timing.interval;
     // Prometheus treats a negative limit as "no limit"; keep that reading.
     let limit = g.limit.as_ref().map_or(0, |l| l.value.max(0) as usize);
-    let concurrency = match &g.concurrency {
-        Some(c) if c.value < 0 => {
-            let kind = ErrorKind::Negative {
-                field: "concurrency",
-                value: c.value,
-            };
-            sink.push(pos(c), None, kind);
-            1
-        }
-        // vmalert reads 0 as the default, 1.
-        Some(c) => (c.value as usize).max(1),
-        None => 1,
-    };
-    let datasource_type = match &g.type_ {
-        Some(t) if !t.value.is_empty() && t.value != "prometheus" => {
-            sink.push(pos(t), None, ErrorKind::UnsupportedType(t.value.clone()));
-            DatasourceType::Prometheus
-        }
-        Some(t) if !t.value.is_empty() => DatasourceType::Prometheus,
-        // vmalert gives a group without `type` the -rule.defaultRuleType.
-        _ if opts.default_rule_type != "prometheus" => {
-            let kind = ErrorKind::UnsupportedDefaultType(opts.default_rule_type.clone());
-            sink.push(pos(raw), None, kind);
-            DatasourceType::Prometheus
-        }
-        _ => DatasourceType::Prometheus,
-    };
-    let mut labels = Vec::new();
-    if let Some(map) = &g.labels {
-        for (k, v) in &map.value.0 {
-            if !is_valid_label_name(&k.value) || k.value == "__name__" {
-                sink.push(pos(k), None, ErrorKind::BadLabelName(k.value.clone()));
-            } else {
-                labels.push((k.value.clone(), v.value.clone()));
-            }
-        }
-    }
+    let concurrency = concurrency(sink, g);
+    let datasource_type = datasource_type(sink, raw, opts);
+    let labels = group_labels(sink, g);
     let headers = headers_of(sink, "headers", &g.headers);
     let notifier_headers = headers_of(sink, "notifier_headers", &g.notifier_headers);
     let params = g.params.as_ref().map_or_else(Vec::new, |p| {
@@ -173,20 +125,7 @@ fn validate_group(
             .flat_map(|(k, vs)| vs.iter().map(move |v| (k.value.clone(), v.clone())))
             .collect()
     });
-    // Sized up front: a group holds its rules for its whole life, and a pushed-to `Vec`
-    // keeps room for 4 (1 KiB per group of one rule, 100 MiB with 100,000 groups).
-    let mut rules = Vec::with_capacity(g.rules.iter().flatten().count());
-    for (i, r) in g.rules.iter().flatten().enumerate() {
-        if let Some(rule) = validate_rule(sink, i, r, opts) {
-            rules.push(rule);
-        }
-    }
-    let defaults = (
-        policy(sink, None, Which::NoData, &g.no_data),
-        policy(sink, None, Which::OnError, &g.on_error),
-    );
-    let at = g.no_data.as_ref().map(pos).unwrap_or_default();
-    apply_defaults(sink, &mut rules, defaults, at, opts);
+    let rules = rules(sink, g, opts);
     if sink.errors.len() != before {
         return None;
     }
@@ -195,12 +134,12 @@ fn validate_group(
         shown_file: sink.file.display().to_string(),
         name,
         line,
-        interval,
-        query_offset,
+        interval: timing.interval,
+        query_offset: timing.query_offset,
         limit,
-        labels: Labels::from_pairs(labels),
-        eval_offset,
-        eval_delay,
+        labels,
+        eval_offset: timing.eval_offset,
+        eval_delay: timing.eval_delay,
         eval_alignment: g.eval_alignment.as_ref().map(|b| b.value),
         concurrency,
         datasource_type,
@@ -218,6 +157,114 @@ fn validate_group(
         group.shown_file = format!("{}/{name}", group.id());
     }
     Some(group)
+}
+
+/// When a group evaluates and what time it queries.
+struct Timing {
+    interval: Option<Duration>,
+    query_offset: Option<Duration>,
+    eval_offset: Option<Duration>,
+    eval_delay: Option<Duration>,
+}
+
+/// `interval`, `query_offset`, `eval_offset` and `eval_delay`, checked: vmalert takes
+/// either an offset into the interval or a delay, and an offset within the interval.
+fn timing(sink: &mut Sink<'_>, g: &RawGroup) -> Timing {
+    // Zero means "the default interval", as in Prometheus and vmalert.
+    let interval = duration_field(sink, None, "interval", &g.interval).filter(|d| !d.is_zero());
+    let query_offset = duration_field(sink, None, "query_offset", &g.query_offset);
+    let eval_offset = duration_field(sink, None, "eval_offset", &g.eval_offset);
+    let eval_delay = duration_field(sink, None, "eval_delay", &g.eval_delay);
+    if let (Some(o), Some(_)) = (&g.eval_offset, &g.eval_delay) {
+        sink.push(pos(o), None, ErrorKind::EvalOffsetWithDelay);
+    }
+    if let (Some(off), Some(iv)) = (eval_offset, interval)
+        && off > iv
+    {
+        let kind = ErrorKind::EvalOffsetTooLarge {
+            offset: format_duration(off),
+            interval: format_duration(iv),
+        };
+        let at = g.eval_offset.as_ref().map(pos).unwrap_or_default();
+        sink.push(at, None, kind);
+    }
+    Timing {
+        interval,
+        query_offset,
+        eval_offset,
+        eval_delay,
+    }
+}
+
+/// vmalert's `concurrency`: 0 and absent read as 1, a negative one is an error.
+fn concurrency(sink: &mut Sink<'_>, g: &RawGroup) -> usize {
+    match &g.concurrency {
+        Some(c) if c.value < 0 => {
+            let kind = ErrorKind::Negative {
+                field: "concurrency",
+                value: c.value,
+            };
+            sink.push(pos(c), None, kind);
+            1
+        }
+        // vmalert reads 0 as the default, 1.
+        Some(c) => (c.value as usize).max(1),
+        None => 1,
+    }
+}
+
+/// vmalert's `type`: tocsin evaluates `prometheus` only, also as the default.
+fn datasource_type(
+    sink: &mut Sink<'_>,
+    raw: &S<Box<RawGroup>>,
+    opts: &LoadOptions,
+) -> DatasourceType {
+    match &raw.value.type_ {
+        Some(t) if !t.value.is_empty() && t.value != "prometheus" => {
+            sink.push(pos(t), None, ErrorKind::UnsupportedType(t.value.clone()));
+        }
+        Some(t) if !t.value.is_empty() => {}
+        // vmalert gives a group without `type` the -rule.defaultRuleType.
+        _ if opts.default_rule_type != "prometheus" => {
+            let kind = ErrorKind::UnsupportedDefaultType(opts.default_rule_type.clone());
+            sink.push(pos(raw), None, kind);
+        }
+        _ => {}
+    }
+    DatasourceType::Prometheus
+}
+
+/// The group's `labels`, names checked.
+fn group_labels(sink: &mut Sink<'_>, g: &RawGroup) -> Labels {
+    let mut labels = Vec::new();
+    for (k, v) in g.labels.iter().flat_map(|m| &m.value.0) {
+        if !is_valid_label_name(&k.value) || k.value == "__name__" {
+            sink.push(pos(k), None, ErrorKind::BadLabelName(k.value.clone()));
+        } else {
+            labels.push((k.value.clone(), v.value.clone()));
+        }
+    }
+    Labels::from_pairs(labels)
+}
+
+/// The group's rules, each checked, with the group's `no_data`/`on_error` given to the
+/// alerting rules that set none.
+fn rules(sink: &mut Sink<'_>, g: &RawGroup, opts: &LoadOptions) -> Vec<Rule> {
+    // Sized up front: a group holds its rules for its whole life, and a pushed-to `Vec`
+    // keeps room for 4 (1 KiB per group of one rule, 100 MiB with 100,000 groups).
+    let mut rules = Vec::with_capacity(g.rules.iter().flatten().count());
+    for (i, r) in g.rules.iter().flatten().enumerate() {
+        if let Some(rule) = validate_rule(sink, i, r, opts) {
+            rules.push(rule);
+        }
+    }
+    let defaults = (
+        policy(sink, None, Which::NoData, &g.no_data),
+        policy(sink, None, Which::OnError, &g.on_error),
+    );
+    let at = g.no_data.as_ref().map(pos).unwrap_or_default();
+    apply_defaults(sink, &mut rules, defaults, at, opts);
+    rules
 }
 
 /// `"Name: value"` strings into pairs; a missing colon or empty name is an error.
