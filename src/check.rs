@@ -31,7 +31,7 @@ pub struct CheckOptions {
     /// promtool `--lint=duplicate-rules` (its default): warn about repeated rules.
     pub lint_duplicates: bool,
     /// Warn (unless `--lint=none`): warn about tocsin's rule-file extensions, which neither
-    /// Prometheus nor vmalert loads.
+    /// Prometheus nor vmalert loads (with `lint_all`, its check `rule/extensions` does).
     pub lint_extensions: bool,
     /// `--lint` (`--lint=all`): every check of [`crate::lint`], over all files at once.
     pub lint_all: Option<LintOptions>,
@@ -210,7 +210,9 @@ fn check_file(
                     }
                 }
             }
-            if opts.lint_extensions {
+            // With `--lint`, the check `rule/extensions` reports them, per rule and
+            // silenceable like every check.
+            if opts.lint_extensions && opts.lint_all.is_none() {
                 lint_found |= extensions(&shown, &groups, out);
             }
             loaded = Some(groups);

@@ -175,3 +175,34 @@ fn docs_list_every_check_with_its_severity() {
         );
     }
 }
+
+#[test]
+fn with_lint_the_extensions_warning_is_a_check_per_rule() {
+    let file = format!("{CORPUS}/extensions.yml");
+    let (code, _, stderr) = tocsin_check(&["--lint", &file]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{file}:8:9: group \"extensions\", rule 1, \"Hysteresis\": warning [rule/extensions]: uses tocsin's extensions recover_expr, no_data: this file loads in tocsin only, not in Prometheus or vmalert"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("rule/extensions (warning): The rule uses tocsin's rule-file extensions"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("\"Silenced\""),
+        "silenced by its comment: {stderr}"
+    );
+    // Without --lint, one warning for the file, as before.
+    let (code, _, stderr) = tocsin_check(&[&file]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("WARNING: 4 rule(s) use tocsin extensions")
+            && !stderr.contains("[rule/extensions]"),
+        "{stderr}"
+    );
+    let (code, _, _) = tocsin_check(&["--lint", "--lint-fatal", &file]);
+    assert_eq!(code, 3);
+}

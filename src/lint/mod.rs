@@ -131,6 +131,13 @@ check!(
     false,
     "The rule reads a series that a rule records only later: later in the same group (so every evaluation reads the value from the previous cycle), or in a later group with a longer interval (so it reads values up to that interval old, and stale ones once the interval passes the 5m lookback). Move the recording rule before its reader, into the reader's group or into a group with the same interval."
 );
+check!(
+    EXTENSIONS,
+    "rule/extensions",
+    Warning,
+    false,
+    "The rule uses tocsin's rule-file extensions (`recover_expr`, `for_count`, `flapping`, `no_data`, `on_error`, also when inherited from its group's `no_data`/`on_error`): the file loads in tocsin only. Prometheus and vmalert reject keys they do not know, so the file cannot go back to them, nor be checked by promtool. Keep such rules in files meant for tocsin alone, and silence this check there with `# tocsin file/disable rule/extensions`."
+);
 
 check!(
     SERIES,
@@ -166,6 +173,7 @@ pub const CHECKS: &[&Check] = &[
     &RECORD_NAME,
     &DUPLICATE,
     &DEPENDENCY_ORDER,
+    &EXTENSIONS,
     &SERIES,
     &SERIES_LABEL,
     &COST,

@@ -9,8 +9,8 @@ use promql_parser::parser::{self, Expr, VectorSelector};
 
 use super::labels::{Possible, possible};
 use super::{
-    ABSENT_AGGREGATION, FOR_INTERVAL, Finding, KEEP_FIRING, LintFile, LintOptions, RATE_RANGE,
-    RECORD_COMPARISON, RECORD_NAME, Site, TEMPLATE_LABEL,
+    ABSENT_AGGREGATION, EXTENSIONS, FOR_INTERVAL, Finding, KEEP_FIRING, LintFile, LintOptions,
+    RATE_RANGE, RECORD_COMPARISON, RECORD_NAME, Site, TEMPLATE_LABEL,
 };
 use crate::config::{RuleKind, format_duration};
 
@@ -60,7 +60,7 @@ impl RecordedLabels {
 
 /// Every per-rule check.
 pub fn check_rule(site: &Site<'_>, opts: &LintOptions, recorded: &RecordedLabels) -> Vec<Finding> {
-    let mut out = Vec::new();
+    let mut out: Vec<Finding> = extensions(site).into_iter().collect();
     let Ok(expr) = parser::parse(&site.rule.expr) else {
         // MetricsQL with -rule.validateExpressions=false: nothing to prove.
         return out;
@@ -125,6 +125,24 @@ pub fn check_rule(site: &Site<'_>, opts: &LintOptions, recorded: &RecordedLabels
         }
     });
     out
+}
+
+/// `rule/extensions`: a rule that uses tocsin's extensions, at the first one it writes
+/// (at the rule when it only inherits its group's `no_data`/`on_error`).
+fn extensions(site: &Site<'_>) -> Option<Finding> {
+    let RuleKind::Alerting(a) = &site.rule.kind else {
+        return None;
+    };
+    let keys = a.ext.keys();
+    // `no_data` and `on_error` may come from the group: point at a key the rule writes
+    // when there is one (an inherited key is not found, and the rule's line is taken).
+    let own = |k: &&&str| !matches!(**k, "no_data" | "on_error");
+    let first = keys.iter().find(own).or(keys.first())?;
+    let msg = format!(
+        "uses tocsin's extensions {}: this file loads in tocsin only, not in Prometheus or vmalert",
+        keys.join(", ")
+    );
+    site.finding(&EXTENSIONS, first, None, msg)
 }
 
 fn round_up(d: Duration, step: Duration) -> Duration {
