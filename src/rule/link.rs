@@ -28,7 +28,11 @@ pub struct ExprLink<'a> {
 impl fmt::Display for ExprLink<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let base = self.external_url.trim_end_matches('/');
-        write!(f, "{base}/graph?g0.expr={}&g0.tab=1", QueryEscaped(self.expr))
+        write!(
+            f,
+            "{base}/graph?g0.expr={}&g0.tab=1",
+            QueryEscaped(self.expr)
+        )
     }
 }
 
@@ -91,7 +95,10 @@ mod tests {
             expr_link("", "{\"é~\"}"),
             "/graph?g0.expr=%7B%22%C3%A9~%22%7D&g0.tab=1"
         );
-        assert_eq!(expr_link("http://x", ""), "http://x/graph?g0.expr=&g0.tab=1");
+        assert_eq!(
+            expr_link("http://x", ""),
+            "http://x/graph?g0.expr=&g0.tab=1"
+        );
     }
 
     #[test]
