@@ -53,7 +53,7 @@ pub(crate) fn locate(text: &str, line: usize) -> Option<Context> {
 }
 
 fn start<T>(s: &S<T>) -> usize {
-    s.referenced.line() as usize
+    s.line as usize
 }
 
 /// Accepts any value: `Some` when it is a `T`-shaped node, `None` otherwise.
@@ -149,8 +149,8 @@ impl<T: Shape> Shape for Vec<S<T>> {
             if let Some(v) = item.value.0 {
                 out.push(S {
                     value: v,
-                    referenced: item.referenced,
-                    defined: item.defined,
+                    line: item.line,
+                    col: item.col,
                 });
             }
         }

@@ -16,6 +16,7 @@ mod policy;
 pub(crate) mod raw;
 pub mod remote;
 mod rule;
+mod spanned;
 mod validate;
 
 pub(crate) use checksum::rule_checksum;

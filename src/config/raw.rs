@@ -3,20 +3,13 @@
 //! Kept apart from the validated model so that validation can see every field (and every
 //! unknown key, with its position) and report all problems of a file at once, instead of
 //! stopping at the first as a derived `deny_unknown_fields` would. Every value is
-//! wrapped in [`Spanned`] so messages can point at `line:col`.
+//! wrapped in [`S`] (see `spanned`) so messages can point at `line:col`.
 
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
-use serde_saphyr::Spanned;
 
-/// A value with its 1-based position in the file.
-pub(crate) type S<T> = Spanned<T>;
-
-/// 1-based line and column of a spanned value.
-pub(crate) fn pos<T>(s: &S<T>) -> (usize, usize) {
-    (s.referenced.line() as usize, s.referenced.column() as usize)
-}
+pub(crate) use super::spanned::{S, pos};
 
 /// A whole rule file.
 #[derive(Debug, Default)]
@@ -117,7 +110,7 @@ macro_rules! map_visitor {
                     ) -> Result<$ty, A::Error> {
                         let mut out = $ty::default();
                         while let Some(key) =
-                            m.next_key::<::serde_saphyr::Spanned<String>>()?
+                            m.next_key::<$crate::config::raw::S<String>>()?
                         {
                             match key.value.as_str() {
                                 $($key => out.$field = m.next_value()?,)*
@@ -211,12 +204,7 @@ impl<'de> Deserialize<'de> for RawMap {
                 while let Some(k) = m.next_key::<S<String>>()? {
                     // A null value (`key:`) is an empty string, as in Prometheus.
                     let v: S<Option<String>> = m.next_value()?;
-                    let v = S {
-                        value: v.value.unwrap_or_default(),
-                        referenced: v.referenced,
-                        defined: v.defined,
-                    };
-                    out.push((k, v));
+                    out.push((k, v.map(Option::unwrap_or_default)));
                 }
                 Ok(RawMap(out))
             }
