@@ -138,15 +138,24 @@ pub struct FileWatcher {
     _watcher: notify::RecommendedWatcher,
 }
 
-/// Watches `roots` and sends one `Trigger::FileChange` per burst of events, at most one
-/// per `debounce`. Directories that do not exist are skipped (and reported).
+/// How long the rule directories must be quiet before a change is read. A copy that
+/// is still writing a file keeps sending events, so the file is read once it settled.
+pub const SETTLE: Duration = Duration::from_millis(500);
+
+/// The longest a burst of events delays the reload: a directory that is never quiet (a
+/// log written next to the rules) must not hold reloads back for ever.
+pub const MAX_SETTLE: Duration = Duration::from_secs(5);
+
+/// Watches `roots` and sends one `Trigger::FileChange` per burst of events: once no
+/// event came for `settle`, or `max_settle` after the burst began (see [`debounce`]).
+/// Directories that do not exist are skipped (and reported).
 pub fn watch(
     roots: &[(PathBuf, RecursiveMode)],
-    debounce: Duration,
+    (settle, max_settle): (Duration, Duration),
     tx: mpsc::Sender<ReloadRequest>,
     cancel: CancellationToken,
 ) -> Result<(FileWatcher, Vec<WatchError>), WatchError> {
-    let (raw_tx, mut raw_rx) = mpsc::unbounded_channel::<()>();
+    let (raw_tx, raw_rx) = mpsc::unbounded_channel::<()>();
     let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         if let Ok(ev) = ev
             && !matches!(ev.kind, notify::EventKind::Access(_))
@@ -164,35 +173,44 @@ pub fn watch(
             });
         }
     }
-    tokio::spawn(async move {
+    tokio::spawn(debounce(raw_rx, (settle, max_settle), tx, cancel));
+    Ok((FileWatcher { _watcher: watcher }, problems))
+}
+
+/// Turns file events into reload requests, one per burst: sent once `settle` passed
+/// without an event (each event restarts the wait), or `max_settle` after the burst's
+/// first event if they never stop. A copy in progress is thus read when it is done, not
+/// half-written; a file left empty by a stalled copy is caught by the reload itself
+/// ([`crate::config::RuleSet::emptied_since`]).
+async fn debounce(
+    mut events: mpsc::UnboundedReceiver<()>,
+    (settle, max_settle): (Duration, Duration),
+    tx: mpsc::Sender<ReloadRequest>,
+    cancel: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            ev = events.recv() => if ev.is_none() { return },
+        }
+        let cap = tokio::time::sleep(max_settle);
+        tokio::pin!(cap);
         loop {
             tokio::select! {
+                biased;
                 _ = cancel.cancelled() => return,
-                ev = raw_rx.recv() => {
-                    if ev.is_none() { return; }
-                }
-            }
-            // Debounce: wait until the burst is over, swallowing its events.
-            let quiet = tokio::time::sleep(debounce);
-            tokio::pin!(quiet);
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = &mut quiet => break,
-                    ev = raw_rx.recv() => {
-                        if ev.is_none() { return; }
-                    }
-                }
-            }
-            if tx
-                .try_send(ReloadRequest::fire_and_forget(Trigger::FileChange))
-                .is_err()
-            {
-                // A reload is already pending; it will read the latest files.
+                _ = &mut cap => break,
+                ev = events.recv() => if ev.is_none() { return },
+                _ = tokio::time::sleep(settle) => break,
             }
         }
-    });
-    Ok((FileWatcher { _watcher: watcher }, problems))
+        if tx
+            .try_send(ReloadRequest::fire_and_forget(Trigger::FileChange))
+            .is_err()
+        {
+            // A reload is already pending; it will read the latest files.
+        }
+    }
 }
 
 /// Sends `Trigger::Signal` on every SIGHUP until cancelled.
@@ -269,6 +287,66 @@ mod tests {
         );
     }
 
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// A debouncer on paused time: the sender of raw events and the reload requests.
+    fn debouncer() -> (
+        mpsc::UnboundedSender<()>,
+        mpsc::Receiver<ReloadRequest>,
+        CancellationToken,
+    ) {
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(1);
+        let cancel = CancellationToken::new();
+        tokio::spawn(debounce(ev_rx, (ms(500), ms(5000)), tx, cancel.clone()));
+        (ev_tx, rx, cancel)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_copy_is_read_once_it_settled() {
+        let (events, mut rx, cancel) = debouncer();
+        // A copy that writes a little every 300 ms for 3 s: never read half-way.
+        for step in 0..10 {
+            events.send(()).unwrap();
+            tokio::time::sleep(ms(300)).await;
+            assert!(rx.try_recv().is_err(), "read during the copy (step {step})");
+        }
+        tokio::time::sleep(ms(150)).await;
+        assert!(rx.try_recv().is_err(), "read 450 ms after the last write");
+        tokio::time::sleep(ms(100)).await;
+        let got = rx.try_recv().map(|r| r.trigger);
+        assert_eq!(
+            got.ok(),
+            Some(Trigger::FileChange),
+            "read once quiet for 500 ms"
+        );
+        tokio::time::sleep(ms(2000)).await;
+        assert!(rx.try_recv().is_err(), "one copy, one reload");
+        cancel.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_directory_never_quiet_still_reloads() {
+        let (events, mut rx, cancel) = debouncer();
+        let mut got = Vec::new();
+        let start = tokio::time::Instant::now();
+        // A log written next to the rules every 100 ms, for 12 s.
+        for _ in 0..120 {
+            events.send(()).unwrap();
+            tokio::time::sleep(ms(100)).await;
+            if rx.try_recv().is_ok() {
+                got.push(start.elapsed().as_millis());
+            }
+        }
+        // 5 s after each burst began (seen at the next 100 ms step): 5 s and 10 s.
+        assert_eq!(got.len(), 2, "reloads at {got:?} ms");
+        assert!((5000..=5100).contains(&got[0]), "reloads at {got:?} ms");
+        assert!((10000..=10200).contains(&got[1]), "reloads at {got:?} ms");
+        cancel.cancel();
+    }
+
     #[tokio::test]
     async fn a_burst_of_changes_is_one_trigger() {
         let dir = tempfile::tempdir().unwrap();
@@ -276,7 +354,7 @@ mod tests {
         let cancel = CancellationToken::new();
         let (_w, problems) = watch(
             &[(dir.path().to_path_buf(), RecursiveMode::NonRecursive)],
-            Duration::from_millis(100),
+            (Duration::from_millis(100), Duration::from_secs(5)),
             tx,
             cancel.clone(),
         )

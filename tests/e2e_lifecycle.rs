@@ -412,3 +412,67 @@ async fn hostile_file_changes_keep_the_old_rules_running() {
     std::fs::write(&a, file(&[group("g", &["Final"])])).unwrap();
     wait_rules(&url, &["g/Final"], &t, "event storm").await;
 }
+
+/// A copy that truncates the file first (`cp`, `cat >`, most uploads) and stalls before
+/// writing: the reload that reads the empty file is refused, the old rules keep running
+/// and alerting, and the content, once written, is loaded. An empty list written on
+/// purpose (`groups: []`) does remove the rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_emptied_by_a_copy_in_progress_keeps_the_old_rules() {
+    let Some(s) = Servers::prometheus().await else {
+        return;
+    };
+    let dir = s.path().join("rules");
+    std::fs::create_dir(&dir).unwrap();
+    let (a, b) = (dir.join("a.yml"), dir.join("b.yml"));
+    std::fs::write(&a, file(&[group("ga", &["A1"])])).unwrap();
+    std::fs::write(&b, file(&[group("gb", &["B1"])])).unwrap();
+    let (t, url) = s
+        .tocsin("tocsin", &[format!("-rule={}/*.yml", dir.display())])
+        .await;
+    wait_rules(&url, &["ga/A1", "gb/B1"], &t, "start").await;
+
+    // Step one of a copy: the file truncated, nothing written yet (a comment left over
+    // is no content either).
+    std::fs::write(&a, "# being copied\n").unwrap();
+    let status = poll_json(
+        &format!("{url}/api/v1/status"),
+        Duration::from_secs(60),
+        |v| v.to_string().contains("no `groups:` list"),
+    )
+    .await
+    .unwrap_or_else(|| panic!("the emptied file was not refused\n{}", t.log_tail(30)));
+    let said = status.to_string();
+    assert!(said.contains("a.yml: held 1 group"), "{said}");
+    assert!(said.contains("write `groups: []`"), "{said}");
+    assert!(
+        !said.contains("b.yml"),
+        "only the emptied file is named: {said}"
+    );
+    let v = wait_rules(&url, &["ga/A1", "gb/B1"], &t, "emptied file").await;
+    assert_eq!(names(&v).len(), 2, "both groups still run");
+    assert!(
+        t.log_tail(50).contains("the previous rules keep running"),
+        "logged"
+    );
+    // /-/reload says the same while the file stays empty.
+    let r = reqwest::Client::new()
+        .post(format!("{url}/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    assert!(r.text().await.unwrap().contains("no `groups:` list"));
+
+    // Step two: the copy finishes.
+    std::fs::write(&a, file(&[group("ga", &["A2"])])).unwrap();
+    wait_rules(&url, &["ga/A2", "gb/B1"], &t, "copy finished").await;
+
+    // On purpose: an explicit empty list removes the file's groups.
+    std::fs::write(&a, "groups: []\n").unwrap();
+    wait_rules(&url, &["gb/B1"], &t, "groups: []").await;
+    // A file that held no groups may stay empty: nothing to refuse.
+    std::fs::write(&a, "").unwrap();
+    std::fs::write(&b, file(&[group("gb", &["B2"])])).unwrap();
+    wait_rules(&url, &["gb/B2"], &t, "empty file that held nothing").await;
+}

@@ -89,6 +89,7 @@ pub(super) async fn apply_assigned(
     let subset = RuleSet {
         groups: run,
         files: set.files.clone(),
+        ..RuleSet::default()
     };
     let applied = manager.apply(&subset, restore).await;
     cluster.applied(view.hash);

@@ -4,6 +4,7 @@ mod cluster;
 mod notify;
 mod operator;
 mod options;
+mod rule_reload;
 mod run;
 mod server;
 mod signals;

@@ -39,13 +39,16 @@ use crate::template::Library;
 use crate::web;
 
 /// Loads rules off the async runtime (file reads, YAML, validation).
-async fn load_rules(patterns: Vec<String>, opts: LoadOptions) -> Result<RuleSet, String> {
+pub(super) async fn load_rules(
+    patterns: Vec<String>,
+    opts: LoadOptions,
+) -> Result<RuleSet, String> {
     tokio::task::spawn_blocking(move || config::load(&patterns, &opts).map_err(|e| e.to_string()))
         .await
         .map_err(|e| format!("loading rules failed: {e}"))?
 }
 
-fn needs_remote_write(set: &RuleSet) -> Option<String> {
+pub(super) fn needs_remote_write(set: &RuleSet) -> Option<String> {
     set.groups.iter().find_map(|g| {
         g.rules.iter().find_map(|r| match &r.kind {
             RuleKind::Recording(rec) => Some(format!(
@@ -140,30 +143,16 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         &mut registry,
         &io_cancel,
     )?;
+    // Registered in this order (eval, reload, -rule.maxActiveAlerts): /metrics keeps it.
     let eval_metrics = EvalMetrics::default();
     eval_metrics.register(&mut registry);
     let reload_metrics = ReloadMetrics::default();
     reload_metrics.register(&mut registry);
-    if let Some(b) = &settings.alert_budget {
-        registry.register(
-            "tocsin_rule_max_active_alerts_exceeded",
-            "Rule evaluations that failed because -rule.maxActiveAlerts was reached",
-            b.exceeded.clone(),
-        );
-    }
     let (cluster, dns) = super::cluster::build(f, &mut registry)?;
 
     let board = Arc::new(StatusBoard::new());
     let pauses = super::operator::pause_book(f, &board)?;
-    let engine = Arc::new(Engine {
-        querier: io.querier,
-        notifier: io.notifier.clone(),
-        writer: io.writer.clone(),
-        board: board.clone(),
-        settings,
-        metrics: eval_metrics,
-        clock: Clock::System,
-    });
+    let engine = engine(settings, eval_metrics, &io, &board, &mut registry);
     let watchdog = super::operator::watchdog(f, &engine, &mut registry);
     let manager = Manager::new(engine, cancel.child_token());
     let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(1);
@@ -199,6 +188,33 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         web_task,
         _watcher: None,
         watchdog,
+    })
+}
+
+/// What evaluates the rules: the rule settings, where queries, alerts and samples go,
+/// and its metrics (`-rule.maxActiveAlerts`' counter registered in `registry`).
+fn engine(
+    settings: RuleSettings,
+    metrics: EvalMetrics,
+    io: &Io,
+    board: &Arc<StatusBoard>,
+    registry: &mut Registry,
+) -> Arc<Engine> {
+    if let Some(b) = &settings.alert_budget {
+        registry.register(
+            "tocsin_rule_max_active_alerts_exceeded",
+            "Rule evaluations that failed because -rule.maxActiveAlerts was reached",
+            b.exceeded.clone(),
+        );
+    }
+    Arc::new(Engine {
+        querier: io.querier.clone(),
+        notifier: io.notifier.clone(),
+        writer: io.writer.clone(),
+        board: board.clone(),
+        settings,
+        metrics,
+        clock: Clock::System,
     })
 }
 
@@ -305,7 +321,7 @@ fn start_triggers(
     let roots = reload::watch_roots(patterns, &set.files);
     let watcher = match reload::watch(
         &roots,
-        Duration::from_millis(200),
+        (reload::SETTLE, reload::MAX_SETTLE),
         reload_tx.clone(),
         cancel.clone(),
     ) {
@@ -445,7 +461,7 @@ impl Running {
             restorer,
             ..
         } = self;
-        let rules = RuleReload {
+        let rules = super::rule_reload::RuleReload {
             patterns,
             load,
             remote_write: *remote_write,
@@ -517,81 +533,4 @@ impl Running {
         let _ = self.web_task.await;
         tracing::info!("stopped");
     }
-}
-
-/// What reloading the rule files needs of [`Running`], borrowed apart from the
-/// notifier so that the two reload side by side.
-struct RuleReload<'a> {
-    patterns: &'a [String],
-    load: &'a LoadOptions,
-    remote_write: bool,
-    manager: &'a mut Manager,
-    /// The rule files' fingerprint at the last successful load.
-    loaded_from: &'a mut Option<u64>,
-    /// The rule set last loaded, replaced by a successful reload.
-    set: &'a mut RuleSet,
-    cluster: &'a Cluster,
-    restorer: Option<&'a Arc<Restorer>>,
-}
-
-impl RuleReload<'_> {
-    /// Reloads the rule files, if they changed since the last successful load; a
-    /// failed reload keeps the running rules.
-    async fn run(self, trigger: &str) -> Result<(), String> {
-        let fp = {
-            let p = self.patterns.to_vec();
-            tokio::task::spawn_blocking(move || config::sources_fingerprint(&p))
-                .await
-                .ok()
-                .flatten()
-        };
-        if fp.is_some() && fp == *self.loaded_from {
-            // Same files, same bytes: nothing to do (and nothing to log).
-            return Ok(());
-        }
-        let set = match load_rules(self.patterns.to_vec(), self.load.clone()).await {
-            Ok(set) => set,
-            Err(e) => return Err(reload_failed(trigger, e)),
-        };
-        if !self.remote_write
-            && let Some(what) = needs_remote_write(&set)
-        {
-            let e = format!("recording rules need -remoteWrite.url ({what})");
-            return Err(reload_failed(trigger, e));
-        }
-        self.cluster
-            .set_groups(&set.groups, &self.manager.engine().settings);
-        // A single evaluator restores nothing on reload (new groups have no past); a
-        // cluster member restores the groups a changed `shard_key` brought here.
-        let restore = self.restorer.filter(|_| self.cluster.is_clustered());
-        let a = super::cluster::apply_assigned(
-            self.manager,
-            self.cluster,
-            &set,
-            Some(&*self.set),
-            restore,
-        )
-        .await;
-        *self.set = set;
-        if a.added + a.removed + a.changed > 0 {
-            tracing::info!(
-                trigger,
-                added = a.added,
-                removed = a.removed,
-                changed = a.changed,
-                unchanged = a.unchanged,
-                "rules reloaded"
-            );
-        }
-        *self.loaded_from = fp;
-        Ok(())
-    }
-}
-
-fn reload_failed(trigger: &str, e: String) -> String {
-    tracing::error!(
-        trigger,
-        "reload failed; the previous rules keep running:\n{e}"
-    );
-    e
 }

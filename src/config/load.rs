@@ -56,16 +56,34 @@ impl Default for LoadOptions {
 pub fn load(patterns: &[String], opts: &LoadOptions) -> Result<RuleSet, LoadErrors> {
     let (files, mut errors) = expand_patterns(patterns);
     let mut groups = Vec::new();
+    let mut listless = Vec::new();
     for f in &files {
-        match load_file(f, opts) {
-            Ok(g) => groups.extend(g),
+        match read_file(f, opts) {
+            Ok(read) => {
+                groups.extend(read.groups);
+                if read.listless {
+                    listless.push(f.clone());
+                }
+            }
             Err(e) => errors.extend(e),
         }
     }
     if !errors.is_empty() {
         return Err(LoadErrors(errors));
     }
-    Ok(RuleSet { groups, files })
+    Ok(RuleSet {
+        groups,
+        files,
+        listless,
+    })
+}
+
+/// One file, validated.
+struct FileGroups {
+    groups: Vec<Arc<Group>>,
+    /// The file has no `groups:` list: empty, comments only, or `groups:` with nothing
+    /// after it (see [`RuleSet::listless`]).
+    listless: bool,
 }
 
 fn has_glob_meta(p: &str) -> bool {
@@ -155,16 +173,20 @@ pub fn sources_fingerprint(patterns: &[String]) -> Option<u64> {
 
 /// Reads and validates one file; every problem in it is returned.
 pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<Vec<Arc<Group>>, Vec<LoadError>> {
+    read_file(path, opts).map(|f| f.groups)
+}
+
+fn read_file(path: &Path, opts: &LoadOptions) -> Result<FileGroups, Vec<LoadError>> {
     if let Some(url) = path.to_str().filter(|p| remote::is_url(p)) {
         let shown = remote::shown_path(path);
         let text = remote::fetch_text(url, opts.fetch_timeout)
             .map_err(|m| vec![LoadError::file(&shown, ErrorKind::Fetch(m))])?;
-        return load_str(&shown, &text, opts);
+        return read_text(&shown, &text, opts);
     }
     let bytes = std::fs::read(path).map_err(|e| vec![LoadError::file(path, io_kind(&e))])?;
     let text =
         String::from_utf8(bytes).map_err(|_| vec![LoadError::file(path, ErrorKind::NotUtf8)])?;
-    load_str(path, &text, opts)
+    read_text(path, &text, opts)
 }
 
 fn io_kind(e: &std::io::Error) -> ErrorKind {
@@ -186,6 +208,10 @@ pub fn load_str(
     text: &str,
     opts: &LoadOptions,
 ) -> Result<Vec<Arc<Group>>, Vec<LoadError>> {
+    read_text(path, text, opts).map(|f| f.groups)
+}
+
+fn read_text(path: &Path, text: &str, opts: &LoadOptions) -> Result<FileGroups, Vec<LoadError>> {
     let text = substitute_env(text).map_err(|(line, col, name)| {
         vec![LoadError {
             line,
@@ -194,12 +220,13 @@ pub fn load_str(
         }]
     })?;
     let raw = parse_yaml(&text).map_err(|e| vec![yaml_error(path, &text, e)])?;
+    let listless = raw.groups.is_none();
     let mut errors = Vec::new();
     let groups = validate_file(path, raw, opts, &mut errors);
     // File order reads best; the sort is stable, so one line keeps its check order.
     errors.sort_by_key(|e| e.line);
     if errors.is_empty() {
-        Ok(groups)
+        Ok(FileGroups { groups, listless })
     } else {
         Err(errors)
     }

@@ -2,7 +2,7 @@
 //! part of tocsin consumes. Nothing here is half-valid: if a `RuleSet` exists, every
 //! expression parsed, every template compiled and every duration was in range.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,9 +17,28 @@ pub struct RuleSet {
     pub groups: Vec<Arc<Group>>,
     /// Every file that was read, for the file watcher and `/api/v1/rules`.
     pub files: Vec<PathBuf>,
+    /// The files without a `groups:` list: empty, comments only, or `groups:` with
+    /// nothing after it. Valid (no groups), but also what a file looks like while a copy
+    /// that truncates it first is still writing it; see [`RuleSet::emptied_since`].
+    pub listless: Vec<PathBuf>,
 }
 
 impl RuleSet {
+    /// The files that held groups in `before` and have no `groups:` list now, each with
+    /// the number of groups it held. A reload refuses these (the old rules keep running
+    /// until the file has content again): an empty rule file that had rules is far more
+    /// often a copy in progress than a wish to stop alerting, and `groups: []` says the
+    /// latter plainly.
+    pub fn emptied_since(&self, before: &RuleSet) -> Vec<(&Path, usize)> {
+        self.listless
+            .iter()
+            .filter_map(|f| {
+                let held = before.groups.iter().filter(|g| &g.file == f).count();
+                (held > 0).then_some((f.as_path(), held))
+            })
+            .collect()
+    }
+
     /// Total number of rules over all groups.
     pub fn rule_count(&self) -> usize {
         self.groups.iter().map(|g| g.rules.len()).sum()

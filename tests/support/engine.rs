@@ -58,7 +58,7 @@ impl PausedEngine {
             .unwrap_or_else(|e| panic!("test rules do not load: {e:?}"));
         let set = RuleSet {
             groups,
-            files: vec![],
+            ..RuleSet::default()
         };
         manager.apply(&set, restore.as_ref()).await;
         PausedEngine {
