@@ -25,12 +25,24 @@ pub(crate) struct Sink<'a> {
     /// others. Only successful parses are kept, so every broken copy is still reported
     /// at its own position.
     pub templates: &'a mut TemplateCache,
+    /// Expressions that parsed as PromQL so far in this file: a file generated from one
+    /// pattern repeats them too, and a parse costs more than the rest of a rule's checks.
+    pub exprs: &'a mut std::collections::HashSet<String>,
 }
 
 /// See [`Sink::templates`].
 pub(crate) type TemplateCache = std::collections::HashMap<(String, String, bool), Template>;
 
 impl Sink<'_> {
+    /// Parses `text` as PromQL, or finds that an identical text of this file did.
+    pub fn check_promql(&mut self, text: &str) -> Result<(), String> {
+        if !self.exprs.contains(text) {
+            promql_parser::parser::parse(text)?;
+            self.exprs.insert(text.to_string());
+        }
+        Ok(())
+    }
+
     pub fn push(&mut self, at: (usize, usize), rule: Option<&RuleRef>, kind: ErrorKind) {
         self.errors.push(LoadError {
             file: Some(self.file.to_path_buf()),
@@ -153,7 +165,7 @@ fn checked_expr<'r>(
     match expr {
         None | Some(("", _)) => sink.push(rule_pos, rr, ErrorKind::MissingExpr),
         Some((text, at)) if opts.validate_expressions => {
-            if let Err(e) = promql_parser::parser::parse(text) {
+            if let Err(e) = sink.check_promql(text) {
                 sink.push(at, rr, ErrorKind::BadExpr(e));
             }
         }
@@ -225,7 +237,7 @@ fn extensions(
             return None;
         }
         if opts.validate_expressions
-            && let Err(err) = promql_parser::parser::parse(text)
+            && let Err(err) = sink.check_promql(text)
         {
             sink.push(pos(e), rr, ErrorKind::BadRecoverExpr(err));
             return None;

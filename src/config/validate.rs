@@ -52,6 +52,7 @@ pub(crate) fn validate_file(
     }
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut templates = TemplateCache::new();
+    let mut exprs = std::collections::HashSet::new();
     let mut groups = Vec::new();
     for g in raw.groups.unwrap_or_default() {
         let name = g
@@ -67,6 +68,7 @@ pub(crate) fn validate_file(
             group: Some(name.clone()),
             errors,
             templates: &mut templates,
+            exprs: &mut exprs,
         };
         if name.is_empty() {
             sink.group = None;
