@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use tocsin::datasource::QueryError;
 use tocsin::datasource::fake::FakeQuerier;
-use tocsin::datasource::{BoxFuture, InstantQuery, Querier, QueryError, RangeQuery, RangeSeries};
 use tocsin::replay::{ReplayOptions, ReplayOutcome, plan, replay};
 
 use super::*;
@@ -266,38 +266,6 @@ async fn flapping_rules_fire_at_the_same_instants_in_replay() {
     assert_eq!(replayed, live);
 }
 
-/// The datasource of [`datasource`], except that the range queries of the window
-/// starting at `failing_ms` fail (a query error that no retry mends).
-struct FailingWindow {
-    inner: Arc<FakeQuerier>,
-    failing_ms: i64,
-}
-
-impl Querier for FailingWindow {
-    fn instant<'a>(
-        &'a self,
-        q: &'a InstantQuery,
-    ) -> BoxFuture<'a, Result<Vec<Sample>, QueryError>> {
-        self.inner.instant(q)
-    }
-
-    fn range<'a>(
-        &'a self,
-        q: &'a RangeQuery,
-    ) -> BoxFuture<'a, Result<Vec<RangeSeries>, QueryError>> {
-        if q.start_ms != self.failing_ms {
-            return self.inner.range(q);
-        }
-        Box::pin(async {
-            Err(QueryError::Status {
-                url: "fake".into(),
-                status: 422,
-                message: "bad_data".into(),
-            })
-        })
-    }
-}
-
 const ON_ERROR_RULE: &str =
     "  - alert: Errs\n    expr: cpu > 90\n    on_error: {after: 1m, state: alerting}\n";
 
@@ -337,11 +305,14 @@ async fn on_error_alerts_fire_at_the_same_instants_in_replay() {
     let o = windowed(CPU.len(), 4);
     let groups = vec![g];
     let plans = plan(&groups, &RuleSettings::default(), &o).expect("plannable");
-    let f = FailingWindow {
-        inner: datasource(),
-        failing_ms: T0 + 4 * MIN,
+    let f = datasource();
+    let bad_data = QueryError::Status {
+        url: "fake".into(),
+        status: 422,
+        message: "bad_data".into(),
     };
-    let out = replay(&plans, &RuleSettings::default(), Arc::new(f), None, &o).await;
+    f.fail_ranges_at(T0 + 4 * MIN, bad_data);
+    let out = replay(&plans, &RuleSettings::default(), f, None, &o).await;
     assert_eq!(
         out.rules[0].errors, 4,
         "one per failed step: {:?}",
