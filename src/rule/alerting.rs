@@ -215,7 +215,7 @@ impl AlertingRule {
             annotation_inputs,
             labels,
             identity,
-            generator_url: generator_url(&ctx.settings.external_url, &spec.expr).into(),
+            generator_url: super::link::expr_link(&ctx.settings.external_url, &spec.expr).into(),
             timing: Timing::new(spec, &ctx),
             spec: spec.clone(),
             ctx,
@@ -520,13 +520,4 @@ impl AlertingRule {
     pub(crate) fn take_written(&mut self) -> Vec<Labels> {
         self.written.take(&self.ctx)
     }
-}
-
-/// Prometheus' link back to the expression: `<external URL>/graph?g0.expr=…&g0.tab=1`.
-pub fn generator_url(external_url: &str, expr: &str) -> String {
-    format!(
-        "{}/graph?g0.expr={}&g0.tab=1",
-        external_url.trim_end_matches('/'),
-        crate::template::query_escape(expr)
-    )
 }
