@@ -64,6 +64,7 @@ fn check(args: &CheckArgs) -> ExitCode {
         load: LoadOptions {
             validate_expressions: args.validate_expressions,
             validate_templates: args.validate_templates,
+            default_interval: Some(args.evaluation_interval),
             ..LoadOptions::default()
         },
         lint_duplicates: args.lint == "duplicate-rules",
@@ -146,6 +147,7 @@ pub(super) fn load_options(flags: &RunFlags) -> LoadOptions {
         ignore_unknown_fields: false,
         default_rule_type: flags.rule_default_rule_type.clone(),
         strip_file_path: flags.rule_strip_file_path,
+        default_interval: Some(flags.evaluation_interval),
         ..LoadOptions::default()
     }
 }
