@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use support::fake_http::serve_fn;
-use support::http::{get_json, poll_json};
+use support::fake_http::{datasource_answering, serve_fn};
+use support::http::{get_json, poll_json, post_reload, summary_becomes};
 use support::peers::{ChildGuard, free_port};
 use support::secrets::{Probe, counter};
 use support::servers::{spawn_ready, start_tocsin};
@@ -208,15 +208,7 @@ async fn a_real_file_server_serves_rules_at_start_and_reload_and_a_failure_keeps
     // A reload fetches the URL again.
     let more = format!("{RULES}- name: added\n  rules:\n  - alert: Added\n    expr: vector(1)\n");
     std::fs::write(served.path().join("rules.yml"), more).unwrap();
-    let reload = || async {
-        let r = reqwest::Client::new()
-            .post(format!("{base}/-/reload"))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    };
-    let (code, body) = reload().await;
+    let (code, body) = post_reload(&base).await;
     assert_eq!(code, 200, "{body}");
     let seen = poll_json(
         &format!("{base}/api/v1/rules"),
@@ -232,7 +224,7 @@ async fn a_real_file_server_serves_rules_at_start_and_reload_and_a_failure_keeps
 
     // The file is gone (404): the reload fails naming the URL, the rules stay.
     std::fs::remove_file(served.path().join("rules.yml")).unwrap();
-    let (code, body) = reload().await;
+    let (code, body) = post_reload(&base).await;
     assert!(
         code >= 400 && body.contains(&rules_url) && body.contains("404"),
         "{code}: {body}"
@@ -254,24 +246,6 @@ async fn a_real_file_server_serves_rules_at_start_and_reload_and_a_failure_keeps
     assert!(counter(&metrics, "tocsin_config_reload_errors_total") >= 1.0);
 }
 
-/// The alert's summary in `base`'s `/api/v1/alerts`, once it is `want`.
-async fn summary_becomes(base: &str, want: &str, log: &ChildGuard) {
-    let url = format!("{base}/api/v1/alerts");
-    let summary = |v: &serde_json::Value| {
-        v["data"]["alerts"][0]["annotations"]["summary"]
-            .as_str()
-            .map(str::to_string)
-    };
-    let seen = poll_json(&url, Duration::from_secs(30), |v| {
-        summary(v).as_deref() == Some(want)
-    })
-    .await;
-    if seen.is_none() {
-        let (_, v) = get_json(&url).await;
-        panic!("summary never became {want:?}: {v}\n{}", log.log_tail(20));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_template_url_is_fetched_again_at_each_reload_and_a_failure_keeps_the_old_templates() {
     let served = tempfile::tempdir().unwrap();
@@ -283,17 +257,7 @@ async fn a_template_url_is_fetched_again_at_each_reload_and_a_failure_keeps_the_
     let (_files, files) = static_server(served.path()).await;
     let rules = work.path().join("rules.yml");
     std::fs::write(&rules, RULES).unwrap();
-    let (ds, _) = serve_fn(|_, _| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64();
-        let body = format!(
-            r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{"__name__":"up","instance":"db1"}},"value":[{now},"0"]}}]}}}}"#
-        );
-        Some((200, "application/json", body))
-    })
-    .await;
+    let ds = datasource_answering(r#"{"__name__":"up","instance":"db1"}"#, "0").await;
     // Credentials in the URL: sent (the server ignores them), never shown.
     let with_creds = files.replace("http://", "http://u:pw-secret@");
     let args = vec![
@@ -306,18 +270,10 @@ async fn a_template_url_is_fetched_again_at_each_reload_and_a_failure_keeps_the_
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     summary_becomes(&base, "v1 on db1", &tocsin).await;
-    let reload = || async {
-        let r = reqwest::Client::new()
-            .post(format!("{base}/-/reload"))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    };
 
     // Changed on the server: the reload fetches it again, the rules render with it.
     std::fs::write(served.path().join("t.tpl"), define("v2")).unwrap();
-    let (code, body) = reload().await;
+    let (code, body) = post_reload(&base).await;
     assert_eq!(code, 200, "{body}");
     summary_becomes(&base, "v2 on db1", &tocsin).await;
 
@@ -325,14 +281,14 @@ async fn a_template_url_is_fetched_again_at_each_reload_and_a_failure_keeps_the_
     // and the rules keep rendering with the templates fetched before.
     let shown = format!("{}/t.tpl", files.trim_start_matches("http://"));
     std::fs::remove_file(served.path().join("t.tpl")).unwrap();
-    let (code, body) = reload().await;
+    let (code, body) = post_reload(&base).await;
     assert!(
         code >= 400 && body.contains(&shown) && body.contains("404"),
         "{code}: {body}"
     );
     assert!(!body.contains("pw-secret"), "{body}");
     std::fs::write(served.path().join("t.tpl"), PAGE).unwrap();
-    let (code, body) = reload().await;
+    let (code, body) = post_reload(&base).await;
     assert!(
         code >= 400 && body.contains(&shown) && body.contains("HTML"),
         "{code}: {body}"
@@ -353,7 +309,7 @@ async fn a_template_url_is_fetched_again_at_each_reload_and_a_failure_keeps_the_
 
     // Served again: the next reload succeeds.
     std::fs::write(served.path().join("t.tpl"), define("v3")).unwrap();
-    let (code, body) = reload().await;
+    let (code, body) = post_reload(&base).await;
     assert_eq!(code, 200, "{body}");
     summary_becomes(&base, "v3 on db1", &tocsin).await;
 }

@@ -7,16 +7,14 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use serde_json::Value;
-use support::fake_http::serve_fn;
-use support::http::{get_json, poll_json};
-use support::peers::{ChildGuard, free_port, sid_peer_or_skip};
+use support::fake_http::datasource_answering;
+use support::http::{get_json, post_reload as reload, summary_becomes};
+use support::peers::{ChildGuard, sid_peer_or_skip};
 use support::secrets::{Probe, counter};
-use support::servers::{spawn_ready, start_tocsin};
+use support::servers::{start_tocsin, start_vmalert};
 
 const RULES: &str = "groups:
 - name: g
@@ -35,44 +33,12 @@ fn definition(version: &str) -> String {
 /// Does not parse: `}` alone ends no action.
 const BROKEN: &str = "{{ define \"where\" }}v3 on {{ .Labels.instance }{{ end }}";
 
-/// A datasource answering every query with `up{instance="db1"} 0`.
-async fn datasource() -> String {
-    let (url, _) = serve_fn(|_, _| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64();
-        let body = format!(
-            r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{"__name__":"up","instance":"db1"}},"value":[{now},"0"]}}]}}}}"#
-        );
-        Some((200, "application/json", body))
-    })
-    .await;
-    url
-}
-
-fn summary(v: &Value) -> Option<&str> {
-    v["data"]["alerts"][0]["annotations"]["summary"].as_str()
-}
-
-/// Waits until the alert's summary (in `base`'s `/api/v1/alerts`) is `want`.
-async fn summary_becomes(base: &str, want: &str, log: &ChildGuard) {
-    let url = format!("{base}/api/v1/alerts");
-    let seen = poll_json(&url, Duration::from_secs(30), |v| summary(v) == Some(want)).await;
-    if seen.is_none() {
-        let (_, v) = get_json(&url).await;
-        panic!(
-            "{base}: summary never became {want:?}: {v}\n{}",
-            log.log_tail(20)
-        );
-    }
-}
-
 /// The alert's summary after at least two more evaluations (1s interval) of `base`.
 async fn summary_later(base: &str) -> String {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let (_, v) = get_json(&format!("{base}/api/v1/alerts")).await;
-    summary(&v).unwrap_or_default().to_string()
+    let summary = &v["data"]["alerts"][0]["annotations"]["summary"];
+    summary.as_str().unwrap_or_default().to_string()
 }
 
 fn sighup(guard: &ChildGuard) {
@@ -93,34 +59,6 @@ async fn reload_outcome(base: &str, metric: &str, want: f64, log: &ChildGuard) {
     panic!("{metric} never became {want}\n{}", log.log_tail(20));
 }
 
-async fn reload(base: &str) -> (u16, String) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}/-/reload"))
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-async fn start_vmalert(bin: &Path, args: &[String], dir: &Path) -> (ChildGuard, String) {
-    let port = free_port();
-    let mut argv = vec![bin.display().to_string()];
-    argv.extend(args.iter().cloned());
-    argv.push(format!("-httpListenAddr=127.0.0.1:{port}"));
-    let base = format!("http://127.0.0.1:{port}");
-    let guard = spawn_ready(
-        "vmalert",
-        &argv,
-        dir,
-        &base,
-        "/health",
-        Duration::from_secs(30),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    (guard, base)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_reads_the_templates_again_and_a_broken_file_keeps_the_old_as_vmalert_145() {
     let Some(vmalert_bin) = sid_peer_or_skip("vmalert") else {
@@ -133,7 +71,7 @@ async fn a_reload_reads_the_templates_again_and_a_broken_file_keeps_the_old_as_v
     std::fs::create_dir(dir.path().join("tpl")).unwrap();
     let tpl = dir.path().join("tpl/where.tpl");
     std::fs::write(&tpl, definition("v1")).unwrap();
-    let ds = datasource().await;
+    let ds = datasource_answering(r#"{"__name__":"up","instance":"db1"}"#, "0").await;
     let args = vec![
         format!("-rule={}", rules.display()),
         format!("-rule.templates={}", tpl.display()),
