@@ -102,7 +102,7 @@ fn emptied_error(emptied: &[(&std::path::Path, usize)]) -> String {
     lines.join("\n")
 }
 
-fn reload_failed(trigger: &str, e: String) -> String {
+pub(super) fn reload_failed(trigger: &str, e: String) -> String {
     tracing::error!(
         trigger,
         "reload failed; the previous rules keep running:\n{e}"
