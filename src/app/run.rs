@@ -18,9 +18,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::options;
+use super::rule_reload::reload_failed;
 use super::signals;
 use super::state::{AppState, ReloadMetrics};
-use super::rule_reload::reload_failed;
 use super::templates::Templates;
 use crate::cli::{RunFlags, items};
 use crate::clock::Clock;
