@@ -1,6 +1,6 @@
 //! Tests of the answer decoder: shapes, escapes, special values, malformed answers.
 
-use std::sync::Arc;
+use crate::labels::Str;
 
 use super::*;
 
@@ -199,8 +199,8 @@ fn repeated_strings_are_shared_between_series() {
         {"metric":{"__name__":"up","job":"api","pod":"b"},"value":[1,"1"]}]}}"#;
     let s = decode_instant(U, body, 0).unwrap();
     let (a, b) = (s[0].labels.as_slice(), s[1].labels.as_slice());
-    assert!(Arc::ptr_eq(&a[1].value, &b[1].value), "job value shared");
-    assert!(Arc::ptr_eq(&a[2].name, &b[2].name), "pod name shared");
+    assert!(Str::ptr_eq(&a[1].value, &b[1].value), "job value shared");
+    assert!(Str::ptr_eq(&a[2].name, &b[2].name), "pod name shared");
     assert_eq!(b[2].value.as_ref(), "b");
     // Decoding the answer again hands out the same label sets: no allocation.
     let again = decode_instant(U, body, 0).unwrap();

@@ -95,7 +95,7 @@ impl AlertState {
     }
 
     /// The state's name as a shared string, for label sets.
-    pub(crate) fn shared_str(self) -> Arc<str> {
+    pub(crate) fn shared_str(self) -> crate::labels::Str {
         match self {
             AlertState::Inactive => super::shared::inactive(),
             AlertState::Pending => super::shared::pending(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::AlertingRule;
 use crate::config::RuleKind;
-use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
+use crate::labels::{Labels, LabelsBuilder, METRIC_NAME, Str};
 use crate::rule::alert::Annotations;
 use crate::rule::{EvalTime, system_time};
 use crate::sample::Sample;
@@ -29,9 +29,9 @@ pub(super) type RenderCache = HashMap<u64, u64>;
 /// alerts of the rule.
 #[derive(Debug)]
 pub(super) struct LabelTemplate {
-    pub(super) name: Arc<str>,
+    pub(super) name: Str,
     pub(super) template: Template,
-    fixed: Option<Arc<str>>,
+    fixed: Option<Str>,
 }
 
 impl LabelTemplate {
