@@ -163,7 +163,9 @@ mod tests {
         assert_eq!(&*a, "job");
         assert_eq!(a, Str::from(String::from("job")));
         assert!(!Str::ptr_eq(&a, &Str::from("job")));
-        assert!(Str::from("a") < Str::from("b"));
+        let mut sorted = vec![Str::from("b"), Str::from("a")];
+        sorted.sort();
+        assert_eq!(sorted, ["a", "b"]);
         assert_eq!(format!("{a} {a:?}"), "job \"job\"");
         let set: std::collections::HashSet<Str> = [a].into();
         assert!(set.contains("job"));
