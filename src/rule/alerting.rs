@@ -69,7 +69,7 @@ pub struct AlertingRule {
     /// Rule labels with group labels merged under them, in application order.
     labels: Vec<LabelTemplate>,
     /// Annotation names, shared by all alerts.
-    annotation_names: Vec<Arc<str>>,
+    annotation_names: Vec<Str>,
     /// `alertname` and, unless disabled, `alertgroup`, as added to every alert.
     identity: Vec<(Str, Str)>,
     /// What the label templates, and the annotation templates, read besides labels.
