@@ -227,16 +227,9 @@ impl TokenSource {
     }
 }
 
-/// Go's `url.QueryEscape` of one value.
+/// Go's `url.QueryEscape` of one value (as Go's clientcredentials escapes the id and secret).
 fn url_encode(s: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(s, SET)
-        .to_string()
-        .replace("%20", "+")
+    crate::template::query_escape(s)
 }
 
 /// The start of an answer, for error messages; URLs in it are redacted, and a body that

@@ -20,7 +20,13 @@
 //! `advance`, which alerts this evaluation returned, and holds back pending alerts not
 //! returned often enough; `no_data` and `on_error` (`policy.rs`) judge the answer before
 //! rendering: they keep the alerts as they were or add a synthetic alert's series to
-//! the result. A rule without them takes exactly Prometheus' path.
+//! the result; `flapping` (`flapping.rs`) records, right after `advance`, each alert's
+//! changes into and out of firing, and changes only what phase 4 writes and `send.rs`
+//! sends. A rule without them takes exactly Prometheus' path.
+//!
+//! Around the phases: `render.rs` (phase 1 and its cache), `advance.rs` (phase 3 for
+//! one alert), `series.rs` (phase 4), `send.rs` (what goes to Alertmanager),
+//! `lifecycle.rs` (what a reload and a restart keep).
 //!
 //! The comments say why each decision is taken. New alert semantics belong in a phase:
 //! how an alert changes state in `advance` (reading the durations of [`Timing`]), what
@@ -30,6 +36,7 @@ mod advance;
 mod dampening;
 mod flapping;
 mod hysteresis;
+mod lifecycle;
 mod policy;
 mod render;
 mod send;
@@ -38,7 +45,7 @@ mod series;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::alert::{Alert, AlertState, Annotations, MaybeMs};
+use super::alert::{Alert, AlertState, Annotations};
 use super::budget::Share;
 use super::{Answer, EvalTime, Health, Outcome, RuleContext, StepOutput, shared};
 use crate::config::{self, RuleKind};
@@ -54,8 +61,6 @@ pub use policy::REASON_LABEL;
 use policy::{Outcome as DataOutcome, Policies, Reason};
 use render::{LabelTemplate, RenderCache, inputs_of};
 use series::{Written, emit};
-
-use super::limits::QueryBudget;
 
 /// The error Prometheus reports when two samples map to one alert.
 pub const DUPLICATE_LABELSET: &str =
@@ -210,7 +215,7 @@ impl AlertingRule {
             annotation_inputs,
             labels,
             identity,
-            generator_url: generator_url(&ctx.settings.external_url, &spec.expr).into(),
+            generator_url: super::link::expr_link(&ctx.settings.external_url, &spec.expr).into(),
             timing: Timing::new(spec, &ctx),
             spec: spec.clone(),
             ctx,
@@ -295,6 +300,9 @@ impl AlertingRule {
         querier: Option<&dyn TemplateQuerier>,
     ) -> StepOutput {
         let partial = answer.partial;
+        // `no_data` and `on_error` judge the answer before anything else: whether it
+        // failed, found no data or holds the condition's series decides whether the
+        // alerts move at all.
         let read = self.read(answer);
         let outcome = match &read {
             Err(_) => DataOutcome::Failed,
@@ -330,19 +338,43 @@ impl AlertingRule {
         };
         let raised = verdict.raise.zip(observed.first().map(|o| o.fingerprint));
         self.merge(observed, t.ts_ms);
+        // A synthetic alert fires at once: its `after` was its `for`, already waited.
         if let Some(((reason, since), fp)) = raised {
             self.fire_synthetic(fp, reason, since, t.ts_ms);
         }
-        if let Some(d) = self.dampening.as_mut().filter(|_| failed.is_none()) {
+        if failed.is_none() {
+            self.record_returned(t.ts_ms);
+        }
+        let mut series = Vec::with_capacity(2 * self.active.len());
+        let active = self.advance_and_emit(t, recovered.as_ref(), verdict.keep, &mut series);
+        self.conclude(active, n, failed, series, t)
+    }
+
+    /// `for_count`: which held alerts this evaluation returned. Only a successful
+    /// evaluation counts: a failed one says nothing about whether the condition held.
+    fn record_returned(&mut self, ts: i64) {
+        if let Some(d) = self.dampening.as_mut() {
             let attempt = self.attempt;
             let seen = self
                 .active
                 .iter()
                 .map(|(fp, a)| (*fp, &**a, a.seen == attempt));
-            d.record(seen, t.ts_ms, self.timing.interval_ms);
+            d.record(seen, ts, self.timing.interval_ms);
         }
-        let mut series = Vec::with_capacity(2 * self.active.len());
-        let active = self.advance_and_emit(t, recovered.as_ref(), verdict.keep, &mut series);
+    }
+
+    /// After advancing: `limit` and the alert budget checked against the alerts now
+    /// held (`active` of them pending or firing), what no alert needs any more
+    /// forgotten, and the evaluation's output: the `series` written, as a success or,
+    /// with `on_error`, as the failure `failed`.
+    fn conclude(
+        &mut self,
+        active: usize,
+        n: usize,
+        failed: Option<String>,
+        mut series: Vec<Sample>,
+        t: EvalTime,
+    ) -> StepOutput {
         if self.ctx.limit > 0 && active > self.ctx.limit {
             // Prometheus forgets all the rule's alerts, firing ones too, without sending
             // their resolution: the rule is broken until its result fits the limit, and
@@ -400,49 +432,6 @@ impl AlertingRule {
         self.outcome.fail(error, samples)
     }
 
-    /// Phase 1: the alert each series stands for. Fails when two series make one alert.
-    fn render(
-        &mut self,
-        samples: &[Sample],
-        t: EvalTime,
-        querier: Option<&dyn TemplateQuerier>,
-    ) -> Result<Vec<Observed>, String> {
-        let limits = self.ctx.settings.limits;
-        // Template queries of this whole evaluation count against one budget, not only
-        // per render: 500 series × 100 queries each would flood the datasource.
-        let budget = querier.map(|q| QueryBudget::new(q, limits.template_queries));
-        let querier = budget.as_ref().map(|b| b as &dyn TemplateQuerier);
-        let mut observed = Vec::with_capacity(samples.len());
-        for s in samples {
-            let (labels, annotations) = self.render_series(s, t, querier);
-            // A breached limit fails the evaluation before anything is written or sent.
-            limits.check_labels(&labels)?;
-            limits.check_annotations(&annotations)?;
-            if let Some(e) = budget.as_ref().and_then(QueryBudget::exceeded) {
-                return Err(e);
-            }
-            observed.push(Observed {
-                fingerprint: labels.fingerprint(),
-                source: s.labels.fingerprint(),
-                value: s.value,
-                labels,
-                annotations,
-            });
-        }
-        // Sorted, duplicates are neighbours: found without building a map.
-        observed.sort_unstable_by_key(|o| o.fingerprint);
-        if observed
-            .windows(2)
-            .any(|w| w[0].fingerprint == w[1].fingerprint)
-        {
-            // Two series make one alert (rule labels overwrote what told them apart):
-            // its value and annotations would depend on the order of the result, so
-            // Prometheus fails the whole evaluation and leaves the alerts as they were.
-            return Err(DUPLICATE_LABELSET.to_string());
-        }
-        Ok(observed)
-    }
-
     /// Phase 2: the observed alerts join the held ones.
     fn merge(&mut self, observed: Vec<Observed>, ts: i64) {
         if std::mem::take(&mut self.recheck_for) {
@@ -469,26 +458,6 @@ impl AlertingRule {
                     a.seen = self.attempt;
                     self.active.insert(o.fingerprint, Box::new(a));
                 }
-            }
-        }
-    }
-
-    /// After `update` raised `for`: firing alerts younger than the new `for` go back to
-    /// pending, keeping `activeAt`, and fire again once old enough.
-    ///
-    /// This is tocsin's rule, not Prometheus'. Prometheus 3.5 hands the old alerts to
-    /// the reloaded rule as they are (`Group.CopyState`) and `Eval` only ever promotes
-    /// pending alerts, so there an alert keeps firing when `for` is raised above its age
-    /// (checked with prometheus 3.5.3: `for` raised from 0s to 1h, the alert still
-    /// firing after the reload). tocsin applies the new `for` to every alert, so that a
-    /// firing alert is always one that has been active for `for`, as the rule now reads:
-    /// raising `for` is how an alert that fires too early is quieted. Alertmanager is
-    /// not told (pending alerts are not sent): it lets the alert expire at its `endsAt`.
-    fn demote_below_raised_for(&mut self, ts: i64) {
-        for a in self.active.values_mut() {
-            if a.state == AlertState::Firing && ts - a.active_at_ms < self.timing.for_ms {
-                a.state = AlertState::Pending;
-                a.fired_at_ms = MaybeMs::NEVER;
             }
         }
     }
@@ -551,70 +520,4 @@ impl AlertingRule {
     pub(crate) fn take_written(&mut self) -> Vec<Labels> {
         self.written.take(&self.ctx)
     }
-
-    /// Restores `ActiveAt` of an alert from `ALERTS_FOR_STATE` at start-up: the alert is
-    /// created pending with the old `ActiveAt`, so `for` keeps counting across the
-    /// restart; the next evaluation fires it if `for` has elapsed. `labels` are the
-    /// alert's labels (without `__name__` and without external labels).
-    pub fn restore(&mut self, labels: Labels, active_at_ms: i64) {
-        let fp = labels.fingerprint();
-        // A synthetic alert (`alertstate_reason`) also restores how long its condition
-        // lasted; one whose policy is gone is not restored.
-        if labels.get(REASON_LABEL).is_some() && !self.policies.restore(fp, &labels, active_at_ms) {
-            return;
-        }
-        self.active.entry(fp).or_insert_with(|| {
-            let mut a = Alert::new(labels, Annotations::default(), 0.0, active_at_ms);
-            a.restored = true;
-            Box::new(a)
-        });
-    }
-
-    /// Applies a changed definition with the same identity (name, expr, labels), keeping
-    /// alerts: `for`, `keep_firing_for` and annotations take effect at the next step. A
-    /// firing alert younger than a raised `for` goes back to pending (unlike Prometheus;
-    /// see [`AlertingRule::demote_below_raised_for`]).
-    pub fn update(&mut self, spec: &config::Rule, ctx: Arc<RuleContext>) {
-        let fresh = AlertingRule::new(spec, ctx);
-        self.labels = fresh.labels;
-        self.identity = fresh.identity;
-        self.annotation_names = fresh.annotation_names;
-        self.label_inputs = fresh.label_inputs;
-        self.annotation_inputs = fresh.annotation_inputs;
-        self.generator_url = fresh.generator_url;
-        self.spec = fresh.spec;
-        self.ctx = fresh.ctx;
-        self.timing = fresh.timing;
-        self.recovery = fresh.recovery;
-        // The history outlives a changed `flapping`, not its removal.
-        self.flapping = match (self.flapping.take(), fresh.flapping) {
-            (Some(mut old), Some(new)) => {
-                old.update(new.rule());
-                Some(old)
-            }
-            (_, new) => new,
-        };
-        self.presence = fresh.presence;
-        self.policies.update(fresh.policies);
-        // The history outlives a changed `for_count` (cut to its window), not its removal.
-        self.dampening = match (self.dampening.take(), fresh.dampening) {
-            (Some(mut old), Some(new)) => {
-                old.update(new.rule());
-                Some(old)
-            }
-            (_, new) => new,
-        };
-        self.recheck_for = true;
-        // Templates may have changed.
-        self.rendered.clear();
-    }
-}
-
-/// Prometheus' link back to the expression: `<external URL>/graph?g0.expr=…&g0.tab=1`.
-pub fn generator_url(external_url: &str, expr: &str) -> String {
-    format!(
-        "{}/graph?g0.expr={}&g0.tab=1",
-        external_url.trim_end_matches('/'),
-        crate::template::query_escape(expr)
-    )
 }

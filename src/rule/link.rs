@@ -8,12 +8,38 @@
 //! (`explore?orgId=1&left=…{{ .Expr|jsonEscape|queryEscape }}…` for Grafana). Like
 //! vmalert, it is rendered when the alert is sent, and `query` is not available to it.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Alert, RuleContext, system_time};
 use crate::config::{self, RuleKind};
-use crate::template::{Context, Template};
+use crate::template::{Context, QueryEscaped, Template};
+
+/// Prometheus' link to a rule's expression on its graph page,
+/// `<-external.url>/graph?g0.expr=<expr, as Go's url.QueryEscape>&g0.tab=1`: the one
+/// builder of it, for notifications' `generatorURL` and the API's alert `source`.
+/// Written straight into a formatter (the API writes it into its JSON without a copy).
+pub struct ExprLink<'a> {
+    pub external_url: &'a str,
+    pub expr: &'a str,
+}
+
+impl fmt::Display for ExprLink<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let base = self.external_url.trim_end_matches('/');
+        write!(
+            f,
+            "{base}/graph?g0.expr={}&g0.tab=1",
+            QueryEscaped(self.expr)
+        )
+    }
+}
+
+/// [`ExprLink`] as a string.
+pub fn expr_link(external_url: &str, expr: &str) -> String {
+    ExprLink { external_url, expr }.to_string()
+}
 
 /// The link for `a`: the rendered `-external.alert.source` when set, else `default`
 /// (the rule's Prometheus link).
@@ -57,6 +83,23 @@ mod tests {
     use crate::config::{LoadOptions, load_str};
     use crate::labels::Labels;
     use crate::rule::{Annotations, RuleSettings};
+
+    #[test]
+    fn the_expression_link_escapes_like_go() {
+        // Go's url.QueryEscape: space as `+`, `~` kept, UTF-8 bytes escaped one by one.
+        assert_eq!(
+            expr_link("http://x:9/", "up{job=\"a b\"} > 0"),
+            "http://x:9/graph?g0.expr=up%7Bjob%3D%22a+b%22%7D+%3E+0&g0.tab=1"
+        );
+        assert_eq!(
+            expr_link("", "{\"é~\"}"),
+            "/graph?g0.expr=%7B%22%C3%A9~%22%7D&g0.tab=1"
+        );
+        assert_eq!(
+            expr_link("http://x", ""),
+            "http://x/graph?g0.expr=&g0.tab=1"
+        );
+    }
 
     #[test]
     fn the_source_template_sees_the_alert_and_follows_the_external_url() {

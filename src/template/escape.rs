@@ -13,17 +13,34 @@ fn unreserved(b: u8) -> bool {
 
 /// Go's `url.QueryEscape`.
 pub fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if unreserved(b) {
-            out.push(b as char);
-        } else if b == b' ' {
-            out.push('+');
-        } else {
-            percent(&mut out, b);
+    QueryEscaped(s).to_string()
+}
+
+/// Go's `url.QueryEscape` of the string, written straight into a formatter (a link or a
+/// JSON string) without an intermediate `String`: the one query escape of the crate.
+pub struct QueryEscaped<'a>(pub &'a str);
+
+impl std::fmt::Display for QueryEscaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bytes = self.0.as_bytes();
+        let mut kept = 0; // start of the run of bytes written as they are
+        for (i, &b) in bytes.iter().enumerate() {
+            if unreserved(b) {
+                continue;
+            }
+            // Non-empty runs are ASCII between char boundaries (UTF-8 bytes are escaped).
+            if kept < i {
+                f.write_str(&self.0[kept..i])?;
+            }
+            if b == b' ' {
+                f.write_str("+")?;
+            } else {
+                write!(f, "%{b:02X}")?;
+            }
+            kept = i + 1;
         }
+        f.write_str(&self.0[kept..])
     }
-    out
 }
 
 /// Go's `url.PathEscape` (escapes a path segment: `/`, `;`, `,`, `?` included).

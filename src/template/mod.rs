@@ -68,7 +68,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use context::{Context, TemplateQuerier};
 pub use error::{LibraryError, TemplateError};
-pub use escape::{html_escape, query_escape};
+pub use escape::{QueryEscaped, html_escape, query_escape};
 pub use gofmt::format_e_shortest;
 pub use inputs::Inputs;
 pub use library::Library;

@@ -3,10 +3,8 @@
 //! Borrowing wrappers implement `Serialize` by hand, so a response is one pass over the
 //! snapshot into a byte buffer, with no intermediate `serde_json::Value`.
 
-use std::fmt;
 use std::time::Duration;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
@@ -15,6 +13,7 @@ mod extensions;
 use super::filter::vm_state;
 use super::format::{GoExp, GoFloat, GoTime};
 use super::listing::Listing;
+use crate::rule::link::ExprLink;
 use crate::status::{
     AlertState, AlertStatus, Annotations, GroupStatus, Health, Pause, RuleStatus, StateUpdate,
 };
@@ -307,42 +306,6 @@ pub struct AlertJson<'a> {
     pub ctx: Ctx<'a>,
 }
 
-/// What Go's `url.QueryEscape` leaves alone.
-const QUERY_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// Prometheus' generator URL for an expression: `<external>/graph?g0.expr=…&g0.tab=1`,
-/// the expression escaped like Go's `url.QueryEscape`.
-pub fn source_link(external_url: &str, expr: &str) -> String {
-    SourceLink { external_url, expr }.to_string()
-}
-
-/// [`source_link`] written straight into the output, without an intermediate string.
-struct SourceLink<'a> {
-    external_url: &'a str,
-    expr: &'a str,
-}
-
-impl fmt::Display for SourceLink<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.external_url.trim_end_matches('/'))?;
-        f.write_str("/graph?g0.expr=")?;
-        for chunk in utf8_percent_encode(self.expr, QUERY_ESCAPE) {
-            f.write_str(if chunk == "%20" { "+" } else { chunk })?;
-        }
-        f.write_str("&g0.tab=1")
-    }
-}
-
-impl Serialize for SourceLink<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
 /// vmalert's IDs: decimal in a JSON string (so JavaScript does not round them),
 /// written without allocating.
 /// Annotations as a JSON object in name order, empty values included (as Prometheus
@@ -389,13 +352,13 @@ impl Serialize for AlertJson<'_> {
         match &a.source {
             // -external.alert.source, rendered by the rule core.
             Some(link) => m.serialize_entry("source", &**link)?,
-            None => m.serialize_entry(
-                "source",
-                &SourceLink {
+            None => {
+                let link = ExprLink {
                     external_url: self.ctx.external_url,
                     expr: &r.query,
-                },
-            )?,
+                };
+                m.serialize_entry("source", &format_args!("{link}"))?
+            }
         }
         m.serialize_entry("restored", &a.restored)?;
         m.serialize_entry(
@@ -630,13 +593,5 @@ mod tests {
         );
         assert_eq!(v["alerts"][0]["flapping"], true);
         assert!(v["alerts"][1].get("flapping").is_none(), "{v}");
-    }
-
-    #[test]
-    fn source_link_escapes_like_go() {
-        assert_eq!(
-            source_link("http://x:9/", "up{job=\"a b\"} > 0"),
-            "http://x:9/graph?g0.expr=up%7Bjob%3D%22a+b%22%7D+%3E+0&g0.tab=1"
-        );
     }
 }

@@ -37,7 +37,6 @@ use crate::status::StateSource;
 pub use auth::{Access, BasicAuth};
 pub use dispatch::{BadHeader, ResponseHeaders};
 pub use format::{GoExp, GoFloat, GoTime};
-pub use json::source_link;
 pub use routes::{RouteInfo, routes};
 pub use server::{Server, WebError, normalize_prefix, resolve_listen_addr};
 pub use tls::TlsOptions;

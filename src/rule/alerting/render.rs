@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::AlertingRule;
+use super::{AlertingRule, DUPLICATE_LABELSET, Observed};
 use crate::config::RuleKind;
 use crate::labels::{Interner, Labels, LabelsBuilder, METRIC_NAME, Str};
 use crate::rule::alert::Annotations;
+use crate::rule::limits::QueryBudget;
 use crate::rule::{EvalTime, system_time};
 use crate::sample::Sample;
 use crate::template::{Context, Inputs, Template, TemplateQuerier};
@@ -53,6 +54,49 @@ pub(super) fn inputs_of<'a>(templates: impl Iterator<Item = &'a Template>) -> In
 }
 
 impl AlertingRule {
+    /// Phase 1: the alert each series stands for. Fails when two series make one alert.
+    pub(super) fn render(
+        &mut self,
+        samples: &[Sample],
+        t: EvalTime,
+        querier: Option<&dyn TemplateQuerier>,
+    ) -> Result<Vec<Observed>, String> {
+        let limits = self.ctx.settings.limits;
+        // Template queries of this whole evaluation count against one budget, not only
+        // per render: 500 series × 100 queries each would flood the datasource.
+        let budget = querier.map(|q| QueryBudget::new(q, limits.template_queries));
+        let querier = budget.as_ref().map(|b| b as &dyn TemplateQuerier);
+        let mut observed = Vec::with_capacity(samples.len());
+        for s in samples {
+            let (labels, annotations) = self.render_series(s, t, querier);
+            // A breached limit fails the evaluation before anything is written or sent.
+            limits.check_labels(&labels)?;
+            limits.check_annotations(&annotations)?;
+            if let Some(e) = budget.as_ref().and_then(QueryBudget::exceeded) {
+                return Err(e);
+            }
+            observed.push(Observed {
+                fingerprint: labels.fingerprint(),
+                source: s.labels.fingerprint(),
+                value: s.value,
+                labels,
+                annotations,
+            });
+        }
+        // Sorted, duplicates are neighbours: found without building a map.
+        observed.sort_unstable_by_key(|o| o.fingerprint);
+        if observed
+            .windows(2)
+            .any(|w| w[0].fingerprint == w[1].fingerprint)
+        {
+            // Two series make one alert (rule labels overwrote what told them apart):
+            // its value and annotations would depend on the order of the result, so
+            // Prometheus fails the whole evaluation and leaves the alerts as they were.
+            return Err(DUPLICATE_LABELSET.to_string());
+        }
+        Ok(observed)
+    }
+
     /// The labels and annotations of the alert a sample stands for: reused from the
     /// render cache when still valid (see [`Rendered`]), else rendered (and cached).
     pub(super) fn render_series(
