@@ -498,3 +498,26 @@ fn flapping_is_checked_where_it_is_written() {
         "{e:#?}"
     );
 }
+
+#[test]
+fn a_flapping_window_is_compared_with_evaluation_interval_when_the_group_sets_none() {
+    // The group runs at `-evaluationInterval` (5m): a 2m window holds one evaluation.
+    let text = rule(
+        "      - alert: A\n        expr: up == 0\n        flapping: {changes: 3, within: 2m}\n",
+    );
+    let opts = LoadOptions {
+        default_interval: Some(std::time::Duration::from_secs(300)),
+        ..LoadOptions::default()
+    };
+    let e = errors_with(&text, &opts);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert_eq!(
+        e[0].to_string(),
+        "rules.yml:6:40: group \"g\", rule 1, \"A\": `flapping` window 2m is too short: it must be non-zero and at least -evaluationInterval (5m; the group sets no interval), else it never sees two changes; make `within` several intervals long"
+    );
+    // The group's own interval is the one it runs at.
+    let own = "groups:\n  - name: g\n    interval: 1m\n    rules:\n      - alert: A\n        expr: up == 0\n        flapping: {changes: 3, within: 2m}\n";
+    assert!(load_str(Path::new("rules.yml"), own, &opts).is_ok());
+    // Where the flag is not known (a library caller), only the group's is compared.
+    assert!(load_str(Path::new("rules.yml"), &text, &LoadOptions::default()).is_ok());
+}

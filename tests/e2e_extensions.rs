@@ -9,7 +9,9 @@ mod support;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::http::{alerts_named, get_json, has_alert, poll_alertmanager, poll_json, push};
+use support::http::{
+    alerts_named, get_json, has_alert, poll_alertmanager, poll_tocsin_alerts, push,
+};
 use support::servers::Servers;
 
 /// Writes `demo_cpu{instance="a"} value` into Prometheus, stamped now.
@@ -61,21 +63,14 @@ async fn hysteresis_and_dampening_reach_alertmanager() {
     .unwrap_or_else(|| panic!("alerts never reached Alertmanager:\n{}", t.log_tail(30)));
     // `for_count: {n: 3, of: 3}` fired at the third evaluation that returned the series:
     // two intervals after it went pending; the plain rule fired at its first.
-    let api = poll_json(
-        &format!("{url}/api/v1/alerts"),
-        Duration::from_secs(5),
-        |v| v["data"]["alerts"].as_array().is_some_and(|a| a.len() == 3),
-    )
+    let api = poll_tocsin_alerts(&url, Duration::from_secs(5), |a| {
+        a.as_array().is_some_and(|a| a.len() == 3)
+    })
     .await
     .expect("tocsin lists the three alerts");
     let active_at = |name: &str| {
-        let a = api["data"]["alerts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["labels"]["alertname"] == name)
-            .unwrap_or_else(|| panic!("{name} in {api}"));
-        rfc3339_ms(&a["activeAt"])
+        let a = alerts_named(&api, name);
+        rfc3339_ms(&a.first().unwrap_or_else(|| panic!("{name} in {api}"))["activeAt"])
     };
     let starts_at = |name: &str| rfc3339_ms(&alerts_named(&am, name)[0]["startsAt"]);
     assert!(
@@ -95,18 +90,13 @@ async fn hysteresis_and_dampening_reach_alertmanager() {
     .await
     .unwrap_or_else(|| panic!("the plain alert never resolved:\n{}", t.log_tail(30)));
     assert!(has_alert(&am, "HighCPU"), "held between thresholds: {am}");
-    let rules_api = poll_json(
-        &format!("{url}/api/v1/alerts"),
-        Duration::from_secs(5),
-        |v| {
-            v["data"]["alerts"]
-                .as_array()
-                .is_some_and(|a| a.iter().all(|x| x["labels"]["alertname"] == "HighCPU"))
-        },
-    )
+    let active = poll_tocsin_alerts(&url, Duration::from_secs(5), |a| {
+        a.as_array()
+            .is_some_and(|a| a.iter().all(|x| x["labels"]["alertname"] == "HighCPU"))
+    })
     .await
     .expect("only the held alert is active in tocsin");
-    assert_eq!(rules_api["data"]["alerts"][0]["state"], "firing");
+    assert_eq!(active[0]["state"], "firing");
 
     // 60: below the recovery threshold: resolved at Alertmanager.
     push_cpu(&prom_url, 60.0).await;
@@ -115,6 +105,46 @@ async fn hysteresis_and_dampening_reach_alertmanager() {
     })
     .await
     .unwrap_or_else(|| panic!("the held alert never resolved:\n{}", t.log_tail(30)));
+
+    // Bad extension input in a reload: a misspelt key, `for_count` with n > of and
+    // `recover_expr` on a recording rule. The API refuses the reload naming each
+    // mistake by file:line:col, group and rule, and the rules keep running.
+    let bad = RULES
+        .replace(
+            "recover_expr: demo_cpu < 70",
+            "recovery_expr: demo_cpu < 70",
+        )
+        .replace("{n: 3, of: 3}", "{n: 4, of: 3}")
+        + "      - record: cpu:recovered\n        expr: demo_cpu\n        recover_expr: demo_cpu < 70\n";
+    let file = s.write("rules.yml", &bad);
+    let r = reqwest::Client::new()
+        .post(format!("{url}/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    let body = r.text().await.unwrap();
+    let file = file.display();
+    for want in [
+        format!("{file}:7:9: group \"ext\", rule 1, \"HighCPU\": unknown field \"recovery_expr\""),
+        "did you mean \"recover_expr\"?".to_string(),
+        format!(
+            "{file}:12:24: group \"ext\", rule 3, \"HighCPUCounted\": invalid `for_count`: n: 4, of: 3"
+        ),
+        format!(
+            "{file}:13:9: group \"ext\", rule 4, \"cpu:recovered\": invalid field 'recover_expr' in recording rule"
+        ),
+    ] {
+        assert!(body.contains(&want), "{want:?} not in {body}");
+    }
+    let (_, rules) = get_json(&format!("{url}/api/v1/rules")).await;
+    let names: Vec<&str> = rules["data"]["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["HighCPU", "HighCPUPlain", "HighCPUCounted"], "kept");
 
     let status = t
         .terminate(Duration::from_secs(15))
@@ -179,24 +209,12 @@ async fn no_data_and_error_alerts_reach_alertmanager() {
         rfc3339_ms(&nd["startsAt"]) >= ended,
         "raised only once the data was gone: {nd}"
     );
-    let api = poll_json(
-        &format!("{url}/api/v1/alerts"),
-        Duration::from_secs(5),
-        |v| {
-            v["data"]["alerts"].as_array().is_some_and(|a| {
-                a.iter()
-                    .any(|x| x["labels"]["alertstate_reason"] == "no_data")
-            })
-        },
-    )
+    let api = poll_tocsin_alerts(&url, Duration::from_secs(5), |a| {
+        !with_reason(a, "CPUNoData", "no_data").is_empty()
+    })
     .await
     .expect("tocsin lists the no-data alert");
-    let listed = api["data"]["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["labels"]["alertstate_reason"] == "no_data")
-        .unwrap();
+    let listed = with_reason(&api, "CPUNoData", "no_data")[0];
     let started = rfc3339_ms(&listed["activeAt"]);
     assert!(
         rfc3339_ms(&nd["startsAt"]) - started >= 2000,
@@ -305,16 +323,14 @@ async fn flapping_alerts_reach_alertmanager_labelled_or_held() {
     .await
     .unwrap_or_else(|| panic!("no flapping alert at Alertmanager:\n{}", t.log_tail(30)));
     assert!(flapping_at(&am, "Flappy", "").is_empty(), "{am}");
-    let api = poll_json(&format!("{url}/api/v1/alerts"), wait, |v| {
-        v["data"]["alerts"]
-            .as_array()
+    let api = poll_tocsin_alerts(&url, wait, |a| {
+        a.as_array()
             .is_some_and(|a| a.len() == 2 && a.iter().all(|x| x["flapping"] == true))
     })
     .await
     .expect("tocsin lists both alerts as flapping");
     assert!(
-        api["data"]["alerts"]
-            .as_array()
+        api.as_array()
             .unwrap()
             .iter()
             .all(|a| a["state"] == "firing" && a["labels"].get("flapping").is_none()),

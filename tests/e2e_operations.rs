@@ -9,7 +9,9 @@ mod support;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::http::{alerts_named, get_json, has_alert, poll_alertmanager, poll_json, post_form};
+use support::http::{
+    alerts_named, get_json, has_alert, poll_alertmanager, poll_json, poll_tocsin_alerts, post_form,
+};
 use support::peers::ChildGuard;
 use support::servers::Servers;
 
@@ -70,19 +72,15 @@ async fn watchdog_reaches_alertmanager_and_leaves_when_the_datasource_stops() {
     assert!(ends - now_ms() <= 5_000, "endsAt too far: {w}");
 
     // tocsin shows it as a firing alert of a healthy rule in the group `-rule.watchdog`.
-    let alerts = poll_json(
-        &format!("{url}/api/v1/alerts"),
-        Duration::from_secs(5),
-        |v| {
-            v["data"]["alerts"].as_array().is_some_and(|a| {
-                a.iter()
-                    .any(|x| x["labels"]["alertname"] == "DeadMansSwitch")
-            })
-        },
-    )
+    let alerts = poll_tocsin_alerts(&url, Duration::from_secs(5), |a| {
+        has_alert(a, "DeadMansSwitch")
+    })
     .await
     .expect("tocsin lists the watchdog");
-    assert!(alerts.to_string().contains("\"firing\""), "{alerts}");
+    assert_eq!(
+        alerts_named(&alerts, "DeadMansSwitch")[0]["state"],
+        "firing"
+    );
     let (_, rules) = get_json(&format!("{url}/api/v1/rules")).await;
     let group = rules["data"]["groups"]
         .as_array()

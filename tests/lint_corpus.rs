@@ -140,6 +140,31 @@ fn the_cli_prints_findings_with_position_group_and_rule_and_lint_fatal_fails() {
 }
 
 #[test]
+fn a_flapping_window_shorter_than_evaluation_interval_fails_the_check() {
+    // No `interval` in the group: it runs at -evaluationInterval, which `tocsin check`
+    // takes as the server does.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("r.yml");
+    std::fs::write(
+        &file,
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n        flapping: {changes: 3, within: 2m}\n",
+    )
+    .expect("write");
+    let file = file.display().to_string();
+    let (code, _, stderr) = tocsin_check(&["--evaluationInterval=5m", &file]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{file}:6:40: group \"g\", rule 1, \"A\": `flapping` window 2m is too short: it must be non-zero and at least -evaluationInterval (5m; the group sets no interval)"
+        )),
+        "{stderr}"
+    );
+    // At the default 1m, two minutes hold two evaluations.
+    let (code, _, stderr) = tocsin_check(&[&file]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
 fn a_misspelt_check_in_a_silencing_comment_is_reported() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("r.yml");

@@ -162,3 +162,34 @@ async fn documented_and_alerted_on_metrics_exist() {
     }
     t.terminate(Duration::from_secs(10));
 }
+
+/// The shipped self-alerts on the watchdog and the cluster fire after their `for` and
+/// not before, in `promtool test rules` (so the file also loads in Prometheus, where it
+/// is meant to run) and in `tocsin test`.
+#[test]
+fn the_shipped_self_alerts_pass_their_unit_tests_in_promtool_and_tocsin() {
+    let Some(promtool) = support::peers::peer_or_skip("promtool") else {
+        return;
+    };
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/self-monitoring");
+    let file = "tocsin-self.test.yml";
+    for (what, mut cmd) in [
+        ("promtool", std::process::Command::new(promtool)),
+        (
+            "tocsin",
+            std::process::Command::new(env!("CARGO_BIN_EXE_tocsin")),
+        ),
+    ] {
+        let out = cmd
+            .args(["test", "rules", file])
+            .current_dir(dir)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{what} test rules {file}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -217,3 +217,96 @@ async fn pausing_takes_the_reload_key() {
     assert_eq!(code, 200, "{v}");
     srv.shutdown().await;
 }
+
+/// `data.pauses` of `GET /api/v1/rules/pauses` (or its vmalert alias `path`).
+async fn listed(srv: &support::web::Running, path: &str) -> (bool, Vec<Value>) {
+    let v = rules(&srv.url(path)).await;
+    assert_eq!(v["status"], "success", "{v}");
+    let persistent = v["data"]["persistent"].as_bool().expect("persistent");
+    (
+        persistent,
+        v["data"]["pauses"].as_array().expect("pauses").clone(),
+    )
+}
+
+#[tokio::test]
+async fn every_pause_is_listed_also_of_a_group_no_longer_loaded() {
+    let fake = Fake::new(fixture(), true);
+    let srv = server().state(fake.clone()).start().await;
+    let pause = srv.url("/api/v1/rules/pause");
+    let (persistent, none) = listed(&srv, "/api/v1/rules/pauses").await;
+    assert!(!persistent, "no -rule.pausesFile");
+    assert!(none.is_empty(), "{none:?}");
+
+    for form in [
+        &[
+            ("group", "node"),
+            ("rule", "HighLoad"),
+            ("reason", "disk swap"),
+            ("by", "alice"),
+        ][..],
+        &[
+            ("group", "other"),
+            ("reason", "migration"),
+            ("note", "INC-9"),
+        ][..],
+    ] {
+        let (code, v) = post(&pause, form).await;
+        assert_eq!(code, 200, "{v}");
+    }
+    // A pause whose `until` has passed applies no more: not listed (pauses only end
+    // at their rule's next evaluation, and a rule not loaded has none).
+    let mut over = fake.pauses.pauses().iter().next().unwrap().as_ref().clone();
+    over.target.group = "gone".into();
+    over.until_ms = Some(1);
+    fake.board.update_pauses(|p| p.pause(over));
+    let (_, all) = listed(&srv, "/vmalert/api/v1/rules/pauses").await;
+    let shown: Vec<(&str, &str, u64)> = all
+        .iter()
+        .map(|p| {
+            (
+                p["group"].as_str().unwrap(),
+                p["reason"].as_str().unwrap(),
+                p["covered_rules"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [("node", "disk swap", 1), ("other", "migration", 1)],
+        "by file, group and rule: {all:?}"
+    );
+    assert_eq!(all[0]["rule"], "HighLoad");
+    assert_eq!(all[0]["by"], "alice");
+    assert!(all[1].get("rule").is_none(), "a group pause: {}", all[1]);
+    assert_eq!(all[1]["note"], "INC-9");
+
+    // The group `other` leaves the files: its pause shows nowhere in /api/v1/rules, but
+    // is listed here, covering no rule, until resumed by its names.
+    let kept: Vec<_> = fixture()
+        .into_iter()
+        .filter(|g| &*g.name != "other")
+        .collect();
+    fake.board.replace(kept);
+    let all_rules = rules(&srv.url("/api/v1/rules")).await;
+    assert!(!all_rules.to_string().contains("migration"), "{all_rules}");
+    let (_, all) = listed(&srv, "/api/v1/rules/pauses").await;
+    assert_eq!(all[1]["group"], "other");
+    assert_eq!(all[1]["covered_rules"], 0, "{}", all[1]);
+    let (code, v) = post(
+        &srv.url("/api/v1/rules/resume"),
+        &[("group", "other"), ("file", "/rules/b.yml")],
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    let (_, all) = listed(&srv, "/api/v1/rules/pauses").await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    // Read-only: GET and HEAD.
+    let r = reqwest::Client::new()
+        .post(srv.url("/api/v1/rules/pauses"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    srv.shutdown().await;
+}

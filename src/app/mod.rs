@@ -8,6 +8,7 @@ mod run;
 mod server;
 mod signals;
 mod state;
+mod templates;
 
 use std::process::ExitCode;
 
@@ -63,6 +64,7 @@ fn check(args: &CheckArgs) -> ExitCode {
         load: LoadOptions {
             validate_expressions: args.validate_expressions,
             validate_templates: args.validate_templates,
+            default_interval: Some(args.evaluation_interval),
             ..LoadOptions::default()
         },
         lint_duplicates: args.lint == "duplicate-rules",
@@ -145,6 +147,7 @@ pub(super) fn load_options(flags: &RunFlags) -> LoadOptions {
         ignore_unknown_fields: false,
         default_rule_type: flags.rule_default_rule_type.clone(),
         strip_file_path: flags.rule_strip_file_path,
+        default_interval: Some(flags.evaluation_interval),
         ..LoadOptions::default()
     }
 }
@@ -168,6 +171,14 @@ fn dry_run(flags: &RunFlags) -> ExitCode {
             eprintln!("{e}");
             return ExitCode::from(1);
         }
+    }
+    // As vmalert's -dryRun, the templates too.
+    let templates = items(&flags.rule_templates);
+    if !templates.is_empty()
+        && let Err(e) = crate::template::Library::load(&templates)
+    {
+        eprintln!("-rule.templates: {e}");
+        return ExitCode::from(1);
     }
     match config::load(&patterns, &load_options(flags)) {
         Ok(set) => {
@@ -258,7 +269,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
                 Some(u) => Some(options::remote_write(f, u)?),
                 None => None,
             },
-            settings: options::rule_settings(f, None),
+            settings: options::rule_settings(f, Default::default()),
             flags: f.replay.clone(),
             report: args.report.then_some(if args.format == "json" {
                 ReportFormat::Json
@@ -326,7 +337,7 @@ fn backtest(args: BacktestArgs) -> ExitCode {
         from: args.from.clone(),
         to: args.to.clone(),
         datasource,
-        settings: options::rule_settings(f, None),
+        settings: options::rule_settings(f, Default::default()),
         flags: f.replay.clone(),
         format: match args.format.as_str() {
             "json" => Format::Json,

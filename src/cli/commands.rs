@@ -155,7 +155,8 @@ pub struct CheckArgs {
     #[arg(long = "lint", default_value = "duplicate-rules", value_parser = ["all", "duplicate-rules", "none"],
           num_args = 0..=1, default_missing_value = "all", require_equals = true)]
     pub lint: String,
-    /// The interval of groups without `interval`, for the lint's interval checks.
+    /// The interval of groups without `interval`, for the checks that compare with it
+    /// (`flapping`'s window, the lint's interval checks).
     #[arg(long = "evaluationInterval", default_value = "1m", value_parser = parse_go_duration)]
     pub evaluation_interval: Duration,
     /// With `--lint`: also check the rules' selectors against this Prometheus-compatible

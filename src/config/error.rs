@@ -128,7 +128,7 @@ pub enum ErrorKind {
     #[error("invalid `flapping`: changes: {0}; it needs at least 1")]
     BadFlappingChanges(i64),
     #[error(
-        "`flapping` window {within} is too short: it must be non-zero and at least the group's interval ({interval}), else it never sees two changes; make `within` several intervals long"
+        "`flapping` window {within} is too short: it must be non-zero and at least {interval}, else it never sees two changes; make `within` several intervals long"
     )]
     FlappingWindowTooShort { within: String, interval: String },
     #[error(

@@ -34,6 +34,10 @@ pub struct LoadOptions {
     pub strip_file_path: bool,
     /// How long fetching an `http(s)://` rule source may take.
     pub fetch_timeout: std::time::Duration,
+    /// `-evaluationInterval`: the interval of groups that set none, for the checks that
+    /// compare a duration with the group's interval (`flapping`'s window). `None`: not
+    /// known, and those checks see only a group's own `interval`.
+    pub default_interval: Option<std::time::Duration>,
 }
 
 impl Default for LoadOptions {
@@ -45,6 +49,7 @@ impl Default for LoadOptions {
             default_rule_type: "prometheus".to_string(),
             strip_file_path: false,
             fetch_timeout: remote::FETCH_TIMEOUT,
+            default_interval: None,
         }
     }
 }

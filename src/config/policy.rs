@@ -144,7 +144,8 @@ pub(crate) fn check_selectors(
 }
 
 /// `flapping: {changes: K, within: DURATION, hold: BOOL}`, checked: `changes` at least
-/// 1, and `within` no shorter than the group's interval (when it sets one; never zero).
+/// 1, and `within` no shorter than the interval the group runs at (its own, else
+/// `-evaluationInterval` when known; never zero).
 pub(crate) fn flapping(
     sink: &mut Sink<'_>,
     rr: Option<&RuleRef>,
@@ -178,11 +179,17 @@ pub(crate) fn flapping(
         );
         return None;
     }
-    let interval = sink.interval.unwrap_or(Duration::ZERO);
+    // A window shorter than the interval the group runs at holds at most one
+    // evaluation, so it never sees two changes.
+    let interval = sink.interval.map_or(Duration::ZERO, |i| i.every);
     if let Some(w) = within.filter(|w| w.is_zero() || *w < interval) {
         let kind = ErrorKind::FlappingWindowTooShort {
             within: format_duration(w),
-            interval: sink.interval.map_or("not set".to_string(), format_duration),
+            interval: sink
+                .interval
+                .map_or("the group's interval (not set)".to_string(), |i| {
+                    i.to_string()
+                }),
         };
         sink.push(pos(within_raw), rr, kind);
         return None;

@@ -17,14 +17,37 @@ pub(crate) struct Sink<'a> {
     pub file: &'a std::path::Path,
     pub group: Option<String>,
     pub errors: &'a mut Vec<LoadError>,
-    /// The group's `interval`, when it sets one, for checks that compare with it.
-    pub interval: Option<Duration>,
+    /// The interval the group is evaluated at, when known, for checks that compare with
+    /// it: its own `interval`, else `-evaluationInterval`.
+    pub interval: Option<GroupInterval>,
     /// Templates parsed so far in this file, by (key, text, templated). Rules generated
     /// from one pattern repeat the same annotation texts hundreds of times; one parsed
     /// copy (a `Template` is a shared handle) saves the parsing and the memory of the
     /// others. Only successful parses are kept, so every broken copy is still reported
     /// at its own position.
     pub templates: &'a mut TemplateCache,
+}
+
+/// The interval a group is evaluated at, and where it comes from (for error messages).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GroupInterval {
+    pub every: Duration,
+    /// Set by the group's `interval`, not by `-evaluationInterval`.
+    pub own: bool,
+}
+
+impl std::fmt::Display for GroupInterval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let every = super::format_duration(self.every);
+        if self.own {
+            write!(f, "the group's interval ({every})")
+        } else {
+            write!(
+                f,
+                "-evaluationInterval ({every}; the group sets no interval)"
+            )
+        }
+    }
 }
 
 /// See [`Sink::templates`].

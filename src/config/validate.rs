@@ -15,7 +15,7 @@ use super::model::{DatasourceType, Group, Rule};
 use super::names::is_valid_label_name;
 use super::policy::{Which, apply_defaults, policy};
 use super::raw::{RawFile, RawGroup, S, pos};
-use super::rule::{Sink, TemplateCache, duration_field, validate_rule};
+use super::rule::{GroupInterval, Sink, TemplateCache, duration_field, validate_rule};
 use crate::labels::Labels;
 
 const GROUP_FIELDS: &str = "name, interval, query_offset, limit, labels, rules, eval_offset, \
@@ -109,8 +109,13 @@ fn validate_group(
         sink.push(pos(key), None, kind);
     }
     let timing = timing(sink, g);
-    // Rules compare durations with the group's interval (`flapping`).
-    sink.interval = timing.interval;
+    // Rules compare durations with the interval the group runs at (`flapping`): its
+    // own, else `-evaluationInterval`, which a group without one runs at.
+    sink.interval = match (timing.interval, opts.default_interval) {
+        (Some(every), _) => Some(GroupInterval { every, own: true }),
+        (None, Some(every)) => Some(GroupInterval { every, own: false }),
+        (None, None) => None,
+    };
     // Prometheus treats a negative limit as "no limit"; keep that reading.
     let limit = g.limit.as_ref().map_or(0, |l| l.value.max(0) as usize);
     let concurrency = concurrency(sink, g);

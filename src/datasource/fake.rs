@@ -16,6 +16,9 @@ pub struct FakeQuerier {
     ranges: Mutex<HashMap<String, Result<Vec<RangeSeries>, QueryError>>>,
     /// Every range query received, in order.
     pub range_log: Mutex<Vec<RangeQuery>>,
+    /// Range queries starting at these times fail with this error, whatever the
+    /// expression (one window of a replay failing).
+    failing_ranges: Mutex<HashMap<i64, QueryError>>,
 }
 
 impl FakeQuerier {
@@ -35,6 +38,13 @@ impl FakeQuerier {
     pub fn set_range(&self, expr: &str, answer: Result<Vec<RangeSeries>, QueryError>) {
         if let Ok(mut m) = self.ranges.lock() {
             m.insert(expr.to_string(), answer);
+        }
+    }
+
+    /// Makes every range query that starts at `start_ms` fail with `error`.
+    pub fn fail_ranges_at(&self, start_ms: i64, error: QueryError) {
+        if let Ok(mut m) = self.failing_ranges.lock() {
+            m.insert(start_ms, error);
         }
     }
 
@@ -73,6 +83,10 @@ impl Querier for FakeQuerier {
         Box::pin(async move {
             if let Ok(mut l) = self.range_log.lock() {
                 l.push(q.clone());
+            }
+            let failing = self.failing_ranges.lock().ok();
+            if let Some(e) = failing.and_then(|m| m.get(&q.start_ms).cloned()) {
+                return Err(e);
             }
             let answer = self
                 .ranges

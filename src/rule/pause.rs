@@ -129,6 +129,23 @@ impl Pauses {
             .or_else(|| self.of_group(file, group))
     }
 
+    /// The file and group of every pause added, ended or replaced between `self` and
+    /// `next` (pauses are compared by identity: a replaced pause is a new `Arc`).
+    pub fn changed_groups(&self, next: &Pauses) -> Vec<(String, String)> {
+        let differs = |a: &'_ BTreeMap<PauseTarget, Arc<Pause>>,
+                       b: &'_ BTreeMap<PauseTarget, Arc<Pause>>| {
+            a.iter()
+                .filter(|(t, p)| !b.get(*t).is_some_and(|q| Arc::ptr_eq(p, q)))
+                .map(|(t, _)| (t.file.clone(), t.group.clone()))
+                .collect::<Vec<_>>()
+        };
+        let mut out = differs(&self.by_target, &next.by_target);
+        out.extend(differs(&next.by_target, &self.by_target));
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Whether any pause names this group or one of its rules.
     pub fn touches(&self, file: &str, group: &str) -> bool {
         let from = PauseTarget {

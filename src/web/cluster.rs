@@ -174,69 +174,19 @@ fn merge_rules(
         Ok(d) => array(d, "groups"),
         Err(r) => return r,
     };
-    let lists = &answers.lists;
-    let answered: HashSet<&str> = lists.iter().map(|(m, _)| m.as_str()).collect();
-    let me = c
-        .status()
-        .members
-        .into_iter()
-        .find(|m| m.me)
-        .map(|m| m.name);
-    // Each group from its first owner that sent it.
-    let mut found: HashMap<String, Value> = HashMap::new();
-    for g in mine {
-        if let Some(id) = id_of(&g) {
-            found.insert(id, g);
-        }
-    }
-    let mut extra = Vec::new();
-    for (_, list) in lists {
-        for g in list {
-            if let Some(id) = id_of(g)
-                && !found.contains_key(&id)
-            {
-                found.insert(id.clone(), g.clone());
-                extra.push(id);
-            }
-        }
-    }
+    let (mut found, extra) = first_sent(mine, &answers.lists);
     let all = c.all_groups();
-    // Groups whose owners all failed to answer: shown as loaded, marked.
-    let missing: Vec<Arc<GroupStatus>> = all
-        .iter()
-        .filter(|g| !found.contains_key(&g.id.to_string()))
-        .filter(|g| {
-            let owners = c.owners(g.id);
-            !owners
-                .iter()
-                .any(|o| answered.contains(o.as_str()) || Some(o) == me.as_ref())
-        })
-        .cloned()
-        .collect();
-    let unevaluated = match data_of(api.rules_of(&missing, &local_q)) {
-        Ok(d) => array(d, "groups"),
+    let unevaluated = match unreachable_groups(api, c, &all, &found, &answers, &local_q) {
+        Ok(groups) => groups,
         Err(r) => return r,
     };
-    for mut g in unevaluated {
+    for g in unevaluated {
         if let Some(id) = id_of(&g) {
-            if let Value::Object(m) = &mut g {
-                m.insert("ownerUnreachable".into(), json!(true));
-            }
             found.insert(id, g);
         }
     }
-    let mut merged = Vec::with_capacity(found.len());
-    let mut seen = HashSet::new();
     let ids = all.iter().map(|g| g.id.to_string()).chain(extra);
-    for id in ids {
-        if !seen.insert(id.clone()) {
-            continue;
-        }
-        if let Some(g) = found.remove(&id) {
-            let owners = id.parse().map(|n| c.owners(n)).unwrap_or_default();
-            merged.push(with_owners(g, &owners));
-        }
-    }
+    let merged = in_order(c, ids, found);
     let (page, next) = match paginate(merged, f) {
         Ok(p) => p,
         Err(e) => return Reply::bad_data(&e),
@@ -247,6 +197,86 @@ fn merge_rules(
         data.insert("groupNextToken".into(), json!(t));
     }
     envelope(data, answers)
+}
+
+/// Each group, by id, from the first member that sent it (this member first), and the
+/// ids of the groups only other members sent, in the order they came.
+fn first_sent(
+    mine: Vec<Value>,
+    lists: &[(String, Vec<Value>)],
+) -> (HashMap<String, Value>, Vec<String>) {
+    let mut found: HashMap<String, Value> = HashMap::new();
+    for g in mine {
+        if let Some(id) = id_of(&g) {
+            found.insert(id, g);
+        }
+    }
+    let mut extra = Vec::new();
+    for g in lists.iter().flat_map(|(_, list)| list) {
+        if let Some(id) = id_of(g)
+            && !found.contains_key(&id)
+        {
+            found.insert(id.clone(), g.clone());
+            extra.push(id);
+        }
+    }
+    (found, extra)
+}
+
+/// The groups no answer carried whose owners all failed to answer (this member answers
+/// for itself), as loaded from the files and marked `ownerUnreachable`.
+fn unreachable_groups(
+    api: &Api,
+    c: &Arc<dyn ClusterSource>,
+    all: &[Arc<GroupStatus>],
+    found: &HashMap<String, Value>,
+    answers: &Answers,
+    local_q: &Query,
+) -> Result<Vec<Value>, Reply> {
+    let answered: HashSet<&str> = answers.lists.iter().map(|(m, _)| m.as_str()).collect();
+    let me = c
+        .status()
+        .members
+        .into_iter()
+        .find(|m| m.me)
+        .map(|m| m.name);
+    let missing: Vec<Arc<GroupStatus>> = all
+        .iter()
+        .filter(|g| !found.contains_key(&g.id.to_string()))
+        .filter(|g| {
+            !c.owners(g.id)
+                .iter()
+                .any(|o| answered.contains(o.as_str()) || Some(o) == me.as_ref())
+        })
+        .cloned()
+        .collect();
+    let mut groups = array(data_of(api.rules_of(&missing, local_q))?, "groups");
+    for g in &mut groups {
+        if let Value::Object(m) = g {
+            m.insert("ownerUnreachable".into(), json!(true));
+        }
+    }
+    Ok(groups)
+}
+
+/// The groups of `found` in the order of `ids` (each once), each with its owners.
+fn in_order(
+    c: &Arc<dyn ClusterSource>,
+    ids: impl Iterator<Item = String>,
+    mut found: HashMap<String, Value>,
+) -> Vec<Value> {
+    let mut merged = Vec::with_capacity(found.len());
+    let mut seen = HashSet::new();
+    for id in ids {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        if let Some(g) = found.remove(&id) {
+            let owners = id.parse().map(|n| c.owners(n)).unwrap_or_default();
+            merged.push(with_owners(g, &owners));
+        }
+    }
+    merged
 }
 
 /// Applies `group_limit` with `group_next_token` (Prometheus 3) or `page_num` (vmalert)

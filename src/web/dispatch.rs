@@ -19,7 +19,7 @@ use super::cache::{Key, Rendered};
 use super::filter::Query;
 use super::respond::{accepts_gzip, gzip_reply, maybe_gzip, to_response, to_response_enc};
 use super::routes::Endpoint;
-use super::{cluster, pauses, pprof, ui};
+use super::{cluster, pause_list, pauses, pprof, ui};
 
 /// Largest form body accepted (`/-/reload` carries only `authKey`; pause and resume
 /// their parameters).
@@ -263,6 +263,7 @@ async fn local_answer(
         Endpoint::Reload => api.reload().await,
         Endpoint::Pause => pauses::pause(api, q, caller(parts, peer)).await,
         Endpoint::Resume => pauses::resume(api, q).await,
+        Endpoint::Pauses => pause_list::list(api),
         Endpoint::Flags => Reply::text(StatusCode::OK, api.flags_page.to_string()),
         Endpoint::PprofIndex => pprof_index(api, local),
         // Already gzipped: sent as it is.

@@ -18,6 +18,7 @@ mod format;
 mod json;
 mod listing;
 pub mod metrics;
+mod pause_list;
 mod pauses;
 mod pprof;
 pub mod proxy_protocol;

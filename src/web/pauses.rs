@@ -161,7 +161,7 @@ fn book(api: &Api) -> Result<&PauseBook, Reply> {
     })
 }
 
-fn now_ms(api: &Api) -> i64 {
+pub(super) fn now_ms(api: &Api) -> i64 {
     api.state
         .now()
         .duration_since(std::time::UNIX_EPOCH)

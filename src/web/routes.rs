@@ -44,6 +44,7 @@ endpoints!(
     PprofProfile,
     Pause,
     Resume,
+    Pauses,
 );
 
 impl Endpoint {
@@ -69,6 +70,7 @@ impl Endpoint {
             "/api/v1/rules" => Endpoint::Rules,
             "/api/v1/rules/pause" => Endpoint::Pause,
             "/api/v1/rules/resume" => Endpoint::Resume,
+            "/api/v1/rules/pauses" => Endpoint::Pauses,
             "/api/v1/alerts" => Endpoint::Alerts,
             "/api/v1/notifiers" => Endpoint::Notifiers,
             "/api/v1/rule" => Endpoint::Rule,
@@ -108,6 +110,7 @@ impl Endpoint {
             Endpoint::PprofProfile => "/debug/pprof/profile",
             Endpoint::Pause => "/api/v1/rules/pause",
             Endpoint::Resume => "/api/v1/rules/resume",
+            Endpoint::Pauses => "/api/v1/rules/pauses",
         }
     }
 
@@ -171,6 +174,7 @@ impl Endpoint {
                 | Endpoint::RuntimeInfo
                 | Endpoint::Pause
                 | Endpoint::Resume
+                | Endpoint::Pauses
         )
     }
 }

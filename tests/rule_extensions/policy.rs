@@ -163,6 +163,29 @@ fn recover_expr_does_not_hold_the_no_data_alert() {
 }
 
 #[test]
+fn keep_firing_for_keeps_the_rules_alert_through_no_data_but_not_the_no_data_alert() {
+    let mut r = high("    keep_firing_for: 2m\n    no_data: {after: 0s, state: alerting}\n");
+    // a fires at 0; without data from 1 it is absent, and `keep_firing_for` keeps it
+    // firing for 2m (1, 2) as after any absence, while the no-data alert fires at once;
+    // at 3 the data is back (below the threshold): the no-data alert resolves at once
+    // (`keep_firing_for` is not its), and a's 2m are over.
+    assert_eq!(run(&mut r, "9__5"), "F-- FF- FF- RR-");
+    // Data back above the threshold within the 2m: a was never resolved.
+    let mut r = high("    keep_firing_for: 2m\n    no_data: {after: 0s, state: alerting}\n");
+    assert_eq!(run(&mut r, "9_9"), "F-- FF- FR-");
+    assert_eq!(alert(&r, "a").unwrap().active_at_ms, T0);
+}
+
+#[test]
+fn failed_evaluations_with_on_error_do_not_move_keep_firing_for() {
+    // a absent at 1 (80): kept firing for 2m from there. Errors at 2-4 keep every alert
+    // as it was, so they cannot resolve it; the first evaluation with data (5, still
+    // absent) finds the 2m long over and resolves it.
+    let mut r = high("    keep_firing_for: 2m\n    on_error: {after: 0s, state: keep}\n");
+    assert_eq!(run(&mut r, "98xxx8"), "F-- F-- F-- F-- F-- R--");
+}
+
+#[test]
 fn on_error_keeps_writing_and_sending_the_alerts_and_raises_its_own() {
     let mut r = high("    on_error: {after: 2m, state: alerting}\n");
     eval_at(&mut r, 0, '9');

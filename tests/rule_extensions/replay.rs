@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use tocsin::datasource::QueryError;
 use tocsin::datasource::fake::FakeQuerier;
 use tocsin::replay::{ReplayOptions, ReplayOutcome, plan, replay};
 
@@ -130,6 +131,21 @@ const NO_DATA_RULE: &str =
 /// (alertstate_reason or "", minute) of every firing alert, evaluation by evaluation.
 type Firing = Vec<(String, i64)>;
 
+/// The firing minutes of the first replayed rule's alerts, as [`firing_of`] lists them.
+fn firing_by_reason(out: &ReplayOutcome) -> Firing {
+    let mut replayed: Firing = out.rules[0]
+        .intervals
+        .iter()
+        .filter(|i| i.state == "firing")
+        .flat_map(|i| {
+            let reason = i.labels.get("alertstate_reason").unwrap_or("").to_string();
+            ((i.from - T0) / MIN..=(i.to - T0) / MIN).map(move |m| (reason.clone(), m))
+        })
+        .collect();
+    replayed.sort_by_key(|(_, m)| *m);
+    replayed
+}
+
 fn firing_of<'a>(alerts: impl Iterator<Item = &'a Alert>, m: i64, out: &mut Firing) {
     for a in alerts.filter(|a| a.state == AlertState::Firing) {
         let reason = a.labels.get("alertstate_reason").unwrap_or("").to_string();
@@ -202,16 +218,7 @@ async fn no_data_alerts_fire_at_the_same_instants_in_replay() {
     let plans = plan(&groups, &RuleSettings::default(), &o).expect("plannable");
     let out = replay(&plans, &RuleSettings::default(), f, None, &o).await;
     assert!(out.complete(), "{:?}", out.rules);
-    let mut replayed: Firing = out.rules[0]
-        .intervals
-        .iter()
-        .filter(|i| i.state == "firing")
-        .flat_map(|i| {
-            let reason = i.labels.get("alertstate_reason").unwrap_or("").to_string();
-            ((i.from - T0) / MIN..=(i.to - T0) / MIN).map(move |m| (reason.clone(), m))
-        })
-        .collect();
-    replayed.sort_by_key(|(_, m)| *m);
+    let replayed = firing_by_reason(&out);
     assert_eq!(out.rules[0].errors, 0, "{:?}", out.rules[0].problems);
     assert_eq!(replayed, live);
 }
@@ -256,5 +263,61 @@ async fn flapping_rules_fire_at_the_same_instants_in_replay() {
     let out = replay(&plans, &RuleSettings::default(), datasource(), None, &o).await;
     assert!(out.complete(), "{:?}", out.rules);
     let replayed = firing_minutes(&out);
+    assert_eq!(replayed, live);
+}
+
+const ON_ERROR_RULE: &str =
+    "  - alert: Errs\n    expr: cpu > 90\n    on_error: {after: 1m, state: alerting}\n";
+
+#[tokio::test]
+async fn on_error_alerts_fire_at_the_same_instants_in_replay() {
+    // Minutes 4-7 fail (live: each evaluation; replay: the window of those four steps).
+    let failing = 4..=7;
+    let g = group(ON_ERROR_RULE);
+    let ctx = Arc::new(RuleContext::for_group(&g, &RuleSettings::default()));
+    let mut r = AlertingRule::new(&g.rules[0], ctx);
+    let mut live = Firing::new();
+    for (m, v) in CPU.iter().enumerate() {
+        let m = m as i64;
+        let t = EvalTime::at(T0 + m * MIN);
+        if failing.contains(&m) {
+            r.step_answer(Answer::of(Err("bad_data".into())), t, None);
+        } else {
+            eval(&mut r, m, &[("a", *v)]);
+        }
+        firing_of(r.alerts(), m, &mut live);
+    }
+    // a fires at 0 (95), is gone at 3 (60) and stays gone through the errors; the error
+    // alert fires a minute into them (5) until data comes back (8), where a fires again.
+    let want: Firing = [
+        ("", 0),
+        ("error", 5),
+        ("error", 6),
+        ("error", 7),
+        ("", 8),
+        ("", 9),
+    ]
+    .iter()
+    .map(|(r, m)| (r.to_string(), *m))
+    .collect();
+    assert_eq!(live, want);
+
+    let o = windowed(CPU.len(), 4);
+    let groups = vec![g];
+    let plans = plan(&groups, &RuleSettings::default(), &o).expect("plannable");
+    let f = datasource();
+    let bad_data = QueryError::Status {
+        url: "fake".into(),
+        status: 422,
+        message: "bad_data".into(),
+    };
+    f.fail_ranges_at(T0 + 4 * MIN, bad_data);
+    let out = replay(&plans, &RuleSettings::default(), f, None, &o).await;
+    assert_eq!(
+        out.rules[0].errors, 4,
+        "one per failed step: {:?}",
+        out.rules[0]
+    );
+    let replayed = firing_by_reason(&out);
     assert_eq!(replayed, live);
 }

@@ -54,18 +54,18 @@ impl PausedEngine {
         });
         let cancel = CancellationToken::new();
         let mut manager = Manager::new(engine.clone(), cancel.clone());
-        let groups = load_str("rules.yml".as_ref(), rules, &LoadOptions::default())
-            .unwrap_or_else(|e| panic!("test rules do not load: {e:?}"));
-        let set = RuleSet {
-            groups,
-            files: vec![],
-        };
-        manager.apply(&set, restore.as_ref()).await;
+        manager.apply(&rule_set(rules), restore.as_ref()).await;
         PausedEngine {
             manager,
             engine,
             cancel,
         }
+    }
+
+    /// Applies `rules` as a reload does: unchanged rules keep their state, changed ones
+    /// are updated or replaced, removed groups stop.
+    pub async fn reload(&mut self, rules: &str) {
+        self.manager.apply(&rule_set(rules), None).await;
     }
 
     /// Sleeps (on paused time: jumps) until the engine's clock reads `T0 + ms`.
@@ -109,5 +109,15 @@ impl PausedEngine {
     pub async fn stop(self) {
         self.cancel.cancel();
         self.manager.wait().await;
+    }
+}
+
+/// `rules` (rule-file YAML) loaded as the file `rules.yml`.
+fn rule_set(rules: &str) -> RuleSet {
+    let groups = load_str("rules.yml".as_ref(), rules, &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("test rules do not load: {e:?}"));
+    RuleSet {
+        groups,
+        files: vec![],
     }
 }

@@ -70,7 +70,8 @@ pub async fn post_form(url: &str, form: &[(&str, &str)]) -> (u16, Value) {
     (status, v)
 }
 
-/// The alerts named `name` in an Alertmanager `/api/v2/alerts` answer.
+/// The alerts named `name` in an Alertmanager `/api/v2/alerts` answer, or in the alerts
+/// [`poll_tocsin_alerts`] returns.
 pub fn alerts_named<'a>(alerts: &'a Value, name: &str) -> Vec<&'a Value> {
     alerts
         .as_array()
@@ -82,9 +83,24 @@ pub fn alerts_named<'a>(alerts: &'a Value, name: &str) -> Vec<&'a Value> {
         .unwrap_or_default()
 }
 
-/// Whether an Alertmanager `/api/v2/alerts` answer holds an alert named `name`.
+/// Whether an Alertmanager `/api/v2/alerts` answer (or tocsin's alerts) holds an alert
+/// named `name`.
 pub fn has_alert(alerts: &Value, name: &str) -> bool {
     !alerts_named(alerts, name).is_empty()
+}
+
+/// Polls the `/api/v1/alerts` of the tocsin at `url` until its alerts (`data.alerts`,
+/// an array) satisfy `done`; returns that array, or `None` after `timeout`.
+pub async fn poll_tocsin_alerts(
+    url: &str,
+    timeout: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Option<Value> {
+    let answer = poll_json(&format!("{url}/api/v1/alerts"), timeout, |v| {
+        done(&v["data"]["alerts"])
+    })
+    .await;
+    answer.map(|mut v| v["data"]["alerts"].take())
 }
 
 /// Polls the Alertmanager at `am_url` until its active alerts (`/api/v2/alerts`) satisfy
@@ -152,4 +168,29 @@ pub async fn push(url: &str, name: &str, labels: &[(&str, &str)], value: f64) {
         .await
         .expect("remote write reaches the receiver");
     assert!(r.status().is_success(), "remote write: {}", r.status());
+}
+
+/// `POST <base>/-/reload`: the status and the body.
+pub async fn post_reload(base: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Waits until the first alert of `base`'s `/api/v1/alerts` has the annotation
+/// `summary` = `want`; panics with the last answer and `log` if it never does.
+pub async fn summary_becomes(base: &str, want: &str, log: &super::peers::ChildGuard) {
+    let url = format!("{base}/api/v1/alerts");
+    let summary = |v: &Value| v["data"]["alerts"][0]["annotations"]["summary"].clone();
+    let seen = poll_json(&url, Duration::from_secs(30), |v| summary(v) == want).await;
+    if seen.is_none() {
+        let (_, v) = get_json(&url).await;
+        panic!(
+            "{base}: summary never became {want:?}: {v}\n{}",
+            log.log_tail(20)
+        );
+    }
 }

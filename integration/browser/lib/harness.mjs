@@ -4,12 +4,15 @@
 // A missing binary fails the run under CI=true; elsewhere the tests are skipped with a
 // message saying what is missing (never silently passed).
 
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { after, afterEach, before } from "node:test";
 
 import { chromium } from "playwright-core";
 
@@ -171,4 +174,38 @@ export async function screenshots(page, name) {
     await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${scheme}.png`), fullPage: false });
   }
   await page.emulateMedia({ colorScheme: "light" });
+}
+
+/**
+ * The set-up every UI suite shares, as hooks of the calling `describe`: a temporary
+ * directory, the processes `start(suite)` starts (each passed through `suite.keep`, so
+ * that they are stopped afterwards, last started first), then the browser and, unless
+ * `page: false`, one page whose script errors fail the test during which they happened.
+ * Returns the suite: `dir`, `browser` and `page` are set once the `before` hook ran.
+ */
+export function browserSuite(name, req, start, { page = true } = {}) {
+  const suite = { dir: null, browser: null, page: null, procs: [] };
+  suite.keep = (p) => { suite.procs.push(p); return p; };
+  const pageErrors = [];
+  before(async () => {
+    suite.dir = tempDir(name);
+    await start(suite);
+    suite.browser = await launchBrowser(req.need.chromium);
+    if (page) {
+      suite.page = await suite.browser.context.newPage();
+      suite.page.on("pageerror", (e) => pageErrors.push(e.message));
+      suite.page.setDefaultTimeout(10000); // what a person would wait; a broken page fails fast
+    }
+  });
+  if (page) {
+    afterEach(() => {
+      assert.deepEqual(pageErrors.splice(0), [], "no script errors on the page");
+    });
+  }
+  after(async () => {
+    await suite.browser?.close();
+    for (const p of suite.procs.reverse()) await p.proc.stop();
+    if (suite.dir) fs.rmSync(suite.dir, { recursive: true, force: true });
+  });
+  return suite;
 }

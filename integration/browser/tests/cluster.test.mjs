@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 
 import {
-  launchBrowser, requirements, screenshots, startPrometheus, startTocsin, tempDir, waitFor,
+  browserSuite, requirements, screenshots, startPrometheus, startTocsin, waitFor,
 } from "../lib/harness.mjs";
 
 const GROUPS = 6;
@@ -26,19 +26,17 @@ function rules() {
 const req = requirements();
 
 describe("status UI of a cluster", { skip: req.skip }, () => {
-  let dir, prom, members = [], browser, page;
-  const pageErrors = [];
+  const members = [];
   const host = (m) => new URL(m.url).host;
 
-  before(async () => {
-    dir = tempDir("cluster");
-    prom = await startPrometheus(req.need.prometheus, dir);
-    const rulesFile = path.join(dir, "rules.yml");
+  const ui = browserSuite("cluster", req, async (s) => {
+    const prom = s.keep(await startPrometheus(req.need.prometheus, s.dir));
+    const rulesFile = path.join(s.dir, "rules.yml");
     fs.writeFileSync(rulesFile, rules());
-    const peers = path.join(dir, "peers");
+    const peers = path.join(s.dir, "peers");
     fs.writeFileSync(peers, "");
     for (const n of [0, 1]) {
-      members.push(await startTocsin(req.need.tocsin, [
+      members.push(s.keep(await startTocsin(req.need.tocsin, [
         `-rule=${rulesFile}`,
         `-datasource.url=${prom.url}`,
         "-cluster.membersCount=2",
@@ -46,7 +44,7 @@ describe("status UI of a cluster", { skip: req.skip }, () => {
         `-cluster.peers=file://${peers}`,
         "-cluster.refreshInterval=500ms",
         "-cluster.requestTimeout=1s",
-      ], dir, `tocsin-${n}`));
+      ], s.dir, `tocsin-${n}`)));
     }
     // The ports are known only now: the members read the list at their next round.
     fs.writeFileSync(peers, members.map((m) => `${host(m)}\n`).join(""));
@@ -65,20 +63,6 @@ describe("status UI of a cluster", { skip: req.skip }, () => {
         return !d.partial && d.groups.length === GROUPS && d.groups.every((g) => !g.lastEvaluation.startsWith("0001"));
       },
     });
-    browser = await launchBrowser(req.need.chromium);
-    page = await browser.context.newPage();
-    page.on("pageerror", (e) => pageErrors.push(e.message));
-    page.setDefaultTimeout(10000);
-  });
-
-  afterEach(() => {
-    assert.deepEqual(pageErrors.splice(0), [], "no script errors on the page");
-  });
-
-  after(async () => {
-    await browser?.close();
-    for (const p of [...members, prom]) await p?.proc.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   /** Group name → owners, as the member's API says. */
@@ -93,46 +77,46 @@ describe("status UI of a cluster", { skip: req.skip }, () => {
     const mine = [...want.values()].filter((o) => o[0] === "0").length;
     assert.ok(mine > 0 && mine < GROUPS, `both members own groups: ${[...want]}`);
     for (const [n, m] of members.entries()) {
-      await page.goto(`${m.url}/#/groups`);
-      await page.locator("#groups-summary").waitFor();
-      assert.equal(await page.locator("details.group").count(), GROUPS);
-      assert.equal(await page.locator("#cluster-partial").count(), 0, "no partial banner");
+      await ui.page.goto(`${m.url}/#/groups`);
+      await ui.page.locator("#groups-summary").waitFor();
+      assert.equal(await ui.page.locator("details.group").count(), GROUPS);
+      assert.equal(await ui.page.locator("#cluster-partial").count(), 0, "no partial banner");
       for (const [name, o] of want) {
-        const note = (await page.locator(`details.group[data-group="${name}"] .owner`).innerText()).trim();
+        const note = (await ui.page.locator(`details.group[data-group="${name}"] .owner`).innerText()).trim();
         const other = members[Number(o[0])];
         if (o[0] === String(n)) assert.equal(note, "evaluated here", name);
         else assert.equal(note, `on member ${o[0]} (${host(other)})`, name);
       }
     }
-    await screenshots(page, "cluster-groups");
+    await screenshots(ui.page, "cluster-groups");
   });
 
   it("shows the membership on the Configuration page", async () => {
-    await page.goto(`${members[1].url}/#/config`);
-    const table = page.locator("#cluster-members");
+    await ui.page.goto(`${members[1].url}/#/config`);
+    const table = ui.page.locator("#cluster-members");
     await table.waitFor();
     assert.equal(await table.locator("tbody tr").count(), 2);
     assert.match(await table.locator('tr[data-member="1"]').innerText(), /this member/);
     assert.doesNotMatch(await table.locator('tr[data-member="0"]').innerText(), /this member/);
-    const owned = await page.locator("#cluster-owned").innerText();
+    const owned = await ui.page.locator("#cluster-owned").innerText();
     const theirs = [...(await owners(members[1])).values()].filter((o) => o[0] === "1").length;
     assert.equal(owned.trim(), `${theirs} of ${GROUPS}`);
-    assert.equal(await page.locator("#cluster-peers tbody tr").count(), 2);
-    await screenshots(page, "cluster-config");
+    assert.equal(await ui.page.locator("#cluster-peers tbody tr").count(), 2);
+    await screenshots(ui.page, "cluster-config");
   });
 
   it("says which groups nobody evaluates when a member is down", async () => {
     const want = await owners(members[0]);
     await members[1].proc.stop();
-    await page.goto(`${members[0].url}/#/groups`);
-    const banner = page.locator("#cluster-partial");
+    await ui.page.goto(`${members[0].url}/#/groups`);
+    const banner = ui.page.locator("#cluster-partial");
     await banner.waitFor();
     assert.match(await banner.innerText(), /member 1\b.*did not answer/);
     for (const [name, o] of want) {
-      const note = (await page.locator(`details.group[data-group="${name}"] .owner`).innerText()).trim();
+      const note = (await ui.page.locator(`details.group[data-group="${name}"] .owner`).innerText()).trim();
       if (o[0] === "0") assert.equal(note, "evaluated here", name);
       else assert.match(note, /^not evaluated: member 1\b.* did not answer$/, name);
     }
-    await screenshots(page, "cluster-partial");
+    await screenshots(ui.page, "cluster-partial");
   });
 });

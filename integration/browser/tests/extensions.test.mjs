@@ -5,10 +5,10 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 
 import {
-  launchBrowser, requirements, screenshots, startPrometheus, startTocsin, tempDir, waitFor,
+  browserSuite, requirements, screenshots, startPrometheus, startTocsin, waitFor,
 } from "../lib/harness.mjs";
 
 // Flappy is true 6 s of every 8: it fires and resolves every few seconds, more than
@@ -33,38 +33,21 @@ const RULES = `groups:
 const req = requirements();
 
 describe("extensions in the status UI", { skip: req.skip }, () => {
-  let dir, prom, tocsin, browser, page;
-  const pageErrors = [];
-
-  before(async () => {
-    dir = tempDir("ext");
-    prom = await startPrometheus(req.need.prometheus, dir);
-    fs.writeFileSync(path.join(dir, "rules.yml"), RULES);
-    tocsin = await startTocsin(req.need.tocsin, [
-      `-rule=${path.join(dir, "rules.yml")}`,
+  let tocsin;
+  const ui = browserSuite("ext", req, async (s) => {
+    const prom = s.keep(await startPrometheus(req.need.prometheus, s.dir));
+    fs.writeFileSync(path.join(s.dir, "rules.yml"), RULES);
+    tocsin = s.keep(await startTocsin(req.need.tocsin, [
+      `-rule=${path.join(s.dir, "rules.yml")}`,
       `-datasource.url=${prom.url}`,
       "-evaluationInterval=1s",
-    ], dir, "tocsin-ext");
-    browser = await launchBrowser(req.need.chromium);
-    page = await browser.context.newPage();
-    page.on("pageerror", (e) => pageErrors.push(e.message));
-    page.setDefaultTimeout(10000);
+    ], s.dir, "tocsin-ext"));
   });
 
-  afterEach(() => {
-    assert.deepEqual(pageErrors.splice(0), [], "no script errors on the page");
-  });
-
-  after(async () => {
-    await browser?.close();
-    for (const p of [tocsin, prom]) await p?.proc.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  it("lists a rule's extensions on its page, and none for a plain rule", async () => {
-    await page.goto(`${tocsin.url}/#/groups?search=Guarded`);
-    await page.getByRole("link", { name: "Guarded" }).click();
-    const list = page.locator("#rule-extensions");
+  it("lists a rule's extensions on its ui.page, and none for a plain rule", async () => {
+    await ui.page.goto(`${tocsin.url}/#/groups?search=Guarded`);
+    await ui.page.getByRole("link", { name: "Guarded" }).click();
+    const list = ui.page.locator("#rule-extensions");
     await list.waitFor();
     const items = await list.locator("li").evaluateAll((ls) => ls.map((l) => [l.dataset.ext, l.innerText]));
     assert.deepEqual(items.map(([k]) => k), ["recover_expr", "for_count", "no_data", "on_error"],
@@ -74,13 +57,13 @@ describe("extensions in the status UI", { skip: req.skip }, () => {
     assert.match(text.for_count, /2 of the last 3 evaluations/);
     assert.match(text.no_data, /after 5m of no data: alerting/);
     assert.match(text.on_error, /after 1m of failing queries: keep/);
-    await screenshots(page, "rule-extensions");
+    await screenshots(ui.page, "rule-extensions");
 
-    await page.goto(`${tocsin.url}/#/groups?search=Plain`);
-    await page.getByRole("link", { name: "Plain" }).click();
-    await page.locator("#rule-query").waitFor();
+    await ui.page.goto(`${tocsin.url}/#/groups?search=Plain`);
+    await ui.page.getByRole("link", { name: "Plain" }).click();
+    await ui.page.locator("#rule-query").waitFor();
     // The group's `on_error` applies to Plain too: it is shown, alone.
-    const plain = await page.locator("#rule-extensions li").evaluateAll((ls) => ls.map((l) => l.dataset.ext));
+    const plain = await ui.page.locator("#rule-extensions li").evaluateAll((ls) => ls.map((l) => l.dataset.ext));
     assert.deepEqual(plain, ["on_error"]);
   });
 
@@ -91,25 +74,25 @@ describe("extensions in the status UI", { skip: req.skip }, () => {
       timeout: 60000,
       check: (b) => JSON.parse(b).data.alerts.some((a) => a.labels.alertname === "Flappy" && a.flapping),
     });
-    const row = page.locator('tr[data-alert="Flappy"]');
+    const row = ui.page.locator('tr[data-alert="Flappy"]');
     await showing(`${tocsin.url}/#/alerts`, row);
     const badges = await row.locator(".badge").allInnerTexts();
     assert.deepEqual(badges, ["firing", "flapping"]);
-    await screenshots(page, "alerts-flapping");
+    await screenshots(ui.page, "alerts-flapping");
     await row.getByRole("link", { name: "Flappy" }).click();
-    await page.locator("#rule-extensions").waitFor();
-    assert.match(await page.locator('#rule-extensions li[data-ext="flapping"]').innerText(),
+    await ui.page.locator("#rule-extensions").waitFor();
+    assert.match(await ui.page.locator('#rule-extensions li[data-ext="flapping"]').innerText(),
       /more than 1 changes within 30s; its notifications carry flapping="true"/);
-    const alert = page.locator("table tbody tr").filter({ hasText: "flapping" }).first();
-    await showing(page.url(), alert);
+    const alert = ui.page.locator("table tbody tr").filter({ hasText: "flapping" }).first();
+    await showing(ui.page.url(), alert);
     assert.deepEqual(await alert.locator(".badge").allInnerTexts(), ["firing", "flapping"]);
   });
 
   /** Opens `url` until `locator` shows: Flappy is not firing 2 s of every 8. */
   async function showing(url, locator) {
     for (let i = 0; ; i++) {
-      await page.goto(url);
-      await page.reload();
+      await ui.page.goto(url);
+      await ui.page.reload();
       try {
         return await locator.waitFor({ timeout: 3000 });
       } catch (e) {

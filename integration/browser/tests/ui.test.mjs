@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 
 import {
-  SCREENSHOTS, freePort, launchBrowser, requirements, screenshots, startAlertmanager,
-  startPrometheus, startTocsin, tempDir, waitFor,
+  SCREENSHOTS, browserSuite, freePort, requirements, screenshots, startAlertmanager,
+  startPrometheus, startTocsin, waitFor,
 } from "../lib/harness.mjs";
 
 const RULES = `groups:
@@ -57,17 +57,15 @@ function manyRules(groups, rules, interval) {
 const req = requirements();
 
 describe("status UI", { skip: req.skip }, () => {
-  let dir, prom, am, tocsin, browser, page, rulesFile, deadPort;
-  const pageErrors = [];
+  let am, tocsin, rulesFile, deadPort;
 
-  before(async () => {
-    dir = tempDir("main");
-    prom = await startPrometheus(req.need.prometheus, dir);
-    am = await startAlertmanager(req.need.alertmanager, dir);
+  const ui = browserSuite("main", req, async (s) => {
+    const prom = s.keep(await startPrometheus(req.need.prometheus, s.dir));
+    am = s.keep(await startAlertmanager(req.need.alertmanager, s.dir));
     deadPort = await freePort(); // nothing listens here: that notifier errors
-    rulesFile = path.join(dir, "rules.yml");
+    rulesFile = path.join(s.dir, "rules.yml");
     fs.writeFileSync(rulesFile, RULES);
-    tocsin = await startTocsin(req.need.tocsin, [
+    tocsin = s.keep(await startTocsin(req.need.tocsin, [
       `-rule=${rulesFile}`,
       `-datasource.url=${prom.url}`,
       `-remoteWrite.url=${prom.url}/api/v1/write`,
@@ -75,7 +73,7 @@ describe("status UI", { skip: req.skip }, () => {
       `-notifier.url=http://127.0.0.1:${deadPort}`,
       "-notifier.sendTimeout=2s",
       "-evaluationInterval=1s",
-    ], dir);
+    ], s.dir));
     // An alert fires and has been sent once before the browser looks.
     await waitFor(`${tocsin.url}/api/v1/alerts`, tocsin.proc, {
       check: (b) => JSON.parse(b).data.alerts.some((a) => a.labels.alertname === "PrometheusUp" && a.state === "firing"),
@@ -83,25 +81,11 @@ describe("status UI", { skip: req.skip }, () => {
     await waitFor(`${tocsin.url}/api/v1/notifiers`, tocsin.proc, {
       check: (b) => JSON.parse(b).data.notifiers[0].targets.every((t) => t.sent + t.errors > 0),
     });
-    browser = await launchBrowser(req.need.chromium);
-    page = await browser.context.newPage();
-    page.on("pageerror", (e) => pageErrors.push(e.message));
-    page.setDefaultTimeout(10000); // what a person would wait; a broken page fails fast
-  });
-
-  afterEach(() => {
-    assert.deepEqual(pageErrors.splice(0), [], "no script errors on the page");
-  });
-
-  after(async () => {
-    await browser?.close();
-    for (const p of [tocsin, am, prom]) await p?.proc.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it("shows a firing alert with its labels and annotations on the Alerts page", async () => {
-    await page.goto(`${tocsin.url}/#/alerts`);
-    const row = page.locator('tr[data-alert="PrometheusUp"]');
+    await ui.page.goto(`${tocsin.url}/#/alerts`);
+    const row = ui.page.locator('tr[data-alert="PrometheusUp"]');
     await row.waitFor();
     assert.match(await row.locator(".badge").first().innerText(), /firing/);
     const text = await row.innerText();
@@ -112,44 +96,44 @@ describe("status UI", { skip: req.skip }, () => {
     const cells = (await row.locator("td").allInnerTexts()).map((c) => c.trim());
     assert.equal(cells[4], "1", "the value, as a number rather than Prometheus' 1e+00");
     // The pending alert is listed too, after the firing one.
-    const pending = page.locator('tr[data-alert="SlowBurn"]');
+    const pending = ui.page.locator('tr[data-alert="SlowBurn"]');
     assert.match(await pending.innerText(), /pending/);
-    assert.match(await page.locator("#alert-count").innerText(), /^1$/, "nav badge counts firing alerts");
-    await screenshots(page, "alerts");
+    assert.match(await ui.page.locator("#alert-count").innerText(), /^1$/, "nav badge counts firing alerts");
+    await screenshots(ui.page, "alerts");
   });
 
   it("lists groups, and a filter narrows the list", async () => {
-    await page.goto(`${tocsin.url}/#/groups`);
-    await page.locator("details.group").first().waitFor();
-    assert.deepEqual(await page.locator("details.group").evaluateAll((ds) => ds.map((d) => d.dataset.group)),
+    await ui.page.goto(`${tocsin.url}/#/groups`);
+    await ui.page.locator("details.group").first().waitFor();
+    assert.deepEqual(await ui.page.locator("details.group").evaluateAll((ds) => ds.map((d) => d.dataset.group)),
       ["availability", "broken"]);
-    assert.match(await page.locator("#groups-summary").innerText(), /2 groups, 4 rules/);
-    await screenshots(page, "groups");
+    assert.match(await ui.page.locator("#groups-summary").innerText(), /2 groups, 4 rules/);
+    await screenshots(ui.page, "groups");
 
     // Typing a rule name leaves one group with one rule, shown expanded.
-    await page.getByLabel("Search name, query or group").fill("slowburn");
-    await page.waitForFunction(() => document.querySelectorAll("details.group").length === 1);
-    assert.match(await page.locator("#groups-summary").innerText(), /1 group, 1 rule/);
-    const rows = page.locator("details.group[open] tr[data-rule]");
+    await ui.page.getByLabel("Search name, query or group").fill("slowburn");
+    await ui.page.waitForFunction(() => document.querySelectorAll("details.group").length === 1);
+    assert.match(await ui.page.locator("#groups-summary").innerText(), /1 group, 1 rule/);
+    const rows = ui.page.locator("details.group[open] tr[data-rule]");
     assert.deepEqual(await rows.evaluateAll((rs) => rs.map((r) => r.dataset.rule)), ["SlowBurn"]);
-    assert.match(page.url(), /search=slowburn/, "the filter is in the URL");
-    await screenshots(page, "groups-filtered");
+    assert.match(ui.page.url(), /search=slowburn/, "the filter is in the URL");
+    await screenshots(ui.page, "groups-filtered");
 
     // The state filter: only the unhealthy rule, with its error in full.
-    await page.getByLabel("Search name, query or group").fill("");
-    await page.getByLabel("State").selectOption("unhealthy");
-    await page.waitForFunction(() => document.querySelectorAll("details.group").length === 1
+    await ui.page.getByLabel("Search name, query or group").fill("");
+    await ui.page.getByLabel("State").selectOption("unhealthy");
+    await ui.page.waitForFunction(() => document.querySelectorAll("details.group").length === 1
       && document.querySelector("details.group").dataset.group === "broken");
-    assert.match(await page.locator('tr[data-rule="DuplicateSeries"]').innerText(), /duplicate series/);
+    assert.match(await ui.page.locator('tr[data-rule="DuplicateSeries"]').innerText(), /duplicate series/);
 
     // A label filter.
-    await page.getByLabel("State").selectOption("");
-    await page.getByLabel("Labels").fill("severity=ticket");
-    await page.waitForFunction(() => {
+    await ui.page.getByLabel("State").selectOption("");
+    await ui.page.getByLabel("Labels").fill("severity=ticket");
+    await ui.page.waitForFunction(() => {
       const rows = [...document.querySelectorAll("tr[data-rule]")].map((r) => r.dataset.rule);
       return rows.length === 1 && rows[0] === "SlowBurn";
     });
-    assert.match(await page.locator("#groups-summary").innerText(), /1 group, 1 rule/);
+    assert.match(await ui.page.locator("#groups-summary").innerText(), /1 group, 1 rule/);
   });
 
   it("opens the groups with firing or unhealthy rules, and remembers what the user opens and closes", async () => {
@@ -157,63 +141,63 @@ describe("status UI", { skip: req.skip }, () => {
     await waitFor(`${tocsin.url}/api/v1/rules`, tocsin.proc, {
       check: (b) => JSON.parse(b).data.groups.some((g) => g.rules.some((r) => r.health === "err")),
     });
-    const openGroups = () => page.locator("details.group").evaluateAll((ds) => ds.filter((d) => d.open).map((d) => d.dataset.group));
-    await page.goto(`${tocsin.url}/#/groups`);
-    await page.evaluate(() => localStorage.removeItem("tocsin.groups.open"));
-    await page.reload();
-    await page.locator("details.group").first().waitFor();
+    const openGroups = () => ui.page.locator("details.group").evaluateAll((ds) => ds.filter((d) => d.open).map((d) => d.dataset.group));
+    await ui.page.goto(`${tocsin.url}/#/groups`);
+    await ui.page.evaluate(() => localStorage.removeItem("tocsin.groups.open"));
+    await ui.page.reload();
+    await ui.page.locator("details.group").first().waitFor();
     assert.deepEqual(await openGroups(), ["availability", "broken"], "firing and unhealthy groups start open");
-    assert.equal(await page.locator('details.group[data-group="availability"] tr[data-rule="PrometheusUp"]').count(), 1,
+    assert.equal(await ui.page.locator('details.group[data-group="availability"] tr[data-rule="PrometheusUp"]').count(), 1,
       "the open group shows its rules");
 
     // The user folds the firing group: it stays folded after a reload; the other stays open.
-    await page.locator('details.group[data-group="availability"] > summary').click();
-    await page.reload();
-    await page.locator("details.group").first().waitFor();
+    await ui.page.locator('details.group[data-group="availability"] > summary').click();
+    await ui.page.reload();
+    await ui.page.locator("details.group").first().waitFor();
     assert.deepEqual(await openGroups(), ["broken"], "the user's choice wins over the default");
 
     // Opened again, it is open after a reload, and forgetting the choices restores the defaults.
-    await page.locator('details.group[data-group="availability"] > summary').click();
-    await page.locator('details.group[data-group="broken"] > summary').click();
-    await page.reload();
-    await page.locator("details.group").first().waitFor();
+    await ui.page.locator('details.group[data-group="availability"] > summary').click();
+    await ui.page.locator('details.group[data-group="broken"] > summary').click();
+    await ui.page.reload();
+    await ui.page.locator("details.group").first().waitFor();
     assert.deepEqual(await openGroups(), ["availability"]);
-    await page.evaluate(() => localStorage.removeItem("tocsin.groups.open"));
-    await page.reload();
-    await page.locator("details.group").first().waitFor();
+    await ui.page.evaluate(() => localStorage.removeItem("tocsin.groups.open"));
+    await ui.page.reload();
+    await ui.page.locator("details.group").first().waitFor();
     assert.deepEqual(await openGroups(), ["availability", "broken"]);
   });
 
   it("shows a rule's last evaluations and the query that reproduces them", async () => {
-    await page.goto(`${tocsin.url}/#/groups?search=PrometheusUp`);
-    await page.getByRole("link", { name: "PrometheusUp" }).click();
-    await page.locator("#rule-updates").waitFor();
-    assert.equal(await page.locator("#rule-query").innerText(), 'up{job="prometheus"} == 1');
-    const n = await page.locator("#rule-updates tbody tr").count();
+    await ui.page.goto(`${tocsin.url}/#/groups?search=PrometheusUp`);
+    await ui.page.getByRole("link", { name: "PrometheusUp" }).click();
+    await ui.page.locator("#rule-updates").waitFor();
+    assert.equal(await ui.page.locator("#rule-query").innerText(), 'up{job="prometheus"} == 1');
+    const n = await ui.page.locator("#rule-updates tbody tr").count();
     assert.ok(n >= 1, `at least one evaluation listed, saw ${n}`);
-    const first = await page.locator("#rule-updates tbody tr").first().locator("td").allInnerTexts();
+    const first = await ui.page.locator("#rule-updates tbody tr").first().locator("td").allInnerTexts();
     assert.equal(first[3].trim(), "1", "the last evaluation returned one sample");
     assert.equal(first[4].trim(), "—", "and no error");
     // The API lists evaluations newest first, as vmalert does.
-    const [gid, rid] = new URL(page.url()).hash.split("/").slice(2);
+    const [gid, rid] = new URL(ui.page.url()).hash.split("/").slice(2);
     const api = await (await fetch(`${tocsin.url}/api/v1/rule?group_id=${gid}&rule_id=${rid}`)).json();
     const times = api.updates.map((u) => Date.parse(u.time));
     assert.ok(times.length >= 2, `evaluations recorded: ${times.length}`);
     assert.deepEqual(times, [...times].sort((a, b) => b - a), "newest first");
-    const curl = await page.locator("#rule-curl").innerText();
+    const curl = await ui.page.locator("#rule-curl").innerText();
     assert.match(curl, /^curl .*query=up\{job="prometheus"\} == 1.*time=/);
-    assert.match(await page.locator("h1").innerText(), /PrometheusUp\s+firing\s+ok/);
-    await screenshots(page, "rule");
+    assert.match(await ui.page.locator("h1").innerText(), /PrometheusUp\s+firing\s+ok/);
+    await screenshots(ui.page, "rule");
     // Its group link leads to that group alone, opened.
-    await page.getByRole("link", { name: "availability" }).click();
-    await page.waitForFunction(() => document.querySelectorAll("details.group").length === 1);
-    assert.equal(await page.locator("details.group[open]").getAttribute("data-group"), "availability");
+    await ui.page.getByRole("link", { name: "availability" }).click();
+    await ui.page.waitForFunction(() => document.querySelectorAll("details.group").length === 1);
+    assert.equal(await ui.page.locator("details.group[open]").getAttribute("data-group"), "availability");
   });
 
   it("shows each notifier with its send, error and drop counts", async () => {
-    await page.goto(`${tocsin.url}/#/notifiers`);
-    const good = page.locator(`tr[data-address="${am.url}/api/v2/alerts"]`);
-    const bad = page.locator(`tr[data-address="http://127.0.0.1:${deadPort}/api/v2/alerts"]`);
+    await ui.page.goto(`${tocsin.url}/#/notifiers`);
+    const good = ui.page.locator(`tr[data-address="${am.url}/api/v2/alerts"]`);
+    const bad = ui.page.locator(`tr[data-address="http://127.0.0.1:${deadPort}/api/v2/alerts"]`);
     await good.waitFor();
     const cells = async (row) => (await row.locator("td").allInnerTexts()).map((s) => s.trim());
     const [, , sent, errors, dropped] = await cells(good);
@@ -223,22 +207,22 @@ describe("status UI", { skip: req.skip }, () => {
     const b = await cells(bad);
     assert.ok(Number(b[3]) >= 1, `errors towards the dead notifier: ${b[3]}`);
     assert.match(b[6], /cannot send .*refused/i, "the last error is shown with its cause");
-    await screenshots(page, "notifiers");
+    await screenshots(ui.page, "notifiers");
   });
 
   it("shows a failed reload's error on the Config page while the old rules keep running", async () => {
-    await page.goto(`${tocsin.url}/#/config`);
-    await page.locator("#reload-status").waitFor();
-    assert.match(await page.locator("#reload-status").innerText(), /succeeded/);
-    await screenshots(page, "config");
+    await ui.page.goto(`${tocsin.url}/#/config`);
+    await ui.page.locator("#reload-status").waitFor();
+    assert.match(await ui.page.locator("#reload-status").innerText(), /succeeded/);
+    await screenshots(ui.page, "config");
 
     fs.writeFileSync(rulesFile, RULES.replace("expr: vector(1)", "expr: vector(1\n        bogus: key"));
-    await page.getByRole("button", { name: "Reload rules now" }).click();
-    const err = page.locator("#reload-error");
+    await ui.page.getByRole("button", { name: "Reload rules now" }).click();
+    const err = ui.page.locator("#reload-error");
     await err.waitFor();
-    assert.match(await page.locator("#reload-status").innerText(), /failed; the previous rules keep running/);
+    assert.match(await ui.page.locator("#reload-status").innerText(), /failed; the previous rules keep running/);
     assert.match(await err.innerText(), /rules\.yml/, "the error names the file");
-    await screenshots(page, "config-error");
+    await screenshots(ui.page, "config-error");
 
     // The old rules still evaluate: the alert keeps firing with fresh evaluations.
     const before = JSON.parse(await (await fetch(`${tocsin.url}/api/v1/rules?rule_name[]=PrometheusUp`)).text());
@@ -246,8 +230,8 @@ describe("status UI", { skip: req.skip }, () => {
     await waitFor(`${tocsin.url}/api/v1/rules?rule_name[]=PrometheusUp`, tocsin.proc, {
       check: (b) => Date.parse(JSON.parse(b).data.groups[0].rules[0].lastEvaluation) > t0,
     });
-    await page.goto(`${tocsin.url}/#/alerts`);
-    await page.locator('tr[data-alert="PrometheusUp"]').waitFor();
+    await ui.page.goto(`${tocsin.url}/#/alerts`);
+    await ui.page.locator('tr[data-alert="PrometheusUp"]').waitFor();
 
     fs.writeFileSync(rulesFile, RULES);
     const ok = await fetch(`${tocsin.url}/-/reload`, { method: "POST" });
@@ -255,8 +239,8 @@ describe("status UI", { skip: req.skip }, () => {
   });
 
   it("serves the same UI under /vmalert/ with the assets cached by ETag", async () => {
-    await page.goto(`${tocsin.url}/vmalert/#/groups`);
-    await page.locator("details.group").first().waitFor();
+    await ui.page.goto(`${tocsin.url}/vmalert/#/groups`);
+    await ui.page.locator("details.group").first().waitFor();
     const r = await fetch(`${tocsin.url}/vmalert/static/app.js`);
     assert.equal(r.status, 200);
     assert.match(r.headers.get("content-type"), /javascript/);
@@ -272,8 +256,8 @@ describe("status UI", { skip: req.skip }, () => {
     const r = await fetch(`${tocsin.url}/api/v1/rules/pause`,
       form({ group: "availability", rule: "SlowBurn", reason: "noisy during the migration", note: "INC-42", by: "alice", until }));
     assert.equal(r.status, 200, await r.text());
-    await page.goto(`${tocsin.url}/#/groups?search=SlowBurn`);
-    const row = page.locator('tr[data-rule="SlowBurn"]');
+    await ui.page.goto(`${tocsin.url}/#/groups?search=SlowBurn`);
+    const row = ui.page.locator('tr[data-rule="SlowBurn"]');
     await row.waitFor();
     const text = await row.innerText();
     assert.match(text, /paused/);
@@ -281,61 +265,53 @@ describe("status UI", { skip: req.skip }, () => {
     assert.match(text, /until /);
     const shown = await row.locator(".paused time[datetime]").getAttribute("datetime");
     assert.ok(Math.abs(Date.parse(shown) - Date.parse(until)) < 1000, `until ${shown}, asked ${until}`);
-    await screenshots(page, "groups-paused");
-    await page.getByRole("link", { name: "SlowBurn" }).click();
-    await page.locator("#rule-paused").waitFor();
-    assert.match(await page.locator("#rule-paused").innerText(), /by alice: noisy during the migration/);
+    await screenshots(ui.page, "groups-paused");
+    await ui.page.getByRole("link", { name: "SlowBurn" }).click();
+    await ui.page.locator("#rule-paused").waitFor();
+    assert.match(await ui.page.locator("#rule-paused").innerText(), /by alice: noisy during the migration/);
 
     const resumed = await fetch(`${tocsin.url}/api/v1/rules/resume`, form({ group: "availability", rule: "SlowBurn" }));
     assert.equal(resumed.status, 200);
-    await page.goto(`${tocsin.url}/#/groups?search=SlowBurn`);
-    await page.reload();
+    await ui.page.goto(`${tocsin.url}/#/groups?search=SlowBurn`);
+    await ui.page.reload();
     await row.waitFor();
-    await page.waitForFunction(() => {
+    await ui.page.waitForFunction(() => {
       const r = document.querySelector('tr[data-rule="SlowBurn"]');
       return r && !r.innerText.includes("paused");
     });
   });
 
   it("keyboard: '/' focuses the search box and links are reachable with Tab", async () => {
-    await page.goto(`${tocsin.url}/#/groups`);
-    await page.locator("details.group").first().waitFor();
-    await page.keyboard.press("/");
-    assert.equal(await page.evaluate(() => document.activeElement.name), "search");
-    await page.locator("details.group > summary").first().focus();
+    await ui.page.goto(`${tocsin.url}/#/groups`);
+    await ui.page.locator("details.group").first().waitFor();
+    await ui.page.keyboard.press("/");
+    assert.equal(await ui.page.evaluate(() => document.activeElement.name), "search");
+    await ui.page.locator("details.group > summary").first().focus();
     // The first group holds a firing alert, so it starts open: Enter folds it, and opens it again.
-    assert.equal(await page.locator("details.group").first().evaluate((d) => d.open), true);
-    await page.keyboard.press("Enter");
-    assert.equal(await page.locator("details.group").first().evaluate((d) => d.open), false);
-    await page.keyboard.press("Enter");
-    assert.equal(await page.locator("details.group").first().evaluate((d) => d.open), true);
-    await page.evaluate(() => localStorage.removeItem("tocsin.groups.open"));
+    assert.equal(await ui.page.locator("details.group").first().evaluate((d) => d.open), true);
+    await ui.page.keyboard.press("Enter");
+    assert.equal(await ui.page.locator("details.group").first().evaluate((d) => d.open), false);
+    await ui.page.keyboard.press("Enter");
+    assert.equal(await ui.page.locator("details.group").first().evaluate((d) => d.open), true);
+    await ui.page.evaluate(() => localStorage.removeItem("tocsin.groups.open"));
   });
 });
 
 describe("status UI with 10,000 rules", { skip: req.skip }, () => {
-  let dir, prom, tocsin, browser;
+  let tocsin;
 
-  before(async () => {
-    dir = tempDir("10k");
-    prom = await startPrometheus(req.need.prometheus, dir);
-    fs.writeFileSync(path.join(dir, "rules.yml"), manyRules(500, 20, "10s"));
-    tocsin = await startTocsin(req.need.tocsin, [
-      `-rule=${path.join(dir, "rules.yml")}`,
+  const ui = browserSuite("10k", req, async (s) => {
+    const prom = s.keep(await startPrometheus(req.need.prometheus, s.dir));
+    fs.writeFileSync(path.join(s.dir, "rules.yml"), manyRules(500, 20, "10s"));
+    tocsin = s.keep(await startTocsin(req.need.tocsin, [
+      `-rule=${path.join(s.dir, "rules.yml")}`,
       `-datasource.url=${prom.url}`,
       `-remoteWrite.url=${prom.url}/api/v1/write`,
-    ], dir, "tocsin-10k");
-    browser = await launchBrowser(req.need.chromium);
-  });
-
-  after(async () => {
-    await browser?.close();
-    for (const p of [tocsin, prom]) await p?.proc.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+    ], s.dir, "tocsin-10k"));
+  }, { page: false });
 
   it("renders the first page of groups and filters quickly", async () => {
-    const page = await browser.context.newPage();
+    const page = await ui.browser.context.newPage();
     const t0 = Date.now();
     await page.goto(`${tocsin.url}/#/groups`);
     await page.locator("details.group").first().waitFor();

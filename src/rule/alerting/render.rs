@@ -168,7 +168,7 @@ impl AlertingRule {
         tctx.group_id = self.ctx.group_id;
         tctx.is_partial = self.partial;
         tctx.querier = querier;
-        tctx.library = self.ctx.settings.library.as_deref();
+        tctx.library = self.ctx.settings.library.current();
         tctx.eval_time = Some(system_time(t.ts_ms));
         tctx.active_at = Some(system_time(t.ts_ms));
         tctx
