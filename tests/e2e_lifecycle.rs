@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::http::{alerts_named, has_alert, poll_alertmanager, poll_json};
+use support::http::{alerts_named, has_alert, poll_alertmanager, poll_json, post_reload};
 use support::peers::ChildGuard;
 use support::servers::Servers;
 
@@ -456,13 +456,9 @@ async fn a_file_emptied_by_a_copy_in_progress_keeps_the_old_rules() {
         "logged"
     );
     // /-/reload says the same while the file stays empty.
-    let r = reqwest::Client::new()
-        .post(format!("{url}/-/reload"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 500);
-    assert!(r.text().await.unwrap().contains("no `groups:` list"));
+    let (status, body) = post_reload(&url).await;
+    assert_eq!(status, 500);
+    assert!(body.contains("no `groups:` list"), "{body}");
 
     // Step two: the copy finishes.
     std::fs::write(&a, file(&[group("ga", &["A2"])])).unwrap();
