@@ -96,7 +96,7 @@ fn main() {
         label_string_bytes(&data)
     );
     println!(
-        "sizes: Alert {} bytes, Labels {} (+ 16 + 32 per label on the heap), Annotations {}",
+        "sizes: Alert {} bytes, Labels {} (+ 16 + 16 per label on the heap), Annotations {}",
         std::mem::size_of::<tocsin::rule::Alert>(),
         std::mem::size_of::<Labels>(),
         std::mem::size_of::<tocsin::rule::Annotations>(),

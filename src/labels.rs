@@ -7,6 +7,7 @@
 //! with separator bytes that cannot occur in valid UTF-8.
 
 mod intern;
+mod str;
 
 use std::fmt;
 use std::sync::Arc;
@@ -15,16 +16,17 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 pub use intern::Interner;
+pub use str::Str;
 
 /// The metric-name label.
 pub const METRIC_NAME: &str = "__name__";
 
-/// One name/value pair. Strings are shared so that building derived label sets (rule
-/// labels on top of query labels) copies pointers, not bytes.
+/// One name/value pair. Strings are shared (`Str`, one pointer each) so that building
+/// derived label sets (rule labels on top of query labels) copies pointers, not bytes.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Label {
-    pub name: Arc<str>,
-    pub value: Arc<str>,
+    pub name: Str,
+    pub value: Str,
 }
 
 /// A sorted, de-duplicated, immutable set of labels with a precomputed fingerprint.
@@ -45,8 +47,8 @@ impl Labels {
     /// an empty label value as an absent label.
     pub fn from_pairs<N, V, I>(pairs: I) -> Self
     where
-        N: Into<Arc<str>>,
-        V: Into<Arc<str>>,
+        N: Into<Str>,
+        V: Into<Str>,
         I: IntoIterator<Item = (N, V)>,
     {
         let mut b = LabelsBuilder::default();
@@ -251,7 +253,7 @@ impl LabelsBuilder {
 
     /// Sets a label, replacing any previous value. An empty value deletes the label,
     /// matching Prometheus' rule that `foo=""` is the same as no `foo`.
-    pub fn set(&mut self, name: impl Into<Arc<str>>, value: impl Into<Arc<str>>) -> &mut Self {
+    pub fn set(&mut self, name: impl Into<Str>, value: impl Into<Str>) -> &mut Self {
         let name = name.into();
         let value = value.into();
         match self.pairs.iter().position(|l| l.name == name) {
@@ -279,7 +281,7 @@ impl LabelsBuilder {
 
     /// A copy of the pairs as they are now, in no particular order (to change the builder
     /// while walking them).
-    pub fn pairs(&self) -> Vec<(Arc<str>, Arc<str>)> {
+    pub fn pairs(&self) -> Vec<(Str, Str)> {
         self.pairs
             .iter()
             .map(|l| (l.name.clone(), l.value.clone()))

@@ -8,10 +8,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::fake_http::serve_fn;
+use support::fake_http::datasource_answering;
 use support::http::{get_json, poll_alertmanager};
 use support::peers::{free_port, sid_peer_or_skip};
-use support::servers::{spawn_ready, start_alertmanager, start_tocsin};
+use support::servers::{start_alertmanager, start_tocsin, start_vmalert};
 
 const RULES: &str = "groups:
 - name: links
@@ -28,18 +28,7 @@ const EXTERNAL_URL: &str = "http://grafana.example:3000";
 
 /// A datasource answering every query with `up{instance="db 1",job="node"} 0`.
 async fn datasource() -> String {
-    let (url, _) = serve_fn(|_, _| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64();
-        let body = format!(
-            r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{"__name__":"up","instance":"db 1","job":"node"}},"value":[{now},"0"]}}]}}}}"#
-        );
-        Some((200, "application/json", body))
-    })
-    .await;
-    url
+    datasource_answering(r#"{"__name__":"up","instance":"db 1","job":"node"}"#, "0").await
 }
 
 /// The `generatorURL` Alertmanager holds for the alert labelled `from=<from>`.
@@ -87,21 +76,7 @@ async fn alertmanager_gets_the_same_generator_url_from_tocsin_and_vmalert_145() 
     let (tocsin, ours) = start_tocsin(&common("tocsin"), dir.path(), "tocsin")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let port = free_port();
-    let mut argv = vec![vmalert_bin.display().to_string()];
-    argv.extend(common("vmalert"));
-    argv.push(format!("-httpListenAddr=127.0.0.1:{port}"));
-    let theirs = format!("http://127.0.0.1:{port}");
-    let _vmalert = spawn_ready(
-        "vmalert",
-        &argv,
-        dir.path(),
-        &theirs,
-        "/health",
-        Duration::from_secs(30),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let (_vmalert, theirs) = start_vmalert(&vmalert_bin, &common("vmalert"), dir.path()).await;
 
     let both =
         |a: &Value| generator_url(a, "tocsin").is_some() && generator_url(a, "vmalert").is_some();

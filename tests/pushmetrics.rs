@@ -12,9 +12,9 @@ use std::time::Duration;
 use support::eventually;
 use support::fake_http::serve_fn;
 use support::http::poll_victoria_metrics;
-use support::peers::{ChildGuard, free_port, sid_peer_or_skip};
+use support::peers::{ChildGuard, sid_peer_or_skip};
 use support::secrets::Probe;
-use support::servers::{spawn_ready, start_tocsin, start_victoria_metrics};
+use support::servers::{start_tocsin, start_victoria_metrics};
 
 const RULES: &str = "groups:
 - name: g
@@ -86,28 +86,15 @@ async fn start_vmalert(
     ds: &str,
     url: &str,
 ) -> ChildGuard {
-    let port = free_port();
-    let argv: Vec<String> = vec![
-        bin.display().to_string(),
+    let args: Vec<String> = vec![
         format!("-rule={rules}"),
         format!("-datasource.url={ds}"),
         "-notifier.blackhole".into(),
-        format!("-httpListenAddr=127.0.0.1:{port}"),
         format!("-pushmetrics.url={url}"),
         "-pushmetrics.interval=1s".into(),
         "-pushmetrics.extraLabel=instance=\"vmalert-push\"".into(),
     ];
-    let base = format!("http://127.0.0.1:{port}");
-    spawn_ready(
-        "vmalert",
-        &argv,
-        dir,
-        &base,
-        "/health",
-        Duration::from_secs(30),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"))
+    support::servers::start_vmalert(bin, &args, dir).await.0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

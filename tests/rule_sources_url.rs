@@ -2,8 +2,8 @@
 //! fetched over HTTP, as vmalert 1.145 fetches `-rule` URLs. In-process against a
 //! scripted server (credentials, 404, HTML, a server that never answers), and end to end
 //! through the binary against a real static file server (`python3 -m http.server`):
-//! fetched at start-up and at each reload, a failing URL keeps the old rules, `tocsin
-//! check` and `-dryRun` read URLs too.
+//! fetched at start-up and at each reload, a failing URL keeps the old rules (and, for
+//! `-rule.templates`, the old templates), `tocsin check` and `-dryRun` read URLs too.
 
 mod support;
 
@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use support::fake_http::serve_fn;
-use support::http::{get_json, poll_json};
+use support::fake_http::{datasource_answering, serve_fn};
+use support::http::{get_json, poll_json, post_reload, summary_becomes};
 use support::peers::{ChildGuard, free_port};
 use support::secrets::{Probe, counter};
 use support::servers::{spawn_ready, start_tocsin};
@@ -208,15 +208,7 @@ async fn a_real_file_server_serves_rules_at_start_and_reload_and_a_failure_keeps
     // A reload fetches the URL again.
     let more = format!("{RULES}- name: added\n  rules:\n  - alert: Added\n    expr: vector(1)\n");
     std::fs::write(served.path().join("rules.yml"), more).unwrap();
-    let reload = || async {
-        let r = reqwest::Client::new()
-            .post(format!("{base}/-/reload"))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    };
-    let (code, body) = reload().await;
+    let (code, body) = post_reload(&base).await;
     assert_eq!(code, 200, "{body}");
     let seen = poll_json(
         &format!("{base}/api/v1/rules"),
@@ -232,7 +224,7 @@ async fn a_real_file_server_serves_rules_at_start_and_reload_and_a_failure_keeps
 
     // The file is gone (404): the reload fails naming the URL, the rules stay.
     std::fs::remove_file(served.path().join("rules.yml")).unwrap();
-    let (code, body) = reload().await;
+    let (code, body) = post_reload(&base).await;
     assert!(
         code >= 400 && body.contains(&rules_url) && body.contains("404"),
         "{code}: {body}"
@@ -252,4 +244,72 @@ async fn a_real_file_server_serves_rules_at_start_and_reload_and_a_failure_keeps
         0.0
     );
     assert!(counter(&metrics, "tocsin_config_reload_errors_total") >= 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_url_is_fetched_again_at_each_reload_and_a_failure_keeps_the_old_templates() {
+    let served = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let define = |v: &str| {
+        format!("{{{{ define \"where\" }}}}{v} on {{{{ .Labels.instance }}}}{{{{ end }}}}")
+    };
+    std::fs::write(served.path().join("t.tpl"), define("v1")).unwrap();
+    let (_files, files) = static_server(served.path()).await;
+    let rules = work.path().join("rules.yml");
+    std::fs::write(&rules, RULES).unwrap();
+    let ds = datasource_answering(r#"{"__name__":"up","instance":"db1"}"#, "0").await;
+    // Credentials in the URL: sent (the server ignores them), never shown.
+    let with_creds = files.replace("http://", "http://u:pw-secret@");
+    let args = vec![
+        format!("-rule={}", rules.display()),
+        format!("-rule.templates={with_creds}/t.tpl"),
+        format!("-datasource.url={ds}"),
+        "-notifier.blackhole".into(),
+    ];
+    let (tocsin, base) = start_tocsin(&args, work.path(), "tocsin")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    summary_becomes(&base, "v1 on db1", &tocsin).await;
+
+    // Changed on the server: the reload fetches it again, the rules render with it.
+    std::fs::write(served.path().join("t.tpl"), define("v2")).unwrap();
+    let (code, body) = post_reload(&base).await;
+    assert_eq!(code, 200, "{body}");
+    summary_becomes(&base, "v2 on db1", &tocsin).await;
+
+    // 404, then an HTML page: each reload fails naming the URL (credentials masked),
+    // and the rules keep rendering with the templates fetched before.
+    let shown = format!("{}/t.tpl", files.trim_start_matches("http://"));
+    std::fs::remove_file(served.path().join("t.tpl")).unwrap();
+    let (code, body) = post_reload(&base).await;
+    assert!(
+        code >= 400 && body.contains(&shown) && body.contains("404"),
+        "{code}: {body}"
+    );
+    assert!(!body.contains("pw-secret"), "{body}");
+    std::fs::write(served.path().join("t.tpl"), PAGE).unwrap();
+    let (code, body) = post_reload(&base).await;
+    assert!(
+        code >= 400 && body.contains(&shown) && body.contains("HTML"),
+        "{code}: {body}"
+    );
+    let metrics = Probe::plain(&base).metrics().await;
+    assert_eq!(
+        counter(&metrics, "tocsin_config_last_reload_successful"),
+        0.0
+    );
+    assert!(counter(&metrics, "tocsin_config_reload_errors_total") >= 2.0);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    summary_becomes(&base, "v2 on db1", &tocsin).await;
+    let (_, status) = get_json(&format!("{base}/api/v1/status")).await;
+    assert!(status.to_string().contains(&shown), "{status}");
+    assert!(!status.to_string().contains("pw-secret"), "{status}");
+    let log = std::fs::read_to_string(&tocsin.log).unwrap();
+    assert!(log.contains(&shown) && !log.contains("pw-secret"), "{log}");
+
+    // Served again: the next reload succeeds.
+    std::fs::write(served.path().join("t.tpl"), define("v3")).unwrap();
+    let (code, body) = post_reload(&base).await;
+    assert_eq!(code, 200, "{body}");
+    summary_becomes(&base, "v3 on db1", &tocsin).await;
 }

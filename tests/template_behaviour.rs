@@ -278,7 +278,7 @@ fn library_defines_are_callable_from_rules() {
 
     let labels = Labels::from_pairs([("instance", "a b:9100")]);
     let ctx = Context {
-        library: Some(&lib),
+        library: Some(std::sync::Arc::new(lib)),
         ..Context::new(&labels, 2.0)
     };
     let t = Template::parse(
@@ -307,7 +307,7 @@ fn errors_inside_library_definitions_point_into_their_file() {
     let lib = Library::load(&[path.display().to_string()]).unwrap();
     let labels = Labels::empty();
     let ctx = Context {
-        library: Some(&lib),
+        library: Some(std::sync::Arc::new(lib)),
         ..Context::new(&labels, 0.0)
     };
     let t = Template::parse("__alert_X", "{{ template \"num\" \"abc\" }}").unwrap();

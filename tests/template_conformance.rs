@@ -370,3 +370,43 @@ fn rederive_live(promtool: &std::path::Path, sample: &[&Case], env: &SeriesFile)
     assert!(checked >= 40, "only {checked} live cases");
     assert_eq!(checked, sample.len());
 }
+
+/// `$isPartial` being true needs an answer marked partial, which a single-node
+/// VictoriaMetrics never gives: a datasource that marks every answer `"isPartial": true`
+/// feeds a live vmalert 1.145 and tocsin the same rule, and both render the same text
+/// (and `false` from an answer without the mark).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn is_partial_renders_as_vmalert_145_renders_it() {
+    use support::fake_http::{datasource_answering, partial_datasource_answering};
+    use support::http::summary_becomes;
+    use support::servers::{start_tocsin, start_vmalert};
+
+    let Some(vmalert_bin) = support::peers::sid_peer_or_skip("vmalert") else {
+        return;
+    };
+    let rules = "groups:\n- name: g\n  interval: 1s\n  rules:\n  - alert: Down\n    expr: up == 0\n    annotations:\n      summary: '{{ if $isPartial }}partial{{ else }}whole{{ end }} {{ $isPartial }}'\n";
+    let metric = r#"{"__name__":"up","instance":"db1"}"#;
+    let cases = [
+        (
+            partial_datasource_answering(metric, "0").await,
+            "partial true",
+        ),
+        (datasource_answering(metric, "0").await, "whole false"),
+    ];
+    for (ds, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rules.yml");
+        std::fs::write(&file, rules).unwrap();
+        let args = vec![
+            format!("-rule={}", file.display()),
+            format!("-datasource.url={ds}"),
+            "-notifier.blackhole".to_string(),
+        ];
+        let (tocsin, ours) = start_tocsin(&args, dir.path(), "tocsin")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (vmalert, theirs) = start_vmalert(&vmalert_bin, &args, dir.path()).await;
+        summary_becomes(&theirs, want, &vmalert).await;
+        summary_becomes(&ours, want, &tocsin).await;
+    }
+}

@@ -8,6 +8,7 @@ mod run;
 mod server;
 mod signals;
 mod state;
+mod templates;
 
 use std::process::ExitCode;
 
@@ -171,6 +172,14 @@ fn dry_run(flags: &RunFlags) -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    // As vmalert's -dryRun, the templates too.
+    let templates = items(&flags.rule_templates);
+    if !templates.is_empty()
+        && let Err(e) = crate::template::Library::load(&templates)
+    {
+        eprintln!("-rule.templates: {e}");
+        return ExitCode::from(1);
+    }
     match config::load(&patterns, &load_options(flags)) {
         Ok(set) => {
             println!(
@@ -260,7 +269,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
                 Some(u) => Some(options::remote_write(f, u)?),
                 None => None,
             },
-            settings: options::rule_settings(f, None),
+            settings: options::rule_settings(f, Default::default()),
             flags: f.replay.clone(),
             report: args.report.then_some(if args.format == "json" {
                 ReportFormat::Json
@@ -328,7 +337,7 @@ fn backtest(args: BacktestArgs) -> ExitCode {
         from: args.from.clone(),
         to: args.to.clone(),
         datasource,
-        settings: options::rule_settings(f, None),
+        settings: options::rule_settings(f, Default::default()),
         flags: f.replay.clone(),
         format: match args.format.as_str() {
             "json" => Format::Json,

@@ -81,7 +81,7 @@ fn client_options(
 /// The rule settings that come from flags (`-rule.templates` loaded by the caller).
 pub fn rule_settings(
     f: &RunFlags,
-    library: Option<std::sync::Arc<crate::template::Library>>,
+    library: crate::template::SharedLibrary,
 ) -> crate::rule::RuleSettings {
     crate::rule::RuleSettings {
         default_interval: f.evaluation_interval,

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::options;
 use super::signals;
 use super::state::{AppState, ReloadMetrics};
+use super::templates::Templates;
 use crate::cli::{RunFlags, items};
 use crate::clock::Clock;
 use crate::cluster::{Cluster, View};
@@ -35,7 +36,6 @@ use crate::reload::{self, FileWatcher, ReloadRequest};
 use crate::remote_write::{RemoteWriteMetrics, RemoteWriter};
 use crate::rule::RuleSettings;
 use crate::status::StatusBoard;
-use crate::template::Library;
 use crate::web;
 
 /// Loads rules off the async runtime (file reads, YAML, validation).
@@ -100,6 +100,8 @@ struct Running {
     restorer: Option<Arc<Restorer>>,
     /// The rule files' fingerprint at the last successful load.
     loaded_from: Option<u64>,
+    /// `-rule.templates`, read again by each reload.
+    templates: Templates,
     notify: super::notify::Notify,
     writer: Option<RemoteWriter>,
     /// Stops the group tasks (a child token) and the reload triggers.
@@ -126,7 +128,8 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
         );
     };
     let remote_write_url = f.remote_write_url.clone().filter(|u| !u.is_empty());
-    let settings = rule_settings(f)?;
+    let templates = Templates::load(items(&f.rule_templates))?;
+    let settings = rule_settings(f, &templates)?;
 
     let cancel = CancellationToken::new();
     let io_cancel = CancellationToken::new();
@@ -178,6 +181,7 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
     let web_task = start_web(f, given, state, registry, web_cancel.clone()).await?;
     Ok(Running {
         loaded_from: None,
+        templates,
         patterns,
         load: super::load_options(f),
         remote_write: remote_write_url.is_some(),
@@ -202,16 +206,9 @@ async fn start(f: &RunFlags, given: &[crate::flag_sources::SetFlag]) -> anyhow::
     })
 }
 
-/// The rules' settings from the flags, with the `-rule.templates` library loaded.
-fn rule_settings(f: &RunFlags) -> anyhow::Result<RuleSettings> {
-    let library = if f.rule_templates.is_empty() {
-        None
-    } else {
-        Some(Arc::new(
-            Library::load(&items(&f.rule_templates)).context("-rule.templates")?,
-        ))
-    };
-    let mut settings = options::rule_settings(f, library);
+/// The rules' settings from the flags, rendering with the `-rule.templates` library.
+fn rule_settings(f: &RunFlags, templates: &Templates) -> anyhow::Result<RuleSettings> {
+    let mut settings = options::rule_settings(f, templates.shared());
     if !f.external_alert_source.is_empty() {
         let t =
             crate::template::Template::parse("-external.alert.source", &f.external_alert_source)
@@ -373,13 +370,12 @@ impl Running {
             files = set.files.len(),
             "rules loaded; evaluating"
         );
-        self._watcher = start_triggers(
-            f,
-            &self.patterns,
-            &set,
-            self.reload_tx.clone(),
-            &self.cancel,
-        )?;
+        // The watcher watches the template files' directories too.
+        let watched: Vec<String> = (self.patterns.iter())
+            .chain(self.templates.patterns())
+            .cloned()
+            .collect();
+        self._watcher = start_triggers(f, &watched, &set, self.reload_tx.clone(), &self.cancel)?;
         self.set = set;
         if let Some(w) = self.watchdog.take() {
             tokio::spawn(w.run(self.cancel.child_token()));
@@ -427,10 +423,11 @@ impl Running {
         }
     }
 
-    /// Reloads `-notifier.config` and the rule files, each keeping what runs when its
-    /// new version fails. The two run side by side: a new notifier config's first
-    /// discovery round (DNS and Consul look-ups, each up to its timeout) does not hold
-    /// back the new rules.
+    /// Reloads `-notifier.config`, and `-rule.templates` then the rule files, each
+    /// keeping what runs when its new version fails (new templates are used only once
+    /// the rule files reloaded too). The notifier and the rules reload side by side: a
+    /// new notifier config's first discovery round (DNS and Consul look-ups, each up to
+    /// its timeout) does not hold back the new rules.
     async fn reload_all(&mut self, req: &ReloadRequest) -> Result<(), String> {
         let trigger = req.trigger.as_str();
         let Running {
@@ -443,6 +440,7 @@ impl Running {
             set,
             cluster,
             restorer,
+            templates,
             ..
         } = self;
         let rules = RuleReload {
@@ -455,7 +453,16 @@ impl Running {
             cluster,
             restorer: restorer.as_ref(),
         };
-        match tokio::join!(notify.reload(trigger), rules.run(trigger)) {
+        let rules = async {
+            let library = templates
+                .read()
+                .await
+                .map_err(|e| reload_failed(trigger, e))?;
+            rules.run(trigger).await?;
+            templates.apply(library, trigger);
+            Ok(())
+        };
+        match tokio::join!(notify.reload(trigger), rules) {
             (Ok(()), rules) => rules,
             (Err(e), Ok(())) => Err(e),
             (Err(n), Err(r)) => Err(format!("{n}\n{r}")),

@@ -11,11 +11,12 @@ pub struct RunFlags {
     #[arg(long = "rule", value_name = "PATH")]
     pub rule: Vec<String>,
     /// Files (or globs, or `http(s)://` URLs) with `{{ define }}` blocks usable from every
-    /// rule's templates; read at start-up.
+    /// rule's templates; read at start-up and again at each reload (a file that fails
+    /// fails the reload, and the previous templates stay).
     #[arg(long = "rule.templates", value_name = "PATH")]
     pub rule_templates: Vec<String>,
-    /// Only load and validate the rule files and the `-cluster.*` flags, then exit (0 if
-    /// valid, 1 if not).
+    /// Only load and validate the rule files, the `-rule.templates` and the `-cluster.*`
+    /// flags, then exit (0 if valid, 1 if not).
     #[arg(long = "dryRun", default_value = "false", action = ArgAction::Set, num_args = 0..=1,
           default_missing_value = "true", require_equals = true)]
     pub dry_run: bool,

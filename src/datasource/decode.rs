@@ -12,7 +12,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde_json::value::RawValue;
 
 use super::{QueryError, RangeSeries};
-use crate::labels::{Interner, Labels, LabelsBuilder};
+use crate::labels::{Interner, Labels};
 use crate::sample::Sample;
 
 #[derive(Deserialize)]
@@ -117,7 +117,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
                 let mut result = None;
                 let mut raw: Option<&'de RawValue> = None;
                 let mut samples_queried = None;
-                while let Some(key) = m.next_key::<Cow<'de, str>>()? {
+                while let Some(Text(key)) = m.next_key()? {
                     match &*key {
                         "stats" => {
                             // Statistics are a bonus: a shape not known here is ignored.
@@ -126,7 +126,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
                                 .ok()
                                 .and_then(|s| s.samples?.total_queryable);
                         }
-                        "resultType" => result_type = Some(m.next_value()?),
+                        "resultType" => result_type = Some(m.next_value::<Text>()?.0),
                         "result" => match result_type.as_deref() {
                             Some(t) => result = Some(m.next_value_seed(ResultSeed(t))?),
                             None => raw = Some(m.next_value()?),
@@ -266,7 +266,7 @@ impl<'de, K: SeriesKind> Visitor<'de> for SeriesSeed<'_, 'de, K> {
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<K::Item, A::Error> {
         let mut labels = None;
         let mut payload = None;
-        while let Some(key) = m.next_key::<Cow<'de, str>>()? {
+        while let Some(Text(key)) = m.next_key()? {
             if key == "metric" {
                 labels = Some(m.next_value_seed(MetricSeed {
                     buf: &mut *self.buf,
@@ -282,11 +282,12 @@ impl<'de, K: SeriesKind> Visitor<'de> for SeriesSeed<'_, 'de, K> {
     }
 }
 
-/// A label map decoded into a `Labels`. When its pairs are strictly sorted by name and
-/// hold no empty value — what Prometheus and VictoriaMetrics send — the set comes from
-/// the process-wide [`Interner`]: a series seen before costs no allocation, a new one is
-/// built from shared strings. Otherwise the builder's rules apply (later duplicates
-/// win, empty values are dropped).
+/// A label map decoded into a `Labels`, taken from the process-wide [`Interner`]: a
+/// series seen before costs no allocation, a new one is built from shared strings.
+/// Pairs that are not strictly sorted by name or hold an empty value (Prometheus sends
+/// them sorted; other servers, such as a mock that keeps `__name__` first, need not) are
+/// put in order first with the builder's rules: later duplicates win, empty values are
+/// dropped.
 struct MetricSeed<'p, 'de> {
     buf: &'p mut Pairs<'de>,
 }
@@ -306,20 +307,57 @@ impl<'de> Visitor<'de> for MetricSeed<'_, 'de> {
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Labels, A::Error> {
         let pairs = self.buf;
         pairs.clear();
-        while let Some(pair) = m.next_entry::<Cow<'de, str>, Cow<'de, str>>()? {
-            pairs.push(pair);
+        while let Some((Text(name), Text(value))) = m.next_entry()? {
+            pairs.push((name, value));
         }
         let canonical =
             pairs.windows(2).all(|w| w[0].0 < w[1].0) && pairs.iter().all(|(_, v)| !v.is_empty());
-        let interner = Interner::global();
-        if canonical {
-            return Ok(interner.labels(pairs.iter().map(|(n, v)| (&**n, &**v))));
+        if !canonical {
+            canonicalize(pairs);
         }
-        let mut b = LabelsBuilder::with_capacity(pairs.len());
-        for (n, v) in pairs.iter() {
-            b.set(interner.intern(n), interner.intern(v));
+        Ok(Interner::global().labels(pairs.iter().map(|(n, v)| (&**n, &**v))))
+    }
+}
+
+/// Sorts borrowed label pairs by name as `LabelsBuilder` would build them: of pairs with
+/// one name the last one wins, and a label whose winning value is empty is absent.
+fn canonicalize(pairs: &mut Pairs<'_>) {
+    // Stable: pairs with one name keep their order, so the last one is the one to keep.
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    // `dedup_by` keeps the first of a run; moving each later value into it keeps the last.
+    pairs.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            std::mem::swap(later, kept);
         }
-        Ok(b.build())
+        same
+    });
+    pairs.retain(|(_, v)| !v.is_empty());
+}
+
+/// A JSON string, borrowed from the body unless it has escapes. (serde's own
+/// `Cow<str>` always copies; only fields marked `#[serde(borrow)]` borrow.)
+struct Text<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -338,7 +376,7 @@ impl<'de> Deserialize<'de> for Point {
                 let ts: f64 = s
                     .next_element()?
                     .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-                let v: Cow<'de, str> = s
+                let Text(v) = s
                     .next_element()?
                     .ok_or_else(|| de::Error::invalid_length(1, &self))?;
                 let value = parse_value(&v)

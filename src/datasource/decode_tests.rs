@@ -1,6 +1,6 @@
 //! Tests of the answer decoder: shapes, escapes, special values, malformed answers.
 
-use std::sync::Arc;
+use crate::labels::Str;
 
 use super::*;
 
@@ -199,8 +199,8 @@ fn repeated_strings_are_shared_between_series() {
         {"metric":{"__name__":"up","job":"api","pod":"b"},"value":[1,"1"]}]}}"#;
     let s = decode_instant(U, body, 0).unwrap();
     let (a, b) = (s[0].labels.as_slice(), s[1].labels.as_slice());
-    assert!(Arc::ptr_eq(&a[1].value, &b[1].value), "job value shared");
-    assert!(Arc::ptr_eq(&a[2].name, &b[2].name), "pod name shared");
+    assert!(Str::ptr_eq(&a[1].value, &b[1].value), "job value shared");
+    assert!(Str::ptr_eq(&a[2].name, &b[2].name), "pod name shared");
     assert_eq!(b[2].value.as_ref(), "b");
     // Decoding the answer again hands out the same label sets: no allocation.
     let again = decode_instant(U, body, 0).unwrap();
@@ -210,12 +210,33 @@ fn repeated_strings_are_shared_between_series() {
 #[test]
 fn unsorted_or_empty_labels_follow_the_builder_rules() {
     let body = br#"{"status":"success","data":{"resultType":"vector","result":[
-        {"metric":{"job":"api","empty":"","__name__":"up","job":"web"},"value":[1,"1"]}]}}"#;
+        {"metric":{"job":"api","empty":"","__name__":"up","job":"web"},"value":[1,"1"]},
+        {"metric":{"job":"api","gone":"x","__name__":"up","gone":"","job":"web"},"value":[1,"1"]},
+        {"metric":{"a":"","a":"kept","z":"1","b":"2"},"value":[1,"1"]}]}}"#;
     let s = decode_instant(U, body, 0).unwrap();
-    assert_eq!(
-        s[0].labels,
-        Labels::from_pairs([("__name__", "up"), ("job", "web")])
-    );
+    let want = Labels::from_pairs([("__name__", "up"), ("job", "web")]);
+    assert_eq!(s[0].labels, want);
+    assert_eq!(s[0].labels.fingerprint(), want.fingerprint());
+    assert_eq!(s[1].labels, want);
+    let want = Labels::from_pairs([("a", "kept"), ("b", "2"), ("z", "1")]);
+    assert_eq!(s[2].labels, want);
+    assert_eq!(s[2].labels.fingerprint(), want.fingerprint());
+}
+
+#[test]
+fn unsorted_series_seen_before_share_one_label_set() {
+    // A server that keeps `__name__` first (as the benchmark's mock does) still hands
+    // out the interned set: the same one, whatever the order of the pairs.
+    let body = br#"{"status":"success","data":{"resultType":"vector","result":[
+        {"metric":{"__name__":"up","job":"api","instance":"unsorted-1"},"value":[1,"1"]},
+        {"metric":{"instance":"unsorted-1","job":"api","__name__":"up"},"value":[1,"1"]}]}}"#;
+    let s = decode_instant(U, body, 0).unwrap();
+    assert!(std::ptr::eq(s[0].labels.as_slice(), s[1].labels.as_slice()));
+    let again = decode_instant(U, body, 0).unwrap();
+    assert!(std::ptr::eq(
+        again[0].labels.as_slice(),
+        s[0].labels.as_slice()
+    ));
 }
 
 #[test]
@@ -282,4 +303,12 @@ fn prometheus_samples_queried_are_read_from_data_stats() {
     ] {
         assert_eq!(decode_instant_answer(U, body, 0).unwrap().samples_queried, None);
     }
+}
+
+#[test]
+fn strings_without_escapes_are_borrowed_from_the_body() {
+    let Text(plain) = serde_json::from_str(r#""10.1.0.1:9100""#).unwrap();
+    assert!(matches!(plain, std::borrow::Cow::Borrowed("10.1.0.1:9100")));
+    let Text(escaped) = serde_json::from_str(r#""a\"b""#).unwrap();
+    assert!(matches!(escaped, std::borrow::Cow::Owned(ref s) if s == "a\"b"));
 }

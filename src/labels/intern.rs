@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use xxhash_rust::xxh3::Xxh3Builder;
 
-use super::{Label, Labels, fingerprint_sorted};
+use super::{Label, Labels, Str, fingerprint_sorted};
 
 /// Shards, so that decoders on different threads rarely wait for each other.
 const SHARDS: usize = 16;
@@ -29,7 +29,7 @@ const MIN_SWEEP: usize = 1024;
 
 #[derive(Default)]
 struct Shard {
-    strings: HashSet<Arc<str>, Xxh3Builder>,
+    strings: HashSet<Str, Xxh3Builder>,
     /// The size after the last sweep; the next sweep comes at twice this.
     swept_at: usize,
 }
@@ -77,16 +77,16 @@ impl Interner {
     }
 
     /// The shared copy of `s`, added if new.
-    pub fn intern(&self, s: &str) -> Arc<str> {
+    pub fn intern(&self, s: &str) -> Str {
         let mut shard = lock(&self.shards[(self.hasher.hash_one(s) as usize) % SHARDS]);
         if let Some(found) = shard.strings.get(s) {
             return found.clone();
         }
-        let new: Arc<str> = Arc::from(s);
+        let new = Str::from(s);
         shard.strings.insert(new.clone());
         if sweep_due(shard.strings.len(), shard.swept_at) {
             // Only the table holds these: nothing refers to them any more.
-            shard.strings.retain(|s| Arc::strong_count(s) > 1);
+            shard.strings.retain(|s| Str::strong_count(s) > 1);
             shard.swept_at = shard.strings.len();
         }
         new
@@ -154,9 +154,9 @@ mod tests {
         let t = Interner::default();
         let a = t.intern("instance");
         let b = t.intern(&String::from("instance"));
-        assert!(Arc::ptr_eq(&a, &b));
+        assert!(Str::ptr_eq(&a, &b));
         assert_eq!(&*a, "instance");
-        assert!(!Arc::ptr_eq(&a, &t.intern("job")));
+        assert!(!Str::ptr_eq(&a, &t.intern("job")));
     }
 
     #[test]
@@ -170,7 +170,7 @@ mod tests {
         assert_eq!(a.fingerprint(), Labels::from_pairs(pairs).fingerprint());
         let c = t.labels([("instance", "b:9100"), ("job", "api")].into_iter());
         assert!(!Arc::ptr_eq(&a.pairs, &c.pairs));
-        assert!(Arc::ptr_eq(&a.as_slice()[1].value, &c.as_slice()[1].value));
+        assert!(Str::ptr_eq(&a.as_slice()[1].value, &c.as_slice()[1].value));
         // Churning series are swept once nothing holds them.
         for i in 0..100_000 {
             drop(t.labels([("pod", format!("p{i}").as_str())].into_iter()));
@@ -185,7 +185,7 @@ mod tests {
     #[test]
     fn strings_nobody_holds_are_swept() {
         let t = Interner::default();
-        let kept: Vec<Arc<str>> = (0..100).map(|i| t.intern(&format!("kept-{i}"))).collect();
+        let kept: Vec<Str> = (0..100).map(|i| t.intern(&format!("kept-{i}"))).collect();
         // A churning label: every value is used once and dropped.
         for i in 0..200_000 {
             drop(t.intern(&format!("pod-{i}")));
@@ -198,7 +198,7 @@ mod tests {
             t.len()
         );
         for (i, k) in kept.iter().enumerate() {
-            assert!(Arc::ptr_eq(k, &t.intern(&format!("kept-{i}"))));
+            assert!(Str::ptr_eq(k, &t.intern(&format!("kept-{i}"))));
         }
     }
 }

@@ -189,7 +189,7 @@ pub fn settings_with_templates(
             what: "-rule.templates",
             message: e.to_string(),
         })?;
-        settings.library = Some(Arc::new(lib));
+        settings.library = crate::template::SharedLibrary::new(Some(lib));
     }
     Ok(settings)
 }

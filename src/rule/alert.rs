@@ -3,20 +3,22 @@
 use std::sync::Arc;
 
 use super::RuleContext;
-use crate::labels::Labels;
+use crate::labels::{Labels, Str};
 
-/// Rendered annotations, shared between the alert, the render cache, notifications and
-/// API snapshots, so that resending or publishing an alert copies pointers. Unlike
-/// labels, an annotation whose template renders empty is kept (`"summary": ""`), as
-/// Prometheus keeps it.
+/// Rendered annotations, shared between the alert, notifications and API snapshots, so
+/// that resending or publishing an alert copies one pointer. Unlike labels, an
+/// annotation whose template renders empty is kept (`"summary": ""`), as Prometheus
+/// keeps it. The names are the rule's shared strings; a value is owned by its pair (the
+/// pairs are shared as a whole, so a value needs no count of its own: 8 bytes less per
+/// pair and per value than a shared string).
 #[derive(Debug, Clone, Default)]
 pub struct Annotations {
     /// In the rule's order, empty values kept.
-    pairs: Arc<[(Arc<str>, Arc<str>)]>,
+    pairs: Arc<[(Str, Box<str>)]>,
 }
 
 impl Annotations {
-    pub fn new(pairs: Vec<(Arc<str>, Arc<str>)>) -> Annotations {
+    pub fn new(pairs: Vec<(Str, Box<str>)>) -> Annotations {
         Annotations {
             pairs: pairs.into(),
         }
@@ -25,8 +27,8 @@ impl Annotations {
     /// Annotations from name and value pairs, in their order.
     pub fn from_pairs<N, V>(pairs: impl IntoIterator<Item = (N, V)>) -> Annotations
     where
-        N: Into<Arc<str>>,
-        V: Into<Arc<str>>,
+        N: Into<Str>,
+        V: Into<Box<str>>,
     {
         Annotations::new(
             pairs
@@ -95,7 +97,7 @@ impl AlertState {
     }
 
     /// The state's name as a shared string, for label sets.
-    pub(crate) fn shared_str(self) -> Arc<str> {
+    pub(crate) fn shared_str(self) -> crate::labels::Str {
         match self {
             AlertState::Inactive => super::shared::inactive(),
             AlertState::Pending => super::shared::pending(),

@@ -49,7 +49,7 @@ use super::alert::{Alert, AlertState, Annotations};
 use super::budget::Share;
 use super::{Answer, EvalTime, Health, Outcome, RuleContext, StepOutput, shared};
 use crate::config::{self, RuleKind};
-use crate::labels::Labels;
+use crate::labels::{Labels, Str};
 use crate::sample::Sample;
 use crate::template::{Inputs, TemplateQuerier};
 use advance::{Seen, advance, held};
@@ -74,9 +74,9 @@ pub struct AlertingRule {
     /// Rule labels with group labels merged under them, in application order.
     labels: Vec<LabelTemplate>,
     /// Annotation names, shared by all alerts.
-    annotation_names: Vec<Arc<str>>,
+    annotation_names: Vec<Str>,
     /// `alertname` and, unless disabled, `alertgroup`, as added to every alert.
-    identity: Vec<(Arc<str>, Arc<str>)>,
+    identity: Vec<(Str, Str)>,
     /// What the label templates, and the annotation templates, read besides labels.
     label_inputs: Inputs,
     annotation_inputs: Inputs,
@@ -184,9 +184,9 @@ impl AlertingRule {
             RuleKind::Recording(_) => (Vec::new(), Inputs::default()),
         };
         let labels = LabelTemplate::all(&ctx.group_labels, &spec.labels);
-        let mut identity = vec![(shared::alertname(), Arc::from(spec.name()))];
+        let mut identity = vec![(shared::alertname(), Str::from(spec.name()))];
         if !ctx.settings.disable_alertgroup_label {
-            identity.push((shared::alertgroup(), Arc::from(ctx.group_name.as_str())));
+            identity.push((shared::alertgroup(), Str::from(ctx.group_name.as_str())));
         }
         let ctx_budget = ctx.settings.alert_budget.clone();
         let ext = match &spec.kind {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::AlertBudget;
 use crate::config::Group;
 use crate::labels::Labels;
-use crate::template::Library;
+use crate::template::SharedLibrary;
 
 use super::limits::Limits;
 
@@ -45,8 +45,8 @@ pub struct RuleSettings {
     /// vmalert adds `alertgroup=<group name>` to alerts unless this is set
     /// (`-disableAlertgroupLabel`).
     pub disable_alertgroup_label: bool,
-    /// `-rule.templates` definitions.
-    pub library: Option<Arc<Library>>,
+    /// `-rule.templates` definitions, shared by all rules and swapped by a reload.
+    pub library: SharedLibrary,
     /// `-external.alert.source`: the template of each alert's link (see
     /// [`super::link`]); `None`: Prometheus' link to the expression.
     pub alert_source: Option<crate::template::Template>,
@@ -73,7 +73,7 @@ impl Default for RuleSettings {
             max_start_delay: Duration::from_secs(300),
             update_entries_limit: 20,
             disable_alertgroup_label: false,
-            library: None,
+            library: SharedLibrary::default(),
             alert_source: None,
             limits: Limits::default(),
             alert_budget: None,

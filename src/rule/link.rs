@@ -69,7 +69,7 @@ pub fn render_source(t: &Template, ctx: &RuleContext, spec: &config::Rule, a: &A
     tctx.group_id = ctx.group_id;
     tctx.alert_id = a.labels.fingerprint();
     tctx.active_at = Some(system_time(a.active_at_ms));
-    tctx.library = s.library.as_deref();
+    tctx.library = s.library.current();
     format!(
         "{}/{}",
         s.external_url.trim_end_matches('/'),

@@ -34,13 +34,15 @@ use crate::template::TemplateQuerier;
 /// carries: label sets built from these point at one string instead of allocating their
 /// own (at 20,000 rules, those copies were megabytes).
 pub(crate) mod shared {
-    use std::sync::{Arc, OnceLock};
+    use std::sync::OnceLock;
+
+    use crate::labels::Str;
 
     macro_rules! shared {
         ($($f:ident = $s:expr;)*) => {$(
-            pub(crate) fn $f() -> Arc<str> {
-                static V: OnceLock<Arc<str>> = OnceLock::new();
-                V.get_or_init(|| Arc::from($s)).clone()
+            pub(crate) fn $f() -> Str {
+                static V: OnceLock<Str> = OnceLock::new();
+                V.get_or_init(|| Str::from($s)).clone()
             }
         )*};
     }

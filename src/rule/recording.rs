@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, add_missing, stale_sample};
 use crate::config;
-use crate::labels::Labels;
+use crate::labels::{Labels, Str};
 use crate::sample::Sample;
 use crate::template::Context;
 
@@ -21,7 +21,7 @@ pub struct RecordingRule {
     ctx: Arc<RuleContext>,
     /// `__name__`, then group labels, then rule labels (literal values), in
     /// application order; shared by every series the rule writes.
-    labels: Vec<(Arc<str>, Arc<str>)>,
+    labels: Vec<(Str, Str)>,
     /// Output label sets by fingerprint of the query series they were made from, each
     /// with the evaluation attempt that last produced it. Output labels depend only on
     /// the input labels and the rule's fixed labels, so an entry stays valid until its
@@ -41,8 +41,8 @@ impl RecordingRule {
     pub fn new(spec: &config::Rule, ctx: Arc<RuleContext>) -> RecordingRule {
         let empty = Labels::empty();
         let render_ctx = Context::new(&empty, 0.0);
-        let mut labels: Vec<(Arc<str>, Arc<str>)> =
-            vec![(super::shared::metric_name(), Arc::from(spec.name()))];
+        let mut labels: Vec<(Str, Str)> =
+            vec![(super::shared::metric_name(), Str::from(spec.name()))];
         labels.extend(
             ctx.group_labels
                 .iter()
@@ -52,7 +52,7 @@ impl RecordingRule {
         labels.extend(
             spec.labels
                 .iter()
-                .map(|(n, t)| (Arc::from(n.as_str()), Arc::from(t.render(&render_ctx)))),
+                .map(|(n, t)| (Str::from(n.as_str()), Str::from(t.render(&render_ctx)))),
         );
         RecordingRule {
             spec: spec.clone(),

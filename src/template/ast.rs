@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::labels::Str;
+
 /// A node of the template tree.
 #[derive(Debug, Clone)]
 pub enum Node {
@@ -60,7 +62,7 @@ pub enum Arg {
     Dot,
     Nil,
     Bool(bool),
-    Str(Arc<str>),
+    Str(Str),
     Int(i64),
     Float(f64),
     /// `.A.B` on dot.

@@ -26,7 +26,7 @@ pub(crate) fn index(a: &[Value]) -> FResult {
     for k in keys {
         v = match &v {
             Value::Labels(l) => match k {
-                Value::Str(key) => Value::Str(Arc::from(l.get(key).unwrap_or(""))),
+                Value::Str(key) => Value::str(l.get(key).unwrap_or("")),
                 other => {
                     return Err(FuncError::Call(format!(
                         "value has type {}; should be string",

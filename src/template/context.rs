@@ -1,7 +1,7 @@
 //! What a template sees: the alert data and the evaluation's services (datasource,
 //! library, clock), supplied by the caller for each render.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use super::library::Library;
@@ -38,8 +38,9 @@ pub struct Context<'a> {
     /// (VictoriaMetrics cluster with a storage node down).
     pub is_partial: bool,
     pub querier: Option<&'a dyn TemplateQuerier>,
-    /// `{{ define }}`s loaded from `-rule.templates`, callable with `{{ template }}`.
-    pub library: Option<&'a Library>,
+    /// `{{ define }}`s loaded from `-rule.templates`, callable with `{{ template }}`
+    /// (held for the render: a reload may swap the rules' library meanwhile).
+    pub library: Option<Arc<Library>>,
     /// The evaluation timestamp, for `now` (wall clock when `None`).
     pub eval_time: Option<SystemTime>,
 }

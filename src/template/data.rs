@@ -1,18 +1,17 @@
 //! Reading the template data: the predefined variables from the [`Context`], label
 //! lookups without copying, and how Go names a node in error messages.
 
-use std::sync::Arc;
-
 use super::ast::Arg;
 use super::context::Context;
 use super::value::Value;
+use crate::labels::Str;
 
 /// A label's value as a shared string (missing labels are `""`, as Go's zero value).
 pub(crate) fn label_value(l: &crate::labels::Labels, name: &str) -> Value {
-    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    static EMPTY: std::sync::OnceLock<Str> = std::sync::OnceLock::new();
     match l.iter().find(|p| &*p.name == name) {
         Some(p) => Value::Str(p.value.clone()),
-        None => Value::Str(EMPTY.get_or_init(|| Arc::from("")).clone()),
+        None => Value::Str(EMPTY.get_or_init(Str::default).clone()),
     }
 }
 

@@ -16,6 +16,7 @@ use super::humanize;
 use super::limits::MAX_QUERIES;
 use super::printf;
 use super::value::Value;
+use crate::labels::Str;
 
 fn want(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
     if args.len() != n {
@@ -113,7 +114,7 @@ fn parse_go_float(s: &str) -> Option<f64> {
 }
 
 /// Wraps a string result.
-fn s(v: impl Into<Arc<str>>) -> FResult {
+fn s(v: impl Into<Str>) -> FResult {
     Ok(Value::Str(v.into()))
 }
 

@@ -71,7 +71,7 @@ pub use error::{LibraryError, TemplateError};
 pub use escape::{QueryEscaped, html_escape, query_escape};
 pub use gofmt::format_e_shortest;
 pub use inputs::Inputs;
-pub use library::Library;
+pub use library::{Library, SharedLibrary};
 pub use limits::{MAX_DEPTH, MAX_OUTPUT, MAX_QUERIES, MAX_STEPS};
 pub use names::FUNCTIONS;
 pub use printf::go_quote;
@@ -155,7 +155,12 @@ impl Template {
                 _ => String::new(),
             });
         }
-        let mut env = exec::Env::new(ctx, &inner.defines, ctx.library, inner.source.len() + 32);
+        let mut env = exec::Env::new(
+            ctx,
+            &inner.defines,
+            ctx.library.as_deref(),
+            inner.source.len() + 32,
+        );
         match env.run(&inner.root) {
             Ok(()) => Ok(env.out),
             Err(e) => Err(e.describe(&inner.name, &inner.source)),

@@ -526,7 +526,7 @@ impl Parser<'_> {
                 let f = self.fields();
                 return Ok(Arg::Var(name, f));
             }
-            TokKind::Str(s) => Arg::Str(s),
+            TokKind::Str(s) => Arg::Str(s.into()),
             TokKind::Char(c) => Arg::Int(c as i64),
             TokKind::Num(s) => number(&s).ok_or_else(|| SyntaxError {
                 pos: t.pos,

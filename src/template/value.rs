@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Arc;
 
-use crate::labels::Labels;
+use crate::labels::{Labels, Str};
 use crate::sample::Sample;
 
 use super::gofmt;
@@ -23,7 +23,7 @@ pub enum Value {
     /// `uint64` (vmalert's `$alertID`, `$groupID`).
     Uint(u64),
     Float(f64),
-    Str(Arc<str>),
+    Str(Str),
     /// `map[string]string`: `$labels`, `$externalLabels`, a query sample's labels.
     Labels(Labels),
     /// `map[string]interface{}`: what `args` returns.
@@ -55,12 +55,12 @@ pub enum Kind {
 impl Value {
     /// A string value (copies `s` into a shared string).
     pub fn str(s: &str) -> Value {
-        Value::Str(Arc::from(s))
+        Value::Str(Str::from(s))
     }
 
     /// A string value from an owned string.
     pub fn string(s: String) -> Value {
-        Value::Str(Arc::from(s))
+        Value::Str(Str::from(s))
     }
 
     /// The Go type name used in error messages.

@@ -116,3 +116,37 @@ fn stale_markers_for_removed_rule() {
     // Once ended, they are not ended again.
     assert!(rule.stale_series(T0 + 2 * MIN).is_empty());
 }
+
+#[test]
+fn a_reloaded_template_library_renders_the_next_step_of_a_running_rule() {
+    use tocsin::template::{Library, SharedLibrary};
+    let library = |version: &str| {
+        let mut lib = Library::default();
+        let text = format!(
+            "{{{{ define \"where\" }}}}{version} on {{{{ .Labels.instance }}}}{{{{ end }}}}"
+        );
+        lib.add(std::path::Path::new("t.tpl"), &text).unwrap();
+        lib
+    };
+    let mut c = ctx();
+    c.settings.library = SharedLibrary::new(Some(library("v1")));
+    // What a reload holds: the same library as every rule's settings.
+    let reloaded = c.settings.library.clone();
+    let spec = alerting_with(
+        "HighLoad",
+        "load > 1",
+        0,
+        0,
+        &[],
+        &[("summary", "{{ template \"where\" . }}")],
+    );
+    let mut r = AlertingRule::new(&spec, arc(c));
+    let summary = |r: &AlertingRule| only(r).annotations.get("summary").map(str::to_string);
+    step_at(&mut r, one("a"), T0);
+    assert_eq!(summary(&r).as_deref(), Some("v1 on a"));
+    reloaded.replace(Some(library("v2")));
+    step_at(&mut r, one("a"), T0 + MIN);
+    assert_eq!(summary(&r).as_deref(), Some("v2 on a"));
+    // The alert is the same one, still firing since T0.
+    assert_eq!(only(&r).active_at_ms, T0);
+}

@@ -197,3 +197,31 @@ pub async fn fake_consul(am_port: u16) -> FakeConsul {
     .await;
     FakeConsul { url, down, seen }
 }
+
+/// A datasource answering every query with one series, `metric` (a JSON object of its
+/// labels, `__name__` included), at `value`, stamped now; returns its base URL.
+pub async fn datasource_answering(metric: &'static str, value: &'static str) -> String {
+    answering_with(metric, value, "").await
+}
+
+/// [`datasource_answering`], each answer marked `"isPartial": true`, as a VictoriaMetrics
+/// cluster marks an answer with a storage node missing.
+pub async fn partial_datasource_answering(metric: &'static str, value: &'static str) -> String {
+    answering_with(metric, value, r#""isPartial":true,"#).await
+}
+
+/// The answer of both: `extra` is placed before `data` (top-level fields, with a comma).
+async fn answering_with(metric: &'static str, value: &'static str, extra: &'static str) -> String {
+    let (url, _) = serve_fn(move |_, _| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let body = format!(
+            r#"{{"status":"success",{extra}"data":{{"resultType":"vector","result":[{{"metric":{metric},"value":[{now},"{value}"]}}]}}}}"#
+        );
+        Some((200, "application/json", body))
+    })
+    .await;
+    url
+}

@@ -169,3 +169,28 @@ pub async fn push(url: &str, name: &str, labels: &[(&str, &str)], value: f64) {
         .expect("remote write reaches the receiver");
     assert!(r.status().is_success(), "remote write: {}", r.status());
 }
+
+/// `POST <base>/-/reload`: the status and the body.
+pub async fn post_reload(base: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Waits until the first alert of `base`'s `/api/v1/alerts` has the annotation
+/// `summary` = `want`; panics with the last answer and `log` if it never does.
+pub async fn summary_becomes(base: &str, want: &str, log: &super::peers::ChildGuard) {
+    let url = format!("{base}/api/v1/alerts");
+    let summary = |v: &Value| v["data"]["alerts"][0]["annotations"]["summary"].clone();
+    let seen = poll_json(&url, Duration::from_secs(30), |v| summary(v) == want).await;
+    if seen.is_none() {
+        let (_, v) = get_json(&url).await;
+        panic!(
+            "{base}: summary never became {want:?}: {v}\n{}",
+            log.log_tail(20)
+        );
+    }
+}

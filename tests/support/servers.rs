@@ -344,3 +344,24 @@ impl Servers {
         self.tocsin("tocsin", &all).await
     }
 }
+
+/// Starts `vmalert` (either peer set's binary `bin`) with `args` plus `-httpListenAddr`
+/// on a free port, its log in `dir/vmalert.log`, and waits until it is healthy.
+pub async fn start_vmalert(bin: &Path, args: &[String], dir: &Path) -> (ChildGuard, String) {
+    let port = free_port();
+    let mut argv = vec![bin.display().to_string()];
+    argv.extend(args.iter().cloned());
+    argv.push(format!("-httpListenAddr=127.0.0.1:{port}"));
+    let base = format!("http://127.0.0.1:{port}");
+    let guard = spawn_ready(
+        "vmalert",
+        &argv,
+        dir,
+        &base,
+        "/health",
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    (guard, base)
+}

@@ -10,16 +10,15 @@
 //! from a restored alert's labels, so hysteresis also holds across a restart.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use crate::labels::{Labels, METRIC_NAME, fingerprint_sorted};
+use crate::labels::{Labels, METRIC_NAME, Str, fingerprint_sorted};
 use crate::sample::Sample;
 
 /// How a rule with `recover_expr` matches the recovery series to its alerts.
 #[derive(Debug, Clone)]
 pub(super) struct Recovery {
     /// `__name__` and every label name the rule sets: left out of the comparison.
-    ignored: Vec<Arc<str>>,
+    ignored: Vec<Str>,
 }
 
 /// The alerts whose recovery condition holds at one evaluation, by [`Recovery::key`].
@@ -29,9 +28,9 @@ pub(super) struct Recovered(HashSet<u64>);
 impl Recovery {
     /// For a rule that sets the labels `names` (rule and group labels, `alertname`,
     /// `alertgroup`).
-    pub(super) fn new<'a>(names: impl Iterator<Item = &'a Arc<str>>) -> Recovery {
-        let mut ignored: Vec<Arc<str>> = names.cloned().collect();
-        ignored.push(Arc::from(METRIC_NAME));
+    pub(super) fn new<'a>(names: impl Iterator<Item = &'a Str>) -> Recovery {
+        let mut ignored: Vec<Str> = names.cloned().collect();
+        ignored.push(Str::from(METRIC_NAME));
         Recovery { ignored }
     }
 

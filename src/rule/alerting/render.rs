@@ -2,12 +2,11 @@
 //! rendered by the rule's templates and reused across evaluations while still valid.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::{AlertingRule, DUPLICATE_LABELSET, Observed};
 use crate::config::RuleKind;
-use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
+use crate::labels::{Interner, Labels, LabelsBuilder, METRIC_NAME, Str};
 use crate::rule::alert::Annotations;
 use crate::rule::limits::QueryBudget;
 use crate::rule::{EvalTime, system_time};
@@ -30,9 +29,9 @@ pub(super) type RenderCache = HashMap<u64, u64>;
 /// alerts of the rule.
 #[derive(Debug)]
 pub(super) struct LabelTemplate {
-    pub(super) name: Arc<str>,
+    pub(super) name: Str,
     pub(super) template: Template,
-    fixed: Option<Arc<str>>,
+    fixed: Option<Str>,
 }
 
 impl LabelTemplate {
@@ -169,7 +168,7 @@ impl AlertingRule {
         tctx.group_id = self.ctx.group_id;
         tctx.is_partial = self.partial;
         tctx.querier = querier;
-        tctx.library = self.ctx.settings.library.as_deref();
+        tctx.library = self.ctx.settings.library.current();
         tctx.eval_time = Some(system_time(t.ts_ms));
         tctx.active_at = Some(system_time(t.ts_ms));
         tctx
@@ -189,7 +188,11 @@ impl AlertingRule {
         for l in &self.labels {
             match &l.fixed {
                 Some(v) => b.set(l.name.clone(), v.clone()),
-                None => b.set(l.name.clone(), l.template.render(&tctx)),
+                // Interned: alerts whose rendering is equal share one string.
+                None => b.set(
+                    l.name.clone(),
+                    Interner::global().intern(&l.template.render(&tctx)),
+                ),
             };
         }
         for (name, value) in &self.identity {
@@ -211,7 +214,7 @@ impl AlertingRule {
             .annotations()
             .iter()
             .zip(&self.annotation_names)
-            .map(|((_, tmpl), name)| (name.clone(), Arc::from(render(tmpl, &tctx))))
+            .map(|((_, tmpl), name)| (name.clone(), render(tmpl, &tctx).into_boxed_str()))
             .collect();
         Annotations::new(pairs)
     }

@@ -11,9 +11,8 @@
 //! (`flapping.rs`), which is all a marker's labels are built from.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use crate::labels::Labels;
+use crate::labels::{Labels, Str};
 use crate::rule::alert::{Alert, AlertState};
 use crate::rule::{RuleContext, shared, stale_sample};
 use crate::sample::Sample;
@@ -62,7 +61,7 @@ fn for_state_series(alert: &Labels, ctx: &RuleContext) -> Labels {
 
 /// The alert's labels under metric name `name`, with `alertstate` when given, and the
 /// external labels it lacks unless `external_labels_on_series` is off.
-fn series(alert: &Labels, name: Arc<str>, state: Option<AlertState>, ctx: &RuleContext) -> Labels {
+fn series(alert: &Labels, name: Str, state: Option<AlertState>, ctx: &RuleContext) -> Labels {
     let external = &ctx.settings.external_labels;
     let mut b = alert.to_builder_with_room(2 + external.len());
     if ctx.settings.external_labels_on_series {
