@@ -736,3 +736,71 @@ async fn the_binary_marks_a_partial_report_and_exits_1() {
     // What was evaluated before the failure is still compared: both sides page.
     assert!(out.contains("bench/LoadHigh"), "{out}");
 }
+
+/// A datasource that answers as `inner` after a short wait and counts the range queries
+/// in flight at once.
+struct InFlight {
+    inner: tocsin::datasource::fake::FakeQuerier,
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl tocsin::datasource::Querier for InFlight {
+    fn instant<'a>(
+        &'a self,
+        q: &'a tocsin::datasource::InstantQuery,
+    ) -> tocsin::datasource::BoxFuture<
+        'a,
+        Result<Vec<tocsin::sample::Sample>, tocsin::datasource::QueryError>,
+    > {
+        self.inner.instant(q)
+    }
+
+    fn range<'a>(
+        &'a self,
+        q: &'a tocsin::datasource::RangeQuery,
+    ) -> tocsin::datasource::BoxFuture<
+        'a,
+        Result<Vec<tocsin::datasource::RangeSeries>, tocsin::datasource::QueryError>,
+    > {
+        use std::sync::atomic::Ordering::SeqCst;
+        Box::pin(async move {
+            let n = self.now.fetch_add(1, SeqCst) + 1;
+            self.most.fetch_max(n, SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let answer = self.inner.range(q).await;
+            self.now.fetch_sub(1, SeqCst);
+            answer
+        })
+    }
+}
+
+/// `-replay.ruleEvaluationConcurrency` bounds both sides together: a backtest has as many
+/// range queries in flight as one replay, not one bound's worth per side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_sides_share_the_concurrency_bound() {
+    use tocsin::backtest::{SideName, backtest};
+    let old = lib_side(SideName::Old, OLD);
+    let new = lib_side(SideName::New, &new_rules());
+    let q = std::sync::Arc::new(InFlight {
+        inner: tocsin::datasource::fake::FakeQuerier::new(),
+        now: Default::default(),
+        most: Default::default(),
+    });
+    q.inner.set_range("load > 1.0", Ok(vec![flapping_load()]));
+    let opts = tocsin::replay::ReplayOptions {
+        concurrency: 2,
+        ..two_hours()
+    };
+    let settings = tocsin::rule::RuleSettings::default();
+    let r = backtest(&old, &new, &settings, q.clone(), &opts)
+        .await
+        .unwrap();
+    assert!(!r.partial);
+    assert!(r.queries.sent > 20, "both sides query: {:?}", r.queries);
+    let most = q.most.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        most, 2,
+        "at most (and, with 7 rules, at some point) 2 in flight"
+    );
+}

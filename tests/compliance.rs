@@ -93,9 +93,24 @@ async fn tocsin_is_compliant() {
         v.push("-disableAlertgroupLabel=true".to_string());
         v
     };
-    let Some(report) = run_or_skip("tocsin", &argv).await else {
+    let Some(mut report) = run_or_skip("tocsin", &argv).await else {
         return;
     };
+    // At time scale 0.1 a real half-second is half the slack of every timing check: a
+    // run that failed while the machine itself stalled that long (measured, see
+    // `harness::stalls`) is run once more, and that run must pass.
+    if !report.failures.is_empty()
+        && let Some((at, worst)) = report.stalled()
+    {
+        println!(
+            "the run failed while the machine stalled {} ms at {at} ({}): running it once more",
+            worst.late_ms, worst.what
+        );
+        let Some(again) = run_or_skip("tocsin", &argv).await else {
+            return;
+        };
+        report = again;
+    }
     let problems = report.health.problems();
     assert!(
         problems.is_empty(),

@@ -46,15 +46,17 @@ port_for() { # index
   if [[ -n ${BENCH_PORT_BASE:-} ]]; then echo $(( BENCH_PORT_BASE + $1 )); return; fi
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-start_vm() { # name port-index → prints URL
+start_vm() { # name port-index → sets VM_URL (not in a subshell, so that cleanup kills it)
   local port; port=$(port_for "$2")
   "$PEERS/victoria-metrics" -storageDataPath="$work/$1" -httpListenAddr=127.0.0.1:$port \
     -search.latencyOffset=0s -search.disableCache -retentionPeriod=100y >"$work/$1.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
-  echo "http://127.0.0.1:$port"
+  VM_URL="http://127.0.0.1:$port"
+  for _ in $(seq 100); do curl -sf "$VM_URL/health" >/dev/null && break; sleep 0.1; done
 }
-SRC=$(start_vm source 0); OUT_VM=$(start_vm out-vmalert 1); OUT_T=$(start_vm out-tocsin 2)
+start_vm source 0; SRC=$VM_URL
+start_vm out-vmalert 1; OUT_VM=$VM_URL
+start_vm out-tocsin 2; OUT_T=$VM_URL
 
 now=$(date +%s)
 to=$(( (now - 3600) / 3600 * 3600 ))

@@ -3,8 +3,10 @@
 //! the alerts that fire only in one, pages per day, firing time, time to fire and
 //! flapping; per recording rule the samples that differ.
 //!
-//! Both replays run at once over one [`SharedQuerier`], so each distinct window query
-//! goes to the datasource once, however many rules on either side send it. A rule that
+//! Both sides run as one replay over one [`SharedQuerier`], so each distinct window query
+//! goes to the datasource once, however many rules on either side send it, and the
+//! backtest has as many windows in flight as one replay (`-replay.ruleEvaluationConcurrency`
+//! bounds both sides together, not each side). A rule that
 //! is the same on both sides (same expression, `for`, labels and group settings) gives
 //! the same alerts and samples from the same answers: it is replayed once, on the old
 //! side, and its report stands for both.
@@ -230,9 +232,7 @@ pub async fn backtest(
         Planned::new(new, settings, opts)?,
     );
     let pairs = pairs::pair(&old.groups, &new.groups);
-    let (mut oo, mut on) = (opts.clone(), opts.clone());
-    oo.progress = false;
-    on.progress = false;
+    let (mut mo, mut mn) = (Marks::default(), Marks::default());
     // New rules that are the same as their old rule, with the old rule: replayed once.
     let mut twins = Vec::new();
     for p in &pairs {
@@ -241,22 +241,18 @@ pub async fn backtest(
         };
         let (og, ng) = (po.group(a), pn.group(b));
         if rule_checksum(og, &og.rules[a.rule]) == rule_checksum(ng, &ng.rules[b.rule]) {
-            on.skip.insert((b.group, b.rule));
+            mn.skip.insert((b.group, b.rule));
             twins.push((a, b));
         } else if recording(og, a.rule) && !same_recording(og, a.rule, ng, b.rule) {
-            oo.collect.insert((a.group, a.rule));
-            on.collect.insert((b.group, b.rule));
+            mo.collect.insert((a.group, a.rule));
+            mn.collect.insert((b.group, b.rule));
         }
     }
     let shared = Arc::new(SharedQuerier::new(
         querier,
-        po.queries(&oo.skip).chain(pn.queries(&on.skip)),
+        po.queries(&mo.skip).chain(pn.queries(&mn.skip)),
     ));
-    let q: Arc<dyn Querier> = shared.clone();
-    let (ro, mut rn) = tokio::join!(
-        replay::replay(&po.plans, settings, q.clone(), None, &oo),
-        replay::replay(&pn.plans, settings, q, None, &on),
-    );
+    let (ro, mut rn) = replay_both((&po, &mo), (&pn, &mn), settings, shared.clone(), opts).await;
     for (a, b) in twins {
         let (from, to) = (po.report_index(a), pn.report_index(b));
         if let (Some(r), Some(named)) = (ro.rules.get(from), rn.rules.get(to)) {
@@ -300,6 +296,46 @@ pub async fn backtest(
         both.row(p, &mut report);
     }
     Ok(report)
+}
+
+/// Rules of one side, as (group, rule) positions in the side: those not replayed (the
+/// same as their old rule) and the recording rules whose samples are compared.
+#[derive(Default)]
+struct Marks {
+    skip: HashSet<(usize, usize)>,
+    collect: HashSet<(usize, usize)>,
+}
+
+/// Replays both sides as one replay: the old side's groups, then the new side's. So
+/// they share its bound on the windows fetched and evaluated at once
+/// (`-replay.ruleEvaluationConcurrency`), and a backtest holds as many windows in memory
+/// as one replay, not twice as many.
+async fn replay_both(
+    (po, mo): (&Planned<'_>, &Marks),
+    (pn, mn): (&Planned<'_>, &Marks),
+    settings: &RuleSettings,
+    querier: Arc<dyn Querier>,
+    opts: &ReplayOptions,
+) -> (replay::ReplayOutcome, replay::ReplayOutcome) {
+    let shift = po.plans.len();
+    let moved = |set: &HashSet<(usize, usize)>| -> Vec<(usize, usize)> {
+        set.iter().map(|&(g, r)| (g + shift, r)).collect()
+    };
+    let mut both = opts.clone();
+    both.progress = false;
+    both.skip = mo.skip.iter().copied().chain(moved(&mn.skip)).collect();
+    both.collect = mo
+        .collect
+        .iter()
+        .copied()
+        .chain(moved(&mn.collect))
+        .collect();
+    let plans: Vec<GroupPlan> = po.plans.iter().chain(&pn.plans).cloned().collect();
+    let mut old = replay::replay(&plans, settings, querier, None, &both).await;
+    let new = old
+        .rules
+        .split_off(po.side.rule_count().min(old.rules.len()));
+    (old, replay::ReplayOutcome { rules: new })
 }
 
 /// Both sides' plans and replay reports, to build the report's rows from.

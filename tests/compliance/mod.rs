@@ -10,6 +10,7 @@ pub mod receiver;
 pub mod remote_write;
 pub mod report;
 pub mod rules_file;
+pub mod stalls;
 pub mod timebase;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -176,6 +177,7 @@ pub async fn run(evaluator: &str, argv: ArgvBuilder<'_>) -> Result<Outcome, Stri
             PeerSet::Stable.dir().display()
         )));
     };
+    let stalls = stalls::Stalls::watch();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let (_prom, prom_url) = start_prometheus(&prom_bin, dir.path(), scale).await?;
 
@@ -225,6 +227,7 @@ pub async fn run(evaluator: &str, argv: ArgvBuilder<'_>) -> Result<Outcome, Stri
         .collect();
     let stats = remote_write::WriteStats {
         total: remote_write::count(&cases),
+        late: stalls.clone(),
         ..Default::default()
     };
     let (tb, writer) = remote_write::start(
@@ -302,6 +305,11 @@ pub async fn run(evaluator: &str, argv: ArgvBuilder<'_>) -> Result<Outcome, Stri
     run.health.alerts_received = received.len();
     run.health.bad_alert_posts = bad_requests;
     run.health.evaluator_log_tail = eval.log_tail(30);
+    run.health.stalls = stalls
+        .finish()
+        .into_iter()
+        .map(|s| (checks::at(&tb, tb.to_virtual(s.at_real_ms)), s))
+        .collect();
     Ok(Outcome::Ran(Report {
         evaluator: evaluator.to_string(),
         scale,

@@ -46,6 +46,8 @@ pub struct WriteStats {
     pub written: Arc<AtomicUsize>,
     pub failed_requests: Arc<AtomicUsize>,
     pub last_error: Arc<std::sync::Mutex<Option<String>>>,
+    /// Where a sample that reached Prometheus late is noted.
+    pub late: super::stalls::Stalls,
 }
 
 /// One batch: every sample due at the same relative virtual time.
@@ -196,6 +198,7 @@ pub async fn start(
         do_send(n, body).await;
     }
     let rest: Vec<_> = list.map(write).collect();
+    let late = stats.late.clone();
     let handle = tokio::spawn(async move {
         for (ts, n, body) in rest {
             let wait = ts - now_real_ms();
@@ -203,6 +206,11 @@ pub async fn start(
                 tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
             }
             do_send(n, body).await;
+            late.note(
+                "a sample write (Prometheus had it late)",
+                ts,
+                now_real_ms() - ts,
+            );
         }
     });
     (tb, handle)

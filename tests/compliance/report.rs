@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+use super::stalls::{NOTED_MS, Stall};
+use super::timebase::MAX_RTT_MS;
+
 /// Which check found a problem.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Check {
@@ -52,6 +55,8 @@ pub struct Health {
     pub failed_polls: usize,
     pub evaluator_exit: Option<String>,
     pub evaluator_log_tail: String,
+    /// The machine's stalls during the run, with their time as failures show it.
+    pub stalls: Vec<(String, Stall)>,
 }
 
 impl Health {
@@ -94,6 +99,18 @@ pub struct Report {
 }
 
 impl Report {
+    /// The worst stall of the machine if it ate a whole `MaxRTT` of real time at this
+    /// scale (half the slack the checks give a late evaluator): timing failures of such
+    /// a run may be the machine's, not the evaluator's.
+    pub fn stalled(&self) -> Option<&(String, Stall)> {
+        let slack_ms = (MAX_RTT_MS as f64 * self.scale).round() as i64;
+        self.health
+            .stalls
+            .iter()
+            .filter(|(_, s)| s.late_ms >= slack_ms)
+            .max_by_key(|(_, s)| s.late_ms)
+    }
+
     /// Names of the cases with at least one failure.
     pub fn failed_cases(&self) -> Vec<String> {
         let mut v: Vec<String> = self.failures.iter().map(|f| f.case.clone()).collect();
@@ -118,6 +135,16 @@ impl fmt::Display for Report {
         )?;
         for p in h.problems() {
             writeln!(f, "HARNESS PROBLEM: {p}")?;
+        }
+        if let Some((at, worst)) = h.stalls.iter().max_by_key(|(_, s)| s.late_ms) {
+            writeln!(
+                f,
+                "machine: {} stalls of {NOTED_MS} ms or more; the worst {} ms late at {}: {}",
+                h.stalls.len(),
+                worst.late_ms,
+                at,
+                worst.what
+            )?;
         }
         if self.failures.is_empty() {
             return writeln!(f, "all checks passed");
@@ -155,5 +182,57 @@ impl fmt::Display for Report {
             self.failures.len(),
             self.failed_cases().len()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::stalls::Stalls;
+    use super::*;
+
+    fn report(scale: f64, stalls: &Stalls) -> Report {
+        Report {
+            evaluator: "e".into(),
+            scale,
+            real_seconds: 0.0,
+            health: Health {
+                stalls: stalls
+                    .finish()
+                    .into_iter()
+                    .map(|s| (format!("t={}", s.at_real_ms), s))
+                    .collect(),
+                ..Health::default()
+            },
+            failures: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_stall_counts_when_it_eats_a_real_max_rtt() {
+        let s = Stalls::default();
+        s.note("short", 1, NOTED_MS - 1);
+        assert!(
+            report(0.1, &s).health.stalls.is_empty(),
+            "under 100 ms: not noted"
+        );
+        s.note("write", 2, 300);
+        s.note("machine", 3, 499);
+        assert_eq!(report(0.1, &s).health.stalls.len(), 2);
+        assert!(
+            report(0.1, &s).stalled().is_none(),
+            "below 0.5 s at scale 0.1"
+        );
+        s.note("machine", 4, 500);
+        let r = report(0.1, &s);
+        let (at, worst) = r.stalled().expect("0.5 s at scale 0.1");
+        assert_eq!((at.as_str(), worst.late_ms), ("t=4", 500));
+        assert!(
+            report(1.0, &s).stalled().is_none(),
+            "at scale 1 the slack is 5 s"
+        );
+        assert!(
+            r.to_string()
+                .contains("3 stalls of 100 ms or more; the worst 500 ms late")
+        );
     }
 }
