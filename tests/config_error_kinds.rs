@@ -538,7 +538,9 @@ fn flapping_is_checked_where_it_is_written() {
         "      - record: a\n        expr: up\n        flapping: {changes: 2, within: 10m}\n",
     ));
     assert!(
-        msg.starts_with("rules.yml:6:9: group \"g\", rule 1, \"a\": invalid field 'flapping' in recording rule"),
+        msg.starts_with(
+            "rules.yml:6:9: group \"g\", rule 1, \"a\": invalid field 'flapping' in recording rule"
+        ),
         "{msg}"
     );
 }

@@ -275,9 +275,9 @@ fn extensions(
         .as_ref()
         .and_then(|fc| for_count(sink, rr, fc, pos(&at.for_count)));
     let no_data = policy(sink, rr, Which::NoData, &r.no_data, pos(&at.no_data)).filter(|_| {
-        r.expr.as_ref().is_none_or(|e| {
-            check_selectors(sink, rr, e.value.trim(), pos(&at.no_data), opts)
-        })
+        r.expr
+            .as_ref()
+            .is_none_or(|e| check_selectors(sink, rr, e.value.trim(), pos(&at.no_data), opts))
     });
     AlertExtensions {
         recover_expr,
