@@ -90,7 +90,7 @@ fn recording_rules_reject_alerting_fields() {
     assert!(kinds.contains(&ErrorKind::RecordingField("annotations")));
     assert_eq!(e.len(), 3);
     // Each error points at its key (not at the rule), so an editor jumps to the line
-    // to remove.
+    // to remove; in file order.
     let shown: Vec<String> = e.iter().map(|e| e.to_string()).collect();
     let key = |at: &str, field: &str| {
         format!(
@@ -100,9 +100,9 @@ fn recording_rules_reject_alerting_fields() {
     assert_eq!(
         shown,
         [
-            key("8:9", "annotations"),
             key("6:9", "for"),
             key("7:9", "keep_firing_for"),
+            key("8:9", "annotations"),
         ]
     );
 }
