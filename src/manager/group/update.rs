@@ -76,14 +76,19 @@ impl GroupRunner {
     }
 }
 
+/// Ends one rule: its firing alerts sent as resolved (with a notifier), its series
+/// ended by staleness markers (with a writer), its metric series forgotten.
+///
+/// The markers are built only for a writer: without one they were thrown away, and
+/// building them (two label sets per alert, `ALERTS` and `ALERTS_FOR_STATE`) was a third
+/// of the CPU of a reload that stopped 100,000 groups evaluating every minute.
 fn retire_rule(mut r: Rule, ts: i64, engine: &Engine, def: &Group) {
     if let (Rule::Alerting(a), Some(n)) = (&mut r, &engine.notifier) {
         let resolved = a.resolve_all(ts);
         n.send(&resolved, &def.notifier_headers);
     }
-    let stale = r.stale_series(ts);
     if let Some(w) = &engine.writer {
-        w.push(stale);
+        w.push(r.stale_series(ts));
     }
     forget_rule_metrics(r.name(), engine, def);
 }
