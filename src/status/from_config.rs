@@ -139,6 +139,7 @@ mod tests {
             debug: false,
             rules,
             checksum: 0,
+            identity: crate::config::group_id("/etc/rules/a.yml", "node"),
         }
     }
 
