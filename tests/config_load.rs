@@ -310,3 +310,49 @@ fn stripped_file_paths_keep_the_group_id() {
         format!("{}/rules.yml", plain[0].id())
     );
 }
+
+/// A file of many groups is validated by several threads, part by part; what it loads
+/// and what it reports read as one pass would: groups in file order, every problem once
+/// at its own line, in line order, and a duplicate name pointing at its first use in
+/// another part of the file.
+#[test]
+fn a_large_file_loads_and_reports_as_one_pass() {
+    let file = |dup: Option<usize>, broken: &[usize]| {
+        let mut text = String::from("groups:\n");
+        for i in 0..5000 {
+            let name = if Some(i) == dup { 10 } else { i };
+            let expr = if broken.contains(&i) { "up ==" } else { "up" };
+            text += &format!("- name: g{name}\n  rules:\n  - record: r{i}\n    expr: {expr}\n");
+        }
+        text
+    };
+    let path = Path::new("many.yml");
+    let opts = LoadOptions::default();
+    let groups = load_str(path, &file(None, &[]), &opts).expect("valid");
+    assert_eq!(groups.len(), 5000);
+    for (i, g) in groups.iter().enumerate() {
+        assert_eq!((g.name.as_str(), g.line), (format!("g{i}").as_str(), 2 + 4 * i));
+    }
+    let errors = load_str(path, &file(Some(4000), &[20, 2600, 4900]), &opts).expect_err("broken");
+    let found: Vec<(usize, &str)> = errors
+        .iter()
+        .map(|e| {
+            let what = match &e.kind {
+                ErrorKind::DuplicateGroup { first_line: 42, .. } => "duplicate of line 42",
+                ErrorKind::BadExpr(_) => "bad expr",
+                _ => "other",
+            };
+            (e.line, what)
+        })
+        .collect();
+    let expr_line = |i: usize| 5 + 4 * i;
+    assert_eq!(
+        found,
+        [
+            (expr_line(20), "bad expr"),
+            (expr_line(2600), "bad expr"),
+            (2 + 4 * 4000, "duplicate of line 42"),
+            (expr_line(4900), "bad expr"),
+        ]
+    );
+}
