@@ -152,7 +152,14 @@ impl Manager {
         for rx in stopping {
             let _ = rx.await;
         }
-        self.engine.board.remove_all(ids);
+        let removed = self.engine.board.remove_all(ids);
+        // Freeing the snapshots of many groups (with their alerts) is most of the work
+        // of stopping them (100,000 groups that evaluate every minute, 10 alerts each:
+        // half the CPU of the reload). A blocking thread frees them while the reload
+        // finishes; a few are freed here.
+        if removed.len() >= FREE_ASIDE_FROM {
+            tokio::task::spawn_blocking(move || drop(removed));
+        }
     }
 
     /// Whether the group `id` is running here.
@@ -181,6 +188,10 @@ impl Manager {
         self.tracker.wait().await;
     }
 }
+
+/// From this many groups removed at once, their snapshots are freed on a blocking
+/// thread (see [`Manager::stop`]).
+const FREE_ASIDE_FROM: usize = 1024;
 
 /// Lets other tasks (and a shutdown signal) in every few hundred groups of a long
 /// apply.
