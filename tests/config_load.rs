@@ -331,7 +331,10 @@ fn a_large_file_loads_and_reports_as_one_pass() {
     let groups = load_str(path, &file(None, &[]), &opts).expect("valid");
     assert_eq!(groups.len(), 5000);
     for (i, g) in groups.iter().enumerate() {
-        assert_eq!((g.name.as_str(), g.line), (format!("g{i}").as_str(), 2 + 4 * i));
+        assert_eq!(
+            (g.name.as_str(), g.line),
+            (format!("g{i}").as_str(), 2 + 4 * i)
+        );
     }
     let errors = load_str(path, &file(Some(4000), &[20, 2600, 4900]), &opts).expect_err("broken");
     let found: Vec<(usize, &str)> = errors
