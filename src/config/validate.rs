@@ -50,102 +50,18 @@ pub(crate) fn validate_file(
             )
         });
     }
-    let raw_groups = raw.groups.unwrap_or_default();
-    let names = name_checks(file, &raw_groups);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
-    if threads < 2 || raw_groups.len() < PARALLEL_FROM {
-        return validate_groups(file, raw_groups, names, opts, errors);
-    }
-    // Contiguous parts, one per thread, validated side by side; their groups and errors
-    // are put back in file order, so the outcome is the one of a single pass. Each part
-    // keeps its own caches of parsed templates and expressions (they only save work:
-    // every problem is reported wherever it is).
-    let size = raw_groups.len().div_ceil(threads);
-    let mut parts = Vec::with_capacity(threads);
-    let (mut raw_rest, mut names_rest) = (raw_groups, names);
-    while raw_rest.len() > size {
-        let (raw_tail, names_tail) = (raw_rest.split_off(size), names_rest.split_off(size));
-        parts.push((raw_rest, names_rest));
-        (raw_rest, names_rest) = (raw_tail, names_tail);
-    }
-    let last = (raw_rest, names_rest);
-    let (mut groups, rest) = std::thread::scope(|s| {
-        let others: Vec<_> = parts
-            .into_iter()
-            .map(|(raw, names)| {
-                s.spawn(move || {
-                    let mut errors = Vec::new();
-                    (validate_groups(file, raw, names, opts, &mut errors), errors)
-                })
-            })
-            .collect();
-        let mut mine = Vec::new();
-        let groups = validate_groups(file, last.0, last.1, opts, &mut mine);
-        let done: Vec<_> = others
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect();
-        (done, (groups, mine))
-    });
-    let mut all = Vec::new();
-    for (g, e) in groups.drain(..).chain(std::iter::once(rest)) {
-        all.extend(g);
-        errors.extend(e);
-    }
-    all
-}
-
-/// Files with fewer groups are validated on the calling thread.
-const PARALLEL_FROM: usize = 2048;
-/// At most this many threads validate one file.
-const MAX_THREADS: usize = 4;
-
-/// Each group's name, the position of its `name:` key, and the problem with the name
-/// (empty, or already used by an earlier group of the file), in file order.
-type NameCheck = (String, (usize, usize), Option<LoadError>);
-
-fn name_checks(file: &Path, raw: &[S<Box<RawGroup>>]) -> Vec<NameCheck> {
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(raw.len());
-    raw.iter()
-        .map(|g| {
-            let name = g.value.name.as_ref().map_or("", |n| n.value.as_str());
-            let name_pos = g.value.name.as_ref().map(pos).unwrap_or_else(|| pos(g));
-            let (at, kind) = if name.is_empty() {
-                (pos(g), Some(ErrorKind::EmptyGroupName))
-            } else if let Some(first_line) = seen.get(name) {
-                let kind = ErrorKind::DuplicateGroup {
-                    name: name.to_string(),
-                    first_line: *first_line,
-                };
-                (name_pos, Some(kind))
-            } else {
-                seen.insert(name, name_pos.0);
-                (name_pos, None)
-            };
-            let problem = kind.map(|kind| LoadError {
-                line: at.0,
-                col: at.1,
-                ..LoadError::file(file, kind)
-            });
-            (name.to_string(), name_pos, problem)
-        })
-        .collect()
-}
-
-/// Validates `raw` groups in order (`names` from [`name_checks`]); pushes every problem
-/// to `errors` and returns the groups.
-fn validate_groups(
-    file: &Path,
-    raw: Vec<S<Box<RawGroup>>>,
-    names: Vec<NameCheck>,
-    opts: &LoadOptions,
-    errors: &mut Vec<LoadError>,
-) -> Vec<Arc<Group>> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
     let mut templates = TemplateCache::new();
     let mut exprs = std::collections::HashSet::new();
-    let mut groups = Vec::with_capacity(raw.len());
-    for (g, (name, name_pos, problem)) in raw.into_iter().zip(names) {
-        errors.extend(problem);
+    let mut groups = Vec::new();
+    for g in raw.groups.unwrap_or_default() {
+        let name = g
+            .value
+            .name
+            .as_ref()
+            .map(|n| n.value.clone())
+            .unwrap_or_default();
+        let name_pos = g.value.name.as_ref().map(pos).unwrap_or_else(|| pos(&g));
         let mut sink = Sink {
             interval: None,
             file,
@@ -154,6 +70,21 @@ fn validate_groups(
             templates: &mut templates,
             exprs: &mut exprs,
         };
+        if name.is_empty() {
+            sink.group = None;
+            sink.push(pos(&g), None, ErrorKind::EmptyGroupName);
+            sink.group = Some(name.clone());
+        } else if let Some(first_line) = seen.get(&name) {
+            let kind = ErrorKind::DuplicateGroup {
+                name: name.clone(),
+                first_line: *first_line,
+            };
+            sink.group = None;
+            sink.push(name_pos, None, kind);
+            sink.group = Some(name.clone());
+        } else {
+            seen.insert(name.clone(), name_pos.0);
+        }
         if let Some(group) = validate_group(&mut sink, name, name_pos.0, &g, opts) {
             groups.push(Arc::new(group));
         }
@@ -225,10 +156,8 @@ fn validate_group(
         debug: g.debug.as_ref().is_some_and(|d| d.value),
         rules,
         checksum: 0,
-        identity: 0,
     };
     group.checksum = group_checksum(&group);
-    group.identity = super::model::group_id(&sink.file.to_string_lossy(), &group.name);
     if opts.strip_file_path {
         // As vmalert: the group's ID is taken from the full path first.
         let name = sink.file.file_name().unwrap_or_default().to_string_lossy();
