@@ -156,8 +156,10 @@ fn validate_group(
         debug: g.debug.as_ref().is_some_and(|d| d.value),
         rules,
         checksum: 0,
+        identity: 0,
     };
     group.checksum = group_checksum(&group);
+    group.identity = super::model::group_id(&sink.file.to_string_lossy(), &group.name);
     if opts.strip_file_path {
         // As vmalert: the group's ID is taken from the full path first.
         let name = sink.file.file_name().unwrap_or_default().to_string_lossy();
