@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use super::model::{
     AlertStatus, AlertingStatus, Reproduce, RuleKindStatus, RuleStatus, StateUpdate,
 };
-use crate::rule::{AlertState, AlertingRule, Rule, system_time};
+use crate::rule::{AlertState, AlertingRule, Rule};
 
 /// (firing, pending) alert counts.
 pub fn count_states(a: &AlertingRule) -> (i64, i64) {
@@ -23,14 +23,9 @@ fn alert_statuses(a: &AlertingRule) -> Vec<AlertStatus> {
         .alerts()
         .filter(|x| x.state != AlertState::Inactive)
         .map(|x| {
-            let mut s = AlertStatus::new(
-                x.labels.clone(),
-                x.state,
-                system_time(x.active_at_ms),
-                x.value,
-            );
+            let mut s = AlertStatus::at_ms(x.labels.clone(), x.state, x.active_at_ms, x.value);
             s.annotations = x.annotations.clone();
-            s.keep_firing_since = x.keep_firing_since_ms().get().map(system_time);
+            s.keep_firing_since_ms = x.keep_firing_since_ms();
             s.restored = x.restored;
             s.flapping = a.is_flapping(x);
             s.source = a.alert_source(x).map(Into::into);
