@@ -26,41 +26,21 @@ use tocsin::rule::{Alert, AlertingRule, EvalTime, Rule, RuleContext, RuleSetting
 use tocsin::sample::Sample;
 use tocsin::status::StatusBoard;
 
+#[path = "support/bench.rs"]
+mod bench;
+use bench::{alerting_rule, answer, live};
+
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
 const EXPR: &str = r#"up{job="bench"} == 0"#;
 
-/// Scenario C's answer: Kubernetes-like label sets, values distinct per series.
-fn answer(n: usize) -> Vec<Sample> {
-    (0..n)
-        .map(|i| Sample {
-            labels: Labels::from_pairs([
-                ("__name__", "up".to_string()),
-                ("job", "bench".to_string()),
-                ("instance", format!("10.1.{}.{}:9100", i / 250, i % 250)),
-                ("zone", format!("z{}", i % 3)),
-                ("namespace", format!("ns-{}", i % 7)),
-                ("pod", format!("api-{i:05}")),
-            ]),
-            value: 0.0,
-            timestamp_ms: 0,
-        })
-        .collect()
-}
-
 fn rules_yaml(rules: usize) -> String {
     let mut y = String::from("groups:\n  - name: bench\n    interval: 10s\n    rules:\n");
     for r in 0..rules {
-        y += &format!(
-            "      - alert: Bench_{r}\n        expr: '{EXPR}'\n        for: 10s\n        labels:\n          severity: warning\n          zone: \"{{{{ $labels.zone }}}}\"\n        annotations:\n          summary: \"{{{{ $labels.instance }}}} of {{{{ $labels.job }}}} is down ({{{{ $value | humanize }}}})\"\n          description: \"{{{{ $labels.pod }}}} in {{{{ $labels.namespace }}}} has been down for a while.\"\n"
-        );
+        y += &alerting_rule(&format!("Bench_{r}"), EXPR);
     }
     y
-}
-
-fn live() -> usize {
-    dhat::HeapStats::get().curr_bytes
 }
 
 fn label_string_bytes(samples: &[Sample]) -> usize {
@@ -119,10 +99,11 @@ fn main() {
         label_string_bytes(&data)
     );
     println!(
-        "sizes: Alert {} bytes, Labels {} (+ 16 + 16 per label on the heap), Annotations {} (+ 16 + 24 per annotation and its text)",
+        "sizes: Alert {} bytes, Labels {} (+ 16 + 16 per label on the heap), Annotations {} (+ 16 + 24 per annotation and its text), the API's AlertStatus {}",
         std::mem::size_of::<Alert>(),
         std::mem::size_of::<Labels>(),
         std::mem::size_of::<tocsin::rule::Annotations>(),
+        std::mem::size_of::<tocsin::status::AlertStatus>(),
     );
 
     // The rule core alone: rules stepped directly, outputs dropped.

@@ -266,7 +266,7 @@ mod tests {
         let firing: Vec<_> = r.active_alerts().collect();
         assert_eq!(firing.len(), 1);
         assert_eq!(firing[0].labels.get("alertname"), Some("Watchdog"));
-        assert_eq!(firing[0].active_at, system_time(T0));
+        assert_eq!(firing[0].active_at_ms, T0);
 
         q.set(PROBE, down());
         tokio::time::advance(Duration::from_secs(10)).await;
@@ -298,7 +298,7 @@ mod tests {
         assert_eq!(w.tick().await, Verdict::Healthy);
         let r = shown(&e);
         assert_eq!(
-            r.active_alerts().next().unwrap().active_at,
+            r.active_alerts().next().unwrap().active_at(),
             system_time(T0 + 30_000)
         );
         assert_eq!(w.metrics.healthy.get(), 1);

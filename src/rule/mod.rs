@@ -84,6 +84,15 @@ pub fn system_time(ms: i64) -> std::time::SystemTime {
     }
 }
 
+/// A `SystemTime` as milliseconds since the epoch (negative before it): the inverse of
+/// [`system_time`].
+pub fn epoch_ms(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
 /// Health of a rule after its last evaluation, as `/api/v1/rules` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Health {

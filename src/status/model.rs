@@ -15,27 +15,27 @@ use crate::labels::Labels;
 pub use crate::notifier::TargetStatus as NotifierStatus;
 
 /// Health and alert states are the rule core's own types.
-pub use crate::rule::{AlertState, Annotations, Health};
+pub use crate::rule::{AlertState, Annotations, Health, MaybeMs};
 
 /// Pauses are the rule core's.
 pub use crate::rule::pause::Pause;
 
-/// One alert instance of an alerting rule.
+/// One alert instance of an alerting rule. Every snapshot holds one of these per active
+/// alert, so it is kept small (88 bytes; see "Memory per active alert" in
+/// docs/benchmarks.md): times in milliseconds, the ID derived from the labels.
 #[derive(Debug, Clone)]
 pub struct AlertStatus {
-    /// vmalert's alert ID (used by `/api/v1/alert?alert_id=`); by convention the
-    /// fingerprint of `labels`, see [`AlertStatus::new`].
-    pub id: u64,
     pub labels: Labels,
     /// Rendered annotations; one that rendered empty is kept.
     pub annotations: Annotations,
     pub state: AlertState,
-    pub active_at: SystemTime,
+    /// `activeAt`, in milliseconds since the epoch.
+    pub active_at_ms: i64,
     /// Set while the alert is kept firing by `keep_firing_for`.
-    pub keep_firing_since: Option<SystemTime>,
+    pub keep_firing_since_ms: MaybeMs,
     /// The query value that produced the alert at the last evaluation.
     pub value: f64,
-    /// Whether `active_at` was restored from `ALERTS_FOR_STATE` at start-up.
+    /// Whether `activeAt` was restored from `ALERTS_FOR_STATE` at start-up.
     pub restored: bool,
     /// Whether the alert is flapping (the rule's `flapping` extension).
     pub flapping: bool,
@@ -47,18 +47,40 @@ pub struct AlertStatus {
 impl AlertStatus {
     /// An alert whose ID is its label fingerprint, the identity the rest of tocsin uses.
     pub fn new(labels: Labels, state: AlertState, active_at: SystemTime, value: f64) -> Self {
+        Self::at_ms(labels, state, crate::rule::epoch_ms(active_at), value)
+    }
+
+    /// [`AlertStatus::new`] with `activeAt` in milliseconds since the epoch.
+    pub fn at_ms(labels: Labels, state: AlertState, active_at_ms: i64, value: f64) -> Self {
         AlertStatus {
-            id: labels.fingerprint(),
             labels,
             annotations: Annotations::default(),
             state,
-            active_at,
-            keep_firing_since: None,
+            active_at_ms,
+            keep_firing_since_ms: MaybeMs::NEVER,
             value,
             restored: false,
             flapping: false,
             source: None,
         }
+    }
+
+    /// vmalert's alert ID (used by `/api/v1/alert?alert_id=`): the fingerprint of
+    /// `labels`, the identity the rest of tocsin uses.
+    pub fn id(&self) -> u64 {
+        self.labels.fingerprint()
+    }
+
+    /// `activeAt`.
+    pub fn active_at(&self) -> SystemTime {
+        crate::rule::system_time(self.active_at_ms)
+    }
+
+    /// Since when `keep_firing_for` has kept the alert firing, if it has.
+    pub fn keep_firing_since(&self) -> Option<SystemTime> {
+        self.keep_firing_since_ms
+            .get()
+            .map(crate::rule::system_time)
     }
 
     /// Pending and firing alerts are "active"; only those appear in the API.

@@ -241,7 +241,7 @@ impl Api {
             Err(r) => return r,
         };
         for r in &g.rules {
-            if let Some(a) = r.active_alerts().find(|a| a.id == id) {
+            if let Some(a) = r.active_alerts().find(|a| a.id() == id) {
                 let ctx = self.ctx(false);
                 return Reply::json(StatusCode::OK, &AlertJson { g, r, a, ctx });
             }

@@ -6,7 +6,6 @@
 //! from its status board, its metrics, and the queries the datasource received.
 
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
 use tocsin::clock::Clock;
 use tocsin::config::{LoadOptions, RuleSet, load_str};
@@ -89,10 +88,7 @@ impl PausedEngine {
     pub fn alerts(&self, name: &str) -> Vec<(AlertState, i64)> {
         self.rule(name)
             .active_alerts()
-            .map(|a| {
-                let at = a.active_at.duration_since(UNIX_EPOCH).unwrap();
-                (a.state, at.as_millis() as i64)
-            })
+            .map(|a| (a.state, a.active_at_ms))
             .collect()
     }
 

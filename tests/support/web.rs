@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use prometheus_client::registry::Registry;
 use tocsin::labels::Labels;
+use tocsin::rule::{MaybeMs, epoch_ms};
 use tocsin::status::{
     AlertState, AlertStatus, AlertingStatus, Annotations, BoxFuture, GroupStatus, Health,
     ReloadStatus, RuleKindStatus, RuleStatus, Snapshot, StateSource, StateUpdate, StatusBoard,
@@ -89,7 +90,7 @@ pub fn fixture() -> Vec<Arc<GroupStatus>> {
         1.0,
     );
     firing.annotations = Annotations::from_pairs([("summary", "load is 1")]);
-    firing.keep_firing_since = Some(t0() + Duration::from_secs(90));
+    firing.keep_firing_since_ms = MaybeMs::at(epoch_ms(t0() + Duration::from_secs(90)));
     let mut pending = AlertStatus::new(
         Labels::from_pairs([
             ("alertname", "HighLoad"),

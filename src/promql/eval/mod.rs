@@ -227,7 +227,7 @@ impl<'a> Evaluator<'a> {
             None => ts,
             Some(AtModifier::Start) => self.start,
             Some(AtModifier::End) => self.end,
-            Some(AtModifier::At(t)) => system_time_ms(*t),
+            Some(AtModifier::At(t)) => crate::rule::epoch_ms(*t),
         };
         base - offset_ms(offset)
     }
@@ -287,12 +287,5 @@ pub(crate) fn offset_ms(offset: &Option<Offset>) -> i64 {
         None => 0,
         Some(Offset::Pos(d)) => d.as_millis() as i64,
         Some(Offset::Neg(d)) => -(d.as_millis() as i64),
-    }
-}
-
-pub(crate) fn system_time_ms(t: std::time::SystemTime) -> i64 {
-    match t.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
     }
 }

@@ -46,13 +46,13 @@ impl Serialize for AlertJson<'_> {
         m.serialize_entry("labels", &a.labels)?;
         m.serialize_entry("annotations", &AnnotationsJson(&a.annotations))?;
         m.serialize_entry("state", a.state.as_str())?;
-        m.serialize_entry("activeAt", &GoTime(Some(a.active_at)))?;
-        if let Some(t) = a.keep_firing_since {
+        m.serialize_entry("activeAt", &GoTime(Some(a.active_at())))?;
+        if let Some(t) = a.keep_firing_since() {
             m.serialize_entry("keepFiringSince", &GoTime(Some(t)))?;
         }
         m.serialize_entry("value", &GoExp(a.value))?;
         // vmalert extras.
-        m.serialize_entry("id", &Id(a.id))?;
+        m.serialize_entry("id", &Id(a.id()))?;
         m.serialize_entry("rule_id", &Id(r.id))?;
         m.serialize_entry("group_id", &Id(g.id))?;
         m.serialize_entry("name", &*r.name)?;
@@ -71,7 +71,7 @@ impl Serialize for AlertJson<'_> {
         m.serialize_entry("restored", &a.restored)?;
         m.serialize_entry(
             "stabilizing",
-            &(a.state == AlertState::Firing && a.keep_firing_since.is_some()),
+            &(a.state == AlertState::Firing && a.keep_firing_since_ms.get().is_some()),
         )?;
         // tocsin's own, only when true: the rule's `flapping` says the alert flaps.
         if a.flapping {
