@@ -6,6 +6,9 @@
 # Data and rules: integration/bench/replay_data.py and replay-rules.yml (shared with
 # backtest-vs-replay.sh and tests/backtest.rs).
 # Measures wall time, the evaluator's CPU (user+sys) and peak RSS with /usr/bin/time -v.
+# The receivers accept remote-write requests up to 256 MB (-maxInsertRequestSize; 32 MB by
+# default): vmalert 1.145's replay sent a 36 MB request (uncompressed) in one run, which
+# the default refused, and vmalert exited.
 # Usage: integration/bench/replay-vs-vmalert.sh [DAYS] [SERIES] [CONCURRENCY] [MAXPOINTS]
 #        (defaults 7, 200, 2, 1000; CONCURRENCY is -replay.ruleEvaluationConcurrency —
 #        vmalert 1.79 has no such flag and replays rules one after another; MAXPOINTS is
@@ -49,7 +52,7 @@ port_for() { # index
 start_vm() { # name port-index → sets VM_URL (not in a subshell, so that cleanup kills it)
   local port; port=$(port_for "$2")
   "$PEERS/victoria-metrics" -storageDataPath="$work/$1" -httpListenAddr=127.0.0.1:$port \
-    -search.latencyOffset=0s -search.disableCache -retentionPeriod=100y >"$work/$1.log" 2>&1 &
+    -search.latencyOffset=0s -search.disableCache -retentionPeriod=100y -maxInsertRequestSize=256MB >"$work/$1.log" 2>&1 &
   pids+=($!)
   VM_URL="http://127.0.0.1:$port"
   for _ in $(seq 100); do curl -sf "$VM_URL/health" >/dev/null && break; sleep 0.1; done
