@@ -2,12 +2,15 @@
 //! concurrently where the dependency analysis allows), write series, send alerts,
 //! publish a snapshot for the API.
 
+use std::any::Any;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::FutureExt;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::oneshot;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -223,26 +226,31 @@ impl GroupRunner {
         self.engine.board.publish(Arc::new(self.status.clone()));
     }
 
-    /// Evaluates every rule at `t`, each in its own task: in file order, a rule
-    /// waiting only for the earlier rules it reads, at most `concurrency` at once.
-    /// Takes the rules out of `self.rules` and puts each back when it finished, with
-    /// its snapshot updated at once: the API shows a rule's health as soon as it is
-    /// known, not when the whole group finished (published at most every
-    /// [`PUBLISH_EVERY`], so that a group of many fast rules publishes about once).
+    /// Evaluates every rule at `t`: in file order, a rule waiting only for the earlier
+    /// rules it reads, at most `concurrency` at once. Takes the rules out of
+    /// `self.rules` and puts each back when it finished, with its snapshot updated at
+    /// once: the API shows a rule's health as soon as it is known, not when the whole
+    /// group finished (published at most every [`PUBLISH_EVERY`], so that a group of
+    /// many fast rules publishes about once).
+    ///
+    /// The evaluations run inside the group's own task rather than one task each: a
+    /// spawned task per rule evaluation cost a scheduling round and a cross-thread
+    /// wake-up each, a fifth of the CPU of a group of cheap rules (docs/benchmarks.md,
+    /// step 7). Concurrent rules still overlap their queries; groups still run on all
+    /// worker threads. A panicking evaluation (a bug) is caught and costs only its rule
+    /// ([`GroupRunner::rebuilt`]).
     async fn run_rules(&mut self, t: EvalTime, at: SystemTime) {
         let n = self.rules.len();
         let limit = self.def.concurrency.max(1);
         let mut done = vec![false; n];
-        let mut running = 0usize;
         let mut next = 0usize;
-        let mut set: JoinSet<Report> = JoinSet::new();
-        let mut task_index = HashMap::new();
+        let mut running = FuturesUnordered::new();
         let mut finished = 0usize;
         let mut published = Instant::now();
         let mut unpublished = false;
         while finished < n {
             // Start every rule (in order) whose dependencies are done, up to the limit.
-            while next < n && running < limit && self.deps[next].iter().all(|&d| done[d]) {
+            while next < n && running.len() < limit && self.deps[next].iter().all(|&d| done[d]) {
                 let Some(rule) = self.rules[next].take() else {
                     next += 1;
                     continue;
@@ -255,38 +263,28 @@ impl GroupRunner {
                     continue;
                 };
                 let flush = deps::is_read_later(&self.deps, next);
-                let h = set.spawn(eval_one(
-                    next,
-                    rule,
-                    t,
-                    self.engine.clone(),
-                    self.def.clone(),
-                    flush,
-                ));
-                task_index.insert(h.id(), next);
-                running += 1;
+                let index = next;
+                let eval = eval_one(index, rule, t, self.engine.clone(), self.def.clone(), flush);
+                running.push(
+                    AssertUnwindSafe(eval)
+                        .catch_unwind()
+                        .map(move |r| (index, r)),
+                );
                 next += 1;
             }
             let joined = tokio::select! {
-                joined = set.join_next() => joined,
+                joined = running.next() => joined,
                 _ = tokio::time::sleep_until(published + PUBLISH_EVERY), if unpublished => {
                     self.publish();
                     (published, unpublished) = (Instant::now(), false);
                     continue;
                 }
             };
-            let Some(joined) = joined else {
+            let Some((index, joined)) = joined else {
                 break;
             };
-            running -= 1;
             finished += 1;
-            let rep = match joined {
-                Ok(rep) => rep,
-                Err(e) => match task_index.get(&e.id()) {
-                    Some(&i) => self.rebuilt(i, &e),
-                    None => continue,
-                },
-            };
+            let rep = joined.unwrap_or_else(|panic| self.rebuilt(index, panic.as_ref()));
             done[rep.index] = true;
             self.record(&rep, at);
             self.rules[rep.index] = Some(rep.rule);
@@ -312,10 +310,11 @@ impl GroupRunner {
         None
     }
 
-    /// The report of rule `i` whose task panicked (a bug): the rule rebuilt from its
-    /// definition, so the group keeps all its rules, and the failure reported.
-    fn rebuilt(&self, i: usize, e: &tokio::task::JoinError) -> Report {
-        tracing::error!(group = %self.def.name, rule = i, "rule evaluation task failed: {e}");
+    /// The report of rule `i` whose evaluation panicked (a bug): the rule rebuilt from
+    /// its definition, so the group keeps all its rules, and the failure reported.
+    fn rebuilt(&self, i: usize, panic: &(dyn Any + Send)) -> Report {
+        let e = panic_message(panic);
+        tracing::error!(group = %self.def.name, rule = i, "rule evaluation panicked: {e}");
         let ctx = Arc::new(RuleContext::for_group(&self.def, &self.engine.settings));
         Report {
             index: i,
@@ -324,7 +323,7 @@ impl GroupRunner {
             elapsed: Duration::ZERO,
             samples: 0,
             series_fetched: None,
-            error: Some(format!("internal error: {e}")),
+            error: Some(format!("internal error: the evaluation panicked: {e}")),
         }
     }
 
@@ -494,6 +493,15 @@ fn forget_rule_metrics(rule: &str, engine: &Engine, def: &Group) {
     m.alerts_pending.remove(&label);
     m.alerts_flapping.remove(&label);
     m.flapping_transitions.remove(&label);
+}
+
+/// A panic's message (`panic!` carries a `&str` or a `String`).
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
 }
 
 /// Whether `r` is an alerting rule with `flapping`.
