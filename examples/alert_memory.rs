@@ -22,7 +22,7 @@ use tocsin::config::{LoadOptions, load_str};
 use tocsin::datasource::fake::FakeQuerier;
 use tocsin::labels::Labels;
 use tocsin::manager::{Engine, EvalMetrics, GroupRunner};
-use tocsin::rule::{AlertingRule, EvalTime, Rule, RuleContext, RuleSettings};
+use tocsin::rule::{Alert, AlertingRule, EvalTime, Rule, RuleContext, RuleSettings};
 use tocsin::sample::Sample;
 use tocsin::status::StatusBoard;
 
@@ -71,6 +71,29 @@ fn label_string_bytes(samples: &[Sample]) -> usize {
         .sum()
 }
 
+/// Where an alert's bytes go, as far as its parts tell: its label set's array (the
+/// strings are shared: the answer's, the rule's, interned renderings), its annotations'
+/// pairs and rendered text, the alert itself in its box; the rest is the rule's tables
+/// (the alerts by fingerprint, the render cache).
+fn breakdown<'a>(alerts: impl Iterator<Item = &'a Alert>, per_alert: f64) {
+    let (mut n, mut labels, mut annotations) = (0usize, 0usize, 0usize);
+    for a in alerts {
+        n += 1;
+        labels += 16 + 16 * a.labels.len();
+        let pairs = a.annotations.iter();
+        annotations += 16 + 24 * pairs.len();
+        annotations += a.annotations.iter().map(|(_, v)| v.len()).sum::<usize>();
+    }
+    let n = n as f64;
+    let (labels, annotations) = (labels as f64 / n, annotations as f64 / n);
+    let alert = std::mem::size_of::<Alert>() as f64;
+    println!(
+        "  label set array {labels:.0}, annotations {annotations:.0}, Alert {alert:.0}, \
+         the rule's tables (rest) {:.0}",
+        per_alert - labels - annotations - alert
+    );
+}
+
 fn main() {
     let args: Vec<usize> = std::env::args()
         .skip(1)
@@ -96,16 +119,18 @@ fn main() {
         label_string_bytes(&data)
     );
     println!(
-        "sizes: Alert {} bytes, Labels {} (+ 16 + 16 per label on the heap), Annotations {}",
-        std::mem::size_of::<tocsin::rule::Alert>(),
+        "sizes: Alert {} bytes, Labels {} (+ 16 + 16 per label on the heap), Annotations {} (+ 16 + 24 per annotation and its text)",
+        std::mem::size_of::<Alert>(),
         std::mem::size_of::<Labels>(),
         std::mem::size_of::<tocsin::rule::Annotations>(),
     );
 
     // The rule core alone: rules stepped directly, outputs dropped.
     let base = live();
+    // The group's name too: it is the `alertgroup` label of every alert.
     let ctx = Arc::new(RuleContext {
         interval: std::time::Duration::from_secs(10),
+        group_name: groups[0].name.clone(),
         ..RuleContext::default()
     });
     let mut core: Vec<AlertingRule> = groups[0]
@@ -128,6 +153,7 @@ fn main() {
         per_alert,
         built - base
     );
+    breakdown(core.iter().flat_map(|r| r.alerts()), per_alert);
     drop(core);
 
     // The engine: the same rules as a group, evaluated three times (pending, then

@@ -140,8 +140,27 @@ impl PartialEq<Option<i64>> for MaybeMs {
     }
 }
 
+/// What an alert's series carried when they were last written: the state in
+/// `ALERTS`' `alertstate` and whether `ALERTS` carried `flapping="true"`. It is all a
+/// staleness marker for them is built from (with the alert's labels), see `series.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Wrote {
+    pub(crate) state: AlertState,
+    pub(crate) flapping: bool,
+}
+
+/// Numbers a rule's evaluations, to tell which alerts the current one returned. 32
+/// bits, which wrap after 4 billion evaluations (136 years at one a second), long after
+/// any alert not returned since has been resolved and dropped; 0 stands for "not yet
+/// returned" (see `AlertingRule::next_attempt`).
+pub(crate) type Attempt = u32;
+
 /// One alert: identified by the fingerprint of its final label set. Times are
 /// milliseconds since the epoch.
+///
+/// Its size is most of what an alert costs besides its labels and annotations (see
+/// "Memory per active alert" in docs/benchmarks.md): 88 bytes, with the times that
+/// cannot be set together in one field and the small fields packed in one word.
 #[derive(Debug, Clone)]
 pub struct Alert {
     /// Final labels (sample labels, group and rule labels, `alertname`, `alertgroup`),
@@ -149,26 +168,30 @@ pub struct Alert {
     pub labels: Labels,
     /// Rendered annotations, in the rule's order; empty values are kept.
     pub annotations: Annotations,
-    pub state: AlertState,
     /// The query value that produced the alert at its last evaluation.
     pub value: f64,
     pub active_at_ms: i64,
     pub fired_at_ms: MaybeMs,
-    pub resolved_at_ms: MaybeMs,
     pub last_sent_at_ms: MaybeMs,
-    /// Since when a firing alert has been absent from the query result while
-    /// `keep_firing_for` kept it firing.
-    pub keep_firing_since_ms: MaybeMs,
-    /// Until when Alertmanager should consider the alert firing without news from us.
-    pub valid_until_ms: MaybeMs,
-    /// Restored from `ALERTS_FOR_STATE` at start-up rather than first seen by us.
-    pub restored: bool,
-    /// The rule's evaluation attempt that last saw this alert in the query result.
-    pub(crate) seen: u64,
+    /// While active: since when a firing alert has been absent from the query result
+    /// while `keep_firing_for` kept it firing. Once inactive: when it resolved. An
+    /// inactive alert is never active again (its return is a new alert), so the two
+    /// never need to be kept at once; read them with [`Alert::keep_firing_since_ms`]
+    /// and [`Alert::resolved_at_ms`].
+    since_ms: MaybeMs,
     /// The fingerprint of the query series that made the alert at its last evaluation,
     /// which its annotations were rendered for (0 for a restored alert, not yet seen):
     /// the render cache's check that they can be reused for that series.
     pub(crate) source: u64,
+    /// The rule's evaluation attempt that last saw this alert in the query result.
+    pub(crate) seen: Attempt,
+    pub state: AlertState,
+    /// Restored from `ALERTS_FOR_STATE` at start-up rather than first seen by us.
+    pub restored: bool,
+    /// What its series carried when the rule last wrote them (`None`: they were not
+    /// written at the rule's last successful evaluation), to end them with staleness
+    /// markers when the alert changes state or goes (see `series.rs`).
+    pub(crate) wrote: Option<Wrote>,
 }
 
 impl Alert {
@@ -182,18 +205,47 @@ impl Alert {
         Alert {
             labels,
             annotations,
-            state: AlertState::Pending,
             value,
             active_at_ms,
             fired_at_ms: MaybeMs::NEVER,
-            resolved_at_ms: MaybeMs::NEVER,
             last_sent_at_ms: MaybeMs::NEVER,
-            keep_firing_since_ms: MaybeMs::NEVER,
-            valid_until_ms: MaybeMs::NEVER,
-            restored: false,
-            seen: 0,
+            since_ms: MaybeMs::NEVER,
             source: 0,
+            seen: 0,
+            state: AlertState::Pending,
+            restored: false,
+            wrote: None,
         }
+    }
+
+    /// When the alert resolved (only an inactive alert has).
+    pub fn resolved_at_ms(&self) -> MaybeMs {
+        match self.state {
+            AlertState::Inactive => self.since_ms,
+            _ => MaybeMs::NEVER,
+        }
+    }
+
+    /// Since when a firing alert has been absent from the query result while
+    /// `keep_firing_for` kept it firing (only an active alert has).
+    pub fn keep_firing_since_ms(&self) -> MaybeMs {
+        match self.state {
+            AlertState::Inactive => MaybeMs::NEVER,
+            _ => self.since_ms,
+        }
+    }
+
+    /// Sets (or, with [`MaybeMs::NEVER`], ends) the `keep_firing_for` window of an
+    /// active alert.
+    pub(crate) fn set_keep_firing_since(&mut self, since: MaybeMs) {
+        debug_assert!(self.state != AlertState::Inactive);
+        self.since_ms = since;
+    }
+
+    /// The alert resolves at `ts_ms`.
+    pub(crate) fn resolve(&mut self, ts_ms: i64) {
+        self.state = AlertState::Inactive;
+        self.since_ms = MaybeMs::at(ts_ms);
     }
 }
 
@@ -206,7 +258,7 @@ impl Alert {
             return false;
         }
         let last = self.last_sent_at_ms.get();
-        if let Some(resolved) = self.resolved_at_ms.get()
+        if let Some(resolved) = self.resolved_at_ms().get()
             && last.is_none_or(|l| resolved > l)
         {
             return true;

@@ -45,7 +45,7 @@ mod series;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::alert::{Alert, AlertState, Annotations};
+use super::alert::{Alert, AlertState, Annotations, Attempt};
 use super::budget::Share;
 use super::{Answer, EvalTime, Health, Outcome, RuleContext, StepOutput, shared};
 use crate::config::{self, RuleKind};
@@ -91,10 +91,11 @@ pub struct AlertingRule {
     /// rendered for it (see `render.rs`).
     rendered: RenderCache,
     /// Numbers evaluations, to tell what the current one saw.
-    attempt: u64,
+    attempt: Attempt,
     /// The current evaluation's answer may be partial (`$isPartial` in templates).
     partial: bool,
-    /// Series written at the last successful evaluation.
+    /// The records of series written at the last successful evaluation by alerts no
+    /// longer held (those held keep their own, `Alert::wrote`).
     written: Written,
     outcome: Outcome,
     /// Set by `update`: at the next step, firing alerts younger than `for` go back to
@@ -323,7 +324,7 @@ impl AlertingRule {
         if let Some((reason, _)) = verdict.raise {
             samples.push(reason.sample());
         }
-        self.attempt += 1;
+        self.next_attempt();
         self.partial = partial;
         let n = samples.len();
         // Each series becomes an alert: room for them is claimed in `-rule.maxActiveAlerts`
@@ -394,9 +395,9 @@ impl AlertingRule {
         self.policies.retain(|fp| held.contains_key(&fp));
         self.retain_rendered();
         let flapping = self.flapping.as_ref();
-        let alerts = self.active.iter().map(|(fp, a)| {
+        let alerts = self.active.iter_mut().map(|(fp, a)| {
             let flaps = flapping.is_some_and(|f| f.labelled(*fp));
-            (&**a, flaps)
+            (&mut **a, flaps)
         });
         self.written
             .replace(alerts, &self.ctx, t.query_ts_ms, &mut series);
@@ -419,6 +420,10 @@ impl AlertingRule {
     /// Fails the evaluation and drops every alert, as Prometheus does when `limit` is
     /// exceeded; the alerts' part of the budget is given back.
     fn drop_alerts(&mut self, error: String, samples: usize) -> StepOutput {
+        // Their series end at the next successful evaluation, unless they are back.
+        for a in self.active.values() {
+            self.written.leave(a);
+        }
         self.active.clear();
         self.rendered.clear();
         if let Some(d) = &mut self.dampening {
@@ -452,10 +457,14 @@ impl AlertingRule {
                 // resolution was sent, so its return is a new incident, which must hold
                 // for `for` before it pages, with its own `activeAt`, `firedAt` and
                 // sending history (a firing alert never sent is sent at once).
-                _ => {
+                // It takes over what the resolved one's series carried when last
+                // written, so that they are ended or continued as the new one's.
+                old => {
+                    let wrote = old.and_then(|a| a.wrote);
                     let mut a = Alert::new(o.labels, o.annotations, o.value, ts);
                     a.source = o.source;
                     a.seen = self.attempt;
+                    a.wrote = wrote;
                     self.active.insert(o.fingerprint, Box::new(a));
                 }
             }
@@ -478,6 +487,7 @@ impl AlertingRule {
         let dampening = self.dampening.as_ref();
         let policies = &self.policies;
         let mut flapping = self.flapping.as_mut();
+        let written = &mut self.written;
         let mut active = 0;
         self.active.retain(|fp, a| {
             let present = a.seen == attempt;
@@ -497,9 +507,13 @@ impl AlertingRule {
             let flaps = flapping
                 .as_deref_mut()
                 .is_some_and(|f| f.observe(*fp, before, a.state, t.ts_ms) && f.labelled(*fp));
-            if fate == Fate::Active {
-                active += 1;
-                emit(a, ctx, t.query_ts_ms, flaps, series);
+            match fate {
+                Fate::Active => {
+                    active += 1;
+                    emit(a, ctx, t.query_ts_ms, flaps, series);
+                }
+                Fate::Resolved => {}
+                Fate::Dropped => written.leave(a),
             }
             fate != Fate::Dropped
         });
@@ -518,6 +532,12 @@ impl AlertingRule {
 
     /// Takes the set of series written last time (for staleness markers on removal).
     pub(crate) fn take_written(&mut self) -> Vec<Labels> {
-        self.written.take(&self.ctx)
+        let alerts = self.active.values_mut().map(|a| &mut **a);
+        self.written.take(alerts, &self.ctx)
+    }
+
+    /// Starts an evaluation attempt: numbers wrap, skipping 0 ("not yet returned").
+    fn next_attempt(&mut self) {
+        self.attempt = self.attempt.checked_add(1).unwrap_or(1);
     }
 }

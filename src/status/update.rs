@@ -30,7 +30,7 @@ fn alert_statuses(a: &AlertingRule) -> Vec<AlertStatus> {
                 x.value,
             );
             s.annotations = x.annotations.clone();
-            s.keep_firing_since = x.keep_firing_since_ms.get().map(system_time);
+            s.keep_firing_since = x.keep_firing_since_ms().get().map(system_time);
             s.restored = x.restored;
             s.flapping = a.is_flapping(x);
             s.source = a.alert_source(x).map(Into::into);

@@ -126,7 +126,7 @@ fn firing_that_disappears_resolves() {
     let out = step_at(&mut r, none(), t);
     let a = only(&r);
     assert_eq!(a.state, AlertState::Inactive);
-    assert_eq!(a.resolved_at_ms, Some(t));
+    assert_eq!(a.resolved_at_ms(), Some(t));
     assert_eq!(a.fired_at_ms, Some(T0));
     let mut exp = vec![
         stale("ALERTS", Some("firing"), "a", t),
@@ -143,7 +143,7 @@ fn firing_that_disappears_resolves_and_is_kept_for_retention() {
     step(&mut r, vec![], T0 + 10 * SEC);
     let a = r.alerts().next().unwrap();
     assert_eq!(a.state, AlertState::Inactive);
-    assert_eq!(a.resolved_at_ms, Some(T0 + 10 * SEC));
+    assert_eq!(a.resolved_at_ms(), Some(T0 + 10 * SEC));
     step(&mut r, vec![], T0 + 10 * SEC + 15 * 60 * SEC);
     assert_eq!(r.alerts().count(), 1, "kept while ts - resolvedAt <= 15m");
     step(&mut r, vec![], T0 + 20 * SEC + 15 * 60 * SEC);
@@ -190,7 +190,7 @@ fn resolved_alert_that_returns_starts_pending_again() {
     assert_eq!(
         (
             a.fired_at_ms.get(),
-            a.resolved_at_ms.get(),
+            a.resolved_at_ms().get(),
             a.last_sent_at_ms.get()
         ),
         (None, None, None)
@@ -209,7 +209,7 @@ fn resolved_alert_that_returns_is_pending_again_with_new_active_at() {
     let a = r.alerts().next().unwrap();
     assert_eq!(a.state, AlertState::Pending);
     assert_eq!(a.active_at_ms, T0 + 50 * SEC);
-    assert_eq!(a.resolved_at_ms, None);
+    assert_eq!(a.resolved_at_ms(), None);
 }
 
 #[test]
@@ -220,7 +220,7 @@ fn keep_firing_for_holds_then_resolves() {
     let out = step_at(&mut r, none(), T0 + MIN);
     let a = only(&r);
     assert_eq!(a.state, AlertState::Firing);
-    assert_eq!(a.keep_firing_since_ms, Some(T0 + MIN));
+    assert_eq!(a.keep_firing_since_ms(), Some(T0 + MIN));
     assert_eq!(
         series_view(&out.series),
         alerts_series("firing", "a", T0 + MIN, T0)
@@ -233,7 +233,7 @@ fn keep_firing_for_holds_then_resolves() {
     let out = step_at(&mut r, none(), t);
     let a = only(&r);
     assert_eq!(a.state, AlertState::Inactive);
-    assert_eq!(a.resolved_at_ms, Some(t));
+    assert_eq!(a.resolved_at_ms(), Some(t));
     assert_eq!(out.series.iter().filter(|s| is_stale(s)).count(), 2);
 }
 
@@ -242,12 +242,12 @@ fn keep_firing_since_resets_when_the_alert_returns() {
     let mut r = rule(0, 120);
     step_at(&mut r, one("a"), T0);
     step_at(&mut r, none(), T0 + MIN);
-    assert_eq!(only(&r).keep_firing_since_ms, Some(T0 + MIN));
+    assert_eq!(only(&r).keep_firing_since_ms(), Some(T0 + MIN));
     step_at(&mut r, one("a"), T0 + 2 * MIN);
-    assert_eq!(only(&r).keep_firing_since_ms, None);
+    assert_eq!(only(&r).keep_firing_since_ms(), None);
     // Gone again: the window starts over from here.
     step_at(&mut r, none(), T0 + 3 * MIN);
-    assert_eq!(only(&r).keep_firing_since_ms, Some(T0 + 3 * MIN));
+    assert_eq!(only(&r).keep_firing_since_ms(), Some(T0 + 3 * MIN));
     step_at(&mut r, none(), T0 + 4 * MIN);
     assert_eq!(only(&r).state, AlertState::Firing);
     step_at(&mut r, none(), T0 + 5 * MIN);
@@ -261,19 +261,19 @@ fn keep_firing_for_holds_then_resolves_and_resets_on_return() {
     step(&mut r, vec![], T0 + 10 * SEC);
     let a = r.alerts().next().unwrap();
     assert_eq!(a.state, AlertState::Firing);
-    assert_eq!(a.keep_firing_since_ms, Some(T0 + 10 * SEC));
+    assert_eq!(a.keep_firing_since_ms(), Some(T0 + 10 * SEC));
     step(&mut r, vec![], T0 + 20 * SEC);
     assert_eq!(states(&r), [("a".into(), AlertState::Firing)]);
     // Back in the result: the keep-firing clock resets.
     step(&mut r, vec![up("a")], T0 + 25 * SEC);
-    assert_eq!(r.alerts().next().unwrap().keep_firing_since_ms, None);
+    assert_eq!(r.alerts().next().unwrap().keep_firing_since_ms(), None);
     step(&mut r, vec![], T0 + 30 * SEC);
     step(&mut r, vec![], T0 + 49 * SEC);
     assert_eq!(states(&r), [("a".into(), AlertState::Firing)]);
     step(&mut r, vec![], T0 + 50 * SEC);
     let a = r.alerts().next().unwrap();
     assert_eq!(a.state, AlertState::Inactive);
-    assert_eq!(a.resolved_at_ms, Some(T0 + 50 * SEC));
+    assert_eq!(a.resolved_at_ms(), Some(T0 + 50 * SEC));
 }
 
 #[test]

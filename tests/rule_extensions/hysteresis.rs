@@ -72,7 +72,7 @@ fn keep_firing_for_counts_from_the_first_recovered_evaluation() {
         timeline(&mut r, &[95.0, 80.0, 65.0, 80.0, 65.0, 65.0, 65.0]),
         "FFFFFFR"
     );
-    assert_eq!(alert(&r, "a").unwrap().resolved_at_ms, Some(T0 + 6 * MIN));
+    assert_eq!(alert(&r, "a").unwrap().resolved_at_ms(), Some(T0 + 6 * MIN));
 }
 
 #[test]

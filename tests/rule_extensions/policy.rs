@@ -98,7 +98,7 @@ fn no_data_waits_after_then_resolves_the_alerts_and_raises_its_own() {
         "since the first evaluation without data"
     );
     assert_eq!(nd.fired_at_ms, Some(T0 + 3 * MIN));
-    assert_eq!(nd.resolved_at_ms, Some(T0 + 4 * MIN));
+    assert_eq!(nd.resolved_at_ms(), Some(T0 + 4 * MIN));
 }
 
 #[test]

@@ -35,7 +35,7 @@ pub(super) fn advance(a: &mut Alert, seen: Seen, ts: i64, timing: &Timing) -> Fa
         // `keep_firing_for` window in progress ends; should the series leave again, a
         // new window starts then. So with `recover_expr`, `keep_firing_for` counts from
         // the first evaluation that returned the recovery series.
-        a.keep_firing_since_ms = MaybeMs::NEVER;
+        a.set_keep_firing_since(MaybeMs::NEVER);
     } else if seen.synthetic || !keeps_firing(a, ts, timing) {
         return resolve(a, ts, timing);
     }
@@ -74,8 +74,8 @@ fn keeps_firing(a: &mut Alert, ts: i64, timing: &Timing) -> bool {
     if a.state != AlertState::Firing || timing.keep_firing_for_ms <= 0 {
         return false;
     }
-    let since = a.keep_firing_since_ms.get().unwrap_or(ts);
-    a.keep_firing_since_ms = MaybeMs::at(since);
+    let since = a.keep_firing_since_ms().get().unwrap_or(ts);
+    a.set_keep_firing_since(MaybeMs::at(since));
     ts - since < timing.keep_firing_for_ms
 }
 
@@ -89,7 +89,7 @@ fn resolve(a: &mut Alert, ts: i64, timing: &Timing) -> Fate {
     // before it notifies (routes with a long group_interval), would otherwise leave the
     // alert firing there until its `endsAt`. It is dropped once strictly older.
     let fate = if a.state == AlertState::Pending
-        || a.resolved_at_ms
+        || a.resolved_at_ms()
             .get()
             .is_some_and(|r| ts - r > timing.retention_ms)
     {
@@ -98,8 +98,7 @@ fn resolve(a: &mut Alert, ts: i64, timing: &Timing) -> Fate {
         Fate::Resolved
     };
     if a.state != AlertState::Inactive {
-        a.state = AlertState::Inactive;
-        a.resolved_at_ms = MaybeMs::at(ts);
+        a.resolve(ts);
     }
     fate
 }

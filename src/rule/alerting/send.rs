@@ -41,8 +41,7 @@ impl AlertingRule {
             if max_resolve > 0 {
                 valid_until = valid_until.min(ts_ms + max_resolve);
             }
-            a.valid_until_ms = MaybeMs::at(valid_until);
-            let ends_at = a.resolved_at_ms.get().unwrap_or(valid_until);
+            let ends_at = a.resolved_at_ms().get().unwrap_or(valid_until);
             let mut n = a.notification(ends_at, &self.ctx, &link);
             if label {
                 n.labels = flapping::with_label(&n.labels);
@@ -62,6 +61,10 @@ impl AlertingRule {
         let url = &self.generator_url;
         let (ctx, spec) = (&self.ctx, &self.spec);
         self.budget.release();
+        // Their series are ended by `stale_series`, which follows.
+        for a in self.active.values() {
+            self.written.leave(a);
+        }
         self.active
             .drain()
             .filter(|(_, a)| a.state == AlertState::Firing)

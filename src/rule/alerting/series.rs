@@ -6,14 +6,14 @@
 //! alert's labels, and dropped once sent. Kept, they were most of what an alert cost
 //! (two label sets of 9 and 10 labels, about 640 bytes; see "Memory per active alert" in
 //! docs/benchmarks.md), for two allocations per alert and evaluation saved. The record
-//! of what was written keeps, per alert, the alert's own label set (shared with the
-//! alert), the state its `ALERTS` carried and whether it carried `flapping="true"`
-//! (`flapping.rs`), which is all a marker's labels are built from.
+//! of what was written is, per alert, the state its `ALERTS` carried and whether it
+//! carried `flapping="true"` (`flapping.rs`), kept in the alert itself while it is held
+//! ([`Written`]): with the alert's labels, that is all a marker's labels are built from.
 
 use std::collections::HashMap;
 
 use crate::labels::{Labels, Str};
-use crate::rule::alert::{Alert, AlertState};
+use crate::rule::alert::{Alert, AlertState, Wrote};
 use crate::rule::{RuleContext, shared, stale_sample};
 use crate::sample::Sample;
 
@@ -31,8 +31,12 @@ pub(super) fn emit(
     flapping: bool,
     out: &mut Vec<Sample>,
 ) {
+    let w = Wrote {
+        state: a.state,
+        flapping,
+    };
     out.push(Sample {
-        labels: alerts_series(&a.labels, a.state, flapping, ctx),
+        labels: alerts_series(&a.labels, w, ctx),
         value: 1.0,
         timestamp_ms: query_ts_ms,
     });
@@ -43,11 +47,11 @@ pub(super) fn emit(
     });
 }
 
-/// `ALERTS{…, alertstate}` of an alert with these labels in this state, with
+/// `ALERTS{…, alertstate}` of an alert with these labels in state `w.state`, with
 /// `flapping="true"` when it flaps.
-fn alerts_series(alert: &Labels, state: AlertState, flapping: bool, ctx: &RuleContext) -> Labels {
-    let labels = series(alert, shared::alerts(), Some(state), ctx);
-    if flapping {
+fn alerts_series(alert: &Labels, w: Wrote, ctx: &RuleContext) -> Labels {
+    let labels = series(alert, shared::alerts(), Some(w.state), ctx);
+    if w.flapping {
         super::flapping::with_label(&labels)
     } else {
         labels
@@ -76,71 +80,89 @@ fn series(alert: &Labels, name: Str, state: Option<AlertState>, ctx: &RuleContex
     b.build()
 }
 
-/// The series the alerts of a rule wrote at its last successful evaluation, to end the
-/// ones that disappear with staleness markers: by alert label set (hashed by its
-/// fingerprint, compared by pointer first), the round that last wrote the alert's
-/// series, the state its `ALERTS` carried and whether it was flapping. Entries are updated in place, so an
-/// evaluation that writes what the last one did allocates nothing here.
+/// The other half of the record of what the alerts of a rule wrote at its last
+/// successful evaluation, for the staleness markers that end what is no longer written.
+///
+/// An alert in the rule's map records what its own series carried ([`Alert::wrote`]),
+/// so the record costs nothing beside the alert (it was a table of its own, about 70
+/// bytes per alert; see "Memory per active alert" in docs/benchmarks.md). An alert that
+/// leaves the map between two writes — a pending alert gone from the result, every alert
+/// dropped by `limit` or the alert budget, the alerts drained when the rule is paused or
+/// removed — leaves its record here, and its series are ended at the next write, or
+/// continue if an alert of the same labels is active by then.
 #[derive(Debug, Default)]
 pub(super) struct Written {
-    alerts: HashMap<Labels, (u64, AlertState, bool)>,
-    round: u64,
+    gone: HashMap<Labels, Wrote>,
 }
 
 impl Written {
-    /// Records the active alerts among `alerts` (each with whether it flaps) as what
-    /// this evaluation wrote and appends to `out` markers at `ts_ms` for the series
-    /// written last time and not now: both series of an alert no longer active,
-    /// `ALERTS` of the state an alert left or of the `flapping` label it lost or got.
+    /// Keeps the record of `a`, which leaves the rule's map, for the next write.
+    pub(super) fn leave(&mut self, a: &Alert) {
+        if let Some(w) = a.wrote {
+            self.gone.insert(a.labels.clone(), w);
+        }
+    }
+
+    /// Records what `alerts` (each with whether it flaps) write at this evaluation —
+    /// the active ones write their series — and appends to `out` markers at `ts_ms`
+    /// for the series written last time and not now: both series of an alert no longer
+    /// active or gone, `ALERTS` of the state an alert left or of the `flapping` label
+    /// it lost or got.
     pub(super) fn replace<'a>(
         &mut self,
-        alerts: impl Iterator<Item = (&'a Alert, bool)>,
+        alerts: impl Iterator<Item = (&'a mut Alert, bool)>,
         ctx: &RuleContext,
         ts_ms: i64,
         out: &mut Vec<Sample>,
     ) {
-        self.round += 1;
-        let round = self.round;
-        let mut active = 0;
-        for (a, flaps) in alerts.filter(|(a, _)| a.state != AlertState::Inactive) {
-            active += 1;
-            match self.alerts.get_mut(&a.labels) {
-                Some((r, state, flapping)) => {
-                    if (*state, *flapping) != (a.state, flaps) {
-                        let gone = alerts_series(&a.labels, *state, *flapping, ctx);
-                        out.push(stale_sample(gone, ts_ms));
-                        (*state, *flapping) = (a.state, flaps);
-                    }
-                    *r = round;
-                }
-                None => {
-                    self.alerts
-                        .insert(a.labels.clone(), (round, a.state, flaps));
-                }
-            }
-        }
-        if self.alerts.len() > active {
-            self.alerts.retain(|labels, (r, state, flapping)| {
-                if *r != round {
-                    let gone = alerts_series(labels, *state, *flapping, ctx);
-                    out.push(stale_sample(gone, ts_ms));
-                    out.push(stale_sample(for_state_series(labels, ctx), ts_ms));
-                }
-                *r == round
+        for (a, flapping) in alerts {
+            let now = (a.state != AlertState::Inactive).then_some(Wrote {
+                state: a.state,
+                flapping,
             });
+            let before = match a.wrote.take() {
+                None if !self.gone.is_empty() => self.gone.remove(&a.labels),
+                w => w,
+            };
+            match (before, now) {
+                (Some(b), Some(n)) if b != n => {
+                    out.push(stale_sample(alerts_series(&a.labels, b, ctx), ts_ms));
+                }
+                (Some(b), None) => end(&a.labels, b, ctx, ts_ms, out),
+                _ => {}
+            }
+            a.wrote = now;
+        }
+        for (labels, b) in self.gone.drain() {
+            end(&labels, b, ctx, ts_ms, out);
         }
     }
 
-    /// Empties the record, returning the label sets of the series written.
-    pub(super) fn take(&mut self, ctx: &RuleContext) -> Vec<Labels> {
-        self.alerts
+    /// Empties the record of `alerts` and of the alerts gone, returning the label sets
+    /// of the series written.
+    pub(super) fn take<'a>(
+        &mut self,
+        alerts: impl Iterator<Item = &'a mut Alert>,
+        ctx: &RuleContext,
+    ) -> Vec<Labels> {
+        for a in alerts {
+            self.leave(a);
+            a.wrote = None;
+        }
+        self.gone
             .drain()
-            .flat_map(|(labels, (_, state, flapping))| {
+            .flat_map(|(labels, w)| {
                 [
-                    alerts_series(&labels, state, flapping, ctx),
+                    alerts_series(&labels, w, ctx),
                     for_state_series(&labels, ctx),
                 ]
             })
             .collect()
     }
+}
+
+/// Staleness markers for both series of the alert with `labels`, last written as `w`.
+fn end(labels: &Labels, w: Wrote, ctx: &RuleContext, ts_ms: i64, out: &mut Vec<Sample>) {
+    out.push(stale_sample(alerts_series(labels, w, ctx), ts_ms));
+    out.push(stale_sample(for_state_series(labels, ctx), ts_ms));
 }
