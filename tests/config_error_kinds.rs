@@ -89,6 +89,22 @@ fn recording_rules_reject_alerting_fields() {
     assert!(kinds.contains(&ErrorKind::RecordingField("keep_firing_for")));
     assert!(kinds.contains(&ErrorKind::RecordingField("annotations")));
     assert_eq!(e.len(), 3);
+    // Each error points at its key (not at the rule), so an editor jumps to the line
+    // to remove; in file order.
+    let shown: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+    let key = |at: &str, field: &str| {
+        format!(
+            "rules.yml:{at}: group \"g\", rule 1, \"a\": invalid field '{field}' in recording rule; only alerting rules take it: remove it, or make this an `alert:` rule"
+        )
+    };
+    assert_eq!(
+        shown,
+        [
+            key("6:9", "for"),
+            key("7:9", "keep_firing_for"),
+            key("8:9", "annotations"),
+        ]
+    );
 }
 
 #[test]
@@ -321,12 +337,12 @@ fn extension_keys_are_checked_where_they_are_written() {
     let e = errors(&rule(
         "      - record: a\n        expr: up\n        recover_expr: up > 0\n        for_count: {n: 1, of: 2}\n",
     ));
-    let kinds: Vec<_> = e.iter().map(|e| e.kind.clone()).collect();
+    let shown: Vec<String> = e.iter().map(|e| e.to_string()).collect();
     assert_eq!(
-        kinds,
+        shown,
         [
-            ErrorKind::RecordingField("recover_expr"),
-            ErrorKind::RecordingField("for_count")
+            "rules.yml:6:9: group \"g\", rule 1, \"a\": invalid field 'recover_expr' in recording rule; only alerting rules take it: remove it, or make this an `alert:` rule",
+            "rules.yml:7:9: group \"g\", rule 1, \"a\": invalid field 'for_count' in recording rule; only alerting rules take it: remove it, or make this an `alert:` rule",
         ]
     );
     // N > M points at `n`; a count window wider than 64 at `of`.
@@ -349,8 +365,18 @@ fn extension_keys_are_checked_where_they_are_written() {
     let msg = one(&rule(
         "      - alert: A\n        expr: up == 0\n        for_count: {n: 3}\n",
     ));
-    assert!(msg.starts_with("rules.yml:6:20: "), "{msg}");
-    assert!(msg.contains("`for_count` needs `of`"), "{msg}");
+    assert_eq!(
+        msg,
+        "rules.yml:6:9: group \"g\", rule 1, \"A\": `for_count` needs `of`: write `for_count: {n: N, of: M}` (fire when the series was returned in N of the last M evaluations)"
+    );
+    // Also when the mapping starts on the next line: the key, not its first field.
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        for_count:\n          of: 3\n",
+    ));
+    assert!(
+        msg.starts_with("rules.yml:6:9: group \"g\", rule 1, \"A\": `for_count` needs `n`"),
+        "{msg}"
+    );
     let msg = one(&rule(
         "      - alert: A\n        expr: up == 0\n        for_count: {n: 1, of: 2, out_of: 3}\n",
     ));
@@ -394,8 +420,25 @@ fn no_data_and_on_error_are_checked_where_they_are_written() {
     let msg = one(&rule(
         "      - alert: A\n        expr: up == 0\n        no_data: {after: 5m}\n",
     ));
-    assert!(msg.starts_with("rules.yml:6:18: "), "{msg}");
-    assert!(msg.contains("`no_data` needs `state`"), "{msg}");
+    assert_eq!(
+        msg,
+        "rules.yml:6:9: group \"g\", rule 1, \"A\": `no_data` needs `state`: write `no_data: {after: 5m, state: STATE}` (STATE is ok (the alerts resolve), alerting (a no-data alert fires) or keep (the alerts stay))"
+    );
+    let msg = one(&rule(
+        "      - alert: A\n        expr: up == 0\n        on_error:\n          after: 5m\n",
+    ));
+    assert!(
+        msg.starts_with("rules.yml:6:9: group \"g\", rule 1, \"A\": `on_error` needs `state`"),
+        "{msg}"
+    );
+    // The group's own, at its key.
+    let msg = one(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n    on_error:\n      after: 1m\n",
+    );
+    assert!(
+        msg.starts_with("rules.yml:6:5: group \"g\": `on_error` needs `state`"),
+        "{msg}"
+    );
     let msg = one(&rule(
         "      - alert: A\n        expr: up == 0\n        no_data: {after: 5 minutes, state: ok}\n",
     ));
@@ -421,6 +464,7 @@ fn no_data_and_on_error_are_checked_where_they_are_written() {
     let e = errors(&rule(
         "      - record: a\n        expr: up\n        no_data: {state: ok}\n        on_error: {state: keep}\n",
     ));
+    let at: Vec<(usize, usize)> = e.iter().map(|e| (e.line, e.col)).collect();
     let kinds: Vec<_> = e.iter().map(|e| e.kind.clone()).collect();
     assert_eq!(
         kinds,
@@ -429,6 +473,7 @@ fn no_data_and_on_error_are_checked_where_they_are_written() {
             ErrorKind::RecordingField("on_error")
         ]
     );
+    assert_eq!(at, [(6, 9), (7, 9)], "each at its key");
     // An expression without selectors never lacks data: on the rule, the error points
     // at its `no_data`; inherited from the group, at the group's.
     let msg = one(&rule(
@@ -436,7 +481,7 @@ fn no_data_and_on_error_are_checked_where_they_are_written() {
     ));
     assert!(
         msg.starts_with(
-            "rules.yml:6:18: group \"g\", rule 1, \"A\": `no_data` needs a selector in `expr`"
+            "rules.yml:6:9: group \"g\", rule 1, \"A\": `no_data` needs a selector in `expr`"
         ),
         "{msg}"
     );
@@ -444,7 +489,7 @@ fn no_data_and_on_error_are_checked_where_they_are_written() {
         "groups:\n  - name: g\n    no_data: {state: ok}\n    rules:\n      - alert: A\n        expr: up\n      - alert: B\n        expr: vector(time()) > 0\n",
     );
     assert!(
-        msg.starts_with("rules.yml:3:14: group \"g\", rule 2, \"B\": `no_data` needs a selector"),
+        msg.starts_with("rules.yml:3:5: group \"g\", rule 2, \"B\": `no_data` needs a selector"),
         "{msg}"
     );
 }
@@ -469,9 +514,9 @@ fn flapping_is_checked_where_it_is_written() {
     let msg = one(&rule(
         "      - alert: A\n        expr: up == 0\n        flapping: {changes: 2}\n",
     ));
-    assert!(
-        msg.starts_with("rules.yml:6:19: group \"g\", rule 1, \"A\": `flapping` needs `within`"),
-        "{msg}"
+    assert_eq!(
+        msg,
+        "rules.yml:6:9: group \"g\", rule 1, \"A\": `flapping` needs `within`: write `flapping: {changes: K, within: DURATION}` (an alert that fires or resolves more than K times within DURATION is flapping)"
     );
     // Misspelt keys, inside `flapping` and for `flapping` itself.
     let msg = one(&rule(
@@ -489,13 +534,14 @@ fn flapping_is_checked_where_it_is_written() {
             && msg.contains("did you mean \"flapping\"?"),
         "{msg}"
     );
-    let e = errors(&rule(
+    let msg = one(&rule(
         "      - record: a\n        expr: up\n        flapping: {changes: 2, within: 10m}\n",
     ));
     assert!(
-        e.iter()
-            .any(|e| e.kind == ErrorKind::RecordingField("flapping")),
-        "{e:#?}"
+        msg.starts_with(
+            "rules.yml:6:9: group \"g\", rule 1, \"a\": invalid field 'flapping' in recording rule"
+        ),
+        "{msg}"
     );
 }
 

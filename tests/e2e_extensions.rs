@@ -132,7 +132,7 @@ async fn hysteresis_and_dampening_reach_alertmanager() {
             "{file}:12:24: group \"ext\", rule 3, \"HighCPUCounted\": invalid `for_count`: n: 4, of: 3"
         ),
         format!(
-            "{file}:13:9: group \"ext\", rule 4, \"cpu:recovered\": invalid field 'recover_expr' in recording rule"
+            "{file}:15:9: group \"ext\", rule 4, \"cpu:recovered\": invalid field 'recover_expr' in recording rule"
         ),
     ] {
         assert!(body.contains(&want), "{want:?} not in {body}");

@@ -49,12 +49,14 @@ impl Which {
     }
 }
 
-/// Checks one `no_data` or `on_error` mapping; `None` when absent or broken.
+/// Checks one `no_data` or `on_error` mapping (its key written at `key`); `None` when
+/// absent or broken.
 pub(crate) fn policy(
     sink: &mut Sink<'_>,
     rr: Option<&RuleRef>,
     which: Which,
     raw: &Option<S<RawPolicy>>,
+    key: (usize, usize),
 ) -> Option<Policy> {
     let raw = raw.as_ref()?;
     let p = &raw.value;
@@ -70,11 +72,7 @@ pub(crate) fn policy(
     let after = duration_field(sink, rr, "after", &p.after);
     let state = match &p.state {
         None => {
-            sink.push(
-                pos(raw),
-                rr,
-                ErrorKind::MissingPolicyState(field, which.hint()),
-            );
+            sink.push(key, rr, ErrorKind::MissingPolicyState(field, which.hint()));
             None
         }
         Some(s) => match (which, s.value.trim()) {
@@ -102,8 +100,8 @@ pub(crate) fn policy(
 }
 
 /// Gives the group's `no_data` and `on_error` to its alerting rules that set none.
-/// `at` is where the group's `no_data` is written: a rule that inherits it but has no
-/// selector to ask about is reported there.
+/// `at` is where the group's `no_data` key is written: a rule that inherits it but has
+/// no selector to ask about is reported there.
 pub(crate) fn apply_defaults(
     sink: &mut Sink<'_>,
     rules: &mut [Rule],
@@ -143,13 +141,14 @@ pub(crate) fn check_selectors(
     false
 }
 
-/// `flapping: {changes: K, within: DURATION, hold: BOOL}`, checked: `changes` at least
-/// 1, and `within` no shorter than the interval the group runs at (its own, else
-/// `-evaluationInterval` when known; never zero).
+/// `flapping: {changes: K, within: DURATION, hold: BOOL}` (its key written at `key`),
+/// checked: `changes` at least 1, and `within` no shorter than the interval the group
+/// runs at (its own, else `-evaluationInterval` when known; never zero).
 pub(crate) fn flapping(
     sink: &mut Sink<'_>,
     rr: Option<&RuleRef>,
     raw: &Option<S<RawFlapping>>,
+    key: (usize, usize),
 ) -> Option<Flapping> {
     let raw = raw.as_ref()?;
     let f = &raw.value;
@@ -167,7 +166,7 @@ pub(crate) fn flapping(
         } else {
             "within"
         };
-        sink.push(pos(raw), rr, ErrorKind::MissingFlappingField(missing));
+        sink.push(key, rr, ErrorKind::MissingFlappingField(missing));
         return None;
     };
     let within = duration_field(sink, rr, "within", &f.within);

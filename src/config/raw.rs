@@ -37,6 +37,10 @@ pub(crate) struct RawGroup {
     pub debug: Option<S<bool>>,
     pub no_data: Option<S<RawPolicy>>,
     pub on_error: Option<S<RawPolicy>>,
+    /// Where the keys `no_data` and `on_error` are written (for errors about them as a
+    /// whole: they name the key, not its value, which may start on the next line).
+    pub no_data_at: S<()>,
+    pub on_error_at: S<()>,
     pub unknown: Vec<S<String>>,
 }
 
@@ -56,7 +60,24 @@ pub(crate) struct RawRule {
     pub no_data: Option<S<RawPolicy>>,
     pub on_error: Option<S<RawPolicy>>,
     pub flapping: Option<S<RawFlapping>>,
+    /// Where the keys only an alerting rule takes are written, for errors about the key
+    /// as a whole (on a recording rule, or a mapping missing a field).
+    pub at: RuleKeysAt,
     pub unknown: Vec<S<String>>,
+}
+
+/// Where a rule writes the keys an error may be about as a whole (line and column of
+/// the key; zero when absent).
+#[derive(Debug, Default)]
+pub(crate) struct RuleKeysAt {
+    pub for_: S<()>,
+    pub keep_firing_for: S<()>,
+    pub annotations: S<()>,
+    pub recover_expr: S<()>,
+    pub for_count: S<()>,
+    pub no_data: S<()>,
+    pub on_error: S<()>,
+    pub flapping: S<()>,
 }
 
 /// `flapping: {changes: K, within: DURATION, hold: BOOL}`.
@@ -93,9 +114,10 @@ pub(crate) struct RawMap(pub Vec<(S<String>, S<String>)>);
 pub(crate) struct RawParams(pub Vec<(S<String>, Vec<String>)>);
 
 /// Generates a map visitor that fills known keys and records unknown ones; duplicate keys
-/// never reach it (serde-saphyr rejects them with a position).
+/// never reach it (serde-saphyr rejects them with a position). `"key" => field @ at`
+/// also keeps where the key is written in `out.at` (a path into `out`).
 macro_rules! map_visitor {
-    ($ty:ident, $what:literal, { $($key:literal => $field:ident),* $(,)? }) => {
+    ($ty:ident, $what:literal, { $($key:literal => $field:ident $(@ $($at:ident).+)?),* $(,)? }) => {
         impl<'de> ::serde::de::Deserialize<'de> for $ty {
             fn deserialize<D: ::serde::de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V;
@@ -113,7 +135,14 @@ macro_rules! map_visitor {
                             m.next_key::<$crate::config::raw::S<String>>()?
                         {
                             match key.value.as_str() {
-                                $($key => out.$field = m.next_value()?,)*
+                                $($key => {
+                                    $(out.$($at).+ = $crate::config::raw::S {
+                                        value: (),
+                                        line: key.line,
+                                        col: key.col,
+                                    };)?
+                                    out.$field = m.next_value()?;
+                                })*
                                 _ => {
                                     m.next_value::<::serde::de::IgnoredAny>()?;
                                     out.unknown.push(key);
@@ -151,25 +180,25 @@ map_visitor!(RawGroup, "a rule group (a mapping with `name` and `rules`)", {
     "headers" => headers,
     "notifier_headers" => notifier_headers,
     "debug" => debug,
-    "no_data" => no_data,
-    "on_error" => on_error,
+    "no_data" => no_data @ no_data_at,
+    "on_error" => on_error @ on_error_at,
 });
 
 map_visitor!(RawRule, "a rule (a mapping with `record` or `alert`, and `expr`)", {
     "record" => record,
     "alert" => alert,
     "expr" => expr,
-    "for" => for_,
-    "keep_firing_for" => keep_firing_for,
+    "for" => for_ @ at.for_,
+    "keep_firing_for" => keep_firing_for @ at.keep_firing_for,
     "labels" => labels,
-    "annotations" => annotations,
+    "annotations" => annotations @ at.annotations,
     "debug" => debug,
     "update_entries_limit" => update_entries_limit,
-    "recover_expr" => recover_expr,
-    "for_count" => for_count,
-    "no_data" => no_data,
-    "on_error" => on_error,
-    "flapping" => flapping,
+    "recover_expr" => recover_expr @ at.recover_expr,
+    "for_count" => for_count @ at.for_count,
+    "no_data" => no_data @ at.no_data,
+    "on_error" => on_error @ at.on_error,
+    "flapping" => flapping @ at.flapping,
 });
 
 map_visitor!(RawFlapping, "a mapping `{changes: K, within: DURATION}`", {

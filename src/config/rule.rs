@@ -140,7 +140,7 @@ pub(crate) fn validate_rule(
     let for_ = duration_field(sink, rr, "for", &r.for_).unwrap_or_default();
     let keep = duration_field(sink, rr, "keep_firing_for", &r.keep_firing_for).unwrap_or_default();
     if let Some(rec) = record.filter(|_| alert.is_none()) {
-        alerting_keys_of_recording(sink, rr, rule_pos, r, (for_, keep));
+        alerting_keys_of_recording(sink, rr, r, (for_, keep));
         if !is_valid_record_name(&rec.value) {
             sink.push(pos(rec), rr, ErrorKind::BadRecordName(rec.value.clone()));
         }
@@ -197,36 +197,38 @@ fn checked_expr<'r>(
     expr.map(|(text, _)| text)
 }
 
-/// The keys only an alerting rule takes, each an error on a recording rule, at the rule.
+/// The keys only an alerting rule takes, each an error on a recording rule, at the key.
 /// `for: 0` and `keep_firing_for: 0` (`durations`, as parsed) say nothing, and
 /// Prometheus accepts them; an empty `annotations` map too.
 fn alerting_keys_of_recording(
     sink: &mut Sink<'_>,
     rr: Option<&RuleRef>,
-    rule_pos: (usize, usize),
     r: &RawRule,
     (for_, keep): (Duration, Duration),
 ) {
+    let at = &r.at;
     let given = [
         (
             "annotations",
+            &at.annotations,
             r.annotations
                 .as_ref()
                 .is_some_and(|a| !a.value.0.is_empty()),
         ),
-        ("for", r.for_.is_some() && !for_.is_zero()),
+        ("for", &at.for_, r.for_.is_some() && !for_.is_zero()),
         (
             "keep_firing_for",
+            &at.keep_firing_for,
             r.keep_firing_for.is_some() && !keep.is_zero(),
         ),
-        ("recover_expr", r.recover_expr.is_some()),
-        ("for_count", r.for_count.is_some()),
-        ("no_data", r.no_data.is_some()),
-        ("on_error", r.on_error.is_some()),
-        ("flapping", r.flapping.is_some()),
+        ("recover_expr", &at.recover_expr, r.recover_expr.is_some()),
+        ("for_count", &at.for_count, r.for_count.is_some()),
+        ("no_data", &at.no_data, r.no_data.is_some()),
+        ("on_error", &at.on_error, r.on_error.is_some()),
+        ("flapping", &at.flapping, r.flapping.is_some()),
     ];
-    for (field, _) in given.into_iter().filter(|(_, given)| *given) {
-        sink.push(rule_pos, rr, ErrorKind::RecordingField(field));
+    for (field, key, _) in given.into_iter().filter(|(_, _, given)| *given) {
+        sink.push(pos(key), rr, ErrorKind::RecordingField(field));
     }
 }
 
@@ -267,23 +269,33 @@ fn extensions(
         }
         Some(text.to_string())
     });
-    let for_count = r.for_count.as_ref().and_then(|fc| for_count(sink, rr, fc));
-    let no_data = policy(sink, rr, Which::NoData, &r.no_data).filter(|_| {
-        let (expr, at) = (r.expr.as_ref(), r.no_data.as_ref().map(pos));
-        expr.zip(at)
-            .is_none_or(|(e, at)| check_selectors(sink, rr, e.value.trim(), at, opts))
+    let at = &r.at;
+    let for_count = r
+        .for_count
+        .as_ref()
+        .and_then(|fc| for_count(sink, rr, fc, pos(&at.for_count)));
+    let no_data = policy(sink, rr, Which::NoData, &r.no_data, pos(&at.no_data)).filter(|_| {
+        r.expr
+            .as_ref()
+            .is_none_or(|e| check_selectors(sink, rr, e.value.trim(), pos(&at.no_data), opts))
     });
     AlertExtensions {
         recover_expr,
         for_count,
         no_data,
-        on_error: policy(sink, rr, Which::OnError, &r.on_error),
-        flapping: flapping(sink, rr, &r.flapping),
+        on_error: policy(sink, rr, Which::OnError, &r.on_error, pos(&at.on_error)),
+        flapping: flapping(sink, rr, &r.flapping, pos(&at.flapping)),
     }
 }
 
-/// `for_count: {n: N, of: M}`, checked: both given, `1 <= N <= M <= 64`.
-fn for_count(sink: &mut Sink<'_>, rr: Option<&RuleRef>, raw: &S<RawForCount>) -> Option<ForCount> {
+/// `for_count: {n: N, of: M}` (its key written at `key`), checked: both given,
+/// `1 <= N <= M <= 64`.
+fn for_count(
+    sink: &mut Sink<'_>,
+    rr: Option<&RuleRef>,
+    raw: &S<RawForCount>,
+    key: (usize, usize),
+) -> Option<ForCount> {
     let fc = &raw.value;
     for key in &fc.unknown {
         let kind = ErrorKind::UnknownField {
@@ -295,7 +307,7 @@ fn for_count(sink: &mut Sink<'_>, rr: Option<&RuleRef>, raw: &S<RawForCount>) ->
     }
     let (Some(n), Some(of)) = (&fc.n, &fc.of) else {
         let missing = if fc.n.is_none() { "n" } else { "of" };
-        sink.push(pos(raw), rr, ErrorKind::MissingForCountField(missing));
+        sink.push(key, rr, ErrorKind::MissingForCountField(missing));
         return None;
     };
     let max = i64::from(ForCount::MAX_OF);

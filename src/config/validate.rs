@@ -266,11 +266,10 @@ fn rules(sink: &mut Sink<'_>, g: &RawGroup, opts: &LoadOptions) -> Vec<Rule> {
         }
     }
     let defaults = (
-        policy(sink, None, Which::NoData, &g.no_data),
-        policy(sink, None, Which::OnError, &g.on_error),
+        policy(sink, None, Which::NoData, &g.no_data, pos(&g.no_data_at)),
+        policy(sink, None, Which::OnError, &g.on_error, pos(&g.on_error_at)),
     );
-    let at = g.no_data.as_ref().map(pos).unwrap_or_default();
-    apply_defaults(sink, &mut rules, defaults, at, opts);
+    apply_defaults(sink, &mut rules, defaults, pos(&g.no_data_at), opts);
     rules
 }
 

@@ -281,6 +281,44 @@ describe("status UI", { skip: req.skip }, () => {
     });
   });
 
+  it("shows a pause whose group is no longer loaded, with who, why and the resume that ends it", async () => {
+    const form = (o) => ({ method: "POST", body: new URLSearchParams(o) });
+    const reload = async () => {
+      const r = await fetch(`${tocsin.url}/-/reload`, { method: "POST" });
+      assert.equal(r.status, 200, await r.text());
+    };
+    // A group is loaded, paused, then removed from the file: its pause stays.
+    fs.writeFileSync(rulesFile, RULES + "  - name: retired\n    rules:\n      - record: retired:up\n        expr: up\n");
+    await reload();
+    const paused = await fetch(`${tocsin.url}/api/v1/rules/pause`,
+      form({ group: "retired", reason: "being rewritten", note: "INC-77", by: "bob" }));
+    assert.equal(paused.status, 200, await paused.text());
+    fs.writeFileSync(rulesFile, RULES);
+    await reload();
+
+    await ui.page.goto(`${tocsin.url}/#/groups`);
+    await ui.page.reload();
+    const section = ui.page.locator("#unloaded-pauses");
+    await section.waitFor();
+    assert.match(await section.locator("h2").innerText(), /Pauses of rules not loaded \(1\)/);
+    const item = section.locator('li[data-pause-group="retired"]');
+    const text = await item.innerText();
+    assert.match(text, /retired/);
+    assert.match(text, /rules\.yml/);
+    assert.match(text, /by bob: being rewritten \(INC-77\)/);
+    // The resume request shown ends it: run it as the page spells it.
+    const curl = await item.locator("pre.resume").innerText();
+    const fields = [...curl.matchAll(/--data-urlencode '([^=]+)=([^']*)'/g)].map((m) => [m[1], m[2]]);
+    assert.deepEqual(fields.map(([k]) => k), ["file", "group"]);
+    assert.ok(curl.startsWith(`curl -X POST '${tocsin.url}/api/v1/rules/resume'`), curl);
+    await screenshots(ui.page, "groups-unloaded-pause");
+    const resumed = await fetch(`${tocsin.url}/api/v1/rules/resume`, form(Object.fromEntries(fields)));
+    assert.equal(resumed.status, 200, await resumed.text());
+    await ui.page.reload();
+    await ui.page.locator("details.group").first().waitFor();
+    assert.equal(await section.count(), 0, "no pause left to show");
+  });
+
   it("keyboard: '/' focuses the search box and links are reachable with Tab", async () => {
     await ui.page.goto(`${tocsin.url}/#/groups`);
     await ui.page.locator("details.group").first().waitFor();

@@ -5,8 +5,8 @@
 // filter is active, every group shown opens (the filter keeps the rendered set small).
 
 import {
-  announce, badge, cached, clusterInfo, filterForm, groupMatcher, h, labelMatchers, pager, parseTime, partialBanner, pausedNote,
-  ruleLink, seconds, span, when, words,
+  announce, badge, BASE, cached, clusterInfo, copyButton, filterForm, groupMatcher, h, labelMatchers, pager, parseTime,
+  partialBanner, pausedNote, ruleLink, seconds, span, when, words,
 } from "./lib.js";
 
 const GROUPS_PER_PAGE = 50;
@@ -91,7 +91,11 @@ function ruleMatcher(args) {
 
 export async function groupsPage(r) {
   const t0 = performance.now();
-  const [data, cluster] = await Promise.all([cached("/api/v1/rules"), clusterInfo()]);
+  const [data, cluster, pauses] = await Promise.all([
+    cached("/api/v1/rules"), clusterInfo(),
+    // Older servers, and readers the listing turns away, have no pauses to show here.
+    cached("/api/v1/rules/pauses").catch(() => null),
+  ]);
   const t1 = performance.now();
   const groups = indexRules(data);
   const args = r.args;
@@ -106,13 +110,43 @@ export async function groupsPage(r) {
   ];
   const draw = () => drawGroups(groups, args, results, cluster);
   const page = h("div", {},
-    h("h1", {}, "Groups"), partialBanner(data),
+    h("h1", {}, "Groups"), partialBanner(data), unloadedPauses(pauses, cluster),
     filterForm(fields, args, draw), names,
     results);
   draw();
   document.body.dataset.fetchMs = (t1 - t0).toFixed(1);
   document.body.dataset.renderMs = (performance.now() - t1).toFixed(1);
   return page;
+}
+
+/**
+ * The pauses that cover no loaded rule (`covered_rules: 0` in /api/v1/rules/pauses):
+ * their group or rule is not in the rule files (any more), so no group below carries
+ * them, yet each applies again when its group or rule comes back. Each with who, why and
+ * until when, and the resume request that ends it.
+ */
+function unloadedPauses(listing, cluster) {
+  const list = (listing?.pauses || []).filter((p) => p.covered_rules === 0);
+  if (!list.length) return "";
+  const where = cluster
+    ? "their group or rule is not evaluated by this member (pauses apply on the member they were made on)"
+    : "their group or rule is not in the rule files";
+  return h("section", { class: "panel", id: "unloaded-pauses", "aria-labelledby": "unloaded-pauses-title" },
+    h("h2", { id: "unloaded-pauses-title" }, `Pauses of rules not loaded (${list.length})`),
+    h("p", { class: "muted" }, `No group below shows these: ${where}. Each applies again when it comes back; resume it to end it.`),
+    h("ul", { class: "plain" }, list.map((p) => {
+      const names = [["file", p.file], ["group", p.group], ...(p.rule ? [["rule", p.rule]] : [])];
+      const curl = `curl -X POST '${location.origin}${BASE}/api/v1/rules/resume' ${names.map(([k, v]) => `--data-urlencode ${shellQuote(`${k}=${v}`)}`).join(" ")}`;
+      return h("li", { "data-pause-group": p.group, "data-pause-rule": p.rule ?? "" },
+        h("strong", {}, p.rule ? `${p.group} / ${p.rule}` : p.group), " ",
+        h("span", { class: "muted mono" }, p.file), " ", pausedNote(p),
+        h("pre", { class: "resume" }, curl), copyButton(curl));
+    })));
+}
+
+/** `s` as one POSIX shell word. */
+function shellQuote(s) {
+  return `'${s.replaceAll("'", "'\\''")}'`;
 }
 
 function drawGroups(groups, args, results, cluster) {
