@@ -215,25 +215,31 @@ pub fn join_path(base: &str, path: &str) -> String {
 pub struct Endpoint {
     pub url: String,
     pub shown: String,
+    /// `url` parsed once, so that a request does not parse it again (`None` if it does
+    /// not parse: the request then fails with reqwest's error, as before).
+    parsed: Option<reqwest::Url>,
 }
 
 impl Endpoint {
     /// An endpoint shown redacted ([`redact_url`]).
     pub fn new(url: impl Into<String>) -> Self {
         let url = url.into();
-        Endpoint {
-            shown: redact_url(&url),
-            url,
-        }
+        Self::shown_as(redact_url(&url), url)
     }
 
     /// An endpoint shown as it is (vmalert's `-notifier.showURL`). Credentials taken out
     /// of the URL by [`url_credentials`] are not part of it.
     pub fn unredacted(url: impl Into<String>) -> Self {
         let url = url.into();
+        Self::shown_as(url.clone(), url)
+    }
+
+    /// An endpoint shown as `shown`.
+    pub fn shown_as(shown: String, url: String) -> Self {
         Endpoint {
-            shown: url.clone(),
+            parsed: reqwest::Url::parse(&url).ok(),
             url,
+            shown,
         }
     }
 }
@@ -451,9 +457,13 @@ impl HttpClient {
         })
     }
 
-    /// A POST to `url` carrying the client's current credentials.
-    pub async fn post(&self, url: &str) -> Result<reqwest::RequestBuilder, AuthError> {
-        self.authorize(self.inner.post(url)).await
+    /// A POST to `to` carrying the client's current credentials.
+    pub async fn post(&self, to: &Endpoint) -> Result<reqwest::RequestBuilder, AuthError> {
+        let req = match &to.parsed {
+            Some(url) => self.inner.post(url.clone()),
+            None => self.inner.post(&to.url),
+        };
+        self.authorize(req).await
     }
 
     /// A GET of `url` carrying the client's current credentials.

@@ -196,7 +196,7 @@ fn target(
     let timeout = flags.interval + Duration::from_secs(1);
     Ok(Target {
         client: HttpClient::new(&Origin::flags("pushmetrics"), &auth, timeout)?,
-        endpoint: Endpoint { url: clean, shown },
+        endpoint: Endpoint::shown_as(shown, clean),
         interval: flags.interval,
         extra_labels: flags.extra_label.join(","),
         compress: !flags.disable_compression,

@@ -269,11 +269,58 @@ const FOR_STATE_NAMES: &[&str] = &["Down", "Late", "Elsewhere"];
 /// of `slow_at` (or of the expression `slow_expr`) first takes `delay`, and
 /// `ALERTS_FOR_STATE` answers one series for instance `a` of each of
 /// [`FOR_STATE_NAMES`] with value `for_state_s` when set.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_evaluation_costs_its_rule_that_evaluation_only() {
+    let rules = r#"groups:
+  - name: g
+    interval: 1m
+    eval_offset: 30s
+    rules:
+      - record: before
+        expr: up == 0
+      - alert: Broken
+        expr: broken
+      - alert: Down
+        expr: up == 0
+"#;
+    let q = Arc::new(Scripted {
+        panic_expr: Some("broken"),
+        ..Scripted::default()
+    });
+    q.inner.set("up == 0", Ok(vec![down("a")]));
+    let r = PausedEngine::start(rules, q.clone(), Clock::tokio_at(T0), None).await;
+    r.until(2 * MIN + 20 * SEC).await;
+
+    let broken = r.rule("Broken");
+    assert_eq!(broken.health, Health::Err);
+    let error = broken.last_error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("internal error") && error.contains("querying broken panicked"),
+        "{error}"
+    );
+    // The rules before and after it evaluated at every tick, and the group went on.
+    for name in ["before", "Down"] {
+        let s = r.rule(name);
+        assert_eq!(s.health, Health::Ok, "{name}");
+        let last = UNIX_EPOCH + Duration::from_millis((T0 + 2 * MIN + 10 * SEC) as u64);
+        assert_eq!(s.last_evaluation, Some(last), "{name}");
+    }
+    assert_eq!(r.alerts("Down"), [(AlertState::Firing, T0 + 10 * SEC)]);
+    assert_eq!(
+        q.query_times().len(),
+        6,
+        "two rules querying `up == 0` at 3 ticks"
+    );
+    r.stop().await;
+}
+
 #[derive(Default)]
 struct Scripted {
     inner: FakeQuerier,
     slow_at: Vec<i64>,
     slow_expr: Option<&'static str>,
+    /// Querying this expression panics (a bug in a datasource client).
+    panic_expr: Option<&'static str>,
     delay: Duration,
     for_state_s: Option<f64>,
 }
@@ -296,6 +343,9 @@ impl Querier for Scripted {
         q: &'a InstantQuery,
     ) -> BoxFuture<'a, Result<Vec<Sample>, QueryError>> {
         Box::pin(async move {
+            if self.panic_expr == Some(q.expr.as_str()) {
+                panic!("querying {} panicked", q.expr);
+            }
             if self.slow_at.contains(&q.time_ms) || self.slow_expr == Some(q.expr.as_str()) {
                 tokio::time::sleep(self.delay).await;
             }

@@ -348,7 +348,7 @@ impl PromClient {
         let url = &to.shown;
         let mut req = self
             .client
-            .post(&to.url)
+            .post(to)
             .await
             .map_err(|e| QueryError::Auth(e.to_string()))?;
         if !headers.is_empty() {

@@ -6,7 +6,12 @@ fn flags(prefix: &str) -> Origin {
 
 /// The `Authorization` header the client would send now.
 async fn authorization(c: &HttpClient) -> Option<String> {
-    let req = c.post("http://x/").await.unwrap().build().unwrap();
+    let req = c
+        .post(&Endpoint::new("http://x/"))
+        .await
+        .unwrap()
+        .build()
+        .unwrap();
     req.headers()
         .get(AUTHORIZATION)
         .map(|v| v.to_str().unwrap().to_string())
@@ -72,7 +77,12 @@ async fn basic_auth_from_values_and_files() {
         Some("Basic QWxhZGRpbjpyb3RhdGVk")
     );
     std::fs::remove_file(&p).unwrap();
-    let e = c.post("http://x/").await.err().unwrap().to_string();
+    let e = c
+        .post(&Endpoint::new("http://x/"))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
         e.starts_with("cannot read -datasource.basicAuth.passwordFile")
             && e.ends_with("the request was not sent"),

@@ -80,7 +80,7 @@ impl Notifier {
             Ok(b) => b,
             Err(e) => return self.failed(t, n, format!("cannot encode {n} alerts: {e}")),
         };
-        let mut req = match client.post(&t.url.url).await {
+        let mut req = match client.post(&t.url).await {
             Ok(r) => r.header("Content-Type", "application/json").body(body),
             Err(e) => return self.failed(t, n, format!("cannot send {n} alerts: {e}")),
         };

@@ -273,7 +273,7 @@ impl RemoteWriter {
         loop {
             // A failure to get credentials is retried like a network error: a token
             // endpoint or a secret file may come back.
-            let res = match s.client.post(&s.url.url).await {
+            let res = match s.client.post(&s.url).await {
                 Ok(req) => req
                     .header("Content-Encoding", "snappy")
                     .header("Content-Type", "application/x-protobuf")

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use super::model::{
     AlertStatus, AlertingStatus, Reproduce, RuleKindStatus, RuleStatus, StateUpdate,
 };
-use crate::rule::{AlertState, AlertingRule, Rule};
+use crate::rule::{AlertState, AlertingRule, Health, Rule};
 
 /// (firing, pending) alert counts.
 pub fn count_states(a: &AlertingRule) -> (i64, i64) {
@@ -100,7 +100,13 @@ pub fn rule_status(prev: &RuleStatus, rule: &Rule, e: &Evaluation<'_>) -> RuleSt
         name: prev.name.clone(),
         query: prev.query.clone(),
         labels: prev.labels.clone(),
-        health: rule.health(),
+        // An evaluation that failed outside the rule (a panic, after which the rule is
+        // rebuilt without history) is unhealthy all the same.
+        health: if e.error.is_some() {
+            Health::Err
+        } else {
+            rule.health()
+        },
         last_error,
         evaluation_time: e.elapsed,
         last_evaluation: Some(e.at),

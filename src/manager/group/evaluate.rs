@@ -1,11 +1,13 @@
 //! One tick of a group: its rules evaluated in order (concurrently where the
 //! dependency analysis allows), each rule's query, step, writes and notifications.
 
-use std::collections::HashMap;
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::task::JoinSet;
+use futures_util::FutureExt;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
 use super::GroupRunner;
@@ -61,26 +63,30 @@ impl GroupRunner {
         self.engine.board.publish(Arc::new(self.status.clone()));
     }
 
-    /// Evaluates every rule at `t`, each in its own task: in file order, a rule
-    /// waiting only for the earlier rules it reads, at most `concurrency` at once.
-    /// Takes the rules out of `self.rules` and puts each back when it finished, with
-    /// its snapshot updated at once: the API shows a rule's health as soon as it is
-    /// known, not when the whole group finished (published at most every
-    /// [`PUBLISH_EVERY`], so that a group of many fast rules publishes about once).
+    /// Evaluates every rule at `t`: in file order, a rule waiting only for the earlier
+    /// rules it reads, at most `concurrency` at once. Takes the rules out of
+    /// `self.rules` and puts each back when it finished, with its snapshot updated at
+    /// once: the API shows a rule's health as soon as it is known, not when the whole
+    /// group finished (published at most every [`PUBLISH_EVERY`], so that a group of
+    /// many fast rules publishes about once).
+    ///
+    /// The evaluations run inside the group's own task rather than one task each: a
+    /// spawned task per rule evaluation cost a scheduling round and a cross-thread
+    /// wake-up each (docs/benchmarks.md, "CPU step 8"). Concurrent rules still overlap
+    /// their queries; groups still run on all worker threads. A panicking evaluation
+    /// (a bug) is caught and costs only its rule ([`GroupRunner::rebuilt`]).
     async fn run_rules(&mut self, t: EvalTime, at: SystemTime) {
         let n = self.rules.len();
         let limit = self.def.concurrency.max(1);
         let mut done = vec![false; n];
-        let mut running = 0usize;
         let mut next = 0usize;
-        let mut set: JoinSet<Report> = JoinSet::new();
-        let mut task_index = HashMap::new();
+        let mut running = FuturesUnordered::new();
         let mut finished = 0usize;
         let mut published = Instant::now();
         let mut unpublished = false;
         while finished < n {
             // Start every rule (in order) whose dependencies are done, up to the limit.
-            while next < n && running < limit && self.deps[next].iter().all(|&d| done[d]) {
+            while next < n && running.len() < limit && self.deps[next].iter().all(|&d| done[d]) {
                 let Some(rule) = self.rules[next].take() else {
                     next += 1;
                     continue;
@@ -93,38 +99,28 @@ impl GroupRunner {
                     continue;
                 };
                 let flush = deps::is_read_later(&self.deps, next);
-                let h = set.spawn(eval_one(
-                    next,
-                    rule,
-                    t,
-                    self.engine.clone(),
-                    self.def.clone(),
-                    flush,
-                ));
-                task_index.insert(h.id(), next);
-                running += 1;
+                let index = next;
+                let eval = eval_one(index, rule, t, self.engine.clone(), self.def.clone(), flush);
+                running.push(
+                    AssertUnwindSafe(eval)
+                        .catch_unwind()
+                        .map(move |r| (index, r)),
+                );
                 next += 1;
             }
             let joined = tokio::select! {
-                joined = set.join_next() => joined,
+                joined = running.next() => joined,
                 _ = tokio::time::sleep_until(published + PUBLISH_EVERY), if unpublished => {
                     self.publish();
                     (published, unpublished) = (Instant::now(), false);
                     continue;
                 }
             };
-            let Some(joined) = joined else {
+            let Some((index, joined)) = joined else {
                 break;
             };
-            running -= 1;
             finished += 1;
-            let rep = match joined {
-                Ok(rep) => rep,
-                Err(e) => match task_index.get(&e.id()) {
-                    Some(&i) => self.rebuilt(i, &e),
-                    None => continue,
-                },
-            };
+            let rep = joined.unwrap_or_else(|panic| self.rebuilt(index, panic.as_ref()));
             done[rep.index] = true;
             self.record(&rep, at);
             self.rules[rep.index] = Some(rep.rule);
@@ -150,10 +146,11 @@ impl GroupRunner {
         None
     }
 
-    /// The report of rule `i` whose task panicked (a bug): the rule rebuilt from its
-    /// definition, so the group keeps all its rules, and the failure reported.
-    fn rebuilt(&self, i: usize, e: &tokio::task::JoinError) -> Report {
-        tracing::error!(group = %self.def.name, rule = i, "rule evaluation task failed: {e}");
+    /// The report of rule `i` whose evaluation panicked (a bug): the rule rebuilt from
+    /// its definition, so the group keeps all its rules, and the failure reported.
+    fn rebuilt(&self, i: usize, panic: &(dyn Any + Send)) -> Report {
+        let e = panic_message(panic);
+        tracing::error!(group = %self.def.name, rule = i, "rule evaluation panicked: {e}");
         let ctx = Arc::new(RuleContext::for_group(&self.def, &self.engine.settings));
         Report {
             index: i,
@@ -162,13 +159,22 @@ impl GroupRunner {
             elapsed: Duration::ZERO,
             samples: 0,
             series_fetched: None,
-            error: Some(format!("internal error: {e}")),
+            error: Some(format!("internal error: the evaluation panicked: {e}")),
         }
     }
 
     pub(super) fn publish(&self) {
         self.engine.board.publish(Arc::new(self.status.clone()));
     }
+}
+
+/// A panic's message (`panic!` carries a `&str` or a `String`).
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
 }
 
 /// Queries, steps the rule, writes its series and sends its alerts.
