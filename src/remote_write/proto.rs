@@ -134,7 +134,9 @@ fn write_request(samples: &[OurSample], buf: &mut Vec<u8>) {
 
 /// The sample indices in the order to write them — grouped by series, series in order
 /// of first appearance, each series' samples in their order — and each sample's series
-/// number. Within a batch a series usually appears once, which needs no reordering.
+/// number. Live, a series usually appears once in a batch, which needs no reordering; a
+/// replay's batch holds many steps of each series, which a counting sort groups in two
+/// passes (a comparison sort of the indices was 7 % of a replay's CPU).
 fn group_by_series(samples: &[OurSample]) -> (Vec<usize>, Vec<usize>) {
     let mut first: HashMap<u64, usize, BuildHasherDefault<Prehashed>> =
         HashMap::with_capacity_and_hasher(samples.len(), Default::default());
@@ -143,9 +145,22 @@ fn group_by_series(samples: &[OurSample]) -> (Vec<usize>, Vec<usize>) {
         let next = first.len();
         series_of.push(*first.entry(s.labels.fingerprint()).or_insert(next));
     }
-    let mut order: Vec<usize> = (0..samples.len()).collect();
-    if first.len() < samples.len() {
-        order.sort_by_key(|&i| series_of[i]); // stable
+    if first.len() == samples.len() {
+        return ((0..samples.len()).collect(), series_of);
+    }
+    // Where each series' run starts in the output, then each sample into its series' run.
+    let mut next_slot = vec![0; first.len()];
+    for &series in &series_of {
+        next_slot[series] += 1;
+    }
+    let mut start = 0;
+    for slot in next_slot.iter_mut() {
+        (*slot, start) = (start, start + *slot);
+    }
+    let mut order = vec![0; samples.len()];
+    for (i, &series) in series_of.iter().enumerate() {
+        order[next_slot[series]] = i;
+        next_slot[series] += 1;
     }
     (order, series_of)
 }
