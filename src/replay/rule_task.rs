@@ -243,6 +243,9 @@ fn step_some(
         }
         if series.is_empty() {
             series = out.series;
+            // Room for the batch at this step's size, so that it is not copied as it grows.
+            let steps_left = steps.answers.remaining() as usize;
+            series.reserve(series.len().saturating_mul(steps_left).min(budget));
         } else {
             series.extend(out.series);
         }
