@@ -1,11 +1,9 @@
 //! Prometheus remote write 1.0 messages, written by hand with prost's derive (no
 //! protoc at build time). Field numbers follow prometheus/prompb/types.proto.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use prost::encoding::{encode_varint, encoded_len_varint};
 
+use crate::labels::FingerprintMap;
 use crate::sample::Sample as OurSample;
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -138,8 +136,8 @@ fn write_request(samples: &[OurSample], buf: &mut Vec<u8>) {
 /// replay's batch holds many steps of each series, which a counting sort groups in two
 /// passes (a comparison sort of the indices was 7 % of a replay's CPU).
 fn group_by_series(samples: &[OurSample]) -> (Vec<usize>, Vec<usize>) {
-    let mut first: HashMap<u64, usize, BuildHasherDefault<Prehashed>> =
-        HashMap::with_capacity_and_hasher(samples.len(), Default::default());
+    let mut first: FingerprintMap<usize> =
+        FingerprintMap::with_capacity_and_hasher(samples.len(), Default::default());
     let mut series_of = Vec::with_capacity(samples.len());
     for s in samples {
         let next = first.len();
@@ -163,24 +161,6 @@ fn group_by_series(samples: &[OurSample]) -> (Vec<usize>, Vec<usize>) {
         next_slot[series] += 1;
     }
     (order, series_of)
-}
-
-/// Hashing for keys that are already hashes (label-set fingerprints): passes them on.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 /// Decodes a snappy-compressed WriteRequest (used by tests and fakes).

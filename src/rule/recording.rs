@@ -1,12 +1,11 @@
 //! Recording rules: query results renamed to the record name, labels applied, written
 //! back; series that disappear get staleness markers.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, add_missing, stale_sample};
 use crate::config;
-use crate::labels::{Labels, Str};
+use crate::labels::{FingerprintMap, Labels, Str};
 use crate::sample::Sample;
 use crate::template::Context;
 
@@ -28,7 +27,7 @@ pub struct RecordingRule {
     /// series is absent from a successful evaluation (then it is removed, with a
     /// staleness marker); `update` retires the whole map. Between evaluations it is
     /// exactly what the last successful one wrote.
-    outputs: HashMap<u64, (Labels, u64)>,
+    outputs: FingerprintMap<(Labels, u64)>,
     /// Series written under an earlier definition, ended at the next successful
     /// evaluation unless written again.
     retired: Vec<Labels>,
@@ -58,7 +57,7 @@ impl RecordingRule {
             spec: spec.clone(),
             ctx,
             labels,
-            outputs: HashMap::new(),
+            outputs: FingerprintMap::default(),
             retired: Vec::new(),
             attempt: 0,
             outcome: Outcome::default(),
