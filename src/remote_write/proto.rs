@@ -1,7 +1,7 @@
 //! Prometheus remote write 1.0 messages, written by hand with prost's derive (no
 //! protoc at build time). Field numbers follow prometheus/prompb/types.proto.
 
-use prost::encoding::{encode_varint, encoded_len_varint};
+use prost::encoding::encoded_len_varint;
 
 use crate::labels::FingerprintMap;
 use crate::sample::Sample as OurSample;
@@ -89,9 +89,19 @@ fn sample_len(s: &OurSample) -> usize {
     1 + 8 + 1 + encoded_len_varint(s.timestamp_ms as u64)
 }
 
+/// A varint, straight into the vector (prost's `encode_varint` writes through `BufMut`
+/// a byte at a time, a call that was 2.6 % of a replay's CPU).
+fn put_varint(buf: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        buf.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    buf.push(n as u8);
+}
+
 fn put_delimited(buf: &mut Vec<u8>, key: u8, len: usize) {
     buf.push(key);
-    encode_varint(len as u64, buf);
+    put_varint(buf, len as u64);
 }
 
 fn put_str(buf: &mut Vec<u8>, key: u8, s: &str) {
@@ -125,7 +135,7 @@ fn write_request(samples: &[OurSample], buf: &mut Vec<u8>) {
             buf.push(KEY_VALUE_F64);
             buf.extend_from_slice(&s.value.to_bits().to_le_bytes());
             buf.push(KEY_TIMESTAMP);
-            encode_varint(s.timestamp_ms as u64, buf);
+            put_varint(buf, s.timestamp_ms as u64);
         }
     }
 }
