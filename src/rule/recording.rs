@@ -92,10 +92,13 @@ impl RecordingRule {
         let n = samples.len();
         let mut out = Vec::with_capacity(n + 1);
         let mut made = Vec::new();
+        // An input series that came twice (a datasource answering with duplicates).
+        let mut repeated = false;
         for s in samples {
             let key = s.labels.fingerprint();
             let labels = match self.outputs.get_mut(&key) {
                 Some((labels, seen)) => {
+                    repeated |= *seen == attempt;
                     *seen = attempt;
                     labels.clone()
                 }
@@ -114,10 +117,16 @@ impl RecordingRule {
                 timestamp_ms: t.query_ts_ms,
             });
         }
-        let mut fps: Vec<u64> = out.iter().map(|s| s.labels.fingerprint()).collect();
-        fps.sort_unstable();
-        if fps.windows(2).any(|w| w[0] == w[1]) {
-            return self.outcome.fail(DUPLICATE_SERIES.to_string(), n);
+        // The outputs of series seen before are distinct: `outputs` holds what the last
+        // successful evaluation wrote, checked then. Only new outputs or a repeated input
+        // can collide, and only then are fingerprints sorted and compared.
+        let mut sorted = None;
+        if !made.is_empty() || repeated {
+            let fps = sorted_fingerprints(&out);
+            if fps.windows(2).any(|w| w[0] == w[1]) {
+                return self.outcome.fail(DUPLICATE_SERIES.to_string(), n);
+            }
+            sorted = Some(fps);
         }
         if self.ctx.limit > 0 && n > self.ctx.limit {
             return self.outcome.fail(
@@ -129,25 +138,31 @@ impl RecordingRule {
         for (key, labels) in made {
             self.outputs.insert(key, (labels, attempt));
         }
-        let written_now = |l: &Labels| fps.binary_search(&l.fingerprint()).is_ok();
-        let ts = t.query_ts_ms;
-        if self.outputs.len() > n {
-            self.outputs.retain(|_, (labels, seen)| {
-                if *seen != attempt && !written_now(labels) {
-                    out.push(stale_sample(labels.clone(), ts));
-                }
-                *seen == attempt
-            });
-        }
-        for labels in std::mem::take(&mut self.retired) {
-            if !written_now(&labels) {
-                out.push(stale_sample(labels, ts));
-            }
+        if self.outputs.len() > n || !self.retired.is_empty() {
+            let fps = sorted.unwrap_or_else(|| sorted_fingerprints(&out));
+            self.end_vanished(&mut out, &fps, attempt, t.query_ts_ms);
         }
         StepOutput {
             series: out,
             error: None,
             samples: n,
+        }
+    }
+
+    /// Staleness markers at `ts` in `out` for the series written before and not now
+    /// (`fps`: the sorted fingerprints of what is written now); they leave `outputs`.
+    fn end_vanished(&mut self, out: &mut Vec<Sample>, fps: &[u64], attempt: u64, ts: i64) {
+        let written_now = |l: &Labels| fps.binary_search(&l.fingerprint()).is_ok();
+        self.outputs.retain(|_, (labels, seen)| {
+            if *seen != attempt && !written_now(labels) {
+                out.push(stale_sample(labels.clone(), ts));
+            }
+            *seen == attempt
+        });
+        for labels in std::mem::take(&mut self.retired) {
+            if !written_now(&labels) {
+                out.push(stale_sample(labels, ts));
+            }
         }
     }
 
@@ -177,4 +192,11 @@ impl RecordingRule {
         *self = RecordingRule::new(spec, ctx);
         self.retired = written;
     }
+}
+
+/// The fingerprints of `samples`' label sets, sorted.
+fn sorted_fingerprints(samples: &[Sample]) -> Vec<u64> {
+    let mut fps: Vec<u64> = samples.iter().map(|s| s.labels.fingerprint()).collect();
+    fps.sort_unstable();
+    fps
 }
