@@ -66,8 +66,8 @@ impl GroupRunner {
             .map(|r| Some(Rule::new(r, ctx.clone())))
             .collect();
         let labels = GroupLabel {
-            group: def.name.clone(),
-            file: def.shown_file.clone(),
+            group: status.name.clone(),
+            file: status.file.clone(),
         };
         GroupRunner {
             deps: deps::dependencies(&def.rules),
