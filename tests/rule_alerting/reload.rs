@@ -109,7 +109,7 @@ fn an_alert_firing_before_a_restart_keeps_its_start_time() {
 fn stale_markers_for_removed_rule() {
     let mut r = rule(0, 0);
     step_at(&mut r, Ok(vec![load("a", 2.0), load("b", 2.0)]), T0);
-    let mut rule = Rule::Alerting(r);
+    let mut rule = Rule::Alerting(Box::new(r));
     let m = rule.stale_series(T0 + MIN);
     assert_eq!(m.len(), 4);
     assert!(m.iter().all(|s| is_stale(s) && s.timestamp_ms == T0 + MIN));
