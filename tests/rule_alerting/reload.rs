@@ -3,6 +3,7 @@
 
 use super::support::rules::*;
 use super::*;
+use std::sync::Arc;
 use tocsin::labels::Labels;
 use tocsin::rule::{AlertState, Rule};
 
@@ -12,7 +13,10 @@ fn shorter_for_on_update_keeps_the_alert_and_its_active_at() {
     step_at(&mut r, one("a"), T0);
     assert_eq!(only(&r).state, AlertState::Pending);
     // Shorter `for`: takes effect at the next step, same ActiveAt.
-    r.update(&alerting("HighLoad", "load > 1", 60, 0, &[]), arc(ctx()));
+    r.update(
+        Arc::new(alerting("HighLoad", "load > 1", 60, 0, &[])),
+        arc(ctx()),
+    );
     step_at(&mut r, one("a"), T0 + MIN);
     let a = only(&r);
     assert_eq!((a.state, a.active_at_ms), (AlertState::Firing, T0));
@@ -24,7 +28,10 @@ fn raising_for_above_an_alerts_age_returns_it_to_pending() {
     step(&mut r, vec![up("a")], T0);
     step(&mut r, vec![up("a")], T0 + 10 * SEC);
     assert_eq!(states(&r), [("a".into(), AlertState::Firing)]);
-    r.update(&alerting("U", "up == 0", 60, 0, &[]), arc(group_ctx()));
+    r.update(
+        Arc::new(alerting("U", "up == 0", 60, 0, &[])),
+        arc(group_ctx()),
+    );
     step(&mut r, vec![up("a")], T0 + 20 * SEC);
     assert_eq!(states(&r), [("a".into(), AlertState::Pending)]);
     step(&mut r, vec![up("a")], T0 + 60 * SEC);
@@ -36,7 +43,10 @@ fn raising_for_below_an_alerts_age_keeps_it_firing() {
     let mut r = in_group(alerting("U", "up == 0", 10, 0, &[]));
     step(&mut r, vec![up("a")], T0);
     step(&mut r, vec![up("a")], T0 + 10 * SEC);
-    r.update(&alerting("U", "up == 0", 60, 0, &[]), arc(group_ctx()));
+    r.update(
+        Arc::new(alerting("U", "up == 0", 60, 0, &[])),
+        arc(group_ctx()),
+    );
     step(&mut r, vec![up("a")], T0 + 120 * SEC);
     let a = r.alerts().next().unwrap();
     assert_eq!(a.state, AlertState::Firing);

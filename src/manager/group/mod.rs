@@ -63,7 +63,7 @@ impl GroupRunner {
         let rules = def
             .rules
             .iter()
-            .map(|r| Some(Rule::new(r, ctx.clone())))
+            .map(|r| Some(Rule::from_spec(r.clone(), ctx.clone())))
             .collect();
         let labels = GroupLabel {
             group: status.name.clone(),
