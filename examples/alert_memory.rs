@@ -21,10 +21,9 @@ use std::sync::Arc;
 use tocsin::config::{LoadOptions, load_str};
 use tocsin::datasource::fake::FakeQuerier;
 use tocsin::labels::Labels;
-use tocsin::manager::{Engine, EvalMetrics, GroupRunner};
-use tocsin::rule::{Alert, AlertingRule, EvalTime, Rule, RuleContext, RuleSettings};
+use tocsin::manager::{Engine, GroupRunner};
+use tocsin::rule::{Alert, AlertingRule, EvalTime, Rule, RuleContext};
 use tocsin::sample::Sample;
-use tocsin::status::StatusBoard;
 
 #[path = "support/bench.rs"]
 mod bench;
@@ -142,15 +141,10 @@ fn main() {
     let querier = Arc::new(FakeQuerier::new());
     querier.set(EXPR, Ok(data.clone()));
     let base = live();
-    let engine = Arc::new(Engine {
-        querier: querier.clone(),
-        notifier: None,
-        writer: None,
-        board: Arc::new(StatusBoard::new()),
-        settings: RuleSettings::default(),
-        metrics: EvalMetrics::default(),
-        clock: tocsin::clock::Clock::System,
-    });
+    let engine = Arc::new(Engine::querying(
+        querier.clone(),
+        tocsin::clock::Clock::System,
+    ));
     let mut group = GroupRunner::new(groups[0].clone(), engine.clone());
     group.publish_initial();
     let built = live();

@@ -16,9 +16,7 @@ use std::sync::Arc;
 
 use tocsin::config::{LoadOptions, load_str};
 use tocsin::datasource::fake::FakeQuerier;
-use tocsin::manager::{Engine, EvalMetrics, GroupRunner};
-use tocsin::rule::RuleSettings;
-use tocsin::status::StatusBoard;
+use tocsin::manager::{Engine, GroupRunner};
 
 #[path = "support/bench.rs"]
 mod bench;
@@ -93,15 +91,10 @@ fn main() {
         querier.set(&format!("{sel} == 0"), Ok(data.clone()));
         querier.set(&sel, Ok(data.clone()));
     }
-    let engine = Arc::new(Engine {
-        querier: querier.clone(),
-        notifier: None,
-        writer: None,
-        board: Arc::new(StatusBoard::new()),
-        settings: RuleSettings::default(),
-        metrics: EvalMetrics::default(),
-        clock: tocsin::clock::Clock::System,
-    });
+    let engine = Arc::new(Engine::querying(
+        querier.clone(),
+        tocsin::clock::Clock::System,
+    ));
     let before_groups = live();
     let mut runners: Vec<GroupRunner> = groups
         .iter()

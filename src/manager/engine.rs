@@ -119,3 +119,20 @@ pub struct Engine {
     /// tests.
     pub clock: Clock,
 }
+
+impl Engine {
+    /// An engine that only queries: no notifier, no remote writer, a board of its own
+    /// and default rule settings (tests, examples and tools that evaluate rules and look
+    /// at what they did; set the other fields with `Engine { .., ..Engine::querying(..) }`).
+    pub fn querying(querier: Arc<dyn Querier>, clock: Clock) -> Engine {
+        Engine {
+            querier,
+            notifier: None,
+            writer: None,
+            board: Arc::new(StatusBoard::new()),
+            settings: RuleSettings::default(),
+            metrics: EvalMetrics::default(),
+            clock,
+        }
+    }
+}

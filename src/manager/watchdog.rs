@@ -212,22 +212,14 @@ mod tests {
     use crate::clock::Clock;
     use crate::datasource::QueryError;
     use crate::datasource::fake::FakeQuerier;
-    use crate::manager::EvalMetrics;
     use crate::notifier::{Notifier, NotifierMetrics};
-    use crate::rule::RuleSettings;
-    use crate::status::StatusBoard;
 
     const T0: i64 = 1_700_000_000_000;
 
     fn engine(q: Arc<FakeQuerier>, notifier: Option<Notifier>) -> Arc<Engine> {
         Arc::new(Engine {
-            querier: q,
             notifier,
-            writer: None,
-            board: Arc::new(StatusBoard::new()),
-            settings: RuleSettings::default(),
-            metrics: EvalMetrics::default(),
-            clock: Clock::tokio_at(T0),
+            ..Engine::querying(q, Clock::tokio_at(T0))
         })
     }
 

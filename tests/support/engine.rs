@@ -11,9 +11,9 @@ use tocsin::clock::Clock;
 use tocsin::config::{LoadOptions, RuleSet, load_str};
 use tocsin::datasource::Querier;
 use tocsin::manager::restore::Restorer;
-use tocsin::manager::{Engine, EvalMetrics, Manager};
+use tocsin::manager::{Engine, Manager};
 use tocsin::rule::RuleSettings;
-use tocsin::status::{AlertState, RuleStatus, StatusBoard};
+use tocsin::status::{AlertState, RuleStatus};
 use tokio_util::sync::CancellationToken;
 
 /// 2023-11-14T22:13:20Z, where test clocks start: 20 s past a minute.
@@ -40,16 +40,11 @@ impl PausedEngine {
         restore: Option<Arc<Restorer>>,
     ) -> Self {
         let engine = Arc::new(Engine {
-            querier,
-            notifier: None,
-            writer: None,
-            board: Arc::new(StatusBoard::new()),
             settings: RuleSettings {
                 disable_alertgroup_label: true,
                 ..RuleSettings::default()
             },
-            metrics: EvalMetrics::default(),
-            clock,
+            ..Engine::querying(querier, clock)
         });
         let cancel = CancellationToken::new();
         let mut manager = Manager::new(engine.clone(), cancel.clone());
