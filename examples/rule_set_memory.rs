@@ -57,7 +57,23 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let mb = |b: usize| b as f64 / 1e6;
+    let rules_n = groups_n * per;
+    let mb = |b: usize| {
+        format!(
+            "{:.2} MB ({b} bytes, {} a rule)",
+            b as f64 / 1e6,
+            b / rules_n
+        )
+    };
+    println!(
+        "sizes: Rule {}, AlertingRule {}, RecordingRule {}, config::Rule {}, RuleStatus {}, StateUpdate {}",
+        size_of::<tocsin::rule::Rule>(),
+        size_of::<tocsin::rule::AlertingRule>(),
+        size_of::<tocsin::rule::RecordingRule>(),
+        size_of::<tocsin::config::Rule>(),
+        size_of::<tocsin::status::RuleStatus>(),
+        size_of::<tocsin::status::StateUpdate>(),
+    );
 
     let base = live();
     let yaml = rules_yaml(groups_n, per);
@@ -65,11 +81,8 @@ fn main() {
         .expect("the generated rules load");
     drop(yaml);
     let loaded = live();
-    println!(
-        "{} rules in {groups_n} groups, {series} series each",
-        groups_n * per
-    );
-    println!("config loaded: {:.2} MB", mb(loaded - base));
+    println!("{rules_n} rules in {groups_n} groups, {series} series each");
+    println!("config loaded: {}", mb(loaded - base));
 
     let querier = Arc::new(FakeQuerier::new());
     let data = answer(series);
@@ -93,7 +106,7 @@ fn main() {
         .collect();
     let built = live();
     println!(
-        "groups built, initial snapshots: {:.2} MB",
+        "groups built, initial snapshots: {}",
         mb(built - before_groups)
     );
     rt.block_on(async {
@@ -106,11 +119,11 @@ fn main() {
     });
     let evaluated = live();
     println!(
-        "after three evaluations (alerts firing, snapshots, metrics): +{:.2} MB",
+        "after three evaluations (alerts firing, snapshots, metrics): +{}",
         mb(evaluated - built)
     );
     println!(
-        "in all: {:.2} MB (the answers' {series} label sets shared by every rule)",
+        "in all: {} (the answers' {series} label sets shared by every rule)",
         mb(evaluated - base)
     );
 }

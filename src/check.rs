@@ -276,7 +276,7 @@ fn duplicates(groups: &[Arc<Group>]) -> Vec<(&Group, &config::Rule)> {
         for r in &g.rules {
             let is_alert = matches!(r.kind, RuleKind::Alerting(_));
             if !seen.insert((is_alert, r.name(), r.sorted_labels())) {
-                dups.push((&**g, r));
+                dups.push((&**g, &**r));
             }
         }
     }

@@ -25,14 +25,14 @@ fn with_limits(limits: Limits) -> Arc<RuleContext> {
 fn alerting_rule(annotations: &[(&str, &str)], limits: Limits) -> AlertingRule {
     let spec = alerting_with("Big", "up == 0", 0, 0, &[], annotations);
     match Rule::new(&spec, with_limits(limits)) {
-        Rule::Alerting(a) => a,
+        Rule::Alerting(a) => *a,
         Rule::Recording(_) => unreachable!(),
     }
 }
 
 fn recording_rule(limits: Limits) -> RecordingRule {
     match Rule::new(&recording("job:up", "up", &[]), with_limits(limits)) {
-        Rule::Recording(r) => r,
+        Rule::Recording(r) => *r,
         Rule::Alerting(_) => unreachable!(),
     }
 }

@@ -89,7 +89,8 @@ pub struct Group {
     /// vmalert `notifier_headers`: extra HTTP headers for notifier requests.
     pub notifier_headers: Vec<(String, String)>,
     pub debug: bool,
-    pub rules: Vec<Rule>,
+    /// Shared with the running rules built from them (a rule keeps its definition).
+    pub rules: Vec<Arc<Rule>>,
     /// Stable hash of everything above (except `line`): equal checksum ⇔ same group.
     /// The reload diff leaves groups with an unchanged checksum untouched.
     pub checksum: u64,

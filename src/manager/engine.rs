@@ -17,18 +17,22 @@ use crate::rule::RuleSettings;
 use crate::status::StatusBoard;
 
 /// Labels of per-group metrics.
+///
+/// The names are shared strings: every metric family keeps its own copy of each key, so
+/// a group's and its rules' keys point at one copy of the group's name, file and rule
+/// names (separate copies were about 220 bytes a rule in the side-by-side scenarios).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct GroupLabel {
-    pub group: String,
-    pub file: String,
+    pub group: Arc<str>,
+    pub file: Arc<str>,
 }
 
-/// Labels of per-rule metrics.
+/// Labels of per-rule metrics; shared strings, as in [`GroupLabel`].
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RuleLabel {
-    pub group: String,
-    pub file: String,
-    pub rule: String,
+    pub group: Arc<str>,
+    pub file: Arc<str>,
+    pub rule: Arc<str>,
 }
 
 /// Evaluation metrics.

@@ -171,7 +171,7 @@ pub async fn replay(
             let job = rule_task::RuleJob {
                 group: g.clone(),
                 spec: i,
-                rule: Rule::new(spec, ctx.clone()),
+                rule: Rule::from_spec(spec.clone(), ctx.clone()),
                 plan: p.plan.clone(),
                 deps,
                 done,

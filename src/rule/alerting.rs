@@ -69,7 +69,7 @@ pub const DUPLICATE_LABELSET: &str =
 /// An alerting rule and the alerts it currently holds.
 #[derive(Debug)]
 pub struct AlertingRule {
-    spec: config::Rule,
+    spec: Arc<config::Rule>,
     ctx: Arc<RuleContext>,
     /// Rule labels with group labels merged under them, in application order.
     labels: Vec<LabelTemplate>,
@@ -171,9 +171,15 @@ fn ms(d: std::time::Duration) -> i64 {
 }
 
 impl AlertingRule {
-    /// Builds the rule; `spec` must be an alerting rule (a recording rule yields a rule
-    /// that never fires, which cannot happen with a validated rule set).
+    /// Builds the rule from a copy of `spec`; see [`AlertingRule::from_spec`].
     pub fn new(spec: &config::Rule, ctx: Arc<RuleContext>) -> AlertingRule {
+        AlertingRule::from_spec(Arc::new(spec.clone()), ctx)
+    }
+
+    /// Builds the rule around `spec`, shared with the loaded rule set; `spec` must be an
+    /// alerting rule (a recording rule yields a rule that never fires, which cannot
+    /// happen with a validated rule set).
+    pub fn from_spec(spec: Arc<config::Rule>, ctx: Arc<RuleContext>) -> AlertingRule {
         let (annotation_names, annotation_inputs) = match &spec.kind {
             RuleKind::Alerting(a) => (
                 a.annotations
@@ -217,8 +223,8 @@ impl AlertingRule {
             labels,
             identity,
             generator_url: super::link::expr_link(&ctx.settings.external_url, &spec.expr).into(),
-            timing: Timing::new(spec, &ctx),
-            spec: spec.clone(),
+            timing: Timing::new(&spec, &ctx),
+            spec,
             ctx,
             active: HashMap::new(),
             rendered: HashMap::new(),

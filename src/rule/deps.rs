@@ -8,6 +8,7 @@
 //! (MetricsQL with `-rule.validateExpressions=false`) is treated the same way: safe,
 //! if slower.
 
+use std::borrow::Borrow;
 use std::collections::BTreeSet;
 
 use promql_parser::label::MatchOp;
@@ -79,9 +80,9 @@ fn reads(r: &Rule) -> Option<BTreeSet<String>> {
 }
 
 /// For each rule, the indices of the earlier rules of the same group it must wait for.
-pub fn dependencies(rules: &[Rule]) -> Vec<Vec<usize>> {
+pub fn dependencies<R: Borrow<Rule>>(rules: &[R]) -> Vec<Vec<usize>> {
     let mut out = Vec::with_capacity(rules.len());
-    for (i, r) in rules.iter().enumerate() {
+    for (i, r) in rules.iter().map(Borrow::borrow).enumerate() {
         if i == 0 {
             // Nothing earlier to wait for: no need to parse (a group of one rule, the
             // common case at scale, costs no PromQL parse at all).
@@ -91,7 +92,11 @@ pub fn dependencies(rules: &[Rule]) -> Vec<Vec<usize>> {
         let deps = match reads(r) {
             None => (0..i).collect(),
             Some(names) => (0..i)
-                .filter(|&j| written_names(&rules[j]).iter().any(|w| names.contains(*w)))
+                .filter(|&j| {
+                    written_names(rules[j].borrow())
+                        .iter()
+                        .any(|w| names.contains(*w))
+                })
                 .collect(),
         };
         out.push(deps);
@@ -110,7 +115,7 @@ mod tests {
     use super::*;
     use crate::config::{LoadOptions, load_str};
 
-    fn rules(body: &str) -> Vec<Rule> {
+    fn rules(body: &str) -> Vec<std::sync::Arc<Rule>> {
         let text = format!("groups:\n- name: g\n  rules:\n{body}");
         let gs = load_str(
             std::path::Path::new("r.yml"),

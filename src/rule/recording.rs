@@ -16,7 +16,7 @@ pub const DUPLICATE_SERIES: &str =
 /// A recording rule and the series it wrote last.
 #[derive(Debug)]
 pub struct RecordingRule {
-    spec: config::Rule,
+    spec: Arc<config::Rule>,
     ctx: Arc<RuleContext>,
     /// `__name__`, then group labels, then rule labels (literal values), in
     /// application order; shared by every series the rule writes.
@@ -37,7 +37,13 @@ pub struct RecordingRule {
 }
 
 impl RecordingRule {
+    /// Builds the rule from a copy of `spec`; see [`RecordingRule::from_spec`].
     pub fn new(spec: &config::Rule, ctx: Arc<RuleContext>) -> RecordingRule {
+        RecordingRule::from_spec(Arc::new(spec.clone()), ctx)
+    }
+
+    /// Builds the rule around `spec`, shared with the loaded rule set.
+    pub fn from_spec(spec: Arc<config::Rule>, ctx: Arc<RuleContext>) -> RecordingRule {
         let empty = Labels::empty();
         let render_ctx = Context::new(&empty, 0.0);
         let mut labels: Vec<(Str, Str)> =
@@ -54,7 +60,7 @@ impl RecordingRule {
                 .map(|(n, t)| (Str::from(n.as_str()), Str::from(t.render(&render_ctx)))),
         );
         RecordingRule {
-            spec: spec.clone(),
+            spec,
             ctx,
             labels,
             outputs: FingerprintMap::default(),
@@ -187,9 +193,9 @@ impl RecordingRule {
 
     /// Applies a changed definition; recording rules hold no state worth keeping
     /// beyond the series written, which stay so that vanished ones still get markers.
-    pub fn update(&mut self, spec: &config::Rule, ctx: Arc<RuleContext>) {
+    pub fn update(&mut self, spec: Arc<config::Rule>, ctx: Arc<RuleContext>) {
         let written = self.take_written();
-        *self = RecordingRule::new(spec, ctx);
+        *self = RecordingRule::from_spec(spec, ctx);
         self.retired = written;
     }
 }

@@ -181,7 +181,11 @@ impl GroupRun<'_> {
                 };
                 let ctx = Arc::new(RuleContext::for_group(g, &settings));
                 LiveGroup {
-                    rules: g.rules.iter().map(|r| Rule::new(r, ctx.clone())).collect(),
+                    rules: g
+                        .rules
+                        .iter()
+                        .map(|r| Rule::from_spec(r.clone(), ctx.clone()))
+                        .collect(),
                     query_offset_ms: g.query_offset.map(ms).unwrap_or(0),
                     spec: g.clone(),
                 }

@@ -137,7 +137,7 @@ mod tests {
             headers: vec![("X-Tenant".into(), "a".into())],
             notifier_headers: Vec::new(),
             debug: false,
-            rules,
+            rules: rules.into_iter().map(Arc::new).collect(),
             checksum: 0,
             identity: crate::config::group_id("/etc/rules/a.yml", "node"),
         }

@@ -21,7 +21,7 @@ pub use cluster::{
 };
 pub use model::{
     AlertState, AlertStatus, AlertingStatus, Annotations, GroupStatus, Health, NotifierStatus,
-    Pause, Reproduce, RuleKindStatus, RuleStatus, StateUpdate,
+    Pause, Reproduce, RuleKindStatus, RuleQuery, RuleStatus, StateUpdate,
 };
 pub use pauses::PauseBook;
 pub use update::{Evaluation, carry_over, count_states, rule_status, with_alerts_of};

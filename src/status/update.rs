@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::model::{
-    AlertStatus, AlertingStatus, Reproduce, RuleKindStatus, RuleStatus, StateUpdate,
+    AlertStatus, AlertingStatus, Reproduce, RuleKindStatus, RuleQuery, RuleStatus, StateUpdate,
 };
 use crate::rule::{AlertState, AlertingRule, Health, Rule};
 
@@ -80,19 +80,15 @@ pub fn rule_status(prev: &RuleStatus, rule: &Rule, e: &Evaluation<'_>) -> RuleSt
         // Newest first, as vmalert lists them (and `RuleStatus::updates` promises).
         let keep = prev.updates.len().min(prev.max_updates - 1);
         updates.reserve_exact(keep + 1);
-        updates.push(StateUpdate {
-            time: e.started,
-            at: e.at,
-            duration: e.elapsed,
-            samples: e.samples,
-            series_fetched: e.series_fetched,
-            error: last_error.clone(),
-            curl: Some(Reproduce {
-                expr: prev.query.clone(),
-                time_ms: e.query_ts_ms,
-                params: e.params.clone(),
-            }),
+        let mut u = StateUpdate::new(e.started, e.at, e.elapsed);
+        u.samples = e.samples;
+        u.series_fetched = e.series_fetched;
+        u.error = last_error.clone();
+        u.curl = Some(Reproduce {
+            request: request_of(prev, e.params),
+            time_ms: e.query_ts_ms,
         });
+        updates.push(u);
         updates.extend_from_slice(&prev.updates[..keep]);
     }
     RuleStatus {
@@ -117,6 +113,23 @@ pub fn rule_status(prev: &RuleStatus, rule: &Rule, e: &Evaluation<'_>) -> RuleSt
         updates,
         kind,
         paused: prev.paused.clone(),
+    }
+}
+
+/// The request of the rule's evaluations: its latest entry's when that asked the same
+/// (the entries share one), else a new one.
+fn request_of(prev: &RuleStatus, params: &Arc<[(String, String)]>) -> Arc<RuleQuery> {
+    match prev.updates.first().and_then(|u| u.curl.as_ref()) {
+        Some(c)
+            if Arc::ptr_eq(&c.request.expr, &prev.query)
+                && Arc::ptr_eq(&c.request.params, params) =>
+        {
+            c.request.clone()
+        }
+        _ => Arc::new(RuleQuery {
+            expr: prev.query.clone(),
+            params: params.clone(),
+        }),
     }
 }
 
@@ -146,4 +159,90 @@ pub fn carry_over(fresh: &Arc<RuleStatus>, old: &Arc<RuleStatus>) -> Arc<RuleSta
         new.alerts = prev.alerts.clone();
     }
     Arc::new(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{LoadOptions, load_str};
+    use crate::rule::{RuleContext, RuleSettings};
+
+    const RULES: &str = "groups:\n- name: g\n  rules:\n  - record: r\n    expr: up\n";
+
+    fn eval<'a>(
+        at_s: u64,
+        started_ns: u64,
+        params: &'a Arc<[(String, String)]>,
+        error: Option<&'a str>,
+    ) -> Evaluation<'a> {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(at_s);
+        Evaluation {
+            at,
+            query_ts_ms: at_s as i64 * 1000 - 250,
+            started: at + Duration::from_nanos(started_ns),
+            elapsed: Duration::from_nanos(1_234_567),
+            samples: 2,
+            series_fetched: None,
+            error,
+            params,
+        }
+    }
+
+    /// `/api/v1/rule`'s `updates`, newest first, each with its own times, error and
+    /// request: a reload that changes the group's `params` shows in the entries after
+    /// it, not in those before.
+    #[test]
+    fn each_update_keeps_its_own_times_and_request() {
+        let g = load_str(Path::new("r.yml"), RULES, &LoadOptions::default()).unwrap();
+        let settings = RuleSettings::default();
+        let rule = Rule::new(
+            &g[0].rules[0],
+            Arc::new(RuleContext::for_group(&g[0], &settings)),
+        );
+        let mut s = RuleStatus::from_config(&g[0].rules[0], 1, &g[0].labels, 3);
+        let before: Arc<[(String, String)]> = Arc::from([("a".to_string(), "1".to_string())]);
+        let after: Arc<[(String, String)]> = Arc::from([("a".to_string(), "2".to_string())]);
+        s = rule_status(&s, &rule, &eval(60, 123_456_789, &before, None));
+        s = rule_status(&s, &rule, &eval(120, 5, &before, Some("boom")));
+        s = rule_status(&s, &rule, &eval(180, 0, &after, None));
+        let shown: Vec<(SystemTime, SystemTime, Duration, Option<&str>, String)> = s
+            .updates
+            .iter()
+            .map(|u| {
+                let curl = u.curl.as_ref().map(|c| c.to_string()).unwrap_or_default();
+                (u.time(), u.at(), u.duration(), u.error.as_deref(), curl)
+            })
+            .collect();
+        let t = |s: u64, ns: u64| {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(s) + Duration::from_nanos(ns)
+        };
+        let curl = |ts: &str, a: &str| {
+            format!(
+                "curl -s --data-urlencode 'query=up' --data-urlencode 'time={ts}' --data-urlencode 'a={a}' <datasource>/api/v1/query"
+            )
+        };
+        let took = Duration::from_nanos(1_234_567);
+        assert_eq!(
+            shown,
+            [
+                (t(180, 0), t(180, 0), took, None, curl("179.750", "2")),
+                (
+                    t(120, 5),
+                    t(120, 0),
+                    took,
+                    Some("boom"),
+                    curl("119.750", "1")
+                ),
+                (
+                    t(60, 123_456_789),
+                    t(60, 0),
+                    took,
+                    None,
+                    curl("59.750", "1")
+                ),
+            ]
+        );
+    }
 }

@@ -3,6 +3,7 @@
 
 use super::support::rules::*;
 use super::*;
+use std::sync::Arc;
 use tocsin::labels::Labels;
 use tocsin::rule::{AlertState, Rule};
 
@@ -12,7 +13,10 @@ fn shorter_for_on_update_keeps_the_alert_and_its_active_at() {
     step_at(&mut r, one("a"), T0);
     assert_eq!(only(&r).state, AlertState::Pending);
     // Shorter `for`: takes effect at the next step, same ActiveAt.
-    r.update(&alerting("HighLoad", "load > 1", 60, 0, &[]), arc(ctx()));
+    r.update(
+        Arc::new(alerting("HighLoad", "load > 1", 60, 0, &[])),
+        arc(ctx()),
+    );
     step_at(&mut r, one("a"), T0 + MIN);
     let a = only(&r);
     assert_eq!((a.state, a.active_at_ms), (AlertState::Firing, T0));
@@ -24,7 +28,10 @@ fn raising_for_above_an_alerts_age_returns_it_to_pending() {
     step(&mut r, vec![up("a")], T0);
     step(&mut r, vec![up("a")], T0 + 10 * SEC);
     assert_eq!(states(&r), [("a".into(), AlertState::Firing)]);
-    r.update(&alerting("U", "up == 0", 60, 0, &[]), arc(group_ctx()));
+    r.update(
+        Arc::new(alerting("U", "up == 0", 60, 0, &[])),
+        arc(group_ctx()),
+    );
     step(&mut r, vec![up("a")], T0 + 20 * SEC);
     assert_eq!(states(&r), [("a".into(), AlertState::Pending)]);
     step(&mut r, vec![up("a")], T0 + 60 * SEC);
@@ -36,7 +43,10 @@ fn raising_for_below_an_alerts_age_keeps_it_firing() {
     let mut r = in_group(alerting("U", "up == 0", 10, 0, &[]));
     step(&mut r, vec![up("a")], T0);
     step(&mut r, vec![up("a")], T0 + 10 * SEC);
-    r.update(&alerting("U", "up == 0", 60, 0, &[]), arc(group_ctx()));
+    r.update(
+        Arc::new(alerting("U", "up == 0", 60, 0, &[])),
+        arc(group_ctx()),
+    );
     step(&mut r, vec![up("a")], T0 + 120 * SEC);
     let a = r.alerts().next().unwrap();
     assert_eq!(a.state, AlertState::Firing);
@@ -109,7 +119,7 @@ fn an_alert_firing_before_a_restart_keeps_its_start_time() {
 fn stale_markers_for_removed_rule() {
     let mut r = rule(0, 0);
     step_at(&mut r, Ok(vec![load("a", 2.0), load("b", 2.0)]), T0);
-    let mut rule = Rule::Alerting(r);
+    let mut rule = Rule::Alerting(Box::new(r));
     let m = rule.stale_series(T0 + MIN);
     assert_eq!(m.len(), 4);
     assert!(m.iter().all(|s| is_stale(s) && s.timestamp_ms == T0 + MIN));

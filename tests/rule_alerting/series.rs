@@ -158,7 +158,7 @@ fn alerts_dropped_by_limit_end_their_series_unless_they_are_back() {
 fn a_removed_rule_ends_what_it_wrote_once() {
     // Pausing (or removing) a rule resolves its alerts, then ends its series: the
     // records outlive the alerts drained before the markers are asked for.
-    let mut r = tocsin::rule::Rule::Alerting(rule(0, 0));
+    let mut r = tocsin::rule::Rule::Alerting(Box::new(rule(0, 0)));
     let tocsin::rule::Rule::Alerting(a) = &mut r else {
         unreachable!()
     };

@@ -82,7 +82,7 @@ fn a_reload_keeps_the_history() {
         "  - alert: High\n    expr: cpu > 90\n    for_count: {n: 3, of: 4}\n    labels:\n      severity: page\n",
     );
     r.update(
-        &g.rules[0],
+        g.rules[0].clone(),
         Arc::new(RuleContext::for_group(&g, &settings())),
     );
     // Minutes 0, 2 and 3 are three of the last four.
@@ -96,7 +96,7 @@ fn a_reload_that_removes_for_count_fires_at_once() {
     eval(&mut r, 0, &[("a", 95.0)]);
     let g = group("  - alert: High\n    expr: cpu > 90\n    labels:\n      severity: page\n");
     r.update(
-        &g.rules[0],
+        g.rules[0].clone(),
         Arc::new(RuleContext::for_group(&g, &settings())),
     );
     let t = EvalTime::at(T0 + MIN);

@@ -118,7 +118,7 @@ fn a_reload_keeps_the_history_and_applies_the_new_window() {
         "  - alert: High\n    expr: cpu > 90\n    flapping: {changes: 3, within: 3m}\n    labels:\n      severity: page\n",
     );
     r.update(
-        &g.rules[0],
+        g.rules[0].clone(),
         Arc::new(RuleContext::for_group(&g, &settings())),
     );
     // Minute 3 resolves: changes at 0, 1, 2, 3, but within 3m only 1, 2, 3: not more

@@ -138,7 +138,7 @@ fn a_reload_keeps_a_held_alert_and_applies_the_new_condition() {
         "  - alert: High\n    expr: cpu > 90\n    recover_expr: cpu < 50\n    labels:\n      severity: page\n",
     );
     r.update(
-        &g.rules[0],
+        g.rules[0].clone(),
         Arc::new(RuleContext::for_group(&g, &settings())),
     );
     let answer = Answer {

@@ -293,7 +293,7 @@ fn a_reload_keeps_counting_the_condition() {
         "  - alert: High\n    expr: cpu > 90\n{NO_DATA_ALERTING}    labels:\n      severity: page\n"
     ));
     r.update(
-        &g.rules[0],
+        g.rules[0].clone(),
         Arc::new(RuleContext::for_group(&g, &settings())),
     );
     assert_eq!(run_from(&mut r, 2, "_"), "-F-");

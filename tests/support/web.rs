@@ -129,15 +129,14 @@ pub fn fixture() -> Vec<Arc<GroupStatus>> {
     high.evaluation_time = Duration::from_micros(1500);
     high.last_evaluation = Some(t0() + Duration::from_secs(60));
     high.last_samples = 3;
-    high.updates = vec![StateUpdate {
-        time: t0() + Duration::from_secs(60),
-        at: t0() + Duration::from_secs(60),
-        duration: Duration::from_micros(1500),
-        samples: 3,
-        series_fetched: Some(3),
-        error: None,
-        curl: None,
-    }];
+    let mut update = StateUpdate::new(
+        t0() + Duration::from_secs(60),
+        t0() + Duration::from_secs(60),
+        Duration::from_micros(1500),
+    );
+    update.samples = 3;
+    update.series_fetched = Some(3);
+    high.updates = vec![update];
 
     let mut rec = RuleStatus::new(
         12,

@@ -154,7 +154,7 @@ impl GroupRunner {
         let ctx = Arc::new(RuleContext::for_group(&self.def, &self.engine.settings));
         Report {
             index: i,
-            rule: Rule::new(&self.def.rules[i], ctx),
+            rule: Rule::from_spec(self.def.rules[i].clone(), ctx),
             started: self.engine.clock.now(),
             elapsed: Duration::ZERO,
             samples: 0,

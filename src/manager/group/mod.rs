@@ -63,11 +63,11 @@ impl GroupRunner {
         let rules = def
             .rules
             .iter()
-            .map(|r| Some(Rule::new(r, ctx.clone())))
+            .map(|r| Some(Rule::from_spec(r.clone(), ctx.clone())))
             .collect();
         let labels = GroupLabel {
-            group: def.name.clone(),
-            file: def.shown_file.clone(),
+            group: status.name.clone(),
+            file: status.file.clone(),
         };
         GroupRunner {
             deps: deps::dependencies(&def.rules),

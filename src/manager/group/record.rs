@@ -37,9 +37,9 @@ impl GroupRunner {
         let m = &self.engine.metrics;
         let handles = self.metrics[rep.index].get_or_insert_with(|| {
             let label = RuleLabel {
-                group: self.def.name.clone(),
+                group: self.labels.group.clone(),
                 file: self.labels.file.clone(),
-                rule: rep.rule.name().to_string(),
+                rule: slot.name.clone(),
             };
             RuleMetrics {
                 errors: m.rule_errors.get_or_create(&label).clone(),
@@ -105,9 +105,9 @@ impl GroupRunner {
 
 pub(super) fn forget_rule_metrics(rule: &str, engine: &Engine, def: &Group) {
     let label = RuleLabel {
-        group: def.name.clone(),
-        file: def.shown_file.clone(),
-        rule: rule.to_string(),
+        group: def.name.as_str().into(),
+        file: def.shown_file.as_str().into(),
+        rule: rule.into(),
     };
     let m = &engine.metrics;
     m.rule_errors.remove(&label);

@@ -37,15 +37,15 @@ impl GroupRunner {
             {
                 Some((mut r, s)) => {
                     match &mut r {
-                        Rule::Alerting(a) => a.update(spec, ctx.clone()),
-                        Rule::Recording(rr) => rr.update(spec, ctx.clone()),
+                        Rule::Alerting(a) => a.update(spec.clone(), ctx.clone()),
+                        Rule::Recording(rr) => rr.update(spec.clone(), ctx.clone()),
                     }
                     statuses.push(status::carry_over(fresh_status, &s));
                     rules.push(Some(r));
                 }
                 None => {
                     statuses.push(fresh_status.clone());
-                    rules.push(Some(Rule::new(spec, ctx.clone())));
+                    rules.push(Some(Rule::from_spec(spec.clone(), ctx.clone())));
                 }
             }
         }

@@ -33,8 +33,8 @@ impl AlertingRule {
     /// alerts: `for`, `keep_firing_for` and annotations take effect at the next step. A
     /// firing alert younger than a raised `for` goes back to pending (unlike Prometheus;
     /// see [`AlertingRule::demote_below_raised_for`]).
-    pub fn update(&mut self, spec: &config::Rule, ctx: Arc<RuleContext>) {
-        let fresh = AlertingRule::new(spec, ctx);
+    pub fn update(&mut self, spec: Arc<config::Rule>, ctx: Arc<RuleContext>) {
+        let fresh = AlertingRule::from_spec(spec, ctx);
         self.labels = fresh.labels;
         self.identity = fresh.identity;
         self.annotation_names = fresh.annotation_names;

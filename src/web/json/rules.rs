@@ -221,10 +221,10 @@ impl Serialize for UpdateJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let u = self.0;
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("time", &GoTime(Some(u.time)))?;
-        m.serialize_entry("at", &GoTime(Some(u.at)))?;
+        m.serialize_entry("time", &GoTime(Some(u.time())))?;
+        m.serialize_entry("at", &GoTime(Some(u.at())))?;
         // vmalert writes Go's `time.Duration` here: nanoseconds.
-        m.serialize_entry("duration", &(u.duration.as_nanos() as u64))?;
+        m.serialize_entry("duration", &u.duration_ns)?;
         m.serialize_entry("samples", &u.samples)?;
         m.serialize_entry("series_fetched", &u.series_fetched)?;
         m.serialize_entry("error", &u.error.as_deref())?;
