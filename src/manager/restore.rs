@@ -126,11 +126,7 @@ impl Restorer {
             let mine = samples
                 .iter()
                 .filter(|s| s.labels.get("alertname") == Some(name.as_str()));
-            for s in mine {
-                if let Some((labels, active_at_ms)) = self.restored(s) {
-                    a.restore(labels, active_at_ms);
-                }
-            }
+            a.restore(mine.filter_map(|s| self.restored(s)));
         }
     }
 

@@ -33,6 +33,7 @@
 //! makes an alert present in `render` and `merge`.
 
 mod advance;
+mod alerts;
 mod dampening;
 mod flapping;
 mod hysteresis;
@@ -42,7 +43,6 @@ mod render;
 mod send;
 mod series;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::alert::{Alert, AlertState, Annotations, Attempt};
@@ -53,13 +53,14 @@ use crate::labels::{Labels, Str};
 use crate::sample::Sample;
 use crate::template::{Inputs, TemplateQuerier};
 use advance::{Seen, advance, held};
+use alerts::Alerts;
 use dampening::Dampening;
 pub use flapping::FLAPPING_LABEL;
 use flapping::Flapping;
 use hysteresis::{Recovered, Recovery};
 pub use policy::REASON_LABEL;
 use policy::{Outcome as DataOutcome, Policies, Reason};
-use render::{LabelTemplate, RenderCache, inputs_of};
+use render::{LabelTemplate, inputs_of};
 use series::{Written, emit};
 
 /// The error Prometheus reports when two samples map to one alert.
@@ -83,13 +84,12 @@ pub struct AlertingRule {
     /// `generatorURL` of every notification.
     generator_url: Arc<str>,
     timing: Timing,
-    /// The alerts held, by the fingerprint of their labels. Boxed: a hash table keeps up
-    /// to twice as many slots as entries, so an alert stored in its slot would cost up to
-    /// twice its size (see "Memory per active alert" in docs/benchmarks.md).
-    active: HashMap<u64, Box<Alert>>,
-    /// The render cache: by fingerprint of a query series, the alert holding what was
-    /// rendered for it (see `render.rs`).
-    rendered: RenderCache,
+    /// The alerts held, sorted by the fingerprint of their labels, with the render
+    /// cache's index of them by query series (see `alerts.rs` and `render.rs`).
+    active: Alerts,
+    /// The last evaluation whose renderings the render cache holds: the alerts it
+    /// returned hold what was rendered for their series.
+    rendered_at: Attempt,
     /// Numbers evaluations, to tell what the current one saw.
     attempt: Attempt,
     /// The current evaluation's answer may be partial (`$isPartial` in templates).
@@ -226,8 +226,8 @@ impl AlertingRule {
             timing: Timing::new(&spec, &ctx),
             spec,
             ctx,
-            active: HashMap::new(),
-            rendered: HashMap::new(),
+            active: Alerts::default(),
+            rendered_at: 0,
             attempt: 0,
             partial: false,
             written: Written::default(),
@@ -255,7 +255,7 @@ impl AlertingRule {
 
     /// The alerts held: pending, firing and resolved ones within the retention.
     pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
-        self.active.values().map(Box::as_ref)
+        self.active.iter()
     }
 
     /// One evaluation of `expr` alone (see [`AlertingRule::step_answer`]); a rule with
@@ -365,7 +365,7 @@ impl AlertingRule {
             let seen = self
                 .active
                 .iter()
-                .map(|(fp, a)| (*fp, &**a, a.seen == attempt));
+                .map(|a| (a.labels.fingerprint(), a, a.seen == attempt));
             d.record(seen, ts, self.timing.interval_ms);
         }
     }
@@ -398,12 +398,12 @@ impl AlertingRule {
             return self.drop_alerts(e, n);
         }
         let held = &self.active;
-        self.policies.retain(|fp| held.contains_key(&fp));
-        self.retain_rendered();
+        self.policies.retain(|fp| held.contains(fp));
+        self.index_rendered();
         let flapping = self.flapping.as_ref();
-        let alerts = self.active.iter_mut().map(|(fp, a)| {
-            let flaps = flapping.is_some_and(|f| f.labelled(*fp));
-            (&mut **a, flaps)
+        let alerts = self.active.iter_mut().map(|a| {
+            let flaps = flapping.is_some_and(|f| f.labelled(a.labels.fingerprint()));
+            (a, flaps)
         });
         self.written
             .replace(alerts, &self.ctx, t.query_ts_ms, &mut series);
@@ -427,11 +427,9 @@ impl AlertingRule {
     /// exceeded; the alerts' part of the budget is given back.
     fn drop_alerts(&mut self, error: String, samples: usize) -> StepOutput {
         // Their series end at the next successful evaluation, unless they are back.
-        for a in self.active.values() {
-            self.written.leave(a);
+        for a in self.active.take() {
+            self.written.leave(&a);
         }
-        self.active.clear();
-        self.rendered.clear();
         if let Some(d) = &mut self.dampening {
             d.clear();
         }
@@ -448,8 +446,14 @@ impl AlertingRule {
         if std::mem::take(&mut self.recheck_for) {
             self.demote_below_raised_for(ts);
         }
+        // Alerts new to the rule, in the order of `observed`: by fingerprint.
+        let mut fresh = Vec::new();
+        let mut moved = false;
         for o in observed {
-            match self.active.get_mut(&o.fingerprint) {
+            let held = self.active.get_mut(o.fingerprint);
+            // The render cache's index goes when an alert is made by another series.
+            moved |= held.as_ref().is_some_and(|a| a.source != o.source);
+            match held {
                 // Still pending or firing: the same alert, with this evaluation's value
                 // and annotations; its `activeAt` keeps counting toward `for`.
                 Some(a) if a.state != AlertState::Inactive => {
@@ -466,15 +470,23 @@ impl AlertingRule {
                 // It takes over what the resolved one's series carried when last
                 // written, so that they are ended or continued as the new one's.
                 old => {
-                    let wrote = old.and_then(|a| a.wrote);
                     let mut a = Alert::new(o.labels, o.annotations, o.value, ts);
                     a.source = o.source;
                     a.seen = self.attempt;
-                    a.wrote = wrote;
-                    self.active.insert(o.fingerprint, Box::new(a));
+                    match old {
+                        Some(resolved) => {
+                            a.wrote = resolved.wrote;
+                            *resolved = a;
+                        }
+                        None => fresh.push(a),
+                    }
                 }
             }
         }
+        if moved {
+            self.active.drop_index();
+        }
+        self.active.add(fresh);
     }
 
     /// Phases 3 and 4, in one pass over the alerts: advances every held alert to `t`,
@@ -495,15 +507,16 @@ impl AlertingRule {
         let mut flapping = self.flapping.as_mut();
         let written = &mut self.written;
         let mut active = 0;
-        self.active.retain(|fp, a| {
+        self.active.retain(|a| {
+            let fp = a.labels.fingerprint();
             let present = a.seen == attempt;
-            let synthetic = policies.synthetic(*fp);
+            let synthetic = policies.synthetic(fp);
             let seen = Seen {
                 present,
                 held: !present
                     && synthetic.is_none()
                     && recovery.is_some_and(|r| held(a, r, t.ts_ms, &timing)),
-                dampened: dampening.is_some_and(|d| !d.allows(*fp)),
+                dampened: dampening.is_some_and(|d| !d.allows(fp)),
                 // An error alert is not kept past the errors: data came back.
                 kept: keep && !present && synthetic != Some(Reason::Error),
                 synthetic: synthetic.is_some(),
@@ -512,7 +525,7 @@ impl AlertingRule {
             let fate = advance(a, seen, t.ts_ms, &timing);
             let flaps = flapping
                 .as_deref_mut()
-                .is_some_and(|f| f.observe(*fp, before, a.state, t.ts_ms) && f.labelled(*fp));
+                .is_some_and(|f| f.observe(fp, before, a.state, t.ts_ms) && f.labelled(fp));
             match fate {
                 Fate::Active => {
                     active += 1;
@@ -538,8 +551,7 @@ impl AlertingRule {
 
     /// Takes the set of series written last time (for staleness markers on removal).
     pub(crate) fn take_written(&mut self) -> Vec<Labels> {
-        let alerts = self.active.values_mut().map(|a| &mut **a);
-        self.written.take(alerts, &self.ctx)
+        self.written.take(self.active.iter_mut(), &self.ctx)
     }
 
     /// Starts an evaluation attempt: numbers wrap, skipping 0 ("not yet returned").

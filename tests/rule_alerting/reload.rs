@@ -61,10 +61,10 @@ fn raising_for_below_an_alerts_age_keeps_it_firing() {
 fn restored_active_at_counts_toward_for_and_is_written_back() {
     let mut r = rule(600, 0);
     // main restores before the first evaluation, as pending with the old ActiveAt.
-    r.restore(
+    r.restore([(
         ls(&[("alertname", "HighLoad"), ("instance", "a")]),
         T0 - 9 * MIN,
-    );
+    )]);
     step_at(&mut r, one("a"), T0);
     let a = only(&r);
     assert_eq!(
@@ -95,7 +95,7 @@ fn down_labels(instance: &str) -> Labels {
 fn restored_active_at_keeps_the_for_clock() {
     let mut r = down_for_30s();
     let labels = down_labels("a");
-    r.restore(labels, T0 - 25 * SEC);
+    r.restore([(labels, T0 - 25 * SEC)]);
     step(&mut r, vec![up("a")], T0);
     assert_eq!(states(&r), [("a".into(), AlertState::Pending)]);
     step(&mut r, vec![up("a")], T0 + 5 * SEC);
@@ -107,7 +107,7 @@ fn an_alert_firing_before_a_restart_keeps_its_start_time() {
     let mut r = down_for_30s();
     let labels = down_labels("a");
     // Active since T0-100s; with for 30s on a 10s grid it fired at T0-70s.
-    r.restore(labels, T0 - 100 * SEC);
+    r.restore([(labels, T0 - 100 * SEC)]);
     step(&mut r, vec![up("a")], T0);
     let a = r.alerts().next().unwrap();
     assert_eq!(a.state, AlertState::Firing);

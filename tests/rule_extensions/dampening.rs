@@ -108,7 +108,7 @@ fn a_reload_that_removes_for_count_fires_at_once() {
 fn after_a_restart_the_evaluations_since_active_at_count() {
     // Active since two evaluations before the restart: with this one, three of five.
     let mut r = high("    for_count: {n: 3, of: 5}\n");
-    r.restore(high_labels("a"), T0 - 2 * MIN);
+    r.restore([(high_labels("a"), T0 - 2 * MIN)]);
     eval(&mut r, 0, &[("a", 95.0)]);
     let a = alert(&r, "a").unwrap();
     assert_eq!(a.state, AlertState::Firing);
@@ -119,7 +119,7 @@ fn after_a_restart_the_evaluations_since_active_at_count() {
     );
     // Active since one evaluation before: two of five, still pending.
     let mut r = high("    for_count: {n: 3, of: 5}\n");
-    r.restore(high_labels("a"), T0 - MIN);
+    r.restore([(high_labels("a"), T0 - MIN)]);
     eval(&mut r, 0, &[("a", 95.0)]);
     assert_eq!(state(&r, "a"), Some(AlertState::Pending));
     eval(&mut r, 1, &[("a", 95.0)]);

@@ -135,7 +135,7 @@ fn a_restart_starts_with_an_empty_history() {
     // `ALERTS_FOR_STATE` is not flapping, and takes K more changes within the window to
     // be flagged again (its first firing after the restart is one of them).
     let mut after = high("    flapping: {changes: 2, within: 5m}\n");
-    after.restore(high_labels("a"), T0 + 2 * MIN);
+    after.restore([(high_labels("a"), T0 + 2 * MIN)]);
     assert_eq!(flaps_from(&mut after, 3, &[95.0, 50.0, 95.0]), "..f");
     assert_eq!(after.flapping_transitions(), 3);
 }

@@ -167,7 +167,7 @@ fn a_reload_keeps_a_held_alert_and_applies_the_new_condition() {
 fn after_a_restart_a_held_alert_fires_on_with_its_old_start() {
     let mut r = high(RECOVER);
     // Firing since 5 minutes before the restart, then between the thresholds.
-    r.restore(high_labels("a"), T0 - 5 * MIN);
+    r.restore([(high_labels("a"), T0 - 5 * MIN)]);
     eval(&mut r, 0, &[("a", 80.0)]);
     let a = alert(&r, "a").unwrap();
     assert_eq!(a.state, AlertState::Firing);
@@ -183,7 +183,7 @@ fn after_a_restart_a_held_alert_fires_on_with_its_old_start() {
 #[test]
 fn after_a_restart_a_recovered_alert_is_dropped_unsent() {
     let mut r = high(RECOVER);
-    r.restore(high_labels("a"), T0 - 5 * MIN);
+    r.restore([(high_labels("a"), T0 - 5 * MIN)]);
     eval(&mut r, 0, &[("a", 60.0)]);
     assert_eq!(state(&r, "a"), None);
     assert!(r.alerts_to_send(T0).is_empty());
@@ -192,7 +192,7 @@ fn after_a_restart_a_recovered_alert_is_dropped_unsent() {
 #[test]
 fn after_a_restart_a_pending_alert_younger_than_for_is_not_held() {
     let mut r = high(&format!("    for: 10m\n{RECOVER}"));
-    r.restore(high_labels("a"), T0 - 5 * MIN);
+    r.restore([(high_labels("a"), T0 - 5 * MIN)]);
     eval(&mut r, 0, &[("a", 80.0)]);
     assert_eq!(
         state(&r, "a"),
@@ -204,7 +204,7 @@ fn after_a_restart_a_pending_alert_younger_than_for_is_not_held() {
 #[test]
 fn after_a_restart_a_pending_alert_that_was_seen_again_is_not_held() {
     let mut r = high(&format!("    for: 2m\n{RECOVER}"));
-    r.restore(high_labels("a"), T0 - MIN);
+    r.restore([(high_labels("a"), T0 - MIN)]);
     // Seen again, still pending (1m of 2m); absent at minute 1, when `for` would have
     // elapsed: it never fired, so it is dropped, not held.
     eval(&mut r, 0, &[("a", 95.0)]);

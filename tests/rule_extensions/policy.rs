@@ -312,7 +312,7 @@ fn no_data_labels() -> Labels {
 fn after_a_restart_the_no_data_alert_fires_on_with_its_old_start() {
     let mut r = high(NO_DATA_ALERTING);
     // Without data since 5 minutes before the restart; it fired 2 minutes later.
-    r.restore(no_data_labels(), T0 - 5 * MIN);
+    r.restore([(no_data_labels(), T0 - 5 * MIN)]);
     assert_eq!(run(&mut r, "_"), "-F-");
     let nd = synthetic(&r, "no_data").unwrap();
     assert_eq!(nd.active_at_ms, T0 - 5 * MIN);
@@ -326,7 +326,7 @@ fn after_a_restart_the_no_data_alert_fires_on_with_its_old_start() {
 #[test]
 fn after_a_restart_with_data_back_the_no_data_alert_is_dropped_unsent() {
     let mut r = high(NO_DATA_ALERTING);
-    r.restore(no_data_labels(), T0 - 5 * MIN);
+    r.restore([(no_data_labels(), T0 - 5 * MIN)]);
     assert_eq!(run(&mut r, "5"), "---");
     assert!(r.alerts_to_send(T0).is_empty());
 }
@@ -334,7 +334,7 @@ fn after_a_restart_with_data_back_the_no_data_alert_is_dropped_unsent() {
 #[test]
 fn a_no_data_alert_of_a_policy_since_removed_is_not_restored() {
     let mut r = high("");
-    r.restore(no_data_labels(), T0 - 5 * MIN);
+    r.restore([(no_data_labels(), T0 - 5 * MIN)]);
     assert_eq!(r.alerts().count(), 0);
 }
 

@@ -11,22 +11,33 @@ use crate::rule::RuleContext;
 use crate::rule::alert::{Alert, AlertState, Annotations, MaybeMs};
 
 impl AlertingRule {
-    /// Restores `ActiveAt` of an alert from `ALERTS_FOR_STATE` at start-up: the alert is
-    /// created pending with the old `ActiveAt`, so `for` keeps counting across the
-    /// restart; the next evaluation fires it if `for` has elapsed. `labels` are the
-    /// alert's labels (without `__name__` and without external labels).
-    pub fn restore(&mut self, labels: Labels, active_at_ms: i64) {
-        let fp = labels.fingerprint();
-        // A synthetic alert (`alertstate_reason`) also restores how long its condition
-        // lasted; one whose policy is gone is not restored.
-        if labels.get(REASON_LABEL).is_some() && !self.policies.restore(fp, &labels, active_at_ms) {
-            return;
-        }
-        self.active.entry(fp).or_insert_with(|| {
+    /// Restores `ActiveAt` of alerts from `ALERTS_FOR_STATE` at start-up: each alert is
+    /// created pending with its old `ActiveAt`, so `for` keeps counting across the
+    /// restart; the next evaluation fires it if `for` has elapsed. The labels are the
+    /// alert's labels (without `__name__` and without external labels). An alert already
+    /// held, or given twice, is restored once (the first time).
+    pub fn restore(&mut self, alerts: impl IntoIterator<Item = (Labels, i64)>) {
+        let mut fresh: Vec<Alert> = Vec::new();
+        for (labels, active_at_ms) in alerts {
+            let fp = labels.fingerprint();
+            if self.active.contains(fp) {
+                continue;
+            }
+            // A synthetic alert (`alertstate_reason`) also restores how long its
+            // condition lasted; one whose policy is gone is not restored.
+            if labels.get(REASON_LABEL).is_some()
+                && !self.policies.restore(fp, &labels, active_at_ms)
+            {
+                continue;
+            }
             let mut a = Alert::new(labels, Annotations::default(), 0.0, active_at_ms);
             a.restored = true;
-            Box::new(a)
-        });
+            fresh.push(a);
+        }
+        // Stable: of alerts given twice, the first is kept.
+        fresh.sort_by_key(|a| a.labels.fingerprint());
+        fresh.dedup_by_key(|a| a.labels.fingerprint());
+        self.active.add(fresh);
     }
 
     /// Applies a changed definition with the same identity (name, expr, labels), keeping
@@ -65,7 +76,7 @@ impl AlertingRule {
         };
         self.recheck_for = true;
         // Templates may have changed.
-        self.rendered.clear();
+        self.active.drop_index();
     }
 
     /// After `update` raised `for`: firing alerts younger than the new `for` go back to
@@ -80,7 +91,7 @@ impl AlertingRule {
     /// raising `for` is how an alert that fires too early is quieted. Alertmanager is
     /// not told (pending alerts are not sent): it lets the alert expire at its `endsAt`.
     pub(super) fn demote_below_raised_for(&mut self, ts: i64) {
-        for a in self.active.values_mut() {
+        for a in self.active.iter_mut() {
             if a.state == AlertState::Firing && ts - a.active_at_ms < self.timing.for_ms {
                 a.state = AlertState::Pending;
                 a.fired_at_ms = MaybeMs::NEVER;

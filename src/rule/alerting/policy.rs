@@ -246,7 +246,7 @@ impl AlertingRule {
     pub(super) fn fire_synthetic(&mut self, fp: u64, reason: Reason, since: i64, ts: i64) {
         self.policies.mark(fp, reason);
         let after = self.policies.after_ms(reason);
-        let Some(a) = self.active.get_mut(&fp) else {
+        let Some(a) = self.active.get_mut(fp) else {
             return;
         };
         if a.state == AlertState::Pending {

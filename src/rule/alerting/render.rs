@@ -1,7 +1,6 @@
 //! The render phase's machinery: an alert's labels and annotations from its series,
 //! rendered by the rule's templates and reused across evaluations while still valid.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use super::{AlertingRule, DUPLICATE_LABELSET, Observed};
@@ -13,17 +12,16 @@ use crate::rule::{EvalTime, system_time};
 use crate::sample::Sample;
 use crate::template::{Context, Inputs, Template, TemplateQuerier};
 
-/// The render cache: labels and annotations rendered for one query series are reused
-/// while it comes back unchanged. They are not stored twice: the alert the series made
-/// holds them (with `Alert::source`, the series they were rendered from, and
-/// `Alert::value`, the value they were rendered with), and the cache only maps the
-/// series' fingerprint to that alert's. A rendering is valid for its series' label set;
-/// it is invalidated by a different value when a template reads `$value`, is never kept
-/// when a template reads volatile inputs ([`Inputs::volatile`]: `query`, `now`,
-/// `$activeAt`, library definitions), is dropped when its series is absent from a
-/// successful evaluation (see [`AlertingRule::retain_rendered`]), and the whole cache
-/// is dropped when the rule is updated.
-pub(super) type RenderCache = HashMap<u64, u64>;
+// The render cache: labels and annotations rendered for one query series are reused
+// while it comes back unchanged. They are not stored twice: the alert the series made
+// holds them (with `Alert::source`, the series they were rendered from, and
+// `Alert::value`, the value they were rendered with), and the cache is an index of the
+// alerts by source (`Alerts::rendered`). A rendering is valid for its series' label set;
+// it is invalidated by a different value when a template reads `$value`, is never used
+// when a template reads volatile inputs ([`Inputs::volatile`]: `query`, `now`,
+// `$activeAt`, library definitions), only an alert the last evaluation that ended
+// returned holds one (see [`AlertingRule::index_rendered`]), and the whole cache is
+// dropped when the rule is updated.
 
 /// A rule label: its name, and its value when the template is static, shared by all
 /// alerts of the rule.
@@ -108,15 +106,12 @@ impl AlertingRule {
         let key = s.labels.fingerprint();
         let bits = s.value.to_bits();
         let (li, ai) = (self.label_inputs, self.annotation_inputs);
-        // The alert holding this series' last rendering, if it still does: another series
-        // may have made the alert since (then it holds that one's rendering), or an
-        // evaluation that failed after rendering may have left the cache ahead of it.
-        let cached = self
-            .rendered
-            .get(&key)
-            .and_then(|alert| self.active.get(alert))
-            .filter(|a| a.source == key)
-            .filter(|a| !li.volatile && (!li.value || a.value.to_bits() == bits));
+        // The alert holding this series' last rendering, if any; its labels are reused
+        // unless they read a value that changed.
+        let cached = (!li.volatile && !ai.volatile)
+            .then(|| self.active.rendered(key, self.rendered_at))
+            .flatten()
+            .filter(|a| !li.value || a.value.to_bits() == bits);
         let (labels, annotations) = match cached {
             Some(a) if !ai.volatile && (!ai.value || a.value.to_bits() == bits) => {
                 return (a.labels.clone(), a.annotations.clone());
@@ -132,21 +127,19 @@ impl AlertingRule {
                 (labels, annotations)
             }
         };
-        if !li.volatile && !ai.volatile {
-            self.rendered.insert(key, labels.fingerprint());
-        }
         (labels, annotations)
     }
 
-    /// After a successful evaluation, keeps only the cache entries of series it returned:
-    /// their alert was seen now and still holds their rendering.
-    pub(super) fn retain_rendered(&mut self) {
-        let (active, attempt) = (&self.active, self.attempt);
-        self.rendered.retain(|series, alert| {
-            active
-                .get(alert)
-                .is_some_and(|a| a.seen == attempt && a.source == *series)
-        });
+    /// At the end of an evaluation that kept its alerts: the alerts it returned hold
+    /// the renderings of their series for the next one (an alert absent now may hold an
+    /// older rendering of a series that made another alert since). Without reusable
+    /// templates there is nothing to index.
+    pub(super) fn index_rendered(&mut self) {
+        let (li, ai) = (self.label_inputs, self.annotation_inputs);
+        if !li.volatile && !ai.volatile {
+            self.active.index_sources();
+            self.rendered_at = self.attempt;
+        }
     }
 
     /// The template data for a sample.

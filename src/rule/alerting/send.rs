@@ -17,11 +17,12 @@ impl AlertingRule {
         let url = &self.generator_url;
         let mut flapping = self.flapping.as_mut();
         let mut out = Vec::new();
-        for (fp, a) in self.active.iter_mut() {
+        for a in self.active.iter_mut() {
+            let fp = a.labels.fingerprint();
             // `flapping` with `hold`: nothing goes out while the alert flaps.
             let (label, switched) = match flapping.as_deref() {
-                Some(f) if f.held(*fp) => continue,
-                Some(f) => f.variant(*fp),
+                Some(f) if f.held(fp) => continue,
+                Some(f) => f.variant(fp),
                 None => (false, false),
             };
             if !a.needs_sending(ts_ms, resend) && !switched {
@@ -47,7 +48,7 @@ impl AlertingRule {
                 n.labels = flapping::with_label(&n.labels);
             }
             if let Some(f) = flapping.as_deref_mut() {
-                f.sent(*fp);
+                f.sent(fp);
             }
             out.push(n);
         }
@@ -62,13 +63,14 @@ impl AlertingRule {
         let (ctx, spec) = (&self.ctx, &self.spec);
         self.budget.release();
         // Their series are ended by `stale_series`, which follows.
-        for a in self.active.values() {
+        let alerts = self.active.take();
+        for a in &alerts {
             self.written.leave(a);
         }
-        self.active
-            .drain()
-            .filter(|(_, a)| a.state == AlertState::Firing)
-            .map(|(_, a)| a.notification(ts_ms, ctx, &alert_link(url, ctx, spec, &a)))
+        alerts
+            .into_iter()
+            .filter(|a| a.state == AlertState::Firing)
+            .map(|a| a.notification(ts_ms, ctx, &alert_link(url, ctx, spec, &a)))
             .collect()
     }
 }
