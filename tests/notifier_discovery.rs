@@ -65,7 +65,7 @@ impl FakeAm {
 fn alert(name: &str) -> Notification {
     Notification {
         labels: Labels::from_pairs([("alertname", name), ("secret_id", "x")]),
-        annotations: Annotations::new(Vec::new()),
+        annotations: Annotations::default(),
         starts_at_ms: 1_700_000_000_000,
         ends_at_ms: 1_700_000_300_000,
         generator_url: "http://tocsin/".into(),

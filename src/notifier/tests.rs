@@ -8,7 +8,7 @@ use crate::relabel::RawRelabel;
 fn alert(name: &str) -> Notification {
     Notification {
         labels: Labels::from_pairs([("alertname", name), ("internal_id", "7")]),
-        annotations: crate::rule::Annotations::new(Vec::new()),
+        annotations: crate::rule::Annotations::default(),
         starts_at_ms: 0,
         ends_at_ms: 0,
         generator_url: "".into(),

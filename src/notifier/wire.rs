@@ -60,7 +60,7 @@ mod tests {
     fn wire_format_matches_alertmanager_v2() {
         let n = Notification {
             labels: Labels::from_pairs([("alertname", "A")]),
-            annotations: Annotations::new(vec![("summary".into(), "s".into())]),
+            annotations: Annotations::from_pairs([("summary", "s")]),
             starts_at_ms: 1_700_000_000_000,
             ends_at_ms: 1_700_000_240_500,
             generator_url: "http://x/graph".into(),

@@ -6,46 +6,89 @@ use super::RuleContext;
 use crate::labels::{Labels, Str};
 
 /// Rendered annotations, shared between the alert, notifications and API snapshots, so
-/// that resending or publishing an alert copies one pointer. Unlike labels, an
+/// that resending or publishing an alert copies two pointers. Unlike labels, an
 /// annotation whose template renders empty is kept (`"summary": ""`), as Prometheus
-/// keeps it. The names are the rule's shared strings; a value is owned by its pair (the
-/// pairs are shared as a whole, so a value needs no count of its own: 8 bytes less per
-/// pair and per value than a shared string).
+/// keeps it.
+///
+/// The names are the rule's, one list shared by all its alerts; the values are one
+/// string, each value preceded by its length in bytes and a colon (`3:abc0:`), so that an
+/// alert's annotations are one allocation of their text and a few digits (a list of
+/// name and value pairs with a string each cost 16 bytes a pair and an allocation a
+/// value; see "Memory per active alert" in docs/benchmarks.md).
 #[derive(Debug, Clone, Default)]
 pub struct Annotations {
-    /// In the rule's order, empty values kept.
-    pairs: Arc<[(Str, Box<str>)]>,
+    /// In the rule's order, one per value. An `Arc` of a `Vec`, a pointer of 8 bytes,
+    /// where an `Arc<[Str]>` takes 16 in every alert and API snapshot.
+    names: Arc<Vec<Str>>,
+    /// The values in the names' order, empty ones kept, each after its length.
+    values: Arc<str>,
 }
 
 impl Annotations {
-    pub fn new(pairs: Vec<(Str, Box<str>)>) -> Annotations {
-        Annotations {
-            pairs: pairs.into(),
+    /// Annotations of the names `names` (a rule's list, shared) with these values, one
+    /// per name, in their order.
+    pub fn new<V: AsRef<str>>(
+        names: &Arc<Vec<Str>>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Annotations {
+        let mut packed = String::new();
+        for v in values {
+            let v = v.as_ref();
+            packed.push_str(&v.len().to_string());
+            packed.push(':');
+            packed.push_str(v);
         }
+        let a = Annotations {
+            names: names.clone(),
+            values: packed.into(),
+        };
+        debug_assert_eq!(a.values().count(), a.names.len());
+        a
     }
 
     /// Annotations from name and value pairs, in their order.
     pub fn from_pairs<N, V>(pairs: impl IntoIterator<Item = (N, V)>) -> Annotations
     where
         N: Into<Str>,
-        V: Into<Box<str>>,
+        V: AsRef<str>,
     {
-        Annotations::new(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
+        let (names, values): (Vec<Str>, Vec<V>) =
+            pairs.into_iter().map(|(k, v)| (k.into(), v)).unzip();
+        Annotations::new(&Arc::new(names), values)
+    }
+
+    /// The values, in order.
+    fn values(&self) -> impl Iterator<Item = &str> {
+        let mut rest = &*self.values;
+        std::iter::from_fn(move || {
+            let (len, tail) = rest.split_once(':')?;
+            // Written by `new`: a length, then that many bytes of a `str`.
+            let (value, tail) = tail.split_at(len.parse().ok()?);
+            rest = tail;
+            Some(value)
+        })
     }
 
     /// Name and value pairs in the rule's order, empty values included.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &str)> + ExactSizeIterator {
-        self.pairs.iter().map(|(k, v)| (&**k, &**v))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.names.iter().map(|n| &**n).zip(self.values())
+    }
+
+    /// How many there are (empty values included).
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
     }
 
     /// The value of annotation `name` (the last one, should a name repeat).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v)
+        self.iter()
+            .filter(|(k, _)| *k == name)
+            .last()
+            .map(|(_, v)| v)
     }
 
     /// As owned pairs, for comparisons.
@@ -74,7 +117,7 @@ impl Annotations {
 
 impl PartialEq for Annotations {
     fn eq(&self, other: &Self) -> bool {
-        self.pairs == other.pairs
+        self.iter().eq(other.iter())
     }
 }
 
@@ -108,7 +151,7 @@ impl AlertState {
 
 /// A time of an alert that may not have come (Go's zero time), in milliseconds since the
 /// epoch: an `i64` whose minimum stands for "not yet", 8 bytes where an `Option<i64>`
-/// takes 16 (an alert has five; see "Memory per active alert" in docs/benchmarks.md).
+/// takes 16 (an alert has three; see "Memory per active alert" in docs/benchmarks.md).
 /// No time an evaluation meets is that far back (292 million years before the epoch).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct MaybeMs(i64);
@@ -159,8 +202,9 @@ pub(crate) type Attempt = u32;
 /// milliseconds since the epoch.
 ///
 /// Its size is most of what an alert costs besides its labels and annotations (see
-/// "Memory per active alert" in docs/benchmarks.md): 88 bytes, with the times that
-/// cannot be set together in one field and the small fields packed in one word.
+/// "Memory per active alert" in docs/benchmarks.md): 104 bytes, held in the rule's
+/// vector without a box of its own, with the times that cannot be set together in one
+/// field and the small fields packed in one word.
 #[derive(Debug, Clone)]
 pub struct Alert {
     /// Final labels (sample labels, group and rule labels, `alertname`, `alertgroup`),
@@ -293,4 +337,30 @@ pub struct Notification {
     pub starts_at_ms: i64,
     pub ends_at_ms: i64,
     pub generator_url: Arc<str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Annotations;
+
+    #[test]
+    fn annotations_keep_every_value_as_given() {
+        // Values that look like the packing itself, empty ones and multi-byte text.
+        let pairs = [
+            ("summary", "12:3"),
+            ("empty", ""),
+            ("runbook", "https://x/y:9:z"),
+            ("note", "déjà vu ✓"),
+            ("summary", "again"),
+        ];
+        let a = Annotations::from_pairs(pairs);
+        assert_eq!(a.len(), 5);
+        assert_eq!(a.iter().collect::<Vec<_>>(), pairs);
+        assert_eq!(a.get("summary"), Some("again"), "the last one of a name");
+        assert_eq!(a.get("empty"), Some(""));
+        assert_eq!(a.get("absent"), None);
+        assert_eq!(a, Annotations::from_pairs(pairs));
+        assert_ne!(a, Annotations::from_pairs(pairs[..4].iter().copied()));
+        assert!(Annotations::default().iter().next().is_none());
+    }
 }

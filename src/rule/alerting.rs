@@ -75,7 +75,7 @@ pub struct AlertingRule {
     /// Rule labels with group labels merged under them, in application order.
     labels: Vec<LabelTemplate>,
     /// Annotation names, shared by all alerts.
-    annotation_names: Vec<Str>,
+    annotation_names: Arc<Vec<Str>>,
     /// `alertname` and, unless disabled, `alertgroup`, as added to every alert.
     identity: Vec<(Str, Str)>,
     /// What the label templates, and the annotation templates, read besides labels.
@@ -182,13 +182,15 @@ impl AlertingRule {
     pub fn from_spec(spec: Arc<config::Rule>, ctx: Arc<RuleContext>) -> AlertingRule {
         let (annotation_names, annotation_inputs) = match &spec.kind {
             RuleKind::Alerting(a) => (
-                a.annotations
-                    .iter()
-                    .map(|(n, _)| n.as_str().into())
-                    .collect(),
+                Arc::new(
+                    a.annotations
+                        .iter()
+                        .map(|(n, _)| n.as_str().into())
+                        .collect(),
+                ),
                 inputs_of(a.annotations.iter().map(|(_, t)| t)),
             ),
-            RuleKind::Recording(_) => (Vec::new(), Inputs::default()),
+            RuleKind::Recording(_) => (Arc::default(), Inputs::default()),
         };
         let labels = LabelTemplate::all(&ctx.group_labels, &spec.labels);
         let mut identity = vec![(shared::alertname(), Str::from(spec.name()))];

@@ -96,7 +96,7 @@ impl AlertingRule {
     }
 
     /// The labels and annotations of the alert a sample stands for: reused from the
-    /// render cache when still valid (see [`Rendered`]), else rendered (and cached).
+    /// render cache when still valid (see above), else rendered.
     pub(super) fn render_series(
         &mut self,
         s: &Sample,
@@ -203,13 +203,8 @@ impl AlertingRule {
     ) -> Annotations {
         let mut tctx = self.template_context(s, t, querier);
         tctx.alert_id = labels.fingerprint();
-        let pairs = self
-            .annotations()
-            .iter()
-            .zip(&self.annotation_names)
-            .map(|((_, tmpl), name)| (name.clone(), render(tmpl, &tctx).into_boxed_str()))
-            .collect();
-        Annotations::new(pairs)
+        let values = self.annotations().iter().map(|(_, t)| render(t, &tctx));
+        Annotations::new(&self.annotation_names, values)
     }
 
     fn annotations(&self) -> &[(String, Template)] {
