@@ -51,16 +51,17 @@ fn label_string_bytes(samples: &[Sample]) -> usize {
 }
 
 /// Where an alert's bytes go, as far as its parts tell: its label set's array (the
-/// strings are shared: the answer's, the rule's, interned renderings), its annotations'
-/// rendered values (one string with the counts of an `Arc`, each value after its length
-/// and a colon; the names are the rule's), the alert itself in the rule's vector; the
+/// strings are shared: the answer's, the rule's, interned renderings), its annotations
+/// (a block of 40 bytes with an `Arc`'s counts, the names' pointer and the values'
+/// string: each value after its length and a colon; the names are the rule's), the
+/// alert itself in the rule's vector; the
 /// rest is the rule's render cache (a 4-byte position per alert) and any spare room.
 fn breakdown<'a>(alerts: impl Iterator<Item = &'a Alert>, per_alert: f64) {
     let (mut n, mut labels, mut annotations) = (0usize, 0usize, 0usize);
     for a in alerts {
         n += 1;
         labels += 16 + 16 * a.labels.len();
-        annotations += 16;
+        annotations += 40;
         for (_, v) in a.annotations.iter() {
             annotations += v.len().to_string().len() + 1 + v.len();
         }
@@ -69,7 +70,7 @@ fn breakdown<'a>(alerts: impl Iterator<Item = &'a Alert>, per_alert: f64) {
     let (labels, annotations) = (labels as f64 / n, annotations as f64 / n);
     let alert = std::mem::size_of::<Alert>() as f64;
     println!(
-        "  label set array {labels:.0}, annotations' values {annotations:.0}, Alert {alert:.0}, \
+        "  label set array {labels:.0}, annotations {annotations:.0}, Alert {alert:.0}, \
          the render cache and spare room (rest) {:.0}",
         per_alert - labels - annotations - alert
     );
@@ -100,7 +101,7 @@ fn main() {
         label_string_bytes(&data)
     );
     println!(
-        "sizes: Alert {} bytes, Labels {} (+ 16 + 16 per label on the heap), Annotations {} (+ 16 + the values' text with their lengths on the heap), the API's AlertStatus {}",
+        "sizes: Alert {} bytes, Labels {} (+ 16 + 16 per label on the heap), Annotations {} (+ 40 + the values' text with their lengths on the heap), the API's AlertStatus {}",
         std::mem::size_of::<Alert>(),
         std::mem::size_of::<Labels>(),
         std::mem::size_of::<tocsin::rule::Annotations>(),

@@ -6,22 +6,25 @@ use super::RuleContext;
 use crate::labels::{Labels, Str};
 
 /// Rendered annotations, shared between the alert, notifications and API snapshots, so
-/// that resending or publishing an alert copies two pointers. Unlike labels, an
+/// that resending or publishing an alert copies one pointer. Unlike labels, an
 /// annotation whose template renders empty is kept (`"summary": ""`), as Prometheus
 /// keeps it.
 ///
 /// The names are the rule's, one list shared by all its alerts; the values are one
 /// string, each value preceded by its length in bytes and a colon (`3:abc0:`), so that an
-/// alert's annotations are one allocation of their text and a few digits (a list of
-/// name and value pairs with a string each cost 16 bytes a pair and an allocation a
-/// value; see "Memory per active alert" in docs/benchmarks.md).
+/// alert's annotations are the shared block and one allocation of their text and a few
+/// digits (a list of name and value pairs with a string each cost 16 bytes a pair and an
+/// allocation a value; see "Memory per active alert" in docs/benchmarks.md).
 #[derive(Debug, Clone, Default)]
-pub struct Annotations {
-    /// In the rule's order, one per value. An `Arc` of a `Vec`, a pointer of 8 bytes,
-    /// where an `Arc<[Str]>` takes 16 in every alert and API snapshot.
+pub struct Annotations(Arc<Packed>);
+
+#[derive(Debug, Default)]
+struct Packed {
+    /// In the rule's order, one per value. An `Arc` of a `Vec`: 8 bytes, where an
+    /// `Arc<[Str]>` takes 16.
     names: Arc<Vec<Str>>,
     /// The values in the names' order, empty ones kept, each after its length.
-    values: Arc<str>,
+    values: Box<str>,
 }
 
 impl Annotations {
@@ -31,18 +34,26 @@ impl Annotations {
         names: &Arc<Vec<Str>>,
         values: impl IntoIterator<Item = V>,
     ) -> Annotations {
-        let mut packed = String::new();
-        for v in values {
+        use std::fmt::Write;
+        let values: Vec<V> = values.into_iter().collect();
+        // Sized at once: a value, its length's digits and the colon.
+        let digits = |n: usize| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+        let size = values
+            .iter()
+            .map(|v| v.as_ref().len())
+            .map(|n| n + digits(n) + 1);
+        let mut packed = String::with_capacity(size.sum());
+        for v in &values {
             let v = v.as_ref();
-            packed.push_str(&v.len().to_string());
-            packed.push(':');
+            // Writing to a `String` cannot fail.
+            let _ = write!(packed, "{}:", v.len());
             packed.push_str(v);
         }
-        let a = Annotations {
+        let a = Annotations(Arc::new(Packed {
             names: names.clone(),
-            values: packed.into(),
-        };
-        debug_assert_eq!(a.values().count(), a.names.len());
+            values: packed.into_boxed_str(),
+        }));
+        debug_assert_eq!(a.values().count(), a.len());
         a
     }
 
@@ -59,7 +70,7 @@ impl Annotations {
 
     /// The values, in order.
     fn values(&self) -> impl Iterator<Item = &str> {
-        let mut rest = &*self.values;
+        let mut rest = &*self.0.values;
         std::iter::from_fn(move || {
             let (len, tail) = rest.split_once(':')?;
             // Written by `new`: a length, then that many bytes of a `str`.
@@ -71,16 +82,16 @@ impl Annotations {
 
     /// Name and value pairs in the rule's order, empty values included.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.names.iter().map(|n| &**n).zip(self.values())
+        self.0.names.iter().map(|n| &**n).zip(self.values())
     }
 
     /// How many there are (empty values included).
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.0.names.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.0.names.is_empty()
     }
 
     /// The value of annotation `name` (the last one, should a name repeat).

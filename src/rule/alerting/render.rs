@@ -66,10 +66,8 @@ impl AlertingRule {
         let querier = budget.as_ref().map(|b| b as &dyn TemplateQuerier);
         let mut observed = Vec::with_capacity(samples.len());
         for s in samples {
-            let (labels, annotations) = self.render_series(s, t, querier);
             // A breached limit fails the evaluation before anything is written or sent.
-            limits.check_labels(&labels)?;
-            limits.check_annotations(&annotations)?;
+            let (labels, annotations) = self.render_series(s, t, querier)?;
             if let Some(e) = budget.as_ref().and_then(QueryBudget::exceeded) {
                 return Err(e);
             }
@@ -96,13 +94,17 @@ impl AlertingRule {
     }
 
     /// The labels and annotations of the alert a sample stands for: reused from the
-    /// render cache when still valid (see above), else rendered.
-    pub(super) fn render_series(
-        &mut self,
+    /// render cache when still valid (see above), else rendered and checked against
+    /// `-rule.maxLabelsSize` and its kin. A reused rendering was checked when it was
+    /// made: the limits are the rule's context's, which changes only with `update`,
+    /// which drops the cache.
+    fn render_series(
+        &self,
         s: &Sample,
         t: EvalTime,
         querier: Option<&dyn TemplateQuerier>,
-    ) -> (Labels, Annotations) {
+    ) -> Result<(Labels, Annotations), String> {
+        let limits = &self.ctx.settings.limits;
         let key = s.labels.fingerprint();
         let bits = s.value.to_bits();
         let (li, ai) = (self.label_inputs, self.annotation_inputs);
@@ -112,22 +114,20 @@ impl AlertingRule {
             .then(|| self.active.rendered(key, self.rendered_at))
             .flatten()
             .filter(|a| !li.value || a.value.to_bits() == bits);
-        let (labels, annotations) = match cached {
+        let labels = match cached {
             Some(a) if !ai.volatile && (!ai.value || a.value.to_bits() == bits) => {
-                return (a.labels.clone(), a.annotations.clone());
+                return Ok((a.labels.clone(), a.annotations.clone()));
             }
-            Some(a) => {
-                let labels = a.labels.clone();
-                let annotations = self.render_annotations(&labels, s, t, querier);
-                (labels, annotations)
-            }
+            Some(a) => a.labels.clone(),
             None => {
                 let labels = self.render_labels(s, t, querier);
-                let annotations = self.render_annotations(&labels, s, t, querier);
-                (labels, annotations)
+                limits.check_labels(&labels)?;
+                labels
             }
         };
-        (labels, annotations)
+        let annotations = self.render_annotations(&labels, s, t, querier);
+        limits.check_annotations(&annotations)?;
+        Ok((labels, annotations))
     }
 
     /// At the end of an evaluation that kept its alerts: the alerts it returned hold
