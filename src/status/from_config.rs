@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::model::{AlertingStatus, Annotations, GroupStatus, RuleKindStatus, RuleStatus};
 use crate::config::{DatasourceType, Group, Rule, RuleKind};
-use crate::labels::Labels;
+use crate::labels::{Interner, Labels};
 use crate::rule::RuleSettings;
 
 impl GroupStatus {
@@ -86,7 +86,12 @@ impl RuleStatus {
             .iter()
             .filter(|l| !rule.labels.iter().any(|(k, _)| k.as_str() == &*l.name))
             .map(|l| (&*l.name, &*l.value));
-        r.labels = Labels::from_pairs(inherited.chain(own));
+        let written = Labels::from_pairs(inherited.chain(own));
+        // Rules repeat the same labels (`severity: critical`, their group's): the
+        // process-wide table keeps one copy of each set and string for all snapshots,
+        // instead of one a rule (see "Memory per rule, step 10" in docs/benchmarks.md).
+        r.labels =
+            Interner::global().labels(written.as_slice().iter().map(|l| (&*l.name, &*l.value)));
         r.debug = rule.debug;
         r.max_updates = rule.update_entries_limit.unwrap_or(default_updates);
         r
