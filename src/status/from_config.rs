@@ -80,7 +80,7 @@ impl RuleStatus {
             }),
             RuleKind::Recording(_) => RuleKindStatus::Recording,
         };
-        let mut r = RuleStatus::new(id, rule.name(), &rule.expr, kind);
+        let mut r = RuleStatus::sharing(id, rule.name().into(), rule.expr.clone(), kind);
         let own = rule.labels.iter().map(|(k, t)| (k.as_str(), t.source()));
         let inherited = group_labels
             .iter()
