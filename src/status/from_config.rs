@@ -212,4 +212,21 @@ mod tests {
             "the ID ignores for, annotations and position"
         );
     }
+
+    #[test]
+    fn rules_with_the_same_labels_share_one_copy() {
+        let rec = |name: &str| RuleKind::Recording(RecordingSpec { name: name.into() });
+        let g = GroupStatus::from_config(
+            &group(vec![
+                rule(rec("a:sum"), "sum(a)", 0),
+                rule(rec("b:sum"), "sum(b)", 1),
+            ]),
+            &RuleSettings::default(),
+        );
+        let (a, b) = (&g.rules[0].labels, &g.rules[1].labels);
+        let shown = Labels::from_pairs([("severity", "page"), ("team", "infra")]);
+        assert_eq!((a, b), (&shown, &shown));
+        assert!(std::ptr::eq(a.as_slice(), b.as_slice()), "one shared set");
+        assert_eq!(&*g.rules[1].query, "sum(b)");
+    }
 }
