@@ -76,7 +76,7 @@ fn expression_check_can_be_switched_off_for_metricsql() {
         ..LoadOptions::default()
     };
     let groups = load_str(Path::new("r.yml"), &text, &opts).expect("loads without PromQL check");
-    assert_eq!(groups[0].rules[0].expr, "sum(rate(x)) keep_metric_names");
+    assert_eq!(&*groups[0].rules[0].expr, "sum(rate(x)) keep_metric_names");
 }
 
 #[test]

@@ -47,7 +47,7 @@ fn every_field_reaches_the_model() {
     assert_eq!(g.rules.len(), 2);
     let a = &g.rules[0];
     assert_eq!((a.index, a.line, a.name()), (0, 21, "Everything"));
-    assert_eq!(a.expr, "up == 0");
+    assert_eq!(&*a.expr, "up == 0");
     assert!(a.debug);
     assert_eq!(a.update_entries_limit, Some(40));
     assert_eq!(a.labels[0].0, "severity");
@@ -77,7 +77,7 @@ fn defaults_and_lenient_prometheus_values() {
         "negative limit means no limit, as in Prometheus"
     );
     assert_eq!(g.concurrency, 1, "vmalert reads 0 as 1");
-    assert_eq!(g.rules[0].expr, "up", "expression trimmed");
+    assert_eq!(&*g.rules[0].expr, "up", "expression trimmed");
     let labels: Vec<(&str, &str)> = g.rules[0]
         .labels
         .iter()

@@ -153,7 +153,7 @@ impl<'a> Planned<'a> {
             file: g.file.display().to_string(),
             group: g.name.clone(),
             name: r.name().to_string(),
-            expr: r.expr.clone(),
+            expr: r.expr.to_string(),
         }
     }
 

@@ -81,7 +81,7 @@ fn specs(gs: &[Arc<Group>], at: &[At]) -> Vec<Spec> {
                 g.name.clone(),
                 alerting(g, a.rule),
                 r.name().to_string(),
-                r.expr.clone(),
+                r.expr.to_string(),
             )
         })
         .collect()

@@ -106,7 +106,7 @@ pub struct Group {
 pub struct Rule {
     pub kind: RuleKind,
     /// The PromQL expression, as written (trimmed).
-    pub expr: String,
+    pub expr: Arc<str>,
     /// Rule `labels` (templated for alerting rules, literal for recording rules).
     pub labels: Vec<(String, Template)>,
     /// vmalert `debug`: log every evaluation of this rule.

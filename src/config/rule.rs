@@ -167,7 +167,7 @@ pub(crate) fn validate_rule(
     };
     Some(Rule {
         kind,
-        expr: expr.unwrap_or_default().to_string(),
+        expr: expr.unwrap_or_default().into(),
         labels,
         debug: r.debug.as_ref().is_some_and(|d| d.value),
         update_entries_limit,

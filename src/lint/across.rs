@@ -16,7 +16,7 @@ pub fn duplicates(files: &[LintFile]) -> Vec<Finding> {
     for site in sites(files) {
         let r = site.rule;
         // The parsed expression printed back, so spacing and parentheses do not matter.
-        let expr = parser::parse(&r.expr).map_or_else(|_| r.expr.clone(), |e| e.to_string());
+        let expr = parser::parse(&r.expr).map_or_else(|_| r.expr.to_string(), |e| e.to_string());
         let labels = r.sorted_labels();
         let kind = if matches!(r.kind, RuleKind::Alerting(_)) {
             "alert"

@@ -198,7 +198,7 @@ async fn evaluate(
         expr: if vector {
             format!("count(\n{}\n)", site.rule.expr)
         } else {
-            site.rule.expr.clone()
+            site.rule.expr.to_string()
         },
         time_ms: src.now_ms,
         params,

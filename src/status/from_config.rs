@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::model::{AlertingStatus, Annotations, GroupStatus, RuleKindStatus, RuleStatus};
 use crate::config::{DatasourceType, Group, Rule, RuleKind};
-use crate::labels::Labels;
+use crate::labels::{Interner, Labels};
 use crate::rule::RuleSettings;
 
 impl GroupStatus {
@@ -80,13 +80,18 @@ impl RuleStatus {
             }),
             RuleKind::Recording(_) => RuleKindStatus::Recording,
         };
-        let mut r = RuleStatus::new(id, rule.name(), &rule.expr, kind);
+        let mut r = RuleStatus::sharing(id, rule.name().into(), rule.expr.clone(), kind);
         let own = rule.labels.iter().map(|(k, t)| (k.as_str(), t.source()));
         let inherited = group_labels
             .iter()
             .filter(|l| !rule.labels.iter().any(|(k, _)| k.as_str() == &*l.name))
             .map(|l| (&*l.name, &*l.value));
-        r.labels = Labels::from_pairs(inherited.chain(own));
+        let written = Labels::from_pairs(inherited.chain(own));
+        // Rules repeat the same labels (`severity: critical`, their group's): the
+        // process-wide table keeps one copy of each set and string for all snapshots,
+        // instead of one a rule (see "Memory per rule, step 10" in docs/benchmarks.md).
+        r.labels =
+            Interner::global().labels(written.as_slice().iter().map(|l| (&*l.name, &*l.value)));
         r.debug = rule.debug;
         r.max_updates = rule.update_entries_limit.unwrap_or(default_updates);
         r
@@ -206,5 +211,22 @@ mod tests {
             same_but_moved.id(),
             "the ID ignores for, annotations and position"
         );
+    }
+
+    #[test]
+    fn rules_with_the_same_labels_share_one_copy() {
+        let rec = |name: &str| RuleKind::Recording(RecordingSpec { name: name.into() });
+        let g = GroupStatus::from_config(
+            &group(vec![
+                rule(rec("a:sum"), "sum(a)", 0),
+                rule(rec("b:sum"), "sum(b)", 1),
+            ]),
+            &RuleSettings::default(),
+        );
+        let (a, b) = (&g.rules[0].labels, &g.rules[1].labels);
+        let shown = Labels::from_pairs([("severity", "page"), ("team", "infra")]);
+        assert_eq!((a, b), (&shown, &shown));
+        assert!(std::ptr::eq(a.as_slice(), b.as_slice()), "one shared set");
+        assert_eq!(&*g.rules[1].query, "sum(b)");
     }
 }

@@ -250,10 +250,16 @@ pub struct RuleStatus {
 impl RuleStatus {
     /// A never-evaluated rule with health `unknown`, for tests and for start-up.
     pub fn new(id: u64, name: &str, query: &str, kind: RuleKindStatus) -> Self {
+        RuleStatus::sharing(id, name.into(), query.into(), kind)
+    }
+
+    /// As [`RuleStatus::new`], holding the given copies of the name and the expression
+    /// (the loaded rule's, so that its snapshots add none of their own).
+    pub fn sharing(id: u64, name: Arc<str>, query: Arc<str>, kind: RuleKindStatus) -> Self {
         RuleStatus {
             id,
-            name: name.into(),
-            query: query.into(),
+            name,
+            query,
             labels: Labels::empty(),
             health: Health::Unknown,
             last_error: None,
