@@ -16,7 +16,7 @@ use crate::labels::{Interner, Labels};
 use crate::sample::Sample;
 
 mod values;
-use values::{Point, Points, Text};
+use values::{Point, Points, PointsSeed, Text};
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
@@ -183,8 +183,14 @@ impl<'de> DeserializeSeed<'de> for ResultSeed<'_> {
 /// What one element of a vector or matrix holds besides its labels, and what it becomes.
 trait SeriesKind {
     const FIELD: &'static str;
-    type Payload: for<'de> Deserialize<'de>;
+    type Payload;
     type Item;
+    /// Decodes the payload; `hint` is the previous series' number of points (a matrix'
+    /// series usually all have as many), to size the next one's at once.
+    fn payload<'de, A: MapAccess<'de>>(
+        m: &mut A,
+        hint: &mut usize,
+    ) -> Result<Self::Payload, A::Error>;
     fn item(labels: Labels, payload: Self::Payload) -> Self::Item;
 }
 
@@ -193,6 +199,9 @@ impl SeriesKind for VectorKind {
     const FIELD: &'static str = "value";
     type Payload = Point;
     type Item = Sample;
+    fn payload<'de, A: MapAccess<'de>>(m: &mut A, _: &mut usize) -> Result<Point, A::Error> {
+        m.next_value()
+    }
     fn item(labels: Labels, p: Point) -> Sample {
         Sample {
             labels,
@@ -207,6 +216,11 @@ impl SeriesKind for MatrixKind {
     const FIELD: &'static str = "values";
     type Payload = Points;
     type Item = RangeSeries;
+    fn payload<'de, A: MapAccess<'de>>(m: &mut A, hint: &mut usize) -> Result<Points, A::Error> {
+        let points = m.next_value_seed(PointsSeed(*hint))?;
+        *hint = points.0.len();
+        Ok(points)
+    }
     fn item(labels: Labels, p: Points) -> RangeSeries {
         (labels, p.0)
     }
@@ -219,6 +233,8 @@ type Pairs<'de> = Vec<(Cow<'de, str>, Cow<'de, str>)>;
 /// series.
 struct SeriesList<'de, K> {
     buf: Pairs<'de>,
+    /// The previous series' number of points.
+    hint: usize,
     kind: std::marker::PhantomData<K>,
 }
 
@@ -226,6 +242,7 @@ impl<K> SeriesList<'_, K> {
     fn new() -> Self {
         SeriesList {
             buf: Vec::new(),
+            hint: 0,
             kind: std::marker::PhantomData,
         }
     }
@@ -240,6 +257,7 @@ impl<'de, K: SeriesKind> Visitor<'de> for SeriesList<'de, K> {
         let mut out = Vec::with_capacity(s.size_hint().unwrap_or(0));
         while let Some(item) = s.next_element_seed(SeriesSeed::<K> {
             buf: &mut self.buf,
+            hint: &mut self.hint,
             kind: std::marker::PhantomData,
         })? {
             out.push(item);
@@ -251,6 +269,7 @@ impl<'de, K: SeriesKind> Visitor<'de> for SeriesList<'de, K> {
 /// One `{"metric": {...}, "value(s)": ...}` element.
 struct SeriesSeed<'p, 'de, K> {
     buf: &'p mut Pairs<'de>,
+    hint: &'p mut usize,
     kind: std::marker::PhantomData<K>,
 }
 
@@ -275,7 +294,7 @@ impl<'de, K: SeriesKind> Visitor<'de> for SeriesSeed<'_, 'de, K> {
                     buf: &mut *self.buf,
                 })?);
             } else if key == K::FIELD {
-                payload = Some(m.next_value()?);
+                payload = Some(K::payload(&mut m, self.hint)?);
             } else {
                 m.next_value::<IgnoredAny>()?;
             }

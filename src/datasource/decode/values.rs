@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 
 /// A JSON string, borrowed from the body unless it has escapes. (serde's own
 /// `Cow<str>` always copies; only fields marked `#[serde(borrow)]` borrow.)
@@ -98,23 +98,29 @@ impl<'de> Deserialize<'de> for Millis {
 /// The `values` of a matrix series, decoded straight into `(ms, value)` pairs.
 pub(super) struct Points(pub(super) Vec<(i64, f64)>);
 
-impl<'de> Deserialize<'de> for Points {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Points;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a list of [timestamp, \"value\"] pairs")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Points, A::Error> {
-                let mut out = Vec::with_capacity(s.size_hint().unwrap_or(0));
-                while let Some(Point(t, v)) = s.next_element()? {
-                    out.push((t, v));
-                }
-                Ok(Points(out))
-            }
+/// Decodes [`Points`] into a vector made with room for this many points: serde_json
+/// cannot tell an array's length before reading it, and growing a series' points by
+/// doubling copied each of them again (with the fresh pages the copies fault in).
+pub(super) struct PointsSeed(pub(super) usize);
+
+impl<'de> DeserializeSeed<'de> for PointsSeed {
+    type Value = Points;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Points, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PointsSeed {
+    type Value = Points;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of [timestamp, \"value\"] pairs")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Points, A::Error> {
+        let mut out = Vec::with_capacity(s.size_hint().unwrap_or(self.0));
+        while let Some(Point(t, v)) = s.next_element()? {
+            out.push((t, v));
         }
-        d.deserialize_seq(V)
+        Ok(Points(out))
     }
 }
 
