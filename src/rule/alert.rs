@@ -213,7 +213,7 @@ pub(crate) type Attempt = u32;
 /// milliseconds since the epoch.
 ///
 /// Its size is most of what an alert costs besides its labels and annotations (see
-/// "Memory per active alert" in docs/benchmarks.md): 104 bytes, held in the rule's
+/// "Memory per active alert" in docs/benchmarks.md): 88 bytes, held in the rule's
 /// vector without a box of its own, with the times that cannot be set together in one
 /// field and the small fields packed in one word.
 #[derive(Debug, Clone)]

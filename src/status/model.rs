@@ -21,7 +21,7 @@ pub use crate::rule::{AlertState, Annotations, Health, MaybeMs};
 pub use crate::rule::pause::Pause;
 
 /// One alert instance of an alerting rule. Every snapshot holds one of these per active
-/// alert, so it is kept small (96 bytes; see "Memory per active alert" in
+/// alert, so it is kept small (80 bytes; see "Memory per active alert" in
 /// docs/benchmarks.md): times in milliseconds, the ID derived from the labels.
 #[derive(Debug, Clone)]
 pub struct AlertStatus {
