@@ -7,7 +7,6 @@ pub mod fake;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
@@ -256,10 +255,6 @@ pub struct PromClient {
     /// Slots for queries in flight (`max_concurrent`), if limited; shared with the
     /// clients built by [`PromClient::sharing_slots`].
     slots: Option<Arc<tokio::sync::Semaphore>>,
-    /// The size of the last answer that came in more than one chunk, to make room for
-    /// the next such answer at once (a replay's range answers are megabytes each, sent
-    /// chunked, without a length; grown by doubling they were copied twice).
-    body_hint: AtomicUsize,
 }
 
 /// What `application/x-www-form-urlencoded` leaves as it is.
@@ -310,7 +305,6 @@ impl PromClient {
             step,
             opts,
             metrics,
-            body_hint: AtomicUsize::new(0),
         })
     }
 
@@ -418,10 +412,8 @@ impl PromClient {
                 Ok(first)
             };
         };
-        // An eighth more: the next window's answer may be a little longer.
-        let hint = self.body_hint.load(Ordering::Relaxed) as u64 * 9 / 8;
-        let room = announced.max(hint).max(2 * first.len() as u64).min(limit);
-        let mut body = bytes::BytesMut::with_capacity(room as usize);
+        let mut body =
+            bytes::BytesMut::with_capacity(announced.max(2 * first.len() as u64) as usize);
         body.extend_from_slice(&first);
         let mut next = Some(second);
         while let Some(chunk) = next {
@@ -434,7 +426,6 @@ impl PromClient {
                 .await
                 .map_err(|e| self.transport_error(url, e))?;
         }
-        self.body_hint.store(body.len(), Ordering::Relaxed);
         Ok(body.freeze())
     }
 
