@@ -64,7 +64,7 @@ impl<'de> Deserialize<'de> for Point {
 /// A timestamp in seconds, as milliseconds: `(seconds * 1000.0).round()`. Whole seconds
 /// below 2^53 ms (what servers send at whole-second steps) are multiplied exactly instead,
 /// with the same result, sparing a call to libm's `round` per point (1.6 % of a replay).
-struct Millis(i64);
+pub(super) struct Millis(pub(super) i64);
 
 impl<'de> Deserialize<'de> for Millis {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -125,7 +125,7 @@ impl<'de> Visitor<'de> for PointsSeed {
 }
 
 /// Prometheus' value strings: numbers, `NaN`, `+Inf`, `-Inf`.
-fn parse_value(s: &str) -> Option<f64> {
+pub(super) fn parse_value(s: &str) -> Option<f64> {
     match s {
         "NaN" => Some(f64::NAN),
         "+Inf" | "Inf" => Some(f64::INFINITY),
