@@ -45,7 +45,7 @@ fn agrees(body: &[u8]) {
 }
 
 const VARIED: &str = r#"{"status":"success","isPartial":false,"data":{"resultType":"matrix","result":[
-    {"metric":{"__name__":"up","job":"a\"b\\c\u00e9\n","zone":"ü"},"values":[[1700000000,"1"],[1700000060.5,"NaN"],[1700000120,"+Inf"],[1700000180,"-Inf"],[1.7e9,"1e3"],[-5,"-0.25"],[0,"Inf"]]},
+    {"metric":{"__name__":"up","job":"a\"b\\c\u00e9\n","zone":"ü"},"values":[[1700000000,"1"],[1700000060.5,"NaN"],[1700000120,"+Inf"],[1700000180,"-Inf"],[1.7e9,"1e3"],[-5,"-0.25"],[0,"Inf"],[1,"1."],[2,".5"],[3,"-0"],[4,"0.30000000000000004"],[5,"007"]]},
     {"metric":{},"values":[]},
     {"values":[[ 1700000000 , "3" ]],"metric":{"b":"2","a":"1","a":"3","c":""},"values":[[1700000000.001,"2"]]}
   ],"stats":{"samples":{"totalQueryableSamples":7}},"extra":[null,true,{"x":[1,2.5e-3,"]"]}]},
@@ -118,5 +118,43 @@ fn damaged_answers_are_answered_as_the_serde_decoder_answers_them() {
         let mut shorter = body.to_vec();
         shorter.remove(at);
         agrees(&shorter);
+    }
+}
+
+/// Value strings read by the short-decimal path and by `str::parse` give the same bits:
+/// every split of pseudo-random mantissas of 1 to 17 digits, signs, and the forms that are
+/// not short decimals.
+#[test]
+fn values_are_parsed_bit_for_bit_as_str_parse_does() {
+    let mut forms: Vec<String> = [
+        "0", "-0", "1.", ".5", "-.5", ".", "-", "", "1e5", "0x1", "1_0",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..20_000 {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let digits = (x >> 59) as usize % 17 + 1;
+        let m = (x >> 3) % 10_u64.pow(digits as u32);
+        let text = format!("{m:0digits$}");
+        let point = (x as usize >> 20) % (digits + 1);
+        let sign = if x & 1 == 0 { "" } else { "-" };
+        forms.push(format!("{sign}{}.{}", &text[..point], &text[point..]));
+    }
+    for form in forms {
+        let quoted = format!("\"{form}\"");
+        let mut c = super::Cursor {
+            text: &quoted,
+            bytes: quoted.as_bytes(),
+            at: 0,
+        };
+        let read = c.value();
+        let parsed = super::parse_value(&form);
+        assert_eq!(read.map(f64::to_bits), parsed.map(f64::to_bits), "{form}");
+        if read.is_some() {
+            assert_eq!(c.at, quoted.len(), "{form}");
+        }
     }
 }
