@@ -252,32 +252,36 @@ impl<'a> Cursor<'a> {
     fn value(&mut self) -> Option<f64> {
         self.skip_space();
         let start = self.at;
-        if let Some(value) = self.short_decimal() {
+        if let Some(value) = self.decimal() {
             return Some(value);
         }
         self.at = start;
         parse_value(&self.string()?)
     }
 
-    /// A value string of the form `-?digits.digits` with at most 15 digits (most that
-    /// servers send: `"0.7703"`), read and computed in one go, or `None` (and `at`
-    /// anywhere) for any other. Its digits as an integer `m` (< 2^53) and `10^k` (k ≤
-    /// 15) are exact doubles, so `m / 10^k` rounded once by the division is the
-    /// correctly rounded value that `str::parse` also returns (it computes it so too:
-    /// Clinger's fast path); without scanning the string twice.
-    fn short_decimal(&mut self) -> Option<f64> {
+    /// A value string of the form `-?digits.digits` (what servers send for a number:
+    /// `"0.7703"`, `"0.7782399999999999"`), read in one scan, or `None` (and `at`
+    /// anywhere) for any other. Up to 15 digits, its digits as an integer `m` (< 2^53)
+    /// and `10^k` (k ≤ 15) are exact doubles, so `m / 10^k`, rounded once by the
+    /// division, is the correctly rounded value that `str::parse` also returns (it
+    /// computes it so too: Clinger's fast path). Longer ones are given to `str::parse`
+    /// as they are, which is what [`parse_value`] would do with them.
+    fn decimal(&mut self) -> Option<f64> {
         const POW10: [f64; 16] = [
             1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
         ];
         (*self.bytes.get(self.at)? == b'"').then_some(())?;
         self.at += 1;
+        let start = self.at;
         let negative = self.bytes.get(self.at) == Some(&b'-');
         self.at += usize::from(negative);
         let (mut digits, mut mantissa, mut point) = (0_usize, 0_u64, None);
         loop {
             match *self.bytes.get(self.at)? {
-                d @ b'0'..=b'9' if digits < 15 => {
-                    mantissa = mantissa * 10 + u64::from(d - b'0');
+                d @ b'0'..=b'9' => {
+                    if digits < 15 {
+                        mantissa = mantissa * 10 + u64::from(d - b'0');
+                    }
                     digits += 1;
                 }
                 b'.' if point.is_none() => point = Some(digits),
@@ -286,7 +290,11 @@ impl<'a> Cursor<'a> {
             }
             self.at += 1;
         }
+        let text = &self.text[start..self.at];
         self.at += 1;
+        if digits > 15 {
+            return text.parse().ok();
+        }
         let value = mantissa as f64 / POW10[digits - point.unwrap_or(digits)];
         Some(if negative { -value } else { value })
     }
