@@ -3,6 +3,10 @@
 //! `serde_json::Value`, and label sets and strings shared through the process-wide
 //! [`Interner`] — so that decoding a series seen before allocates nothing for its
 //! labels, and all rules' alerts and series hold one copy of each string.
+//!
+//! A successful range answer (a matrix, millions of points in a replay) is read by the
+//! hand-written reader in `decode/matrix.rs`; everything else by serde_json and the
+//! visitors here.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -483,9 +487,9 @@ pub fn decode_instant_answer(
     })
 }
 
-/// Decodes a range-query answer (a matrix). A successful answer is read by the hand-written
-/// reader of [`matrix`] (a replay decodes millions of points); whatever it does not take,
-/// errors included, by the serde decoder, as before.
+/// Decodes a range-query answer (a matrix). A successful answer is read by the
+/// hand-written reader in `decode/matrix.rs` (a replay decodes millions of points);
+/// whatever it does not take, errors included, by the serde decoder, as before.
 pub fn decode_range(url: &str, body: &[u8]) -> Result<Vec<RangeSeries>, QueryError> {
     if let Some(series) = std::str::from_utf8(body).ok().and_then(matrix::decode) {
         return Ok(series);
