@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::ast::{Arg, Branch, Cmd, Node, Pipe};
 use super::context::Context;
 use super::data::{ctx_var, describe, label_value};
-use super::error::{ExecError, FuncError};
+use super::error::ExecError;
 use super::funcs;
 use super::library::Library;
 use super::limits::{MAX_DEPTH, MAX_OUTPUT, MAX_STEPS};
