@@ -90,6 +90,6 @@ where
     .await;
     match joined {
         Ok((rule, with, out)) => (rule, Ok((with, out))),
-        Err(e) => (Rule::new(&spec, ctx), Err(e.to_string())),
+        Err(e) => (Rule::from_spec(spec, ctx), Err(e.to_string())),
     }
 }

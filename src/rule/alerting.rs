@@ -239,7 +239,7 @@ impl AlertingRule {
         }
     }
 
-    pub fn spec(&self) -> &config::Rule {
+    pub fn spec(&self) -> &Arc<config::Rule> {
         &self.spec
     }
 

@@ -233,7 +233,7 @@ impl Rule {
         }
     }
 
-    pub fn spec(&self) -> &config::Rule {
+    pub fn spec(&self) -> &Arc<config::Rule> {
         match self {
             Rule::Alerting(r) => r.spec(),
             Rule::Recording(r) => r.spec(),

@@ -70,7 +70,7 @@ impl RecordingRule {
         }
     }
 
-    pub fn spec(&self) -> &config::Rule {
+    pub fn spec(&self) -> &Arc<config::Rule> {
         &self.spec
     }
 

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::ast::{Arg, Cmd};
 use super::value::Value;
 
 /// A lexing or parsing error at a byte offset of the template text.
@@ -92,6 +93,56 @@ fn line_byte_col(text: &str, pos: usize) -> usize {
 }
 
 impl ExecError {
+    /// An error of the command `c` as a whole.
+    pub(super) fn at_cmd(c: &Cmd, msg: String) -> ExecError {
+        ExecError {
+            pos: c.pos,
+            at: c.text(),
+            msg,
+            ..Default::default()
+        }
+    }
+
+    /// A function's error, worded as Go's text/template words it: a wrong type in an
+    /// argument written in the command points at that argument; one in the piped value
+    /// (beyond the written ones) at the command.
+    pub(super) fn of_call(name: &str, c: &Cmd, e: FuncError) -> ExecError {
+        let explicit = c.args.len() - 1;
+        match e {
+            FuncError::Call(m) => ExecError::at_cmd(c, format!("error calling {name}: {m}")),
+            FuncError::Arg(m) => ExecError::at_cmd(c, m),
+            FuncError::Type {
+                index,
+                expected,
+                got,
+            } => {
+                if index >= explicit {
+                    return ExecError::at_cmd(
+                        c,
+                        format!("wrong type for value; expected {expected}; got {got}"),
+                    );
+                }
+                let (pos, text) = (c.arg_pos[index + 1], c.arg_text[index + 1].clone());
+                let msg = match &c.args[index + 1] {
+                    Arg::Str(_) | Arg::Int(_) | Arg::Float(_) | Arg::Bool(_) => {
+                        if matches!(expected, "string" | "float64" | "int" | "bool") {
+                            format!("expected {expected}; found {text}")
+                        } else {
+                            format!("can't handle {text} for arg of type {expected}")
+                        }
+                    }
+                    _ => format!("wrong type for value; expected {expected}; got {got}"),
+                };
+                ExecError {
+                    pos,
+                    at: text,
+                    msg,
+                    ..Default::default()
+                }
+            }
+        }
+    }
+
     /// The error as Prometheus words it, for the template `name` whose text is `source`.
     pub fn describe(&self, name: &str, source: &str) -> String {
         // Go reports a 0-based byte column; Prometheus prepends 112 bytes of variable

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::ast::{Arg, Branch, Cmd, Node, Pipe};
 use super::context::Context;
 use super::data::{ctx_var, describe, label_value};
-use super::error::{ExecError, FuncError};
+use super::error::ExecError;
 use super::funcs;
 use super::library::Library;
 use super::limits::{MAX_DEPTH, MAX_OUTPUT, MAX_STEPS};
@@ -498,31 +498,8 @@ impl<'a, 'c> Env<'a, 'c> {
 
     fn call(&mut self, dot: &Value, name: &str, c: &Cmd, last: Option<Value>) -> EResult<Value> {
         self.step(c.pos)?;
-        let err = |msg: String| ExecError {
-            pos: c.pos,
-            at: c.text(),
-            msg,
-            ..Default::default()
-        };
-        // `and` / `or` evaluate lazily, as Go does since 1.18.
         if name == "and" || name == "or" {
-            let n = c.args.len() - 1 + usize::from(last.is_some());
-            if n == 0 {
-                return Err(err(format!(
-                    "wrong number of args for {name}: want at least 1 got 0"
-                )));
-            }
-            let mut v = Value::Missing;
-            for a in &c.args[1..] {
-                v = self.arg(dot, a, c.pos)?;
-                if v.is_true() != (name == "and") {
-                    return Ok(v);
-                }
-            }
-            if let Some(l) = last {
-                v = l;
-            }
-            return Ok(v);
+            return self.and_or(dot, name, c, last);
         }
         let mut args = Vec::with_capacity(c.args.len());
         for a in &c.args[1..] {
@@ -546,38 +523,30 @@ impl<'a, 'c> Env<'a, 'c> {
                 *a = Value::string(s);
             }
         }
-        let explicit = c.args.len() - 1;
-        funcs::call(self.ctx, &mut self.queries, name, &args).map_err(|e| match e {
-            FuncError::Call(m) => err(format!("error calling {name}: {m}")),
-            FuncError::Arg(m) => err(m),
-            FuncError::Type {
-                index,
-                expected,
-                got,
-            } => {
-                if index >= explicit {
-                    return err(format!(
-                        "wrong type for value; expected {expected}; got {got}"
-                    ));
-                }
-                let (pos, text) = (c.arg_pos[index + 1], c.arg_text[index + 1].clone());
-                let msg = match &c.args[index + 1] {
-                    Arg::Str(_) | Arg::Int(_) | Arg::Float(_) | Arg::Bool(_) => {
-                        if matches!(expected, "string" | "float64" | "int" | "bool") {
-                            format!("expected {expected}; found {text}")
-                        } else {
-                            format!("can't handle {text} for arg of type {expected}")
-                        }
-                    }
-                    _ => format!("wrong type for value; expected {expected}; got {got}"),
-                };
-                ExecError {
-                    pos,
-                    at: text,
-                    msg,
-                    ..Default::default()
-                }
+        funcs::call(self.ctx, &mut self.queries, name, &args)
+            .map_err(|e| ExecError::of_call(name, c, e))
+    }
+
+    /// `and` / `or` evaluate their arguments lazily, as Go does since 1.18: the first
+    /// that decides the answer is returned and the rest are never evaluated.
+    fn and_or(&mut self, dot: &Value, name: &str, c: &Cmd, last: Option<Value>) -> EResult<Value> {
+        let n = c.args.len() - 1 + usize::from(last.is_some());
+        if n == 0 {
+            return Err(ExecError::at_cmd(
+                c,
+                format!("wrong number of args for {name}: want at least 1 got 0"),
+            ));
+        }
+        let mut v = Value::Missing;
+        for a in &c.args[1..] {
+            v = self.arg(dot, a, c.pos)?;
+            if v.is_true() != (name == "and") {
+                return Ok(v);
             }
-        })
+        }
+        if let Some(l) = last {
+            v = l;
+        }
+        Ok(v)
     }
 }

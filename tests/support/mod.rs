@@ -25,11 +25,14 @@
 //!
 //! - [`rules`]: the rule core's builders (rules, samples, contexts without a loader).
 //! - [`secrets`]: everything tocsin shows, asked with its auth, to search for secrets.
+//! - [`backtest`]: the backtest tests' old and new rules, and the binary run in a
+//!   directory.
 //!
 //! Each test binary compiles this whole module and uses part of it, hence `dead_code` is
 //! allowed.
 #![allow(dead_code)]
 
+pub mod backtest;
 pub mod certs;
 pub mod cluster;
 pub mod dns;
