@@ -226,11 +226,13 @@ impl Rule {
 
 #[derive(Debug, Clone)]
 pub enum RuleKind {
-    Alerting(AlertingSpec),
+    /// Shared: the API's snapshots of the rule show it as written (`for`, annotations,
+    /// extensions) from this one copy.
+    Alerting(Arc<AlertingSpec>),
     Recording(RecordingSpec),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct AlertingSpec {
     pub name: String,
     /// `for`; zero fires at once.
