@@ -59,7 +59,7 @@ impl Serialize for AlertJson<'_> {
         m.serialize_entry("expression", &*r.query)?;
         match &a.source {
             // -external.alert.source, rendered by the rule core.
-            Some(link) => m.serialize_entry("source", &**link)?,
+            Some(link) => m.serialize_entry("source", link.as_str())?,
             None => {
                 let link = ExprLink {
                     external_url: self.ctx.external_url,
