@@ -222,6 +222,14 @@ impl Rule {
             RuleKind::Recording(r) => &r.name,
         }
     }
+
+    /// The alert or record name, shared.
+    pub fn shared_name(&self) -> &Arc<str> {
+        match &self.kind {
+            RuleKind::Alerting(a) => &a.name,
+            RuleKind::Recording(r) => &r.name,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -234,7 +242,8 @@ pub enum RuleKind {
 
 #[derive(Debug, Clone, Default)]
 pub struct AlertingSpec {
-    pub name: String,
+    /// Shared with the API's snapshots (`RuleStatus::name`) and per-rule metrics.
+    pub name: Arc<str>,
     /// `for`; zero fires at once.
     pub for_: Duration,
     /// `keep_firing_for`; zero resolves at once.
@@ -347,7 +356,8 @@ impl ForCount {
 
 #[derive(Debug, Clone)]
 pub struct RecordingSpec {
-    pub name: String,
+    /// Shared, as the alerting rule's name, with the API's snapshots.
+    pub name: Arc<str>,
 }
 
 #[cfg(test)]

@@ -118,7 +118,7 @@ pub(crate) fn apply_defaults(
         if a.ext.no_data.is_none() && defaults.0.is_some() {
             let rr = RuleRef {
                 index: r.index,
-                name: a.name.clone(),
+                name: a.name.to_string(),
             };
             if check_selectors(sink, Some(&rr), &r.expr, at, opts) {
                 a.ext.no_data = defaults.0;

@@ -155,14 +155,14 @@ pub(crate) fn validate_rule(
     }
     let kind = match (alert, record) {
         (Some(a), _) => RuleKind::Alerting(Arc::new(AlertingSpec {
-            name: a.value.clone(),
+            name: a.value.as_str().into(),
             for_,
             keep_firing_for: keep,
             annotations,
             ext,
         })),
         (None, Some(rec)) => RuleKind::Recording(RecordingSpec {
-            name: rec.value.clone(),
+            name: rec.value.as_str().into(),
         }),
         (None, None) => return None,
     };

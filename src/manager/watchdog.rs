@@ -68,7 +68,7 @@ fn written(name: &str, core: &Watchdog) -> AlertingSpec {
         (k.to_string(), t)
     });
     AlertingSpec {
-        name: name.to_string(),
+        name: name.into(),
         annotations: annotations.collect(),
         ..Default::default()
     }

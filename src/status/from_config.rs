@@ -72,7 +72,7 @@ impl RuleStatus {
             RuleKind::Alerting(a) => RuleKindStatus::Alerting(AlertingStatus::new(a.clone())),
             RuleKind::Recording(_) => RuleKindStatus::Recording,
         };
-        let mut r = RuleStatus::sharing(id, rule.name().into(), rule.expr.clone(), kind);
+        let mut r = RuleStatus::sharing(id, rule.shared_name().clone(), rule.expr.clone(), kind);
         let own = rule.labels.iter().map(|(k, t)| (k.as_str(), t.source()));
         let inherited = group_labels
             .iter()
@@ -187,6 +187,7 @@ mod tests {
             unreachable!()
         };
         assert!(Arc::ptr_eq(&a.spec, spec), "the definition's copy, shared");
+        assert!(Arc::ptr_eq(&down.name, &spec.name), "the name too");
         assert!(!g.rules[1].is_alerting());
         assert_eq!(g.rules[1].max_updates, 7, "-rule.updateEntriesLimit");
         let ids: HashSet<u64> = g.rules.iter().map(|r| r.id).collect();
