@@ -22,7 +22,7 @@ use tocsin::template::Template;
 fn rule() -> Rule {
     let t = |n: &str, v: &str| (n.to_string(), Template::parse(n, v).expect("parses"));
     Rule {
-        kind: RuleKind::Alerting(AlertingSpec {
+        kind: RuleKind::Alerting(std::sync::Arc::new(AlertingSpec {
             name: "HighLatency".into(),
             for_: Duration::from_secs(60),
             keep_firing_for: Duration::ZERO,
@@ -31,7 +31,7 @@ fn rule() -> Rule {
                 t("runbook", "https://runbooks/x"),
             ],
             ext: Default::default(),
-        }),
+        })),
         expr: "histogram_quantile(0.99, rate(http_duration_seconds_bucket[5m])) > 0.5".into(),
         labels: vec![t("severity", "page"), t("team", "api")],
         debug: false,

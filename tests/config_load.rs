@@ -61,7 +61,7 @@ fn every_field_reaches_the_model() {
         }
         other => panic!("expected alerting rule, got {other:?}"),
     }
-    assert!(matches!(&g.rules[1].kind, RuleKind::Recording(r) if r.name == "everything:up:sum"));
+    assert!(matches!(&g.rules[1].kind, RuleKind::Recording(r) if &*r.name == "everything:up:sum"));
     assert_eq!(groups[1].eval_delay, Some(Duration::from_secs(30)));
     assert_eq!(groups[1].concurrency, 1, "default concurrency");
     assert_eq!(groups[1].interval, None, "no interval means the global one");

@@ -48,9 +48,11 @@ fn big_snapshot() -> Vec<Arc<GroupStatus>> {
                             })
                             .collect();
                         RuleKindStatus::Alerting(AlertingStatus {
-                            for_: Duration::from_secs(300),
+                            spec: Arc::new(tocsin::config::AlertingSpec {
+                                for_: Duration::from_secs(300),
+                                ..Default::default()
+                            }),
                             alerts,
-                            ..Default::default()
                         })
                     } else {
                         RuleKindStatus::Recording

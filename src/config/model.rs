@@ -222,17 +222,28 @@ impl Rule {
             RuleKind::Recording(r) => &r.name,
         }
     }
+
+    /// The alert or record name, shared.
+    pub fn shared_name(&self) -> &Arc<str> {
+        match &self.kind {
+            RuleKind::Alerting(a) => &a.name,
+            RuleKind::Recording(r) => &r.name,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub enum RuleKind {
-    Alerting(AlertingSpec),
+    /// Shared: the API's snapshots of the rule show it as written (`for`, annotations,
+    /// extensions) from this one copy.
+    Alerting(Arc<AlertingSpec>),
     Recording(RecordingSpec),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct AlertingSpec {
-    pub name: String,
+    /// Shared with the API's snapshots (`RuleStatus::name`) and per-rule metrics.
+    pub name: Arc<str>,
     /// `for`; zero fires at once.
     pub for_: Duration,
     /// `keep_firing_for`; zero resolves at once.
@@ -345,7 +356,8 @@ impl ForCount {
 
 #[derive(Debug, Clone)]
 pub struct RecordingSpec {
-    pub name: String,
+    /// Shared, as the alerting rule's name, with the API's snapshots.
+    pub name: Arc<str>,
 }
 
 #[cfg(test)]

@@ -113,10 +113,12 @@ pub(crate) fn apply_defaults(
         let RuleKind::Alerting(a) = &mut r.kind else {
             continue;
         };
+        // Still the loader's only copy: no clone.
+        let a = std::sync::Arc::make_mut(a);
         if a.ext.no_data.is_none() && defaults.0.is_some() {
             let rr = RuleRef {
                 index: r.index,
-                name: a.name.clone(),
+                name: a.name.to_string(),
             };
             if check_selectors(sink, Some(&rr), &r.expr, at, opts) {
                 a.ext.no_data = defaults.0;

@@ -1,6 +1,7 @@
 //! Validation of one rule: the checks of Prometheus' rulefmt plus vmalert's rule fields.
 //! Every problem is reported; a rule with any problem yields no `Rule`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::LoadOptions;
@@ -153,15 +154,15 @@ pub(crate) fn validate_rule(
         return None;
     }
     let kind = match (alert, record) {
-        (Some(a), _) => RuleKind::Alerting(AlertingSpec {
-            name: a.value.clone(),
+        (Some(a), _) => RuleKind::Alerting(Arc::new(AlertingSpec {
+            name: a.value.as_str().into(),
             for_,
             keep_firing_for: keep,
             annotations,
             ext,
-        }),
+        })),
         (None, Some(rec)) => RuleKind::Recording(RecordingSpec {
-            name: rec.value.clone(),
+            name: rec.value.as_str().into(),
         }),
         (None, None) => return None,
     };

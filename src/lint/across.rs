@@ -51,7 +51,7 @@ pub fn dependency_order(files: &[LintFile], opts: &LintOptions) -> Vec<Finding> 
     let mut writers: HashMap<&str, Vec<&Site<'_>>> = HashMap::new();
     for entry in &all {
         if let RuleKind::Recording(rec) = &entry.rule.kind {
-            writers.entry(rec.name.as_str()).or_default().push(entry);
+            writers.entry(&*rec.name).or_default().push(entry);
         }
     }
     let mut out = Vec::new();

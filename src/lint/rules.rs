@@ -37,7 +37,7 @@ impl RecordedLabels {
                 possible(&e, &|_| None).with(&extra)
             });
             let entry = map
-                .entry(rec.name.clone())
+                .entry(rec.name.to_string())
                 .or_insert_with(|| labels.clone());
             *entry = match (entry.take(), labels) {
                 (Some(a), Some(b)) => Some(a.union(&b)),

@@ -56,7 +56,7 @@ pub(super) async fn check(
 ) -> Result<(), Stopped> {
     let recorded: BTreeSet<&str> = sites(files)
         .filter_map(|s| match &s.rule.kind {
-            RuleKind::Recording(r) => Some(r.name.as_str()),
+            RuleKind::Recording(r) => Some(&*r.name),
             RuleKind::Alerting(_) => None,
         })
         .chain(["ALERTS", "ALERTS_FOR_STATE"])

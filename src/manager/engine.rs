@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -27,12 +27,32 @@ pub struct GroupLabel {
     pub file: Arc<str>,
 }
 
-/// Labels of per-rule metrics; shared strings, as in [`GroupLabel`].
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RuleLabel {
+/// Labels of per-rule metrics: one pointer to the rule's names, which its families
+/// share. Every rule has an entry in the tables of two (recording) or four (alerting)
+/// families, each table with up to twice as many slots as entries: a slot of a pointer
+/// and a handle is 16 bytes, one of the three names' `Arc<str>`s 56 (see "Memory per
+/// rule, step 11" in docs/benchmarks.md). Compared and hashed by the names.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct RuleLabel(Arc<RuleNames>);
+
+/// What a per-rule metric's labels say; shared strings, as in [`GroupLabel`].
+#[derive(Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleNames {
     pub group: Arc<str>,
     pub file: Arc<str>,
     pub rule: Arc<str>,
+}
+
+impl RuleLabel {
+    pub fn new(group: Arc<str>, file: Arc<str>, rule: Arc<str>) -> Self {
+        RuleLabel(Arc::new(RuleNames { group, file, rule }))
+    }
+}
+
+impl EncodeLabelSet for RuleLabel {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        self.0.encode(encoder)
+    }
 }
 
 /// Evaluation metrics.
@@ -134,5 +154,37 @@ impl Engine {
             metrics: EvalMetrics::default(),
             clock,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_rule_metrics_are_labelled_and_found_by_their_names() {
+        let m = EvalMetrics::default();
+        let mut registry = Registry::default();
+        m.register(&mut registry);
+        let label = |rule: &str| RuleLabel::new("g".into(), "rules/a.yml".into(), rule.into());
+        m.rule_errors.get_or_create(&label("Down")).inc();
+        // Another copy of the same names is the same series (how a rule's are removed).
+        m.rule_errors.get_or_create(&label("Down")).inc();
+        m.rule_samples.get_or_create(&label("job:up")).set(3);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains(
+                r#"tocsin_rule_errors_total{group="g",file="rules/a.yml",rule="Down"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"tocsin_rule_last_samples{group="g",file="rules/a.yml",rule="job:up"} 3"#
+            ),
+            "{text}"
+        );
+        assert!(m.rule_errors.remove(&label("Down")));
     }
 }

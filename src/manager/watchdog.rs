@@ -15,10 +15,12 @@ use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
+use crate::config::AlertingSpec;
 use crate::datasource::InstantQuery;
 use crate::rule::watchdog::{NotifierState, Verdict, Watchdog, verdict};
 use crate::rule::{AlertState, Health, system_time};
 use crate::status::{AlertStatus, AlertingStatus, GroupStatus, RuleKindStatus, RuleStatus};
+use crate::template::Template;
 
 /// The file the watchdog's group shows in the API.
 pub const WATCHDOG_FILE: &str = "-rule.watchdog";
@@ -57,6 +59,21 @@ impl WatchdogMetrics {
     }
 }
 
+/// The watchdog as the API shows a rule's definition: its annotations as written are
+/// the text it sends.
+fn written(name: &str, core: &Watchdog) -> AlertingSpec {
+    let annotations = core.annotations().iter().map(|(k, v)| {
+        // The watchdog's own constant text, without template actions: it parses.
+        let t = Template::parse(k, v).expect("the watchdog's annotations are plain text");
+        (k.to_string(), t)
+    });
+    AlertingSpec {
+        name: name.into(),
+        annotations: annotations.collect(),
+        ..Default::default()
+    }
+}
+
 /// The running watchdog.
 pub struct WatchdogTask {
     engine: Arc<Engine>,
@@ -81,10 +98,7 @@ impl WatchdogTask {
             crate::config::group_id(WATCHDOG_FILE, name),
             name,
             PROBE,
-            RuleKindStatus::Alerting(AlertingStatus {
-                annotations: core.annotations().clone(),
-                ..Default::default()
-            }),
+            RuleKindStatus::Alerting(AlertingStatus::new(Arc::new(written(name, &core)))),
         );
         status.rules = vec![Arc::new(rule)];
         WatchdogTask {

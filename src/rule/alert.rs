@@ -108,22 +108,24 @@ impl Annotations {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     }
+}
 
-    /// Name and value pairs sorted by name, one per name (the last one, should a name
-    /// repeat): the order of a JSON object in Prometheus' API.
-    pub fn sorted(&self) -> Vec<(&str, &str)> {
-        let mut v: Vec<(&str, &str)> = self.iter().collect();
-        // Stable: of pairs with one name, the last stays last and is kept.
-        v.sort_by(|a, b| a.0.cmp(b.0));
-        let mut out: Vec<(&str, &str)> = Vec::with_capacity(v.len());
-        for p in v {
-            match out.last_mut() {
-                Some(last) if last.0 == p.0 => *last = p,
-                _ => out.push(p),
-            }
+/// Name and value pairs sorted by name, one per name (the last one, should a name
+/// repeat): the order of a JSON object in Prometheus' API.
+pub fn sorted_pairs<'a>(
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut v: Vec<(&str, &str)> = pairs.collect();
+    // Stable: of pairs with one name, the last stays last and is kept.
+    v.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out: Vec<(&str, &str)> = Vec::with_capacity(v.len());
+    for p in v {
+        match out.last_mut() {
+            Some(last) if last.0 == p.0 => *last = p,
+            _ => out.push(p),
         }
-        out
     }
+    out
 }
 
 impl PartialEq for Annotations {

@@ -63,7 +63,7 @@ fn selector(vs: &VectorSelector, names: &mut BTreeSet<String>) -> bool {
 /// The metric names a rule writes.
 fn written_names(r: &Rule) -> Vec<&str> {
     match &r.kind {
-        RuleKind::Recording(rec) => vec![rec.name.as_str()],
+        RuleKind::Recording(rec) => vec![&*rec.name],
         RuleKind::Alerting(_) => vec!["ALERTS", "ALERTS_FOR_STATE"],
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, add_missing, stale_sample};
 use crate::config;
-use crate::labels::{FingerprintMap, Labels, Str};
+use crate::labels::{Labels, Str};
 use crate::sample::Sample;
 use crate::template::Context;
 
@@ -21,19 +21,33 @@ pub struct RecordingRule {
     /// `__name__`, then group labels, then rule labels (literal values), in
     /// application order; shared by every series the rule writes.
     labels: Vec<(Str, Str)>,
-    /// Output label sets by fingerprint of the query series they were made from, each
-    /// with the evaluation attempt that last produced it. Output labels depend only on
-    /// the input labels and the rule's fixed labels, so an entry stays valid until its
-    /// series is absent from a successful evaluation (then it is removed, with a
-    /// staleness marker); `update` retires the whole map. Between evaluations it is
-    /// exactly what the last successful one wrote.
-    outputs: FingerprintMap<(Labels, u64)>,
+    /// Output label sets, sorted by the fingerprint of the query series each was made
+    /// from, each with the evaluation attempt that last produced it. Output labels
+    /// depend only on the input labels and the rule's fixed labels, so an entry stays
+    /// valid until its series is absent from a successful evaluation (then it is
+    /// removed, with a staleness marker); `update` retires them all. Between evaluations
+    /// it is exactly what the last successful one wrote.
+    ///
+    /// A vector sized to its entries rather than a hash table, which keeps up to twice
+    /// as many slots as entries: every rule holds one entry per series it writes (see
+    /// "Memory per rule, step 11" in docs/benchmarks.md). Lookups are binary searches.
+    outputs: Vec<Output>,
     /// Series written under an earlier definition, ended at the next successful
     /// evaluation unless written again.
     retired: Vec<Labels>,
     /// Numbers evaluations, to tell what the current one produced.
     attempt: u64,
     outcome: Outcome,
+}
+
+/// One series the rule writes: see [`RecordingRule::outputs`].
+#[derive(Debug)]
+struct Output {
+    /// The fingerprint of the query series it is made from.
+    input: u64,
+    labels: Labels,
+    /// The evaluation attempt that last produced it.
+    seen: u64,
 }
 
 impl RecordingRule {
@@ -63,7 +77,7 @@ impl RecordingRule {
             spec,
             ctx,
             labels,
-            outputs: FingerprintMap::default(),
+            outputs: Vec::new(),
             retired: Vec::new(),
             attempt: 0,
             outcome: Outcome::default(),
@@ -102,13 +116,14 @@ impl RecordingRule {
         let mut repeated = false;
         for s in samples {
             let key = s.labels.fingerprint();
-            let labels = match self.outputs.get_mut(&key) {
-                Some((labels, seen)) => {
-                    repeated |= *seen == attempt;
-                    *seen = attempt;
-                    labels.clone()
+            let held = self.outputs.binary_search_by_key(&key, |o| o.input);
+            let labels = match held.map(|i| &mut self.outputs[i]) {
+                Ok(o) => {
+                    repeated |= o.seen == attempt;
+                    o.seen = attempt;
+                    o.labels.clone()
                 }
-                None => {
+                Err(_) => {
                     let labels = self.output_labels(&s.labels);
                     if let Err(e) = self.ctx.settings.limits.check_labels(&labels) {
                         return self.outcome.fail(e, n);
@@ -141,9 +156,7 @@ impl RecordingRule {
             );
         }
         self.outcome.succeed();
-        for (key, labels) in made {
-            self.outputs.insert(key, (labels, attempt));
-        }
+        self.add_outputs(made, attempt);
         if self.outputs.len() > n || !self.retired.is_empty() {
             let fps = sorted.unwrap_or_else(|| sorted_fingerprints(&out));
             self.end_vanished(&mut out, &fps, attempt, t.query_ts_ms);
@@ -159,17 +172,46 @@ impl RecordingRule {
     /// (`fps`: the sorted fingerprints of what is written now); they leave `outputs`.
     fn end_vanished(&mut self, out: &mut Vec<Sample>, fps: &[u64], attempt: u64, ts: i64) {
         let written_now = |l: &Labels| fps.binary_search(&l.fingerprint()).is_ok();
-        self.outputs.retain(|_, (labels, seen)| {
-            if *seen != attempt && !written_now(labels) {
-                out.push(stale_sample(labels.clone(), ts));
+        self.outputs.retain(|o| {
+            if o.seen != attempt && !written_now(&o.labels) {
+                out.push(stale_sample(o.labels.clone(), ts));
             }
-            *seen == attempt
+            o.seen == attempt
         });
+        // Series come and go: give back room kept for more than twice those left.
+        if self.outputs.capacity() > 2 * self.outputs.len() {
+            self.outputs.shrink_to_fit();
+        }
         for labels in std::mem::take(&mut self.retired) {
             if !written_now(&labels) {
                 out.push(stale_sample(labels, ts));
             }
         }
+    }
+
+    /// Adds `made` (input fingerprint, output labels), series none of which is held and
+    /// whose inputs are distinct: one merge into a vector of the exact size, so that the
+    /// outputs keep no spare room.
+    fn add_outputs(&mut self, mut made: Vec<(u64, Labels)>, attempt: u64) {
+        if made.is_empty() {
+            return;
+        }
+        made.sort_unstable_by_key(|(key, _)| *key);
+        let mut merged = Vec::with_capacity(self.outputs.len() + made.len());
+        let mut held = std::mem::take(&mut self.outputs).into_iter().peekable();
+        for (input, labels) in made {
+            while let Some(h) = held.next_if(|h| h.input < input) {
+                merged.push(h);
+            }
+            debug_assert!(held.peek().is_none_or(|h| h.input != input));
+            merged.push(Output {
+                input,
+                labels,
+                seen: attempt,
+            });
+        }
+        merged.extend(held);
+        self.outputs = merged;
     }
 
     /// The series a query series is recorded as.
@@ -187,7 +229,7 @@ impl RecordingRule {
 
     pub(crate) fn take_written(&mut self) -> Vec<Labels> {
         let mut all = std::mem::take(&mut self.retired);
-        all.extend(self.outputs.drain().map(|(_, (l, _))| l));
+        all.extend(self.outputs.drain(..).map(|o| o.labels));
         all
     }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::model::{AlertingStatus, Annotations, GroupStatus, RuleKindStatus, RuleStatus};
+use super::model::{AlertingStatus, GroupStatus, RuleKindStatus, RuleStatus};
 use crate::config::{DatasourceType, Group, Rule, RuleKind};
 use crate::labels::{Interner, Labels};
 use crate::rule::RuleSettings;
@@ -69,18 +69,10 @@ impl RuleStatus {
         default_updates: usize,
     ) -> RuleStatus {
         let kind = match &rule.kind {
-            RuleKind::Alerting(a) => RuleKindStatus::Alerting(AlertingStatus {
-                for_: a.for_,
-                keep_firing_for: a.keep_firing_for,
-                annotations: Annotations::from_pairs(
-                    a.annotations.iter().map(|(k, t)| (k.as_str(), t.source())),
-                ),
-                alerts: Vec::new(),
-                extensions: (a.ext != Default::default()).then(|| Arc::new(a.ext.clone())),
-            }),
+            RuleKind::Alerting(a) => RuleKindStatus::Alerting(AlertingStatus::new(a.clone())),
             RuleKind::Recording(_) => RuleKindStatus::Recording,
         };
-        let mut r = RuleStatus::sharing(id, rule.name().into(), rule.expr.clone(), kind);
+        let mut r = RuleStatus::sharing(id, rule.shared_name().clone(), rule.expr.clone(), kind);
         let own = rule.labels.iter().map(|(k, t)| (k.as_str(), t.source()));
         let inherited = group_labels
             .iter()
@@ -150,7 +142,7 @@ mod tests {
 
     #[test]
     fn snapshot_mirrors_the_config() {
-        let alert = RuleKind::Alerting(AlertingSpec {
+        let alert = RuleKind::Alerting(Arc::new(AlertingSpec {
             name: "Down".into(),
             for_: Duration::from_secs(300),
             keep_firing_for: Duration::ZERO,
@@ -159,7 +151,7 @@ mod tests {
                 Template::parse("summary", "{{ $labels.instance }} down").unwrap(),
             )],
             ext: Default::default(),
-        });
+        }));
         let rec = RuleKind::Recording(RecordingSpec {
             name: "job:up:sum".into(),
         });
@@ -167,7 +159,7 @@ mod tests {
             &group(vec![
                 rule(alert.clone(), "up == 0", 0),
                 rule(rec, "sum(up)", 1),
-                rule(alert, "up == 0", 2),
+                rule(alert.clone(), "up == 0", 2),
             ]),
             &RuleSettings {
                 update_entries_limit: 7,
@@ -186,23 +178,25 @@ mod tests {
         assert_eq!(down.labels.get("severity"), Some("page"));
         assert_eq!(down.labels.get("team"), Some("infra"), "group labels shown");
         let a = down.alerting().unwrap();
-        assert_eq!(a.for_, Duration::from_secs(300));
+        assert_eq!(a.for_(), Duration::from_secs(300));
         assert_eq!(
-            a.annotations.get("summary"),
-            Some("{{ $labels.instance }} down")
+            a.annotations().collect::<Vec<_>>(),
+            [("summary", "{{ $labels.instance }} down")]
         );
+        let RuleKind::Alerting(spec) = &alert else {
+            unreachable!()
+        };
+        assert!(Arc::ptr_eq(&a.spec, spec), "the definition's copy, shared");
+        assert!(Arc::ptr_eq(&down.name, &spec.name), "the name too");
         assert!(!g.rules[1].is_alerting());
         assert_eq!(g.rules[1].max_updates, 7, "-rule.updateEntriesLimit");
         let ids: HashSet<u64> = g.rules.iter().map(|r| r.id).collect();
         assert_eq!(ids.len(), 3, "duplicate rules still get distinct IDs");
         let same_but_moved = rule(
-            RuleKind::Alerting(AlertingSpec {
+            RuleKind::Alerting(Arc::new(AlertingSpec {
                 name: "Down".into(),
-                for_: Duration::ZERO,
-                keep_firing_for: Duration::ZERO,
-                annotations: Vec::new(),
-                ext: Default::default(),
-            }),
+                ..Default::default()
+            })),
             "up == 0",
             7,
         );

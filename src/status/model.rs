@@ -9,7 +9,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::labels::Labels;
+use crate::config::{AlertExtensions, AlertingSpec};
+use crate::labels::{Labels, Str};
 
 /// A notifier target's counters: the notifier's own status type.
 pub use crate::notifier::TargetStatus as NotifierStatus;
@@ -21,8 +22,9 @@ pub use crate::rule::{AlertState, Annotations, Health, MaybeMs};
 pub use crate::rule::pause::Pause;
 
 /// One alert instance of an alerting rule. Every snapshot holds one of these per active
-/// alert, so it is kept small (80 bytes; see "Memory per active alert" in
-/// docs/benchmarks.md): times in milliseconds, the ID derived from the labels.
+/// alert, so it is kept small (72 bytes; see "Memory per active alert" in
+/// docs/benchmarks.md): times in milliseconds, the ID derived from the labels, the
+/// link in one pointer.
 #[derive(Debug, Clone)]
 pub struct AlertStatus {
     pub labels: Labels,
@@ -40,8 +42,9 @@ pub struct AlertStatus {
     /// Whether the alert is flapping (the rule's `flapping` extension).
     pub flapping: bool,
     /// The alert's link from `-external.alert.source`; `None`: Prometheus' link to the
-    /// rule's expression.
-    pub source: Option<Arc<str>>,
+    /// rule's expression. A `Str` (8 bytes) rather than an `Arc<str>` (16): every alert
+    /// has the field, few processes set the flag.
+    pub source: Option<Str>,
 }
 
 impl AlertStatus {
@@ -92,17 +95,46 @@ impl AlertStatus {
 /// What only alerting rules have.
 #[derive(Debug, Clone, Default)]
 pub struct AlertingStatus {
-    /// `for`.
-    pub for_: Duration,
-    pub keep_firing_for: Duration,
-    /// Annotations as written in the rule (templates unexpanded).
-    pub annotations: Annotations,
+    /// The rule as written: `for`, `keep_firing_for`, annotations (templates
+    /// unexpanded), tocsin's extensions. The loaded rule set's copy, shared with the
+    /// running rule and every snapshot of the rule, so that snapshots hold none of
+    /// their own (see "Memory per rule, step 11" in docs/benchmarks.md).
+    pub spec: Arc<AlertingSpec>,
     /// Current alerts; inactive ones may be included and are filtered out on output.
     pub alerts: Vec<AlertStatus>,
+}
+
+impl AlertingStatus {
+    /// The snapshot of a rule written as `spec`, without alerts.
+    pub fn new(spec: Arc<AlertingSpec>) -> Self {
+        AlertingStatus {
+            spec,
+            alerts: Vec::new(),
+        }
+    }
+
+    /// `for`.
+    pub fn for_(&self) -> Duration {
+        self.spec.for_
+    }
+
+    pub fn keep_firing_for(&self) -> Duration {
+        self.spec.keep_firing_for
+    }
+
+    /// Annotations as written, name and template pairs in file order.
+    pub fn annotations(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.spec
+            .annotations
+            .iter()
+            .map(|(k, t)| (k.as_str(), t.source()))
+    }
+
     /// tocsin's extensions the rule uses (`recover_expr`, `for_count`, `flapping`,
     /// `no_data`, `on_error`, the group's defaults included); `None` without any.
-    /// Shared: every snapshot of the rule points at the one copy.
-    pub extensions: Option<Arc<crate::config::AlertExtensions>>,
+    pub fn extensions(&self) -> Option<&AlertExtensions> {
+        Some(&self.spec.ext).filter(|x| **x != AlertExtensions::default())
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -66,11 +66,8 @@ pub fn rule_status(prev: &RuleStatus, rule: &Rule, e: &Evaluation<'_>) -> RuleSt
     let kind = match (&prev.kind, rule) {
         (RuleKindStatus::Alerting(st), Rule::Alerting(a)) => {
             RuleKindStatus::Alerting(AlertingStatus {
-                for_: st.for_,
-                keep_firing_for: st.keep_firing_for,
-                annotations: st.annotations.clone(),
+                spec: st.spec.clone(),
                 alerts: alert_statuses(a),
-                extensions: st.extensions.clone(),
             })
         }
         (k, _) => k.clone(),

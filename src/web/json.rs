@@ -18,7 +18,7 @@ mod pause;
 mod rules;
 
 use super::format::GoFloat;
-use crate::status::Annotations;
+use crate::rule::alert::sorted_pairs;
 
 pub use alerts::{AlertJson, AlertsData};
 pub use cluster::ClusterJson;
@@ -70,14 +70,21 @@ impl Serialize for ApiError<'_> {
 }
 
 /// Annotations as a JSON object in name order, empty values included (as Prometheus
-/// shows them).
-struct AnnotationsJson<'a>(&'a Annotations);
+/// shows them); of a repeated name, the last one.
+struct AnnotationsJson<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> AnnotationsJson<'a> {
+    /// Name and value pairs in their order: an alert's rendered annotations, or a rule's
+    /// as written.
+    fn of(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Self {
+        AnnotationsJson(sorted_pairs(pairs))
+    }
+}
 
 impl Serialize for AnnotationsJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let pairs = self.0.sorted();
-        let mut m = s.serialize_map(Some(pairs.len()))?;
-        for (k, v) in pairs {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
             m.serialize_entry(k, v)?;
         }
         m.end()

@@ -31,7 +31,7 @@ pub fn alerting_with(
     annotations: &[(&str, &str)],
 ) -> Rule {
     rule(
-        RuleKind::Alerting(AlertingSpec {
+        RuleKind::Alerting(std::sync::Arc::new(AlertingSpec {
             name: name.into(),
             for_: Duration::from_secs(for_s),
             keep_firing_for: Duration::from_secs(kff_s),
@@ -40,7 +40,7 @@ pub fn alerting_with(
                 .map(|(n, v)| (n.to_string(), tmpl(n, v)))
                 .collect(),
             ext: Default::default(),
-        }),
+        })),
         expr,
         labels,
     )

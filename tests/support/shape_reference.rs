@@ -127,12 +127,14 @@ pub fn common_snapshot(at: SystemTime, alert_labels: &[(&str, &str)]) -> Vec<Rul
         "Always",
         "vector(1)",
         RuleKindStatus::Alerting(AlertingStatus {
-            annotations: Annotations::from_pairs([
-                ("summary", "value {{ $value }}"),
-                ("runbook", "{{ if false }}x{{ end }}"),
-            ]),
+            spec: written(
+                Duration::ZERO,
+                &[
+                    ("summary", "value {{ $value }}"),
+                    ("runbook", "{{ if false }}x{{ end }}"),
+                ],
+            ),
             alerts: vec![firing],
-            ..Default::default()
         }),
     );
     always.labels = Labels::from_pairs([("severity", "page")]);
@@ -147,12 +149,27 @@ pub fn common_snapshot(at: SystemTime, alert_labels: &[(&str, &str)]) -> Vec<Rul
         "Waiting",
         "vector(2)",
         RuleKindStatus::Alerting(AlertingStatus {
-            for_: Duration::from_secs(3600),
+            spec: written(Duration::from_secs(3600), &[]),
             alerts: vec![pending],
-            ..Default::default()
         }),
     );
     vec![rec, always, waiting]
+}
+
+/// An alerting rule's definition as the API shows it: `for` and annotations as written.
+fn written(
+    for_: Duration,
+    annotations: &[(&str, &str)],
+) -> std::sync::Arc<tocsin::config::AlertingSpec> {
+    let t = |k: &str, v: &str| tocsin::template::Template::parse(k, v).expect("parses");
+    std::sync::Arc::new(tocsin::config::AlertingSpec {
+        for_,
+        annotations: annotations
+            .iter()
+            .map(|(k, v)| (k.to_string(), t(k, v)))
+            .collect(),
+        ..Default::default()
+    })
 }
 
 /// Whether every rule has been evaluated with the expected outcome.

@@ -117,11 +117,17 @@ pub fn fixture() -> Vec<Arc<GroupStatus>> {
         "HighLoad",
         "load > 0.2",
         RuleKindStatus::Alerting(AlertingStatus {
-            for_: Duration::from_secs(60),
-            keep_firing_for: Duration::from_secs(90),
-            annotations: Annotations::from_pairs([("summary", "load is {{ $value }}")]),
+            spec: Arc::new(tocsin::config::AlertingSpec {
+                for_: Duration::from_secs(60),
+                keep_firing_for: Duration::from_secs(90),
+                annotations: vec![(
+                    "summary".into(),
+                    tocsin::template::Template::parse("summary", "load is {{ $value }}")
+                        .expect("parses"),
+                )],
+                ..Default::default()
+            }),
             alerts: vec![firing, pending, inactive],
-            extensions: None,
         }),
     );
     high.labels = Labels::from_pairs([("severity", "page")]);

@@ -36,11 +36,11 @@ impl GroupRunner {
         };
         let m = &self.engine.metrics;
         let handles = self.metrics[rep.index].get_or_insert_with(|| {
-            let label = RuleLabel {
-                group: self.labels.group.clone(),
-                file: self.labels.file.clone(),
-                rule: slot.name.clone(),
-            };
+            let label = RuleLabel::new(
+                self.labels.group.clone(),
+                self.labels.file.clone(),
+                slot.name.clone(),
+            );
             RuleMetrics {
                 errors: m.rule_errors.get_or_create(&label).clone(),
                 samples: m.rule_samples.get_or_create(&label).clone(),
@@ -104,11 +104,11 @@ impl GroupRunner {
 }
 
 pub(super) fn forget_rule_metrics(rule: &str, engine: &Engine, def: &Group) {
-    let label = RuleLabel {
-        group: def.name.as_str().into(),
-        file: def.shown_file.as_str().into(),
-        rule: rule.into(),
-    };
+    let label = RuleLabel::new(
+        def.name.as_str().into(),
+        def.shown_file.as_str().into(),
+        rule.into(),
+    );
     let m = &engine.metrics;
     m.rule_errors.remove(&label);
     m.rule_samples.remove(&label);

@@ -44,7 +44,7 @@ impl Serialize for AlertJson<'_> {
         let (g, r, a) = (self.g, self.r, self.a);
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("labels", &a.labels)?;
-        m.serialize_entry("annotations", &AnnotationsJson(&a.annotations))?;
+        m.serialize_entry("annotations", &AnnotationsJson::of(a.annotations.iter()))?;
         m.serialize_entry("state", a.state.as_str())?;
         m.serialize_entry("activeAt", &GoTime(Some(a.active_at())))?;
         if let Some(t) = a.keep_firing_since() {
@@ -59,7 +59,7 @@ impl Serialize for AlertJson<'_> {
         m.serialize_entry("expression", &*r.query)?;
         match &a.source {
             // -external.alert.source, rendered by the rule core.
-            Some(link) => m.serialize_entry("source", &**link)?,
+            Some(link) => m.serialize_entry("source", link.as_str())?,
             None => {
                 let link = ExprLink {
                     external_url: self.ctx.external_url,

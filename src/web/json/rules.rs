@@ -161,10 +161,10 @@ impl RuleJson<'_> {
         m.serialize_entry("state", vm_state(r, self.ctx.extended_states))?;
         m.serialize_entry("name", &*r.name)?;
         m.serialize_entry("query", &*r.query)?;
-        m.serialize_entry("duration", &secs(a.for_))?;
-        m.serialize_entry("keepFiringFor", &secs(a.keep_firing_for))?;
+        m.serialize_entry("duration", &secs(a.for_()))?;
+        m.serialize_entry("keepFiringFor", &secs(a.keep_firing_for()))?;
         m.serialize_entry("labels", &r.labels)?;
-        m.serialize_entry("annotations", &AnnotationsJson(&a.annotations))?;
+        m.serialize_entry("annotations", &AnnotationsJson::of(a.annotations()))?;
         if self.ctx.exclude_alerts {
             return m.serialize_entry("alerts", &());
         }
@@ -176,9 +176,9 @@ impl RuleJson<'_> {
     fn vmalert_extras<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
         let (g, r) = (self.g, self.r);
         if let Some(a) = r.alerting() {
-            m.serialize_entry("keep_firing_for", &secs(a.keep_firing_for))?;
+            m.serialize_entry("keep_firing_for", &secs(a.keep_firing_for()))?;
             // tocsin's own: the extensions the rule uses, only when it uses any.
-            if let Some(x) = &a.extensions {
+            if let Some(x) = a.extensions() {
                 m.serialize_entry("extensions", &ExtensionsJson(x))?;
             }
         }
@@ -319,9 +319,15 @@ mod tests {
             "A",
             "up",
             RuleKindStatus::Alerting(crate::status::AlertingStatus {
-                annotations: Annotations::from_pairs([("summary", "{{ if false }}x{{ end }}")]),
+                spec: std::sync::Arc::new(crate::config::AlertingSpec {
+                    annotations: vec![(
+                        "summary".into(),
+                        crate::template::Template::parse("summary", "{{ if false }}x{{ end }}")
+                            .unwrap(),
+                    )],
+                    ..Default::default()
+                }),
                 alerts: vec![alert],
-                ..Default::default()
             }),
         );
         let v = render(&r);
@@ -336,7 +342,7 @@ mod tests {
         // In name order, as Go writes a map; of a repeated name, the last one.
         let repeated = Annotations::from_pairs([("z", ""), ("b", "1"), ("z", "2")]);
         assert_eq!(
-            serde_json::to_string(&AnnotationsJson(&repeated)).unwrap(),
+            serde_json::to_string(&AnnotationsJson::of(repeated.iter())).unwrap(),
             r#"{"b":"1","z":"2"}"#
         );
     }
@@ -353,15 +359,19 @@ mod tests {
             a.flapping = flapping;
             a
         };
-        let rule = |extensions: Option<std::sync::Arc<crate::config::AlertExtensions>>| {
+        let rule = |ext: Option<crate::config::AlertExtensions>| {
+            let used = ext.is_some();
+            let spec = crate::config::AlertingSpec {
+                ext: ext.unwrap_or_default(),
+                ..Default::default()
+            };
             RuleStatus::new(
                 1,
                 "A",
                 "up",
                 RuleKindStatus::Alerting(crate::status::AlertingStatus {
-                    alerts: vec![alert(extensions.is_some()), alert(false)],
-                    extensions,
-                    ..Default::default()
+                    spec: std::sync::Arc::new(spec),
+                    alerts: vec![alert(used), alert(false)],
                 }),
             )
         };
@@ -372,7 +382,7 @@ mod tests {
             recover_expr: Some("up > 0".into()),
             ..Default::default()
         };
-        let v = render(&rule(Some(std::sync::Arc::new(ext))));
+        let v = render(&rule(Some(ext)));
         assert_eq!(
             v["extensions"],
             serde_json::json!({"recover_expr": "up > 0"})
