@@ -10,14 +10,30 @@ use std::path::Path;
 use support::backtest::{OLD, new_rules, tocsin, write};
 use support::fake_http::serve_fn;
 
-/// A datasource that goes down part-way: range queries starting at or after `down_ms`
-/// fail as unreachable.
-struct DownFrom {
+/// A fake datasource around `inner` for the library tests: range queries starting at
+/// or after `down_ms` fail as unreachable (a datasource that goes down part-way); the
+/// others answer after `delay`, and the range queries in flight at once are counted.
+struct TestSource {
     inner: tocsin::datasource::fake::FakeQuerier,
     down_ms: i64,
+    delay: std::time::Duration,
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
 }
 
-impl tocsin::datasource::Querier for DownFrom {
+impl TestSource {
+    fn new(inner: tocsin::datasource::fake::FakeQuerier) -> Self {
+        TestSource {
+            inner,
+            down_ms: i64::MAX,
+            delay: std::time::Duration::ZERO,
+            now: Default::default(),
+            most: Default::default(),
+        }
+    }
+}
+
+impl tocsin::datasource::Querier for TestSource {
     fn instant<'a>(
         &'a self,
         q: &'a tocsin::datasource::InstantQuery,
@@ -35,15 +51,21 @@ impl tocsin::datasource::Querier for DownFrom {
         'a,
         Result<Vec<tocsin::datasource::RangeSeries>, tocsin::datasource::QueryError>,
     > {
-        if q.start_ms >= self.down_ms {
-            return Box::pin(async {
-                Err(tocsin::datasource::QueryError::Unreachable {
+        use std::sync::atomic::Ordering::SeqCst;
+        Box::pin(async move {
+            if q.start_ms >= self.down_ms {
+                return Err(tocsin::datasource::QueryError::Unreachable {
                     url: "http://ds".into(),
                     message: "connection refused".into(),
-                })
-            });
-        }
-        self.inner.range(q)
+                });
+            }
+            let n = self.now.fetch_add(1, SeqCst) + 1;
+            self.most.fetch_max(n, SeqCst);
+            tokio::time::sleep(self.delay).await;
+            let answer = self.inner.range(q).await;
+            self.now.fetch_sub(1, SeqCst);
+            answer
+        })
     }
 }
 
@@ -91,9 +113,9 @@ async fn a_datasource_failing_part_way_gives_a_partial_report() {
     for expr in ["load > 1.0", "load > 0.95"] {
         inner.set_range(expr, Ok(vec![flapping_load()]));
     }
-    let q = std::sync::Arc::new(DownFrom {
-        inner,
+    let q = std::sync::Arc::new(TestSource {
         down_ms: T0 + 60 * MIN,
+        ..TestSource::new(inner)
     });
     let opts = tocsin::replay::ReplayOptions {
         retry_attempts: 2,
@@ -236,44 +258,6 @@ async fn the_binary_marks_a_partial_report_and_exits_1() {
     assert!(out.contains("bench/LoadHigh"), "{out}");
 }
 
-/// A datasource that answers as `inner` after a short wait and counts the range queries
-/// in flight at once.
-struct InFlight {
-    inner: tocsin::datasource::fake::FakeQuerier,
-    now: std::sync::atomic::AtomicUsize,
-    most: std::sync::atomic::AtomicUsize,
-}
-
-impl tocsin::datasource::Querier for InFlight {
-    fn instant<'a>(
-        &'a self,
-        q: &'a tocsin::datasource::InstantQuery,
-    ) -> tocsin::datasource::BoxFuture<
-        'a,
-        Result<Vec<tocsin::sample::Sample>, tocsin::datasource::QueryError>,
-    > {
-        self.inner.instant(q)
-    }
-
-    fn range<'a>(
-        &'a self,
-        q: &'a tocsin::datasource::RangeQuery,
-    ) -> tocsin::datasource::BoxFuture<
-        'a,
-        Result<Vec<tocsin::datasource::RangeSeries>, tocsin::datasource::QueryError>,
-    > {
-        use std::sync::atomic::Ordering::SeqCst;
-        Box::pin(async move {
-            let n = self.now.fetch_add(1, SeqCst) + 1;
-            self.most.fetch_max(n, SeqCst);
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            let answer = self.inner.range(q).await;
-            self.now.fetch_sub(1, SeqCst);
-            answer
-        })
-    }
-}
-
 /// `-replay.ruleEvaluationConcurrency` bounds both sides together: a backtest has as many
 /// range queries in flight as one replay, not one bound's worth per side.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,10 +265,9 @@ async fn both_sides_share_the_concurrency_bound() {
     use tocsin::backtest::{SideName, backtest};
     let old = lib_side(SideName::Old, OLD);
     let new = lib_side(SideName::New, &new_rules());
-    let q = std::sync::Arc::new(InFlight {
-        inner: tocsin::datasource::fake::FakeQuerier::new(),
-        now: Default::default(),
-        most: Default::default(),
+    let q = std::sync::Arc::new(TestSource {
+        delay: std::time::Duration::from_millis(5),
+        ..TestSource::new(tocsin::datasource::fake::FakeQuerier::new())
     });
     q.inner.set_range("load > 1.0", Ok(vec![flapping_load()]));
     let opts = tocsin::replay::ReplayOptions {
