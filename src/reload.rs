@@ -147,7 +147,7 @@ pub const SETTLE: Duration = Duration::from_millis(500);
 pub const MAX_SETTLE: Duration = Duration::from_secs(5);
 
 /// Watches `roots` and sends one `Trigger::FileChange` per burst of events: once no
-/// event came for `settle`, or `max_settle` after the burst began (see [`debounce`]).
+/// event came for `settle`, or `max_settle` after the burst began (see `debounce`).
 /// Directories that do not exist are skipped (and reported).
 pub fn watch(
     roots: &[(PathBuf, RecursiveMode)],

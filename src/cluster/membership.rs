@@ -1,6 +1,6 @@
 //! Who the members are, round after round: resolve `-cluster.peers`, probe every peer's
 //! `/-/ready`, and turn the answers into a [`View`]. Pure apart from the loop in
-//! [`refresh_loop`]: [`next_view`] takes the probes and returns the view.
+//! `refresh_loop`: [`next_view`] takes the probes and returns the view.
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Rule files: the validated model, loading (patterns, `%{ENV}`, YAML), validation with
 //! promtool parity, durations, and the group checksum the reload diff uses.
 //!
-//! Entry points: [`load`] for the evaluator and reloads (all-or-nothing), [`load_file`]
+//! Entry points: [`load`](fn@load) for the evaluator and reloads (all-or-nothing), [`load_file`]
 //! and [`expand_patterns`] for `tocsin check`, which reports file by file.
 
 mod checksum;

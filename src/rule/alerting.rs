@@ -4,12 +4,12 @@
 //! [`AlertingRule::step`] follows Prometheus' `AlertingRule.Eval` (rules/alerting.go)
 //! phase by phase, each a function of its own:
 //!
-//! 1. [`render`](AlertingRule::render): every series of the query result becomes an
-//!    [`Observed`] alert, its labels and annotations rendered (or reused, see
+//! 1. `render`: every series of the query result becomes an
+//!    `Observed` alert, its labels and annotations rendered (or reused, see
 //!    `render.rs`); two series that make one alert fail the evaluation;
-//! 2. [`merge`](AlertingRule::merge): the observed alerts join the held ones;
-//! 3. [`advance`]: every held alert moves through its states at this evaluation time;
-//! 4. [`emit`]: every active alert writes `ALERTS` and `ALERTS_FOR_STATE`.
+//! 2. `merge`: the observed alerts join the held ones;
+//! 3. `advance`: every held alert moves through its states at this evaluation time;
+//! 4. `emit`: every active alert writes `ALERTS` and `ALERTS_FOR_STATE`.
 //!
 //! Before rendering, the answer's size is claimed in the alert budget shared by all rules
 //! (`-rule.maxActiveAlerts`, see `budget.rs`), and after advancing, the alerts held.
@@ -29,7 +29,7 @@
 //! `lifecycle.rs` (what a reload and a restart keep).
 //!
 //! The comments say why each decision is taken. New alert semantics belong in a phase:
-//! how an alert changes state in `advance` (reading the durations of [`Timing`]), what
+//! how an alert changes state in `advance` (reading the durations of `Timing`), what
 //! makes an alert present in `render` and `merge`.
 
 mod advance;

@@ -9,8 +9,8 @@
 //! know: `  SUCCESS` on stdout, or `  FAILED:` and one message per failed check on
 //! stderr, exit code 1 when any file failed.
 //!
-//! Layout: [`file`] (the format, validated with positions), [`driver`] (the evaluation
-//! loop of one test group), [`check`] (alert and expression comparisons), [`format`]
+//! Layout: [`file`](mod@file) (the format, validated with positions), [`driver`] (the evaluation
+//! loop of one test group), [`check`] (alert and expression comparisons), [`format`](mod@format)
 //! (Go's text forms), [`run`] (files, rule files, output), [`junit`] (`--junit`).
 
 pub mod check;

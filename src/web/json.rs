@@ -33,7 +33,7 @@ pub struct Ctx<'a> {
     /// Prometheus' `exclude_alerts=true`: rules carry `"alerts": null`.
     pub exclude_alerts: bool,
     /// vmalert's `extended_states=true`: rules show their extended state
-    /// ([`vm_state`]), recording rules too.
+    /// ([`vm_state`](super::filter::vm_state)), recording rules too.
     pub extended_states: bool,
 }
 

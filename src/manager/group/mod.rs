@@ -4,8 +4,8 @@
 //!
 //! This module holds the task's life: its state, its start and its schedule loop, which
 //! reacts to ticks, updates and stop requests. The evaluation of one tick is in
-//! [`evaluate`], what an evaluation leaves in the snapshots and metric series in
-//! [`record`], a changed definition and the group's retirement in [`update`].
+//! `evaluate`, what an evaluation leaves in the snapshots and metric series in
+//! `record`, a changed definition and the group's retirement in `update`.
 
 mod evaluate;
 mod record;
@@ -52,7 +52,7 @@ pub struct GroupRunner {
     /// Per-rule metric handles, looked up at a rule's first evaluation; see
     /// [`RuleMetrics`].
     metrics: Vec<Option<RuleMetrics>>,
-    /// Whether each rule was paused at its previous evaluation (see [`pause::step`]).
+    /// Whether each rule was paused at its previous evaluation (see [`crate::rule::pause::step`]).
     paused: Vec<bool>,
 }
 

@@ -43,7 +43,7 @@ impl AlertingRule {
     /// Applies a changed definition with the same identity (name, expr, labels), keeping
     /// alerts: `for`, `keep_firing_for` and annotations take effect at the next step. A
     /// firing alert younger than a raised `for` goes back to pending (unlike Prometheus;
-    /// see [`AlertingRule::demote_below_raised_for`]).
+    /// see `AlertingRule::demote_below_raised_for`).
     pub fn update(&mut self, spec: Arc<config::Rule>, ctx: Arc<RuleContext>) {
         let fresh = AlertingRule::from_spec(spec, ctx);
         self.labels = fresh.labels;
