@@ -13,6 +13,7 @@ pub mod limits;
 pub mod link;
 pub mod pause;
 pub mod recording;
+mod sorted;
 pub mod watchdog;
 
 use std::sync::Arc;

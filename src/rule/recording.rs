@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use super::{EvalTime, Health, Outcome, RuleContext, StepOutput, add_missing, stale_sample};
+use super::{
+    EvalTime, Health, Outcome, RuleContext, StepOutput, add_missing, sorted, stale_sample,
+};
 use crate::config;
 use crate::labels::{Labels, Str};
 use crate::sample::Sample;
@@ -28,9 +30,9 @@ pub struct RecordingRule {
     /// removed, with a staleness marker); `update` retires them all. Between evaluations
     /// it is exactly what the last successful one wrote.
     ///
-    /// A vector sized to its entries rather than a hash table, which keeps up to twice
-    /// as many slots as entries: every rule holds one entry per series it writes (see
-    /// "Memory per rule, step 11" in docs/benchmarks.md). Lookups are binary searches.
+    /// A sorted vector rather than a hash table (see `rule/sorted.rs`): every rule holds
+    /// one entry per series it writes ("Memory per rule, step 11" in
+    /// docs/benchmarks.md).
     outputs: Vec<Output>,
     /// Series written under an earlier definition, ended at the next successful
     /// evaluation unless written again.
@@ -178,10 +180,7 @@ impl RecordingRule {
             }
             o.seen == attempt
         });
-        // Series come and go: give back room kept for more than twice those left.
-        if self.outputs.capacity() > 2 * self.outputs.len() {
-            self.outputs.shrink_to_fit();
-        }
+        sorted::shrink_if_sparse(&mut self.outputs);
         for labels in std::mem::take(&mut self.retired) {
             if !written_now(&labels) {
                 out.push(stale_sample(labels, ts));
@@ -193,25 +192,13 @@ impl RecordingRule {
     /// whose inputs are distinct: one merge into a vector of the exact size, so that the
     /// outputs keep no spare room.
     fn add_outputs(&mut self, mut made: Vec<(u64, Labels)>, attempt: u64) {
-        if made.is_empty() {
-            return;
-        }
         made.sort_unstable_by_key(|(key, _)| *key);
-        let mut merged = Vec::with_capacity(self.outputs.len() + made.len());
-        let mut held = std::mem::take(&mut self.outputs).into_iter().peekable();
-        for (input, labels) in made {
-            while let Some(h) = held.next_if(|h| h.input < input) {
-                merged.push(h);
-            }
-            debug_assert!(held.peek().is_none_or(|h| h.input != input));
-            merged.push(Output {
-                input,
-                labels,
-                seen: attempt,
-            });
-        }
-        merged.extend(held);
-        self.outputs = merged;
+        let made = made.into_iter().map(|(input, labels)| Output {
+            input,
+            labels,
+            seen: attempt,
+        });
+        sorted::merge(&mut self.outputs, made.collect(), |o| o.input);
     }
 
     /// The series a query series is recorded as.

@@ -1,14 +1,13 @@
 //! The alerts a rule holds, in a vector sorted by fingerprint, and the render cache's
 //! index of them by query series.
 //!
-//! A vector rather than a hash table: a table keeps up to twice as many slots as alerts
-//! (an alert stored in its slot cost up to twice its size, a boxed one a pointer, a key
-//! and a control byte per slot), a vector sized to its alerts nothing beside them (see
-//! "Memory per active alert" in docs/benchmarks.md). Lookups are binary searches; an
-//! evaluation's alerts come sorted by fingerprint (`render` sorts them to find
-//! duplicates), so the new ones join the others in one merge.
+//! A vector rather than a hash table (see `rule/sorted.rs`): an alert stored in a
+//! table's slot cost up to twice its size, a boxed one a pointer, a key and a control
+//! byte per slot. An evaluation's alerts come sorted by fingerprint (`render` sorts them
+//! to find duplicates), so the new ones join the others in one merge.
 
 use crate::rule::alert::{Alert, Attempt};
+use crate::rule::sorted;
 
 /// A rule's alerts, sorted by the fingerprint of their labels (distinct).
 #[derive(Debug, Default)]
@@ -59,18 +58,7 @@ impl Alerts {
         if fresh.is_empty() {
             return;
         }
-        let mut merged = Vec::with_capacity(self.list.len() + fresh.len());
-        let mut held = std::mem::take(&mut self.list).into_iter().peekable();
-        for a in fresh {
-            let fp = a.labels.fingerprint();
-            while let Some(h) = held.next_if(|h| h.labels.fingerprint() < fp) {
-                merged.push(h);
-            }
-            debug_assert!(held.peek().is_none_or(|h| h.labels.fingerprint() != fp));
-            merged.push(a);
-        }
-        merged.extend(held);
-        self.list = merged;
+        sorted::merge(&mut self.list, fresh, |a| a.labels.fingerprint());
         self.drop_index();
     }
 
@@ -80,10 +68,7 @@ impl Alerts {
         self.list.retain_mut(keep);
         if self.list.len() != before {
             self.drop_index();
-            // Room for more than twice the alerts left is given back.
-            if self.list.capacity() > 2 * self.list.len() {
-                self.list.shrink_to_fit();
-            }
+            sorted::shrink_if_sparse(&mut self.list);
         }
     }
 
