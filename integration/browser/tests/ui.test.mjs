@@ -142,6 +142,19 @@ describe("status UI", { skip: req.skip }, () => {
       check: (b) => JSON.parse(b).data.groups.some((g) => g.rules.some((r) => r.health === "err")),
     });
     const openGroups = () => ui.page.locator("details.group").evaluateAll((ds) => ds.filter((d) => d.open).map((d) => d.dataset.group));
+    // A click folds or opens the group at once, but the page records the choice from the
+    // `toggle` event, which the browser fires in a later task; a reload sent straight after
+    // the click can overtake it. Wait until the choice is stored, as it would be long before
+    // a person reloads.
+    const clickGroup = async (name) => {
+      const d = ui.page.locator(`details.group[data-group="${name}"]`);
+      await d.locator("> summary").click();
+      const [id, open] = await d.evaluate((el) => [el.id.slice("group-".length), el.open]);
+      await ui.page.waitForFunction(([id, open]) => {
+        const stored = JSON.parse(localStorage.getItem("tocsin.groups.open") || "[]");
+        return stored.some(([k, v]) => String(k) === id && v === open);
+      }, [id, open]);
+    };
     await ui.page.goto(`${tocsin.url}/#/groups`);
     await ui.page.evaluate(() => localStorage.removeItem("tocsin.groups.open"));
     await ui.page.reload();
@@ -151,14 +164,14 @@ describe("status UI", { skip: req.skip }, () => {
       "the open group shows its rules");
 
     // The user folds the firing group: it stays folded after a reload; the other stays open.
-    await ui.page.locator('details.group[data-group="availability"] > summary').click();
+    await clickGroup("availability");
     await ui.page.reload();
     await ui.page.locator("details.group").first().waitFor();
     assert.deepEqual(await openGroups(), ["broken"], "the user's choice wins over the default");
 
     // Opened again, it is open after a reload, and forgetting the choices restores the defaults.
-    await ui.page.locator('details.group[data-group="availability"] > summary').click();
-    await ui.page.locator('details.group[data-group="broken"] > summary').click();
+    await clickGroup("availability");
+    await clickGroup("broken");
     await ui.page.reload();
     await ui.page.locator("details.group").first().waitFor();
     assert.deepEqual(await openGroups(), ["availability"]);
