@@ -4,8 +4,9 @@
 //! Every rule keeps up to `update_entries_limit` (20 by default) entries for as long as
 //! it runs, and most are never looked at, so an entry holds the least that gives its
 //! fields back exactly: integers for the times and counts, the error in one pointer, and
-//! the request (expression, `params`, schedule) shared by the rule's entries, from which
-//! the curl command and its query time are made when the API shows them. See "Memory
+//! the request (the rule's expression, the group's `params` and query time) shared by
+//! the rule's entries, from which the curl command and its query time are made when the
+//! API shows them. See "Memory
 //! per rule, step 12" in docs/benchmarks.md.
 
 use std::fmt;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::labels::Str;
-use crate::schedule::Schedule;
+use crate::schedule::QueryTime;
 
 /// One past evaluation (48 bytes; 128 with `SystemTime`s, a `Duration` and its own
 /// request, 80 with nanosecond integers and a request of its own pointer).
@@ -119,7 +120,7 @@ impl StateUpdate {
     pub fn curl(&self) -> Option<Reproduce<'_>> {
         self.request.as_deref().map(|request| Reproduce {
             request,
-            time_ms: request.schedule.query_ts(self.at_ms),
+            time_ms: request.group.query_time.of(self.at_ms),
         })
     }
 }
@@ -143,17 +144,22 @@ fn from_epoch_ns(ns: i64) -> SystemTime {
     }
 }
 
-/// What a rule's evaluations ask the datasource besides the time, and the schedule that
-/// gives the time: the same at every evaluation until a reload changes one, so shared by
-/// the rule's entries.
+/// What a rule's evaluations ask the datasource: the same at every evaluation until a
+/// reload changes it, so shared by the rule's entries.
 #[derive(Debug)]
 pub struct RuleQuery {
     pub expr: Arc<str>,
+    pub group: Arc<GroupQuery>,
+}
+
+/// What every rule of a group asks alike, shared by the group's rules.
+#[derive(Debug)]
+pub struct GroupQuery {
     /// The group's `params`.
-    pub params: Arc<[(String, String)]>,
-    /// The group's schedule, whose query time an evaluation timestamp maps to
-    /// (`query_offset`, `eval_delay`, `eval_alignment`).
-    pub schedule: Schedule,
+    pub params: Vec<(String, String)>,
+    /// The query time an evaluation timestamp maps to (`query_offset`, `eval_delay`,
+    /// `eval_alignment`).
+    pub query_time: QueryTime,
 }
 
 /// A curl command reproducing an evaluation's query, formatted only when the API shows
@@ -168,7 +174,7 @@ pub struct Reproduce<'a> {
 impl fmt::Display for Reproduce<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let quote = |s: &str| s.replace('\'', r"'\''");
-        let RuleQuery { expr, params, .. } = self.request;
+        let (expr, params) = (&self.request.expr, &self.request.group.params);
         write!(
             f,
             "curl -s --data-urlencode 'query={}' --data-urlencode 'time={}'",
@@ -186,8 +192,8 @@ impl fmt::Display for Reproduce<'_> {
 mod tests {
     use super::*;
 
-    fn schedule(query_offset_s: u64, align: bool) -> Schedule {
-        Schedule::new(
+    fn request(query_offset_s: u64, align: bool) -> Arc<RuleQuery> {
+        let schedule = crate::schedule::Schedule::new(
             Duration::from_secs(60),
             None,
             Some(Duration::from_secs(query_offset_s)),
@@ -195,14 +201,13 @@ mod tests {
             Some(align),
             0,
             Duration::from_secs(300),
-        )
-    }
-
-    fn request(schedule: Schedule) -> Arc<RuleQuery> {
+        );
         Arc::new(RuleQuery {
             expr: "up{job='a b'}".into(),
-            params: Arc::from([("nocache".to_string(), "1".to_string())]),
-            schedule,
+            group: Arc::new(GroupQuery {
+                params: vec![("nocache".to_string(), "1".to_string())],
+                query_time: schedule.query_time(),
+            }),
         })
     }
 
@@ -256,15 +261,15 @@ mod tests {
         let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_030_250);
         let u = StateUpdate::new(at, at, Duration::ZERO);
         assert!(u.curl().is_none());
-        let shifted = u.clone().with_request(request(schedule(30, false)));
+        let shifted = u.clone().with_request(request(30, false));
         assert_eq!(shifted.curl().unwrap().time_ms, 1_700_000_000_250);
-        let aligned = u.with_request(request(schedule(30, true)));
+        let aligned = u.with_request(request(30, true));
         assert_eq!(aligned.curl().unwrap().time_ms, 1_699_999_980_000);
     }
 
     #[test]
     fn reproduce_quotes_for_the_shell() {
-        let q = request(schedule(0, false));
+        let q = request(0, false);
         let r = Reproduce {
             request: &q,
             time_ms: 1_700_000_000_250,

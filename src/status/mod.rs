@@ -20,7 +20,7 @@ pub use board::{BoxFuture, ReloadStatus, Snapshot, StateSource, StatusBoard};
 pub use cluster::{
     CLUSTER_HEADER, ClusterSource, ClusterStatus, MemberStatus, PeerAnswer, PeerStatus,
 };
-pub use history::{Reproduce, RuleQuery, StateUpdate};
+pub use history::{GroupQuery, Reproduce, RuleQuery, StateUpdate};
 pub use model::{
     AlertState, AlertStatus, AlertingStatus, Annotations, GroupStatus, Health, NotifierStatus,
     Pause, RuleKindStatus, RuleStatus,

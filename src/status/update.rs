@@ -4,11 +4,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::history::{RuleQuery, StateUpdate};
+use super::history::{GroupQuery, RuleQuery, StateUpdate};
 use super::model::{AlertStatus, AlertingStatus, RuleKindStatus, RuleStatus};
 use crate::labels::Str;
 use crate::rule::{AlertState, AlertingRule, Health, Rule};
-use crate::schedule::Schedule;
 
 /// (firing, pending) alert counts.
 pub fn count_states(a: &AlertingRule) -> (i64, i64) {
@@ -46,9 +45,6 @@ fn alert_statuses(a: &AlertingRule) -> Vec<AlertStatus> {
 pub struct Evaluation<'a> {
     /// The scheduled evaluation time.
     pub at: SystemTime,
-    /// The group's schedule, which gives the time the query ran at (`at` less
-    /// `query_offset`/`eval_delay`, aligned with `eval_alignment`).
-    pub schedule: &'a Schedule,
     /// Wall-clock time the evaluation started, and how long it took.
     pub started: SystemTime,
     pub elapsed: Duration,
@@ -57,8 +53,9 @@ pub struct Evaluation<'a> {
     /// Series the datasource reports having fetched for the query, if it does.
     pub series_fetched: Option<usize>,
     pub error: Option<&'a str>,
-    /// The group's `params`, for the command that reproduces the query.
-    pub params: &'a Arc<[(String, String)]>,
+    /// What the group's evaluations ask alike (`params`, query time), for the command
+    /// that reproduces the query.
+    pub group: &'a Arc<GroupQuery>,
 }
 
 /// The rule's snapshot after evaluation `e`, derived from the previous one (copying
@@ -115,17 +112,10 @@ pub fn rule_status(prev: &RuleStatus, rule: &Rule, e: &Evaluation<'_>) -> RuleSt
 /// (the entries share one), else a new one.
 fn request_of(prev: &RuleStatus, e: &Evaluation<'_>) -> Arc<RuleQuery> {
     match prev.updates.first().and_then(StateUpdate::request) {
-        Some(r)
-            if Arc::ptr_eq(&r.expr, &prev.query)
-                && Arc::ptr_eq(&r.params, e.params)
-                && r.schedule == *e.schedule =>
-        {
-            r.clone()
-        }
+        Some(r) if Arc::ptr_eq(&r.expr, &prev.query) && Arc::ptr_eq(&r.group, e.group) => r.clone(),
         _ => Arc::new(RuleQuery {
             expr: prev.query.clone(),
-            params: e.params.clone(),
-            schedule: e.schedule.clone(),
+            group: e.group.clone(),
         }),
     }
 }
@@ -165,12 +155,14 @@ mod tests {
     use super::*;
     use crate::config::{LoadOptions, load_str};
     use crate::rule::{RuleContext, RuleSettings};
+    use crate::schedule::Schedule;
 
     const RULES: &str = "groups:\n- name: g\n  rules:\n  - record: r\n    expr: up\n";
 
-    /// A one-minute schedule whose queries run `query_offset_ms` before the evaluation.
-    fn schedule(query_offset_ms: u64) -> Schedule {
-        Schedule::new(
+    /// A group of one-minute interval whose queries run `query_offset_ms` before the
+    /// evaluation, with `params` `a=<a>`.
+    fn group(query_offset_ms: u64, a: &str) -> Arc<GroupQuery> {
+        let schedule = Schedule::new(
             Duration::from_secs(60),
             None,
             Some(Duration::from_millis(query_offset_ms)),
@@ -178,25 +170,28 @@ mod tests {
             None,
             0,
             Duration::from_secs(300),
-        )
+        );
+        Arc::new(GroupQuery {
+            params: vec![("a".to_string(), a.to_string())],
+            query_time: schedule.query_time(),
+        })
     }
 
     fn eval<'a>(
         at_s: u64,
         started_ns: u64,
-        (params, schedule): (&'a Arc<[(String, String)]>, &'a Schedule),
+        group: &'a Arc<GroupQuery>,
         error: Option<&'a str>,
     ) -> Evaluation<'a> {
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(at_s);
         Evaluation {
             at,
-            schedule,
             started: at + Duration::from_nanos(started_ns),
             elapsed: Duration::from_nanos(1_234_567),
             samples: 2,
             series_fetched: None,
             error,
-            params,
+            group,
         }
     }
 
@@ -217,12 +212,10 @@ mod tests {
     #[test]
     fn each_update_keeps_its_own_times_and_request() {
         let (rule, mut s) = rule_and_status(3);
-        let before: Arc<[(String, String)]> = Arc::from([("a".to_string(), "1".to_string())]);
-        let after: Arc<[(String, String)]> = Arc::from([("a".to_string(), "2".to_string())]);
-        let (quarter, half) = (schedule(250), schedule(500));
-        s = rule_status(&s, &rule, &eval(60, 123_456_789, (&before, &quarter), None));
-        s = rule_status(&s, &rule, &eval(120, 5, (&before, &quarter), Some("boom")));
-        s = rule_status(&s, &rule, &eval(180, 0, (&after, &half), None));
+        let (before, after) = (group(250, "1"), group(500, "2"));
+        s = rule_status(&s, &rule, &eval(60, 123_456_789, &before, None));
+        s = rule_status(&s, &rule, &eval(120, 5, &before, Some("boom")));
+        s = rule_status(&s, &rule, &eval(180, 0, &after, None));
         let shown: Vec<(SystemTime, SystemTime, Duration, Option<&str>, String)> = s
             .updates
             .iter()
@@ -267,10 +260,9 @@ mod tests {
     #[test]
     fn keeps_the_last_limit_entries_sharing_their_request() {
         let (rule, mut s) = rule_and_status(20);
-        let params: Arc<[(String, String)]> = Arc::from([]);
-        let sched = schedule(0);
+        let g = group(0, "1");
         for i in 1..=25 {
-            s = rule_status(&s, &rule, &eval(60 * i, 0, (&params, &sched), None));
+            s = rule_status(&s, &rule, &eval(60 * i, 0, &g, None));
         }
         let ats: Vec<SystemTime> = s.updates.iter().map(StateUpdate::at).collect();
         let want: Vec<SystemTime> = (6..=25)
@@ -287,7 +279,7 @@ mod tests {
         );
 
         let (rule, mut s) = rule_and_status(0);
-        s = rule_status(&s, &rule, &eval(60, 0, (&params, &sched), None));
+        s = rule_status(&s, &rule, &eval(60, 0, &g, None));
         assert!(s.updates.is_empty());
         assert_eq!(s.last_samples, 2, "the rule's own fields still change");
     }

@@ -76,13 +76,12 @@ impl GroupRunner {
         }
         let evaluation = status::Evaluation {
             at,
-            schedule: &self.schedule,
             started: rep.started,
             elapsed: rep.elapsed,
             samples: rep.samples,
             series_fetched: rep.series_fetched,
             error: rep.error.as_deref(),
-            params: &self.params,
+            group: &self.query,
         };
         *slot = Arc::new(status::rule_status(slot, &rep.rule, &evaluation));
     }

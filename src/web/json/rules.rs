@@ -301,18 +301,21 @@ mod tests {
     #[test]
     fn an_update_entry_as_vmalert_writes_it() {
         let epoch = std::time::SystemTime::UNIX_EPOCH;
+        let schedule = crate::schedule::Schedule::new(
+            Duration::from_secs(60),
+            None,
+            Some(Duration::from_millis(250)),
+            None,
+            None,
+            0,
+            Duration::from_secs(300),
+        );
         let request = std::sync::Arc::new(crate::status::RuleQuery {
             expr: "up{job='a'}".into(),
-            params: std::sync::Arc::from([("nocache".to_string(), "1".to_string())]),
-            schedule: crate::schedule::Schedule::new(
-                Duration::from_secs(60),
-                None,
-                Some(Duration::from_millis(250)),
-                None,
-                None,
-                0,
-                Duration::from_secs(300),
-            ),
+            group: std::sync::Arc::new(crate::status::GroupQuery {
+                params: vec![("nocache".to_string(), "1".to_string())],
+                query_time: schedule.query_time(),
+            }),
         });
         let failed = StateUpdate::new(
             epoch + Duration::new(1_700_000_060, 123_456_789),
