@@ -6,8 +6,7 @@
 //! fields back exactly: integers for the times and counts, the error in one pointer, and
 //! the request (the rule's expression, the group's `params` and query time) shared by
 //! the rule's entries, from which the curl command and its query time are made when the
-//! API shows them. See "Memory
-//! per rule, step 12" in docs/benchmarks.md.
+//! API shows them. See "Memory per rule, step 12" in docs/benchmarks.md.
 
 use std::fmt;
 use std::sync::Arc;
@@ -16,8 +15,8 @@ use std::time::{Duration, SystemTime};
 use crate::labels::Str;
 use crate::schedule::QueryTime;
 
-/// One past evaluation (48 bytes; 128 with `SystemTime`s, a `Duration` and its own
-/// request, 80 with nanosecond integers and a request of its own pointer).
+/// One past evaluation: 48 bytes (128 with `SystemTime`s, a `Duration` and the request
+/// in each; 80 with nanosecond integers and the request shared).
 #[derive(Debug, Clone)]
 pub struct StateUpdate {
     /// Wall-clock time the evaluation started, in nanoseconds since the epoch: the API
