@@ -256,7 +256,7 @@ mod tests {
     }
 
     /// A rule keeps its last `update_entries_limit` evaluations, newest first, sharing
-    /// one request while it is the same; with a limit of 0 it keeps none.
+    /// one request while it is the same; told 0, it keeps one, as vmalert does.
     #[test]
     fn keeps_the_last_limit_entries_sharing_their_request() {
         let (rule, mut s) = rule_and_status(20);
@@ -279,8 +279,15 @@ mod tests {
         );
 
         let (rule, mut s) = rule_and_status(0);
-        s = rule_status(&s, &rule, &eval(60, 0, &g, None));
-        assert!(s.updates.is_empty());
+        assert_eq!(
+            s.max_updates, 1,
+            "vmalert shows max_updates_entries: 1 for 0"
+        );
+        for i in 1..=3 {
+            s = rule_status(&s, &rule, &eval(60 * i, 0, &g, None));
+        }
+        let ats: Vec<SystemTime> = s.updates.iter().map(StateUpdate::at).collect();
+        assert_eq!(ats, [SystemTime::UNIX_EPOCH + Duration::from_secs(180)]);
         assert_eq!(s.last_samples, 2, "the rule's own fields still change");
     }
 }
