@@ -124,12 +124,37 @@ impl Schedule {
 
     /// The timestamp the datasource is queried at for an evaluation at `eval_ms`.
     pub fn query_ts(&self, eval_ms: i64) -> i64 {
-        let ts = eval_ms - self.query_shift_ms;
-        if self.align_query {
-            ts - ts.rem_euclid(self.interval_ms)
-        } else {
-            ts
+        self.query_time().of(eval_ms)
+    }
+
+    /// What maps an evaluation timestamp to its query timestamp, without the rest.
+    pub fn query_time(&self) -> QueryTime {
+        QueryTime {
+            shift_ms: self.query_shift_ms,
+            align_ms: if self.align_query {
+                self.interval_ms
+            } else {
+                1
+            },
         }
+    }
+}
+
+/// Where a group's queries land relative to its evaluations: `query_offset` and
+/// `eval_delay` earlier, truncated to the interval with `eval_alignment`. The part of a
+/// [`Schedule`] an evaluation's record keeps to show its query time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryTime {
+    shift_ms: i64,
+    /// The query timestamp is a multiple of this (1: not aligned).
+    align_ms: i64,
+}
+
+impl QueryTime {
+    /// The query timestamp of an evaluation at `eval_ms`.
+    pub fn of(&self, eval_ms: i64) -> i64 {
+        let ts = eval_ms - self.shift_ms;
+        ts - ts.rem_euclid(self.align_ms)
     }
 }
 

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::Engine;
 use crate::config::AlertingSpec;
 use crate::datasource::InstantQuery;
+use crate::labels::Str;
 use crate::rule::watchdog::{NotifierState, Verdict, Watchdog, verdict};
 use crate::rule::{AlertState, Health, system_time};
 use crate::status::{AlertStatus, AlertingStatus, GroupStatus, RuleKindStatus, RuleStatus};
@@ -195,7 +196,7 @@ impl WatchdogTask {
         } else {
             Health::Err
         };
-        rule.last_error = v.explain(now).map(Arc::from);
+        rule.last_error = v.explain(now).map(Str::from);
         rule.last_evaluation = Some(at);
         if let RuleKindStatus::Alerting(a) = &mut rule.kind {
             a.alerts = self

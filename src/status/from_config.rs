@@ -85,7 +85,10 @@ impl RuleStatus {
         r.labels =
             Interner::global().labels(written.as_slice().iter().map(|l| (&*l.name, &*l.value)));
         r.debug = rule.debug;
-        r.max_updates = rule.update_entries_limit.unwrap_or(default_updates);
+        // vmalert keeps at least the last evaluation, also when told 0 (by the rule or by
+        // `-rule.updateEntriesLimit`), and shows `max_updates_entries: 1`: the rule page
+        // always has the evaluation that explains the rule's state.
+        r.max_updates = rule.update_entries_limit.unwrap_or(default_updates).max(1);
         r
     }
 }

@@ -11,6 +11,7 @@
 mod board;
 mod cluster;
 mod from_config;
+mod history;
 mod model;
 pub mod pauses;
 mod update;
@@ -19,9 +20,10 @@ pub use board::{BoxFuture, ReloadStatus, Snapshot, StateSource, StatusBoard};
 pub use cluster::{
     CLUSTER_HEADER, ClusterSource, ClusterStatus, MemberStatus, PeerAnswer, PeerStatus,
 };
+pub use history::{GroupQuery, Reproduce, RuleQuery, StateUpdate};
 pub use model::{
     AlertState, AlertStatus, AlertingStatus, Annotations, GroupStatus, Health, NotifierStatus,
-    Pause, Reproduce, RuleKindStatus, RuleQuery, RuleStatus, StateUpdate,
+    Pause, RuleKindStatus, RuleStatus,
 };
 pub use pauses::PauseBook;
 pub use update::{Evaluation, carry_over, count_states, rule_status, with_alerts_of};

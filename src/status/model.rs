@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::history::StateUpdate;
 use crate::config::{AlertExtensions, AlertingSpec};
 use crate::labels::{Labels, Str};
 
@@ -143,113 +144,6 @@ pub enum RuleKindStatus {
     Recording,
 }
 
-/// One past evaluation, for vmalert's `/api/v1/rule` `updates` list.
-///
-/// Every rule keeps up to `update_entries_limit` (20 by default) of these, so they are
-/// kept small (80 bytes; 128 with `SystemTime`s, a `Duration` and the request in each):
-/// times as integers, in nanoseconds as the API shows them, and the request's
-/// expression and `params` shared by the rule's entries ([`Reproduce`]).
-#[derive(Debug, Clone)]
-pub struct StateUpdate {
-    /// Wall-clock time the evaluation ran, in nanoseconds since the epoch.
-    pub time_ns: i64,
-    /// The evaluation timestamp, in nanoseconds since the epoch.
-    pub at_ns: i64,
-    /// How long the evaluation took, in nanoseconds.
-    pub duration_ns: u64,
-    pub samples: usize,
-    pub series_fetched: Option<usize>,
-    pub error: Option<Arc<str>>,
-    /// What reproduces the datasource request, if the querier offers one.
-    pub curl: Option<Reproduce>,
-}
-
-impl StateUpdate {
-    /// An evaluation that ran at `time` for the evaluation timestamp `at` and took
-    /// `duration`; no samples, no error, no request to reproduce.
-    pub fn new(time: SystemTime, at: SystemTime, duration: Duration) -> StateUpdate {
-        StateUpdate {
-            time_ns: epoch_ns(time),
-            at_ns: epoch_ns(at),
-            duration_ns: u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
-            samples: 0,
-            series_fetched: None,
-            error: None,
-            curl: None,
-        }
-    }
-
-    /// Wall-clock time the evaluation ran.
-    pub fn time(&self) -> SystemTime {
-        from_epoch_ns(self.time_ns)
-    }
-
-    /// The evaluation timestamp.
-    pub fn at(&self) -> SystemTime {
-        from_epoch_ns(self.at_ns)
-    }
-
-    /// How long the evaluation took.
-    pub fn duration(&self) -> Duration {
-        Duration::from_nanos(self.duration_ns)
-    }
-}
-
-/// `t` in nanoseconds since the epoch (negative before it), saturating outside the
-/// years 1678–2261.
-fn epoch_ns(t: SystemTime) -> i64 {
-    match t.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
-        Err(e) => i64::try_from(e.duration().as_nanos()).map_or(i64::MIN, |n| -n),
-    }
-}
-
-/// The inverse of [`epoch_ns`].
-fn from_epoch_ns(ns: i64) -> SystemTime {
-    let d = Duration::from_nanos(ns.unsigned_abs());
-    if ns >= 0 {
-        std::time::UNIX_EPOCH + d
-    } else {
-        std::time::UNIX_EPOCH - d
-    }
-}
-
-/// The inputs of a curl command reproducing an evaluation's query. Kept instead of the
-/// command, which is formatted only when the API shows it: rules keep up to
-/// `update_entries_limit` of these each, and most are never looked at.
-#[derive(Debug, Clone)]
-pub struct Reproduce {
-    /// The expression and `params`, the same at every evaluation of the rule: shared
-    /// by its entries.
-    pub request: Arc<RuleQuery>,
-    pub time_ms: i64,
-}
-
-/// What a rule's evaluations ask the datasource besides the time.
-#[derive(Debug)]
-pub struct RuleQuery {
-    pub expr: Arc<str>,
-    /// The group's `params`.
-    pub params: Arc<[(String, String)]>,
-}
-
-impl std::fmt::Display for Reproduce {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let quote = |s: &str| s.replace('\'', r"'\''");
-        let RuleQuery { expr, params } = &*self.request;
-        write!(
-            f,
-            "curl -s --data-urlencode 'query={}' --data-urlencode 'time={}'",
-            quote(expr),
-            crate::datasource::format_ts(self.time_ms)
-        )?;
-        for (k, v) in params.iter() {
-            write!(f, " --data-urlencode '{}={}'", quote(k), quote(v))?;
-        }
-        f.write_str(" <datasource>/api/v1/query")
-    }
-}
-
 /// One rule's status after its last evaluation.
 #[derive(Debug, Clone)]
 pub struct RuleStatus {
@@ -260,7 +154,7 @@ pub struct RuleStatus {
     /// Rule labels as written (templates unexpanded).
     pub labels: Labels,
     pub health: Health,
-    pub last_error: Option<Arc<str>>,
+    pub last_error: Option<Str>,
     /// Evaluation duration of the last evaluation.
     pub evaluation_time: Duration,
     /// `None` until the rule was evaluated once (rendered as Go's zero time).
@@ -453,20 +347,5 @@ mod tests {
         assert_eq!(r.state(), Some(AlertState::Firing));
         let rec = RuleStatus::new(2, "r", "1", RuleKindStatus::Recording);
         assert_eq!(rec.state(), None);
-    }
-
-    #[test]
-    fn reproduce_quotes_for_the_shell() {
-        let r = Reproduce {
-            request: Arc::new(RuleQuery {
-                expr: "up{job='a b'}".into(),
-                params: Arc::from([("nocache".to_string(), "1".to_string())]),
-            }),
-            time_ms: 1_700_000_000_250,
-        };
-        assert_eq!(
-            r.to_string(),
-            r"curl -s --data-urlencode 'query=up{job='\''a b'\''}' --data-urlencode 'time=1700000000.250' --data-urlencode 'nocache=1' <datasource>/api/v1/query"
-        );
     }
 }

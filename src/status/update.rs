@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::model::{
-    AlertStatus, AlertingStatus, Reproduce, RuleKindStatus, RuleQuery, RuleStatus, StateUpdate,
-};
+use super::history::{GroupQuery, RuleQuery, StateUpdate};
+use super::model::{AlertStatus, AlertingStatus, RuleKindStatus, RuleStatus};
+use crate::labels::Str;
 use crate::rule::{AlertState, AlertingRule, Health, Rule};
 
 /// (firing, pending) alert counts.
@@ -45,8 +45,6 @@ fn alert_statuses(a: &AlertingRule) -> Vec<AlertStatus> {
 pub struct Evaluation<'a> {
     /// The scheduled evaluation time.
     pub at: SystemTime,
-    /// The time the query ran at (`at` less `query_offset`/`eval_delay`).
-    pub query_ts_ms: i64,
     /// Wall-clock time the evaluation started, and how long it took.
     pub started: SystemTime,
     pub elapsed: Duration,
@@ -55,14 +53,15 @@ pub struct Evaluation<'a> {
     /// Series the datasource reports having fetched for the query, if it does.
     pub series_fetched: Option<usize>,
     pub error: Option<&'a str>,
-    /// The group's `params`, for the command that reproduces the query.
-    pub params: &'a Arc<[(String, String)]>,
+    /// What the group's evaluations ask alike (`params`, query time), for the command
+    /// that reproduces the query.
+    pub group: &'a Arc<GroupQuery>,
 }
 
 /// The rule's snapshot after evaluation `e`, derived from the previous one (copying
 /// only what the evaluation did not replace).
 pub fn rule_status(prev: &RuleStatus, rule: &Rule, e: &Evaluation<'_>) -> RuleStatus {
-    let last_error: Option<Arc<str>> = e.error.map(Arc::from);
+    let last_error: Option<Str> = e.error.map(Str::from);
     let kind = match (&prev.kind, rule) {
         (RuleKindStatus::Alerting(st), Rule::Alerting(a)) => {
             RuleKindStatus::Alerting(AlertingStatus {
@@ -77,14 +76,10 @@ pub fn rule_status(prev: &RuleStatus, rule: &Rule, e: &Evaluation<'_>) -> RuleSt
         // Newest first, as vmalert lists them (and `RuleStatus::updates` promises).
         let keep = prev.updates.len().min(prev.max_updates - 1);
         updates.reserve_exact(keep + 1);
-        let mut u = StateUpdate::new(e.started, e.at, e.elapsed);
-        u.samples = e.samples;
-        u.series_fetched = e.series_fetched;
-        u.error = last_error.clone();
-        u.curl = Some(Reproduce {
-            request: request_of(prev, e.params),
-            time_ms: e.query_ts_ms,
-        });
+        let u = StateUpdate::new(e.started, e.at, e.elapsed)
+            .with_counts(e.samples, e.series_fetched)
+            .with_error(last_error.clone())
+            .with_request(request_of(prev, e));
         updates.push(u);
         updates.extend_from_slice(&prev.updates[..keep]);
     }
@@ -115,17 +110,12 @@ pub fn rule_status(prev: &RuleStatus, rule: &Rule, e: &Evaluation<'_>) -> RuleSt
 
 /// The request of the rule's evaluations: its latest entry's when that asked the same
 /// (the entries share one), else a new one.
-fn request_of(prev: &RuleStatus, params: &Arc<[(String, String)]>) -> Arc<RuleQuery> {
-    match prev.updates.first().and_then(|u| u.curl.as_ref()) {
-        Some(c)
-            if Arc::ptr_eq(&c.request.expr, &prev.query)
-                && Arc::ptr_eq(&c.request.params, params) =>
-        {
-            c.request.clone()
-        }
+fn request_of(prev: &RuleStatus, e: &Evaluation<'_>) -> Arc<RuleQuery> {
+    match prev.updates.first().and_then(StateUpdate::request) {
+        Some(r) if Arc::ptr_eq(&r.expr, &prev.query) && Arc::ptr_eq(&r.group, e.group) => r.clone(),
         _ => Arc::new(RuleQuery {
             expr: prev.query.clone(),
-            params: params.clone(),
+            group: e.group.clone(),
         }),
     }
 }
@@ -165,42 +155,64 @@ mod tests {
     use super::*;
     use crate::config::{LoadOptions, load_str};
     use crate::rule::{RuleContext, RuleSettings};
+    use crate::schedule::Schedule;
 
     const RULES: &str = "groups:\n- name: g\n  rules:\n  - record: r\n    expr: up\n";
+
+    /// A group of one-minute interval whose queries run `query_offset_ms` before the
+    /// evaluation, with `params` `a=<a>`.
+    fn group(query_offset_ms: u64, a: &str) -> Arc<GroupQuery> {
+        let schedule = Schedule::new(
+            Duration::from_secs(60),
+            None,
+            Some(Duration::from_millis(query_offset_ms)),
+            None,
+            None,
+            0,
+            Duration::from_secs(300),
+        );
+        Arc::new(GroupQuery {
+            params: vec![("a".to_string(), a.to_string())],
+            query_time: schedule.query_time(),
+        })
+    }
 
     fn eval<'a>(
         at_s: u64,
         started_ns: u64,
-        params: &'a Arc<[(String, String)]>,
+        group: &'a Arc<GroupQuery>,
         error: Option<&'a str>,
     ) -> Evaluation<'a> {
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(at_s);
         Evaluation {
             at,
-            query_ts_ms: at_s as i64 * 1000 - 250,
             started: at + Duration::from_nanos(started_ns),
             elapsed: Duration::from_nanos(1_234_567),
             samples: 2,
             series_fetched: None,
             error,
-            params,
+            group,
         }
     }
 
-    /// `/api/v1/rule`'s `updates`, newest first, each with its own times, error and
-    /// request: a reload that changes the group's `params` shows in the entries after
-    /// it, not in those before.
-    #[test]
-    fn each_update_keeps_its_own_times_and_request() {
+    fn rule_and_status(max_updates: usize) -> (Rule, RuleStatus) {
         let g = load_str(Path::new("r.yml"), RULES, &LoadOptions::default()).unwrap();
         let settings = RuleSettings::default();
         let rule = Rule::new(
             &g[0].rules[0],
             Arc::new(RuleContext::for_group(&g[0], &settings)),
         );
-        let mut s = RuleStatus::from_config(&g[0].rules[0], 1, &g[0].labels, 3);
-        let before: Arc<[(String, String)]> = Arc::from([("a".to_string(), "1".to_string())]);
-        let after: Arc<[(String, String)]> = Arc::from([("a".to_string(), "2".to_string())]);
+        let s = RuleStatus::from_config(&g[0].rules[0], 1, &g[0].labels, max_updates);
+        (rule, s)
+    }
+
+    /// `/api/v1/rule`'s `updates`, newest first, each with its own times, error and
+    /// request: a reload that changes the group's `params` or `query_offset` shows in
+    /// the entries after it, not in those before.
+    #[test]
+    fn each_update_keeps_its_own_times_and_request() {
+        let (rule, mut s) = rule_and_status(3);
+        let (before, after) = (group(250, "1"), group(500, "2"));
         s = rule_status(&s, &rule, &eval(60, 123_456_789, &before, None));
         s = rule_status(&s, &rule, &eval(120, 5, &before, Some("boom")));
         s = rule_status(&s, &rule, &eval(180, 0, &after, None));
@@ -208,8 +220,8 @@ mod tests {
             .updates
             .iter()
             .map(|u| {
-                let curl = u.curl.as_ref().map(|c| c.to_string()).unwrap_or_default();
-                (u.time(), u.at(), u.duration(), u.error.as_deref(), curl)
+                let curl = u.curl().map(|c| c.to_string()).unwrap_or_default();
+                (u.time(), u.at(), u.duration(), u.error(), curl)
             })
             .collect();
         let t = |s: u64, ns: u64| {
@@ -224,7 +236,7 @@ mod tests {
         assert_eq!(
             shown,
             [
-                (t(180, 0), t(180, 0), took, None, curl("179.750", "2")),
+                (t(180, 0), t(180, 0), took, None, curl("179.500", "2")),
                 (
                     t(120, 5),
                     t(120, 0),
@@ -241,5 +253,41 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    /// A rule keeps its last `update_entries_limit` evaluations, newest first, sharing
+    /// one request while it is the same; told 0, it keeps one, as vmalert does.
+    #[test]
+    fn keeps_the_last_limit_entries_sharing_their_request() {
+        let (rule, mut s) = rule_and_status(20);
+        let g = group(0, "1");
+        for i in 1..=25 {
+            s = rule_status(&s, &rule, &eval(60 * i, 0, &g, None));
+        }
+        let ats: Vec<SystemTime> = s.updates.iter().map(StateUpdate::at).collect();
+        let want: Vec<SystemTime> = (6..=25)
+            .rev()
+            .map(|i| SystemTime::UNIX_EPOCH + Duration::from_secs(60 * i))
+            .collect();
+        assert_eq!(ats, want);
+        assert_eq!(s.updates.capacity(), 20, "sized to what it keeps");
+        let first = s.updates[0].request().unwrap();
+        assert!(
+            s.updates
+                .iter()
+                .all(|u| Arc::ptr_eq(u.request().unwrap(), first))
+        );
+
+        let (rule, mut s) = rule_and_status(0);
+        assert_eq!(
+            s.max_updates, 1,
+            "vmalert shows max_updates_entries: 1 for 0"
+        );
+        for i in 1..=3 {
+            s = rule_status(&s, &rule, &eval(60 * i, 0, &g, None));
+        }
+        let ats: Vec<SystemTime> = s.updates.iter().map(StateUpdate::at).collect();
+        assert_eq!(ats, [SystemTime::UNIX_EPOCH + Duration::from_secs(180)]);
+        assert_eq!(s.last_samples, 2, "the rule's own fields still change");
     }
 }

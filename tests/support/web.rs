@@ -135,13 +135,12 @@ pub fn fixture() -> Vec<Arc<GroupStatus>> {
     high.evaluation_time = Duration::from_micros(1500);
     high.last_evaluation = Some(t0() + Duration::from_secs(60));
     high.last_samples = 3;
-    let mut update = StateUpdate::new(
+    let update = StateUpdate::new(
         t0() + Duration::from_secs(60),
         t0() + Duration::from_secs(60),
         Duration::from_micros(1500),
-    );
-    update.samples = 3;
-    update.series_fetched = Some(3);
+    )
+    .with_counts(3, Some(3));
     high.updates = vec![update];
 
     let mut rec = RuleStatus::new(

@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::config::Group;
 use crate::rule::{Rule, RuleContext, deps};
 use crate::schedule::Schedule;
-use crate::status::GroupStatus;
+use crate::status::{GroupQuery, GroupStatus};
 use record::RuleMetrics;
 
 /// Messages from the manager to a running group.
@@ -47,8 +47,9 @@ pub struct GroupRunner {
     engine: Arc<Engine>,
     status: GroupStatus,
     labels: GroupLabel,
-    /// The group's `params`, shared by every rule's evaluation records.
-    params: Arc<[(String, String)]>,
+    /// What every rule's evaluation asks alike (`params`, query time), shared by the
+    /// rules' evaluation records.
+    query: Arc<GroupQuery>,
     /// Per-rule metric handles, looked up at a rule's first evaluation; see
     /// [`RuleMetrics`].
     metrics: Vec<Option<RuleMetrics>>,
@@ -69,10 +70,12 @@ impl GroupRunner {
             group: status.name.clone(),
             file: status.file.clone(),
         };
+        let schedule = schedule_of(&def, &engine);
+        let query = group_query(&def, &schedule);
         GroupRunner {
             deps: deps::dependencies(&def.rules),
-            schedule: schedule_of(&def, &engine),
-            params: def.params.clone().into(),
+            schedule,
+            query,
             metrics: def.rules.iter().map(|_| None).collect(),
             paused: vec![false; def.rules.len()],
             rules,
@@ -165,6 +168,14 @@ impl GroupRunner {
             }
         }
     }
+}
+
+/// What every rule of the group asks the datasource alike.
+pub(super) fn group_query(def: &Group, schedule: &Schedule) -> Arc<GroupQuery> {
+    Arc::new(GroupQuery {
+        params: def.params.clone(),
+        query_time: schedule.query_time(),
+    })
 }
 
 pub(super) fn schedule_of(def: &Group, engine: &Engine) -> Schedule {

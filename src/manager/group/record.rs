@@ -2,7 +2,7 @@
 //! the series forgotten when a rule or group goes.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -76,17 +76,12 @@ impl GroupRunner {
         }
         let evaluation = status::Evaluation {
             at,
-            query_ts_ms: self.schedule.query_ts(
-                at.duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_millis() as i64)
-                    .unwrap_or(0),
-            ),
             started: rep.started,
             elapsed: rep.elapsed,
             samples: rep.samples,
             series_fetched: rep.series_fetched,
             error: rep.error.as_deref(),
-            params: &self.params,
+            group: &self.query,
         };
         *slot = Arc::new(status::rule_status(slot, &rep.rule, &evaluation));
     }

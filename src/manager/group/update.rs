@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::record::forget_rule_metrics;
-use super::{GroupRunner, schedule_of};
+use super::{GroupRunner, group_query, schedule_of};
 use crate::config::Group;
 use crate::manager::engine::Engine;
 use crate::rule::{Rule, RuleContext, deps};
@@ -58,7 +58,7 @@ impl GroupRunner {
         self.status.rules = statuses;
         self.deps = deps::dependencies(&def.rules);
         self.schedule = schedule_of(&def, &self.engine).keeping_position_of(&self.schedule);
-        self.params = def.params.clone().into();
+        self.query = group_query(&def, &self.schedule);
         self.metrics = def.rules.iter().map(|_| None).collect();
         self.paused = vec![false; def.rules.len()];
         self.rules = rules;

@@ -224,11 +224,11 @@ impl Serialize for UpdateJson<'_> {
         m.serialize_entry("time", &GoTime(Some(u.time())))?;
         m.serialize_entry("at", &GoTime(Some(u.at())))?;
         // vmalert writes Go's `time.Duration` here: nanoseconds.
-        m.serialize_entry("duration", &u.duration_ns)?;
-        m.serialize_entry("samples", &u.samples)?;
-        m.serialize_entry("series_fetched", &u.series_fetched)?;
-        m.serialize_entry("error", &u.error.as_deref())?;
-        let curl = u.curl.as_ref().map(|c| c.to_string()).unwrap_or_default();
+        m.serialize_entry("duration", &u.duration_ns())?;
+        m.serialize_entry("samples", &u.samples())?;
+        m.serialize_entry("series_fetched", &u.series_fetched())?;
+        m.serialize_entry("error", &u.error())?;
+        let curl = u.curl().map(|c| c.to_string()).unwrap_or_default();
         m.serialize_entry("curl", &curl)?;
         m.end()
     }
@@ -293,6 +293,51 @@ mod tests {
             with_updates: false,
         };
         serde_json::to_value(&j).unwrap()
+    }
+
+    /// vmalert's `updates` entry, byte for byte: `time` to the nanosecond, `at`,
+    /// `duration` in nanoseconds (Go's `time.Duration`), the counts, the error and the
+    /// curl command at the query time the group's schedule gives.
+    #[test]
+    fn an_update_entry_as_vmalert_writes_it() {
+        let epoch = std::time::SystemTime::UNIX_EPOCH;
+        let schedule = crate::schedule::Schedule::new(
+            Duration::from_secs(60),
+            None,
+            Some(Duration::from_millis(250)),
+            None,
+            None,
+            0,
+            Duration::from_secs(300),
+        );
+        let request = std::sync::Arc::new(crate::status::RuleQuery {
+            expr: "up{job='a'}".into(),
+            group: std::sync::Arc::new(crate::status::GroupQuery {
+                params: vec![("nocache".to_string(), "1".to_string())],
+                query_time: schedule.query_time(),
+            }),
+        });
+        let failed = StateUpdate::new(
+            epoch + Duration::new(1_700_000_060, 123_456_789),
+            epoch + Duration::from_secs(1_700_000_060),
+            Duration::from_nanos(1_234_567),
+        )
+        .with_counts(3, None)
+        .with_error(Some("boom".into()))
+        .with_request(request);
+        let vm = StateUpdate::new(epoch, epoch, Duration::ZERO).with_counts(0, Some(7));
+        assert_eq!(
+            serde_json::to_string(&Updates(&[failed, vm])).unwrap(),
+            concat!(
+                r#"[{"time":"2023-11-14T22:14:20.123456789Z","at":"2023-11-14T22:14:20Z","#,
+                r#""duration":1234567,"samples":3,"series_fetched":null,"error":"boom","#,
+                r#""curl":"curl -s --data-urlencode 'query=up{job='\\''a'\\''}' "#,
+                r#"--data-urlencode 'time=1700000059.750' --data-urlencode 'nocache=1' "#,
+                r#"<datasource>/api/v1/query"},"#,
+                r#"{"time":"1970-01-01T00:00:00Z","at":"1970-01-01T00:00:00Z","duration":0,"#,
+                r#""samples":0,"series_fetched":7,"error":null,"curl":""}]"#,
+            )
+        );
     }
 
     #[test]

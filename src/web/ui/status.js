@@ -48,7 +48,7 @@ export async function rulePage(r) {
   parts.push(curl
     ? h("div", {}, h("p", { class: "muted" }, "The datasource request of the most recent evaluation; put your -datasource.url in place of <datasource>."),
       h("pre", { id: "rule-curl" }, curl), copyButton(curl))
-    : h("p", { class: "muted" }, "Not evaluated yet, or this rule keeps no history (update_entries_limit: 0)."));
+    : h("p", { class: "muted" }, "Not evaluated yet."));
   parts.push(h("h2", {}, `Last evaluations (${updates.length})`));
   parts.push(updates.length
     ? h("table", { id: "rule-updates" },
